@@ -1,0 +1,233 @@
+/*
+ * chimney-nic: the plain NIC path (L2 TX and RX queues)
+ *
+ * Everything that is not an offloaded connection travels here: ARP, the
+ * handshake before offload, other protocols.  TX gathers one frame from
+ * one or more descriptors (the last one has EOP) into a device buffer and
+ * hands it to the netdev; RX puts each frame into the buffer at the head
+ * of the RX ring.  Completions go to the CQ bound at CREATE_L2Q.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/log.h"
+#include "qemu/main-loop.h"
+#include "net/eth.h"
+#include "hw/net/chimney/chimney.h"
+#include "trace.h"
+
+static void chimney_l2_tx_sent(NetClientState *nc, ssize_t len)
+{
+    ChimneyState *s = qemu_get_nic_opaque(nc);
+
+    s->tx_in_flight = false;
+    qemu_bh_schedule(s->bh);
+}
+
+/*
+ * Read the descriptors of the frame at the head of the TX ring.  Returns
+ * how many there are, 0 when the frame is not completely posted yet, or
+ * -1 after a failed descriptor fetch (which latches a fatal status).
+ */
+static int chimney_l2_tx_fetch(ChimneyState *s,
+                               ChimneyL2TxDesc d[CHIMNEY_L2_MAX_TX_SGE])
+{
+    ChimneyRing *q = &s->l2_txq;
+    uint32_t idx = q->head;
+
+    for (int n = 0; n < CHIMNEY_L2_MAX_TX_SGE; n++) {
+        if (idx == q->tail) {
+            return 0;
+        }
+        if (!chimney_dma_read(s, chimney_ring_entry(q, idx, sizeof(d[n])),
+                              &d[n], sizeof(d[n]))) {
+            chimney_fatal(s, CHIMNEY_FATAL_QUEUE_DMA, CHIMNEY_DB_L2_TXQ_TAIL);
+            return -1;
+        }
+        idx = chimney_ring_next(q, idx);
+        if (le16_to_cpu(d[n].flags) & CHIMNEY_L2TX_EOP) {
+            return n + 1;
+        }
+    }
+    /* No EOP within the limit: the whole run completes as bad. */
+    return CHIMNEY_L2_MAX_TX_SGE;
+}
+
+static uint8_t chimney_l2_tx_gather(ChimneyState *s, const ChimneyL2TxDesc *d,
+                                    int n, size_t *total)
+{
+    size_t len = 0;
+
+    if (!(le16_to_cpu(d[n - 1].flags) & CHIMNEY_L2TX_EOP)) {
+        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: TX frame without EOP in "
+                      "%d descriptors\n", n);
+        return CHIMNEY_ST_BAD_DESCRIPTOR;
+    }
+    for (int i = 0; i < n; i++) {
+        uint32_t seg = le32_to_cpu(d[i].len);
+
+        if (seg == 0 || seg > sizeof(s->tx_frame) - len) {
+            qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: TX segment %d of "
+                          "%u bytes refused\n", i, seg);
+            return CHIMNEY_ST_BAD_DESCRIPTOR;
+        }
+        if (!chimney_dma_read(s, le64_to_cpu(d[i].addr), s->tx_frame + len,
+                              seg)) {
+            return CHIMNEY_ST_DMA_ERROR;
+        }
+        len += seg;
+    }
+    if (len < ETH_HLEN) {
+        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: TX frame of %zu bytes\n",
+                      len);
+        return CHIMNEY_ST_BAD_DESCRIPTOR;
+    }
+    *total = len;
+    return CHIMNEY_ST_SUCCESS;
+}
+
+void chimney_l2_tx_process(ChimneyState *s)
+{
+    ChimneyRing *q = &s->l2_txq;
+    NetClientState *nc = qemu_get_queue(s->nic);
+
+    for (int budget = CHIMNEY_BH_BUDGET; budget > 0; budget--) {
+        ChimneyL2TxDesc d[CHIMNEY_L2_MAX_TX_SGE];
+        ChimneyCqe cqe = { .queue = CHIMNEY_QUEUE_L2_TX };
+        size_t len = 0;
+        uint8_t status;
+        int n;
+
+        if (!chimney_running(s) || !q->size || s->tx_in_flight ||
+            chimney_ring_empty(q) || chimney_cq_full(&s->cq[q->cq])) {
+            return;
+        }
+        n = chimney_l2_tx_fetch(s, d);
+        if (n <= 0) {
+            return;
+        }
+        status = chimney_l2_tx_gather(s, d, n, &len);
+        if (status == CHIMNEY_ST_SUCCESS) {
+            s->stat_tx_frames++;
+            trace_chimney_l2_tx(len);
+            /* The net layer copies a frame it has to queue. */
+            if (!qemu_send_packet_async(nc, s->tx_frame, len,
+                                        chimney_l2_tx_sent)) {
+                s->tx_in_flight = true;
+            }
+        }
+        q->head = (q->head + n) & (q->size - 1);
+        cqe.sq_head = q->head;
+        cqe.cookie = le64_to_cpu(d[n - 1].cookie);
+        cqe.bytes = status == CHIMNEY_ST_SUCCESS ? len : 0;
+        cqe.type_status = CHIMNEY_CQE_MAKE(CHIMNEY_CQE_L2_TX, status, 0);
+        chimney_cq_post(s, q->cq, &cqe);
+    }
+    qemu_bh_schedule(s->bh);
+}
+
+static bool chimney_l2_can_receive(NetClientState *nc)
+{
+    ChimneyState *s = qemu_get_nic_opaque(nc);
+    PCIDevice *pdev = PCI_DEVICE(s);
+    ChimneyRing *q = &s->l2_rxq;
+
+    return chimney_running(s) && q->size && !chimney_ring_empty(q) &&
+           !chimney_cq_full(&s->cq[q->cq]) &&
+           (pdev->config[PCI_COMMAND] & PCI_COMMAND_MASTER);
+}
+
+static void chimney_l2_rx_complete(ChimneyState *s, uint64_t cookie,
+                                   uint32_t bytes, uint8_t status)
+{
+    ChimneyRing *q = &s->l2_rxq;
+    ChimneyCqe cqe = {
+        .queue = CHIMNEY_QUEUE_L2_RX,
+        .sq_head = q->head,
+        .cookie = cookie,
+        .bytes = bytes,
+        .type_status = CHIMNEY_CQE_MAKE(CHIMNEY_CQE_L2_RX, status, 0),
+    };
+
+    chimney_cq_post(s, q->cq, &cqe);
+}
+
+static ssize_t chimney_l2_receive(NetClientState *nc, const uint8_t *buf,
+                                  size_t size)
+{
+    ChimneyState *s = qemu_get_nic_opaque(nc);
+    ChimneyRing *q = &s->l2_rxq;
+
+    /* Buffers the driver made zero-length are returned, then the next. */
+    while (chimney_l2_can_receive(nc)) {
+        ChimneyL2RxDesc d;
+        uint64_t addr, cookie;
+        uint32_t len;
+        uint32_t idx = q->head;
+
+        if (!chimney_dma_read(s, chimney_ring_entry(q, idx, sizeof(d)),
+                              &d, sizeof(d))) {
+            chimney_fatal(s, CHIMNEY_FATAL_QUEUE_DMA, CHIMNEY_DB_L2_RXQ_TAIL);
+            return size;
+        }
+        addr = le64_to_cpu(d.addr);
+        len = le32_to_cpu(d.len);
+        cookie = le64_to_cpu(d.cookie);
+        if (len == 0) {
+            qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: RX buffer %u has no "
+                          "room\n", idx);
+            q->head = chimney_ring_next(q, idx);
+            chimney_l2_rx_complete(s, cookie, 0, CHIMNEY_ST_BAD_DESCRIPTOR);
+            continue;
+        }
+        if (size > len) {
+            /* Dropped like an oversized frame on a real NIC. */
+            s->stat_rx_dropped++;
+            trace_chimney_l2_rx_drop(size, len);
+            return size;
+        }
+        q->head = chimney_ring_next(q, idx);
+        if (!chimney_dma_write(s, addr, buf, size)) {
+            chimney_l2_rx_complete(s, cookie, 0, CHIMNEY_ST_DMA_ERROR);
+            return size;
+        }
+        s->stat_rx_frames++;
+        trace_chimney_l2_rx(size);
+        chimney_l2_rx_complete(s, cookie, size, CHIMNEY_ST_SUCCESS);
+        return size;
+    }
+    /* Not running: a stopped NIC drops; out of buffers: queue. */
+    return chimney_running(s) && q->size ? 0 : size;
+}
+
+void chimney_l2_rx_kick(ChimneyState *s)
+{
+    if (chimney_l2_can_receive(qemu_get_queue(s->nic))) {
+        qemu_flush_queued_packets(qemu_get_queue(s->nic));
+    }
+}
+
+static void chimney_l2_link_status_changed(NetClientState *nc)
+{
+    ChimneyState *s = qemu_get_nic_opaque(nc);
+
+    if (nc->link_down) {
+        s->status &= ~CHIMNEY_STATUS_LINK_UP;
+    } else {
+        s->status |= CHIMNEY_STATUS_LINK_UP;
+    }
+    trace_chimney_link(!nc->link_down);
+    s->link_event_pending = true;
+    qemu_bh_schedule(s->bh);
+}
+
+NetClientInfo chimney_net_info = {
+    .type = NET_CLIENT_DRIVER_NIC,
+    .size = sizeof(NICState),
+    .can_receive = chimney_l2_can_receive,
+    .receive = chimney_l2_receive,
+    .link_status_changed = chimney_l2_link_status_changed,
+};

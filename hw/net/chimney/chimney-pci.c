@@ -1,0 +1,655 @@
+/*
+ * chimney-nic: a PCI Ethernet function that is a TCP chimney offload target
+ *
+ * This file is the PCI function: registers and doorbells in BAR0, MSI-X
+ * in BAR2 with INTx as fallback, enable/disable/reset, properties and
+ * migration.  Queue mechanics live in chimney-queue.c, admin commands in
+ * chimney-admin.c, the plain NIC path in chimney-l2.c.  The programming
+ * model is docs/specs/chimney-nic.rst; the ABI is chimney-abi.h.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/log.h"
+#include "qemu/main-loop.h"
+#include "qemu/module.h"
+#include "qapi/error.h"
+#include "qapi/visitor.h"
+#include "hw/pci/msix.h"
+#include "hw/pci/pci.h"
+#include "hw/qdev-properties.h"
+#include "migration/vmstate.h"
+#include "hw/net/chimney/chimney.h"
+#include "trace.h"
+
+void chimney_fatal(ChimneyState *s, uint32_t code, uint32_t info)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+
+    if (s->status & CHIMNEY_STATUS_FATAL) {
+        return;
+    }
+    qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: fatal error %u (info 0x%x); "
+                  "the device stops until disabled or reset\n", code, info);
+    trace_chimney_fatal(code, info);
+    s->status |= CHIMNEY_STATUS_FATAL;
+    s->fatal_code = code;
+    s->fatal_info = info;
+    /* Tell the driver on the admin vector. */
+    if (msix_enabled(pdev)) {
+        msix_notify(pdev, s->cq[CHIMNEY_ADMIN_CQ_ID].vector);
+    } else {
+        s->intr_cause |= 1u << CHIMNEY_ADMIN_CQ_ID;
+        chimney_intx_update(s);
+    }
+}
+
+/* Drop every queue and all queued work; registers stay. */
+static void chimney_stop_queues(ChimneyState *s)
+{
+    NetClientState *nc = qemu_get_queue(s->nic);
+
+    memset(&s->asq, 0, sizeof(s->asq));
+    memset(&s->l2_txq, 0, sizeof(s->l2_txq));
+    memset(&s->l2_rxq, 0, sizeof(s->l2_rxq));
+    for (int i = 0; i < CHIMNEY_MAX_CQS; i++) {
+        chimney_cq_clear(&s->cq[i]);
+    }
+    memset(s->params, 0, sizeof(s->params));
+    s->params_set = false;
+    s->link_event_pending = false;
+    s->status &= ~(CHIMNEY_STATUS_READY | CHIMNEY_STATUS_FATAL);
+    s->fatal_code = CHIMNEY_FATAL_NONE;
+    s->fatal_info = 0;
+    s->intr_cause = 0;
+    chimney_intx_update(s);
+    qemu_bh_cancel(s->bh);
+    /* A stopped NIC holds no frames, in either direction. */
+    qemu_purge_queued_packets(nc);
+    if (nc->peer) {
+        qemu_purge_queued_packets(nc->peer);
+    }
+    s->tx_in_flight = false;
+}
+
+/* Everything the driver set up goes away; link state is the host's. */
+static void chimney_reset_state(ChimneyState *s)
+{
+    chimney_stop_queues(s);
+    s->ctrl = 0;
+    s->intr_mask = 0;
+    s->asq_base = 0;
+    s->asq_size = 0;
+    s->acq_base = 0;
+    s->acq_size = 0;
+}
+
+static void chimney_enable(ChimneyState *s)
+{
+    uint32_t bad = 0;
+
+    if (!chimney_ring_geometry_valid(s->asq_base, s->asq_size,
+                                     CHIMNEY_ADMIN_CMD_SIZE)) {
+        bad = CHIMNEY_REG_ASQ_SIZE;
+    } else if (!chimney_ring_geometry_valid(s->acq_base, s->acq_size,
+                                            CHIMNEY_CQE_SIZE)) {
+        bad = CHIMNEY_REG_ACQ_SIZE;
+    }
+    if (bad) {
+        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: admin queue base/size "
+                      "invalid (register 0x%x)\n", bad);
+        chimney_fatal(s, CHIMNEY_FATAL_ADMIN_CONFIG, bad);
+        return;
+    }
+    s->asq = (ChimneyRing) {
+        .base = s->asq_base, .size = s->asq_size, .cq = CHIMNEY_ADMIN_CQ_ID,
+    };
+    chimney_cq_init(&s->cq[CHIMNEY_ADMIN_CQ_ID], s->acq_base, s->acq_size,
+                    0, 0, 0);
+    s->status |= CHIMNEY_STATUS_READY;
+    trace_chimney_enable(s->asq_base, s->asq_size, s->acq_base, s->acq_size);
+}
+
+static void chimney_write_ctrl(ChimneyState *s, uint32_t val)
+{
+    if (val & CHIMNEY_CTRL_RESET) {
+        trace_chimney_soft_reset();
+        chimney_reset_state(s);
+        return;
+    }
+    val &= CHIMNEY_CTRL_ENABLE;
+    if ((val ^ s->ctrl) & CHIMNEY_CTRL_ENABLE) {
+        s->ctrl = val;
+        if (val & CHIMNEY_CTRL_ENABLE) {
+            chimney_enable(s);
+        } else {
+            chimney_stop_queues(s);
+        }
+    }
+}
+
+static uint64_t chimney_mmio_read(void *opaque, hwaddr addr, unsigned size)
+{
+    ChimneyState *s = opaque;
+    const uint8_t *mac = s->conf.macaddr.a;
+    uint32_t val;
+
+    switch (addr) {
+    case CHIMNEY_REG_ID:
+        val = CHIMNEY_ID_MAGIC;
+        break;
+    case CHIMNEY_REG_VERSION:
+        val = CHIMNEY_VERSION;
+        break;
+    case CHIMNEY_REG_CAP_QUEUES:
+        val = s->num_cqs | (s->num_vectors << 8);
+        break;
+    case CHIMNEY_REG_CAP_MAX_CONNS:
+        val = s->max_conns;
+        break;
+    case CHIMNEY_REG_CAP_RING:
+        val = CHIMNEY_RING_LOG2_MAX | (CHIMNEY_RING_LOG2_MIN << 8);
+        break;
+    case CHIMNEY_REG_FEATURES:
+        val = CHIMNEY_FEAT_L2 | CHIMNEY_FEAT_INTX | CHIMNEY_FEAT_MODERATION;
+        break;
+    case CHIMNEY_REG_CTRL:
+        val = s->ctrl;
+        break;
+    case CHIMNEY_REG_STATUS:
+        val = s->status;
+        break;
+    case CHIMNEY_REG_FATAL_CODE:
+        val = s->fatal_code;
+        break;
+    case CHIMNEY_REG_FATAL_INFO:
+        val = s->fatal_info;
+        break;
+    case CHIMNEY_REG_MAC_LO:
+        val = ldl_le_p(mac);
+        break;
+    case CHIMNEY_REG_MAC_HI:
+        val = lduw_le_p(mac + 4);
+        break;
+    case CHIMNEY_REG_ASQ_BASE_LO:
+        val = s->asq_base;
+        break;
+    case CHIMNEY_REG_ASQ_BASE_HI:
+        val = s->asq_base >> 32;
+        break;
+    case CHIMNEY_REG_ASQ_SIZE:
+        val = s->asq_size;
+        break;
+    case CHIMNEY_REG_ACQ_BASE_LO:
+        val = s->acq_base;
+        break;
+    case CHIMNEY_REG_ACQ_BASE_HI:
+        val = s->acq_base >> 32;
+        break;
+    case CHIMNEY_REG_ACQ_SIZE:
+        val = s->acq_size;
+        break;
+    case CHIMNEY_REG_INTR_CAUSE:
+        val = s->intr_cause;
+        break;
+    case CHIMNEY_REG_INTR_MASK:
+        val = s->intr_mask;
+        break;
+    default:
+        val = 0;
+        if (addr < CHIMNEY_DOORBELL_BASE) {
+            qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: read of reserved "
+                          "register 0x%" HWADDR_PRIx "\n", addr);
+        }
+        break;
+    }
+    trace_chimney_mmio_read(addr, val);
+    return val;
+}
+
+static void chimney_write_admin_reg(ChimneyState *s, hwaddr addr, uint32_t val)
+{
+    if (s->ctrl & CHIMNEY_CTRL_ENABLE) {
+        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: admin queue register "
+                      "0x%" HWADDR_PRIx " written while enabled\n", addr);
+        return;
+    }
+    switch (addr) {
+    case CHIMNEY_REG_ASQ_BASE_LO:
+        s->asq_base = deposit64(s->asq_base, 0, 32, val);
+        break;
+    case CHIMNEY_REG_ASQ_BASE_HI:
+        s->asq_base = deposit64(s->asq_base, 32, 32, val);
+        break;
+    case CHIMNEY_REG_ASQ_SIZE:
+        s->asq_size = val;
+        break;
+    case CHIMNEY_REG_ACQ_BASE_LO:
+        s->acq_base = deposit64(s->acq_base, 0, 32, val);
+        break;
+    case CHIMNEY_REG_ACQ_BASE_HI:
+        s->acq_base = deposit64(s->acq_base, 32, 32, val);
+        break;
+    case CHIMNEY_REG_ACQ_SIZE:
+        s->acq_size = val;
+        break;
+    default:
+        g_assert_not_reached();
+    }
+}
+
+/* A doorbell for ring @q: a new producer index. */
+static bool chimney_ring_doorbell(ChimneyState *s, ChimneyRing *q,
+                                  hwaddr addr, uint32_t val)
+{
+    if (!q->size || val >= q->size) {
+        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: doorbell 0x%"
+                      HWADDR_PRIx " value %u for a ring of %u entries\n",
+                      addr, val, q->size);
+        chimney_fatal(s, CHIMNEY_FATAL_DOORBELL, addr);
+        return false;
+    }
+    q->tail = val;
+    return true;
+}
+
+static void chimney_doorbell(ChimneyState *s, hwaddr addr, uint32_t val)
+{
+    trace_chimney_doorbell(addr, val);
+    if (!chimney_running(s)) {
+        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: doorbell 0x%" HWADDR_PRIx
+                      " rung while the device is not ready\n", addr);
+        return;
+    }
+    switch (addr) {
+    case CHIMNEY_DB_ASQ_TAIL:
+        chimney_ring_doorbell(s, &s->asq, addr, val);
+        break;
+    case CHIMNEY_DB_L2_TXQ_TAIL:
+        chimney_ring_doorbell(s, &s->l2_txq, addr, val);
+        break;
+    case CHIMNEY_DB_L2_RXQ_TAIL:
+        chimney_ring_doorbell(s, &s->l2_rxq, addr, val);
+        break;
+    default:
+        if (addr >= CHIMNEY_DB_CQ_HEAD(0) &&
+            addr < CHIMNEY_DB_CQ_HEAD(s->num_cqs)) {
+            uint32_t cqid = (addr - CHIMNEY_DB_CQ_HEAD(0)) / 4;
+
+            if (!chimney_cq_set_head(s, cqid, val)) {
+                chimney_fatal(s, CHIMNEY_FATAL_DOORBELL, addr);
+            }
+        } else {
+            qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: write to unknown "
+                          "doorbell 0x%" HWADDR_PRIx "\n", addr);
+            chimney_fatal(s, CHIMNEY_FATAL_DOORBELL, addr);
+        }
+        break;
+    }
+    qemu_bh_schedule(s->bh);
+}
+
+static void chimney_mmio_write(void *opaque, hwaddr addr, uint64_t val64,
+                               unsigned size)
+{
+    ChimneyState *s = opaque;
+    uint32_t val = val64;
+
+    trace_chimney_mmio_write(addr, val);
+    if (addr >= CHIMNEY_DOORBELL_BASE) {
+        chimney_doorbell(s, addr, val);
+        return;
+    }
+    switch (addr) {
+    case CHIMNEY_REG_CTRL:
+        chimney_write_ctrl(s, val);
+        break;
+    case CHIMNEY_REG_ASQ_BASE_LO:
+    case CHIMNEY_REG_ASQ_BASE_HI:
+    case CHIMNEY_REG_ASQ_SIZE:
+    case CHIMNEY_REG_ACQ_BASE_LO:
+    case CHIMNEY_REG_ACQ_BASE_HI:
+    case CHIMNEY_REG_ACQ_SIZE:
+        chimney_write_admin_reg(s, addr, val);
+        break;
+    case CHIMNEY_REG_INTR_CAUSE:
+        s->intr_cause &= ~val;
+        chimney_intx_update(s);
+        break;
+    case CHIMNEY_REG_INTR_MASK:
+        s->intr_mask = val & MAKE_64BIT_MASK(0, s->num_cqs);
+        chimney_intx_update(s);
+        break;
+    default:
+        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: write 0x%x to read-only "
+                      "or reserved register 0x%" HWADDR_PRIx "\n", val, addr);
+        break;
+    }
+}
+
+static const MemoryRegionOps chimney_mmio_ops = {
+    .read = chimney_mmio_read,
+    .write = chimney_mmio_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = {
+        .min_access_size = 4,
+        .max_access_size = 4,
+    },
+    .impl = {
+        .min_access_size = 4,
+        .max_access_size = 4,
+    },
+};
+
+static void chimney_post_link_event(ChimneyState *s)
+{
+    ChimneyCqe cqe = {
+        .queue = CHIMNEY_QUEUE_ADMIN,
+        .aux = CHIMNEY_EVENT_LINK,
+        .info = !!(s->status & CHIMNEY_STATUS_LINK_UP),
+        .type_status = CHIMNEY_CQE_MAKE(CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS,
+                                        0),
+    };
+
+    if (chimney_cq_post(s, CHIMNEY_ADMIN_CQ_ID, &cqe)) {
+        s->link_event_pending = false;
+    }
+}
+
+/* All queue work runs here, under the device's re-entrancy guard. */
+static void chimney_bh(void *opaque)
+{
+    ChimneyState *s = opaque;
+
+    if (!chimney_running(s)) {
+        return;
+    }
+    if (s->link_event_pending) {
+        chimney_post_link_event(s);
+    }
+    chimney_admin_process(s);
+    chimney_l2_tx_process(s);
+    chimney_l2_rx_kick(s);
+    chimney_cq_fire_due(s);
+}
+
+static void chimney_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
+                                 int len)
+{
+    ChimneyState *s = CHIMNEY_NIC(pdev);
+
+    pci_default_write_config(pdev, addr, val, len);
+    if (range_covers_byte(addr, len, PCI_COMMAND) &&
+        (pdev->config[PCI_COMMAND] & PCI_COMMAND_MASTER)) {
+        qemu_bh_schedule(s->bh);
+    }
+    /* MSI-X on or off moves interrupts between MSI-X and INTx. */
+    chimney_intx_update(s);
+}
+
+static void chimney_realize(PCIDevice *pdev, Error **errp)
+{
+    ChimneyState *s = CHIMNEY_NIC(pdev);
+    DeviceState *dev = DEVICE(pdev);
+
+    if (s->num_cqs < 2 || s->num_cqs > CHIMNEY_MAX_CQS) {
+        error_setg(errp, "cqs must be between 2 and %d", CHIMNEY_MAX_CQS);
+        return;
+    }
+    if (s->num_vectors < 1 || s->num_vectors > CHIMNEY_MAX_CQS) {
+        error_setg(errp, "vectors must be between 1 and %d", CHIMNEY_MAX_CQS);
+        return;
+    }
+    if (s->max_conns < 1 || s->max_conns > CHIMNEY_MAX_CONNS_LIMIT) {
+        error_setg(errp, "max-conns must be between 1 and %u",
+                   CHIMNEY_MAX_CONNS_LIMIT);
+        return;
+    }
+
+    pdev->config_write = chimney_write_config;
+    pci_config_set_interrupt_pin(pdev->config, 1);
+
+    memory_region_init_io(&s->mmio, OBJECT(s), &chimney_mmio_ops, s,
+                          "chimney-nic-mmio", CHIMNEY_MMIO_SIZE);
+    pci_register_bar(pdev, CHIMNEY_BAR_MMIO, PCI_BASE_ADDRESS_SPACE_MEMORY |
+                     PCI_BASE_ADDRESS_MEM_TYPE_64, &s->mmio);
+    if (msix_init_exclusive_bar(pdev, s->num_vectors, CHIMNEY_BAR_MSIX,
+                                errp)) {
+        return;
+    }
+    for (uint32_t i = 0; i < s->num_vectors; i++) {
+        msix_vector_use(pdev, i);
+    }
+
+    s->bh = qemu_bh_new_guarded(chimney_bh, s, &dev->mem_reentrancy_guard);
+    for (int i = 0; i < CHIMNEY_MAX_CQS; i++) {
+        s->cq[i].owner = s;
+        s->cq[i].mod_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
+                                          chimney_cq_timer_cb, &s->cq[i]);
+    }
+
+    qemu_macaddr_default_if_unset(&s->conf.macaddr);
+    s->nic = qemu_new_nic(&chimney_net_info, &s->conf,
+                          object_get_typename(OBJECT(s)), dev->id,
+                          &dev->mem_reentrancy_guard, s);
+    qemu_format_nic_info_str(qemu_get_queue(s->nic), s->conf.macaddr.a);
+    if (!qemu_get_queue(s->nic)->link_down) {
+        s->status |= CHIMNEY_STATUS_LINK_UP;
+    }
+}
+
+static void chimney_exit(PCIDevice *pdev)
+{
+    ChimneyState *s = CHIMNEY_NIC(pdev);
+
+    qemu_del_nic(s->nic);
+    for (int i = 0; i < CHIMNEY_MAX_CQS; i++) {
+        timer_free(s->cq[i].mod_timer);
+    }
+    qemu_bh_delete(s->bh);
+    msix_unuse_all_vectors(pdev);
+    msix_uninit_exclusive_bar(pdev);
+}
+
+static void chimney_reset_hold(Object *obj, ResetType type)
+{
+    ChimneyState *s = CHIMNEY_NIC(obj);
+
+    trace_chimney_reset();
+    chimney_reset_state(s);
+}
+
+static bool chimney_ring_state_valid(ChimneyState *s, const ChimneyRing *q,
+                                     uint32_t esize)
+{
+    if (!q->size) {
+        return !q->base && !q->head && !q->tail && !q->cq;
+    }
+    return chimney_ring_geometry_valid(q->base, q->size, esize) &&
+           q->head < q->size && q->tail < q->size &&
+           q->cq < s->num_cqs && s->cq[q->cq].size;
+}
+
+static bool chimney_cq_state_valid(ChimneyState *s, const ChimneyCQ *cq)
+{
+    if (!cq->size) {
+        return !cq->tail && !cq->head && !cq->unsignalled;
+    }
+    return chimney_ring_geometry_valid(cq->base, cq->size, CHIMNEY_CQE_SIZE) &&
+           cq->head < cq->size && cq->tail < cq->size && cq->phase <= 1 &&
+           cq->vector < s->num_vectors &&
+           cq->mod_usec <= CHIMNEY_CQ_MOD_USEC_MAX;
+}
+
+static int chimney_post_load(void *opaque, int version_id)
+{
+    ChimneyState *s = opaque;
+    const uint32_t known = CHIMNEY_STATUS_READY | CHIMNEY_STATUS_FATAL |
+                           CHIMNEY_STATUS_LINK_UP;
+
+    if ((s->status & ~known) || (s->ctrl & ~CHIMNEY_CTRL_ENABLE) ||
+        (s->intr_cause | s->intr_mask) & ~MAKE_64BIT_MASK(0, s->num_cqs)) {
+        return -EINVAL;
+    }
+    for (int i = 0; i < CHIMNEY_MAX_CQS; i++) {
+        if (!chimney_cq_state_valid(s, &s->cq[i]) ||
+            (i >= s->num_cqs && s->cq[i].size)) {
+            return -EINVAL;
+        }
+    }
+    if ((s->status & CHIMNEY_STATUS_READY) &&
+        (!s->asq.size || !s->cq[CHIMNEY_ADMIN_CQ_ID].size ||
+         s->asq.cq != CHIMNEY_ADMIN_CQ_ID)) {
+        return -EINVAL;
+    }
+    if (!chimney_ring_state_valid(s, &s->asq, CHIMNEY_ADMIN_CMD_SIZE) ||
+        !chimney_ring_state_valid(s, &s->l2_txq, CHIMNEY_L2_DESC_SIZE) ||
+        !chimney_ring_state_valid(s, &s->l2_rxq, CHIMNEY_L2_DESC_SIZE) ||
+        (s->l2_txq.size && s->l2_txq.cq == CHIMNEY_ADMIN_CQ_ID) ||
+        (s->l2_rxq.size && s->l2_rxq.cq == CHIMNEY_ADMIN_CQ_ID)) {
+        return -EINVAL;
+    }
+    /* The link is the backend's; the status bit follows it. */
+    qemu_get_queue(s->nic)->link_down =
+        !(s->status & CHIMNEY_STATUS_LINK_UP);
+    s->tx_in_flight = false;
+    qemu_bh_schedule(s->bh);
+    return 0;
+}
+
+static const VMStateDescription vmstate_chimney_ring = {
+    .name = "chimney-nic/ring",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(base, ChimneyRing),
+        VMSTATE_UINT32(size, ChimneyRing),
+        VMSTATE_UINT32(head, ChimneyRing),
+        VMSTATE_UINT32(tail, ChimneyRing),
+        VMSTATE_UINT32(cq, ChimneyRing),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_chimney_cq = {
+    .name = "chimney-nic/cq",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(base, ChimneyCQ),
+        VMSTATE_UINT32(size, ChimneyCQ),
+        VMSTATE_UINT32(tail, ChimneyCQ),
+        VMSTATE_UINT32(head, ChimneyCQ),
+        VMSTATE_UINT32(phase, ChimneyCQ),
+        VMSTATE_UINT32(vector, ChimneyCQ),
+        VMSTATE_UINT32(mod_count, ChimneyCQ),
+        VMSTATE_UINT32(mod_usec, ChimneyCQ),
+        VMSTATE_UINT32(unsignalled, ChimneyCQ),
+        VMSTATE_BOOL(irq_due, ChimneyCQ),
+        VMSTATE_TIMER_PTR(mod_timer, ChimneyCQ),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_chimney = {
+    .name = "chimney-nic",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .post_load = chimney_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_PCI_DEVICE(parent_obj, ChimneyState),
+        VMSTATE_MSIX(parent_obj, ChimneyState),
+        VMSTATE_UINT32(ctrl, ChimneyState),
+        VMSTATE_UINT32(status, ChimneyState),
+        VMSTATE_UINT32(fatal_code, ChimneyState),
+        VMSTATE_UINT32(fatal_info, ChimneyState),
+        VMSTATE_UINT32(intr_cause, ChimneyState),
+        VMSTATE_UINT32(intr_mask, ChimneyState),
+        VMSTATE_UINT64(asq_base, ChimneyState),
+        VMSTATE_UINT32(asq_size, ChimneyState),
+        VMSTATE_UINT64(acq_base, ChimneyState),
+        VMSTATE_UINT32(acq_size, ChimneyState),
+        VMSTATE_STRUCT(asq, ChimneyState, 1, vmstate_chimney_ring,
+                       ChimneyRing),
+        VMSTATE_STRUCT(l2_txq, ChimneyState, 1, vmstate_chimney_ring,
+                       ChimneyRing),
+        VMSTATE_STRUCT(l2_rxq, ChimneyState, 1, vmstate_chimney_ring,
+                       ChimneyRing),
+        VMSTATE_STRUCT_ARRAY(cq, ChimneyState, CHIMNEY_MAX_CQS, 1,
+                             vmstate_chimney_cq, ChimneyCQ),
+        VMSTATE_UINT32_ARRAY(params, ChimneyState, CHIMNEY_NUM_PARAMS),
+        VMSTATE_BOOL(params_set, ChimneyState),
+        VMSTATE_BOOL(link_event_pending, ChimneyState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const Property chimney_properties[] = {
+    DEFINE_NIC_PROPERTIES(ChimneyState, conf),
+    DEFINE_PROP_UINT32("cqs", ChimneyState, num_cqs, CHIMNEY_DEFAULT_CQS),
+    DEFINE_PROP_UINT32("vectors", ChimneyState, num_vectors,
+                       CHIMNEY_DEFAULT_VECTORS),
+    DEFINE_PROP_UINT32("max-conns", ChimneyState, max_conns,
+                       CHIMNEY_DEFAULT_MAX_CONNS),
+};
+
+static void chimney_get_stat(Object *obj, Visitor *v, const char *name,
+                             void *opaque, Error **errp)
+{
+    uint64_t value = *(uint64_t *)opaque;
+
+    visit_type_uint64(v, name, &value, errp);
+}
+
+static void chimney_instance_init(Object *obj)
+{
+    ChimneyState *s = CHIMNEY_NIC(obj);
+
+    object_property_add(obj, "x-stat-tx-frames", "uint64", chimney_get_stat,
+                        NULL, NULL, &s->stat_tx_frames);
+    object_property_add(obj, "x-stat-rx-frames", "uint64", chimney_get_stat,
+                        NULL, NULL, &s->stat_rx_frames);
+    object_property_add(obj, "x-stat-rx-dropped", "uint64", chimney_get_stat,
+                        NULL, NULL, &s->stat_rx_dropped);
+}
+
+static void chimney_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
+    ResettableClass *rc = RESETTABLE_CLASS(klass);
+
+    k->realize = chimney_realize;
+    k->exit = chimney_exit;
+    k->vendor_id = CHIMNEY_PCI_VENDOR_ID;
+    k->device_id = CHIMNEY_PCI_DEVICE_ID;
+    k->revision = CHIMNEY_PCI_REVISION;
+    k->class_id = PCI_CLASS_NETWORK_ETHERNET;
+    rc->phases.hold = chimney_reset_hold;
+    dc->desc = "TCP chimney offload NIC";
+    dc->vmsd = &vmstate_chimney;
+    device_class_set_props(dc, chimney_properties);
+    set_bit(DEVICE_CATEGORY_NETWORK, dc->categories);
+}
+
+static const TypeInfo chimney_info = {
+    .name = TYPE_CHIMNEY_NIC,
+    .parent = TYPE_PCI_DEVICE,
+    .instance_size = sizeof(ChimneyState),
+    .instance_init = chimney_instance_init,
+    .class_init = chimney_class_init,
+    .interfaces = (InterfaceInfo[]) {
+        { INTERFACE_CONVENTIONAL_PCI_DEVICE },
+        { }
+    },
+};
+
+static void chimney_register_types(void)
+{
+    type_register_static(&chimney_info);
+}
+
+type_init(chimney_register_types)

@@ -1,0 +1,218 @@
+/*
+ * chimney-nic: guest rings, checked DMA and completion queues
+ *
+ * Every guest address goes through chimney_dma_read/write, which refuse
+ * wrapping ranges and report failed transactions.  Completion entries are
+ * written body first and the phase word last, then the interrupt is
+ * raised according to the queue's moderation.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/log.h"
+#include "qemu/main-loop.h"
+#include "hw/pci/msix.h"
+#include "hw/net/chimney/chimney.h"
+#include "trace.h"
+
+bool chimney_ring_geometry_valid(uint64_t base, uint32_t entries,
+                                 uint32_t entry_size)
+{
+    uint64_t bytes = (uint64_t)entries * entry_size;
+
+    return entries >= (1u << CHIMNEY_RING_LOG2_MIN) &&
+           entries <= (1u << CHIMNEY_RING_LOG2_MAX) &&
+           is_power_of_2(entries) &&
+           QEMU_IS_ALIGNED(base, CHIMNEY_RING_ALIGN) &&
+           base + bytes > base;
+}
+
+static bool chimney_dma(ChimneyState *s, dma_addr_t addr, void *buf,
+                        dma_addr_t len, DMADirection dir)
+{
+    MemTxResult r;
+
+    if (len == 0) {
+        return true;
+    }
+    if (addr + len - 1 < addr) {
+        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: DMA range 0x%" PRIx64
+                      "+0x%" PRIx64 " wraps\n", addr, len);
+        return false;
+    }
+    r = pci_dma_rw(PCI_DEVICE(s), addr, buf, len, dir, MEMTXATTRS_UNSPECIFIED);
+    if (r != MEMTX_OK) {
+        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: DMA %s 0x%" PRIx64
+                      "+0x%" PRIx64 " failed (%d)\n",
+                      dir == DMA_DIRECTION_TO_DEVICE ? "read" : "write",
+                      addr, len, r);
+        trace_chimney_dma_error(addr, len, dir == DMA_DIRECTION_TO_DEVICE);
+        return false;
+    }
+    return true;
+}
+
+bool chimney_dma_read(ChimneyState *s, dma_addr_t addr, void *buf,
+                      dma_addr_t len)
+{
+    return chimney_dma(s, addr, buf, len, DMA_DIRECTION_TO_DEVICE);
+}
+
+bool chimney_dma_write(ChimneyState *s, dma_addr_t addr, const void *buf,
+                       dma_addr_t len)
+{
+    return chimney_dma(s, addr, (void *)buf, len, DMA_DIRECTION_FROM_DEVICE);
+}
+
+void chimney_cq_init(ChimneyCQ *cq, uint64_t base, uint32_t size,
+                     uint32_t vector, uint32_t mod_count, uint32_t mod_usec)
+{
+    chimney_cq_clear(cq);
+    cq->base = base;
+    cq->size = size;
+    cq->phase = 1;
+    cq->vector = vector;
+    cq->mod_count = mod_count;
+    cq->mod_usec = mod_usec;
+}
+
+void chimney_cq_clear(ChimneyCQ *cq)
+{
+    timer_del(cq->mod_timer);
+    cq->base = 0;
+    cq->size = 0;
+    cq->tail = 0;
+    cq->head = 0;
+    cq->phase = 0;
+    cq->vector = 0;
+    cq->mod_count = 0;
+    cq->mod_usec = 0;
+    cq->unsignalled = 0;
+    cq->irq_due = false;
+}
+
+bool chimney_cq_full(const ChimneyCQ *cq)
+{
+    return ((cq->tail + 1) & (cq->size - 1)) == cq->head;
+}
+
+void chimney_intx_update(ChimneyState *s)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    bool level = !msix_enabled(pdev) && (s->intr_cause & ~s->intr_mask);
+
+    pci_set_irq(pdev, level);
+}
+
+static void chimney_cq_fire(ChimneyState *s, uint32_t cqid)
+{
+    ChimneyCQ *cq = &s->cq[cqid];
+    PCIDevice *pdev = PCI_DEVICE(s);
+
+    timer_del(cq->mod_timer);
+    cq->irq_due = false;
+    cq->unsignalled = 0;
+    trace_chimney_cq_irq(cqid, cq->vector, msix_enabled(pdev));
+    if (msix_enabled(pdev)) {
+        msix_notify(pdev, cq->vector);
+    } else {
+        s->intr_cause |= 1u << cqid;
+        chimney_intx_update(s);
+    }
+}
+
+void chimney_cq_fire_due(ChimneyState *s)
+{
+    for (uint32_t i = 0; i < s->num_cqs; i++) {
+        if (s->cq[i].irq_due && s->cq[i].size) {
+            chimney_cq_fire(s, i);
+        }
+    }
+}
+
+void chimney_cq_timer_cb(void *opaque)
+{
+    ChimneyCQ *cq = opaque;
+
+    /* Interrupt work runs in the guarded bottom half, not here. */
+    cq->irq_due = true;
+    qemu_bh_schedule(cq->owner->bh);
+}
+
+/*
+ * Write @cqe to completion queue @cqid.  Returns false, writing nothing,
+ * when the queue is full (the caller keeps the completion and retries once
+ * the head moves) or when the write failed, which latches a fatal status.
+ */
+bool chimney_cq_post(ChimneyState *s, uint32_t cqid, const ChimneyCqe *cqe)
+{
+    ChimneyCQ *cq = &s->cq[cqid];
+    dma_addr_t addr = cq->base + (dma_addr_t)cq->tail * CHIMNEY_CQE_SIZE;
+    uint32_t last = cqe->type_status & ~CHIMNEY_CQE_PHASE;
+    ChimneyCqe e = {
+        .obj = cpu_to_le32(cqe->obj),
+        .sq_head = cpu_to_le32(cqe->sq_head),
+        .cookie = cpu_to_le64(cqe->cookie),
+        .bytes = cpu_to_le32(cqe->bytes),
+        .aux = cpu_to_le32(cqe->aux),
+        .queue = cpu_to_le16(cqe->queue),
+        .info = cpu_to_le16(cqe->info),
+    };
+
+    if (!chimney_running(s) || !cq->size || chimney_cq_full(cq)) {
+        return false;
+    }
+    if (cq->phase) {
+        last |= CHIMNEY_CQE_PHASE;
+    }
+    /* Body first; the phase word, which makes the entry valid, last. */
+    if (!chimney_dma_write(s, addr, &e, offsetof(ChimneyCqe, type_status))) {
+        chimney_fatal(s, CHIMNEY_FATAL_CQ_DMA, cqid);
+        return false;
+    }
+    smp_wmb();
+    if (stl_le_pci_dma(PCI_DEVICE(s), addr + offsetof(ChimneyCqe, type_status),
+                       last, MEMTXATTRS_UNSPECIFIED) != MEMTX_OK) {
+        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: CQ %u entry write at 0x%"
+                      PRIx64 " failed\n", cqid, addr);
+        chimney_fatal(s, CHIMNEY_FATAL_CQ_DMA, cqid);
+        return false;
+    }
+    trace_chimney_cq_post(cqid, cq->tail, CHIMNEY_CQE_TYPE(last),
+                          CHIMNEY_CQE_STATUS(last), cqe->cookie);
+    cq->tail = (cq->tail + 1) & (cq->size - 1);
+    if (cq->tail == 0) {
+        cq->phase ^= 1;
+    }
+    cq->unsignalled++;
+    if (cq->mod_count <= 1 || cq->unsignalled >= cq->mod_count) {
+        chimney_cq_fire(s, cqid);
+    } else if (cq->mod_usec && !timer_pending(cq->mod_timer)) {
+        timer_mod(cq->mod_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+                  (int64_t)cq->mod_usec * SCALE_US);
+    }
+    return true;
+}
+
+/*
+ * The driver reports that it consumed entries up to @head.  It may only
+ * move the head forward over entries the device has written.
+ */
+bool chimney_cq_set_head(ChimneyState *s, uint32_t cqid, uint32_t head)
+{
+    ChimneyCQ *cq = &s->cq[cqid];
+    uint32_t mask = cq->size - 1;
+
+    if (!cq->size || head > mask ||
+        ((head - cq->head) & mask) > ((cq->tail - cq->head) & mask)) {
+        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: CQ %u head %u outside "
+                      "written entries (head %u tail %u size %u)\n",
+                      cqid, head, cq->head, cq->tail, cq->size);
+        return false;
+    }
+    cq->head = head;
+    return true;
+}

@@ -1,0 +1,92 @@
+/*
+ * chimney-nic: device state shared by the files of the model
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_NET_CHIMNEY_H
+#define HW_NET_CHIMNEY_H
+
+#include "hw/pci/pci_device.h"
+#include "net/net.h"
+#include "qom/object.h"
+#include "hw/net/chimney/chimney-abi.h"
+#include "hw/net/chimney/chimney-queue.h"
+
+#define TYPE_CHIMNEY_NIC "chimney-nic"
+OBJECT_DECLARE_SIMPLE_TYPE(ChimneyState, CHIMNEY_NIC)
+
+#define CHIMNEY_DEFAULT_CQS         8
+#define CHIMNEY_DEFAULT_VECTORS     8
+#define CHIMNEY_DEFAULT_MAX_CONNS   1024
+#define CHIMNEY_MAX_CONNS_LIMIT     (1u << 20)
+#define CHIMNEY_NUM_PARAMS          9
+/* Admin commands and TX frames handled per bottom-half run. */
+#define CHIMNEY_BH_BUDGET           64
+
+struct ChimneyState {
+    PCIDevice parent_obj;
+
+    /* Properties */
+    NICConf conf;
+    uint32_t num_cqs;
+    uint32_t num_vectors;
+    uint32_t max_conns;
+
+    NICState *nic;
+    MemoryRegion mmio;
+    QEMUBH *bh;
+
+    /* Registers */
+    uint32_t ctrl;
+    uint32_t status;
+    uint32_t fatal_code;
+    uint32_t fatal_info;
+    uint32_t intr_cause;
+    uint32_t intr_mask;
+    uint64_t asq_base;
+    uint32_t asq_size;
+    uint64_t acq_base;
+    uint32_t acq_size;
+
+    /* Queues; a size of zero means "not created" */
+    ChimneyRing asq;
+    ChimneyRing l2_txq;
+    ChimneyRing l2_rxq;
+    ChimneyCQ cq[CHIMNEY_MAX_CQS];
+
+    uint32_t params[CHIMNEY_NUM_PARAMS];
+    bool params_set;
+
+    /* A frame handed to the netdev that it has queued, not yet sent */
+    bool tx_in_flight;
+    /* A link change not yet reported on the admin CQ */
+    bool link_event_pending;
+
+    /* Statistics (not migrated) */
+    uint64_t stat_tx_frames;
+    uint64_t stat_rx_frames;
+    uint64_t stat_rx_dropped;
+
+    uint8_t tx_frame[CHIMNEY_L2_MAX_FRAME];
+};
+
+/* chimney-pci.c */
+void chimney_fatal(ChimneyState *s, uint32_t code, uint32_t info);
+static inline bool chimney_running(ChimneyState *s)
+{
+    return (s->status & (CHIMNEY_STATUS_READY | CHIMNEY_STATUS_FATAL)) ==
+           CHIMNEY_STATUS_READY;
+}
+
+/* chimney-admin.c */
+void chimney_admin_process(ChimneyState *s);
+
+/* chimney-l2.c */
+void chimney_l2_tx_process(ChimneyState *s);
+void chimney_l2_rx_kick(ChimneyState *s);
+extern NetClientInfo chimney_net_info;
+
+#endif /* HW_NET_CHIMNEY_H */

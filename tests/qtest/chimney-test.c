@@ -1,0 +1,1049 @@
+/*
+ * QTest testcase for chimney-nic
+ *
+ * The test is the guest (through the libqos driver) and, on a socket
+ * netdev, the wire.  Bad-input cases check that the device answers with an
+ * error completion or a latched fatal status and that QEMU stays alive.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/sockets.h"
+#include "qemu/iov.h"
+#include "qemu/bswap.h"
+#include "qobject/qdict.h"
+#include "libqtest.h"
+#include "libqos/pci-pc.h"
+#include "libqos/malloc-pc.h"
+#include "libqos/chimney.h"
+
+#define MAC "52:54:00:12:34:56"
+#define FAR_AWAY (1ull << 40)   /* no RAM or MMIO there */
+
+typedef struct Fixture {
+    QTestState *qts;
+    QGuestAllocator alloc;
+    QPCIBus *bus;
+    QChimney c;
+    int sock;                   /* our end of the socket netdev */
+} Fixture;
+
+static QTestState *fx_qemu(int *sock, const char *extra)
+{
+    int sv[2];
+    QTestState *qts;
+
+    g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    qts = qtest_initf("-M pc -m 256M -nodefaults "
+                      "-netdev socket,fd=%d,id=n0 "
+                      "-device chimney-nic,netdev=n0,id=nic0,mac=" MAC " %s",
+                      sv[1], extra ? extra : "");
+    close(sv[1]);
+    *sock = sv[0];
+    return qts;
+}
+
+static void fx_init(Fixture *f, const char *extra)
+{
+    memset(f, 0, sizeof(*f));
+    f->qts = fx_qemu(&f->sock, extra);
+    pc_alloc_init(&f->alloc, f->qts, ALLOC_NO_FLAGS);
+    f->bus = qpci_new_pc(f->qts, &f->alloc);
+}
+
+static void fx_start(Fixture *f, const QChimneyConfig *cfg)
+{
+    qchimney_start(&f->c, f->qts, f->bus, &f->alloc, cfg);
+}
+
+/* QEMU must still answer QMP after whatever the test did. */
+static void fx_assert_alive(Fixture *f)
+{
+    QDict *rsp = qtest_qmp(f->qts, "{'execute': 'query-status'}");
+
+    g_assert(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+}
+
+static void fx_end(Fixture *f)
+{
+    fx_assert_alive(f);
+    qchimney_stop(&f->c);
+    qpci_free_pc(f->bus);
+    alloc_destroy(&f->alloc);
+    qtest_quit(f->qts);
+    close(f->sock);
+}
+
+static void make_frame(uint8_t *buf, size_t len, uint32_t seed)
+{
+    static const uint8_t dst[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+
+    memcpy(buf, dst, 6);
+    memset(buf + 6, 0x02, 6);
+    buf[12] = 0x88;             /* local experimental ethertype */
+    buf[13] = 0xb5;
+    for (size_t i = 14; i < len; i++) {
+        buf[i] = (uint8_t)(seed * 31 + i * 7);
+    }
+}
+
+static void wire_send(Fixture *f, const uint8_t *buf, size_t len)
+{
+    uint32_t be = htonl(len);
+    struct iovec iov[] = {
+        { .iov_base = &be, .iov_len = sizeof(be) },
+        { .iov_base = (void *)buf, .iov_len = len },
+    };
+
+    g_assert_cmpint(iov_send(f->sock, iov, 2, 0, sizeof(be) + len), ==,
+                    sizeof(be) + len);
+}
+
+static size_t wire_recv(Fixture *f, uint8_t *buf, size_t max)
+{
+    uint32_t be;
+
+    g_assert_cmpint(recv(f->sock, &be, sizeof(be), MSG_WAITALL), ==,
+                    sizeof(be));
+    g_assert_cmpuint(ntohl(be), <=, max);
+    g_assert_cmpint(recv(f->sock, buf, ntohl(be), MSG_WAITALL), ==,
+                    ntohl(be));
+    return ntohl(be);
+}
+
+static ChimneyCqe expect_cqe(Fixture *f, uint32_t cq, uint8_t type,
+                             uint8_t status)
+{
+    ChimneyCqe cqe;
+
+    qchimney_cq_wait(&f->c, cq, &cqe);
+    g_assert_cmpuint(CHIMNEY_CQE_TYPE(cqe.type_status), ==, type);
+    g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe.type_status), ==, status);
+    return cqe;
+}
+
+static uint8_t admin(Fixture *f, uint8_t opcode, uint32_t id, uint64_t addr,
+                     uint32_t len, uint32_t p0, uint32_t p1, uint32_t p2)
+{
+    ChimneyAdminCmd cmd = {
+        .opcode = opcode, .id = id, .addr = addr, .len = len,
+        .param = { p0, p1, p2 },
+    };
+
+    return qchimney_admin(&f->c, &cmd, NULL);
+}
+
+static uint64_t qom_stat(Fixture *f, const char *name)
+{
+    QDict *rsp = qtest_qmp(f->qts, "{'execute': 'qom-get', 'arguments': "
+                           "{'path': '/machine/peripheral/nic0', "
+                           "'property': %s}}", name);
+    uint64_t v = qdict_get_int(rsp, "return");
+
+    qobject_unref(rsp);
+    return v;
+}
+
+static void assert_fatal(Fixture *f, uint32_t code, uint32_t info)
+{
+    g_assert(qchimney_wait_status(&f->c, CHIMNEY_STATUS_FATAL,
+                                  CHIMNEY_STATUS_FATAL));
+    g_assert_cmpuint(qchimney_readl(&f->c, CHIMNEY_REG_FATAL_CODE), ==, code);
+    g_assert_cmphex(qchimney_readl(&f->c, CHIMNEY_REG_FATAL_INFO), ==, info);
+}
+
+static void test_bringup(void)
+{
+    Fixture f;
+    static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+
+    fx_init(&f, NULL);
+    fx_start(&f, NULL);
+    g_assert_cmphex(qchimney_readl(&f.c, CHIMNEY_REG_VERSION), ==,
+                    CHIMNEY_VERSION);
+    g_assert_cmpmem(f.c.id.mac, 6, mac, 6);
+    g_assert_cmphex(qchimney_readl(&f.c, CHIMNEY_REG_MAC_LO), ==, 0x12005452);
+    g_assert_cmphex(qchimney_readl(&f.c, CHIMNEY_REG_MAC_HI), ==, 0x5634);
+    g_assert_cmpuint(f.c.id.num_cqs, ==, 8);
+    g_assert_cmpuint(f.c.id.num_vectors, ==, 8);
+    g_assert_cmpuint(f.c.id.max_conns, ==, 1024);
+    g_assert_cmpuint(f.c.id.max_frame, ==, CHIMNEY_L2_MAX_FRAME);
+    g_assert(f.c.id.features & CHIMNEY_FEAT_L2);
+    g_assert_cmphex(qchimney_readl(&f.c, CHIMNEY_REG_STATUS), ==,
+                    CHIMNEY_STATUS_READY | CHIMNEY_STATUS_LINK_UP);
+    /* Admin completions arrived on vector 0 */
+    g_assert(qchimney_msi_fired(&f.c, 0));
+    fx_end(&f);
+}
+
+static void test_properties(void)
+{
+    Fixture f;
+
+    fx_init(&f, "-global chimney-nic.cqs=4 -global chimney-nic.vectors=2 "
+            "-global chimney-nic.max-conns=77");
+    fx_start(&f, &(QChimneyConfig) { .no_l2 = true });
+    g_assert_cmpuint(f.c.id.num_cqs, ==, 4);
+    g_assert_cmpuint(f.c.id.num_vectors, ==, 2);
+    g_assert_cmpuint(f.c.id.max_conns, ==, 77);
+    fx_end(&f);
+}
+
+static void test_l2_tx(void)
+{
+    Fixture f;
+    uint8_t frame[CHIMNEY_L2_MAX_FRAME], got[CHIMNEY_L2_MAX_FRAME];
+    static const size_t lens[] = { 14, 60, 1514, 4000, CHIMNEY_L2_MAX_FRAME };
+
+    fx_init(&f, NULL);
+    fx_start(&f, NULL);
+    for (int i = 0; i < ARRAY_SIZE(lens); i++) {
+        for (int segs = 1; segs <= 3; segs++) {
+            uint64_t cookie;
+            ChimneyCqe cqe;
+
+            make_frame(frame, lens[i], i * 10 + segs);
+            cookie = qchimney_l2_send(&f.c, frame, lens[i], segs);
+            g_assert_cmpuint(wire_recv(&f, got, sizeof(got)), ==, lens[i]);
+            g_assert_cmpmem(got, lens[i], frame, lens[i]);
+            cqe = expect_cqe(&f, QCHIMNEY_L2_CQ, CHIMNEY_CQE_L2_TX,
+                             CHIMNEY_ST_SUCCESS);
+            g_assert_cmphex(cqe.cookie, ==, cookie);
+            g_assert_cmpuint(cqe.bytes, ==, lens[i]);
+            g_assert_cmpuint(cqe.queue, ==, CHIMNEY_QUEUE_L2_TX);
+            g_assert_cmpuint(cqe.sq_head, ==, f.c.txq.tail);
+        }
+    }
+    g_assert_cmpuint(qom_stat(&f, "x-stat-tx-frames"), ==,
+                     ARRAY_SIZE(lens) * 3);
+    fx_end(&f);
+}
+
+static void test_l2_rx(void)
+{
+    Fixture f;
+    uint8_t frame[CHIMNEY_L2_MAX_FRAME], got[CHIMNEY_L2_MAX_FRAME];
+    static const size_t lens[] = { 14, 60, 1514, 2048 };
+    ChimneyCqe cqe;
+
+    fx_init(&f, NULL);
+    fx_start(&f, &(QChimneyConfig) { .rx_buffers = 8 });
+    for (int i = 0; i < ARRAY_SIZE(lens); i++) {
+        make_frame(frame, lens[i], i);
+        wire_send(&f, frame, lens[i]);
+        g_assert_cmpuint(qchimney_l2_recv(&f.c, got, sizeof(got), &cqe), ==,
+                         lens[i]);
+        g_assert_cmpmem(got, lens[i], frame, lens[i]);
+        g_assert_cmpuint(cqe.queue, ==, CHIMNEY_QUEUE_L2_RX);
+    }
+    /* Too long for the buffer at the head: dropped and counted */
+    make_frame(frame, 3000, 99);
+    wire_send(&f, frame, 3000);
+    make_frame(frame, 100, 100);
+    wire_send(&f, frame, 100);
+    g_assert_cmpuint(qchimney_l2_recv(&f.c, got, sizeof(got), &cqe), ==, 100);
+    g_assert_cmpmem(got, 100, frame, 100);
+    g_assert_cmpuint(qom_stat(&f, "x-stat-rx-dropped"), ==, 1);
+    g_assert_cmpuint(qom_stat(&f, "x-stat-rx-frames"), ==, 5);
+    fx_end(&f);
+}
+
+/* With no buffers posted, frames wait in the net queue, none is lost. */
+static void test_l2_rx_backpressure(void)
+{
+    Fixture f;
+    uint8_t frame[256], got[256];
+    ChimneyCqe cqe;
+
+    fx_init(&f, NULL);
+    fx_start(&f, NULL);
+    for (int i = 0; i < 6; i++) {
+        make_frame(frame, 200, i);
+        wire_send(&f, frame, 200);
+    }
+    g_assert(!qchimney_cq_wait_timeout(&f.c, QCHIMNEY_L2_CQ, &cqe,
+                                       100 * 1000));
+    qchimney_l2_post_rx(&f.c, 6, 2048);
+    for (int i = 0; i < 6; i++) {
+        make_frame(frame, 200, i);
+        g_assert_cmpuint(qchimney_l2_recv(&f.c, got, sizeof(got), &cqe), ==,
+                         200);
+        g_assert_cmpmem(got, 200, frame, 200);
+    }
+    fx_end(&f);
+}
+
+static void test_msix_masked_pending(void)
+{
+    Fixture f;
+    uint8_t frame[64], got[64];
+    ChimneyCqe cqe;
+
+    fx_init(&f, NULL);
+    fx_start(&f, NULL);
+    qchimney_msi_clear(&f.c, 1);
+    qchimney_msi_mask(&f.c, 1, true);
+    make_frame(frame, 64, 1);
+    qchimney_l2_send(&f.c, frame, 64, 1);
+    wire_recv(&f, got, sizeof(got));
+    expect_cqe(&f, QCHIMNEY_L2_CQ, CHIMNEY_CQE_L2_TX, CHIMNEY_ST_SUCCESS);
+    g_assert(!qchimney_msi_fired(&f.c, 1));
+    g_assert(qpci_msix_pending(f.c.pdev, 1));
+    /* Unmasking delivers the pending message */
+    qchimney_msi_mask(&f.c, 1, false);
+    g_assert(qchimney_msi_fired(&f.c, 1));
+    g_assert(!qpci_msix_pending(f.c.pdev, 1));
+    (void)cqe;
+    fx_end(&f);
+}
+
+static void test_intx(void)
+{
+    Fixture f;
+    uint8_t frame[64], got[64];
+
+    fx_init(&f, NULL);
+    fx_start(&f, &(QChimneyConfig) { .no_msix = true });
+    g_assert(qchimney_readl(&f.c, CHIMNEY_REG_INTR_CAUSE) & 1);
+    qchimney_writel(&f.c, CHIMNEY_REG_INTR_CAUSE, 0xffffffff);
+    g_assert_cmphex(qchimney_readl(&f.c, CHIMNEY_REG_INTR_CAUSE), ==, 0);
+    make_frame(frame, 64, 1);
+    qchimney_l2_send(&f.c, frame, 64, 1);
+    wire_recv(&f, got, sizeof(got));
+    expect_cqe(&f, QCHIMNEY_L2_CQ, CHIMNEY_CQE_L2_TX, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(qchimney_readl(&f.c, CHIMNEY_REG_INTR_CAUSE), ==,
+                    1u << QCHIMNEY_L2_CQ);
+    fx_end(&f);
+}
+
+/* Several laps of every ring, so the phase bit flips back and forth. */
+static void test_phase_wrap(void)
+{
+    Fixture f;
+    uint8_t frame[128], got[128];
+    ChimneyCqe cqe;
+    const int laps = 3, n = 4;
+
+    fx_init(&f, NULL);
+    fx_start(&f, &(QChimneyConfig) {
+        .admin_entries = n, .l2_entries = n, .cq_entries = n,
+    });
+    for (int i = 0; i < laps * n; i++) {
+        uint64_t buf = guest_alloc(&f.alloc, CHIMNEY_IDENTIFY_SIZE);
+
+        g_assert_cmpuint(admin(&f, CHIMNEY_CMD_IDENTIFY, 0, buf,
+                               CHIMNEY_IDENTIFY_SIZE, 0, 0, 0), ==,
+                         CHIMNEY_ST_SUCCESS);
+    }
+    for (int i = 0; i < laps * n; i++) {
+        make_frame(frame, 100 + i, i);
+        qchimney_l2_send(&f.c, frame, 100 + i, 1);
+        g_assert_cmpuint(wire_recv(&f, got, sizeof(got)), ==, 100 + i);
+        g_assert_cmpmem(got, 100 + i, frame, 100 + i);
+        expect_cqe(&f, QCHIMNEY_L2_CQ, CHIMNEY_CQE_L2_TX, CHIMNEY_ST_SUCCESS);
+        qchimney_l2_post_rx(&f.c, 1, 256);
+        wire_send(&f, frame, 100 + i);
+        g_assert_cmpuint(qchimney_l2_recv(&f.c, got, sizeof(got), &cqe), ==,
+                         100 + i);
+        g_assert_cmpmem(got, 100 + i, frame, 100 + i);
+    }
+    fx_end(&f);
+}
+
+/* A full CQ holds completions back and never overwrites. */
+static void test_cq_full(void)
+{
+    Fixture f;
+    uint8_t frame[64], got[64];
+    ChimneyCqe cqe;
+
+    fx_init(&f, NULL);
+    fx_start(&f, &(QChimneyConfig) { .cq_entries = 4, .l2_entries = 16 });
+    for (int i = 0; i < 6; i++) {
+        make_frame(frame, 64, i);
+        qchimney_l2_send(&f.c, frame, 64, 1);
+        wire_recv(&f, got, sizeof(got));
+        if (i == 2) {
+            break;  /* a 4-entry CQ holds 3 */
+        }
+    }
+    for (int i = 3; i < 6; i++) {
+        make_frame(frame, 64, i);
+        qchimney_l2_send(&f.c, frame, 64, 1);
+    }
+    /* Three entries, then nothing: the fourth frame was not even sent */
+    for (int i = 0; i < 3; i++) {
+        g_assert(qchimney_cq_poll(&f.c, QCHIMNEY_L2_CQ, &cqe));
+        g_assert_cmpuint(cqe.bytes, ==, 64);
+    }
+    g_assert(!qchimney_cq_poll(&f.c, QCHIMNEY_L2_CQ, &cqe));
+    qchimney_cq_ack(&f.c, QCHIMNEY_L2_CQ);
+    for (int i = 3; i < 6; i++) {
+        wire_recv(&f, got, sizeof(got));
+        make_frame(frame, 64, i);
+        g_assert_cmpmem(got, 64, frame, 64);
+        cqe = expect_cqe(&f, QCHIMNEY_L2_CQ, CHIMNEY_CQE_L2_TX,
+                         CHIMNEY_ST_SUCCESS);
+    }
+    fx_end(&f);
+}
+
+static void send_one(Fixture *f, int seed)
+{
+    uint8_t frame[64], got[64];
+
+    make_frame(frame, 64, seed);
+    qchimney_l2_send(&f->c, frame, 64, 1);
+    wire_recv(f, got, sizeof(got));
+}
+
+static void test_moderation_count(void)
+{
+    Fixture f;
+    ChimneyCqe cqe;
+
+    fx_init(&f, NULL);
+    fx_start(&f, &(QChimneyConfig) { .mod_count = 4 });
+    qchimney_msi_clear(&f.c, 1);
+    for (int i = 0; i < 3; i++) {
+        send_one(&f, i);
+        qchimney_cq_wait(&f.c, QCHIMNEY_L2_CQ, &cqe);
+    }
+    g_assert(!qchimney_msi_fired(&f.c, 1));
+    send_one(&f, 3);
+    qchimney_cq_wait(&f.c, QCHIMNEY_L2_CQ, &cqe);
+    g_assert(qchimney_msi_fired(&f.c, 1));
+    fx_end(&f);
+}
+
+static void test_moderation_time(void)
+{
+    Fixture f;
+    ChimneyCqe cqe;
+    const int64_t usec = 250;
+
+    fx_init(&f, NULL);
+    fx_start(&f, &(QChimneyConfig) { .mod_count = 100, .mod_usec = usec });
+    qchimney_msi_clear(&f.c, 1);
+    send_one(&f, 0);
+    qchimney_cq_wait(&f.c, QCHIMNEY_L2_CQ, &cqe);
+    qtest_clock_step(f.qts, usec * 1000 - 1);
+    g_usleep(20 * 1000);
+    g_assert(!qchimney_msi_fired(&f.c, 1));
+    qtest_clock_step(f.qts, 1);
+    /* The timer hands off to the bottom half; give it a moment. */
+    for (int i = 0; i < 1000 && !qchimney_msi_fired(&f.c, 1); i++) {
+        g_usleep(1000);
+    }
+    g_assert(qchimney_msi_fired(&f.c, 1));
+    fx_end(&f);
+}
+
+static void test_reset_in_traffic(void)
+{
+    Fixture f;
+    uint8_t frame[1500];
+
+    fx_init(&f, NULL);
+    fx_start(&f, &(QChimneyConfig) { .rx_buffers = 4 });
+    for (int i = 0; i < 8; i++) {
+        make_frame(frame, sizeof(frame), i);
+        qchimney_l2_send(&f.c, frame, sizeof(frame), 2);
+        wire_send(&f, frame, sizeof(frame));
+    }
+    /* Soft reset through CTRL: everything the driver set up is gone */
+    qchimney_writel(&f.c, CHIMNEY_REG_CTRL, CHIMNEY_CTRL_RESET);
+    g_assert_cmphex(qchimney_readl(&f.c, CHIMNEY_REG_STATUS), ==,
+                    CHIMNEY_STATUS_LINK_UP);
+    g_assert_cmphex(qchimney_readl(&f.c, CHIMNEY_REG_ASQ_SIZE), ==, 0);
+    g_assert_cmphex(qchimney_readl(&f.c, CHIMNEY_REG_CTRL), ==, 0);
+    /* Drain what reached the wire before the reset */
+    while (recv(f.sock, frame, sizeof(frame), MSG_DONTWAIT) > 0) {
+        continue;
+    }
+    qchimney_stop(&f.c);
+    fx_start(&f, NULL);
+    send_one(&f, 42);
+    expect_cqe(&f, QCHIMNEY_L2_CQ, CHIMNEY_CQE_L2_TX, CHIMNEY_ST_SUCCESS);
+
+    /* Machine reset in the middle of traffic */
+    for (int i = 0; i < 4; i++) {
+        make_frame(frame, 200, i);
+        qchimney_l2_send(&f.c, frame, 200, 1);
+    }
+    qtest_qmp_assert_success(f.qts, "{'execute': 'system_reset'}");
+    while (recv(f.sock, frame, sizeof(frame), MSG_DONTWAIT) > 0) {
+        continue;
+    }
+    qchimney_stop(&f.c);
+    fx_start(&f, NULL);
+    send_one(&f, 43);
+    expect_cqe(&f, QCHIMNEY_L2_CQ, CHIMNEY_CQE_L2_TX, CHIMNEY_ST_SUCCESS);
+    fx_end(&f);
+}
+
+static void wait_migration(QTestState *qts)
+{
+    for (int i = 0; i < 5000; i++) {
+        QDict *rsp = qtest_qmp(qts, "{'execute': 'query-migrate'}");
+        QDict *ret = qdict_get_qdict(rsp, "return");
+        const char *st = qdict_haskey(ret, "status") ?
+                         qdict_get_str(ret, "status") : "";
+        bool done = !strcmp(st, "completed");
+
+        g_assert(strcmp(st, "failed"));
+        qobject_unref(rsp);
+        if (done) {
+            return;
+        }
+        g_usleep(1000);
+    }
+    g_assert_not_reached();
+}
+
+/* Migrate a configured idle device; its queues work afterwards. */
+static void test_migration(void)
+{
+    Fixture f;
+    g_autofree char *dir = g_dir_make_tmp("chimney-XXXXXX", NULL);
+    g_autofree char *file = g_strdup_printf("%s/vmstate", dir);
+    g_autofree char *uri = g_strdup_printf("file:%s", file);
+    g_autofree char *incoming = g_strdup_printf("-incoming %s", uri);
+    uint8_t frame[300], got[300];
+    QTestState *dst;
+    QPCIBus *dst_bus;
+    int dst_sock;
+    ChimneyCqe cqe;
+
+    fx_init(&f, NULL);
+    fx_start(&f, &(QChimneyConfig) { .rx_buffers = 2, .l2_entries = 4,
+                                     .cq_entries = 4 });
+    send_one(&f, 1);
+    expect_cqe(&f, QCHIMNEY_L2_CQ, CHIMNEY_CQE_L2_TX, CHIMNEY_ST_SUCCESS);
+    qtest_qmp_assert_success(f.qts, "{'execute': 'migrate', 'arguments': "
+                             "{'uri': %s}}", uri);
+    wait_migration(f.qts);
+    qtest_quit(f.qts);
+    close(f.sock);
+
+    dst = fx_qemu(&dst_sock, incoming);
+    wait_migration(dst);
+    f.qts = dst;
+    f.sock = dst_sock;
+    dst_bus = qpci_new_pc(dst, &f.alloc);
+    qpci_free_pc(f.bus);
+    f.bus = dst_bus;
+    qchimney_rebind(&f.c, dst, dst_bus);
+    g_assert_cmphex(qchimney_readl(&f.c, CHIMNEY_REG_STATUS), ==,
+                    CHIMNEY_STATUS_READY | CHIMNEY_STATUS_LINK_UP);
+    /* Ring indices carried over: several laps past the migration point */
+    for (int i = 0; i < 6; i++) {
+        make_frame(frame, sizeof(frame), i);
+        qchimney_l2_send(&f.c, frame, sizeof(frame), 1);
+        g_assert_cmpuint(wire_recv(&f, got, sizeof(got)), ==, sizeof(frame));
+        g_assert_cmpmem(got, sizeof(got), frame, sizeof(frame));
+        expect_cqe(&f, QCHIMNEY_L2_CQ, CHIMNEY_CQE_L2_TX, CHIMNEY_ST_SUCCESS);
+        wire_send(&f, frame, sizeof(frame));
+        g_assert_cmpuint(qchimney_l2_recv(&f.c, got, sizeof(got), &cqe), ==,
+                         sizeof(frame));
+        g_assert_cmpmem(got, sizeof(got), frame, sizeof(frame));
+        qchimney_l2_post_rx(&f.c, 1, 2048);
+    }
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_IDENTIFY, 0,
+                           guest_alloc(&f.alloc, 128), 128, 0, 0, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+    fx_end(&f);
+    unlink(file);
+    rmdir(dir);
+}
+
+/* --- Bad input: each case answers with an error, QEMU stays up --- */
+
+static void test_bad_admin_config(void)
+{
+    static const struct {
+        uint32_t reg, val, info;
+    } cases[] = {
+        { CHIMNEY_REG_ASQ_BASE_LO, 0x100020, CHIMNEY_REG_ASQ_SIZE },
+        { CHIMNEY_REG_ASQ_SIZE, 3, CHIMNEY_REG_ASQ_SIZE },
+        { CHIMNEY_REG_ASQ_SIZE, 1u << 16, CHIMNEY_REG_ASQ_SIZE },
+        { CHIMNEY_REG_ACQ_SIZE, 0, CHIMNEY_REG_ACQ_SIZE },
+        { CHIMNEY_REG_ACQ_BASE_HI, 0xffffffff, CHIMNEY_REG_ACQ_SIZE },
+    };
+
+    for (int i = 0; i < ARRAY_SIZE(cases); i++) {
+        Fixture f;
+
+        fx_init(&f, NULL);
+        f.c.qts = f.qts;
+        f.c.pdev = qchimney_find(f.bus);
+        qpci_device_enable(f.c.pdev);
+        f.c.bar = qpci_iomap(f.c.pdev, CHIMNEY_BAR_MMIO, NULL);
+        qchimney_writel(&f.c, CHIMNEY_REG_ASQ_BASE_LO, 0x100000);
+        qchimney_writel(&f.c, CHIMNEY_REG_ASQ_SIZE, 16);
+        qchimney_writel(&f.c, CHIMNEY_REG_ACQ_BASE_LO, 0x200000);
+        qchimney_writel(&f.c, CHIMNEY_REG_ACQ_SIZE, 16);
+        qchimney_writel(&f.c, cases[i].reg, cases[i].val);
+        qchimney_writel(&f.c, CHIMNEY_REG_CTRL, CHIMNEY_CTRL_ENABLE);
+        assert_fatal(&f, CHIMNEY_FATAL_ADMIN_CONFIG, cases[i].info);
+        g_assert(!(qchimney_readl(&f.c, CHIMNEY_REG_STATUS) &
+                   CHIMNEY_STATUS_READY));
+        /* Disable clears the fatal status */
+        qchimney_writel(&f.c, CHIMNEY_REG_CTRL, 0);
+        g_assert_cmphex(qchimney_readl(&f.c, CHIMNEY_REG_STATUS), ==,
+                        CHIMNEY_STATUS_LINK_UP);
+        fx_end(&f);
+    }
+}
+
+static void test_bad_asq_outside_ram(void)
+{
+    Fixture f;
+
+    fx_init(&f, NULL);
+    f.c.qts = f.qts;
+    f.c.pdev = qchimney_find(f.bus);
+    qpci_device_enable(f.c.pdev);
+    f.c.bar = qpci_iomap(f.c.pdev, CHIMNEY_BAR_MMIO, NULL);
+    qchimney_writel(&f.c, CHIMNEY_REG_ASQ_BASE_LO, 0);
+    qchimney_writel(&f.c, CHIMNEY_REG_ASQ_BASE_HI, FAR_AWAY >> 32);
+    qchimney_writel(&f.c, CHIMNEY_REG_ASQ_SIZE, 16);
+    qchimney_writel(&f.c, CHIMNEY_REG_ACQ_BASE_LO, 0x200000);
+    qchimney_writel(&f.c, CHIMNEY_REG_ACQ_SIZE, 16);
+    qchimney_writel(&f.c, CHIMNEY_REG_CTRL, CHIMNEY_CTRL_ENABLE);
+    g_assert(qchimney_wait_status(&f.c, CHIMNEY_STATUS_READY,
+                                  CHIMNEY_STATUS_READY));
+    qchimney_writel(&f.c, CHIMNEY_DB_ASQ_TAIL, 1);
+    assert_fatal(&f, CHIMNEY_FATAL_ASQ_DMA, 0);
+    fx_end(&f);
+}
+
+static void test_bad_doorbells(void)
+{
+    static const uint32_t bells[] = {
+        CHIMNEY_DB_ASQ_TAIL, CHIMNEY_DB_L2_TXQ_TAIL, CHIMNEY_DB_L2_RXQ_TAIL,
+    };
+
+    for (int i = 0; i < ARRAY_SIZE(bells); i++) {
+        Fixture f;
+
+        fx_init(&f, NULL);
+        fx_start(&f, NULL);
+        /* Index equal to the ring size is one beyond the ring */
+        qchimney_writel(&f.c, bells[i], bells[i] == CHIMNEY_DB_ASQ_TAIL ?
+                        f.c.asq.size : f.c.txq.size);
+        assert_fatal(&f, CHIMNEY_FATAL_DOORBELL, bells[i]);
+        fx_end(&f);
+    }
+}
+
+static void test_bad_cq_doorbell(void)
+{
+    Fixture f;
+
+    /* CQ head beyond what the device wrote */
+    fx_init(&f, NULL);
+    fx_start(&f, NULL);
+    qchimney_writel(&f.c, CHIMNEY_DB_CQ_HEAD(QCHIMNEY_L2_CQ), 5);
+    assert_fatal(&f, CHIMNEY_FATAL_DOORBELL,
+                 CHIMNEY_DB_CQ_HEAD(QCHIMNEY_L2_CQ));
+    fx_end(&f);
+
+    /* Doorbell of a CQ that does not exist */
+    fx_init(&f, NULL);
+    fx_start(&f, NULL);
+    qchimney_writel(&f.c, CHIMNEY_DB_CQ_HEAD(5), 0);
+    assert_fatal(&f, CHIMNEY_FATAL_DOORBELL, CHIMNEY_DB_CQ_HEAD(5));
+    fx_end(&f);
+
+    /* Doorbell beyond the last CQ */
+    fx_init(&f, NULL);
+    fx_start(&f, NULL);
+    qchimney_writel(&f.c, CHIMNEY_DB_CQ_HEAD(CHIMNEY_MAX_CQS), 0);
+    assert_fatal(&f, CHIMNEY_FATAL_DOORBELL,
+                 CHIMNEY_DB_CQ_HEAD(CHIMNEY_MAX_CQS));
+    fx_end(&f);
+}
+
+static void test_bad_admin_commands(void)
+{
+    Fixture f;
+    uint64_t ring;
+
+    fx_init(&f, NULL);
+    fx_start(&f, &(QChimneyConfig) { .no_l2 = true });
+    ring = guest_alloc(&f.alloc, 64 * 32);
+    ring = QEMU_ALIGN_UP(ring, 64);
+
+    /* Unknown opcode, nonzero flags */
+    g_assert_cmpuint(admin(&f, 0x7f, 0, 0, 0, 0, 0, 0), ==,
+                     CHIMNEY_ST_INVALID_OPCODE);
+    {
+        ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_IDENTIFY, .flags = 1 };
+
+        g_assert_cmpuint(qchimney_admin(&f.c, &cmd, NULL), ==,
+                         CHIMNEY_ST_INVALID_PARAM);
+    }
+    /* IDENTIFY: short buffer, buffer outside guest RAM */
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_IDENTIFY, 0, ring, 64, 0, 0, 0),
+                     ==, CHIMNEY_ST_INVALID_PARAM);
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_IDENTIFY, 0, FAR_AWAY, 128, 0, 0,
+                           0), ==, CHIMNEY_ST_DMA_ERROR);
+    /* SET_PARAMS out of range */
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_SET_PARAMS, 0, 0, 0, 7, 2, 200),
+                     ==, CHIMNEY_ST_INVALID_PARAM);
+    /* CREATE_CQ: bad ids */
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_CREATE_CQ, 0, ring, 64, 0, 0, 0),
+                     ==, CHIMNEY_ST_INVALID_ID);
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_CREATE_CQ, 8, ring, 64, 0, 0, 0),
+                     ==, CHIMNEY_ST_INVALID_ID);
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_CREATE_CQ, 0xffffffff, ring, 64, 0,
+                           0, 0), ==, CHIMNEY_ST_INVALID_ID);
+    /* CREATE_CQ: geometry and vector */
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_CREATE_CQ, 2, ring + 8, 64, 0, 0,
+                           0), ==, CHIMNEY_ST_INVALID_PARAM);
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_CREATE_CQ, 2, ring, 48, 0, 0, 0),
+                     ==, CHIMNEY_ST_INVALID_PARAM);
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_CREATE_CQ, 2, ring, 1u << 16, 0, 0,
+                           0), ==, CHIMNEY_ST_INVALID_PARAM);
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_CREATE_CQ, 2, ring, 2, 0, 0, 0),
+                     ==, CHIMNEY_ST_INVALID_PARAM);
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_CREATE_CQ, 2, -64ull, 64, 0, 0, 0),
+                     ==, CHIMNEY_ST_INVALID_PARAM);
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_CREATE_CQ, 2, ring, 64, 8, 0, 0),
+                     ==, CHIMNEY_ST_INVALID_PARAM);
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_CREATE_CQ, 2, ring, 64, 1, 0,
+                           CHIMNEY_CQ_MOD_USEC_MAX + 1),
+                     ==, CHIMNEY_ST_INVALID_PARAM);
+    /* DESTROY_CQ of the admin CQ or a CQ that does not exist */
+    g_assert_cmpuint(qchimney_destroy_cq(&f.c, 0), ==, CHIMNEY_ST_INVALID_ID);
+    g_assert_cmpuint(qchimney_destroy_cq(&f.c, 3), ==, CHIMNEY_ST_INVALID_ID);
+    /* A good CQ, then twice */
+    g_assert_cmpuint(qchimney_create_cq(&f.c, 2, ring, 64, 1, 0, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_CREATE_CQ, 2, ring, 64, 0, 0, 0),
+                     ==, CHIMNEY_ST_INVALID_STATE);
+    /* CREATE_L2Q: bad queue, CQ that does not exist, the admin CQ */
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_CREATE_L2Q, 9, ring, 64, 2, 0, 0),
+                     ==, CHIMNEY_ST_INVALID_ID);
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_CREATE_L2Q, CHIMNEY_QUEUE_L2_TX,
+                           ring, 64, 4, 0, 0), ==, CHIMNEY_ST_INVALID_PARAM);
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_CREATE_L2Q, CHIMNEY_QUEUE_L2_TX,
+                           ring, 64, 0, 0, 0), ==, CHIMNEY_ST_INVALID_PARAM);
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_DESTROY_L2Q, CHIMNEY_QUEUE_L2_RX,
+                           0, 0, 0, 0, 0), ==, CHIMNEY_ST_INVALID_ID);
+    /* A CQ destroyed while a queue posts to it */
+    g_assert_cmpuint(qchimney_create_l2q(&f.c, CHIMNEY_QUEUE_L2_TX,
+                                         ring + 64 * 32 / 2, 32, 2), ==,
+                     CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(qchimney_destroy_cq(&f.c, 2), ==, CHIMNEY_ST_IN_USE);
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_DESTROY_L2Q, CHIMNEY_QUEUE_L2_TX,
+                           0, 0, 0, 0, 0), ==, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(qchimney_destroy_cq(&f.c, 2), ==, CHIMNEY_ST_SUCCESS);
+    /* The device still works */
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_IDENTIFY, 0, ring, 128, 0, 0, 0),
+                     ==, CHIMNEY_ST_SUCCESS);
+    g_assert(!(qchimney_readl(&f.c, CHIMNEY_REG_STATUS) &
+               CHIMNEY_STATUS_FATAL));
+    fx_end(&f);
+}
+
+static void post_tx_desc(Fixture *f, uint64_t addr, uint32_t len,
+                         uint16_t flags, uint64_t cookie)
+{
+    QChimneyRing *r = &f->c.txq;
+    ChimneyL2TxDesc d = {
+        .addr = cpu_to_le64(addr), .len = cpu_to_le32(len),
+        .flags = cpu_to_le16(flags), .cookie = cpu_to_le64(cookie),
+    };
+
+    qtest_memwrite(f->qts, r->base + (uint64_t)r->tail * sizeof(d), &d,
+                   sizeof(d));
+    r->tail = (r->tail + 1) & (r->size - 1);
+}
+
+static void test_bad_l2_descriptors(void)
+{
+    Fixture f;
+    uint64_t buf;
+    ChimneyCqe cqe;
+    QChimneyRing *rx;
+    ChimneyL2RxDesc d = { 0 };
+    uint8_t frame[100];
+
+    fx_init(&f, NULL);
+    fx_start(&f, NULL);
+    buf = guest_alloc(&f.alloc, 4096);
+
+    /* TX buffer outside guest RAM */
+    post_tx_desc(&f, FAR_AWAY, 64, CHIMNEY_L2TX_EOP, 1);
+    qchimney_ring_doorbell(&f.c, &f.c.txq);
+    cqe = expect_cqe(&f, 1, CHIMNEY_CQE_L2_TX, CHIMNEY_ST_DMA_ERROR);
+    g_assert_cmphex(cqe.cookie, ==, 1);
+    /* Zero-length segment; runt frame; frame over the limit */
+    post_tx_desc(&f, buf, 0, CHIMNEY_L2TX_EOP, 2);
+    post_tx_desc(&f, buf, 10, CHIMNEY_L2TX_EOP, 3);
+    for (int i = 0; i < 3; i++) {
+        post_tx_desc(&f, buf, 4000, i == 2 ? CHIMNEY_L2TX_EOP : 0, 4);
+    }
+    qchimney_ring_doorbell(&f.c, &f.c.txq);
+    for (int i = 2; i <= 4; i++) {
+        cqe = expect_cqe(&f, 1, CHIMNEY_CQE_L2_TX, CHIMNEY_ST_BAD_DESCRIPTOR);
+        g_assert_cmphex(cqe.cookie, ==, i);
+        g_assert_cmpuint(cqe.bytes, ==, 0);
+    }
+    g_assert_cmpuint(cqe.sq_head, ==, f.c.txq.tail);
+    /* More descriptors than a frame may have, none with EOP */
+    for (int i = 0; i < CHIMNEY_L2_MAX_TX_SGE + 1; i++) {
+        post_tx_desc(&f, buf, 64, 0, 5);
+    }
+    qchimney_ring_doorbell(&f.c, &f.c.txq);
+    cqe = expect_cqe(&f, 1, CHIMNEY_CQE_L2_TX, CHIMNEY_ST_BAD_DESCRIPTOR);
+    g_assert_cmpuint(cqe.sq_head, ==,
+                     (f.c.txq.tail - 1) & (f.c.txq.size - 1));
+
+    /* RX: a zero-length buffer and one outside guest RAM */
+    rx = &f.c.rxq;
+    d.len = 0;
+    d.cookie = cpu_to_le64(0xaa);
+    qtest_memwrite(f.qts, rx->base + rx->tail * sizeof(d), &d, sizeof(d));
+    rx->tail++;
+    d.addr = cpu_to_le64(FAR_AWAY);
+    d.len = cpu_to_le32(2048);
+    d.cookie = cpu_to_le64(0xbb);
+    qtest_memwrite(f.qts, rx->base + rx->tail * sizeof(d), &d, sizeof(d));
+    rx->tail++;
+    qchimney_ring_doorbell(&f.c, rx);
+    make_frame(frame, sizeof(frame), 7);
+    wire_send(&f, frame, sizeof(frame));
+    cqe = expect_cqe(&f, 1, CHIMNEY_CQE_L2_RX, CHIMNEY_ST_BAD_DESCRIPTOR);
+    g_assert_cmphex(cqe.cookie, ==, 0xaa);
+    cqe = expect_cqe(&f, 1, CHIMNEY_CQE_L2_RX, CHIMNEY_ST_DMA_ERROR);
+    g_assert_cmphex(cqe.cookie, ==, 0xbb);
+    /* Still a working NIC */
+    send_one(&f, 9);
+    expect_cqe(&f, 1, CHIMNEY_CQE_L2_TX, CHIMNEY_ST_SUCCESS);
+    fx_end(&f);
+}
+
+static void test_bad_cq_outside_ram(void)
+{
+    Fixture f;
+    uint8_t frame[64], got[64];
+
+    fx_init(&f, NULL);
+    fx_start(&f, &(QChimneyConfig) { .no_l2 = true });
+    g_assert_cmpuint(qchimney_create_cq(&f.c, 1, FAR_AWAY, 64, 1, 0, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+    f.c.tx_area = guest_alloc(&f.alloc, 64 * QCHIMNEY_TX_SLOT);
+    g_assert_cmpuint(qchimney_create_l2q(&f.c, CHIMNEY_QUEUE_L2_TX,
+                                         QEMU_ALIGN_UP(guest_alloc(&f.alloc,
+                                                       64 * 33), 64),
+                                         64, 1), ==, CHIMNEY_ST_SUCCESS);
+    make_frame(frame, 64, 1);
+    qchimney_l2_send(&f.c, frame, 64, 1);
+    wire_recv(&f, got, sizeof(got));
+    assert_fatal(&f, CHIMNEY_FATAL_CQ_DMA, 1);
+    fx_end(&f);
+}
+
+static void test_bad_register_access(void)
+{
+    Fixture f;
+
+    fx_init(&f, NULL);
+    fx_start(&f, NULL);
+    /* Read-only and reserved registers ignore writes */
+    qchimney_writel(&f.c, CHIMNEY_REG_ID, 0);
+    qchimney_writel(&f.c, CHIMNEY_REG_STATUS, 0);
+    qchimney_writel(&f.c, 0xffc, 1);
+    g_assert_cmphex(qchimney_readl(&f.c, CHIMNEY_REG_ID), ==,
+                    CHIMNEY_ID_MAGIC);
+    g_assert_cmphex(qchimney_readl(&f.c, 0xffc), ==, 0);
+    /* Admin queue registers cannot move while enabled */
+    qchimney_writel(&f.c, CHIMNEY_REG_ASQ_SIZE, 4);
+    g_assert_cmpuint(qchimney_readl(&f.c, CHIMNEY_REG_ASQ_SIZE), ==, 16);
+    /* Byte access is refused by the bus, nothing changes */
+    qtest_writeb(f.qts, f.c.bar.addr + CHIMNEY_REG_CTRL, 0);
+    g_assert_cmphex(qchimney_readl(&f.c, CHIMNEY_REG_CTRL), ==,
+                    CHIMNEY_CTRL_ENABLE);
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_IDENTIFY, 0,
+                           guest_alloc(&f.alloc, 128), 128, 0, 0, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+    fx_end(&f);
+}
+
+static void test_bad_properties(void)
+{
+    static const struct {
+        int cqs, vectors, max_conns;
+    } bad[] = {
+        { 1, 8, 16 }, { 33, 8, 16 }, { 8, 0, 16 }, { 8, 33, 16 }, { 8, 8, 0 },
+        { 8, 8, (1 << 20) + 1 },
+    };
+    QTestState *qts = qtest_init("-M pc -nodefaults");
+
+    for (int i = 0; i < ARRAY_SIZE(bad); i++) {
+        QDict *rsp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': "
+                               "{'driver': 'chimney-nic', 'id': 'x', "
+                               "'cqs': %d, 'vectors': %d, 'max-conns': %d}}",
+                               bad[i].cqs, bad[i].vectors, bad[i].max_conns);
+
+        g_assert(qdict_haskey(rsp, "error"));
+        qobject_unref(rsp);
+    }
+    qtest_quit(qts);
+}
+
+/*
+ * The device against libslirp (-netdev user): ARP for the gateway, then
+ * ping it.  This is what the README's first command runs and reports.
+ */
+static void put_be16(uint8_t *p, uint16_t v)
+{
+    p[0] = v >> 8;
+    p[1] = v;
+}
+
+static void test_slirp_ping(void)
+{
+    static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+    static const uint8_t guest_ip[4] = { 10, 0, 2, 15 };
+    static const uint8_t gw_ip[4] = { 10, 0, 2, 2 };
+    QTestState *qts;
+    QGuestAllocator alloc;
+    QPCIBus *bus;
+    QChimney c;
+    uint8_t f[128] = { 0 }, got[2048], gw_mac[6];
+    ChimneyCqe cqe;
+    size_t len;
+
+    qts = qtest_init("-M pc -m 256M -nodefaults -netdev user,id=n0 "
+                     "-device chimney-nic,netdev=n0,id=nic0,mac=" MAC);
+    pc_alloc_init(&alloc, qts, ALLOC_NO_FLAGS);
+    bus = qpci_new_pc(qts, &alloc);
+    qchimney_start(&c, qts, bus, &alloc, &(QChimneyConfig) {
+        .rx_buffers = 16,
+    });
+    g_test_message("chimney-nic up: %u CQs, %u MSI-X vectors, MAC "
+                   "%02x:%02x:%02x:%02x:%02x:%02x", c.id.num_cqs,
+                   c.id.num_vectors, c.id.mac[0], c.id.mac[1], c.id.mac[2],
+                   c.id.mac[3], c.id.mac[4], c.id.mac[5]);
+
+    /* ARP who-has 10.0.2.2 */
+    memset(f, 0xff, 6);
+    memcpy(f + 6, mac, 6);
+    put_be16(f + 12, 0x0806);
+    put_be16(f + 14, 1);
+    put_be16(f + 16, 0x0800);
+    f[18] = 6;
+    f[19] = 4;
+    put_be16(f + 20, 1);
+    memcpy(f + 22, mac, 6);
+    memcpy(f + 28, guest_ip, 4);
+    memcpy(f + 38, gw_ip, 4);
+    qchimney_l2_send(&c, f, 60, 2);
+    qchimney_cq_wait(&c, QCHIMNEY_L2_CQ, &cqe);
+    g_assert_cmpuint(CHIMNEY_CQE_TYPE(cqe.type_status), ==, CHIMNEY_CQE_L2_TX);
+    g_test_message("sent ARP request for 10.0.2.2 (%u bytes, status %u)",
+                   cqe.bytes, CHIMNEY_CQE_STATUS(cqe.type_status));
+    len = qchimney_l2_recv(&c, got, sizeof(got), &cqe);
+    g_assert_cmpuint(len, >=, 42);
+    g_assert_cmphex(got[12] << 8 | got[13], ==, 0x0806);
+    g_assert_cmphex(got[20] << 8 | got[21], ==, 2);
+    g_assert_cmpmem(got + 28, 4, gw_ip, 4);
+    memcpy(gw_mac, got + 22, 6);
+    g_test_message("ARP reply: 10.0.2.2 is at %02x:%02x:%02x:%02x:%02x:%02x",
+                   gw_mac[0], gw_mac[1], gw_mac[2], gw_mac[3], gw_mac[4],
+                   gw_mac[5]);
+
+    /* ICMP echo to the gateway */
+    for (int seq = 1; seq <= 3; seq++) {
+        uint8_t *ip = f + 14, *icmp = f + 34;
+        uint32_t sum;
+
+        memset(f, 0, sizeof(f));
+        memcpy(f, gw_mac, 6);
+        memcpy(f + 6, mac, 6);
+        put_be16(f + 12, 0x0800);
+        ip[0] = 0x45;
+        put_be16(ip + 2, 20 + 8 + 32);
+        put_be16(ip + 4, seq);
+        ip[8] = 64;
+        ip[9] = 1;
+        memcpy(ip + 12, guest_ip, 4);
+        memcpy(ip + 16, gw_ip, 4);
+        sum = 0;
+        for (int i = 0; i < 20; i += 2) {
+            sum += ip[i] << 8 | ip[i + 1];
+        }
+        sum = (sum & 0xffff) + (sum >> 16);
+        put_be16(ip + 10, ~(sum + (sum >> 16)));
+        icmp[0] = 8;
+        put_be16(icmp + 4, 0x1234);
+        put_be16(icmp + 6, seq);
+        for (int i = 0; i < 32; i++) {
+            icmp[8 + i] = 'a' + i % 26;
+        }
+        sum = 0;
+        for (int i = 0; i < 40; i += 2) {
+            sum += icmp[i] << 8 | icmp[i + 1];
+        }
+        sum = (sum & 0xffff) + (sum >> 16);
+        put_be16(icmp + 2, ~(sum + (sum >> 16)));
+        qchimney_l2_send(&c, f, 14 + 60, 1);
+        qchimney_cq_wait(&c, QCHIMNEY_L2_CQ, &cqe);
+        g_assert_cmpuint(CHIMNEY_CQE_TYPE(cqe.type_status), ==,
+                         CHIMNEY_CQE_L2_TX);
+        len = qchimney_l2_recv(&c, got, sizeof(got), &cqe);
+        g_assert_cmpuint(len, >=, 14 + 60);
+        g_assert_cmphex(got[12] << 8 | got[13], ==, 0x0800);
+        g_assert_cmpuint(got[14 + 9], ==, 1);
+        g_assert_cmpuint(got[34], ==, 0);               /* echo reply */
+        g_assert_cmpuint(got[34 + 6] << 8 | got[34 + 7], ==, seq);
+        g_assert_cmpmem(got + 42, 32, f + 42, 32);
+        g_test_message("ping 10.0.2.2 seq %d: echo reply, %zu bytes, payload "
+                       "intact", seq, len);
+    }
+    qchimney_stop(&c);
+    qpci_free_pc(bus);
+    alloc_destroy(&alloc);
+    qtest_quit(qts);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    if (!qtest_has_device("chimney-nic")) {
+        g_test_skip("chimney-nic is not built in");
+        return g_test_run();
+    }
+    qtest_add_func("/chimney/bringup", test_bringup);
+    qtest_add_func("/chimney/properties", test_properties);
+    qtest_add_func("/chimney/l2/tx", test_l2_tx);
+    qtest_add_func("/chimney/l2/rx", test_l2_rx);
+    qtest_add_func("/chimney/l2/rx-backpressure", test_l2_rx_backpressure);
+    qtest_add_func("/chimney/msix/masked-pending", test_msix_masked_pending);
+    qtest_add_func("/chimney/intx", test_intx);
+    qtest_add_func("/chimney/phase-wrap", test_phase_wrap);
+    qtest_add_func("/chimney/cq-full", test_cq_full);
+    qtest_add_func("/chimney/moderation/count", test_moderation_count);
+    qtest_add_func("/chimney/moderation/time", test_moderation_time);
+    qtest_add_func("/chimney/reset-in-traffic", test_reset_in_traffic);
+    qtest_add_func("/chimney/migration", test_migration);
+    qtest_add_func("/chimney/bad/admin-config", test_bad_admin_config);
+    qtest_add_func("/chimney/bad/asq-outside-ram", test_bad_asq_outside_ram);
+    qtest_add_func("/chimney/bad/doorbells", test_bad_doorbells);
+    qtest_add_func("/chimney/bad/cq-doorbell", test_bad_cq_doorbell);
+    qtest_add_func("/chimney/bad/admin-commands", test_bad_admin_commands);
+    qtest_add_func("/chimney/bad/l2-descriptors", test_bad_l2_descriptors);
+    qtest_add_func("/chimney/bad/cq-outside-ram", test_bad_cq_outside_ram);
+    qtest_add_func("/chimney/bad/register-access", test_bad_register_access);
+    qtest_add_func("/chimney/bad/properties", test_bad_properties);
+    qtest_add_func("/chimney/slirp/ping", test_slirp_ping);
+    return g_test_run();
+}

@@ -1,0 +1,114 @@
+/*
+ * libqos driver for chimney-nic: a model guest driver
+ *
+ * Brings the device up the way a guest driver does (find it, map BARs,
+ * enable MSI-X, admin queue, IDENTIFY, completion queues, L2 queues) and
+ * gives tests typed access to every queue.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef LIBQOS_CHIMNEY_H
+#define LIBQOS_CHIMNEY_H
+
+#include "../libqtest.h"
+#include "pci.h"
+#include "libqos-malloc.h"
+#include "hw/net/chimney/chimney-abi.h"
+
+/* Guest view of a ring the driver produces into. */
+typedef struct QChimneyRing {
+    uint64_t base;
+    uint32_t size;
+    uint32_t tail;          /* next entry the driver fills */
+    uint32_t doorbell;      /* BAR0 offset of its tail doorbell */
+} QChimneyRing;
+
+/* Guest view of a completion queue. */
+typedef struct QChimneyCQ {
+    uint64_t base;
+    uint32_t size;
+    uint32_t head;          /* next entry the driver reads */
+    uint32_t phase;         /* phase of valid entries on this lap */
+    uint32_t vector;
+} QChimneyCQ;
+
+typedef struct QChimney {
+    QTestState *qts;
+    QGuestAllocator *alloc;
+    QPCIBus *bus;
+    QPCIDevice *pdev;
+    QPCIBar bar;
+    uint64_t msi_page;      /* MSI-X messages land here, 4 bytes a vector */
+    ChimneyIdentify id;
+    QChimneyRing asq;
+    QChimneyRing txq;
+    QChimneyRing rxq;
+    QChimneyCQ cq[CHIMNEY_MAX_CQS];
+    uint64_t next_cookie;
+    uint64_t tx_area;       /* QCHIMNEY_TX_SLOT bytes per TX ring slot */
+    uint32_t admin_ring;    /* entries in the admin SQ and CQ */
+} QChimney;
+
+/* What qchimney_start does; the default is a full bring-up. */
+typedef struct QChimneyConfig {
+    uint32_t admin_entries;   /* 0: 16 */
+    bool no_msix;             /* leave MSI-X off (INTx) */
+    bool no_l2;               /* skip CQ 1 and the L2 queues */
+    uint32_t l2_entries;      /* 0: 64 */
+    uint32_t cq_entries;      /* 0: 64 */
+    uint32_t mod_count;
+    uint32_t mod_usec;
+    uint32_t rx_buffers;      /* posted at start; 0: none */
+    uint32_t rx_buffer_size;  /* 0: 2048 */
+} QChimneyConfig;
+
+#define QCHIMNEY_L2_CQ 1
+#define QCHIMNEY_TX_SLOT 2048
+#define QCHIMNEY_TIMEOUT_US (5 * G_USEC_PER_SEC)
+
+QPCIDevice *qchimney_find(QPCIBus *bus);
+void qchimney_start(QChimney *c, QTestState *qts, QPCIBus *bus,
+                    QGuestAllocator *alloc, const QChimneyConfig *cfg);
+void qchimney_rebind(QChimney *c, QTestState *qts, QPCIBus *bus);
+
+uint32_t qchimney_readl(QChimney *c, uint32_t reg);
+void qchimney_writel(QChimney *c, uint32_t reg, uint32_t val);
+
+/* Admin commands: submit, wait for the completion, return its status. */
+uint8_t qchimney_admin(QChimney *c, ChimneyAdminCmd *cmd, ChimneyCqe *cqe);
+void qchimney_admin_submit(QChimney *c, ChimneyAdminCmd *cmd);
+uint8_t qchimney_create_cq(QChimney *c, uint32_t id, uint64_t base,
+                           uint32_t size, uint32_t vector,
+                           uint32_t mod_count, uint32_t mod_usec);
+uint8_t qchimney_destroy_cq(QChimney *c, uint32_t id);
+uint8_t qchimney_create_l2q(QChimney *c, uint32_t queue, uint64_t base,
+                            uint32_t size, uint32_t cq);
+
+/* Completion queues */
+bool qchimney_cq_poll(QChimney *c, uint32_t cqid, ChimneyCqe *cqe);
+void qchimney_cq_wait(QChimney *c, uint32_t cqid, ChimneyCqe *cqe);
+bool qchimney_cq_wait_timeout(QChimney *c, uint32_t cqid, ChimneyCqe *cqe,
+                              int64_t timeout_us);
+void qchimney_cq_ack(QChimney *c, uint32_t cqid);
+
+/* Interrupts: MSI-X messages written to msi_page, one word per vector. */
+bool qchimney_msi_fired(QChimney *c, uint32_t vector);
+void qchimney_msi_clear(QChimney *c, uint32_t vector);
+void qchimney_msi_mask(QChimney *c, uint32_t vector, bool masked);
+
+/* L2 queues */
+uint64_t qchimney_l2_send(QChimney *c, const void *frame, size_t len,
+                          int segments);
+void qchimney_l2_post_rx(QChimney *c, uint32_t count, uint32_t size);
+size_t qchimney_l2_recv(QChimney *c, void *buf, size_t bufsize,
+                        ChimneyCqe *cqe);
+void qchimney_ring_doorbell(QChimney *c, QChimneyRing *r);
+
+/* Helpers for the tests */
+bool qchimney_wait_status(QChimney *c, uint32_t mask, uint32_t value);
+void qchimney_stop(QChimney *c);
+
+#endif /* LIBQOS_CHIMNEY_H */

@@ -44,7 +44,7 @@
  * RO registers ignore writes; reserved offsets read as zero.
  */
 #define CHIMNEY_REG_ID                  0x000   /* RO: CHIMNEY_ID_MAGIC */
-#define CHIMNEY_REG_VERSION             0x004   /* RO: major[31:16] minor[15:0] */
+#define CHIMNEY_REG_VERSION             0x004   /* RO: major[31:16], minor */
 #define CHIMNEY_REG_CAP_QUEUES          0x008   /* RO: see CHIMNEY_CAPQ_* */
 #define CHIMNEY_REG_CAP_MAX_CONNS       0x00c   /* RO: maximum connections */
 #define CHIMNEY_REG_CAP_RING            0x010   /* RO: see CHIMNEY_CAPR_* */
@@ -61,14 +61,14 @@
 #define CHIMNEY_REG_ACQ_BASE_LO         0x050   /* RW while disabled */
 #define CHIMNEY_REG_ACQ_BASE_HI         0x054
 #define CHIMNEY_REG_ACQ_SIZE            0x058   /* entries, power of two */
-#define CHIMNEY_REG_INTR_CAUSE          0x060   /* RW1C: CQs with INTx pending */
+#define CHIMNEY_REG_INTR_CAUSE          0x060   /* RW1C: INTx-pending CQs */
 #define CHIMNEY_REG_INTR_MASK           0x064   /* RW: CQs kept off INTx */
 
 /* Doorbells (BAR0, write-only, read as zero).  Values are ring indices. */
 #define CHIMNEY_DB_ASQ_TAIL             0x1000  /* admin SQ producer index */
 #define CHIMNEY_DB_L2_TXQ_TAIL          0x1004  /* L2 TX queue producer */
 #define CHIMNEY_DB_L2_RXQ_TAIL          0x1008  /* L2 RX queue producer */
-#define CHIMNEY_DB_CQ_HEAD(n)           (0x1100 + 4 * (n)) /* consumer of CQ n */
+#define CHIMNEY_DB_CQ_HEAD(n)           (0x1100 + 4 * (n)) /* CQ n head */
 
 #define CHIMNEY_ID_MAGIC                0x594d4843u   /* "CHMY" */
 
@@ -142,8 +142,8 @@ typedef struct ChimneyCqe {
 #define CHIMNEY_ST_BAD_DESCRIPTOR       0x06
 #define CHIMNEY_ST_NO_RESOURCES         0x07
 #define CHIMNEY_ST_INVALID_STATE        0x08
-#define CHIMNEY_ST_REQUEST_ABORTED      0x10    /* NDIS_STATUS_REQUEST_ABORTED */
-#define CHIMNEY_ST_UPLOAD_IN_PROGRESS   0x11    /* NDIS_STATUS_UPLOAD_IN_PROGRESS */
+#define CHIMNEY_ST_REQUEST_ABORTED      0x10    /* NDIS: REQUEST_ABORTED */
+#define CHIMNEY_ST_UPLOAD_IN_PROGRESS   0x11    /* NDIS: UPLOAD_IN_PROGRESS */
 
 /* Queues named in ChimneyCqe.queue */
 #define CHIMNEY_QUEUE_ADMIN             0

@@ -173,6 +173,7 @@ bool chimney_cq_post(ChimneyState *s, uint32_t cqid, const ChimneyCqe *cqe)
         chimney_fatal(s, CHIMNEY_FATAL_CQ_DMA, cqid);
         return false;
     }
+    /* The body must be visible before the phase word that validates it. */
     smp_wmb();
     if (stl_le_pci_dma(PCI_DEVICE(s), addr + offsetof(ChimneyCqe, type_status),
                        last, MEMTXATTRS_UNSPECIFIED) != MEMTX_OK) {

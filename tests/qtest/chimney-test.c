@@ -252,6 +252,67 @@ static void test_l2_rx(void)
     fx_end(&f);
 }
 
+static void send_one(Fixture *f, int seed)
+{
+    uint8_t frame[64], got[64];
+
+    make_frame(frame, 64, seed);
+    qchimney_l2_send(&f->c, frame, 64, 1);
+    wire_recv(f, got, sizeof(got));
+}
+
+static void set_link(Fixture *f, bool up)
+{
+    qtest_qmp_assert_success(f->qts, "{'execute': 'set_link', 'arguments': "
+                             "{'name': 'nic0', 'up': %i}}", up);
+}
+
+/* Link changes show in STATUS and as an EVENT on the admin CQ. */
+static void test_link(void)
+{
+    Fixture f;
+    ChimneyCqe cqe;
+
+    fx_init(&f, NULL);
+    fx_start(&f, NULL);
+    for (int round = 0; round < 2; round++) {
+        set_link(&f, false);
+        cqe = expect_cqe(&f, 0, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+        g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_LINK);
+        g_assert_cmpuint(cqe.info, ==, 0);
+        g_assert(!(qchimney_readl(&f.c, CHIMNEY_REG_STATUS) &
+                   CHIMNEY_STATUS_LINK_UP));
+        set_link(&f, true);
+        cqe = expect_cqe(&f, 0, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+        g_assert_cmpuint(cqe.info, ==, 1);
+        g_assert(qchimney_readl(&f.c, CHIMNEY_REG_STATUS) &
+                 CHIMNEY_STATUS_LINK_UP);
+    }
+    fx_end(&f);
+}
+
+/* A doorbell rung before the device is enabled does nothing. */
+static void test_bad_doorbell_disabled(void)
+{
+    Fixture f;
+
+    fx_init(&f, NULL);
+    f.c.qts = f.qts;
+    f.c.pdev = qchimney_find(f.bus);
+    qpci_device_enable(f.c.pdev);
+    f.c.bar = qpci_iomap(f.c.pdev, CHIMNEY_BAR_MMIO, NULL);
+    qchimney_writel(&f.c, CHIMNEY_DB_ASQ_TAIL, 3);
+    qchimney_writel(&f.c, CHIMNEY_DB_CQ_HEAD(1), 3);
+    g_assert_cmphex(qchimney_readl(&f.c, CHIMNEY_REG_STATUS), ==,
+                    CHIMNEY_STATUS_LINK_UP);
+    /* and the device still comes up normally afterwards */
+    qchimney_stop(&f.c);
+    fx_start(&f, NULL);
+    send_one(&f, 1);
+    expect_cqe(&f, 1, CHIMNEY_CQE_L2_TX, CHIMNEY_ST_SUCCESS);
+    fx_end(&f);
+}
+
 /* With no buffers posted, frames wait in the net queue, none is lost. */
 static void test_l2_rx_backpressure(void)
 {
@@ -392,14 +453,6 @@ static void test_cq_full(void)
     fx_end(&f);
 }
 
-static void send_one(Fixture *f, int seed)
-{
-    uint8_t frame[64], got[64];
-
-    make_frame(frame, 64, seed);
-    qchimney_l2_send(&f->c, frame, 64, 1);
-    wire_recv(f, got, sizeof(got));
-}
 
 static void test_moderation_count(void)
 {
@@ -1058,6 +1111,7 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/l2/rx-backpressure", test_l2_rx_backpressure);
     qtest_add_func("/chimney/msix/masked-pending", test_msix_masked_pending);
     qtest_add_func("/chimney/intx", test_intx);
+    qtest_add_func("/chimney/link", test_link);
     qtest_add_func("/chimney/phase-wrap", test_phase_wrap);
     qtest_add_func("/chimney/cq-full", test_cq_full);
     qtest_add_func("/chimney/moderation/count", test_moderation_count);
@@ -1067,6 +1121,8 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/bad/admin-config", test_bad_admin_config);
     qtest_add_func("/chimney/bad/asq-outside-ram", test_bad_asq_outside_ram);
     qtest_add_func("/chimney/bad/doorbells", test_bad_doorbells);
+    qtest_add_func("/chimney/bad/doorbell-disabled",
+                   test_bad_doorbell_disabled);
     qtest_add_func("/chimney/bad/cq-doorbell", test_bad_cq_doorbell);
     qtest_add_func("/chimney/bad/admin-commands", test_bad_admin_commands);
     qtest_add_func("/chimney/bad/l2-descriptors", test_bad_l2_descriptors);

@@ -48,7 +48,7 @@ static uint8_t chimney_cmd_identify(ChimneyState *s, uint64_t addr,
 }
 
 /* Ranges from NDIS_TCP_CONNECTION_OFFLOAD_PARAMETERS. */
-static bool chimney_params_valid(const uint32_t *p)
+bool chimney_params_valid(const uint32_t *p)
 {
     uint32_t ticks = p[CHIMNEY_PARAM_TICKS_PER_SECOND];
 

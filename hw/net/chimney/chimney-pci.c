@@ -491,7 +491,8 @@ static int chimney_post_load(void *opaque, int version_id)
                            CHIMNEY_STATUS_LINK_UP;
 
     if ((s->status & ~known) || (s->ctrl & ~CHIMNEY_CTRL_ENABLE) ||
-        (s->intr_cause | s->intr_mask) & ~MAKE_64BIT_MASK(0, s->num_cqs)) {
+        (s->intr_cause | s->intr_mask) & ~MAKE_64BIT_MASK(0, s->num_cqs) ||
+        (s->params_set && !chimney_params_valid(s->params))) {
         return -EINVAL;
     }
     for (int i = 0; i < CHIMNEY_MAX_CQS; i++) {

@@ -83,6 +83,7 @@ static inline bool chimney_running(ChimneyState *s)
 
 /* chimney-admin.c */
 void chimney_admin_process(ChimneyState *s);
+bool chimney_params_valid(const uint32_t *params);
 
 /* chimney-l2.c */
 void chimney_l2_tx_process(ChimneyState *s);

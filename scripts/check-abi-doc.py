@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Check that docs/specs/chimney-nic.rst states every register offset,
+doorbell, opcode, completion type, status and fatal code of
+hw/net/chimney/chimney-abi.h with the header's value."""
+
+import re
+import sys
+
+# prefix in the header -> how the spec writes name and value
+GROUPS = {
+    "CHIMNEY_REG_": lambda n, v: (n, "0x%03x" % v),
+    "CHIMNEY_DB_": lambda n, v: (n, "0x%04x" % v),
+    "CHIMNEY_CMD_": lambda n, v: ("``%s``" % n, "(0x%02x)" % v),
+    "CHIMNEY_ST_": lambda n, v: (n, "0x%02x" % v),
+    "CHIMNEY_FATAL_": lambda n, v: (n, "%d" % v),
+}
+CQE_TYPES = {"ADMIN", "SEND", "RECV", "INDICATE", "EVENT", "L2_TX", "L2_RX"}
+
+
+def main(header, spec):
+    text = open(spec).read().splitlines()
+    defines = re.findall(r"^#define (CHIMNEY_\w+)\s+(0x[0-9a-fA-F]+|\d+)u?\b",
+                         open(header).read(), re.M)
+    errors = 0
+    checked = 0
+    for name, value in defines:
+        value = int(value, 0)
+        for prefix, fmt in GROUPS.items():
+            if name.startswith(prefix):
+                short, shown = fmt(name[len(prefix):], value)
+                break
+        else:
+            short = name[len("CHIMNEY_CQE_"):]
+            if not name.startswith("CHIMNEY_CQE_") or short not in CQE_TYPES:
+                continue
+            shown = "%d" % value
+        if short == "NONE":
+            continue
+        ok = any(re.search(r"(^|[^\w])%s([^\w]|$)" % re.escape(short), line)
+                 and re.search(r"(^|[^\w])%s([^\w]|$)" % re.escape(shown),
+                               line)
+                 for line in text)
+        checked += 1
+        if not ok:
+            print("spec does not state %s = %s" % (name, shown))
+            errors += 1
+    print("%d values checked, %d missing or different" % (checked, errors))
+    return 1 if errors or not checked else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))

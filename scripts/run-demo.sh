@@ -14,6 +14,6 @@ fi
 meson compile -C build
 echo
 echo "== chimney-nic on -netdev user (libslirp) =="
-scripts/run-qtest.sh build/qemu-build chimney-test \
+scripts/run-qtest.sh build/qemu-build tests/qtest/chimney-test \
     -p /x86_64/chimney/slirp/ping --verbose 2>&1 |
     grep -v '^# starting QEMU\|kvmvapic\|^# random seed\|^# Start\|^# End\|^1\.\.'

@@ -1,0 +1,913 @@
+/*
+ * chimney-nic: the TCP engine of offloaded connections
+ *
+ * See chimney-tcp.h for what it does and how it is driven.  References:
+ * RFC 9293 (TCP), RFC 6298 (retransmission timer), RFC 5681 (congestion
+ * control), RFC 6582 (NewReno), RFC 7323 (timestamps, window scale),
+ * RFC 5961 (blind reset mitigation).
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "net/eth.h"
+#include "net/checksum.h"
+#include "hw/net/chimney/chimney-tcp.h"
+
+#define TCP_HDR_LEN     20
+#define TCP_TS_OPT_LEN  12
+#define IP_HDR_LEN      20
+#define IP_ID_BASE      0x8000      /* chimney: upper half is the target's */
+#define TCPOPT_EOL      0
+#define TCPOPT_NOP      1
+#define TCPOPT_TS       8
+#define NS_PER_MS       1000000LL
+
+static int64_t tcp_now(ChimneyTcpConn *c)
+{
+    return c->stack->ops->now_ns(c->stack->opaque);
+}
+
+void chimney_tcp_stack_init(ChimneyTcpStack *s, const ChimneyTcpOps *ops,
+                            void *opaque)
+{
+    s->ops = ops;
+    s->opaque = opaque;
+    s->dup_ack_thresh = 3;
+    s->max_retransmit = 5;
+    s->tick_ns = NS_PER_MS;
+    s->rto_min_ns = 1000 * NS_PER_MS;       /* RFC 6298 2.4 */
+    s->rto_max_ns = 60000 * NS_PER_MS;
+    s->rto_initial_ns = 1000 * NS_PER_MS;   /* RFC 6298 2.1 */
+    s->ip_id = IP_ID_BASE;
+}
+
+/*
+ * Whether an OFFLOAD may start from @st.  Returns NULL when it may, else
+ * what is wrong.  Handed-over requests are checked by chimney_tcp_start.
+ */
+const char *chimney_tcp_state_check(const ChimneyTcpState *st)
+{
+    switch (st->state) {
+    case CHIMNEY_TCPS_ESTABLISHED:
+    case CHIMNEY_TCPS_FIN_WAIT1:
+    case CHIMNEY_TCPS_FIN_WAIT2:
+    case CHIMNEY_TCPS_CLOSE_WAIT:
+    case CHIMNEY_TCPS_CLOSING:
+    case CHIMNEY_TCPS_LAST_ACK:
+        break;
+    default:
+        return "state cannot be offloaded";
+    }
+    if (st->remote_mss < 64) {
+        return "remote MSS below 64";
+    }
+    if (st->path_mtu < 68 || st->path_mtu > 9000) {
+        return "path MTU out of range";
+    }
+    if (st->wscale_enabled && (st->snd_wscale > 14 || st->rcv_wscale > 14)) {
+        return "window scale above 14";
+    }
+    if (!st->wscale_enabled && (st->snd_wscale || st->rcv_wscale)) {
+        return "window scale without the option";
+    }
+    if (!chimney_seq_leq(st->snd_una, st->snd_nxt) ||
+        !chimney_seq_leq(st->snd_nxt, st->snd_max)) {
+        return "SndUna <= SndNxt <= SndMax does not hold";
+    }
+    if (!st->local_port || !st->remote_port) {
+        return "port 0";
+    }
+    return NULL;
+}
+
+static int64_t tcp_ticks_to_ns(ChimneyTcpConn *c, uint64_t ticks)
+{
+    return ticks * c->stack->tick_ns;
+}
+
+static uint32_t tcp_ns_to_ticks(ChimneyTcpConn *c, int64_t ns)
+{
+    return MIN(ns / c->stack->tick_ns, UINT32_MAX);
+}
+
+static void tcp_update_rto(ChimneyTcpConn *c)
+{
+    ChimneyTcpStack *s = c->stack;
+    int64_t rto = c->srtt_ns + MAX(s->tick_ns, 4 * c->rttvar_ns);
+
+    c->rto_ns = MIN(MAX(rto, s->rto_min_ns), s->rto_max_ns);
+}
+
+void chimney_tcp_conn_init(ChimneyTcpConn *c, ChimneyTcpStack *stack,
+                           void *owner, const ChimneyTcpState *st,
+                           ChimneyTcpReq *reqs, uint32_t cap)
+{
+    uint32_t hdr = IP_HDR_LEN + TCP_HDR_LEN +
+                   (st->ts_enabled ? TCP_TS_OPT_LEN : 0);
+
+    memset(c, 0, sizeof(*c));
+    c->stack = stack;
+    c->owner = owner;
+    c->st = *st;
+    c->reqs = reqs;
+    c->cap = cap;
+    c->end_seq = st->snd_una;
+    c->mss = MIN(st->remote_mss, st->path_mtu - hdr);
+    c->snd_wl2 = st->snd_una;
+    c->recover = st->snd_una;
+    c->timer_ns = -1;
+    if (st->srtt_x8) {
+        c->srtt_ns = tcp_ticks_to_ns(c, st->srtt_x8) / 8;
+        c->rttvar_ns = tcp_ticks_to_ns(c, st->rttvar_x4) / 4;
+        tcp_update_rto(c);
+    } else {
+        c->rto_ns = stack->rto_initial_ns;
+    }
+    if (!c->st.cwnd) {
+        c->st.cwnd = MIN(4 * c->mss, MAX(2 * c->mss, 4380)); /* RFC 5681 */
+    }
+    if (!c->st.ssthresh) {
+        c->st.ssthresh = UINT32_MAX;
+    }
+    c->backoff = st->rexmit_count;
+    c->ts_base_ns = 0;
+    c->ts_base = st->ts_time;
+}
+
+static ChimneyTcpReq *tcp_req(ChimneyTcpConn *c, uint32_t i)
+{
+    return &c->reqs[(c->head + i) % c->cap];
+}
+
+static uint32_t tcp_req_start(const ChimneyTcpReq *r)
+{
+    bool fin = r->type == CHIMNEY_TCP_REQ_DISCONNECT;
+
+    return r->end_seq - r->len - fin;
+}
+
+static bool tcp_append(ChimneyTcpConn *c, const ChimneyTcpReq *req)
+{
+    ChimneyTcpReq *r;
+
+    if (c->count == c->cap || c->fin_queued) {
+        return false;
+    }
+    r = &c->reqs[(c->head + c->count) % c->cap];
+    *r = *req;
+    c->end_seq += r->len;
+    if (r->type == CHIMNEY_TCP_REQ_DISCONNECT) {
+        c->end_seq++;
+        c->fin_queued = true;
+    }
+    r->end_seq = c->end_seq;
+    c->count++;
+    return true;
+}
+
+/* Requests outstanding at offload time, in order, before the start. */
+bool chimney_tcp_handover(ChimneyTcpConn *c, const ChimneyTcpReq *req)
+{
+    if (req->type != CHIMNEY_TCP_REQ_SEND) {
+        return false;
+    }
+    return tcp_append(c, req);
+}
+
+static void tcp_timer_set(ChimneyTcpConn *c, int64_t expire)
+{
+    c->timer_ns = expire;
+    c->stack->ops->timer_mod(c->stack->opaque, c, expire);
+}
+
+static void tcp_complete_head(ChimneyTcpConn *c, int status, uint32_t bytes)
+{
+    ChimneyTcpReq r = *tcp_req(c, 0);
+
+    c->head = (c->head + 1) % c->cap;
+    c->count--;
+    c->stack->ops->complete(c->stack->opaque, c, &r, status, bytes);
+}
+
+/* Every request leaves with @status; the first may be partly acked. */
+static void tcp_flush(ChimneyTcpConn *c, int status)
+{
+    bool first = true;
+
+    while (c->count) {
+        ChimneyTcpReq *r = tcp_req(c, 0);
+        uint32_t acked = 0;
+
+        if (first && chimney_seq_gt(c->st.snd_una, tcp_req_start(r))) {
+            acked = MIN(c->st.snd_una - tcp_req_start(r), r->len);
+        }
+        first = false;
+        tcp_complete_head(c, status, acked);
+    }
+}
+
+static void tcp_event(ChimneyTcpConn *c, int event, uint32_t info)
+{
+    c->stack->ops->event(c->stack->opaque, c, event, info);
+}
+
+static void tcp_request_upload(ChimneyTcpConn *c, uint32_t reason)
+{
+    if (!c->upload_requested) {
+        c->upload_requested = true;
+        tcp_event(c, CHIMNEY_TCP_EV_UPLOAD_REQUEST, reason);
+    }
+}
+
+static uint32_t tcp_ts_now(ChimneyTcpConn *c)
+{
+    return c->ts_base + (tcp_now(c) - c->ts_base_ns) / NS_PER_MS;
+}
+
+static uint16_t tcp_adv_window(ChimneyTcpConn *c)
+{
+    return MIN(c->st.rcv_wnd >> c->st.rcv_wscale, 0xffff);
+}
+
+/*
+ * Build and emit one segment: @len payload bytes from @seq, with the
+ * given flags.  Payload is read from the requests that hold it, its
+ * checksum summed chunk by chunk as it arrives.  Returns false when the
+ * guest memory behind a request could not be read.
+ */
+static bool tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
+                             uint8_t flags)
+{
+    ChimneyTcpStack *s = c->stack;
+    uint8_t *f = s->frame;
+    size_t l2 = c->st.vlan ? ETH_HLEN + 4 : ETH_HLEN;
+    uint8_t *ip = f + l2;
+    uint32_t opt = c->st.ts_enabled ? TCP_TS_OPT_LEN : 0;
+    uint8_t *th = ip + IP_HDR_LEN;
+    uint8_t *data = th + TCP_HDR_LEN + opt;
+    uint32_t tcp_len = TCP_HDR_LEN + opt + len;
+    uint32_t sum = 0, done = 0;
+
+    /* Ethernet (and 802.1Q) */
+    memcpy(f, c->st.dst_mac, 6);
+    memcpy(f + 6, c->st.src_mac, 6);
+    if (c->st.vlan) {
+        stw_be_p(f + 12, ETH_P_VLAN);
+        stw_be_p(f + 14, c->st.vlan);
+    }
+    stw_be_p(ip - 2, ETH_P_IP);
+
+    /* Payload first, so a failed read emits nothing */
+    for (uint32_t i = 0; i < c->count && done < len; i++) {
+        ChimneyTcpReq *r = tcp_req(c, i);
+        uint32_t start = tcp_req_start(r);
+        uint32_t off, n;
+
+        if (chimney_seq_leq(start + r->len, seq + done)) {
+            continue;
+        }
+        off = seq + done - start;
+        n = MIN(r->len - off, len - done);
+        if (!s->ops->read_data(s->opaque, c, r, off, data + done, n)) {
+            return false;
+        }
+        sum += net_checksum_add_cont(n, data + done, done);
+        done += n;
+    }
+    g_assert(done == len);
+
+    /* TCP header and options */
+    stw_be_p(th, c->st.local_port);
+    stw_be_p(th + 2, c->st.remote_port);
+    stl_be_p(th + 4, seq);
+    stl_be_p(th + 8, c->st.rcv_nxt);
+    stw_be_p(th + 12, ((TCP_HDR_LEN + opt) / 4) << 12 | flags);
+    stw_be_p(th + 14, tcp_adv_window(c));
+    stw_be_p(th + 16, 0);
+    stw_be_p(th + 18, 0);
+    if (opt) {
+        th[20] = TCPOPT_NOP;
+        th[21] = TCPOPT_NOP;
+        th[22] = TCPOPT_TS;
+        th[23] = 10;
+        stl_be_p(th + 24, tcp_ts_now(c));
+        stl_be_p(th + 28, c->st.ts_recent);
+    }
+
+    /* IPv4: DF, IDs from the target's half of the space */
+    ip[0] = 0x45;
+    ip[1] = c->st.tos;
+    stw_be_p(ip + 2, IP_HDR_LEN + tcp_len);
+    stw_be_p(ip + 4, s->ip_id);
+    s->ip_id = s->ip_id == 0xffff ? IP_ID_BASE : s->ip_id + 1;
+    stw_be_p(ip + 6, IP_DF);
+    ip[8] = c->st.ttl;
+    ip[9] = IP_PROTO_TCP;
+    stw_be_p(ip + 10, 0);
+    memcpy(ip + 12, &c->st.src_ip, 4);
+    memcpy(ip + 16, &c->st.dst_ip, 4);
+    stw_be_p(ip + 10, net_checksum_finish(net_checksum_add(IP_HDR_LEN, ip)));
+
+    /* Pseudo-header, TCP header, then the payload sum from above */
+    sum += net_checksum_add(8, ip + 12);
+    sum += IP_PROTO_TCP + tcp_len;
+    sum += net_checksum_add(TCP_HDR_LEN + opt, th);
+    stw_be_p(th + 16, net_checksum_finish(sum));
+
+    c->segs_out++;
+    s->ops->emit(s->opaque, c, f, l2 + IP_HDR_LEN + tcp_len);
+    return true;
+}
+
+static void tcp_send_ack(ChimneyTcpConn *c)
+{
+    tcp_send_segment(c, c->st.snd_nxt, 0, TH_ACK);
+}
+
+static void tcp_abort(ChimneyTcpConn *c, int status)
+{
+    c->aborted = true;
+    c->st.state = CHIMNEY_TCPS_CLOSED;
+    tcp_timer_set(c, -1);
+    tcp_flush(c, status);
+}
+
+/* A request's memory could not be read: reset rather than send garbage. */
+static void tcp_fail_dma(ChimneyTcpConn *c)
+{
+    tcp_send_segment(c, c->st.snd_nxt, 0, TH_RST | TH_ACK);
+    tcp_abort(c, CHIMNEY_TCP_ABORTED);
+    tcp_event(c, CHIMNEY_TCP_EV_ABORT, 0);
+}
+
+/* Sequence number of our FIN, if one is queued. */
+static bool tcp_fin_seq(ChimneyTcpConn *c, uint32_t *fin)
+{
+    if (!c->fin_queued) {
+        return false;
+    }
+    *fin = c->end_seq - 1;
+    return true;
+}
+
+/*
+ * Send one segment of at most @max payload bytes at @seq; returns the
+ * sequence space it used, 0 when there was nothing to send.
+ */
+static uint32_t tcp_transmit(ChimneyTcpConn *c, uint32_t seq, uint32_t max)
+{
+    uint32_t fin_seq, data_end = c->end_seq;
+    bool has_fin = tcp_fin_seq(c, &fin_seq);
+    uint32_t len;
+    uint8_t flags = TH_ACK;
+
+    if (has_fin) {
+        data_end = fin_seq;
+    }
+    len = chimney_seq_lt(seq, data_end) ? MIN(data_end - seq, max) : 0;
+    if (has_fin && seq + len == fin_seq &&
+        chimney_seq_lt(seq + len, c->end_seq)) {
+        flags |= TH_FIN;
+    }
+    if (!len && !(flags & TH_FIN)) {
+        return 0;
+    }
+    /* PSH when the segment ends a request that asked for it, or the data */
+    if (seq + len == data_end) {
+        flags |= TH_PUSH;
+    } else {
+        for (uint32_t i = 0; i < c->count; i++) {
+            ChimneyTcpReq *r = tcp_req(c, i);
+
+            if (r->end_seq == seq + len) {
+                if (r->flags & CHIMNEY_TCP_REQ_PUSH) {
+                    flags |= TH_PUSH;
+                }
+                break;
+            }
+            if (chimney_seq_gt(r->end_seq, seq + len)) {
+                break;
+            }
+        }
+    }
+    if (!tcp_send_segment(c, seq, len, flags)) {
+        tcp_fail_dma(c);
+        return 0;
+    }
+    if (flags & TH_FIN) {
+        c->fin_sent = true;
+    }
+    return len + !!(flags & TH_FIN);
+}
+
+static void tcp_arm_rexmit(ChimneyTcpConn *c)
+{
+    int64_t rto = MIN(c->rto_ns << MIN(c->backoff, 16),
+                      c->stack->rto_max_ns);
+
+    c->persist = false;
+    tcp_timer_set(c, tcp_now(c) + rto);
+}
+
+static void tcp_arm_persist(ChimneyTcpConn *c)
+{
+    int64_t t = MIN(MAX(c->rto_ns, c->stack->rto_min_ns) <<
+                    MIN(c->probes, 16), c->stack->rto_max_ns);
+
+    c->persist = true;
+    tcp_timer_set(c, tcp_now(c) + t);
+}
+
+void chimney_tcp_output(ChimneyTcpConn *c)
+{
+    if (c->aborted || c->upload_requested) {
+        return;
+    }
+    for (;;) {
+        uint32_t flight = c->st.snd_nxt - c->st.snd_una;
+        uint32_t win = MIN(c->st.snd_wnd, c->st.cwnd);
+        uint32_t avail = win > flight ? win - flight : 0;
+        uint32_t unsent = c->end_seq - c->st.snd_nxt;
+        uint32_t max = MIN(avail, c->mss);
+        uint32_t seq = c->st.snd_nxt;
+        uint32_t used;
+
+        if (!unsent) {
+            break;
+        }
+        if (!avail) {
+            /* Zero window with nothing in flight: probe it (RFC 9293). */
+            if (!c->st.snd_wnd && c->st.snd_una == c->st.snd_max &&
+                !c->persist) {
+                c->probes = 0;
+                tcp_arm_persist(c);
+            }
+            /* A lone FIN needs no window. */
+            if (unsent != 1 || !c->fin_queued) {
+                break;
+            }
+        }
+        /* Nagle (RFC 896): no small segment while data is in flight */
+        if (c->st.nagle && flight && max < c->mss && unsent - 1 > max) {
+            break;
+        }
+        used = tcp_transmit(c, seq, max);
+        if (!used) {
+            break;
+        }
+        c->st.snd_nxt = seq + used;
+        if (chimney_seq_gt(c->st.snd_nxt, c->st.snd_max)) {
+            /* New data: time it, unless a sample is already running */
+            if (!c->rtt_timing && chimney_seq_geq(seq, c->st.snd_max)) {
+                c->rtt_timing = true;
+                c->rtt_seq = seq;
+                c->rtt_start_ns = tcp_now(c);
+            }
+            c->st.snd_max = c->st.snd_nxt;
+        } else {
+            c->retransmits++;
+        }
+        if (c->timer_ns < 0 || c->persist) {
+            tcp_arm_rexmit(c);
+        }
+    }
+}
+
+/* Send the queued and handed-over data; the connection is live. */
+void chimney_tcp_start(ChimneyTcpConn *c)
+{
+    c->ts_base_ns = tcp_now(c);
+    if (c->st.snd_max != c->st.snd_una) {
+        /* [SndUna, SndMax) was sent by the host: it needs a timer */
+        tcp_arm_rexmit(c);
+    }
+    chimney_tcp_output(c);
+}
+
+bool chimney_tcp_post(ChimneyTcpConn *c, const ChimneyTcpReq *req)
+{
+    if (c->aborted || c->st.state == CHIMNEY_TCPS_CLOSED) {
+        return false;
+    }
+    if (req->type == CHIMNEY_TCP_REQ_DISCONNECT &&
+        (req->flags & CHIMNEY_TCP_REQ_ABORTIVE)) {
+        /* RST now; what was queued is aborted, then the disconnect ends */
+        ChimneyTcpReq r = *req;
+
+        tcp_send_segment(c, c->st.snd_nxt, 0, TH_RST | TH_ACK);
+        tcp_abort(c, CHIMNEY_TCP_ABORTED);
+        r.end_seq = c->st.snd_nxt;
+        c->stack->ops->complete(c->stack->opaque, c, &r, CHIMNEY_TCP_OK, 0);
+        return true;
+    }
+    if (req->type == CHIMNEY_TCP_REQ_DISCONNECT &&
+        c->st.state != CHIMNEY_TCPS_ESTABLISHED &&
+        c->st.state != CHIMNEY_TCPS_CLOSE_WAIT) {
+        return false;
+    }
+    if (!tcp_append(c, req)) {
+        return false;
+    }
+    if (req->type == CHIMNEY_TCP_REQ_DISCONNECT) {
+        c->st.state = c->st.state == CHIMNEY_TCPS_ESTABLISHED ?
+                      CHIMNEY_TCPS_FIN_WAIT1 : CHIMNEY_TCPS_LAST_ACK;
+    }
+    chimney_tcp_output(c);
+    return true;
+}
+
+static void tcp_rtt_sample(ChimneyTcpConn *c, int64_t rtt)
+{
+    if (rtt < 0) {
+        return;
+    }
+    if (!c->srtt_ns) {
+        c->srtt_ns = rtt;                               /* RFC 6298 2.2 */
+        c->rttvar_ns = rtt / 2;
+    } else {
+        int64_t err = c->srtt_ns - rtt;                 /* RFC 6298 2.3 */
+
+        c->rttvar_ns += ((err < 0 ? -err : err) - c->rttvar_ns) / 4;
+        c->srtt_ns += (rtt - c->srtt_ns) / 8;
+    }
+    tcp_update_rto(c);
+}
+
+static void tcp_fin_acked(ChimneyTcpConn *c)
+{
+    switch (c->st.state) {
+    case CHIMNEY_TCPS_FIN_WAIT1:
+        c->st.state = CHIMNEY_TCPS_FIN_WAIT2;
+        break;
+    case CHIMNEY_TCPS_CLOSING:
+        c->st.state = CHIMNEY_TCPS_TIME_WAIT;
+        tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
+        break;
+    case CHIMNEY_TCPS_LAST_ACK:
+        c->st.state = CHIMNEY_TCPS_CLOSED;
+        break;
+    }
+}
+
+static void tcp_new_ack(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)
+{
+    uint32_t acked = seg->ack - c->st.snd_una;
+    uint32_t mss = c->mss;
+
+    /* RTT: timestamps if negotiated, else the timed segment (Karn) */
+    if (c->st.ts_enabled && seg->has_ts && seg->ts_ecr) {
+        tcp_rtt_sample(c, (int64_t)(tcp_ts_now(c) - seg->ts_ecr) * NS_PER_MS);
+    } else if (c->rtt_timing && chimney_seq_gt(seg->ack, c->rtt_seq)) {
+        tcp_rtt_sample(c, tcp_now(c) - c->rtt_start_ns);
+    }
+    if (c->rtt_timing && chimney_seq_gt(seg->ack, c->rtt_seq)) {
+        c->rtt_timing = false;
+    }
+    c->backoff = 0;
+    c->st.dup_ack_count = 0;
+
+    if (c->in_recovery) {
+        if (chimney_seq_geq(seg->ack, c->recover)) {
+            /* Full ACK (RFC 6582 3.2 step 3) */
+            uint32_t flight = c->st.snd_max - seg->ack;
+
+            c->st.cwnd = MIN(c->st.ssthresh, MAX(flight, mss) + mss);
+            c->in_recovery = false;
+        } else {
+            /* Partial ACK: retransmit the next hole, deflate */
+            c->st.snd_una = seg->ack;
+            c->fast_retransmits++;
+            c->retransmits++;
+            tcp_transmit(c, seg->ack, mss);
+            c->st.cwnd = c->st.cwnd > acked ? c->st.cwnd - acked : 0;
+            c->st.cwnd += mss;
+        }
+    } else if (c->st.cwnd < c->st.ssthresh) {
+        c->st.cwnd += MIN(acked, mss);                  /* slow start */
+    } else {
+        c->st.cwnd += MAX(1, (uint64_t)mss * mss / c->st.cwnd);
+    }
+
+    c->st.snd_una = seg->ack;
+    c->bytes_acked += acked;
+    if (chimney_seq_lt(c->st.snd_nxt, c->st.snd_una)) {
+        c->st.snd_nxt = c->st.snd_una;
+    }
+    /* Complete every request the ACK covers, in order */
+    while (c->count && chimney_seq_leq(tcp_req(c, 0)->end_seq,
+                                       c->st.snd_una)) {
+        bool fin = tcp_req(c, 0)->type == CHIMNEY_TCP_REQ_DISCONNECT;
+
+        tcp_complete_head(c, CHIMNEY_TCP_OK, tcp_req(c, 0)->len);
+        if (fin) {
+            tcp_fin_acked(c);
+        }
+    }
+    if (c->st.snd_una == c->st.snd_max) {
+        tcp_timer_set(c, -1);
+        c->persist = false;
+    } else {
+        tcp_arm_rexmit(c);
+    }
+}
+
+static void tcp_dup_ack(ChimneyTcpConn *c)
+{
+    uint32_t mss = c->mss;
+
+    c->dup_acks++;
+    if (c->st.dup_ack_count < 255) {
+        c->st.dup_ack_count++;
+    }
+    if (c->in_recovery) {
+        c->st.cwnd += mss;                      /* RFC 5681 3.2 step 4 */
+        return;
+    }
+    if (c->st.dup_ack_count == c->stack->dup_ack_thresh &&
+        chimney_seq_gt(c->st.snd_una, c->recover - 1)) {
+        uint32_t flight = c->st.snd_max - c->st.snd_una;
+
+        /* Fast retransmit, then recovery (RFC 5681 3.2, RFC 6582) */
+        c->st.ssthresh = MAX(flight / 2, 2 * mss);
+        c->recover = c->st.snd_max;
+        c->in_recovery = true;
+        c->rtt_timing = false;
+        c->fast_retransmits++;
+        c->retransmits++;
+        tcp_transmit(c, c->st.snd_una, mss);
+        c->st.cwnd = c->st.ssthresh + 3 * mss;
+        tcp_arm_rexmit(c);
+    }
+}
+
+static bool tcp_in_window(ChimneyTcpConn *c, uint32_t seq)
+{
+    return chimney_seq_leq(c->st.rcv_nxt, seq) &&
+           chimney_seq_lt(seq, c->st.rcv_nxt + MAX(c->st.rcv_wnd, 1));
+}
+
+/* The peer closed its half: FIN at @seq, all earlier data received. */
+static void tcp_peer_fin(ChimneyTcpConn *c)
+{
+    c->st.rcv_nxt++;
+    switch (c->st.state) {
+    case CHIMNEY_TCPS_ESTABLISHED:
+        c->st.state = CHIMNEY_TCPS_CLOSE_WAIT;
+        break;
+    case CHIMNEY_TCPS_FIN_WAIT1:
+        c->st.state = CHIMNEY_TCPS_CLOSING;
+        break;
+    case CHIMNEY_TCPS_FIN_WAIT2:
+        c->st.state = CHIMNEY_TCPS_TIME_WAIT;
+        tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
+        break;
+    }
+    tcp_event(c, CHIMNEY_TCP_EV_DISCONNECT, 0);
+}
+
+void chimney_tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)
+{
+    bool fin_now;
+
+    c->segs_in++;
+    if (c->aborted) {
+        return;
+    }
+    if (seg->flags & TH_RST) {
+        /* RFC 5961 3.2: exact match resets, in window gets a challenge */
+        if (seg->seq == c->st.rcv_nxt) {
+            tcp_abort(c, CHIMNEY_TCP_ABORTED);
+            tcp_event(c, CHIMNEY_TCP_EV_ABORT, 0);
+        } else if (tcp_in_window(c, seg->seq)) {
+            tcp_send_ack(c);
+        }
+        return;
+    }
+    if (seg->flags & TH_SYN) {
+        tcp_send_ack(c);                            /* RFC 5961 4.2 */
+        return;
+    }
+    if (!(seg->flags & TH_ACK)) {
+        return;
+    }
+    if (chimney_seq_gt(seg->ack, c->st.snd_max)) {
+        tcp_send_ack(c);                            /* acks unsent data */
+        return;
+    }
+    if (c->st.ts_enabled && seg->has_ts &&
+        chimney_seq_leq(seg->seq, c->st.rcv_nxt) &&
+        chimney_seq_leq(c->st.rcv_nxt, seg->seq + seg->len)) {
+        c->st.ts_recent = seg->ts_val;              /* RFC 7323 4.3 */
+    }
+
+    if (chimney_seq_gt(seg->ack, c->st.snd_una)) {
+        tcp_new_ack(c, seg);
+    } else if (seg->ack == c->st.snd_una && !seg->len &&
+               !(seg->flags & TH_FIN) &&
+               ((uint32_t)seg->wnd << c->st.snd_wscale) == c->st.snd_wnd &&
+               c->st.snd_max != c->st.snd_una && !c->persist) {
+        tcp_dup_ack(c);
+    }
+    /* Window update (RFC 9293 3.10.7.4) */
+    if (chimney_seq_lt(c->st.snd_wl1, seg->seq) ||
+        (c->st.snd_wl1 == seg->seq && chimney_seq_leq(c->snd_wl2, seg->ack))) {
+        c->st.snd_wnd = (uint32_t)seg->wnd << c->st.snd_wscale;
+        c->st.snd_wl1 = seg->seq;
+        c->snd_wl2 = seg->ack;
+        c->st.max_snd_wnd = MAX(c->st.max_snd_wnd, c->st.snd_wnd);
+        if (c->st.snd_wnd && c->persist) {
+            c->persist = false;
+            c->probes = 0;
+            c->st.snd_wnd_probe_count = 0;
+            tcp_timer_set(c, -1);
+            if (c->st.snd_una != c->st.snd_max) {
+                tcp_arm_rexmit(c);
+            }
+        }
+    }
+    if (c->aborted) {
+        return;
+    }
+
+    /*
+     * Received data belongs to the receive path, which this engine does
+     * not run yet: it is not acknowledged, so the peer keeps it, and the
+     * host is asked to take the connection back.
+     */
+    fin_now = (seg->flags & TH_FIN) && !seg->len &&
+              seg->seq == c->st.rcv_nxt;
+    if (seg->len) {
+        if (!c->rcv_upload_requested) {
+            c->rcv_upload_requested = true;
+            tcp_event(c, CHIMNEY_TCP_EV_UPLOAD_REQUEST,
+                      CHIMNEY_TCP_UPLOAD_RECEIVE);
+        }
+        tcp_send_ack(c);
+    } else if (fin_now && (c->st.state == CHIMNEY_TCPS_ESTABLISHED ||
+                           c->st.state == CHIMNEY_TCPS_FIN_WAIT1 ||
+                           c->st.state == CHIMNEY_TCPS_FIN_WAIT2)) {
+        tcp_peer_fin(c);
+        tcp_send_ack(c);
+    } else if ((seg->flags & TH_FIN) && seg->seq + 1 == c->st.rcv_nxt) {
+        tcp_send_ack(c);                            /* FIN again: re-ACK */
+    }
+    chimney_tcp_output(c);
+}
+
+void chimney_tcp_timer(ChimneyTcpConn *c)
+{
+    ChimneyTcpStack *s = c->stack;
+    uint32_t limit = c->st.max_rt ? c->st.max_rt : s->max_retransmit;
+
+    c->timer_ns = -1;
+    if (c->aborted || c->upload_requested) {
+        return;
+    }
+    if (c->persist) {
+        /* Zero-window probe: one byte beyond what the peer allows */
+        if (++c->probes > limit) {
+            tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
+            return;
+        }
+        c->st.snd_wnd_probe_count = MIN(c->probes, 255);
+        c->probes_sent++;
+        if (tcp_transmit(c, c->st.snd_una, 1) && c->st.snd_max ==
+            c->st.snd_una) {
+            c->st.snd_nxt = c->st.snd_max = c->st.snd_una + 1;
+        }
+        tcp_arm_persist(c);
+        return;
+    }
+    if (c->st.snd_una == c->st.snd_max) {
+        return;
+    }
+    /* Retransmission timeout (RFC 6298 5.4-5.7, RFC 5681 3.1) */
+    if (++c->backoff > limit) {
+        tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
+        return;
+    }
+    c->timeouts++;
+    c->st.total_rt++;
+    c->st.ssthresh = MAX((c->st.snd_max - c->st.snd_una) / 2, 2 * c->mss);
+    c->st.cwnd = c->mss;
+    c->in_recovery = false;
+    c->recover = c->st.snd_max;
+    c->rtt_timing = false;                          /* Karn */
+    c->st.snd_nxt = c->st.snd_una;
+    c->st.dup_ack_count = 0;
+    tcp_arm_rexmit(c);
+    chimney_tcp_output(c);
+}
+
+void chimney_tcp_query(const ChimneyTcpConn *c, ChimneyTcpState *out)
+{
+    ChimneyTcpConn *cc = (ChimneyTcpConn *)c;
+    int64_t now = tcp_now(cc);
+
+    *out = c->st;
+    out->srtt_x8 = MIN(tcp_ns_to_ticks(cc, c->srtt_ns * 8), 0xffff);
+    out->rttvar_x4 = MIN(tcp_ns_to_ticks(cc, c->rttvar_ns * 4), 0xffff);
+    out->rexmit_count = MIN(c->backoff, 255);
+    out->rexmit_delta = c->timer_ns < 0 ? -1 :
+        (int32_t)MIN(tcp_ns_to_ticks(cc, MAX(c->timer_ns - now, 0)),
+                     INT32_MAX);
+    out->ts_time = tcp_ts_now(cc);
+    out->snd_wl1 = c->st.snd_wl1;
+}
+
+/*
+ * Upload: the delegated state goes back and every request still queued
+ * completes with CHIMNEY_TCP_UPLOADED, the first one with the bytes of it
+ * the peer already acknowledged.
+ */
+void chimney_tcp_terminate(ChimneyTcpConn *c, ChimneyTcpState *out)
+{
+    chimney_tcp_query(c, out);
+    tcp_timer_set(c, -1);
+    tcp_flush(c, CHIMNEY_TCP_UPLOADED);
+    c->aborted = true;
+}
+
+bool chimney_tcp_parse(const uint8_t *frame, size_t len,
+                       ChimneyTcpTuple *tuple, ChimneyTcpSegment *seg,
+                       const uint8_t **payload)
+{
+    size_t l2 = ETH_HLEN;
+    const uint8_t *ip, *th;
+    uint32_t ip_len, doff, sum;
+
+    if (len < ETH_HLEN + IP_HDR_LEN + TCP_HDR_LEN) {
+        return false;
+    }
+    if (lduw_be_p(frame + 12) == ETH_P_VLAN) {
+        l2 += 4;
+    }
+    if (lduw_be_p(frame + l2 - 2) != ETH_P_IP ||
+        len < l2 + IP_HDR_LEN + TCP_HDR_LEN) {
+        return false;
+    }
+    ip = frame + l2;
+    ip_len = lduw_be_p(ip + 2);
+    /* No IP options and no fragments: those take the host's path */
+    if (ip[0] != 0x45 || ip[9] != IP_PROTO_TCP ||
+        (lduw_be_p(ip + 6) & ~IP_DF) || ip_len < IP_HDR_LEN + TCP_HDR_LEN ||
+        ip_len > len - l2 ||
+        net_checksum_finish(net_checksum_add(IP_HDR_LEN, (uint8_t *)ip))) {
+        return false;
+    }
+    th = ip + IP_HDR_LEN;
+    doff = (th[12] >> 4) * 4;
+    if (doff < TCP_HDR_LEN || doff > ip_len - IP_HDR_LEN) {
+        return false;
+    }
+    sum = net_checksum_add(8, (uint8_t *)ip + 12) + IP_PROTO_TCP +
+          ip_len - IP_HDR_LEN;
+    sum += net_checksum_add(ip_len - IP_HDR_LEN, (uint8_t *)th);
+    if (net_checksum_finish(sum)) {
+        return false;
+    }
+
+    memcpy(&tuple->src_ip, ip + 12, 4);
+    memcpy(&tuple->dst_ip, ip + 16, 4);
+    tuple->src_port = lduw_be_p(th);
+    tuple->dst_port = lduw_be_p(th + 2);
+    memset(seg, 0, sizeof(*seg));
+    seg->seq = ldl_be_p(th + 4);
+    seg->ack = ldl_be_p(th + 8);
+    seg->flags = th[13];
+    seg->wnd = lduw_be_p(th + 14);
+    seg->urg = lduw_be_p(th + 18);
+    seg->len = ip_len - IP_HDR_LEN - doff;
+    for (uint32_t i = TCP_HDR_LEN; i < doff;) {
+        uint8_t kind = th[i];
+        uint8_t olen;
+
+        if (kind == TCPOPT_EOL) {
+            break;
+        }
+        if (kind == TCPOPT_NOP) {
+            i++;
+            continue;
+        }
+        if (i + 1 >= doff) {
+            return false;
+        }
+        olen = th[i + 1];
+        if (olen < 2 || i + olen > doff) {
+            return false;
+        }
+        if (kind == TCPOPT_TS && olen == 10) {
+            seg->has_ts = true;
+            seg->ts_val = ldl_be_p(th + i + 2);
+            seg->ts_ecr = ldl_be_p(th + i + 6);
+        }
+        i += olen;
+    }
+    if (payload) {
+        *payload = th + doff;
+    }
+    return true;
+}

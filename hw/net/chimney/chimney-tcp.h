@@ -1,0 +1,245 @@
+/*
+ * chimney-nic: the TCP engine of offloaded connections
+ *
+ * The engine continues a TCP connection that a guest stack established
+ * and then offloaded: it segments the guest's send requests, processes
+ * the peer's ACKs, windows and RSTs, runs the retransmission (RFC 6298)
+ * and persist timers and congestion control (RFC 5681 with NewReno
+ * recovery, RFC 6582), and completes each request only once the peer has
+ * acknowledged all of its bytes.
+ *
+ * It knows nothing of PCI, memory regions or QEMU's net layer.  It talks
+ * to its owner through ChimneyTcpOps (clock, timer, request data, frame
+ * output, completions and events), so tests/unit/ drives it with a fake
+ * clock and a scripted peer.  It keeps no copy of payload: every
+ * (re)transmission reads the request's bytes again through read_data.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_NET_CHIMNEY_TCP_H
+#define HW_NET_CHIMNEY_TCP_H
+
+/* Sequence-space comparisons, correct across 2^32 wrap (RFC 9293 3.4). */
+static inline bool chimney_seq_lt(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) < 0;
+}
+
+static inline bool chimney_seq_leq(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) <= 0;
+}
+
+#define chimney_seq_gt(a, b)  chimney_seq_lt(b, a)
+#define chimney_seq_geq(a, b) chimney_seq_leq(b, a)
+
+/* TCP_OFFLOAD_CONNECTION_STATE */
+enum {
+    CHIMNEY_TCPS_CLOSED = 0,
+    CHIMNEY_TCPS_ESTABLISHED = 4,
+    CHIMNEY_TCPS_FIN_WAIT1 = 5,
+    CHIMNEY_TCPS_FIN_WAIT2 = 6,
+    CHIMNEY_TCPS_CLOSE_WAIT = 7,
+    CHIMNEY_TCPS_CLOSING = 8,
+    CHIMNEY_TCPS_LAST_ACK = 9,
+    CHIMNEY_TCPS_TIME_WAIT = 10,
+};
+
+/* What the engine reports through ChimneyTcpOps.complete */
+enum {
+    CHIMNEY_TCP_OK = 0,
+    CHIMNEY_TCP_ABORTED,        /* peer RST or abortive disconnect */
+    CHIMNEY_TCP_UPLOADED,       /* returned by terminate */
+};
+
+/* Events through ChimneyTcpOps.event */
+enum {
+    CHIMNEY_TCP_EV_ABORT = 1,           /* peer reset the connection */
+    CHIMNEY_TCP_EV_UPLOAD_REQUEST,      /* info: CHIMNEY_TCP_UPLOAD_* */
+    CHIMNEY_TCP_EV_DISCONNECT,          /* the peer closed its half */
+};
+
+/* Upload reasons (TCP_UPLOAD_REASON) */
+enum {
+    CHIMNEY_TCP_UPLOAD_URGENT_DATA = 3,
+    CHIMNEY_TCP_UPLOAD_TIMEOUT = 4,
+    CHIMNEY_TCP_UPLOAD_RECEIVE = 7,     /* data the device cannot take yet */
+};
+
+#define CHIMNEY_TCP_REQ_SEND        0
+#define CHIMNEY_TCP_REQ_DISCONNECT  1
+
+#define CHIMNEY_TCP_REQ_PUSH        (1u << 0)
+#define CHIMNEY_TCP_REQ_ABORTIVE    (1u << 1)   /* disconnect with RST */
+
+/* A send or disconnect request, in posting order. */
+typedef struct ChimneyTcpReq {
+    uint64_t cookie;
+    uint32_t len;           /* payload bytes (a graceful disconnect: 0) */
+    uint32_t end_seq;       /* sequence after it, its FIN included */
+    uint32_t tag;           /* the owner's handle, e.g. its SQ index */
+    uint16_t type;          /* CHIMNEY_TCP_REQ_* */
+    uint16_t flags;
+} ChimneyTcpReq;
+
+typedef struct ChimneyTcpConn ChimneyTcpConn;
+
+typedef struct ChimneyTcpOps {
+    int64_t (*now_ns)(void *opaque);
+    /* Arm the connection's one timer at @expire_ns, or cancel it (-1). */
+    void (*timer_mod)(void *opaque, ChimneyTcpConn *c, int64_t expire_ns);
+    /* Copy @len bytes at @offset of @req's data; false on a DMA error. */
+    bool (*read_data)(void *opaque, ChimneyTcpConn *c,
+                      const ChimneyTcpReq *req, uint32_t offset,
+                      uint8_t *buf, uint32_t len);
+    void (*emit)(void *opaque, ChimneyTcpConn *c, const uint8_t *frame,
+                 size_t len);
+    /* @req left the queue with @status; @bytes were acknowledged. */
+    void (*complete)(void *opaque, ChimneyTcpConn *c,
+                     const ChimneyTcpReq *req, int status, uint32_t bytes);
+    void (*event)(void *opaque, ChimneyTcpConn *c, int event, uint32_t info);
+} ChimneyTcpOps;
+
+/* Settings shared by every connection (SET_PARAMS and device limits). */
+typedef struct ChimneyTcpStack {
+    const ChimneyTcpOps *ops;
+    void *opaque;
+    uint32_t dup_ack_thresh;        /* TcpDuplicateAckThreshold */
+    uint32_t max_retransmit;        /* TcpMaximumRetransmissions */
+    int64_t tick_ns;                /* 1 / TicksPerSecond */
+    int64_t rto_min_ns;
+    int64_t rto_max_ns;
+    int64_t rto_initial_ns;
+    uint16_t ip_id;                 /* next IPv4 ID, 0x8000-0xffff */
+    uint8_t frame[14 + 4 + 60 + 60 + 65536];
+} ChimneyTcpStack;
+
+/* Everything OFFLOAD hands over: neighbor, path, TCP const/cached/delegated */
+typedef struct ChimneyTcpState {
+    /* neighbor */
+    uint8_t src_mac[6];
+    uint8_t dst_mac[6];
+    uint16_t vlan;                  /* 0: untagged */
+    /* path */
+    uint32_t src_ip;                /* network order, as on the wire */
+    uint32_t dst_ip;
+    uint32_t path_mtu;
+    /* const */
+    uint16_t local_port;            /* host order */
+    uint16_t remote_port;
+    uint16_t remote_mss;
+    uint8_t snd_wscale;             /* the peer's shift of its window */
+    uint8_t rcv_wscale;             /* our shift of the window we send */
+    bool ts_enabled;
+    bool sack_enabled;
+    bool wscale_enabled;
+    /* cached */
+    uint8_t ttl;
+    uint8_t tos;
+    uint32_t initial_rcv_wnd;
+    uint32_t max_rt;                /* retransmissions; 0: stack default */
+    bool nagle;
+    /* delegated */
+    uint32_t state;
+    uint32_t rcv_nxt, rcv_wnd;
+    uint32_t snd_una, snd_nxt, snd_max;
+    uint32_t snd_wnd, max_snd_wnd, snd_wl1;
+    uint32_t cwnd, ssthresh;
+    uint16_t srtt_x8, rttvar_x4;    /* in ticks as chimney passes them */
+    uint32_t ts_recent, ts_recent_age, ts_time;
+    uint32_t total_rt;
+    uint8_t dup_ack_count, snd_wnd_probe_count;
+    uint8_t rexmit_count;
+    int32_t rexmit_delta;           /* ticks; -1 idle */
+} ChimneyTcpState;
+
+struct ChimneyTcpConn {
+    ChimneyTcpStack *stack;
+    void *owner;                    /* the device's per-connection object */
+    ChimneyTcpState st;
+
+    /* Request queue: a ring of @cap entries, [head, head + count) */
+    ChimneyTcpReq *reqs;
+    uint32_t cap;
+    uint32_t head;
+    uint32_t count;
+    uint32_t end_seq;               /* end_seq of the last posted request */
+
+    uint32_t mss;                   /* payload per segment */
+    uint32_t snd_wl2;
+    uint32_t recover;               /* NewReno: snd_max at loss */
+    bool in_recovery;
+    bool fin_queued;                /* a graceful disconnect is queued */
+    bool fin_sent;                  /* our FIN, at end_seq - 1, is out */
+    bool aborted;
+    bool upload_requested;
+    bool rcv_upload_requested;
+
+    /* RTT estimation (RFC 6298), nanoseconds */
+    int64_t srtt_ns;
+    int64_t rttvar_ns;
+    int64_t rto_ns;
+    uint32_t backoff;
+    bool rtt_timing;                /* Karn: timing rtt_seq */
+    uint32_t rtt_seq;
+    int64_t rtt_start_ns;
+
+    /* timestamp clock: milliseconds, ts_base at ts_base_ns */
+    uint32_t ts_base;
+    int64_t ts_base_ns;
+
+    /* the one timer: retransmission or persist */
+    int64_t timer_ns;               /* -1: idle */
+    bool persist;
+    uint32_t probes;
+
+    /* counters */
+    uint64_t segs_out, segs_in, bytes_acked, retransmits, timeouts,
+             fast_retransmits, dup_acks, probes_sent;
+};
+
+/* A segment from the wire, parsed and checksummed by the owner. */
+typedef struct ChimneyTcpSegment {
+    uint32_t seq;
+    uint32_t ack;
+    uint8_t flags;                  /* TH_* */
+    uint16_t wnd;
+    uint16_t urg;
+    bool has_ts;
+    uint32_t ts_val, ts_ecr;
+    uint32_t len;                   /* payload bytes */
+} ChimneyTcpSegment;
+
+/* The 4-tuple of a received frame, network order as on the wire. */
+typedef struct ChimneyTcpTuple {
+    uint32_t src_ip, dst_ip;
+    uint16_t src_port, dst_port;
+} ChimneyTcpTuple;
+
+void chimney_tcp_stack_init(ChimneyTcpStack *s, const ChimneyTcpOps *ops,
+                            void *opaque);
+const char *chimney_tcp_state_check(const ChimneyTcpState *st);
+void chimney_tcp_conn_init(ChimneyTcpConn *c, ChimneyTcpStack *stack,
+                           void *owner, const ChimneyTcpState *st,
+                           ChimneyTcpReq *reqs, uint32_t cap);
+bool chimney_tcp_handover(ChimneyTcpConn *c, const ChimneyTcpReq *req);
+void chimney_tcp_start(ChimneyTcpConn *c);
+bool chimney_tcp_post(ChimneyTcpConn *c, const ChimneyTcpReq *req);
+void chimney_tcp_output(ChimneyTcpConn *c);
+void chimney_tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg);
+void chimney_tcp_timer(ChimneyTcpConn *c);
+void chimney_tcp_query(const ChimneyTcpConn *c, ChimneyTcpState *out);
+void chimney_tcp_terminate(ChimneyTcpConn *c, ChimneyTcpState *out);
+bool chimney_tcp_parse(const uint8_t *frame, size_t len,
+                       ChimneyTcpTuple *tuple, ChimneyTcpSegment *seg,
+                       const uint8_t **payload);
+
+static inline uint32_t chimney_tcp_queued(const ChimneyTcpConn *c)
+{
+    return c->count;
+}
+
+#endif /* HW_NET_CHIMNEY_TCP_H */

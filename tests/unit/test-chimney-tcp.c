@@ -1,0 +1,850 @@
+/*
+ * Unit tests of the chimney-nic TCP engine
+ *
+ * The engine runs with a fake clock; the test is the peer.  Frames the
+ * engine emits are parsed (checksums included) and kept; the peer answers
+ * with ACKs, windows, RSTs and FINs.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "net/eth.h"
+#include "hw/net/chimney/chimney-tcp.h"
+
+#define MS  1000000LL
+#define SEC (1000 * MS)
+
+typedef struct Sent {
+    uint32_t seq, len, ack;
+    uint8_t flags;
+    uint16_t ip_id, ip_off, wnd;
+    uint32_t ts_val;
+    bool has_ts;
+    uint8_t first_byte, last_byte;
+} Sent;
+
+typedef struct Done {
+    uint64_t cookie;
+    int status;
+    uint32_t bytes;
+    uint16_t type;
+} Done;
+
+typedef struct Peer {
+    ChimneyTcpStack stack;
+    ChimneyTcpConn conn;
+    ChimneyTcpReq reqs[256];
+    int64_t now;
+    int64_t timer;
+    GArray *sent;       /* Sent */
+    GArray *done;       /* Done */
+    GArray *events;     /* int: event << 16 | info */
+    uint64_t bad_cookie;
+} Peer;
+
+static uint8_t pattern(uint64_t cookie, uint32_t off)
+{
+    return cookie * 131 + off * 7;
+}
+
+static int64_t p_now(void *opaque)
+{
+    return ((Peer *)opaque)->now;
+}
+
+static void p_timer(void *opaque, ChimneyTcpConn *c, int64_t expire)
+{
+    ((Peer *)opaque)->timer = expire;
+}
+
+static bool p_read(void *opaque, ChimneyTcpConn *c, const ChimneyTcpReq *req,
+                   uint32_t off, uint8_t *buf, uint32_t len)
+{
+    Peer *p = opaque;
+
+    g_assert_cmpuint(off + len, <=, req->len);
+    if (p->bad_cookie && req->cookie == p->bad_cookie) {
+        return false;
+    }
+    for (uint32_t i = 0; i < len; i++) {
+        buf[i] = pattern(req->cookie, off + i);
+    }
+    return true;
+}
+
+static void p_emit(void *opaque, ChimneyTcpConn *c, const uint8_t *frame,
+                   size_t len)
+{
+    Peer *p = opaque;
+    ChimneyTcpTuple t;
+    ChimneyTcpSegment seg;
+    const uint8_t *payload;
+    Sent s = { 0 };
+
+    /* Every frame must parse, checksums included */
+    g_assert(chimney_tcp_parse(frame, len, &t, &seg, &payload));
+    g_assert_cmpuint(t.src_port, ==, 1234);
+    g_assert_cmpuint(t.dst_port, ==, 80);
+    s.seq = seg.seq;
+    s.len = seg.len;
+    s.ack = seg.ack;
+    s.flags = seg.flags;
+    s.wnd = seg.wnd;
+    s.has_ts = seg.has_ts;
+    s.ts_val = seg.ts_val;
+    s.ip_id = lduw_be_p(frame + ETH_HLEN + 4);
+    s.ip_off = lduw_be_p(frame + ETH_HLEN + 6);
+    if (seg.len) {
+        s.first_byte = payload[0];
+        s.last_byte = payload[seg.len - 1];
+    }
+    g_array_append_val(p->sent, s);
+}
+
+static void p_complete(void *opaque, ChimneyTcpConn *c,
+                       const ChimneyTcpReq *req, int status, uint32_t bytes)
+{
+    Peer *p = opaque;
+    Done d = { req->cookie, status, bytes, req->type };
+
+    g_array_append_val(p->done, d);
+}
+
+static void p_event(void *opaque, ChimneyTcpConn *c, int event, uint32_t info)
+{
+    int e = event << 16 | info;
+
+    g_array_append_val(((Peer *)opaque)->events, e);
+}
+
+static const ChimneyTcpOps peer_ops = {
+    .now_ns = p_now,
+    .timer_mod = p_timer,
+    .read_data = p_read,
+    .emit = p_emit,
+    .complete = p_complete,
+    .event = p_event,
+};
+
+static ChimneyTcpState default_state(uint32_t isn)
+{
+    ChimneyTcpState st = {
+        .src_mac = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 },
+        .dst_mac = { 0x52, 0x55, 0, 0, 0, 1 },
+        .src_ip = cpu_to_be32(0x0a00020f),
+        .dst_ip = cpu_to_be32(0x0a000202),
+        .path_mtu = 1500,
+        .local_port = 1234,
+        .remote_port = 80,
+        .remote_mss = 1000,
+        .ttl = 64,
+        .initial_rcv_wnd = 65535,
+        .state = CHIMNEY_TCPS_ESTABLISHED,
+        .rcv_nxt = 5000,
+        .rcv_wnd = 65535,
+        .snd_una = isn,
+        .snd_nxt = isn,
+        .snd_max = isn,
+        .snd_wnd = 1 << 20,
+        .max_snd_wnd = 1 << 20,
+        .snd_wl1 = 4999,
+        .cwnd = 1 << 20,
+        .ssthresh = 1 << 20,
+        .rexmit_delta = -1,
+    };
+    return st;
+}
+
+static Peer *peer_new_state(const ChimneyTcpState *st)
+{
+    Peer *p = g_new0(Peer, 1);
+
+    p->sent = g_array_new(false, true, sizeof(Sent));
+    p->done = g_array_new(false, true, sizeof(Done));
+    p->events = g_array_new(false, true, sizeof(int));
+    p->timer = -1;
+    p->now = 1000 * SEC;
+    chimney_tcp_stack_init(&p->stack, &peer_ops, p);
+    g_assert_null(chimney_tcp_state_check(st));
+    chimney_tcp_conn_init(&p->conn, &p->stack, NULL, st, p->reqs,
+                          ARRAY_SIZE(p->reqs));
+    return p;
+}
+
+static Peer *peer_new(uint32_t isn)
+{
+    ChimneyTcpState st = default_state(isn);
+    Peer *p = peer_new_state(&st);
+
+    chimney_tcp_start(&p->conn);
+    return p;
+}
+
+static void peer_free(Peer *p)
+{
+    g_array_free(p->sent, true);
+    g_array_free(p->done, true);
+    g_array_free(p->events, true);
+    g_free(p);
+}
+
+static Sent *sent(Peer *p, guint i)
+{
+    g_assert_cmpuint(i, <, p->sent->len);
+    return &g_array_index(p->sent, Sent, i);
+}
+
+static Done *done(Peer *p, guint i)
+{
+    g_assert_cmpuint(i, <, p->done->len);
+    return &g_array_index(p->done, Done, i);
+}
+
+static void post(Peer *p, uint64_t cookie, uint32_t len, uint16_t flags)
+{
+    ChimneyTcpReq r = {
+        .cookie = cookie, .len = len, .type = CHIMNEY_TCP_REQ_SEND,
+        .flags = flags,
+    };
+
+    g_assert(chimney_tcp_post(&p->conn, &r));
+}
+
+static void disconnect(Peer *p, uint64_t cookie, bool abortive)
+{
+    ChimneyTcpReq r = {
+        .cookie = cookie, .type = CHIMNEY_TCP_REQ_DISCONNECT,
+        .flags = abortive ? CHIMNEY_TCP_REQ_ABORTIVE : 0,
+    };
+
+    g_assert(chimney_tcp_post(&p->conn, &r));
+}
+
+/* The peer sends a segment: seq is its own, rcv_nxt of the engine. */
+static void segment(Peer *p, uint32_t ack, uint32_t wnd, uint8_t flags,
+                    uint32_t seq, uint32_t len)
+{
+    ChimneyTcpSegment s = {
+        .seq = seq, .ack = ack, .flags = flags, .wnd = wnd, .len = len,
+    };
+
+    chimney_tcp_input(&p->conn, &s);
+}
+
+static void ack(Peer *p, uint32_t ack, uint32_t wnd)
+{
+    segment(p, ack, wnd, TH_ACK, p->conn.st.rcv_nxt, 0);
+}
+
+/* Run the clock forward, firing the timer when it is due. */
+static void advance(Peer *p, int64_t ns)
+{
+    int64_t end = p->now + ns;
+
+    while (p->timer >= 0 && p->timer <= end) {
+        p->now = p->timer;
+        p->timer = -1;
+        chimney_tcp_timer(&p->conn);
+    }
+    p->now = end;
+}
+
+/* Completions come only with the ACK that covers the last byte. */
+static void test_complete_on_ack(void)
+{
+    Peer *p = peer_new(1000);
+
+    post(p, 1, 3000, CHIMNEY_TCP_REQ_PUSH);
+    g_assert_cmpuint(p->sent->len, ==, 3);
+    for (int i = 0; i < 3; i++) {
+        g_assert_cmpuint(sent(p, i)->seq, ==, 1000 + i * 1000);
+        g_assert_cmpuint(sent(p, i)->len, ==, 1000);
+        g_assert_cmpuint(sent(p, i)->first_byte, ==, pattern(1, i * 1000));
+        g_assert_cmpuint(sent(p, i)->ack, ==, 5000);
+        /* PSH only on the request's last segment */
+        g_assert_cmpint(!!(sent(p, i)->flags & TH_PUSH), ==, i == 2);
+    }
+    ack(p, 2000, 65535);
+    ack(p, 3999, 65535);
+    g_assert_cmpuint(p->done->len, ==, 0);
+    ack(p, 4000, 65535);
+    g_assert_cmpuint(p->done->len, ==, 1);
+    g_assert_cmpuint(done(p, 0)->cookie, ==, 1);
+    g_assert_cmpint(done(p, 0)->status, ==, CHIMNEY_TCP_OK);
+    g_assert_cmpuint(done(p, 0)->bytes, ==, 3000);
+    g_assert_cmpint(p->timer, ==, -1);
+    peer_free(p);
+}
+
+/* Many requests: each completes in order, exactly when covered. */
+static void test_ordering(void)
+{
+    Peer *p = peer_new(1);
+    uint32_t end[60], seq = 1, acked = 1;
+    GRand *r = g_rand_new_with_seed(7);
+    guint expect = 0;
+
+    for (int i = 0; i < 60; i++) {
+        uint32_t len = g_rand_int_range(r, 1, 4000);
+
+        post(p, 100 + i, len, 0);
+        seq += len;
+        end[i] = seq;
+    }
+    while (acked != seq) {
+        acked = MIN(seq, acked + g_rand_int_range(r, 1, 3000));
+        ack(p, acked, 65535);
+        while (expect < 60 && chimney_seq_leq(end[expect], acked)) {
+            expect++;
+        }
+        g_assert_cmpuint(p->done->len, ==, expect);
+    }
+    for (int i = 0; i < 60; i++) {
+        g_assert_cmpuint(done(p, i)->cookie, ==, 100 + i);
+        g_assert_cmpuint(done(p, i)->bytes, ==,
+                         end[i] - (i ? end[i - 1] : 1));
+    }
+    g_rand_free(r);
+    peer_free(p);
+}
+
+/* Segment size: min(remote MSS, path MTU - headers), timestamps counted */
+static void test_segmentation(void)
+{
+    ChimneyTcpState st = default_state(0);
+    Peer *p;
+
+    st.remote_mss = 1460;
+    st.path_mtu = 1400;
+    st.ts_enabled = true;
+    st.ts_time = 777;
+    p = peer_new_state(&st);
+    chimney_tcp_start(&p->conn);
+    post(p, 9, 5000, 0);
+    g_assert_cmpuint(p->conn.mss, ==, 1400 - 20 - 20 - 12);
+    g_assert_cmpuint(sent(p, 0)->len, ==, 1348);
+    g_assert(sent(p, 0)->has_ts);
+    g_assert_cmpuint(sent(p, 0)->ts_val, ==, 777);
+    for (guint i = 0; i < p->sent->len; i++) {
+        /* DF, no fragments, IDs from the target's half */
+        g_assert_cmphex(sent(p, i)->ip_off, ==, IP_DF);
+        g_assert_cmphex(sent(p, i)->ip_id, >=, 0x8000);
+    }
+    peer_free(p);
+}
+
+static void test_ip_id_wrap(void)
+{
+    Peer *p = peer_new(0);
+
+    p->stack.ip_id = 0xfffe;
+    post(p, 1, 3000, 0);
+    g_assert_cmphex(sent(p, 0)->ip_id, ==, 0xfffe);
+    g_assert_cmphex(sent(p, 1)->ip_id, ==, 0xffff);
+    g_assert_cmphex(sent(p, 2)->ip_id, ==, 0x8000);
+    peer_free(p);
+}
+
+/* The peer's window limits what is in flight; a window update sends more */
+static void test_window_limit(void)
+{
+    ChimneyTcpState st = default_state(0);
+    Peer *p;
+
+    st.snd_wnd = 2500;
+    p = peer_new_state(&st);
+    chimney_tcp_start(&p->conn);
+    post(p, 1, 10000, 0);
+    g_assert_cmpuint(p->sent->len, ==, 3);
+    g_assert_cmpuint(sent(p, 2)->len, ==, 500);
+    ack(p, 2500, 2500);
+    g_assert_cmpuint(p->sent->len, ==, 6);
+    g_assert_cmpuint(p->conn.st.snd_nxt, ==, 5000);
+    peer_free(p);
+}
+
+/* Window scaling: the peer's 16-bit window is shifted */
+static void test_window_scale(void)
+{
+    ChimneyTcpState st = default_state(0);
+    Peer *p;
+
+    st.wscale_enabled = true;
+    st.snd_wscale = 2;
+    st.rcv_wscale = 3;
+    st.snd_wnd = 4000;
+    st.rcv_wnd = 80000;
+    p = peer_new_state(&st);
+    chimney_tcp_start(&p->conn);
+    post(p, 1, 20000, 0);
+    g_assert_cmpuint(p->conn.st.snd_nxt, ==, 4000);
+    g_assert_cmpuint(sent(p, 0)->wnd, ==, 80000 >> 3);
+    ack(p, 4000, 2000);             /* 2000 << 2 = 8000 */
+    g_assert_cmpuint(p->conn.st.snd_wnd, ==, 8000);
+    g_assert_cmpuint(p->conn.st.snd_nxt, ==, 12000);
+    peer_free(p);
+}
+
+/* Zero window: nothing sent, probes on the persist timer with backoff */
+static void test_persist(void)
+{
+    ChimneyTcpState st = default_state(0);
+    Peer *p;
+    int64_t t0;
+
+    st.snd_wnd = 0;
+    p = peer_new_state(&st);
+    chimney_tcp_start(&p->conn);
+    post(p, 1, 3000, 0);
+    g_assert_cmpuint(p->sent->len, ==, 0);
+    g_assert_cmpint(p->timer, ==, p->now + SEC);
+    t0 = p->now;
+    advance(p, SEC - 1);
+    g_assert_cmpuint(p->sent->len, ==, 0);
+    advance(p, 1);
+    g_assert_cmpuint(p->sent->len, ==, 1);
+    g_assert_cmpuint(sent(p, 0)->len, ==, 1);
+    g_assert_cmpuint(sent(p, 0)->seq, ==, 0);
+    /* Next probe after twice the interval; the peer still says zero */
+    ack(p, 0, 0);
+    g_assert_cmpint(p->timer, ==, t0 + SEC + 2 * SEC);
+    advance(p, 2 * SEC);
+    g_assert_cmpuint(p->sent->len, ==, 2);
+    g_assert_cmpuint(p->conn.st.snd_wnd_probe_count, ==, 2);
+    /* The window opens: the probe byte and the rest go */
+    ack(p, 1, 8000);
+    g_assert_cmpuint(p->conn.st.snd_nxt, ==, 3000);
+    ack(p, 3000, 8000);
+    g_assert_cmpuint(p->done->len, ==, 1);
+    g_assert_cmpuint(done(p, 0)->bytes, ==, 3000);
+    peer_free(p);
+}
+
+/* Too many probes: the host is asked to take the connection back */
+static void test_persist_limit(void)
+{
+    ChimneyTcpState st = default_state(0);
+    Peer *p;
+
+    st.snd_wnd = 0;
+    p = peer_new_state(&st);
+    p->stack.max_retransmit = 3;
+    chimney_tcp_start(&p->conn);
+    post(p, 1, 100, 0);
+    advance(p, 200 * SEC);
+    g_assert_cmpuint(p->events->len, ==, 1);
+    g_assert_cmphex(g_array_index(p->events, int, 0), ==,
+                    CHIMNEY_TCP_EV_UPLOAD_REQUEST << 16 |
+                    CHIMNEY_TCP_UPLOAD_TIMEOUT);
+    g_assert_cmpuint(p->conn.probes_sent, ==, 3);
+    peer_free(p);
+}
+
+/* RFC 6298: initial RTO 1 s, doubling, and a measured RTO */
+static void test_rto(void)
+{
+    Peer *p = peer_new(0);
+    int64_t t;
+
+    post(p, 1, 1000, 0);
+    t = p->now;
+    g_assert_cmpint(p->timer, ==, t + SEC);
+    advance(p, SEC - 1);
+    g_assert_cmpuint(p->sent->len, ==, 1);
+    advance(p, 1);
+    g_assert_cmpuint(p->sent->len, ==, 2);          /* retransmitted */
+    g_assert_cmpuint(sent(p, 1)->seq, ==, 0);
+    g_assert_cmpint(p->timer, ==, t + SEC + 2 * SEC);
+    advance(p, 2 * SEC);
+    g_assert_cmpuint(p->sent->len, ==, 3);
+    g_assert_cmpint(p->timer, ==, t + 3 * SEC + 4 * SEC);
+    /* Karn: the ACK of a retransmitted segment gives no RTT sample */
+    ack(p, 1000, 65535);
+    g_assert_cmpint(p->conn.srtt_ns, ==, 0);
+    g_assert_cmpuint(p->conn.timeouts, ==, 2);
+
+    /* A clean 300 ms round trip: SRTT 300, RTTVAR 150, RTO 1 s floor */
+    post(p, 2, 1000, 0);
+    advance(p, 300 * MS);
+    ack(p, 2000, 65535);
+    g_assert_cmpint(p->conn.srtt_ns, ==, 300 * MS);
+    g_assert_cmpint(p->conn.rttvar_ns, ==, 150 * MS);
+    g_assert_cmpint(p->conn.rto_ns, ==, SEC);
+    /* A slower one (900 ms, under the RTO) lifts the RTO above 1 s */
+    post(p, 3, 1000, 0);
+    advance(p, 900 * MS);
+    ack(p, 3000, 65535);
+    /* srtt = 300 + (900 - 300) / 8, rttvar = 150 + (600 - 150) / 4 */
+    g_assert_cmpint(p->conn.srtt_ns, ==, 375 * MS);
+    g_assert_cmpint(p->conn.rttvar_ns, ==, 262500 * 1000LL);
+    g_assert_cmpint(p->conn.rto_ns, ==, 375 * MS + 4 * 262500 * 1000LL);
+    g_assert_cmpuint(p->conn.timeouts, ==, 2);
+    peer_free(p);
+}
+
+/* Retransmission limit: upload request, no more retransmissions */
+static void test_rexmit_limit(void)
+{
+    Peer *p = peer_new(0);
+
+    p->stack.max_retransmit = 2;
+    post(p, 1, 500, 0);
+    advance(p, 100 * SEC);
+    g_assert_cmpuint(p->conn.timeouts, ==, 2);
+    g_assert_cmpuint(p->sent->len, ==, 3);
+    g_assert_cmpuint(p->events->len, ==, 1);
+    g_assert_cmphex(g_array_index(p->events, int, 0), ==,
+                    CHIMNEY_TCP_EV_UPLOAD_REQUEST << 16 |
+                    CHIMNEY_TCP_UPLOAD_TIMEOUT);
+    g_assert_cmpuint(p->done->len, ==, 0);
+    peer_free(p);
+}
+
+/* Three duplicate ACKs: fast retransmit and NewReno recovery */
+static void test_fast_retransmit(void)
+{
+    ChimneyTcpState st = default_state(0);
+    Peer *p;
+    guint n;
+    uint32_t flight;
+
+    st.cwnd = 10000;
+    st.ssthresh = 10000;
+    p = peer_new_state(&st);
+    chimney_tcp_start(&p->conn);
+    post(p, 1, 20000, 0);
+    g_assert_cmpuint(p->sent->len, ==, 10);
+    ack(p, 1000, 65535);                /* then segment 1000 is lost */
+    n = p->sent->len;
+    ack(p, 1000, 65535);
+    ack(p, 1000, 65535);
+    g_assert_cmpuint(p->sent->len, ==, n);
+    flight = p->conn.st.snd_max - 1000;
+    ack(p, 1000, 65535);
+    g_assert_cmpuint(p->conn.fast_retransmits, ==, 1);
+    g_assert_cmpuint(sent(p, n)->seq, ==, 1000);
+    g_assert_cmpuint(sent(p, n)->len, ==, 1000);
+    /* ssthresh is half the flight, cwnd inflated by three segments */
+    g_assert_cmpuint(p->conn.st.ssthresh, ==, flight / 2);
+    g_assert_cmpuint(p->conn.st.cwnd, ==, flight / 2 + 3000);
+    g_assert(p->conn.in_recovery);
+    /* Partial ACK: the next hole is retransmitted at once */
+    n = p->sent->len;
+    ack(p, 3000, 65535);
+    g_assert_cmpuint(sent(p, n)->seq, ==, 3000);
+    /* Full ACK ends recovery */
+    ack(p, p->conn.recover, 65535);
+    g_assert(!p->conn.in_recovery);
+    g_assert_cmpuint(p->conn.st.cwnd, <=, flight / 2 + 1000);
+    peer_free(p);
+}
+
+/* RST: exact sequence aborts everything; in window gets a challenge */
+static void test_rst(void)
+{
+    Peer *p = peer_new(0);
+    guint n;
+
+    post(p, 1, 1500, 0);
+    post(p, 2, 1500, 0);
+    disconnect(p, 3, false);
+    ack(p, 1000, 65535);
+    n = p->sent->len;
+    segment(p, 0, 0, TH_RST, 5000 + 10, 0);     /* blind, in window */
+    g_assert_cmpuint(p->sent->len, ==, n + 1);  /* challenge ACK */
+    g_assert_cmpuint(sent(p, n)->flags, ==, TH_ACK);
+    g_assert_cmpuint(p->done->len, ==, 0);
+    segment(p, 0, 0, TH_RST, 5000 + 100000, 0); /* out of window */
+    g_assert_cmpuint(p->sent->len, ==, n + 1);
+    segment(p, 0, 0, TH_RST, 5000, 0);          /* exact */
+    g_assert_cmpuint(p->done->len, ==, 3);
+    for (int i = 0; i < 3; i++) {
+        g_assert_cmpuint(done(p, i)->cookie, ==, i + 1);
+        g_assert_cmpint(done(p, i)->status, ==, CHIMNEY_TCP_ABORTED);
+    }
+    g_assert_cmpuint(done(p, 0)->bytes, ==, 1000);  /* the acked part */
+    g_assert_cmpuint(done(p, 1)->bytes, ==, 0);
+    g_assert_cmphex(g_array_index(p->events, int, 0), ==,
+                    CHIMNEY_TCP_EV_ABORT << 16);
+    g_assert_cmpint(p->timer, ==, -1);
+    /* Later posts are refused, later ACKs ignored */
+    g_assert(!chimney_tcp_post(&p->conn, &(ChimneyTcpReq) { .len = 1 }));
+    ack(p, 3000, 65535);
+    g_assert_cmpuint(p->done->len, ==, 3);
+    peer_free(p);
+}
+
+/* Graceful close: FIN after the data, completed once the FIN is acked */
+static void test_graceful_disconnect(void)
+{
+    Peer *p = peer_new(0);
+    Sent *last;
+
+    post(p, 1, 1500, 0);
+    disconnect(p, 2, false);
+    g_assert_cmpuint(p->conn.st.state, ==, CHIMNEY_TCPS_FIN_WAIT1);
+    last = sent(p, p->sent->len - 1);
+    g_assert(last->flags & TH_FIN);
+    g_assert_cmpuint(last->seq + last->len, ==, 1500);
+    /* Sends may not follow a disconnect */
+    g_assert(!chimney_tcp_post(&p->conn, &(ChimneyTcpReq) { .len = 1 }));
+    ack(p, 1500, 65535);
+    g_assert_cmpuint(p->done->len, ==, 1);
+    g_assert_cmpuint(done(p, 0)->cookie, ==, 1);
+    ack(p, 1501, 65535);
+    g_assert_cmpuint(p->done->len, ==, 2);
+    g_assert_cmpuint(done(p, 1)->cookie, ==, 2);
+    g_assert_cmpuint(done(p, 1)->type, ==, CHIMNEY_TCP_REQ_DISCONNECT);
+    g_assert_cmpuint(p->conn.st.state, ==, CHIMNEY_TCPS_FIN_WAIT2);
+    /* The peer's FIN: acknowledged, TIME_WAIT asks for the upload */
+    segment(p, 1501, 65535, TH_ACK | TH_FIN, 5000, 0);
+    g_assert_cmpuint(p->conn.st.rcv_nxt, ==, 5001);
+    g_assert_cmpuint(sent(p, p->sent->len - 1)->ack, ==, 5001);
+    g_assert_cmpuint(p->conn.st.state, ==, CHIMNEY_TCPS_TIME_WAIT);
+    peer_free(p);
+}
+
+/* The FIN is retransmitted like data */
+static void test_fin_retransmit(void)
+{
+    Peer *p = peer_new(0);
+
+    disconnect(p, 1, false);
+    g_assert_cmpuint(p->sent->len, ==, 1);
+    g_assert(sent(p, 0)->flags & TH_FIN);
+    advance(p, SEC);
+    g_assert_cmpuint(p->sent->len, ==, 2);
+    g_assert(sent(p, 1)->flags & TH_FIN);
+    g_assert_cmpuint(sent(p, 1)->seq, ==, 0);
+    ack(p, 1, 65535);
+    g_assert_cmpuint(p->done->len, ==, 1);
+    peer_free(p);
+}
+
+/* Abortive close: RST now; sends abort before the disconnect completes */
+static void test_abortive_disconnect(void)
+{
+    Peer *p = peer_new(0);
+    Sent *rst;
+
+    post(p, 1, 1500, 0);
+    post(p, 2, 700, 0);
+    ack(p, 500, 65535);
+    disconnect(p, 3, true);
+    rst = sent(p, p->sent->len - 1);
+    g_assert(rst->flags & TH_RST);
+    g_assert_cmpuint(p->done->len, ==, 3);
+    g_assert_cmpint(done(p, 0)->status, ==, CHIMNEY_TCP_ABORTED);
+    g_assert_cmpuint(done(p, 0)->bytes, ==, 500);
+    g_assert_cmpint(done(p, 1)->status, ==, CHIMNEY_TCP_ABORTED);
+    g_assert_cmpuint(done(p, 2)->cookie, ==, 3);
+    g_assert_cmpint(done(p, 2)->status, ==, CHIMNEY_TCP_OK);
+    g_assert_cmpint(p->timer, ==, -1);
+    peer_free(p);
+}
+
+/* Terminate: state back, every request returned, first partly acked */
+static void test_terminate(void)
+{
+    Peer *p = peer_new(100);
+    ChimneyTcpState out;
+
+    post(p, 1, 2000, 0);
+    post(p, 2, 2000, 0);
+    advance(p, 40 * MS);
+    ack(p, 100 + 1200, 65535);
+    chimney_tcp_terminate(&p->conn, &out);
+    g_assert_cmpuint(out.snd_una, ==, 1300);
+    g_assert_cmpuint(out.snd_nxt, ==, 4100);
+    g_assert_cmpuint(out.snd_max, ==, 4100);
+    g_assert_cmpuint(out.rcv_nxt, ==, 5000);
+    /* SRTT x8 and RTTVAR x4 in ticks (1 ms) */
+    g_assert_cmpuint(out.srtt_x8, ==, 8 * 40);
+    g_assert_cmpuint(out.rttvar_x4, ==, 4 * 20);
+    g_assert_cmpint(out.rexmit_delta, >, 0);
+    g_assert_cmpuint(p->done->len, ==, 2);
+    g_assert_cmpint(done(p, 0)->status, ==, CHIMNEY_TCP_UPLOADED);
+    g_assert_cmpuint(done(p, 0)->bytes, ==, 1200);
+    g_assert_cmpint(done(p, 1)->status, ==, CHIMNEY_TCP_UPLOADED);
+    g_assert_cmpuint(done(p, 1)->bytes, ==, 0);
+    g_assert_cmpint(p->timer, ==, -1);
+    peer_free(p);
+}
+
+/* Query: an idle timer reads -1, never 0 */
+static void test_query_idle(void)
+{
+    Peer *p = peer_new(0);
+    ChimneyTcpState out;
+
+    chimney_tcp_query(&p->conn, &out);
+    g_assert_cmpint(out.rexmit_delta, ==, -1);
+    g_assert_cmpuint(out.state, ==, CHIMNEY_TCPS_ESTABLISHED);
+    peer_free(p);
+}
+
+/* Offload with data the host had already sent */
+static void test_handover(void)
+{
+    ChimneyTcpState st = default_state(7000);
+    Peer *p;
+    ChimneyTcpReq r1 = { .cookie = 11, .len = 1500 };
+    ChimneyTcpReq r2 = { .cookie = 12, .len = 1500 };
+
+    st.snd_nxt = 7000 + 1000;       /* [7000, 8000) sent, unacked */
+    st.snd_max = 7000 + 2000;       /* [8000, 9000) to be sent first */
+    p = peer_new_state(&st);
+    g_assert(chimney_tcp_handover(&p->conn, &r1));
+    g_assert(chimney_tcp_handover(&p->conn, &r2));
+    chimney_tcp_start(&p->conn);
+    /* Sending resumes at SndNxt; a segment spans the two requests */
+    g_assert_cmpuint(sent(p, 0)->seq, ==, 8000);
+    g_assert_cmpuint(sent(p, 0)->len, ==, 1000);
+    g_assert_cmpuint(sent(p, 0)->first_byte, ==, pattern(11, 1000));
+    g_assert_cmpuint(sent(p, 0)->last_byte, ==, pattern(12, 499));
+    g_assert_cmpuint(sent(p, 1)->seq, ==, 9000);
+    g_assert_cmpuint(sent(p, 1)->first_byte, ==, pattern(12, 500));
+    g_assert_cmpuint(p->conn.st.snd_nxt, ==, 10000);
+    g_assert_cmpint(p->timer, >, 0);
+    ack(p, 8500, 65535);
+    g_assert_cmpuint(p->done->len, ==, 1);
+    g_assert_cmpuint(done(p, 0)->cookie, ==, 11);
+    /* Unacked handed-over data is retransmitted from SndUna */
+    advance(p, SEC);
+    g_assert_cmpuint(sent(p, p->sent->len - 1)->seq, ==, 8500);
+    ack(p, 10000, 65535);
+    g_assert_cmpuint(done(p, 1)->cookie, ==, 12);
+    g_assert_cmpuint(done(p, 1)->bytes, ==, 1500);
+    peer_free(p);
+}
+
+/* Sequence numbers wrap at 2^32 */
+static void test_wrap(void)
+{
+    Peer *p = peer_new(0xfffff000);
+
+    post(p, 1, 3000, 0);
+    post(p, 2, 6000, 0);
+    g_assert_cmpuint(p->conn.st.snd_nxt, ==, 0xfffff000 + 9000);
+    ack(p, 0xfffff000 + 2999, 65535);
+    g_assert_cmpuint(p->done->len, ==, 0);
+    ack(p, 0xfffff000 + 3000, 65535);       /* wraps: 0x00000bb8 */
+    g_assert_cmpuint(p->done->len, ==, 1);
+    ack(p, 0xfffff000 + 9000, 65535);
+    g_assert_cmpuint(p->done->len, ==, 2);
+    g_assert_cmpuint(done(p, 1)->bytes, ==, 6000);
+    /* An ACK beyond SndMax is answered and ignored */
+    ack(p, 0xfffff000 + 9001, 65535);
+    g_assert_cmpuint(p->done->len, ==, 2);
+    peer_free(p);
+}
+
+/* A request whose memory cannot be read resets the connection */
+static void test_dma_failure(void)
+{
+    Peer *p = peer_new(0);
+
+    p->bad_cookie = 2;
+    post(p, 1, 500, 0);
+    post(p, 2, 500, 0);
+    g_assert(sent(p, p->sent->len - 1)->flags & TH_RST);
+    g_assert_cmpuint(p->done->len, ==, 2);
+    g_assert_cmpint(done(p, 1)->status, ==, CHIMNEY_TCP_ABORTED);
+    peer_free(p);
+}
+
+/* Data from the peer cannot be taken yet: not acked, upload requested */
+static void test_receive_refused(void)
+{
+    Peer *p = peer_new(0);
+
+    segment(p, 0, 65535, TH_ACK | TH_PUSH, 5000, 100);
+    g_assert_cmpuint(p->conn.st.rcv_nxt, ==, 5000);
+    g_assert_cmpuint(sent(p, 0)->ack, ==, 5000);
+    g_assert_cmphex(g_array_index(p->events, int, 0), ==,
+                    CHIMNEY_TCP_EV_UPLOAD_REQUEST << 16 |
+                    CHIMNEY_TCP_UPLOAD_RECEIVE);
+    peer_free(p);
+}
+
+static void test_state_check(void)
+{
+    ChimneyTcpState st = default_state(0);
+
+    st.remote_mss = 0;
+    g_assert_nonnull(chimney_tcp_state_check(&st));
+    st = default_state(0);
+    st.wscale_enabled = true;
+    st.snd_wscale = 15;
+    g_assert_nonnull(chimney_tcp_state_check(&st));
+    st = default_state(0);
+    st.snd_nxt = st.snd_una - 1;
+    g_assert_nonnull(chimney_tcp_state_check(&st));
+    st = default_state(0);
+    st.state = CHIMNEY_TCPS_TIME_WAIT;
+    g_assert_nonnull(chimney_tcp_state_check(&st));
+    st = default_state(0);
+    st.path_mtu = 20;
+    g_assert_nonnull(chimney_tcp_state_check(&st));
+}
+
+/* The parser refuses what must go to the host's path */
+static void test_parse(void)
+{
+    Peer *p = peer_new(0);
+    ChimneyTcpTuple t;
+    ChimneyTcpSegment seg;
+    uint8_t f[200];
+    size_t len;
+
+    post(p, 1, 50, 0);
+    len = 14 + 20 + 20 + 50;
+    memcpy(f, p->stack.frame, len);
+    g_assert(chimney_tcp_parse(f, len, &t, &seg, NULL));
+    g_assert_cmpuint(seg.len, ==, 50);
+    f[60] ^= 1;                                     /* payload bit flip */
+    g_assert(!chimney_tcp_parse(f, len, &t, &seg, NULL));
+    f[60] ^= 1;
+    stw_be_p(f + 14 + 6, 0x2000);                   /* more fragments */
+    g_assert(!chimney_tcp_parse(f, len, &t, &seg, NULL));
+    stw_be_p(f + 14 + 6, IP_DF);
+    f[14] = 0x46;                                   /* IP options */
+    g_assert(!chimney_tcp_parse(f, len, &t, &seg, NULL));
+    f[14] = 0x45;
+    g_assert(!chimney_tcp_parse(f, 40, &t, &seg, NULL));    /* runt */
+    peer_free(p);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/chimney-tcp/complete-on-ack", test_complete_on_ack);
+    g_test_add_func("/chimney-tcp/ordering", test_ordering);
+    g_test_add_func("/chimney-tcp/segmentation", test_segmentation);
+    g_test_add_func("/chimney-tcp/ip-id-wrap", test_ip_id_wrap);
+    g_test_add_func("/chimney-tcp/window-limit", test_window_limit);
+    g_test_add_func("/chimney-tcp/window-scale", test_window_scale);
+    g_test_add_func("/chimney-tcp/persist", test_persist);
+    g_test_add_func("/chimney-tcp/persist-limit", test_persist_limit);
+    g_test_add_func("/chimney-tcp/rto", test_rto);
+    g_test_add_func("/chimney-tcp/rexmit-limit", test_rexmit_limit);
+    g_test_add_func("/chimney-tcp/fast-retransmit", test_fast_retransmit);
+    g_test_add_func("/chimney-tcp/rst", test_rst);
+    g_test_add_func("/chimney-tcp/graceful-disconnect",
+                    test_graceful_disconnect);
+    g_test_add_func("/chimney-tcp/fin-retransmit", test_fin_retransmit);
+    g_test_add_func("/chimney-tcp/abortive-disconnect",
+                    test_abortive_disconnect);
+    g_test_add_func("/chimney-tcp/terminate", test_terminate);
+    g_test_add_func("/chimney-tcp/query-idle", test_query_idle);
+    g_test_add_func("/chimney-tcp/handover", test_handover);
+    g_test_add_func("/chimney-tcp/wrap", test_wrap);
+    g_test_add_func("/chimney-tcp/dma-failure", test_dma_failure);
+    g_test_add_func("/chimney-tcp/receive-refused", test_receive_refused);
+    g_test_add_func("/chimney-tcp/state-check", test_state_check);
+    g_test_add_func("/chimney-tcp/parse", test_parse);
+    return g_test_run();
+}

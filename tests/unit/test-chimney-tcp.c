@@ -766,7 +766,7 @@ static void test_receive_refused(void)
     g_assert_cmpuint(sent(p, 0)->ack, ==, 5000);
     g_assert_cmphex(g_array_index(p->events, int, 0), ==,
                     CHIMNEY_TCP_EV_UPLOAD_REQUEST << 16 |
-                    CHIMNEY_TCP_UPLOAD_RECEIVE);
+                    CHIMNEY_TCP_UPLOAD_REQUESTED);
     peer_free(p);
 }
 

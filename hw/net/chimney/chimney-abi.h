@@ -68,6 +68,7 @@
 #define CHIMNEY_DB_ASQ_TAIL             0x1000  /* admin SQ producer index */
 #define CHIMNEY_DB_L2_TXQ_TAIL          0x1004  /* L2 TX queue producer */
 #define CHIMNEY_DB_L2_RXQ_TAIL          0x1008  /* L2 RX queue producer */
+#define CHIMNEY_DB_CONN_SQ              0x100c  /* CHIMNEY_CONN_ID of a conn */
 #define CHIMNEY_DB_CQ_HEAD(n)           (0x1100 + 4 * (n)) /* CQ n head */
 
 #define CHIMNEY_ID_MAGIC                0x594d4843u   /* "CHMY" */
@@ -80,6 +81,7 @@
 #define CHIMNEY_FEAT_L2                 (1u << 0)   /* L2 TX/RX queues */
 #define CHIMNEY_FEAT_INTX               (1u << 1)   /* INTx fallback */
 #define CHIMNEY_FEAT_MODERATION         (1u << 2)   /* per-CQ moderation */
+#define CHIMNEY_FEAT_TCP_OFFLOAD        (1u << 3)   /* IPv4 TCP chimney */
 
 #define CHIMNEY_CTRL_ENABLE             (1u << 0)
 #define CHIMNEY_CTRL_RESET              (1u << 1)   /* self-clearing */
@@ -125,12 +127,13 @@ typedef struct ChimneyCqe {
 
 /* Completion types */
 #define CHIMNEY_CQE_ADMIN               1   /* an admin command finished */
-#define CHIMNEY_CQE_SEND                2   /* reserved: offloaded send */
+#define CHIMNEY_CQE_SEND                2   /* an offloaded send request */
 #define CHIMNEY_CQE_RECV                3   /* reserved: offloaded receive */
 #define CHIMNEY_CQE_INDICATE            4   /* reserved: receive indication */
 #define CHIMNEY_CQE_EVENT               5   /* device or connection event */
 #define CHIMNEY_CQE_L2_TX               7   /* an L2 frame was sent */
 #define CHIMNEY_CQE_L2_RX               8   /* an L2 frame was received */
+#define CHIMNEY_CQE_DISCONNECT          9   /* an offloaded disconnect */
 
 /* Completion statuses */
 #define CHIMNEY_ST_SUCCESS              0x00
@@ -142,16 +145,34 @@ typedef struct ChimneyCqe {
 #define CHIMNEY_ST_BAD_DESCRIPTOR       0x06
 #define CHIMNEY_ST_NO_RESOURCES         0x07
 #define CHIMNEY_ST_INVALID_STATE        0x08
+#define CHIMNEY_ST_STALE_GENERATION     0x09
 #define CHIMNEY_ST_REQUEST_ABORTED      0x10    /* NDIS: REQUEST_ABORTED */
 #define CHIMNEY_ST_UPLOAD_IN_PROGRESS   0x11    /* NDIS: UPLOAD_IN_PROGRESS */
+
+/* The NDIS_STATUS a Windows driver reports for each status */
+#define CHIMNEY_NDIS_STATUS_SUCCESS             0x00000000u
+#define CHIMNEY_NDIS_STATUS_REQUEST_ABORTED     0xc001000cu
+#define CHIMNEY_NDIS_STATUS_UPLOAD_IN_PROGRESS  0xc0231001u
+#define CHIMNEY_NDIS_STATUS_FAILURE             0xc0000001u /* the rest */
 
 /* Queues named in ChimneyCqe.queue */
 #define CHIMNEY_QUEUE_ADMIN             0
 #define CHIMNEY_QUEUE_L2_TX             1
 #define CHIMNEY_QUEUE_L2_RX             2
+#define CHIMNEY_QUEUE_CONN_SQ           3   /* a connection's send queue */
 
 /* CHIMNEY_CQE_EVENT codes (in aux) */
 #define CHIMNEY_EVENT_LINK              1   /* info: 1 up, 0 down */
+#define CHIMNEY_EVENT_ABORT             2   /* peer RST: TcpIndicateAbort */
+#define CHIMNEY_EVENT_UPLOAD_REQUEST    3   /* info: CHIMNEY_UPLOAD_* */
+#define CHIMNEY_EVENT_DISCONNECT        4   /* peer FIN: TcpIndicateDisconnect */
+
+/* Upload reasons (TCP_UPLOAD_REASON) in CHIMNEY_EVENT_UPLOAD_REQUEST */
+#define CHIMNEY_UPLOAD_URGENT_DATA      5
+#define CHIMNEY_UPLOAD_TIMEOUT          8   /* retransmit/persist/TIME_WAIT */
+#define CHIMNEY_UPLOAD_INVALID_STATE    9   /* its neighbor/path invalidated */
+#define CHIMNEY_UPLOAD_REQUESTED        10  /* e.g. data it cannot take yet */
+#define CHIMNEY_UPLOAD_HW_FAILURE       11  /* its memory became unreadable */
 
 /* Admin submission queue entry */
 #define CHIMNEY_ADMIN_CMD_SIZE          64
@@ -172,7 +193,13 @@ typedef struct ChimneyAdminCmd {
 #define CHIMNEY_CMD_DESTROY_CQ          0x04
 #define CHIMNEY_CMD_CREATE_L2Q          0x05
 #define CHIMNEY_CMD_DESTROY_L2Q         0x06
-/* 0x10..0x1f reserved: OFFLOAD, UPDATE, QUERY, INVALIDATE, TERMINATE */
+#define CHIMNEY_CMD_OFFLOAD_NEIGHBOR    0x10
+#define CHIMNEY_CMD_OFFLOAD_PATH        0x11
+#define CHIMNEY_CMD_OFFLOAD_TCP         0x12
+#define CHIMNEY_CMD_UPDATE              0x13
+#define CHIMNEY_CMD_QUERY_TCP           0x14
+#define CHIMNEY_CMD_INVALIDATE          0x15
+#define CHIMNEY_CMD_TERMINATE           0x16
 
 /*
  * IDENTIFY: addr/len name a buffer of at least CHIMNEY_IDENTIFY_SIZE bytes
@@ -193,7 +220,9 @@ typedef struct ChimneyIdentify {
     uint8_t  max_tx_sge;    /* descriptors per L2 frame */
     uint8_t  rsvd0;
     uint32_t max_frame;     /* largest L2 frame, bytes */
-    uint32_t rsvd[23];
+    uint32_t max_neighbors;
+    uint32_t max_paths;
+    uint32_t rsvd[21];
 } ChimneyIdentify;
 
 /*
@@ -262,6 +291,162 @@ typedef struct ChimneyL2RxDesc {
     uint64_t rsvd1;
 } ChimneyL2RxDesc;
 
+/*
+ * Offload objects.  Neighbors and paths are named by an index below
+ * max_neighbors / max_paths (IDENTIFY); a connection by CHIMNEY_CONN_ID:
+ * an index below max_conns and an 8-bit generation that the driver bumps
+ * each time it reuses the index, so that a stale id is refused.
+ */
+#define CHIMNEY_OBJ_NEIGHBOR            1
+#define CHIMNEY_OBJ_PATH                2
+#define CHIMNEY_OBJ_TCP                 3
+#define CHIMNEY_CONN_ID(index, gen)     ((index) | ((uint32_t)(gen) << 24))
+#define CHIMNEY_CONN_INDEX(id)          ((id) & 0xfffff)
+#define CHIMNEY_CONN_GEN(id)            ((id) >> 24)
+
+/*
+ * OFFLOAD_NEIGHBOR: id = neighbor, addr = ChimneyNeighborState.
+ * UPDATE (param[0] = CHIMNEY_OBJ_NEIGHBOR) takes the same block and
+ * changes dst_mac only.
+ */
+typedef struct ChimneyNeighborState {
+    uint8_t  src_mac[6];    /* const */
+    uint8_t  dst_mac[6];    /* cached */
+    uint16_t vlan_id;       /* const, 0 = untagged */
+    uint16_t rsvd0;
+    uint32_t rsvd[4];
+} ChimneyNeighborState;
+
+/*
+ * OFFLOAD_PATH: id = path, addr = ChimneyPathState.  UPDATE changes
+ * path_mtu only.
+ */
+typedef struct ChimneyPathState {
+    uint32_t neighbor;      /* an offloaded neighbor */
+    uint8_t  src_ip[4];     /* const, network order */
+    uint8_t  dst_ip[4];
+    uint32_t path_mtu;      /* cached, 68..9000 */
+    uint32_t rsvd[4];
+} ChimneyPathState;
+
+/* TCP_OFFLOAD_CONNECTION_STATE */
+#define CHIMNEY_TCP_ESTABLISHED         4
+#define CHIMNEY_TCP_FIN_WAIT1           5
+#define CHIMNEY_TCP_FIN_WAIT2           6
+#define CHIMNEY_TCP_CLOSE_WAIT          7
+#define CHIMNEY_TCP_CLOSING             8
+#define CHIMNEY_TCP_LAST_ACK            9
+
+/*
+ * TCP delegated state, as TCP_OFFLOAD_STATE_DELEGATED: given at OFFLOAD,
+ * written back by QUERY_TCP and TERMINATE.  Timer deltas are in ticks
+ * (SET_PARAMS TicksPerSecond), -1 when the timer is idle.
+ */
+typedef struct ChimneyTcpDelegated {
+    uint32_t state;
+    uint32_t rcv_nxt;
+    uint32_t rcv_wnd;
+    uint32_t snd_una;
+    uint32_t snd_nxt;
+    uint32_t snd_max;
+    uint32_t snd_wnd;
+    uint32_t max_snd_wnd;
+    uint32_t snd_wl1;
+    uint32_t cwnd;
+    uint32_t ssthresh;
+    uint16_t srtt;          /* ticks x 8 */
+    uint16_t rttvar;        /* ticks x 4 */
+    uint32_t ts_recent;
+    uint32_t ts_recent_age;
+    uint32_t ts_time;
+    uint32_t total_rt;
+    uint8_t  dup_ack_count;
+    uint8_t  snd_wnd_probe_count;
+    uint8_t  ka_probe_count;
+    uint8_t  rexmit_count;
+    int32_t  ka_timeout_delta;
+    int32_t  rexmit_timeout_delta;
+    uint32_t send_backlog;  /* written: 0xffffffff, not supported */
+    uint32_t sq_head;       /* written: first SQ entry not completed */
+    uint32_t rsvd[3];
+} ChimneyTcpDelegated;
+
+#define CHIMNEY_TCPF_TIMESTAMPS         (1u << 0)   /* const flags */
+#define CHIMNEY_TCPF_SACK               (1u << 1)
+#define CHIMNEY_TCPF_WINDOW_SCALING     (1u << 2)
+#define CHIMNEY_TCPC_KEEPALIVE          (1u << 0)   /* cached flags */
+#define CHIMNEY_TCPC_NAGLE              (1u << 1)
+
+/*
+ * OFFLOAD_TCP: id = CHIMNEY_CONN_ID, addr = ChimneyTcpOffload.  SQ entries
+ * [0, handover) are the requests outstanding at offload time (chimney's
+ * NetBufferListChain): their data starts at snd_una.  On failure the
+ * device neither touches nor completes them.  UPDATE (CHIMNEY_OBJ_TCP)
+ * takes the same block and applies its cached part only.
+ */
+typedef struct ChimneyTcpOffload {
+    uint32_t path;
+    uint32_t cq;            /* CQ of every completion of the connection */
+    uint64_t sq_base;
+    uint32_t sq_size;       /* entries, power of two */
+    uint32_t handover;      /* entries posted before the offload */
+    uint64_t db_record;     /* 4-byte SQ producer index, 4-aligned */
+    /* const */
+    uint16_t const_flags;   /* CHIMNEY_TCPF_* */
+    uint16_t remote_port;   /* host order */
+    uint16_t local_port;
+    uint8_t  snd_wscale;
+    uint8_t  rcv_wscale;
+    uint16_t remote_mss;
+    uint16_t rsvd0;
+    /* cached */
+    uint16_t cached_flags;  /* CHIMNEY_TCPC_* */
+    uint8_t  ttl;
+    uint8_t  tos;
+    uint32_t initial_rcv_wnd;
+    uint32_t rcv_indication_size;
+    uint32_t ka_timeout;
+    uint32_t ka_interval;
+    uint32_t max_rt;        /* retransmissions, 0: SET_PARAMS value */
+    uint8_t  ka_probe_count;
+    uint8_t  rsvd1[3];
+    ChimneyTcpDelegated delegated;
+    uint32_t rsvd2[6];
+} ChimneyTcpOffload;
+
+/*
+ * QUERY_TCP: id = connection, addr = a ChimneyTcpDelegated to fill; the
+ * connection keeps running.  INVALIDATE / TERMINATE: param[0] = object
+ * type, id = object; TERMINATE of a connection fills addr like QUERY_TCP
+ * and first completes every outstanding request with UPLOAD_IN_PROGRESS.
+ * Commands on a connection complete on its CQ, after its last data
+ * completion; the others on the admin CQ.
+ */
+
+/* Send queue entries (per connection) */
+#define CHIMNEY_SQ_SEND                 1
+#define CHIMNEY_SQ_DISCONNECT           2
+#define CHIMNEY_SQF_PUSH                (1u << 0)
+#define CHIMNEY_SQF_URGENT              (1u << 1)
+#define CHIMNEY_SQF_ABORTIVE            (1u << 2)   /* disconnect with RST */
+#define CHIMNEY_MAX_SGE                 64
+
+typedef struct ChimneySqDesc {
+    uint8_t  type;          /* CHIMNEY_SQ_* */
+    uint8_t  flags;         /* CHIMNEY_SQF_* */
+    uint16_t nsge;          /* entries at sgl, 0 only when len is 0 */
+    uint32_t len;           /* bytes, the sum of the entries */
+    uint64_t cookie;
+    uint64_t sgl;           /* guest address of nsge ChimneySge */
+    uint64_t rsvd;
+} ChimneySqDesc;
+
+typedef struct ChimneySge {
+    uint64_t addr;
+    uint32_t len;
+    uint32_t rsvd;
+} ChimneySge;
+
 /* Layout checks: these are the ABI. */
 #define CHIMNEY_ABI_CHECK(c) _Static_assert(c, #c)
 CHIMNEY_ABI_CHECK(sizeof(ChimneyCqe) == CHIMNEY_CQE_SIZE);
@@ -277,5 +462,16 @@ CHIMNEY_ABI_CHECK(sizeof(ChimneyL2TxDesc) == CHIMNEY_L2_DESC_SIZE);
 CHIMNEY_ABI_CHECK(sizeof(ChimneyL2RxDesc) == CHIMNEY_L2_DESC_SIZE);
 CHIMNEY_ABI_CHECK(offsetof(ChimneyL2TxDesc, cookie) == 16);
 CHIMNEY_ABI_CHECK(offsetof(ChimneyL2RxDesc, cookie) == 16);
+CHIMNEY_ABI_CHECK(sizeof(ChimneyNeighborState) == 32);
+CHIMNEY_ABI_CHECK(sizeof(ChimneyPathState) == 32);
+CHIMNEY_ABI_CHECK(sizeof(ChimneyTcpDelegated) == 96);
+CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpDelegated, srtt) == 44);
+CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpDelegated, rexmit_timeout_delta) == 72);
+CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, const_flags) == 32);
+CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, cached_flags) == 44);
+CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, delegated) == 72);
+CHIMNEY_ABI_CHECK(sizeof(ChimneyTcpOffload) == 192);
+CHIMNEY_ABI_CHECK(sizeof(ChimneySqDesc) == 32);
+CHIMNEY_ABI_CHECK(sizeof(ChimneySge) == 16);
 
 #endif /* HW_NET_CHIMNEY_ABI_H */

@@ -27,12 +27,13 @@ static uint8_t chimney_cmd_identify(ChimneyState *s, uint64_t addr,
         .num_cqs = cpu_to_le16(s->num_cqs),
         .num_vectors = cpu_to_le16(s->num_vectors),
         .max_conns = cpu_to_le32(s->max_conns),
-        .features = cpu_to_le32(CHIMNEY_FEAT_L2 | CHIMNEY_FEAT_INTX |
-                                CHIMNEY_FEAT_MODERATION),
+        .features = cpu_to_le32(CHIMNEY_FEATURES),
         .ring_log2_min = CHIMNEY_RING_LOG2_MIN,
         .ring_log2_max = CHIMNEY_RING_LOG2_MAX,
         .max_tx_sge = CHIMNEY_L2_MAX_TX_SGE,
         .max_frame = cpu_to_le32(CHIMNEY_L2_MAX_FRAME),
+        .max_neighbors = cpu_to_le32(s->max_neighbors),
+        .max_paths = cpu_to_le32(s->max_paths),
     };
 
     if (len < sizeof(id)) {
@@ -73,6 +74,7 @@ static uint8_t chimney_cmd_set_params(ChimneyState *s, const uint32_t *p)
     }
     memcpy(s->params, p, sizeof(s->params));
     s->params_set = true;
+    chimney_offload_set_params(s);
     return CHIMNEY_ST_SUCCESS;
 }
 
@@ -84,7 +86,8 @@ static bool chimney_cq_id_valid(ChimneyState *s, uint32_t id)
 static bool chimney_cq_in_use(ChimneyState *s, uint32_t id)
 {
     return (s->l2_txq.size && s->l2_txq.cq == id) ||
-           (s->l2_rxq.size && s->l2_rxq.cq == id);
+           (s->l2_rxq.size && s->l2_rxq.cq == id) ||
+           chimney_offload_cq_in_use(s, id);
 }
 
 static uint8_t chimney_cmd_create_cq(ChimneyState *s, uint32_t id,
@@ -185,13 +188,15 @@ static uint8_t chimney_cmd_destroy_l2q(ChimneyState *s, uint32_t id)
     return CHIMNEY_ST_SUCCESS;
 }
 
-static uint8_t chimney_admin_exec(ChimneyState *s, const ChimneyAdminCmd *cmd)
+static uint8_t chimney_admin_exec(ChimneyState *s, const ChimneyAdminCmd *cmd,
+                                  ChimneyConn **target)
 {
     uint32_t id = le32_to_cpu(cmd->id);
     uint64_t addr = le64_to_cpu(cmd->addr);
     uint32_t len = le32_to_cpu(cmd->len);
     uint32_t p[ARRAY_SIZE(cmd->param)];
 
+    *target = NULL;
     for (int i = 0; i < ARRAY_SIZE(p); i++) {
         p[i] = le32_to_cpu(cmd->param[i]);
     }
@@ -213,6 +218,8 @@ static uint8_t chimney_admin_exec(ChimneyState *s, const ChimneyAdminCmd *cmd)
         return chimney_cmd_create_l2q(s, id, addr, len, p);
     case CHIMNEY_CMD_DESTROY_L2Q:
         return chimney_cmd_destroy_l2q(s, id);
+    case CHIMNEY_CMD_OFFLOAD_NEIGHBOR ... CHIMNEY_CMD_TERMINATE:
+        return chimney_offload_cmd(s, cmd, id, addr, p, target);
     default:
         qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: unknown admin opcode "
                       "0x%x\n", cmd->opcode);
@@ -227,6 +234,8 @@ void chimney_admin_process(ChimneyState *s)
     for (int budget = CHIMNEY_BH_BUDGET; budget > 0; budget--) {
         ChimneyAdminCmd cmd;
         ChimneyCqe cqe = { .queue = CHIMNEY_QUEUE_ADMIN };
+        ChimneyConn *conn;
+        uint32_t p[ARRAY_SIZE(cmd.param)];
         uint8_t status;
 
         if (!chimney_running(s) || chimney_ring_empty(q) ||
@@ -238,9 +247,32 @@ void chimney_admin_process(ChimneyState *s)
             chimney_fatal(s, CHIMNEY_FATAL_ASQ_DMA, q->head);
             return;
         }
+        /* A command completing on a connection's CQ needs room there */
+        for (int i = 0; i < ARRAY_SIZE(p); i++) {
+            p[i] = le32_to_cpu(cmd.param[i]);
+        }
+        conn = chimney_offload_cmd_target(s, cmd.opcode, le32_to_cpu(cmd.id),
+                                          p);
+        if (conn && !chimney_conn_can_push(conn)) {
+            return;
+        }
         q->head = chimney_ring_next(q, q->head);
-        status = chimney_admin_exec(s, &cmd);
+        status = chimney_admin_exec(s, &cmd, &conn);
         trace_chimney_admin_cmd(cmd.opcode, le32_to_cpu(cmd.id), status);
+        if (conn) {
+            ChimneyPending pe = {
+                .cookie = le64_to_cpu(cmd.cookie),
+                .sq_head = q->head,
+                .info = cmd.opcode,
+                .type = CHIMNEY_CQE_ADMIN,
+                .status = status,
+                .queue = CHIMNEY_QUEUE_ADMIN,
+            };
+
+            chimney_conn_push(conn, &pe);
+            chimney_conn_release(conn);
+            continue;
+        }
         cqe.obj = le32_to_cpu(cmd.id);
         cqe.sq_head = q->head;
         cqe.cookie = le64_to_cpu(cmd.cookie);

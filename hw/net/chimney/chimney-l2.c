@@ -129,15 +129,23 @@ void chimney_l2_tx_process(ChimneyState *s)
     qemu_bh_schedule(s->bh);
 }
 
-static bool chimney_l2_can_receive(NetClientState *nc)
+static bool chimney_l2_rx_ready(ChimneyState *s)
 {
-    ChimneyState *s = qemu_get_nic_opaque(nc);
     PCIDevice *pdev = PCI_DEVICE(s);
     ChimneyRing *q = &s->l2_rxq;
 
     return chimney_running(s) && q->size && !chimney_ring_empty(q) &&
            !chimney_cq_full(&s->cq[q->cq]) &&
            (pdev->config[PCI_COMMAND] & PCI_COMMAND_MASTER);
+}
+
+/* Offloaded connections take their segments whatever the L2 ring holds. */
+static bool chimney_l2_can_receive(NetClientState *nc)
+{
+    ChimneyState *s = qemu_get_nic_opaque(nc);
+
+    return chimney_l2_rx_ready(s) ||
+           (chimney_running(s) && chimney_offload_active(s));
 }
 
 static void chimney_l2_rx_complete(ChimneyState *s, uint64_t cookie,
@@ -161,8 +169,12 @@ static ssize_t chimney_l2_receive(NetClientState *nc, const uint8_t *buf,
     ChimneyState *s = qemu_get_nic_opaque(nc);
     ChimneyRing *q = &s->l2_rxq;
 
+    /* The classifier: segments of offloaded 4-tuples go to the engine */
+    if (chimney_running(s) && chimney_offload_receive(s, buf, size)) {
+        return size;
+    }
     /* Buffers the driver made zero-length are returned, then the next. */
-    while (chimney_l2_can_receive(nc)) {
+    while (chimney_l2_rx_ready(s)) {
         ChimneyL2RxDesc d;
         uint64_t addr, cookie;
         uint32_t len;
@@ -205,7 +217,7 @@ static ssize_t chimney_l2_receive(NetClientState *nc, const uint8_t *buf,
 
 void chimney_l2_rx_kick(ChimneyState *s)
 {
-    if (chimney_l2_can_receive(qemu_get_queue(s->nic))) {
+    if (chimney_l2_rx_ready(s)) {
         qemu_flush_queued_packets(qemu_get_queue(s->nic));
     }
 }

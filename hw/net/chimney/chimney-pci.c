@@ -52,6 +52,7 @@ static void chimney_stop_queues(ChimneyState *s)
 {
     NetClientState *nc = qemu_get_queue(s->nic);
 
+    chimney_offload_reset(s);
     memset(&s->asq, 0, sizeof(s->asq));
     memset(&s->l2_txq, 0, sizeof(s->l2_txq));
     memset(&s->l2_rxq, 0, sizeof(s->l2_rxq));
@@ -154,7 +155,7 @@ static uint64_t chimney_mmio_read(void *opaque, hwaddr addr, unsigned size)
         val = CHIMNEY_RING_LOG2_MAX | (CHIMNEY_RING_LOG2_MIN << 8);
         break;
     case CHIMNEY_REG_FEATURES:
-        val = CHIMNEY_FEAT_L2 | CHIMNEY_FEAT_INTX | CHIMNEY_FEAT_MODERATION;
+        val = CHIMNEY_FEATURES;
         break;
     case CHIMNEY_REG_CTRL:
         val = s->ctrl;
@@ -274,6 +275,9 @@ static void chimney_doorbell(ChimneyState *s, hwaddr addr, uint32_t val)
     case CHIMNEY_DB_L2_RXQ_TAIL:
         chimney_ring_doorbell(s, &s->l2_rxq, addr, val);
         break;
+    case CHIMNEY_DB_CONN_SQ:
+        chimney_offload_doorbell(s, val);
+        return;
     default:
         if (addr >= CHIMNEY_DB_CQ_HEAD(0) &&
             addr < CHIMNEY_DB_CQ_HEAD(s->num_cqs)) {
@@ -371,6 +375,7 @@ static void chimney_bh(void *opaque)
         chimney_post_link_event(s);
     }
     chimney_admin_process(s);
+    chimney_offload_work(s);
     chimney_l2_tx_process(s);
     chimney_l2_rx_kick(s);
     chimney_cq_fire_due(s);
@@ -408,6 +413,12 @@ static void chimney_realize(PCIDevice *pdev, Error **errp)
                    CHIMNEY_MAX_CONNS_LIMIT);
         return;
     }
+    if (s->max_neighbors < 1 || s->max_neighbors > 65536 ||
+        s->max_paths < 1 || s->max_paths > CHIMNEY_MAX_CONNS_LIMIT) {
+        error_setg(errp, "max-neighbors must be between 1 and 65536 and "
+                   "max-paths between 1 and %u", CHIMNEY_MAX_CONNS_LIMIT);
+        return;
+    }
 
     pdev->config_write = chimney_write_config;
     pci_config_set_interrupt_pin(pdev->config, 1);
@@ -425,6 +436,7 @@ static void chimney_realize(PCIDevice *pdev, Error **errp)
     }
 
     s->bh = qemu_bh_new_guarded(chimney_bh, s, &dev->mem_reentrancy_guard);
+    chimney_offload_init(s);
     for (int i = 0; i < CHIMNEY_MAX_CQS; i++) {
         s->cq[i].owner = s;
         s->cq[i].mod_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
@@ -445,6 +457,7 @@ static void chimney_exit(PCIDevice *pdev)
 {
     ChimneyState *s = CHIMNEY_NIC(pdev);
 
+    chimney_offload_exit(s);
     qemu_del_nic(s->nic);
     for (int i = 0; i < CHIMNEY_MAX_CQS; i++) {
         timer_free(s->cq[i].mod_timer);
@@ -595,6 +608,10 @@ static const Property chimney_properties[] = {
                        CHIMNEY_DEFAULT_VECTORS),
     DEFINE_PROP_UINT32("max-conns", ChimneyState, max_conns,
                        CHIMNEY_DEFAULT_MAX_CONNS),
+    DEFINE_PROP_UINT32("max-neighbors", ChimneyState, max_neighbors,
+                       CHIMNEY_DEFAULT_NEIGHBORS),
+    DEFINE_PROP_UINT32("max-paths", ChimneyState, max_paths,
+                       CHIMNEY_DEFAULT_PATHS),
 };
 
 static void chimney_get_stat(Object *obj, Visitor *v, const char *name,
@@ -603,6 +620,17 @@ static void chimney_get_stat(Object *obj, Visitor *v, const char *name,
     uint64_t value = *(uint64_t *)opaque;
 
     visit_type_uint64(v, name, &value, errp);
+}
+
+/* One line of TCP counters per offloaded connection */
+static char *chimney_get_conn_stats(Object *obj, Error **errp)
+{
+    ChimneyState *s = CHIMNEY_NIC(obj);
+
+    if (!s->conns) {
+        return g_strdup("");
+    }
+    return chimney_offload_stats(s);
 }
 
 static void chimney_instance_init(Object *obj)
@@ -615,6 +643,11 @@ static void chimney_instance_init(Object *obj)
                         NULL, NULL, &s->stat_rx_frames);
     object_property_add(obj, "x-stat-rx-dropped", "uint64", chimney_get_stat,
                         NULL, NULL, &s->stat_rx_dropped);
+    object_property_add(obj, "x-stat-stale-doorbells", "uint64",
+                        chimney_get_stat, NULL, NULL,
+                        &s->stat_stale_doorbells);
+    object_property_add_str(obj, "x-conn-stats", chimney_get_conn_stats,
+                            NULL);
 }
 
 static void chimney_class_init(ObjectClass *klass, void *data)

@@ -423,7 +423,7 @@ static void tcp_arm_persist(ChimneyTcpConn *c)
 
 void chimney_tcp_output(ChimneyTcpConn *c)
 {
-    if (c->aborted || c->upload_requested) {
+    if (c->aborted || c->upload_requested || c->frozen) {
         return;
     }
     for (;;) {
@@ -487,6 +487,36 @@ void chimney_tcp_start(ChimneyTcpConn *c)
     chimney_tcp_output(c);
 }
 
+static void tcp_fin_acked(ChimneyTcpConn *c)
+{
+    switch (c->st.state) {
+    case CHIMNEY_TCPS_FIN_WAIT1:
+        c->st.state = CHIMNEY_TCPS_FIN_WAIT2;
+        break;
+    case CHIMNEY_TCPS_CLOSING:
+        c->st.state = CHIMNEY_TCPS_TIME_WAIT;
+        tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
+        break;
+    case CHIMNEY_TCPS_LAST_ACK:
+        c->st.state = CHIMNEY_TCPS_CLOSED;
+        break;
+    }
+}
+
+/* Complete every request that SndUna has passed, in order. */
+static void tcp_complete_covered(ChimneyTcpConn *c)
+{
+    while (c->count && chimney_seq_leq(tcp_req(c, 0)->end_seq,
+                                       c->st.snd_una)) {
+        bool fin = tcp_req(c, 0)->type == CHIMNEY_TCP_REQ_DISCONNECT;
+
+        tcp_complete_head(c, CHIMNEY_TCP_OK, tcp_req(c, 0)->len);
+        if (fin) {
+            tcp_fin_acked(c);
+        }
+    }
+}
+
 bool chimney_tcp_post(ChimneyTcpConn *c, const ChimneyTcpReq *req)
 {
     if (c->aborted || c->st.state == CHIMNEY_TCPS_CLOSED) {
@@ -515,6 +545,8 @@ bool chimney_tcp_post(ChimneyTcpConn *c, const ChimneyTcpReq *req)
         c->st.state = c->st.state == CHIMNEY_TCPS_ESTABLISHED ?
                       CHIMNEY_TCPS_FIN_WAIT1 : CHIMNEY_TCPS_LAST_ACK;
     }
+    /* An empty request behind acknowledged data is done at once */
+    tcp_complete_covered(c);
     chimney_tcp_output(c);
     return true;
 }
@@ -534,22 +566,6 @@ static void tcp_rtt_sample(ChimneyTcpConn *c, int64_t rtt)
         c->srtt_ns += (rtt - c->srtt_ns) / 8;
     }
     tcp_update_rto(c);
-}
-
-static void tcp_fin_acked(ChimneyTcpConn *c)
-{
-    switch (c->st.state) {
-    case CHIMNEY_TCPS_FIN_WAIT1:
-        c->st.state = CHIMNEY_TCPS_FIN_WAIT2;
-        break;
-    case CHIMNEY_TCPS_CLOSING:
-        c->st.state = CHIMNEY_TCPS_TIME_WAIT;
-        tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
-        break;
-    case CHIMNEY_TCPS_LAST_ACK:
-        c->st.state = CHIMNEY_TCPS_CLOSED;
-        break;
-    }
 }
 
 static void tcp_new_ack(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)
@@ -596,16 +612,7 @@ static void tcp_new_ack(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)
     if (chimney_seq_lt(c->st.snd_nxt, c->st.snd_una)) {
         c->st.snd_nxt = c->st.snd_una;
     }
-    /* Complete every request the ACK covers, in order */
-    while (c->count && chimney_seq_leq(tcp_req(c, 0)->end_seq,
-                                       c->st.snd_una)) {
-        bool fin = tcp_req(c, 0)->type == CHIMNEY_TCP_REQ_DISCONNECT;
-
-        tcp_complete_head(c, CHIMNEY_TCP_OK, tcp_req(c, 0)->len);
-        if (fin) {
-            tcp_fin_acked(c);
-        }
-    }
+    tcp_complete_covered(c);
     if (c->st.snd_una == c->st.snd_max) {
         tcp_timer_set(c, -1);
         c->persist = false;
@@ -743,7 +750,7 @@ void chimney_tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)
         if (!c->rcv_upload_requested) {
             c->rcv_upload_requested = true;
             tcp_event(c, CHIMNEY_TCP_EV_UPLOAD_REQUEST,
-                      CHIMNEY_TCP_UPLOAD_RECEIVE);
+                      CHIMNEY_TCP_UPLOAD_REQUESTED);
         }
         tcp_send_ack(c);
     } else if (fin_now && (c->st.state == CHIMNEY_TCPS_ESTABLISHED ||
@@ -763,7 +770,7 @@ void chimney_tcp_timer(ChimneyTcpConn *c)
     uint32_t limit = c->st.max_rt ? c->st.max_rt : s->max_retransmit;
 
     c->timer_ns = -1;
-    if (c->aborted || c->upload_requested) {
+    if (c->aborted || c->upload_requested || c->frozen) {
         return;
     }
     if (c->persist) {
@@ -829,6 +836,23 @@ void chimney_tcp_terminate(ChimneyTcpConn *c, ChimneyTcpState *out)
     tcp_timer_set(c, -1);
     tcp_flush(c, CHIMNEY_TCP_UPLOADED);
     c->aborted = true;
+}
+
+/* Invalidated: the connection sends nothing more until terminated. */
+void chimney_tcp_freeze(ChimneyTcpConn *c)
+{
+    c->frozen = true;
+    tcp_timer_set(c, -1);
+}
+
+/* UPDATE of the path or the cached variables */
+void chimney_tcp_set_path_mtu(ChimneyTcpConn *c, uint32_t mtu)
+{
+    uint32_t hdr = IP_HDR_LEN + TCP_HDR_LEN +
+                   (c->st.ts_enabled ? TCP_TS_OPT_LEN : 0);
+
+    c->st.path_mtu = mtu;
+    c->mss = MIN(c->st.remote_mss, mtu - hdr);
 }
 
 bool chimney_tcp_parse(const uint8_t *frame, size_t len,

@@ -64,9 +64,11 @@ enum {
 
 /* Upload reasons (TCP_UPLOAD_REASON) */
 enum {
-    CHIMNEY_TCP_UPLOAD_URGENT_DATA = 3,
-    CHIMNEY_TCP_UPLOAD_TIMEOUT = 4,
-    CHIMNEY_TCP_UPLOAD_RECEIVE = 7,     /* data the device cannot take yet */
+    CHIMNEY_TCP_UPLOAD_URGENT_DATA = 5,
+    CHIMNEY_TCP_UPLOAD_TIMEOUT = 8,     /* retransmit, persist, TIME_WAIT */
+    CHIMNEY_TCP_UPLOAD_INVALID_STATE = 9,
+    CHIMNEY_TCP_UPLOAD_REQUESTED = 10,  /* e.g. data it cannot take yet */
+    CHIMNEY_TCP_UPLOAD_HW_FAILURE = 11,
 };
 
 #define CHIMNEY_TCP_REQ_SEND        0
@@ -176,6 +178,7 @@ struct ChimneyTcpConn {
     bool fin_sent;                  /* our FIN, at end_seq - 1, is out */
     bool aborted;
     bool upload_requested;
+    bool frozen;                    /* invalidated: nothing more is sent */
     bool rcv_upload_requested;
 
     /* RTT estimation (RFC 6298), nanoseconds */
@@ -233,6 +236,8 @@ void chimney_tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg);
 void chimney_tcp_timer(ChimneyTcpConn *c);
 void chimney_tcp_query(const ChimneyTcpConn *c, ChimneyTcpState *out);
 void chimney_tcp_terminate(ChimneyTcpConn *c, ChimneyTcpState *out);
+void chimney_tcp_freeze(ChimneyTcpConn *c);
+void chimney_tcp_set_path_mtu(ChimneyTcpConn *c, uint32_t mtu);
 bool chimney_tcp_parse(const uint8_t *frame, size_t len,
                        ChimneyTcpTuple *tuple, ChimneyTcpSegment *seg,
                        const uint8_t **payload);

@@ -14,6 +14,7 @@
 #include "qom/object.h"
 #include "hw/net/chimney/chimney-abi.h"
 #include "hw/net/chimney/chimney-queue.h"
+#include "hw/net/chimney/chimney-offload.h"
 
 #define TYPE_CHIMNEY_NIC "chimney-nic"
 OBJECT_DECLARE_SIMPLE_TYPE(ChimneyState, CHIMNEY_NIC)
@@ -21,8 +22,12 @@ OBJECT_DECLARE_SIMPLE_TYPE(ChimneyState, CHIMNEY_NIC)
 #define CHIMNEY_DEFAULT_CQS         8
 #define CHIMNEY_DEFAULT_VECTORS     8
 #define CHIMNEY_DEFAULT_MAX_CONNS   1024
+#define CHIMNEY_DEFAULT_NEIGHBORS   256
+#define CHIMNEY_DEFAULT_PATHS       1024
 #define CHIMNEY_MAX_CONNS_LIMIT     (1u << 20)
 #define CHIMNEY_NUM_PARAMS          9
+#define CHIMNEY_FEATURES (CHIMNEY_FEAT_L2 | CHIMNEY_FEAT_INTX | \
+                          CHIMNEY_FEAT_MODERATION | CHIMNEY_FEAT_TCP_OFFLOAD)
 /* Admin commands and TX frames handled per bottom-half run. */
 #define CHIMNEY_BH_BUDGET           64
 
@@ -34,6 +39,8 @@ struct ChimneyState {
     uint32_t num_cqs;
     uint32_t num_vectors;
     uint32_t max_conns;
+    uint32_t max_neighbors;
+    uint32_t max_paths;
 
     NICState *nic;
     MemoryRegion mmio;
@@ -65,10 +72,22 @@ struct ChimneyState {
     /* A link change not yet reported on the admin CQ */
     bool link_event_pending;
 
+    /* Offloaded objects (chimney-offload.c); their presence blocks migration */
+    ChimneyNeighbor *neighbors;
+    ChimneyPath *paths;
+    ChimneyConn **conns;
+    GHashTable *conn_by_key;
+    uint32_t num_objects;
+    ChimneyTcpStack *tcp;
+    QTAILQ_HEAD(, ChimneyConn) flush_list;
+    QTAILQ_HEAD(, ChimneyConn) timer_list;
+    Error *migration_blocker;
+
     /* Statistics (not migrated) */
     uint64_t stat_tx_frames;
     uint64_t stat_rx_frames;
     uint64_t stat_rx_dropped;
+    uint64_t stat_stale_doorbells;
 
     uint8_t tx_frame[CHIMNEY_L2_MAX_FRAME];
 };

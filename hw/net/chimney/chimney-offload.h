@@ -1,0 +1,105 @@
+/*
+ * chimney-nic: offloaded objects (neighbors, paths, TCP connections)
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_NET_CHIMNEY_OFFLOAD_H
+#define HW_NET_CHIMNEY_OFFLOAD_H
+
+#include "qemu/queue.h"
+#include "hw/net/chimney/chimney-queue.h"
+#include "hw/net/chimney/chimney-tcp.h"
+
+typedef struct ChimneyNeighbor {
+    bool valid;
+    bool invalidated;
+    uint8_t src_mac[6];
+    uint8_t dst_mac[6];
+    uint16_t vlan;
+    uint32_t refs;              /* paths that use it */
+} ChimneyNeighbor;
+
+typedef struct ChimneyPath {
+    bool valid;
+    bool invalidated;
+    uint32_t neighbor;
+    uint32_t src_ip;            /* network order */
+    uint32_t dst_ip;
+    uint32_t mtu;
+    uint32_t refs;              /* connections that use it */
+} ChimneyPath;
+
+/* A completion waiting for its turn, in the connection's causal order. */
+typedef struct ChimneyPending {
+    uint64_t cookie;
+    uint32_t bytes;
+    uint32_t sq_head;
+    uint32_t aux;
+    uint16_t info;
+    uint8_t type;
+    uint8_t status;
+    uint16_t queue;
+} ChimneyPending;
+
+/* What the device keeps of each send queue entry it has taken. */
+typedef struct ChimneySlot {
+    uint64_t sgl;
+    uint16_t nsge;
+    uint8_t status;             /* a request refused at fetch time */
+    /* where the last read ended, so sequential reads do not rescan */
+    uint16_t cur_sge;
+    uint32_t cur_off;
+    uint64_t cur_addr;
+    uint32_t cur_len;
+} ChimneySlot;
+
+typedef struct ChimneyConn {
+    ChimneyState *dev;
+    uint32_t index;
+    uint8_t gen;
+    uint32_t path;
+    uint32_t cq;
+    uint64_t key;               /* remote IP and both ports */
+    ChimneyRing sq;             /* head: next entry to fetch */
+    uint64_t db_record;
+    bool poisoned;              /* the SQ is not fetched any more */
+    bool terminated;            /* freed once its completions are out */
+    bool timer_due;
+
+    ChimneySlot *slots;         /* one per SQ entry */
+    ChimneyTcpReq *reqs;        /* the engine's queue, one per SQ entry */
+    ChimneyPending *pend;       /* completions not yet in the CQ */
+    uint32_t pend_cap, pend_head, pend_count;
+    bool on_flush_list;
+    bool on_timer_list;
+    QTAILQ_ENTRY(ChimneyConn) flush_link;
+    QTAILQ_ENTRY(ChimneyConn) timer_link;
+
+    QEMUTimer *timer;
+    ChimneyTcpConn tcp;
+} ChimneyConn;
+
+void chimney_offload_init(ChimneyState *s);
+void chimney_offload_reset(ChimneyState *s);
+void chimney_offload_exit(ChimneyState *s);
+void chimney_offload_set_params(ChimneyState *s);
+uint8_t chimney_offload_cmd(ChimneyState *s, const ChimneyAdminCmd *cmd,
+                            uint32_t id, uint64_t addr, const uint32_t *p,
+                            ChimneyConn **target);
+ChimneyConn *chimney_offload_cmd_target(ChimneyState *s, uint8_t opcode,
+                                        uint32_t id, const uint32_t *p);
+bool chimney_conn_push(ChimneyConn *conn, const ChimneyPending *pe);
+bool chimney_conn_can_push(ChimneyConn *conn);
+void chimney_conn_release(ChimneyConn *conn);
+void chimney_offload_doorbell(ChimneyState *s, uint32_t conn_id);
+void chimney_offload_work(ChimneyState *s);
+bool chimney_offload_receive(ChimneyState *s, const uint8_t *buf,
+                             size_t size);
+bool chimney_offload_cq_in_use(ChimneyState *s, uint32_t cq);
+bool chimney_offload_active(ChimneyState *s);
+char *chimney_offload_stats(ChimneyState *s);
+
+#endif /* HW_NET_CHIMNEY_OFFLOAD_H */

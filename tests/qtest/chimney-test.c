@@ -148,6 +148,17 @@ static uint64_t qom_stat(Fixture *f, const char *name)
     return v;
 }
 
+static char *qom_str(Fixture *f, const char *name)
+{
+    QDict *rsp = qtest_qmp(f->qts, "{'execute': 'qom-get', 'arguments': "
+                           "{'path': '/machine/peripheral/nic0', "
+                           "'property': %s}}", name);
+    char *v = g_strdup(qdict_get_str(rsp, "return"));
+
+    qobject_unref(rsp);
+    return v;
+}
+
 static void assert_fatal(Fixture *f, uint32_t code, uint32_t info)
 {
     g_assert(qchimney_wait_status(&f->c, CHIMNEY_STATUS_FATAL,
@@ -1097,6 +1108,632 @@ static void test_slirp_ping(void)
     qtest_quit(qts);
 }
 
+
+/* --- offloaded TCP connections: the test is the peer on the wire --- */
+
+#define PEER_MAC "\x02\x00\x00\x00\x00\x02"
+
+typedef struct PeerSeg {
+    uint32_t seq, ack;
+    uint8_t flags;
+    uint16_t wnd, ip_id, ip_off;
+    uint32_t len;
+    uint8_t data[2048];
+} PeerSeg;
+
+static void wire_expect_ip(const uint8_t *f, size_t len)
+{
+    g_assert_cmpuint(len, >=, 54);
+    g_assert_cmphex(lduw_be_p(f + 12), ==, 0x0800);
+    g_assert_cmphex(qchimney_csum(f + 14, 20, 0), ==, 0);
+}
+
+/* Read the device's next TCP segment from the wire and check it. */
+static void peer_read(Fixture *f, PeerSeg *ps)
+{
+    uint8_t fr[2048];
+    size_t len = wire_recv(f, fr, sizeof(fr));
+    uint8_t *ip = fr + 14, *th = ip + 20;
+    size_t doff, tcp_len;
+    uint32_t sum;
+
+    wire_expect_ip(fr, len);
+    tcp_len = lduw_be_p(ip + 2) - 20;
+    sum = qchimney_csum(ip + 12, 8, 0);
+    sum = (uint16_t)~sum + 6 + tcp_len;
+    g_assert_cmphex(qchimney_csum(th, tcp_len, sum), ==, 0);
+    doff = (th[12] >> 4) * 4;
+    ps->seq = ldl_be_p(th + 4);
+    ps->ack = ldl_be_p(th + 8);
+    ps->flags = th[13];
+    ps->wnd = lduw_be_p(th + 14);
+    ps->ip_id = lduw_be_p(ip + 4);
+    ps->ip_off = lduw_be_p(ip + 6);
+    ps->len = tcp_len - doff;
+    g_assert_cmpuint(ps->len, <=, sizeof(ps->data));
+    memcpy(ps->data, th + doff, ps->len);
+}
+
+/* The peer sends a segment to the device's connection @hc. */
+static void peer_send(Fixture *f, QChimneyConn *hc, uint32_t seq,
+                      uint32_t ack, uint8_t flags, uint16_t wnd,
+                      const uint8_t *opt, size_t optlen)
+{
+    uint8_t fr[128] = { 0 };
+    uint8_t *ip = fr + 14, *th = ip + 20;
+    size_t tcp_len = 20 + optlen;
+    uint32_t sum;
+
+    memcpy(fr, hc->mac, 6);
+    memcpy(fr + 6, PEER_MAC, 6);
+    stw_be_p(fr + 12, 0x0800);
+    ip[0] = 0x45;
+    stw_be_p(ip + 2, 20 + tcp_len);
+    stw_be_p(ip + 6, 0x4000);
+    ip[8] = 64;
+    ip[9] = 6;
+    memcpy(ip + 12, &hc->peer_ip, 4);
+    memcpy(ip + 16, &hc->ip, 4);
+    stw_be_p(ip + 10, qchimney_csum(ip, 20, 0));
+    stw_be_p(th, hc->peer_port);
+    stw_be_p(th + 2, hc->port);
+    stl_be_p(th + 4, seq);
+    stl_be_p(th + 8, ack);
+    th[12] = (tcp_len / 4) << 4;
+    th[13] = flags;
+    stw_be_p(th + 14, wnd);
+    memcpy(th + 20, opt, optlen);
+    sum = qchimney_csum(ip + 12, 8, 0);
+    sum = (uint16_t)~sum + 6 + tcp_len;
+    stw_be_p(th + 16, qchimney_csum(th, tcp_len, sum));
+    wire_send(f, fr, 14 + 20 + tcp_len);
+}
+
+static void peer_ack(Fixture *f, QChimneyConn *hc, uint32_t ack)
+{
+    peer_send(f, hc, hc->irs + 1, ack, 0x10, 65535, NULL, 0);
+}
+
+static void conn_setup(Fixture *f, QChimneyConn *hc, uint32_t index,
+                       uint32_t cq, uint32_t sq_size)
+{
+    static const uint8_t dev_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+
+    memset(hc, 0, sizeof(*hc));
+    memcpy(hc->mac, dev_mac, 6);
+    hc->ip = cpu_to_be32(0x0a000001);
+    hc->peer_ip = cpu_to_be32(0x0a000002);
+    hc->port = 40000 + index;
+    hc->peer_port = 5001;
+    hc->id = CHIMNEY_CONN_ID(index, 1);
+    hc->cq = cq;
+    hc->sq_size = sq_size;
+    hc->sq_base = QEMU_ALIGN_UP(guest_alloc(&f->alloc, sq_size * 32 + 64),
+                                64);
+    hc->db_record = guest_alloc(&f->alloc, 8);
+    qtest_memset(f->qts, hc->db_record, 0, 8);
+}
+
+/*
+ * The whole road to an offloaded connection: ARP, the handshake through
+ * the L2 queues with the test answering on the wire, then OFFLOAD of the
+ * neighbor, the path and the connection.
+ */
+static void establish(Fixture *f, QChimneyConn *hc, uint32_t iss,
+                      uint32_t irs)
+{
+    static const uint8_t mss[4] = { 2, 4, 0x03, 0xe8 };    /* MSS 1000 */
+    uint8_t fr[2048], reply[60] = { 0 };
+    ChimneyTcpOffload o;
+    PeerSeg ps;
+
+    qchimney_arp_request(&f->c, hc);
+    g_assert_cmpuint(wire_recv(f, fr, sizeof(fr)), ==, 60);
+    g_assert_cmphex(lduw_be_p(fr + 12), ==, 0x0806);
+    g_assert_cmpmem(fr + 38, 4, &hc->peer_ip, 4);
+    memcpy(reply, hc->mac, 6);
+    memcpy(reply + 6, PEER_MAC, 6);
+    stw_be_p(reply + 12, 0x0806);
+    memcpy(reply + 14, fr + 14, 6);
+    stw_be_p(reply + 20, 2);
+    memcpy(reply + 22, PEER_MAC, 6);
+    memcpy(reply + 28, &hc->peer_ip, 4);
+    memcpy(reply + 32, hc->mac, 6);
+    memcpy(reply + 38, &hc->ip, 4);
+    wire_send(f, reply, sizeof(reply));
+    qchimney_arp_reply_wait(&f->c, hc);
+    g_assert_cmpmem(hc->peer_mac, 6, PEER_MAC, 6);
+
+    hc->iss = iss;
+    qchimney_tcp_syn(&f->c, hc);
+    peer_read(f, &ps);
+    g_assert_cmphex(ps.flags, ==, 0x02);
+    g_assert_cmpuint(ps.seq, ==, iss);
+    peer_send(f, hc, irs, iss + 1, 0x12, 65535, mss, sizeof(mss));
+    qchimney_tcp_synack_wait(&f->c, hc);
+    peer_read(f, &ps);
+    g_assert_cmphex(ps.flags, ==, 0x10);
+    g_assert_cmpuint(ps.ack, ==, irs + 1);
+    g_assert_cmpuint(hc->peer_mss, ==, 1000);
+
+    g_assert_cmpuint(qchimney_offload_neighbor(&f->c, 0, hc->mac,
+                                               hc->peer_mac), ==,
+                     CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(qchimney_offload_path(&f->c, 0, 0, hc->ip, hc->peer_ip,
+                                           1500), ==, CHIMNEY_ST_SUCCESS);
+    qchimney_tcp_block(hc, 0, hc->cq, &o);
+    g_assert_cmpuint(qchimney_offload_tcp(&f->c, hc, &o, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+}
+
+static void tcp_fixture(Fixture *f, QChimneyConn *hc, uint32_t iss)
+{
+    uint64_t ring;
+
+    fx_init(f, NULL);
+    fx_start(f, &(QChimneyConfig) { .rx_buffers = 8 });
+    ring = QEMU_ALIGN_UP(guest_alloc(&f->alloc, 256 * 32 + 64), 64);
+    qtest_memset(f->qts, ring, 0, 256 * 32);
+    g_assert_cmpuint(qchimney_create_cq(&f->c, 2, ring, 256, 2, 0, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+    conn_setup(f, hc, 5, 2, 16);
+    establish(f, hc, iss, 777);
+}
+
+/* Read segments until @total payload bytes arrived; check the pattern. */
+static void peer_read_data(Fixture *f, uint32_t start, uint32_t total,
+                           const uint64_t *cookies, const uint32_t *lens,
+                           int nreq)
+{
+    uint32_t got = 0;
+    int r = 0;
+    uint32_t roff = 0;
+    PeerSeg ps;
+
+    while (got < total) {
+        peer_read(f, &ps);
+        g_assert_cmpuint(ps.seq, ==, start + got);
+        g_assert_cmphex(ps.ip_off, ==, 0x4000);             /* DF */
+        g_assert_cmphex(ps.ip_id, >=, 0x8000);
+        g_assert_cmpuint(ps.len, <=, 1000);
+        for (uint32_t i = 0; i < ps.len; i++) {
+            g_assert_cmpint(r, <, nreq);
+            g_assert_cmphex(ps.data[i], ==,
+                            (uint8_t)(cookies[r] * 131 + roff * 7));
+            if (++roff == lens[r]) {
+                r++;
+                roff = 0;
+                /* PSH where a request ends */
+                if (i + 1 == ps.len) {
+                    g_assert(ps.flags & 0x08);
+                }
+            }
+        }
+        got += ps.len;
+    }
+}
+
+static bool cq_quiet(Fixture *f, uint32_t cq)
+{
+    ChimneyCqe cqe;
+
+    return !qchimney_cq_wait_timeout(&f->c, cq, &cqe, 100 * 1000);
+}
+
+/* Sends complete only with the ACK of their last byte, in order. */
+static void test_tcp_send(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    static const uint32_t s1[] = { 1500 };
+    static const uint32_t s2[] = { 100, 200, 1700 };
+    static const uint32_t s3[] = { 1, 2, 3, 5, 7, 11, 13, 17, 19 };
+    const uint64_t cookies[] = { 0x11, 0x22, 0x33 };
+    uint32_t lens[3], start;
+    ChimneyCqe cqe;
+    uint64_t qbuf;
+    ChimneyTcpDelegated d;
+    PeerSeg ps;
+
+    tcp_fixture(&f, &hc, 0xfffffc00);       /* crosses 2^32 */
+    start = hc.iss + 1;
+    lens[0] = qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, CHIMNEY_SQF_PUSH,
+                               cookies[0], s1, 1, NULL);
+    lens[1] = qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, CHIMNEY_SQF_PUSH,
+                               cookies[1], s2, 3, NULL);
+    lens[2] = qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, CHIMNEY_SQF_PUSH,
+                               cookies[2], s3, ARRAY_SIZE(s3), NULL);
+    qchimney_msi_clear(&f.c, 2);
+    qchimney_sq_kick(&f.c, &hc);
+    peer_read_data(&f, start, lens[0] + lens[1] + lens[2], cookies, lens, 3);
+    /* Sent is not done: nothing until the peer acknowledges */
+    g_assert(cq_quiet(&f, 2));
+    peer_ack(&f, &hc, start + lens[0] - 1);
+    g_assert(cq_quiet(&f, 2));
+    g_assert(!qchimney_msi_fired(&f.c, 2));
+    peer_ack(&f, &hc, start + lens[0]);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, cookies[0]);
+    g_assert_cmpuint(cqe.bytes, ==, lens[0]);
+    g_assert_cmpuint(cqe.sq_head, ==, 1);
+    g_assert_cmphex(cqe.obj, ==, hc.id);
+    g_assert_cmpuint(cqe.queue, ==, CHIMNEY_QUEUE_CONN_SQ);
+    g_assert(qchimney_msi_fired(&f.c, 2));
+    /* One ACK for the rest: two completions, in order */
+    peer_ack(&f, &hc, start + lens[0] + lens[1] + lens[2]);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, cookies[1]);
+    g_assert_cmpuint(cqe.bytes, ==, lens[1]);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, cookies[2]);
+    g_assert_cmpuint(cqe.bytes, ==, lens[2]);
+    g_assert_cmpuint(cqe.sq_head, ==, 3);
+
+    /* QUERY: the delegated state, and the connection keeps running */
+    qbuf = guest_alloc(&f.alloc, sizeof(d));
+    g_assert_cmpuint(qchimney_conn_cmd(&f.c, &hc, CHIMNEY_CMD_QUERY_TCP, qbuf,
+                                       &cqe), ==, CHIMNEY_ST_SUCCESS);
+    qtest_memread(f.qts, qbuf, &d, sizeof(d));
+    g_assert_cmpuint(le32_to_cpu(d.state), ==, CHIMNEY_TCP_ESTABLISHED);
+    g_assert_cmpuint(le32_to_cpu(d.snd_una), ==,
+                     start + lens[0] + lens[1] + lens[2]);
+    g_assert_cmpuint(le32_to_cpu(d.rcv_nxt), ==, 778);
+    g_assert_cmpint((int32_t)le32_to_cpu(d.rexmit_timeout_delta), ==, -1);
+
+    /* Graceful disconnect: FIN, done when the FIN is acknowledged */
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_DISCONNECT, 0, 0x44, NULL, 0,
+                     NULL);
+    qchimney_sq_kick(&f.c, &hc);
+    peer_read(&f, &ps);
+    g_assert(ps.flags & 0x01);
+    g_assert(cq_quiet(&f, 2));
+    peer_ack(&f, &hc, ps.seq + 1);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_DISCONNECT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 0x44);
+
+    /* TERMINATE, then the id is free */
+    g_assert_cmpuint(qchimney_conn_cmd(&f.c, &hc, CHIMNEY_CMD_TERMINATE,
+                                       qbuf, &cqe), ==, CHIMNEY_ST_SUCCESS);
+    qtest_memread(f.qts, qbuf, &d, sizeof(d));
+    g_assert_cmpuint(le32_to_cpu(d.state), ==, CHIMNEY_TCP_FIN_WAIT2);
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_QUERY_TCP, hc.id, qbuf, 0, 0, 0,
+                           0), ==, CHIMNEY_ST_INVALID_ID);
+    fx_end(&f);
+}
+
+/* Lost segment: retransmitted on the RTO, on QEMU's virtual clock */
+static void test_tcp_retransmit(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    static const uint32_t s1[] = { 800 };
+    PeerSeg ps, again;
+    ChimneyCqe cqe;
+    g_autofree char *stats = NULL;
+
+    tcp_fixture(&f, &hc, 1000);
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 9, s1, 1, NULL);
+    qchimney_sq_kick(&f.c, &hc);
+    peer_read(&f, &ps);
+    qtest_clock_step(f.qts, 1000 * 1000 * 1000 - 1);
+    g_assert(cq_quiet(&f, 2));
+    qtest_clock_step(f.qts, 1);
+    peer_read(&f, &again);
+    g_assert_cmpuint(again.seq, ==, ps.seq);
+    g_assert_cmpuint(again.len, ==, 800);
+    g_assert_cmpmem(again.data, 800, ps.data, 800);
+    peer_ack(&f, &hc, ps.seq + 800);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.bytes, ==, 800);
+    stats = qom_str(&f, "x-conn-stats");
+    g_assert(strstr(stats, "retransmits=1 "));
+    fx_end(&f);
+}
+
+/* TERMINATE with requests outstanding: returned first, then the command */
+static void test_tcp_terminate(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    static const uint32_t s1[] = { 1000, 1000 };
+    static const uint32_t s2[] = { 500 };
+    uint64_t qbuf;
+    ChimneyCqe cqe;
+    ChimneyTcpDelegated d;
+    ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_TERMINATE,
+                            .param = { CHIMNEY_OBJ_TCP } };
+    PeerSeg ps;
+
+    tcp_fixture(&f, &hc, 50000);
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 1, s1, 2, NULL);
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 2, s2, 1, NULL);
+    qchimney_sq_kick(&f.c, &hc);
+    for (int i = 0; i < 3; i++) {
+        peer_read(&f, &ps);
+    }
+    peer_ack(&f, &hc, 50001 + 700);
+    g_assert(cq_quiet(&f, 2));
+    qbuf = guest_alloc(&f.alloc, sizeof(d));
+    cmd.id = hc.id;
+    cmd.addr = qbuf;
+    cmd.cookie = 0xabc;
+    qchimney_admin_submit(&f.c, &cmd);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_UPLOAD_IN_PROGRESS);
+    g_assert_cmphex(cqe.cookie, ==, 1);
+    g_assert_cmpuint(cqe.bytes, ==, 700);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_UPLOAD_IN_PROGRESS);
+    g_assert_cmphex(cqe.cookie, ==, 2);
+    g_assert_cmpuint(cqe.bytes, ==, 0);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 0xabc);
+    qtest_memread(f.qts, qbuf, &d, sizeof(d));
+    g_assert_cmpuint(le32_to_cpu(d.snd_una), ==, 50001 + 700);
+    g_assert_cmpuint(le32_to_cpu(d.snd_max), ==, 50001 + 2500);
+    g_assert_cmpuint(le32_to_cpu(d.sq_head), ==, 2);
+    g_assert_cmpint((int32_t)le32_to_cpu(d.rexmit_timeout_delta), >, 0);
+    /* TERMINATE twice: the id is gone */
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_TERMINATE, hc.id, qbuf, 0,
+                           CHIMNEY_OBJ_TCP, 0, 0), ==, CHIMNEY_ST_INVALID_ID);
+    fx_end(&f);
+}
+
+/* Peer RST: outstanding requests abort, then the ABORT event */
+static void test_tcp_rst(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    static const uint32_t s1[] = { 300 };
+    ChimneyCqe cqe;
+    PeerSeg ps;
+
+    tcp_fixture(&f, &hc, 9);
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 1, s1, 1, NULL);
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 2, s1, 1, NULL);
+    qchimney_sq_kick(&f.c, &hc);
+    peer_read(&f, &ps);
+    peer_read(&f, &ps);
+    peer_send(&f, &hc, hc.irs + 1, 0, 0x04, 0, NULL, 0);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_REQUEST_ABORTED);
+    g_assert_cmphex(cqe.cookie, ==, 1);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_REQUEST_ABORTED);
+    g_assert_cmphex(cqe.cookie, ==, 2);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_ABORT);
+    /* Resources stay until TERMINATE; a later send is aborted too */
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 3, s1, 1, NULL);
+    qchimney_sq_kick(&f.c, &hc);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_REQUEST_ABORTED);
+    g_assert_cmphex(cqe.cookie, ==, 3);
+    g_assert_cmpuint(qchimney_conn_cmd(&f.c, &hc, CHIMNEY_CMD_TERMINATE,
+                                       guest_alloc(&f.alloc, 96), &cqe), ==,
+                     CHIMNEY_ST_SUCCESS);
+    fx_end(&f);
+}
+
+/*
+ * Many connections offloaded at once (HCK's Support1024Connections), with
+ * their traffic interleaved.  Their handshakes are not replayed: the
+ * state is what the host stack would hand over.
+ */
+static void test_tcp_many(void)
+{
+    const uint32_t n = g_test_slow() ? 4096 : 1024;
+    Fixture f;
+    g_autofree QChimneyConn *hc = g_new0(QChimneyConn, n);
+    g_autofree uint32_t *seen = g_new0(uint32_t, n);
+    static const uint32_t s1[] = { 100 };
+    uint64_t ring;
+    ChimneyTcpOffload o;
+    g_autofree char *args = g_strdup_printf("-global chimney-nic.max-conns=%u",
+                                            n);
+
+    fx_init(&f, args);
+    fx_start(&f, &(QChimneyConfig) { .rx_buffers = 8 });
+    ring = QEMU_ALIGN_UP(guest_alloc(&f.alloc, 8192 * 32 + 64), 64);
+    qtest_memset(f.qts, ring, 0, 8192 * 32);
+    g_assert_cmpuint(qchimney_create_cq(&f.c, 2, ring, 8192, 2, 64, 100), ==,
+                     CHIMNEY_ST_SUCCESS);
+    conn_setup(&f, &hc[0], 0, 2, 4);
+    memcpy(hc[0].peer_mac, PEER_MAC, 6);
+    g_assert_cmpuint(qchimney_offload_neighbor(&f.c, 0, hc[0].mac,
+                                               hc[0].peer_mac), ==, 0);
+    g_assert_cmpuint(qchimney_offload_path(&f.c, 0, 0, hc[0].ip,
+                                           hc[0].peer_ip, 1500), ==, 0);
+    for (uint32_t i = 0; i < n; i++) {
+        conn_setup(&f, &hc[i], i, 2, 4);
+        memcpy(hc[i].peer_mac, PEER_MAC, 6);
+        hc[i].port = 10000 + i;
+        hc[i].iss = i * 100000;
+        hc[i].irs = i;
+        hc[i].peer_mss = 1000;
+        hc[i].peer_wnd = 65535;
+        qchimney_tcp_block(&hc[i], 0, 2, &o);
+        g_assert_cmpuint(qchimney_offload_tcp(&f.c, &hc[i], &o, 0), ==, 0);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        qchimney_sq_post(&f.c, &hc[i], CHIMNEY_SQ_SEND, 0, i, s1, 1, NULL);
+        qchimney_sq_kick(&f.c, &hc[i]);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t fr[256];
+        size_t len = wire_recv(&f, fr, sizeof(fr));
+        uint32_t port = lduw_be_p(fr + 34);
+
+        wire_expect_ip(fr, len);
+        g_assert_cmpuint(port - 10000, <, n);
+        seen[port - 10000]++;
+        g_assert_cmpuint(len, ==, 14 + 40 + 100);
+    }
+    /* Every connection's ACK, in reverse order */
+    for (uint32_t i = n; i-- > 0;) {
+        g_assert_cmpuint(seen[i], ==, 1);
+        peer_ack(&f, &hc[i], hc[i].iss + 1 + 100);
+    }
+    memset(seen, 0, n * sizeof(*seen));
+    for (uint32_t i = 0; i < n; i++) {
+        ChimneyCqe cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND,
+                                    CHIMNEY_ST_SUCCESS);
+
+        g_assert_cmpuint(CHIMNEY_CONN_INDEX(cqe.obj), <, n);
+        g_assert_cmpuint(cqe.cookie, ==, CHIMNEY_CONN_INDEX(cqe.obj));
+        g_assert_cmpuint(cqe.bytes, ==, 100);
+        seen[cqe.cookie]++;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        g_assert_cmpuint(seen[i], ==, 1);
+    }
+    fx_end(&f);
+}
+
+/* --- bad input on the offload path --- */
+
+static void test_bad_tcp_offload(void)
+{
+    Fixture f;
+    QChimneyConn hc, other;
+    ChimneyTcpOffload o, bad;
+    ChimneyCqe cqe;
+    uint64_t qbuf;
+
+    tcp_fixture(&f, &hc, 100);
+    qbuf = guest_alloc(&f.alloc, 256);
+    conn_setup(&f, &other, 6, 2, 16);
+    memcpy(other.peer_mac, PEER_MAC, 6);
+    other.iss = 5;
+    other.irs = 6;
+    other.peer_mss = 1000;
+    other.peer_wnd = 1000;
+    qchimney_tcp_block(&other, 0, 2, &o);
+
+    /* Inconsistent state: each refused, nothing created */
+    bad = o;
+    bad.snd_wscale = 15;
+    bad.const_flags = cpu_to_le16(CHIMNEY_TCPF_WINDOW_SCALING);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &other, &bad, 0), ==,
+                     CHIMNEY_ST_INVALID_PARAM);
+    bad = o;
+    bad.remote_mss = 0;
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &other, &bad, 0), ==,
+                     CHIMNEY_ST_INVALID_PARAM);
+    bad = o;
+    bad.delegated.snd_nxt = cpu_to_le32(other.iss + 100);
+    bad.delegated.snd_max = cpu_to_le32(other.iss + 100);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &other, &bad, 0), ==,
+                     CHIMNEY_ST_INVALID_PARAM);
+    bad = o;
+    bad.delegated.state = cpu_to_le32(10);              /* TIME_WAIT */
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &other, &bad, 0), ==,
+                     CHIMNEY_ST_INVALID_PARAM);
+    bad = o;
+    bad.path = cpu_to_le32(77);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &other, &bad, 0), ==,
+                     CHIMNEY_ST_INVALID_PARAM);
+    bad = o;
+    bad.cq = cpu_to_le32(0);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &other, &bad, 0), ==,
+                     CHIMNEY_ST_INVALID_PARAM);
+    bad = o;
+    bad.sq_size = cpu_to_le32(12);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &other, &bad, 0), ==,
+                     CHIMNEY_ST_INVALID_PARAM);
+    /* The 4-tuple of a connection already offloaded */
+    bad = o;
+    bad.local_port = cpu_to_le16(hc.port);
+    bad.remote_port = cpu_to_le16(hc.peer_port);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &other, &bad, 0), ==,
+                     CHIMNEY_ST_INVALID_STATE);
+    /* An index in use, one out of range */
+    other.id = hc.id;
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &other, &o, 0), ==,
+                     CHIMNEY_ST_INVALID_STATE);
+    other.id = CHIMNEY_CONN_ID(5000, 0);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &other, &o, 0), ==,
+                     CHIMNEY_ST_INVALID_ID);
+    /* Block outside guest RAM */
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_OFFLOAD_TCP, CHIMNEY_CONN_ID(7, 0),
+                           FAR_AWAY, 192, 0, 0, 0), ==, CHIMNEY_ST_DMA_ERROR);
+    /* Unknown connection, stale generation */
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_QUERY_TCP, CHIMNEY_CONN_ID(9, 1),
+                           qbuf, 0, 0, 0, 0), ==, CHIMNEY_ST_INVALID_ID);
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_QUERY_TCP, CHIMNEY_CONN_ID(5, 2),
+                           qbuf, 0, 0, 0, 0), ==,
+                     CHIMNEY_ST_STALE_GENERATION);
+    /* Neighbor and path in use cannot be terminated */
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_TERMINATE, 0, 0, 0,
+                           CHIMNEY_OBJ_PATH, 0, 0), ==, CHIMNEY_ST_IN_USE);
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_TERMINATE, 0, 0, 0,
+                           CHIMNEY_OBJ_NEIGHBOR, 0, 0), ==, CHIMNEY_ST_IN_USE);
+    /* The CQ of a connection cannot be destroyed */
+    g_assert_cmpuint(qchimney_destroy_cq(&f.c, 2), ==, CHIMNEY_ST_IN_USE);
+    /* The good connection still works */
+    g_assert_cmpuint(qchimney_conn_cmd(&f.c, &hc, CHIMNEY_CMD_QUERY_TCP, qbuf,
+                                       &cqe), ==, CHIMNEY_ST_SUCCESS);
+    fx_end(&f);
+}
+
+static void test_bad_tcp_sends(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    static const uint32_t one[] = { 10 };
+    g_autofree uint32_t *many = g_new0(uint32_t, CHIMNEY_MAX_SGE + 1);
+    ChimneyCqe cqe;
+    ChimneySqDesc d = { 0 };
+    ChimneySge far = { .addr = cpu_to_le64(FAR_AWAY), .len = cpu_to_le32(64) };
+    uint64_t sgl;
+    uint32_t tail;
+    PeerSeg ps;
+
+    tcp_fixture(&f, &hc, 100);
+    for (int i = 0; i <= CHIMNEY_MAX_SGE; i++) {
+        many[i] = 1;
+    }
+    /* SGL pointing outside guest RAM */
+    sgl = guest_alloc(&f.alloc, sizeof(far));
+    qtest_memwrite(f.qts, sgl, &far, sizeof(far));
+    d = (ChimneySqDesc) { .type = CHIMNEY_SQ_SEND, .nsge = cpu_to_le16(1),
+                          .len = cpu_to_le32(64), .cookie = cpu_to_le64(1),
+                          .sgl = cpu_to_le64(sgl) };
+    qtest_memwrite(f.qts, hc.sq_base, &d, sizeof(d));
+    /* Zero-length send; unknown type; length not the SGL's sum */
+    d = (ChimneySqDesc) { .type = CHIMNEY_SQ_SEND, .cookie = cpu_to_le64(2) };
+    qtest_memwrite(f.qts, hc.sq_base + 32, &d, sizeof(d));
+    d = (ChimneySqDesc) { .type = 9, .cookie = cpu_to_le64(3) };
+    qtest_memwrite(f.qts, hc.sq_base + 64, &d, sizeof(d));
+    hc.sq_tail = 3;
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 4, many,
+                     CHIMNEY_MAX_SGE + 1, NULL);
+    qchimney_sq_kick(&f.c, &hc);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_DMA_ERROR);
+    g_assert_cmphex(cqe.cookie, ==, 1);
+    for (int i = 2; i <= 4; i++) {
+        cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_BAD_DESCRIPTOR);
+        g_assert_cmphex(cqe.cookie, ==, i);
+        g_assert_cmpuint(cqe.bytes, ==, 0);
+    }
+    /* A good request after them still goes out and completes */
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 5, one, 1, NULL);
+    qchimney_sq_kick(&f.c, &hc);
+    peer_read(&f, &ps);
+    g_assert_cmpuint(ps.len, ==, 10);
+    peer_ack(&f, &hc, ps.seq + 10);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 5);
+    /* A stale doorbell is ignored and counted */
+    qchimney_writel(&f.c, CHIMNEY_DB_CONN_SQ, CHIMNEY_CONN_ID(5, 9));
+    qchimney_writel(&f.c, CHIMNEY_DB_CONN_SQ, CHIMNEY_CONN_ID(900000, 0));
+    g_assert_cmpuint(qom_stat(&f, "x-stat-stale-doorbells"), ==, 2);
+    /* A producer index beyond the send queue: an upload request */
+    tail = cpu_to_le32(hc.sq_size);
+    qtest_memwrite(f.qts, hc.db_record, &tail, sizeof(tail));
+    qchimney_sq_kick(&f.c, &hc);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_UPLOAD_REQUEST);
+    g_assert(!(qchimney_readl(&f.c, CHIMNEY_REG_STATUS) &
+               CHIMNEY_STATUS_FATAL));
+    fx_end(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1130,5 +1767,12 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/bad/register-access", test_bad_register_access);
     qtest_add_func("/chimney/bad/properties", test_bad_properties);
     qtest_add_func("/chimney/slirp/ping", test_slirp_ping);
+    qtest_add_func("/chimney/tcp/send", test_tcp_send);
+    qtest_add_func("/chimney/tcp/retransmit", test_tcp_retransmit);
+    qtest_add_func("/chimney/tcp/terminate", test_tcp_terminate);
+    qtest_add_func("/chimney/tcp/rst", test_tcp_rst);
+    qtest_add_func("/chimney/tcp/many", test_tcp_many);
+    qtest_add_func("/chimney/bad/tcp-offload", test_bad_tcp_offload);
+    qtest_add_func("/chimney/bad/tcp-sends", test_bad_tcp_sends);
     return g_test_run();
 }

@@ -433,3 +433,291 @@ void qchimney_stop(QChimney *c)
     g_free(c->pdev);
     c->pdev = NULL;
 }
+
+/* --- a minimal host stack and the offload commands --- */
+
+uint16_t qchimney_csum(const void *buf, size_t len, uint32_t sum)
+{
+    const uint8_t *p = buf;
+
+    for (size_t i = 0; i + 1 < len; i += 2) {
+        sum += p[i] << 8 | p[i + 1];
+    }
+    if (len & 1) {
+        sum += p[len - 1] << 8;
+    }
+    while (sum >> 16) {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    return ~sum;
+}
+
+void qchimney_l2_send_raw(QChimney *c, const uint8_t *frame, size_t len)
+{
+    ChimneyCqe cqe;
+
+    qchimney_l2_send(c, frame, len, 1);
+    qchimney_cq_wait(c, QCHIMNEY_L2_CQ, &cqe);
+    g_assert_cmpuint(CHIMNEY_CQE_TYPE(cqe.type_status), ==,
+                     CHIMNEY_CQE_L2_TX);
+    g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe.type_status), ==,
+                     CHIMNEY_ST_SUCCESS);
+}
+
+void qchimney_arp_request(QChimney *c, QChimneyConn *hc)
+{
+    uint8_t f[60] = { 0 };
+
+    memset(f, 0xff, 6);
+    memcpy(f + 6, hc->mac, 6);
+    stw_be_p(f + 12, 0x0806);
+    stw_be_p(f + 14, 1);
+    stw_be_p(f + 16, 0x0800);
+    f[18] = 6;
+    f[19] = 4;
+    stw_be_p(f + 20, 1);
+    memcpy(f + 22, hc->mac, 6);
+    memcpy(f + 28, &hc->ip, 4);
+    memcpy(f + 38, &hc->peer_ip, 4);
+    qchimney_l2_send_raw(c, f, sizeof(f));
+}
+
+void qchimney_arp_reply_wait(QChimney *c, QChimneyConn *hc)
+{
+    uint8_t f[2048];
+    ChimneyCqe cqe;
+    size_t len = qchimney_l2_recv(c, f, sizeof(f), &cqe);
+
+    g_assert_cmpuint(len, >=, 42);
+    g_assert_cmphex(lduw_be_p(f + 12), ==, 0x0806);
+    g_assert_cmphex(lduw_be_p(f + 20), ==, 2);
+    g_assert_cmpmem(f + 28, 4, &hc->peer_ip, 4);
+    memcpy(hc->peer_mac, f + 22, 6);
+    qchimney_l2_post_rx(c, 1, 2048);
+}
+
+/* An IPv4 TCP frame from the host stack, through the L2 queue. */
+static void qchimney_host_segment(QChimney *c, QChimneyConn *hc,
+                                  uint32_t seq, uint32_t ack, uint8_t flags,
+                                  const uint8_t *opt, size_t optlen)
+{
+    uint8_t f[128] = { 0 };
+    uint8_t *ip = f + 14, *th = ip + 20;
+    size_t tcp_len = 20 + optlen;
+    uint32_t sum;
+
+    memcpy(f, hc->peer_mac, 6);
+    memcpy(f + 6, hc->mac, 6);
+    stw_be_p(f + 12, 0x0800);
+    ip[0] = 0x45;
+    stw_be_p(ip + 2, 20 + tcp_len);
+    stw_be_p(ip + 4, 0x1234);       /* host IDs: the lower half */
+    stw_be_p(ip + 6, 0x4000);
+    ip[8] = 64;
+    ip[9] = 6;
+    memcpy(ip + 12, &hc->ip, 4);
+    memcpy(ip + 16, &hc->peer_ip, 4);
+    stw_be_p(ip + 10, qchimney_csum(ip, 20, 0));
+    stw_be_p(th, hc->port);
+    stw_be_p(th + 2, hc->peer_port);
+    stl_be_p(th + 4, seq);
+    stl_be_p(th + 8, ack);
+    th[12] = (tcp_len / 4) << 4;
+    th[13] = flags;
+    stw_be_p(th + 14, 65535);
+    memcpy(th + 20, opt, optlen);
+    sum = qchimney_csum(ip + 12, 8, 0);
+    sum = (uint16_t)~sum + 6 + tcp_len;
+    stw_be_p(th + 16, qchimney_csum(th, tcp_len, sum));
+    qchimney_l2_send_raw(c, f, 14 + 20 + tcp_len);
+}
+
+void qchimney_tcp_syn(QChimney *c, QChimneyConn *hc)
+{
+    static const uint8_t mss[4] = { 2, 4, 0x05, 0xb4 };    /* MSS 1460 */
+
+    qchimney_host_segment(c, hc, hc->iss, 0, 0x02, mss, sizeof(mss));
+}
+
+void qchimney_tcp_synack_wait(QChimney *c, QChimneyConn *hc)
+{
+    uint8_t f[2048], *th;
+    ChimneyCqe cqe;
+    size_t len = qchimney_l2_recv(c, f, sizeof(f), &cqe);
+    size_t doff;
+
+    g_assert_cmpuint(len, >=, 54);
+    g_assert_cmphex(lduw_be_p(f + 12), ==, 0x0800);
+    th = f + 34;
+    g_assert_cmphex(th[13], ==, 0x12);                     /* SYN|ACK */
+    g_assert_cmpuint((uint32_t)ldl_be_p(th + 8), ==, hc->iss + 1);
+    hc->irs = ldl_be_p(th + 4);
+    hc->peer_wnd = lduw_be_p(th + 14);
+    hc->peer_mss = 536;
+    doff = (th[12] >> 4) * 4;
+    for (size_t i = 20; i + 3 < doff; i += th[i] < 2 ? 1 : th[i + 1]) {
+        if (th[i] == 2) {
+            hc->peer_mss = lduw_be_p(th + i + 2);
+        }
+        if (th[i] == 0) {
+            break;
+        }
+    }
+    qchimney_l2_post_rx(c, 1, 2048);
+    qchimney_host_segment(c, hc, hc->iss + 1, hc->irs + 1, 0x10, NULL, 0);
+}
+
+uint8_t qchimney_offload_neighbor(QChimney *c, uint32_t id,
+                                  const uint8_t *src, const uint8_t *dst)
+{
+    ChimneyNeighborState st = { 0 };
+    uint64_t buf = guest_alloc(c->alloc, sizeof(st));
+    ChimneyAdminCmd cmd = {
+        .opcode = CHIMNEY_CMD_OFFLOAD_NEIGHBOR, .id = id, .addr = buf,
+        .len = sizeof(st),
+    };
+
+    memcpy(st.src_mac, src, 6);
+    memcpy(st.dst_mac, dst, 6);
+    qtest_memwrite(c->qts, buf, &st, sizeof(st));
+    return qchimney_admin(c, &cmd, NULL);
+}
+
+uint8_t qchimney_offload_path(QChimney *c, uint32_t id, uint32_t neighbor,
+                              uint32_t src_ip, uint32_t dst_ip, uint32_t mtu)
+{
+    ChimneyPathState st = {
+        .neighbor = cpu_to_le32(neighbor), .path_mtu = cpu_to_le32(mtu),
+    };
+    uint64_t buf = guest_alloc(c->alloc, sizeof(st));
+    ChimneyAdminCmd cmd = {
+        .opcode = CHIMNEY_CMD_OFFLOAD_PATH, .id = id, .addr = buf,
+        .len = sizeof(st),
+    };
+
+    memcpy(st.src_ip, &src_ip, 4);
+    memcpy(st.dst_ip, &dst_ip, 4);
+    qtest_memwrite(c->qts, buf, &st, sizeof(st));
+    return qchimney_admin(c, &cmd, NULL);
+}
+
+/* The offload block for a connection the host stack established */
+void qchimney_tcp_block(QChimneyConn *hc, uint32_t path, uint32_t cq,
+                        ChimneyTcpOffload *o)
+{
+    ChimneyTcpDelegated *d = &o->delegated;
+
+    memset(o, 0, sizeof(*o));
+    o->path = cpu_to_le32(path);
+    o->cq = cpu_to_le32(cq);
+    o->sq_base = cpu_to_le64(hc->sq_base);
+    o->sq_size = cpu_to_le32(hc->sq_size);
+    o->db_record = cpu_to_le64(hc->db_record);
+    o->remote_port = cpu_to_le16(hc->peer_port);
+    o->local_port = cpu_to_le16(hc->port);
+    o->remote_mss = cpu_to_le16(hc->peer_mss);
+    o->ttl = 64;
+    o->initial_rcv_wnd = cpu_to_le32(65535);
+    d->state = cpu_to_le32(CHIMNEY_TCP_ESTABLISHED);
+    d->rcv_nxt = cpu_to_le32(hc->irs + 1);
+    d->rcv_wnd = cpu_to_le32(65535);
+    d->snd_una = cpu_to_le32(hc->iss + 1);
+    d->snd_nxt = cpu_to_le32(hc->iss + 1);
+    d->snd_max = cpu_to_le32(hc->iss + 1);
+    d->snd_wnd = cpu_to_le32(hc->peer_wnd);
+    d->max_snd_wnd = cpu_to_le32(hc->peer_wnd);
+    d->snd_wl1 = cpu_to_le32(hc->irs);
+    d->cwnd = cpu_to_le32(10 * hc->peer_mss);
+    d->ssthresh = cpu_to_le32(0xffffffff);
+    d->ka_timeout_delta = cpu_to_le32(-1);
+    d->rexmit_timeout_delta = cpu_to_le32(-1);
+}
+
+uint8_t qchimney_offload_tcp(QChimney *c, QChimneyConn *hc,
+                             const ChimneyTcpOffload *o, uint32_t handover)
+{
+    ChimneyTcpOffload copy = *o;
+    uint64_t buf = guest_alloc(c->alloc, sizeof(copy));
+    ChimneyAdminCmd cmd = {
+        .opcode = CHIMNEY_CMD_OFFLOAD_TCP, .id = hc->id, .addr = buf,
+        .len = sizeof(copy),
+    };
+
+    copy.handover = cpu_to_le32(handover);
+    qtest_memwrite(c->qts, buf, &copy, sizeof(copy));
+    return qchimney_admin(c, &cmd, NULL);
+}
+
+/*
+ * Post a request whose data is @nsge guest buffers of the sizes in @sge,
+ * filled with a pattern of @cookie; *data (if given) gets the address of
+ * the first buffer.  Returns the number of bytes.
+ */
+uint64_t qchimney_sq_post(QChimney *c, QChimneyConn *hc, uint8_t type,
+                          uint8_t flags, uint64_t cookie, const uint32_t *sge,
+                          int nsge, uint64_t *data)
+{
+    uint64_t sgl = nsge ? guest_alloc(c->alloc, nsge * sizeof(ChimneySge)) :
+                          0;
+    uint32_t total = 0;
+    ChimneySqDesc d;
+    uint32_t tail_le;
+
+    for (int i = 0; i < nsge; i++) {
+        uint64_t buf = guest_alloc(c->alloc, sge[i]);
+        g_autofree uint8_t *bytes = g_malloc(sge[i]);
+        ChimneySge e = {
+            .addr = cpu_to_le64(buf), .len = cpu_to_le32(sge[i]),
+        };
+
+        for (uint32_t j = 0; j < sge[i]; j++) {
+            bytes[j] = cookie * 131 + (total + j) * 7;
+        }
+        qtest_memwrite(c->qts, buf, bytes, sge[i]);
+        qtest_memwrite(c->qts, sgl + i * sizeof(e), &e, sizeof(e));
+        if (data && i == 0) {
+            *data = buf;
+        }
+        total += sge[i];
+    }
+    d = (ChimneySqDesc) {
+        .type = type, .flags = flags, .nsge = cpu_to_le16(nsge),
+        .len = cpu_to_le32(total), .cookie = cpu_to_le64(cookie),
+        .sgl = cpu_to_le64(sgl),
+    };
+    qtest_memwrite(c->qts, hc->sq_base + hc->sq_tail * sizeof(d), &d,
+                   sizeof(d));
+    hc->sq_tail = (hc->sq_tail + 1) & (hc->sq_size - 1);
+    tail_le = cpu_to_le32(hc->sq_tail);
+    qtest_memwrite(c->qts, hc->db_record, &tail_le, sizeof(tail_le));
+    return total;
+}
+
+void qchimney_sq_kick(QChimney *c, QChimneyConn *hc)
+{
+    qchimney_writel(c, CHIMNEY_DB_CONN_SQ, hc->id);
+}
+
+/*
+ * A command on an offloaded connection: its completion arrives on the
+ * connection's CQ, after the connection's earlier completions, which the
+ * caller must already have taken.
+ */
+uint8_t qchimney_conn_cmd(QChimney *c, QChimneyConn *hc, uint8_t opcode,
+                          uint64_t addr, ChimneyCqe *cqe)
+{
+    ChimneyAdminCmd cmd = {
+        .opcode = opcode, .id = hc->id, .addr = addr,
+        .cookie = ++c->next_cookie,
+    };
+
+    if (opcode != CHIMNEY_CMD_QUERY_TCP) {
+        cmd.param[0] = CHIMNEY_OBJ_TCP;
+    }
+    qchimney_admin_submit(c, &cmd);
+    qchimney_cq_wait(c, hc->cq, cqe);
+    g_assert_cmpuint(CHIMNEY_CQE_TYPE(cqe->type_status), ==,
+                     CHIMNEY_CQE_ADMIN);
+    g_assert_cmphex(cqe->cookie, ==, cmd.cookie);
+    return CHIMNEY_CQE_STATUS(cqe->type_status);
+}

@@ -107,7 +107,56 @@ size_t qchimney_l2_recv(QChimney *c, void *buf, size_t bufsize,
                         ChimneyCqe *cqe);
 void qchimney_ring_doorbell(QChimney *c, QChimneyRing *r);
 
+/*
+ * Offloaded connections.  The model driver's host stack does what the
+ * guest's own stack does before an offload: ARP for the peer, the
+ * three-way handshake over the L2 queues.  The test plays the peer on
+ * the wire between the steps.
+ */
+typedef struct QChimneyConn {
+    /* addressing, network order for IPs */
+    uint8_t mac[6];
+    uint8_t peer_mac[6];
+    uint32_t ip;
+    uint32_t peer_ip;
+    uint16_t port;
+    uint16_t peer_port;
+    /* handshake results */
+    uint32_t iss;               /* our initial sequence number */
+    uint32_t irs;               /* the peer's */
+    uint16_t peer_mss;
+    uint16_t peer_wnd;
+    /* the offloaded connection */
+    uint32_t id;                /* CHIMNEY_CONN_ID */
+    uint32_t cq;
+    uint64_t sq_base;
+    uint32_t sq_size;
+    uint32_t sq_tail;
+    uint64_t db_record;
+} QChimneyConn;
+
+void qchimney_arp_request(QChimney *c, QChimneyConn *hc);
+void qchimney_arp_reply_wait(QChimney *c, QChimneyConn *hc);
+void qchimney_tcp_syn(QChimney *c, QChimneyConn *hc);
+void qchimney_tcp_synack_wait(QChimney *c, QChimneyConn *hc);
+uint8_t qchimney_offload_neighbor(QChimney *c, uint32_t id,
+                                  const uint8_t *src, const uint8_t *dst);
+uint8_t qchimney_offload_path(QChimney *c, uint32_t id, uint32_t neighbor,
+                              uint32_t src_ip, uint32_t dst_ip, uint32_t mtu);
+void qchimney_tcp_block(QChimneyConn *hc, uint32_t path, uint32_t cq,
+                        ChimneyTcpOffload *o);
+uint8_t qchimney_offload_tcp(QChimney *c, QChimneyConn *hc,
+                             const ChimneyTcpOffload *o, uint32_t handover);
+uint64_t qchimney_sq_post(QChimney *c, QChimneyConn *hc, uint8_t type,
+                          uint8_t flags, uint64_t cookie, const uint32_t *sge,
+                          int nsge, uint64_t *data);
+void qchimney_sq_kick(QChimney *c, QChimneyConn *hc);
+uint8_t qchimney_conn_cmd(QChimney *c, QChimneyConn *hc, uint8_t opcode,
+                          uint64_t addr, ChimneyCqe *cqe);
+void qchimney_l2_send_raw(QChimney *c, const uint8_t *frame, size_t len);
+
 /* Helpers for the tests */
+uint16_t qchimney_csum(const void *buf, size_t len, uint32_t sum);
 bool qchimney_wait_status(QChimney *c, uint32_t mask, uint32_t value);
 void qchimney_stop(QChimney *c);
 

@@ -14,8 +14,15 @@ GROUPS = {
     "CHIMNEY_CMD_": lambda n, v: ("``%s``" % n, "(0x%02x)" % v),
     "CHIMNEY_ST_": lambda n, v: (n, "0x%02x" % v),
     "CHIMNEY_FATAL_": lambda n, v: (n, "%d" % v),
+    "CHIMNEY_EVENT_": lambda n, v: (n, "%d" % v),
+    "CHIMNEY_UPLOAD_": lambda n, v: (n, "%d" % v),
+    "CHIMNEY_QUEUE_": lambda n, v: (n, "%d" % v),
+    "CHIMNEY_OBJ_": lambda n, v: (n, "%d" % v),
+    "CHIMNEY_SQ_": lambda n, v: (n, "%d" % v),
+    "CHIMNEY_NDIS_STATUS_": lambda n, v: (n, "0x%08x" % v),
 }
-CQE_TYPES = {"ADMIN", "SEND", "RECV", "INDICATE", "EVENT", "L2_TX", "L2_RX"}
+CQE_TYPES = {"ADMIN", "SEND", "RECV", "INDICATE", "EVENT", "L2_TX", "L2_RX",
+             "DISCONNECT"}
 
 
 def main(header, spec):

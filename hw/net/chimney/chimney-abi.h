@@ -165,7 +165,7 @@ typedef struct ChimneyCqe {
 #define CHIMNEY_EVENT_LINK              1   /* info: 1 up, 0 down */
 #define CHIMNEY_EVENT_ABORT             2   /* peer RST: TcpIndicateAbort */
 #define CHIMNEY_EVENT_UPLOAD_REQUEST    3   /* info: CHIMNEY_UPLOAD_* */
-#define CHIMNEY_EVENT_DISCONNECT        4   /* peer FIN: TcpIndicateDisconnect */
+#define CHIMNEY_EVENT_DISCONNECT        4   /* peer FIN */
 
 /* Upload reasons (TCP_UPLOAD_REASON) in CHIMNEY_EVENT_UPLOAD_REQUEST */
 #define CHIMNEY_UPLOAD_URGENT_DATA      5

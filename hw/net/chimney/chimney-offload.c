@@ -71,10 +71,10 @@ static void chimney_conn_flush(ChimneyConn *conn)
     }
     if (conn->pend_count && !conn->on_flush_list) {
         conn->on_flush_list = true;
-        QTAILQ_INSERT_TAIL(&s->flush_list, conn, flush_link);
+        QTAILQ_INSERT_TAIL(&s->flush_list[conn->cq], conn, flush_link);
     } else if (!conn->pend_count && conn->on_flush_list) {
         conn->on_flush_list = false;
-        QTAILQ_REMOVE(&s->flush_list, conn, flush_link);
+        QTAILQ_REMOVE(&s->flush_list[conn->cq], conn, flush_link);
     }
 }
 
@@ -274,7 +274,10 @@ static void chimney_update_blocker(ChimneyState *s)
 static void chimney_conn_free(ChimneyState *s, ChimneyConn *conn)
 {
     if (conn->on_flush_list) {
-        QTAILQ_REMOVE(&s->flush_list, conn, flush_link);
+        QTAILQ_REMOVE(&s->flush_list[conn->cq], conn, flush_link);
+    }
+    if (conn->on_kick_list) {
+        QTAILQ_REMOVE(&s->kick_list, conn, kick_link);
     }
     if (conn->on_timer_list) {
         QTAILQ_REMOVE(&s->timer_list, conn, timer_link);
@@ -307,7 +310,10 @@ void chimney_offload_init(ChimneyState *s)
     s->conn_by_key = g_hash_table_new(g_int64_hash, g_int64_equal);
     s->tcp = g_new0(ChimneyTcpStack, 1);
     chimney_tcp_stack_init(s->tcp, &chimney_tcp_ops, s);
-    QTAILQ_INIT(&s->flush_list);
+    for (int i = 0; i < CHIMNEY_MAX_CQS; i++) {
+        QTAILQ_INIT(&s->flush_list[i]);
+    }
+    QTAILQ_INIT(&s->kick_list);
     QTAILQ_INIT(&s->timer_list);
 }
 
@@ -814,8 +820,9 @@ static void chimney_invalidate_dependents(ChimneyState *s, uint32_t type,
     for (uint32_t i = 0; i < s->max_conns; i++) {
         ChimneyConn *conn = s->conns[i];
 
-        if (conn && (type == CHIMNEY_OBJ_PATH ? conn->path == id :
-                     s->paths[conn->path].neighbor == id)) {
+        if (conn && !conn->tcp.frozen &&
+            (type == CHIMNEY_OBJ_PATH ? conn->path == id :
+             s->paths[conn->path].neighbor == id)) {
             chimney_tcp_freeze(&conn->tcp);
             chimney_tcp_event(s, &conn->tcp, CHIMNEY_TCP_EV_UPLOAD_REQUEST,
                               CHIMNEY_UPLOAD_INVALID_STATE);
@@ -1013,28 +1020,46 @@ void chimney_offload_doorbell(ChimneyState *s, uint32_t conn_id)
         return;
     }
     /* The send queue is read in the bottom half */
-    if (!conn->on_flush_list) {
-        conn->on_flush_list = true;
-        QTAILQ_INSERT_TAIL(&s->flush_list, conn, flush_link);
+    if (!conn->on_kick_list) {
+        conn->on_kick_list = true;
+        QTAILQ_INSERT_TAIL(&s->kick_list, conn, kick_link);
     }
     qemu_bh_schedule(s->bh);
 }
 
-/* Bottom half: due timers, then completions that waited for room. */
+/*
+ * Bottom half: expired timers, send doorbells, then completions that
+ * waited for room.  Each CQ's waiting connections are served in turn
+ * until the CQ is full, so the work per completion does not grow with
+ * the number of connections.
+ */
 void chimney_offload_work(ChimneyState *s)
 {
-    ChimneyConn *conn, *next;
+    ChimneyConn *conn;
 
-    while (!QTAILQ_EMPTY(&s->timer_list)) {
-        conn = QTAILQ_FIRST(&s->timer_list);
+    while ((conn = QTAILQ_FIRST(&s->timer_list))) {
         QTAILQ_REMOVE(&s->timer_list, conn, timer_link);
         conn->on_timer_list = false;
         chimney_tcp_timer(&conn->tcp);
     }
-    QTAILQ_FOREACH_SAFE(conn, &s->flush_list, flush_link, next) {
-        chimney_conn_flush(conn);
+    while ((conn = QTAILQ_FIRST(&s->kick_list))) {
+        QTAILQ_REMOVE(&s->kick_list, conn, kick_link);
+        conn->on_kick_list = false;
         chimney_sq_process(conn);
-        chimney_conn_release(conn);
+    }
+    for (uint32_t cq = 1; cq < s->num_cqs; cq++) {
+        while ((conn = QTAILQ_FIRST(&s->flush_list[cq])) &&
+               !chimney_cq_full(&s->cq[cq]) && chimney_running(s)) {
+            /* to the back of the line, unless it empties */
+            QTAILQ_REMOVE(&s->flush_list[cq], conn, flush_link);
+            conn->on_flush_list = false;
+            chimney_conn_flush(conn);
+            if (!conn->pend_count) {
+                /* room again in its FIFO: take what waited on the SQ */
+                chimney_sq_process(conn);
+            }
+            chimney_conn_release(conn);
+        }
     }
 }
 

@@ -74,8 +74,10 @@ typedef struct ChimneyConn {
     ChimneyPending *pend;       /* completions not yet in the CQ */
     uint32_t pend_cap, pend_head, pend_count;
     bool on_flush_list;
+    bool on_kick_list;
     bool on_timer_list;
     QTAILQ_ENTRY(ChimneyConn) flush_link;
+    QTAILQ_ENTRY(ChimneyConn) kick_link;
     QTAILQ_ENTRY(ChimneyConn) timer_link;
 
     QEMUTimer *timer;

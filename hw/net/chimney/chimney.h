@@ -79,8 +79,10 @@ struct ChimneyState {
     GHashTable *conn_by_key;
     uint32_t num_objects;
     ChimneyTcpStack *tcp;
-    QTAILQ_HEAD(, ChimneyConn) flush_list;
-    QTAILQ_HEAD(, ChimneyConn) timer_list;
+    /* connections with completions waiting for room, per CQ */
+    QTAILQ_HEAD(, ChimneyConn) flush_list[CHIMNEY_MAX_CQS];
+    QTAILQ_HEAD(, ChimneyConn) kick_list;   /* send doorbells to serve */
+    QTAILQ_HEAD(, ChimneyConn) timer_list;  /* expired timers */
     Error *migration_blocker;
 
     /* Statistics (not migrated) */

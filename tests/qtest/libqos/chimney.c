@@ -637,14 +637,18 @@ uint8_t qchimney_offload_tcp(QChimney *c, QChimneyConn *hc,
                              const ChimneyTcpOffload *o, uint32_t handover)
 {
     ChimneyTcpOffload copy = *o;
-    uint64_t buf = guest_alloc(c->alloc, sizeof(copy));
     ChimneyAdminCmd cmd = {
-        .opcode = CHIMNEY_CMD_OFFLOAD_TCP, .id = hc->id, .addr = buf,
-        .len = sizeof(copy),
+        .opcode = CHIMNEY_CMD_OFFLOAD_TCP, .id = hc->id, .len = sizeof(copy),
     };
 
+    if (!c->block_buf) {
+        c->block_buf = guest_alloc(c->alloc, sizeof(copy));
+    }
+    cmd.addr = c->block_buf;
+    qtest_memwrite(c->qts, c->block_buf, &copy, sizeof(copy));
+
     copy.handover = cpu_to_le32(handover);
-    qtest_memwrite(c->qts, buf, &copy, sizeof(copy));
+    qtest_memwrite(c->qts, c->block_buf, &copy, sizeof(copy));
     return qchimney_admin(c, &cmd, NULL);
 }
 

@@ -50,6 +50,7 @@ typedef struct QChimney {
     uint64_t next_cookie;
     uint64_t tx_area;       /* QCHIMNEY_TX_SLOT bytes per TX ring slot */
     uint32_t admin_ring;    /* entries in the admin SQ and CQ */
+    uint64_t block_buf;     /* reused for OFFLOAD parameter blocks */
 } QChimney;
 
 /* What qchimney_start does; the default is a full bring-up. */

@@ -1631,6 +1631,134 @@ static void test_tcp_many(void)
     fx_end(&f);
 }
 
+
+/*
+ * Offload with data the host had sent: SQ entries [0, handover) carry
+ * it, [SndUna, SndNxt) is in flight, sending resumes at SndNxt.
+ */
+static void test_tcp_handover(void)
+{
+    Fixture f;
+    QChimneyConn hc, h2;
+    static const uint32_t s1[] = { 1500 };
+    const uint64_t cookies[] = { 0x61, 0x62 };
+    const uint32_t lens[] = { 1500, 1500 };
+    ChimneyTcpOffload o;
+    ChimneyCqe cqe;
+    uint8_t expect[1000];
+    PeerSeg ps;
+
+    tcp_fixture(&f, &hc, 100);
+    conn_setup(&f, &h2, 6, 2, 16);
+    memcpy(h2.peer_mac, PEER_MAC, 6);
+    h2.iss = 1000;
+    h2.irs = 3000;
+    h2.peer_mss = 1000;
+    h2.peer_wnd = 65535;
+    qchimney_sq_post(&f.c, &h2, CHIMNEY_SQ_SEND, 0, cookies[0], s1, 1, NULL);
+    qchimney_sq_post(&f.c, &h2, CHIMNEY_SQ_SEND, 0, cookies[1], s1, 1, NULL);
+
+    /* Refused (SndMax beyond the data): those requests are not touched */
+    qchimney_tcp_block(&h2, 0, 2, &o);
+    o.delegated.snd_nxt = cpu_to_le32(1001 + 1000);
+    o.delegated.snd_max = cpu_to_le32(1001 + 5000);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &h2, &o, 2), ==,
+                     CHIMNEY_ST_INVALID_PARAM);
+    g_assert(cq_quiet(&f, 2));
+
+    o.delegated.snd_max = cpu_to_le32(1001 + 2000);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &h2, &o, 2), ==,
+                     CHIMNEY_ST_SUCCESS);
+    /* [SndNxt, SndMax) first, then the rest of the data */
+    peer_read(&f, &ps);
+    g_assert_cmpuint(ps.seq, ==, 2001);
+    g_assert_cmpuint(ps.len, ==, 1000);
+    for (int i = 0; i < 1000; i++) {
+        expect[i] = i < 500 ? cookies[0] * 131 + (1000 + i) * 7 :
+                              cookies[1] * 131 + (i - 500) * 7;
+    }
+    g_assert_cmpmem(ps.data, 1000, expect, 1000);
+    peer_read(&f, &ps);
+    g_assert_cmpuint(ps.seq, ==, 3001);
+    peer_send(&f, &h2, h2.irs + 1, 2501, 0x10, 65535, NULL, 0);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, cookies[0]);
+    g_assert_cmpuint(cqe.bytes, ==, lens[0]);
+    g_assert_cmpuint(cqe.sq_head, ==, 1);
+    peer_send(&f, &h2, h2.irs + 1, 4001, 0x10, 65535, NULL, 0);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, cookies[1]);
+    g_assert_cmpuint(cqe.sq_head, ==, 2);
+    fx_end(&f);
+}
+
+/* Abortive disconnect: RST now, the sends abort, then the disconnect */
+static void test_tcp_abortive(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    static const uint32_t s1[] = { 400 };
+    ChimneyCqe cqe;
+    PeerSeg ps;
+
+    tcp_fixture(&f, &hc, 77);
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 1, s1, 1, NULL);
+    qchimney_sq_kick(&f.c, &hc);
+    peer_read(&f, &ps);
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_DISCONNECT, CHIMNEY_SQF_ABORTIVE,
+                     2, NULL, 0, NULL);
+    qchimney_sq_kick(&f.c, &hc);
+    peer_read(&f, &ps);
+    g_assert(ps.flags & 0x04);
+    g_assert_cmpuint(ps.seq, ==, 78 + 400);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_REQUEST_ABORTED);
+    g_assert_cmphex(cqe.cookie, ==, 1);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_DISCONNECT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 2);
+    fx_end(&f);
+}
+
+/* An invalidated path: its connections stop and ask for an upload */
+static void test_tcp_invalidate(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    static const uint32_t s1[] = { 100 };
+    ChimneyCqe cqe;
+    ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_TERMINATE, .cookie = 0x77,
+                            .param = { CHIMNEY_OBJ_TCP } };
+
+    tcp_fixture(&f, &hc, 5);
+    cmd.id = hc.id;
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_INVALIDATE, 0, 0, 0,
+                           CHIMNEY_OBJ_PATH, 0, 0), ==, CHIMNEY_ST_SUCCESS);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_UPLOAD_REQUEST);
+    g_assert_cmpuint(cqe.info, ==, CHIMNEY_UPLOAD_INVALID_STATE);
+    g_assert_cmphex(cqe.obj, ==, hc.id);
+    /* Again: no second event */
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_INVALIDATE, 0, 0, 0,
+                           CHIMNEY_OBJ_PATH, 0, 0), ==, CHIMNEY_ST_SUCCESS);
+    g_assert(cq_quiet(&f, 2));
+    /* Nothing is sent any more; TERMINATE returns the request */
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 1, s1, 1, NULL);
+    qchimney_sq_kick(&f.c, &hc);
+    g_assert(cq_quiet(&f, 2));
+    {
+        uint8_t b;
+
+        g_assert_cmpint(recv(f.sock, &b, 1, MSG_DONTWAIT), ==, -1);
+    }
+    cmd.addr = guest_alloc(&f.alloc, 96);
+    qchimney_admin_submit(&f.c, &cmd);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_UPLOAD_IN_PROGRESS);
+    g_assert_cmphex(cqe.cookie, ==, 1);
+    g_assert_cmpuint(cqe.bytes, ==, 0);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 0x77);
+    fx_end(&f);
+}
+
 /* --- bad input on the offload path --- */
 
 static void test_bad_tcp_offload(void)
@@ -1818,6 +1946,9 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/tcp/terminate", test_tcp_terminate);
     qtest_add_func("/chimney/tcp/rst", test_tcp_rst);
     qtest_add_func("/chimney/tcp/many", test_tcp_many);
+    qtest_add_func("/chimney/tcp/handover", test_tcp_handover);
+    qtest_add_func("/chimney/tcp/abortive", test_tcp_abortive);
+    qtest_add_func("/chimney/tcp/invalidate", test_tcp_invalidate);
     qtest_add_func("/chimney/bad/tcp-offload", test_bad_tcp_offload);
     qtest_add_func("/chimney/bad/tcp-sends", test_bad_tcp_sends);
     return g_test_run();

@@ -234,6 +234,24 @@ static void chimney_tcp_event(void *opaque, ChimneyTcpConn *c, int event,
     chimney_conn_push(conn, &pe);
 }
 
+static void chimney_tcp_note(void *opaque, ChimneyTcpConn *c, int what,
+                             uint32_t a, uint32_t b)
+{
+    uint32_t index = ((ChimneyConn *)c->owner)->index;
+
+    switch (what) {
+    case CHIMNEY_TCP_NOTE_STATE:
+        trace_chimney_tcp_state(index, a, b);
+        break;
+    case CHIMNEY_TCP_NOTE_REXMIT:
+        trace_chimney_tcp_rexmit(index, a, b);
+        break;
+    default:
+        trace_chimney_tcp_timeout(index, a, b);
+        break;
+    }
+}
+
 static const ChimneyTcpOps chimney_tcp_ops = {
     .now_ns = chimney_tcp_now,
     .timer_mod = chimney_tcp_timer_mod,
@@ -241,6 +259,7 @@ static const ChimneyTcpOps chimney_tcp_ops = {
     .emit = chimney_tcp_emit,
     .complete = chimney_tcp_complete,
     .event = chimney_tcp_event,
+    .note = chimney_tcp_note,
 };
 
 /* Timers only queue work; it runs in the guarded bottom half. */

@@ -177,6 +177,19 @@ bool chimney_tcp_handover(ChimneyTcpConn *c, const ChimneyTcpReq *req)
     return tcp_append(c, req);
 }
 
+static void tcp_note(ChimneyTcpConn *c, int what, uint32_t a, uint32_t b)
+{
+    if (c->stack->ops->note) {
+        c->stack->ops->note(c->stack->opaque, c, what, a, b);
+    }
+}
+
+static void tcp_set_state(ChimneyTcpConn *c, uint32_t state)
+{
+    tcp_note(c, CHIMNEY_TCP_NOTE_STATE, c->st.state, state);
+    c->st.state = state;
+}
+
 static void tcp_timer_set(ChimneyTcpConn *c, int64_t expire)
 {
     c->timer_ns = expire;
@@ -330,7 +343,7 @@ static void tcp_send_ack(ChimneyTcpConn *c)
 static void tcp_abort(ChimneyTcpConn *c, int status)
 {
     c->aborted = true;
-    c->st.state = CHIMNEY_TCPS_CLOSED;
+    tcp_set_state(c, CHIMNEY_TCPS_CLOSED);
     tcp_timer_set(c, -1);
     tcp_flush(c, status);
 }
@@ -469,6 +482,7 @@ void chimney_tcp_output(ChimneyTcpConn *c)
             c->st.snd_max = c->st.snd_nxt;
         } else {
             c->retransmits++;
+            tcp_note(c, CHIMNEY_TCP_NOTE_REXMIT, seq, used);
         }
         if (c->timer_ns < 0 || c->persist) {
             tcp_arm_rexmit(c);
@@ -491,14 +505,14 @@ static void tcp_fin_acked(ChimneyTcpConn *c)
 {
     switch (c->st.state) {
     case CHIMNEY_TCPS_FIN_WAIT1:
-        c->st.state = CHIMNEY_TCPS_FIN_WAIT2;
+        tcp_set_state(c, CHIMNEY_TCPS_FIN_WAIT2);
         break;
     case CHIMNEY_TCPS_CLOSING:
-        c->st.state = CHIMNEY_TCPS_TIME_WAIT;
+        tcp_set_state(c, CHIMNEY_TCPS_TIME_WAIT);
         tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
         break;
     case CHIMNEY_TCPS_LAST_ACK:
-        c->st.state = CHIMNEY_TCPS_CLOSED;
+        tcp_set_state(c, CHIMNEY_TCPS_CLOSED);
         break;
     }
 }
@@ -542,8 +556,8 @@ bool chimney_tcp_post(ChimneyTcpConn *c, const ChimneyTcpReq *req)
         return false;
     }
     if (req->type == CHIMNEY_TCP_REQ_DISCONNECT) {
-        c->st.state = c->st.state == CHIMNEY_TCPS_ESTABLISHED ?
-                      CHIMNEY_TCPS_FIN_WAIT1 : CHIMNEY_TCPS_LAST_ACK;
+        tcp_set_state(c, c->st.state == CHIMNEY_TCPS_ESTABLISHED ?
+                         CHIMNEY_TCPS_FIN_WAIT1 : CHIMNEY_TCPS_LAST_ACK);
     }
     /* An empty request behind acknowledged data is done at once */
     tcp_complete_covered(c);
@@ -597,6 +611,7 @@ static void tcp_new_ack(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)
             c->st.snd_una = seg->ack;
             c->fast_retransmits++;
             c->retransmits++;
+            tcp_note(c, CHIMNEY_TCP_NOTE_REXMIT, seg->ack, mss);
             tcp_transmit(c, seg->ack, mss);
             c->st.cwnd = c->st.cwnd > acked ? c->st.cwnd - acked : 0;
             c->st.cwnd += mss;
@@ -644,6 +659,7 @@ static void tcp_dup_ack(ChimneyTcpConn *c)
         c->rtt_timing = false;
         c->fast_retransmits++;
         c->retransmits++;
+        tcp_note(c, CHIMNEY_TCP_NOTE_REXMIT, c->st.snd_una, mss);
         tcp_transmit(c, c->st.snd_una, mss);
         c->st.cwnd = c->st.ssthresh + 3 * mss;
         tcp_arm_rexmit(c);
@@ -662,13 +678,13 @@ static void tcp_peer_fin(ChimneyTcpConn *c)
     c->st.rcv_nxt++;
     switch (c->st.state) {
     case CHIMNEY_TCPS_ESTABLISHED:
-        c->st.state = CHIMNEY_TCPS_CLOSE_WAIT;
+        tcp_set_state(c, CHIMNEY_TCPS_CLOSE_WAIT);
         break;
     case CHIMNEY_TCPS_FIN_WAIT1:
-        c->st.state = CHIMNEY_TCPS_CLOSING;
+        tcp_set_state(c, CHIMNEY_TCPS_CLOSING);
         break;
     case CHIMNEY_TCPS_FIN_WAIT2:
-        c->st.state = CHIMNEY_TCPS_TIME_WAIT;
+        tcp_set_state(c, CHIMNEY_TCPS_TIME_WAIT);
         tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
         break;
     }
@@ -798,6 +814,7 @@ void chimney_tcp_timer(ChimneyTcpConn *c)
     }
     c->timeouts++;
     c->st.total_rt++;
+    tcp_note(c, CHIMNEY_TCP_NOTE_TIMEOUT, c->backoff, c->rto_ns / 1000);
     c->st.ssthresh = MAX((c->st.snd_max - c->st.snd_una) / 2, 2 * c->mss);
     c->st.cwnd = c->mss;
     c->in_recovery = false;

@@ -103,7 +103,16 @@ typedef struct ChimneyTcpOps {
     void (*complete)(void *opaque, ChimneyTcpConn *c,
                      const ChimneyTcpReq *req, int status, uint32_t bytes);
     void (*event)(void *opaque, ChimneyTcpConn *c, int event, uint32_t info);
+    /* Optional, for tracing: CHIMNEY_TCP_NOTE_* with two values */
+    void (*note)(void *opaque, ChimneyTcpConn *c, int what, uint32_t a,
+                 uint32_t b);
 } ChimneyTcpOps;
+
+enum {
+    CHIMNEY_TCP_NOTE_STATE = 1,     /* old state, new state */
+    CHIMNEY_TCP_NOTE_REXMIT,        /* sequence, length */
+    CHIMNEY_TCP_NOTE_TIMEOUT,       /* backoff, RTO in microseconds */
+};
 
 /* Settings shared by every connection (SET_PARAMS and device limits). */
 typedef struct ChimneyTcpStack {

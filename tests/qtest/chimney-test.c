@@ -59,6 +59,15 @@ static void fx_start(Fixture *f, const QChimneyConfig *cfg)
     qchimney_start(&f->c, f->qts, f->bus, &f->alloc, cfg);
 }
 
+/* Only find the function and map BAR0: the bring-up is the test's. */
+static void fx_map(Fixture *f)
+{
+    f->c.qts = f->qts;
+    f->c.pdev = qchimney_find(f->bus);
+    qpci_device_enable(f->c.pdev);
+    f->c.bar = qpci_iomap(f->c.pdev, CHIMNEY_BAR_MMIO, NULL);
+}
+
 /* QEMU must still answer QMP after whatever the test did. */
 static void fx_assert_alive(Fixture *f)
 {
@@ -308,10 +317,7 @@ static void test_bad_doorbell_disabled(void)
     Fixture f;
 
     fx_init(&f, NULL);
-    f.c.qts = f.qts;
-    f.c.pdev = qchimney_find(f.bus);
-    qpci_device_enable(f.c.pdev);
-    f.c.bar = qpci_iomap(f.c.pdev, CHIMNEY_BAR_MMIO, NULL);
+    fx_map(&f);
     qchimney_writel(&f.c, CHIMNEY_DB_ASQ_TAIL, 3);
     qchimney_writel(&f.c, CHIMNEY_DB_CQ_HEAD(1), 3);
     g_assert_cmphex(qchimney_readl(&f.c, CHIMNEY_REG_STATUS), ==,
@@ -649,10 +655,7 @@ static void test_bad_admin_config(void)
         Fixture f;
 
         fx_init(&f, NULL);
-        f.c.qts = f.qts;
-        f.c.pdev = qchimney_find(f.bus);
-        qpci_device_enable(f.c.pdev);
-        f.c.bar = qpci_iomap(f.c.pdev, CHIMNEY_BAR_MMIO, NULL);
+        fx_map(&f);
         qchimney_writel(&f.c, CHIMNEY_REG_ASQ_BASE_LO, 0x100000);
         qchimney_writel(&f.c, CHIMNEY_REG_ASQ_SIZE, 16);
         qchimney_writel(&f.c, CHIMNEY_REG_ACQ_BASE_LO, 0x200000);
@@ -678,10 +681,7 @@ static void test_bad_asq_outside_ram(void)
     Fixture f;
 
     fx_init(&f, NULL);
-    f.c.qts = f.qts;
-    f.c.pdev = qchimney_find(f.bus);
-    qpci_device_enable(f.c.pdev);
-    f.c.bar = qpci_iomap(f.c.pdev, CHIMNEY_BAR_MMIO, NULL);
+    fx_map(&f);
     qchimney_writel(&f.c, CHIMNEY_REG_ASQ_BASE_LO, 0);
     qchimney_writel(&f.c, CHIMNEY_REG_ASQ_BASE_HI, FAR_AWAY >> 32);
     qchimney_writel(&f.c, CHIMNEY_REG_ASQ_SIZE, 16);
@@ -1159,34 +1159,16 @@ static void peer_send(Fixture *f, QChimneyConn *hc, uint32_t seq,
                       uint32_t ack, uint8_t flags, uint16_t wnd,
                       const uint8_t *opt, size_t optlen)
 {
-    uint8_t fr[128] = { 0 };
-    uint8_t *ip = fr + 14, *th = ip + 20;
-    size_t tcp_len = 20 + optlen;
-    uint32_t sum;
+    uint8_t fr[128];
+    QChimneyTcpAddr from = {
+        .src_mac = (const uint8_t *)PEER_MAC, .dst_mac = hc->mac,
+        .src_ip = hc->peer_ip, .dst_ip = hc->ip,
+        .src_port = hc->peer_port, .dst_port = hc->port,
+    };
+    size_t len = qchimney_tcp_frame(fr, &from, seq, ack, flags, wnd, opt,
+                                    optlen);
 
-    memcpy(fr, hc->mac, 6);
-    memcpy(fr + 6, PEER_MAC, 6);
-    stw_be_p(fr + 12, 0x0800);
-    ip[0] = 0x45;
-    stw_be_p(ip + 2, 20 + tcp_len);
-    stw_be_p(ip + 6, 0x4000);
-    ip[8] = 64;
-    ip[9] = 6;
-    memcpy(ip + 12, &hc->peer_ip, 4);
-    memcpy(ip + 16, &hc->ip, 4);
-    stw_be_p(ip + 10, qchimney_csum(ip, 20, 0));
-    stw_be_p(th, hc->peer_port);
-    stw_be_p(th + 2, hc->port);
-    stl_be_p(th + 4, seq);
-    stl_be_p(th + 8, ack);
-    th[12] = (tcp_len / 4) << 4;
-    th[13] = flags;
-    stw_be_p(th + 14, wnd);
-    memcpy(th + 20, opt, optlen);
-    sum = qchimney_csum(ip + 12, 8, 0);
-    sum = (uint16_t)~sum + 6 + tcp_len;
-    stw_be_p(th + 16, qchimney_csum(th, tcp_len, sum));
-    wire_send(f, fr, 14 + 20 + tcp_len);
+    wire_send(f, fr, len);
 }
 
 static void peer_ack(Fixture *f, QChimneyConn *hc, uint32_t ack)
@@ -1624,10 +1606,10 @@ static void test_tcp_many(void)
         g_assert_cmpuint(seen[i], ==, 2);
     }
     g_test_message("%u connections: offload %.1f us each, send+ACK+complete "
-                   "%.1f us each; QEMU RSS +%" PRIu64 " KiB (%.2f KiB per "
+                   "%.1f us each; QEMU RSS %+" PRId64 " KiB (%.2f KiB per "
                    "connection)", n, (double)(t1 - t0) / n,
-                   (double)(t2 - t1) / n, rss1 - rss0,
-                   (double)(rss1 - rss0) / n);
+                   (double)(t2 - t1) / n, (int64_t)(rss1 - rss0),
+                   (double)(int64_t)(rss1 - rss0) / n);
     fx_end(&f);
 }
 

@@ -496,40 +496,62 @@ void qchimney_arp_reply_wait(QChimney *c, QChimneyConn *hc)
     qchimney_l2_post_rx(c, 1, 2048);
 }
 
-/* An IPv4 TCP frame from the host stack, through the L2 queue. */
-static void qchimney_host_segment(QChimney *c, QChimneyConn *hc,
-                                  uint32_t seq, uint32_t ack, uint8_t flags,
-                                  const uint8_t *opt, size_t optlen)
+/*
+ * Build an Ethernet + IPv4 + TCP frame with @optlen bytes of options and
+ * no payload into @buf (at least 128 bytes); returns its length.
+ */
+size_t qchimney_tcp_frame(uint8_t *buf, const QChimneyTcpAddr *a,
+                          uint32_t seq, uint32_t ack, uint8_t flags,
+                          uint16_t wnd, const uint8_t *opt, size_t optlen)
 {
-    uint8_t f[128] = { 0 };
-    uint8_t *ip = f + 14, *th = ip + 20;
+    uint8_t *ip = buf + 14, *th = ip + 20;
     size_t tcp_len = 20 + optlen;
     uint32_t sum;
 
-    memcpy(f, hc->peer_mac, 6);
-    memcpy(f + 6, hc->mac, 6);
-    stw_be_p(f + 12, 0x0800);
+    g_assert(optlen <= 40 && !(optlen & 3));
+    memset(buf, 0, 14 + 20 + tcp_len);
+    memcpy(buf, a->dst_mac, 6);
+    memcpy(buf + 6, a->src_mac, 6);
+    stw_be_p(buf + 12, 0x0800);
     ip[0] = 0x45;
     stw_be_p(ip + 2, 20 + tcp_len);
-    stw_be_p(ip + 4, 0x1234);       /* host IDs: the lower half */
+    stw_be_p(ip + 4, 0x1234);       /* host-stack IDs: the lower half */
     stw_be_p(ip + 6, 0x4000);
     ip[8] = 64;
     ip[9] = 6;
-    memcpy(ip + 12, &hc->ip, 4);
-    memcpy(ip + 16, &hc->peer_ip, 4);
+    memcpy(ip + 12, &a->src_ip, 4);
+    memcpy(ip + 16, &a->dst_ip, 4);
     stw_be_p(ip + 10, qchimney_csum(ip, 20, 0));
-    stw_be_p(th, hc->port);
-    stw_be_p(th + 2, hc->peer_port);
+    stw_be_p(th, a->src_port);
+    stw_be_p(th + 2, a->dst_port);
     stl_be_p(th + 4, seq);
     stl_be_p(th + 8, ack);
     th[12] = (tcp_len / 4) << 4;
     th[13] = flags;
-    stw_be_p(th + 14, 65535);
-    memcpy(th + 20, opt, optlen);
+    stw_be_p(th + 14, wnd);
+    if (optlen) {
+        memcpy(th + 20, opt, optlen);
+    }
     sum = qchimney_csum(ip + 12, 8, 0);
     sum = (uint16_t)~sum + 6 + tcp_len;
     stw_be_p(th + 16, qchimney_csum(th, tcp_len, sum));
-    qchimney_l2_send_raw(c, f, 14 + 20 + tcp_len);
+    return 14 + 20 + tcp_len;
+}
+
+/* A segment of the host stack's own, through the L2 queue. */
+static void qchimney_host_segment(QChimney *c, QChimneyConn *hc,
+                                  uint32_t seq, uint32_t ack, uint8_t flags,
+                                  const uint8_t *opt, size_t optlen)
+{
+    uint8_t f[128];
+    QChimneyTcpAddr a = {
+        .src_mac = hc->mac, .dst_mac = hc->peer_mac,
+        .src_ip = hc->ip, .dst_ip = hc->peer_ip,
+        .src_port = hc->port, .dst_port = hc->peer_port,
+    };
+
+    qchimney_l2_send_raw(c, f, qchimney_tcp_frame(f, &a, seq, ack, flags,
+                                                  65535, opt, optlen));
 }
 
 void qchimney_tcp_syn(QChimney *c, QChimneyConn *hc)

@@ -136,6 +136,16 @@ typedef struct QChimneyConn {
     uint64_t db_record;
 } QChimneyConn;
 
+/* Addresses of one direction of a TCP connection, IPs in network order */
+typedef struct QChimneyTcpAddr {
+    const uint8_t *src_mac, *dst_mac;
+    uint32_t src_ip, dst_ip;
+    uint16_t src_port, dst_port;
+} QChimneyTcpAddr;
+
+size_t qchimney_tcp_frame(uint8_t *buf, const QChimneyTcpAddr *a,
+                          uint32_t seq, uint32_t ack, uint8_t flags,
+                          uint16_t wnd, const uint8_t *opt, size_t optlen);
 void qchimney_arp_request(QChimney *c, QChimneyConn *hc);
 void qchimney_arp_reply_wait(QChimney *c, QChimneyConn *hc);
 void qchimney_tcp_syn(QChimney *c, QChimneyConn *hc);

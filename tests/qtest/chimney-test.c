@@ -1248,18 +1248,24 @@ static void establish(Fixture *f, QChimneyConn *hc, uint32_t iss,
                      CHIMNEY_ST_SUCCESS);
 }
 
-static void tcp_fixture(Fixture *f, QChimneyConn *hc, uint32_t iss)
+static void tcp_fixture_cq(Fixture *f, QChimneyConn *hc, uint32_t iss,
+                           uint32_t cq_entries, const char *extra)
 {
     uint64_t ring;
 
-    fx_init(f, NULL);
+    fx_init(f, extra);
     fx_start(f, &(QChimneyConfig) { .rx_buffers = 8 });
-    ring = QEMU_ALIGN_UP(guest_alloc(&f->alloc, 256 * 32 + 64), 64);
-    qtest_memset(f->qts, ring, 0, 256 * 32);
-    g_assert_cmpuint(qchimney_create_cq(&f->c, 2, ring, 256, 2, 0, 0), ==,
-                     CHIMNEY_ST_SUCCESS);
+    ring = QEMU_ALIGN_UP(guest_alloc(&f->alloc, cq_entries * 32 + 64), 64);
+    qtest_memset(f->qts, ring, 0, cq_entries * 32);
+    g_assert_cmpuint(qchimney_create_cq(&f->c, 2, ring, cq_entries, 2, 0, 0),
+                     ==, CHIMNEY_ST_SUCCESS);
     conn_setup(f, hc, 5, 2, 16);
     establish(f, hc, iss, 777);
+}
+
+static void tcp_fixture(Fixture *f, QChimneyConn *hc, uint32_t iss)
+{
+    tcp_fixture_cq(f, hc, iss, 256, NULL);
 }
 
 /* Read segments until @total payload bytes arrived; check the pattern. */
@@ -1741,6 +1747,436 @@ static void test_tcp_invalidate(void)
     fx_end(&f);
 }
 
+
+/* --- completion fault injection --- */
+
+#define MS_NS (1000 * 1000)
+
+static void set_rules(Fixture *f, const char *rules)
+{
+    qtest_qmp_assert_success(f->qts, "{'execute': 'qom-set', 'arguments': "
+                             "{'path': '/machine/peripheral/nic0', "
+                             "'property': 'x-fault-rules', 'value': %s}}",
+                             rules);
+}
+
+static void fault_release(Fixture *f, const char *what)
+{
+    qtest_qmp_assert_success(f->qts, "{'execute': 'qom-set', 'arguments': "
+                             "{'path': '/machine/peripheral/nic0', "
+                             "'property': 'x-fault-release', 'value': %s}}",
+                             what);
+}
+
+/* Post @n sends of @len bytes on @hc, read them off the wire. */
+static uint32_t send_n(Fixture *f, QChimneyConn *hc, uint64_t cookie0, int n,
+                       uint32_t len)
+{
+    uint32_t sge[] = { len };
+    uint32_t start = 0;
+    PeerSeg ps;
+
+    for (int i = 0; i < n; i++) {
+        qchimney_sq_post(&f->c, hc, CHIMNEY_SQ_SEND, 0, cookie0 + i, sge, 1,
+                         NULL);
+    }
+    qchimney_sq_kick(&f->c, hc);
+    for (uint32_t got = 0; got < n * len; got += ps.len) {
+        peer_read(f, &ps);
+        if (!got) {
+            start = ps.seq;
+        }
+    }
+    return start;
+}
+
+/* A completion delayed by D is not there at D - 1 ns and is there at D. */
+static void test_fault_delay(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    uint32_t start;
+    ChimneyCqe cqe;
+
+    tcp_fixture(&f, &hc, 1);
+    set_rules(&f, "type=send delay=5ms");
+    start = send_n(&f, &hc, 1, 2, 500);
+    peer_ack(&f, &hc, start + 500);
+    g_assert(cq_quiet(&f, 2));
+    qtest_clock_step(f.qts, 2 * MS_NS);
+    peer_ack(&f, &hc, start + 1000);        /* ready 2 ms later */
+    qtest_clock_step(f.qts, 3 * MS_NS - 1);
+    g_assert(cq_quiet(&f, 2));
+    qtest_clock_step(f.qts, 1);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 1);
+    g_assert(cq_quiet(&f, 2));
+    qtest_clock_step(f.qts, 2 * MS_NS - 1);
+    g_assert(cq_quiet(&f, 2));
+    qtest_clock_step(f.qts, 1);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 2);
+    g_assert_cmpuint(qom_stat(&f, "x-fault-delayed"), ==, 2);
+    g_assert_cmpuint(qom_stat(&f, "x-fault-seen"), ==, 2);
+    /* Rules changed at run time: none now */
+    set_rules(&f, "");
+    start = send_n(&f, &hc, 3, 1, 100);
+    peer_ack(&f, &hc, start + 100);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 3);
+    fx_end(&f);
+}
+
+/* Held until released over QMP: one, then all; order kept */
+static void test_fault_hold(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    uint32_t start;
+    ChimneyCqe cqe;
+
+    tcp_fixture(&f, &hc, 1);
+    set_rules(&f, "conn=5 type=send hold");
+    start = send_n(&f, &hc, 1, 3, 300);
+    peer_ack(&f, &hc, start + 900);
+    qtest_clock_step(f.qts, 10LL * 1000 * MS_NS);
+    g_assert(cq_quiet(&f, 2));
+    g_assert_cmpuint(qom_stat(&f, "x-fault-held"), ==, 3);
+    fault_release(&f, "one");
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 1);
+    g_assert(cq_quiet(&f, 2));
+    fault_release(&f, "conn=5");
+    for (int i = 2; i <= 3; i++) {
+        cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+        g_assert_cmphex(cqe.cookie, ==, i);
+    }
+    g_assert_cmpuint(qom_stat(&f, "x-fault-released"), ==, 3);
+    fx_end(&f);
+}
+
+/* A held CQ filling up: released entries stop at a full CQ, none lost */
+static void test_fault_hold_cq_full(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    uint32_t start;
+    ChimneyCqe cqe;
+
+    tcp_fixture_cq(&f, &hc, 1, 4, NULL);
+    set_rules(&f, "hold type=send");
+    start = send_n(&f, &hc, 1, 6, 100);
+    peer_ack(&f, &hc, start + 600);
+    fault_release(&f, "all");
+    /* A 4-entry CQ holds 3: read them without freeing the slots */
+    for (int i = 1; i <= 3; i++) {
+        gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+        while (!qchimney_cq_poll(&f.c, 2, &cqe)) {
+            g_assert(g_get_monotonic_time() < deadline);
+            g_usleep(100);
+        }
+        g_assert_cmphex(cqe.cookie, ==, i);
+    }
+    g_usleep(50 * 1000);
+    /* The fourth entry waits for room: nothing beyond the three yet */
+    g_assert_cmphex(qtest_readl(f.qts, f.c.cq[2].base + 3 * 32 + 28) &
+                    CHIMNEY_CQE_PHASE, ==, 0);
+    qchimney_cq_ack(&f.c, 2);
+    for (int i = 4; i <= 6; i++) {
+        cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+        g_assert_cmphex(cqe.cookie, ==, i);
+    }
+    fx_end(&f);
+}
+
+/* The 2nd send fails UPLOAD_IN_PROGRESS with partial bytes; the rest too */
+static void test_fault_fail_upload(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    uint32_t start;
+    ChimneyCqe cqe;
+
+    tcp_fixture(&f, &hc, 1);
+    set_rules(&f, "type=send nth=2 fail=upload bytes=100");
+    start = send_n(&f, &hc, 1, 3, 400);
+    peer_ack(&f, &hc, start + 1200);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.bytes, ==, 400);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_UPLOAD_IN_PROGRESS);
+    g_assert_cmphex(cqe.cookie, ==, 2);
+    g_assert_cmpuint(cqe.bytes, ==, 100);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_UPLOAD_IN_PROGRESS);
+    g_assert_cmphex(cqe.cookie, ==, 3);
+    g_assert_cmpuint(cqe.bytes, ==, 0);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_UPLOAD_REQUEST);
+    g_assert_cmpuint(qom_stat(&f, "x-fault-failed"), ==, 1);
+    fx_end(&f);
+}
+
+/* REQUEST_ABORTED: the connection resets, as for a peer RST */
+static void test_fault_fail_aborted(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    uint32_t start;
+    ChimneyCqe cqe;
+    PeerSeg ps;
+
+    tcp_fixture(&f, &hc, 1);
+    set_rules(&f, "type=send once fail=aborted");
+    start = send_n(&f, &hc, 1, 2, 400);
+    peer_ack(&f, &hc, start + 400);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_REQUEST_ABORTED);
+    g_assert_cmphex(cqe.cookie, ==, 1);
+    g_assert_cmpuint(cqe.bytes, ==, 0);
+    peer_read(&f, &ps);
+    g_assert(ps.flags & 0x04);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_REQUEST_ABORTED);
+    g_assert_cmphex(cqe.cookie, ==, 2);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_ABORT);
+    fx_end(&f);
+}
+
+/* Coalescing: released 3 at a time, behind one interrupt */
+static void test_fault_coalesce(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    uint32_t start;
+    ChimneyCqe cqe;
+
+    tcp_fixture(&f, &hc, 1);
+    set_rules(&f, "type=send coalesce=3");
+    start = send_n(&f, &hc, 1, 3, 200);
+    qchimney_msi_clear(&f.c, 2);
+    peer_ack(&f, &hc, start + 200);
+    peer_ack(&f, &hc, start + 400);
+    g_assert(cq_quiet(&f, 2));
+    g_assert(!qchimney_msi_fired(&f.c, 2));
+    peer_ack(&f, &hc, start + 600);
+    for (int i = 1; i <= 3; i++) {
+        cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+        g_assert_cmphex(cqe.cookie, ==, i);
+    }
+    g_assert(qchimney_msi_fired(&f.c, 2));
+    g_assert_cmpuint(qom_stat(&f, "x-fault-coalesced"), ==, 3);
+    /* Every T: one completion goes after 1 ms */
+    set_rules(&f, "type=send coalesce=8:1ms");
+    start = send_n(&f, &hc, 4, 1, 100);
+    peer_ack(&f, &hc, start + 100);
+    qtest_clock_step(f.qts, MS_NS - 1);
+    g_assert(cq_quiet(&f, 2));
+    qtest_clock_step(f.qts, 1);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 4);
+    fx_end(&f);
+}
+
+/* The entry at once, its interrupt 1 ms later; or never, left pending */
+static void test_fault_irq(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    uint32_t start;
+    ChimneyCqe cqe;
+
+    tcp_fixture(&f, &hc, 1);
+    set_rules(&f, "type=send irq-delay=1ms");
+    start = send_n(&f, &hc, 1, 1, 100);
+    qchimney_msi_clear(&f.c, 2);
+    peer_ack(&f, &hc, start + 100);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    qtest_clock_step(f.qts, MS_NS - 1);
+    g_usleep(20 * 1000);
+    g_assert(!qchimney_msi_fired(&f.c, 2));
+    qtest_clock_step(f.qts, 1);
+    for (int i = 0; i < 1000 && !qchimney_msi_fired(&f.c, 2); i++) {
+        g_usleep(1000);
+    }
+    g_assert(qchimney_msi_fired(&f.c, 2));
+
+    set_rules(&f, "type=send irq-drop");
+    start = send_n(&f, &hc, 2, 1, 100);
+    qchimney_msi_clear(&f.c, 2);
+    peer_ack(&f, &hc, start + 100);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 2);
+    qtest_clock_step(f.qts, 100 * MS_NS);
+    g_usleep(20 * 1000);
+    g_assert(!qchimney_msi_fired(&f.c, 2));
+    g_assert(qpci_msix_pending(f.c.pdev, 2));
+    g_assert_cmpuint(qom_stat(&f, "x-fault-irq-dropped"), ==, 1);
+    fx_end(&f);
+}
+
+/*
+ * Random delays: the same seed gives the same completion trace, another
+ * seed another one.  Two connections; completions are recorded with the
+ * virtual time at which they appear.
+ */
+static GString *fault_trace(uint64_t seed, const char *rules)
+{
+    Fixture f;
+    QChimneyConn hc, h2;
+    ChimneyTcpOffload o;
+    GString *trace = g_string_new("");
+    uint32_t s1, s2;
+    ChimneyCqe cqe;
+
+    tcp_fixture(&f, &hc, 1);
+    qtest_qmp_assert_success(f.qts, "{'execute': 'qom-set', 'arguments': "
+                             "{'path': '/machine/peripheral/nic0', "
+                             "'property': 'x-fault-seed', 'value': %u}}",
+                             (unsigned)seed);
+    set_rules(&f, rules);
+    conn_setup(&f, &h2, 6, 2, 16);
+    memcpy(h2.peer_mac, PEER_MAC, 6);
+    h2.iss = 70000;
+    h2.irs = 8000;
+    h2.peer_mss = 1000;
+    h2.peer_wnd = 65535;
+    qchimney_tcp_block(&h2, 0, 2, &o);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &h2, &o, 0), ==, 0);
+    s1 = send_n(&f, &hc, 10, 4, 100);
+    s2 = send_n(&f, &h2, 20, 4, 100);
+    for (int i = 1; i <= 4; i++) {
+        peer_ack(&f, &hc, s1 + 100 * i);
+        peer_send(&f, &h2, h2.irs + 1, s2 + 100 * i, 0x10, 65535, NULL, 0);
+    }
+    for (int t = 0; t <= 10; t++) {
+        while (qchimney_cq_wait_timeout(&f.c, 2, &cqe, 20 * 1000)) {
+            g_string_append_printf(trace, "%d:%" PRIu64 " ", t, cqe.cookie);
+        }
+        qtest_clock_step(f.qts, MS_NS);
+    }
+    fx_end(&f);
+    return trace;
+}
+
+static void test_fault_seed(void)
+{
+    const char *rules = "type=send delay=uniform:0ms:9ms";
+    g_autoptr(GString) a = fault_trace(1, rules);
+    g_autoptr(GString) b = fault_trace(1, rules);
+    g_autoptr(GString) c = fault_trace(2, rules);
+    int last[2] = { 0, 0 };
+    g_auto(GStrv) items = g_strsplit(a->str, " ", -1);
+
+    g_test_message("seed 1: %s", a->str);
+    g_test_message("seed 2: %s", c->str);
+    g_assert_cmpstr(a->str, ==, b->str);
+    g_assert_cmpstr(a->str, !=, c->str);
+    /* All eight arrived, each connection in its own order */
+    g_assert_cmpuint(g_strv_length(items), ==, 9);
+    for (int i = 0; items[i] && *items[i]; i++) {
+        int cookie = atoi(strchr(items[i], ':') + 1);
+
+        g_assert_cmpint(cookie, >, last[cookie / 20]);
+        last[cookie / 20] = cookie;
+    }
+}
+
+/* Reorder across connections within a window, never within one */
+static void test_fault_reorder(void)
+{
+    g_autoptr(GString) t = fault_trace(3, "reorder=4ms");
+
+    /* fault_trace checks nothing itself: the order check is here */
+    g_auto(GStrv) items = g_strsplit(t->str, " ", -1);
+    int last[2] = { 0, 0 };
+
+    for (int i = 0; items[i] && *items[i]; i++) {
+        int cookie = atoi(strchr(items[i], ':') + 1);
+
+        g_assert_cmpint(cookie, >, last[cookie / 20]);
+        last[cookie / 20] = cookie;
+    }
+    g_assert_cmpuint(g_strv_length(items), ==, 9);
+}
+
+/* Reset with held completions: they go, the rules stay */
+static void test_fault_reset(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    uint32_t start;
+    QDict *rsp;
+
+    tcp_fixture(&f, &hc, 1);
+    set_rules(&f, "hold");
+    start = send_n(&f, &hc, 1, 2, 100);
+    peer_ack(&f, &hc, start + 200);
+    g_assert(cq_quiet(&f, 2));
+    /* Migration is refused while anything is offloaded */
+    rsp = qtest_qmp(f.qts, "{'execute': 'migrate', 'arguments': "
+                    "{'uri': 'exec:cat > /dev/null'}}");
+    g_assert(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    qchimney_writel(&f.c, CHIMNEY_REG_CTRL, CHIMNEY_CTRL_RESET);
+    g_assert_cmphex(qchimney_readl(&f.c, CHIMNEY_REG_STATUS), ==,
+                    CHIMNEY_STATUS_LINK_UP);
+    {
+        g_autofree char *rules = qom_str(&f, "x-fault-rules");
+
+        g_assert_cmpstr(rules, ==, "hold");
+    }
+    fault_release(&f, "all");
+    fx_end(&f);
+}
+
+/* Bad rule strings: refused with a message at start and at run time */
+static void test_fault_bad_rules(void)
+{
+    static const char *const bad[] = {
+        "delay=5", "delay=5xs", "hold delay=1ms", "type=sent hold",
+        "prob=2 hold", "conn=x hold", "fail=maybe", "coalesce=0",
+        "bytes=3 hold", "conn=1", "delay=uniform:9ms:1ms", "frobnicate",
+    };
+    Fixture f;
+    QDict *rsp;
+
+    fx_init(&f, "-global chimney-nic.x-fault-rules=irq-drop");
+    fx_start(&f, NULL);
+    {
+        g_autofree char *rules = qom_str(&f, "x-fault-rules");
+
+        g_assert_cmpstr(rules, ==, "irq-drop");
+    }
+    for (int i = 0; i < ARRAY_SIZE(bad); i++) {
+        if (!strcmp(bad[i], "delay=5")) {
+            continue;       /* plain nanoseconds are fine */
+        }
+        rsp = qtest_qmp(f.qts, "{'execute': 'qom-set', 'arguments': "
+                        "{'path': '/machine/peripheral/nic0', "
+                        "'property': 'x-fault-rules', 'value': %s}}", bad[i]);
+        g_assert(qdict_haskey(rsp, "error"));
+        g_assert(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"), "desc"),
+                        "fault rule"));
+        qobject_unref(rsp);
+        {
+            g_autofree char *rules = qom_str(&f, "x-fault-rules");
+
+            g_assert_cmpstr(rules, ==, "irq-drop");  /* unchanged */
+        }
+    }
+    rsp = qtest_qmp(f.qts, "{'execute': 'qom-set', 'arguments': "
+                    "{'path': '/machine/peripheral/nic0', "
+                    "'property': 'x-fault-release', 'value': 'some'}}");
+    g_assert(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    /* At start: a device with a bad rule is not created */
+    rsp = qtest_qmp(f.qts, "{'execute': 'device_add', 'arguments': "
+                    "{'driver': 'chimney-nic', 'id': 'x', "
+                    "'x-fault-rules': 'hold delay=1ms'}}");
+    g_assert(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    fx_end(&f);
+}
+
 /* --- bad input on the offload path --- */
 
 static void test_bad_tcp_offload(void)
@@ -1931,6 +2367,17 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/tcp/handover", test_tcp_handover);
     qtest_add_func("/chimney/tcp/abortive", test_tcp_abortive);
     qtest_add_func("/chimney/tcp/invalidate", test_tcp_invalidate);
+    qtest_add_func("/chimney/fault/delay", test_fault_delay);
+    qtest_add_func("/chimney/fault/hold", test_fault_hold);
+    qtest_add_func("/chimney/fault/hold-cq-full", test_fault_hold_cq_full);
+    qtest_add_func("/chimney/fault/fail-upload", test_fault_fail_upload);
+    qtest_add_func("/chimney/fault/fail-aborted", test_fault_fail_aborted);
+    qtest_add_func("/chimney/fault/coalesce", test_fault_coalesce);
+    qtest_add_func("/chimney/fault/irq", test_fault_irq);
+    qtest_add_func("/chimney/fault/seed", test_fault_seed);
+    qtest_add_func("/chimney/fault/reorder", test_fault_reorder);
+    qtest_add_func("/chimney/fault/reset", test_fault_reset);
+    qtest_add_func("/chimney/fault/bad-rules", test_fault_bad_rules);
     qtest_add_func("/chimney/bad/tcp-offload", test_bad_tcp_offload);
     qtest_add_func("/chimney/bad/tcp-sends", test_bad_tcp_sends);
     return g_test_run();

@@ -39,6 +39,9 @@ static uint32_t chimney_conn_id(ChimneyConn *conn)
     return CHIMNEY_CONN_ID(conn->index, conn->gen);
 }
 
+static void chimney_tcp_event(void *opaque, ChimneyTcpConn *c, int event,
+                              uint32_t info);
+
 /* --- completions, in order, through the connection's FIFO --- */
 
 bool chimney_conn_can_push(ChimneyConn *conn)
@@ -46,10 +49,11 @@ bool chimney_conn_can_push(ChimneyConn *conn)
     return conn->pend_count < conn->pend_cap;
 }
 
-static void chimney_conn_flush(ChimneyConn *conn)
+void chimney_conn_flush(ChimneyConn *conn)
 {
     ChimneyState *s = conn->dev;
 
+    conn->flushing = true;
     while (conn->pend_count && chimney_running(s)) {
         ChimneyPending *pe = &conn->pend[conn->pend_head];
         ChimneyCqe cqe = {
@@ -63,13 +67,23 @@ static void chimney_conn_flush(ChimneyConn *conn)
             .type_status = CHIMNEY_CQE_MAKE(pe->type, pe->status, 0),
         };
 
-        if (!chimney_cq_post(s, conn->cq, &cqe)) {
+        if (!chimney_fault_ready(s, conn, pe)) {
+            if (!conn->on_wait_list) {
+                conn->on_wait_list = true;
+                QTAILQ_INSERT_TAIL(&s->wait_list, conn, wait_link);
+            }
+            break;
+        }
+        if (!chimney_cq_post_flags(s, conn->cq, &cqe,
+                                   pe->irq ? CHIMNEY_POST_NO_IRQ : 0)) {
             break;      /* full: the CQ head doorbell brings us back */
         }
+        chimney_fault_posted(s, conn, pe);
         conn->pend_head = (conn->pend_head + 1) % conn->pend_cap;
         conn->pend_count--;
     }
-    if (conn->pend_count && !conn->on_flush_list) {
+    conn->flushing = false;
+    if (conn->pend_count && !conn->on_flush_list && !conn->on_wait_list) {
         conn->on_flush_list = true;
         QTAILQ_INSERT_TAIL(&s->flush_list[conn->cq], conn, flush_link);
     } else if (!conn->pend_count && conn->on_flush_list) {
@@ -80,16 +94,44 @@ static void chimney_conn_flush(ChimneyConn *conn)
 
 bool chimney_conn_push(ChimneyConn *conn, const ChimneyPending *pe)
 {
+    ChimneyPending *slot;
+
     if (!chimney_conn_can_push(conn)) {
         /* Cannot happen: the FIFO has a place for every SQ entry. */
         qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: connection %u has too "
                       "many completions pending\n", conn->index);
         return false;
     }
-    conn->pend[(conn->pend_head + conn->pend_count) % conn->pend_cap] = *pe;
+    slot = &conn->pend[(conn->pend_head + conn->pend_count) % conn->pend_cap];
+    *slot = *pe;
+    chimney_fault_decide(conn->dev, conn, slot);
     conn->pend_count++;
-    chimney_conn_flush(conn);
+    if (!conn->flushing) {
+        chimney_conn_flush(conn);
+    }
     return true;
+}
+
+/* An injected failure acts on the connection as a real one would. */
+void chimney_conn_fault_consequence(ChimneyConn *conn)
+{
+    switch (conn->fault_status) {
+    case CHIMNEY_ST_REQUEST_ABORTED:
+        chimney_tcp_reset(&conn->tcp);
+        break;
+    case CHIMNEY_ST_UPLOAD_IN_PROGRESS:
+        chimney_tcp_freeze(&conn->tcp);
+        chimney_tcp_event(conn->dev, &conn->tcp,
+                          CHIMNEY_TCP_EV_UPLOAD_REQUEST,
+                          CHIMNEY_UPLOAD_REQUESTED);
+        break;
+    default:
+        chimney_tcp_freeze(&conn->tcp);
+        chimney_tcp_event(conn->dev, &conn->tcp,
+                          CHIMNEY_TCP_EV_UPLOAD_REQUEST,
+                          CHIMNEY_UPLOAD_HW_FAILURE);
+        break;
+    }
 }
 
 /* --- the engine's view of the device --- */
@@ -300,6 +342,9 @@ static void chimney_conn_free(ChimneyState *s, ChimneyConn *conn)
     }
     if (conn->on_timer_list) {
         QTAILQ_REMOVE(&s->timer_list, conn, timer_link);
+    }
+    if (conn->on_wait_list) {
+        QTAILQ_REMOVE(&s->wait_list, conn, wait_link);
     }
     g_hash_table_remove(s->conn_by_key, &conn->key);
     s->paths[conn->path].refs--;

@@ -32,6 +32,9 @@ typedef struct ChimneyPath {
     uint32_t refs;              /* connections that use it */
 } ChimneyPath;
 
+#define CHIMNEY_FAULT_IRQ_DELAY 1
+#define CHIMNEY_FAULT_IRQ_DROP  2
+
 /* A completion waiting for its turn, in the connection's causal order. */
 typedef struct ChimneyPending {
     uint64_t cookie;
@@ -42,6 +45,15 @@ typedef struct ChimneyPending {
     uint8_t type;
     uint8_t status;
     uint16_t queue;
+    /* what fault injection decided (chimney-fault.c) */
+    uint64_t seq;
+    int64_t release_ns;
+    uint64_t coalesce_gen;
+    int64_t irq_delay_ns;
+    bool hold;
+    bool hold_released;
+    bool coalesce;
+    uint8_t irq;
 } ChimneyPending;
 
 /* What the device keeps of each send queue entry it has taken. */
@@ -73,12 +85,20 @@ typedef struct ChimneyConn {
     ChimneyTcpReq *reqs;        /* the engine's queue, one per SQ entry */
     ChimneyPending *pend;       /* completions not yet in the CQ */
     uint32_t pend_cap, pend_head, pend_count;
+    bool flushing;
     bool on_flush_list;
     bool on_kick_list;
     bool on_timer_list;
+    bool on_wait_list;          /* its head waits for a fault rule */
     QTAILQ_ENTRY(ChimneyConn) flush_link;
     QTAILQ_ENTRY(ChimneyConn) kick_link;
     QTAILQ_ENTRY(ChimneyConn) timer_link;
+    QTAILQ_ENTRY(ChimneyConn) wait_link;
+
+    /* fault injection */
+    int64_t last_release_ns;
+    uint8_t fault_status;       /* an injected failure: later ones fail too */
+    bool fault_consequence;     /* the connection must act on it */
 
     QEMUTimer *timer;
     ChimneyTcpConn tcp;
@@ -96,6 +116,8 @@ ChimneyConn *chimney_offload_cmd_target(ChimneyState *s, uint8_t opcode,
 bool chimney_conn_push(ChimneyConn *conn, const ChimneyPending *pe);
 bool chimney_conn_can_push(ChimneyConn *conn);
 void chimney_conn_release(ChimneyConn *conn);
+void chimney_conn_flush(ChimneyConn *conn);
+void chimney_conn_fault_consequence(ChimneyConn *conn);
 void chimney_offload_doorbell(ChimneyState *s, uint32_t conn_id);
 void chimney_offload_work(ChimneyState *s);
 bool chimney_offload_receive(ChimneyState *s, const uint8_t *buf,

@@ -53,6 +53,7 @@ static void chimney_stop_queues(ChimneyState *s)
     NetClientState *nc = qemu_get_queue(s->nic);
 
     chimney_offload_reset(s);
+    chimney_fault_reset(s);
     memset(&s->asq, 0, sizeof(s->asq));
     memset(&s->l2_txq, 0, sizeof(s->l2_txq));
     memset(&s->l2_rxq, 0, sizeof(s->l2_rxq));
@@ -376,6 +377,7 @@ static void chimney_bh(void *opaque)
     }
     chimney_admin_process(s);
     chimney_offload_work(s);
+    chimney_fault_work(s);
     chimney_l2_tx_process(s);
     chimney_l2_rx_kick(s);
     chimney_cq_fire_due(s);
@@ -437,6 +439,7 @@ static void chimney_realize(PCIDevice *pdev, Error **errp)
 
     s->bh = qemu_bh_new_guarded(chimney_bh, s, &dev->mem_reentrancy_guard);
     chimney_offload_init(s);
+    chimney_fault_init(s);
     for (int i = 0; i < CHIMNEY_MAX_CQS; i++) {
         s->cq[i].owner = s;
         s->cq[i].mod_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
@@ -458,6 +461,7 @@ static void chimney_exit(PCIDevice *pdev)
     ChimneyState *s = CHIMNEY_NIC(pdev);
 
     chimney_offload_exit(s);
+    chimney_fault_exit(s);
     qemu_del_nic(s->nic);
     for (int i = 0; i < CHIMNEY_MAX_CQS; i++) {
         timer_free(s->cq[i].mod_timer);
@@ -648,6 +652,7 @@ static void chimney_instance_init(Object *obj)
                         &s->stat_stale_doorbells);
     object_property_add_str(obj, "x-conn-stats", chimney_get_conn_stats,
                             NULL);
+    chimney_fault_add_properties(obj);
 }
 
 static void chimney_class_init(ObjectClass *klass, void *data)

@@ -107,7 +107,7 @@ void chimney_intx_update(ChimneyState *s)
     pci_set_irq(pdev, level);
 }
 
-static void chimney_cq_fire(ChimneyState *s, uint32_t cqid)
+void chimney_cq_raise(ChimneyState *s, uint32_t cqid)
 {
     ChimneyCQ *cq = &s->cq[cqid];
     PCIDevice *pdev = PCI_DEVICE(s);
@@ -128,7 +128,7 @@ void chimney_cq_fire_due(ChimneyState *s)
 {
     for (uint32_t i = 0; i < s->num_cqs; i++) {
         if (s->cq[i].irq_due && s->cq[i].size) {
-            chimney_cq_fire(s, i);
+            chimney_cq_raise(s, i);
         }
     }
 }
@@ -148,6 +148,12 @@ void chimney_cq_timer_cb(void *opaque)
  * the head moves) or when the write failed, which latches a fatal status.
  */
 bool chimney_cq_post(ChimneyState *s, uint32_t cqid, const ChimneyCqe *cqe)
+{
+    return chimney_cq_post_flags(s, cqid, cqe, 0);
+}
+
+bool chimney_cq_post_flags(ChimneyState *s, uint32_t cqid,
+                           const ChimneyCqe *cqe, unsigned flags)
 {
     ChimneyCQ *cq = &s->cq[cqid];
     dma_addr_t addr = cq->base + (dma_addr_t)cq->tail * CHIMNEY_CQE_SIZE;
@@ -188,9 +194,16 @@ bool chimney_cq_post(ChimneyState *s, uint32_t cqid, const ChimneyCqe *cqe)
     if (cq->tail == 0) {
         cq->phase ^= 1;
     }
+    if (flags & CHIMNEY_POST_NO_IRQ) {
+        return true;
+    }
     cq->unsignalled++;
     if (cq->mod_count <= 1 || cq->unsignalled >= cq->mod_count) {
-        chimney_cq_fire(s, cqid);
+        if (s->irq_batch) {
+            cq->irq_due = true;
+        } else {
+            chimney_cq_raise(s, cqid);
+        }
     } else if (cq->mod_usec && !timer_pending(cq->mod_timer)) {
         timer_mod(cq->mod_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
                   (int64_t)cq->mod_usec * SCALE_US);

@@ -70,7 +70,11 @@ bool chimney_dma_write(ChimneyState *s, dma_addr_t addr, const void *buf,
                        dma_addr_t len);
 
 bool chimney_cq_full(const ChimneyCQ *cq);
+#define CHIMNEY_POST_NO_IRQ     (1u << 0)   /* fault injection signals */
 bool chimney_cq_post(ChimneyState *s, uint32_t cqid, const ChimneyCqe *cqe);
+bool chimney_cq_post_flags(ChimneyState *s, uint32_t cqid,
+                           const ChimneyCqe *cqe, unsigned flags);
+void chimney_cq_raise(ChimneyState *s, uint32_t cqid);
 bool chimney_cq_set_head(ChimneyState *s, uint32_t cqid, uint32_t head);
 void chimney_cq_init(ChimneyCQ *cq, uint64_t base, uint32_t size,
                      uint32_t vector, uint32_t mod_count, uint32_t mod_usec);

@@ -348,9 +348,12 @@ static void tcp_abort(ChimneyTcpConn *c, int status)
     tcp_flush(c, status);
 }
 
-/* A request's memory could not be read: reset rather than send garbage. */
-static void tcp_fail_dma(ChimneyTcpConn *c)
+/* Reset the connection: RST out, every request aborted, ABORT event */
+void chimney_tcp_reset(ChimneyTcpConn *c)
 {
+    if (c->aborted) {
+        return;
+    }
     tcp_send_segment(c, c->st.snd_nxt, 0, TH_RST | TH_ACK);
     tcp_abort(c, CHIMNEY_TCP_ABORTED);
     tcp_event(c, CHIMNEY_TCP_EV_ABORT, 0);
@@ -407,7 +410,7 @@ static uint32_t tcp_transmit(ChimneyTcpConn *c, uint32_t seq, uint32_t max)
         }
     }
     if (!tcp_send_segment(c, seq, len, flags)) {
-        tcp_fail_dma(c);
+        chimney_tcp_reset(c);
         return 0;
     }
     if (flags & TH_FIN) {

@@ -246,6 +246,7 @@ void chimney_tcp_timer(ChimneyTcpConn *c);
 void chimney_tcp_query(const ChimneyTcpConn *c, ChimneyTcpState *out);
 void chimney_tcp_terminate(ChimneyTcpConn *c, ChimneyTcpState *out);
 void chimney_tcp_freeze(ChimneyTcpConn *c);
+void chimney_tcp_reset(ChimneyTcpConn *c);
 void chimney_tcp_set_path_mtu(ChimneyTcpConn *c, uint32_t mtu);
 bool chimney_tcp_parse(const uint8_t *frame, size_t len,
                        ChimneyTcpTuple *tuple, ChimneyTcpSegment *seg,

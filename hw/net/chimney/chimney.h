@@ -15,6 +15,7 @@
 #include "hw/net/chimney/chimney-abi.h"
 #include "hw/net/chimney/chimney-queue.h"
 #include "hw/net/chimney/chimney-offload.h"
+#include "hw/net/chimney/chimney-fault.h"
 
 #define TYPE_CHIMNEY_NIC "chimney-nic"
 OBJECT_DECLARE_SIMPLE_TYPE(ChimneyState, CHIMNEY_NIC)
@@ -84,6 +85,11 @@ struct ChimneyState {
     QTAILQ_HEAD(, ChimneyConn) kick_list;   /* send doorbells to serve */
     QTAILQ_HEAD(, ChimneyConn) timer_list;  /* expired timers */
     Error *migration_blocker;
+
+    /* Fault injection (chimney-fault.c) */
+    ChimneyFault fault;
+    QTAILQ_HEAD(, ChimneyConn) wait_list;
+    bool irq_batch;             /* interrupts wait for chimney_cq_fire_due */
 
     /* Statistics (not migrated) */
     uint64_t stat_tx_frames;

@@ -2098,6 +2098,54 @@ static void test_fault_reorder(void)
     g_assert_cmpuint(g_strv_length(items), ==, 9);
 }
 
+
+/* How many of @n sends a rule delays, by the x-fault-delayed counter */
+static uint64_t delayed_count(Fixture *f, QChimneyConn *hc, const char *rules,
+                              int n, uint64_t cookie0)
+{
+    uint64_t before = qom_stat(f, "x-fault-delayed");
+    uint32_t start;
+    ChimneyCqe cqe;
+
+    set_rules(f, rules);
+    start = send_n(f, hc, cookie0, n, 100);
+    peer_ack(f, hc, start + 100 * n);
+    qtest_clock_step(f->qts, 2 * MS_NS);
+    for (int i = 0; i < n; i++) {
+        cqe = expect_cqe(f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+        g_assert_cmpuint(cqe.cookie, ==, cookie0 + i);
+    }
+    return qom_stat(f, "x-fault-delayed") - before;
+}
+
+/* Every selector and every way of counting matches */
+static void test_fault_selectors(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    uint64_t k;
+
+    tcp_fixture(&f, &hc, 1);
+    g_assert_cmpuint(delayed_count(&f, &hc, "lport=40005 delay=1ms", 4, 10),
+                     ==, 4);
+    g_assert_cmpuint(delayed_count(&f, &hc, "lport=40006 delay=1ms", 4, 20),
+                     ==, 0);
+    g_assert_cmpuint(delayed_count(&f, &hc, "rport=5001 every=2 delay=1ms",
+                                   6, 30), ==, 3);
+    g_assert_cmpuint(delayed_count(&f, &hc, "cq=2 max=2 delay=1ms", 5, 40),
+                     ==, 2);
+    g_assert_cmpuint(delayed_count(&f, &hc, "cq=3 delay=1ms", 3, 50), ==, 0);
+    g_assert_cmpuint(delayed_count(&f, &hc, "conn=5 nth=3 delay=1ms", 5, 60),
+                     ==, 1);
+    g_assert_cmpuint(delayed_count(&f, &hc, "type=event delay=1ms", 3, 70),
+                     ==, 0);
+    g_assert_cmpuint(delayed_count(&f, &hc, "once delay=1ms", 3, 80), ==, 1);
+    k = delayed_count(&f, &hc, "prob=0.5 delay=1ms", 14, 100);
+    g_assert_cmpuint(k, >, 0);
+    g_assert_cmpuint(k, <, 14);
+    fx_end(&f);
+}
+
 /* Reset with held completions: they go, the rules stay */
 static void test_fault_reset(void)
 {
@@ -2375,6 +2423,7 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/fault/coalesce", test_fault_coalesce);
     qtest_add_func("/chimney/fault/irq", test_fault_irq);
     qtest_add_func("/chimney/fault/seed", test_fault_seed);
+    qtest_add_func("/chimney/fault/selectors", test_fault_selectors);
     qtest_add_func("/chimney/fault/reorder", test_fault_reorder);
     qtest_add_func("/chimney/fault/reset", test_fault_reset);
     qtest_add_func("/chimney/fault/bad-rules", test_fault_bad_rules);

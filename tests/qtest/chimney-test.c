@@ -2235,7 +2235,7 @@ static void test_bad_tcp_offload(void)
     ChimneyCqe cqe;
     uint64_t qbuf;
 
-    tcp_fixture(&f, &hc, 100);
+    tcp_fixture_cq(&f, &hc, 100, 256, "-global chimney-nic.max-sq-entries=32");
     qbuf = guest_alloc(&f.alloc, 256);
     conn_setup(&f, &other, 6, 2, 16);
     memcpy(other.peer_mac, PEER_MAC, 6);
@@ -2289,6 +2289,12 @@ static void test_bad_tcp_offload(void)
     other.id = CHIMNEY_CONN_ID(5000, 0);
     g_assert_cmpuint(qchimney_offload_tcp(&f.c, &other, &o, 0), ==,
                      CHIMNEY_ST_INVALID_ID);
+    /* Send queues over the device's budget (32 entries, 16 in use) */
+    other.id = CHIMNEY_CONN_ID(6, 1);
+    bad = o;
+    bad.sq_size = cpu_to_le32(32);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &other, &bad, 0), ==,
+                     CHIMNEY_ST_NO_RESOURCES);
     /* Block outside guest RAM */
     g_assert_cmpuint(admin(&f, CHIMNEY_CMD_OFFLOAD_TCP, CHIMNEY_CONN_ID(7, 0),
                            FAR_AWAY, 192, 0, 0, 0), ==, CHIMNEY_ST_DMA_ERROR);

@@ -348,6 +348,7 @@ static void chimney_conn_free(ChimneyState *s, ChimneyConn *conn)
     }
     g_hash_table_remove(s->conn_by_key, &conn->key);
     s->paths[conn->path].refs--;
+    s->sq_entries_used -= conn->sq.size;
     s->conns[conn->index] = NULL;
     s->num_objects--;
     timer_free(conn->timer);
@@ -391,6 +392,7 @@ void chimney_offload_reset(ChimneyState *s)
     memset(s->neighbors, 0, sizeof(*s->neighbors) * s->max_neighbors);
     memset(s->paths, 0, sizeof(*s->paths) * s->max_paths);
     s->num_objects = 0;
+    s->sq_entries_used = 0;
     chimney_update_blocker(s);
     chimney_tcp_stack_init(s->tcp, &chimney_tcp_ops, s);
 }
@@ -727,6 +729,13 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
                       sq_base, sq_size, handover, cq);
         return CHIMNEY_ST_INVALID_PARAM;
     }
+    /* Device memory follows the SQ sizes: keep their sum bounded */
+    if (sq_size > s->max_sq_entries - s->sq_entries_used) {
+        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: OFFLOAD_TCP: %u SQ "
+                      "entries over the device's budget (%u of %u used)\n",
+                      sq_size, s->sq_entries_used, s->max_sq_entries);
+        return CHIMNEY_ST_NO_RESOURCES;
+    }
 
     conn = g_new0(ChimneyConn, 1);
     conn->dev = s;
@@ -786,6 +795,7 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     s->conns[index] = conn;
     g_hash_table_insert(s->conn_by_key, &conn->key, conn);
     s->paths[conn->path].refs++;
+    s->sq_entries_used += sq_size;
     s->num_objects++;
     chimney_update_blocker(s);
     trace_chimney_tcp_offload(index, st.local_port, st.remote_port,

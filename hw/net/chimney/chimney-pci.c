@@ -415,6 +415,11 @@ static void chimney_realize(PCIDevice *pdev, Error **errp)
                    CHIMNEY_MAX_CONNS_LIMIT);
         return;
     }
+    if (s->max_sq_entries < 4 || s->max_sq_entries > (1u << 24)) {
+        error_setg(errp, "max-sq-entries must be between 4 and %u",
+                   1u << 24);
+        return;
+    }
     if (s->max_neighbors < 1 || s->max_neighbors > 65536 ||
         s->max_paths < 1 || s->max_paths > CHIMNEY_MAX_CONNS_LIMIT) {
         error_setg(errp, "max-neighbors must be between 1 and 65536 and "
@@ -616,6 +621,8 @@ static const Property chimney_properties[] = {
                        CHIMNEY_DEFAULT_NEIGHBORS),
     DEFINE_PROP_UINT32("max-paths", ChimneyState, max_paths,
                        CHIMNEY_DEFAULT_PATHS),
+    DEFINE_PROP_UINT32("max-sq-entries", ChimneyState, max_sq_entries,
+                       CHIMNEY_DEFAULT_SQ_ENTRIES),
 };
 
 static void chimney_get_stat(Object *obj, Visitor *v, const char *name,

@@ -25,6 +25,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(ChimneyState, CHIMNEY_NIC)
 #define CHIMNEY_DEFAULT_MAX_CONNS   1024
 #define CHIMNEY_DEFAULT_NEIGHBORS   256
 #define CHIMNEY_DEFAULT_PATHS       1024
+#define CHIMNEY_DEFAULT_SQ_ENTRIES  (256 * 1024)
 #define CHIMNEY_MAX_CONNS_LIMIT     (1u << 20)
 #define CHIMNEY_NUM_PARAMS          9
 #define CHIMNEY_FEATURES (CHIMNEY_FEAT_L2 | CHIMNEY_FEAT_INTX | \
@@ -42,6 +43,7 @@ struct ChimneyState {
     uint32_t max_conns;
     uint32_t max_neighbors;
     uint32_t max_paths;
+    uint32_t max_sq_entries;    /* all connections' send queues together */
 
     NICState *nic;
     MemoryRegion mmio;
@@ -79,6 +81,7 @@ struct ChimneyState {
     ChimneyConn **conns;
     GHashTable *conn_by_key;
     uint32_t num_objects;
+    uint32_t sq_entries_used;   /* bounds what the guest makes us allocate */
     ChimneyTcpStack *tcp;
     /* connections with completions waiting for room, per CQ */
     QTAILQ_HEAD(, ChimneyConn) flush_list[CHIMNEY_MAX_CQS];

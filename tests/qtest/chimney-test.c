@@ -1531,7 +1531,10 @@ static void test_tcp_many(void)
     uint64_t ring, rss0, rss1, pool;
     ChimneyTcpOffload o = { 0 };
     g_autofree char *args = g_strdup_printf("-m 1G -global "
-                                            "chimney-nic.max-conns=%u", n);
+                                            "chimney-nic.max-conns=%u "
+                                            "-global chimney-nic."
+                                            "max-sq-entries=%u", n,
+                                            MAX(n * 4, 4));
     gint64 t0, t1, t2;
 
     g_assert_cmpuint(n, >=, 1);

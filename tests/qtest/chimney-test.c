@@ -1753,6 +1753,45 @@ static void test_tcp_invalidate(void)
 
 /* --- completion fault injection --- */
 
+/* Segments connection @index has taken in, from x-conn-stats */
+static uint64_t conn_segs_in(Fixture *f, uint32_t index)
+{
+    g_autofree char *stats = qom_str(f, "x-conn-stats");
+    g_autofree char *prefix = g_strdup_printf("%u: ", index);
+    char *line = stats;
+
+    while (line && !g_str_has_prefix(line, prefix)) {
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
+    }
+    g_assert(line);
+    return g_ascii_strtoull(strstr(line, "segs_in=") + 8, NULL, 10);
+}
+
+/*
+ * Send a segment and wait until the device has processed it, so that
+ * virtual time stepped afterwards starts from its arrival.
+ */
+static void peer_send_sync(Fixture *f, QChimneyConn *hc, uint32_t seq,
+                           uint32_t ack)
+{
+    uint32_t index = CHIMNEY_CONN_INDEX(hc->id);
+    uint64_t before = conn_segs_in(f, index);
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+    peer_send(f, hc, seq, ack, 0x10, 65535, NULL, 0);
+    while (conn_segs_in(f, index) == before) {
+        g_assert(g_get_monotonic_time() < deadline);
+        g_usleep(200);
+    }
+}
+
+static void peer_ack_sync(Fixture *f, QChimneyConn *hc, uint32_t ack)
+{
+    peer_send_sync(f, hc, hc->irs + 1, ack);
+}
+
+
 #define MS_NS (1000 * 1000)
 
 static void set_rules(Fixture *f, const char *rules)
@@ -1804,10 +1843,10 @@ static void test_fault_delay(void)
     tcp_fixture(&f, &hc, 1);
     set_rules(&f, "type=send delay=5ms");
     start = send_n(&f, &hc, 1, 2, 500);
-    peer_ack(&f, &hc, start + 500);
+    peer_ack_sync(&f, &hc, start + 500);
     g_assert(cq_quiet(&f, 2));
     qtest_clock_step(f.qts, 2 * MS_NS);
-    peer_ack(&f, &hc, start + 1000);        /* ready 2 ms later */
+    peer_ack_sync(&f, &hc, start + 1000);        /* ready 2 ms later */
     qtest_clock_step(f.qts, 3 * MS_NS - 1);
     g_assert(cq_quiet(&f, 2));
     qtest_clock_step(f.qts, 1);
@@ -1824,7 +1863,7 @@ static void test_fault_delay(void)
     /* Rules changed at run time: none now */
     set_rules(&f, "");
     start = send_n(&f, &hc, 3, 1, 100);
-    peer_ack(&f, &hc, start + 100);
+    peer_ack_sync(&f, &hc, start + 100);
     cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
     g_assert_cmphex(cqe.cookie, ==, 3);
     fx_end(&f);
@@ -1841,7 +1880,7 @@ static void test_fault_hold(void)
     tcp_fixture(&f, &hc, 1);
     set_rules(&f, "conn=5 type=send hold");
     start = send_n(&f, &hc, 1, 3, 300);
-    peer_ack(&f, &hc, start + 900);
+    peer_ack_sync(&f, &hc, start + 900);
     qtest_clock_step(f.qts, 10LL * 1000 * MS_NS);
     g_assert(cq_quiet(&f, 2));
     g_assert_cmpuint(qom_stat(&f, "x-fault-held"), ==, 3);
@@ -1869,7 +1908,7 @@ static void test_fault_hold_cq_full(void)
     tcp_fixture_cq(&f, &hc, 1, 4, NULL);
     set_rules(&f, "hold type=send");
     start = send_n(&f, &hc, 1, 6, 100);
-    peer_ack(&f, &hc, start + 600);
+    peer_ack_sync(&f, &hc, start + 600);
     fault_release(&f, "all");
     /* A 4-entry CQ holds 3: read them without freeing the slots */
     for (int i = 1; i <= 3; i++) {
@@ -1904,7 +1943,7 @@ static void test_fault_fail_upload(void)
     tcp_fixture(&f, &hc, 1);
     set_rules(&f, "type=send nth=2 fail=upload bytes=100");
     start = send_n(&f, &hc, 1, 3, 400);
-    peer_ack(&f, &hc, start + 1200);
+    peer_ack_sync(&f, &hc, start + 1200);
     cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
     g_assert_cmpuint(cqe.bytes, ==, 400);
     cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_UPLOAD_IN_PROGRESS);
@@ -1931,7 +1970,7 @@ static void test_fault_fail_aborted(void)
     tcp_fixture(&f, &hc, 1);
     set_rules(&f, "type=send once fail=aborted");
     start = send_n(&f, &hc, 1, 2, 400);
-    peer_ack(&f, &hc, start + 400);
+    peer_ack_sync(&f, &hc, start + 400);
     cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_REQUEST_ABORTED);
     g_assert_cmphex(cqe.cookie, ==, 1);
     g_assert_cmpuint(cqe.bytes, ==, 0);
@@ -1956,11 +1995,11 @@ static void test_fault_coalesce(void)
     set_rules(&f, "type=send coalesce=3");
     start = send_n(&f, &hc, 1, 3, 200);
     qchimney_msi_clear(&f.c, 2);
-    peer_ack(&f, &hc, start + 200);
-    peer_ack(&f, &hc, start + 400);
+    peer_ack_sync(&f, &hc, start + 200);
+    peer_ack_sync(&f, &hc, start + 400);
     g_assert(cq_quiet(&f, 2));
     g_assert(!qchimney_msi_fired(&f.c, 2));
-    peer_ack(&f, &hc, start + 600);
+    peer_ack_sync(&f, &hc, start + 600);
     for (int i = 1; i <= 3; i++) {
         cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
         g_assert_cmphex(cqe.cookie, ==, i);
@@ -1970,7 +2009,7 @@ static void test_fault_coalesce(void)
     /* Every T: one completion goes after 1 ms */
     set_rules(&f, "type=send coalesce=8:1ms");
     start = send_n(&f, &hc, 4, 1, 100);
-    peer_ack(&f, &hc, start + 100);
+    peer_ack_sync(&f, &hc, start + 100);
     qtest_clock_step(f.qts, MS_NS - 1);
     g_assert(cq_quiet(&f, 2));
     qtest_clock_step(f.qts, 1);
@@ -1991,7 +2030,7 @@ static void test_fault_irq(void)
     set_rules(&f, "type=send irq-delay=1ms");
     start = send_n(&f, &hc, 1, 1, 100);
     qchimney_msi_clear(&f.c, 2);
-    peer_ack(&f, &hc, start + 100);
+    peer_ack_sync(&f, &hc, start + 100);
     cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
     qtest_clock_step(f.qts, MS_NS - 1);
     g_usleep(20 * 1000);
@@ -2005,7 +2044,7 @@ static void test_fault_irq(void)
     set_rules(&f, "type=send irq-drop");
     start = send_n(&f, &hc, 2, 1, 100);
     qchimney_msi_clear(&f.c, 2);
-    peer_ack(&f, &hc, start + 100);
+    peer_ack_sync(&f, &hc, start + 100);
     cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
     g_assert_cmphex(cqe.cookie, ==, 2);
     qtest_clock_step(f.qts, 100 * MS_NS);
@@ -2047,8 +2086,8 @@ static GString *fault_trace(uint64_t seed, const char *rules)
     s1 = send_n(&f, &hc, 10, 4, 100);
     s2 = send_n(&f, &h2, 20, 4, 100);
     for (int i = 1; i <= 4; i++) {
-        peer_ack(&f, &hc, s1 + 100 * i);
-        peer_send(&f, &h2, h2.irs + 1, s2 + 100 * i, 0x10, 65535, NULL, 0);
+        peer_ack_sync(&f, &hc, s1 + 100 * i);
+        peer_send_sync(&f, &h2, h2.irs + 1, s2 + 100 * i);
     }
     for (int t = 0; t <= 10; t++) {
         while (qchimney_cq_wait_timeout(&f.c, 2, &cqe, 20 * 1000)) {
@@ -2112,7 +2151,7 @@ static uint64_t delayed_count(Fixture *f, QChimneyConn *hc, const char *rules,
 
     set_rules(f, rules);
     start = send_n(f, hc, cookie0, n, 100);
-    peer_ack(f, hc, start + 100 * n);
+    peer_ack_sync(f, hc, start + 100 * n);
     qtest_clock_step(f->qts, 2 * MS_NS);
     for (int i = 0; i < n; i++) {
         cqe = expect_cqe(f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
@@ -2160,7 +2199,7 @@ static void test_fault_reset(void)
     tcp_fixture(&f, &hc, 1);
     set_rules(&f, "hold");
     start = send_n(&f, &hc, 1, 2, 100);
-    peer_ack(&f, &hc, start + 200);
+    peer_ack_sync(&f, &hc, start + 200);
     g_assert(cq_quiet(&f, 2));
     /* Migration is refused while anything is offloaded */
     rsp = qtest_qmp(f.qts, "{'execute': 'migrate', 'arguments': "

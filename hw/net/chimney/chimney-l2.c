@@ -170,8 +170,12 @@ static ssize_t chimney_l2_receive(NetClientState *nc, const uint8_t *buf,
     ChimneyRing *q = &s->l2_rxq;
 
     /* The classifier: segments of offloaded 4-tuples go to the engine */
-    if (chimney_running(s) && chimney_offload_receive(s, buf, size)) {
-        return size;
+    if (chimney_running(s)) {
+        int taken = chimney_offload_receive(s, buf, size);
+
+        if (taken >= 0) {
+            return taken ? size : 0;
+        }
     }
     /* Buffers the driver made zero-length are returned, then the next. */
     while (chimney_l2_rx_ready(s)) {

@@ -393,6 +393,8 @@ void chimney_offload_reset(ChimneyState *s)
     memset(s->paths, 0, sizeof(*s->paths) * s->max_paths);
     s->num_objects = 0;
     s->sq_entries_used = 0;
+    s->tcp_rx_head = 0;
+    s->tcp_rx_count = 0;
     chimney_update_blocker(s);
     chimney_tcp_stack_init(s->tcp, &chimney_tcp_ops, s);
 }
@@ -1101,6 +1103,32 @@ void chimney_offload_doorbell(ChimneyState *s, uint32_t conn_id)
     qemu_bh_schedule(s->bh);
 }
 
+/* Bottom half: the queued segments, each to its connection if still live */
+static void chimney_offload_rx_work(ChimneyState *s)
+{
+    bool was_full = s->tcp_rx_count == CHIMNEY_TCP_RX_SLOTS;
+
+    while (s->tcp_rx_count) {
+        ChimneyRxSeg *slot = &s->tcp_rx[s->tcp_rx_head];
+        uint8_t status;
+        ChimneyConn *conn = chimney_conn_lookup(s, slot->conn_id, &status);
+
+        s->tcp_rx_head = (s->tcp_rx_head + 1) % CHIMNEY_TCP_RX_SLOTS;
+        s->tcp_rx_count--;
+        if (!conn || conn->terminated) {
+            continue;
+        }
+        trace_chimney_tcp_input(conn->index, slot->seg.seq, slot->seg.ack,
+                                slot->seg.flags, slot->seg.len);
+        chimney_tcp_input(&conn->tcp, &slot->seg);
+        chimney_sq_process(conn);
+        chimney_conn_release(conn);
+    }
+    if (was_full) {
+        qemu_flush_queued_packets(qemu_get_queue(s->nic));
+    }
+}
+
 /*
  * Bottom half: expired timers, send doorbells, then completions that
  * waited for room.  Each CQ's waiting connections are served in turn
@@ -1111,6 +1139,7 @@ void chimney_offload_work(ChimneyState *s)
 {
     ChimneyConn *conn;
 
+    chimney_offload_rx_work(s);
     while ((conn = QTAILQ_FIRST(&s->timer_list))) {
         QTAILQ_REMOVE(&s->timer_list, conn, timer_link);
         conn->on_timer_list = false;
@@ -1137,29 +1166,37 @@ void chimney_offload_work(ChimneyState *s)
     }
 }
 
-/* A frame of an offloaded 4-tuple goes to its connection. */
-bool chimney_offload_receive(ChimneyState *s, const uint8_t *buf,
-                             size_t size)
+/*
+ * A frame of an offloaded 4-tuple is queued for its connection: returns 1
+ * when taken, 0 when the queue is full (the net layer keeps the frame
+ * until chimney_offload_work drains it), -1 when it is not ours.
+ */
+int chimney_offload_receive(ChimneyState *s, const uint8_t *buf, size_t size)
 {
     ChimneyTcpTuple t;
     ChimneyTcpSegment seg;
     ChimneyConn *conn;
+    ChimneyRxSeg *slot;
     uint64_t key;
 
     if (!chimney_offload_active(s) ||
         !chimney_tcp_parse(buf, size, &t, &seg, NULL)) {
-        return false;
+        return -1;
     }
     key = chimney_conn_key(t.src_ip, t.src_port, t.dst_port);
     conn = g_hash_table_lookup(s->conn_by_key, &key);
     if (!conn || conn->tcp.st.src_ip != t.dst_ip) {
-        return false;
+        return -1;
     }
-    trace_chimney_tcp_input(conn->index, seg.seq, seg.ack, seg.flags,
-                            seg.len);
-    chimney_tcp_input(&conn->tcp, &seg);
-    chimney_sq_process(conn);
-    return true;
+    if (s->tcp_rx_count == CHIMNEY_TCP_RX_SLOTS) {
+        return 0;
+    }
+    slot = &s->tcp_rx[(s->tcp_rx_head + s->tcp_rx_count++) %
+                      CHIMNEY_TCP_RX_SLOTS];
+    slot->conn_id = chimney_conn_id(conn);
+    slot->seg = seg;
+    qemu_bh_schedule(s->bh);
+    return 1;
 }
 
 char *chimney_offload_stats(ChimneyState *s)

@@ -120,8 +120,19 @@ void chimney_conn_flush(ChimneyConn *conn);
 void chimney_conn_fault_consequence(ChimneyConn *conn);
 void chimney_offload_doorbell(ChimneyState *s, uint32_t conn_id);
 void chimney_offload_work(ChimneyState *s);
-bool chimney_offload_receive(ChimneyState *s, const uint8_t *buf,
-                             size_t size);
+/*
+ * Segments of offloaded connections wait here for the bottom half, so the
+ * engine never answers from inside the backend's own output path (libslirp
+ * must not be re-entered).
+ */
+#define CHIMNEY_TCP_RX_SLOTS 256
+typedef struct ChimneyRxSeg {
+    uint32_t conn_id;           /* CHIMNEY_CONN_ID, checked again later */
+    ChimneyTcpSegment seg;
+} ChimneyRxSeg;
+
+int chimney_offload_receive(ChimneyState *s, const uint8_t *buf,
+                            size_t size);
 bool chimney_offload_cq_in_use(ChimneyState *s, uint32_t cq);
 bool chimney_offload_active(ChimneyState *s);
 char *chimney_offload_stats(ChimneyState *s);

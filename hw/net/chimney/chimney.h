@@ -82,6 +82,8 @@ struct ChimneyState {
     GHashTable *conn_by_key;
     uint32_t num_objects;
     uint32_t sq_entries_used;   /* bounds what the guest makes us allocate */
+    ChimneyRxSeg tcp_rx[CHIMNEY_TCP_RX_SLOTS];
+    uint32_t tcp_rx_head, tcp_rx_count;
     ChimneyTcpStack *tcp;
     /* connections with completions waiting for room, per CQ */
     QTAILQ_HEAD(, ChimneyConn) flush_list[CHIMNEY_MAX_CQS];

@@ -2422,6 +2422,245 @@ static void test_bad_tcp_sends(void)
     fx_end(&f);
 }
 
+
+/*
+ * End to end with libslirp's TCP: connections through -netdev user to a
+ * TCP server of the test's on 127.0.0.1, offloaded, streaming; the server
+ * hashes what arrives.  SLIRP_STREAM_MIB sets the total (default 64).
+ */
+#define STREAM_CHUNK    (64 * 1024)
+#define STREAM_BUF      (1024 * 1024)
+#define STREAM_CONNS    4
+#define STREAM_SQ       32
+
+typedef struct StreamServer {
+    int listen_fd;
+    int port;
+    GThread *thread[STREAM_CONNS];
+    int fd[STREAM_CONNS];
+    uint64_t bytes[STREAM_CONNS];
+    char *sha[STREAM_CONNS];
+} StreamServer;
+
+typedef struct StreamPeer {
+    StreamServer *srv;
+    int i;
+} StreamPeer;
+
+static gpointer stream_reader(gpointer opaque)
+{
+    StreamPeer *p = opaque;
+    GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+    g_autofree uint8_t *buf = g_malloc(STREAM_CHUNK);
+    ssize_t n;
+
+    while ((n = recv(p->srv->fd[p->i], buf, STREAM_CHUNK, 0)) > 0) {
+        g_checksum_update(sum, buf, n);
+        p->srv->bytes[p->i] += n;
+    }
+    p->srv->sha[p->i] = g_strdup(g_checksum_get_string(sum));
+    g_checksum_free(sum);
+    close(p->srv->fd[p->i]);        /* our FIN back to the device */
+    g_free(p);
+    return NULL;
+}
+
+/* The pattern byte at @off of connection @i's stream */
+static uint8_t stream_byte(int i, uint64_t off)
+{
+    return (off % STREAM_BUF) * 13 + i * 7 + (off % STREAM_BUF) / 251;
+}
+
+static void test_slirp_stream(void)
+{
+    const char *env = g_getenv("SLIRP_STREAM_MIB");
+    const uint64_t total = (env ? atoi(env) : 64) * 1024ull * 1024;
+    const uint32_t sends = total / STREAM_CONNS / STREAM_CHUNK;
+    StreamServer srv = { 0 };
+    struct sockaddr_in addr = { .sin_family = AF_INET };
+    socklen_t alen = sizeof(addr);
+    Fixture f = { 0 };
+    QChimneyConn hc[STREAM_CONNS];
+    uint64_t buf[STREAM_CONNS], sgl[STREAM_CONNS], ring;
+    uint32_t posted[STREAM_CONNS] = { 0 }, done[STREAM_CONNS] = { 0 };
+    bool fin_done[STREAM_CONNS] = { 0 }, peer_fin[STREAM_CONNS] = { 0 };
+    g_autofree uint8_t *pattern = g_malloc(STREAM_BUF);
+    ChimneyTcpOffload o;
+    gint64 t0, t1;
+    int left;
+
+    /* The server */
+    srv.listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    g_assert_cmpint(bind(srv.listen_fd, (struct sockaddr *)&addr,
+                         sizeof(addr)), ==, 0);
+    g_assert_cmpint(listen(srv.listen_fd, STREAM_CONNS), ==, 0);
+    g_assert_cmpint(getsockname(srv.listen_fd, (struct sockaddr *)&addr,
+                                &alen), ==, 0);
+    srv.port = ntohs(addr.sin_port);
+
+    /* The guest: slirp is the wire */
+    f.qts = qtest_init("-M pc -m 512M -nodefaults -netdev user,id=n0 "
+                       "-device chimney-nic,netdev=n0,id=nic0,mac=" MAC);
+    f.sock = -1;
+    pc_alloc_init(&f.alloc, f.qts, ALLOC_NO_FLAGS);
+    f.bus = qpci_new_pc(f.qts, &f.alloc);
+    fx_start(&f, &(QChimneyConfig) { .rx_buffers = 32, .rx_own_cq = true });
+    ring = QEMU_ALIGN_UP(guest_alloc(&f.alloc, 1024 * 32 + 64), 64);
+    qtest_memset(f.qts, ring, 0, 1024 * 32);
+    g_assert_cmpuint(qchimney_create_cq(&f.c, 2, ring, 1024, 2, 0, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+
+    for (int i = 0; i < STREAM_CONNS; i++) {
+        for (uint32_t k = 0; k < STREAM_BUF; k++) {
+            pattern[k] = stream_byte(i, k);
+        }
+        buf[i] = guest_alloc(&f.alloc, STREAM_BUF);
+        qtest_memwrite(f.qts, buf[i], pattern, STREAM_BUF);
+        sgl[i] = guest_alloc(&f.alloc, STREAM_SQ * sizeof(ChimneySge));
+        conn_setup(&f, &hc[i], i, 2, STREAM_SQ);
+        hc[i].ip = cpu_to_be32(0x0a00020f);        /* 10.0.2.15 */
+        hc[i].peer_ip = cpu_to_be32(0x0a000202);   /* 10.0.2.2 */
+        hc[i].peer_port = srv.port;
+        if (!i) {
+            qchimney_arp_request(&f.c, &hc[0]);
+            qchimney_arp_reply_wait(&f.c, &hc[0]);
+        } else {
+            memcpy(hc[i].peer_mac, hc[0].peer_mac, 6);
+        }
+        hc[i].iss = 0x10000000 * (i + 1);
+        qchimney_tcp_syn(&f.c, &hc[i]);
+        srv.fd[i] = accept(srv.listen_fd, NULL, NULL);
+        g_assert_cmpint(srv.fd[i], >=, 0);
+        qchimney_tcp_synack_wait(&f.c, &hc[i]);
+        if (!i) {
+            g_assert_cmpuint(qchimney_offload_neighbor(&f.c, 0, hc[0].mac,
+                                                       hc[0].peer_mac), ==, 0);
+            g_assert_cmpuint(qchimney_offload_path(&f.c, 0, 0, hc[0].ip,
+                                                   hc[0].peer_ip, 1500), ==,
+                             0);
+        }
+        qchimney_tcp_block(&hc[i], 0, 2, &o);
+        g_assert_cmpuint(qchimney_offload_tcp(&f.c, &hc[i], &o, 0), ==, 0);
+    }
+    for (int i = 0; i < STREAM_CONNS; i++) {
+        StreamPeer *p = g_new0(StreamPeer, 1);
+
+        p->srv = &srv;
+        p->i = i;
+        srv.thread[i] = g_thread_new("stream", stream_reader, p);
+    }
+
+    /* Keep every send queue full until all is acknowledged */
+    t0 = g_get_monotonic_time();
+    left = STREAM_CONNS;
+    while (left) {
+        ChimneyCqe cqe;
+
+        for (int i = 0; i < STREAM_CONNS; i++) {
+            bool kick = false;
+
+            while (posted[i] < sends && posted[i] - done[i] < STREAM_SQ - 2) {
+                uint32_t k = posted[i]++;
+                ChimneySge e = {
+                    .addr = cpu_to_le64(buf[i] + (uint64_t)k * STREAM_CHUNK %
+                                        STREAM_BUF),
+                    .len = cpu_to_le32(STREAM_CHUNK),
+                };
+                ChimneySqDesc d = {
+                    .type = CHIMNEY_SQ_SEND, .flags = CHIMNEY_SQF_PUSH,
+                    .nsge = cpu_to_le16(1), .len = cpu_to_le32(STREAM_CHUNK),
+                    .cookie = cpu_to_le64((uint64_t)i << 32 | k),
+                    .sgl = cpu_to_le64(sgl[i] + hc[i].sq_tail * sizeof(e)),
+                };
+                uint32_t tail;
+
+                qtest_memwrite(f.qts, sgl[i] + hc[i].sq_tail * sizeof(e), &e,
+                               sizeof(e));
+                qtest_memwrite(f.qts, hc[i].sq_base + hc[i].sq_tail * 32, &d,
+                               sizeof(d));
+                hc[i].sq_tail = (hc[i].sq_tail + 1) % STREAM_SQ;
+                tail = cpu_to_le32(hc[i].sq_tail);
+                qtest_memwrite(f.qts, hc[i].db_record, &tail, 4);
+                kick = true;
+            }
+            if (posted[i] == sends && done[i] == sends && !fin_done[i] &&
+                posted[i] != UINT32_MAX) {
+                qchimney_sq_post(&f.c, &hc[i], CHIMNEY_SQ_DISCONNECT, 0,
+                                 (uint64_t)i << 32 | 0xffffffff, NULL, 0,
+                                 NULL);
+                posted[i] = UINT32_MAX;
+                kick = true;
+            }
+            if (kick) {
+                qchimney_sq_kick(&f.c, &hc[i]);
+            }
+        }
+        qchimney_cq_wait(&f.c, 2, &cqe);
+        {
+            int i = CHIMNEY_CONN_INDEX(cqe.obj);
+
+            g_assert_cmpint(i, <, STREAM_CONNS);
+            switch (CHIMNEY_CQE_TYPE(cqe.type_status)) {
+            case CHIMNEY_CQE_SEND:
+                /* Each exactly once, in order, every byte acknowledged */
+                g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe.type_status), ==,
+                                 CHIMNEY_ST_SUCCESS);
+                g_assert_cmphex(cqe.cookie, ==, (uint64_t)i << 32 | done[i]);
+                g_assert_cmpuint(cqe.bytes, ==, STREAM_CHUNK);
+                done[i]++;
+                break;
+            case CHIMNEY_CQE_DISCONNECT:
+                g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe.type_status), ==,
+                                 CHIMNEY_ST_SUCCESS);
+                fin_done[i] = true;
+                left -= peer_fin[i];
+                break;
+            case CHIMNEY_CQE_EVENT:
+                if (cqe.aux == CHIMNEY_EVENT_UPLOAD_REQUEST) {
+                    /* TIME_WAIT after both FINs: the host takes over */
+                    g_assert(peer_fin[i] && fin_done[i]);
+                    g_assert_cmpuint(cqe.info, ==, CHIMNEY_UPLOAD_TIMEOUT);
+                    break;
+                }
+                g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_DISCONNECT);
+                peer_fin[i] = true;
+                left -= fin_done[i];
+                break;
+            default:
+                g_assert_not_reached();
+            }
+        }
+    }
+    t1 = g_get_monotonic_time();
+
+    for (int i = 0; i < STREAM_CONNS; i++) {
+        GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+
+        g_thread_join(srv.thread[i]);
+        for (uint32_t k = 0; k < sends; k++) {
+            for (uint32_t b = 0; b < STREAM_CHUNK; b++) {
+                pattern[b] = stream_byte(i, (uint64_t)k * STREAM_CHUNK + b);
+            }
+            g_checksum_update(sum, pattern, STREAM_CHUNK);
+        }
+        g_assert_cmpuint(srv.bytes[i], ==, (uint64_t)sends * STREAM_CHUNK);
+        g_assert_cmpstr(srv.sha[i], ==, g_checksum_get_string(sum));
+        g_checksum_free(sum);
+        g_free(srv.sha[i]);
+    }
+    g_test_message("libslirp: %d connections, %" PRIu64 " MiB acknowledged "
+                   "and hash-checked at the server in %.2f s (%.1f MiB/s), "
+                   "%u send completions each, FIN both ways",
+                   STREAM_CONNS, total >> 20, (t1 - t0) / 1e6,
+                   (total >> 20) / ((t1 - t0) / 1e6), sends);
+    close(srv.listen_fd);
+    qchimney_stop(&f.c);
+    qpci_free_pc(f.bus);
+    alloc_destroy(&f.alloc);
+    qtest_quit(f.qts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -2455,6 +2694,7 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/bad/register-access", test_bad_register_access);
     qtest_add_func("/chimney/bad/properties", test_bad_properties);
     qtest_add_func("/chimney/slirp/ping", test_slirp_ping);
+    qtest_add_func("/chimney/slirp/stream", test_slirp_stream);
     qtest_add_func("/chimney/tcp/send", test_tcp_send);
     qtest_add_func("/chimney/tcp/retransmit", test_tcp_retransmit);
     qtest_add_func("/chimney/tcp/terminate", test_tcp_terminate);

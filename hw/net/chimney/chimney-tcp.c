@@ -688,10 +688,13 @@ static void tcp_peer_fin(ChimneyTcpConn *c)
         break;
     case CHIMNEY_TCPS_FIN_WAIT2:
         tcp_set_state(c, CHIMNEY_TCPS_TIME_WAIT);
-        tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
         break;
     }
     tcp_event(c, CHIMNEY_TCP_EV_DISCONNECT, 0);
+    /* TIME_WAIT is the host's to run: ask for the connection back */
+    if (c->st.state == CHIMNEY_TCPS_TIME_WAIT) {
+        tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
+    }
 }
 
 void chimney_tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)

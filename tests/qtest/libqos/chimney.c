@@ -331,6 +331,16 @@ void qchimney_start(QChimney *c, QTestState *qts, QPCIBus *bus,
                                         1 % c->id.num_vectors, cfg->mod_count,
                                         cfg->mod_usec),
                      ==, CHIMNEY_ST_SUCCESS);
+    c->rx_cq = QCHIMNEY_L2_CQ;
+    if (cfg->rx_own_cq) {
+        n = cfg->cq_entries ? cfg->cq_entries : 64;
+        g_assert_cmpuint(qchimney_create_cq(c, QCHIMNEY_RX_CQ,
+                                            qchimney_alloc_zeroed(c, n * 32),
+                                            n, QCHIMNEY_RX_CQ %
+                                            c->id.num_vectors, 0, 0),
+                         ==, CHIMNEY_ST_SUCCESS);
+        c->rx_cq = QCHIMNEY_RX_CQ;
+    }
     n = cfg->l2_entries ? cfg->l2_entries : 64;
     c->tx_area = guest_alloc(c->alloc, (uint64_t)n * QCHIMNEY_TX_SLOT);
     g_assert_cmpuint(qchimney_create_l2q(c, CHIMNEY_QUEUE_L2_TX,
@@ -339,7 +349,7 @@ void qchimney_start(QChimney *c, QTestState *qts, QPCIBus *bus,
                      ==, CHIMNEY_ST_SUCCESS);
     g_assert_cmpuint(qchimney_create_l2q(c, CHIMNEY_QUEUE_L2_RX,
                                          qchimney_alloc_zeroed(c, n * 32), n,
-                                         QCHIMNEY_L2_CQ),
+                                         c->rx_cq),
                      ==, CHIMNEY_ST_SUCCESS);
     if (cfg->rx_buffers) {
         qchimney_l2_post_rx(c, cfg->rx_buffers,
@@ -418,7 +428,7 @@ void qchimney_l2_post_rx(QChimney *c, uint32_t count, uint32_t size)
 size_t qchimney_l2_recv(QChimney *c, void *buf, size_t bufsize,
                         ChimneyCqe *cqe)
 {
-    qchimney_cq_wait(c, QCHIMNEY_L2_CQ, cqe);
+    qchimney_cq_wait(c, c->rx_cq, cqe);
     g_assert_cmpuint(CHIMNEY_CQE_TYPE(cqe->type_status), ==,
                      CHIMNEY_CQE_L2_RX);
     g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe->type_status), ==,

@@ -51,6 +51,7 @@ typedef struct QChimney {
     uint64_t tx_area;       /* QCHIMNEY_TX_SLOT bytes per TX ring slot */
     uint32_t admin_ring;    /* entries in the admin SQ and CQ */
     uint64_t block_buf;     /* reused for OFFLOAD parameter blocks */
+    uint32_t rx_cq;         /* CQ of L2 RX completions */
 } QChimney;
 
 /* What qchimney_start does; the default is a full bring-up. */
@@ -64,9 +65,11 @@ typedef struct QChimneyConfig {
     uint32_t mod_usec;
     uint32_t rx_buffers;      /* posted at start; 0: none */
     uint32_t rx_buffer_size;  /* 0: 2048 */
+    bool rx_own_cq;           /* L2 RX completions on CQ 3, not CQ 1 */
 } QChimneyConfig;
 
 #define QCHIMNEY_L2_CQ 1
+#define QCHIMNEY_RX_CQ 3
 #define QCHIMNEY_TX_SLOT 2048
 #define QCHIMNEY_TIMEOUT_US (5 * G_USEC_PER_SEC)
 

@@ -2471,6 +2471,110 @@ static uint8_t stream_byte(int i, uint64_t off)
     return (off % STREAM_BUF) * 13 + i * 7 + (off % STREAM_BUF) / 251;
 }
 
+/*
+ * Keep every connection's send queue full until @sends chunks each are
+ * acknowledged, then close gracefully; returns when each connection saw
+ * its own FIN acknowledged and the peer's FIN.  Each send must complete
+ * exactly once, in order, with every byte.  With @step_clock the virtual
+ * clock moves on while nothing completes, so retransmission and persist
+ * timers run against a peer that loses segments or closes its window.
+ */
+static void stream_run(Fixture *f, QChimneyConn *hc, int nconns,
+                       uint32_t sends, const uint64_t *buf,
+                       const uint64_t *sgl, bool step_clock)
+{
+    uint32_t posted[STREAM_CONNS] = { 0 }, done[STREAM_CONNS] = { 0 };
+    bool fin_done[STREAM_CONNS] = { 0 }, peer_fin[STREAM_CONNS] = { 0 };
+    int left;
+
+    /* Keep every send queue full until all is acknowledged */
+    left = nconns;
+    while (left) {
+        ChimneyCqe cqe;
+
+        for (int i = 0; i < nconns; i++) {
+            bool kick = false;
+
+            while (posted[i] < sends && posted[i] - done[i] < STREAM_SQ - 2) {
+                uint32_t k = posted[i]++;
+                ChimneySge e = {
+                    .addr = cpu_to_le64(buf[i] + (uint64_t)k * STREAM_CHUNK %
+                                        STREAM_BUF),
+                    .len = cpu_to_le32(STREAM_CHUNK),
+                };
+                ChimneySqDesc d = {
+                    .type = CHIMNEY_SQ_SEND, .flags = CHIMNEY_SQF_PUSH,
+                    .nsge = cpu_to_le16(1), .len = cpu_to_le32(STREAM_CHUNK),
+                    .cookie = cpu_to_le64((uint64_t)i << 32 | k),
+                    .sgl = cpu_to_le64(sgl[i] + hc[i].sq_tail * sizeof(e)),
+                };
+                uint32_t tail;
+
+                qtest_memwrite(f->qts, sgl[i] + hc[i].sq_tail * sizeof(e), &e,
+                               sizeof(e));
+                qtest_memwrite(f->qts, hc[i].sq_base + hc[i].sq_tail * 32, &d,
+                               sizeof(d));
+                hc[i].sq_tail = (hc[i].sq_tail + 1) % STREAM_SQ;
+                tail = cpu_to_le32(hc[i].sq_tail);
+                qtest_memwrite(f->qts, hc[i].db_record, &tail, 4);
+                kick = true;
+            }
+            if (posted[i] == sends && done[i] == sends && !fin_done[i] &&
+                posted[i] != UINT32_MAX) {
+                qchimney_sq_post(&f->c, &hc[i], CHIMNEY_SQ_DISCONNECT, 0,
+                                 (uint64_t)i << 32 | 0xffffffff, NULL, 0,
+                                 NULL);
+                posted[i] = UINT32_MAX;
+                kick = true;
+            }
+            if (kick) {
+                qchimney_sq_kick(&f->c, &hc[i]);
+            }
+        }
+        if (!qchimney_cq_wait_timeout(&f->c, 2, &cqe,
+                                      step_clock ? 20 * 1000 :
+                                      QCHIMNEY_TIMEOUT_US)) {
+            g_assert(step_clock);
+            qtest_clock_step(f->qts, 50 * MS_NS);
+            continue;
+        }
+        {
+            int i = CHIMNEY_CONN_INDEX(cqe.obj);
+
+            g_assert_cmpint(i, <, nconns);
+            switch (CHIMNEY_CQE_TYPE(cqe.type_status)) {
+            case CHIMNEY_CQE_SEND:
+                /* Each exactly once, in order, every byte acknowledged */
+                g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe.type_status), ==,
+                                 CHIMNEY_ST_SUCCESS);
+                g_assert_cmphex(cqe.cookie, ==, (uint64_t)i << 32 | done[i]);
+                g_assert_cmpuint(cqe.bytes, ==, STREAM_CHUNK);
+                done[i]++;
+                break;
+            case CHIMNEY_CQE_DISCONNECT:
+                g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe.type_status), ==,
+                                 CHIMNEY_ST_SUCCESS);
+                fin_done[i] = true;
+                left -= peer_fin[i];
+                break;
+            case CHIMNEY_CQE_EVENT:
+                if (cqe.aux == CHIMNEY_EVENT_UPLOAD_REQUEST) {
+                    /* TIME_WAIT after both FINs: the host takes over */
+                    g_assert(peer_fin[i] && fin_done[i]);
+                    g_assert_cmpuint(cqe.info, ==, CHIMNEY_UPLOAD_TIMEOUT);
+                    break;
+                }
+                g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_DISCONNECT);
+                peer_fin[i] = true;
+                left -= fin_done[i];
+                break;
+            default:
+                g_assert_not_reached();
+            }
+        }
+    }
+}
+
 static void test_slirp_stream(void)
 {
     const char *env = g_getenv("SLIRP_STREAM_MIB");
@@ -2482,12 +2586,9 @@ static void test_slirp_stream(void)
     Fixture f = { 0 };
     QChimneyConn hc[STREAM_CONNS];
     uint64_t buf[STREAM_CONNS], sgl[STREAM_CONNS], ring;
-    uint32_t posted[STREAM_CONNS] = { 0 }, done[STREAM_CONNS] = { 0 };
-    bool fin_done[STREAM_CONNS] = { 0 }, peer_fin[STREAM_CONNS] = { 0 };
     g_autofree uint8_t *pattern = g_malloc(STREAM_BUF);
     ChimneyTcpOffload o;
     gint64 t0, t1;
-    int left;
 
     /* The server */
     srv.listen_fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -2551,87 +2652,8 @@ static void test_slirp_stream(void)
         srv.thread[i] = g_thread_new("stream", stream_reader, p);
     }
 
-    /* Keep every send queue full until all is acknowledged */
     t0 = g_get_monotonic_time();
-    left = STREAM_CONNS;
-    while (left) {
-        ChimneyCqe cqe;
-
-        for (int i = 0; i < STREAM_CONNS; i++) {
-            bool kick = false;
-
-            while (posted[i] < sends && posted[i] - done[i] < STREAM_SQ - 2) {
-                uint32_t k = posted[i]++;
-                ChimneySge e = {
-                    .addr = cpu_to_le64(buf[i] + (uint64_t)k * STREAM_CHUNK %
-                                        STREAM_BUF),
-                    .len = cpu_to_le32(STREAM_CHUNK),
-                };
-                ChimneySqDesc d = {
-                    .type = CHIMNEY_SQ_SEND, .flags = CHIMNEY_SQF_PUSH,
-                    .nsge = cpu_to_le16(1), .len = cpu_to_le32(STREAM_CHUNK),
-                    .cookie = cpu_to_le64((uint64_t)i << 32 | k),
-                    .sgl = cpu_to_le64(sgl[i] + hc[i].sq_tail * sizeof(e)),
-                };
-                uint32_t tail;
-
-                qtest_memwrite(f.qts, sgl[i] + hc[i].sq_tail * sizeof(e), &e,
-                               sizeof(e));
-                qtest_memwrite(f.qts, hc[i].sq_base + hc[i].sq_tail * 32, &d,
-                               sizeof(d));
-                hc[i].sq_tail = (hc[i].sq_tail + 1) % STREAM_SQ;
-                tail = cpu_to_le32(hc[i].sq_tail);
-                qtest_memwrite(f.qts, hc[i].db_record, &tail, 4);
-                kick = true;
-            }
-            if (posted[i] == sends && done[i] == sends && !fin_done[i] &&
-                posted[i] != UINT32_MAX) {
-                qchimney_sq_post(&f.c, &hc[i], CHIMNEY_SQ_DISCONNECT, 0,
-                                 (uint64_t)i << 32 | 0xffffffff, NULL, 0,
-                                 NULL);
-                posted[i] = UINT32_MAX;
-                kick = true;
-            }
-            if (kick) {
-                qchimney_sq_kick(&f.c, &hc[i]);
-            }
-        }
-        qchimney_cq_wait(&f.c, 2, &cqe);
-        {
-            int i = CHIMNEY_CONN_INDEX(cqe.obj);
-
-            g_assert_cmpint(i, <, STREAM_CONNS);
-            switch (CHIMNEY_CQE_TYPE(cqe.type_status)) {
-            case CHIMNEY_CQE_SEND:
-                /* Each exactly once, in order, every byte acknowledged */
-                g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe.type_status), ==,
-                                 CHIMNEY_ST_SUCCESS);
-                g_assert_cmphex(cqe.cookie, ==, (uint64_t)i << 32 | done[i]);
-                g_assert_cmpuint(cqe.bytes, ==, STREAM_CHUNK);
-                done[i]++;
-                break;
-            case CHIMNEY_CQE_DISCONNECT:
-                g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe.type_status), ==,
-                                 CHIMNEY_ST_SUCCESS);
-                fin_done[i] = true;
-                left -= peer_fin[i];
-                break;
-            case CHIMNEY_CQE_EVENT:
-                if (cqe.aux == CHIMNEY_EVENT_UPLOAD_REQUEST) {
-                    /* TIME_WAIT after both FINs: the host takes over */
-                    g_assert(peer_fin[i] && fin_done[i]);
-                    g_assert_cmpuint(cqe.info, ==, CHIMNEY_UPLOAD_TIMEOUT);
-                    break;
-                }
-                g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_DISCONNECT);
-                peer_fin[i] = true;
-                left -= fin_done[i];
-                break;
-            default:
-                g_assert_not_reached();
-            }
-        }
-    }
+    stream_run(&f, hc, STREAM_CONNS, sends, buf, sgl, false);
     t1 = g_get_monotonic_time();
 
     for (int i = 0; i < STREAM_CONNS; i++) {

@@ -11,9 +11,15 @@
  */
 
 #include "qemu/osdep.h"
+#include <poll.h>
+#include <net/if.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
 #include "qemu/sockets.h"
 #include "qemu/iov.h"
 #include "qemu/bswap.h"
+#include "qemu/atomic.h"
+#include "qemu/cutils.h"
 #include "qobject/qdict.h"
 #include "libqtest.h"
 #include "libqos/pci-pc.h"
@@ -2683,6 +2689,357 @@ static void test_slirp_stream(void)
     qtest_quit(f.qts);
 }
 
+
+/*
+ * End to end with the Linux kernel's TCP: a tap device in a network
+ * namespace the test makes, a TCP sink there, and between QEMU's socket
+ * netdev and the tap a relay of the test's that drops, duplicates and
+ * reorders frames by a seeded schedule (the kernel has no netem here).
+ */
+#define KERNEL_PORT 5001
+
+static const char kernel_sink_py[] =
+    "import socket, sys, hashlib, threading, time, signal\n"
+    "signal.alarm(300)\n"
+    "n, rcvbuf, slow = int(sys.argv[1]), int(sys.argv[2]), "
+    "float(sys.argv[3])\n"
+    "s = socket.socket()\n"
+    "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    "if rcvbuf: s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)\n"
+    "s.bind(('10.9.0.2', 5001)); s.listen(n); print('ready', flush=True)\n"
+    "def serve(c, a):\n"
+    "    h, t = hashlib.sha256(), 0\n"
+    "    while True:\n"
+    "        d = c.recv(1024 if slow else 65536)\n"
+    "        if not d: break\n"
+    "        h.update(d); t += len(d)\n"
+    "        if slow and t >= 65536 and t - len(d) < 65536: time.sleep(1.5)\n"
+    "        elif slow: time.sleep(slow)\n"
+    "    print(a[1], t, h.hexdigest(), flush=True); c.close()\n"
+    "ts = []\n"
+    "for i in range(n):\n"
+    "    c, a = s.accept()\n"
+    "    ts.append(threading.Thread(target=serve, args=(c, a)))\n"
+    "    ts[-1].start()\n"
+    "for t in ts: t.join()\n";
+
+typedef struct Relay {
+    int sock, tap;
+    GRand *rand;
+    double loss, dup, reorder;
+    bool lossy;                 /* only once the connections are offloaded */
+    bool stop;
+    GThread *thread;
+    uint64_t dropped, duplicated, reordered;
+} Relay;
+
+static bool relay_fate(Relay *r, const uint8_t *f, size_t len, bool *twice,
+                       bool *hold)
+{
+    bool tcp = len > 34 && lduw_be_p(f + 12) == 0x0800 && f[23] == 6;
+
+    *twice = *hold = false;
+    if (!qatomic_read(&r->lossy) || !tcp) {
+        return true;
+    }
+    if (g_rand_double(r->rand) < r->loss) {
+        r->dropped++;
+        return false;
+    }
+    *twice = g_rand_double(r->rand) < r->dup;
+    *hold = g_rand_double(r->rand) < r->reorder;
+    r->duplicated += *twice;
+    r->reordered += *hold;
+    return true;
+}
+
+static void relay_to_qemu(Relay *r, const uint8_t *f, size_t len)
+{
+    uint32_t be = htonl(len);
+    struct iovec iov[] = {
+        { .iov_base = &be, .iov_len = 4 },
+        { .iov_base = (void *)f, .iov_len = len },
+    };
+
+    iov_send(r->sock, iov, 2, 0, 4 + len);
+}
+
+static gpointer relay_thread(gpointer opaque)
+{
+    Relay *r = opaque;
+    uint8_t f[65536], held[2][65536];
+    size_t held_len[2] = { 0, 0 };
+
+    while (!qatomic_read(&r->stop)) {
+        struct pollfd pfd[2] = {
+            { .fd = r->sock, .events = POLLIN },
+            { .fd = r->tap, .events = POLLIN },
+        };
+
+        if (poll(pfd, 2, 50) <= 0) {
+            continue;
+        }
+        for (int dir = 0; dir < 2; dir++) {
+            ssize_t len;
+            bool twice, hold;
+
+            if (!(pfd[dir].revents & POLLIN)) {
+                continue;
+            }
+            if (dir == 0) {
+                uint32_t be;
+
+                if (recv(r->sock, &be, 4, MSG_WAITALL) != 4) {
+                    return NULL;
+                }
+                len = ntohl(be);
+                g_assert_cmpint(len, <=, sizeof(f));
+                g_assert_cmpint(recv(r->sock, f, len, MSG_WAITALL), ==, len);
+            } else {
+                len = read(r->tap, f, sizeof(f));
+                if (len <= 0) {
+                    continue;
+                }
+            }
+            /* The wire carries IPv4 and ARP only (no IPv6 chatter) */
+            if (len < 14 || (lduw_be_p(f + 12) != 0x0800 &&
+                             lduw_be_p(f + 12) != 0x0806)) {
+                continue;
+            }
+            if (!relay_fate(r, f, len, &twice, &hold)) {
+                continue;
+            }
+            if (hold && !held_len[dir]) {
+                memcpy(held[dir], f, len);      /* goes after the next one */
+                held_len[dir] = len;
+                continue;
+            }
+            for (int n = 0; n < 1 + twice; n++) {
+                if (dir == 0) {
+                    g_assert_cmpint(write(r->tap, f, len), ==, len);
+                } else {
+                    relay_to_qemu(r, f, len);
+                }
+            }
+            if (held_len[dir]) {
+                if (dir == 0) {
+                    g_assert_cmpint(write(r->tap, held[dir], held_len[dir]),
+                                    ==, held_len[dir]);
+                } else {
+                    relay_to_qemu(r, held[dir], held_len[dir]);
+                }
+                held_len[dir] = 0;
+            }
+        }
+    }
+    return NULL;
+}
+
+static bool run_cmd(const char *cmd)
+{
+    g_autofree char *out = NULL, *err = NULL;
+    int status;
+
+    if (!g_spawn_command_line_sync(cmd, &out, &err, &status, NULL) ||
+        !WIFEXITED(status) || WEXITSTATUS(status)) {
+        g_test_message("'%s' failed: %s", cmd, err ? err : "");
+        return false;
+    }
+    return true;
+}
+
+typedef struct KernelRun {
+    const char *name;
+    int conns;
+    uint32_t mib_per_conn;
+    double loss, dup, reorder;
+    int rcvbuf;
+    const char *slow;
+} KernelRun;
+
+static void test_kernel_tcp(gconstpointer opaque)
+{
+    const KernelRun *k = opaque;
+    g_autofree char *ns = g_strdup_printf("chimney%d", getpid());
+    g_autofree char *tap = g_strdup_printf("chtap%d", getpid() % 100000);
+    g_autofree char *cmd = NULL;
+    g_autofree char *nconn = g_strdup_printf("%d", k->conns);
+    g_autofree char *rcvbuf = g_strdup_printf("%d", k->rcvbuf);
+    const uint32_t sends = k->mib_per_conn * 1024 * 1024 / STREAM_CHUNK;
+    struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI };
+    Relay relay = { 0 };
+    Fixture f = { 0 };
+    QChimneyConn hc[STREAM_CONNS];
+    uint64_t buf[STREAM_CONNS], sgl[STREAM_CONNS], ring;
+    g_autofree uint8_t *pattern = g_malloc(STREAM_BUF);
+    ChimneyTcpOffload o;
+    GPid pid;
+    int out_fd, sv[2];
+    FILE *out;
+    char line[256];
+    gint64 t0, t1;
+    g_autofree char *stats = NULL;
+
+    if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) ||
+        !g_find_program_in_path("ip")) {
+        g_test_skip("needs root, /dev/net/tun and ip(8) for a tap in a "
+                    "network namespace");
+        return;
+    }
+    /* The namespace, its tap and the kernel's TCP sink */
+    relay.tap = open("/dev/net/tun", O_RDWR);
+    g_assert_cmpint(relay.tap, >=, 0);
+    pstrcpy(ifr.ifr_name, IFNAMSIZ, tap);
+    g_assert_cmpint(ioctl(relay.tap, TUNSETIFF, &ifr), ==, 0);
+    cmd = g_strdup_printf("ip netns add %s", ns);
+    g_assert(run_cmd(cmd));
+    g_free(cmd);
+    cmd = g_strdup_printf("ip link set %s netns %s", tap, ns);
+    g_assert(run_cmd(cmd));
+    g_free(cmd);
+    cmd = g_strdup_printf("ip -n %s addr add 10.9.0.2/24 dev %s", ns, tap);
+    g_assert(run_cmd(cmd));
+    g_free(cmd);
+    cmd = g_strdup_printf("ip -n %s link set %s up", ns, tap);
+    g_assert(run_cmd(cmd));
+    g_free(cmd);
+    cmd = g_strdup_printf("ip -n %s link set lo up", ns);
+    g_assert(run_cmd(cmd));
+    {
+        const char *argv[] = {
+            "ip", "netns", "exec", ns, "/usr/bin/python3", "-c",
+            kernel_sink_py, nconn, rcvbuf, k->slow, NULL,
+        };
+
+        g_assert(g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
+                                          G_SPAWN_SEARCH_PATH |
+                                          G_SPAWN_DO_NOT_REAP_CHILD |
+                                          G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+                                          NULL, &pid, NULL, &out_fd, NULL,
+                                          NULL));
+    }
+    out = fdopen(out_fd, "r");
+    g_assert(fgets(line, sizeof(line), out));
+    g_assert_cmpstr(line, ==, "ready\n");
+
+    /* QEMU, with the relay as its wire */
+    g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    f.qts = qtest_initf("-M pc -m 512M -nodefaults "
+                        "-netdev socket,fd=%d,id=n0 "
+                        "-device chimney-nic,netdev=n0,id=nic0,mac=" MAC,
+                        sv[1]);
+    close(sv[1]);
+    f.sock = -1;
+    relay.sock = sv[0];
+    relay.rand = g_rand_new_with_seed(1234);
+    relay.loss = k->loss;
+    relay.dup = k->dup;
+    relay.reorder = k->reorder;
+    relay.thread = g_thread_new("relay", relay_thread, &relay);
+    pc_alloc_init(&f.alloc, f.qts, ALLOC_NO_FLAGS);
+    f.bus = qpci_new_pc(f.qts, &f.alloc);
+    fx_start(&f, &(QChimneyConfig) { .rx_buffers = 32, .rx_own_cq = true });
+    ring = QEMU_ALIGN_UP(guest_alloc(&f.alloc, 1024 * 32 + 64), 64);
+    qtest_memset(f.qts, ring, 0, 1024 * 32);
+    g_assert_cmpuint(qchimney_create_cq(&f.c, 2, ring, 1024, 2, 0, 0), ==, 0);
+    for (int i = 0; i < k->conns; i++) {
+        for (uint32_t b = 0; b < STREAM_BUF; b++) {
+            pattern[b] = stream_byte(i, b);
+        }
+        buf[i] = guest_alloc(&f.alloc, STREAM_BUF);
+        qtest_memwrite(f.qts, buf[i], pattern, STREAM_BUF);
+        sgl[i] = guest_alloc(&f.alloc, STREAM_SQ * sizeof(ChimneySge));
+        conn_setup(&f, &hc[i], i, 2, STREAM_SQ);
+        hc[i].ip = cpu_to_be32(0x0a090001);        /* 10.9.0.1 */
+        hc[i].peer_ip = cpu_to_be32(0x0a090002);   /* 10.9.0.2 */
+        hc[i].peer_port = KERNEL_PORT;
+        if (!i) {
+            qchimney_arp_request(&f.c, &hc[0]);
+            qchimney_arp_reply_wait(&f.c, &hc[0]);
+        } else {
+            memcpy(hc[i].peer_mac, hc[0].peer_mac, 6);
+        }
+        hc[i].iss = 0x30000000 * (i + 1);
+        qchimney_tcp_syn(&f.c, &hc[i]);
+        qchimney_tcp_synack_wait(&f.c, &hc[i]);
+        if (!i) {
+            g_assert_cmpuint(qchimney_offload_neighbor(&f.c, 0, hc[0].mac,
+                                                       hc[0].peer_mac), ==, 0);
+            g_assert_cmpuint(qchimney_offload_path(&f.c, 0, 0, hc[0].ip,
+                                                   hc[0].peer_ip, 1500), ==,
+                             0);
+        }
+        qchimney_tcp_block(&hc[i], 0, 2, &o);
+        g_assert_cmpuint(qchimney_offload_tcp(&f.c, &hc[i], &o, 0), ==, 0);
+    }
+    qatomic_set(&relay.lossy, true);
+
+    t0 = g_get_monotonic_time();
+    stream_run(&f, hc, k->conns, sends, buf, sgl, true);
+    t1 = g_get_monotonic_time();
+
+    /* The sink's view: byte-exact streams */
+    for (int n = 0; n < k->conns; n++) {
+        unsigned port;
+        uint64_t bytes;
+        char sha[80];
+        GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+        int i;
+
+        g_assert(fgets(line, sizeof(line), out));
+        g_assert_cmpint(sscanf(line, "%u %" SCNu64 " %79s", &port, &bytes,
+                               sha), ==, 3);
+        i = port - 40000;
+        g_assert_cmpint(i, >=, 0);
+        g_assert_cmpint(i, <, k->conns);
+        for (uint32_t c = 0; c < sends; c++) {
+            for (uint32_t b = 0; b < STREAM_CHUNK; b++) {
+                pattern[b] = stream_byte(i, (uint64_t)c * STREAM_CHUNK + b);
+            }
+            g_checksum_update(sum, pattern, STREAM_CHUNK);
+        }
+        g_assert_cmpuint(bytes, ==, (uint64_t)sends * STREAM_CHUNK);
+        g_assert_cmpstr(sha, ==, g_checksum_get_string(sum));
+        g_checksum_free(sum);
+    }
+    stats = qom_str(&f, "x-conn-stats");
+    g_test_message("kernel TCP (%s): %d x %u MiB byte-exact in %.2f s; relay "
+                   "dropped %" PRIu64 ", duplicated %" PRIu64 ", reordered %"
+                   PRIu64 "; device:\n%s", k->name, k->conns,
+                   k->mib_per_conn, (t1 - t0) / 1e6, relay.dropped,
+                   relay.duplicated, relay.reordered, stats);
+    if (k->loss) {
+        g_assert(relay.dropped > 0);
+        g_assert_nonnull(strstr(stats, "retransmits="));
+        g_assert_null(strstr(stats, " retransmits=0 "));
+    }
+    if (k->rcvbuf) {
+        /* the window closed and reopened: zero-window probes went out */
+        g_assert_null(strstr(stats, " probes=0\n"));
+    }
+
+    qatomic_set(&relay.stop, true);
+    g_thread_join(relay.thread);
+    g_rand_free(relay.rand);
+    fclose(out);
+    g_spawn_close_pid(pid);
+    qchimney_stop(&f.c);
+    qpci_free_pc(f.bus);
+    alloc_destroy(&f.alloc);
+    qtest_quit(f.qts);
+    close(relay.sock);
+    close(relay.tap);
+    g_free(cmd);
+    cmd = g_strdup_printf("ip netns del %s", ns);
+    run_cmd(cmd);
+}
+
+static const KernelRun kernel_runs[] = {
+    { "1% loss, reordering, duplicates", 2, 8, 0.01, 0.005, 0.01, 0, "0" },
+    { "5% loss, reordering", 2, 4, 0.05, 0, 0.02, 0, "0" },
+    { "slow reader, small window", 1, 1, 0, 0, 0, 2048, "0.005" },
+};
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -2717,6 +3074,12 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/bad/properties", test_bad_properties);
     qtest_add_func("/chimney/slirp/ping", test_slirp_ping);
     qtest_add_func("/chimney/slirp/stream", test_slirp_stream);
+    qtest_add_data_func("/chimney/kernel/loss1", &kernel_runs[0],
+                        test_kernel_tcp);
+    qtest_add_data_func("/chimney/kernel/loss5", &kernel_runs[1],
+                        test_kernel_tcp);
+    qtest_add_data_func("/chimney/kernel/window", &kernel_runs[2],
+                        test_kernel_tcp);
     qtest_add_func("/chimney/tcp/send", test_tcp_send);
     qtest_add_func("/chimney/tcp/retransmit", test_tcp_retransmit);
     qtest_add_func("/chimney/tcp/terminate", test_tcp_terminate);

@@ -459,6 +459,7 @@ void chimney_tcp_output(ChimneyTcpConn *c)
             if (!c->st.snd_wnd && c->st.snd_una == c->st.snd_max &&
                 !c->persist) {
                 c->probes = 0;
+                c->probes_unanswered = 0;
                 tcp_arm_persist(c);
             }
             /* A lone FIN needs no window. */
@@ -726,6 +727,7 @@ void chimney_tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)
         tcp_send_ack(c);                            /* acks unsent data */
         return;
     }
+    c->probes_unanswered = 0;
     if (c->st.ts_enabled && seg->has_ts &&
         chimney_seq_leq(seg->seq, c->st.rcv_nxt) &&
         chimney_seq_leq(c->st.rcv_nxt, seg->seq + seg->len)) {
@@ -750,6 +752,7 @@ void chimney_tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)
         if (c->st.snd_wnd && c->persist) {
             c->persist = false;
             c->probes = 0;
+            c->probes_unanswered = 0;
             c->st.snd_wnd_probe_count = 0;
             tcp_timer_set(c, -1);
             if (c->st.snd_una != c->st.snd_max) {
@@ -796,11 +799,16 @@ void chimney_tcp_timer(ChimneyTcpConn *c)
         return;
     }
     if (c->persist) {
-        /* Zero-window probe: one byte beyond what the peer allows */
-        if (++c->probes > limit) {
+        /*
+         * Zero-window probe: one byte beyond what the peer allows.  A peer
+         * that answers keeps the connection (RFC 9293 3.8.6.1); only
+         * unanswered probes count towards the limit.
+         */
+        if (++c->probes_unanswered > limit) {
             tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
             return;
         }
+        c->probes++;
         c->st.snd_wnd_probe_count = MIN(c->probes, 255);
         c->probes_sent++;
         if (tcp_transmit(c, c->st.snd_una, 1) && c->st.snd_max ==

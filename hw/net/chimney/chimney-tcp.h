@@ -206,7 +206,8 @@ struct ChimneyTcpConn {
     /* the one timer: retransmission or persist */
     int64_t timer_ns;               /* -1: idle */
     bool persist;
-    uint32_t probes;
+    uint32_t probes;                /* zero-window probes: the backoff */
+    uint32_t probes_unanswered;     /* since the peer last answered */
 
     /* counters */
     uint64_t segs_out, segs_in, bytes_acked, retransmits, timeouts,

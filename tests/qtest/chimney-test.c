@@ -2436,7 +2436,7 @@ static void test_bad_tcp_sends(void)
  */
 #define STREAM_CHUNK    (64 * 1024)
 #define STREAM_BUF      (1024 * 1024)
-#define STREAM_CONNS    4
+#define STREAM_CONNS    16  /* at most */
 #define STREAM_SQ       32
 
 typedef struct StreamServer {
@@ -2477,6 +2477,30 @@ static uint8_t stream_byte(int i, uint64_t off)
     return (off % STREAM_BUF) * 13 + i * 7 + (off % STREAM_BUF) / 251;
 }
 
+/* What the demo reports: latency from post to completion, progress */
+typedef struct StreamStats {
+    gint64 *posted_at;          /* [conn * sends + k] */
+    gint64 *latency;            /* completion latencies, in order */
+    uint32_t nlat;
+    uint64_t statuses[256];
+    uint64_t total, acked;
+    gint64 start, last_report;
+} StreamStats;
+
+static void stream_progress(StreamStats *st, bool last)
+{
+    gint64 now = g_get_monotonic_time();
+
+    if (!last && now - st->last_report < G_USEC_PER_SEC / 2) {
+        return;
+    }
+    st->last_report = now;
+    g_test_message("progress: %5.1f %%  %" PRIu64 " MiB acknowledged  "
+                   "%.1f MiB/s", 100.0 * st->acked / st->total,
+                   st->acked >> 20, (st->acked / 1048576.0) /
+                   MAX((now - st->start) / 1e6, 1e-6));
+}
+
 /*
  * Keep every connection's send queue full until @sends chunks each are
  * acknowledged, then close gracefully; returns when each connection saw
@@ -2485,12 +2509,14 @@ static uint8_t stream_byte(int i, uint64_t off)
  * clock moves on while nothing completes, so retransmission and persist
  * timers run against a peer that loses segments or closes its window.
  */
-static void stream_run(Fixture *f, QChimneyConn *hc, int nconns,
-                       uint32_t sends, const uint64_t *buf,
-                       const uint64_t *sgl, bool step_clock)
+static void stream_run_stats(Fixture *f, QChimneyConn *hc, int nconns,
+                             uint32_t sends, const uint64_t *buf,
+                             const uint64_t *sgl, bool step_clock,
+                             StreamStats *st)
 {
     uint32_t posted[STREAM_CONNS] = { 0 }, done[STREAM_CONNS] = { 0 };
     bool fin_done[STREAM_CONNS] = { 0 }, peer_fin[STREAM_CONNS] = { 0 };
+    gint64 deadline = g_get_monotonic_time() + 120 * G_USEC_PER_SEC;
     int left;
 
     /* Keep every send queue full until all is acknowledged */
@@ -2521,6 +2547,10 @@ static void stream_run(Fixture *f, QChimneyConn *hc, int nconns,
                 qtest_memwrite(f->qts, hc[i].sq_base + hc[i].sq_tail * 32, &d,
                                sizeof(d));
                 hc[i].sq_tail = (hc[i].sq_tail + 1) % STREAM_SQ;
+                if (st) {
+                    st->posted_at[(uint64_t)i * sends + k] =
+                        g_get_monotonic_time();
+                }
                 tail = cpu_to_le32(hc[i].sq_tail);
                 qtest_memwrite(f->qts, hc[i].db_record, &tail, 4);
                 kick = true;
@@ -2541,6 +2571,12 @@ static void stream_run(Fixture *f, QChimneyConn *hc, int nconns,
                                       step_clock ? 20 * 1000 :
                                       QCHIMNEY_TIMEOUT_US)) {
             g_assert(step_clock);
+            if (g_get_monotonic_time() > deadline) {
+                g_autofree char *cs = qom_str(f, "x-conn-stats");
+
+                g_test_message("no progress: %s", cs);
+                g_assert_not_reached();
+            }
             qtest_clock_step(f->qts, 50 * MS_NS);
             continue;
         }
@@ -2550,6 +2586,13 @@ static void stream_run(Fixture *f, QChimneyConn *hc, int nconns,
             g_assert_cmpint(i, <, nconns);
             switch (CHIMNEY_CQE_TYPE(cqe.type_status)) {
             case CHIMNEY_CQE_SEND:
+                if (st) {
+                    st->statuses[CHIMNEY_CQE_STATUS(cqe.type_status)]++;
+                    st->latency[st->nlat++] = g_get_monotonic_time() -
+                        st->posted_at[(uint64_t)i * sends + done[i]];
+                    st->acked += cqe.bytes;
+                    stream_progress(st, false);
+                }
                 /* Each exactly once, in order, every byte acknowledged */
                 g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe.type_status), ==,
                                  CHIMNEY_ST_SUCCESS);
@@ -2566,6 +2609,13 @@ static void stream_run(Fixture *f, QChimneyConn *hc, int nconns,
             case CHIMNEY_CQE_EVENT:
                 if (cqe.aux == CHIMNEY_EVENT_UPLOAD_REQUEST) {
                     /* TIME_WAIT after both FINs: the host takes over */
+                    if (!peer_fin[i] || !fin_done[i]) {
+                        g_autofree char *cs = qom_str(f, "x-conn-stats");
+
+                        g_test_message("conn %d: upload requested (reason "
+                                       "%u) at %u/%u sends: %s", i, cqe.info,
+                                       done[i], sends, cs);
+                    }
                     g_assert(peer_fin[i] && fin_done[i]);
                     g_assert_cmpuint(cqe.info, ==, CHIMNEY_UPLOAD_TIMEOUT);
                     break;
@@ -2581,11 +2631,73 @@ static void stream_run(Fixture *f, QChimneyConn *hc, int nconns,
     }
 }
 
-static void test_slirp_stream(void)
+static void stream_run(Fixture *f, QChimneyConn *hc, int nconns,
+                       uint32_t sends, const uint64_t *buf,
+                       const uint64_t *sgl, bool step_clock)
 {
-    const char *env = g_getenv("SLIRP_STREAM_MIB");
-    const uint64_t total = (env ? atoi(env) : 64) * 1024ull * 1024;
-    const uint32_t sends = total / STREAM_CONNS / STREAM_CHUNK;
+    stream_run_stats(f, hc, nconns, sends, buf, sgl, step_clock, NULL);
+}
+
+typedef struct StreamOpts {
+    int conns;
+    uint64_t total;             /* bytes over all connections */
+    const char *rules;          /* fault injection, or NULL */
+    const char *pcap;           /* filter-dump file, or NULL */
+    bool report;
+} StreamOpts;
+
+static int cmp_i64(const void *a, const void *b)
+{
+    gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* The demo's final report */
+static void stream_report(Fixture *f, StreamStats *st, const StreamOpts *opt,
+                          double secs)
+{
+    g_autofree char *conns = qom_str(f, "x-conn-stats");
+    uint64_t rexmit = 0;
+    char *p = conns;
+
+    stream_progress(st, true);
+    qsort(st->latency, st->nlat, sizeof(*st->latency), cmp_i64);
+    while ((p = strstr(p, " retransmits="))) {
+        rexmit += g_ascii_strtoull(p + 13, &p, 10);
+    }
+    g_test_message("==== report ====");
+    g_test_message("connections        %d (libslirp, server on 127.0.0.1)",
+                   opt->conns);
+    g_test_message("bytes              %" PRIu64 " (%" PRIu64 " MiB), "
+                   "SHA-256 checked at the server: match", st->acked,
+                   st->acked >> 20);
+    g_test_message("throughput         %.1f MiB/s over %.2f s",
+                   (st->acked / 1048576.0) / secs, secs);
+    g_test_message("send completions   %u, latency post->completion "
+                   "p50 %.3f ms  p99 %.3f ms  max %.3f ms", st->nlat,
+                   st->latency[st->nlat / 2] / 1e3,
+                   st->latency[MIN(st->nlat - 1, st->nlat * 99 / 100)] / 1e3,
+                   st->latency[st->nlat - 1] / 1e3);
+    g_test_message("statuses           SUCCESS %" PRIu64 ", other %" PRIu64,
+                   st->statuses[CHIMNEY_ST_SUCCESS],
+                   st->nlat - st->statuses[CHIMNEY_ST_SUCCESS]);
+    g_test_message("retransmissions    %" PRIu64, rexmit);
+    g_test_message("fault rules        %s", opt->rules ? opt->rules : "none");
+    if (opt->pcap) {
+        g_test_message("pcap of the wire   %s", opt->pcap);
+    }
+}
+
+static void slirp_stream(const StreamOpts *opt)
+{
+    const int nconns = opt->conns;
+    const uint32_t sends = MAX(opt->total / nconns / STREAM_CHUNK, 1);
+    const uint64_t total = (uint64_t)sends * nconns * STREAM_CHUNK;
+    g_autofree char *pcap = opt->pcap ?
+        g_strdup_printf("-object filter-dump,id=dump0,netdev=n0,file=%s",
+                        opt->pcap) : g_strdup("");
+    StreamStats st = { 0 };
     StreamServer srv = { 0 };
     struct sockaddr_in addr = { .sin_family = AF_INET };
     socklen_t alen = sizeof(addr);
@@ -2601,14 +2713,15 @@ static void test_slirp_stream(void)
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     g_assert_cmpint(bind(srv.listen_fd, (struct sockaddr *)&addr,
                          sizeof(addr)), ==, 0);
-    g_assert_cmpint(listen(srv.listen_fd, STREAM_CONNS), ==, 0);
+    g_assert_cmpint(listen(srv.listen_fd, nconns), ==, 0);
     g_assert_cmpint(getsockname(srv.listen_fd, (struct sockaddr *)&addr,
                                 &alen), ==, 0);
     srv.port = ntohs(addr.sin_port);
 
     /* The guest: slirp is the wire */
-    f.qts = qtest_init("-M pc -m 512M -nodefaults -netdev user,id=n0 "
-                       "-device chimney-nic,netdev=n0,id=nic0,mac=" MAC);
+    f.qts = qtest_initf("-M pc -m 1G -nodefaults -netdev user,id=n0 "
+                        "-device chimney-nic,netdev=n0,id=nic0,mac=" MAC
+                        " %s", pcap);
     f.sock = -1;
     pc_alloc_init(&f.alloc, f.qts, ALLOC_NO_FLAGS);
     f.bus = qpci_new_pc(f.qts, &f.alloc);
@@ -2618,7 +2731,7 @@ static void test_slirp_stream(void)
     g_assert_cmpuint(qchimney_create_cq(&f.c, 2, ring, 1024, 2, 0, 0), ==,
                      CHIMNEY_ST_SUCCESS);
 
-    for (int i = 0; i < STREAM_CONNS; i++) {
+    for (int i = 0; i < nconns; i++) {
         for (uint32_t k = 0; k < STREAM_BUF; k++) {
             pattern[k] = stream_byte(i, k);
         }
@@ -2650,7 +2763,7 @@ static void test_slirp_stream(void)
         qchimney_tcp_block(&hc[i], 0, 2, &o);
         g_assert_cmpuint(qchimney_offload_tcp(&f.c, &hc[i], &o, 0), ==, 0);
     }
-    for (int i = 0; i < STREAM_CONNS; i++) {
+    for (int i = 0; i < nconns; i++) {
         StreamPeer *p = g_new0(StreamPeer, 1);
 
         p->srv = &srv;
@@ -2658,11 +2771,18 @@ static void test_slirp_stream(void)
         srv.thread[i] = g_thread_new("stream", stream_reader, p);
     }
 
-    t0 = g_get_monotonic_time();
-    stream_run(&f, hc, STREAM_CONNS, sends, buf, sgl, false);
+    if (opt->rules) {
+        set_rules(&f, opt->rules);
+    }
+    st.posted_at = g_new0(gint64, (uint64_t)nconns * sends);
+    st.latency = g_new0(gint64, (uint64_t)nconns * sends);
+    st.total = total;
+    t0 = st.start = g_get_monotonic_time();
+    stream_run_stats(&f, hc, nconns, sends, buf, sgl, opt->rules != NULL,
+                     opt->report ? &st : NULL);
     t1 = g_get_monotonic_time();
 
-    for (int i = 0; i < STREAM_CONNS; i++) {
+    for (int i = 0; i < nconns; i++) {
         GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
 
         g_thread_join(srv.thread[i]);
@@ -2680,13 +2800,53 @@ static void test_slirp_stream(void)
     g_test_message("libslirp: %d connections, %" PRIu64 " MiB acknowledged "
                    "and hash-checked at the server in %.2f s (%.1f MiB/s), "
                    "%u send completions each, FIN both ways",
-                   STREAM_CONNS, total >> 20, (t1 - t0) / 1e6,
+                   nconns, total >> 20, (t1 - t0) / 1e6,
                    (total >> 20) / ((t1 - t0) / 1e6), sends);
+    if (opt->report) {
+        stream_report(&f, &st, opt, (t1 - t0) / 1e6);
+    }
+    g_free(st.posted_at);
+    g_free(st.latency);
     close(srv.listen_fd);
     qchimney_stop(&f.c);
     qpci_free_pc(f.bus);
     alloc_destroy(&f.alloc);
     qtest_quit(f.qts);
+}
+
+static void test_slirp_stream(void)
+{
+    const char *mib = g_getenv("SLIRP_STREAM_MIB");
+    StreamOpts opt = {
+        .conns = 4, .total = (mib ? atoi(mib) : 64) * 1024ull * 1024,
+    };
+
+    slirp_stream(&opt);
+}
+
+/*
+ * The demo (scripts/run-demo.sh): the stream with a progress display and
+ * a report; CHIMNEY_DEMO_CONNS, _MIB, _RULES and _PCAP set it up.
+ */
+static void test_demo(void)
+{
+    const char *conns = g_getenv("CHIMNEY_DEMO_CONNS");
+    const char *mib = g_getenv("CHIMNEY_DEMO_MIB");
+    StreamOpts opt = {
+        .conns = conns ? atoi(conns) : 4,
+        .total = (mib ? atoi(mib) : 64) * 1024ull * 1024,
+        .rules = g_getenv("CHIMNEY_DEMO_RULES"),
+        .pcap = g_getenv("CHIMNEY_DEMO_PCAP"),
+        .report = true,
+    };
+
+    if (!g_getenv("CHIMNEY_DEMO")) {
+        g_test_skip("the demo runs from scripts/run-demo.sh");
+        return;
+    }
+    g_assert_cmpint(opt.conns, >=, 1);
+    g_assert_cmpint(opt.conns, <=, STREAM_CONNS);
+    slirp_stream(&opt);
 }
 
 
@@ -2905,6 +3065,15 @@ static void test_kernel_tcp(gconstpointer opaque)
     g_free(cmd);
     cmd = g_strdup_printf("ip -n %s link set lo up", ns);
     g_assert(run_cmd(cmd));
+    /*
+     * The sink only receives, so the kernel never confirms the guest as a
+     * neighbor and would ARP for it again mid-stream; the model driver's
+     * host stack does not answer ARP once it is streaming, so pin it.
+     */
+    g_free(cmd);
+    cmd = g_strdup_printf("ip -n %s neigh replace 10.9.0.1 lladdr " MAC
+                          " dev %s nud permanent", ns, tap);
+    g_assert(run_cmd(cmd));
     {
         const char *argv[] = {
             "ip", "netns", "exec", ns, "/usr/bin/python3", "-c",
@@ -2942,6 +3111,19 @@ static void test_kernel_tcp(gconstpointer opaque)
     ring = QEMU_ALIGN_UP(guest_alloc(&f.alloc, 1024 * 32 + 64), 64);
     qtest_memset(f.qts, ring, 0, 1024 * 32);
     g_assert_cmpuint(qchimney_create_cq(&f.c, 2, ring, 1024, 2, 0, 0), ==, 0);
+    {
+        /* A lossy wire: allow 15 retransmissions, as Linux does */
+        ChimneyAdminCmd params = { .opcode = CHIMNEY_CMD_SET_PARAMS };
+
+        params.param[CHIMNEY_PARAM_TICKS_PER_SECOND] = 1000;
+        params.param[CHIMNEY_PARAM_ACK_FREQUENCY] = 2;
+        params.param[CHIMNEY_PARAM_DELAYED_ACK_TICKS] = 200;
+        params.param[CHIMNEY_PARAM_MAX_RETRANSMIT] = 15;
+        params.param[CHIMNEY_PARAM_DOUBT_REACH] = 3;
+        params.param[CHIMNEY_PARAM_DUP_ACK_THRESH] = 3;
+        params.param[CHIMNEY_PARAM_PUSH_TICKS] = 500;
+        g_assert_cmpuint(qchimney_admin(&f.c, &params, NULL), ==, 0);
+    }
     for (int i = 0; i < k->conns; i++) {
         for (uint32_t b = 0; b < STREAM_BUF; b++) {
             pattern[b] = stream_byte(i, b);
@@ -3074,6 +3256,7 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/bad/properties", test_bad_properties);
     qtest_add_func("/chimney/slirp/ping", test_slirp_ping);
     qtest_add_func("/chimney/slirp/stream", test_slirp_stream);
+    qtest_add_func("/chimney/demo", test_demo);
     qtest_add_data_func("/chimney/kernel/loss1", &kernel_runs[0],
                         test_kernel_tcp);
     qtest_add_data_func("/chimney/kernel/loss5", &kernel_runs[1],

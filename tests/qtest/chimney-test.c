@@ -2498,7 +2498,7 @@ static void stream_progress(StreamStats *st, bool last)
     g_test_message("progress: %5.1f %%  %" PRIu64 " MiB acknowledged  "
                    "%.1f MiB/s", 100.0 * st->acked / st->total,
                    st->acked >> 20, (st->acked / 1048576.0) /
-                   MAX((now - st->start) / 1e6, 1e-6));
+                   MAX((now - st->start) / 1e6, 0.000001));
 }
 
 /*

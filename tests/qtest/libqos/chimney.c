@@ -261,15 +261,15 @@ static void qchimney_identify(QChimney *c)
     g_assert_cmpuint(c->id.version >> 16, ==, CHIMNEY_VERSION_MAJOR);
 }
 
-static void qchimney_set_params(QChimney *c)
+/* Windows' defaults, but for the retransmission limit */
+void qchimney_set_params(QChimney *c, uint32_t max_retransmit)
 {
     ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_SET_PARAMS };
 
-    /* Windows' defaults */
     cmd.param[CHIMNEY_PARAM_TICKS_PER_SECOND] = 1000;
     cmd.param[CHIMNEY_PARAM_ACK_FREQUENCY] = 2;
     cmd.param[CHIMNEY_PARAM_DELAYED_ACK_TICKS] = 200;
-    cmd.param[CHIMNEY_PARAM_MAX_RETRANSMIT] = 5;
+    cmd.param[CHIMNEY_PARAM_MAX_RETRANSMIT] = max_retransmit;
     cmd.param[CHIMNEY_PARAM_DOUBT_REACH] = 3;
     cmd.param[CHIMNEY_PARAM_DUP_ACK_THRESH] = 3;
     cmd.param[CHIMNEY_PARAM_PUSH_TICKS] = 500;
@@ -320,7 +320,7 @@ void qchimney_start(QChimney *c, QTestState *qts, QPCIBus *bus,
                                   CHIMNEY_STATUS_READY));
 
     qchimney_identify(c);
-    qchimney_set_params(c);
+    qchimney_set_params(c, 5);
     if (cfg->no_l2) {
         return;
     }

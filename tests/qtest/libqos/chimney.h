@@ -83,6 +83,7 @@ void qchimney_writel(QChimney *c, uint32_t reg, uint32_t val);
 
 /* Admin commands: submit, wait for the completion, return its status. */
 uint8_t qchimney_admin(QChimney *c, ChimneyAdminCmd *cmd, ChimneyCqe *cqe);
+void qchimney_set_params(QChimney *c, uint32_t max_retransmit);
 void qchimney_admin_submit(QChimney *c, ChimneyAdminCmd *cmd);
 uint8_t qchimney_create_cq(QChimney *c, uint32_t id, uint64_t base,
                            uint32_t size, uint32_t vector,

@@ -413,7 +413,6 @@ void chimney_fault_decide(ChimneyState *s, ChimneyConn *conn,
         case CHIMNEY_FA_COALESCE:
             pe->coalesce = true;
             pe->coalesce_gen = f->coalesce_gen;
-            f->coalesce_count = r->count;
             if (!f->coalesce_waiting++ && r->a_ns) {
                 f->coalesce_deadline = now + r->a_ns;
                 fault_timer_arm(f->timer, f->coalesce_deadline);

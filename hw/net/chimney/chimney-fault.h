@@ -16,6 +16,7 @@
 #define HW_NET_CHIMNEY_FAULT_H
 
 #include "qemu/timer.h"
+#include "hw/net/chimney/chimney-abi.h"
 
 #define CHIMNEY_FAULT_MAX_RULES 16
 
@@ -66,8 +67,7 @@ typedef struct ChimneyFault {
     ChimneyFaultStats stats;
     QEMUTimer *timer;           /* releases and coalescing periods */
     QEMUTimer *irq_timer;       /* late interrupts */
-    int64_t irq_due[32];        /* per CQ, -1: none */
-    uint32_t coalesce_count;    /* rule index + 1 of the coalescing rule */
+    int64_t irq_due[CHIMNEY_MAX_CQS];  /* late interrupt per CQ, -1: none */
     uint32_t coalesce_waiting;
     uint64_t coalesce_gen;      /* entries of older generations may go */
     int64_t coalesce_deadline;

@@ -604,6 +604,11 @@ static void test_graceful_disconnect(void)
     g_assert_cmpuint(p->conn.st.rcv_nxt, ==, 5001);
     g_assert_cmpuint(sent(p, p->sent->len - 1)->ack, ==, 5001);
     g_assert_cmpuint(p->conn.st.state, ==, CHIMNEY_TCPS_TIME_WAIT);
+    /* A RST in TIME_WAIT (a late duplicate reached a closed peer) */
+    segment(p, 1501, 0, TH_RST, 5001, 0);
+    g_assert_cmpuint(p->conn.st.state, ==, CHIMNEY_TCPS_TIME_WAIT);
+    g_assert(!p->conn.aborted);
+    g_assert_cmpuint(p->events->len, ==, 2);    /* DISCONNECT, upload */
     peer_free(p);
 }
 

@@ -707,6 +707,10 @@ void chimney_tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)
         return;
     }
     if (seg->flags & TH_RST) {
+        /* RFC 1337: TIME_WAIT is not assassinated by a RST */
+        if (c->st.state == CHIMNEY_TCPS_TIME_WAIT) {
+            return;
+        }
         /* RFC 5961 3.2: exact match resets, in window gets a challenge */
         if (seg->seq == c->st.rcv_nxt) {
             tcp_abort(c, CHIMNEY_TCP_ABORTED);

@@ -668,14 +668,6 @@ static void fault_set_seed(Object *obj, Visitor *v, const char *name,
     }
 }
 
-static void fault_get_stat(Object *obj, Visitor *v, const char *name,
-                           void *opaque, Error **errp)
-{
-    uint64_t value = *(uint64_t *)opaque;
-
-    visit_type_uint64(v, name, &value, errp);
-}
-
 void chimney_fault_add_properties(Object *obj)
 {
     ChimneyFaultStats *st = &CHIMNEY_NIC(obj)->fault.stats;
@@ -700,7 +692,7 @@ void chimney_fault_add_properties(Object *obj)
     object_property_add(obj, "x-fault-seed", "uint64", fault_get_seed,
                         fault_set_seed, NULL, NULL);
     for (int i = 0; i < ARRAY_SIZE(stats); i++) {
-        object_property_add(obj, stats[i].name, "uint64", fault_get_stat,
+        object_property_add(obj, stats[i].name, "uint64", chimney_get_stat,
                             NULL, NULL, stats[i].value);
     }
 }

@@ -625,8 +625,9 @@ static const Property chimney_properties[] = {
                        CHIMNEY_DEFAULT_SQ_ENTRIES),
 };
 
-static void chimney_get_stat(Object *obj, Visitor *v, const char *name,
-                             void *opaque, Error **errp)
+/* Getter of a read-only uint64 counter property; @opaque points at it */
+void chimney_get_stat(Object *obj, Visitor *v, const char *name,
+                      void *opaque, Error **errp)
 {
     uint64_t value = *(uint64_t *)opaque;
 

@@ -107,6 +107,8 @@ struct ChimneyState {
 
 /* chimney-pci.c */
 void chimney_fatal(ChimneyState *s, uint32_t code, uint32_t info);
+void chimney_get_stat(Object *obj, Visitor *v, const char *name,
+                      void *opaque, Error **errp);
 static inline bool chimney_running(ChimneyState *s)
 {
     return (s->status & (CHIMNEY_STATUS_READY | CHIMNEY_STATUS_FATAL)) ==

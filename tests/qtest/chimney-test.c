@@ -978,55 +978,23 @@ static void test_bad_properties(void)
 }
 
 /*
- * The device against libslirp (-netdev user): ARP for the gateway, then
- * ping it.  This is what the README's first command runs and reports.
+ * The device against libslirp (-netdev user): ARP for the gateway with the
+ * model driver's host stack, then ping it.  The first README command runs
+ * this and reports what happened.
  */
-static void put_be16(uint8_t *p, uint16_t v)
-{
-    p[0] = v >> 8;
-    p[1] = v;
-}
-
-/*
- * Send @f and collect its TX completion and the reply frame, which slirp
- * may answer before the TX completion is written.
- */
-static size_t exchange(QChimney *c, const uint8_t *f, size_t len, int segs,
-                       uint8_t *got, size_t max)
-{
-    bool tx_done = false;
-    size_t got_len = 0;
-    ChimneyCqe cqe;
-
-    qchimney_l2_send(c, f, len, segs);
-    while (!tx_done || !got_len) {
-        qchimney_cq_wait(c, QCHIMNEY_L2_CQ, &cqe);
-        g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe.type_status), ==,
-                         CHIMNEY_ST_SUCCESS);
-        if (CHIMNEY_CQE_TYPE(cqe.type_status) == CHIMNEY_CQE_L2_TX) {
-            g_assert_cmpuint(cqe.bytes, ==, len);
-            tx_done = true;
-        } else {
-            g_assert_cmpuint(CHIMNEY_CQE_TYPE(cqe.type_status), ==,
-                             CHIMNEY_CQE_L2_RX);
-            g_assert_cmpuint(cqe.bytes, <=, max);
-            got_len = cqe.bytes;
-            qtest_memread(c->qts, cqe.cookie, got, got_len);
-        }
-    }
-    return got_len;
-}
-
 static void test_slirp_ping(void)
 {
-    static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
-    static const uint8_t guest_ip[4] = { 10, 0, 2, 15 };
-    static const uint8_t gw_ip[4] = { 10, 0, 2, 2 };
     QTestState *qts;
     QGuestAllocator alloc;
     QPCIBus *bus;
     QChimney c;
-    uint8_t f[128] = { 0 }, got[2048], gw_mac[6];
+    QChimneyConn hc = {
+        .mac = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 },
+        .ip = cpu_to_be32(0x0a00020f),          /* 10.0.2.15 */
+        .peer_ip = cpu_to_be32(0x0a000202),     /* 10.0.2.2 */
+    };
+    uint8_t f[128], got[2048];
+    ChimneyCqe cqe;
     size_t len;
 
     qts = qtest_init("-M pc -m 256M -nodefaults -netdev user,id=n0 "
@@ -1034,76 +1002,56 @@ static void test_slirp_ping(void)
     pc_alloc_init(&alloc, qts, ALLOC_NO_FLAGS);
     bus = qpci_new_pc(qts, &alloc);
     qchimney_start(&c, qts, bus, &alloc, &(QChimneyConfig) {
-        .rx_buffers = 16,
+        .rx_buffers = 16, .rx_own_cq = true,
     });
     g_test_message("chimney-nic up: %u CQs, %u MSI-X vectors, MAC "
                    "%02x:%02x:%02x:%02x:%02x:%02x", c.id.num_cqs,
                    c.id.num_vectors, c.id.mac[0], c.id.mac[1], c.id.mac[2],
                    c.id.mac[3], c.id.mac[4], c.id.mac[5]);
 
-    /* ARP who-has 10.0.2.2 */
-    memset(f, 0xff, 6);
-    memcpy(f + 6, mac, 6);
-    put_be16(f + 12, 0x0806);
-    put_be16(f + 14, 1);
-    put_be16(f + 16, 0x0800);
-    f[18] = 6;
-    f[19] = 4;
-    put_be16(f + 20, 1);
-    memcpy(f + 22, mac, 6);
-    memcpy(f + 28, guest_ip, 4);
-    memcpy(f + 38, gw_ip, 4);
-    len = exchange(&c, f, 60, 2, got, sizeof(got));
-    g_test_message("sent ARP request for 10.0.2.2 in 2 descriptors");
-    g_assert_cmpuint(len, >=, 42);
-    g_assert_cmphex(got[12] << 8 | got[13], ==, 0x0806);
-    g_assert_cmphex(got[20] << 8 | got[21], ==, 2);
-    g_assert_cmpmem(got + 28, 4, gw_ip, 4);
-    memcpy(gw_mac, got + 22, 6);
+    qchimney_arp_request(&c, &hc);
+    g_test_message("sent ARP request for 10.0.2.2");
+    qchimney_arp_reply_wait(&c, &hc);
     g_test_message("ARP reply: 10.0.2.2 is at %02x:%02x:%02x:%02x:%02x:%02x",
-                   gw_mac[0], gw_mac[1], gw_mac[2], gw_mac[3], gw_mac[4],
-                   gw_mac[5]);
+                   hc.peer_mac[0], hc.peer_mac[1], hc.peer_mac[2],
+                   hc.peer_mac[3], hc.peer_mac[4], hc.peer_mac[5]);
 
-    /* ICMP echo to the gateway */
+    /* ICMP echo to the gateway, each frame in two TX descriptors */
     for (int seq = 1; seq <= 3; seq++) {
         uint8_t *ip = f + 14, *icmp = f + 34;
-        uint32_t sum;
 
         memset(f, 0, sizeof(f));
-        memcpy(f, gw_mac, 6);
-        memcpy(f + 6, mac, 6);
-        put_be16(f + 12, 0x0800);
+        memcpy(f, hc.peer_mac, 6);
+        memcpy(f + 6, hc.mac, 6);
+        stw_be_p(f + 12, 0x0800);
         ip[0] = 0x45;
-        put_be16(ip + 2, 20 + 8 + 32);
-        put_be16(ip + 4, seq);
+        stw_be_p(ip + 2, 20 + 8 + 32);
+        stw_be_p(ip + 4, seq);
         ip[8] = 64;
         ip[9] = 1;
-        memcpy(ip + 12, guest_ip, 4);
-        memcpy(ip + 16, gw_ip, 4);
-        sum = 0;
-        for (int i = 0; i < 20; i += 2) {
-            sum += ip[i] << 8 | ip[i + 1];
-        }
-        sum = (sum & 0xffff) + (sum >> 16);
-        put_be16(ip + 10, ~(sum + (sum >> 16)));
+        memcpy(ip + 12, &hc.ip, 4);
+        memcpy(ip + 16, &hc.peer_ip, 4);
+        stw_be_p(ip + 10, qchimney_csum(ip, 20, 0));
         icmp[0] = 8;
-        put_be16(icmp + 4, 0x1234);
-        put_be16(icmp + 6, seq);
+        stw_be_p(icmp + 4, 0x1234);
+        stw_be_p(icmp + 6, seq);
         for (int i = 0; i < 32; i++) {
             icmp[8 + i] = 'a' + i % 26;
         }
-        sum = 0;
-        for (int i = 0; i < 40; i += 2) {
-            sum += icmp[i] << 8 | icmp[i + 1];
-        }
-        sum = (sum & 0xffff) + (sum >> 16);
-        put_be16(icmp + 2, ~(sum + (sum >> 16)));
-        len = exchange(&c, f, 14 + 60, 1, got, sizeof(got));
+        stw_be_p(icmp + 2, qchimney_csum(icmp, 40, 0));
+        qchimney_l2_send(&c, f, 14 + 60, 2);
+        qchimney_cq_wait(&c, QCHIMNEY_L2_CQ, &cqe);
+        g_assert_cmpuint(CHIMNEY_CQE_TYPE(cqe.type_status), ==,
+                         CHIMNEY_CQE_L2_TX);
+        g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe.type_status), ==,
+                         CHIMNEY_ST_SUCCESS);
+        len = qchimney_l2_recv(&c, got, sizeof(got), &cqe);
+        qchimney_l2_post_rx(&c, 1, 2048);
         g_assert_cmpuint(len, >=, 14 + 60);
-        g_assert_cmphex(got[12] << 8 | got[13], ==, 0x0800);
+        g_assert_cmphex(lduw_be_p(got + 12), ==, 0x0800);
         g_assert_cmpuint(got[14 + 9], ==, 1);
         g_assert_cmpuint(got[34], ==, 0);               /* echo reply */
-        g_assert_cmpuint(got[34 + 6] << 8 | got[34 + 7], ==, seq);
+        g_assert_cmpuint(lduw_be_p(got + 34 + 6), ==, seq);
         g_assert_cmpmem(got + 42, 32, f + 42, 32);
         g_test_message("ping 10.0.2.2 seq %d: echo reply, %zu bytes, payload "
                        "intact", seq, len);

@@ -33,10 +33,30 @@ typedef struct Done {
     uint16_t type;
 } Done;
 
+/* A receive request that left the engine */
+typedef struct RDone {
+    uint64_t cookie;
+    int status;
+    uint32_t filled;
+} RDone;
+
+#define RQ_SLOTS    64
+#define RQ_BUF_MAX  65536
+
 typedef struct Peer {
     ChimneyTcpStack stack;
     ChimneyTcpConn conn;
     ChimneyTcpReq reqs[256];
+    ChimneyTcpRecv recvs[RQ_SLOTS];
+    uint8_t *rmem[RQ_SLOTS];    /* the buffer of each receive, by tag */
+    uint32_t next_tag;
+    GArray *rdone;              /* RDone */
+    GByteArray *stream;         /* every byte delivered, in order */
+    GByteArray *offered;        /* the bytes of the last indication */
+    uint32_t ind_room;          /* a generic buffer's size; 0: none */
+    uint32_t indications;
+    uint32_t ind_seq;
+    uint64_t bad_rcv_cookie;
     int64_t now;
     int64_t timer;
     GArray *sent;       /* Sent */
@@ -120,6 +140,51 @@ static void p_event(void *opaque, ChimneyTcpConn *c, int event, uint32_t info)
     g_array_append_val(((Peer *)opaque)->events, e);
 }
 
+static bool p_write(void *opaque, ChimneyTcpConn *c,
+                    const ChimneyTcpRecv *rcv, uint32_t off,
+                    const uint8_t *buf, uint32_t len)
+{
+    Peer *p = opaque;
+
+    g_assert_cmpuint(off + len, <=, rcv->len);
+    if (p->bad_rcv_cookie && rcv->cookie == p->bad_rcv_cookie) {
+        return false;
+    }
+    memcpy(p->rmem[rcv->tag] + off, buf, len);
+    return true;
+}
+
+static void p_recv_complete(void *opaque, ChimneyTcpConn *c,
+                            const ChimneyTcpRecv *rcv, int status)
+{
+    Peer *p = opaque;
+    RDone d = { rcv->cookie, status, rcv->filled };
+
+    g_array_append_val(p->rdone, d);
+    if (status == CHIMNEY_TCP_OK || status == CHIMNEY_TCP_ABORTED ||
+        status == CHIMNEY_TCP_UPLOADED) {
+        g_byte_array_append(p->stream, p->rmem[rcv->tag], rcv->filled);
+    }
+    g_free(p->rmem[rcv->tag]);
+    p->rmem[rcv->tag] = NULL;
+}
+
+static uint32_t p_indicate(void *opaque, ChimneyTcpConn *c,
+                           const uint8_t *data, uint32_t len, uint32_t seq)
+{
+    Peer *p = opaque;
+    uint32_t n = MIN(len, p->ind_room);
+
+    if (!n) {
+        return 0;
+    }
+    p->indications++;
+    p->ind_seq = seq;
+    g_byte_array_set_size(p->offered, 0);
+    g_byte_array_append(p->offered, data, n);
+    return n;
+}
+
 static const ChimneyTcpOps peer_ops = {
     .now_ns = p_now,
     .timer_mod = p_timer,
@@ -127,6 +192,9 @@ static const ChimneyTcpOps peer_ops = {
     .emit = p_emit,
     .complete = p_complete,
     .event = p_event,
+    .write_data = p_write,
+    .recv_complete = p_recv_complete,
+    .indicate = p_indicate,
 };
 
 static ChimneyTcpState default_state(uint32_t isn)
@@ -165,12 +233,15 @@ static Peer *peer_new_state(const ChimneyTcpState *st)
     p->sent = g_array_new(false, true, sizeof(Sent));
     p->done = g_array_new(false, true, sizeof(Done));
     p->events = g_array_new(false, true, sizeof(int));
+    p->rdone = g_array_new(false, true, sizeof(RDone));
+    p->stream = g_byte_array_new();
+    p->offered = g_byte_array_new();
     p->timer = -1;
     p->now = 1000 * SEC;
     chimney_tcp_stack_init(&p->stack, &peer_ops, p);
     g_assert_null(chimney_tcp_state_check(st));
     chimney_tcp_conn_init(&p->conn, &p->stack, NULL, st, p->reqs,
-                          ARRAY_SIZE(p->reqs));
+                          ARRAY_SIZE(p->reqs), p->recvs, RQ_SLOTS);
     return p;
 }
 
@@ -185,6 +256,13 @@ static Peer *peer_new(uint32_t isn)
 
 static void peer_free(Peer *p)
 {
+    chimney_tcp_conn_destroy(&p->conn);
+    for (int i = 0; i < RQ_SLOTS; i++) {
+        g_free(p->rmem[i]);
+    }
+    g_array_free(p->rdone, true);
+    g_byte_array_free(p->stream, true);
+    g_byte_array_free(p->offered, true);
     g_array_free(p->sent, true);
     g_array_free(p->done, true);
     g_array_free(p->events, true);
@@ -231,7 +309,66 @@ static void segment(Peer *p, uint32_t ack, uint32_t wnd, uint8_t flags,
         .seq = seq, .ack = ack, .flags = flags, .wnd = wnd, .len = len,
     };
 
-    chimney_tcp_input(&p->conn, &s);
+    g_assert(!len);
+    chimney_tcp_input(&p->conn, &s, NULL);
+}
+
+static uint8_t peer_byte(uint32_t seq)
+{
+    return seq * 13 + 7;
+}
+
+/* The peer sends @len bytes of its stream at @seq, acking our SndUna. */
+static bool data(Peer *p, uint32_t seq, uint32_t len, uint8_t flags)
+{
+    g_autofree uint8_t *buf = g_malloc(len + 1);
+    ChimneyTcpSegment s = {
+        .seq = seq, .ack = p->conn.st.snd_una, .flags = TH_ACK | flags,
+        .wnd = 65535, .len = len,
+    };
+
+    for (uint32_t i = 0; i < len; i++) {
+        buf[i] = peer_byte(seq + i);
+    }
+    return chimney_tcp_input(&p->conn, &s, buf);
+}
+
+static void rpost(Peer *p, uint64_t cookie, uint32_t len, bool no_push)
+{
+    uint32_t tag = p->next_tag++ % RQ_SLOTS;
+    ChimneyTcpRecv r = {
+        .cookie = cookie, .len = len, .tag = tag, .no_push = no_push,
+    };
+
+    g_assert_null(p->rmem[tag]);
+    p->rmem[tag] = g_malloc0(MAX(len, 1));
+    g_assert(chimney_tcp_recv_post(&p->conn, &r));
+}
+
+static RDone *rdone(Peer *p, guint i)
+{
+    g_assert_cmpuint(i, <, p->rdone->len);
+    return &g_array_index(p->rdone, RDone, i);
+}
+
+/* What was delivered is the peer's stream from @seq, byte for byte. */
+static void check_stream(Peer *p, uint32_t seq, uint32_t len)
+{
+    g_assert_cmpuint(p->stream->len, ==, len);
+    for (uint32_t i = 0; i < len; i++) {
+        g_assert_cmpuint(p->stream->data[i], ==, peer_byte(seq + i));
+    }
+}
+
+static Sent *last_sent(Peer *p)
+{
+    return sent(p, p->sent->len - 1);
+}
+
+static int event(Peer *p, guint i)
+{
+    g_assert_cmpuint(i, <, p->events->len);
+    return g_array_index(p->events, int, i);
 }
 
 static void ack(Peer *p, uint32_t ack, uint32_t wnd)
@@ -608,7 +745,12 @@ static void test_graceful_disconnect(void)
     segment(p, 1501, 0, TH_RST, 5001, 0);
     g_assert_cmpuint(p->conn.st.state, ==, CHIMNEY_TCPS_TIME_WAIT);
     g_assert(!p->conn.aborted);
-    g_assert_cmpuint(p->events->len, ==, 2);    /* DISCONNECT, upload */
+    g_assert_cmphex(event(p, 0), ==, CHIMNEY_TCP_EV_DISCONNECT << 16);
+    g_assert_cmphex(event(p, 1), ==, CHIMNEY_TCP_EV_UPLOAD_REQUEST << 16 |
+                    CHIMNEY_TCP_UPLOAD_TIMEOUT);
+    /* A new connection's SYN in TIME_WAIT is the host's */
+    g_assert(!chimney_tcp_input(&p->conn, &(ChimneyTcpSegment) {
+                                .seq = 90000, .flags = TH_SYN }, NULL));
     peer_free(p);
 }
 
@@ -761,17 +903,528 @@ static void test_dma_failure(void)
     peer_free(p);
 }
 
-/* Data from the peer cannot be taken yet: not acked, upload requested */
-static void test_receive_refused(void)
+/* Posted requests fill in order; a partly filled one waits for the push */
+static void test_rx_posted(void)
 {
     Peer *p = peer_new(0);
 
-    segment(p, 0, 65535, TH_ACK | TH_PUSH, 5000, 100);
+    rpost(p, 1, 3000, false);
+    rpost(p, 2, 3000, false);
+    for (int i = 0; i < 5; i++) {
+        g_assert(data(p, 5000 + i * 1000, 1000, 0));
+    }
+    g_assert_cmpuint(p->rdone->len, ==, 1);
+    g_assert_cmpuint(rdone(p, 0)->cookie, ==, 1);
+    g_assert_cmpint(rdone(p, 0)->status, ==, CHIMNEY_TCP_OK);
+    g_assert_cmpuint(rdone(p, 0)->filled, ==, 3000);
+    /* Every second segment is ACKed (TcpAckFrequency 2); the fifth waits */
+    g_assert_cmpuint(p->sent->len, ==, 2);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 9000);
+    g_assert_cmpuint(last_sent(p)->wnd, ==, 65535);
+    advance(p, 200 * MS);
+    g_assert_cmpuint(p->sent->len, ==, 3);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 10000);
+    /* The push timer (500 ms) completes the partly filled request */
+    advance(p, 299 * MS);
+    g_assert_cmpuint(p->rdone->len, ==, 1);
+    advance(p, 1 * MS);
+    g_assert_cmpuint(p->rdone->len, ==, 2);
+    g_assert_cmpuint(rdone(p, 1)->filled, ==, 2000);
+    check_stream(p, 5000, 5000);
+    g_assert_cmpint(p->timer, ==, -1);
+    peer_free(p);
+}
+
+/* PSH completes a push-mode request at once; a no-push one only when full */
+static void test_rx_push(void)
+{
+    Peer *p = peer_new(0);
+
+    rpost(p, 1, 4000, true);
+    rpost(p, 2, 4000, false);
+    data(p, 5000, 1000, TH_PUSH);
+    g_assert_cmpuint(p->rdone->len, ==, 0);
+    advance(p, 10 * SEC);
+    g_assert_cmpuint(p->rdone->len, ==, 0);
+    data(p, 6000, 3500, TH_PUSH);
+    g_assert_cmpuint(p->rdone->len, ==, 2);
+    g_assert_cmpuint(rdone(p, 0)->filled, ==, 4000);
+    g_assert_cmpuint(rdone(p, 1)->filled, ==, 500);
+    check_stream(p, 5000, 4500);
+    peer_free(p);
+}
+
+/* Out of order and overlapping data: held, delivered once the gap fills */
+static void test_rx_out_of_order(void)
+{
+    Peer *p = peer_new(0);
+    guint n;
+
+    rpost(p, 1, 10000, true);
+    data(p, 6000, 1000, 0);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 5000);    /* duplicate ACK */
+    data(p, 8000, 1000, 0);
+    data(p, 7500, 1000, 0);
+    g_assert_cmpuint(p->conn.ooo_count, ==, 2);
+    g_assert_cmpuint(p->conn.ooo[1].start, ==, 7500);
+    g_assert_cmpuint(p->conn.ooo[1].end, ==, 9000);
+    g_assert_cmpuint(p->sent->len, ==, 3);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 5000);
+    /* An old duplicate is ACKed again and dropped */
+    data(p, 4000, 500, 0);
+    g_assert_cmpuint(p->conn.dup_segs, ==, 1);
+    g_assert_cmpuint(p->sent->len, ==, 4);
+    /* Overlapping old and new bytes: the new part fills the first gap */
+    data(p, 4500, 2000, 0);
+    g_assert_cmpuint(p->conn.st.rcv_nxt, ==, 7000);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 7000);
+    g_assert_cmpuint(p->sent->len, ==, 5);
+    n = p->sent->len;
+    data(p, 7000, 500, 0);
+    g_assert_cmpuint(p->conn.st.rcv_nxt, ==, 9000);
+    g_assert_cmpuint(p->sent->len, ==, n + 1);        /* ACKed at once */
+    g_assert_cmpuint(p->conn.ooo_count, ==, 0);
+    data(p, 9000, 6000, 0);
+    g_assert_cmpuint(p->rdone->len, ==, 1);
+    g_assert_cmpuint(rdone(p, 0)->filled, ==, 10000);
+    check_stream(p, 5000, 10000);
+    peer_free(p);
+}
+
+/* The out-of-order table is bounded; what does not fit comes again */
+static void test_rx_ooo_bound(void)
+{
+    Peer *p = peer_new(0);
+
+    rpost(p, 1, 15000, true);
+    for (int i = 0; i < 20; i++) {
+        data(p, 6000 + i * 200, 100, 0);
+    }
+    g_assert_cmpuint(p->conn.ooo_count, ==, CHIMNEY_TCP_OOO_MAX);
+    data(p, 5000, 5000, 0);
+    g_assert_cmpuint(p->conn.st.rcv_nxt, ==, 10000);
+    data(p, 10000, 10000, 0);
+    check_stream(p, 5000, 15000);
+    g_assert_cmpuint(p->rdone->len, ==, 1);
+    peer_free(p);
+}
+
+/* The window is the room left: it closes, and reopens with a post */
+static void test_rx_window(void)
+{
+    ChimneyTcpState st = default_state(0);
+    Peer *p;
+
+    st.initial_rcv_wnd = 8000;
+    st.rcv_wnd = 8000;
+    p = peer_new_state(&st);
+    chimney_tcp_start(&p->conn);
+    for (int i = 0; i < 4; i++) {
+        data(p, 5000 + i * 2000, 2000, 0);
+        if (i == 1) {
+            g_assert_cmpuint(last_sent(p)->wnd, ==, 4000);
+        }
+    }
+    g_assert_cmpuint(p->conn.held, ==, 8000);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 13000);
+    g_assert_cmpuint(last_sent(p)->wnd, ==, 0);
+    /* Beyond the window: dropped, and the ACK says so */
+    data(p, 13000, 1000, 0);
+    g_assert_cmpuint(p->conn.held, ==, 8000);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 13000);
+    g_assert_cmpuint(last_sent(p)->wnd, ==, 0);
+    /* A post takes the data; a window update follows at once */
+    rpost(p, 1, 8000, false);
+    g_assert_cmpuint(rdone(p, 0)->filled, ==, 8000);
+    check_stream(p, 5000, 8000);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 13000);
+    g_assert_cmpuint(last_sent(p)->wnd, ==, 8000);
+    peer_free(p);
+}
+
+/* Indications: one at a time; what is refused waits for a post */
+static void test_rx_indicate(void)
+{
+    Peer *p = peer_new(0);
+
+    p->ind_room = 1500;
+    data(p, 5000, 1000, 0);
+    g_assert_cmpuint(p->indications, ==, 1);
+    g_assert_cmpuint(p->offered->len, ==, 1000);
+    g_assert_cmpuint(p->ind_seq, ==, 5000);
+    data(p, 6000, 1000, 0);
+    g_assert_cmpuint(p->indications, ==, 1);
+    /* Partly accepted: the rest stays, no offer until a post */
+    g_assert(!chimney_tcp_indicate_done(&p->conn, 1001));
+    g_assert(chimney_tcp_indicate_done(&p->conn, 600));
+    g_byte_array_append(p->stream, p->offered->data, 600);
+    g_assert_cmpuint(p->indications, ==, 1);
+    g_assert_cmpuint(p->conn.held, ==, 1400);
+    g_assert(!chimney_tcp_indicate_done(&p->conn, 0));   /* none offered */
+    /* A post takes the refused bytes first; the rest is offered again */
+    rpost(p, 1, 1000, false);
+    g_assert_cmpuint(rdone(p, 0)->filled, ==, 1000);
+    g_assert_cmpuint(p->indications, ==, 2);
+    g_assert_cmpuint(p->ind_seq, ==, 6600);
+    g_assert(chimney_tcp_indicate_done(&p->conn, 0));    /* not accepted */
+    /* A zero-byte post completes at once and allows offers again */
+    rpost(p, 2, 0, false);
+    g_assert_cmpuint(p->rdone->len, ==, 2);
+    g_assert_cmpint(rdone(p, 1)->status, ==, CHIMNEY_TCP_OK);
+    g_assert_cmpuint(rdone(p, 1)->filled, ==, 0);
+    g_assert_cmpuint(p->indications, ==, 3);
+    g_assert(chimney_tcp_indicate_done(&p->conn, 400));
+    g_byte_array_append(p->stream, p->offered->data, 400);
+    check_stream(p, 5000, 2000);
+    g_assert_cmpuint(p->conn.bytes_indicated, ==, 1000);
+    /* No generic buffer: held until the owner has one */
+    p->ind_room = 0;
+    data(p, 7000, 100, 0);
+    g_assert_cmpuint(p->indications, ==, 3);
+    p->ind_room = 1000;
+    chimney_tcp_deliver(&p->conn);
+    g_assert_cmpuint(p->indications, ==, 4);
+    g_assert_cmpuint(p->ind_seq, ==, 7000);
+    peer_free(p);
+}
+
+/* Delayed ACK: TcpDelayedAckTicks and TcpAckFrequency on the fake clock */
+static void test_rx_delayed_ack(void)
+{
+    Peer *p = peer_new(0);
+
+    rpost(p, 1, 60000, true);
+    data(p, 5000, 1000, 0);
+    g_assert_cmpuint(p->sent->len, ==, 0);
+    advance(p, 199 * MS);
+    g_assert_cmpuint(p->sent->len, ==, 0);
+    advance(p, 1 * MS);
+    g_assert_cmpuint(p->sent->len, ==, 1);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 6000);
+    data(p, 6000, 1000, 0);
+    g_assert_cmpuint(p->sent->len, ==, 1);
+    data(p, 7000, 1000, 0);
+    g_assert_cmpuint(p->sent->len, ==, 2);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 8000);
+    /* Data we send carries the pending ACK: the timer stops */
+    data(p, 8000, 1000, 0);
+    g_assert_cmpint(p->timer, >=, 0);
+    post(p, 7, 10, 0);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 9000);
+    g_assert_cmpuint(p->conn.delack_ns, ==, -1);
+    ack(p, 10, 65535);
+    /* Every segment with frequency 1, or with no delay */
+    p->stack.ack_frequency = 1;
+    data(p, 9000, 1000, 0);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 10000);
+    p->stack.ack_frequency = 5;
+    p->stack.delack_ns = 0;
+    data(p, 10000, 1000, 0);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 11000);
+    peer_free(p);
+}
+
+/* FIN: DISCONNECT once the data before it is delivered; half-close */
+static void test_rx_fin(void)
+{
+    Peer *p = peer_new(0);
+    guint n;
+
+    data(p, 5000, 1000, 0);
+    data(p, 6000, 0, TH_FIN);
+    g_assert_cmpuint(p->conn.st.state, ==, CHIMNEY_TCPS_CLOSE_WAIT);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 6001);
+    g_assert_cmpuint(p->events->len, ==, 0);
+    rpost(p, 1, 600, false);
+    g_assert_cmpuint(p->events->len, ==, 0);
+    rpost(p, 2, 600, true);
+    /* The data ended: the partly filled request completes, then the FIN */
+    g_assert_cmpuint(p->rdone->len, ==, 2);
+    g_assert_cmpuint(rdone(p, 1)->filled, ==, 400);
+    g_assert_cmphex(event(p, 0), ==, CHIMNEY_TCP_EV_DISCONNECT << 16);
+    check_stream(p, 5000, 1000);
+    /* Posted after the DISCONNECT: INVALID_STATE */
+    rpost(p, 3, 100, false);
+    g_assert_cmpint(rdone(p, 2)->status, ==, CHIMNEY_TCP_INVALID_STATE);
+    /* The FIN again: ACKed again */
+    n = p->sent->len;
+    data(p, 6000, 0, TH_FIN);
+    g_assert_cmpuint(p->sent->len, ==, n + 1);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 6001);
+    /* Our half still sends, then closes */
+    post(p, 10, 500, 0);
+    g_assert_cmpuint(last_sent(p)->len, ==, 500);
+    ack(p, 500, 65535);
+    g_assert_cmpuint(done(p, 0)->cookie, ==, 10);
+    disconnect(p, 11, false);
+    g_assert_cmpuint(p->conn.st.state, ==, CHIMNEY_TCPS_LAST_ACK);
+    ack(p, 501, 65535);
+    g_assert_cmpuint(p->conn.st.state, ==, CHIMNEY_TCPS_CLOSED);
+    g_assert_cmpuint(p->events->len, ==, 1);
+    peer_free(p);
+}
+
+/* A FIN beyond a gap counts when the gap fills; posts wait for the data */
+static void test_rx_fin_out_of_order(void)
+{
+    Peer *p = peer_new(0);
+
+    rpost(p, 1, 5000, true);
+    rpost(p, 2, 5000, true);
+    data(p, 6000, 500, TH_FIN);
+    g_assert_cmpuint(p->conn.st.state, ==, CHIMNEY_TCPS_ESTABLISHED);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 5000);
+    data(p, 5000, 1000, 0);
+    g_assert_cmpuint(p->conn.st.state, ==, CHIMNEY_TCPS_CLOSE_WAIT);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 6501);
+    /* A no-push request completes at the end of the data, the rest empty */
+    g_assert_cmpuint(p->rdone->len, ==, 2);
+    g_assert_cmpuint(rdone(p, 0)->filled, ==, 1500);
+    g_assert_cmpuint(rdone(p, 1)->filled, ==, 0);
+    g_assert_cmphex(event(p, 0), ==, CHIMNEY_TCP_EV_DISCONNECT << 16);
+    check_stream(p, 5000, 1500);
+    peer_free(p);
+}
+
+/* RST: sends and receives aborted, with the bytes they hold, then ABORT */
+static void test_rx_rst_pending(void)
+{
+    Peer *p = peer_new(0);
+
+    post(p, 1, 500, 0);
+    rpost(p, 2, 4000, true);
+    rpost(p, 3, 4000, true);
+    data(p, 5000, 1000, 0);
+    segment(p, 0, 0, TH_RST, 6000, 0);
+    g_assert_cmpint(done(p, 0)->status, ==, CHIMNEY_TCP_ABORTED);
+    g_assert_cmpuint(p->rdone->len, ==, 2);
+    g_assert_cmpint(rdone(p, 0)->status, ==, CHIMNEY_TCP_ABORTED);
+    g_assert_cmpuint(rdone(p, 0)->filled, ==, 1000);
+    g_assert_cmpint(rdone(p, 1)->status, ==, CHIMNEY_TCP_ABORTED);
+    g_assert_cmpuint(rdone(p, 1)->filled, ==, 0);
+    g_assert_cmphex(event(p, p->events->len - 1), ==,
+                    CHIMNEY_TCP_EV_ABORT << 16);
+    /* CLOSED: what comes now is the host's, and posts are aborted */
+    g_assert(!data(p, 6000, 100, 0));
+    rpost(p, 4, 10, false);
+    g_assert_cmpint(rdone(p, 2)->status, ==, CHIMNEY_TCP_ABORTED);
+    peer_free(p);
+}
+
+/* Our FIN first: the peer still sends; FIN_WAIT_2 is bounded at 120 s */
+static void test_rx_half_close_local(void)
+{
+    Peer *p = peer_new(0);
+
+    disconnect(p, 1, false);
+    ack(p, 1, 65535);
+    g_assert_cmpuint(p->conn.st.state, ==, CHIMNEY_TCPS_FIN_WAIT2);
+    rpost(p, 2, 3000, false);
+    data(p, 5000, 1000, TH_PUSH);
+    g_assert_cmpuint(rdone(p, 0)->filled, ==, 1000);
+    advance(p, 119 * SEC);
+    g_assert_cmpuint(p->events->len, ==, 0);
+    /* A segment from the peer restarts the timer */
+    rpost(p, 3, 3000, false);
+    data(p, 6000, 1000, TH_PUSH);
+    advance(p, 119 * SEC);
+    g_assert_cmpuint(p->events->len, ==, 0);
+    advance(p, 1 * SEC);
+    g_assert_cmphex(event(p, 0), ==, CHIMNEY_TCP_EV_UPLOAD_REQUEST << 16 |
+                    CHIMNEY_TCP_UPLOAD_TIMEOUT);
+    g_assert_cmpuint(p->conn.st.state, ==, CHIMNEY_TCPS_CLOSED);
+    check_stream(p, 5000, 2000);
+    peer_free(p);
+}
+
+/* Keepalive: probes after idleness, an answer restarts, silence uploads */
+static void test_keepalive(void)
+{
+    ChimneyTcpState st = default_state(100);
+    ChimneyTcpState q;
+    Peer *p;
+
+    st.keepalive = true;
+    st.ka_timeout = 10000;                      /* ticks of 1 ms */
+    st.ka_interval = 1000;
+    st.ka_probe_count = 3;
+    st.ka_delta = -1;
+    p = peer_new_state(&st);
+    chimney_tcp_start(&p->conn);
+    advance(p, 9999 * MS);
+    g_assert_cmpuint(p->sent->len, ==, 0);
+    chimney_tcp_query(&p->conn, &q);
+    g_assert_cmpint(q.ka_delta, ==, 1);
+    advance(p, 1 * MS);
+    g_assert_cmpuint(p->sent->len, ==, 1);
+    g_assert_cmpuint(last_sent(p)->seq, ==, 99);   /* SndUna - 1 */
+    g_assert_cmpuint(last_sent(p)->len, ==, 0);
+    ack(p, 100, 65535);
+    advance(p, 9999 * MS);
+    g_assert_cmpuint(p->sent->len, ==, 1);
+    advance(p, 1 * MS);
+    g_assert_cmpuint(p->sent->len, ==, 2);
+    advance(p, 1 * SEC);
+    advance(p, 1 * SEC);
+    g_assert_cmpuint(p->sent->len, ==, 4);
+    g_assert_cmpuint(p->events->len, ==, 0);
+    chimney_tcp_query(&p->conn, &q);
+    g_assert_cmpuint(q.ka_probes, ==, 3);
+    advance(p, 1 * SEC);
+    g_assert_cmphex(event(p, 0), ==, CHIMNEY_TCP_EV_UPLOAD_REQUEST << 16 |
+                    CHIMNEY_TCP_UPLOAD_TIMEOUT);
+    g_assert_cmpuint(p->conn.ka_probes_sent, ==, 4);
+    peer_free(p);
+}
+
+/* Urgent data: not ACKed, not delivered, upload requested */
+static void test_rx_urgent(void)
+{
+    Peer *p = peer_new(0);
+
+    rpost(p, 1, 1000, false);
+    data(p, 5000, 100, TH_URG);
     g_assert_cmpuint(p->conn.st.rcv_nxt, ==, 5000);
-    g_assert_cmpuint(sent(p, 0)->ack, ==, 5000);
-    g_assert_cmphex(g_array_index(p->events, int, 0), ==,
-                    CHIMNEY_TCP_EV_UPLOAD_REQUEST << 16 |
+    g_assert_cmpuint(p->sent->len, ==, 0);
+    g_assert_cmphex(event(p, 0), ==, CHIMNEY_TCP_EV_UPLOAD_REQUEST << 16 |
+                    CHIMNEY_TCP_UPLOAD_URGENT_DATA);
+    data(p, 5100, 100, 0);
+    g_assert_cmpuint(p->conn.st.rcv_nxt, ==, 5000);
+    g_assert_cmpuint(p->rdone->len, ==, 0);
+    peer_free(p);
+}
+
+/* SYNs per the blind-reset rules: ACK, rate-limited challenge, upload */
+static void test_rx_syn(void)
+{
+    Peer *p = peer_new(0);
+
+    segment(p, 0, 0, TH_SYN, 5000 + 100000, 0);   /* outside the window */
+    g_assert_cmpuint(p->sent->len, ==, 1);
+    segment(p, 0, 0, TH_SYN, 5010, 0);            /* in window: challenge */
+    g_assert_cmpuint(p->sent->len, ==, 2);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 5000);
+    g_assert_cmpint(p->conn.ka_ns, ==, p->now + 300 * SEC);
+    segment(p, 0, 0, TH_SYN, 5020, 0);            /* within 3 s: silent */
+    g_assert_cmpuint(p->sent->len, ==, 2);
+    advance(p, 3 * SEC);
+    segment(p, 0, 0, TH_SYN, 5020, 0);
+    g_assert_cmpuint(p->sent->len, ==, 3);
+    g_assert_cmpuint(p->events->len, ==, 0);
+    g_assert(!p->conn.aborted);
+    /* A SYN at RcvNxt: the peer started over; CLOSED and upload */
+    segment(p, 0, 0, TH_SYN, 5000, 0);
+    g_assert_cmpuint(p->conn.st.state, ==, CHIMNEY_TCPS_CLOSED);
+    g_assert_cmphex(event(p, 0), ==, CHIMNEY_TCP_EV_UPLOAD_REQUEST << 16 |
                     CHIMNEY_TCP_UPLOAD_REQUESTED);
+    peer_free(p);
+}
+
+/* The blind RST that got a challenge arms keepalive; silence uploads */
+static void test_rx_rst_challenge_keepalive(void)
+{
+    Peer *p = peer_new(0);
+
+    segment(p, 0, 0, TH_RST, 5010, 0);
+    g_assert_cmpuint(p->sent->len, ==, 1);
+    g_assert(!p->conn.aborted);
+    advance(p, 300 * SEC);
+    g_assert_cmpuint(p->sent->len, ==, 2);         /* the first probe */
+    for (int i = 0; i < 10; i++) {
+        advance(p, 1 * SEC);                        /* default 10 x 1 s */
+    }
+    g_assert_cmphex(event(p, 0), ==, CHIMNEY_TCP_EV_UPLOAD_REQUEST << 16 |
+                    CHIMNEY_TCP_UPLOAD_TIMEOUT);
+    peer_free(p);
+}
+
+/* Data buffered by the host at offload is delivered first */
+static void test_rx_preload(void)
+{
+    ChimneyTcpState st = default_state(0);
+    uint8_t buf[300];
+    Peer *p = peer_new_state(&st);
+
+    for (int i = 0; i < sizeof(buf); i++) {
+        buf[i] = peer_byte(4700 + i);
+    }
+    g_assert(!chimney_tcp_preload(&p->conn, buf, 70000));
+    g_assert(chimney_tcp_preload(&p->conn, buf, sizeof(buf)));
+    chimney_tcp_start(&p->conn);
+    rpost(p, 1, 1000, false);
+    g_assert_cmpuint(p->rdone->len, ==, 0);
+    data(p, 5000, 200, TH_PUSH);
+    g_assert_cmpuint(rdone(p, 0)->filled, ==, 500);
+    check_stream(p, 4700, 500);
+    peer_free(p);
+}
+
+/* Upload: held bytes go back; posted requests leave with what they hold */
+static void test_rx_terminate(void)
+{
+    Peer *p = peer_new(0);
+    ChimneyTcpState out;
+    g_autofree uint8_t *held = NULL;
+
+    data(p, 5000, 5000, 0);
+    rpost(p, 1, 3000, true);
+    g_assert_cmpuint(chimney_tcp_held(&p->conn), ==, 2000);
+    chimney_tcp_terminate(&p->conn, &out);
+    g_assert_cmpuint(out.rcv_nxt, ==, 10000);
+    held = g_malloc(chimney_tcp_held(&p->conn));
+    chimney_tcp_copy_held(&p->conn, held);
+    g_byte_array_append(p->stream, held, 2000);
+    check_stream(p, 5000, 5000);
+    peer_free(p);
+
+    p = peer_new(0);
+    rpost(p, 1, 3000, true);
+    data(p, 5000, 2000, 0);
+    chimney_tcp_terminate(&p->conn, &out);
+    g_assert_cmpint(rdone(p, 0)->status, ==, CHIMNEY_TCP_UPLOADED);
+    g_assert_cmpuint(rdone(p, 0)->filled, ==, 2000);
+    g_assert_cmpuint(chimney_tcp_held(&p->conn), ==, 0);
+    peer_free(p);
+}
+
+/* A receive buffer that cannot be written fails; the data goes on */
+static void test_rx_dma_error(void)
+{
+    Peer *p = peer_new(0);
+
+    p->bad_rcv_cookie = 1;
+    rpost(p, 1, 1000, false);
+    rpost(p, 2, 1000, false);
+    data(p, 5000, 500, TH_PUSH);
+    g_assert_cmpint(rdone(p, 0)->status, ==, CHIMNEY_TCP_DMA_ERROR);
+    g_assert_cmpint(rdone(p, 1)->status, ==, CHIMNEY_TCP_OK);
+    check_stream(p, 5000, 500);
+    peer_free(p);
+}
+
+/* PAWS: a segment with an older timestamp is an old duplicate */
+static void test_rx_paws(void)
+{
+    ChimneyTcpState st = default_state(0);
+    ChimneyTcpSegment s = {
+        .seq = 5000, .flags = TH_ACK, .wnd = 65535, .len = 100,
+        .has_ts = true, .ts_val = 999,
+    };
+    uint8_t buf[100] = { 0 };
+    Peer *p;
+
+    st.ts_enabled = true;
+    st.ts_recent = 1000;
+    p = peer_new_state(&st);
+    chimney_tcp_start(&p->conn);
+    chimney_tcp_input(&p->conn, &s, buf);
+    g_assert_cmpuint(p->conn.st.rcv_nxt, ==, 5000);
+    g_assert_cmpuint(p->conn.dup_segs, ==, 1);
+    g_assert_cmpuint(p->sent->len, ==, 1);
+    s.ts_val = 1001;
+    chimney_tcp_input(&p->conn, &s, buf);
+    g_assert_cmpuint(p->conn.st.rcv_nxt, ==, 5100);
+    g_assert_cmpuint(p->conn.st.ts_recent, ==, 1001);
     peer_free(p);
 }
 
@@ -848,7 +1501,28 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-tcp/handover", test_handover);
     g_test_add_func("/chimney-tcp/wrap", test_wrap);
     g_test_add_func("/chimney-tcp/dma-failure", test_dma_failure);
-    g_test_add_func("/chimney-tcp/receive-refused", test_receive_refused);
+    g_test_add_func("/chimney-tcp/rx/posted", test_rx_posted);
+    g_test_add_func("/chimney-tcp/rx/push", test_rx_push);
+    g_test_add_func("/chimney-tcp/rx/out-of-order", test_rx_out_of_order);
+    g_test_add_func("/chimney-tcp/rx/ooo-bound", test_rx_ooo_bound);
+    g_test_add_func("/chimney-tcp/rx/window", test_rx_window);
+    g_test_add_func("/chimney-tcp/rx/indicate", test_rx_indicate);
+    g_test_add_func("/chimney-tcp/rx/delayed-ack", test_rx_delayed_ack);
+    g_test_add_func("/chimney-tcp/rx/fin", test_rx_fin);
+    g_test_add_func("/chimney-tcp/rx/fin-out-of-order",
+                    test_rx_fin_out_of_order);
+    g_test_add_func("/chimney-tcp/rx/rst-pending", test_rx_rst_pending);
+    g_test_add_func("/chimney-tcp/rx/half-close-local",
+                    test_rx_half_close_local);
+    g_test_add_func("/chimney-tcp/rx/keepalive", test_keepalive);
+    g_test_add_func("/chimney-tcp/rx/urgent", test_rx_urgent);
+    g_test_add_func("/chimney-tcp/rx/syn", test_rx_syn);
+    g_test_add_func("/chimney-tcp/rx/rst-challenge-keepalive",
+                    test_rx_rst_challenge_keepalive);
+    g_test_add_func("/chimney-tcp/rx/preload", test_rx_preload);
+    g_test_add_func("/chimney-tcp/rx/terminate", test_rx_terminate);
+    g_test_add_func("/chimney-tcp/rx/dma-error", test_rx_dma_error);
+    g_test_add_func("/chimney-tcp/rx/paws", test_rx_paws);
     g_test_add_func("/chimney-tcp/state-check", test_state_check);
     g_test_add_func("/chimney-tcp/parse", test_parse);
     return g_test_run();

@@ -29,7 +29,7 @@
 
 /* Interface version: a new minor only adds, a new major breaks. */
 #define CHIMNEY_VERSION_MAJOR           1
-#define CHIMNEY_VERSION_MINOR           0
+#define CHIMNEY_VERSION_MINOR           1
 #define CHIMNEY_VERSION \
     ((CHIMNEY_VERSION_MAJOR << 16) | CHIMNEY_VERSION_MINOR)
 
@@ -68,7 +68,8 @@
 #define CHIMNEY_DB_ASQ_TAIL             0x1000  /* admin SQ producer index */
 #define CHIMNEY_DB_L2_TXQ_TAIL          0x1004  /* L2 TX queue producer */
 #define CHIMNEY_DB_L2_RXQ_TAIL          0x1008  /* L2 RX queue producer */
-#define CHIMNEY_DB_CONN_SQ              0x100c  /* CHIMNEY_CONN_ID of a conn */
+#define CHIMNEY_DB_CONN_SQ              0x100c  /* CHIMNEY_CONN_ID: SQ + RQ */
+#define CHIMNEY_DB_IND_TAIL             0x1010  /* generic-buffer queue */
 #define CHIMNEY_DB_CQ_HEAD(n)           (0x1100 + 4 * (n)) /* CQ n head */
 
 #define CHIMNEY_ID_MAGIC                0x594d4843u   /* "CHMY" */
@@ -82,6 +83,7 @@
 #define CHIMNEY_FEAT_INTX               (1u << 1)   /* INTx fallback */
 #define CHIMNEY_FEAT_MODERATION         (1u << 2)   /* per-CQ moderation */
 #define CHIMNEY_FEAT_TCP_OFFLOAD        (1u << 3)   /* IPv4 TCP chimney */
+#define CHIMNEY_FEAT_TCP_RECEIVE        (1u << 4)   /* RQ, indications */
 
 #define CHIMNEY_CTRL_ENABLE             (1u << 0)
 #define CHIMNEY_CTRL_RESET              (1u << 1)   /* self-clearing */
@@ -128,8 +130,8 @@ typedef struct ChimneyCqe {
 /* Completion types */
 #define CHIMNEY_CQE_ADMIN               1   /* an admin command finished */
 #define CHIMNEY_CQE_SEND                2   /* an offloaded send request */
-#define CHIMNEY_CQE_RECV                3   /* reserved: offloaded receive */
-#define CHIMNEY_CQE_INDICATE            4   /* reserved: receive indication */
+#define CHIMNEY_CQE_RECV                3   /* an offloaded receive request */
+#define CHIMNEY_CQE_INDICATE            4   /* data in a generic buffer */
 #define CHIMNEY_CQE_EVENT               5   /* device or connection event */
 #define CHIMNEY_CQE_L2_TX               7   /* an L2 frame was sent */
 #define CHIMNEY_CQE_L2_RX               8   /* an L2 frame was received */
@@ -153,6 +155,7 @@ typedef struct ChimneyCqe {
 #define CHIMNEY_NDIS_STATUS_SUCCESS             0x00000000u
 #define CHIMNEY_NDIS_STATUS_REQUEST_ABORTED     0xc001000cu
 #define CHIMNEY_NDIS_STATUS_UPLOAD_IN_PROGRESS  0xc0231001u
+#define CHIMNEY_NDIS_STATUS_INVALID_STATE       0xc0000184u
 #define CHIMNEY_NDIS_STATUS_FAILURE             0xc0000001u /* the rest */
 
 /* Queues named in ChimneyCqe.queue */
@@ -160,6 +163,8 @@ typedef struct ChimneyCqe {
 #define CHIMNEY_QUEUE_L2_TX             1
 #define CHIMNEY_QUEUE_L2_RX             2
 #define CHIMNEY_QUEUE_CONN_SQ           3   /* a connection's send queue */
+#define CHIMNEY_QUEUE_CONN_RQ           4   /* its receive queue */
+#define CHIMNEY_QUEUE_INDICATE          5   /* the generic-buffer queue */
 
 /* CHIMNEY_CQE_EVENT codes (in aux) */
 #define CHIMNEY_EVENT_LINK              1   /* info: 1 up, 0 down */
@@ -169,7 +174,8 @@ typedef struct ChimneyCqe {
 
 /* Upload reasons (TCP_UPLOAD_REASON) in CHIMNEY_EVENT_UPLOAD_REQUEST */
 #define CHIMNEY_UPLOAD_URGENT_DATA      5
-#define CHIMNEY_UPLOAD_TIMEOUT          8   /* retransmit/persist/TIME_WAIT */
+#define CHIMNEY_UPLOAD_TIMEOUT          8   /* rexmit, persist, keepalive, */
+                                            /* FIN_WAIT_2, TIME_WAIT */
 #define CHIMNEY_UPLOAD_INVALID_STATE    9   /* its neighbor/path invalidated */
 #define CHIMNEY_UPLOAD_REQUESTED        10  /* e.g. data it cannot take yet */
 #define CHIMNEY_UPLOAD_HW_FAILURE       11  /* its memory became unreadable */
@@ -200,6 +206,7 @@ typedef struct ChimneyAdminCmd {
 #define CHIMNEY_CMD_QUERY_TCP           0x14
 #define CHIMNEY_CMD_INVALIDATE          0x15
 #define CHIMNEY_CMD_TERMINATE           0x16
+#define CHIMNEY_CMD_FORWARD             0x17
 
 /*
  * IDENTIFY: addr/len name a buffer of at least CHIMNEY_IDENTIFY_SIZE bytes
@@ -251,10 +258,20 @@ typedef struct ChimneyIdentify {
 /* DESTROY_CQ: id = CQ id.  Fails with IN_USE while a queue posts to it. */
 
 /*
- * CREATE_L2Q: id = CHIMNEY_QUEUE_L2_TX or CHIMNEY_QUEUE_L2_RX,
- * addr = ring base, len = entries (power of two), and:
+ * CREATE_L2Q: id = CHIMNEY_QUEUE_L2_TX, CHIMNEY_QUEUE_L2_RX or
+ * CHIMNEY_QUEUE_INDICATE, addr = ring base, len = entries (power of two),
+ * and:
  */
 #define CHIMNEY_L2Q_PARAM_CQ            0   /* CQ that gets its completions */
+
+/*
+ * The generic-buffer queue (CHIMNEY_QUEUE_INDICATE) takes ChimneyL2RxDesc
+ * buffers, shared by every connection.  A connection with data and no
+ * receive request posted copies it into the buffer at the queue's head and
+ * posts a CHIMNEY_CQE_INDICATE entry on its own CQ (its L2Q_PARAM_CQ must
+ * be 0 and is not used).  One indication of a connection is outstanding
+ * at a time: the driver answers it with a CHIMNEY_RQ_INDICATE_DONE entry.
+ */
 
 /* DESTROY_L2Q: id = queue.  Outstanding RX buffers are returned unused. */
 
@@ -368,7 +385,8 @@ typedef struct ChimneyTcpDelegated {
     int32_t  rexmit_timeout_delta;
     uint32_t send_backlog;  /* written: 0xffffffff, not supported */
     uint32_t sq_head;       /* written: first SQ entry not completed */
-    uint32_t rsvd[3];
+    uint32_t rcv_held;      /* written: received bytes not delivered */
+    uint32_t rsvd[2];
 } ChimneyTcpDelegated;
 
 #define CHIMNEY_TCPF_TIMESTAMPS         (1u << 0)   /* const flags */
@@ -411,7 +429,10 @@ typedef struct ChimneyTcpOffload {
     uint8_t  ka_probe_count;
     uint8_t  rsvd1[3];
     ChimneyTcpDelegated delegated;
-    uint32_t rsvd2[6];
+    uint64_t rq_base;       /* receive queue; rq_size 0: none */
+    uint32_t rq_size;       /* entries, power of two */
+    uint32_t buffered_len;  /* BufferedData: bytes just before rcv_nxt */
+    uint64_t buffered_addr;
 } ChimneyTcpOffload;
 
 /*
@@ -421,7 +442,26 @@ typedef struct ChimneyTcpOffload {
  * and first completes every outstanding request with UPLOAD_IN_PROGRESS.
  * Commands on a connection complete on its CQ, after its last data
  * completion; the others on the admin CQ.
+ *
+ * TERMINATE of a connection also returns the received bytes it has not
+ * delivered (rcv_held of them, the ones just before rcv_nxt) into the
+ * buffer at param[1..2] (address low, high) of param[3] bytes.  When that
+ * buffer is too small the command fails with NO_RESOURCES, writes only
+ * the delegated state (rcv_held says how much room is needed) and the
+ * connection keeps running.
  */
+#define CHIMNEY_TERM_PARAM_HELD_LO      1
+#define CHIMNEY_TERM_PARAM_HELD_HI      2
+#define CHIMNEY_TERM_PARAM_HELD_LEN     3
+
+/*
+ * FORWARD: id = connection, addr/len = one TCP segment (TCP header and
+ * payload, no IP header) that the host received for it.  Completes on the
+ * connection's CQ: SUCCESS once processed, INVALID_PARAM when malformed,
+ * UPLOAD_IN_PROGRESS while the connection is being uploaded (the host
+ * keeps the segment) and REQUEST_ABORTED once it was reset.
+ */
+#define CHIMNEY_FORWARD_MAX             65535
 
 /* Send queue entries (per connection) */
 #define CHIMNEY_SQ_SEND                 1
@@ -440,6 +480,18 @@ typedef struct ChimneySqDesc {
     uint64_t sgl;           /* guest address of nsge ChimneySge */
     uint64_t rsvd;
 } ChimneySqDesc;
+
+/*
+ * Receive queue entries (per connection) have the same layout.  A
+ * RECEIVE is a buffer for the connection's data; INDICATE_DONE answers
+ * the last CHIMNEY_CQE_INDICATE: len = bytes the driver took (nsge 0).
+ * RECEIVE completes as CHIMNEY_CQE_RECV; INDICATE_DONE has no completion.
+ * A CQE's sq_head for this queue is the RQ consumer index: entries before
+ * it were fetched and their slots may be reused.
+ */
+#define CHIMNEY_RQ_RECEIVE              3
+#define CHIMNEY_RQ_INDICATE_DONE        4
+#define CHIMNEY_RQF_NO_PUSH             (1u << 0)   /* complete when full */
 
 typedef struct ChimneySge {
     uint64_t addr;
@@ -470,6 +522,7 @@ CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpDelegated, rexmit_timeout_delta) == 72);
 CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, const_flags) == 32);
 CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, cached_flags) == 44);
 CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, delegated) == 72);
+CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, rq_base) == 168);
 CHIMNEY_ABI_CHECK(sizeof(ChimneyTcpOffload) == 192);
 CHIMNEY_ABI_CHECK(sizeof(ChimneySqDesc) == 32);
 CHIMNEY_ABI_CHECK(sizeof(ChimneySge) == 16);

@@ -143,6 +143,8 @@ static ChimneyRing *chimney_l2q(ChimneyState *s, uint32_t id)
         return &s->l2_txq;
     case CHIMNEY_QUEUE_L2_RX:
         return &s->l2_rxq;
+    case CHIMNEY_QUEUE_INDICATE:
+        return &s->ind_q;
     default:
         return NULL;
     }
@@ -165,8 +167,10 @@ static uint8_t chimney_cmd_create_l2q(ChimneyState *s, uint32_t id,
                       id);
         return CHIMNEY_ST_INVALID_STATE;
     }
+    /* Indications complete on their connection's CQ: none is named */
     if (!chimney_ring_geometry_valid(base, size, CHIMNEY_L2_DESC_SIZE) ||
-        !chimney_cq_id_valid(s, cq) || !s->cq[cq].size) {
+        (id == CHIMNEY_QUEUE_INDICATE ? cq != 0 :
+         !chimney_cq_id_valid(s, cq) || !s->cq[cq].size)) {
         qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: CREATE_L2Q %u base 0x%"
                       PRIx64 " size %u cq %u refused\n", id, base, size, cq);
         return CHIMNEY_ST_INVALID_PARAM;
@@ -218,7 +222,7 @@ static uint8_t chimney_admin_exec(ChimneyState *s, const ChimneyAdminCmd *cmd,
         return chimney_cmd_create_l2q(s, id, addr, len, p);
     case CHIMNEY_CMD_DESTROY_L2Q:
         return chimney_cmd_destroy_l2q(s, id);
-    case CHIMNEY_CMD_OFFLOAD_NEIGHBOR ... CHIMNEY_CMD_TERMINATE:
+    case CHIMNEY_CMD_OFFLOAD_NEIGHBOR ... CHIMNEY_CMD_FORWARD:
         return chimney_offload_cmd(s, cmd, id, addr, p, target);
     default:
         qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: unknown admin opcode "

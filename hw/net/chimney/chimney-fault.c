@@ -170,6 +170,7 @@ static bool fault_field(ChimneyFaultRule *r, const char *field, Error **errp)
             [CHIMNEY_CQE_ADMIN] = "cmd", [CHIMNEY_CQE_SEND] = "send",
             [CHIMNEY_CQE_RECV] = "recv", [CHIMNEY_CQE_EVENT] = "event",
             [CHIMNEY_CQE_DISCONNECT] = "disconnect",
+            [CHIMNEY_CQE_INDICATE] = "indicate",
         };
 
         for (int i = 0; v && i < ARRAY_SIZE(names); i++) {

@@ -163,20 +163,14 @@ static void chimney_l2_rx_complete(ChimneyState *s, uint64_t cookie,
     chimney_cq_post(s, q->cq, &cqe);
 }
 
-static ssize_t chimney_l2_receive(NetClientState *nc, const uint8_t *buf,
-                                  size_t size)
+/*
+ * Put a frame into the next L2 RX buffer.  Returns false when there is no
+ * buffer: the caller queues the frame or drops it.
+ */
+bool chimney_l2_rx_frame(ChimneyState *s, const uint8_t *buf, size_t size)
 {
-    ChimneyState *s = qemu_get_nic_opaque(nc);
     ChimneyRing *q = &s->l2_rxq;
 
-    /* The classifier: segments of offloaded 4-tuples go to the engine */
-    if (chimney_running(s)) {
-        int taken = chimney_offload_receive(s, buf, size);
-
-        if (taken >= 0) {
-            return taken ? size : 0;
-        }
-    }
     /* Buffers the driver made zero-length are returned, then the next. */
     while (chimney_l2_rx_ready(s)) {
         ChimneyL2RxDesc d;
@@ -187,7 +181,7 @@ static ssize_t chimney_l2_receive(NetClientState *nc, const uint8_t *buf,
         if (!chimney_dma_read(s, chimney_ring_entry(q, idx, sizeof(d)),
                               &d, sizeof(d))) {
             chimney_fatal(s, CHIMNEY_FATAL_QUEUE_DMA, CHIMNEY_DB_L2_RXQ_TAIL);
-            return size;
+            return true;
         }
         addr = le64_to_cpu(d.addr);
         len = le32_to_cpu(d.len);
@@ -203,20 +197,39 @@ static ssize_t chimney_l2_receive(NetClientState *nc, const uint8_t *buf,
             /* Dropped like an oversized frame on a real NIC. */
             s->stat_rx_dropped++;
             trace_chimney_l2_rx_drop(size, len);
-            return size;
+            return true;
         }
         q->head = chimney_ring_next(q, idx);
         if (!chimney_dma_write(s, addr, buf, size)) {
             chimney_l2_rx_complete(s, cookie, 0, CHIMNEY_ST_DMA_ERROR);
-            return size;
+            return true;
         }
         s->stat_rx_frames++;
         trace_chimney_l2_rx(size);
         chimney_l2_rx_complete(s, cookie, size, CHIMNEY_ST_SUCCESS);
+        return true;
+    }
+    return false;
+}
+
+static ssize_t chimney_l2_receive(NetClientState *nc, const uint8_t *buf,
+                                  size_t size)
+{
+    ChimneyState *s = qemu_get_nic_opaque(nc);
+
+    /* The classifier: segments of offloaded 4-tuples go to the engine */
+    if (chimney_running(s)) {
+        int taken = chimney_offload_receive(s, buf, size);
+
+        if (taken >= 0) {
+            return taken ? size : 0;
+        }
+    }
+    if (chimney_l2_rx_frame(s, buf, size)) {
         return size;
     }
     /* Not running: a stopped NIC drops; out of buffers: queue. */
-    return chimney_running(s) && q->size ? 0 : size;
+    return chimney_running(s) && s->l2_rxq.size ? 0 : size;
 }
 
 void chimney_l2_rx_kick(ChimneyState *s)

@@ -41,6 +41,8 @@ static uint32_t chimney_conn_id(ChimneyConn *conn)
 
 static void chimney_tcp_event(void *opaque, ChimneyTcpConn *c, int event,
                               uint32_t info);
+static void chimney_sq_process(ChimneyConn *conn);
+static void chimney_rq_process(ChimneyConn *conn);
 
 /* --- completions, in order, through the connection's FIFO --- */
 
@@ -154,18 +156,13 @@ static void chimney_tcp_timer_mod(void *opaque, ChimneyTcpConn *c,
 }
 
 /*
- * Copy @len bytes at @off of a request's data out of its SGL.  The slot
- * remembers where the previous read ended, so streaming a request reads
- * each SGL entry once.
+ * Move @len bytes at @off of a request's data between @buf and its SGL.
+ * The slot remembers where the previous transfer ended, so streaming a
+ * request reads each SGL entry once.
  */
-static bool chimney_tcp_read(void *opaque, ChimneyTcpConn *c,
-                             const ChimneyTcpReq *req, uint32_t off,
-                             uint8_t *buf, uint32_t len)
+static bool chimney_sgl_xfer(ChimneyState *s, ChimneySlot *sl, uint32_t off,
+                             uint8_t *buf, uint32_t len, bool to_guest)
 {
-    ChimneyState *s = opaque;
-    ChimneyConn *conn = c->owner;
-    ChimneySlot *sl = &conn->slots[req->tag];
-
     if (off < sl->cur_off) {
         sl->cur_sge = 0;
         sl->cur_off = 0;
@@ -173,6 +170,7 @@ static bool chimney_tcp_read(void *opaque, ChimneyTcpConn *c,
     }
     while (len) {
         uint32_t n;
+        bool ok;
 
         if (!sl->cur_len || off >= sl->cur_off + sl->cur_len) {
             ChimneySge sge;
@@ -195,7 +193,10 @@ static bool chimney_tcp_read(void *opaque, ChimneyTcpConn *c,
             continue;
         }
         n = MIN(len, sl->cur_off + sl->cur_len - off);
-        if (!chimney_dma_read(s, sl->cur_addr + (off - sl->cur_off), buf, n)) {
+        ok = to_guest ?
+             chimney_dma_write(s, sl->cur_addr + (off - sl->cur_off), buf, n) :
+             chimney_dma_read(s, sl->cur_addr + (off - sl->cur_off), buf, n);
+        if (!ok) {
             return false;
         }
         buf += n;
@@ -203,6 +204,26 @@ static bool chimney_tcp_read(void *opaque, ChimneyTcpConn *c,
         len -= n;
     }
     return true;
+}
+
+static bool chimney_tcp_read(void *opaque, ChimneyTcpConn *c,
+                             const ChimneyTcpReq *req, uint32_t off,
+                             uint8_t *buf, uint32_t len)
+{
+    ChimneyConn *conn = c->owner;
+
+    return chimney_sgl_xfer(opaque, &conn->slots[req->tag], off, buf, len,
+                            false);
+}
+
+static bool chimney_tcp_write(void *opaque, ChimneyTcpConn *c,
+                              const ChimneyTcpRecv *rcv, uint32_t off,
+                              const uint8_t *buf, uint32_t len)
+{
+    ChimneyConn *conn = c->owner;
+
+    return chimney_sgl_xfer(opaque, &conn->rslots[rcv->tag], off,
+                            (uint8_t *)buf, len, true);
 }
 
 static void chimney_tcp_emit(void *opaque, ChimneyTcpConn *c,
@@ -221,6 +242,10 @@ static uint8_t chimney_tcp_status(int status)
         return CHIMNEY_ST_SUCCESS;
     case CHIMNEY_TCP_ABORTED:
         return CHIMNEY_ST_REQUEST_ABORTED;
+    case CHIMNEY_TCP_INVALID_STATE:
+        return CHIMNEY_ST_INVALID_STATE;
+    case CHIMNEY_TCP_DMA_ERROR:
+        return CHIMNEY_ST_DMA_ERROR;
     default:
         return CHIMNEY_ST_UPLOAD_IN_PROGRESS;
     }
@@ -248,6 +273,99 @@ static void chimney_tcp_complete(void *opaque, ChimneyTcpConn *c,
     }
     trace_chimney_tcp_complete(conn->index, req->cookie, pe.status, bytes);
     chimney_conn_push(conn, &pe);
+}
+
+static void chimney_tcp_recv_complete(void *opaque, ChimneyTcpConn *c,
+                                      const ChimneyTcpRecv *rcv, int status)
+{
+    ChimneyConn *conn = c->owner;
+    ChimneySlot *sl = &conn->rslots[rcv->tag];
+    ChimneyPending pe = {
+        .cookie = rcv->cookie,
+        .bytes = rcv->filled,
+        .sq_head = conn->rq.head,
+        .type = CHIMNEY_CQE_RECV,
+        .status = chimney_tcp_status(status),
+        .queue = CHIMNEY_QUEUE_CONN_RQ,
+    };
+
+    /* An entry refused at fetch time keeps its own error */
+    if (sl->status != CHIMNEY_ST_SUCCESS && status == CHIMNEY_TCP_OK) {
+        pe.status = sl->status;
+    }
+    trace_chimney_tcp_recv_complete(conn->index, rcv->cookie, pe.status,
+                                    rcv->filled);
+    chimney_conn_push(conn, &pe);
+}
+
+static void chimney_ind_wait(ChimneyConn *conn)
+{
+    if (!conn->on_ind_list) {
+        conn->on_ind_list = true;
+        QTAILQ_INSERT_TAIL(&conn->dev->ind_list, conn, ind_link);
+    }
+}
+
+/*
+ * No receive is posted: copy what we can into the next generic buffer and
+ * tell the driver on the connection's CQ.  Returns the bytes offered.
+ */
+static uint32_t chimney_tcp_indicate(void *opaque, ChimneyTcpConn *c,
+                                     const uint8_t *data, uint32_t len,
+                                     uint32_t seq)
+{
+    ChimneyState *s = opaque;
+    ChimneyConn *conn = c->owner;
+    ChimneyRing *q = &s->ind_q;
+
+    if (!conn->rq.size) {
+        /* Nobody could answer an indication: the host takes the data */
+        if (!conn->rq_upload_asked) {
+            conn->rq_upload_asked = true;
+            chimney_tcp_event(s, c, CHIMNEY_TCP_EV_UPLOAD_REQUEST,
+                              CHIMNEY_UPLOAD_REQUESTED);
+        }
+        return 0;
+    }
+    while (q->size && !chimney_ring_empty(q) && chimney_running(s) &&
+           chimney_conn_can_push(conn)) {
+        uint32_t idx = q->head;
+        ChimneyL2RxDesc d;
+        ChimneyPending pe = {
+            .type = CHIMNEY_CQE_INDICATE,
+            .queue = CHIMNEY_QUEUE_INDICATE,
+            .aux = seq,
+        };
+        uint32_t n;
+
+        if (!chimney_dma_read(s, chimney_ring_entry(q, idx, sizeof(d)), &d,
+                              sizeof(d))) {
+            chimney_fatal(s, CHIMNEY_FATAL_QUEUE_DMA, CHIMNEY_DB_IND_TAIL);
+            return 0;
+        }
+        q->head = chimney_ring_next(q, idx);
+        pe.sq_head = q->head;
+        pe.cookie = le64_to_cpu(d.cookie);
+        n = MIN(len, le32_to_cpu(d.len));
+        if (!n) {
+            qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: generic buffer %u "
+                          "has no room\n", idx);
+            pe.status = CHIMNEY_ST_BAD_DESCRIPTOR;
+        } else if (!chimney_dma_write(s, le64_to_cpu(d.addr), data, n)) {
+            pe.status = CHIMNEY_ST_DMA_ERROR;
+        } else {
+            pe.bytes = n;
+        }
+        chimney_conn_push(conn, &pe);
+        if (pe.bytes) {
+            s->stat_indications++;
+            trace_chimney_tcp_indicate(conn->index, seq, n);
+            return n;
+        }
+    }
+    /* None now: the generic-buffer doorbell brings it back */
+    chimney_ind_wait(conn);
+    return 0;
 }
 
 static void chimney_tcp_event(void *opaque, ChimneyTcpConn *c, int event,
@@ -302,6 +420,9 @@ static const ChimneyTcpOps chimney_tcp_ops = {
     .complete = chimney_tcp_complete,
     .event = chimney_tcp_event,
     .note = chimney_tcp_note,
+    .write_data = chimney_tcp_write,
+    .recv_complete = chimney_tcp_recv_complete,
+    .indicate = chimney_tcp_indicate,
 };
 
 /* Timers only queue work; it runs in the guarded bottom half. */
@@ -332,6 +453,17 @@ static void chimney_update_blocker(ChimneyState *s)
     }
 }
 
+static void chimney_conn_release_memory(ChimneyConn *conn)
+{
+    chimney_tcp_conn_destroy(&conn->tcp);
+    g_free(conn->slots);
+    g_free(conn->reqs);
+    g_free(conn->rslots);
+    g_free(conn->recvs);
+    g_free(conn->pend);
+    g_free(conn);
+}
+
 static void chimney_conn_free(ChimneyState *s, ChimneyConn *conn)
 {
     if (conn->on_flush_list) {
@@ -346,16 +478,16 @@ static void chimney_conn_free(ChimneyState *s, ChimneyConn *conn)
     if (conn->on_wait_list) {
         QTAILQ_REMOVE(&s->wait_list, conn, wait_link);
     }
+    if (conn->on_ind_list) {
+        QTAILQ_REMOVE(&s->ind_list, conn, ind_link);
+    }
     g_hash_table_remove(s->conn_by_key, &conn->key);
     s->paths[conn->path].refs--;
-    s->sq_entries_used -= conn->sq.size;
+    s->sq_entries_used -= conn->sq.size + conn->rq.size;
     s->conns[conn->index] = NULL;
     s->num_objects--;
     timer_free(conn->timer);
-    g_free(conn->slots);
-    g_free(conn->reqs);
-    g_free(conn->pend);
-    g_free(conn);
+    chimney_conn_release_memory(conn);
 }
 
 /* A terminated connection goes once its last completion is in its CQ. */
@@ -380,6 +512,8 @@ void chimney_offload_init(ChimneyState *s)
     }
     QTAILQ_INIT(&s->kick_list);
     QTAILQ_INIT(&s->timer_list);
+    QTAILQ_INIT(&s->ind_list);
+    s->tcp_rx_frames = g_malloc(CHIMNEY_TCP_RX_SLOTS * CHIMNEY_L2_MAX_FRAME);
 }
 
 void chimney_offload_reset(ChimneyState *s)
@@ -407,6 +541,7 @@ void chimney_offload_exit(ChimneyState *s)
     g_free(s->paths);
     g_free(s->conns);
     g_free(s->tcp);
+    g_free(s->tcp_rx_frames);
 }
 
 void chimney_offload_set_params(ChimneyState *s)
@@ -415,6 +550,13 @@ void chimney_offload_set_params(ChimneyState *s)
                       s->params[CHIMNEY_PARAM_TICKS_PER_SECOND];
     s->tcp->dup_ack_thresh = s->params[CHIMNEY_PARAM_DUP_ACK_THRESH];
     s->tcp->max_retransmit = s->params[CHIMNEY_PARAM_MAX_RETRANSMIT];
+    s->tcp->ack_frequency = s->params[CHIMNEY_PARAM_ACK_FREQUENCY];
+    s->tcp->delack_ns = s->params[CHIMNEY_PARAM_DELAYED_ACK_TICKS] *
+                        s->tcp->tick_ns;
+    /* Windows' default push time when the host gives none */
+    s->tcp->push_ns = s->params[CHIMNEY_PARAM_PUSH_TICKS] ?
+                      s->params[CHIMNEY_PARAM_PUSH_TICKS] * s->tcp->tick_ns :
+                      500 * SCALE_MS;
 }
 
 bool chimney_offload_cq_in_use(ChimneyState *s, uint32_t cq)
@@ -515,7 +657,8 @@ static uint8_t chimney_offload_path(ChimneyState *s, uint32_t id,
 }
 
 static void chimney_delegated_to_le(ChimneyTcpDelegated *d,
-                                    const ChimneyTcpState *st, uint32_t head)
+                                    const ChimneyTcpState *st, uint32_t head,
+                                    uint32_t held)
 {
     *d = (ChimneyTcpDelegated) {
         .state = cpu_to_le32(st->state),
@@ -538,10 +681,12 @@ static void chimney_delegated_to_le(ChimneyTcpDelegated *d,
         .dup_ack_count = st->dup_ack_count,
         .snd_wnd_probe_count = st->snd_wnd_probe_count,
         .rexmit_count = st->rexmit_count,
-        .ka_timeout_delta = cpu_to_le32(-1),
+        .ka_probe_count = st->ka_probes,
+        .ka_timeout_delta = cpu_to_le32(st->ka_delta),
         .rexmit_timeout_delta = cpu_to_le32(st->rexmit_delta),
         .send_backlog = cpu_to_le32(0xffffffff),
         .sq_head = cpu_to_le32(head),
+        .rcv_held = cpu_to_le32(held),
     };
 }
 
@@ -582,6 +727,11 @@ static uint8_t chimney_tcp_block(ChimneyState *s, const ChimneyTcpOffload *o,
         .initial_rcv_wnd = le32_to_cpu(o->initial_rcv_wnd),
         .max_rt = le32_to_cpu(o->max_rt),
         .nagle = le16_to_cpu(o->cached_flags) & CHIMNEY_TCPC_NAGLE,
+        .keepalive = le16_to_cpu(o->cached_flags) & CHIMNEY_TCPC_KEEPALIVE,
+        .ka_timeout = le32_to_cpu(o->ka_timeout),
+        .ka_interval = le32_to_cpu(o->ka_interval),
+        .ka_probe_count = o->ka_probe_count,
+        .rcv_indication_size = le32_to_cpu(o->rcv_indication_size),
         .state = le32_to_cpu(d->state),
         .rcv_nxt = le32_to_cpu(d->rcv_nxt),
         .rcv_wnd = le32_to_cpu(d->rcv_wnd),
@@ -603,6 +753,8 @@ static uint8_t chimney_tcp_block(ChimneyState *s, const ChimneyTcpOffload *o,
         .snd_wnd_probe_count = d->snd_wnd_probe_count,
         .rexmit_count = d->rexmit_count,
         .rexmit_delta = le32_to_cpu(d->rexmit_timeout_delta),
+        .ka_probes = d->ka_probe_count,
+        .ka_delta = le32_to_cpu(d->ka_timeout_delta),
     };
     memcpy(st->src_mac, n->src_mac, 6);
     memcpy(st->dst_mac, n->dst_mac, 6);
@@ -612,6 +764,42 @@ static uint8_t chimney_tcp_block(ChimneyState *s, const ChimneyTcpOffload *o,
         return CHIMNEY_ST_INVALID_PARAM;
     }
     return CHIMNEY_ST_SUCCESS;
+}
+
+/*
+ * The SGL of a request of @len bytes: every entry readable, non-empty, in
+ * guest memory, and their sum @len.  Returns a completion status.
+ */
+static uint8_t chimney_sgl_check(ChimneyState *s, const ChimneySlot *sl,
+                                 uint32_t len, DMADirection dir)
+{
+    uint32_t sum = 0;
+
+    if (sl->nsge > CHIMNEY_MAX_SGE || !sl->nsge != !len || len > (1u << 30)) {
+        return CHIMNEY_ST_BAD_DESCRIPTOR;
+    }
+    for (uint32_t i = 0; i < sl->nsge; i++) {
+        ChimneySge sge;
+        uint64_t a;
+        uint32_t l;
+
+        if (!chimney_dma_read(s, sl->sgl + i * sizeof(sge), &sge,
+                              sizeof(sge))) {
+            return CHIMNEY_ST_DMA_ERROR;
+        }
+        a = le64_to_cpu(sge.addr);
+        l = le32_to_cpu(sge.len);
+        if (!l || l > len - sum) {
+            return CHIMNEY_ST_BAD_DESCRIPTOR;
+        }
+        if (a + l < a ||
+            !dma_memory_valid(pci_get_address_space(PCI_DEVICE(s)), a, l,
+                              dir, MEMTXATTRS_UNSPECIFIED)) {
+            return CHIMNEY_ST_DMA_ERROR;
+        }
+        sum += l;
+    }
+    return sum == len ? CHIMNEY_ST_SUCCESS : CHIMNEY_ST_BAD_DESCRIPTOR;
 }
 
 /*
@@ -625,7 +813,7 @@ static bool chimney_sq_fetch(ChimneyConn *conn, uint32_t index,
     ChimneyState *s = conn->dev;
     ChimneySlot *sl = &conn->slots[index];
     ChimneySqDesc d;
-    uint32_t len, nsge, sum = 0;
+    uint32_t len, nsge;
 
     if (!chimney_dma_read(s, chimney_ring_entry(&conn->sq, index, sizeof(d)),
                           &d, sizeof(d))) {
@@ -645,36 +833,12 @@ static bool chimney_sq_fetch(ChimneyConn *conn, uint32_t index,
                   CHIMNEY_TCP_REQ_ABORTIVE : 0),
     };
     if ((d.type != CHIMNEY_SQ_SEND && d.type != CHIMNEY_SQ_DISCONNECT) ||
-        (d.type == CHIMNEY_SQ_SEND && !len) || nsge > CHIMNEY_MAX_SGE ||
-        !nsge != !len || len > (1u << 30) ||
+        (d.type == CHIMNEY_SQ_SEND && !len) ||
         (d.flags & ~(CHIMNEY_SQF_PUSH | CHIMNEY_SQF_URGENT |
                      CHIMNEY_SQF_ABORTIVE))) {
         sl->status = CHIMNEY_ST_BAD_DESCRIPTOR;
-    }
-    for (uint32_t i = 0; i < nsge && !sl->status; i++) {
-        ChimneySge sge;
-        uint64_t a;
-        uint32_t l;
-
-        if (!chimney_dma_read(s, sl->sgl + i * sizeof(sge), &sge,
-                              sizeof(sge))) {
-            sl->status = CHIMNEY_ST_DMA_ERROR;
-            break;
-        }
-        a = le64_to_cpu(sge.addr);
-        l = le32_to_cpu(sge.len);
-        if (!l || l > len - sum) {
-            sl->status = CHIMNEY_ST_BAD_DESCRIPTOR;
-        } else if (a + l < a ||
-                   !dma_memory_valid(pci_get_address_space(PCI_DEVICE(s)), a,
-                                     l, DMA_DIRECTION_TO_DEVICE,
-                                     MEMTXATTRS_UNSPECIFIED)) {
-            sl->status = CHIMNEY_ST_DMA_ERROR;
-        }
-        sum += l;
-    }
-    if (!sl->status && sum != len) {
-        sl->status = CHIMNEY_ST_BAD_DESCRIPTOR;
+    } else {
+        sl->status = chimney_sgl_check(s, sl, len, DMA_DIRECTION_TO_DEVICE);
     }
     if (sl->status) {
         qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: connection %u SQ entry "
@@ -696,8 +860,8 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     ChimneyTcpOffload o;
     ChimneyTcpState st;
     ChimneyConn *conn;
-    uint64_t sq_base, dbr;
-    uint32_t sq_size, cq, handover, end;
+    uint64_t sq_base, dbr, rq_base;
+    uint32_t sq_size, cq, handover, end, rq_size, buffered;
     uint8_t status;
 
     if (!s->params_set) {
@@ -723,19 +887,28 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     handover = le32_to_cpu(o.handover);
     dbr = le64_to_cpu(o.db_record);
     cq = le32_to_cpu(o.cq);
+    rq_base = le64_to_cpu(o.rq_base);
+    rq_size = le32_to_cpu(o.rq_size);
+    buffered = le32_to_cpu(o.buffered_len);
     if (!chimney_ring_geometry_valid(sq_base, sq_size, sizeof(ChimneySqDesc)) ||
         handover >= sq_size || !QEMU_IS_ALIGNED(dbr, 4) ||
+        (rq_size &&
+         !chimney_ring_geometry_valid(rq_base, rq_size,
+                                      sizeof(ChimneySqDesc))) ||
+        buffered > CHIMNEY_TCP_RCVBUF_MAX ||
         cq == CHIMNEY_ADMIN_CQ_ID || cq >= s->num_cqs || !s->cq[cq].size) {
         qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: OFFLOAD_TCP queues "
-                      "refused (SQ 0x%" PRIx64 "/%u handover %u CQ %u)\n",
-                      sq_base, sq_size, handover, cq);
+                      "refused (SQ 0x%" PRIx64 "/%u handover %u RQ 0x%"
+                      PRIx64 "/%u buffered %u CQ %u)\n", sq_base, sq_size,
+                      handover, rq_base, rq_size, buffered, cq);
         return CHIMNEY_ST_INVALID_PARAM;
     }
-    /* Device memory follows the SQ sizes: keep their sum bounded */
-    if (sq_size > s->max_sq_entries - s->sq_entries_used) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: OFFLOAD_TCP: %u SQ "
+    /* Device memory follows the queue sizes: keep their sum bounded */
+    if (sq_size + rq_size > s->max_sq_entries - s->sq_entries_used) {
+        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: OFFLOAD_TCP: %u queue "
                       "entries over the device's budget (%u of %u used)\n",
-                      sq_size, s->sq_entries_used, s->max_sq_entries);
+                      sq_size + rq_size, s->sq_entries_used,
+                      s->max_sq_entries);
         return CHIMNEY_ST_NO_RESOURCES;
     }
 
@@ -750,10 +923,13 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     conn->db_record = dbr;
     conn->slots = g_new0(ChimneySlot, sq_size);
     conn->reqs = g_new0(ChimneyTcpReq, sq_size);
-    conn->pend_cap = sq_size + CHIMNEY_PEND_EXTRA;
+    conn->rq = (ChimneyRing) { .base = rq_base, .size = rq_size, .cq = cq };
+    conn->rslots = g_new0(ChimneySlot, rq_size);
+    conn->recvs = g_new0(ChimneyTcpRecv, rq_size);
+    conn->pend_cap = sq_size + rq_size + CHIMNEY_PEND_EXTRA;
     conn->pend = g_new0(ChimneyPending, conn->pend_cap);
     chimney_tcp_conn_init(&conn->tcp, s->tcp, conn, &st, conn->reqs,
-                          sq_size);
+                          sq_size, conn->recvs, rq_size);
 
     /* The data outstanding at offload: [SndUna, SndMax) must lie in it */
     status = CHIMNEY_ST_SUCCESS;
@@ -777,6 +953,20 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
                       "beyond the handed-over data\n");
         status = CHIMNEY_ST_INVALID_PARAM;
     }
+    if (!status && buffered) {
+        /* Received data the host buffered: ours before the offload ends */
+        g_autofree uint8_t *data = g_malloc(buffered);
+
+        if (!chimney_dma_read(s, le64_to_cpu(o.buffered_addr), data,
+                              buffered)) {
+            status = CHIMNEY_ST_DMA_ERROR;
+        } else if (!chimney_tcp_preload(&conn->tcp, data, buffered)) {
+            qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: OFFLOAD_TCP: %u "
+                          "buffered bytes exceed the receive buffer\n",
+                          buffered);
+            status = CHIMNEY_ST_INVALID_PARAM;
+        }
+    }
     if (!status && g_hash_table_contains(s->conn_by_key, &conn->key)) {
         qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: OFFLOAD_TCP: 4-tuple "
                       "already offloaded\n");
@@ -784,10 +974,7 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     }
     if (status) {
         /* Never touched, never completed: the host keeps those requests */
-        g_free(conn->slots);
-        g_free(conn->reqs);
-        g_free(conn->pend);
-        g_free(conn);
+        chimney_conn_release_memory(conn);
         return status;
     }
     conn->sq.head = handover;
@@ -797,7 +984,7 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     s->conns[index] = conn;
     g_hash_table_insert(s->conn_by_key, &conn->key, conn);
     s->paths[conn->path].refs++;
-    s->sq_entries_used += sq_size;
+    s->sq_entries_used += sq_size + rq_size;
     s->num_objects++;
     chimney_update_blocker(s);
     trace_chimney_tcp_offload(index, st.local_port, st.remote_port,
@@ -867,9 +1054,16 @@ static uint8_t chimney_update_tcp(ChimneyConn *conn, uint64_t addr)
     }
     st->ttl = o.ttl ? o.ttl : 128;
     st->tos = o.tos;
-    st->initial_rcv_wnd = le32_to_cpu(o.initial_rcv_wnd);
     st->max_rt = le32_to_cpu(o.max_rt);
     st->nagle = le16_to_cpu(o.cached_flags) & CHIMNEY_TCPC_NAGLE;
+    st->ka_timeout = le32_to_cpu(o.ka_timeout);
+    st->ka_interval = le32_to_cpu(o.ka_interval);
+    st->ka_probe_count = o.ka_probe_count;
+    st->rcv_indication_size = le32_to_cpu(o.rcv_indication_size);
+    chimney_tcp_set_keepalive(&conn->tcp, le16_to_cpu(o.cached_flags) &
+                                          CHIMNEY_TCPC_KEEPALIVE);
+    /* TCP_FLAG_UPDATE_RCV_WND: a larger window opens at once */
+    chimney_tcp_set_rcv_wnd(&conn->tcp, le32_to_cpu(o.initial_rcv_wnd));
     return CHIMNEY_ST_SUCCESS;
 }
 
@@ -885,9 +1079,79 @@ static uint8_t chimney_query_tcp(ChimneyConn *conn, uint64_t addr,
     } else {
         chimney_tcp_query(&conn->tcp, &st);
     }
-    chimney_delegated_to_le(&d, &st, conn->sq.head);
+    chimney_delegated_to_le(&d, &st, conn->sq.head,
+                            chimney_tcp_held(&conn->tcp));
     return chimney_dma_write(s, addr, &d, sizeof(d)) ? CHIMNEY_ST_SUCCESS :
                                                        CHIMNEY_ST_DMA_ERROR;
+}
+
+/*
+ * TERMINATE: the received bytes not yet delivered go back to the host, into
+ * the buffer the command names.  Too small a buffer fails the command
+ * before anything changes; the state written says how much is needed.
+ */
+static uint8_t chimney_return_held(ChimneyConn *conn, uint64_t addr,
+                                   const uint32_t *p)
+{
+    ChimneyState *s = conn->dev;
+    uint32_t held = chimney_tcp_held(&conn->tcp);
+    uint64_t buf = p[CHIMNEY_TERM_PARAM_HELD_LO] |
+                   (uint64_t)p[CHIMNEY_TERM_PARAM_HELD_HI] << 32;
+    g_autofree uint8_t *data = NULL;
+
+    if (!held) {
+        return CHIMNEY_ST_SUCCESS;
+    }
+    if (held > p[CHIMNEY_TERM_PARAM_HELD_LEN]) {
+        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: TERMINATE of connection "
+                      "%u: %u received bytes need a buffer of that size\n",
+                      conn->index, held);
+        chimney_query_tcp(conn, addr, false);
+        return CHIMNEY_ST_NO_RESOURCES;
+    }
+    data = g_malloc(held);
+    chimney_tcp_copy_held(&conn->tcp, data);
+    return chimney_dma_write(s, buf, data, held) ? CHIMNEY_ST_SUCCESS :
+                                                   CHIMNEY_ST_DMA_ERROR;
+}
+
+/* FORWARD: a TCP segment the host received for the connection */
+static uint8_t chimney_forward(ChimneyConn *conn, uint64_t addr, uint32_t len)
+{
+    ChimneyState *s = conn->dev;
+    g_autofree uint8_t *buf = NULL;
+    ChimneyTcpSegment seg;
+    uint32_t doff;
+
+    if (conn->tcp.frozen || conn->tcp.upload_requested) {
+        return CHIMNEY_ST_UPLOAD_IN_PROGRESS;
+    }
+    if (conn->tcp.aborted) {
+        return CHIMNEY_ST_REQUEST_ABORTED;
+    }
+    if (len < 20 || len > CHIMNEY_FORWARD_MAX) {
+        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: FORWARD of %u bytes\n",
+                      len);
+        return CHIMNEY_ST_INVALID_PARAM;
+    }
+    buf = g_malloc(len);
+    if (!chimney_dma_read(s, addr, buf, len)) {
+        return CHIMNEY_ST_DMA_ERROR;
+    }
+    if (!chimney_tcp_parse_header(buf, len, &seg, &doff) ||
+        lduw_be_p(buf) != conn->tcp.st.remote_port ||
+        lduw_be_p(buf + 2) != conn->tcp.st.local_port) {
+        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: FORWARD to connection "
+                      "%u: not a segment of it\n", conn->index);
+        return CHIMNEY_ST_INVALID_PARAM;
+    }
+    s->stat_forwarded++;
+    trace_chimney_tcp_forward(conn->index, seg.seq, seg.len);
+    if (!chimney_tcp_input(&conn->tcp, &seg, buf + doff)) {
+        return CHIMNEY_ST_REQUEST_ABORTED;
+    }
+    chimney_sq_process(conn);
+    return CHIMNEY_ST_SUCCESS;
 }
 
 static void chimney_invalidate_dependents(ChimneyState *s, uint32_t type,
@@ -957,6 +1221,7 @@ ChimneyConn *chimney_offload_cmd_target(ChimneyState *s, uint8_t opcode,
 
     switch (opcode) {
     case CHIMNEY_CMD_QUERY_TCP:
+    case CHIMNEY_CMD_FORWARD:
         return chimney_conn_lookup(s, id, &status);
     case CHIMNEY_CMD_UPDATE:
     case CHIMNEY_CMD_INVALIDATE:
@@ -995,6 +1260,7 @@ uint8_t chimney_offload_cmd(ChimneyState *s, const ChimneyAdminCmd *cmd,
         }
         /* fall through */
     case CHIMNEY_CMD_QUERY_TCP:
+    case CHIMNEY_CMD_FORWARD:
         conn = chimney_conn_lookup(s, id, &status);
         if (!conn) {
             qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: command 0x%x for "
@@ -1013,12 +1279,20 @@ uint8_t chimney_offload_cmd(ChimneyState *s, const ChimneyAdminCmd *cmd,
         return chimney_update_tcp(conn, addr);
     case CHIMNEY_CMD_QUERY_TCP:
         return chimney_query_tcp(conn, addr, false);
+    case CHIMNEY_CMD_FORWARD:
+        return chimney_forward(conn, addr, le32_to_cpu(cmd->len));
     case CHIMNEY_CMD_INVALIDATE:
         chimney_tcp_freeze(&conn->tcp);
         conn->poisoned = true;
         return CHIMNEY_ST_SUCCESS;
     default:
-        /* TERMINATE: outstanding requests complete first, then this */
+        /* TERMINATE: answers to indications first; received data back */
+        chimney_rq_process(conn);
+        status = chimney_return_held(conn, addr, p);
+        if (status) {
+            return status;
+        }
+        /* outstanding requests complete first, then this */
         status = chimney_query_tcp(conn, addr, true);
         conn->poisoned = true;
         conn->terminated = true;
@@ -1082,6 +1356,107 @@ static void chimney_sq_process(ChimneyConn *conn)
     }
 }
 
+/*
+ * Read RQ entry @index: a receive buffer for the engine, or the answer to
+ * the connection's last indication.  A bad entry keeps its place in the
+ * order as an empty receive that completes with its error.
+ */
+static void chimney_rq_take(ChimneyConn *conn, uint32_t index,
+                            const ChimneySqDesc *d)
+{
+    ChimneyTcpConn *c = &conn->tcp;
+    uint32_t tag = (c->rhead + c->rcount) % conn->rq.size;
+    ChimneySlot *sl = &conn->rslots[tag];
+    uint32_t len = le32_to_cpu(d->len);
+    ChimneyTcpRecv r = {
+        .cookie = le64_to_cpu(d->cookie),
+        .len = len,
+        .tag = tag,
+        .no_push = d->flags & CHIMNEY_RQF_NO_PUSH,
+    };
+
+    *sl = (ChimneySlot) {
+        .sgl = le64_to_cpu(d->sgl), .nsge = le16_to_cpu(d->nsge),
+    };
+    if (d->type == CHIMNEY_RQ_INDICATE_DONE && !(d->flags) && !sl->nsge) {
+        if (chimney_tcp_indicate_done(c, len)) {
+            return;
+        }
+        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: connection %u took %u "
+                      "bytes of an indication of %u\n", conn->index, len,
+                      c->ind_outstanding);
+        sl->status = CHIMNEY_ST_INVALID_PARAM;
+    } else if (d->type != CHIMNEY_RQ_RECEIVE ||
+               (d->flags & ~CHIMNEY_RQF_NO_PUSH)) {
+        sl->status = CHIMNEY_ST_BAD_DESCRIPTOR;
+    } else {
+        sl->status = chimney_sgl_check(conn->dev, sl, len,
+                                       DMA_DIRECTION_FROM_DEVICE);
+    }
+    if (sl->status) {
+        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: connection %u RQ entry "
+                      "%u refused (status 0x%x)\n", conn->index, index,
+                      sl->status);
+        r.len = 0;
+        sl->nsge = 0;
+    }
+    chimney_tcp_recv_post(c, &r);
+}
+
+static void chimney_rq_process(ChimneyConn *conn)
+{
+    ChimneyState *s = conn->dev;
+    uint32_t tail;
+
+    if (conn->poisoned || !conn->rq.size || !chimney_running(s)) {
+        return;
+    }
+    if (!chimney_dma_read(s, conn->db_record + 4, &tail, sizeof(tail))) {
+        tail = UINT32_MAX;
+    }
+    tail = le32_to_cpu(tail);
+    if (tail >= conn->rq.size) {
+        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: connection %u RQ tail %u "
+                      "for %u entries\n", conn->index, tail, conn->rq.size);
+        conn->poisoned = true;
+        chimney_tcp_event(s, &conn->tcp, CHIMNEY_TCP_EV_UPLOAD_REQUEST,
+                          CHIMNEY_UPLOAD_REQUESTED);
+        return;
+    }
+    conn->rq.tail = tail;
+    /* The engine holds at most rq.size receives; the rest wait in the RQ */
+    while (!chimney_ring_empty(&conn->rq) &&
+           conn->tcp.rcount < conn->rq.size && chimney_conn_can_push(conn)) {
+        uint32_t index = conn->rq.head;
+        ChimneySqDesc d;
+
+        if (!chimney_dma_read(s, chimney_ring_entry(&conn->rq, index,
+                                                    sizeof(d)),
+                              &d, sizeof(d))) {
+            conn->poisoned = true;
+            chimney_tcp_event(s, &conn->tcp, CHIMNEY_TCP_EV_UPLOAD_REQUEST,
+                              CHIMNEY_UPLOAD_HW_FAILURE);
+            return;
+        }
+        conn->rq.head = chimney_ring_next(&conn->rq, index);
+        chimney_rq_take(conn, index, &d);
+    }
+}
+
+/* New generic buffers: connections that waited for one indicate now. */
+void chimney_offload_ind_doorbell(ChimneyState *s)
+{
+    ChimneyConn *conn;
+
+    while ((conn = QTAILQ_FIRST(&s->ind_list)) &&
+           !chimney_ring_empty(&s->ind_q)) {
+        QTAILQ_REMOVE(&s->ind_list, conn, ind_link);
+        conn->on_ind_list = false;
+        chimney_tcp_deliver(&conn->tcp);
+        chimney_sq_process(conn);
+    }
+}
+
 void chimney_offload_doorbell(ChimneyState *s, uint32_t conn_id)
 {
     uint8_t status;
@@ -1112,16 +1487,26 @@ static void chimney_offload_rx_work(ChimneyState *s)
         ChimneyRxSeg *slot = &s->tcp_rx[s->tcp_rx_head];
         uint8_t status;
         ChimneyConn *conn = chimney_conn_lookup(s, slot->conn_id, &status);
+        uint8_t *frame;
 
         s->tcp_rx_head = (s->tcp_rx_head + 1) % CHIMNEY_TCP_RX_SLOTS;
         s->tcp_rx_count--;
         if (!conn || conn->terminated) {
             continue;
         }
+        frame = s->tcp_rx_frames + (slot - s->tcp_rx) * CHIMNEY_L2_MAX_FRAME;
         trace_chimney_tcp_input(conn->index, slot->seg.seq, slot->seg.ack,
                                 slot->seg.flags, slot->seg.len);
-        chimney_tcp_input(&conn->tcp, &slot->seg);
+        if (!chimney_tcp_input(&conn->tcp, &slot->seg,
+                               frame + slot->payload)) {
+            /* Not the engine's (CLOSED, or a SYN in TIME_WAIT) */
+            s->stat_to_host++;
+            if (!chimney_l2_rx_frame(s, frame, slot->len)) {
+                s->stat_rx_dropped++;
+            }
+        }
         chimney_sq_process(conn);
+        chimney_rq_process(conn);
         chimney_conn_release(conn);
     }
     if (was_full) {
@@ -1149,6 +1534,7 @@ void chimney_offload_work(ChimneyState *s)
         QTAILQ_REMOVE(&s->kick_list, conn, kick_link);
         conn->on_kick_list = false;
         chimney_sq_process(conn);
+        chimney_rq_process(conn);
     }
     for (uint32_t cq = 1; cq < s->num_cqs; cq++) {
         while ((conn = QTAILQ_FIRST(&s->flush_list[cq])) &&
@@ -1158,8 +1544,9 @@ void chimney_offload_work(ChimneyState *s)
             conn->on_flush_list = false;
             chimney_conn_flush(conn);
             if (!conn->pend_count) {
-                /* room again in its FIFO: take what waited on the SQ */
+                /* room again in its FIFO: take what waited on the queues */
                 chimney_sq_process(conn);
+                chimney_rq_process(conn);
             }
             chimney_conn_release(conn);
         }
@@ -1177,10 +1564,11 @@ int chimney_offload_receive(ChimneyState *s, const uint8_t *buf, size_t size)
     ChimneyTcpSegment seg;
     ChimneyConn *conn;
     ChimneyRxSeg *slot;
+    const uint8_t *payload;
     uint64_t key;
 
-    if (!chimney_offload_active(s) ||
-        !chimney_tcp_parse(buf, size, &t, &seg, NULL)) {
+    if (!chimney_offload_active(s) || size > CHIMNEY_L2_MAX_FRAME ||
+        !chimney_tcp_parse(buf, size, &t, &seg, &payload)) {
         return -1;
     }
     key = chimney_conn_key(t.src_ip, t.src_port, t.dst_port);
@@ -1195,6 +1583,10 @@ int chimney_offload_receive(ChimneyState *s, const uint8_t *buf, size_t size)
                       CHIMNEY_TCP_RX_SLOTS];
     slot->conn_id = chimney_conn_id(conn);
     slot->seg = seg;
+    slot->payload = payload - buf;
+    slot->len = size;
+    memcpy(s->tcp_rx_frames + (slot - s->tcp_rx) * CHIMNEY_L2_MAX_FRAME, buf,
+           size);
     qemu_bh_schedule(s->bh);
     return 1;
 }
@@ -1215,11 +1607,21 @@ char *chimney_offload_stats(ChimneyState *s)
                                " segs_in=%" PRIu64 " bytes_acked=%" PRIu64
                                " retransmits=%" PRIu64 " timeouts=%" PRIu64
                                " fast_retransmits=%" PRIu64 " dup_acks=%"
-                               PRIu64 " probes=%" PRIu64 "\n", i,
+                               PRIu64 " probes=%" PRIu64 " bytes_rcvd=%"
+                               PRIu64 " bytes_delivered=%" PRIu64
+                               " bytes_indicated=%" PRIu64 " ooo_segs=%"
+                               PRIu64 " dup_segs=%" PRIu64 " acks_delayed=%"
+                               PRIu64 " ka_probes=%" PRIu64
+                               " challenge_acks=%" PRIu64 " held=%u"
+                               " rcv_wnd=%u\n", i,
                                c->st.state, c->segs_out, c->segs_in,
                                c->bytes_acked, c->retransmits, c->timeouts,
                                c->fast_retransmits, c->dup_acks,
-                               c->probes_sent);
+                               c->probes_sent, c->bytes_rcvd,
+                               c->bytes_delivered, c->bytes_indicated,
+                               c->ooo_segs, c->dup_segs, c->acks_delayed,
+                               c->ka_probes_sent, c->challenge_acks, c->held,
+                               c->st.rcv_wnd);
     }
     return g_string_free(out, false);
 }

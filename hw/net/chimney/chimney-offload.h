@@ -56,7 +56,7 @@ typedef struct ChimneyPending {
     uint8_t irq;
 } ChimneyPending;
 
-/* What the device keeps of each send queue entry it has taken. */
+/* What the device keeps of each SQ or RQ entry it has taken. */
 typedef struct ChimneySlot {
     uint64_t sgl;
     uint16_t nsge;
@@ -83,6 +83,10 @@ typedef struct ChimneyConn {
 
     ChimneySlot *slots;         /* one per SQ entry */
     ChimneyTcpReq *reqs;        /* the engine's queue, one per SQ entry */
+    ChimneyRing rq;             /* receive queue; size 0: none */
+    ChimneySlot *rslots;        /* one per engine receive, by its tag */
+    ChimneyTcpRecv *recvs;      /* the engine's receive queue */
+    bool rq_upload_asked;       /* data came and there is no RQ */
     ChimneyPending *pend;       /* completions not yet in the CQ */
     uint32_t pend_cap, pend_head, pend_count;
     bool flushing;
@@ -90,10 +94,12 @@ typedef struct ChimneyConn {
     bool on_kick_list;
     bool on_timer_list;
     bool on_wait_list;          /* its head waits for a fault rule */
+    bool on_ind_list;           /* it waits for a generic buffer */
     QTAILQ_ENTRY(ChimneyConn) flush_link;
     QTAILQ_ENTRY(ChimneyConn) kick_link;
     QTAILQ_ENTRY(ChimneyConn) timer_link;
     QTAILQ_ENTRY(ChimneyConn) wait_link;
+    QTAILQ_ENTRY(ChimneyConn) ind_link;
 
     /* fault injection */
     int64_t last_release_ns;
@@ -119,6 +125,7 @@ void chimney_conn_release(ChimneyConn *conn);
 void chimney_conn_flush(ChimneyConn *conn);
 void chimney_conn_fault_consequence(ChimneyConn *conn);
 void chimney_offload_doorbell(ChimneyState *s, uint32_t conn_id);
+void chimney_offload_ind_doorbell(ChimneyState *s);
 void chimney_offload_work(ChimneyState *s);
 /*
  * Segments of offloaded connections wait here for the bottom half, so the
@@ -129,6 +136,8 @@ void chimney_offload_work(ChimneyState *s);
 typedef struct ChimneyRxSeg {
     uint32_t conn_id;           /* CHIMNEY_CONN_ID, checked again later */
     ChimneyTcpSegment seg;
+    uint32_t payload;           /* offset of the payload in the frame */
+    uint32_t len;               /* the frame, in tcp_rx_frames */
 } ChimneyRxSeg;
 
 int chimney_offload_receive(ChimneyState *s, const uint8_t *buf,

@@ -56,6 +56,7 @@ static void chimney_stop_queues(ChimneyState *s)
     chimney_fault_reset(s);
     memset(&s->asq, 0, sizeof(s->asq));
     memset(&s->l2_txq, 0, sizeof(s->l2_txq));
+    memset(&s->ind_q, 0, sizeof(s->ind_q));
     memset(&s->l2_rxq, 0, sizeof(s->l2_rxq));
     for (int i = 0; i < CHIMNEY_MAX_CQS; i++) {
         chimney_cq_clear(&s->cq[i]);
@@ -279,6 +280,11 @@ static void chimney_doorbell(ChimneyState *s, hwaddr addr, uint32_t val)
     case CHIMNEY_DB_CONN_SQ:
         chimney_offload_doorbell(s, val);
         return;
+    case CHIMNEY_DB_IND_TAIL:
+        if (chimney_ring_doorbell(s, &s->ind_q, addr, val)) {
+            chimney_offload_ind_doorbell(s);
+        }
+        break;
     default:
         if (addr >= CHIMNEY_DB_CQ_HEAD(0) &&
             addr < CHIMNEY_DB_CQ_HEAD(s->num_cqs)) {
@@ -531,6 +537,7 @@ static int chimney_post_load(void *opaque, int version_id)
     if (!chimney_ring_state_valid(s, &s->asq, CHIMNEY_ADMIN_CMD_SIZE) ||
         !chimney_ring_state_valid(s, &s->l2_txq, CHIMNEY_L2_DESC_SIZE) ||
         !chimney_ring_state_valid(s, &s->l2_rxq, CHIMNEY_L2_DESC_SIZE) ||
+        !chimney_ring_state_valid(s, &s->ind_q, CHIMNEY_L2_DESC_SIZE) ||
         (s->l2_txq.size && s->l2_txq.cq == CHIMNEY_ADMIN_CQ_ID) ||
         (s->l2_rxq.size && s->l2_rxq.cq == CHIMNEY_ADMIN_CQ_ID)) {
         return -EINVAL;
@@ -577,6 +584,26 @@ static const VMStateDescription vmstate_chimney_cq = {
     },
 };
 
+static bool chimney_ind_q_needed(void *opaque)
+{
+    ChimneyState *s = opaque;
+
+    return s->ind_q.size != 0;
+}
+
+/* The generic-buffer queue came with interface 1.1 */
+static const VMStateDescription vmstate_chimney_ind_q = {
+    .name = "chimney-nic/ind-q",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = chimney_ind_q_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_STRUCT(ind_q, ChimneyState, 1, vmstate_chimney_ring,
+                       ChimneyRing),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 static const VMStateDescription vmstate_chimney = {
     .name = "chimney-nic",
     .version_id = 1,
@@ -607,6 +634,10 @@ static const VMStateDescription vmstate_chimney = {
         VMSTATE_BOOL(params_set, ChimneyState),
         VMSTATE_BOOL(link_event_pending, ChimneyState),
         VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_chimney_ind_q,
+        NULL
     },
 };
 

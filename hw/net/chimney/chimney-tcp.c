@@ -14,7 +14,7 @@
 #include "qemu/osdep.h"
 #include "net/eth.h"
 #include "net/checksum.h"
-#include "hw/net/chimney/chimney-tcp.h"
+#include "hw/net/chimney/chimney-tcp-int.h"
 
 #define TCP_HDR_LEN     20
 #define TCP_TS_OPT_LEN  12
@@ -24,11 +24,19 @@
 #define TCPOPT_NOP      1
 #define TCPOPT_TS       8
 #define NS_PER_MS       1000000LL
+#define NS_PER_SEC      (1000 * NS_PER_MS)
+#define FIN_WAIT2_NS    (120 * NS_PER_SEC)      /* chimney: 120 s */
+#define KA_TIMEOUT_NS   (7200 * NS_PER_SEC)     /* RFC 1122: two hours */
+#define KA_CHALLENGE_NS (300 * NS_PER_SEC)      /* chimney blind reset */
+#define KA_DEF_INTERVAL NS_PER_SEC
+#define KA_DEF_PROBES   10
+#define SYN_CHALLENGE_NS (3 * NS_PER_SEC)       /* one challenge per 3 s */
 
-static int64_t tcp_now(ChimneyTcpConn *c)
+int64_t chimney_tcp_now(ChimneyTcpConn *c)
 {
     return c->stack->ops->now_ns(c->stack->opaque);
 }
+
 
 void chimney_tcp_stack_init(ChimneyTcpStack *s, const ChimneyTcpOps *ops,
                             void *opaque)
@@ -37,6 +45,9 @@ void chimney_tcp_stack_init(ChimneyTcpStack *s, const ChimneyTcpOps *ops,
     s->opaque = opaque;
     s->dup_ack_thresh = 3;
     s->max_retransmit = 5;
+    s->ack_frequency = 2;
+    s->delack_ns = 200 * NS_PER_MS;
+    s->push_ns = 500 * NS_PER_MS;
     s->tick_ns = NS_PER_MS;
     s->rto_min_ns = 1000 * NS_PER_MS;       /* RFC 6298 2.4 */
     s->rto_max_ns = 60000 * NS_PER_MS;
@@ -103,7 +114,8 @@ static void tcp_update_rto(ChimneyTcpConn *c)
 
 void chimney_tcp_conn_init(ChimneyTcpConn *c, ChimneyTcpStack *stack,
                            void *owner, const ChimneyTcpState *st,
-                           ChimneyTcpReq *reqs, uint32_t cap)
+                           ChimneyTcpReq *reqs, uint32_t cap,
+                           ChimneyTcpRecv *recvs, uint32_t rcap)
 {
     uint32_t hdr = IP_HDR_LEN + TCP_HDR_LEN +
                    (st->ts_enabled ? TCP_TS_OPT_LEN : 0);
@@ -118,7 +130,15 @@ void chimney_tcp_conn_init(ChimneyTcpConn *c, ChimneyTcpStack *stack,
     c->mss = MIN(st->remote_mss, st->path_mtu - hdr);
     c->snd_wl2 = st->snd_una;
     c->recover = st->snd_una;
+    c->recvs = recvs;
+    c->rcap = rcap;
     c->timer_ns = -1;
+    c->rexmit_ns = -1;
+    c->delack_ns = -1;
+    c->push_ns = -1;
+    c->ka_ns = -1;
+    c->fw2_ns = -1;
+    c->challenge_ns = -SYN_CHALLENGE_NS;
     if (st->srtt_x8) {
         c->srtt_ns = tcp_ticks_to_ns(c, st->srtt_x8) / 8;
         c->rttvar_ns = tcp_ticks_to_ns(c, st->rttvar_x4) / 4;
@@ -135,6 +155,13 @@ void chimney_tcp_conn_init(ChimneyTcpConn *c, ChimneyTcpStack *stack,
     c->backoff = st->rexmit_count;
     c->ts_base_ns = 0;
     c->ts_base = st->ts_time;
+    chimney_tcp_rx_init(c);
+}
+
+void chimney_tcp_conn_destroy(ChimneyTcpConn *c)
+{
+    g_free(c->rbuf);
+    c->rbuf = NULL;
 }
 
 static ChimneyTcpReq *tcp_req(ChimneyTcpConn *c, uint32_t i)
@@ -184,16 +211,45 @@ static void tcp_note(ChimneyTcpConn *c, int what, uint32_t a, uint32_t b)
     }
 }
 
-static void tcp_set_state(ChimneyTcpConn *c, uint32_t state)
+void chimney_tcp_set_state(ChimneyTcpConn *c, uint32_t state)
 {
     tcp_note(c, CHIMNEY_TCP_NOTE_STATE, c->st.state, state);
     c->st.state = state;
+    /* FIN_WAIT_2 is bounded while the peer keeps its half open */
+    c->fw2_ns = state == CHIMNEY_TCPS_FIN_WAIT2 && !c->fin_rcvd ?
+                chimney_tcp_now(c) + FIN_WAIT2_NS : -1;
+    chimney_tcp_timers_sync(c);
 }
 
+
+void chimney_tcp_timers_sync(ChimneyTcpConn *c)
+{
+    int64_t t[] = { c->rexmit_ns, c->delack_ns, c->push_ns, c->ka_ns,
+                    c->fw2_ns };
+    int64_t next = -1;
+
+    for (int i = 0; i < ARRAY_SIZE(t); i++) {
+        if (t[i] >= 0 && (next < 0 || t[i] < next)) {
+            next = t[i];
+        }
+    }
+    if (next != c->timer_ns) {
+        c->timer_ns = next;
+        c->stack->ops->timer_mod(c->stack->opaque, c, next);
+    }
+}
+
+/* The retransmission or persist deadline */
 static void tcp_timer_set(ChimneyTcpConn *c, int64_t expire)
 {
-    c->timer_ns = expire;
-    c->stack->ops->timer_mod(c->stack->opaque, c, expire);
+    c->rexmit_ns = expire;
+    chimney_tcp_timers_sync(c);
+}
+
+static void tcp_timers_stop(ChimneyTcpConn *c)
+{
+    c->rexmit_ns = c->delack_ns = c->push_ns = c->ka_ns = c->fw2_ns = -1;
+    chimney_tcp_timers_sync(c);
 }
 
 static void tcp_complete_head(ChimneyTcpConn *c, int status, uint32_t bytes)
@@ -222,27 +278,23 @@ static void tcp_flush(ChimneyTcpConn *c, int status)
     }
 }
 
-static void tcp_event(ChimneyTcpConn *c, int event, uint32_t info)
+void chimney_tcp_raise(ChimneyTcpConn *c, int event, uint32_t info)
 {
     c->stack->ops->event(c->stack->opaque, c, event, info);
 }
 
-static void tcp_request_upload(ChimneyTcpConn *c, uint32_t reason)
+
+void chimney_tcp_request_upload(ChimneyTcpConn *c, uint32_t reason)
 {
     if (!c->upload_requested) {
         c->upload_requested = true;
-        tcp_event(c, CHIMNEY_TCP_EV_UPLOAD_REQUEST, reason);
+        chimney_tcp_raise(c, CHIMNEY_TCP_EV_UPLOAD_REQUEST, reason);
     }
 }
 
 static uint32_t tcp_ts_now(ChimneyTcpConn *c)
 {
-    return c->ts_base + (tcp_now(c) - c->ts_base_ns) / NS_PER_MS;
-}
-
-static uint16_t tcp_adv_window(ChimneyTcpConn *c)
-{
-    return MIN(c->st.rcv_wnd >> c->st.rcv_wscale, 0xffff);
+    return c->ts_base + (chimney_tcp_now(c) - c->ts_base_ns) / NS_PER_MS;
 }
 
 /*
@@ -298,7 +350,7 @@ static bool tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
     stl_be_p(th + 4, seq);
     stl_be_p(th + 8, c->st.rcv_nxt);
     stw_be_p(th + 12, ((TCP_HDR_LEN + opt) / 4) << 12 | flags);
-    stw_be_p(th + 14, tcp_adv_window(c));
+    stw_be_p(th + 14, chimney_tcp_rx_window(c));
     stw_be_p(th + 16, 0);
     stw_be_p(th + 18, 0);
     if (opt) {
@@ -331,21 +383,29 @@ static bool tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
     stw_be_p(th + 16, net_checksum_finish(sum));
 
     c->segs_out++;
+    /* Every segment carries the ACK a delayed one was waiting for */
+    c->segs_unacked = 0;
+    if (c->delack_ns >= 0) {
+        c->delack_ns = -1;
+        chimney_tcp_timers_sync(c);
+    }
     s->ops->emit(s->opaque, c, f, l2 + IP_HDR_LEN + tcp_len);
     return true;
 }
 
-static void tcp_send_ack(ChimneyTcpConn *c)
+void chimney_tcp_send_ack(ChimneyTcpConn *c)
 {
     tcp_send_segment(c, c->st.snd_nxt, 0, TH_ACK);
 }
 
+
 static void tcp_abort(ChimneyTcpConn *c, int status)
 {
     c->aborted = true;
-    tcp_set_state(c, CHIMNEY_TCPS_CLOSED);
-    tcp_timer_set(c, -1);
+    chimney_tcp_set_state(c, CHIMNEY_TCPS_CLOSED);
+    tcp_timers_stop(c);
     tcp_flush(c, status);
+    chimney_tcp_rx_flush(c, status);
 }
 
 /* Reset the connection: RST out, every request aborted, ABORT event */
@@ -356,7 +416,7 @@ void chimney_tcp_reset(ChimneyTcpConn *c)
     }
     tcp_send_segment(c, c->st.snd_nxt, 0, TH_RST | TH_ACK);
     tcp_abort(c, CHIMNEY_TCP_ABORTED);
-    tcp_event(c, CHIMNEY_TCP_EV_ABORT, 0);
+    chimney_tcp_raise(c, CHIMNEY_TCP_EV_ABORT, 0);
 }
 
 /* Sequence number of our FIN, if one is queued. */
@@ -425,7 +485,7 @@ static void tcp_arm_rexmit(ChimneyTcpConn *c)
                       c->stack->rto_max_ns);
 
     c->persist = false;
-    tcp_timer_set(c, tcp_now(c) + rto);
+    tcp_timer_set(c, chimney_tcp_now(c) + rto);
 }
 
 static void tcp_arm_persist(ChimneyTcpConn *c)
@@ -434,7 +494,7 @@ static void tcp_arm_persist(ChimneyTcpConn *c)
                     MIN(c->probes, 16), c->stack->rto_max_ns);
 
     c->persist = true;
-    tcp_timer_set(c, tcp_now(c) + t);
+    tcp_timer_set(c, chimney_tcp_now(c) + t);
 }
 
 void chimney_tcp_output(ChimneyTcpConn *c)
@@ -481,42 +541,106 @@ void chimney_tcp_output(ChimneyTcpConn *c)
             if (!c->rtt_timing && chimney_seq_geq(seq, c->st.snd_max)) {
                 c->rtt_timing = true;
                 c->rtt_seq = seq;
-                c->rtt_start_ns = tcp_now(c);
+                c->rtt_start_ns = chimney_tcp_now(c);
             }
             c->st.snd_max = c->st.snd_nxt;
         } else {
             c->retransmits++;
             tcp_note(c, CHIMNEY_TCP_NOTE_REXMIT, seq, used);
         }
-        if (c->timer_ns < 0 || c->persist) {
+        if (c->rexmit_ns < 0 || c->persist) {
             tcp_arm_rexmit(c);
         }
     }
 }
 
+static int64_t tcp_ka_timeout(ChimneyTcpConn *c)
+{
+    return c->st.ka_timeout ? tcp_ticks_to_ns(c, c->st.ka_timeout) :
+                              KA_TIMEOUT_NS;
+}
+
+/* The peer answered: keepalive starts over from idle (RFC 1122 4.2.3.6) */
+static void tcp_ka_restart(ChimneyTcpConn *c)
+{
+    c->st.ka_probes = 0;
+    c->ka_forced = false;
+    c->ka_ns = c->st.keepalive ? chimney_tcp_now(c) + tcp_ka_timeout(c) : -1;
+    chimney_tcp_timers_sync(c);
+}
+
+/*
+ * A challenge ACK goes out for a RST or SYN that may be forged: if the
+ * real peer is gone, keepalive finds out (chimney blind-reset rules).
+ */
+static void tcp_challenge(ChimneyTcpConn *c)
+{
+    c->challenge_acks++;
+    chimney_tcp_send_ack(c);
+    if (!c->st.keepalive || c->ka_ns < 0 ||
+        c->ka_ns > chimney_tcp_now(c) + KA_CHALLENGE_NS) {
+        c->ka_forced = true;
+        c->ka_ns = chimney_tcp_now(c) + KA_CHALLENGE_NS;
+        chimney_tcp_timers_sync(c);
+    }
+}
+
+static void tcp_ka_expire(ChimneyTcpConn *c, int64_t now)
+{
+    uint32_t limit = c->st.ka_probe_count ? c->st.ka_probe_count :
+                                            KA_DEF_PROBES;
+    int64_t interval = c->st.ka_interval ?
+                       tcp_ticks_to_ns(c, c->st.ka_interval) : KA_DEF_INTERVAL;
+
+    if (c->st.snd_una != c->st.snd_max) {
+        /* Data in flight: the retransmission timer watches the peer */
+        c->ka_ns = now + tcp_ka_timeout(c);
+        return;
+    }
+    if (c->st.ka_probes >= limit) {
+        chimney_tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
+        return;
+    }
+    /* A segment below SndUna: the peer must answer with an ACK */
+    c->st.ka_probes++;
+    c->ka_probes_sent++;
+    tcp_send_segment(c, c->st.snd_una - 1, 0, TH_ACK);
+    c->ka_ns = now + interval;
+}
+
 /* Send the queued and handed-over data; the connection is live. */
 void chimney_tcp_start(ChimneyTcpConn *c)
 {
-    c->ts_base_ns = tcp_now(c);
+    c->ts_base_ns = chimney_tcp_now(c);
+    if (c->st.keepalive) {
+        c->ka_ns = c->ts_base_ns + (c->st.ka_delta >= 0 ?
+                   tcp_ticks_to_ns(c, c->st.ka_delta) : tcp_ka_timeout(c));
+    }
+    if (c->st.state == CHIMNEY_TCPS_FIN_WAIT2) {
+        c->fw2_ns = c->ts_base_ns + FIN_WAIT2_NS;
+    }
+    chimney_tcp_timers_sync(c);
     if (c->st.snd_max != c->st.snd_una) {
         /* [SndUna, SndMax) was sent by the host: it needs a timer */
         tcp_arm_rexmit(c);
     }
     chimney_tcp_output(c);
+    /* Data handed over at offload goes first */
+    chimney_tcp_deliver(c);
 }
 
 static void tcp_fin_acked(ChimneyTcpConn *c)
 {
     switch (c->st.state) {
     case CHIMNEY_TCPS_FIN_WAIT1:
-        tcp_set_state(c, CHIMNEY_TCPS_FIN_WAIT2);
+        chimney_tcp_set_state(c, CHIMNEY_TCPS_FIN_WAIT2);
         break;
     case CHIMNEY_TCPS_CLOSING:
-        tcp_set_state(c, CHIMNEY_TCPS_TIME_WAIT);
-        tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
+        chimney_tcp_set_state(c, CHIMNEY_TCPS_TIME_WAIT);
+        chimney_tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
         break;
     case CHIMNEY_TCPS_LAST_ACK:
-        tcp_set_state(c, CHIMNEY_TCPS_CLOSED);
+        chimney_tcp_set_state(c, CHIMNEY_TCPS_CLOSED);
         break;
     }
 }
@@ -560,7 +684,7 @@ bool chimney_tcp_post(ChimneyTcpConn *c, const ChimneyTcpReq *req)
         return false;
     }
     if (req->type == CHIMNEY_TCP_REQ_DISCONNECT) {
-        tcp_set_state(c, c->st.state == CHIMNEY_TCPS_ESTABLISHED ?
+        chimney_tcp_set_state(c, c->st.state == CHIMNEY_TCPS_ESTABLISHED ?
                          CHIMNEY_TCPS_FIN_WAIT1 : CHIMNEY_TCPS_LAST_ACK);
     }
     /* An empty request behind acknowledged data is done at once */
@@ -595,7 +719,7 @@ static void tcp_new_ack(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)
     if (c->st.ts_enabled && seg->has_ts && seg->ts_ecr) {
         tcp_rtt_sample(c, (int64_t)(tcp_ts_now(c) - seg->ts_ecr) * NS_PER_MS);
     } else if (c->rtt_timing && chimney_seq_gt(seg->ack, c->rtt_seq)) {
-        tcp_rtt_sample(c, tcp_now(c) - c->rtt_start_ns);
+        tcp_rtt_sample(c, chimney_tcp_now(c) - c->rtt_start_ns);
     }
     if (c->rtt_timing && chimney_seq_gt(seg->ack, c->rtt_seq)) {
         c->rtt_timing = false;
@@ -676,60 +800,59 @@ static bool tcp_in_window(ChimneyTcpConn *c, uint32_t seq)
            chimney_seq_lt(seq, c->st.rcv_nxt + MAX(c->st.rcv_wnd, 1));
 }
 
-/* The peer closed its half: FIN at @seq, all earlier data received. */
-static void tcp_peer_fin(ChimneyTcpConn *c)
+bool chimney_tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg,
+                       const uint8_t *payload)
 {
-    c->st.rcv_nxt++;
-    switch (c->st.state) {
-    case CHIMNEY_TCPS_ESTABLISHED:
-        tcp_set_state(c, CHIMNEY_TCPS_CLOSE_WAIT);
-        break;
-    case CHIMNEY_TCPS_FIN_WAIT1:
-        tcp_set_state(c, CHIMNEY_TCPS_CLOSING);
-        break;
-    case CHIMNEY_TCPS_FIN_WAIT2:
-        tcp_set_state(c, CHIMNEY_TCPS_TIME_WAIT);
-        break;
-    }
-    tcp_event(c, CHIMNEY_TCP_EV_DISCONNECT, 0);
-    /* TIME_WAIT is the host's to run: ask for the connection back */
-    if (c->st.state == CHIMNEY_TCPS_TIME_WAIT) {
-        tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
-    }
-}
-
-void chimney_tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)
-{
-    bool fin_now;
-
     c->segs_in++;
-    if (c->aborted) {
-        return;
+    if (c->aborted || c->st.state == CHIMNEY_TCPS_CLOSED) {
+        return false;                       /* CLOSED: the host answers */
     }
     if (seg->flags & TH_RST) {
         /* RFC 1337: TIME_WAIT is not assassinated by a RST */
         if (c->st.state == CHIMNEY_TCPS_TIME_WAIT) {
-            return;
+            return true;
         }
         /* RFC 5961 3.2: exact match resets, in window gets a challenge */
         if (seg->seq == c->st.rcv_nxt) {
             tcp_abort(c, CHIMNEY_TCP_ABORTED);
-            tcp_event(c, CHIMNEY_TCP_EV_ABORT, 0);
+            chimney_tcp_raise(c, CHIMNEY_TCP_EV_ABORT, 0);
         } else if (tcp_in_window(c, seg->seq)) {
-            tcp_send_ack(c);
+            tcp_challenge(c);
         }
-        return;
+        return true;
     }
     if (seg->flags & TH_SYN) {
-        tcp_send_ack(c);                            /* RFC 5961 4.2 */
-        return;
+        int64_t now = chimney_tcp_now(c);
+
+        if (c->st.state == CHIMNEY_TCPS_TIME_WAIT) {
+            return false;                   /* a new connection: the host's */
+        }
+        if (seg->seq == c->st.rcv_nxt) {
+            /* The peer started over: the host takes it back, CLOSED */
+            chimney_tcp_set_state(c, CHIMNEY_TCPS_CLOSED);
+            chimney_tcp_freeze(c);
+            chimney_tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_REQUESTED);
+        } else if (!tcp_in_window(c, seg->seq)) {
+            chimney_tcp_send_ack(c);                /* RFC 5961 4.2 */
+        } else if (now - c->challenge_ns >= SYN_CHALLENGE_NS) {
+            c->challenge_ns = now;
+            tcp_challenge(c);
+        }
+        return true;
     }
     if (!(seg->flags & TH_ACK)) {
-        return;
+        return true;
+    }
+    /* PAWS (RFC 7323 5.3): an old timestamp marks an old duplicate */
+    if (c->st.ts_enabled && seg->has_ts && c->st.ts_recent &&
+        chimney_seq_lt(seg->ts_val, c->st.ts_recent)) {
+        c->dup_segs++;
+        chimney_tcp_send_ack(c);
+        return true;
     }
     if (chimney_seq_gt(seg->ack, c->st.snd_max)) {
-        tcp_send_ack(c);                            /* acks unsent data */
-        return;
+        chimney_tcp_send_ack(c);                    /* acks unsent data */
+        return true;
     }
     c->probes_unanswered = 0;
     if (c->st.ts_enabled && seg->has_ts &&
@@ -765,41 +888,24 @@ void chimney_tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)
         }
     }
     if (c->aborted) {
-        return;
+        return true;
     }
-
-    /*
-     * Received data belongs to the receive path, which this engine does
-     * not run yet: it is not acknowledged, so the peer keeps it, and the
-     * host is asked to take the connection back.
-     */
-    fin_now = (seg->flags & TH_FIN) && !seg->len &&
-              seg->seq == c->st.rcv_nxt;
-    if (seg->len) {
-        if (!c->rcv_upload_requested) {
-            c->rcv_upload_requested = true;
-            tcp_event(c, CHIMNEY_TCP_EV_UPLOAD_REQUEST,
-                      CHIMNEY_TCP_UPLOAD_REQUESTED);
-        }
-        tcp_send_ack(c);
-    } else if (fin_now && (c->st.state == CHIMNEY_TCPS_ESTABLISHED ||
-                           c->st.state == CHIMNEY_TCPS_FIN_WAIT1 ||
-                           c->st.state == CHIMNEY_TCPS_FIN_WAIT2)) {
-        tcp_peer_fin(c);
-        tcp_send_ack(c);
-    } else if ((seg->flags & TH_FIN) && seg->seq + 1 == c->st.rcv_nxt) {
-        tcp_send_ack(c);                            /* FIN again: re-ACK */
+    tcp_ka_restart(c);
+    if (c->fw2_ns >= 0) {
+        c->fw2_ns = chimney_tcp_now(c) + FIN_WAIT2_NS;
+        chimney_tcp_timers_sync(c);
     }
+    chimney_tcp_rx_segment(c, seg, payload);
     chimney_tcp_output(c);
+    return true;
 }
 
-void chimney_tcp_timer(ChimneyTcpConn *c)
+static void tcp_rexmit_timeout(ChimneyTcpConn *c)
 {
     ChimneyTcpStack *s = c->stack;
     uint32_t limit = c->st.max_rt ? c->st.max_rt : s->max_retransmit;
 
-    c->timer_ns = -1;
-    if (c->aborted || c->upload_requested || c->frozen) {
+    if (c->upload_requested) {
         return;
     }
     if (c->persist) {
@@ -809,7 +915,7 @@ void chimney_tcp_timer(ChimneyTcpConn *c)
          * unanswered probes count towards the limit.
          */
         if (++c->probes_unanswered > limit) {
-            tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
+            chimney_tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
             return;
         }
         c->probes++;
@@ -827,7 +933,7 @@ void chimney_tcp_timer(ChimneyTcpConn *c)
     }
     /* Retransmission timeout (RFC 6298 5.4-5.7, RFC 5681 3.1) */
     if (++c->backoff > limit) {
-        tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
+        chimney_tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
         return;
     }
     c->timeouts++;
@@ -844,17 +950,47 @@ void chimney_tcp_timer(ChimneyTcpConn *c)
     chimney_tcp_output(c);
 }
 
+/* The owner's timer fired: run every deadline that is due. */
+void chimney_tcp_timer(ChimneyTcpConn *c)
+{
+    int64_t now = chimney_tcp_now(c);
+
+    c->timer_ns = -1;
+    if (c->aborted || c->frozen) {
+        return;
+    }
+    if (c->rexmit_ns >= 0 && c->rexmit_ns <= now) {
+        c->rexmit_ns = -1;
+        tcp_rexmit_timeout(c);
+    }
+    if (c->fw2_ns >= 0 && c->fw2_ns <= now) {
+        /* The peer never closed its half: CLOSED, and the host takes it */
+        c->fw2_ns = -1;
+        chimney_tcp_set_state(c, CHIMNEY_TCPS_CLOSED);
+        chimney_tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
+    }
+    if (c->ka_ns >= 0 && c->ka_ns <= now) {
+        c->ka_ns = -1;
+        tcp_ka_expire(c, now);
+    }
+    chimney_tcp_rx_timers(c, now);
+    chimney_tcp_timers_sync(c);
+}
+
 void chimney_tcp_query(const ChimneyTcpConn *c, ChimneyTcpState *out)
 {
     ChimneyTcpConn *cc = (ChimneyTcpConn *)c;
-    int64_t now = tcp_now(cc);
+    int64_t now = chimney_tcp_now(cc);
 
     *out = c->st;
     out->srtt_x8 = MIN(tcp_ns_to_ticks(cc, c->srtt_ns * 8), 0xffff);
     out->rttvar_x4 = MIN(tcp_ns_to_ticks(cc, c->rttvar_ns * 4), 0xffff);
     out->rexmit_count = MIN(c->backoff, 255);
-    out->rexmit_delta = c->timer_ns < 0 ? -1 :
-        (int32_t)MIN(tcp_ns_to_ticks(cc, MAX(c->timer_ns - now, 0)),
+    out->rexmit_delta = c->rexmit_ns < 0 ? -1 :
+        (int32_t)MIN(tcp_ns_to_ticks(cc, MAX(c->rexmit_ns - now, 0)),
+                     INT32_MAX);
+    out->ka_delta = c->ka_ns < 0 ? -1 :
+        (int32_t)MIN(tcp_ns_to_ticks(cc, MAX(c->ka_ns - now, 0)),
                      INT32_MAX);
     out->ts_time = tcp_ts_now(cc);
     out->snd_wl1 = c->st.snd_wl1;
@@ -868,8 +1004,9 @@ void chimney_tcp_query(const ChimneyTcpConn *c, ChimneyTcpState *out)
 void chimney_tcp_terminate(ChimneyTcpConn *c, ChimneyTcpState *out)
 {
     chimney_tcp_query(c, out);
-    tcp_timer_set(c, -1);
+    tcp_timers_stop(c);
     tcp_flush(c, CHIMNEY_TCP_UPLOADED);
+    chimney_tcp_rx_flush(c, CHIMNEY_TCP_UPLOADED);
     c->aborted = true;
 }
 
@@ -877,7 +1014,7 @@ void chimney_tcp_terminate(ChimneyTcpConn *c, ChimneyTcpState *out)
 void chimney_tcp_freeze(ChimneyTcpConn *c)
 {
     c->frozen = true;
-    tcp_timer_set(c, -1);
+    tcp_timers_stop(c);
 }
 
 /* UPDATE of the path or the cached variables */
@@ -888,6 +1025,67 @@ void chimney_tcp_set_path_mtu(ChimneyTcpConn *c, uint32_t mtu)
 
     c->st.path_mtu = mtu;
     c->mss = MIN(c->st.remote_mss, mtu - hdr);
+}
+
+/* UPDATE of the cached keepalive flag: it runs from now on, or stops */
+void chimney_tcp_set_keepalive(ChimneyTcpConn *c, bool on)
+{
+    if (on != c->st.keepalive) {
+        c->st.keepalive = on;
+        tcp_ka_restart(c);
+    }
+}
+
+/*
+ * The TCP header at @th of a segment of @len bytes (header and payload),
+ * its checksum already checked.  Returns false when it is malformed.
+ */
+bool chimney_tcp_parse_header(const uint8_t *th, uint32_t len,
+                              ChimneyTcpSegment *seg, uint32_t *doff)
+{
+    uint32_t hl;
+
+    if (len < TCP_HDR_LEN) {
+        return false;
+    }
+    hl = (th[12] >> 4) * 4;
+    if (hl < TCP_HDR_LEN || hl > len) {
+        return false;
+    }
+    memset(seg, 0, sizeof(*seg));
+    seg->seq = ldl_be_p(th + 4);
+    seg->ack = ldl_be_p(th + 8);
+    seg->flags = th[13];
+    seg->wnd = lduw_be_p(th + 14);
+    seg->urg = lduw_be_p(th + 18);
+    seg->len = len - hl;
+    for (uint32_t i = TCP_HDR_LEN; i < hl;) {
+        uint8_t kind = th[i];
+        uint8_t olen;
+
+        if (kind == TCPOPT_EOL) {
+            break;
+        }
+        if (kind == TCPOPT_NOP) {
+            i++;
+            continue;
+        }
+        if (i + 1 >= hl) {
+            return false;
+        }
+        olen = th[i + 1];
+        if (olen < 2 || i + olen > hl) {
+            return false;
+        }
+        if (kind == TCPOPT_TS && olen == 10) {
+            seg->has_ts = true;
+            seg->ts_val = ldl_be_p(th + i + 2);
+            seg->ts_ecr = ldl_be_p(th + i + 6);
+        }
+        i += olen;
+    }
+    *doff = hl;
+    return true;
 }
 
 bool chimney_tcp_parse(const uint8_t *frame, size_t len,
@@ -918,53 +1116,17 @@ bool chimney_tcp_parse(const uint8_t *frame, size_t len,
         return false;
     }
     th = ip + IP_HDR_LEN;
-    doff = (th[12] >> 4) * 4;
-    if (doff < TCP_HDR_LEN || doff > ip_len - IP_HDR_LEN) {
-        return false;
-    }
     sum = net_checksum_add(8, (uint8_t *)ip + 12) + IP_PROTO_TCP +
           ip_len - IP_HDR_LEN;
     sum += net_checksum_add(ip_len - IP_HDR_LEN, (uint8_t *)th);
-    if (net_checksum_finish(sum)) {
+    if (net_checksum_finish(sum) ||
+        !chimney_tcp_parse_header(th, ip_len - IP_HDR_LEN, seg, &doff)) {
         return false;
     }
-
     memcpy(&tuple->src_ip, ip + 12, 4);
     memcpy(&tuple->dst_ip, ip + 16, 4);
     tuple->src_port = lduw_be_p(th);
     tuple->dst_port = lduw_be_p(th + 2);
-    memset(seg, 0, sizeof(*seg));
-    seg->seq = ldl_be_p(th + 4);
-    seg->ack = ldl_be_p(th + 8);
-    seg->flags = th[13];
-    seg->wnd = lduw_be_p(th + 14);
-    seg->urg = lduw_be_p(th + 18);
-    seg->len = ip_len - IP_HDR_LEN - doff;
-    for (uint32_t i = TCP_HDR_LEN; i < doff;) {
-        uint8_t kind = th[i];
-        uint8_t olen;
-
-        if (kind == TCPOPT_EOL) {
-            break;
-        }
-        if (kind == TCPOPT_NOP) {
-            i++;
-            continue;
-        }
-        if (i + 1 >= doff) {
-            return false;
-        }
-        olen = th[i + 1];
-        if (olen < 2 || i + olen > doff) {
-            return false;
-        }
-        if (kind == TCPOPT_TS && olen == 10) {
-            seg->has_ts = true;
-            seg->ts_val = ldl_be_p(th + i + 2);
-            seg->ts_ecr = ldl_be_p(th + i + 6);
-        }
-        i += olen;
-    }
     if (payload) {
         *payload = th + doff;
     }

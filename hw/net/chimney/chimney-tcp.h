@@ -6,7 +6,10 @@
  * the peer's ACKs, windows and RSTs, runs the retransmission (RFC 6298)
  * and persist timers and congestion control (RFC 5681 with NewReno
  * recovery, RFC 6582), and completes each request only once the peer has
- * acknowledged all of its bytes.
+ * acknowledged all of its bytes.  Its receive side (chimney-tcp-rx.c)
+ * holds in-order and out-of-order data in a bounded buffer, fills posted
+ * receive requests or indicates data, and runs the delayed-ACK and push
+ * timers; keepalive and FIN_WAIT_2 timers run here.
  *
  * It knows nothing of PCI, memory regions or QEMU's net layer.  It talks
  * to its owner through ChimneyTcpOps (clock, timer, request data, frame
@@ -53,6 +56,8 @@ enum {
     CHIMNEY_TCP_OK = 0,
     CHIMNEY_TCP_ABORTED,        /* peer RST or abortive disconnect */
     CHIMNEY_TCP_UPLOADED,       /* returned by terminate */
+    CHIMNEY_TCP_INVALID_STATE,  /* a receive posted after the peer's FIN */
+    CHIMNEY_TCP_DMA_ERROR,      /* a receive buffer could not be written */
 };
 
 /* Events through ChimneyTcpOps.event */
@@ -65,7 +70,8 @@ enum {
 /* Upload reasons (TCP_UPLOAD_REASON) */
 enum {
     CHIMNEY_TCP_UPLOAD_URGENT_DATA = 5,
-    CHIMNEY_TCP_UPLOAD_TIMEOUT = 8,     /* retransmit, persist, TIME_WAIT */
+    CHIMNEY_TCP_UPLOAD_TIMEOUT = 8,     /* rexmit, persist, keepalive, */
+                                        /* FIN_WAIT_2, TIME_WAIT */
     CHIMNEY_TCP_UPLOAD_INVALID_STATE = 9,
     CHIMNEY_TCP_UPLOAD_REQUESTED = 10,  /* e.g. data it cannot take yet */
     CHIMNEY_TCP_UPLOAD_HW_FAILURE = 11,
@@ -87,6 +93,15 @@ typedef struct ChimneyTcpReq {
     uint16_t flags;
 } ChimneyTcpReq;
 
+/* A posted receive request (MiniportTcpOffloadReceive), in posting order. */
+typedef struct ChimneyTcpRecv {
+    uint64_t cookie;
+    uint32_t len;           /* buffer bytes; 0 re-enables indications */
+    uint32_t filled;        /* bytes placed so far */
+    uint32_t tag;           /* the owner's handle */
+    bool no_push;           /* complete only when full */
+} ChimneyTcpRecv;
+
 typedef struct ChimneyTcpConn ChimneyTcpConn;
 
 typedef struct ChimneyTcpOps {
@@ -103,6 +118,21 @@ typedef struct ChimneyTcpOps {
     void (*complete)(void *opaque, ChimneyTcpConn *c,
                      const ChimneyTcpReq *req, int status, uint32_t bytes);
     void (*event)(void *opaque, ChimneyTcpConn *c, int event, uint32_t info);
+    /* Copy @len received bytes into @rcv at @offset; false on DMA error. */
+    bool (*write_data)(void *opaque, ChimneyTcpConn *c,
+                       const ChimneyTcpRecv *rcv, uint32_t offset,
+                       const uint8_t *buf, uint32_t len);
+    /* @rcv left the queue with @status and rcv->filled bytes. */
+    void (*recv_complete)(void *opaque, ChimneyTcpConn *c,
+                          const ChimneyTcpRecv *rcv, int status);
+    /*
+     * No receive is posted: offer @len bytes starting at sequence @seq.
+     * Returns how many were copied out for the driver (0: no buffer now;
+     * the owner calls chimney_tcp_deliver when one comes).  The bytes stay
+     * held until chimney_tcp_indicate_done says how many were taken.
+     */
+    uint32_t (*indicate)(void *opaque, ChimneyTcpConn *c, const uint8_t *data,
+                         uint32_t len, uint32_t seq);
     /* Optional, for tracing: CHIMNEY_TCP_NOTE_* with two values */
     void (*note)(void *opaque, ChimneyTcpConn *c, int what, uint32_t a,
                  uint32_t b);
@@ -120,6 +150,9 @@ typedef struct ChimneyTcpStack {
     void *opaque;
     uint32_t dup_ack_thresh;        /* TcpDuplicateAckThreshold */
     uint32_t max_retransmit;        /* TcpMaximumRetransmissions */
+    uint32_t ack_frequency;         /* TcpAckFrequency */
+    int64_t delack_ns;              /* TcpDelayedAckTicks; 0: no delay */
+    int64_t push_ns;                /* TcpPushTicks */
     int64_t tick_ns;                /* 1 / TicksPerSecond */
     int64_t rto_min_ns;
     int64_t rto_max_ns;
@@ -153,6 +186,11 @@ typedef struct ChimneyTcpState {
     uint32_t initial_rcv_wnd;
     uint32_t max_rt;                /* retransmissions; 0: stack default */
     bool nagle;
+    bool keepalive;
+    uint32_t ka_timeout;            /* ticks of idleness before a probe */
+    uint32_t ka_interval;           /* ticks between probes */
+    uint8_t ka_probe_count;         /* unanswered probes before upload */
+    uint32_t rcv_indication_size;   /* bytes per indication, 0: any */
     /* delegated */
     uint32_t state;
     uint32_t rcv_nxt, rcv_wnd;
@@ -165,7 +203,18 @@ typedef struct ChimneyTcpState {
     uint8_t dup_ack_count, snd_wnd_probe_count;
     uint8_t rexmit_count;
     int32_t rexmit_delta;           /* ticks; -1 idle */
+    uint8_t ka_probes;              /* keepalive probes sent unanswered */
+    int32_t ka_delta;               /* ticks to the next probe; -1 idle */
 } ChimneyTcpState;
+
+/* Out-of-order data held, as sequence ranges [start, end) */
+#define CHIMNEY_TCP_OOO_MAX     16
+/* Largest receive buffer of one connection */
+#define CHIMNEY_TCP_RCVBUF_MAX  (1u << 20)
+
+typedef struct ChimneyTcpRange {
+    uint32_t start, end;
+} ChimneyTcpRange;
 
 struct ChimneyTcpConn {
     ChimneyTcpStack *stack;
@@ -188,7 +237,6 @@ struct ChimneyTcpConn {
     bool aborted;
     bool upload_requested;
     bool frozen;                    /* invalidated: nothing more is sent */
-    bool rcv_upload_requested;
 
     /* RTT estimation (RFC 6298), nanoseconds */
     int64_t srtt_ns;
@@ -203,15 +251,55 @@ struct ChimneyTcpConn {
     uint32_t ts_base;
     int64_t ts_base_ns;
 
-    /* the one timer: retransmission or persist */
-    int64_t timer_ns;               /* -1: idle */
+    /*
+     * Deadlines, -1 when idle; the owner's one timer is armed at the
+     * earliest (timer_ns).
+     */
+    int64_t timer_ns;
+    int64_t rexmit_ns;              /* retransmission or persist */
+    int64_t delack_ns;
+    int64_t push_ns;
+    int64_t ka_ns;
+    int64_t fw2_ns;
     bool persist;
     uint32_t probes;                /* zero-window probes: the backoff */
     uint32_t probes_unanswered;     /* since the peer last answered */
 
+    /* keepalive; blind-reset mitigation arms it even when not enabled */
+    bool ka_forced;
+    int64_t challenge_ns;           /* last challenge ACK for a SYN */
+
+    /* Receive side: posted requests, a ring of @rcap */
+    ChimneyTcpRecv *recvs;
+    uint32_t rcap, rhead, rcount;
+    /*
+     * Received bytes not yet delivered: @held in-order bytes from
+     * rbuf_head, then out-of-order ranges at their offset from rcv_nxt.
+     */
+    uint8_t *rbuf;                  /* allocated with the first byte */
+    uint32_t rbuf_cap;
+    uint32_t rbuf_head;
+    uint32_t held;
+    uint32_t rcv_deliv;             /* sequence of the first held byte */
+    uint32_t rcv_adv;               /* right edge last advertised */
+    ChimneyTcpRange ooo[CHIMNEY_TCP_OOO_MAX];
+    uint32_t ooo_count;
+    bool ooo_fin;                   /* a FIN beyond a gap, at ooo_fin_seq */
+    uint32_t ooo_fin_seq;
+    bool fin_rcvd;                  /* the peer's FIN is in sequence */
+    bool rcv_shut;                  /* DISCONNECT indicated */
+    bool rcv_urgent;                /* urgent data: nothing more accepted */
+    bool psh_pending;               /* a PSH up to psh_seq not yet pushed */
+    uint32_t psh_seq;
+    uint32_t ind_outstanding;       /* bytes indicated, answer awaited */
+    bool ind_refused;               /* no indication until a post */
+    uint32_t segs_unacked;          /* in-order segments not yet ACKed */
+
     /* counters */
     uint64_t segs_out, segs_in, bytes_acked, retransmits, timeouts,
              fast_retransmits, dup_acks, probes_sent;
+    uint64_t bytes_rcvd, bytes_delivered, bytes_indicated, ooo_segs,
+             dup_segs, acks_delayed, ka_probes_sent, challenge_acks;
 };
 
 /* A segment from the wire, parsed and checksummed by the owner. */
@@ -237,21 +325,35 @@ void chimney_tcp_stack_init(ChimneyTcpStack *s, const ChimneyTcpOps *ops,
 const char *chimney_tcp_state_check(const ChimneyTcpState *st);
 void chimney_tcp_conn_init(ChimneyTcpConn *c, ChimneyTcpStack *stack,
                            void *owner, const ChimneyTcpState *st,
-                           ChimneyTcpReq *reqs, uint32_t cap);
+                           ChimneyTcpReq *reqs, uint32_t cap,
+                           ChimneyTcpRecv *recvs, uint32_t rcap);
+void chimney_tcp_conn_destroy(ChimneyTcpConn *c);
+bool chimney_tcp_preload(ChimneyTcpConn *c, const uint8_t *data,
+                         uint32_t len);
 bool chimney_tcp_handover(ChimneyTcpConn *c, const ChimneyTcpReq *req);
 void chimney_tcp_start(ChimneyTcpConn *c);
 bool chimney_tcp_post(ChimneyTcpConn *c, const ChimneyTcpReq *req);
 void chimney_tcp_output(ChimneyTcpConn *c);
-void chimney_tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg);
+bool chimney_tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg,
+                       const uint8_t *payload);
+bool chimney_tcp_recv_post(ChimneyTcpConn *c, const ChimneyTcpRecv *rcv);
+bool chimney_tcp_indicate_done(ChimneyTcpConn *c, uint32_t taken);
+void chimney_tcp_deliver(ChimneyTcpConn *c);
+uint32_t chimney_tcp_held(const ChimneyTcpConn *c);
+void chimney_tcp_copy_held(const ChimneyTcpConn *c, uint8_t *buf);
 void chimney_tcp_timer(ChimneyTcpConn *c);
 void chimney_tcp_query(const ChimneyTcpConn *c, ChimneyTcpState *out);
 void chimney_tcp_terminate(ChimneyTcpConn *c, ChimneyTcpState *out);
 void chimney_tcp_freeze(ChimneyTcpConn *c);
 void chimney_tcp_reset(ChimneyTcpConn *c);
 void chimney_tcp_set_path_mtu(ChimneyTcpConn *c, uint32_t mtu);
+void chimney_tcp_set_keepalive(ChimneyTcpConn *c, bool on);
+void chimney_tcp_set_rcv_wnd(ChimneyTcpConn *c, uint32_t wnd);
 bool chimney_tcp_parse(const uint8_t *frame, size_t len,
                        ChimneyTcpTuple *tuple, ChimneyTcpSegment *seg,
                        const uint8_t **payload);
+bool chimney_tcp_parse_header(const uint8_t *th, uint32_t len,
+                              ChimneyTcpSegment *seg, uint32_t *doff);
 
 static inline uint32_t chimney_tcp_queued(const ChimneyTcpConn *c)
 {

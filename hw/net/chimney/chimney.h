@@ -29,7 +29,8 @@ OBJECT_DECLARE_SIMPLE_TYPE(ChimneyState, CHIMNEY_NIC)
 #define CHIMNEY_MAX_CONNS_LIMIT     (1u << 20)
 #define CHIMNEY_NUM_PARAMS          9
 #define CHIMNEY_FEATURES (CHIMNEY_FEAT_L2 | CHIMNEY_FEAT_INTX | \
-                          CHIMNEY_FEAT_MODERATION | CHIMNEY_FEAT_TCP_OFFLOAD)
+                          CHIMNEY_FEAT_MODERATION | CHIMNEY_FEAT_TCP_OFFLOAD | \
+                          CHIMNEY_FEAT_TCP_RECEIVE)
 /* Admin commands and TX frames handled per bottom-half run. */
 #define CHIMNEY_BH_BUDGET           64
 
@@ -65,6 +66,7 @@ struct ChimneyState {
     ChimneyRing asq;
     ChimneyRing l2_txq;
     ChimneyRing l2_rxq;
+    ChimneyRing ind_q;          /* generic buffers for indications */
     ChimneyCQ cq[CHIMNEY_MAX_CQS];
 
     uint32_t params[CHIMNEY_NUM_PARAMS];
@@ -83,12 +85,14 @@ struct ChimneyState {
     uint32_t num_objects;
     uint32_t sq_entries_used;   /* bounds what the guest makes us allocate */
     ChimneyRxSeg tcp_rx[CHIMNEY_TCP_RX_SLOTS];
+    uint8_t *tcp_rx_frames;     /* CHIMNEY_L2_MAX_FRAME bytes per slot */
     uint32_t tcp_rx_head, tcp_rx_count;
     ChimneyTcpStack *tcp;
     /* connections with completions waiting for room, per CQ */
     QTAILQ_HEAD(, ChimneyConn) flush_list[CHIMNEY_MAX_CQS];
     QTAILQ_HEAD(, ChimneyConn) kick_list;   /* send doorbells to serve */
     QTAILQ_HEAD(, ChimneyConn) timer_list;  /* expired timers */
+    QTAILQ_HEAD(, ChimneyConn) ind_list;    /* waiting for generic buffers */
     Error *migration_blocker;
 
     /* Fault injection (chimney-fault.c) */
@@ -101,6 +105,9 @@ struct ChimneyState {
     uint64_t stat_rx_frames;
     uint64_t stat_rx_dropped;
     uint64_t stat_stale_doorbells;
+    uint64_t stat_to_host;      /* offloaded 4-tuple, the host's segment */
+    uint64_t stat_indications;
+    uint64_t stat_forwarded;
 
     uint8_t tx_frame[CHIMNEY_L2_MAX_FRAME];
 };
@@ -122,6 +129,7 @@ bool chimney_params_valid(const uint32_t *params);
 /* chimney-l2.c */
 void chimney_l2_tx_process(ChimneyState *s);
 void chimney_l2_rx_kick(ChimneyState *s);
+bool chimney_l2_rx_frame(ChimneyState *s, const uint8_t *buf, size_t size);
 extern NetClientInfo chimney_net_info;
 
 #endif /* HW_NET_CHIMNEY_H */

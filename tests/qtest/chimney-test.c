@@ -35,6 +35,8 @@ typedef struct Fixture {
     QPCIBus *bus;
     QChimney c;
     int sock;                   /* our end of the socket netdev */
+    /* changes establish() makes to the OFFLOAD_TCP block */
+    void (*tweak)(struct Fixture *f, ChimneyTcpOffload *o);
 } Fixture;
 
 static QTestState *fx_qemu(int *sock, const char *extra)
@@ -1198,6 +1200,9 @@ static void establish(Fixture *f, QChimneyConn *hc, uint32_t iss,
     g_assert_cmpuint(qchimney_offload_path(&f->c, 0, 0, hc->ip, hc->peer_ip,
                                            1500), ==, CHIMNEY_ST_SUCCESS);
     qchimney_tcp_block(hc, 0, hc->cq, &o);
+    if (f->tweak) {
+        f->tweak(f, &o);
+    }
     g_assert_cmpuint(qchimney_offload_tcp(&f->c, hc, &o, 0), ==,
                      CHIMNEY_ST_SUCCESS);
 }
@@ -1746,7 +1751,7 @@ static void peer_ack_sync(Fixture *f, QChimneyConn *hc, uint32_t ack)
 }
 
 
-#define MS_NS (1000 * 1000)
+#define MS_NS (1000 * 1000LL)
 
 static void set_rules(Fixture *f, const char *rules)
 {
@@ -2386,6 +2391,590 @@ static void test_bad_tcp_sends(void)
 #define STREAM_BUF      (1024 * 1024)
 #define STREAM_CONNS    16  /* at most */
 #define STREAM_SQ       32
+
+/* --- the receive path --- */
+
+static uint8_t rx_byte(uint32_t seq)
+{
+    return seq * 13 + 7;
+}
+
+/* The peer sends @len bytes of its stream (rx_byte) at @seq. */
+static void peer_data(Fixture *f, QChimneyConn *hc, uint32_t seq,
+                      uint32_t ack, uint8_t flags, uint32_t len)
+{
+    g_autofree uint8_t *fr = g_malloc(14 + 40 + len);
+    g_autofree uint8_t *data = g_malloc(len + 1);
+    QChimneyTcpAddr from = {
+        .src_mac = (const uint8_t *)PEER_MAC, .dst_mac = hc->mac,
+        .src_ip = hc->peer_ip, .dst_ip = hc->ip,
+        .src_port = hc->peer_port, .dst_port = hc->port,
+    };
+    size_t n;
+
+    for (uint32_t i = 0; i < len; i++) {
+        data[i] = rx_byte(seq + i);
+    }
+    n = qchimney_tcp_data_frame(fr, &from, seq, ack, 0x10 | flags, 65535,
+                                NULL, 0, data, len);
+    wire_send(f, fr, n);
+}
+
+/* Wait until the connection has taken @n segments in all. */
+static void wait_segs_in(Fixture *f, QChimneyConn *hc, uint64_t n)
+{
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+    while (conn_segs_in(f, CHIMNEY_CONN_INDEX(hc->id)) < n) {
+        g_assert(g_get_monotonic_time() < deadline);
+        g_usleep(200);
+    }
+}
+
+/* Nothing comes from the device on the wire for @ms of real time. */
+static bool wire_quiet(Fixture *f, int ms)
+{
+    struct pollfd pfd = { .fd = f->sock, .events = POLLIN };
+
+    return poll(&pfd, 1, ms) == 0;
+}
+
+/* Guest memory at @addr holds the peer's stream from @seq. */
+static void check_rx(Fixture *f, uint64_t addr, uint32_t seq, uint32_t len)
+{
+    g_autofree uint8_t *buf = g_malloc(len + 1);
+
+    qtest_memread(f->qts, addr, buf, len);
+    for (uint32_t i = 0; i < len; i++) {
+        g_assert_cmphex(buf[i], ==, rx_byte(seq + i));
+    }
+}
+
+static ChimneyCqe expect_recv(Fixture *f, uint64_t cookie, uint8_t status,
+                              uint32_t bytes)
+{
+    ChimneyCqe cqe = expect_cqe(f, 2, CHIMNEY_CQE_RECV, status);
+
+    g_assert_cmphex(cqe.cookie, ==, cookie);
+    g_assert_cmpuint(cqe.bytes, ==, bytes);
+    g_assert_cmpuint(cqe.queue, ==, CHIMNEY_QUEUE_CONN_RQ);
+    return cqe;
+}
+
+/* A connection with a receive queue and, if asked, generic buffers */
+static void rx_fixture(Fixture *f, QChimneyConn *hc, bool generic,
+                       void (*tweak)(Fixture *, ChimneyTcpOffload *))
+{
+    uint64_t ring;
+
+    fx_init(f, NULL);
+    fx_start(f, &(QChimneyConfig) { .rx_buffers = 8 });
+    ring = QEMU_ALIGN_UP(guest_alloc(&f->alloc, 256 * 32 + 64), 64);
+    qtest_memset(f->qts, ring, 0, 256 * 32);
+    g_assert_cmpuint(qchimney_create_cq(&f->c, 2, ring, 256, 2, 0, 0),
+                     ==, CHIMNEY_ST_SUCCESS);
+    conn_setup(f, hc, 5, 2, 16);
+    hc->rq_size = 16;
+    hc->rq_base = QEMU_ALIGN_UP(guest_alloc(&f->alloc, 16 * 32 + 64), 64);
+    if (generic) {
+        qchimney_ind_create(&f->c, 16, 2048);
+    }
+    f->tweak = tweak;
+    establish(f, hc, 1000, 777);
+}
+
+/* Receives fill in order; delayed ACK and the push timer on the clock */
+static void test_tcp_recv_posted(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    uint32_t s;
+    uint64_t b1, b2;
+    PeerSeg ps;
+
+    rx_fixture(&f, &hc, false, NULL);
+    s = hc.irs + 1;
+    qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_RECEIVE, 0, 0x100, 0);
+    b1 = qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_RECEIVE, 0, 0x101, 3000);
+    b2 = qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_RECEIVE, 0, 0x102, 3000);
+    qchimney_sq_kick(&f.c, &hc);
+    expect_recv(&f, 0x100, CHIMNEY_ST_SUCCESS, 0);      /* zero-length */
+    for (int i = 0; i < 5; i++) {
+        peer_data(&f, &hc, s + i * 1000, 1001, 0, 1000);
+    }
+    /* Every second segment is ACKed at once (TcpAckFrequency 2) */
+    peer_read(&f, &ps);
+    g_assert_cmpuint(ps.ack, ==, s + 2000);
+    g_assert_cmpuint(ps.wnd, ==, 65535);
+    peer_read(&f, &ps);
+    g_assert_cmpuint(ps.ack, ==, s + 4000);
+    expect_recv(&f, 0x101, CHIMNEY_ST_SUCCESS, 3000);
+    check_rx(&f, b1, s, 3000);
+    /* The fifth waits for TcpDelayedAckTicks (200 ms) */
+    wait_segs_in(&f, &hc, 5);
+    g_assert(wire_quiet(&f, 50));
+    qtest_clock_step(f.qts, 199 * MS_NS);
+    g_assert(wire_quiet(&f, 50));
+    qtest_clock_step(f.qts, 1 * MS_NS);
+    peer_read(&f, &ps);
+    g_assert_cmpuint(ps.ack, ==, s + 5000);
+    /* The partly filled request completes on TcpPushTicks (500 ms) */
+    g_assert(cq_quiet(&f, 2));
+    qtest_clock_step(f.qts, 299 * MS_NS);
+    g_assert(cq_quiet(&f, 2));
+    qtest_clock_step(f.qts, 1 * MS_NS);
+    expect_recv(&f, 0x102, CHIMNEY_ST_SUCCESS, 2000);
+    check_rx(&f, b2, s + 3000, 2000);
+    fx_end(&f);
+}
+
+/* Out of order: duplicate ACKs at once; delivered when the gap fills */
+static void test_tcp_recv_out_of_order(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    uint32_t s;
+    uint64_t b;
+    PeerSeg ps;
+
+    rx_fixture(&f, &hc, false, NULL);
+    s = hc.irs + 1;
+    b = qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_RECEIVE, CHIMNEY_RQF_NO_PUSH,
+                         0x1, 3000);
+    qchimney_sq_kick(&f.c, &hc);
+    peer_data(&f, &hc, s + 2000, 1001, 0, 1000);
+    peer_read(&f, &ps);
+    g_assert_cmpuint(ps.ack, ==, s);
+    peer_data(&f, &hc, s + 1000, 1001, 0, 1000);
+    peer_read(&f, &ps);
+    g_assert_cmpuint(ps.ack, ==, s);
+    g_assert(cq_quiet(&f, 2));
+    /* The gap fills: everything ACKed at once and delivered */
+    peer_data(&f, &hc, s, 1001, 0, 1000);
+    peer_read(&f, &ps);
+    g_assert_cmpuint(ps.ack, ==, s + 3000);
+    expect_recv(&f, 0x1, CHIMNEY_ST_SUCCESS, 3000);
+    check_rx(&f, b, s, 3000);
+    /* An old duplicate is ACKed again */
+    peer_data(&f, &hc, s + 500, 1001, 0, 1000);
+    peer_read(&f, &ps);
+    g_assert_cmpuint(ps.ack, ==, s + 3000);
+    fx_end(&f);
+}
+
+/* Indications: one at a time; the driver takes part, posts get the rest */
+static void test_tcp_recv_indicate(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    ChimneyCqe cqe;
+    uint32_t s;
+    uint64_t b;
+
+    rx_fixture(&f, &hc, true, NULL);
+    s = hc.irs + 1;
+    peer_data(&f, &hc, s, 1001, 0x08, 1000);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_INDICATE, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.bytes, ==, 1000);
+    g_assert_cmpuint(cqe.aux, ==, s);
+    g_assert_cmpuint(cqe.queue, ==, CHIMNEY_QUEUE_INDICATE);
+    g_assert_cmphex(cqe.obj, ==, hc.id);
+    check_rx(&f, cqe.cookie, s, 1000);
+    peer_data(&f, &hc, s + 1000, 1001, 0, 500);
+    wait_segs_in(&f, &hc, 2);
+    g_assert(cq_quiet(&f, 2));                  /* one offer at a time */
+    /* 600 taken; the rest waits for a post */
+    qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_INDICATE_DONE, 0, cqe.cookie,
+                     600);
+    qchimney_sq_kick(&f.c, &hc);
+    qchimney_ind_post(&f.c, cqe.cookie);
+    g_assert(cq_quiet(&f, 2));
+    b = qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_RECEIVE, 0, 0x201, 2000);
+    qchimney_sq_kick(&f.c, &hc);
+    expect_recv(&f, 0x201, CHIMNEY_ST_SUCCESS, 900);    /* PSH passed */
+    check_rx(&f, b, s + 600, 900);
+    g_assert_cmpuint(qom_stat(&f, "x-stat-indications"), ==, 1);
+    /* An answer with no indication outstanding is refused */
+    qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_INDICATE_DONE, 0, 0x333, 5);
+    qchimney_sq_kick(&f.c, &hc);
+    expect_recv(&f, 0x333, CHIMNEY_ST_INVALID_PARAM, 0);
+    /* A refusal of everything: kept, offered again after a post */
+    peer_data(&f, &hc, s + 1500, 1001, 0, 300);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_INDICATE, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, s + 1500);
+    qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_INDICATE_DONE, 0, cqe.cookie, 0);
+    qchimney_ind_post(&f.c, cqe.cookie);
+    qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_RECEIVE, 0, 0x202, 0);
+    qchimney_sq_kick(&f.c, &hc);
+    expect_recv(&f, 0x202, CHIMNEY_ST_SUCCESS, 0);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_INDICATE, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.bytes, ==, 300);
+    check_rx(&f, cqe.cookie, s + 1500, 300);
+    fx_end(&f);
+}
+
+/* FIN: DISCONNECT after the data before it; our half still sends */
+static void test_tcp_recv_fin(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    static const uint32_t s1[] = { 500 };
+    ChimneyCqe cqe;
+    uint32_t s;
+    uint64_t b1, b2;
+    PeerSeg ps;
+
+    rx_fixture(&f, &hc, false, NULL);
+    s = hc.irs + 1;
+    peer_data(&f, &hc, s, 1001, 0, 1000);
+    peer_data(&f, &hc, s + 1000, 1001, 0x01, 0);
+    peer_read(&f, &ps);
+    g_assert_cmpuint(ps.ack, ==, s + 1001);
+    g_assert(cq_quiet(&f, 2));
+    b1 = qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_RECEIVE, 0, 0x301, 600);
+    b2 = qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_RECEIVE, CHIMNEY_RQF_NO_PUSH,
+                          0x302, 600);
+    qchimney_sq_kick(&f.c, &hc);
+    expect_recv(&f, 0x301, CHIMNEY_ST_SUCCESS, 600);
+    expect_recv(&f, 0x302, CHIMNEY_ST_SUCCESS, 400);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_DISCONNECT);
+    check_rx(&f, b1, s, 600);
+    check_rx(&f, b2, s + 600, 400);
+    /* Posted after the DISCONNECT: INVALID_STATE */
+    qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_RECEIVE, 0, 0x303, 100);
+    qchimney_sq_kick(&f.c, &hc);
+    expect_recv(&f, 0x303, CHIMNEY_ST_INVALID_STATE, 0);
+    /* Half-closed: our data still goes, then our FIN */
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 0x401, s1, 1, NULL);
+    qchimney_sq_kick(&f.c, &hc);
+    peer_read(&f, &ps);
+    g_assert_cmpuint(ps.len, ==, 500);
+    g_assert_cmpuint(ps.ack, ==, s + 1001);
+    peer_send(&f, &hc, s + 1001, 1501, 0x10, 65535, NULL, 0);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 0x401);
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_DISCONNECT, 0, 0x402, NULL, 0,
+                     NULL);
+    qchimney_sq_kick(&f.c, &hc);
+    peer_read(&f, &ps);
+    g_assert(ps.flags & 0x01);
+    peer_send(&f, &hc, s + 1001, 1502, 0x10, 65535, NULL, 0);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_DISCONNECT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 0x402);
+    fx_end(&f);
+}
+
+/* RST: the send, the partly filled receive (with its bytes), ABORT */
+static void test_tcp_recv_rst(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    static const uint32_t s1[] = { 300 };
+    ChimneyCqe cqe;
+    uint32_t s;
+    PeerSeg ps;
+
+    rx_fixture(&f, &hc, false, NULL);
+    s = hc.irs + 1;
+    qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_RECEIVE, CHIMNEY_RQF_NO_PUSH,
+                     0x501, 4000);
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 0x601, s1, 1, NULL);
+    qchimney_sq_kick(&f.c, &hc);
+    peer_read(&f, &ps);
+    peer_data(&f, &hc, s, 1001, 0, 1000);
+    wait_segs_in(&f, &hc, 1);
+    /* A RST in the window but not at RcvNxt: a challenge ACK only */
+    peer_send(&f, &hc, s + 1500, 0, 0x04, 0, NULL, 0);
+    peer_read(&f, &ps);
+    g_assert_cmpuint(ps.ack, ==, s + 1000);
+    g_assert(cq_quiet(&f, 2));
+    peer_send(&f, &hc, s + 1000, 0, 0x04, 0, NULL, 0);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_REQUEST_ABORTED);
+    g_assert_cmphex(cqe.cookie, ==, 0x601);
+    expect_recv(&f, 0x501, CHIMNEY_ST_REQUEST_ABORTED, 1000);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_ABORT);
+    /* Posted after the reset: aborted too */
+    qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_RECEIVE, 0, 0x502, 100);
+    qchimney_sq_kick(&f.c, &hc);
+    expect_recv(&f, 0x502, CHIMNEY_ST_REQUEST_ABORTED, 0);
+    fx_end(&f);
+}
+
+/* Upload: received data not delivered goes back to the host */
+static void test_tcp_recv_terminate(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    ChimneyTcpDelegated d;
+    ChimneyAdminCmd cmd;
+    ChimneyCqe cqe;
+    uint64_t qbuf, held;
+    uint32_t s;
+    PeerSeg ps;
+
+    rx_fixture(&f, &hc, false, NULL);
+    s = hc.irs + 1;
+    peer_data(&f, &hc, s, 1001, 0, 1000);
+    peer_data(&f, &hc, s + 1000, 1001, 0, 500);
+    peer_read(&f, &ps);
+    g_assert_cmpuint(ps.ack, ==, s + 1500);
+    qbuf = guest_alloc(&f.alloc, sizeof(d));
+    held = guest_alloc(&f.alloc, 4096);
+    /* Too small a buffer: refused, the connection runs on */
+    cmd = (ChimneyAdminCmd) {
+        .opcode = CHIMNEY_CMD_TERMINATE, .id = hc.id, .addr = qbuf,
+        .cookie = 0x71,
+        .param = { CHIMNEY_OBJ_TCP, (uint32_t)held, held >> 32, 1000 },
+    };
+    qchimney_admin_submit(&f.c, &cmd);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_NO_RESOURCES);
+    g_assert_cmphex(cqe.cookie, ==, 0x71);
+    qtest_memread(f.qts, qbuf, &d, sizeof(d));
+    g_assert_cmpuint(le32_to_cpu(d.rcv_held), ==, 1500);
+    peer_data(&f, &hc, s + 1500, 1001, 0, 100);
+    peer_data(&f, &hc, s + 1600, 1001, 0, 100);
+    peer_read(&f, &ps);
+    g_assert_cmpuint(ps.ack, ==, s + 1700);
+    /* Room enough: the bytes come back with the state */
+    cmd.cookie = 0x72;
+    cmd.param[3] = 4096;
+    qchimney_admin_submit(&f.c, &cmd);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 0x72);
+    qtest_memread(f.qts, qbuf, &d, sizeof(d));
+    g_assert_cmpuint(le32_to_cpu(d.rcv_held), ==, 1700);
+    g_assert_cmpuint(le32_to_cpu(d.rcv_nxt), ==, s + 1700);
+    check_rx(&f, held, s, 1700);
+    fx_end(&f);
+}
+
+/* BufferedData handed over at offload is delivered first */
+static void buffered_tweak(Fixture *f, ChimneyTcpOffload *o)
+{
+    uint32_t rcv_nxt = le32_to_cpu(o->delegated.rcv_nxt);
+    uint8_t data[200];
+    uint64_t addr = guest_alloc(&f->alloc, sizeof(data));
+
+    for (int i = 0; i < sizeof(data); i++) {
+        data[i] = rx_byte(rcv_nxt - sizeof(data) + i);
+    }
+    qtest_memwrite(f->qts, addr, data, sizeof(data));
+    o->buffered_addr = cpu_to_le64(addr);
+    o->buffered_len = cpu_to_le32(sizeof(data));
+}
+
+/* FORWARD: segments the host received go in; bad ones are refused */
+static void test_tcp_recv_forward(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    ChimneyCqe cqe;
+    uint8_t seg[20 + 300];
+    uint64_t b, sbuf;
+    uint32_t s;
+    ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_FORWARD };
+
+    rx_fixture(&f, &hc, false, buffered_tweak);
+    s = hc.irs + 1;
+    b = qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_RECEIVE, 0, 0x801, 1000);
+    qchimney_sq_kick(&f.c, &hc);
+    /* A TCP segment without an IP header, as the host forwards it */
+    memset(seg, 0, sizeof(seg));
+    stw_be_p(seg, hc.peer_port);
+    stw_be_p(seg + 2, hc.port);
+    stl_be_p(seg + 4, s);
+    stl_be_p(seg + 8, 1001);
+    seg[12] = 5 << 4;
+    seg[13] = 0x18;
+    stw_be_p(seg + 14, 65535);
+    for (int i = 0; i < 300; i++) {
+        seg[20 + i] = rx_byte(s + i);
+    }
+    sbuf = guest_alloc(&f.alloc, sizeof(seg));
+    qtest_memwrite(f.qts, sbuf, seg, sizeof(seg));
+    cmd.id = hc.id;
+    cmd.addr = sbuf;
+    cmd.len = sizeof(seg);
+    cmd.cookie = 0x91;
+    qchimney_admin_submit(&f.c, &cmd);
+    /* The buffered 200 bytes first, then the forwarded 300, pushed */
+    expect_recv(&f, 0x801, CHIMNEY_ST_SUCCESS, 500);
+    check_rx(&f, b, s - 200, 500);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 0x91);
+    g_assert_cmpuint(qom_stat(&f, "x-stat-forwarded"), ==, 1);
+    /* Malformed: too short, a bad data offset, another connection's */
+    cmd.len = 10;
+    qchimney_admin_submit(&f.c, &cmd);
+    expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_INVALID_PARAM);
+    cmd.len = sizeof(seg);
+    seg[12] = 15 << 4;
+    qtest_memwrite(f.qts, sbuf, seg, 20);
+    qchimney_admin_submit(&f.c, &cmd);
+    expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_INVALID_PARAM);
+    seg[12] = 5 << 4;
+    stw_be_p(seg, hc.peer_port + 1);
+    qtest_memwrite(f.qts, sbuf, seg, 20);
+    qchimney_admin_submit(&f.c, &cmd);
+    expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_INVALID_PARAM);
+    cmd.addr = FAR_AWAY;
+    qchimney_admin_submit(&f.c, &cmd);
+    expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_DMA_ERROR);
+    /* After a reset the host keeps what it would forward */
+    peer_send(&f, &hc, s + 300, 0, 0x04, 0, NULL, 0);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_ABORT);
+    cmd.addr = sbuf;
+    qchimney_admin_submit(&f.c, &cmd);
+    expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_REQUEST_ABORTED);
+    fx_end(&f);
+}
+
+/* Keepalive from the cached parameters: probes, an answer, then silence */
+static void keepalive_tweak(Fixture *f, ChimneyTcpOffload *o)
+{
+    o->cached_flags = cpu_to_le16(CHIMNEY_TCPC_KEEPALIVE);
+    o->ka_timeout = cpu_to_le32(10000);             /* ticks of 1 ms */
+    o->ka_interval = cpu_to_le32(1000);
+    o->ka_probe_count = 2;
+}
+
+static void test_tcp_recv_keepalive(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    ChimneyCqe cqe;
+    PeerSeg ps;
+
+    rx_fixture(&f, &hc, false, keepalive_tweak);
+    qtest_clock_step(f.qts, 9999 * MS_NS);
+    g_assert(wire_quiet(&f, 50));
+    qtest_clock_step(f.qts, 1 * MS_NS);
+    peer_read(&f, &ps);
+    g_assert_cmpuint(ps.seq, ==, hc.iss);           /* SndUna - 1 */
+    g_assert_cmpuint(ps.len, ==, 0);
+    peer_ack_sync(&f, &hc, hc.iss + 1);
+    qtest_clock_step(f.qts, 10000 * MS_NS);
+    peer_read(&f, &ps);
+    qtest_clock_step(f.qts, 1000 * MS_NS);
+    peer_read(&f, &ps);
+    g_assert(cq_quiet(&f, 2));
+    qtest_clock_step(f.qts, 1000 * MS_NS);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_UPLOAD_REQUEST);
+    g_assert_cmpuint(cqe.info, ==, CHIMNEY_UPLOAD_TIMEOUT);
+    fx_end(&f);
+}
+
+/* Urgent data: not ACKed, upload requested; the host takes it over */
+static void test_tcp_recv_urgent(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    ChimneyCqe cqe;
+
+    rx_fixture(&f, &hc, true, NULL);
+    peer_data(&f, &hc, hc.irs + 1, 1001, 0x20, 100);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_UPLOAD_REQUEST);
+    g_assert_cmpuint(cqe.info, ==, CHIMNEY_UPLOAD_URGENT_DATA);
+    g_assert(wire_quiet(&f, 100));
+    g_assert_cmpuint(qom_stat(&f, "x-stat-indications"), ==, 0);
+    fx_end(&f);
+}
+
+/* Bad receive-side input: error completions, QEMU stays alive */
+static void test_bad_tcp_receives(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    ChimneyCqe cqe;
+    ChimneySqDesc d;
+    ChimneySge sge = { .addr = cpu_to_le64(FAR_AWAY), .len = 100 };
+    ChimneyTcpOffload o;
+    uint64_t sgl;
+    uint32_t tail;
+
+    rx_fixture(&f, &hc, false, NULL);
+    /* A buffer outside guest RAM */
+    sgl = guest_alloc(&f.alloc, sizeof(sge));
+    qtest_memwrite(f.qts, sgl, &sge, sizeof(sge));
+    d = (ChimneySqDesc) {
+        .type = CHIMNEY_RQ_RECEIVE, .nsge = 1, .len = 100, .cookie = 0xb1,
+        .sgl = sgl,
+    };
+    qtest_memwrite(f.qts, hc.rq_base, &d, sizeof(d));
+    /* An unknown type, then too many SGL entries */
+    d.type = 9;
+    d.cookie = 0xb2;
+    qtest_memwrite(f.qts, hc.rq_base + 32, &d, sizeof(d));
+    d.type = CHIMNEY_RQ_RECEIVE;
+    d.nsge = CHIMNEY_MAX_SGE + 1;
+    d.cookie = 0xb3;
+    qtest_memwrite(f.qts, hc.rq_base + 64, &d, sizeof(d));
+    hc.rq_tail = 3;
+    tail = cpu_to_le32(3);
+    qtest_memwrite(f.qts, hc.db_record + 4, &tail, 4);
+    qchimney_sq_kick(&f.c, &hc);
+    expect_recv(&f, 0xb1, CHIMNEY_ST_DMA_ERROR, 0);
+    expect_recv(&f, 0xb2, CHIMNEY_ST_BAD_DESCRIPTOR, 0);
+    expect_recv(&f, 0xb3, CHIMNEY_ST_BAD_DESCRIPTOR, 0);
+    /* Zero-length generic buffers: each returned with an error */
+    qchimney_ind_create(&f.c, 4, 0);
+    peer_data(&f, &hc, hc.irs + 1, 1001, 0, 100);
+    for (int i = 0; i < 3; i++) {
+        cqe = expect_cqe(&f, 2, CHIMNEY_CQE_INDICATE,
+                         CHIMNEY_ST_BAD_DESCRIPTOR);
+        g_assert_cmpuint(cqe.bytes, ==, 0);
+    }
+    /* A good receive takes the held bytes */
+    qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_RECEIVE, CHIMNEY_RQF_NO_PUSH,
+                     0xb4, 1000);
+    qchimney_sq_kick(&f.c, &hc);
+    g_assert(cq_quiet(&f, 2));
+    /* The RQ producer index beyond the ring: the host must take over */
+    tail = cpu_to_le32(hc.rq_size + 3);
+    qtest_memwrite(f.qts, hc.db_record + 4, &tail, 4);
+    qchimney_sq_kick(&f.c, &hc);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_UPLOAD_REQUEST);
+    g_assert_cmpuint(cqe.info, ==, CHIMNEY_UPLOAD_REQUESTED);
+    /* Terminated: the pending receive leaves with its bytes */
+    qchimney_admin_submit(&f.c, &(ChimneyAdminCmd) {
+        .opcode = CHIMNEY_CMD_TERMINATE, .id = hc.id, .cookie = 0xb5,
+        .addr = guest_alloc(&f.alloc, 96), .param = { CHIMNEY_OBJ_TCP } });
+    expect_recv(&f, 0xb4, CHIMNEY_ST_UPLOAD_IN_PROGRESS, 100);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 0xb5);
+    /* A receive doorbell for it now is a stale one */
+    qchimney_sq_kick(&f.c, &hc);
+    g_assert_cmpuint(qom_stat(&f, "x-stat-stale-doorbells"), ==, 1);
+    /* OFFLOAD with a bad RQ, too much or unreadable BufferedData */
+    hc.id = CHIMNEY_CONN_ID(6, 1);
+    hc.rq_size = 3;
+    qchimney_tcp_block(&hc, 0, 2, &o);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &hc, &o, 0), ==,
+                     CHIMNEY_ST_INVALID_PARAM);
+    hc.rq_size = 16;
+    qchimney_tcp_block(&hc, 0, 2, &o);
+    o.buffered_len = cpu_to_le32(2 << 20);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &hc, &o, 0), ==,
+                     CHIMNEY_ST_INVALID_PARAM);
+    o.buffered_len = cpu_to_le32(100);
+    o.buffered_addr = cpu_to_le64(FAR_AWAY);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &hc, &o, 0), ==,
+                     CHIMNEY_ST_DMA_ERROR);
+    /* A generic-buffer queue must not name a CQ */
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_DESTROY_L2Q,
+                           CHIMNEY_QUEUE_INDICATE, 0, 0, 0, 0, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(qchimney_create_l2q(&f.c, CHIMNEY_QUEUE_INDICATE,
+                                         f.c.indq.base, 4, 2), ==,
+                     CHIMNEY_ST_INVALID_PARAM);
+    fx_end(&f);
+}
 
 typedef struct StreamServer {
     int listen_fd;
@@ -3222,5 +3811,16 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/fault/bad-rules", test_fault_bad_rules);
     qtest_add_func("/chimney/bad/tcp-offload", test_bad_tcp_offload);
     qtest_add_func("/chimney/bad/tcp-sends", test_bad_tcp_sends);
+    qtest_add_func("/chimney/tcp/recv/posted", test_tcp_recv_posted);
+    qtest_add_func("/chimney/tcp/recv/out-of-order",
+                   test_tcp_recv_out_of_order);
+    qtest_add_func("/chimney/tcp/recv/indicate", test_tcp_recv_indicate);
+    qtest_add_func("/chimney/tcp/recv/fin", test_tcp_recv_fin);
+    qtest_add_func("/chimney/tcp/recv/rst", test_tcp_recv_rst);
+    qtest_add_func("/chimney/tcp/recv/terminate", test_tcp_recv_terminate);
+    qtest_add_func("/chimney/tcp/recv/forward", test_tcp_recv_forward);
+    qtest_add_func("/chimney/tcp/recv/keepalive", test_tcp_recv_keepalive);
+    qtest_add_func("/chimney/tcp/recv/urgent", test_tcp_recv_urgent);
+    qtest_add_func("/chimney/bad/tcp-receives", test_bad_tcp_receives);
     return g_test_run();
 }

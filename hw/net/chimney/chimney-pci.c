@@ -689,6 +689,12 @@ static void chimney_instance_init(Object *obj)
     object_property_add(obj, "x-stat-stale-doorbells", "uint64",
                         chimney_get_stat, NULL, NULL,
                         &s->stat_stale_doorbells);
+    object_property_add(obj, "x-stat-to-host", "uint64", chimney_get_stat,
+                        NULL, NULL, &s->stat_to_host);
+    object_property_add(obj, "x-stat-indications", "uint64",
+                        chimney_get_stat, NULL, NULL, &s->stat_indications);
+    object_property_add(obj, "x-stat-forwarded", "uint64", chimney_get_stat,
+                        NULL, NULL, &s->stat_forwarded);
     object_property_add_str(obj, "x-conn-stats", chimney_get_conn_stats,
                             NULL);
     chimney_fault_add_properties(obj);

@@ -226,17 +226,28 @@ uint8_t qchimney_create_l2q(QChimney *c, uint32_t queue, uint64_t base,
         .opcode = CHIMNEY_CMD_CREATE_L2Q, .id = queue, .addr = base,
         .len = size,
     };
-    QChimneyRing *r = queue == CHIMNEY_QUEUE_L2_TX ? &c->txq : &c->rxq;
+    QChimneyRing *r;
+    uint32_t db;
     uint8_t st;
 
+    switch (queue) {
+    case CHIMNEY_QUEUE_L2_TX:
+        r = &c->txq;
+        db = CHIMNEY_DB_L2_TXQ_TAIL;
+        break;
+    case CHIMNEY_QUEUE_INDICATE:
+        r = &c->indq;
+        db = CHIMNEY_DB_IND_TAIL;
+        break;
+    default:
+        r = &c->rxq;
+        db = CHIMNEY_DB_L2_RXQ_TAIL;
+        break;
+    }
     cmd.param[CHIMNEY_L2Q_PARAM_CQ] = cq;
     st = qchimney_admin(c, &cmd, NULL);
     if (st == CHIMNEY_ST_SUCCESS) {
-        *r = (QChimneyRing) {
-            .base = base, .size = size,
-            .doorbell = queue == CHIMNEY_QUEUE_L2_TX ?
-                        CHIMNEY_DB_L2_TXQ_TAIL : CHIMNEY_DB_L2_RXQ_TAIL,
-        };
+        *r = (QChimneyRing) { .base = base, .size = size, .doorbell = db };
     }
     return st;
 }
@@ -514,8 +525,19 @@ size_t qchimney_tcp_frame(uint8_t *buf, const QChimneyTcpAddr *a,
                           uint32_t seq, uint32_t ack, uint8_t flags,
                           uint16_t wnd, const uint8_t *opt, size_t optlen)
 {
+    return qchimney_tcp_data_frame(buf, a, seq, ack, flags, wnd, opt, optlen,
+                                   NULL, 0);
+}
+
+/* A TCP/IPv4 frame with @len payload bytes; @buf has room for it all. */
+size_t qchimney_tcp_data_frame(uint8_t *buf, const QChimneyTcpAddr *a,
+                               uint32_t seq, uint32_t ack, uint8_t flags,
+                               uint16_t wnd, const uint8_t *opt,
+                               size_t optlen, const uint8_t *data,
+                               size_t len)
+{
     uint8_t *ip = buf + 14, *th = ip + 20;
-    size_t tcp_len = 20 + optlen;
+    size_t tcp_len = 20 + optlen + len;
     uint32_t sum;
 
     g_assert(optlen <= 40 && !(optlen & 3));
@@ -536,11 +558,14 @@ size_t qchimney_tcp_frame(uint8_t *buf, const QChimneyTcpAddr *a,
     stw_be_p(th + 2, a->dst_port);
     stl_be_p(th + 4, seq);
     stl_be_p(th + 8, ack);
-    th[12] = (tcp_len / 4) << 4;
+    th[12] = ((20 + optlen) / 4) << 4;
     th[13] = flags;
     stw_be_p(th + 14, wnd);
     if (optlen) {
         memcpy(th + 20, opt, optlen);
+    }
+    if (len) {
+        memcpy(th + 20 + optlen, data, len);
     }
     sum = qchimney_csum(ip + 12, 8, 0);
     sum = (uint16_t)~sum + 6 + tcp_len;
@@ -645,6 +670,8 @@ void qchimney_tcp_block(QChimneyConn *hc, uint32_t path, uint32_t cq,
     o->sq_base = cpu_to_le64(hc->sq_base);
     o->sq_size = cpu_to_le32(hc->sq_size);
     o->db_record = cpu_to_le64(hc->db_record);
+    o->rq_base = cpu_to_le64(hc->rq_base);
+    o->rq_size = cpu_to_le32(hc->rq_size);
     o->remote_port = cpu_to_le16(hc->peer_port);
     o->local_port = cpu_to_le16(hc->port);
     o->remote_mss = cpu_to_le16(hc->peer_mss);
@@ -732,6 +759,69 @@ uint64_t qchimney_sq_post(QChimney *c, QChimneyConn *hc, uint8_t type,
 void qchimney_sq_kick(QChimney *c, QChimneyConn *hc)
 {
     qchimney_writel(c, CHIMNEY_DB_CONN_SQ, hc->id);
+}
+
+/*
+ * Put an entry on the connection's receive queue and publish it in the
+ * doorbell record (the caller rings with qchimney_sq_kick).  A RECEIVE
+ * gets a zeroed buffer of @len bytes in one SGL entry, whose address is
+ * returned; an INDICATE_DONE says @len bytes were taken.
+ */
+uint64_t qchimney_rq_post(QChimney *c, QChimneyConn *hc, uint8_t type,
+                          uint8_t flags, uint64_t cookie, uint32_t len)
+{
+    uint64_t buf = 0, sgl = 0;
+    ChimneySqDesc d;
+    uint32_t tail_le;
+
+    if (type == CHIMNEY_RQ_RECEIVE && len) {
+        ChimneySge e;
+
+        buf = guest_alloc(c->alloc, len);
+        sgl = guest_alloc(c->alloc, sizeof(e));
+        e = (ChimneySge) { .addr = cpu_to_le64(buf), .len = cpu_to_le32(len) };
+        qtest_memset(c->qts, buf, 0, len);
+        qtest_memwrite(c->qts, sgl, &e, sizeof(e));
+    }
+    d = (ChimneySqDesc) {
+        .type = type, .flags = flags, .nsge = cpu_to_le16(sgl ? 1 : 0),
+        .len = cpu_to_le32(len), .cookie = cpu_to_le64(cookie),
+        .sgl = cpu_to_le64(sgl),
+    };
+    qtest_memwrite(c->qts, hc->rq_base + hc->rq_tail * sizeof(d), &d,
+                   sizeof(d));
+    hc->rq_tail = (hc->rq_tail + 1) & (hc->rq_size - 1);
+    tail_le = cpu_to_le32(hc->rq_tail);
+    qtest_memwrite(c->qts, hc->db_record + 4, &tail_le, sizeof(tail_le));
+    return buf;
+}
+
+/* Give a generic buffer back to the device's generic-buffer queue. */
+void qchimney_ind_post(QChimney *c, uint64_t buf)
+{
+    ChimneyL2RxDesc d = {
+        .addr = cpu_to_le64(buf), .len = cpu_to_le32(c->ind_buf_size),
+        .cookie = cpu_to_le64(buf),
+    };
+
+    qtest_memwrite(c->qts, c->indq.base + c->indq.tail * sizeof(d), &d,
+                   sizeof(d));
+    c->indq.tail = (c->indq.tail + 1) & (c->indq.size - 1);
+    qchimney_ring_doorbell(c, &c->indq);
+}
+
+/* The generic-buffer queue, every slot but one holding a buffer. */
+void qchimney_ind_create(QChimney *c, uint32_t entries, uint32_t buf_size)
+{
+    uint64_t ring = QEMU_ALIGN_UP(guest_alloc(c->alloc, entries *
+                                              CHIMNEY_L2_DESC_SIZE + 64), 64);
+
+    c->ind_buf_size = buf_size;
+    g_assert_cmpuint(qchimney_create_l2q(c, CHIMNEY_QUEUE_INDICATE, ring,
+                                         entries, 0), ==, CHIMNEY_ST_SUCCESS);
+    for (uint32_t i = 0; i + 1 < entries; i++) {
+        qchimney_ind_post(c, guest_alloc(c->alloc, buf_size));
+    }
 }
 
 /*

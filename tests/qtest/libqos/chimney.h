@@ -46,6 +46,8 @@ typedef struct QChimney {
     QChimneyRing asq;
     QChimneyRing txq;
     QChimneyRing rxq;
+    QChimneyRing indq;      /* generic buffers; cookie = buffer address */
+    uint32_t ind_buf_size;
     QChimneyCQ cq[CHIMNEY_MAX_CQS];
     uint64_t next_cookie;
     uint64_t tx_area;       /* QCHIMNEY_TX_SLOT bytes per TX ring slot */
@@ -137,7 +139,10 @@ typedef struct QChimneyConn {
     uint64_t sq_base;
     uint32_t sq_size;
     uint32_t sq_tail;
-    uint64_t db_record;
+    uint64_t db_record;         /* SQ producer index, then the RQ's */
+    uint64_t rq_base;           /* receive queue; rq_size 0: none */
+    uint32_t rq_size;
+    uint32_t rq_tail;
 } QChimneyConn;
 
 /* Addresses of one direction of a TCP connection, IPs in network order */
@@ -150,6 +155,11 @@ typedef struct QChimneyTcpAddr {
 size_t qchimney_tcp_frame(uint8_t *buf, const QChimneyTcpAddr *a,
                           uint32_t seq, uint32_t ack, uint8_t flags,
                           uint16_t wnd, const uint8_t *opt, size_t optlen);
+size_t qchimney_tcp_data_frame(uint8_t *buf, const QChimneyTcpAddr *a,
+                               uint32_t seq, uint32_t ack, uint8_t flags,
+                               uint16_t wnd, const uint8_t *opt,
+                               size_t optlen, const uint8_t *data,
+                               size_t len);
 void qchimney_arp_request(QChimney *c, QChimneyConn *hc);
 void qchimney_arp_reply_wait(QChimney *c, QChimneyConn *hc);
 void qchimney_tcp_syn(QChimney *c, QChimneyConn *hc);
@@ -166,6 +176,10 @@ uint64_t qchimney_sq_post(QChimney *c, QChimneyConn *hc, uint8_t type,
                           uint8_t flags, uint64_t cookie, const uint32_t *sge,
                           int nsge, uint64_t *data);
 void qchimney_sq_kick(QChimney *c, QChimneyConn *hc);
+uint64_t qchimney_rq_post(QChimney *c, QChimneyConn *hc, uint8_t type,
+                          uint8_t flags, uint64_t cookie, uint32_t len);
+void qchimney_ind_create(QChimney *c, uint32_t entries, uint32_t buf_size);
+void qchimney_ind_post(QChimney *c, uint64_t buf);
 uint8_t qchimney_conn_cmd(QChimney *c, QChimneyConn *hc, uint8_t opcode,
                           uint64_t addr, ChimneyCqe *cqe);
 void qchimney_l2_send_raw(QChimney *c, const uint8_t *frame, size_t len);

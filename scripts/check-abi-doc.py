@@ -19,6 +19,7 @@ GROUPS = {
     "CHIMNEY_QUEUE_": lambda n, v: (n, "%d" % v),
     "CHIMNEY_OBJ_": lambda n, v: (n, "%d" % v),
     "CHIMNEY_SQ_": lambda n, v: (n, "%d" % v),
+    "CHIMNEY_RQ_": lambda n, v: (n, "%d" % v),
     "CHIMNEY_NDIS_STATUS_": lambda n, v: (n, "0x%08x" % v),
 }
 CQE_TYPES = {"ADMIN", "SEND", "RECV", "INDICATE", "EVENT", "L2_TX", "L2_RX",

@@ -3039,6 +3039,52 @@ static void stream_progress(StreamStats *st, bool last)
 }
 
 /*
+ * Keep connection @i's send queue full: chunk k of its stream is
+ * STREAM_CHUNK bytes of @buf from (k * STREAM_CHUNK) % STREAM_BUF, with
+ * cookie i << 32 | k.  Once all @sends are acknowledged, a graceful
+ * disconnect follows (*posted becomes UINT32_MAX).  Returns whether the
+ * queue has new entries.
+ */
+static bool stream_feed(Fixture *f, QChimneyConn *hc, int i, uint32_t sends,
+                        uint64_t buf, uint64_t sgl, uint32_t *posted,
+                        uint32_t done, StreamStats *st)
+{
+    bool kick = false;
+
+    while (*posted < sends && *posted - done < STREAM_SQ - 2) {
+        uint32_t k = (*posted)++;
+        ChimneySge e = {
+            .addr = cpu_to_le64(buf + (uint64_t)k * STREAM_CHUNK % STREAM_BUF),
+            .len = cpu_to_le32(STREAM_CHUNK),
+        };
+        ChimneySqDesc d = {
+            .type = CHIMNEY_SQ_SEND, .flags = CHIMNEY_SQF_PUSH,
+            .nsge = cpu_to_le16(1), .len = cpu_to_le32(STREAM_CHUNK),
+            .cookie = cpu_to_le64((uint64_t)i << 32 | k),
+            .sgl = cpu_to_le64(sgl + hc->sq_tail * sizeof(e)),
+        };
+        uint32_t tail;
+
+        qtest_memwrite(f->qts, sgl + hc->sq_tail * sizeof(e), &e, sizeof(e));
+        qtest_memwrite(f->qts, hc->sq_base + hc->sq_tail * 32, &d, sizeof(d));
+        hc->sq_tail = (hc->sq_tail + 1) % STREAM_SQ;
+        if (st) {
+            st->posted_at[(uint64_t)i * sends + k] = g_get_monotonic_time();
+        }
+        tail = cpu_to_le32(hc->sq_tail);
+        qtest_memwrite(f->qts, hc->db_record, &tail, 4);
+        kick = true;
+    }
+    if (*posted == sends && done == sends) {
+        qchimney_sq_post(&f->c, hc, CHIMNEY_SQ_DISCONNECT, 0,
+                         (uint64_t)i << 32 | 0xffffffff, NULL, 0, NULL);
+        *posted = UINT32_MAX;
+        kick = true;
+    }
+    return kick;
+}
+
+/*
  * Keep every connection's send queue full until @sends chunks each are
  * acknowledged, then close gracefully; returns when each connection saw
  * its own FIN acknowledged and the peer's FIN.  Each send must complete
@@ -3062,45 +3108,8 @@ static void stream_run_stats(Fixture *f, QChimneyConn *hc, int nconns,
         ChimneyCqe cqe;
 
         for (int i = 0; i < nconns; i++) {
-            bool kick = false;
-
-            while (posted[i] < sends && posted[i] - done[i] < STREAM_SQ - 2) {
-                uint32_t k = posted[i]++;
-                ChimneySge e = {
-                    .addr = cpu_to_le64(buf[i] + (uint64_t)k * STREAM_CHUNK %
-                                        STREAM_BUF),
-                    .len = cpu_to_le32(STREAM_CHUNK),
-                };
-                ChimneySqDesc d = {
-                    .type = CHIMNEY_SQ_SEND, .flags = CHIMNEY_SQF_PUSH,
-                    .nsge = cpu_to_le16(1), .len = cpu_to_le32(STREAM_CHUNK),
-                    .cookie = cpu_to_le64((uint64_t)i << 32 | k),
-                    .sgl = cpu_to_le64(sgl[i] + hc[i].sq_tail * sizeof(e)),
-                };
-                uint32_t tail;
-
-                qtest_memwrite(f->qts, sgl[i] + hc[i].sq_tail * sizeof(e), &e,
-                               sizeof(e));
-                qtest_memwrite(f->qts, hc[i].sq_base + hc[i].sq_tail * 32, &d,
-                               sizeof(d));
-                hc[i].sq_tail = (hc[i].sq_tail + 1) % STREAM_SQ;
-                if (st) {
-                    st->posted_at[(uint64_t)i * sends + k] =
-                        g_get_monotonic_time();
-                }
-                tail = cpu_to_le32(hc[i].sq_tail);
-                qtest_memwrite(f->qts, hc[i].db_record, &tail, 4);
-                kick = true;
-            }
-            if (posted[i] == sends && done[i] == sends && !fin_done[i] &&
-                posted[i] != UINT32_MAX) {
-                qchimney_sq_post(&f->c, &hc[i], CHIMNEY_SQ_DISCONNECT, 0,
-                                 (uint64_t)i << 32 | 0xffffffff, NULL, 0,
-                                 NULL);
-                posted[i] = UINT32_MAX;
-                kick = true;
-            }
-            if (kick) {
+            if (stream_feed(f, &hc[i], i, sends, buf[i], sgl[i], &posted[i],
+                            done[i], st)) {
                 qchimney_sq_kick(&f->c, &hc[i]);
             }
         }
@@ -3226,6 +3235,74 @@ static void stream_report(Fixture *f, StreamStats *st, const StreamOpts *opt,
     }
 }
 
+/*
+ * A server on 127.0.0.1 and a guest on libslirp: @nconns connections set
+ * up through the L2 queues and slirp, then offloaded, each with @rq
+ * receive queue entries (0: none).
+ */
+static void slirp_connect(Fixture *f, StreamServer *srv, QChimneyConn *hc,
+                          int nconns, uint32_t rq, const char *extra)
+{
+    struct sockaddr_in addr = { .sin_family = AF_INET };
+    socklen_t alen = sizeof(addr);
+    ChimneyTcpOffload o;
+    uint64_t ring;
+
+    srv->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    g_assert_cmpint(bind(srv->listen_fd, (struct sockaddr *)&addr,
+                         sizeof(addr)), ==, 0);
+    g_assert_cmpint(listen(srv->listen_fd, nconns), ==, 0);
+    g_assert_cmpint(getsockname(srv->listen_fd, (struct sockaddr *)&addr,
+                                &alen), ==, 0);
+    srv->port = ntohs(addr.sin_port);
+
+    /* The guest: slirp is the wire */
+    f->qts = qtest_initf("-M pc -m 1G -nodefaults -netdev user,id=n0 "
+                         "-device chimney-nic,netdev=n0,id=nic0,mac=" MAC
+                         " %s", extra ? extra : "");
+    f->sock = -1;
+    pc_alloc_init(&f->alloc, f->qts, ALLOC_NO_FLAGS);
+    f->bus = qpci_new_pc(f->qts, &f->alloc);
+    fx_start(f, &(QChimneyConfig) { .rx_buffers = 32, .rx_own_cq = true });
+    ring = QEMU_ALIGN_UP(guest_alloc(&f->alloc, 1024 * 32 + 64), 64);
+    qtest_memset(f->qts, ring, 0, 1024 * 32);
+    g_assert_cmpuint(qchimney_create_cq(&f->c, 2, ring, 1024, 2, 0, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+
+    for (int i = 0; i < nconns; i++) {
+        conn_setup(f, &hc[i], i, 2, STREAM_SQ);
+        hc[i].ip = cpu_to_be32(0x0a00020f);         /* 10.0.2.15 */
+        hc[i].peer_ip = cpu_to_be32(0x0a000202);    /* 10.0.2.2 */
+        hc[i].peer_port = srv->port;
+        if (rq) {
+            hc[i].rq_size = rq;
+            hc[i].rq_base = QEMU_ALIGN_UP(guest_alloc(&f->alloc,
+                                                      rq * 32 + 64), 64);
+        }
+        if (!i) {
+            qchimney_arp_request(&f->c, &hc[0]);
+            qchimney_arp_reply_wait(&f->c, &hc[0]);
+        } else {
+            memcpy(hc[i].peer_mac, hc[0].peer_mac, 6);
+        }
+        hc[i].iss = 0x10000000 * (i + 1);
+        qchimney_tcp_syn(&f->c, &hc[i]);
+        srv->fd[i] = accept(srv->listen_fd, NULL, NULL);
+        g_assert_cmpint(srv->fd[i], >=, 0);
+        qchimney_tcp_synack_wait(&f->c, &hc[i]);
+        if (!i) {
+            g_assert_cmpuint(qchimney_offload_neighbor(&f->c, 0, hc[0].mac,
+                                                       hc[0].peer_mac), ==, 0);
+            g_assert_cmpuint(qchimney_offload_path(&f->c, 0, 0, hc[0].ip,
+                                                   hc[0].peer_ip, 1500), ==,
+                             0);
+        }
+        qchimney_tcp_block(&hc[i], 0, 2, &o);
+        g_assert_cmpuint(qchimney_offload_tcp(&f->c, &hc[i], &o, 0), ==, 0);
+    }
+}
+
 static void slirp_stream(const StreamOpts *opt)
 {
     const int nconns = opt->conns;
@@ -3236,38 +3313,13 @@ static void slirp_stream(const StreamOpts *opt)
                         opt->pcap) : g_strdup("");
     StreamStats st = { 0 };
     StreamServer srv = { 0 };
-    struct sockaddr_in addr = { .sin_family = AF_INET };
-    socklen_t alen = sizeof(addr);
     Fixture f = { 0 };
     QChimneyConn hc[STREAM_CONNS];
-    uint64_t buf[STREAM_CONNS], sgl[STREAM_CONNS], ring;
+    uint64_t buf[STREAM_CONNS], sgl[STREAM_CONNS];
     g_autofree uint8_t *pattern = g_malloc(STREAM_BUF);
-    ChimneyTcpOffload o;
     gint64 t0, t1;
 
-    /* The server */
-    srv.listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    g_assert_cmpint(bind(srv.listen_fd, (struct sockaddr *)&addr,
-                         sizeof(addr)), ==, 0);
-    g_assert_cmpint(listen(srv.listen_fd, nconns), ==, 0);
-    g_assert_cmpint(getsockname(srv.listen_fd, (struct sockaddr *)&addr,
-                                &alen), ==, 0);
-    srv.port = ntohs(addr.sin_port);
-
-    /* The guest: slirp is the wire */
-    f.qts = qtest_initf("-M pc -m 1G -nodefaults -netdev user,id=n0 "
-                        "-device chimney-nic,netdev=n0,id=nic0,mac=" MAC
-                        " %s", pcap);
-    f.sock = -1;
-    pc_alloc_init(&f.alloc, f.qts, ALLOC_NO_FLAGS);
-    f.bus = qpci_new_pc(f.qts, &f.alloc);
-    fx_start(&f, &(QChimneyConfig) { .rx_buffers = 32, .rx_own_cq = true });
-    ring = QEMU_ALIGN_UP(guest_alloc(&f.alloc, 1024 * 32 + 64), 64);
-    qtest_memset(f.qts, ring, 0, 1024 * 32);
-    g_assert_cmpuint(qchimney_create_cq(&f.c, 2, ring, 1024, 2, 0, 0), ==,
-                     CHIMNEY_ST_SUCCESS);
-
+    slirp_connect(&f, &srv, hc, nconns, 0, pcap);
     for (int i = 0; i < nconns; i++) {
         for (uint32_t k = 0; k < STREAM_BUF; k++) {
             pattern[k] = stream_byte(i, k);
@@ -3275,30 +3327,6 @@ static void slirp_stream(const StreamOpts *opt)
         buf[i] = guest_alloc(&f.alloc, STREAM_BUF);
         qtest_memwrite(f.qts, buf[i], pattern, STREAM_BUF);
         sgl[i] = guest_alloc(&f.alloc, STREAM_SQ * sizeof(ChimneySge));
-        conn_setup(&f, &hc[i], i, 2, STREAM_SQ);
-        hc[i].ip = cpu_to_be32(0x0a00020f);        /* 10.0.2.15 */
-        hc[i].peer_ip = cpu_to_be32(0x0a000202);   /* 10.0.2.2 */
-        hc[i].peer_port = srv.port;
-        if (!i) {
-            qchimney_arp_request(&f.c, &hc[0]);
-            qchimney_arp_reply_wait(&f.c, &hc[0]);
-        } else {
-            memcpy(hc[i].peer_mac, hc[0].peer_mac, 6);
-        }
-        hc[i].iss = 0x10000000 * (i + 1);
-        qchimney_tcp_syn(&f.c, &hc[i]);
-        srv.fd[i] = accept(srv.listen_fd, NULL, NULL);
-        g_assert_cmpint(srv.fd[i], >=, 0);
-        qchimney_tcp_synack_wait(&f.c, &hc[i]);
-        if (!i) {
-            g_assert_cmpuint(qchimney_offload_neighbor(&f.c, 0, hc[0].mac,
-                                                       hc[0].peer_mac), ==, 0);
-            g_assert_cmpuint(qchimney_offload_path(&f.c, 0, 0, hc[0].ip,
-                                                   hc[0].peer_ip, 1500), ==,
-                             0);
-        }
-        qchimney_tcp_block(&hc[i], 0, 2, &o);
-        g_assert_cmpuint(qchimney_offload_tcp(&f.c, &hc[i], &o, 0), ==, 0);
     }
     for (int i = 0; i < nconns; i++) {
         StreamPeer *p = g_new0(StreamPeer, 1);
@@ -3344,6 +3372,196 @@ static void slirp_stream(const StreamOpts *opt)
     }
     g_free(st.posted_at);
     g_free(st.latency);
+    close(srv.listen_fd);
+    qchimney_stop(&f.c);
+    qpci_free_pc(f.bus);
+    alloc_destroy(&f.alloc);
+    qtest_quit(f.qts);
+}
+
+/* The echo server: every byte back, hashed; its FIN after the peer's */
+static gpointer echo_server(gpointer opaque)
+{
+    StreamPeer *p = opaque;
+    int fd = p->srv->fd[p->i];
+    GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+    g_autofree uint8_t *buf = g_malloc(STREAM_CHUNK);
+    ssize_t n;
+
+    while ((n = recv(fd, buf, STREAM_CHUNK, 0)) > 0) {
+        g_checksum_update(sum, buf, n);
+        p->srv->bytes[p->i] += n;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = send(fd, buf + off, n - off, 0);
+
+            g_assert_cmpint(w, >, 0);
+            off += w;
+        }
+    }
+    p->srv->sha[p->i] = g_strdup(g_checksum_get_string(sum));
+    g_checksum_free(sum);
+    close(fd);
+    g_free(p);
+    return NULL;
+}
+
+#define ECHO_CONNS  2
+#define ECHO_SENDS  64          /* chunks of STREAM_CHUNK: 4 MiB a way */
+#define ECHO_RQ     16
+#define ECHO_RBUF   (16 * 1024)
+
+/* Post receive buffer @k of connection @hc again (its SGL is at @sgl). */
+static void echo_post_recv(Fixture *f, QChimneyConn *hc, uint64_t sgl,
+                           uint32_t k)
+{
+    ChimneySqDesc d = {
+        .type = CHIMNEY_RQ_RECEIVE, .nsge = cpu_to_le16(1),
+        .len = cpu_to_le32(ECHO_RBUF), .cookie = cpu_to_le64(k),
+        .sgl = cpu_to_le64(sgl + k * sizeof(ChimneySge)),
+    };
+    uint32_t tail;
+
+    qtest_memwrite(f->qts, hc->rq_base + hc->rq_tail * sizeof(d), &d,
+                   sizeof(d));
+    hc->rq_tail = (hc->rq_tail + 1) % ECHO_RQ;
+    tail = cpu_to_le32(hc->rq_tail);
+    qtest_memwrite(f->qts, hc->db_record + 4, &tail, 4);
+}
+
+/*
+ * Both ways through libslirp's TCP: the device streams to an echo server
+ * and takes the echo through posted receives; each side checks every
+ * byte, and the FINs cross once all of it is through.
+ */
+static void test_slirp_echo(void)
+{
+    const uint64_t total = (uint64_t)ECHO_SENDS * STREAM_CHUNK;
+    StreamServer srv = { 0 };
+    Fixture f = { 0 };
+    QChimneyConn hc[ECHO_CONNS];
+    uint64_t buf[ECHO_CONNS], sgl[ECHO_CONNS], rbuf[ECHO_CONNS];
+    uint64_t rsgl[ECHO_CONNS], rcvd[ECHO_CONNS] = { 0 };
+    uint32_t posted[ECHO_CONNS] = { 0 }, done[ECHO_CONNS] = { 0 };
+    bool fin_done[ECHO_CONNS] = { 0 }, peer_fin[ECHO_CONNS] = { 0 };
+    g_autofree uint8_t *pattern = g_malloc(STREAM_BUF);
+    g_autofree uint8_t *got = g_malloc(ECHO_RBUF);
+    gint64 t0 = g_get_monotonic_time();
+    int left = ECHO_CONNS;
+
+    slirp_connect(&f, &srv, hc, ECHO_CONNS, ECHO_RQ, NULL);
+    for (int i = 0; i < ECHO_CONNS; i++) {
+        StreamPeer *p = g_new0(StreamPeer, 1);
+
+        for (uint32_t k = 0; k < STREAM_BUF; k++) {
+            pattern[k] = stream_byte(i, k);
+        }
+        buf[i] = guest_alloc(&f.alloc, STREAM_BUF);
+        qtest_memwrite(f.qts, buf[i], pattern, STREAM_BUF);
+        sgl[i] = guest_alloc(&f.alloc, STREAM_SQ * sizeof(ChimneySge));
+        rbuf[i] = guest_alloc(&f.alloc, ECHO_RQ * ECHO_RBUF);
+        rsgl[i] = guest_alloc(&f.alloc, ECHO_RQ * sizeof(ChimneySge));
+        for (uint32_t k = 0; k + 1 < ECHO_RQ; k++) {
+            ChimneySge e = {
+                .addr = cpu_to_le64(rbuf[i] + k * ECHO_RBUF),
+                .len = cpu_to_le32(ECHO_RBUF),
+            };
+
+            qtest_memwrite(f.qts, rsgl[i] + k * sizeof(e), &e, sizeof(e));
+            echo_post_recv(&f, &hc[i], rsgl[i], k);
+        }
+        p->srv = &srv;
+        p->i = i;
+        srv.thread[i] = g_thread_new("echo", echo_server, p);
+    }
+
+    while (left) {
+        ChimneyCqe cqe;
+        int i;
+
+        /* New sends, and the receives reposted below */
+        for (i = 0; i < ECHO_CONNS; i++) {
+            stream_feed(&f, &hc[i], i, ECHO_SENDS, buf[i], sgl[i],
+                        &posted[i], done[i], NULL);
+            qchimney_sq_kick(&f.c, &hc[i]);
+        }
+        g_assert(g_get_monotonic_time() - t0 < 120 * G_USEC_PER_SEC);
+        if (!qchimney_cq_wait_timeout(&f.c, 2, &cqe, QCHIMNEY_TIMEOUT_US)) {
+            g_autofree char *cs = qom_str(&f, "x-conn-stats");
+
+            g_test_message("no progress: %s", cs);
+            g_assert_not_reached();
+        }
+        i = CHIMNEY_CONN_INDEX(cqe.obj);
+        g_assert_cmpint(i, <, ECHO_CONNS);
+        switch (CHIMNEY_CQE_TYPE(cqe.type_status)) {
+        case CHIMNEY_CQE_SEND:
+            g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe.type_status), ==,
+                             CHIMNEY_ST_SUCCESS);
+            g_assert_cmphex(cqe.cookie, ==, (uint64_t)i << 32 | done[i]);
+            done[i]++;
+            break;
+        case CHIMNEY_CQE_DISCONNECT:
+            fin_done[i] = true;
+            left -= peer_fin[i];
+            break;
+        case CHIMNEY_CQE_RECV:
+            /* Reposted as the FIN came in: refused, and that is all */
+            if (peer_fin[i]) {
+                g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe.type_status), ==,
+                                 CHIMNEY_ST_INVALID_STATE);
+                break;
+            }
+            /* The echo, in order, byte for byte */
+            g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe.type_status), ==,
+                             CHIMNEY_ST_SUCCESS);
+            g_assert_cmpuint(cqe.bytes, <=, ECHO_RBUF);
+            qtest_bufread(f.qts, rbuf[i] + cqe.cookie * ECHO_RBUF, got,
+                          cqe.bytes);
+            for (uint32_t b = 0; b < cqe.bytes; b++) {
+                if (got[b] != stream_byte(i, rcvd[i] + b)) {
+                    g_test_message("conn %d: byte %" PRIu64 " is 0x%02x",
+                                   i, rcvd[i] + b, got[b]);
+                    g_assert_not_reached();
+                }
+            }
+            rcvd[i] += cqe.bytes;
+            echo_post_recv(&f, &hc[i], rsgl[i], cqe.cookie);
+            break;
+        case CHIMNEY_CQE_EVENT:
+            if (cqe.aux == CHIMNEY_EVENT_UPLOAD_REQUEST) {
+                /* TIME_WAIT after both FINs: the host takes over */
+                g_assert_cmpuint(cqe.info, ==, CHIMNEY_UPLOAD_TIMEOUT);
+                g_assert(peer_fin[i] && fin_done[i]);
+                break;
+            }
+            /* The server's FIN: only after all the echo was delivered */
+            g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_DISCONNECT);
+            g_assert_cmpuint(rcvd[i], ==, total);
+            peer_fin[i] = true;
+            left -= fin_done[i];
+            break;
+        default:
+            g_assert_not_reached();
+        }
+    }
+    for (int i = 0; i < ECHO_CONNS; i++) {
+        GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+
+        g_thread_join(srv.thread[i]);
+        for (uint64_t off = 0; off < total; off += STREAM_BUF) {
+            for (uint32_t k = 0; k < STREAM_BUF; k++) {
+                pattern[k] = stream_byte(i, off + k);
+            }
+            g_checksum_update(sum, pattern, MIN(STREAM_BUF, total - off));
+        }
+        g_assert_cmpuint(srv.bytes[i], ==, total);
+        g_assert_cmpstr(srv.sha[i], ==, g_checksum_get_string(sum));
+        g_checksum_free(sum);
+        g_free(srv.sha[i]);
+    }
+    g_test_message("libslirp echo: %d connections, %" PRIu64 " MiB each "
+                   "way, checked at both ends in %.2f s", ECHO_CONNS,
+                   total >> 20, (g_get_monotonic_time() - t0) / 1e6);
     close(srv.listen_fd);
     qchimney_stop(&f.c);
     qpci_free_pc(f.bus);
@@ -3782,6 +4000,7 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/bad/properties", test_bad_properties);
     qtest_add_func("/chimney/slirp/ping", test_slirp_ping);
     qtest_add_func("/chimney/slirp/stream", test_slirp_stream);
+    qtest_add_func("/chimney/slirp/echo", test_slirp_echo);
     qtest_add_func("/chimney/demo", test_demo);
     qtest_add_data_func("/chimney/kernel/loss1", &kernel_runs[0],
                         test_kernel_tcp);

@@ -179,8 +179,8 @@ static bool fault_field(ChimneyFaultRule *r, const char *field, Error **errp)
                 return true;
             }
         }
-        error_setg(errp, "bad type '%s' (send, disconnect, cmd, event, recv)",
-                   v ? v : "");
+        error_setg(errp, "bad type '%s' (send, disconnect, recv, indicate, "
+                   "cmd, event)", v ? v : "");
         return false;
     }
     if (!strcmp(key, "prob")) {

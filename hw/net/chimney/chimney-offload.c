@@ -1,14 +1,16 @@
 /*
- * chimney-nic: offloaded objects and their send queues
+ * chimney-nic: offloaded objects and their send and receive queues
  *
- * The admin commands OFFLOAD / UPDATE / QUERY / INVALIDATE / TERMINATE
- * build and tear down the chimney state tree: neighbors, paths and TCP
- * connections.  Each connection has a send queue in guest memory whose
- * requests feed the TCP engine (chimney-tcp.c), and every completion of
- * the connection (sends, disconnects, events, its commands) goes through
- * one FIFO to its CQ, so they reach the driver in causal order and a full
- * CQ only delays them.  Frames of offloaded 4-tuples are steered here by
- * the receive path.
+ * The admin commands OFFLOAD / UPDATE / QUERY / INVALIDATE / TERMINATE /
+ * FORWARD build, run and tear down the chimney state tree: neighbors,
+ * paths and TCP connections.  Each connection has a send queue and a
+ * receive queue in guest memory whose requests feed the TCP engine
+ * (chimney-tcp.c, chimney-tcp-rx.c); data with no receive posted goes to
+ * the shared generic-buffer queue as indications.  Every completion of
+ * the connection (sends, disconnects, receives, indications, events, its
+ * commands) goes through one FIFO to its CQ, so they reach the driver in
+ * causal order and a full CQ only delays them.  Frames of offloaded
+ * 4-tuples are steered here by the receive classifier.
  *
  * Copyright (c) 2026 The qemu-chimney authors
  *

@@ -30,5 +30,6 @@ void chimney_tcp_rx_segment(ChimneyTcpConn *c, const ChimneyTcpSegment *seg,
                             const uint8_t *payload);
 void chimney_tcp_rx_flush(ChimneyTcpConn *c, int status);
 void chimney_tcp_rx_timers(ChimneyTcpConn *c, int64_t now);
+void chimney_tcp_rx_time_wait(ChimneyTcpConn *c);
 
 #endif /* HW_NET_CHIMNEY_TCP_INT_H */

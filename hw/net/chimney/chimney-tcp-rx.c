@@ -277,15 +277,22 @@ void chimney_tcp_rx_segment(ChimneyTcpConn *c, const ChimneyTcpSegment *seg,
         rx_peer_fin(c);
     }
     chimney_tcp_deliver(c);
-    if (c->st.state == CHIMNEY_TCPS_TIME_WAIT) {
-        /* TIME_WAIT is the host's to run: ask for the connection back */
-        chimney_tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
-    }
     /* A FIN or a filled gap is ACKed at once (RFC 5681 4.2) */
     if (fin || gap_filled) {
         chimney_tcp_send_ack(c);
     } else {
         rx_ack_later(c);
+    }
+}
+
+/*
+ * TIME_WAIT is the host's to run: once the peer's FIN was indicated, ask
+ * for the connection back.
+ */
+void chimney_tcp_rx_time_wait(ChimneyTcpConn *c)
+{
+    if (c->st.state == CHIMNEY_TCPS_TIME_WAIT && c->rcv_shut) {
+        chimney_tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
     }
 }
 
@@ -378,6 +385,7 @@ void chimney_tcp_deliver(ChimneyTcpConn *c)
             rx_complete_head(c, CHIMNEY_TCP_OK);
         }
         chimney_tcp_raise(c, CHIMNEY_TCP_EV_DISCONNECT, 0);
+        chimney_tcp_rx_time_wait(c);
         return;
     }
     /*

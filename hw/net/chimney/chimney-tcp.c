@@ -637,7 +637,7 @@ static void tcp_fin_acked(ChimneyTcpConn *c)
         break;
     case CHIMNEY_TCPS_CLOSING:
         chimney_tcp_set_state(c, CHIMNEY_TCPS_TIME_WAIT);
-        chimney_tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
+        chimney_tcp_rx_time_wait(c);
         break;
     case CHIMNEY_TCPS_LAST_ACK:
         chimney_tcp_set_state(c, CHIMNEY_TCPS_CLOSED);

@@ -2885,6 +2885,83 @@ static void test_tcp_recv_urgent(void)
     fx_end(&f);
 }
 
+/* Segments of an offloaded 4-tuple that are the host's go to the L2 RX queue */
+static void test_tcp_recv_host_path(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    QChimneyTcpAddr from;
+    uint8_t fr[256], opt[260], got[300];
+    const uint8_t data[] = "the host's";
+    ChimneyCqe cqe;
+    size_t len;
+    uint32_t s;
+
+    rx_fixture(&f, &hc, false, NULL);
+    s = hc.irs + 1;
+    from = (QChimneyTcpAddr) {
+        .src_mac = (const uint8_t *)PEER_MAC, .dst_mac = hc.mac,
+        .src_ip = hc.peer_ip, .dst_ip = hc.ip,
+        .src_port = hc.peer_port, .dst_port = hc.port,
+    };
+    len = qchimney_tcp_data_frame(fr, &from, s, 1001, 0x18, 65535, NULL, 0,
+                                  data, sizeof(data));
+    /* IPv4 options (4 bytes of NOP): the host strips them and forwards */
+    memcpy(opt, fr, 34);
+    memset(opt + 34, 1, 4);
+    memcpy(opt + 38, fr + 34, len - 34);
+    opt[14] = 0x46;
+    stw_be_p(opt + 16, lduw_be_p(fr + 16) + 4);
+    stw_be_p(opt + 24, 0);
+    stw_be_p(opt + 24, qchimney_csum(opt + 14, 24, 0));
+    wire_send(&f, opt, len + 4);
+    g_assert_cmpuint(qchimney_l2_recv(&f.c, got, sizeof(got), &cqe), ==,
+                     len + 4);
+    g_assert_cmpmem(got, len + 4, opt, len + 4);
+    /* A fragment: the host reassembles */
+    stw_be_p(fr + 20, 0x2000);
+    stw_be_p(fr + 24, 0);
+    stw_be_p(fr + 24, qchimney_csum(fr + 14, 20, 0));
+    wire_send(&f, fr, len);
+    g_assert_cmpuint(qchimney_l2_recv(&f.c, got, sizeof(got), &cqe), ==, len);
+    g_assert_cmpmem(got, len, fr, len);
+    g_assert(cq_quiet(&f, 2));
+    /* Reset: CLOSED, so what comes next is the host's to answer */
+    peer_send(&f, &hc, s, 0, 0x04, 0, NULL, 0);
+    cqe = expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_ABORT);
+    len = qchimney_tcp_data_frame(fr, &from, s, 1001, 0x18, 65535, NULL, 0,
+                                  data, sizeof(data));
+    wire_send(&f, fr, len);
+    g_assert_cmpuint(qchimney_l2_recv(&f.c, got, sizeof(got), &cqe), ==, len);
+    g_assert_cmpmem(got, len, fr, len);
+    g_assert_cmpuint(qom_stat(&f, "x-stat-to-host"), ==, 1);
+    fx_end(&f);
+}
+
+/* Fault rules act on receive completions too */
+static void test_fault_recv(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    uint32_t s;
+
+    rx_fixture(&f, &hc, false, NULL);
+    s = hc.irs + 1;
+    set_rules(&f, "type=recv delay=5ms");
+    qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_RECEIVE, 0, 0x1, 1000);
+    qchimney_sq_kick(&f.c, &hc);
+    peer_data(&f, &hc, s, 1001, 0x08, 500);
+    wait_segs_in(&f, &hc, 1);
+    g_assert(cq_quiet(&f, 2));
+    qtest_clock_step(f.qts, 5 * MS_NS - 1);
+    g_assert(cq_quiet(&f, 2));
+    qtest_clock_step(f.qts, 1);
+    expect_recv(&f, 0x1, CHIMNEY_ST_SUCCESS, 500);
+    g_assert_cmpuint(qom_stat(&f, "x-fault-delayed"), ==, 1);
+    fx_end(&f);
+}
+
 /* Bad receive-side input: error completions, QEMU stays alive */
 static void test_bad_tcp_receives(void)
 {
@@ -4096,6 +4173,8 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/tcp/recv/forward", test_tcp_recv_forward);
     qtest_add_func("/chimney/tcp/recv/keepalive", test_tcp_recv_keepalive);
     qtest_add_func("/chimney/tcp/recv/urgent", test_tcp_recv_urgent);
+    qtest_add_func("/chimney/tcp/recv/host-path", test_tcp_recv_host_path);
+    qtest_add_func("/chimney/fault/recv", test_fault_recv);
     qtest_add_func("/chimney/bad/tcp-receives", test_bad_tcp_receives);
     return g_test_run();
 }

@@ -27,7 +27,7 @@ export CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=true
 OUR_FILES=(hw/net/chimney
            tests/qtest/chimney-test.c
            tests/qtest/libqos/chimney.c tests/qtest/libqos/chimney.h
-           tests/unit/test-chimney-tcp.c
+           tests/unit/test-chimney-tcp.c tests/unit/test-chimney-guest.c
            docs/specs/chimney-nic.rst docs/system/devices/chimney-nic.rst)
 
 source_tree() {

@@ -1881,7 +1881,7 @@ static void test_fault_hold_cq_full(void)
     }
     g_usleep(50 * 1000);
     /* The fourth entry waits for room: nothing beyond the three yet */
-    g_assert_cmphex(qtest_readl(f.qts, f.c.cq[2].base + 3 * 32 + 28) &
+    g_assert_cmphex(qtest_readl(f.qts, f.c.cq[2].ring.base + 3 * 32 + 28) &
                     CHIMNEY_CQE_PHASE, ==, 0);
     qchimney_cq_ack(&f.c, 2);
     for (int i = 4; i <= 6; i++) {

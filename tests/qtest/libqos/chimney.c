@@ -104,35 +104,27 @@ static uint64_t qchimney_alloc_zeroed(QChimney *c, size_t bytes)
     return addr;
 }
 
+/* The driver core reaches guest memory through qtest */
+static void qchimney_mem_read(void *opaque, uint64_t addr, void *buf,
+                              size_t len)
+{
+    qtest_memread(opaque, addr, buf, len);
+}
+
+static void qchimney_mem_write(void *opaque, uint64_t addr, const void *buf,
+                               size_t len)
+{
+    qtest_memwrite(opaque, addr, buf, len);
+}
+
 bool qchimney_cq_poll(QChimney *c, uint32_t cqid, ChimneyCqe *cqe)
 {
-    QChimneyCQ *cq = &c->cq[cqid];
-    uint64_t addr = cq->base + (uint64_t)cq->head * CHIMNEY_CQE_SIZE;
-    uint32_t last = qtest_readl(c->qts,
-                                addr + offsetof(ChimneyCqe, type_status));
-
-    if (!!(last & CHIMNEY_CQE_PHASE) != cq->phase) {
-        return false;
-    }
-    qtest_memread(c->qts, addr, cqe, sizeof(*cqe));
-    cqe->obj = le32_to_cpu(cqe->obj);
-    cqe->sq_head = le32_to_cpu(cqe->sq_head);
-    cqe->cookie = le64_to_cpu(cqe->cookie);
-    cqe->bytes = le32_to_cpu(cqe->bytes);
-    cqe->aux = le32_to_cpu(cqe->aux);
-    cqe->queue = le16_to_cpu(cqe->queue);
-    cqe->info = le16_to_cpu(cqe->info);
-    cqe->type_status = le32_to_cpu(cqe->type_status);
-    cq->head = (cq->head + 1) & (cq->size - 1);
-    if (cq->head == 0) {
-        cq->phase ^= 1;
-    }
-    return true;
+    return chimney_guest_cq_next(&c->cq[cqid].ring, &c->mem, cqe);
 }
 
 void qchimney_cq_ack(QChimney *c, uint32_t cqid)
 {
-    qchimney_writel(c, CHIMNEY_DB_CQ_HEAD(cqid), c->cq[cqid].head);
+    qchimney_writel(c, CHIMNEY_DB_CQ_HEAD(cqid), c->cq[cqid].ring.head);
 }
 
 bool qchimney_cq_wait_timeout(QChimney *c, uint32_t cqid, ChimneyCqe *cqe,
@@ -160,15 +152,9 @@ void qchimney_cq_wait(QChimney *c, uint32_t cqid, ChimneyCqe *cqe)
 void qchimney_admin_submit(QChimney *c, ChimneyAdminCmd *cmd)
 {
     QChimneyRing *r = &c->asq;
-    ChimneyAdminCmd le = *cmd;
+    ChimneyAdminCmd le;
 
-    le.id = cpu_to_le32(cmd->id);
-    le.cookie = cpu_to_le64(cmd->cookie);
-    le.addr = cpu_to_le64(cmd->addr);
-    le.len = cpu_to_le32(cmd->len);
-    for (int i = 0; i < ARRAY_SIZE(le.param); i++) {
-        le.param[i] = cpu_to_le32(cmd->param[i]);
-    }
+    chimney_guest_admin_cmd(&le, cmd);
     qtest_memwrite(c->qts, r->base + (uint64_t)r->tail * sizeof(le),
                    &le, sizeof(le));
     r->tail = (r->tail + 1) & (r->size - 1);
@@ -205,9 +191,8 @@ uint8_t qchimney_create_cq(QChimney *c, uint32_t id, uint64_t base,
     cmd.param[CHIMNEY_CQ_PARAM_MOD_USEC] = mod_usec;
     st = qchimney_admin(c, &cmd, NULL);
     if (st == CHIMNEY_ST_SUCCESS) {
-        c->cq[id] = (QChimneyCQ) {
-            .base = base, .size = size, .phase = 1, .vector = vector,
-        };
+        chimney_guest_cq_init(&c->cq[id].ring, base, size);
+        c->cq[id].vector = vector;
     }
     return st;
 }
@@ -296,6 +281,9 @@ void qchimney_start(QChimney *c, QTestState *qts, QPCIBus *bus,
     cfg = cfg ? cfg : &def;
     memset(c, 0, sizeof(*c));
     c->qts = qts;
+    c->mem = (ChimneyGuestMem) {
+        .opaque = qts, .read = qchimney_mem_read, .write = qchimney_mem_write,
+    };
     c->alloc = alloc;
     c->bus = bus;
     c->pdev = qchimney_find(bus);
@@ -316,15 +304,13 @@ void qchimney_start(QChimney *c, QTestState *qts, QPCIBus *bus,
         .base = qchimney_alloc_zeroed(c, n * CHIMNEY_ADMIN_CMD_SIZE),
         .size = n, .doorbell = CHIMNEY_DB_ASQ_TAIL,
     };
-    c->cq[0] = (QChimneyCQ) {
-        .base = qchimney_alloc_zeroed(c, n * CHIMNEY_CQE_SIZE),
-        .size = n, .phase = 1,
-    };
+    chimney_guest_cq_init(&c->cq[0].ring,
+                          qchimney_alloc_zeroed(c, n * CHIMNEY_CQE_SIZE), n);
     qchimney_writel(c, CHIMNEY_REG_ASQ_BASE_LO, c->asq.base);
     qchimney_writel(c, CHIMNEY_REG_ASQ_BASE_HI, c->asq.base >> 32);
     qchimney_writel(c, CHIMNEY_REG_ASQ_SIZE, n);
-    qchimney_writel(c, CHIMNEY_REG_ACQ_BASE_LO, c->cq[0].base);
-    qchimney_writel(c, CHIMNEY_REG_ACQ_BASE_HI, c->cq[0].base >> 32);
+    qchimney_writel(c, CHIMNEY_REG_ACQ_BASE_LO, c->cq[0].ring.base);
+    qchimney_writel(c, CHIMNEY_REG_ACQ_BASE_HI, c->cq[0].ring.base >> 32);
     qchimney_writel(c, CHIMNEY_REG_ACQ_SIZE, n);
     qchimney_writel(c, CHIMNEY_REG_CTRL, CHIMNEY_CTRL_ENABLE);
     g_assert(qchimney_wait_status(c, CHIMNEY_STATUS_READY,
@@ -374,6 +360,7 @@ void qchimney_rebind(QChimney *c, QTestState *qts, QPCIBus *bus)
     QPCIDevice *old = c->pdev;
 
     c->qts = qts;
+    c->mem.opaque = qts;
     c->bus = bus;
     c->pdev = qchimney_find(bus);
     c->pdev->msix_enabled = old->msix_enabled;
@@ -729,9 +716,9 @@ uint64_t qchimney_sq_post(QChimney *c, QChimneyConn *hc, uint8_t type,
     for (int i = 0; i < nsge; i++) {
         uint64_t buf = guest_alloc(c->alloc, sge[i]);
         g_autofree uint8_t *bytes = g_malloc(sge[i]);
-        ChimneySge e = {
-            .addr = cpu_to_le64(buf), .len = cpu_to_le32(sge[i]),
-        };
+        ChimneySge e;
+
+        chimney_guest_sge(&e, buf, sge[i]);
 
         for (uint32_t j = 0; j < sge[i]; j++) {
             bytes[j] = cookie * 131 + (total + j) * 7;
@@ -743,11 +730,7 @@ uint64_t qchimney_sq_post(QChimney *c, QChimneyConn *hc, uint8_t type,
         }
         total += sge[i];
     }
-    d = (ChimneySqDesc) {
-        .type = type, .flags = flags, .nsge = cpu_to_le16(nsge),
-        .len = cpu_to_le32(total), .cookie = cpu_to_le64(cookie),
-        .sgl = cpu_to_le64(sgl),
-    };
+    chimney_guest_sq_desc(&d, type, flags, nsge, total, cookie, sgl);
     qtest_memwrite(c->qts, hc->sq_base + hc->sq_tail * sizeof(d), &d,
                    sizeof(d));
     hc->sq_tail = (hc->sq_tail + 1) & (hc->sq_size - 1);
@@ -779,15 +762,11 @@ uint64_t qchimney_rq_post(QChimney *c, QChimneyConn *hc, uint8_t type,
 
         buf = guest_alloc(c->alloc, len);
         sgl = guest_alloc(c->alloc, sizeof(e));
-        e = (ChimneySge) { .addr = cpu_to_le64(buf), .len = cpu_to_le32(len) };
+        chimney_guest_sge(&e, buf, len);
         qtest_memset(c->qts, buf, 0, len);
         qtest_memwrite(c->qts, sgl, &e, sizeof(e));
     }
-    d = (ChimneySqDesc) {
-        .type = type, .flags = flags, .nsge = cpu_to_le16(sgl ? 1 : 0),
-        .len = cpu_to_le32(len), .cookie = cpu_to_le64(cookie),
-        .sgl = cpu_to_le64(sgl),
-    };
+    chimney_guest_sq_desc(&d, type, flags, sgl ? 1 : 0, len, cookie, sgl);
     qtest_memwrite(c->qts, hc->rq_base + hc->rq_tail * sizeof(d), &d,
                    sizeof(d));
     hc->rq_tail = (hc->rq_tail + 1) & (hc->rq_size - 1);

@@ -17,6 +17,7 @@
 #include "pci.h"
 #include "libqos-malloc.h"
 #include "hw/net/chimney/chimney-abi.h"
+#include "hw/net/chimney/chimney-guest.h"
 
 /* Guest view of a ring the driver produces into. */
 typedef struct QChimneyRing {
@@ -26,12 +27,9 @@ typedef struct QChimneyRing {
     uint32_t doorbell;      /* BAR0 offset of its tail doorbell */
 } QChimneyRing;
 
-/* Guest view of a completion queue. */
+/* Guest view of a completion queue: the shared driver core's, and its vector */
 typedef struct QChimneyCQ {
-    uint64_t base;
-    uint32_t size;
-    uint32_t head;          /* next entry the driver reads */
-    uint32_t phase;         /* phase of valid entries on this lap */
+    ChimneyGuestCq ring;
     uint32_t vector;
 } QChimneyCQ;
 
@@ -49,6 +47,7 @@ typedef struct QChimney {
     QChimneyRing indq;      /* generic buffers; cookie = buffer address */
     uint32_t ind_buf_size;
     QChimneyCQ cq[CHIMNEY_MAX_CQS];
+    ChimneyGuestMem mem;    /* guest memory through qtest, for the core */
     uint64_t next_cookie;
     uint64_t tx_area;       /* QCHIMNEY_TX_SLOT bytes per TX ring slot */
     uint32_t admin_ring;    /* entries in the admin SQ and CQ */

@@ -1,0 +1,262 @@
+/*
+ * chimney-nic: the driver's side of the guest ABI, free of any OS
+ *
+ * See chimney-guest.h.  Multi-byte fields are little-endian on the wire;
+ * the helpers below assemble them byte by byte, so this file is correct
+ * whatever the byte order of the CPU that runs the driver.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <string.h>
+#include "hw/net/chimney/chimney-guest.h"
+
+static uint16_t le16_in(const void *p)
+{
+    const uint8_t *b = p;
+
+    return b[0] | b[1] << 8;
+}
+
+static uint32_t le32_in(const void *p)
+{
+    const uint8_t *b = p;
+
+    return b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static uint64_t le64_in(const void *p)
+{
+    return le32_in(p) | (uint64_t)le32_in((const uint8_t *)p + 4) << 32;
+}
+
+static void le16_out(void *p, uint16_t v)
+{
+    uint8_t *b = p;
+
+    b[0] = v;
+    b[1] = v >> 8;
+}
+
+static void le32_out(void *p, uint32_t v)
+{
+    uint8_t *b = p;
+
+    b[0] = v;
+    b[1] = v >> 8;
+    b[2] = v >> 16;
+    b[3] = v >> 24;
+}
+
+static void le64_out(void *p, uint64_t v)
+{
+    le32_out(p, v);
+    le32_out((uint8_t *)p + 4, v >> 32);
+}
+
+void chimney_guest_ring_init(ChimneyGuestRing *r, uint64_t base,
+                             uint32_t size, uint32_t esize)
+{
+    r->base = base;
+    r->size = size;
+    r->esize = esize;
+    r->tail = 0;
+    r->head = 0;
+}
+
+/* One slot stays empty, so a full ring and an empty one differ. */
+uint32_t chimney_guest_ring_space(const ChimneyGuestRing *r)
+{
+    return (r->head - r->tail - 1) & (r->size - 1);
+}
+
+/* Write @entry at the tail; returns its index.  Check the space first. */
+uint32_t chimney_guest_ring_put(ChimneyGuestRing *r,
+                                const ChimneyGuestMem *m, const void *entry)
+{
+    uint32_t index = r->tail;
+
+    m->write(m->opaque, r->base + (uint64_t)index * r->esize, entry,
+             r->esize);
+    r->tail = (index + 1) & (r->size - 1);
+    return index;
+}
+
+/*
+ * A completion says the device is done with the entries before @head.
+ * Returns false when @head is not between the old head and the tail: a
+ * device that says so is broken, and the driver must not trust it.
+ */
+bool chimney_guest_ring_consumed(ChimneyGuestRing *r, uint32_t head)
+{
+    uint32_t ahead = (head - r->head) & (r->size - 1);
+    uint32_t posted = (r->tail - r->head) & (r->size - 1);
+
+    if (head >= r->size || ahead > posted) {
+        return false;
+    }
+    r->head = head;
+    return true;
+}
+
+void chimney_guest_cq_init(ChimneyGuestCq *cq, uint64_t base, uint32_t size)
+{
+    cq->base = base;
+    cq->size = size;
+    cq->head = 0;
+    cq->phase = 1;
+}
+
+/*
+ * Take the next entry if the device has written it: its phase word is
+ * written last, so once the phase matches the whole entry is there.
+ */
+bool chimney_guest_cq_next(ChimneyGuestCq *cq, const ChimneyGuestMem *m,
+                           ChimneyCqe *cqe)
+{
+    uint64_t addr = cq->base + (uint64_t)cq->head * CHIMNEY_CQE_SIZE;
+    uint8_t raw[CHIMNEY_CQE_SIZE];
+    uint32_t last;
+
+    m->read(m->opaque, addr + offsetof(ChimneyCqe, type_status), raw, 4);
+    last = le32_in(raw);
+    if (!!(last & CHIMNEY_CQE_PHASE) != cq->phase) {
+        return false;
+    }
+    m->read(m->opaque, addr, raw, sizeof(raw));
+    cqe->obj = le32_in(raw + offsetof(ChimneyCqe, obj));
+    cqe->sq_head = le32_in(raw + offsetof(ChimneyCqe, sq_head));
+    cqe->cookie = le64_in(raw + offsetof(ChimneyCqe, cookie));
+    cqe->bytes = le32_in(raw + offsetof(ChimneyCqe, bytes));
+    cqe->aux = le32_in(raw + offsetof(ChimneyCqe, aux));
+    cqe->queue = le16_in(raw + offsetof(ChimneyCqe, queue));
+    cqe->info = le16_in(raw + offsetof(ChimneyCqe, info));
+    cqe->type_status = le32_in(raw + offsetof(ChimneyCqe, type_status));
+    cq->head = (cq->head + 1) & (cq->size - 1);
+    if (cq->head == 0) {
+        cq->phase ^= 1;
+    }
+    return true;
+}
+
+void chimney_guest_admin_cmd(ChimneyAdminCmd *out, const ChimneyAdminCmd *cmd)
+{
+    uint8_t *b = (uint8_t *)out;
+
+    memset(out, 0, sizeof(*out));
+    b[offsetof(ChimneyAdminCmd, opcode)] = cmd->opcode;
+    b[offsetof(ChimneyAdminCmd, flags)] = cmd->flags;
+    le32_out(b + offsetof(ChimneyAdminCmd, id), cmd->id);
+    le64_out(b + offsetof(ChimneyAdminCmd, cookie), cmd->cookie);
+    le64_out(b + offsetof(ChimneyAdminCmd, addr), cmd->addr);
+    le32_out(b + offsetof(ChimneyAdminCmd, len), cmd->len);
+    for (size_t i = 0; i < sizeof(cmd->param) / sizeof(cmd->param[0]); i++) {
+        le32_out(b + offsetof(ChimneyAdminCmd, param) + 4 * i, cmd->param[i]);
+    }
+}
+
+void chimney_guest_sq_desc(ChimneySqDesc *out, uint8_t type, uint8_t flags,
+                           uint16_t nsge, uint32_t len, uint64_t cookie,
+                           uint64_t sgl)
+{
+    uint8_t *b = (uint8_t *)out;
+
+    memset(out, 0, sizeof(*out));
+    b[offsetof(ChimneySqDesc, type)] = type;
+    b[offsetof(ChimneySqDesc, flags)] = flags;
+    le16_out(b + offsetof(ChimneySqDesc, nsge), nsge);
+    le32_out(b + offsetof(ChimneySqDesc, len), len);
+    le64_out(b + offsetof(ChimneySqDesc, cookie), cookie);
+    le64_out(b + offsetof(ChimneySqDesc, sgl), sgl);
+}
+
+void chimney_guest_sge(ChimneySge *out, uint64_t addr, uint32_t len)
+{
+    uint8_t *b = (uint8_t *)out;
+
+    memset(out, 0, sizeof(*out));
+    le64_out(b + offsetof(ChimneySge, addr), addr);
+    le32_out(b + offsetof(ChimneySge, len), len);
+}
+
+void chimney_guest_conns_init(ChimneyGuestConnTable *t, uint32_t size,
+                              uint8_t *gen, uint32_t *next)
+{
+    t->size = size;
+    t->gen = gen;
+    t->next = next;
+    t->used = 0;
+    for (uint32_t i = 0; i < size; i++) {
+        gen[i] = 0;
+        next[i] = i + 1;
+    }
+    t->free_head = 0;
+}
+
+/* The lowest free index comes back first; its generation moves on. */
+bool chimney_guest_conn_alloc(ChimneyGuestConnTable *t, uint32_t *id)
+{
+    uint32_t index = t->free_head;
+
+    if (index >= t->size) {
+        return false;
+    }
+    t->free_head = t->next[index];
+    t->next[index] = UINT32_MAX;            /* in use */
+    t->gen[index] = (uint8_t)(t->gen[index] + 1);
+    t->used++;
+    *id = CHIMNEY_CONN_ID(index, t->gen[index]);
+    return true;
+}
+
+bool chimney_guest_conn_free(ChimneyGuestConnTable *t, uint32_t id)
+{
+    uint32_t index = CHIMNEY_CONN_INDEX(id);
+
+    if (index >= t->size || t->next[index] != UINT32_MAX ||
+        t->gen[index] != CHIMNEY_CONN_GEN(id)) {
+        return false;
+    }
+    t->next[index] = t->free_head;
+    t->free_head = index;
+    t->used--;
+    return true;
+}
+
+uint32_t chimney_guest_ndis_status(uint8_t type, uint8_t status)
+{
+    switch (status) {
+    case CHIMNEY_ST_SUCCESS:
+        return CHIMNEY_NDIS_STATUS_SUCCESS;
+    case CHIMNEY_ST_REQUEST_ABORTED:
+        return CHIMNEY_NDIS_STATUS_REQUEST_ABORTED;
+    case CHIMNEY_ST_UPLOAD_IN_PROGRESS:
+        return CHIMNEY_NDIS_STATUS_UPLOAD_IN_PROGRESS;
+    case CHIMNEY_ST_INVALID_STATE:
+        /* A receive posted after the DISCONNECT event (NDIS names it) */
+        return type == CHIMNEY_CQE_RECV ? CHIMNEY_NDIS_STATUS_INVALID_STATE :
+                                          CHIMNEY_NDIS_STATUS_FAILURE;
+    default:
+        return CHIMNEY_NDIS_STATUS_FAILURE;
+    }
+}
+
+void chimney_guest_batch_reset(ChimneyGuestBatch *b)
+{
+    b->count = 0;
+}
+
+bool chimney_guest_batch_add(ChimneyGuestBatch *b, const ChimneyCqe *cqe)
+{
+    bool flush = b->count &&
+                 (cqe->obj != b->obj || (b->max && b->count == b->max));
+
+    if (flush) {
+        b->count = 0;
+    }
+    b->obj = cqe->obj;
+    b->count++;
+    return flush;
+}

@@ -1,0 +1,104 @@
+/*
+ * chimney-nic: the driver's side of the guest ABI, free of any OS
+ *
+ * What every driver of the device does the same way: consume completion
+ * queues by their phase tag, produce into submission rings, encode admin
+ * commands and queue entries in little-endian, hand out connection ids
+ * with generations, map completion statuses to NDIS_STATUS values and
+ * batch send completions.  The qtest libqos driver and the Windows
+ * miniport both compile this file, so the qtests exercise the miniport's
+ * own logic against the device.  It needs nothing but <stdint.h>,
+ * <stdbool.h>, <stddef.h>, <string.h>'s memcpy and chimney-abi.h; guest
+ * memory is reached through ChimneyGuestMem, so it works on a mapped
+ * pointer as well as through qtest.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_NET_CHIMNEY_GUEST_H
+#define HW_NET_CHIMNEY_GUEST_H
+
+#include <stdbool.h>
+#include "hw/net/chimney/chimney-abi.h"
+
+/* Access to guest memory: DMA addresses as the device sees them. */
+typedef struct ChimneyGuestMem {
+    void *opaque;
+    void (*read)(void *opaque, uint64_t addr, void *buf, size_t len);
+    void (*write)(void *opaque, uint64_t addr, const void *buf, size_t len);
+} ChimneyGuestMem;
+
+/* A ring the driver produces into: admin SQ, L2 queues, SQs, RQs. */
+typedef struct ChimneyGuestRing {
+    uint64_t base;
+    uint32_t size;          /* entries, a power of two */
+    uint32_t esize;         /* bytes per entry */
+    uint32_t tail;          /* next entry the driver fills */
+    uint32_t head;          /* first entry the device may still read */
+} ChimneyGuestRing;
+
+void chimney_guest_ring_init(ChimneyGuestRing *r, uint64_t base,
+                             uint32_t size, uint32_t esize);
+uint32_t chimney_guest_ring_space(const ChimneyGuestRing *r);
+uint32_t chimney_guest_ring_put(ChimneyGuestRing *r,
+                                const ChimneyGuestMem *m, const void *entry);
+bool chimney_guest_ring_consumed(ChimneyGuestRing *r, uint32_t head);
+
+/* A completion queue the driver consumes. */
+typedef struct ChimneyGuestCq {
+    uint64_t base;
+    uint32_t size;          /* entries, a power of two */
+    uint32_t head;          /* next entry to read */
+    uint32_t phase;         /* phase bit of valid entries on this lap */
+} ChimneyGuestCq;
+
+void chimney_guest_cq_init(ChimneyGuestCq *cq, uint64_t base, uint32_t size);
+bool chimney_guest_cq_next(ChimneyGuestCq *cq, const ChimneyGuestMem *m,
+                           ChimneyCqe *cqe);
+
+/* Entries, in host order in, little-endian out. */
+void chimney_guest_admin_cmd(ChimneyAdminCmd *out, const ChimneyAdminCmd *cmd);
+void chimney_guest_sq_desc(ChimneySqDesc *out, uint8_t type, uint8_t flags,
+                           uint16_t nsge, uint32_t len, uint64_t cookie,
+                           uint64_t sgl);
+void chimney_guest_sge(ChimneySge *out, uint64_t addr, uint32_t len);
+
+/*
+ * Connection ids: an index and a generation that changes on every reuse,
+ * so the device refuses a stale id.  The caller provides @gen, one byte
+ * per index, and @next, one word per index (the free list).
+ */
+typedef struct ChimneyGuestConnTable {
+    uint32_t size;
+    uint8_t *gen;
+    uint32_t *next;
+    uint32_t free_head;     /* size: none free */
+    uint32_t used;
+} ChimneyGuestConnTable;
+
+void chimney_guest_conns_init(ChimneyGuestConnTable *t, uint32_t size,
+                              uint8_t *gen, uint32_t *next);
+bool chimney_guest_conn_alloc(ChimneyGuestConnTable *t, uint32_t *id);
+bool chimney_guest_conn_free(ChimneyGuestConnTable *t, uint32_t id);
+
+/* The NDIS_STATUS a completion becomes (spec: "Types and statuses"). */
+uint32_t chimney_guest_ndis_status(uint8_t type, uint8_t status);
+
+/*
+ * Send completions of one connection in a row go to NDIS as one chain
+ * (NdisTcpOffloadSendComplete takes a list).  Feed each SEND completion
+ * to chimney_guest_batch_add: when it returns true the batch so far must
+ * be handed over first, then the completion starts a new one.
+ */
+typedef struct ChimneyGuestBatch {
+    uint32_t obj;           /* the connection, when count > 0 */
+    uint32_t count;
+    uint32_t max;           /* at most this many per call; 0: no limit */
+} ChimneyGuestBatch;
+
+bool chimney_guest_batch_add(ChimneyGuestBatch *b, const ChimneyCqe *cqe);
+void chimney_guest_batch_reset(ChimneyGuestBatch *b);
+
+#endif /* HW_NET_CHIMNEY_GUEST_H */

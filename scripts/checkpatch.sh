@@ -6,6 +6,6 @@
 set -euo pipefail
 cd "$1"
 cp=$2/scripts/checkpatch.pl
-mapfile -t files < <(find hw tests -name '*.[ch]' | sort)
+mapfile -t files < <(find hw tests guest -name '*.[ch]' | sort)
 "$cp" --no-tree -f "${files[@]}"
 "$cp" --no-tree patches/*.patch

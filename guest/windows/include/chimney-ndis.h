@@ -1,0 +1,430 @@
+/*
+ * NDIS 6.20 and TCP chimney declarations for the chimney-nic drivers
+ *
+ * Written for this project from Microsoft's documented prototypes and
+ * structure member lists (learn.microsoft.com, "ndis.h" and
+ * "ndischimney.h" DDI reference pages); no WDK header was used.  Each
+ * layout that NDIS itself reads is checked below against the documented
+ * x64 sizes and offsets, so a wrong declaration fails the build instead of
+ * a guest.  Only what the drivers use is declared.
+ *
+ * Built with mingw-w64: its ddk/ntddk.h gives the kernel base types; its
+ * ddk/ndis.h (NDIS 5.1) is never included.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef CHIMNEY_NDIS_H
+#define CHIMNEY_NDIS_H
+
+#include <ntddk.h>
+
+#define CHIMNEY_NDIS_ASSERT(c) _Static_assert(c, #c)
+
+typedef int NDIS_STATUS, *PNDIS_STATUS;
+typedef void *NDIS_HANDLE, **PNDIS_HANDLE;
+typedef ULONG NDIS_PORT_NUMBER;
+typedef ULONG NDIS_OID;
+
+/* NDIS_STATUS values (ndis.h) */
+#define NDIS_STATUS_SUCCESS                     ((NDIS_STATUS)0x00000000L)
+#define NDIS_STATUS_PENDING                     ((NDIS_STATUS)0x00000103L)
+#define NDIS_STATUS_FAILURE                     ((NDIS_STATUS)0xC0000001L)
+#define NDIS_STATUS_RESOURCES                   ((NDIS_STATUS)0xC000009AL)
+#define NDIS_STATUS_NOT_SUPPORTED               ((NDIS_STATUS)0xC00000BBL)
+#define NDIS_STATUS_INVALID_STATE               ((NDIS_STATUS)0xC0000184L)
+#define NDIS_STATUS_REQUEST_ABORTED             ((NDIS_STATUS)0xC001000CL)
+#define NDIS_STATUS_UPLOAD_IN_PROGRESS          ((NDIS_STATUS)0xC0231001L)
+#define NDIS_STATUS_OFFLOAD_DATA_NOT_ACCEPTED   ((NDIS_STATUS)0xC023100EL)
+#define NDIS_STATUS_OFFLOAD_DATA_PARTIALLY_ACCEPTED ((NDIS_STATUS)0xC0231010L)
+
+/* NDIS_OBJECT_HEADER and the object types the drivers fill in */
+typedef struct _NDIS_OBJECT_HEADER {
+    UCHAR Type;
+    UCHAR Revision;
+    USHORT Size;
+} NDIS_OBJECT_HEADER, *PNDIS_OBJECT_HEADER;
+
+#define NDIS_OBJECT_TYPE_DEFAULT                                    0x80
+#define NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS            0x8A
+#define NDIS_OBJECT_TYPE_PROVIDER_CHIMNEY_OFFLOAD_GENERIC_CHARACTERISTICS \
+    NDIS_OBJECT_TYPE_PROVIDER_CHIMNEY_GENERIC
+#define NDIS_OBJECT_TYPE_PROVIDER_CHIMNEY_GENERIC                   0x8F
+#define NDIS_OBJECT_TYPE_PROVIDER_CHIMNEY_OFFLOAD_CHARACTERISTICS   0x94
+
+/* NDIS_MINIPORT_DRIVER_CHARACTERISTICS and its handlers */
+typedef struct _NET_BUFFER_LIST NET_BUFFER_LIST, *PNET_BUFFER_LIST;
+typedef struct _NDIS_OID_REQUEST NDIS_OID_REQUEST, *PNDIS_OID_REQUEST;
+typedef struct _NDIS_MINIPORT_INIT_PARAMETERS NDIS_MINIPORT_INIT_PARAMETERS,
+    *PNDIS_MINIPORT_INIT_PARAMETERS;
+typedef struct _NDIS_MINIPORT_PAUSE_PARAMETERS NDIS_MINIPORT_PAUSE_PARAMETERS,
+    *PNDIS_MINIPORT_PAUSE_PARAMETERS;
+typedef struct _NDIS_MINIPORT_RESTART_PARAMETERS
+    NDIS_MINIPORT_RESTART_PARAMETERS, *PNDIS_MINIPORT_RESTART_PARAMETERS;
+typedef struct _NET_DEVICE_PNP_EVENT NET_DEVICE_PNP_EVENT,
+    *PNET_DEVICE_PNP_EVENT;
+
+typedef enum _NDIS_HALT_ACTION {
+    NdisHaltDeviceDisabled,
+    NdisHaltDeviceInstanceDeInitialized,
+    NdisHaltDevicePoweredDown,
+    NdisHaltDeviceSurpriseRemoved,
+    NdisHaltDeviceFailed,
+    NdisHaltDeviceInitializationFailed,
+    NdisHaltDeviceStopped
+} NDIS_HALT_ACTION;
+
+typedef enum _NDIS_SHUTDOWN_ACTION {
+    NdisShutdownPowerOff,
+    NdisShutdownBugCheck
+} NDIS_SHUTDOWN_ACTION;
+
+typedef NDIS_STATUS set_options_handler_fn(NDIS_HANDLE NdisDriverHandle,
+                                           NDIS_HANDLE DriverContext);
+typedef NDIS_STATUS miniport_initialize_handler_fn(
+    NDIS_HANDLE NdisMiniportHandle, NDIS_HANDLE MiniportDriverContext,
+    PNDIS_MINIPORT_INIT_PARAMETERS MiniportInitParameters);
+typedef VOID miniport_halt_handler_fn(NDIS_HANDLE MiniportAdapterContext,
+                                      NDIS_HALT_ACTION HaltAction);
+typedef VOID miniport_driver_unload_handler_fn(PDRIVER_OBJECT DriverObject);
+typedef NDIS_STATUS miniport_pause_handler_fn(
+    NDIS_HANDLE MiniportAdapterContext,
+    PNDIS_MINIPORT_PAUSE_PARAMETERS PauseParameters);
+typedef NDIS_STATUS miniport_restart_handler_fn(
+    NDIS_HANDLE MiniportAdapterContext,
+    PNDIS_MINIPORT_RESTART_PARAMETERS RestartParameters);
+typedef NDIS_STATUS miniport_oid_request_handler_fn(
+    NDIS_HANDLE MiniportAdapterContext, PNDIS_OID_REQUEST OidRequest);
+typedef VOID miniport_send_net_buffer_lists_handler_fn(
+    NDIS_HANDLE MiniportAdapterContext, PNET_BUFFER_LIST NetBufferList,
+    NDIS_PORT_NUMBER PortNumber, ULONG SendFlags);
+typedef VOID miniport_return_net_buffer_lists_handler_fn(
+    NDIS_HANDLE MiniportAdapterContext, PNET_BUFFER_LIST NetBufferLists,
+    ULONG ReturnFlags);
+typedef VOID miniport_cancel_send_handler_fn(NDIS_HANDLE MiniportAdapterContext,
+                                             PVOID CancelId);
+typedef BOOLEAN miniport_check_for_hang_handler_fn(
+    NDIS_HANDLE MiniportAdapterContext);
+typedef NDIS_STATUS miniport_reset_handler_fn(
+    NDIS_HANDLE MiniportAdapterContext, PBOOLEAN AddressingReset);
+typedef VOID miniport_device_pnp_event_notify_handler_fn(
+    NDIS_HANDLE MiniportAdapterContext,
+    PNET_DEVICE_PNP_EVENT NetDevicePnPEvent);
+typedef VOID miniport_shutdown_handler_fn(NDIS_HANDLE MiniportAdapterContext,
+                                          NDIS_SHUTDOWN_ACTION ShutdownAction);
+typedef VOID miniport_cancel_oid_request_handler_fn(
+    NDIS_HANDLE MiniportAdapterContext, PVOID RequestId);
+typedef NDIS_STATUS miniport_direct_oid_request_handler_fn(
+    NDIS_HANDLE MiniportAdapterContext, PNDIS_OID_REQUEST OidRequest);
+typedef VOID miniport_cancel_direct_oid_handler_fn(
+    NDIS_HANDLE MiniportAdapterContext, PVOID RequestId);
+
+typedef struct _NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
+    NDIS_OBJECT_HEADER Header;
+    UCHAR MajorNdisVersion;
+    UCHAR MinorNdisVersion;
+    UCHAR MajorDriverVersion;
+    UCHAR MinorDriverVersion;
+    ULONG Flags;
+    set_options_handler_fn *SetOptionsHandler;
+    miniport_initialize_handler_fn *InitializeHandlerEx;
+    miniport_halt_handler_fn *HaltHandlerEx;
+    miniport_driver_unload_handler_fn *UnloadHandler;
+    miniport_pause_handler_fn *PauseHandler;
+    miniport_restart_handler_fn *RestartHandler;
+    miniport_oid_request_handler_fn *OidRequestHandler;
+    miniport_send_net_buffer_lists_handler_fn *SendNetBufferListsHandler;
+    miniport_return_net_buffer_lists_handler_fn *ReturnNetBufferListsHandler;
+    miniport_cancel_send_handler_fn *CancelSendHandler;
+    miniport_check_for_hang_handler_fn *CheckForHangHandlerEx;
+    miniport_reset_handler_fn *ResetHandlerEx;
+    miniport_device_pnp_event_notify_handler_fn *DevicePnPEventNotifyHandler;
+    miniport_shutdown_handler_fn *ShutdownHandlerEx;
+    miniport_cancel_oid_request_handler_fn *CancelOidRequestHandler;
+    miniport_direct_oid_request_handler_fn *DirectOidRequestHandler;
+    miniport_cancel_direct_oid_handler_fn *CancelDirectOidRequestHandler;
+} NDIS_MINIPORT_DRIVER_CHARACTERISTICS, *PNDIS_MINIPORT_DRIVER_CHARACTERISTICS;
+
+#define NDIS_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2 2
+#define NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2 \
+    (offsetof(NDIS_MINIPORT_DRIVER_CHARACTERISTICS, \
+              CancelDirectOidRequestHandler) + sizeof(PVOID))
+
+NDIS_STATUS NdisMRegisterMiniportDriver(
+    PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath,
+    NDIS_HANDLE MiniportDriverContext,
+    PNDIS_MINIPORT_DRIVER_CHARACTERISTICS MiniportDriverCharacteristics,
+    PNDIS_HANDLE NdisMiniportDriverHandle);
+VOID NdisMDeregisterMiniportDriver(NDIS_HANDLE NdisMiniportDriverHandle);
+NDIS_STATUS NdisSetOptionalHandlers(NDIS_HANDLE NdisHandle,
+                                    PNDIS_OBJECT_HEADER OptionalHandlers);
+
+/* --- TCP chimney (ndischimney.h) --- */
+
+typedef enum _NDIS_CHIMNEY_OFFLOAD_TYPE {
+    NdisTcpChimneyOffload = 1,
+    NdisMaxChimneyOffload
+} NDIS_CHIMNEY_OFFLOAD_TYPE;
+
+/* OFFLOAD_STATE_TYPE, in NDIS_MINIPORT_OFFLOAD_BLOCK_LIST.Header.Type */
+#define NeighborOffloadState    4
+#define Ip4OffloadState         8
+#define TcpOffloadState         17
+
+typedef struct _NDIS_MINIPORT_OFFLOAD_BLOCK_LIST
+    NDIS_MINIPORT_OFFLOAD_BLOCK_LIST, *PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST;
+
+struct _NDIS_MINIPORT_OFFLOAD_BLOCK_LIST {
+    NDIS_OBJECT_HEADER Header;
+    PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST NextBlock;
+    PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST DependentBlockList;
+    NDIS_STATUS Status;
+    PVOID NdisReserved[2];
+    PVOID *MiniportOffloadContext;
+    NDIS_HANDLE NdisOffloadHandle;
+    PVOID ProtocolReserved[2];
+    PVOID MiniportReserved[2];
+    PVOID ImReserved[2];
+    PVOID Scratch[2];
+    PVOID SourceHandle;
+    NDIS_PORT_NUMBER PortNumber;
+    PNET_BUFFER_LIST NetBufferListChain;
+};
+
+/* Every state structure starts with this */
+typedef struct _OFFLOAD_STATE_HEADER {
+    ULONG Length;
+    ULONG RecognizedOptions;
+} OFFLOAD_STATE_HEADER, *POFFLOAD_STATE_HEADER;
+
+typedef struct _TCP_OFFLOAD_STATE_CONST {
+    OFFLOAD_STATE_HEADER Header;
+    USHORT Flags;
+    USHORT RemotePort;
+    USHORT LocalPort;
+    UCHAR SndWindScale:4;
+    UCHAR RcvWindScale:4;
+    USHORT RemoteMss;
+    ULONG HashValue;
+} TCP_OFFLOAD_STATE_CONST, *PTCP_OFFLOAD_STATE_CONST;
+
+#define TCP_FLAG_TIMESTAMP_ENABLED          0x00000001
+#define TCP_FLAG_SACK_ENABLED               0x00000002
+#define TCP_FLAG_WINDOW_SCALING_ENABLED     0x00000004
+
+typedef struct _TCP_OFFLOAD_STATE_CACHED {
+    OFFLOAD_STATE_HEADER Header;
+    USHORT Flags;
+    ULONG InitialRcvWnd;
+    ULONG RcvIndicationSize;
+    UCHAR KaProbeCount;
+    ULONG KaTimeout;
+    ULONG KaInterval;
+    ULONG MaxRT;
+    ULONG FlowLabel:20;
+    UCHAR TtlOrHopLimit;
+    UCHAR TosOrTrafficClass;
+    UCHAR UserPriority:3;
+} TCP_OFFLOAD_STATE_CACHED, *PTCP_OFFLOAD_STATE_CACHED;
+
+#define TCP_FLAG_KEEP_ALIVE_ENABLED         0x00000001
+#define TCP_FLAG_NAGLING_ENABLED            0x00000002
+#define TCP_FLAG_KEEP_ALIVE_RESTART         0x00000004
+#define TCP_FLAG_MAX_RT_RESTART             0x00000008
+#define TCP_FLAG_UPDATE_RCV_WND             0x00000010
+
+typedef enum _TCP_OFFLOAD_CONNECTION_STATE {
+    TcpConnectionClosed,
+    TcpConnectionListen,
+    TcpConnectionSynSent,
+    TcpConnectionSynRcvd,
+    TcpConnectionEstablished,
+    TcpConnectionFinWait1,
+    TcpConnectionFinWait2,
+    TcpConnectionCloseWait,
+    TcpConnectionClosing,
+    TcpConnectionLastAck,
+    TcpConnectionTimeWait,
+    TcpConnectionMaxState
+} TCP_OFFLOAD_CONNECTION_STATE;
+
+typedef struct _TCP_OFFLOAD_STATE_DELEGATED {
+    OFFLOAD_STATE_HEADER Header;
+    TCP_OFFLOAD_CONNECTION_STATE State;
+    USHORT Flags;
+    ULONG RcvNxt;
+    ULONG RcvWnd;
+    ULONG SndUna;
+    ULONG SndNxt;
+    ULONG SndMax;
+    ULONG SndWnd;
+    ULONG MaxSndWnd;
+    ULONG SendWL1;
+    ULONG CWnd;
+    ULONG SsThresh;
+    USHORT SRtt;
+    USHORT RttVar;
+    ULONG TsRecent;
+    ULONG TsRecentAge;
+    ULONG TsTime;
+    ULONG TotalRT;
+    UCHAR DupAckCount;
+    UCHAR SndWndProbeCount;
+    struct {
+        UCHAR ProbeCount;
+        ULONG TimeoutDelta;
+    } KeepAlive;
+    struct {
+        UCHAR Count;
+        ULONG TimeoutDelta;
+    } Retransmit;
+    union {
+        struct {
+            PNET_BUFFER_LIST SendDataHead;
+            PNET_BUFFER_LIST SendDataTail;
+        };
+        ULONG SendBacklogSize;
+    };
+    union {
+        PNET_BUFFER_LIST BufferedData;
+        ULONG ReceiveBacklogSize;
+    };
+    ULONG DWnd;
+} TCP_OFFLOAD_STATE_DELEGATED, *PTCP_OFFLOAD_STATE_DELEGATED;
+
+/* Provider (offload target) handlers, registered in MiniportSetOptions */
+typedef VOID w_initiate_offload_handler_fn(
+    NDIS_HANDLE MiniportAdapterContext,
+    PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST OffloadBlockList);
+typedef w_initiate_offload_handler_fn w_terminate_offload_handler_fn;
+typedef w_initiate_offload_handler_fn w_update_offload_handler_fn;
+typedef w_initiate_offload_handler_fn w_invalidate_offload_handler_fn;
+typedef w_initiate_offload_handler_fn w_query_offload_handler_fn;
+typedef NDIS_STATUS w_tcp_offload_send_handler_fn(
+    NDIS_HANDLE MiniportAdapterContext, PVOID MiniportOffloadContext,
+    PNET_BUFFER_LIST NetBufferList);
+typedef w_tcp_offload_send_handler_fn w_tcp_offload_receive_handler_fn;
+typedef w_tcp_offload_send_handler_fn w_tcp_offload_forward_handler_fn;
+typedef NDIS_STATUS w_tcp_offload_disconnect_handler_fn(
+    NDIS_HANDLE MiniportAdapterContext, PVOID MiniportOffloadContext,
+    PNET_BUFFER_LIST NetBufferList, ULONG Flags);
+typedef NDIS_STATUS w_tcp_offload_receive_return_handler_fn(
+    NDIS_HANDLE MiniportAdapterContext, PNET_BUFFER_LIST NetBufferList);
+
+#define TCP_DISCONNECT_GRACEFUL_CLOSE       0x01
+#define TCP_DISCONNECT_ABORTIVE_CLOSE       0x02
+
+typedef struct _NDIS_PROVIDER_CHIMNEY_OFFLOAD_GENERIC_CHARACTERISTICS {
+    NDIS_OBJECT_HEADER Header;
+    ULONG Flags;
+    w_initiate_offload_handler_fn *InitiateOffloadHandler;
+    w_terminate_offload_handler_fn *TerminateOffloadHandler;
+    w_update_offload_handler_fn *UpdateOffloadHandler;
+    w_invalidate_offload_handler_fn *InvalidateOffloadHandler;
+    w_query_offload_handler_fn *QueryOffloadHandler;
+} NDIS_PROVIDER_CHIMNEY_OFFLOAD_GENERIC_CHARACTERISTICS;
+
+typedef struct _NDIS_PROVIDER_CHIMNEY_OFFLOAD_TCP_CHARACTERISTICS {
+    NDIS_OBJECT_HEADER Header;
+    ULONG Flags;
+    NDIS_CHIMNEY_OFFLOAD_TYPE OffloadType;
+    w_tcp_offload_send_handler_fn *TcpOffloadSendHandler;
+    w_tcp_offload_receive_handler_fn *TcpOffloadReceiveHandler;
+    w_tcp_offload_disconnect_handler_fn *TcpOffloadDisconnectHandler;
+    w_tcp_offload_forward_handler_fn *TcpOffloadForwardHandler;
+    w_tcp_offload_receive_return_handler_fn *TcpOffloadReceiveReturnHandler;
+} NDIS_PROVIDER_CHIMNEY_OFFLOAD_TCP_CHARACTERISTICS;
+
+/* What NDIS gives the target for completions and indications */
+typedef VOID ndis_tcp_send_complete_handler_fn(
+    NDIS_HANDLE NdisMiniportHandle, PNET_BUFFER_LIST NetBufferList);
+typedef ndis_tcp_send_complete_handler_fn ndis_tcp_receive_complete_handler_fn;
+typedef ndis_tcp_send_complete_handler_fn ndis_tcp_disconnect_done_handler_fn;
+typedef ndis_tcp_send_complete_handler_fn ndis_tcp_forward_complete_handler_fn;
+typedef VOID ndis_tcp_event_indicate_handler_fn(NDIS_HANDLE NdisOffloadHandle,
+                                                ULONG EventType,
+                                                ULONG EventSpecificInformation);
+typedef NDIS_STATUS ndis_tcp_receive_indicate_handler_fn(
+    NDIS_HANDLE NdisOffloadHandle, PNET_BUFFER_LIST NetBufferList,
+    NDIS_STATUS Status, PULONG BytesConsumed);
+
+typedef struct _NDIS_OFFLOAD_EVENT_HANDLERS {
+    NDIS_OBJECT_HEADER Header;
+} NDIS_OFFLOAD_EVENT_HANDLERS, *PNDIS_OFFLOAD_EVENT_HANDLERS;
+
+typedef struct _NDIS_TCP_OFFLOAD_EVENT_HANDLERS {
+    NDIS_OBJECT_HEADER Header;
+    ndis_tcp_event_indicate_handler_fn *NdisTcpOffloadEventHandler;
+    ndis_tcp_receive_indicate_handler_fn *NdisTcpOffloadReceiveHandler;
+    ndis_tcp_send_complete_handler_fn *NdisTcpOffloadSendComplete;
+    ndis_tcp_receive_complete_handler_fn *NdisTcpOffloadReceiveComplete;
+    ndis_tcp_disconnect_done_handler_fn *NdisTcpOffloadDisconnectComplete;
+    ndis_tcp_forward_complete_handler_fn *NdisTcpOffloadForwardComplete;
+} NDIS_TCP_OFFLOAD_EVENT_HANDLERS, *PNDIS_TCP_OFFLOAD_EVENT_HANDLERS;
+
+/* TCP_OFFLOAD_EVENT_TYPE and TCP_UPLOAD_REASON */
+#define TcpIndicateDisconnect       2
+#define TcpIndicateRetrieve         3
+#define TcpIndicateAbort            4
+
+NDIS_STATUS NdisMGetOffloadHandlers(NDIS_HANDLE NdisMiniportHandle,
+                                    NDIS_CHIMNEY_OFFLOAD_TYPE ChimneyType,
+                                    PNDIS_OFFLOAD_EVENT_HANDLERS *Handlers);
+VOID NdisMInitiateOffloadComplete(NDIS_HANDLE NdisMiniportHandle,
+                                  PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST List);
+VOID NdisMTerminateOffloadComplete(NDIS_HANDLE NdisMiniportHandle,
+                                   PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST List);
+VOID NdisMUpdateOffloadComplete(NDIS_HANDLE NdisMiniportHandle,
+                                PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST List);
+VOID NdisMInvalidateOffloadComplete(NDIS_HANDLE NdisMiniportHandle,
+                                    PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST List);
+VOID NdisMQueryOffloadStateComplete(NDIS_HANDLE NdisMiniportHandle,
+                                    PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST List);
+
+/* Documented x64 layouts (PDB-derived facts, research/chimney.md 4.2-4.3) */
+#ifdef _WIN64
+CHIMNEY_NDIS_ASSERT(sizeof(NDIS_OBJECT_HEADER) == 4);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_MINIPORT_DRIVER_CHARACTERISTICS,
+                             SetOptionsHandler) == 0x10);
+CHIMNEY_NDIS_ASSERT(NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2 ==
+                    0x98);
+CHIMNEY_NDIS_ASSERT(sizeof(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST) == 0x98);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST, Status) ==
+                    0x18);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST,
+                             MiniportOffloadContext) == 0x30);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST,
+                             NdisOffloadHandle) == 0x38);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST,
+                             MiniportReserved) == 0x50);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST,
+                             SourceHandle) == 0x80);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST,
+                             NetBufferListChain) == 0x90);
+CHIMNEY_NDIS_ASSERT(sizeof(TCP_OFFLOAD_STATE_CONST) == 0x18);
+CHIMNEY_NDIS_ASSERT(offsetof(TCP_OFFLOAD_STATE_CONST, RemoteMss) == 0x10);
+CHIMNEY_NDIS_ASSERT(offsetof(TCP_OFFLOAD_STATE_CONST, HashValue) == 0x14);
+CHIMNEY_NDIS_ASSERT(sizeof(TCP_OFFLOAD_STATE_CACHED) == 0x2C);
+CHIMNEY_NDIS_ASSERT(offsetof(TCP_OFFLOAD_STATE_CACHED, InitialRcvWnd) ==
+                    0x0C);
+CHIMNEY_NDIS_ASSERT(offsetof(TCP_OFFLOAD_STATE_CACHED, KaTimeout) == 0x18);
+CHIMNEY_NDIS_ASSERT(offsetof(TCP_OFFLOAD_STATE_CACHED, MaxRT) == 0x20);
+CHIMNEY_NDIS_ASSERT(offsetof(TCP_OFFLOAD_STATE_CACHED, TtlOrHopLimit) ==
+                    0x28);
+CHIMNEY_NDIS_ASSERT(sizeof(TCP_OFFLOAD_STATE_DELEGATED) == 0x80);
+CHIMNEY_NDIS_ASSERT(offsetof(TCP_OFFLOAD_STATE_DELEGATED, RcvNxt) == 0x10);
+CHIMNEY_NDIS_ASSERT(offsetof(TCP_OFFLOAD_STATE_DELEGATED, SRtt) == 0x38);
+CHIMNEY_NDIS_ASSERT(offsetof(TCP_OFFLOAD_STATE_DELEGATED, TotalRT) == 0x48);
+CHIMNEY_NDIS_ASSERT(offsetof(TCP_OFFLOAD_STATE_DELEGATED, KeepAlive) == 0x50);
+CHIMNEY_NDIS_ASSERT(offsetof(TCP_OFFLOAD_STATE_DELEGATED, Retransmit) ==
+                    0x58);
+CHIMNEY_NDIS_ASSERT(offsetof(TCP_OFFLOAD_STATE_DELEGATED, SendDataHead) ==
+                    0x60);
+CHIMNEY_NDIS_ASSERT(offsetof(TCP_OFFLOAD_STATE_DELEGATED, BufferedData) ==
+                    0x70);
+CHIMNEY_NDIS_ASSERT(offsetof(TCP_OFFLOAD_STATE_DELEGATED, DWnd) == 0x78);
+#endif
+
+#endif /* CHIMNEY_NDIS_H */

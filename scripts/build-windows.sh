@@ -1,0 +1,73 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Build the Windows drivers with mingw-w64: the miniport .sys (with the
+# OS-free driver core shared with libqos), its INF, a test-signed copy and
+# an ISO to attach to a guest.
+#
+#   build-windows.sh SRCDIR OUTDIR STAMP
+#
+# OUTDIR/chimneynic.sys is the unsigned image (its symbols are kept for
+# scripts/check-pe.py), OUTDIR/iso/ what the ISO holds, and
+# OUTDIR/chimney-drivers.iso the ISO.  The test certificate is made once
+# per build directory; its public half is on the ISO for the guest's
+# certificate stores.
+set -euo pipefail
+
+src=$(cd "$1" && pwd)
+out=$2
+stamp=$3
+cc=x86_64-w64-mingw32-gcc
+ddk=/usr/share/mingw-w64/include/ddk
+
+die() { echo "build-windows: $*" >&2; exit 1; }
+for tool in $cc osslsigncode xorriso openssl; do
+    command -v "$tool" >/dev/null || die "$tool is missing (scripts/bootstrap.sh installs it)"
+done
+[ -d "$ddk" ] || die "$ddk is missing (package mingw-w64-x86-64-dev)"
+
+cflags=(-std=gnu11 -O2 -Wall -Wextra -Wno-unused-parameter -Werror
+        -ffreestanding -fno-stack-protector -mno-stack-arg-probe
+        -I"$src/guest/windows/include" -I"$src" -I"$ddk")
+# A native image for Windows 7 (6.1) and later, entry DriverEntry (ld
+# would otherwise pick the start of .text), relocatable, NX.
+ldflags=(-nostdlib -Wl,--subsystem,native:6.1
+         -Wl,--major-os-version,6 -Wl,--minor-os-version,1
+         -Wl,--entry,DriverEntry -Wl,--image-base,0x140000000
+         -Wl,--dynamicbase -Wl,--nxcompat
+         -Wl,--file-alignment,0x200 -Wl,--section-alignment,0x1000)
+
+mkdir -p "$out/obj" "$out/iso"
+$cc "${cflags[@]}" -c "$src/guest/windows/miniport/chimney-miniport.c" \
+    -o "$out/obj/chimney-miniport.o"
+$cc "${cflags[@]}" -c "$src/hw/net/chimney/chimney-guest.c" \
+    -o "$out/obj/chimney-guest.o"
+$cc -o "$out/chimneynic.sys" "$out/obj/chimney-miniport.o" \
+    "$out/obj/chimney-guest.o" "${ldflags[@]}" -lndis -lntoskrnl -lhal
+
+if [ ! -f "$out/test-cert.pem" ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 \
+        -subj "/CN=qemu-chimney test signing" \
+        -addext "keyUsage=critical,digitalSignature" \
+        -addext "extendedKeyUsage=codeSigning" \
+        -keyout "$out/test-cert.key" -out "$out/test-cert.pem" 2>/dev/null
+fi
+
+# SHA-1 for Windows 7 / 2008 R2 without SHA-2 support, SHA-256 nested in
+# it for later releases.
+rm -f "$out/sha1.sys" "$out/iso/chimneynic.sys"
+osslsigncode sign -certs "$out/test-cert.pem" -key "$out/test-cert.key" \
+    -h sha1 -n "chimney-nic miniport" -in "$out/chimneynic.sys" \
+    -out "$out/sha1.sys" >/dev/null
+osslsigncode sign -nest -certs "$out/test-cert.pem" \
+    -key "$out/test-cert.key" -h sha256 -n "chimney-nic miniport" \
+    -in "$out/sha1.sys" -out "$out/iso/chimneynic.sys" >/dev/null
+rm -f "$out/sha1.sys"
+cp "$src/guest/windows/miniport/chimneynic.inf" "$out/iso/"
+openssl x509 -in "$out/test-cert.pem" -outform der \
+    -out "$out/iso/chimney-test.cer"
+
+rm -f "$out/chimney-drivers.iso"
+xorriso -as mkisofs -quiet -J -R -V CHIMNEY_DRIVERS \
+    -o "$out/chimney-drivers.iso" "$out/iso" 2>/dev/null
+touch "$stamp"

@@ -40,10 +40,13 @@ ldflags=(-nostdlib -Wl,--subsystem,native:6.1
 mkdir -p "$out/obj" "$out/iso"
 $cc "${cflags[@]}" -c "$src/guest/windows/miniport/chimney-miniport.c" \
     -o "$out/obj/chimney-miniport.o"
+$cc "${cflags[@]}" -c "$src/guest/windows/miniport/chimney-adapter.c" \
+    -o "$out/obj/chimney-adapter.o"
 $cc "${cflags[@]}" -c "$src/hw/net/chimney/chimney-guest.c" \
     -o "$out/obj/chimney-guest.o"
 $cc -o "$out/chimneynic.sys" "$out/obj/chimney-miniport.o" \
-    "$out/obj/chimney-guest.o" "${ldflags[@]}" -lndis -lntoskrnl -lhal
+    "$out/obj/chimney-adapter.o" "$out/obj/chimney-guest.o" \
+    "${ldflags[@]}" -lndis -lntoskrnl -lhal
 
 if [ ! -f "$out/test-cert.pem" ]; then
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 \

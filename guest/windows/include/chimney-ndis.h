@@ -8,8 +8,10 @@
  * x64 sizes and offsets, so a wrong declaration fails the build instead of
  * a guest.  Only what the drivers use is declared.
  *
- * Built with mingw-w64: its ddk/ntddk.h gives the kernel base types; its
- * ddk/ndis.h (NDIS 5.1) is never included.
+ * Built with mingw-w64: its ddk/ntddk.h gives the kernel base types and
+ * its ntddndis.h the OID-level NDIS 6 types (NDIS_OBJECT_HEADER, media,
+ * interface types, NDIS_TCP_CONNECTION_OFFLOAD, OIDs); its ddk/ndis.h
+ * (NDIS 5.1) is never included.
  *
  * Copyright (c) 2026 The qemu-chimney authors
  *
@@ -20,13 +22,16 @@
 #define CHIMNEY_NDIS_H
 
 #include <ntddk.h>
+#define NDIS_SUPPORT_NDIS6      1
+#define NDIS_SUPPORT_NDIS61     1
+#define NDIS_SUPPORT_NDIS620    1
+#include <ntddndis.h>
 
 #define CHIMNEY_NDIS_ASSERT(c) _Static_assert(c, #c)
 
+typedef unsigned int UINT;
 typedef int NDIS_STATUS, *PNDIS_STATUS;
 typedef void *NDIS_HANDLE, **PNDIS_HANDLE;
-typedef ULONG NDIS_PORT_NUMBER;
-typedef ULONG NDIS_OID;
 
 /* NDIS_STATUS values (ndis.h) */
 #define NDIS_STATUS_SUCCESS                     ((NDIS_STATUS)0x00000000L)
@@ -35,24 +40,15 @@ typedef ULONG NDIS_OID;
 #define NDIS_STATUS_RESOURCES                   ((NDIS_STATUS)0xC000009AL)
 #define NDIS_STATUS_NOT_SUPPORTED               ((NDIS_STATUS)0xC00000BBL)
 #define NDIS_STATUS_INVALID_STATE               ((NDIS_STATUS)0xC0000184L)
+#define NDIS_STATUS_INVALID_LENGTH              ((NDIS_STATUS)0xC0010014L)
 #define NDIS_STATUS_REQUEST_ABORTED             ((NDIS_STATUS)0xC001000CL)
 #define NDIS_STATUS_UPLOAD_IN_PROGRESS          ((NDIS_STATUS)0xC0231001L)
 #define NDIS_STATUS_OFFLOAD_DATA_NOT_ACCEPTED   ((NDIS_STATUS)0xC023100EL)
 #define NDIS_STATUS_OFFLOAD_DATA_PARTIALLY_ACCEPTED ((NDIS_STATUS)0xC0231010L)
 
-/* NDIS_OBJECT_HEADER and the object types the drivers fill in */
-typedef struct _NDIS_OBJECT_HEADER {
-    UCHAR Type;
-    UCHAR Revision;
-    USHORT Size;
-} NDIS_OBJECT_HEADER, *PNDIS_OBJECT_HEADER;
-
-#define NDIS_OBJECT_TYPE_DEFAULT                                    0x80
-#define NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS            0x8A
-#define NDIS_OBJECT_TYPE_PROVIDER_CHIMNEY_OFFLOAD_GENERIC_CHARACTERISTICS \
-    NDIS_OBJECT_TYPE_PROVIDER_CHIMNEY_GENERIC
-#define NDIS_OBJECT_TYPE_PROVIDER_CHIMNEY_GENERIC                   0x8F
-#define NDIS_OBJECT_TYPE_PROVIDER_CHIMNEY_OFFLOAD_CHARACTERISTICS   0x94
+/* ntddndis.h's name is longer than a line */
+#define NDIS_OBJECT_TYPE_PROVIDER_CHIMNEY_GENERIC \
+    NDIS_OBJECT_TYPE_PROVIDER_CHIMNEY_OFFLOAD_GENERIC_CHARACTERISTICS
 
 /* NDIS_MINIPORT_DRIVER_CHARACTERISTICS and its handlers */
 typedef struct _NET_BUFFER_LIST NET_BUFFER_LIST, *PNET_BUFFER_LIST;
@@ -160,6 +156,159 @@ NDIS_STATUS NdisMRegisterMiniportDriver(
 VOID NdisMDeregisterMiniportDriver(NDIS_HANDLE NdisMiniportDriverHandle);
 NDIS_STATUS NdisSetOptionalHandlers(NDIS_HANDLE NdisHandle,
                                     PNDIS_OBJECT_HEADER OptionalHandlers);
+
+/* --- adapter bring-up (ndis.h) --- */
+
+typedef CM_PARTIAL_RESOURCE_LIST NDIS_RESOURCE_LIST, *PNDIS_RESOURCE_LIST;
+typedef PHYSICAL_ADDRESS NDIS_PHYSICAL_ADDRESS, *PNDIS_PHYSICAL_ADDRESS;
+
+struct _NDIS_MINIPORT_INIT_PARAMETERS {
+    NDIS_OBJECT_HEADER Header;
+    ULONG Flags;
+    PNDIS_RESOURCE_LIST AllocatedResources;
+    NDIS_HANDLE IMDeviceInstanceContext;
+    NDIS_HANDLE MiniportAddDeviceContext;
+    ULONG IfIndex;
+    NET_LUID NetLuid;
+    PVOID DefaultPortAuthStates;
+    PVOID PciDeviceCustomProperties;
+};
+
+typedef enum _NDIS_INTERFACE_TYPE {
+    NdisInterfacePci = 5,
+} NDIS_INTERFACE_TYPE;
+
+typedef struct _NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
+    NDIS_OBJECT_HEADER Header;
+    NDIS_HANDLE MiniportAdapterContext;
+    ULONG AttributeFlags;
+    UINT CheckForHangTimeInSeconds;
+    NDIS_INTERFACE_TYPE InterfaceType;
+} NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES;
+
+#define NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1 1
+#define NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1 \
+    (offsetof(NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, InterfaceType) + \
+     sizeof(NDIS_INTERFACE_TYPE))
+#define NDIS_MINIPORT_ATTRIBUTES_HARDWARE_DEVICE    0x00000001
+#define NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER         0x00000040
+
+typedef struct _NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
+    NDIS_OBJECT_HEADER Header;
+    ULONG Flags;
+    NDIS_MEDIUM MediaType;
+    NDIS_PHYSICAL_MEDIUM PhysicalMediumType;
+    ULONG MtuSize;
+    ULONG64 MaxXmitLinkSpeed;
+    ULONG64 XmitLinkSpeed;
+    ULONG64 MaxRcvLinkSpeed;
+    ULONG64 RcvLinkSpeed;
+    NDIS_MEDIA_CONNECT_STATE MediaConnectState;
+    NDIS_MEDIA_DUPLEX_STATE MediaDuplexState;
+    ULONG LookaheadSize;
+    PVOID PowerManagementCapabilities;
+    ULONG MacOptions;
+    ULONG SupportedPacketFilters;
+    ULONG MaxMulticastListSize;
+    USHORT MacAddressLength;
+    UCHAR PermanentMacAddress[NDIS_MAX_PHYS_ADDRESS_LENGTH];
+    UCHAR CurrentMacAddress[NDIS_MAX_PHYS_ADDRESS_LENGTH];
+    PVOID RecvScaleCapabilities;
+    NET_IF_ACCESS_TYPE AccessType;
+    NET_IF_DIRECTION_TYPE DirectionType;
+    NET_IF_CONNECTION_TYPE ConnectionType;
+    NET_IFTYPE IfType;
+    BOOLEAN IfConnectorPresent;
+    ULONG SupportedStatistics;
+    ULONG SupportedPauseFunctions;
+    ULONG DataBackFillSize;
+    ULONG ContextBackFillSize;
+    PNDIS_OID SupportedOidList;
+    ULONG SupportedOidListLength;
+    ULONG AutoNegotiationFlags;
+    PVOID PowerManagementCapabilitiesEx;
+} NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES;
+
+/* Revision 2 (NDIS 6.20) adds PowerManagementCapabilitiesEx */
+#define NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2 2
+#define NDIS_SIZEOF_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2 \
+    sizeof(NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES)
+
+/* Either attributes structure, by its header */
+typedef union _NDIS_MINIPORT_ADAPTER_ATTRIBUTES
+    NDIS_MINIPORT_ADAPTER_ATTRIBUTES, *PNDIS_MINIPORT_ADAPTER_ATTRIBUTES;
+
+NDIS_STATUS NdisMSetMiniportAttributes(
+    NDIS_HANDLE NdisMiniportHandle,
+    PNDIS_MINIPORT_ADAPTER_ATTRIBUTES MiniportAttributes);
+NDIS_STATUS NdisMMapIoSpace(PVOID *VirtualAddress,
+                            NDIS_HANDLE MiniportAdapterHandle,
+                            NDIS_PHYSICAL_ADDRESS PhysicalAddress,
+                            UINT Length);
+VOID NdisMUnmapIoSpace(NDIS_HANDLE MiniportAdapterHandle,
+                       PVOID VirtualAddress, UINT Length);
+VOID NdisMAllocateSharedMemory(NDIS_HANDLE MiniportAdapterHandle,
+                               ULONG Length, BOOLEAN Cached,
+                               PVOID *VirtualAddress,
+                               PNDIS_PHYSICAL_ADDRESS PhysicalAddress);
+VOID NdisMFreeSharedMemory(NDIS_HANDLE MiniportAdapterHandle, ULONG Length,
+                           BOOLEAN Cached, PVOID VirtualAddress,
+                           NDIS_PHYSICAL_ADDRESS PhysicalAddress);
+PVOID NdisAllocateMemoryWithTagPriority(NDIS_HANDLE NdisHandle, UINT Length,
+                                        ULONG Tag,
+                                        EX_POOL_PRIORITY Priority);
+VOID NdisFreeMemory(PVOID VirtualAddress, UINT Length, UINT MemoryFlags);
+
+/* NET_BUFFER_LIST: what a miniport reads and writes of it */
+typedef struct _NET_BUFFER NET_BUFFER, *PNET_BUFFER;
+
+struct _NET_BUFFER_LIST {
+    union {
+        struct {
+            PNET_BUFFER_LIST Next;
+            PNET_BUFFER FirstNetBuffer;
+        };
+        SLIST_HEADER Link;
+    };
+    PVOID Context;
+    PNET_BUFFER_LIST ParentNetBufferList;
+    NDIS_HANDLE NdisPoolHandle;
+    PVOID NdisReserved[2] __attribute__((aligned(16)));
+    PVOID ProtocolReserved[4] __attribute__((aligned(16)));
+    PVOID MiniportReserved[2] __attribute__((aligned(16)));
+    PVOID Scratch;
+    NDIS_HANDLE SourceHandle;
+    ULONG NblFlags;
+    LONG ChildRefCount;
+    ULONG Flags;
+    NDIS_STATUS Status;
+    PVOID NetBufferListInfo[19];
+};
+
+VOID NdisMSendNetBufferListsComplete(NDIS_HANDLE MiniportAdapterHandle,
+                                     PNET_BUFFER_LIST NetBufferLists,
+                                     ULONG SendCompleteFlags);
+#define NDIS_SEND_FLAGS_DISPATCH_LEVEL          0x00000001
+#define NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL 0x00000001
+
+/* NDIS_OID_REQUEST: the query and set forms */
+typedef struct _NDIS_OID_REQUEST_INFO {
+    NDIS_OID Oid;
+    PVOID InformationBuffer;
+    UINT InformationBufferLength;
+    UINT BytesDone;                 /* BytesWritten, BytesRead */
+    UINT BytesNeeded;
+} NDIS_OID_REQUEST_INFO;
+
+struct _NDIS_OID_REQUEST {
+    NDIS_OBJECT_HEADER Header;
+    NDIS_REQUEST_TYPE RequestType;
+    NDIS_PORT_NUMBER PortNumber;
+    UINT Timeout;
+    PVOID RequestId;
+    NDIS_HANDLE RequestHandle;
+    NDIS_OID_REQUEST_INFO Info;     /* DATA.QUERY_INFORMATION, SET_... */
+};
 
 /* --- TCP chimney (ndischimney.h) --- */
 
@@ -425,6 +574,28 @@ CHIMNEY_NDIS_ASSERT(offsetof(TCP_OFFLOAD_STATE_DELEGATED, SendDataHead) ==
 CHIMNEY_NDIS_ASSERT(offsetof(TCP_OFFLOAD_STATE_DELEGATED, BufferedData) ==
                     0x70);
 CHIMNEY_NDIS_ASSERT(offsetof(TCP_OFFLOAD_STATE_DELEGATED, DWnd) == 0x78);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_MINIPORT_INIT_PARAMETERS,
+                             AllocatedResources) == 0x08);
+CHIMNEY_NDIS_ASSERT(
+    NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1 == 0x1C);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+                             MaxXmitLinkSpeed) == 0x18);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+                             MacAddressLength) == 0x5C);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+                             RecvScaleCapabilities) == 0xA0);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+                             IfType) == 0xB4);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+                             SupportedOidList) == 0xC8);
+CHIMNEY_NDIS_ASSERT(sizeof(NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES) == 0xE0);
+CHIMNEY_NDIS_ASSERT(offsetof(NET_BUFFER_LIST, NdisReserved) == 0x30);
+CHIMNEY_NDIS_ASSERT(offsetof(NET_BUFFER_LIST, MiniportReserved) == 0x60);
+CHIMNEY_NDIS_ASSERT(offsetof(NET_BUFFER_LIST, Status) == 0x8C);
+CHIMNEY_NDIS_ASSERT(offsetof(NET_BUFFER_LIST, NetBufferListInfo) == 0x90);
+CHIMNEY_NDIS_ASSERT(sizeof(NET_BUFFER_LIST) == 0x130);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_OID_REQUEST, Info) == 0x20);
+CHIMNEY_NDIS_ASSERT(sizeof(NDIS_OID_REQUEST_INFO) == 0x20);
 #endif
 
 #endif /* CHIMNEY_NDIS_H */

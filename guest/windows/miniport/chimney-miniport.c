@@ -1,25 +1,25 @@
 /*
  * chimney-nic: NDIS 6.20 miniport for Windows 7 / Server 2008 R2 and later
  *
- * This is the driver's registration with NDIS: the miniport
- * characteristics (NDIS 6.20) and, from MiniportSetOptions, the chimney
- * provider handler sets without which NDIS does not offer TCP chimney to
- * the adapter.  The ring and connection logic it drives is
- * hw/net/chimney/chimney-guest.c, shared with the qtest driver.
+ * The driver's NDIS entry points: registration (NDIS 6.20) and, from
+ * MiniportSetOptions, the chimney provider handler sets without which
+ * NDIS does not offer TCP chimney to the adapter; the adapter's life
+ * cycle and its attributes.  chimney-adapter.c brings the device up with
+ * the shared driver core (hw/net/chimney/chimney-guest.c).
  *
- * Status: bring-up in progress.  MiniportInitializeEx does not yet map
- * the device: it refuses the adapter (NDIS_STATUS_NOT_SUPPORTED), so the
- * driver loads and registers but no adapter starts.  The chimney handlers
- * complete every request with a failure status, as NDIS requires of a
- * target that cannot take an offload.
+ * Status: bring-up in progress.  An adapter initializes (registers, admin
+ * queue, IDENTIFY, SET_PARAMS, its MAC and link reported to NDIS), but
+ * there is no interrupt, no L2 data path and no offload yet: sends
+ * complete with NDIS_STATUS_FAILURE, OIDs other than the packet filter,
+ * lookahead and multicast list are not supported, and every offload
+ * request fails, as NDIS requires of a target that cannot take it.
  *
  * Copyright (c) 2026 The qemu-chimney authors
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include "chimney-ndis.h"
-#include "hw/net/chimney/chimney-guest.h"
+#include "chimney-miniport.h"
 
 #define CHIMNEY_NDIS_MAJOR      6
 #define CHIMNEY_NDIS_MINOR      20
@@ -28,17 +28,109 @@
 
 static NDIS_HANDLE chimney_driver_handle;
 
+static NDIS_OID chimney_oids[] = {
+    OID_GEN_CURRENT_PACKET_FILTER,
+    OID_GEN_CURRENT_LOOKAHEAD,
+    OID_802_3_MULTICAST_LIST,
+};
+
+/* Either attributes structure; NDIS tells them apart by the header */
+static NDIS_STATUS chimney_set_attributes(ChimneyAdapter *a, PVOID attrs)
+{
+    return NdisMSetMiniportAttributes(a->miniport, attrs);
+}
+
+static NDIS_STATUS chimney_set_general(ChimneyAdapter *a)
+{
+    NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES g = {
+        .Header = {
+            .Type = NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+            .Revision = NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2,
+            .Size = NDIS_SIZEOF_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2,
+        },
+        .MediaType = NdisMedium802_3,
+        .PhysicalMediumType = NdisPhysicalMedium802_3,
+        .MtuSize = CHIMNEY_L2_MTU,
+        .MaxXmitLinkSpeed = 1000000000ull,
+        .XmitLinkSpeed = 1000000000ull,
+        .MaxRcvLinkSpeed = 1000000000ull,
+        .RcvLinkSpeed = 1000000000ull,
+        .MediaConnectState = a->link_up ? MediaConnectStateConnected :
+                                          MediaConnectStateDisconnected,
+        .MediaDuplexState = MediaDuplexStateFull,
+        .LookaheadSize = CHIMNEY_L2_MTU,
+        .MacOptions = NDIS_MAC_OPTION_COPY_LOOKAHEAD_DATA |
+                      NDIS_MAC_OPTION_TRANSFERS_NOT_PEND |
+                      NDIS_MAC_OPTION_NO_LOOPBACK,
+        .SupportedPacketFilters = NDIS_PACKET_TYPE_DIRECTED |
+                                  NDIS_PACKET_TYPE_MULTICAST |
+                                  NDIS_PACKET_TYPE_ALL_MULTICAST |
+                                  NDIS_PACKET_TYPE_BROADCAST |
+                                  NDIS_PACKET_TYPE_PROMISCUOUS,
+        .MaxMulticastListSize = 32,
+        .MacAddressLength = 6,
+        .AccessType = NET_IF_ACCESS_BROADCAST,
+        .DirectionType = NET_IF_DIRECTION_SENDRECEIVE,
+        .ConnectionType = NET_IF_CONNECTION_DEDICATED,
+        .IfType = IF_TYPE_ETHERNET_CSMACD,
+        .IfConnectorPresent = TRUE,
+        .SupportedOidList = chimney_oids,
+        .SupportedOidListLength = sizeof(chimney_oids),
+    };
+
+    memcpy(g.PermanentMacAddress, a->id.mac, 6);
+    memcpy(g.CurrentMacAddress, a->id.mac, 6);
+    return chimney_set_attributes(a, &g);
+}
+
+static VOID chimney_free(ChimneyAdapter *a)
+{
+    chimney_adapter_stop(a);
+    NdisFreeMemory(a, sizeof(*a), 0);
+}
+
 static NDIS_STATUS chimney_initialize(NDIS_HANDLE miniport,
                                       NDIS_HANDLE driver_context,
                                       PNDIS_MINIPORT_INIT_PARAMETERS params)
 {
-    DbgPrint("chimney-nic: adapter bring-up is not implemented yet\n");
-    return NDIS_STATUS_NOT_SUPPORTED;
+    NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES reg = {
+        .Header = {
+            .Type = NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES,
+            .Revision = 1,
+            .Size =
+                NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1,
+        },
+        .AttributeFlags = NDIS_MINIPORT_ATTRIBUTES_HARDWARE_DEVICE |
+                          NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER,
+        .InterfaceType = NdisInterfacePci,
+    };
+    ChimneyAdapter *a;
+    NDIS_STATUS status;
+
+    a = NdisAllocateMemoryWithTagPriority(miniport, sizeof(*a),
+                                          CHIMNEY_POOL_TAG, NormalPoolPriority);
+    if (!a) {
+        return NDIS_STATUS_RESOURCES;
+    }
+    memset(a, 0, sizeof(*a));
+    a->miniport = miniport;
+    reg.MiniportAdapterContext = a;
+    status = chimney_set_attributes(a, &reg);
+    if (status == NDIS_STATUS_SUCCESS) {
+        status = chimney_adapter_start(a, params->AllocatedResources);
+    }
+    if (status == NDIS_STATUS_SUCCESS) {
+        status = chimney_set_general(a);
+    }
+    if (status != NDIS_STATUS_SUCCESS) {
+        chimney_free(a);
+    }
+    return status;
 }
 
-/* No adapter ever starts, so NDIS calls none of these. */
 static VOID chimney_halt(NDIS_HANDLE adapter, NDIS_HALT_ACTION action)
 {
+    chimney_free(adapter);
 }
 
 static NDIS_STATUS chimney_pause(NDIS_HANDLE adapter,
@@ -53,15 +145,49 @@ static NDIS_STATUS chimney_restart(NDIS_HANDLE adapter,
     return NDIS_STATUS_SUCCESS;
 }
 
+/* The filter settings are taken; no data path applies them yet */
 static NDIS_STATUS chimney_oid_request(NDIS_HANDLE adapter,
                                        PNDIS_OID_REQUEST request)
 {
-    return NDIS_STATUS_NOT_SUPPORTED;
+    NDIS_OID_REQUEST_INFO *info = &request->Info;
+
+    if (request->RequestType != NdisRequestSetInformation) {
+        return NDIS_STATUS_NOT_SUPPORTED;
+    }
+    switch (info->Oid) {
+    case OID_GEN_CURRENT_PACKET_FILTER:
+    case OID_GEN_CURRENT_LOOKAHEAD:
+        if (info->InformationBufferLength < sizeof(ULONG)) {
+            info->BytesNeeded = sizeof(ULONG);
+            return NDIS_STATUS_INVALID_LENGTH;
+        }
+        info->BytesDone = sizeof(ULONG);
+        return NDIS_STATUS_SUCCESS;
+    case OID_802_3_MULTICAST_LIST:
+        if (info->InformationBufferLength % 6 ||
+            info->InformationBufferLength > 32 * 6) {
+            return NDIS_STATUS_INVALID_LENGTH;
+        }
+        info->BytesDone = info->InformationBufferLength;
+        return NDIS_STATUS_SUCCESS;
+    default:
+        return NDIS_STATUS_NOT_SUPPORTED;
+    }
 }
 
+/* No L2 data path yet: every send fails back to NDIS */
 static VOID chimney_send_nbls(NDIS_HANDLE adapter, PNET_BUFFER_LIST nbl,
                               NDIS_PORT_NUMBER port, ULONG flags)
 {
+    ChimneyAdapter *a = adapter;
+
+    for (PNET_BUFFER_LIST n = nbl; n; n = n->Next) {
+        n->Status = NDIS_STATUS_FAILURE;
+    }
+    NdisMSendNetBufferListsComplete(a->miniport, nbl,
+                                    (flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL) ?
+                                    NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL :
+                                    0);
 }
 
 static VOID chimney_return_nbls(NDIS_HANDLE adapter, PNET_BUFFER_LIST nbl,

@@ -1,0 +1,220 @@
+/*
+ * chimney-nic miniport: bringing the device up and down
+ *
+ * Maps BAR0, gives the device its admin queue in shared memory, enables
+ * it and runs IDENTIFY and SET_PARAMS with the rings of the shared driver
+ * core (hw/net/chimney/chimney-guest.c).  The admin commands here are
+ * polled: they run from MiniportInitializeEx at PASSIVE_LEVEL, before the
+ * interrupt is connected.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "chimney-miniport.h"
+
+#define CHIMNEY_POLL_US         10
+#define CHIMNEY_READY_US        (100 * 1000)
+#define CHIMNEY_ADMIN_US        (1000 * 1000)
+
+static ULONG chimney_readl(ChimneyAdapter *a, ULONG reg)
+{
+    return READ_REGISTER_ULONG((PULONG)(a->regs + reg));
+}
+
+static VOID chimney_writel(ChimneyAdapter *a, ULONG reg, ULONG val)
+{
+    WRITE_REGISTER_ULONG((PULONG)(a->regs + reg), val);
+}
+
+/*
+ * The driver core names guest memory by DMA address: inside the shared
+ * page it is the page's virtual address plus the offset.  Nothing else is
+ * ever named, so anything outside is a bug and is not touched.
+ */
+static PUCHAR chimney_shm_at(ChimneyAdapter *a, uint64_t addr, size_t len)
+{
+    uint64_t base = a->shm_pa.QuadPart;
+
+    if (addr < base || len > CHIMNEY_SHM_SIZE ||
+        addr - base > CHIMNEY_SHM_SIZE - len) {
+        DbgPrint("chimney-nic: DMA address 0x%llx outside shared memory\n",
+                 (unsigned long long)addr);
+        return NULL;
+    }
+    return a->shm + (addr - base);
+}
+
+static void chimney_shm_read(void *opaque, uint64_t addr, void *buf,
+                             size_t len)
+{
+    PUCHAR p = chimney_shm_at(opaque, addr, len);
+
+    if (p) {
+        __sync_synchronize();       /* order against the device */
+        memcpy(buf, p, len);
+    } else {
+        memset(buf, 0, len);
+    }
+}
+
+static void chimney_shm_write(void *opaque, uint64_t addr, const void *buf,
+                              size_t len)
+{
+    PUCHAR p = chimney_shm_at(opaque, addr, len);
+
+    if (p) {
+        memcpy(p, buf, len);
+        __sync_synchronize();       /* order against the device */
+    }
+}
+
+/* Submit one admin command and wait for its completion; returns status. */
+static UCHAR chimney_admin(ChimneyAdapter *a, ChimneyAdminCmd *cmd)
+{
+    ChimneyAdminCmd le;
+    ChimneyCqe cqe;
+
+    if (!chimney_guest_ring_space(&a->asq)) {
+        return CHIMNEY_ST_NO_RESOURCES;
+    }
+    cmd->cookie = ++a->next_cookie;
+    chimney_guest_admin_cmd(&le, cmd);
+    chimney_guest_ring_put(&a->asq, &a->mem, &le);
+    chimney_writel(a, CHIMNEY_DB_ASQ_TAIL, a->asq.tail);
+    for (ULONG us = 0; us < CHIMNEY_ADMIN_US; us += CHIMNEY_POLL_US) {
+        if (chimney_guest_cq_next(&a->acq, &a->mem, &cqe)) {
+            chimney_writel(a, CHIMNEY_DB_CQ_HEAD(CHIMNEY_ADMIN_CQ_ID),
+                           a->acq.head);
+            if (!chimney_guest_ring_consumed(&a->asq, cqe.sq_head) ||
+                cqe.cookie != cmd->cookie) {
+                return CHIMNEY_ST_INVALID_STATE;
+            }
+            return CHIMNEY_CQE_STATUS(cqe.type_status);
+        }
+        KeStallExecutionProcessor(CHIMNEY_POLL_US);
+    }
+    DbgPrint("chimney-nic: admin command 0x%x timed out\n", cmd->opcode);
+    return CHIMNEY_ST_INVALID_STATE;
+}
+
+/* BAR0: the memory range of the register file's size */
+static NDIS_STATUS chimney_map_regs(ChimneyAdapter *a,
+                                    PNDIS_RESOURCE_LIST resources)
+{
+    for (ULONG i = 0; resources && i < resources->Count; i++) {
+        PCM_PARTIAL_RESOURCE_DESCRIPTOR d = &resources->PartialDescriptors[i];
+        PVOID va;
+
+        if (d->Type != CmResourceTypeMemory ||
+            d->u.Memory.Length != CHIMNEY_MMIO_SIZE) {
+            continue;
+        }
+        if (NdisMMapIoSpace(&va, a->miniport, d->u.Memory.Start,
+                            d->u.Memory.Length) != NDIS_STATUS_SUCCESS) {
+            return NDIS_STATUS_RESOURCES;
+        }
+        a->regs = va;
+        a->regs_len = d->u.Memory.Length;
+        return NDIS_STATUS_SUCCESS;
+    }
+    DbgPrint("chimney-nic: no register BAR among the resources\n");
+    return NDIS_STATUS_FAILURE;
+}
+
+NDIS_STATUS chimney_adapter_start(ChimneyAdapter *a,
+                                  PNDIS_RESOURCE_LIST resources)
+{
+    ChimneyAdminCmd cmd = { 0 };
+    NDIS_STATUS status;
+    ULONG version;
+    PVOID shm;
+
+    status = chimney_map_regs(a, resources);
+    if (status != NDIS_STATUS_SUCCESS) {
+        return status;
+    }
+    version = chimney_readl(a, CHIMNEY_REG_VERSION);
+    if (chimney_readl(a, CHIMNEY_REG_ID) != CHIMNEY_ID_MAGIC ||
+        version >> 16 != CHIMNEY_VERSION_MAJOR) {
+        DbgPrint("chimney-nic: not a chimney-nic of interface %u.x\n",
+                 CHIMNEY_VERSION_MAJOR);
+        return NDIS_STATUS_NOT_SUPPORTED;
+    }
+
+    NdisMAllocateSharedMemory(a->miniport, CHIMNEY_SHM_SIZE, TRUE, &shm,
+                              &a->shm_pa);
+    if (!shm) {
+        return NDIS_STATUS_RESOURCES;
+    }
+    a->shm = shm;
+    memset(a->shm, 0, CHIMNEY_SHM_SIZE);
+    a->mem = (ChimneyGuestMem) {
+        .opaque = a, .read = chimney_shm_read, .write = chimney_shm_write,
+    };
+    chimney_guest_ring_init(&a->asq, a->shm_pa.QuadPart + CHIMNEY_SHM_ASQ,
+                            CHIMNEY_ADMIN_ENTRIES, CHIMNEY_ADMIN_CMD_SIZE);
+    chimney_guest_cq_init(&a->acq, a->shm_pa.QuadPart + CHIMNEY_SHM_ACQ,
+                          CHIMNEY_ADMIN_ENTRIES);
+
+    chimney_writel(a, CHIMNEY_REG_ASQ_BASE_LO, (ULONG)a->asq.base);
+    chimney_writel(a, CHIMNEY_REG_ASQ_BASE_HI, (ULONG)(a->asq.base >> 32));
+    chimney_writel(a, CHIMNEY_REG_ASQ_SIZE, CHIMNEY_ADMIN_ENTRIES);
+    chimney_writel(a, CHIMNEY_REG_ACQ_BASE_LO, (ULONG)a->acq.base);
+    chimney_writel(a, CHIMNEY_REG_ACQ_BASE_HI, (ULONG)(a->acq.base >> 32));
+    chimney_writel(a, CHIMNEY_REG_ACQ_SIZE, CHIMNEY_ADMIN_ENTRIES);
+    chimney_writel(a, CHIMNEY_REG_CTRL, CHIMNEY_CTRL_ENABLE);
+    for (ULONG us = 0;
+         !(chimney_readl(a, CHIMNEY_REG_STATUS) & CHIMNEY_STATUS_READY);
+         us += CHIMNEY_POLL_US) {
+        if (us >= CHIMNEY_READY_US ||
+            chimney_readl(a, CHIMNEY_REG_STATUS) & CHIMNEY_STATUS_FATAL) {
+            DbgPrint("chimney-nic: device not ready (fatal code %u)\n",
+                     chimney_readl(a, CHIMNEY_REG_FATAL_CODE));
+            return NDIS_STATUS_FAILURE;
+        }
+        KeStallExecutionProcessor(CHIMNEY_POLL_US);
+    }
+
+    cmd.opcode = CHIMNEY_CMD_IDENTIFY;
+    cmd.addr = a->shm_pa.QuadPart + CHIMNEY_SHM_IDENTIFY;
+    cmd.len = CHIMNEY_IDENTIFY_SIZE;
+    if (chimney_admin(a, &cmd) != CHIMNEY_ST_SUCCESS) {
+        return NDIS_STATUS_FAILURE;
+    }
+    a->mem.read(a, cmd.addr, &a->id, sizeof(a->id));
+    a->link_up = !!(chimney_readl(a, CHIMNEY_REG_STATUS) &
+                    CHIMNEY_STATUS_LINK_UP);
+
+    /* Windows' defaults until OID_TCP_CONNECTION_OFFLOAD_PARAMETERS */
+    cmd = (ChimneyAdminCmd) { .opcode = CHIMNEY_CMD_SET_PARAMS };
+    cmd.param[CHIMNEY_PARAM_TICKS_PER_SECOND] = 100;
+    cmd.param[CHIMNEY_PARAM_ACK_FREQUENCY] = 2;
+    cmd.param[CHIMNEY_PARAM_DELAYED_ACK_TICKS] = 20;
+    cmd.param[CHIMNEY_PARAM_MAX_RETRANSMIT] = 5;
+    cmd.param[CHIMNEY_PARAM_DOUBT_REACH] = 3;
+    cmd.param[CHIMNEY_PARAM_DUP_ACK_THRESH] = 3;
+    cmd.param[CHIMNEY_PARAM_PUSH_TICKS] = 50;
+    if (chimney_admin(a, &cmd) != CHIMNEY_ST_SUCCESS) {
+        return NDIS_STATUS_FAILURE;
+    }
+    return NDIS_STATUS_SUCCESS;
+}
+
+/* Disable the device first, so it writes no more into what is freed. */
+VOID chimney_adapter_stop(ChimneyAdapter *a)
+{
+    if (a->regs) {
+        chimney_writel(a, CHIMNEY_REG_CTRL, 0);
+    }
+    if (a->shm) {
+        NdisMFreeSharedMemory(a->miniport, CHIMNEY_SHM_SIZE, TRUE, a->shm,
+                              a->shm_pa);
+        a->shm = NULL;
+    }
+    if (a->regs) {
+        NdisMUnmapIoSpace(a->miniport, a->regs, a->regs_len);
+        a->regs = NULL;
+    }
+}

@@ -211,6 +211,106 @@ static void test_batch(void)
     g_assert_cmpuint(b.obj, ==, 2);
 }
 
+/* A register file that answers like the device, as far as enabling goes */
+typedef struct FakeDev {
+    uint32_t id, version, status;
+    uint32_t regs[CHIMNEY_MMIO_SIZE / 4];
+    uint32_t ready_after_us;
+    uint32_t waited_us;
+    uint32_t asq_doorbells;
+} FakeDev;
+
+static uint32_t fake_readl(void *opaque, uint32_t reg)
+{
+    FakeDev *f = opaque;
+
+    switch (reg) {
+    case CHIMNEY_REG_ID:
+        return f->id;
+    case CHIMNEY_REG_VERSION:
+        return f->version;
+    case CHIMNEY_REG_STATUS:
+        return f->status | (f->regs[CHIMNEY_REG_CTRL / 4] &&
+                            f->waited_us >= f->ready_after_us ?
+                            CHIMNEY_STATUS_READY : 0);
+    default:
+        return f->regs[reg / 4];
+    }
+}
+
+static void fake_writel(void *opaque, uint32_t reg, uint32_t val)
+{
+    FakeDev *f = opaque;
+
+    if (reg == CHIMNEY_DB_ASQ_TAIL) {
+        f->asq_doorbells++;
+    }
+    f->regs[reg / 4] = val;
+}
+
+static void fake_delay(void *opaque, uint32_t us)
+{
+    ((FakeDev *)opaque)->waited_us += us;
+}
+
+static int fake_enable(FakeDev *f, ChimneyGuestDev *d, ChimneyGuestCq *acq)
+{
+    *d = (ChimneyGuestDev) {
+        .opaque = f, .readl = fake_readl, .writel = fake_writel,
+        .delay_us = fake_delay, .mem = gmem, .acq = acq,
+    };
+    return chimney_guest_enable(d, 0x3000, 0x3400, 16, 1000);
+}
+
+/* Enabling: our device, our major version, READY in time, no FATAL */
+static void test_enable(void)
+{
+    FakeDev f = {
+        .id = CHIMNEY_ID_MAGIC, .version = CHIMNEY_VERSION,
+        .ready_after_us = 100,
+    };
+    ChimneyGuestDev d;
+    ChimneyGuestCq acq;
+    ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_IDENTIFY };
+    ChimneyCqe cqe;
+
+    memset(mem, 0, sizeof(mem));
+    g_assert_cmpint(fake_enable(&f, &d, &acq), ==, CHIMNEY_GUEST_OK);
+    g_assert_cmphex(f.regs[CHIMNEY_REG_ASQ_BASE_LO / 4], ==, 0x3000);
+    g_assert_cmpuint(f.regs[CHIMNEY_REG_ACQ_SIZE / 4], ==, 16);
+    g_assert_cmpuint(f.regs[CHIMNEY_REG_CTRL / 4], ==, CHIMNEY_CTRL_ENABLE);
+    g_assert_cmpuint(f.waited_us, >=, 100);
+    /* A command nobody completes times out, its entry written */
+    g_assert_cmpuint(chimney_guest_admin(&d, &cmd, &cqe, 50), ==,
+                     CHIMNEY_GUEST_ST_TIMEOUT);
+    g_assert_cmpuint(f.asq_doorbells, ==, 1);
+    g_assert_cmpuint(mem[0x3000], ==, CHIMNEY_CMD_IDENTIFY);
+    /* Its completion, after a link event that is skipped */
+    device_post(0x3400, 0, 1, 0, CHIMNEY_CQE_EVENT, 0);
+    device_post(0x3400, 1, 1, cmd.cookie + 1, CHIMNEY_CQE_ADMIN, 0);
+    stw_le_p(mem + 0x3400 + CHIMNEY_CQE_SIZE + 24, CHIMNEY_QUEUE_ADMIN);
+    stl_le_p(mem + 0x3400 + CHIMNEY_CQE_SIZE + 4, 2);      /* sq_head */
+    g_assert_cmpuint(chimney_guest_admin(&d, &cmd, &cqe, 50), ==,
+                     CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(d.asq.head, ==, 2);
+    g_assert_cmpuint(f.regs[CHIMNEY_DB_CQ_HEAD(0) / 4], ==, 2);
+
+    f = (FakeDev) { .id = 0x12345678, .version = CHIMNEY_VERSION };
+    g_assert_cmpint(fake_enable(&f, &d, &acq), ==, CHIMNEY_GUEST_NOT_CHIMNEY);
+    f = (FakeDev) { .id = CHIMNEY_ID_MAGIC, .version = 2 << 16 };
+    g_assert_cmpint(fake_enable(&f, &d, &acq), ==, CHIMNEY_GUEST_BAD_VERSION);
+    f = (FakeDev) {
+        .id = CHIMNEY_ID_MAGIC, .version = CHIMNEY_VERSION,
+        .status = CHIMNEY_STATUS_FATAL,
+    };
+    g_assert_cmpint(fake_enable(&f, &d, &acq), ==, CHIMNEY_GUEST_FATAL);
+    f = (FakeDev) {
+        .id = CHIMNEY_ID_MAGIC, .version = CHIMNEY_VERSION,
+        .ready_after_us = 5000,
+    };
+    g_assert_cmpint(fake_enable(&f, &d, &acq), ==, CHIMNEY_GUEST_TIMEOUT);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -220,5 +320,6 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-guest/conn-ids", test_conn_ids);
     g_test_add_func("/chimney-guest/ndis-status", test_ndis_status);
     g_test_add_func("/chimney-guest/batch", test_batch);
+    g_test_add_func("/chimney-guest/enable", test_enable);
     return g_test_run();
 }

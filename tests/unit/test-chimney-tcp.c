@@ -1277,6 +1277,25 @@ static void test_keepalive(void)
     peer_free(p);
 }
 
+/* A bare ACK below RcvNxt is a probe: answered with our window */
+static void test_rx_probe_answered(void)
+{
+    Peer *p = peer_new(0);
+
+    data(p, 5000, 1000, TH_PUSH);
+    advance(p, 200 * MS);
+    g_assert_cmpuint(p->sent->len, ==, 1);
+    segment(p, 0, 65535, TH_ACK, 5999, 0);      /* keepalive / window probe */
+    g_assert_cmpuint(p->sent->len, ==, 2);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 6000);
+    g_assert_cmpuint(last_sent(p)->wnd, ==, 65535 - 1000);
+    segment(p, 0, 65535, TH_ACK, 6000, 0);      /* an ordinary ACK */
+    g_assert_cmpuint(p->sent->len, ==, 2);
+    segment(p, 0, 65535, TH_ACK, 6000 + 70000, 0);  /* beyond the window */
+    g_assert_cmpuint(p->sent->len, ==, 3);
+    peer_free(p);
+}
+
 /* Urgent data: not ACKed, not delivered, upload requested */
 static void test_rx_urgent(void)
 {
@@ -1516,6 +1535,7 @@ int main(int argc, char **argv)
                     test_rx_half_close_local);
     g_test_add_func("/chimney-tcp/rx/keepalive", test_keepalive);
     g_test_add_func("/chimney-tcp/rx/urgent", test_rx_urgent);
+    g_test_add_func("/chimney-tcp/rx/probe-answered", test_rx_probe_answered);
     g_test_add_func("/chimney-tcp/rx/syn", test_rx_syn);
     g_test_add_func("/chimney-tcp/rx/rst-challenge-keepalive",
                     test_rx_rst_challenge_keepalive);

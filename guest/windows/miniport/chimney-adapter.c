@@ -1,11 +1,11 @@
 /*
  * chimney-nic miniport: bringing the device up and down
  *
- * Maps BAR0, gives the device its admin queue in shared memory, enables
- * it and runs IDENTIFY and SET_PARAMS with the rings of the shared driver
- * core (hw/net/chimney/chimney-guest.c).  The admin commands here are
- * polled: they run from MiniportInitializeEx at PASSIVE_LEVEL, before the
- * interrupt is connected.
+ * Maps BAR0, puts the admin queue in shared memory, and runs the bring-up
+ * of the shared driver core (hw/net/chimney/chimney-guest.c: the same code
+ * libqos runs in every qtest): enable, IDENTIFY, SET_PARAMS.  The admin
+ * commands here are polled: they run from MiniportInitializeEx at
+ * PASSIVE_LEVEL, before the interrupt is connected.
  *
  * Copyright (c) 2026 The qemu-chimney authors
  *
@@ -14,7 +14,6 @@
 
 #include "chimney-miniport.h"
 
-#define CHIMNEY_POLL_US         10
 #define CHIMNEY_READY_US        (100 * 1000)
 #define CHIMNEY_ADMIN_US        (1000 * 1000)
 
@@ -70,33 +69,31 @@ static void chimney_shm_write(void *opaque, uint64_t addr, const void *buf,
     }
 }
 
-/* Submit one admin command and wait for its completion; returns status. */
+static uint32_t chimney_dev_readl(void *opaque, uint32_t reg)
+{
+    return chimney_readl(opaque, reg);
+}
+
+static void chimney_dev_writel(void *opaque, uint32_t reg, uint32_t val)
+{
+    chimney_writel(opaque, reg, val);
+}
+
+static void chimney_dev_delay(void *opaque, uint32_t us)
+{
+    KeStallExecutionProcessor(us);
+}
+
 static UCHAR chimney_admin(ChimneyAdapter *a, ChimneyAdminCmd *cmd)
 {
-    ChimneyAdminCmd le;
     ChimneyCqe cqe;
+    UCHAR status = chimney_guest_admin(&a->dev, cmd, &cqe, CHIMNEY_ADMIN_US);
 
-    if (!chimney_guest_ring_space(&a->asq)) {
-        return CHIMNEY_ST_NO_RESOURCES;
+    if (status != CHIMNEY_ST_SUCCESS) {
+        DbgPrint("chimney-nic: admin command 0x%x: status 0x%x\n",
+                 cmd->opcode, status);
     }
-    cmd->cookie = ++a->next_cookie;
-    chimney_guest_admin_cmd(&le, cmd);
-    chimney_guest_ring_put(&a->asq, &a->mem, &le);
-    chimney_writel(a, CHIMNEY_DB_ASQ_TAIL, a->asq.tail);
-    for (ULONG us = 0; us < CHIMNEY_ADMIN_US; us += CHIMNEY_POLL_US) {
-        if (chimney_guest_cq_next(&a->acq, &a->mem, &cqe)) {
-            chimney_writel(a, CHIMNEY_DB_CQ_HEAD(CHIMNEY_ADMIN_CQ_ID),
-                           a->acq.head);
-            if (!chimney_guest_ring_consumed(&a->asq, cqe.sq_head) ||
-                cqe.cookie != cmd->cookie) {
-                return CHIMNEY_ST_INVALID_STATE;
-            }
-            return CHIMNEY_CQE_STATUS(cqe.type_status);
-        }
-        KeStallExecutionProcessor(CHIMNEY_POLL_US);
-    }
-    DbgPrint("chimney-nic: admin command 0x%x timed out\n", cmd->opcode);
-    return CHIMNEY_ST_INVALID_STATE;
+    return status;
 }
 
 /* BAR0: the memory range of the register file's size */
@@ -128,21 +125,13 @@ NDIS_STATUS chimney_adapter_start(ChimneyAdapter *a,
 {
     ChimneyAdminCmd cmd = { 0 };
     NDIS_STATUS status;
-    ULONG version;
+    int enabled;
     PVOID shm;
 
     status = chimney_map_regs(a, resources);
     if (status != NDIS_STATUS_SUCCESS) {
         return status;
     }
-    version = chimney_readl(a, CHIMNEY_REG_VERSION);
-    if (chimney_readl(a, CHIMNEY_REG_ID) != CHIMNEY_ID_MAGIC ||
-        version >> 16 != CHIMNEY_VERSION_MAJOR) {
-        DbgPrint("chimney-nic: not a chimney-nic of interface %u.x\n",
-                 CHIMNEY_VERSION_MAJOR);
-        return NDIS_STATUS_NOT_SUPPORTED;
-    }
-
     NdisMAllocateSharedMemory(a->miniport, CHIMNEY_SHM_SIZE, TRUE, &shm,
                               &a->shm_pa);
     if (!shm) {
@@ -150,31 +139,23 @@ NDIS_STATUS chimney_adapter_start(ChimneyAdapter *a,
     }
     a->shm = shm;
     memset(a->shm, 0, CHIMNEY_SHM_SIZE);
-    a->mem = (ChimneyGuestMem) {
-        .opaque = a, .read = chimney_shm_read, .write = chimney_shm_write,
+    a->dev = (ChimneyGuestDev) {
+        .opaque = a, .readl = chimney_dev_readl, .writel = chimney_dev_writel,
+        .delay_us = chimney_dev_delay,
+        .mem = { .opaque = a, .read = chimney_shm_read,
+                 .write = chimney_shm_write },
+        .acq = &a->acq,
     };
-    chimney_guest_ring_init(&a->asq, a->shm_pa.QuadPart + CHIMNEY_SHM_ASQ,
-                            CHIMNEY_ADMIN_ENTRIES, CHIMNEY_ADMIN_CMD_SIZE);
-    chimney_guest_cq_init(&a->acq, a->shm_pa.QuadPart + CHIMNEY_SHM_ACQ,
-                          CHIMNEY_ADMIN_ENTRIES);
-
-    chimney_writel(a, CHIMNEY_REG_ASQ_BASE_LO, (ULONG)a->asq.base);
-    chimney_writel(a, CHIMNEY_REG_ASQ_BASE_HI, (ULONG)(a->asq.base >> 32));
-    chimney_writel(a, CHIMNEY_REG_ASQ_SIZE, CHIMNEY_ADMIN_ENTRIES);
-    chimney_writel(a, CHIMNEY_REG_ACQ_BASE_LO, (ULONG)a->acq.base);
-    chimney_writel(a, CHIMNEY_REG_ACQ_BASE_HI, (ULONG)(a->acq.base >> 32));
-    chimney_writel(a, CHIMNEY_REG_ACQ_SIZE, CHIMNEY_ADMIN_ENTRIES);
-    chimney_writel(a, CHIMNEY_REG_CTRL, CHIMNEY_CTRL_ENABLE);
-    for (ULONG us = 0;
-         !(chimney_readl(a, CHIMNEY_REG_STATUS) & CHIMNEY_STATUS_READY);
-         us += CHIMNEY_POLL_US) {
-        if (us >= CHIMNEY_READY_US ||
-            chimney_readl(a, CHIMNEY_REG_STATUS) & CHIMNEY_STATUS_FATAL) {
-            DbgPrint("chimney-nic: device not ready (fatal code %u)\n",
-                     chimney_readl(a, CHIMNEY_REG_FATAL_CODE));
-            return NDIS_STATUS_FAILURE;
-        }
-        KeStallExecutionProcessor(CHIMNEY_POLL_US);
+    enabled = chimney_guest_enable(&a->dev,
+                                   a->shm_pa.QuadPart + CHIMNEY_SHM_ASQ,
+                                   a->shm_pa.QuadPart + CHIMNEY_SHM_ACQ,
+                                   CHIMNEY_ADMIN_ENTRIES, CHIMNEY_READY_US);
+    if (enabled != CHIMNEY_GUEST_OK) {
+        DbgPrint("chimney-nic: device not enabled (%d, fatal code %u)\n",
+                 enabled, chimney_readl(a, CHIMNEY_REG_FATAL_CODE));
+        return enabled == CHIMNEY_GUEST_NOT_CHIMNEY ||
+               enabled == CHIMNEY_GUEST_BAD_VERSION ?
+               NDIS_STATUS_NOT_SUPPORTED : NDIS_STATUS_FAILURE;
     }
 
     cmd.opcode = CHIMNEY_CMD_IDENTIFY;
@@ -183,7 +164,7 @@ NDIS_STATUS chimney_adapter_start(ChimneyAdapter *a,
     if (chimney_admin(a, &cmd) != CHIMNEY_ST_SUCCESS) {
         return NDIS_STATUS_FAILURE;
     }
-    a->mem.read(a, cmd.addr, &a->id, sizeof(a->id));
+    a->dev.mem.read(a, cmd.addr, &a->id, sizeof(a->id));
     a->link_up = !!(chimney_readl(a, CHIMNEY_REG_STATUS) &
                     CHIMNEY_STATUS_LINK_UP);
 

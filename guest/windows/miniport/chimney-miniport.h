@@ -32,10 +32,8 @@ typedef struct ChimneyAdapter {
     ULONG regs_len;
     PUCHAR shm;
     NDIS_PHYSICAL_ADDRESS shm_pa;
-    ChimneyGuestMem mem;
-    ChimneyGuestRing asq;
+    ChimneyGuestDev dev;        /* registers, admin SQ, shared memory */
     ChimneyGuestCq acq;
-    ULONG64 next_cookie;
     ChimneyIdentify id;
     BOOLEAN link_up;
 } ChimneyAdapter;

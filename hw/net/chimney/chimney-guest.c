@@ -141,6 +141,110 @@ bool chimney_guest_cq_next(ChimneyGuestCq *cq, const ChimneyGuestMem *m,
     return true;
 }
 
+#define POLL_US 10
+
+/*
+ * Check that this is our device, give it the admin queue and enable it:
+ * the steps every driver takes before its first command.
+ */
+int chimney_guest_enable(ChimneyGuestDev *d, uint64_t asq_base,
+                         uint64_t acq_base, uint32_t entries,
+                         uint32_t timeout_us)
+{
+    uint32_t status;
+
+    if (d->readl(d->opaque, CHIMNEY_REG_ID) != CHIMNEY_ID_MAGIC) {
+        return CHIMNEY_GUEST_NOT_CHIMNEY;
+    }
+    if (d->readl(d->opaque, CHIMNEY_REG_VERSION) >> 16 !=
+        CHIMNEY_VERSION_MAJOR) {
+        return CHIMNEY_GUEST_BAD_VERSION;
+    }
+    chimney_guest_ring_init(&d->asq, asq_base, entries,
+                            CHIMNEY_ADMIN_CMD_SIZE);
+    chimney_guest_cq_init(d->acq, acq_base, entries);
+    d->writel(d->opaque, CHIMNEY_REG_ASQ_BASE_LO, (uint32_t)asq_base);
+    d->writel(d->opaque, CHIMNEY_REG_ASQ_BASE_HI, asq_base >> 32);
+    d->writel(d->opaque, CHIMNEY_REG_ASQ_SIZE, entries);
+    d->writel(d->opaque, CHIMNEY_REG_ACQ_BASE_LO, (uint32_t)acq_base);
+    d->writel(d->opaque, CHIMNEY_REG_ACQ_BASE_HI, acq_base >> 32);
+    d->writel(d->opaque, CHIMNEY_REG_ACQ_SIZE, entries);
+    d->writel(d->opaque, CHIMNEY_REG_CTRL, CHIMNEY_CTRL_ENABLE);
+    for (uint32_t us = 0;; us += POLL_US) {
+        status = d->readl(d->opaque, CHIMNEY_REG_STATUS);
+        if (status & CHIMNEY_STATUS_FATAL) {
+            return CHIMNEY_GUEST_FATAL;
+        }
+        if (status & CHIMNEY_STATUS_READY) {
+            return CHIMNEY_GUEST_OK;
+        }
+        if (us >= timeout_us) {
+            return CHIMNEY_GUEST_TIMEOUT;
+        }
+        d->delay_us(d->opaque, POLL_US);
+    }
+}
+
+/* Queue @cmd and ring the doorbell; false when the SQ is full. */
+bool chimney_guest_admin_submit(ChimneyGuestDev *d,
+                                const ChimneyAdminCmd *cmd)
+{
+    ChimneyAdminCmd le;
+
+    if (!chimney_guest_ring_space(&d->asq)) {
+        return false;
+    }
+    chimney_guest_admin_cmd(&le, cmd);
+    chimney_guest_ring_put(&d->asq, &d->mem, &le);
+    d->writel(d->opaque, CHIMNEY_DB_ASQ_TAIL, d->asq.tail);
+    return true;
+}
+
+/*
+ * Wait for the next admin CQ entry and hand its slot back to the device.
+ * An admin completion also frees the SQ entries before its sq_head.
+ */
+bool chimney_guest_admin_wait(ChimneyGuestDev *d, ChimneyCqe *cqe,
+                              uint32_t timeout_us)
+{
+    for (uint32_t us = 0;; us += POLL_US) {
+        if (chimney_guest_cq_next(d->acq, &d->mem, cqe)) {
+            d->writel(d->opaque, CHIMNEY_DB_CQ_HEAD(CHIMNEY_ADMIN_CQ_ID),
+                      d->acq->head);
+            if (CHIMNEY_CQE_TYPE(cqe->type_status) == CHIMNEY_CQE_ADMIN &&
+                cqe->queue == CHIMNEY_QUEUE_ADMIN) {
+                chimney_guest_ring_consumed(&d->asq, cqe->sq_head);
+            }
+            return true;
+        }
+        if (us >= timeout_us) {
+            return false;
+        }
+        d->delay_us(d->opaque, POLL_US);
+    }
+}
+
+/*
+ * One command with the next cookie, polled to its completion on the admin
+ * CQ: the status, or CHIMNEY_GUEST_ST_TIMEOUT.  Other entries of the
+ * admin CQ on the way (link events) are skipped.
+ */
+uint8_t chimney_guest_admin(ChimneyGuestDev *d, ChimneyAdminCmd *cmd,
+                            ChimneyCqe *cqe, uint32_t timeout_us)
+{
+    cmd->cookie = ++d->next_cookie;
+    if (!chimney_guest_admin_submit(d, cmd)) {
+        return CHIMNEY_GUEST_ST_TIMEOUT;
+    }
+    while (chimney_guest_admin_wait(d, cqe, timeout_us)) {
+        if (CHIMNEY_CQE_TYPE(cqe->type_status) == CHIMNEY_CQE_ADMIN &&
+            cqe->cookie == cmd->cookie) {
+            return CHIMNEY_CQE_STATUS(cqe->type_status);
+        }
+    }
+    return CHIMNEY_GUEST_ST_TIMEOUT;
+}
+
 void chimney_guest_admin_cmd(ChimneyAdminCmd *out, const ChimneyAdminCmd *cmd)
 {
     uint8_t *b = (uint8_t *)out;

@@ -58,6 +58,44 @@ void chimney_guest_cq_init(ChimneyGuestCq *cq, uint64_t base, uint32_t size);
 bool chimney_guest_cq_next(ChimneyGuestCq *cq, const ChimneyGuestMem *m,
                            ChimneyCqe *cqe);
 
+/*
+ * The device as a driver's OS reaches it: its registers, a busy-wait, and
+ * guest memory.  The admin SQ lives here; the admin CQ is the caller's
+ * (it may read other entries of it too, such as link events).
+ */
+typedef struct ChimneyGuestDev {
+    void *opaque;
+    uint32_t (*readl)(void *opaque, uint32_t reg);
+    void (*writel)(void *opaque, uint32_t reg, uint32_t val);
+    void (*delay_us)(void *opaque, uint32_t us);
+    ChimneyGuestMem mem;
+    ChimneyGuestRing asq;
+    ChimneyGuestCq *acq;
+    uint64_t next_cookie;
+} ChimneyGuestDev;
+
+/* What chimney_guest_enable found */
+enum {
+    CHIMNEY_GUEST_OK = 0,
+    CHIMNEY_GUEST_NOT_CHIMNEY,      /* no CHIMNEY_ID_MAGIC */
+    CHIMNEY_GUEST_BAD_VERSION,      /* another major interface version */
+    CHIMNEY_GUEST_FATAL,            /* the device latched a fatal error */
+    CHIMNEY_GUEST_TIMEOUT,          /* READY did not come */
+};
+
+/* An admin command that got no completion in time */
+#define CHIMNEY_GUEST_ST_TIMEOUT    0xff
+
+int chimney_guest_enable(ChimneyGuestDev *d, uint64_t asq_base,
+                         uint64_t acq_base, uint32_t entries,
+                         uint32_t timeout_us);
+bool chimney_guest_admin_submit(ChimneyGuestDev *d,
+                                const ChimneyAdminCmd *cmd);
+bool chimney_guest_admin_wait(ChimneyGuestDev *d, ChimneyCqe *cqe,
+                              uint32_t timeout_us);
+uint8_t chimney_guest_admin(ChimneyGuestDev *d, ChimneyAdminCmd *cmd,
+                            ChimneyCqe *cqe, uint32_t timeout_us);
+
 /* Entries, in host order in, little-endian out. */
 void chimney_guest_admin_cmd(ChimneyAdminCmd *out, const ChimneyAdminCmd *cmd);
 void chimney_guest_sq_desc(ChimneySqDesc *out, uint8_t type, uint8_t flags,

@@ -209,8 +209,23 @@ void chimney_tcp_rx_segment(ChimneyTcpConn *c, const ChimneyTcpSegment *seg,
     bool fin = seg->flags & TH_FIN;
     bool gap_filled;
 
-    if ((!len && !fin) || c->frozen || c->rcv_urgent) {
+    if (c->frozen || c->rcv_urgent) {
         /* Frozen or urgent: nothing is acknowledged; the host takes it */
+        return;
+    }
+    if (!len && !fin) {
+        /*
+         * A bare ACK outside the window is a probe (zero window, keepalive)
+         * and gets an ACK with our window (RFC 9293 3.10.7.4): that is how
+         * a peer learns of a window update that was lost.
+         */
+        uint32_t edge = c->st.rcv_nxt + c->st.rcv_wnd;
+
+        if (c->st.rcv_wnd ? !chimney_seq_leq(c->st.rcv_nxt, seq) ||
+                            !chimney_seq_lt(seq, edge) :
+                            seq != c->st.rcv_nxt) {
+            chimney_tcp_send_ack(c);
+        }
         return;
     }
     if (c->fin_rcvd) {

@@ -104,6 +104,22 @@ static uint64_t qchimney_alloc_zeroed(QChimney *c, size_t bytes)
     return addr;
 }
 
+/* The driver core reaches the registers through BAR0, time by sleeping */
+static uint32_t qchimney_dev_readl(void *opaque, uint32_t reg)
+{
+    return qchimney_readl(opaque, reg);
+}
+
+static void qchimney_dev_writel(void *opaque, uint32_t reg, uint32_t val)
+{
+    qchimney_writel(opaque, reg, val);
+}
+
+static void qchimney_dev_delay(void *opaque, uint32_t us)
+{
+    g_usleep(us);
+}
+
 /* The driver core reaches guest memory through qtest */
 static void qchimney_mem_read(void *opaque, uint64_t addr, void *buf,
                               size_t len)
@@ -117,9 +133,17 @@ static void qchimney_mem_write(void *opaque, uint64_t addr, const void *buf,
     qtest_memwrite(opaque, addr, buf, len);
 }
 
+/* An admin completion, on whatever CQ, frees admin SQ entries. */
 bool qchimney_cq_poll(QChimney *c, uint32_t cqid, ChimneyCqe *cqe)
 {
-    return chimney_guest_cq_next(&c->cq[cqid].ring, &c->mem, cqe);
+    if (!chimney_guest_cq_next(&c->cq[cqid].ring, &c->mem, cqe)) {
+        return false;
+    }
+    if (CHIMNEY_CQE_TYPE(cqe->type_status) == CHIMNEY_CQE_ADMIN &&
+        cqe->queue == CHIMNEY_QUEUE_ADMIN) {
+        chimney_guest_ring_consumed(&c->dev.asq, cqe->sq_head);
+    }
+    return true;
 }
 
 void qchimney_cq_ack(QChimney *c, uint32_t cqid)
@@ -151,14 +175,7 @@ void qchimney_cq_wait(QChimney *c, uint32_t cqid, ChimneyCqe *cqe)
 
 void qchimney_admin_submit(QChimney *c, ChimneyAdminCmd *cmd)
 {
-    QChimneyRing *r = &c->asq;
-    ChimneyAdminCmd le;
-
-    chimney_guest_admin_cmd(&le, cmd);
-    qtest_memwrite(c->qts, r->base + (uint64_t)r->tail * sizeof(le),
-                   &le, sizeof(le));
-    r->tail = (r->tail + 1) & (r->size - 1);
-    qchimney_ring_doorbell(c, r);
+    g_assert(chimney_guest_admin_submit(&c->dev, cmd));
 }
 
 uint8_t qchimney_admin(QChimney *c, ChimneyAdminCmd *cmd, ChimneyCqe *cqe)
@@ -173,7 +190,7 @@ uint8_t qchimney_admin(QChimney *c, ChimneyAdminCmd *cmd, ChimneyCqe *cqe)
                      CHIMNEY_CQE_ADMIN);
     g_assert_cmphex(cqe->cookie, ==, cmd->cookie);
     g_assert_cmpuint(cqe->info, ==, cmd->opcode);
-    g_assert_cmpuint(cqe->sq_head, ==, c->asq.tail);
+    g_assert_cmpuint(cqe->sq_head, ==, c->dev.asq.tail);
     return CHIMNEY_CQE_STATUS(cqe->type_status);
 }
 
@@ -298,23 +315,18 @@ void qchimney_start(QChimney *c, QTestState *qts, QPCIBus *bus,
         qchimney_msix_setup(c);
     }
 
+    /* The bring-up every driver does, by the shared driver core */
     n = cfg->admin_entries ? cfg->admin_entries : 16;
     c->admin_ring = n;
-    c->asq = (QChimneyRing) {
-        .base = qchimney_alloc_zeroed(c, n * CHIMNEY_ADMIN_CMD_SIZE),
-        .size = n, .doorbell = CHIMNEY_DB_ASQ_TAIL,
+    c->dev = (ChimneyGuestDev) {
+        .opaque = c, .readl = qchimney_dev_readl,
+        .writel = qchimney_dev_writel, .delay_us = qchimney_dev_delay,
+        .mem = c->mem, .acq = &c->cq[0].ring,
     };
-    chimney_guest_cq_init(&c->cq[0].ring,
-                          qchimney_alloc_zeroed(c, n * CHIMNEY_CQE_SIZE), n);
-    qchimney_writel(c, CHIMNEY_REG_ASQ_BASE_LO, c->asq.base);
-    qchimney_writel(c, CHIMNEY_REG_ASQ_BASE_HI, c->asq.base >> 32);
-    qchimney_writel(c, CHIMNEY_REG_ASQ_SIZE, n);
-    qchimney_writel(c, CHIMNEY_REG_ACQ_BASE_LO, c->cq[0].ring.base);
-    qchimney_writel(c, CHIMNEY_REG_ACQ_BASE_HI, c->cq[0].ring.base >> 32);
-    qchimney_writel(c, CHIMNEY_REG_ACQ_SIZE, n);
-    qchimney_writel(c, CHIMNEY_REG_CTRL, CHIMNEY_CTRL_ENABLE);
-    g_assert(qchimney_wait_status(c, CHIMNEY_STATUS_READY,
-                                  CHIMNEY_STATUS_READY));
+    g_assert_cmpint(chimney_guest_enable(&c->dev,
+                        qchimney_alloc_zeroed(c, n * CHIMNEY_ADMIN_CMD_SIZE),
+                        qchimney_alloc_zeroed(c, n * CHIMNEY_CQE_SIZE), n,
+                        QCHIMNEY_TIMEOUT_US), ==, CHIMNEY_GUEST_OK);
 
     qchimney_identify(c);
     qchimney_set_params(c, 5);
@@ -361,6 +373,7 @@ void qchimney_rebind(QChimney *c, QTestState *qts, QPCIBus *bus)
 
     c->qts = qts;
     c->mem.opaque = qts;
+    c->dev.mem.opaque = qts;
     c->bus = bus;
     c->pdev = qchimney_find(bus);
     c->pdev->msix_enabled = old->msix_enabled;

@@ -41,7 +41,7 @@ typedef struct QChimney {
     QPCIBar bar;
     uint64_t msi_page;      /* MSI-X messages land here, 4 bytes a vector */
     ChimneyIdentify id;
-    QChimneyRing asq;
+    ChimneyGuestDev dev;    /* the driver core's device: admin SQ */
     QChimneyRing txq;
     QChimneyRing rxq;
     QChimneyRing indq;      /* generic buffers; cookie = buffer address */

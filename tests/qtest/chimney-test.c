@@ -601,6 +601,7 @@ static void test_migration(void)
     fx_init(&f, NULL);
     fx_start(&f, &(QChimneyConfig) { .rx_buffers = 2, .l2_entries = 4,
                                      .cq_entries = 4 });
+    qchimney_ind_create(&f.c, 4, 512);      /* its own subsection */
     send_one(&f, 1);
     expect_cqe(&f, QCHIMNEY_L2_CQ, CHIMNEY_CQE_L2_TX, CHIMNEY_ST_SUCCESS);
     qtest_qmp_assert_success(f.qts, "{'execute': 'migrate', 'arguments': "
@@ -638,6 +639,13 @@ static void test_migration(void)
     }
     g_assert_cmpuint(admin(&f, CHIMNEY_CMD_IDENTIFY, 0,
                            guest_alloc(&f.alloc, 128), 128, 0, 0, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+    /* The generic-buffer queue came along */
+    g_assert_cmpuint(qchimney_create_l2q(&f.c, CHIMNEY_QUEUE_INDICATE,
+                                         f.c.indq.base, 4, 0), ==,
+                     CHIMNEY_ST_INVALID_STATE);
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_DESTROY_L2Q,
+                           CHIMNEY_QUEUE_INDICATE, 0, 0, 0, 0, 0), ==,
                      CHIMNEY_ST_SUCCESS);
     fx_end(&f);
     unlink(file);
@@ -2868,6 +2876,59 @@ static void test_tcp_recv_keepalive(void)
     fx_end(&f);
 }
 
+/* A small receive window at offload */
+static void small_window_tweak(Fixture *f, ChimneyTcpOffload *o)
+{
+    o->initial_rcv_wnd = cpu_to_le32(4000);
+    o->delegated.rcv_wnd = cpu_to_le32(4000);
+}
+
+/* UPDATE of the cached state: a larger window opens, keepalive starts */
+static void test_tcp_recv_update(void)
+{
+    Fixture f;
+    QChimneyConn hc;
+    ChimneyTcpOffload o;
+    ChimneyCqe cqe;
+    uint64_t block;
+    uint32_t s;
+    PeerSeg ps;
+
+    rx_fixture(&f, &hc, false, small_window_tweak);
+    s = hc.irs + 1;
+    peer_data(&f, &hc, s, 1001, 0, 2000);
+    peer_data(&f, &hc, s + 2000, 1001, 0, 2000);
+    peer_read(&f, &ps);
+    g_assert_cmpuint(ps.ack, ==, s + 4000);
+    g_assert_cmpuint(ps.wnd, ==, 0);                /* full: no receives */
+    /* TCP_FLAG_UPDATE_RCV_WND: InitialRcvWnd 16000, keepalive every 1 s */
+    qchimney_tcp_block(&hc, 0, hc.cq, &o);
+    o.initial_rcv_wnd = cpu_to_le32(16000);
+    o.cached_flags = cpu_to_le16(CHIMNEY_TCPC_KEEPALIVE);
+    o.ka_timeout = cpu_to_le32(1000);
+    o.ka_interval = cpu_to_le32(1000);
+    o.ka_probe_count = 3;
+    block = guest_alloc(&f.alloc, sizeof(o));
+    qtest_memwrite(f.qts, block, &o, sizeof(o));
+    g_assert_cmpuint(qchimney_conn_cmd(&f.c, &hc, CHIMNEY_CMD_UPDATE, block,
+                                       &cqe), ==, CHIMNEY_ST_SUCCESS);
+    peer_read(&f, &ps);                             /* the window update */
+    g_assert_cmpuint(ps.ack, ==, s + 4000);
+    g_assert_cmpuint(ps.wnd, ==, 12000);
+    /* The 4000 held bytes are still there, in order */
+    peer_data(&f, &hc, s + 4000, 1001, 0x08, 1000);
+    wait_segs_in(&f, &hc, 3);
+    qtest_clock_step(f.qts, 200 * MS_NS);           /* the delayed ACK */
+    peer_read(&f, &ps);
+    g_assert_cmpuint(ps.ack, ==, s + 5000);
+    /* Keepalive runs from the update: a probe after 1 s of silence */
+    qtest_clock_step(f.qts, 800 * MS_NS);
+    peer_read(&f, &ps);
+    g_assert_cmpuint(ps.seq, ==, hc.iss);
+    g_assert_cmpuint(ps.len, ==, 0);
+    fx_end(&f);
+}
+
 /* Urgent data: not ACKed, upload requested; the host takes it over */
 static void test_tcp_recv_urgent(void)
 {
@@ -4187,6 +4248,7 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/tcp/recv/forward", test_tcp_recv_forward);
     qtest_add_func("/chimney/tcp/recv/keepalive", test_tcp_recv_keepalive);
     qtest_add_func("/chimney/tcp/recv/urgent", test_tcp_recv_urgent);
+    qtest_add_func("/chimney/tcp/recv/update", test_tcp_recv_update);
     qtest_add_func("/chimney/tcp/recv/host-path", test_tcp_recv_host_path);
     qtest_add_func("/chimney/fault/recv", test_fault_recv);
     qtest_add_func("/chimney/bad/tcp-receives", test_bad_tcp_receives);

@@ -3194,6 +3194,25 @@ static void stream_progress(StreamStats *st, bool last)
                    MAX((now - st->start) / 1e6, 0.000001));
 }
 
+/* A stream's send queue, kept by the driver core's tracker */
+typedef struct StreamSq {
+    ChimneyGuestSq q;
+    uint64_t cookie[STREAM_SQ];
+} StreamSq;
+
+static void stream_sq_init(StreamSq *sq, QChimneyConn *hc)
+{
+    g_assert_cmpuint(hc->sq_size, ==, STREAM_SQ);
+    chimney_guest_sq_init(&sq->q, hc->sq_base, STREAM_SQ, sq->cookie);
+    sq->q.ring.tail = sq->q.ring.head = hc->sq_tail;
+}
+
+/* Every SEND and DISCONNECT completion: the oldest request, in order */
+static void stream_sq_completed(StreamSq *sq, const ChimneyCqe *cqe)
+{
+    g_assert_cmpint(chimney_guest_sq_complete(&sq->q, cqe), >=, 0);
+}
+
 /*
  * Keep connection @i's send queue full: chunk k of its stream is
  * STREAM_CHUNK bytes of @buf from (k * STREAM_CHUNK) % STREAM_BUF, with
@@ -3201,41 +3220,44 @@ static void stream_progress(StreamStats *st, bool last)
  * disconnect follows (*posted becomes UINT32_MAX).  Returns whether the
  * queue has new entries.
  */
-static bool stream_feed(Fixture *f, QChimneyConn *hc, int i, uint32_t sends,
-                        uint64_t buf, uint64_t sgl, uint32_t *posted,
-                        uint32_t done, StreamStats *st)
+static bool stream_feed(Fixture *f, QChimneyConn *hc, StreamSq *sq, int i,
+                        uint32_t sends, uint64_t buf, uint64_t sgl,
+                        uint32_t *posted, uint32_t done, StreamStats *st)
 {
     bool kick = false;
+    uint32_t tail;
 
     while (*posted < sends && *posted - done < STREAM_SQ - 2) {
         uint32_t k = (*posted)++;
-        ChimneySge e = {
-            .addr = cpu_to_le64(buf + (uint64_t)k * STREAM_CHUNK % STREAM_BUF),
-            .len = cpu_to_le32(STREAM_CHUNK),
-        };
-        ChimneySqDesc d = {
-            .type = CHIMNEY_SQ_SEND, .flags = CHIMNEY_SQF_PUSH,
-            .nsge = cpu_to_le16(1), .len = cpu_to_le32(STREAM_CHUNK),
-            .cookie = cpu_to_le64((uint64_t)i << 32 | k),
-            .sgl = cpu_to_le64(sgl + hc->sq_tail * sizeof(e)),
-        };
-        uint32_t tail;
+        uint64_t sge = sgl + sq->q.ring.tail * sizeof(ChimneySge);
+        ChimneySge e;
 
-        qtest_memwrite(f->qts, sgl + hc->sq_tail * sizeof(e), &e, sizeof(e));
-        qtest_memwrite(f->qts, hc->sq_base + hc->sq_tail * 32, &d, sizeof(d));
-        hc->sq_tail = (hc->sq_tail + 1) % STREAM_SQ;
+        chimney_guest_sge(&e, buf + (uint64_t)k * STREAM_CHUNK % STREAM_BUF,
+                          STREAM_CHUNK);
+        qtest_memwrite(f->qts, sge, &e, sizeof(e));
+        g_assert_cmpint(chimney_guest_sq_post(&sq->q, &f->c.mem,
+                                              CHIMNEY_SQ_SEND,
+                                              CHIMNEY_SQF_PUSH, 1,
+                                              STREAM_CHUNK,
+                                              (uint64_t)i << 32 | k, sge),
+                        >=, 0);
         if (st) {
             st->posted_at[(uint64_t)i * sends + k] = g_get_monotonic_time();
         }
-        tail = cpu_to_le32(hc->sq_tail);
-        qtest_memwrite(f->qts, hc->db_record, &tail, 4);
         kick = true;
     }
     if (*posted == sends && done == sends) {
-        qchimney_sq_post(&f->c, hc, CHIMNEY_SQ_DISCONNECT, 0,
-                         (uint64_t)i << 32 | 0xffffffff, NULL, 0, NULL);
+        g_assert_cmpint(chimney_guest_sq_post(&sq->q, &f->c.mem,
+                                              CHIMNEY_SQ_DISCONNECT, 0, 0, 0,
+                                              (uint64_t)i << 32 | 0xffffffff,
+                                              0), >=, 0);
         *posted = UINT32_MAX;
         kick = true;
+    }
+    if (kick) {
+        hc->sq_tail = sq->q.ring.tail;
+        tail = cpu_to_le32(hc->sq_tail);
+        qtest_memwrite(f->qts, hc->db_record, &tail, 4);
     }
     return kick;
 }
@@ -3256,7 +3278,12 @@ static void stream_run_stats(Fixture *f, QChimneyConn *hc, int nconns,
     uint32_t posted[STREAM_CONNS] = { 0 }, done[STREAM_CONNS] = { 0 };
     bool fin_done[STREAM_CONNS] = { 0 }, peer_fin[STREAM_CONNS] = { 0 };
     gint64 deadline = g_get_monotonic_time() + 120 * G_USEC_PER_SEC;
+    g_autofree StreamSq *sq = g_new0(StreamSq, nconns);
     int left;
+
+    for (int i = 0; i < nconns; i++) {
+        stream_sq_init(&sq[i], &hc[i]);
+    }
 
     /* Keep every send queue full until all is acknowledged */
     left = nconns;
@@ -3264,8 +3291,8 @@ static void stream_run_stats(Fixture *f, QChimneyConn *hc, int nconns,
         ChimneyCqe cqe;
 
         for (int i = 0; i < nconns; i++) {
-            if (stream_feed(f, &hc[i], i, sends, buf[i], sgl[i], &posted[i],
-                            done[i], st)) {
+            if (stream_feed(f, &hc[i], &sq[i], i, sends, buf[i], sgl[i],
+                            &posted[i], done[i], st)) {
                 qchimney_sq_kick(&f->c, &hc[i]);
             }
         }
@@ -3300,11 +3327,13 @@ static void stream_run_stats(Fixture *f, QChimneyConn *hc, int nconns,
                                  CHIMNEY_ST_SUCCESS);
                 g_assert_cmphex(cqe.cookie, ==, (uint64_t)i << 32 | done[i]);
                 g_assert_cmpuint(cqe.bytes, ==, STREAM_CHUNK);
+                stream_sq_completed(&sq[i], &cqe);
                 done[i]++;
                 break;
             case CHIMNEY_CQE_DISCONNECT:
                 g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe.type_status), ==,
                                  CHIMNEY_ST_SUCCESS);
+                stream_sq_completed(&sq[i], &cqe);
                 fin_done[i] = true;
                 left -= peer_fin[i];
                 break;
@@ -3581,6 +3610,9 @@ static void echo_post_recv(Fixture *f, QChimneyConn *hc, uint64_t sgl,
 typedef struct EchoConn {
     uint64_t buf, sgl;          /* the stream to send */
     uint64_t rbuf, rsgl;        /* ECHO_RQ receive buffers and their SGLs */
+    StreamSq sq;
+    ChimneyGuestRecvFifo recvs; /* posted receives, oldest first */
+    uint64_t recv_cookie[ECHO_RQ];
 } EchoConn;
 
 static void echo_prepare(Fixture *f, QChimneyConn *hc, EchoConn *ec, int i)
@@ -3595,6 +3627,8 @@ static void echo_prepare(Fixture *f, QChimneyConn *hc, EchoConn *ec, int i)
     ec->sgl = guest_alloc(&f->alloc, STREAM_SQ * sizeof(ChimneySge));
     ec->rbuf = guest_alloc(&f->alloc, ECHO_RQ * ECHO_RBUF);
     ec->rsgl = guest_alloc(&f->alloc, ECHO_RQ * sizeof(ChimneySge));
+    stream_sq_init(&ec->sq, hc);
+    chimney_guest_recv_init(&ec->recvs, ec->recv_cookie, ECHO_RQ);
     for (uint32_t k = 0; k + 1 < ECHO_RQ; k++) {
         ChimneySge e = {
             .addr = cpu_to_le64(ec->rbuf + k * ECHO_RBUF),
@@ -3603,6 +3637,7 @@ static void echo_prepare(Fixture *f, QChimneyConn *hc, EchoConn *ec, int i)
 
         qtest_memwrite(f->qts, ec->rsgl + k * sizeof(e), &e, sizeof(e));
         echo_post_recv(f, hc, ec->rsgl, k);
+        g_assert(chimney_guest_recv_posted(&ec->recvs, k));
     }
 }
 
@@ -3629,8 +3664,8 @@ static void echo_run(Fixture *f, QChimneyConn *hc, EchoConn *ec, int nconns,
 
         /* New sends, and the receives reposted below */
         for (i = 0; i < nconns; i++) {
-            stream_feed(f, &hc[i], i, sends, ec[i].buf, ec[i].sgl,
-                        &posted[i], done[i], NULL);
+            stream_feed(f, &hc[i], &ec[i].sq, i, sends, ec[i].buf,
+                        ec[i].sgl, &posted[i], done[i], NULL);
             qchimney_sq_kick(&f->c, &hc[i]);
         }
         if (!qchimney_cq_wait_timeout(&f->c, 2, &cqe,
@@ -3658,13 +3693,17 @@ static void echo_run(Fixture *f, QChimneyConn *hc, EchoConn *ec, int nconns,
             g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe.type_status), ==,
                              CHIMNEY_ST_SUCCESS);
             g_assert_cmphex(cqe.cookie, ==, (uint64_t)i << 32 | done[i]);
+            stream_sq_completed(&ec[i].sq, &cqe);
             done[i]++;
             break;
         case CHIMNEY_CQE_DISCONNECT:
+            stream_sq_completed(&ec[i].sq, &cqe);
             fin_done[i] = true;
             left -= peer_fin[i];
             break;
         case CHIMNEY_CQE_RECV:
+            /* In posting order, whatever the status */
+            g_assert(chimney_guest_recv_complete(&ec[i].recvs, &cqe));
             /* Reposted as the FIN came in: refused, and that is all */
             if (peer_fin[i]) {
                 g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe.type_status), ==,
@@ -3688,6 +3727,7 @@ static void echo_run(Fixture *f, QChimneyConn *hc, EchoConn *ec, int nconns,
             }
             rcvd[i] += cqe.bytes;
             echo_post_recv(f, &hc[i], ec[i].rsgl, cqe.cookie);
+            g_assert(chimney_guest_recv_posted(&ec[i].recvs, cqe.cookie));
             break;
         case CHIMNEY_CQE_EVENT:
             if (cqe.aux == CHIMNEY_EVENT_UPLOAD_REQUEST) {

@@ -211,6 +211,69 @@ static void test_batch(void)
     g_assert_cmpuint(b.obj, ==, 2);
 }
 
+static ChimneyCqe sq_cqe(uint64_t cookie, uint32_t sq_head)
+{
+    return (ChimneyCqe) {
+        .cookie = cookie, .sq_head = sq_head, .queue = CHIMNEY_QUEUE_CONN_SQ,
+    };
+}
+
+/* Send completions: in slot order, with the slot's cookie */
+static void test_sq_order(void)
+{
+    uint64_t cookies[4];
+    ChimneyGuestSq q;
+    ChimneyCqe cqe;
+
+    chimney_guest_sq_init(&q, 0x5000, 4, cookies);
+    g_assert_cmpint(chimney_guest_sq_post(&q, &gmem, CHIMNEY_SQ_SEND, 0, 1,
+                                          100, 0xa, 0x6000), ==, 0);
+    g_assert_cmpint(chimney_guest_sq_post(&q, &gmem, CHIMNEY_SQ_SEND, 0, 1,
+                                          100, 0xb, 0x6000), ==, 1);
+    g_assert_cmpint(chimney_guest_sq_post(&q, &gmem, CHIMNEY_SQ_DISCONNECT,
+                                          0, 0, 0, 0xc, 0), ==, 2);
+    g_assert_cmpint(chimney_guest_sq_post(&q, &gmem, CHIMNEY_SQ_SEND, 0, 1,
+                                          1, 0xd, 0x6000), ==, -1);  /* full */
+    g_assert_cmpuint(mem[0x5000 + 2 * 32], ==, CHIMNEY_SQ_DISCONNECT);
+    cqe = sq_cqe(0xb, 2);
+    g_assert_cmpint(chimney_guest_sq_complete(&q, &cqe), ==, -1); /* early */
+    cqe = sq_cqe(0xa, 2);
+    g_assert_cmpint(chimney_guest_sq_complete(&q, &cqe), ==, -1); /* head */
+    cqe = sq_cqe(0xa, 1);
+    g_assert_cmpint(chimney_guest_sq_complete(&q, &cqe), ==, 0);
+    cqe = sq_cqe(0xb, 2);
+    g_assert_cmpint(chimney_guest_sq_complete(&q, &cqe), ==, 1);
+    cqe = sq_cqe(0xc, 3);
+    cqe.queue = CHIMNEY_QUEUE_ADMIN;                    /* a command's */
+    g_assert_cmpint(chimney_guest_sq_complete(&q, &cqe), ==, -1);
+    cqe.queue = CHIMNEY_QUEUE_CONN_SQ;
+    g_assert_cmpint(chimney_guest_sq_complete(&q, &cqe), ==, 2);
+    g_assert_cmpint(chimney_guest_sq_complete(&q, &cqe), ==, -1); /* none */
+}
+
+/* Receive completions: the oldest posting first */
+static void test_recv_fifo(void)
+{
+    uint64_t cookies[2];
+    ChimneyGuestRecvFifo f;
+    ChimneyCqe cqe = { .queue = CHIMNEY_QUEUE_CONN_RQ };
+
+    chimney_guest_recv_init(&f, cookies, 2);
+    g_assert(chimney_guest_recv_posted(&f, 1));
+    g_assert(chimney_guest_recv_posted(&f, 2));
+    g_assert(!chimney_guest_recv_posted(&f, 3));
+    cqe.cookie = 2;
+    g_assert(!chimney_guest_recv_complete(&f, &cqe));
+    cqe.cookie = 1;
+    g_assert(chimney_guest_recv_complete(&f, &cqe));
+    g_assert(chimney_guest_recv_posted(&f, 3));
+    cqe.cookie = 2;
+    g_assert(chimney_guest_recv_complete(&f, &cqe));
+    cqe.cookie = 3;
+    g_assert(chimney_guest_recv_complete(&f, &cqe));
+    g_assert(!chimney_guest_recv_complete(&f, &cqe));
+}
+
 /* A register file that answers like the device, as far as enabling goes */
 typedef struct FakeDev {
     uint32_t id, version, status;
@@ -321,5 +384,7 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-guest/ndis-status", test_ndis_status);
     g_test_add_func("/chimney-guest/batch", test_batch);
     g_test_add_func("/chimney-guest/enable", test_enable);
+    g_test_add_func("/chimney-guest/sq-order", test_sq_order);
+    g_test_add_func("/chimney-guest/recv-fifo", test_recv_fifo);
     return g_test_run();
 }

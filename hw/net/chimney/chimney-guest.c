@@ -329,6 +329,80 @@ bool chimney_guest_conn_free(ChimneyGuestConnTable *t, uint32_t id)
     return true;
 }
 
+void chimney_guest_sq_init(ChimneyGuestSq *q, uint64_t base, uint32_t size,
+                           uint64_t *cookie)
+{
+    chimney_guest_ring_init(&q->ring, base, size, sizeof(ChimneySqDesc));
+    q->cookie = cookie;
+}
+
+/* Write a request at the tail; returns its slot, -1 when the SQ is full. */
+int chimney_guest_sq_post(ChimneyGuestSq *q, const ChimneyGuestMem *m,
+                          uint8_t type, uint8_t flags, uint16_t nsge,
+                          uint32_t len, uint64_t cookie, uint64_t sgl)
+{
+    ChimneySqDesc d;
+    uint32_t slot;
+
+    if (!chimney_guest_ring_space(&q->ring)) {
+        return -1;
+    }
+    chimney_guest_sq_desc(&d, type, flags, nsge, len, cookie, sgl);
+    slot = chimney_guest_ring_put(&q->ring, m, &d);
+    q->cookie[slot] = cookie;
+    return slot;
+}
+
+/*
+ * A SEND or DISCONNECT completion (or a command's, which frees no slot):
+ * the slot it finishes, or -1 when it is not the oldest outstanding
+ * request, which only a broken device does.
+ */
+int chimney_guest_sq_complete(ChimneyGuestSq *q, const ChimneyCqe *cqe)
+{
+    uint32_t slot = q->ring.head;
+
+    if (cqe->queue != CHIMNEY_QUEUE_CONN_SQ || slot == q->ring.tail ||
+        cqe->cookie != q->cookie[slot] ||
+        cqe->sq_head != ((slot + 1) & (q->ring.size - 1))) {
+        return -1;
+    }
+    q->ring.head = cqe->sq_head;
+    return slot;
+}
+
+void chimney_guest_recv_init(ChimneyGuestRecvFifo *f, uint64_t *cookie,
+                             uint32_t cap)
+{
+    f->cookie = cookie;
+    f->cap = cap;
+    f->head = 0;
+    f->count = 0;
+}
+
+bool chimney_guest_recv_posted(ChimneyGuestRecvFifo *f, uint64_t cookie)
+{
+    if (f->count == f->cap) {
+        return false;
+    }
+    f->cookie[(f->head + f->count) % f->cap] = cookie;
+    f->count++;
+    return true;
+}
+
+/* A RECV completion must be for the oldest receive still posted. */
+bool chimney_guest_recv_complete(ChimneyGuestRecvFifo *f,
+                                 const ChimneyCqe *cqe)
+{
+    if (cqe->queue != CHIMNEY_QUEUE_CONN_RQ || !f->count ||
+        f->cookie[f->head] != cqe->cookie) {
+        return false;
+    }
+    f->head = (f->head + 1) % f->cap;
+    f->count--;
+    return true;
+}
+
 uint32_t chimney_guest_ndis_status(uint8_t type, uint8_t status)
 {
     switch (status) {

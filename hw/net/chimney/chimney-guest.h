@@ -121,6 +121,40 @@ void chimney_guest_conns_init(ChimneyGuestConnTable *t, uint32_t size,
 bool chimney_guest_conn_alloc(ChimneyGuestConnTable *t, uint32_t *id);
 bool chimney_guest_conn_free(ChimneyGuestConnTable *t, uint32_t id);
 
+/*
+ * A connection's send queue.  Its requests complete in posting order, so
+ * the outstanding ones are the ring's [head, tail): a completion must be
+ * for the slot at the head, with that slot's cookie, and its sq_head
+ * must be the next slot.  The caller keeps its own context per slot (the
+ * NBL, for the miniport) and provides @cookie, one per ring entry.
+ */
+typedef struct ChimneyGuestSq {
+    ChimneyGuestRing ring;
+    uint64_t *cookie;
+} ChimneyGuestSq;
+
+void chimney_guest_sq_init(ChimneyGuestSq *q, uint64_t base, uint32_t size,
+                           uint64_t *cookie);
+int chimney_guest_sq_post(ChimneyGuestSq *q, const ChimneyGuestMem *m,
+                          uint8_t type, uint8_t flags, uint16_t nsge,
+                          uint32_t len, uint64_t cookie, uint64_t sgl);
+int chimney_guest_sq_complete(ChimneyGuestSq *q, const ChimneyCqe *cqe);
+
+/*
+ * Receive requests complete in posting order too, but their RQ slots are
+ * free once fetched, so the order is kept by cookie: a FIFO of @cap.
+ */
+typedef struct ChimneyGuestRecvFifo {
+    uint64_t *cookie;
+    uint32_t cap, head, count;
+} ChimneyGuestRecvFifo;
+
+void chimney_guest_recv_init(ChimneyGuestRecvFifo *f, uint64_t *cookie,
+                             uint32_t cap);
+bool chimney_guest_recv_posted(ChimneyGuestRecvFifo *f, uint64_t cookie);
+bool chimney_guest_recv_complete(ChimneyGuestRecvFifo *f,
+                                 const ChimneyCqe *cqe);
+
 /* The NDIS_STATUS a completion becomes (spec: "Types and statuses"). */
 uint32_t chimney_guest_ndis_status(uint8_t type, uint8_t status);
 

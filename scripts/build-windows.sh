@@ -40,12 +40,15 @@ ldflags=(-nostdlib -Wl,--subsystem,native:6.1
 mkdir -p "$out/obj" "$out/iso"
 $cc "${cflags[@]}" -c "$src/guest/windows/miniport/chimney-miniport.c" \
     -o "$out/obj/chimney-miniport.o"
-$cc "${cflags[@]}" -c "$src/guest/windows/miniport/chimney-adapter.c" \
-    -o "$out/obj/chimney-adapter.o"
+for f in chimney-adapter chimney-datapath; do
+    $cc "${cflags[@]}" -c "$src/guest/windows/miniport/$f.c" \
+        -o "$out/obj/$f.o"
+done
 $cc "${cflags[@]}" -c "$src/hw/net/chimney/chimney-guest.c" \
     -o "$out/obj/chimney-guest.o"
 $cc -o "$out/chimneynic.sys" "$out/obj/chimney-miniport.o" \
-    "$out/obj/chimney-adapter.o" "$out/obj/chimney-guest.o" \
+    "$out/obj/chimney-adapter.o" "$out/obj/chimney-datapath.o" \
+    "$out/obj/chimney-guest.o" \
     "${ldflags[@]}" -lndis -lntoskrnl -lhal
 
 if [ ! -f "$out/test-cert.pem" ]; then

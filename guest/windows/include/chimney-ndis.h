@@ -291,6 +291,123 @@ VOID NdisMSendNetBufferListsComplete(NDIS_HANDLE MiniportAdapterHandle,
 #define NDIS_SEND_FLAGS_DISPATCH_LEVEL          0x00000001
 #define NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL 0x00000001
 
+/* NET_BUFFER: the data of one frame, an MDL chain and where it starts */
+struct _NET_BUFFER {
+    union {
+        struct {
+            PNET_BUFFER Next;
+            PMDL CurrentMdl;
+            ULONG CurrentMdlOffset;
+            union {
+                ULONG DataLength;
+                SIZE_T stDataLength;
+            };
+            PMDL MdlChain;
+            ULONG DataOffset;
+        };
+        SLIST_HEADER Link;
+    };
+    USHORT ChecksumBias;
+    USHORT Reserved;
+    NDIS_HANDLE NdisPoolHandle;
+    PVOID NdisReserved[2] __attribute__((aligned(16)));
+    PVOID ProtocolReserved[6] __attribute__((aligned(16)));
+    PVOID MiniportReserved[4] __attribute__((aligned(16)));
+    PHYSICAL_ADDRESS DataPhysicalAddress;
+    PVOID ScatterGatherList;
+};
+
+typedef struct _NET_BUFFER_LIST_POOL_PARAMETERS {
+    NDIS_OBJECT_HEADER Header;
+    UCHAR ProtocolId;
+    BOOLEAN fAllocateNetBuffer;
+    USHORT ContextSize;
+    ULONG PoolTag;
+    ULONG DataSize;
+} NET_BUFFER_LIST_POOL_PARAMETERS, *PNET_BUFFER_LIST_POOL_PARAMETERS;
+
+#define NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1  1
+#define NDIS_PROTOCOL_ID_DEFAULT                    0x00
+
+NDIS_HANDLE NdisAllocateNetBufferListPool(
+    NDIS_HANDLE NdisHandle, PNET_BUFFER_LIST_POOL_PARAMETERS Parameters);
+VOID NdisFreeNetBufferListPool(NDIS_HANDLE PoolHandle);
+PNET_BUFFER_LIST NdisAllocateNetBufferAndNetBufferList(
+    NDIS_HANDLE PoolHandle, USHORT ContextSize, USHORT ContextBackFill,
+    PMDL MdlChain, ULONG DataOffset, SIZE_T DataLength);
+VOID NdisFreeNetBufferList(PNET_BUFFER_LIST NetBufferList);
+PMDL NdisAllocateMdl(NDIS_HANDLE NdisHandle, PVOID VirtualAddress,
+                     UINT Length);
+VOID NdisFreeMdl(PMDL Mdl);
+VOID NdisMIndicateReceiveNetBufferLists(NDIS_HANDLE MiniportAdapterHandle,
+                                        PNET_BUFFER_LIST NetBufferLists,
+                                        NDIS_PORT_NUMBER PortNumber,
+                                        ULONG NumberOfNetBufferLists,
+                                        ULONG ReceiveFlags);
+#define NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL       0x00000001
+#define NDIS_RETURN_FLAGS_DISPATCH_LEVEL        0x00000001
+#define NDIS_STATUS_PAUSED                      ((NDIS_STATUS)0xC023002AL)
+VOID NdisMPauseComplete(NDIS_HANDLE MiniportAdapterHandle);
+
+typedef struct _NDIS_SPIN_LOCK {
+    KSPIN_LOCK SpinLock;
+    KIRQL OldIrql;
+} NDIS_SPIN_LOCK, *PNDIS_SPIN_LOCK;
+
+VOID NdisAllocateSpinLock(PNDIS_SPIN_LOCK SpinLock);
+VOID NdisFreeSpinLock(PNDIS_SPIN_LOCK SpinLock);
+VOID NdisAcquireSpinLock(PNDIS_SPIN_LOCK SpinLock);
+VOID NdisReleaseSpinLock(PNDIS_SPIN_LOCK SpinLock);
+
+/* Interrupts (NdisMRegisterInterruptEx) */
+typedef enum _NDIS_INTERRUPT_TYPE {
+    NDIS_CONNECT_LINE_BASED = 1,
+    NDIS_CONNECT_MESSAGE_BASED = 2,
+} NDIS_INTERRUPT_TYPE;
+
+typedef BOOLEAN miniport_isr_handler_fn(NDIS_HANDLE MiniportInterruptContext,
+                                        PBOOLEAN QueueDefaultInterruptDpc,
+                                        PULONG TargetProcessors);
+typedef VOID miniport_interrupt_dpc_handler_fn(
+    NDIS_HANDLE MiniportInterruptContext, PVOID MiniportDpcContext,
+    PVOID ReceiveThrottleParameters, PVOID NdisReserved2);
+typedef VOID miniport_interrupt_switch_handler_fn(
+    NDIS_HANDLE MiniportInterruptContext);
+typedef BOOLEAN miniport_message_isr_handler_fn(
+    NDIS_HANDLE MiniportInterruptContext, ULONG MessageId,
+    PBOOLEAN QueueDefaultInterruptDpc, PULONG TargetProcessors);
+typedef VOID miniport_message_dpc_handler_fn(
+    NDIS_HANDLE MiniportInterruptContext, ULONG MessageId,
+    PVOID MiniportDpcContext, PVOID ReceiveThrottleParameters,
+    PVOID NdisReserved2);
+typedef VOID miniport_message_switch_handler_fn(
+    NDIS_HANDLE MiniportInterruptContext, ULONG MessageId);
+
+typedef struct _NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS {
+    NDIS_OBJECT_HEADER Header;
+    miniport_isr_handler_fn *InterruptHandler;
+    miniport_interrupt_dpc_handler_fn *InterruptDpcHandler;
+    miniport_interrupt_switch_handler_fn *DisableInterruptHandler;
+    miniport_interrupt_switch_handler_fn *EnableInterruptHandler;
+    BOOLEAN MsiSupported;
+    BOOLEAN MsiSyncWithAllMessages;
+    miniport_message_isr_handler_fn *MessageInterruptHandler;
+    miniport_message_dpc_handler_fn *MessageInterruptDpcHandler;
+    miniport_message_switch_handler_fn *DisableMessageInterruptHandler;
+    miniport_message_switch_handler_fn *EnableMessageInterruptHandler;
+    NDIS_INTERRUPT_TYPE InterruptType;
+    PVOID MessageInfoTable;
+} NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS,
+    *PNDIS_MINIPORT_INTERRUPT_CHARACTERISTICS;
+
+#define NDIS_MINIPORT_INTERRUPT_REVISION_1      1
+
+NDIS_STATUS NdisMRegisterInterruptEx(
+    NDIS_HANDLE MiniportAdapterHandle, NDIS_HANDLE MiniportInterruptContext,
+    PNDIS_MINIPORT_INTERRUPT_CHARACTERISTICS MiniportInterruptCharacteristics,
+    PNDIS_HANDLE NdisInterruptHandle);
+VOID NdisMDeregisterInterruptEx(NDIS_HANDLE NdisInterruptHandle);
+
 /* NDIS_OID_REQUEST: the query and set forms */
 typedef struct _NDIS_OID_REQUEST_INFO {
     NDIS_OID Oid;
@@ -596,6 +713,23 @@ CHIMNEY_NDIS_ASSERT(offsetof(NET_BUFFER_LIST, NetBufferListInfo) == 0x90);
 CHIMNEY_NDIS_ASSERT(sizeof(NET_BUFFER_LIST) == 0x130);
 CHIMNEY_NDIS_ASSERT(offsetof(NDIS_OID_REQUEST, Info) == 0x20);
 CHIMNEY_NDIS_ASSERT(sizeof(NDIS_OID_REQUEST_INFO) == 0x20);
+CHIMNEY_NDIS_ASSERT(offsetof(NET_BUFFER, CurrentMdlOffset) == 0x10);
+CHIMNEY_NDIS_ASSERT(offsetof(NET_BUFFER, DataLength) == 0x18);
+CHIMNEY_NDIS_ASSERT(offsetof(NET_BUFFER, MdlChain) == 0x20);
+CHIMNEY_NDIS_ASSERT(offsetof(NET_BUFFER, DataOffset) == 0x28);
+CHIMNEY_NDIS_ASSERT(offsetof(NET_BUFFER, ChecksumBias) == 0x30);
+CHIMNEY_NDIS_ASSERT(offsetof(NET_BUFFER, NdisReserved) == 0x40);
+CHIMNEY_NDIS_ASSERT(offsetof(NET_BUFFER, MiniportReserved) == 0x80);
+CHIMNEY_NDIS_ASSERT(offsetof(NET_BUFFER, DataPhysicalAddress) == 0xA0);
+CHIMNEY_NDIS_ASSERT(sizeof(NET_BUFFER) == 0xB0);
+CHIMNEY_NDIS_ASSERT(sizeof(NET_BUFFER_LIST_POOL_PARAMETERS) == 0x10);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS,
+                             MsiSupported) == 0x28);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS,
+                             MessageInterruptHandler) == 0x30);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS,
+                             InterruptType) == 0x50);
+CHIMNEY_NDIS_ASSERT(sizeof(NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS) == 0x60);
 #endif
 
 #endif /* CHIMNEY_NDIS_H */

@@ -17,12 +17,12 @@
 #define CHIMNEY_READY_US        (100 * 1000)
 #define CHIMNEY_ADMIN_US        (1000 * 1000)
 
-static ULONG chimney_readl(ChimneyAdapter *a, ULONG reg)
+ULONG chimney_readl(ChimneyAdapter *a, ULONG reg)
 {
     return READ_REGISTER_ULONG((PULONG)(a->regs + reg));
 }
 
-static VOID chimney_writel(ChimneyAdapter *a, ULONG reg, ULONG val)
+VOID chimney_writel(ChimneyAdapter *a, ULONG reg, ULONG val)
 {
     WRITE_REGISTER_ULONG((PULONG)(a->regs + reg), val);
 }
@@ -84,7 +84,11 @@ static void chimney_dev_delay(void *opaque, uint32_t us)
     KeStallExecutionProcessor(us);
 }
 
-static UCHAR chimney_admin(ChimneyAdapter *a, ChimneyAdminCmd *cmd)
+/*
+ * A polled admin command.  Only before the interrupt is registered: after
+ * that the DPC consumes the admin CQ.
+ */
+UCHAR chimney_admin(ChimneyAdapter *a, ChimneyAdminCmd *cmd)
 {
     ChimneyCqe cqe;
     UCHAR status = chimney_guest_admin(&a->dev, cmd, &cqe, CHIMNEY_ADMIN_US);
@@ -139,6 +143,12 @@ NDIS_STATUS chimney_adapter_start(ChimneyAdapter *a,
     }
     a->shm = shm;
     memset(a->shm, 0, CHIMNEY_SHM_SIZE);
+    NdisMAllocateSharedMemory(a->miniport, CHIMNEY_DATA_SIZE, TRUE, &shm,
+                              &a->data_pa);
+    if (!shm) {
+        return NDIS_STATUS_RESOURCES;
+    }
+    a->data = shm;
     a->dev = (ChimneyGuestDev) {
         .opaque = a, .readl = chimney_dev_readl, .writel = chimney_dev_writel,
         .delay_us = chimney_dev_delay,
@@ -188,6 +198,11 @@ VOID chimney_adapter_stop(ChimneyAdapter *a)
 {
     if (a->regs) {
         chimney_writel(a, CHIMNEY_REG_CTRL, 0);
+    }
+    if (a->data) {
+        NdisMFreeSharedMemory(a->miniport, CHIMNEY_DATA_SIZE, TRUE, a->data,
+                              a->data_pa);
+        a->data = NULL;
     }
     if (a->shm) {
         NdisMFreeSharedMemory(a->miniport, CHIMNEY_SHM_SIZE, TRUE, a->shm,

@@ -7,12 +7,12 @@
  * cycle and its attributes.  chimney-adapter.c brings the device up with
  * the shared driver core (hw/net/chimney/chimney-guest.c).
  *
- * Status: bring-up in progress.  An adapter initializes (registers, admin
- * queue, IDENTIFY, SET_PARAMS, its MAC and link reported to NDIS), but
- * there is no interrupt, no L2 data path and no offload yet: sends
- * complete with NDIS_STATUS_FAILURE, OIDs other than the packet filter,
- * lookahead and multicast list are not supported, and every offload
- * request fails, as NDIS requires of a target that cannot take it.
+ * Status: the adapter initializes (registers, admin queue, IDENTIFY,
+ * SET_PARAMS, its MAC and link reported to NDIS) and has an interrupt and
+ * a plain L2 data path (chimney-datapath.c).  There is no offload yet:
+ * every offload request fails, as NDIS requires of a target that cannot
+ * take it, and OIDs other than the packet filter, lookahead and multicast
+ * list are not supported.
  *
  * Copyright (c) 2026 The qemu-chimney authors
  *
@@ -85,6 +85,7 @@ static NDIS_STATUS chimney_set_general(ChimneyAdapter *a)
 
 static VOID chimney_free(ChimneyAdapter *a)
 {
+    chimney_datapath_stop(a);
     chimney_adapter_stop(a);
     NdisFreeMemory(a, sizeof(*a), 0);
 }
@@ -120,6 +121,9 @@ static NDIS_STATUS chimney_initialize(NDIS_HANDLE miniport,
         status = chimney_adapter_start(a, params->AllocatedResources);
     }
     if (status == NDIS_STATUS_SUCCESS) {
+        status = chimney_datapath_start(a);
+    }
+    if (status == NDIS_STATUS_SUCCESS) {
         status = chimney_set_general(a);
     }
     if (status != NDIS_STATUS_SUCCESS) {
@@ -136,12 +140,13 @@ static VOID chimney_halt(NDIS_HANDLE adapter, NDIS_HALT_ACTION action)
 static NDIS_STATUS chimney_pause(NDIS_HANDLE adapter,
                                  PNDIS_MINIPORT_PAUSE_PARAMETERS params)
 {
-    return NDIS_STATUS_SUCCESS;
+    return chimney_datapath_pause(adapter);
 }
 
 static NDIS_STATUS chimney_restart(NDIS_HANDLE adapter,
                                    PNDIS_MINIPORT_RESTART_PARAMETERS params)
 {
+    chimney_datapath_restart(adapter);
     return NDIS_STATUS_SUCCESS;
 }
 
@@ -175,24 +180,16 @@ static NDIS_STATUS chimney_oid_request(NDIS_HANDLE adapter,
     }
 }
 
-/* No L2 data path yet: every send fails back to NDIS */
 static VOID chimney_send_nbls(NDIS_HANDLE adapter, PNET_BUFFER_LIST nbl,
                               NDIS_PORT_NUMBER port, ULONG flags)
 {
-    ChimneyAdapter *a = adapter;
-
-    for (PNET_BUFFER_LIST n = nbl; n; n = n->Next) {
-        n->Status = NDIS_STATUS_FAILURE;
-    }
-    NdisMSendNetBufferListsComplete(a->miniport, nbl,
-                                    (flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL) ?
-                                    NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL :
-                                    0);
+    chimney_datapath_send(adapter, nbl, flags);
 }
 
 static VOID chimney_return_nbls(NDIS_HANDLE adapter, PNET_BUFFER_LIST nbl,
                                 ULONG flags)
 {
+    chimney_datapath_return(adapter, nbl);
 }
 
 static VOID chimney_cancel_send(NDIS_HANDLE adapter, PVOID cancel_id)

@@ -16,15 +16,35 @@
 #define CHIMNEY_ADMIN_ENTRIES   16
 
 /*
- * One page of shared memory holds the admin SQ, the admin CQ and the
- * IDENTIFY buffer; the driver core reaches it through ChimneyGuestMem.
+ * Shared memory, in two blocks: the rings (admin SQ and CQ, IDENTIFY,
+ * the L2 CQ and the L2 TX and RX rings), reached by the driver core
+ * through ChimneyGuestMem; and the frame buffers, a 2 KiB slot per TX
+ * ring entry (frames are copied in) and per RX buffer.
  */
-#define CHIMNEY_SHM_SIZE        4096
+#define CHIMNEY_L2_ENTRIES      64
+#define CHIMNEY_L2_CQ_ENTRIES   128
+#define CHIMNEY_L2_CQ           1
+#define CHIMNEY_SLOT            2048
+
+#define CHIMNEY_SHM_SIZE        16384
 #define CHIMNEY_SHM_ASQ         0
 #define CHIMNEY_SHM_ACQ         (CHIMNEY_SHM_ASQ + \
                                  CHIMNEY_ADMIN_ENTRIES * CHIMNEY_ADMIN_CMD_SIZE)
 #define CHIMNEY_SHM_IDENTIFY    (CHIMNEY_SHM_ACQ + \
                                  CHIMNEY_ADMIN_ENTRIES * CHIMNEY_CQE_SIZE)
+#define CHIMNEY_SHM_L2CQ        4096
+#define CHIMNEY_SHM_TXQ         (CHIMNEY_SHM_L2CQ + \
+                                 CHIMNEY_L2_CQ_ENTRIES * CHIMNEY_CQE_SIZE)
+#define CHIMNEY_SHM_RXQ         (CHIMNEY_SHM_TXQ + \
+                                 CHIMNEY_L2_ENTRIES * CHIMNEY_L2_DESC_SIZE)
+#define CHIMNEY_DATA_TX         0
+#define CHIMNEY_DATA_RX         (CHIMNEY_L2_ENTRIES * CHIMNEY_SLOT)
+#define CHIMNEY_DATA_SIZE       (2 * CHIMNEY_L2_ENTRIES * CHIMNEY_SLOT)
+
+_Static_assert(CHIMNEY_SHM_IDENTIFY + CHIMNEY_IDENTIFY_SIZE <=
+               CHIMNEY_SHM_L2CQ, "admin area overlaps the L2 CQ");
+_Static_assert(CHIMNEY_SHM_RXQ + CHIMNEY_L2_ENTRIES * CHIMNEY_L2_DESC_SIZE <=
+               CHIMNEY_SHM_SIZE, "rings exceed the shared block");
 
 typedef struct ChimneyAdapter {
     NDIS_HANDLE miniport;
@@ -32,14 +52,45 @@ typedef struct ChimneyAdapter {
     ULONG regs_len;
     PUCHAR shm;
     NDIS_PHYSICAL_ADDRESS shm_pa;
+    PUCHAR data;
+    NDIS_PHYSICAL_ADDRESS data_pa;
     ChimneyGuestDev dev;        /* registers, admin SQ, shared memory */
     ChimneyGuestCq acq;
     ChimneyIdentify id;
     BOOLEAN link_up;
+
+    /* the L2 data path (chimney-datapath.c), under @lock */
+    NDIS_SPIN_LOCK lock;
+    BOOLEAN lock_ready;
+    NDIS_HANDLE interrupt;
+    NDIS_INTERRUPT_TYPE irq_type;
+    ChimneyGuestCq l2cq;
+    ChimneyGuestRing txq;
+    ChimneyGuestRing rxq;
+    PNET_BUFFER_LIST tx_nbl[CHIMNEY_L2_ENTRIES];    /* per TX slot */
+    NDIS_HANDLE rx_pool;
+    PNET_BUFFER_LIST rx_nbl[CHIMNEY_L2_ENTRIES];    /* per RX buffer */
+    PMDL rx_mdl[CHIMNEY_L2_ENTRIES];
+    LONG rx_indicated;          /* with the stack, not yet returned */
+    LONG tx_pending;            /* NBLs not yet completed */
+    BOOLEAN paused;
+    BOOLEAN pause_pending;
 } ChimneyAdapter;
 
 NDIS_STATUS chimney_adapter_start(ChimneyAdapter *a,
                                   PNDIS_RESOURCE_LIST resources);
 VOID chimney_adapter_stop(ChimneyAdapter *a);
+UCHAR chimney_admin(ChimneyAdapter *a, ChimneyAdminCmd *cmd);
+ULONG chimney_readl(ChimneyAdapter *a, ULONG reg);
+VOID chimney_writel(ChimneyAdapter *a, ULONG reg, ULONG val);
+
+/* chimney-datapath.c */
+NDIS_STATUS chimney_datapath_start(ChimneyAdapter *a);
+VOID chimney_datapath_stop(ChimneyAdapter *a);
+VOID chimney_datapath_send(ChimneyAdapter *a, PNET_BUFFER_LIST nbl,
+                           ULONG flags);
+VOID chimney_datapath_return(ChimneyAdapter *a, PNET_BUFFER_LIST nbl);
+NDIS_STATUS chimney_datapath_pause(ChimneyAdapter *a);
+VOID chimney_datapath_restart(ChimneyAdapter *a);
 
 #endif /* CHIMNEY_MINIPORT_H */

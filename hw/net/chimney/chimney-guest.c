@@ -285,6 +285,29 @@ void chimney_guest_sge(ChimneySge *out, uint64_t addr, uint32_t len)
     le32_out(b + offsetof(ChimneySge, len), len);
 }
 
+void chimney_guest_l2_tx_desc(ChimneyL2TxDesc *out, uint64_t addr,
+                              uint32_t len, bool eop, uint64_t cookie)
+{
+    uint8_t *b = (uint8_t *)out;
+
+    memset(out, 0, sizeof(*out));
+    le64_out(b + offsetof(ChimneyL2TxDesc, addr), addr);
+    le32_out(b + offsetof(ChimneyL2TxDesc, len), len);
+    le16_out(b + offsetof(ChimneyL2TxDesc, flags), eop ? CHIMNEY_L2TX_EOP : 0);
+    le64_out(b + offsetof(ChimneyL2TxDesc, cookie), cookie);
+}
+
+void chimney_guest_l2_rx_desc(ChimneyL2RxDesc *out, uint64_t addr,
+                              uint32_t len, uint64_t cookie)
+{
+    uint8_t *b = (uint8_t *)out;
+
+    memset(out, 0, sizeof(*out));
+    le64_out(b + offsetof(ChimneyL2RxDesc, addr), addr);
+    le32_out(b + offsetof(ChimneyL2RxDesc, len), len);
+    le64_out(b + offsetof(ChimneyL2RxDesc, cookie), cookie);
+}
+
 void chimney_guest_conns_init(ChimneyGuestConnTable *t, uint32_t size,
                               uint8_t *gen, uint32_t *next)
 {

@@ -102,6 +102,10 @@ void chimney_guest_sq_desc(ChimneySqDesc *out, uint8_t type, uint8_t flags,
                            uint16_t nsge, uint32_t len, uint64_t cookie,
                            uint64_t sgl);
 void chimney_guest_sge(ChimneySge *out, uint64_t addr, uint32_t len);
+void chimney_guest_l2_tx_desc(ChimneyL2TxDesc *out, uint64_t addr,
+                              uint32_t len, bool eop, uint64_t cookie);
+void chimney_guest_l2_rx_desc(ChimneyL2RxDesc *out, uint64_t addr,
+                              uint32_t len, uint64_t cookie);
 
 /*
  * Connection ids: an index and a generation that changes on every reuse,

@@ -397,12 +397,9 @@ uint64_t qchimney_l2_send(QChimney *c, const void *frame, size_t len,
     for (size_t i = 0; i < nseg; i++) {
         size_t seg = i + 1 == nseg ? len - off : len / nseg;
         uint64_t buf = c->tx_area + (uint64_t)r->tail * QCHIMNEY_TX_SLOT;
-        ChimneyL2TxDesc d = {
-            .addr = cpu_to_le64(buf),
-            .len = cpu_to_le32(seg),
-            .flags = cpu_to_le16(i + 1 == nseg ? CHIMNEY_L2TX_EOP : 0),
-            .cookie = cpu_to_le64(cookie),
-        };
+        ChimneyL2TxDesc d;
+
+        chimney_guest_l2_tx_desc(&d, buf, seg, i + 1 == nseg, cookie);
 
         g_assert(seg <= QCHIMNEY_TX_SLOT);
         qtest_memwrite(c->qts, buf, (const uint8_t *)frame + off, seg);
@@ -422,11 +419,9 @@ void qchimney_l2_post_rx(QChimney *c, uint32_t count, uint32_t size)
 
     for (uint32_t i = 0; i < count; i++) {
         uint64_t buf = guest_alloc(c->alloc, size);
-        ChimneyL2RxDesc d = {
-            .addr = cpu_to_le64(buf),
-            .len = cpu_to_le32(size),
-            .cookie = cpu_to_le64(buf),
-        };
+        ChimneyL2RxDesc d;
+
+        chimney_guest_l2_rx_desc(&d, buf, size, buf);
 
         qtest_memwrite(c->qts, r->base + (uint64_t)r->tail * sizeof(d),
                        &d, sizeof(d));
@@ -791,10 +786,9 @@ uint64_t qchimney_rq_post(QChimney *c, QChimneyConn *hc, uint8_t type,
 /* Give a generic buffer back to the device's generic-buffer queue. */
 void qchimney_ind_post(QChimney *c, uint64_t buf)
 {
-    ChimneyL2RxDesc d = {
-        .addr = cpu_to_le64(buf), .len = cpu_to_le32(c->ind_buf_size),
-        .cookie = cpu_to_le64(buf),
-    };
+    ChimneyL2RxDesc d;
+
+    chimney_guest_l2_rx_desc(&d, buf, c->ind_buf_size, buf);
 
     qtest_memwrite(c->qts, c->indq.base + c->indq.tail * sizeof(d), &d,
                    sizeof(d));

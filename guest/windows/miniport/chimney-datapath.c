@@ -1,0 +1,464 @@
+/*
+ * chimney-nic miniport: the interrupt and the plain (L2) data path
+ *
+ * One completion queue (CQ 1) takes the L2 TX and RX completions; every
+ * CQ signals MSI-X message 0, or INTA with INTR_CAUSE when MSI-X is not
+ * granted.  The DPC drains the admin CQ (link events) and CQ 1 with the
+ * shared driver core's phase-tagged consumer.
+ *
+ * Sends are copied into a 2 KiB slot per TX ring entry (a frame is one
+ * descriptor), so no scatter-gather DMA is needed for plain frames.  Each
+ * receive buffer has its own NET_BUFFER_LIST, indicated as is and posted
+ * again when NDIS returns it.  A send that finds the ring full fails with
+ * NDIS_STATUS_RESOURCES rather than waiting.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "chimney-miniport.h"
+
+#define CHIMNEY_RX_BUFFERS      (CHIMNEY_L2_ENTRIES - 1)
+#define CHIMNEY_MIN_FRAME       14
+
+/* The pending NBs of a send NBL, and whether one of them failed */
+#define NBL_PENDING(n)          ((n)->MiniportReserved[0])
+#define NBL_FAILED(n)           ((n)->MiniportReserved[1])
+/* The buffer index of a receive NBL */
+#define NBL_RX_INDEX(n)         ((n)->MiniportReserved[0])
+
+static VOID chimney_chain(PNET_BUFFER_LIST **tail, PNET_BUFFER_LIST nbl)
+{
+    nbl->Next = NULL;
+    **tail = nbl;
+    *tail = &nbl->Next;
+}
+
+static BOOLEAN chimney_rx_post(ChimneyAdapter *a, ULONG i)
+{
+    ChimneyL2RxDesc d;
+
+    if (!chimney_guest_ring_space(&a->rxq)) {
+        return FALSE;
+    }
+    chimney_guest_l2_rx_desc(&d, a->data_pa.QuadPart + CHIMNEY_DATA_RX +
+                             (ULONG64)i * CHIMNEY_SLOT, CHIMNEY_SLOT, i);
+    chimney_guest_ring_put(&a->rxq, &a->dev.mem, &d);
+    return TRUE;
+}
+
+/* Under the lock: true when a pending pause may now complete */
+static BOOLEAN chimney_pause_done(ChimneyAdapter *a)
+{
+    if (a->pause_pending && !a->tx_pending && !a->rx_indicated) {
+        a->pause_pending = FALSE;
+        return TRUE;
+    }
+    return FALSE;
+}
+
+static VOID chimney_tx_done(ChimneyAdapter *a, const ChimneyCqe *cqe,
+                            PNET_BUFFER_LIST **done)
+{
+    ULONG slot = (ULONG)cqe->cookie;
+    PNET_BUFFER_LIST nbl;
+
+    if (slot >= CHIMNEY_L2_ENTRIES || !a->tx_nbl[slot] ||
+        !chimney_guest_ring_consumed(&a->txq, cqe->sq_head)) {
+        DbgPrint("chimney-nic: TX completion for slot %lu refused\n", slot);
+        return;
+    }
+    nbl = a->tx_nbl[slot];
+    a->tx_nbl[slot] = NULL;
+    if (CHIMNEY_CQE_STATUS(cqe->type_status) != CHIMNEY_ST_SUCCESS) {
+        NBL_FAILED(nbl) = (PVOID)1;
+    }
+    NBL_PENDING(nbl) = (PVOID)((ULONG_PTR)NBL_PENDING(nbl) - 1);
+    if (!NBL_PENDING(nbl)) {
+        nbl->Status = NBL_FAILED(nbl) ? NDIS_STATUS_FAILURE :
+                                        NDIS_STATUS_SUCCESS;
+        chimney_chain(done, nbl);
+        a->tx_pending--;
+    }
+}
+
+static VOID chimney_rx_done(ChimneyAdapter *a, const ChimneyCqe *cqe,
+                            PNET_BUFFER_LIST **rx, ULONG *nrx,
+                            BOOLEAN *repost)
+{
+    ULONG i = (ULONG)cqe->cookie;
+    PNET_BUFFER_LIST nbl;
+
+    if (i >= CHIMNEY_RX_BUFFERS ||
+        !chimney_guest_ring_consumed(&a->rxq, cqe->sq_head)) {
+        DbgPrint("chimney-nic: RX completion for buffer %lu refused\n", i);
+        return;
+    }
+    nbl = a->rx_nbl[i];
+    if (a->paused || CHIMNEY_CQE_STATUS(cqe->type_status) ||
+        cqe->bytes < CHIMNEY_MIN_FRAME || cqe->bytes > CHIMNEY_SLOT) {
+        *repost |= chimney_rx_post(a, i);       /* dropped */
+        return;
+    }
+    nbl->FirstNetBuffer->DataLength = cqe->bytes;
+    nbl->SourceHandle = a->miniport;
+    nbl->Status = NDIS_STATUS_SUCCESS;
+    chimney_chain(rx, nbl);
+    (*nrx)++;
+    a->rx_indicated++;
+}
+
+/* The DPC: link events on the admin CQ, then TX and RX completions */
+static VOID chimney_dpc(ChimneyAdapter *a)
+{
+    PNET_BUFFER_LIST done = NULL, *done_tail = &done;
+    PNET_BUFFER_LIST rx = NULL, *rx_tail = &rx;
+    BOOLEAN repost = FALSE, pause_done;
+    ULONG nrx = 0;
+    ChimneyCqe cqe;
+
+    NdisAcquireSpinLock(&a->lock);
+    while (chimney_guest_cq_next(&a->acq, &a->dev.mem, &cqe)) {
+        if (CHIMNEY_CQE_TYPE(cqe.type_status) == CHIMNEY_CQE_EVENT &&
+            cqe.aux == CHIMNEY_EVENT_LINK) {
+            a->link_up = !!cqe.info;
+        }
+    }
+    chimney_writel(a, CHIMNEY_DB_CQ_HEAD(CHIMNEY_ADMIN_CQ_ID), a->acq.head);
+    while (chimney_guest_cq_next(&a->l2cq, &a->dev.mem, &cqe)) {
+        switch (CHIMNEY_CQE_TYPE(cqe.type_status)) {
+        case CHIMNEY_CQE_L2_TX:
+            chimney_tx_done(a, &cqe, &done_tail);
+            break;
+        case CHIMNEY_CQE_L2_RX:
+            chimney_rx_done(a, &cqe, &rx_tail, &nrx, &repost);
+            break;
+        }
+    }
+    chimney_writel(a, CHIMNEY_DB_CQ_HEAD(CHIMNEY_L2_CQ), a->l2cq.head);
+    if (repost) {
+        chimney_writel(a, CHIMNEY_DB_L2_RXQ_TAIL, a->rxq.tail);
+    }
+    pause_done = chimney_pause_done(a);
+    NdisReleaseSpinLock(&a->lock);
+
+    if (done) {
+        NdisMSendNetBufferListsComplete(
+            a->miniport, done, NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL);
+    }
+    if (rx) {
+        NdisMIndicateReceiveNetBufferLists(a->miniport, rx, 0, nrx,
+                                           NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL);
+    }
+    if (pause_done) {
+        NdisMPauseComplete(a->miniport);
+    }
+}
+
+/* INTA: ours when a CQ's cause bit is set; acknowledged by writing it */
+static BOOLEAN chimney_isr(NDIS_HANDLE context, PBOOLEAN queue_dpc,
+                           PULONG targets)
+{
+    ChimneyAdapter *a = context;
+    ULONG cause = chimney_readl(a, CHIMNEY_REG_INTR_CAUSE);
+
+    *targets = 0;
+    *queue_dpc = cause != 0;
+    if (cause) {
+        chimney_writel(a, CHIMNEY_REG_INTR_CAUSE, cause);
+    }
+    return cause != 0;
+}
+
+static VOID chimney_isr_dpc(NDIS_HANDLE context, PVOID dpc_context,
+                            PVOID throttle, PVOID reserved)
+{
+    chimney_dpc(context);
+}
+
+static VOID chimney_isr_disable(NDIS_HANDLE context)
+{
+    chimney_writel(context, CHIMNEY_REG_INTR_MASK, 0xffffffff);
+}
+
+static VOID chimney_isr_enable(NDIS_HANDLE context)
+{
+    chimney_writel(context, CHIMNEY_REG_INTR_MASK, 0);
+}
+
+/* MSI-X: message 0 is ours alone */
+static BOOLEAN chimney_msi_isr(NDIS_HANDLE context, ULONG message,
+                               PBOOLEAN queue_dpc, PULONG targets)
+{
+    *targets = 0;
+    *queue_dpc = TRUE;
+    return TRUE;
+}
+
+static VOID chimney_msi_dpc(NDIS_HANDLE context, ULONG message,
+                            PVOID dpc_context, PVOID throttle,
+                            PVOID reserved)
+{
+    chimney_dpc(context);
+}
+
+/* The device has no per-vector mask of its own; the MSI-X table has. */
+static VOID chimney_msi_switch(NDIS_HANDLE context, ULONG message)
+{
+}
+
+static NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS chimney_interrupt = {
+    .Header = {
+        .Type = NDIS_OBJECT_TYPE_MINIPORT_INTERRUPT,
+        .Revision = NDIS_MINIPORT_INTERRUPT_REVISION_1,
+        .Size = sizeof(NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS),
+    },
+    .InterruptHandler = chimney_isr,
+    .InterruptDpcHandler = chimney_isr_dpc,
+    .DisableInterruptHandler = chimney_isr_disable,
+    .EnableInterruptHandler = chimney_isr_enable,
+    .MsiSupported = TRUE,
+    .MsiSyncWithAllMessages = TRUE,
+    .MessageInterruptHandler = chimney_msi_isr,
+    .MessageInterruptDpcHandler = chimney_msi_dpc,
+    .DisableMessageInterruptHandler = chimney_msi_switch,
+    .EnableMessageInterruptHandler = chimney_msi_switch,
+};
+
+static NDIS_STATUS chimney_create_queues(ChimneyAdapter *a)
+{
+    ChimneyAdminCmd cmd = {
+        .opcode = CHIMNEY_CMD_CREATE_CQ, .id = CHIMNEY_L2_CQ,
+        .addr = a->shm_pa.QuadPart + CHIMNEY_SHM_L2CQ,
+        .len = CHIMNEY_L2_CQ_ENTRIES,
+    };
+
+    chimney_guest_cq_init(&a->l2cq, cmd.addr, CHIMNEY_L2_CQ_ENTRIES);
+    if (chimney_admin(a, &cmd) != CHIMNEY_ST_SUCCESS) {
+        return NDIS_STATUS_FAILURE;
+    }
+    cmd = (ChimneyAdminCmd) {
+        .opcode = CHIMNEY_CMD_CREATE_L2Q, .id = CHIMNEY_QUEUE_L2_TX,
+        .addr = a->shm_pa.QuadPart + CHIMNEY_SHM_TXQ,
+        .len = CHIMNEY_L2_ENTRIES, .param = { CHIMNEY_L2_CQ },
+    };
+    chimney_guest_ring_init(&a->txq, cmd.addr, CHIMNEY_L2_ENTRIES,
+                            CHIMNEY_L2_DESC_SIZE);
+    if (chimney_admin(a, &cmd) != CHIMNEY_ST_SUCCESS) {
+        return NDIS_STATUS_FAILURE;
+    }
+    cmd.id = CHIMNEY_QUEUE_L2_RX;
+    cmd.addr = a->shm_pa.QuadPart + CHIMNEY_SHM_RXQ;
+    chimney_guest_ring_init(&a->rxq, cmd.addr, CHIMNEY_L2_ENTRIES,
+                            CHIMNEY_L2_DESC_SIZE);
+    return chimney_admin(a, &cmd) == CHIMNEY_ST_SUCCESS ?
+           NDIS_STATUS_SUCCESS : NDIS_STATUS_FAILURE;
+}
+
+/* Receive buffers: an MDL and an NBL each, all posted */
+static NDIS_STATUS chimney_rx_setup(ChimneyAdapter *a)
+{
+    NET_BUFFER_LIST_POOL_PARAMETERS pool = {
+        .Header = {
+            .Type = NDIS_OBJECT_TYPE_DEFAULT,
+            .Revision = NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
+            .Size = sizeof(pool),
+        },
+        .ProtocolId = NDIS_PROTOCOL_ID_DEFAULT,
+        .fAllocateNetBuffer = TRUE,
+        .PoolTag = CHIMNEY_POOL_TAG,
+    };
+
+    a->rx_pool = NdisAllocateNetBufferListPool(a->miniport, &pool);
+    if (!a->rx_pool) {
+        return NDIS_STATUS_RESOURCES;
+    }
+    for (ULONG i = 0; i < CHIMNEY_RX_BUFFERS; i++) {
+        a->rx_mdl[i] = NdisAllocateMdl(a->miniport, a->data + CHIMNEY_DATA_RX +
+                                       i * CHIMNEY_SLOT, CHIMNEY_SLOT);
+        if (!a->rx_mdl[i]) {
+            return NDIS_STATUS_RESOURCES;
+        }
+        a->rx_nbl[i] = NdisAllocateNetBufferAndNetBufferList(
+            a->rx_pool, 0, 0, a->rx_mdl[i], 0, CHIMNEY_SLOT);
+        if (!a->rx_nbl[i]) {
+            return NDIS_STATUS_RESOURCES;
+        }
+        NBL_RX_INDEX(a->rx_nbl[i]) = (PVOID)(ULONG_PTR)i;
+        chimney_rx_post(a, i);
+    }
+    chimney_writel(a, CHIMNEY_DB_L2_RXQ_TAIL, a->rxq.tail);
+    return NDIS_STATUS_SUCCESS;
+}
+
+/* An adapter starts paused (NDIS 6): MiniportRestart opens the path. */
+NDIS_STATUS chimney_datapath_start(ChimneyAdapter *a)
+{
+    NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS ic = chimney_interrupt;
+    NDIS_STATUS status;
+
+    NdisAllocateSpinLock(&a->lock);
+    a->lock_ready = TRUE;
+    a->paused = TRUE;
+    status = chimney_create_queues(a);
+    if (status == NDIS_STATUS_SUCCESS) {
+        status = chimney_rx_setup(a);
+    }
+    if (status == NDIS_STATUS_SUCCESS) {
+        status = NdisMRegisterInterruptEx(a->miniport, a, &ic,
+                                          &a->interrupt);
+        a->irq_type = ic.InterruptType;
+    }
+    return status;
+}
+
+/* Before the device is disabled and its memory freed (adapter_stop) */
+VOID chimney_datapath_stop(ChimneyAdapter *a)
+{
+    if (a->interrupt) {
+        NdisMDeregisterInterruptEx(a->interrupt);
+        a->interrupt = NULL;
+    }
+    for (ULONG i = 0; i < CHIMNEY_RX_BUFFERS; i++) {
+        if (a->rx_nbl[i]) {
+            NdisFreeNetBufferList(a->rx_nbl[i]);
+            a->rx_nbl[i] = NULL;
+        }
+        if (a->rx_mdl[i]) {
+            NdisFreeMdl(a->rx_mdl[i]);
+            a->rx_mdl[i] = NULL;
+        }
+    }
+    if (a->rx_pool) {
+        NdisFreeNetBufferListPool(a->rx_pool);
+        a->rx_pool = NULL;
+    }
+    if (a->lock_ready) {
+        NdisFreeSpinLock(&a->lock);
+        a->lock_ready = FALSE;
+    }
+}
+
+/* Copy the frame of @nb into @dst; false when its data cannot be mapped */
+static BOOLEAN chimney_copy_nb(PNET_BUFFER nb, PUCHAR dst)
+{
+    ULONG left = nb->DataLength;
+    ULONG off = nb->CurrentMdlOffset;
+
+    for (PMDL mdl = nb->CurrentMdl; left && mdl; mdl = mdl->Next, off = 0) {
+        PUCHAR va = MmGetSystemAddressForMdlSafe(mdl, NormalPagePriority);
+        ULONG n = MmGetMdlByteCount(mdl) - off;
+
+        if (!va) {
+            return FALSE;
+        }
+        n = n < left ? n : left;
+        memcpy(dst, va + off, n);
+        dst += n;
+        left -= n;
+    }
+    return left == 0;
+}
+
+/* Queue one NB as a frame; false when it cannot go */
+static BOOLEAN chimney_tx_one(ChimneyAdapter *a, PNET_BUFFER_LIST nbl,
+                              PNET_BUFFER nb)
+{
+    ULONG slot = a->txq.tail;
+    ULONG64 off = CHIMNEY_DATA_TX + (ULONG64)slot * CHIMNEY_SLOT;
+    ChimneyL2TxDesc d;
+
+    if (!chimney_guest_ring_space(&a->txq) ||
+        nb->DataLength < CHIMNEY_MIN_FRAME || nb->DataLength > CHIMNEY_SLOT ||
+        !chimney_copy_nb(nb, a->data + off)) {
+        return FALSE;
+    }
+    chimney_guest_l2_tx_desc(&d, a->data_pa.QuadPart + off, nb->DataLength,
+                             TRUE, slot);
+    chimney_guest_ring_put(&a->txq, &a->dev.mem, &d);
+    a->tx_nbl[slot] = nbl;
+    return TRUE;
+}
+
+VOID chimney_datapath_send(ChimneyAdapter *a, PNET_BUFFER_LIST nbl,
+                           ULONG flags)
+{
+    PNET_BUFFER_LIST failed = NULL, *failed_tail = &failed, next;
+    BOOLEAN queued_any = FALSE;
+
+    NdisAcquireSpinLock(&a->lock);
+    for (PNET_BUFFER_LIST n = nbl; n; n = next) {
+        ULONG_PTR queued = 0;
+        BOOLEAN bad = FALSE;
+
+        next = n->Next;
+        for (PNET_BUFFER nb = n->FirstNetBuffer; nb && !a->paused;
+             nb = nb->Next) {
+            if (chimney_tx_one(a, n, nb)) {
+                queued++;
+            } else {
+                bad = TRUE;
+            }
+        }
+        NBL_PENDING(n) = (PVOID)queued;
+        NBL_FAILED(n) = (PVOID)(ULONG_PTR)bad;
+        if (queued) {
+            a->tx_pending++;
+            queued_any = TRUE;
+        } else {
+            n->Status = a->paused ? NDIS_STATUS_PAUSED :
+                        bad ? NDIS_STATUS_RESOURCES : NDIS_STATUS_SUCCESS;
+            chimney_chain(&failed_tail, n);
+        }
+    }
+    if (queued_any) {
+        chimney_writel(a, CHIMNEY_DB_L2_TXQ_TAIL, a->txq.tail);
+    }
+    NdisReleaseSpinLock(&a->lock);
+    if (failed) {
+        NdisMSendNetBufferListsComplete(a->miniport, failed,
+            (flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL) ?
+            NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL : 0);
+    }
+}
+
+/* NDIS gives receive NBLs back: their buffers go to the device again */
+VOID chimney_datapath_return(ChimneyAdapter *a, PNET_BUFFER_LIST nbl)
+{
+    BOOLEAN pause_done;
+
+    NdisAcquireSpinLock(&a->lock);
+    for (PNET_BUFFER_LIST n = nbl; n; n = n->Next) {
+        chimney_rx_post(a, (ULONG)(ULONG_PTR)NBL_RX_INDEX(n));
+        a->rx_indicated--;
+    }
+    chimney_writel(a, CHIMNEY_DB_L2_RXQ_TAIL, a->rxq.tail);
+    pause_done = chimney_pause_done(a);
+    NdisReleaseSpinLock(&a->lock);
+    if (pause_done) {
+        NdisMPauseComplete(a->miniport);
+    }
+}
+
+/* Paused once every send completed and every receive came back */
+NDIS_STATUS chimney_datapath_pause(ChimneyAdapter *a)
+{
+    NDIS_STATUS status = NDIS_STATUS_SUCCESS;
+
+    NdisAcquireSpinLock(&a->lock);
+    a->paused = TRUE;
+    if (a->tx_pending || a->rx_indicated) {
+        a->pause_pending = TRUE;
+        status = NDIS_STATUS_PENDING;
+    }
+    NdisReleaseSpinLock(&a->lock);
+    return status;
+}
+
+VOID chimney_datapath_restart(ChimneyAdapter *a)
+{
+    NdisAcquireSpinLock(&a->lock);
+    a->paused = FALSE;
+    NdisReleaseSpinLock(&a->lock);
+}

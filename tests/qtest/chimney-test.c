@@ -1397,6 +1397,7 @@ static void test_tcp_terminate(void)
     ChimneyTcpDelegated d;
     ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_TERMINATE,
                             .param = { CHIMNEY_OBJ_TCP } };
+    ChimneyNdisTcpDelegated nd = { 0 };
     PeerSeg ps;
 
     tcp_fixture(&f, &hc, 50000);
@@ -1426,6 +1427,13 @@ static void test_tcp_terminate(void)
     g_assert_cmpuint(le32_to_cpu(d.snd_max), ==, 50001 + 2500);
     g_assert_cmpuint(le32_to_cpu(d.sq_head), ==, 2);
     g_assert_cmpint((int32_t)le32_to_cpu(d.rexmit_timeout_delta), >, 0);
+    /* What the miniport hands NDIS, through the driver core */
+    chimney_guest_tcp_delegated(&nd, &d);
+    g_assert_cmpuint(nd.state, ==, CHIMNEY_TCP_ESTABLISHED);
+    g_assert_cmpuint(nd.snd_una, ==, 50001 + 700);
+    g_assert_cmpuint(nd.rcv_nxt, ==, 778);
+    g_assert_cmpint((int32_t)nd.rexmit_timeout_delta, >, 0);
+    g_assert_cmpint((int32_t)nd.ka_timeout_delta, ==, -1);
     /* TERMINATE twice: the id is gone */
     g_assert_cmpuint(admin(&f, CHIMNEY_CMD_TERMINATE, hc.id, qbuf, 0,
                            CHIMNEY_OBJ_TCP, 0, 0), ==, CHIMNEY_ST_INVALID_ID);

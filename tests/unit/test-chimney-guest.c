@@ -274,6 +274,73 @@ static void test_recv_fifo(void)
     g_assert(!chimney_guest_recv_complete(&f, &cqe));
 }
 
+/* NDIS's TCP state into the OFFLOAD_TCP block, and the delegated back */
+static void test_tcp_state(void)
+{
+    ChimneyNdisTcpConst c = {
+        .flags = CHIMNEY_NDIS_TCP_TIMESTAMPS | CHIMNEY_NDIS_TCP_WINDOW_SCALING,
+        .remote_port = 0x5000,                  /* 80, network order */
+        .local_port = 0x3930,                   /* 12345 */
+        .wnd_scales = 7 | 2 << 4, .remote_mss = 1460,
+    };
+    ChimneyNdisTcpCached k = {
+        .flags = CHIMNEY_NDIS_TCP_KEEPALIVE | CHIMNEY_NDIS_TCP_NAGLING,
+        .initial_rcv_wnd = 262144, .rcv_indication_size = 4096,
+        .ka_probe_count = 5, .ka_timeout = 7200, .ka_interval = 1,
+        .max_rt = 9, .ttl_or_hop_limit = 128, .tos_or_traffic_class = 0x10,
+    };
+    ChimneyNdisTcpDelegated d = {
+        .state = 7, .rcv_nxt = 1000, .rcv_wnd = 65535, .snd_una = 2000,
+        .snd_nxt = 2100, .snd_max = 2200, .snd_wnd = 30000,
+        .max_snd_wnd = 40000, .send_wl1 = 999, .cwnd = 14600,
+        .ssthresh = 0xffffffff, .srtt = 80, .rttvar = 40, .ts_recent = 5,
+        .ts_time = 6, .total_rt = 3, .dup_ack_count = 1, .ka_probe_count = 2,
+        .ka_timeout_delta = 100, .rexmit_count = 4,
+        .rexmit_timeout_delta = UINT32_MAX,
+    };
+    ChimneyGuestTcpQueues q = {
+        .path = 3, .cq = 2, .sq_base = 0x10000, .sq_size = 32,
+        .handover = 1, .db_record = 0x20000, .rq_base = 0x30000,
+        .rq_size = 16, .buffered_len = 10, .buffered_addr = 0x40000,
+    };
+    ChimneyTcpOffload o;
+    ChimneyNdisTcpDelegated back = { .send_data_head = 0x1234 };
+    const uint8_t *b = (const uint8_t *)&o;
+
+    chimney_guest_tcp_offload(&o, &c, &k, &d, &q);
+    g_assert_cmpuint(ldl_le_p(b + offsetof(ChimneyTcpOffload, path)), ==, 3);
+    g_assert_cmphex(ldq_le_p(b + offsetof(ChimneyTcpOffload, rq_base)), ==,
+                    0x30000);
+    g_assert_cmpuint(lduw_le_p(b + offsetof(ChimneyTcpOffload, remote_port)),
+                     ==, 80);
+    g_assert_cmpuint(lduw_le_p(b + offsetof(ChimneyTcpOffload, local_port)),
+                     ==, 12345);
+    g_assert_cmpuint(o.snd_wscale, ==, 7);
+    g_assert_cmpuint(o.rcv_wscale, ==, 2);
+    g_assert_cmphex(lduw_le_p(b + offsetof(ChimneyTcpOffload, const_flags)),
+                    ==, CHIMNEY_TCPF_TIMESTAMPS | CHIMNEY_TCPF_WINDOW_SCALING);
+    g_assert_cmphex(lduw_le_p(b + offsetof(ChimneyTcpOffload, cached_flags)),
+                    ==, CHIMNEY_TCPC_KEEPALIVE | CHIMNEY_TCPC_NAGLE);
+    g_assert_cmpuint(o.ttl, ==, 128);
+    g_assert_cmpuint(ldl_le_p(b + offsetof(ChimneyTcpOffload,
+                                           initial_rcv_wnd)), ==, 262144);
+    g_assert_cmpuint(o.ka_probe_count, ==, 5);
+    g_assert_cmpuint(ldl_le_p(&o.delegated.snd_nxt), ==, 2100);
+    g_assert_cmpuint(ldl_le_p(&o.delegated.snd_wl1), ==, 999);
+    g_assert_cmpuint(lduw_le_p(&o.delegated.srtt), ==, 80);
+    g_assert_cmpint((int32_t)ldl_le_p(&o.delegated.rexmit_timeout_delta), ==,
+                    -1);
+    /* The delegated state comes back; NDIS's own fields stay */
+    chimney_guest_tcp_delegated(&back, &o.delegated);
+    g_assert_cmpuint(back.state, ==, 7);
+    g_assert_cmpuint(back.snd_max, ==, 2200);
+    g_assert_cmpuint(back.rttvar, ==, 40);
+    g_assert_cmpuint(back.ka_probe_count, ==, 2);
+    g_assert_cmpuint(back.ka_timeout_delta, ==, 100);
+    g_assert_cmpuint(back.rexmit_count, ==, 4);
+    g_assert_cmphex(back.send_data_head, ==, 0x1234);
+}
+
 /* A register file that answers like the device, as far as enabling goes */
 typedef struct FakeDev {
     uint32_t id, version, status;
@@ -386,5 +453,6 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-guest/enable", test_enable);
     g_test_add_func("/chimney-guest/sq-order", test_sq_order);
     g_test_add_func("/chimney-guest/recv-fifo", test_recv_fifo);
+    g_test_add_func("/chimney-guest/tcp-state", test_tcp_state);
     return g_test_run();
 }

@@ -12,6 +12,36 @@
 #include "chimney-ndis.h"
 #include "hw/net/chimney/chimney-guest.h"
 
+/* The driver core reads NDIS's TCP state through its own mirrors */
+#define CHIMNEY_SAME_FIELD(a, fa, b, fb) \
+    _Static_assert(offsetof(a, fa) == offsetof(b, fb), #fa " of " #a)
+_Static_assert(sizeof(TCP_OFFLOAD_STATE_CONST) == sizeof(ChimneyNdisTcpConst),
+               "TCP const state");
+_Static_assert(sizeof(TCP_OFFLOAD_STATE_CACHED) ==
+               sizeof(ChimneyNdisTcpCached), "TCP cached state");
+_Static_assert(sizeof(TCP_OFFLOAD_STATE_DELEGATED) ==
+               sizeof(ChimneyNdisTcpDelegated), "TCP delegated state");
+CHIMNEY_SAME_FIELD(TCP_OFFLOAD_STATE_CONST, RemotePort,
+                   ChimneyNdisTcpConst, remote_port);
+CHIMNEY_SAME_FIELD(TCP_OFFLOAD_STATE_CONST, RemoteMss,
+                   ChimneyNdisTcpConst, remote_mss);
+CHIMNEY_SAME_FIELD(TCP_OFFLOAD_STATE_CACHED, KaProbeCount,
+                   ChimneyNdisTcpCached, ka_probe_count);
+CHIMNEY_SAME_FIELD(TCP_OFFLOAD_STATE_CACHED, MaxRT,
+                   ChimneyNdisTcpCached, max_rt);
+CHIMNEY_SAME_FIELD(TCP_OFFLOAD_STATE_CACHED, TosOrTrafficClass,
+                   ChimneyNdisTcpCached, tos_or_traffic_class);
+CHIMNEY_SAME_FIELD(TCP_OFFLOAD_STATE_DELEGATED, SendWL1,
+                   ChimneyNdisTcpDelegated, send_wl1);
+CHIMNEY_SAME_FIELD(TCP_OFFLOAD_STATE_DELEGATED, TotalRT,
+                   ChimneyNdisTcpDelegated, total_rt);
+CHIMNEY_SAME_FIELD(TCP_OFFLOAD_STATE_DELEGATED, KeepAlive.TimeoutDelta,
+                   ChimneyNdisTcpDelegated, ka_timeout_delta);
+CHIMNEY_SAME_FIELD(TCP_OFFLOAD_STATE_DELEGATED, Retransmit.TimeoutDelta,
+                   ChimneyNdisTcpDelegated, rexmit_timeout_delta);
+CHIMNEY_SAME_FIELD(TCP_OFFLOAD_STATE_DELEGATED, BufferedData,
+                   ChimneyNdisTcpDelegated, buffered_data);
+
 #define CHIMNEY_POOL_TAG        0x796d6843      /* "Chmy" */
 #define CHIMNEY_ADMIN_ENTRIES   16
 

@@ -426,6 +426,145 @@ bool chimney_guest_recv_complete(ChimneyGuestRecvFifo *f,
     return true;
 }
 
+static uint16_t be16_to_host(uint16_t v)
+{
+    const uint8_t *b = (const uint8_t *)&v;
+
+    return b[0] << 8 | b[1];
+}
+
+/*
+ * The OFFLOAD_TCP block (little-endian) of a connection NDIS hands over:
+ * its const, cached and delegated state, and where its queues are.
+ */
+void chimney_guest_tcp_offload(ChimneyTcpOffload *out,
+                               const ChimneyNdisTcpConst *c,
+                               const ChimneyNdisTcpCached *k,
+                               const ChimneyNdisTcpDelegated *d,
+                               const ChimneyGuestTcpQueues *q)
+{
+    uint8_t *b = (uint8_t *)out;
+    uint8_t *dl = b + offsetof(ChimneyTcpOffload, delegated);
+    uint16_t cflags = 0, kflags = 0;
+
+    memset(out, 0, sizeof(*out));
+    le32_out(b + offsetof(ChimneyTcpOffload, path), q->path);
+    le32_out(b + offsetof(ChimneyTcpOffload, cq), q->cq);
+    le64_out(b + offsetof(ChimneyTcpOffload, sq_base), q->sq_base);
+    le32_out(b + offsetof(ChimneyTcpOffload, sq_size), q->sq_size);
+    le32_out(b + offsetof(ChimneyTcpOffload, handover), q->handover);
+    le64_out(b + offsetof(ChimneyTcpOffload, db_record), q->db_record);
+    le64_out(b + offsetof(ChimneyTcpOffload, rq_base), q->rq_base);
+    le32_out(b + offsetof(ChimneyTcpOffload, rq_size), q->rq_size);
+    le32_out(b + offsetof(ChimneyTcpOffload, buffered_len), q->buffered_len);
+    le64_out(b + offsetof(ChimneyTcpOffload, buffered_addr),
+             q->buffered_addr);
+
+    /* const */
+    if (c->flags & CHIMNEY_NDIS_TCP_TIMESTAMPS) {
+        cflags |= CHIMNEY_TCPF_TIMESTAMPS;
+    }
+    if (c->flags & CHIMNEY_NDIS_TCP_SACK) {
+        cflags |= CHIMNEY_TCPF_SACK;
+    }
+    if (c->flags & CHIMNEY_NDIS_TCP_WINDOW_SCALING) {
+        cflags |= CHIMNEY_TCPF_WINDOW_SCALING;
+    }
+    le16_out(b + offsetof(ChimneyTcpOffload, const_flags), cflags);
+    le16_out(b + offsetof(ChimneyTcpOffload, remote_port),
+             be16_to_host(c->remote_port));
+    le16_out(b + offsetof(ChimneyTcpOffload, local_port),
+             be16_to_host(c->local_port));
+    b[offsetof(ChimneyTcpOffload, snd_wscale)] = c->wnd_scales & 0xf;
+    b[offsetof(ChimneyTcpOffload, rcv_wscale)] = c->wnd_scales >> 4;
+    le16_out(b + offsetof(ChimneyTcpOffload, remote_mss), c->remote_mss);
+
+    /* cached */
+    if (k->flags & CHIMNEY_NDIS_TCP_KEEPALIVE) {
+        kflags |= CHIMNEY_TCPC_KEEPALIVE;
+    }
+    if (k->flags & CHIMNEY_NDIS_TCP_NAGLING) {
+        kflags |= CHIMNEY_TCPC_NAGLE;
+    }
+    le16_out(b + offsetof(ChimneyTcpOffload, cached_flags), kflags);
+    b[offsetof(ChimneyTcpOffload, ttl)] = k->ttl_or_hop_limit;
+    b[offsetof(ChimneyTcpOffload, tos)] = k->tos_or_traffic_class;
+    le32_out(b + offsetof(ChimneyTcpOffload, initial_rcv_wnd),
+             k->initial_rcv_wnd);
+    le32_out(b + offsetof(ChimneyTcpOffload, rcv_indication_size),
+             k->rcv_indication_size);
+    le32_out(b + offsetof(ChimneyTcpOffload, ka_timeout), k->ka_timeout);
+    le32_out(b + offsetof(ChimneyTcpOffload, ka_interval), k->ka_interval);
+    le32_out(b + offsetof(ChimneyTcpOffload, max_rt), k->max_rt);
+    b[offsetof(ChimneyTcpOffload, ka_probe_count)] = k->ka_probe_count;
+
+    /* delegated */
+    le32_out(dl + offsetof(ChimneyTcpDelegated, state), d->state);
+    le32_out(dl + offsetof(ChimneyTcpDelegated, rcv_nxt), d->rcv_nxt);
+    le32_out(dl + offsetof(ChimneyTcpDelegated, rcv_wnd), d->rcv_wnd);
+    le32_out(dl + offsetof(ChimneyTcpDelegated, snd_una), d->snd_una);
+    le32_out(dl + offsetof(ChimneyTcpDelegated, snd_nxt), d->snd_nxt);
+    le32_out(dl + offsetof(ChimneyTcpDelegated, snd_max), d->snd_max);
+    le32_out(dl + offsetof(ChimneyTcpDelegated, snd_wnd), d->snd_wnd);
+    le32_out(dl + offsetof(ChimneyTcpDelegated, max_snd_wnd), d->max_snd_wnd);
+    le32_out(dl + offsetof(ChimneyTcpDelegated, snd_wl1), d->send_wl1);
+    le32_out(dl + offsetof(ChimneyTcpDelegated, cwnd), d->cwnd);
+    le32_out(dl + offsetof(ChimneyTcpDelegated, ssthresh), d->ssthresh);
+    le16_out(dl + offsetof(ChimneyTcpDelegated, srtt), d->srtt);
+    le16_out(dl + offsetof(ChimneyTcpDelegated, rttvar), d->rttvar);
+    le32_out(dl + offsetof(ChimneyTcpDelegated, ts_recent), d->ts_recent);
+    le32_out(dl + offsetof(ChimneyTcpDelegated, ts_recent_age),
+             d->ts_recent_age);
+    le32_out(dl + offsetof(ChimneyTcpDelegated, ts_time), d->ts_time);
+    le32_out(dl + offsetof(ChimneyTcpDelegated, total_rt), d->total_rt);
+    dl[offsetof(ChimneyTcpDelegated, dup_ack_count)] = d->dup_ack_count;
+    dl[offsetof(ChimneyTcpDelegated, snd_wnd_probe_count)] =
+        d->snd_wnd_probe_count;
+    dl[offsetof(ChimneyTcpDelegated, ka_probe_count)] = d->ka_probe_count;
+    dl[offsetof(ChimneyTcpDelegated, rexmit_count)] = d->rexmit_count;
+    le32_out(dl + offsetof(ChimneyTcpDelegated, ka_timeout_delta),
+             d->ka_timeout_delta);
+    le32_out(dl + offsetof(ChimneyTcpDelegated, rexmit_timeout_delta),
+             d->rexmit_timeout_delta);
+}
+
+/*
+ * QUERY_TCP and TERMINATE give the delegated state back: into NDIS's
+ * structure, whose SendDataHead/Tail and BufferedData stay the caller's.
+ */
+void chimney_guest_tcp_delegated(ChimneyNdisTcpDelegated *out,
+                                 const ChimneyTcpDelegated *in)
+{
+    const uint8_t *b = (const uint8_t *)in;
+
+#define IN32(f) le32_in(b + offsetof(ChimneyTcpDelegated, f))
+    out->state = IN32(state);
+    out->rcv_nxt = IN32(rcv_nxt);
+    out->rcv_wnd = IN32(rcv_wnd);
+    out->snd_una = IN32(snd_una);
+    out->snd_nxt = IN32(snd_nxt);
+    out->snd_max = IN32(snd_max);
+    out->snd_wnd = IN32(snd_wnd);
+    out->max_snd_wnd = IN32(max_snd_wnd);
+    out->send_wl1 = IN32(snd_wl1);
+    out->cwnd = IN32(cwnd);
+    out->ssthresh = IN32(ssthresh);
+    out->ts_recent = IN32(ts_recent);
+    out->ts_recent_age = IN32(ts_recent_age);
+    out->ts_time = IN32(ts_time);
+    out->total_rt = IN32(total_rt);
+    out->ka_timeout_delta = IN32(ka_timeout_delta);
+    out->rexmit_timeout_delta = IN32(rexmit_timeout_delta);
+#undef IN32
+    out->srtt = le16_in(b + offsetof(ChimneyTcpDelegated, srtt));
+    out->rttvar = le16_in(b + offsetof(ChimneyTcpDelegated, rttvar));
+    out->dup_ack_count = b[offsetof(ChimneyTcpDelegated, dup_ack_count)];
+    out->snd_wnd_probe_count =
+        b[offsetof(ChimneyTcpDelegated, snd_wnd_probe_count)];
+    out->ka_probe_count = b[offsetof(ChimneyTcpDelegated, ka_probe_count)];
+    out->rexmit_count = b[offsetof(ChimneyTcpDelegated, rexmit_count)];
+}
+
 uint32_t chimney_guest_ndis_status(uint8_t type, uint8_t status)
 {
     switch (status) {

@@ -159,6 +159,119 @@ bool chimney_guest_recv_posted(ChimneyGuestRecvFifo *f, uint64_t cookie);
 bool chimney_guest_recv_complete(ChimneyGuestRecvFifo *f,
                                  const ChimneyCqe *cqe);
 
+/*
+ * NDIS's TCP offload state (TCP_OFFLOAD_STATE_CONST, _CACHED, _DELEGATED
+ * of ndischimney.h) with its documented x64 layout in fixed-width fields
+ * and no bitfields, so this file can translate it on any compiler.  The
+ * miniport checks that its NDIS declarations have the same layout.
+ * Ports are in network byte order there, like the IP addresses.
+ */
+typedef struct ChimneyNdisStateHeader {
+    uint32_t length;
+    uint32_t recognized_options;
+} ChimneyNdisStateHeader;
+
+typedef struct ChimneyNdisTcpConst {
+    ChimneyNdisStateHeader header;
+    uint16_t flags;                 /* TCP_FLAG_TIMESTAMP_ENABLED ... */
+    uint16_t remote_port;
+    uint16_t local_port;
+    uint8_t wnd_scales;             /* SndWindScale:4, RcvWindScale:4 */
+    uint8_t pad0;
+    uint16_t remote_mss;
+    uint16_t pad1;
+    uint32_t hash_value;
+} ChimneyNdisTcpConst;
+
+typedef struct ChimneyNdisTcpCached {
+    ChimneyNdisStateHeader header;
+    uint16_t flags;                 /* TCP_FLAG_KEEP_ALIVE_ENABLED ... */
+    uint16_t pad0;
+    uint32_t initial_rcv_wnd;
+    uint32_t rcv_indication_size;
+    uint8_t ka_probe_count;
+    uint8_t pad1[3];
+    uint32_t ka_timeout;
+    uint32_t ka_interval;
+    uint32_t max_rt;
+    uint32_t flow_label;            /* FlowLabel:20 */
+    uint8_t ttl_or_hop_limit;
+    uint8_t tos_or_traffic_class;
+    uint8_t user_priority;          /* UserPriority:3 */
+    uint8_t pad2;
+} ChimneyNdisTcpCached;
+
+typedef struct ChimneyNdisTcpDelegated {
+    ChimneyNdisStateHeader header;
+    uint32_t state;                 /* TCP_OFFLOAD_CONNECTION_STATE */
+    uint16_t flags;
+    uint16_t pad0;
+    uint32_t rcv_nxt, rcv_wnd;
+    uint32_t snd_una, snd_nxt, snd_max, snd_wnd, max_snd_wnd, send_wl1;
+    uint32_t cwnd, ssthresh;
+    uint16_t srtt, rttvar;
+    uint32_t ts_recent, ts_recent_age, ts_time, total_rt;
+    uint8_t dup_ack_count, snd_wnd_probe_count;
+    uint16_t pad1;
+    uint8_t ka_probe_count;
+    uint8_t pad2[3];
+    uint32_t ka_timeout_delta;
+    uint8_t rexmit_count;
+    uint8_t pad3[3];
+    uint32_t rexmit_timeout_delta;
+    uint64_t send_data_head;        /* or SendBacklogSize */
+    uint64_t send_data_tail;
+    uint64_t buffered_data;         /* or ReceiveBacklogSize */
+    uint32_t dwnd;
+    uint32_t pad4;
+} ChimneyNdisTcpDelegated;
+
+#define CHIMNEY_NDIS_TCP_TIMESTAMPS     0x0001  /* const flags */
+#define CHIMNEY_NDIS_TCP_SACK           0x0002
+#define CHIMNEY_NDIS_TCP_WINDOW_SCALING 0x0004
+#define CHIMNEY_NDIS_TCP_KEEPALIVE      0x0001  /* cached flags */
+#define CHIMNEY_NDIS_TCP_NAGLING        0x0002
+
+_Static_assert(sizeof(ChimneyNdisTcpConst) == 0x18, "TCP const state");
+_Static_assert(offsetof(ChimneyNdisTcpConst, remote_mss) == 0x10,
+               "TCP const state");
+_Static_assert(sizeof(ChimneyNdisTcpCached) == 0x2C, "TCP cached state");
+_Static_assert(offsetof(ChimneyNdisTcpCached, ttl_or_hop_limit) == 0x28,
+               "TCP cached state");
+_Static_assert(sizeof(ChimneyNdisTcpDelegated) == 0x80, "TCP delegated");
+_Static_assert(offsetof(ChimneyNdisTcpDelegated, srtt) == 0x38,
+               "TCP delegated state");
+_Static_assert(offsetof(ChimneyNdisTcpDelegated, ka_probe_count) == 0x50,
+               "TCP delegated state");
+_Static_assert(offsetof(ChimneyNdisTcpDelegated, rexmit_count) == 0x58,
+               "TCP delegated state");
+_Static_assert(offsetof(ChimneyNdisTcpDelegated, send_data_head) == 0x60,
+               "TCP delegated state");
+_Static_assert(offsetof(ChimneyNdisTcpDelegated, dwnd) == 0x78,
+               "TCP delegated state");
+
+/* Where the device finds a connection's queues, for OFFLOAD_TCP */
+typedef struct ChimneyGuestTcpQueues {
+    uint32_t path;
+    uint32_t cq;
+    uint64_t sq_base;
+    uint32_t sq_size;
+    uint32_t handover;              /* SQ entries posted before offload */
+    uint64_t db_record;
+    uint64_t rq_base;
+    uint32_t rq_size;
+    uint32_t buffered_len;
+    uint64_t buffered_addr;
+} ChimneyGuestTcpQueues;
+
+void chimney_guest_tcp_offload(ChimneyTcpOffload *out,
+                               const ChimneyNdisTcpConst *c,
+                               const ChimneyNdisTcpCached *k,
+                               const ChimneyNdisTcpDelegated *d,
+                               const ChimneyGuestTcpQueues *q);
+void chimney_guest_tcp_delegated(ChimneyNdisTcpDelegated *out,
+                                 const ChimneyTcpDelegated *in);
+
 /* The NDIS_STATUS a completion becomes (spec: "Types and statuses"). */
 uint32_t chimney_guest_ndis_status(uint8_t type, uint8_t status);
 

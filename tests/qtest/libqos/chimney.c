@@ -654,37 +654,47 @@ uint8_t qchimney_offload_path(QChimney *c, uint32_t id, uint32_t neighbor,
 }
 
 /* The offload block for a connection the host stack established */
+/*
+ * The OFFLOAD_TCP block of a connection the host stack established: built
+ * from NDIS-shaped state by the driver core, as the miniport builds it.
+ */
 void qchimney_tcp_block(QChimneyConn *hc, uint32_t path, uint32_t cq,
                         ChimneyTcpOffload *o)
 {
-    ChimneyTcpDelegated *d = &o->delegated;
+    ChimneyNdisTcpConst c = {
+        .header.length = sizeof(c),
+        .remote_port = htons(hc->peer_port),
+        .local_port = htons(hc->port),
+        .remote_mss = hc->peer_mss,
+    };
+    ChimneyNdisTcpCached k = {
+        .header.length = sizeof(k),
+        .initial_rcv_wnd = 65535,
+        .ttl_or_hop_limit = 64,
+    };
+    ChimneyNdisTcpDelegated d = {
+        .header.length = sizeof(d),
+        .state = CHIMNEY_TCP_ESTABLISHED,
+        .rcv_nxt = hc->irs + 1,
+        .rcv_wnd = 65535,
+        .snd_una = hc->iss + 1,
+        .snd_nxt = hc->iss + 1,
+        .snd_max = hc->iss + 1,
+        .snd_wnd = hc->peer_wnd,
+        .max_snd_wnd = hc->peer_wnd,
+        .send_wl1 = hc->irs,
+        .cwnd = 10 * hc->peer_mss,
+        .ssthresh = 0xffffffff,
+        .ka_timeout_delta = UINT32_MAX,         /* -1: idle */
+        .rexmit_timeout_delta = UINT32_MAX,
+    };
+    ChimneyGuestTcpQueues q = {
+        .path = path, .cq = cq, .sq_base = hc->sq_base, .sq_size = hc->sq_size,
+        .db_record = hc->db_record, .rq_base = hc->rq_base,
+        .rq_size = hc->rq_size,
+    };
 
-    memset(o, 0, sizeof(*o));
-    o->path = cpu_to_le32(path);
-    o->cq = cpu_to_le32(cq);
-    o->sq_base = cpu_to_le64(hc->sq_base);
-    o->sq_size = cpu_to_le32(hc->sq_size);
-    o->db_record = cpu_to_le64(hc->db_record);
-    o->rq_base = cpu_to_le64(hc->rq_base);
-    o->rq_size = cpu_to_le32(hc->rq_size);
-    o->remote_port = cpu_to_le16(hc->peer_port);
-    o->local_port = cpu_to_le16(hc->port);
-    o->remote_mss = cpu_to_le16(hc->peer_mss);
-    o->ttl = 64;
-    o->initial_rcv_wnd = cpu_to_le32(65535);
-    d->state = cpu_to_le32(CHIMNEY_TCP_ESTABLISHED);
-    d->rcv_nxt = cpu_to_le32(hc->irs + 1);
-    d->rcv_wnd = cpu_to_le32(65535);
-    d->snd_una = cpu_to_le32(hc->iss + 1);
-    d->snd_nxt = cpu_to_le32(hc->iss + 1);
-    d->snd_max = cpu_to_le32(hc->iss + 1);
-    d->snd_wnd = cpu_to_le32(hc->peer_wnd);
-    d->max_snd_wnd = cpu_to_le32(hc->peer_wnd);
-    d->snd_wl1 = cpu_to_le32(hc->irs);
-    d->cwnd = cpu_to_le32(10 * hc->peer_mss);
-    d->ssthresh = cpu_to_le32(0xffffffff);
-    d->ka_timeout_delta = cpu_to_le32(-1);
-    d->rexmit_timeout_delta = cpu_to_le32(-1);
+    chimney_guest_tcp_offload(o, &c, &k, &d, &q);
 }
 
 uint8_t qchimney_offload_tcp(QChimney *c, QChimneyConn *hc,

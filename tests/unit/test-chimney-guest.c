@@ -341,6 +341,32 @@ static void test_tcp_state(void)
     g_assert_cmphex(back.send_data_head, ==, 0x1234);
 }
 
+/* OID_TCP_CONNECTION_OFFLOAD_PARAMETERS into SET_PARAMS */
+static void test_offload_params(void)
+{
+    ChimneyNdisOffloadParams n = {
+        .ticks_per_second = 100, .ack_frequency = 2, .delayed_ack_ticks = 20,
+        .max_retransmissions = 5, .doubt_reachability = 3,
+        .sws_prevention_ticks = 50, .dup_ack_threshold = 3,
+        .push_ticks = 50, .nce_stale_ticks = 1000,
+    };
+    uint32_t rev1 = CHIMNEY_NDIS_OFFLOAD_PARAMS_REV1_SIZE;
+    uint32_t p[9];
+
+    g_assert(chimney_guest_offload_params(p, &n, sizeof(n)));
+    g_assert(chimney_guest_offload_params(p, &n, rev1));
+    g_assert_cmpuint(p[CHIMNEY_PARAM_TICKS_PER_SECOND], ==, 100);
+    g_assert_cmpuint(p[CHIMNEY_PARAM_DELAYED_ACK_TICKS], ==, 20);
+    g_assert_cmpuint(p[CHIMNEY_PARAM_PUSH_TICKS], ==, 50);
+    g_assert_cmpuint(p[CHIMNEY_PARAM_NCE_STALE_TICKS], ==, 1000);
+    g_assert(!chimney_guest_offload_params(p, &n, 0x37));   /* short */
+    n.ticks_per_second = 60;
+    g_assert(!chimney_guest_offload_params(p, &n, sizeof(n)));
+    n.ticks_per_second = 1000;
+    n.dup_ack_threshold = 300;
+    g_assert(!chimney_guest_offload_params(p, &n, sizeof(n)));
+}
+
 /* A register file that answers like the device, as far as enabling goes */
 typedef struct FakeDev {
     uint32_t id, version, status;
@@ -454,5 +480,6 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-guest/sq-order", test_sq_order);
     g_test_add_func("/chimney-guest/recv-fifo", test_recv_fifo);
     g_test_add_func("/chimney-guest/tcp-state", test_tcp_state);
+    g_test_add_func("/chimney-guest/offload-params", test_offload_params);
     return g_test_run();
 }

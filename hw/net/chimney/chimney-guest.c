@@ -565,6 +565,37 @@ void chimney_guest_tcp_delegated(ChimneyNdisTcpDelegated *out,
     out->rexmit_count = b[offsetof(ChimneyTcpDelegated, rexmit_count)];
 }
 
+/*
+ * SET_PARAMS from OID_TCP_CONNECTION_OFFLOAD_PARAMETERS: @param gets the
+ * CHIMNEY_PARAM_* words.  False when the buffer is short or a value is
+ * one the device refuses (the OID then fails with INVALID_DATA).
+ */
+bool chimney_guest_offload_params(uint32_t *param,
+                                  const ChimneyNdisOffloadParams *n,
+                                  uint32_t len)
+{
+    uint32_t ticks;
+
+    if (len < CHIMNEY_NDIS_OFFLOAD_PARAMS_REV1_SIZE) {
+        return false;
+    }
+    ticks = n->ticks_per_second;
+    memset(param, 0, 9 * sizeof(*param));
+    param[CHIMNEY_PARAM_TICKS_PER_SECOND] = ticks;
+    param[CHIMNEY_PARAM_ACK_FREQUENCY] = n->ack_frequency;
+    param[CHIMNEY_PARAM_DELAYED_ACK_TICKS] = n->delayed_ack_ticks;
+    param[CHIMNEY_PARAM_MAX_RETRANSMIT] = n->max_retransmissions;
+    param[CHIMNEY_PARAM_DOUBT_REACH] = n->doubt_reachability;
+    param[CHIMNEY_PARAM_SWS_TICKS] = n->sws_prevention_ticks;
+    param[CHIMNEY_PARAM_DUP_ACK_THRESH] = n->dup_ack_threshold;
+    param[CHIMNEY_PARAM_PUSH_TICKS] = n->push_ticks;
+    param[CHIMNEY_PARAM_NCE_STALE_TICKS] = n->nce_stale_ticks;
+    return (ticks == 10 || ticks == 100 || ticks == 1000) &&
+           n->ack_frequency && n->max_retransmissions &&
+           n->doubt_reachability && n->dup_ack_threshold &&
+           n->dup_ack_threshold <= 255;
+}
+
 uint32_t chimney_guest_ndis_status(uint8_t type, uint8_t status)
 {
     switch (status) {

@@ -272,6 +272,38 @@ void chimney_guest_tcp_offload(ChimneyTcpOffload *out,
 void chimney_guest_tcp_delegated(ChimneyNdisTcpDelegated *out,
                                  const ChimneyTcpDelegated *in);
 
+/*
+ * NDIS_TCP_CONNECTION_OFFLOAD_PARAMETERS, the buffer of
+ * OID_TCP_CONNECTION_OFFLOAD_PARAMETERS, in its documented x64 layout;
+ * revision 1 ends before congestion_algorithm.
+ */
+typedef struct ChimneyNdisOffloadParams {
+    uint8_t header[4];              /* NDIS_OBJECT_HEADER */
+    uint8_t encapsulation[28];      /* NDIS_OFFLOAD_ENCAPSULATION */
+    uint32_t ticks_per_second;
+    uint8_t ack_frequency;
+    uint8_t delayed_ack_ticks;
+    uint8_t max_retransmissions;
+    uint8_t doubt_reachability;
+    uint32_t sws_prevention_ticks;
+    uint32_t dup_ack_threshold;
+    uint32_t push_ticks;
+    uint32_t nce_stale_ticks;
+    uint32_t congestion_algorithm;
+} ChimneyNdisOffloadParams;
+
+#define CHIMNEY_NDIS_OFFLOAD_PARAMS_REV1_SIZE \
+    offsetof(ChimneyNdisOffloadParams, congestion_algorithm)
+
+_Static_assert(offsetof(ChimneyNdisOffloadParams, ticks_per_second) == 0x20,
+               "offload parameters");
+_Static_assert(sizeof(ChimneyNdisOffloadParams) == 0x3C,
+               "offload parameters");
+
+bool chimney_guest_offload_params(uint32_t *param,
+                                  const ChimneyNdisOffloadParams *n,
+                                  uint32_t len);
+
 /* The NDIS_STATUS a completion becomes (spec: "Types and statuses"). */
 uint32_t chimney_guest_ndis_status(uint8_t type, uint8_t status);
 

@@ -275,17 +275,17 @@ static void qchimney_identify(QChimney *c)
 }
 
 /* Windows' defaults, but for the retransmission limit */
+/* SET_PARAMS from the OID's parameters, as the miniport translates them */
 void qchimney_set_params(QChimney *c, uint32_t max_retransmit)
 {
     ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_SET_PARAMS };
+    ChimneyNdisOffloadParams n = {
+        .ticks_per_second = 1000, .ack_frequency = 2,
+        .delayed_ack_ticks = 200, .max_retransmissions = max_retransmit,
+        .doubt_reachability = 3, .dup_ack_threshold = 3, .push_ticks = 500,
+    };
 
-    cmd.param[CHIMNEY_PARAM_TICKS_PER_SECOND] = 1000;
-    cmd.param[CHIMNEY_PARAM_ACK_FREQUENCY] = 2;
-    cmd.param[CHIMNEY_PARAM_DELAYED_ACK_TICKS] = 200;
-    cmd.param[CHIMNEY_PARAM_MAX_RETRANSMIT] = max_retransmit;
-    cmd.param[CHIMNEY_PARAM_DOUBT_REACH] = 3;
-    cmd.param[CHIMNEY_PARAM_DUP_ACK_THRESH] = 3;
-    cmd.param[CHIMNEY_PARAM_PUSH_TICKS] = 500;
+    g_assert(chimney_guest_offload_params(cmd.param, &n, sizeof(n)));
     g_assert_cmpuint(qchimney_admin(c, &cmd, NULL), ==, CHIMNEY_ST_SUCCESS);
 }
 

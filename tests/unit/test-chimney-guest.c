@@ -367,6 +367,27 @@ static void test_offload_params(void)
     g_assert(!chimney_guest_offload_params(p, &n, sizeof(n)));
 }
 
+/* Commands in flight, found again by cookie */
+static void test_inflight(void)
+{
+    uint64_t cookies[2];
+    void *ctx[2];
+    int x, y, z;
+    ChimneyGuestInflight f;
+
+    chimney_guest_inflight_init(&f, cookies, ctx, 2);
+    g_assert(!chimney_guest_inflight_add(&f, 0, &x));      /* no cookie 0 */
+    g_assert(chimney_guest_inflight_add(&f, 7, &x));
+    g_assert(chimney_guest_inflight_add(&f, 8, &y));
+    g_assert(!chimney_guest_inflight_add(&f, 9, &z));      /* full */
+    g_assert(chimney_guest_inflight_take(&f, 8) == &y);
+    g_assert_null(chimney_guest_inflight_take(&f, 8));     /* once */
+    g_assert_null(chimney_guest_inflight_take(&f, 99));
+    g_assert(chimney_guest_inflight_add(&f, 9, &z));
+    g_assert(chimney_guest_inflight_take(&f, 7) == &x);
+    g_assert(chimney_guest_inflight_take(&f, 9) == &z);
+}
+
 /* A register file that answers like the device, as far as enabling goes */
 typedef struct FakeDev {
     uint32_t id, version, status;
@@ -481,5 +502,6 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-guest/recv-fifo", test_recv_fifo);
     g_test_add_func("/chimney-guest/tcp-state", test_tcp_state);
     g_test_add_func("/chimney-guest/offload-params", test_offload_params);
+    g_test_add_func("/chimney-guest/inflight", test_inflight);
     return g_test_run();
 }

@@ -41,6 +41,7 @@ typedef void *NDIS_HANDLE, **PNDIS_HANDLE;
 #define NDIS_STATUS_NOT_SUPPORTED               ((NDIS_STATUS)0xC00000BBL)
 #define NDIS_STATUS_INVALID_STATE               ((NDIS_STATUS)0xC0000184L)
 #define NDIS_STATUS_INVALID_LENGTH              ((NDIS_STATUS)0xC0010014L)
+#define NDIS_STATUS_INVALID_DATA                ((NDIS_STATUS)0xC0010015L)
 #define NDIS_STATUS_REQUEST_ABORTED             ((NDIS_STATUS)0xC001000CL)
 #define NDIS_STATUS_UPLOAD_IN_PROGRESS          ((NDIS_STATUS)0xC0231001L)
 #define NDIS_STATUS_OFFLOAD_DATA_NOT_ACCEPTED   ((NDIS_STATUS)0xC023100EL)
@@ -285,6 +286,8 @@ struct _NET_BUFFER_LIST {
     PVOID NetBufferListInfo[19];
 };
 
+VOID NdisMOidRequestComplete(NDIS_HANDLE MiniportAdapterHandle,
+                             PNDIS_OID_REQUEST OidRequest, NDIS_STATUS Status);
 VOID NdisMSendNetBufferListsComplete(NDIS_HANDLE MiniportAdapterHandle,
                                      PNET_BUFFER_LIST NetBufferLists,
                                      ULONG SendCompleteFlags);

@@ -109,20 +109,58 @@ static VOID chimney_rx_done(ChimneyAdapter *a, const ChimneyCqe *cqe,
     a->rx_indicated++;
 }
 
-/* The DPC: link events on the admin CQ, then TX and RX completions */
+/*
+ * An admin command from an OID request: it completes in the DPC, and the
+ * request with it (NDIS_STATUS_PENDING until then).
+ */
+NDIS_STATUS chimney_datapath_admin(ChimneyAdapter *a, ChimneyAdminCmd *cmd,
+                                   PNDIS_OID_REQUEST request)
+{
+    NDIS_STATUS status = NDIS_STATUS_PENDING;
+
+    NdisAcquireSpinLock(&a->lock);
+    cmd->cookie = ++a->dev.next_cookie;
+    if (!chimney_guest_inflight_add(&a->admin_wait, cmd->cookie, request)) {
+        status = NDIS_STATUS_RESOURCES;
+    } else if (!chimney_guest_admin_submit(&a->dev, cmd)) {
+        chimney_guest_inflight_take(&a->admin_wait, cmd->cookie);
+        status = NDIS_STATUS_RESOURCES;
+    }
+    NdisReleaseSpinLock(&a->lock);
+    return status;
+}
+
+/* The DPC: the admin CQ (link events, commands), then TX and RX */
 static VOID chimney_dpc(ChimneyAdapter *a)
 {
     PNET_BUFFER_LIST done = NULL, *done_tail = &done;
     PNET_BUFFER_LIST rx = NULL, *rx_tail = &rx;
+    PNDIS_OID_REQUEST oid[CHIMNEY_ADMIN_ENTRIES];
+    NDIS_STATUS oid_status[CHIMNEY_ADMIN_ENTRIES];
     BOOLEAN repost = FALSE, pause_done;
-    ULONG nrx = 0;
+    ULONG nrx = 0, noid = 0;
     ChimneyCqe cqe;
 
     NdisAcquireSpinLock(&a->lock);
     while (chimney_guest_cq_next(&a->acq, &a->dev.mem, &cqe)) {
-        if (CHIMNEY_CQE_TYPE(cqe.type_status) == CHIMNEY_CQE_EVENT &&
-            cqe.aux == CHIMNEY_EVENT_LINK) {
-            a->link_up = !!cqe.info;
+        PNDIS_OID_REQUEST req;
+
+        switch (CHIMNEY_CQE_TYPE(cqe.type_status)) {
+        case CHIMNEY_CQE_EVENT:
+            if (cqe.aux == CHIMNEY_EVENT_LINK) {
+                a->link_up = !!cqe.info;
+            }
+            break;
+        case CHIMNEY_CQE_ADMIN:
+            chimney_guest_ring_consumed(&a->dev.asq, cqe.sq_head);
+            req = chimney_guest_inflight_take(&a->admin_wait, cqe.cookie);
+            if (req && noid < CHIMNEY_ADMIN_ENTRIES) {
+                oid[noid] = req;
+                oid_status[noid++] = CHIMNEY_CQE_STATUS(cqe.type_status) ?
+                                     NDIS_STATUS_FAILURE :
+                                     NDIS_STATUS_SUCCESS;
+            }
+            break;
         }
     }
     chimney_writel(a, CHIMNEY_DB_CQ_HEAD(CHIMNEY_ADMIN_CQ_ID), a->acq.head);
@@ -153,6 +191,9 @@ static VOID chimney_dpc(ChimneyAdapter *a)
     }
     if (pause_done) {
         NdisMPauseComplete(a->miniport);
+    }
+    for (ULONG i = 0; i < noid; i++) {
+        NdisMOidRequestComplete(a->miniport, oid[i], oid_status[i]);
     }
 }
 
@@ -301,6 +342,8 @@ NDIS_STATUS chimney_datapath_start(ChimneyAdapter *a)
     NdisAllocateSpinLock(&a->lock);
     a->lock_ready = TRUE;
     a->paused = TRUE;
+    chimney_guest_inflight_init(&a->admin_wait, a->admin_cookie, a->admin_ctx,
+                                CHIMNEY_ADMIN_ENTRIES);
     status = chimney_create_queues(a);
     if (status == NDIS_STATUS_SUCCESS) {
         status = chimney_rx_setup(a);

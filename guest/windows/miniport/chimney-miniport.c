@@ -32,6 +32,7 @@ static NDIS_OID chimney_oids[] = {
     OID_GEN_CURRENT_PACKET_FILTER,
     OID_GEN_CURRENT_LOOKAHEAD,
     OID_802_3_MULTICAST_LIST,
+    OID_TCP_CONNECTION_OFFLOAD_PARAMETERS,
 };
 
 /* Either attributes structure; NDIS tells them apart by the header */
@@ -150,7 +151,26 @@ static NDIS_STATUS chimney_restart(NDIS_HANDLE adapter,
     return NDIS_STATUS_SUCCESS;
 }
 
-/* The filter settings are taken; no data path applies them yet */
+/* The host's chimney timers and limits: SET_PARAMS, completed later */
+static NDIS_STATUS chimney_offload_params(ChimneyAdapter *a,
+                                          PNDIS_OID_REQUEST request)
+{
+    NDIS_OID_REQUEST_INFO *info = &request->Info;
+    ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_SET_PARAMS };
+
+    if (info->InformationBufferLength < CHIMNEY_NDIS_OFFLOAD_PARAMS_REV1_SIZE) {
+        info->BytesNeeded = CHIMNEY_NDIS_OFFLOAD_PARAMS_REV1_SIZE;
+        return NDIS_STATUS_INVALID_LENGTH;
+    }
+    if (!chimney_guest_offload_params(cmd.param, info->InformationBuffer,
+                                      info->InformationBufferLength)) {
+        return NDIS_STATUS_INVALID_DATA;
+    }
+    info->BytesDone = info->InformationBufferLength;
+    return chimney_datapath_admin(a, &cmd, request);
+}
+
+/* Filter settings are taken (the device does not filter); chimney's */
 static NDIS_STATUS chimney_oid_request(NDIS_HANDLE adapter,
                                        PNDIS_OID_REQUEST request)
 {
@@ -175,6 +195,8 @@ static NDIS_STATUS chimney_oid_request(NDIS_HANDLE adapter,
         }
         info->BytesDone = info->InformationBufferLength;
         return NDIS_STATUS_SUCCESS;
+    case OID_TCP_CONNECTION_OFFLOAD_PARAMETERS:
+        return chimney_offload_params(adapter, request);
     default:
         return NDIS_STATUS_NOT_SUPPORTED;
     }

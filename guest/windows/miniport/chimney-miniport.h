@@ -105,6 +105,11 @@ typedef struct ChimneyAdapter {
     LONG tx_pending;            /* NBLs not yet completed */
     BOOLEAN paused;
     BOOLEAN pause_pending;
+
+    /* admin commands completed by the DPC: their OID requests */
+    ChimneyGuestInflight admin_wait;
+    uint64_t admin_cookie[CHIMNEY_ADMIN_ENTRIES];
+    void *admin_ctx[CHIMNEY_ADMIN_ENTRIES];
 } ChimneyAdapter;
 
 NDIS_STATUS chimney_adapter_start(ChimneyAdapter *a,
@@ -121,6 +126,8 @@ VOID chimney_datapath_send(ChimneyAdapter *a, PNET_BUFFER_LIST nbl,
                            ULONG flags);
 VOID chimney_datapath_return(ChimneyAdapter *a, PNET_BUFFER_LIST nbl);
 NDIS_STATUS chimney_datapath_pause(ChimneyAdapter *a);
+NDIS_STATUS chimney_datapath_admin(ChimneyAdapter *a, ChimneyAdminCmd *cmd,
+                                   PNDIS_OID_REQUEST request);
 VOID chimney_datapath_restart(ChimneyAdapter *a);
 
 #endif /* CHIMNEY_MINIPORT_H */

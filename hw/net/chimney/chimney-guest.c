@@ -245,6 +245,41 @@ uint8_t chimney_guest_admin(ChimneyGuestDev *d, ChimneyAdminCmd *cmd,
     return CHIMNEY_GUEST_ST_TIMEOUT;
 }
 
+/* Cookie 0 marks a free entry: admin cookies start at 1. */
+void chimney_guest_inflight_init(ChimneyGuestInflight *f, uint64_t *cookie,
+                                 void **ctx, uint32_t cap)
+{
+    f->cookie = cookie;
+    f->ctx = ctx;
+    f->cap = cap;
+    memset(cookie, 0, cap * sizeof(*cookie));
+}
+
+bool chimney_guest_inflight_add(ChimneyGuestInflight *f, uint64_t cookie,
+                                void *ctx)
+{
+    for (uint32_t i = 0; cookie && i < f->cap; i++) {
+        if (!f->cookie[i]) {
+            f->cookie[i] = cookie;
+            f->ctx[i] = ctx;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The context of the command @cookie completes; NULL when none waits. */
+void *chimney_guest_inflight_take(ChimneyGuestInflight *f, uint64_t cookie)
+{
+    for (uint32_t i = 0; cookie && i < f->cap; i++) {
+        if (f->cookie[i] == cookie) {
+            f->cookie[i] = 0;
+            return f->ctx[i];
+        }
+    }
+    return NULL;
+}
+
 void chimney_guest_admin_cmd(ChimneyAdminCmd *out, const ChimneyAdminCmd *cmd)
 {
     uint8_t *b = (uint8_t *)out;

@@ -96,6 +96,23 @@ bool chimney_guest_admin_wait(ChimneyGuestDev *d, ChimneyCqe *cqe,
 uint8_t chimney_guest_admin(ChimneyGuestDev *d, ChimneyAdminCmd *cmd,
                             ChimneyCqe *cqe, uint32_t timeout_us);
 
+/*
+ * Admin commands in flight once the interrupt drives the admin CQ: each
+ * completion is matched to its caller's context by cookie.  The caller
+ * provides the arrays, @cap entries each.
+ */
+typedef struct ChimneyGuestInflight {
+    uint64_t *cookie;
+    void **ctx;
+    uint32_t cap;
+} ChimneyGuestInflight;
+
+void chimney_guest_inflight_init(ChimneyGuestInflight *f, uint64_t *cookie,
+                                 void **ctx, uint32_t cap);
+bool chimney_guest_inflight_add(ChimneyGuestInflight *f, uint64_t cookie,
+                                void *ctx);
+void *chimney_guest_inflight_take(ChimneyGuestInflight *f, uint64_t cookie);
+
 /* Entries, in host order in, little-endian out. */
 void chimney_guest_admin_cmd(ChimneyAdminCmd *out, const ChimneyAdminCmd *cmd);
 void chimney_guest_sq_desc(ChimneySqDesc *out, uint8_t type, uint8_t flags,

@@ -40,7 +40,7 @@ ldflags=(-nostdlib -Wl,--subsystem,native:6.1
 mkdir -p "$out/obj" "$out/iso"
 $cc "${cflags[@]}" -c "$src/guest/windows/miniport/chimney-miniport.c" \
     -o "$out/obj/chimney-miniport.o"
-for f in chimney-adapter chimney-datapath; do
+for f in chimney-adapter chimney-datapath chimney-offload chimney-tcp-io; do
     $cc "${cflags[@]}" -c "$src/guest/windows/miniport/$f.c" \
         -o "$out/obj/$f.o"
 done
@@ -48,6 +48,7 @@ $cc "${cflags[@]}" -c "$src/hw/net/chimney/chimney-guest.c" \
     -o "$out/obj/chimney-guest.o"
 $cc -o "$out/chimneynic.sys" "$out/obj/chimney-miniport.o" \
     "$out/obj/chimney-adapter.o" "$out/obj/chimney-datapath.o" \
+    "$out/obj/chimney-offload.o" "$out/obj/chimney-tcp-io.o" \
     "$out/obj/chimney-guest.o" \
     "${ldflags[@]}" -lndis -lntoskrnl -lhal
 

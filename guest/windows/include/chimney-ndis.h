@@ -652,6 +652,124 @@ VOID NdisMInvalidateOffloadComplete(NDIS_HANDLE NdisMiniportHandle,
 VOID NdisMQueryOffloadStateComplete(NDIS_HANDLE NdisMiniportHandle,
                                     PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST List);
 
+/* The other OFFLOAD_STATE_TYPE values a target sees */
+#define NeighborOffloadConstState       1
+#define NeighborOffloadCachedState      2
+#define NeighborOffloadDelegatedState   3
+#define Ip4OffloadConstState            5
+#define Ip4OffloadCachedState           6
+#define Ip4OffloadDelegatedState        7
+#define TcpOffloadConstState            13
+#define TcpOffloadCachedState           14
+#define TcpOffloadDelegatedState        15
+
+#define NDIS_STATUS_OFFLOAD_PARTIAL_SUCCESS     ((NDIS_STATUS)0x40020004L)
+#define NDIS_STATUS_OFFLOAD_TCP_ENTRIES         ((NDIS_STATUS)0xC0231004L)
+#define NDIS_STATUS_OFFLOAD_PATH_ENTRIES        ((NDIS_STATUS)0xC0231005L)
+#define NDIS_STATUS_OFFLOAD_NEIGHBOR_ENTRIES    ((NDIS_STATUS)0xC0231006L)
+#define NDIS_STATUS_OFFLOAD_VLAN_ENTRIES        ((NDIS_STATUS)0xC0231009L)
+#define NDIS_STATUS_OFFLOAD_TCP_RCV_WINDOW      ((NDIS_STATUS)0xC023100CL)
+
+/* Neighbor and path state (ndischimney.h) */
+typedef struct _NEIGHBOR_OFFLOAD_STATE_CONST {
+    OFFLOAD_STATE_HEADER Header;
+    UCHAR DlSourceAddress[32];
+    ULONG VlanId:12;
+} NEIGHBOR_OFFLOAD_STATE_CONST, *PNEIGHBOR_OFFLOAD_STATE_CONST;
+
+typedef struct _NEIGHBOR_OFFLOAD_STATE_CACHED {
+    OFFLOAD_STATE_HEADER Header;
+    UCHAR DlDestinationAddress[32];
+    ULONG HostReachabilityDelta;
+} NEIGHBOR_OFFLOAD_STATE_CACHED, *PNEIGHBOR_OFFLOAD_STATE_CACHED;
+
+typedef struct _NEIGHBOR_OFFLOAD_STATE_DELEGATED {
+    OFFLOAD_STATE_HEADER Header;
+    ULONG NicReachabilityDelta;
+} NEIGHBOR_OFFLOAD_STATE_DELEGATED, *PNEIGHBOR_OFFLOAD_STATE_DELEGATED;
+
+typedef struct _PATH_OFFLOAD_STATE_CONST {
+    OFFLOAD_STATE_HEADER Header;
+    const UCHAR *SourceAddress;
+    const UCHAR *DestinationAddress;
+} PATH_OFFLOAD_STATE_CONST, *PPATH_OFFLOAD_STATE_CONST;
+
+typedef struct _PATH_OFFLOAD_STATE_CACHED {
+    OFFLOAD_STATE_HEADER Header;
+    ULONG PathMtu;
+} PATH_OFFLOAD_STATE_CACHED, *PPATH_OFFLOAD_STATE_CACHED;
+
+/* NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES (ndis.h) */
+typedef struct _NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES {
+    NDIS_OBJECT_HEADER Header;
+    PNDIS_OFFLOAD DefaultOffloadConfiguration;
+    PNDIS_OFFLOAD HardwareOffloadCapabilities;
+    PNDIS_TCP_CONNECTION_OFFLOAD DefaultTcpConnectionOffloadConfiguration;
+    PNDIS_TCP_CONNECTION_OFFLOAD TcpConnectionOffloadHardwareCapabilities;
+} NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES;
+#define NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES_REVISION_1 1
+
+/* Per-NBL information slots (NDIS_NET_BUFFER_LIST_INFO) */
+#define TcpOffloadBytesTransferred      0
+#define TcpReceiveNoPush                2
+#define NET_BUFFER_LIST_INFO(nbl, id)   ((nbl)->NetBufferListInfo[(id)])
+
+VOID NdisAdvanceNetBufferDataStart(PNET_BUFFER NetBuffer,
+                                   ULONG DataOffsetDelta, BOOLEAN FreeMdl,
+                                   PVOID FreeMdlHandler);
+
+/* Scatter-gather DMA (ndis.h) */
+typedef VOID miniport_process_sg_list_fn(PDEVICE_OBJECT DeviceObject,
+                                         PVOID Reserved,
+                                         PSCATTER_GATHER_LIST Sgl,
+                                         PVOID Context);
+typedef VOID miniport_shared_mem_complete_fn(NDIS_HANDLE Context,
+                                             PVOID VirtualAddress,
+                                             PNDIS_PHYSICAL_ADDRESS Pa,
+                                             ULONG Length, PVOID Ctx);
+
+typedef struct _NDIS_SG_DMA_DESCRIPTION {
+    NDIS_OBJECT_HEADER Header;
+    ULONG Flags;
+    ULONG MaximumPhysicalMapping;
+    miniport_process_sg_list_fn *ProcessSGListHandler;
+    miniport_shared_mem_complete_fn *SharedMemAllocateCompleteHandler;
+    ULONG ScatterGatherListSize;
+} NDIS_SG_DMA_DESCRIPTION, *PNDIS_SG_DMA_DESCRIPTION;
+#define NDIS_SG_DMA_DESCRIPTION_REVISION_1      1
+#define NDIS_SG_DMA_64_BIT_ADDRESS              0x00000001
+
+NDIS_STATUS NdisMRegisterScatterGatherDma(NDIS_HANDLE MiniportAdapterHandle,
+                                          PNDIS_SG_DMA_DESCRIPTION Desc,
+                                          PNDIS_HANDLE NdisMiniportDmaHandle);
+VOID NdisMDeregisterScatterGatherDma(NDIS_HANDLE NdisMiniportDmaHandle);
+NDIS_STATUS NdisMAllocateNetBufferSGList(NDIS_HANDLE NdisMiniportDmaHandle,
+                                         PNET_BUFFER NetBuffer, PVOID Context,
+                                         ULONG Flags, PVOID SglBuffer,
+                                         ULONG SglBufferSize);
+VOID NdisMFreeNetBufferSGList(NDIS_HANDLE NdisMiniportDmaHandle,
+                              PSCATTER_GATHER_LIST Sgl, PNET_BUFFER NetBuffer);
+
+/* Status indications (link state) */
+typedef struct _NDIS_STATUS_INDICATION {
+    NDIS_OBJECT_HEADER Header;
+    NDIS_HANDLE SourceHandle;
+    NDIS_PORT_NUMBER PortNumber;
+    NDIS_STATUS StatusCode;
+    ULONG Flags;
+    NDIS_HANDLE DestinationHandle;
+    PVOID RequestId;
+    PVOID StatusBuffer;
+    ULONG StatusBufferSize;
+    GUID Guid;
+    PVOID NdisReserved[4];
+} NDIS_STATUS_INDICATION, *PNDIS_STATUS_INDICATION;
+#define NDIS_STATUS_INDICATION_REVISION_1       1
+#define NDIS_STATUS_LINK_STATE                  ((NDIS_STATUS)0x40010017L)
+
+VOID NdisMIndicateStatusEx(NDIS_HANDLE MiniportAdapterHandle,
+                           PNDIS_STATUS_INDICATION StatusIndication);
+
 /* Documented x64 layouts (PDB-derived facts, research/chimney.md 4.2-4.3) */
 #ifdef _WIN64
 CHIMNEY_NDIS_ASSERT(sizeof(NDIS_OBJECT_HEADER) == 4);
@@ -733,6 +851,15 @@ CHIMNEY_NDIS_ASSERT(offsetof(NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS,
 CHIMNEY_NDIS_ASSERT(offsetof(NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS,
                              InterruptType) == 0x50);
 CHIMNEY_NDIS_ASSERT(sizeof(NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS) == 0x60);
+CHIMNEY_NDIS_ASSERT(sizeof(NEIGHBOR_OFFLOAD_STATE_CONST) == 0x2C);
+CHIMNEY_NDIS_ASSERT(sizeof(NEIGHBOR_OFFLOAD_STATE_CACHED) == 0x2C);
+CHIMNEY_NDIS_ASSERT(sizeof(PATH_OFFLOAD_STATE_CONST) == 0x18);
+CHIMNEY_NDIS_ASSERT(sizeof(NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES) == 0x28);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_SG_DMA_DESCRIPTION,
+                             ProcessSGListHandler) == 0x10);
+CHIMNEY_NDIS_ASSERT(sizeof(NDIS_SG_DMA_DESCRIPTION) == 0x28);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_STATUS_INDICATION, StatusBuffer) == 0x30);
+CHIMNEY_NDIS_ASSERT(sizeof(NDIS_STATUS_INDICATION) == 0x70);
 #endif
 
 #endif /* CHIMNEY_NDIS_H */

@@ -130,71 +130,168 @@ NDIS_STATUS chimney_datapath_admin(ChimneyAdapter *a, ChimneyAdminCmd *cmd,
     return status;
 }
 
-/* The DPC: the admin CQ (link events, commands), then TX and RX */
-static VOID chimney_dpc(ChimneyAdapter *a)
+/* The link state, as NDIS_STATUS_LINK_STATE */
+VOID chimney_link_indicate(ChimneyAdapter *a)
 {
-    PNET_BUFFER_LIST done = NULL, *done_tail = &done;
-    PNET_BUFFER_LIST rx = NULL, *rx_tail = &rx;
+    NDIS_LINK_STATE ls = {
+        .Header = {
+            .Type = NDIS_OBJECT_TYPE_DEFAULT,
+            .Revision = NDIS_LINK_STATE_REVISION_1,
+            .Size = NDIS_SIZEOF_LINK_STATE_REVISION_1,
+        },
+        .MediaConnectState = a->link_up ? MediaConnectStateConnected :
+                                          MediaConnectStateDisconnected,
+        .MediaDuplexState = MediaDuplexStateFull,
+        .XmitLinkSpeed = a->link_up ? 1000000000ull : 0,
+        .RcvLinkSpeed = a->link_up ? 1000000000ull : 0,
+        .PauseFunctions = NdisPauseFunctionsUnsupported,
+    };
+    NDIS_STATUS_INDICATION ind = {
+        .Header = {
+            .Type = NDIS_OBJECT_TYPE_STATUS_INDICATION,
+            .Revision = NDIS_STATUS_INDICATION_REVISION_1,
+            .Size = sizeof(ind),
+        },
+        .SourceHandle = a->miniport,
+        .StatusCode = NDIS_STATUS_LINK_STATE,
+        .StatusBuffer = &ls,
+        .StatusBufferSize = sizeof(ls),
+    };
+
+    NdisMIndicateStatusEx(a->miniport, &ind);
+}
+
+/* What one pass of the DPC hands NDIS */
+typedef struct ChimneyPass {
+    PNET_BUFFER_LIST done, *done_tail;
+    PNET_BUFFER_LIST rx, *rx_tail;
+    ULONG nrx, noid;
     PNDIS_OID_REQUEST oid[CHIMNEY_ADMIN_ENTRIES];
     NDIS_STATUS oid_status[CHIMNEY_ADMIN_ENTRIES];
-    BOOLEAN repost = FALSE, pause_done;
-    ULONG nrx = 0, noid = 0;
+    BOOLEAN repost, pause_done, link_changed;
+    ChimneyDeliveries chimney;
+} ChimneyPass;
+
+/* Under the lock: the admin CQ (events, commands) */
+static VOID chimney_admin_cq(ChimneyAdapter *a, ChimneyPass *p)
+{
     ChimneyCqe cqe;
 
-    NdisAcquireSpinLock(&a->lock);
-    while (chimney_guest_cq_next(&a->acq, &a->dev.mem, &cqe)) {
+    while (p->noid < CHIMNEY_ADMIN_ENTRIES &&
+           p->chimney.ndone < ARRAYSIZE(p->chimney.done) &&
+           chimney_guest_cq_next(&a->acq, &a->dev.mem, &cqe)) {
         PNDIS_OID_REQUEST req;
 
         switch (CHIMNEY_CQE_TYPE(cqe.type_status)) {
         case CHIMNEY_CQE_EVENT:
-            if (cqe.aux == CHIMNEY_EVENT_LINK) {
+            if (cqe.aux == CHIMNEY_EVENT_LINK &&
+                a->link_up != !!cqe.info) {
                 a->link_up = !!cqe.info;
+                p->link_changed = TRUE;
             }
             break;
         case CHIMNEY_CQE_ADMIN:
             chimney_guest_ring_consumed(&a->dev.asq, cqe.sq_head);
             req = chimney_guest_inflight_take(&a->admin_wait, cqe.cookie);
-            if (req && noid < CHIMNEY_ADMIN_ENTRIES) {
-                oid[noid] = req;
-                oid_status[noid++] = CHIMNEY_CQE_STATUS(cqe.type_status) ?
-                                     NDIS_STATUS_FAILURE :
-                                     NDIS_STATUS_SUCCESS;
+            if (req) {
+                p->oid[p->noid] = req;
+                p->oid_status[p->noid++] =
+                    CHIMNEY_CQE_STATUS(cqe.type_status) ?
+                    NDIS_STATUS_FAILURE : NDIS_STATUS_SUCCESS;
+            } else if (a->chimney) {
+                chimney_job_admin_done(a, &cqe, &p->chimney);
             }
             break;
         }
     }
     chimney_writel(a, CHIMNEY_DB_CQ_HEAD(CHIMNEY_ADMIN_CQ_ID), a->acq.head);
+}
+
+/* Under the lock: CQ 1, the L2 TX and RX completions */
+static VOID chimney_l2_cq(ChimneyAdapter *a, ChimneyPass *p)
+{
+    ChimneyCqe cqe;
+
     while (chimney_guest_cq_next(&a->l2cq, &a->dev.mem, &cqe)) {
         switch (CHIMNEY_CQE_TYPE(cqe.type_status)) {
         case CHIMNEY_CQE_L2_TX:
-            chimney_tx_done(a, &cqe, &done_tail);
+            chimney_tx_done(a, &cqe, &p->done_tail);
             break;
         case CHIMNEY_CQE_L2_RX:
-            chimney_rx_done(a, &cqe, &rx_tail, &nrx, &repost);
+            chimney_rx_done(a, &cqe, &p->rx_tail, &p->nrx, &p->repost);
             break;
         }
     }
     chimney_writel(a, CHIMNEY_DB_CQ_HEAD(CHIMNEY_L2_CQ), a->l2cq.head);
-    if (repost) {
+    if (p->repost) {
         chimney_writel(a, CHIMNEY_DB_L2_RXQ_TAIL, a->rxq.tail);
     }
-    pause_done = chimney_pause_done(a);
-    NdisReleaseSpinLock(&a->lock);
+}
 
-    if (done) {
+static VOID chimney_pass_deliver(ChimneyAdapter *a, ChimneyPass *p)
+{
+    if (p->done) {
         NdisMSendNetBufferListsComplete(
-            a->miniport, done, NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL);
+            a->miniport, p->done, NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL);
     }
-    if (rx) {
-        NdisMIndicateReceiveNetBufferLists(a->miniport, rx, 0, nrx,
+    if (p->rx) {
+        NdisMIndicateReceiveNetBufferLists(a->miniport, p->rx, 0, p->nrx,
                                            NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL);
     }
-    if (pause_done) {
+    if (p->pause_done) {
         NdisMPauseComplete(a->miniport);
     }
-    for (ULONG i = 0; i < noid; i++) {
-        NdisMOidRequestComplete(a->miniport, oid[i], oid_status[i]);
+    for (ULONG i = 0; i < p->noid; i++) {
+        NdisMOidRequestComplete(a->miniport, p->oid[i], p->oid_status[i]);
     }
+    if (p->link_changed) {
+        chimney_link_indicate(a);
+    }
+    if (a->chimney) {
+        chimney_deliver(a, &p->chimney);
+    }
+}
+
+/*
+ * The DPC: admin CQ, L2 CQ, connection CQ; NDIS is called once the lock
+ * is dropped.  One DPC runs at a time, so the completions of a connection
+ * reach NDIS in the device's order: a DPC that finds another running
+ * leaves the work to it.
+ */
+static VOID chimney_dpc(ChimneyAdapter *a)
+{
+    BOOLEAN again;
+
+    NdisAcquireSpinLock(&a->lock);
+    if (a->dpc_running) {
+        a->dpc_again = TRUE;
+        NdisReleaseSpinLock(&a->lock);
+        return;
+    }
+    a->dpc_running = TRUE;
+    do {
+        ChimneyPass p = {
+            .done_tail = &p.done, .rx_tail = &p.rx,
+            .chimney = CHIMNEY_DELIVERIES_INIT(p.chimney),
+        };
+
+        a->dpc_again = FALSE;
+        chimney_admin_cq(a, &p);
+        chimney_l2_cq(a, &p);
+        if (a->chimney) {
+            chimney_conn_cq_drain(a, &p.chimney);
+            chimney_fwd_kick(a, &p.chimney.fwd_tail);
+            chimney_jobs_run(a, &p.chimney);
+        }
+        p.pause_done = chimney_pause_done(a);
+        NdisReleaseSpinLock(&a->lock);
+        chimney_pass_deliver(a, &p);
+        NdisAcquireSpinLock(&a->lock);
+        again = a->dpc_again || p.chimney.full ||
+                p.noid == CHIMNEY_ADMIN_ENTRIES;
+    } while (again);
+    a->dpc_running = FALSE;
+    NdisReleaseSpinLock(&a->lock);
 }
 
 /* INTA: ours when a CQ's cause bit is set; acknowledged by writing it */
@@ -347,6 +444,11 @@ NDIS_STATUS chimney_datapath_start(ChimneyAdapter *a)
     status = chimney_create_queues(a);
     if (status == NDIS_STATUS_SUCCESS) {
         status = chimney_rx_setup(a);
+    }
+    if (status == NDIS_STATUS_SUCCESS &&
+        (a->id.features & CHIMNEY_FEAT_TCP_OFFLOAD)) {
+        a->jobs_tail = &a->jobs;
+        status = chimney_tcp_io_start(a);
     }
     if (status == NDIS_STATUS_SUCCESS) {
         status = NdisMRegisterInterruptEx(a->miniport, a, &ic,

@@ -84,10 +84,65 @@ static NDIS_STATUS chimney_set_general(ChimneyAdapter *a)
     return chimney_set_attributes(a, &g);
 }
 
+/*
+ * Chimney: NDIS's entry points for completions and indications, then the
+ * capability.  Without the handlers (NDIS refused them) or the device's
+ * TCP offload feature the adapter is a plain NIC: no capability is
+ * reported and NDIS offloads nothing.
+ */
+static NDIS_STATUS chimney_set_offload(ChimneyAdapter *a)
+{
+    static NDIS_OFFLOAD none = {
+        .Header = {
+            .Type = NDIS_OBJECT_TYPE_OFFLOAD,
+            .Revision = NDIS_OFFLOAD_REVISION_1,
+            .Size = NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_1,
+        },
+    };
+    NDIS_TCP_CONNECTION_OFFLOAD tcp = {
+        .Header = {
+            .Type = NDIS_OBJECT_TYPE_DEFAULT,
+            .Revision = NDIS_TCP_CONNECTION_OFFLOAD_REVISION_1,
+            .Size = NDIS_SIZEOF_TCP_CONNECTION_OFFLOAD_REVISION_1,
+        },
+        .Encapsulation = NDIS_ENCAPSULATION_IEEE_802_3,
+        .SupportIPv4 = NDIS_OFFLOAD_SUPPORTED,
+        .TcpConnectionOffloadCapacity = CHIMNEY_MAX_OFFLOADS,
+    };
+    NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES attrs = {
+        .Header = {
+            .Type = NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES,
+            .Revision = NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES_REVISION_1,
+            .Size = sizeof(attrs),
+        },
+        .DefaultOffloadConfiguration = &none,
+        .HardwareOffloadCapabilities = &none,
+        .DefaultTcpConnectionOffloadConfiguration = &tcp,
+        .TcpConnectionOffloadHardwareCapabilities = &tcp,
+    };
+    PNDIS_OFFLOAD_EVENT_HANDLERS h;
+    PNDIS_TCP_OFFLOAD_EVENT_HANDLERS t;
+
+    if (!(a->id.features & CHIMNEY_FEAT_TCP_OFFLOAD) ||
+        NdisMGetOffloadHandlers(a->miniport, NdisTcpChimneyOffload, &h) !=
+        NDIS_STATUS_SUCCESS) {
+        return NDIS_STATUS_SUCCESS;
+    }
+    t = (PNDIS_TCP_OFFLOAD_EVENT_HANDLERS)h;
+    if (t->Header.Size < sizeof(*t) || !t->NdisTcpOffloadSendComplete ||
+        !t->NdisTcpOffloadEventHandler) {
+        return NDIS_STATUS_SUCCESS;
+    }
+    a->tcp = *t;
+    a->chimney = TRUE;
+    return chimney_set_attributes(a, &attrs);
+}
+
 static VOID chimney_free(ChimneyAdapter *a)
 {
     chimney_datapath_stop(a);
     chimney_adapter_stop(a);
+    chimney_tcp_io_stop(a);
     NdisFreeMemory(a, sizeof(*a), 0);
 }
 
@@ -126,6 +181,9 @@ static NDIS_STATUS chimney_initialize(NDIS_HANDLE miniport,
     }
     if (status == NDIS_STATUS_SUCCESS) {
         status = chimney_set_general(a);
+    }
+    if (status == NDIS_STATUS_SUCCESS) {
+        status = chimney_set_offload(a);
     }
     if (status != NDIS_STATUS_SUCCESS) {
         chimney_free(a);
@@ -230,40 +288,6 @@ static VOID chimney_cancel_oid(NDIS_HANDLE adapter, PVOID request_id)
 {
 }
 
-/* Chimney: an offload this target cannot take fails, block by block */
-static VOID chimney_fail_tree(PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST list)
-{
-    for (; list; list = list->NextBlock) {
-        list->Status = NDIS_STATUS_FAILURE;
-        chimney_fail_tree(list->DependentBlockList);
-    }
-}
-
-static VOID chimney_initiate_offload(NDIS_HANDLE adapter,
-                                     PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST list)
-{
-    (void)adapter;
-    chimney_fail_tree(list);
-}
-
-static NDIS_STATUS chimney_tcp_send(NDIS_HANDLE adapter, PVOID context,
-                                    PNET_BUFFER_LIST nbl)
-{
-    return NDIS_STATUS_PENDING;
-}
-
-static NDIS_STATUS chimney_tcp_disconnect(NDIS_HANDLE adapter, PVOID context,
-                                          PNET_BUFFER_LIST nbl, ULONG flags)
-{
-    return NDIS_STATUS_PENDING;
-}
-
-static NDIS_STATUS chimney_tcp_receive_return(NDIS_HANDLE adapter,
-                                              PNET_BUFFER_LIST nbl)
-{
-    return NDIS_STATUS_SUCCESS;
-}
-
 /* The chimney provider handlers, registered in MiniportSetOptions */
 static NDIS_PROVIDER_CHIMNEY_OFFLOAD_GENERIC_CHARACTERISTICS chimney_generic = {
     .Header = {
@@ -272,10 +296,10 @@ static NDIS_PROVIDER_CHIMNEY_OFFLOAD_GENERIC_CHARACTERISTICS chimney_generic = {
         .Size = sizeof(NDIS_PROVIDER_CHIMNEY_OFFLOAD_GENERIC_CHARACTERISTICS),
     },
     .InitiateOffloadHandler = chimney_initiate_offload,
-    .TerminateOffloadHandler = chimney_initiate_offload,
-    .UpdateOffloadHandler = chimney_initiate_offload,
-    .InvalidateOffloadHandler = chimney_initiate_offload,
-    .QueryOffloadHandler = chimney_initiate_offload,
+    .TerminateOffloadHandler = chimney_terminate_offload,
+    .UpdateOffloadHandler = chimney_update_offload,
+    .InvalidateOffloadHandler = chimney_invalidate_offload,
+    .QueryOffloadHandler = chimney_query_offload,
 };
 
 static NDIS_PROVIDER_CHIMNEY_OFFLOAD_TCP_CHARACTERISTICS chimney_tcp = {
@@ -286,9 +310,9 @@ static NDIS_PROVIDER_CHIMNEY_OFFLOAD_TCP_CHARACTERISTICS chimney_tcp = {
     },
     .OffloadType = NdisTcpChimneyOffload,
     .TcpOffloadSendHandler = chimney_tcp_send,
-    .TcpOffloadReceiveHandler = chimney_tcp_send,
+    .TcpOffloadReceiveHandler = chimney_tcp_receive,
     .TcpOffloadDisconnectHandler = chimney_tcp_disconnect,
-    .TcpOffloadForwardHandler = chimney_tcp_send,
+    .TcpOffloadForwardHandler = chimney_tcp_forward,
     .TcpOffloadReceiveReturnHandler = chimney_tcp_receive_return,
 };
 

@@ -1,0 +1,1108 @@
+/*
+ * chimney-nic miniport: I/O on offloaded connections
+ *
+ * MiniportTcpOffloadSend, Disconnect and Receive become entries of the
+ * connection's send or receive queue; their data is mapped with NDIS's
+ * scatter-gather DMA, one NET_BUFFER after the other, straight into the
+ * request's SGL, and a request reaches the queue only when every request
+ * before it has, so the device sees them in the order NDIS gave them.
+ * Forwarded segments are copied into one of a few bounce slots for the
+ * FORWARD command.
+ *
+ * The DPC drains CQ 2, where every connection completes: each SEND sets
+ * the NBL's status and TcpOffloadBytesTransferred and advances its
+ * NET_BUFFERs by the bytes acknowledged, and the NBLs of one connection
+ * in a row go to NdisTcpOffloadSendComplete as one chain.  Events become
+ * NdisTcpOffloadEventHandler calls, INDICATE entries
+ * NdisTcpOffloadReceiveHandler calls over the generic buffer, answered
+ * with INDICATE_DONE.  NDIS is called only once the lock is dropped.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "chimney-miniport.h"
+
+/* A request's NBL: its request; an NB: its scatter-gather list */
+#define NBL_REQ(n)              ((n)->MiniportReserved[0])
+#define NBL_KIND(n)             ((n)->MiniportReserved[1])
+#define NB_SGL(nb)              ((nb)->MiniportReserved[0])
+
+/* What a receive-returned NBL is: BufferedData or generic buffer i */
+#define CHIMNEY_NBL_BUFFERED    ((PVOID)1)
+#define CHIMNEY_NBL_IND(i)      ((PVOID)(ULONG_PTR)(0x100 + (i)))
+#define CHIMNEY_NBL_IND_INDEX(v) ((ULONG)((ULONG_PTR)(v) - 0x100))
+
+static VOID chimney_append(PNET_BUFFER_LIST **tail, PNET_BUFFER_LIST nbl)
+{
+    nbl->Next = NULL;
+    **tail = nbl;
+    *tail = &nbl->Next;
+}
+
+/* --- mapping requests and posting them in order --- */
+
+VOID chimney_conn_doorbell(ChimneyAdapter *a, ChimneyConn *c)
+{
+    PULONG rec = (PULONG)(c->mem + CHIMNEY_CONN_DB);
+
+    rec[0] = c->sq.ring.tail;
+    rec[1] = c->rq.tail;
+    _mm_mfence();               /* the record before the doorbell */
+    if (c->offloaded) {
+        chimney_writel(a, CHIMNEY_DB_CONN_SQ, c->obj.id);
+    }
+}
+
+/*
+ * Under the lock: post the mapped requests at the head of the send queue,
+ * then the receives in cookie order.  A request whose mapping failed goes
+ * as an empty one so that its place in the order is kept; its completion
+ * reports the failure.
+ */
+static VOID chimney_conn_flush(ChimneyAdapter *a, ChimneyConn *c)
+{
+    BOOLEAN rang = FALSE;
+    ChimneySqDesc d;
+
+    while (c->sq.ring.tail != c->sq_reserved) {
+        ChimneyReq *r = &c->sq_req[c->sq.ring.tail];
+
+        if (!r->ready) {
+            break;
+        }
+        if (r->failed) {
+            r->nsge = 0;
+            r->len = 0;
+        }
+        chimney_guest_sq_post(&c->sq, &a->dev.mem, r->type, r->flags,
+                              r->nsge, r->len, (ULONG_PTR)r, r->sgl_pa);
+        rang = TRUE;
+    }
+    while (c->rcv_posted != c->rcv_next) {
+        ULONG i = c->rcv_posted % CHIMNEY_CONN_RCVS;
+        ChimneyReq *r = &c->rcv_req[i];
+
+        if (!r->ready || !chimney_guest_ring_space(&c->rq)) {
+            break;
+        }
+        if (r->failed) {
+            r->nsge = 0;
+            r->len = 0;
+        }
+        chimney_guest_sq_desc(&d, CHIMNEY_RQ_RECEIVE, r->flags, r->nsge,
+                              r->len, c->rcv_posted, r->sgl_pa);
+        chimney_guest_ring_put(&c->rq, &a->dev.mem, &d);
+        c->rcv_posted++;
+        rang = TRUE;
+    }
+    if (rang) {
+        chimney_conn_doorbell(a, c);
+    }
+    if (c->job && c->sq.ring.tail == c->sq_reserved) {
+        chimney_job_mapped(a, c);
+    }
+}
+
+static VOID chimney_map(ChimneyAdapter *a, ChimneyReq *r);
+
+/* NDIS's scatter-gather list of r->nb: into the request's SGL */
+static VOID chimney_sg_done(PDEVICE_OBJECT dev, PVOID reserved,
+                            PSCATTER_GATHER_LIST sgl, PVOID context)
+{
+    ChimneyReq *r = context;
+    ChimneyConn *c = r->conn;
+    ChimneyAdapter *a = c->adapter;
+    PNET_BUFFER nb = r->nb;
+    BOOLEAN more = FALSE;
+
+    NdisAcquireSpinLock(&a->lock);
+    NB_SGL(nb) = sgl;
+    if (r->nsge + sgl->NumberOfElements > CHIMNEY_REQ_SGE) {
+        r->failed = TRUE;
+    } else {
+        for (ULONG i = 0; i < sgl->NumberOfElements; i++) {
+            chimney_guest_sge(&r->sgl[r->nsge++],
+                              sgl->Elements[i].Address.QuadPart,
+                              sgl->Elements[i].Length);
+        }
+        r->len += nb->DataLength;
+    }
+    r->nb = nb->Next;
+    more = r->nb && !r->failed;
+    if (!more) {
+        r->ready = TRUE;
+        chimney_conn_flush(a, c);
+    }
+    NdisReleaseSpinLock(&a->lock);
+    if (more) {
+        chimney_map(a, r);
+    }
+}
+
+/* Outside the lock: NDIS may call chimney_sg_done before it returns */
+static VOID chimney_map(ChimneyAdapter *a, ChimneyReq *r)
+{
+    PNET_BUFFER nb = r->nb;
+
+    while (nb && !nb->DataLength) {
+        NB_SGL(nb) = NULL;
+        nb = nb->Next;
+    }
+    r->nb = nb;
+    if (nb && NdisMAllocateNetBufferSGList(a->dma, nb, r, 0, NULL, 0) ==
+              NDIS_STATUS_SUCCESS) {
+        return;
+    }
+    NdisAcquireSpinLock(&a->lock);
+    r->failed = nb != NULL;
+    r->ready = TRUE;
+    chimney_conn_flush(a, r->conn);
+    NdisReleaseSpinLock(&a->lock);
+}
+
+static VOID chimney_unmap(ChimneyAdapter *a, PNET_BUFFER_LIST nbl)
+{
+    for (PNET_BUFFER nb = nbl->FirstNetBuffer; nb; nb = nb->Next) {
+        if (NB_SGL(nb)) {
+            NdisMFreeNetBufferSGList(a->dma, NB_SGL(nb), nb);
+            NB_SGL(nb) = NULL;
+        }
+    }
+}
+
+static VOID chimney_req_init(ChimneyReq *r, ChimneyConn *c,
+                             PNET_BUFFER_LIST nbl, UCHAR type, UCHAR flags)
+{
+    r->nbl = nbl;
+    r->conn = c;
+    r->nb = nbl ? nbl->FirstNetBuffer : NULL;
+    r->nsge = 0;
+    r->len = 0;
+    r->type = type;
+    r->flags = flags;
+    r->ready = FALSE;
+    r->failed = FALSE;
+    for (PNET_BUFFER nb = r->nb; nb; nb = nb->Next) {
+        NB_SGL(nb) = NULL;
+    }
+    if (nbl) {
+        NBL_REQ(nbl) = r;
+    }
+}
+
+/* Under the lock: the next send-queue slot, or NULL when all are taken */
+static ChimneyReq *chimney_sq_reserve(ChimneyConn *c, PNET_BUFFER_LIST nbl,
+                                      UCHAR type, UCHAR flags)
+{
+    ULONG mask = CHIMNEY_CONN_SQ_ENTRIES - 1;
+    ChimneyReq *r;
+
+    if (((c->sq_reserved - c->sq.ring.head) & mask) == mask) {
+        return NULL;
+    }
+    r = &c->sq_req[c->sq_reserved];
+    c->sq_reserved = (c->sq_reserved + 1) & mask;
+    chimney_req_init(r, c, nbl, type, flags);
+    return r;
+}
+
+/*
+ * The send data NDIS hands over with the offload (NetBufferListChain, one
+ * NB per NBL, starting at SndUna): SQ entries [0, count) before
+ * OFFLOAD_TCP.  False when the queue cannot take them all.
+ */
+BOOLEAN chimney_conn_handover(ChimneyConn *c, PNET_BUFFER_LIST chain,
+                              ULONG *count)
+{
+    ChimneyAdapter *a = c->adapter;
+    ChimneyReq *req[CHIMNEY_CONN_SQ_ENTRIES];
+    ULONG n = 0;
+
+    for (PNET_BUFFER_LIST nbl = chain; nbl; nbl = nbl->Next) {
+        if (n == CHIMNEY_CONN_SQ_ENTRIES - 1) {
+            return FALSE;
+        }
+        req[n++] = chimney_sq_reserve(c, nbl, CHIMNEY_SQ_SEND,
+                                      nbl->Next ? 0 : CHIMNEY_SQF_PUSH);
+    }
+    *count = n;
+    NdisReleaseSpinLock(&a->lock);
+    for (ULONG i = 0; i < n; i++) {
+        chimney_map(a, req[i]);
+    }
+    NdisAcquireSpinLock(&a->lock);
+    return TRUE;
+}
+
+static ChimneyConn *chimney_conn_of(ChimneyAdapter *a, PVOID context)
+{
+    ChimneyObj *o = context;
+
+    return o && o->kind == CHIMNEY_KIND_TCP && o->used ?
+           (ChimneyConn *)o : NULL;
+}
+
+static ULONG chimney_rcv_take(ChimneyConn *c, ChimneyReq **req, ULONG max);
+
+/* Under the lock: waiting sends and disconnects into free SQ slots */
+static ULONG chimney_sq_take(ChimneyConn *c, ChimneyReq **req, ULONG max)
+{
+    ULONG n = 0;
+
+    while (c->sq_wait && n < max) {
+        PNET_BUFFER_LIST nbl = c->sq_wait;
+        ULONG how = (ULONG)(ULONG_PTR)NBL_KIND(nbl);
+        ChimneyReq *r = chimney_sq_reserve(c, nbl, how & 0xff, how >> 8);
+
+        if (!r) {
+            break;
+        }
+        c->sq_wait = nbl->Next;
+        if (!c->sq_wait) {
+            c->sq_wait_tail = &c->sq_wait;
+        }
+        nbl->Next = NULL;
+        req[n++] = r;
+    }
+    return n;
+}
+
+/*
+ * Send and disconnect: in order behind what waits for a slot, mapped and
+ * posted, completed from the DPC.  NDIS made the connection, so an
+ * unknown one is a connection being uploaded.
+ */
+static NDIS_STATUS chimney_sq_submit(ChimneyAdapter *a, PVOID context,
+                                     PNET_BUFFER_LIST nbl, UCHAR type,
+                                     UCHAR flags)
+{
+    ChimneyReq *req[CHIMNEY_CONN_SQ_ENTRIES];
+    ChimneyConn *c;
+    ULONG n = 0;
+
+    NdisAcquireSpinLock(&a->lock);
+    c = chimney_conn_of(a, context);
+    if (!c || !c->offloaded) {
+        NdisReleaseSpinLock(&a->lock);
+        for (PNET_BUFFER_LIST l = nbl; l; l = l->Next) {
+            l->Status = NDIS_STATUS_UPLOAD_IN_PROGRESS;
+            NET_BUFFER_LIST_INFO(l, TcpOffloadBytesTransferred) = 0;
+        }
+        if (type == CHIMNEY_SQ_SEND) {
+            a->tcp.NdisTcpOffloadSendComplete(a->miniport, nbl);
+        } else {
+            a->tcp.NdisTcpOffloadDisconnectComplete(a->miniport, nbl);
+        }
+        return NDIS_STATUS_PENDING;
+    }
+    *c->sq_wait_tail = nbl;
+    for (;;) {
+        /* PSH at the end of each call's data (chimney.md 2.1) */
+        UCHAR f = flags | (type == CHIMNEY_SQ_SEND && !nbl->Next ?
+                           CHIMNEY_SQF_PUSH : 0);
+
+        NBL_KIND(nbl) = (PVOID)(ULONG_PTR)(type | (f << 8));
+        if (!nbl->Next) {
+            break;
+        }
+        nbl = nbl->Next;
+    }
+    c->sq_wait_tail = &nbl->Next;
+    n = chimney_sq_take(c, req, ARRAYSIZE(req));
+    NdisReleaseSpinLock(&a->lock);
+    for (ULONG i = 0; i < n; i++) {
+        chimney_map(a, req[i]);
+    }
+    return NDIS_STATUS_PENDING;
+}
+
+/* Outside the lock: requests that waited for room, after completions */
+static VOID chimney_conn_more(ChimneyAdapter *a, ChimneyConn *c)
+{
+    ChimneyReq *req[CHIMNEY_CONN_SQ_ENTRIES + CHIMNEY_CONN_RCVS];
+    ULONG n;
+
+    NdisAcquireSpinLock(&a->lock);
+    n = c->offloaded ? chimney_sq_take(c, req, CHIMNEY_CONN_SQ_ENTRIES) : 0;
+    n += c->offloaded ? chimney_rcv_take(c, req + n, CHIMNEY_CONN_RCVS) : 0;
+    NdisReleaseSpinLock(&a->lock);
+    for (ULONG i = 0; i < n; i++) {
+        chimney_map(a, req[i]);
+    }
+}
+
+NDIS_STATUS chimney_tcp_send(NDIS_HANDLE context, PVOID offload_context,
+                             PNET_BUFFER_LIST nbl)
+{
+    return chimney_sq_submit(context, offload_context, nbl, CHIMNEY_SQ_SEND,
+                             0);
+}
+
+NDIS_STATUS chimney_tcp_disconnect(NDIS_HANDLE context, PVOID offload_context,
+                                   PNET_BUFFER_LIST nbl, ULONG flags)
+{
+    nbl->Next = NULL;
+    return chimney_sq_submit(context, offload_context, nbl,
+                             CHIMNEY_SQ_DISCONNECT,
+                             (flags & TCP_DISCONNECT_ABORTIVE_CLOSE) ?
+                             CHIMNEY_SQF_ABORTIVE : 0);
+}
+
+/* Under the lock: receives wait for a slot of the FIFO, then are mapped */
+static ULONG chimney_rcv_take(ChimneyConn *c, ChimneyReq **req, ULONG max)
+{
+    ULONG n = 0;
+
+    while (c->rcv_wait && n < max && c->rcv.count < CHIMNEY_CONN_RCVS) {
+        PNET_BUFFER_LIST nbl = c->rcv_wait;
+        ChimneyReq *r = &c->rcv_req[c->rcv_next % CHIMNEY_CONN_RCVS];
+
+        c->rcv_wait = nbl->Next;
+        if (!c->rcv_wait) {
+            c->rcv_wait_tail = &c->rcv_wait;
+        }
+        nbl->Next = NULL;
+        chimney_req_init(r, c, nbl, CHIMNEY_RQ_RECEIVE,
+                         NET_BUFFER_LIST_INFO(nbl, TcpReceiveNoPush) ?
+                         CHIMNEY_RQF_NO_PUSH : 0);
+        chimney_guest_recv_posted(&c->rcv, c->rcv_next);
+        c->rcv_next++;
+        req[n++] = r;
+    }
+    return n;
+}
+
+NDIS_STATUS chimney_tcp_receive(NDIS_HANDLE context, PVOID offload_context,
+                                PNET_BUFFER_LIST nbl)
+{
+    ChimneyAdapter *a = context;
+    ChimneyReq *req[CHIMNEY_CONN_RCVS];
+    ChimneyConn *c;
+    ULONG n = 0;
+
+    NdisAcquireSpinLock(&a->lock);
+    c = chimney_conn_of(a, offload_context);
+    if (!c || !c->offloaded) {
+        NdisReleaseSpinLock(&a->lock);
+        for (PNET_BUFFER_LIST l = nbl; l; l = l->Next) {
+            l->Status = NDIS_STATUS_UPLOAD_IN_PROGRESS;
+            NET_BUFFER_LIST_INFO(l, TcpOffloadBytesTransferred) = 0;
+        }
+        a->tcp.NdisTcpOffloadReceiveComplete(a->miniport, nbl);
+        return NDIS_STATUS_PENDING;
+    }
+    *c->rcv_wait_tail = nbl;
+    while (nbl->Next) {
+        nbl = nbl->Next;
+    }
+    c->rcv_wait_tail = &nbl->Next;
+    n = chimney_rcv_take(c, req, CHIMNEY_CONN_RCVS);
+    NdisReleaseSpinLock(&a->lock);
+    for (ULONG i = 0; i < n; i++) {
+        chimney_map(a, req[i]);
+    }
+    return NDIS_STATUS_PENDING;
+}
+
+/* --- forward: one segment per NBL, through a bounce slot --- */
+
+static PUCHAR chimney_fwd_slot(ChimneyAdapter *a, ULONG i, ULONG64 *pa)
+{
+    ULONG off = CHIMNEY_CH_FWD + i * CHIMNEY_FWD_SLOT;
+
+    *pa = a->chimney_pa.QuadPart + off;
+    return a->chimney_mem + off;
+}
+
+static BOOLEAN chimney_copy_out(PNET_BUFFER nb, PUCHAR dst)
+{
+    ULONG left = nb->DataLength;
+    ULONG off = nb->CurrentMdlOffset;
+
+    for (PMDL mdl = nb->CurrentMdl; left && mdl; mdl = mdl->Next, off = 0) {
+        PUCHAR va = MmGetSystemAddressForMdlSafe(mdl, NormalPagePriority);
+        ULONG n = MmGetMdlByteCount(mdl) - off;
+
+        if (!va) {
+            return FALSE;
+        }
+        n = n < left ? n : left;
+        memcpy(dst, va + off, n);
+        dst += n;
+        left -= n;
+    }
+    return left == 0;
+}
+
+/* Under the lock: start what waits while slots and the admin SQ allow */
+VOID chimney_fwd_kick(ChimneyAdapter *a, PNET_BUFFER_LIST **failed)
+{
+    for (ULONG i = 0; i < CHIMNEY_FWD_SLOTS && a->fwd_wait; i++) {
+        PNET_BUFFER_LIST nbl = a->fwd_wait;
+        ChimneyConn *c = chimney_conn_of(a, NBL_REQ(nbl));
+        PNET_BUFFER nb = nbl->FirstNetBuffer;
+        ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_FORWARD };
+        ULONG64 pa;
+        PUCHAR buf = chimney_fwd_slot(a, i, &pa);
+
+        if (a->fwd_nbl[i]) {
+            continue;
+        }
+        if (!chimney_guest_ring_space(&a->dev.asq)) {
+            return;
+        }
+        a->fwd_wait = nbl->Next;
+        if (!a->fwd_wait) {
+            a->fwd_wait_tail = &a->fwd_wait;
+        }
+        if (!c || !nb || nb->DataLength > CHIMNEY_FWD_SLOT ||
+            !chimney_copy_out(nb, buf)) {
+            nbl->Status = c ? NDIS_STATUS_FAILURE :
+                              NDIS_STATUS_UPLOAD_IN_PROGRESS;
+            chimney_append(failed, nbl);
+            i--;
+            continue;
+        }
+        cmd.id = c->obj.id;
+        cmd.addr = pa;
+        cmd.len = nb->DataLength;
+        cmd.cookie = ++a->dev.next_cookie;
+        a->fwd_cookie[i] = cmd.cookie;
+        a->fwd_nbl[i] = nbl;
+        chimney_guest_admin_submit(&a->dev, &cmd);
+    }
+}
+
+NDIS_STATUS chimney_tcp_forward(NDIS_HANDLE context, PVOID offload_context,
+                                PNET_BUFFER_LIST nbl)
+{
+    ChimneyAdapter *a = context;
+    PNET_BUFFER_LIST failed = NULL, *failed_tail = &failed, next;
+
+    NdisAcquireSpinLock(&a->lock);
+    for (; nbl; nbl = next) {
+        next = nbl->Next;
+        NBL_REQ(nbl) = offload_context;
+        chimney_append(&a->fwd_wait_tail, nbl);
+    }
+    chimney_fwd_kick(a, &failed_tail);
+    NdisReleaseSpinLock(&a->lock);
+    if (failed) {
+        a->tcp.NdisTcpOffloadForwardComplete(a->miniport, failed);
+    }
+    return NDIS_STATUS_PENDING;
+}
+
+/* --- completions (the DPC, under the lock) --- */
+
+/* A slot came free: what waits for one goes in once the lock is dropped */
+static VOID chimney_wants_more(ChimneyConn *c, ChimneyDeliveries *out)
+{
+    if ((c->sq_wait || c->rcv_wait) && !c->more &&
+        out->nmore < ARRAYSIZE(out->more)) {
+        c->more = TRUE;
+        out->more[out->nmore++] = c;
+    }
+}
+
+/* Status, byte count and NB advance, as NdisTcpOffloadXxxComplete wants */
+static VOID chimney_nbl_done(ChimneyAdapter *a, PNET_BUFFER_LIST nbl,
+                             const ChimneyCqe *cqe, BOOLEAN failed)
+{
+    ULONG left = cqe->bytes;
+
+    chimney_unmap(a, nbl);
+    nbl->Status = failed ? NDIS_STATUS_FAILURE :
+        (NDIS_STATUS)chimney_guest_ndis_status(
+            CHIMNEY_CQE_TYPE(cqe->type_status),
+            CHIMNEY_CQE_STATUS(cqe->type_status));
+    NET_BUFFER_LIST_INFO(nbl, TcpOffloadBytesTransferred) =
+        (PVOID)(ULONG_PTR)cqe->bytes;
+    for (PNET_BUFFER nb = nbl->FirstNetBuffer; nb && left; nb = nb->Next) {
+        ULONG n = nb->DataLength < left ? nb->DataLength : left;
+
+        NdisAdvanceNetBufferDataStart(nb, n, FALSE, NULL);
+        left -= n;
+    }
+}
+
+/* The DPC's running chain of send completions of one connection */
+typedef struct ChimneySendRun {
+    ChimneyGuestBatch batch;
+    PNET_BUFFER_LIST head, *tail;
+} ChimneySendRun;
+
+static BOOLEAN chimney_run_flush(ChimneySendRun *run, ChimneyDeliveries *out)
+{
+    if (run->head) {
+        out->send[out->nsend++] = run->head;
+        run->head = NULL;
+        run->tail = &run->head;
+        chimney_guest_batch_reset(&run->batch);
+    }
+    return out->nsend < ARRAYSIZE(out->send);
+}
+
+static VOID chimney_sq_done(ChimneyAdapter *a, ChimneyConn *c,
+                            const ChimneyCqe *cqe, ChimneySendRun *run,
+                            ChimneyDeliveries *out)
+{
+    int slot = chimney_guest_sq_complete(&c->sq, cqe);
+    ChimneyReq *r;
+
+    if (slot < 0) {
+        DbgPrint("chimney-nic: completion out of order on %lx\n", c->obj.id);
+        return;
+    }
+    r = &c->sq_req[slot];
+    chimney_nbl_done(a, r->nbl, cqe, r->failed);
+    chimney_wants_more(c, out);
+    if (CHIMNEY_CQE_TYPE(cqe->type_status) == CHIMNEY_CQE_DISCONNECT) {
+        chimney_append(&out->disc_tail, r->nbl);
+        return;
+    }
+    if (chimney_guest_batch_add(&run->batch, cqe)) {
+        out->send[out->nsend++] = run->head;    /* another connection's */
+        run->head = NULL;
+        run->tail = &run->head;
+    }
+    chimney_append(&run->tail, r->nbl);
+}
+
+static VOID chimney_rcv_done(ChimneyAdapter *a, ChimneyConn *c,
+                             const ChimneyCqe *cqe, ChimneyDeliveries *out)
+{
+    ChimneyReq *r = &c->rcv_req[cqe->cookie % CHIMNEY_CONN_RCVS];
+
+    if (!chimney_guest_recv_complete(&c->rcv, cqe) ||
+        !chimney_guest_ring_consumed(&c->rq, cqe->sq_head)) {
+        DbgPrint("chimney-nic: receive completion refused on %lx\n",
+                 c->obj.id);
+        return;
+    }
+    chimney_nbl_done(a, r->nbl, cqe, r->failed);
+    out->rcv[out->nrcv++] = r->nbl;
+    chimney_wants_more(c, out);
+}
+
+static VOID chimney_fwd_done(ChimneyAdapter *a, const ChimneyCqe *cqe,
+                             ChimneyDeliveries *out)
+{
+    for (ULONG i = 0; i < CHIMNEY_FWD_SLOTS; i++) {
+        if (a->fwd_nbl[i] && a->fwd_cookie[i] == cqe->cookie) {
+            PNET_BUFFER_LIST nbl = a->fwd_nbl[i];
+
+            a->fwd_nbl[i] = NULL;
+            nbl->Status = (NDIS_STATUS)chimney_guest_ndis_status(
+                CHIMNEY_CQE_ADMIN, CHIMNEY_CQE_STATUS(cqe->type_status));
+            chimney_append(&out->fwd_tail, nbl);
+            return;
+        }
+    }
+}
+
+static ChimneyConn *chimney_conn_by_id(ChimneyAdapter *a, ULONG id)
+{
+    ULONG i = CHIMNEY_CONN_INDEX(id);
+
+    return i < CHIMNEY_MAX_OFFLOADS && a->conn[i]->obj.used &&
+           a->conn[i]->obj.id == id ? a->conn[i] : NULL;
+}
+
+/*
+ * Drain CQ 2 until it is empty or @out is full (the DPC then hands the
+ * completions over and calls again).
+ */
+VOID chimney_conn_cq_drain(ChimneyAdapter *a, ChimneyDeliveries *out)
+{
+    ChimneySendRun run = { .batch = { .max = 64 } };
+    ChimneyCqe cqe;
+
+    run.tail = &run.head;
+    for (;;) {
+        if (out->nsend >= ARRAYSIZE(out->send) - 1 ||
+            out->nrcv == ARRAYSIZE(out->rcv) ||
+            out->nevent == ARRAYSIZE(out->event) ||
+            out->nind == ARRAYSIZE(out->ind) ||
+            out->ndone == ARRAYSIZE(out->done)) {
+            out->full = TRUE;
+            break;
+        }
+        if (!chimney_guest_cq_next(&a->conn_cq, &a->dev.mem, &cqe)) {
+            break;
+        }
+        ChimneyConn *c = chimney_conn_by_id(a, cqe.obj);
+        ULONG type = CHIMNEY_CQE_TYPE(cqe.type_status);
+
+        if (type != CHIMNEY_CQE_SEND) {
+            /* What follows a send completion must reach NDIS after it */
+            chimney_run_flush(&run, out);
+        }
+        if (type == CHIMNEY_CQE_ADMIN) {
+            chimney_guest_ring_consumed(&a->dev.asq, cqe.sq_head);
+            if (!chimney_job_admin_done(a, &cqe, out)) {
+                chimney_fwd_done(a, &cqe, out);
+            }
+            continue;
+        }
+        if (!c) {
+            DbgPrint("chimney-nic: completion for unknown %lx\n", cqe.obj);
+            continue;
+        }
+        switch (type) {
+        case CHIMNEY_CQE_SEND:
+        case CHIMNEY_CQE_DISCONNECT:
+            chimney_sq_done(a, c, &cqe, &run, out);
+            break;
+        case CHIMNEY_CQE_RECV:
+            chimney_rcv_done(a, c, &cqe, out);
+            break;
+        case CHIMNEY_CQE_INDICATE:
+            c->ind = cqe;
+            c->has_ind = TRUE;
+            if (c->announced) {
+                out->ind[out->nind++] = c;
+            }
+            break;
+        case CHIMNEY_CQE_EVENT:
+            out->event[out->nevent].ndis = c->obj.ndis;
+            out->event[out->nevent].type =
+                cqe.aux == CHIMNEY_EVENT_ABORT ? TcpIndicateAbort :
+                cqe.aux == CHIMNEY_EVENT_DISCONNECT ? TcpIndicateDisconnect :
+                TcpIndicateRetrieve;
+            out->event[out->nevent++].info = cqe.info;
+            break;
+        }
+    }
+    chimney_run_flush(&run, out);
+    chimney_writel(a, CHIMNEY_DB_CQ_HEAD(CHIMNEY_CONN_CQ), a->conn_cq.head);
+}
+
+/* Under the lock: generic buffer i to the device */
+VOID chimney_ind_post(ChimneyAdapter *a, ULONG i)
+{
+    ChimneyL2RxDesc r;
+
+    chimney_guest_l2_rx_desc(&r, a->chimney_pa.QuadPart + CHIMNEY_CH_IND_BUF +
+                             (ULONG64)i * CHIMNEY_IND_SLOT, CHIMNEY_IND_SLOT,
+                             i);
+    chimney_guest_ring_put(&a->indq, &a->dev.mem, &r);
+    chimney_writel(a, CHIMNEY_DB_IND_TAIL, a->indq.tail);
+}
+
+/* Under the lock: the INDICATE_DONE answer, and maybe the buffer back */
+static VOID chimney_ind_answer(ChimneyAdapter *a, ChimneyConn *c, ULONG i,
+                               ULONG took, BOOLEAN repost)
+{
+    ChimneySqDesc d;
+
+    chimney_guest_sq_desc(&d, CHIMNEY_RQ_INDICATE_DONE, 0, 0, took, 0, 0);
+    if (c->obj.used && chimney_guest_ring_space(&c->rq)) {
+        chimney_guest_ring_put(&c->rq, &a->dev.mem, &d);
+        chimney_conn_doorbell(a, c);
+    }
+    if (repost) {
+        chimney_ind_post(a, i);
+    }
+}
+
+/* One indication: NdisTcpOffloadReceiveHandler, without the lock */
+static VOID chimney_indicate(ChimneyAdapter *a, ChimneyConn *c)
+{
+    ULONG i, took = 0;
+    PNET_BUFFER_LIST nbl;
+    NDIS_STATUS st;
+    ChimneyCqe cqe;
+
+    NdisAcquireSpinLock(&a->lock);
+    cqe = c->ind;
+    c->has_ind = FALSE;
+    i = (ULONG)cqe.cookie;
+    NdisReleaseSpinLock(&a->lock);
+    if (i >= CHIMNEY_IND_ENTRIES || cqe.bytes > CHIMNEY_IND_SLOT ||
+        CHIMNEY_CQE_STATUS(cqe.type_status)) {
+        return;
+    }
+    nbl = a->ind_nbl[i];
+    nbl->FirstNetBuffer->DataLength = cqe.bytes;
+    nbl->FirstNetBuffer->CurrentMdlOffset = 0;
+    nbl->Next = NULL;
+    nbl->Status = NDIS_STATUS_SUCCESS;
+    NBL_KIND(nbl) = CHIMNEY_NBL_IND(i);
+    st = a->tcp.NdisTcpOffloadReceiveHandler(c->obj.ndis, nbl,
+                                             NDIS_STATUS_SUCCESS, &took);
+    NdisAcquireSpinLock(&a->lock);
+    if (st == NDIS_STATUS_SUCCESS) {
+        chimney_ind_answer(a, c, i, cqe.bytes, FALSE); /* NDIS returns it */
+    } else {
+        if (st != NDIS_STATUS_OFFLOAD_DATA_PARTIALLY_ACCEPTED ||
+            took > cqe.bytes) {
+            took = 0;
+        }
+        chimney_ind_answer(a, c, i, took, TRUE);
+    }
+    NdisReleaseSpinLock(&a->lock);
+}
+
+/* Outside the lock, in the order NDIS wants them */
+VOID chimney_tcp_deliver(ChimneyAdapter *a, ChimneyDeliveries *out)
+{
+    for (ULONG i = 0; i < out->nsend; i++) {
+        a->tcp.NdisTcpOffloadSendComplete(a->miniport, out->send[i]);
+    }
+    if (out->disc) {
+        a->tcp.NdisTcpOffloadDisconnectComplete(a->miniport, out->disc);
+    }
+    for (ULONG i = 0; i < out->nrcv; i++) {
+        a->tcp.NdisTcpOffloadReceiveComplete(a->miniport, out->rcv[i]);
+    }
+    if (out->fwd) {
+        a->tcp.NdisTcpOffloadForwardComplete(a->miniport, out->fwd);
+    }
+    for (ULONG i = 0; i < out->nind; i++) {
+        chimney_indicate(a, out->ind[i]);
+    }
+    for (ULONG i = 0; i < out->nmore; i++) {
+        NdisAcquireSpinLock(&a->lock);
+        out->more[i]->more = FALSE;
+        NdisReleaseSpinLock(&a->lock);
+        chimney_conn_more(a, out->more[i]);
+    }
+    for (ULONG i = 0; i < out->nevent; i++) {
+        a->tcp.NdisTcpOffloadEventHandler(out->event[i].ndis,
+                                          out->event[i].type,
+                                          out->event[i].info);
+    }
+}
+
+/* Indication buffers and received data given back with a terminate */
+NDIS_STATUS chimney_tcp_receive_return(NDIS_HANDLE context,
+                                       PNET_BUFFER_LIST nbl)
+{
+    ChimneyAdapter *a = context;
+    PNET_BUFFER_LIST next;
+
+    for (; nbl; nbl = next) {
+        next = nbl->Next;
+        if (NBL_KIND(nbl) == CHIMNEY_NBL_BUFFERED) {
+            PMDL mdl = nbl->FirstNetBuffer->MdlChain;
+            PVOID va = MmGetMdlVirtualAddress(mdl);
+            ULONG len = MmGetMdlByteCount(mdl);
+
+            NdisFreeNetBufferList(nbl);
+            NdisFreeMdl(mdl);
+            NdisFreeMemory(va, len, 0);
+            continue;
+        }
+        if (CHIMNEY_NBL_IND_INDEX(NBL_KIND(nbl)) < CHIMNEY_IND_ENTRIES) {
+            NdisAcquireSpinLock(&a->lock);
+            chimney_ind_post(a, CHIMNEY_NBL_IND_INDEX(NBL_KIND(nbl)));
+            NdisReleaseSpinLock(&a->lock);
+        }
+    }
+    return NDIS_STATUS_SUCCESS;
+}
+
+/* Received bytes TERMINATE returned, as the delegated BufferedData */
+PNET_BUFFER_LIST chimney_buffered_nbl(ChimneyAdapter *a, const VOID *data,
+                                      ULONG len)
+{
+    PVOID va = NdisAllocateMemoryWithTagPriority(a->miniport, len,
+                                                 CHIMNEY_POOL_TAG,
+                                                 NormalPoolPriority);
+    PMDL mdl = va ? NdisAllocateMdl(a->miniport, va, len) : NULL;
+    PNET_BUFFER_LIST nbl = mdl ?
+        NdisAllocateNetBufferAndNetBufferList(a->ind_pool, 0, 0, mdl, 0, len) :
+        NULL;
+
+    if (!nbl) {
+        if (mdl) {
+            NdisFreeMdl(mdl);
+        }
+        if (va) {
+            NdisFreeMemory(va, len, 0);
+        }
+        return NULL;
+    }
+    memcpy(va, data, len);
+    NBL_KIND(nbl) = CHIMNEY_NBL_BUFFERED;
+    return nbl;
+}
+
+/* --- connections --- */
+
+/* Under the lock: a free connection with a fresh id, queues reset */
+ChimneyConn *chimney_conn_new(ChimneyAdapter *a)
+{
+    uint32_t id;
+    ChimneyConn *c;
+
+    if (!chimney_guest_conn_alloc(&a->conn_ids, &id)) {
+        return NULL;
+    }
+    c = a->conn[CHIMNEY_CONN_INDEX(id)];
+    c->obj.kind = CHIMNEY_KIND_TCP;
+    c->obj.id = id;
+    c->obj.used = FALSE;
+    c->obj.parent = NULL;
+    c->obj.ndis = NULL;
+    chimney_guest_sq_init(&c->sq, c->mem_pa.QuadPart + CHIMNEY_CONN_SQ,
+                          CHIMNEY_CONN_SQ_ENTRIES, c->sq_cookie);
+    c->sq_reserved = 0;
+    chimney_guest_ring_init(&c->rq, c->mem_pa.QuadPart + CHIMNEY_CONN_RQ,
+                            CHIMNEY_CONN_RCVS, sizeof(ChimneySqDesc));
+    chimney_guest_recv_init(&c->rcv, c->rcv_cookie, CHIMNEY_CONN_RCVS);
+    c->rcv_next = 0;
+    c->rcv_posted = 0;
+    c->rcv_wait = NULL;
+    c->rcv_wait_tail = &c->rcv_wait;
+    c->sq_wait = NULL;
+    c->sq_wait_tail = &c->sq_wait;
+    c->more = FALSE;
+    c->offloaded = FALSE;
+    c->announced = FALSE;
+    c->has_ind = FALSE;
+    c->job = NULL;
+    c->tag = NULL;
+    memset(c->mem + CHIMNEY_CONN_DB, 0, 8);
+    return c;
+}
+
+/*
+ * Under the lock, once the device is done with the connection (TERMINATE
+ * completed, or OFFLOAD_TCP failed): its id goes back.  Requests the
+ * device never saw are not completed: after a failed offload NDIS keeps
+ * the handed-over NBLs, and a terminate completes every request first.
+ */
+VOID chimney_conn_free(ChimneyAdapter *a, ChimneyConn *c)
+{
+    for (ULONG i = c->sq.ring.head; i != c->sq_reserved;
+         i = (i + 1) & (CHIMNEY_CONN_SQ_ENTRIES - 1)) {
+        if (c->sq_req[i].nbl) {
+            chimney_unmap(a, c->sq_req[i].nbl);
+        }
+    }
+    c->obj.used = FALSE;
+    c->offloaded = FALSE;
+    c->tag = NULL;
+    chimney_guest_conn_free(&a->conn_ids, c->obj.id);
+}
+
+static VOID chimney_sq_flush_waiting(ChimneyConn *c, ChimneyDeliveries *out)
+{
+    PNET_BUFFER_LIST next, sends = NULL, *tail = &sends;
+
+    for (PNET_BUFFER_LIST l = c->sq_wait; l; l = next) {
+        next = l->Next;
+        l->Status = NDIS_STATUS_UPLOAD_IN_PROGRESS;
+        NET_BUFFER_LIST_INFO(l, TcpOffloadBytesTransferred) = 0;
+        if (((ULONG_PTR)NBL_KIND(l) & 0xff) == CHIMNEY_SQ_SEND) {
+            chimney_append(&tail, l);
+        } else {
+            chimney_append(&out->disc_tail, l);
+        }
+    }
+    if (sends) {
+        out->send[out->nsend++] = sends;    /* the drain left room */
+    }
+    c->sq_wait = NULL;
+    c->sq_wait_tail = &c->sq_wait;
+}
+
+static VOID chimney_rcv_flush_waiting(ChimneyConn *c, ChimneyDeliveries *out)
+{
+    if (c->rcv_wait && out->nrcv < ARRAYSIZE(out->rcv)) {
+        for (PNET_BUFFER_LIST l = c->rcv_wait; l; l = l->Next) {
+            l->Status = NDIS_STATUS_UPLOAD_IN_PROGRESS;
+            NET_BUFFER_LIST_INFO(l, TcpOffloadBytesTransferred) = 0;
+        }
+        out->rcv[out->nrcv++] = c->rcv_wait;
+        c->rcv_wait = NULL;
+        c->rcv_wait_tail = &c->rcv_wait;
+    }
+}
+
+/* Under the lock: a terminated connection's receives that never got in */
+VOID chimney_conn_terminated(ChimneyAdapter *a, ChimneyConn *c,
+                             ChimneyDeliveries *out)
+{
+    chimney_sq_flush_waiting(c, out);
+    chimney_rcv_flush_waiting(c, out);
+    chimney_conn_free(a, c);
+}
+
+/* At initialization: DMA, the connection CQ and the generic buffers */
+NDIS_STATUS chimney_tcp_io_start(ChimneyAdapter *a)
+{
+    NDIS_SG_DMA_DESCRIPTION dma = {
+        .Header = {
+            .Type = NDIS_OBJECT_TYPE_SG_DMA_DESCRIPTION,
+            .Revision = NDIS_SG_DMA_DESCRIPTION_REVISION_1,
+            .Size = sizeof(dma),
+        },
+        .Flags = NDIS_SG_DMA_64_BIT_ADDRESS,
+        .MaximumPhysicalMapping = 256 * 1024,
+        .ProcessSGListHandler = chimney_sg_done,
+    };
+    NET_BUFFER_LIST_POOL_PARAMETERS pool = {
+        .Header = {
+            .Type = NDIS_OBJECT_TYPE_DEFAULT,
+            .Revision = NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
+            .Size = sizeof(pool),
+        },
+        .ProtocolId = NDIS_PROTOCOL_ID_DEFAULT,
+        .fAllocateNetBuffer = TRUE,
+        .PoolTag = CHIMNEY_POOL_TAG,
+    };
+    ChimneyAdminCmd cmd;
+
+    if (NdisMRegisterScatterGatherDma(a->miniport, &dma, &a->dma) !=
+        NDIS_STATUS_SUCCESS) {
+        a->dma = NULL;
+        return NDIS_STATUS_RESOURCES;
+    }
+    NdisMAllocateSharedMemory(a->miniport, CHIMNEY_CH_MEM, TRUE,
+                              (PVOID *)&a->chimney_mem, &a->chimney_pa);
+    NdisMAllocateSharedMemory(a->miniport, CHIMNEY_JOB_MEM, TRUE,
+                              (PVOID *)&a->job_mem, &a->job_pa);
+    a->ind_pool = NdisAllocateNetBufferListPool(a->miniport, &pool);
+    if (!a->chimney_mem || !a->job_mem || !a->ind_pool) {
+        return NDIS_STATUS_RESOURCES;
+    }
+    memset(a->chimney_mem, 0, CHIMNEY_CH_IND_BUF);
+    chimney_guest_conns_init(&a->conn_ids, CHIMNEY_MAX_OFFLOADS, a->conn_gen,
+                             a->conn_next);
+    for (ULONG i = 0; i < CHIMNEY_MAX_OFFLOADS; i++) {
+        ChimneyConn *c = NdisAllocateMemoryWithTagPriority(
+            a->miniport, sizeof(*c), CHIMNEY_POOL_TAG, NormalPoolPriority);
+
+        if (!c) {
+            return NDIS_STATUS_RESOURCES;
+        }
+        memset(c, 0, sizeof(*c));
+        a->conn[i] = c;
+        c->adapter = a;
+        c->index = i;
+        NdisMAllocateSharedMemory(a->miniport, CHIMNEY_CONN_MEM, TRUE,
+                                  (PVOID *)&c->mem, &c->mem_pa);
+        if (!c->mem) {
+            return NDIS_STATUS_RESOURCES;
+        }
+        for (ULONG j = 0; j < CHIMNEY_CONN_SQ_ENTRIES + CHIMNEY_CONN_RCVS;
+             j++) {
+            ChimneyReq *r = j < CHIMNEY_CONN_SQ_ENTRIES ? &c->sq_req[j] :
+                            &c->rcv_req[j - CHIMNEY_CONN_SQ_ENTRIES];
+
+            r->sgl = (ChimneySge *)(c->mem + CHIMNEY_CONN_SGL +
+                                    j * CHIMNEY_SGL_BYTES);
+            r->sgl_pa = c->mem_pa.QuadPart + CHIMNEY_CONN_SGL +
+                        j * CHIMNEY_SGL_BYTES;
+        }
+    }
+    for (ULONG i = 0; i < CHIMNEY_IND_ENTRIES; i++) {
+        a->ind_mdl[i] = NdisAllocateMdl(a->miniport, a->chimney_mem +
+                                        CHIMNEY_CH_IND_BUF +
+                                        i * CHIMNEY_IND_SLOT,
+                                        CHIMNEY_IND_SLOT);
+        a->ind_nbl[i] = a->ind_mdl[i] ?
+            NdisAllocateNetBufferAndNetBufferList(a->ind_pool, 0, 0,
+                                                  a->ind_mdl[i], 0,
+                                                  CHIMNEY_IND_SLOT) : NULL;
+        if (!a->ind_nbl[i]) {
+            return NDIS_STATUS_RESOURCES;
+        }
+    }
+    a->fwd_wait_tail = &a->fwd_wait;
+
+    cmd = (ChimneyAdminCmd) {
+        .opcode = CHIMNEY_CMD_CREATE_CQ, .id = CHIMNEY_CONN_CQ,
+        .addr = a->chimney_pa.QuadPart + CHIMNEY_CH_CQ,
+        .len = CHIMNEY_CONN_CQ_ENTRIES,
+    };
+    chimney_guest_cq_init(&a->conn_cq, cmd.addr, CHIMNEY_CONN_CQ_ENTRIES);
+    if (chimney_admin(a, &cmd) != CHIMNEY_ST_SUCCESS) {
+        return NDIS_STATUS_FAILURE;
+    }
+    cmd = (ChimneyAdminCmd) {
+        .opcode = CHIMNEY_CMD_CREATE_L2Q, .id = CHIMNEY_QUEUE_INDICATE,
+        .addr = a->chimney_pa.QuadPart + CHIMNEY_CH_INDQ,
+        .len = CHIMNEY_IND_ENTRIES,
+    };
+    chimney_guest_ring_init(&a->indq, cmd.addr, CHIMNEY_IND_ENTRIES,
+                            CHIMNEY_L2_DESC_SIZE);
+    if (chimney_admin(a, &cmd) != CHIMNEY_ST_SUCCESS) {
+        return NDIS_STATUS_FAILURE;
+    }
+    for (ULONG i = 0; i < CHIMNEY_IND_ENTRIES - 1; i++) {
+        chimney_ind_post(a, i);
+    }
+    return NDIS_STATUS_SUCCESS;
+}
+
+/* After the device is disabled: what chimney_tcp_io_start got */
+VOID chimney_tcp_io_stop(ChimneyAdapter *a)
+{
+    for (ULONG i = 0; i < CHIMNEY_IND_ENTRIES; i++) {
+        if (a->ind_nbl[i]) {
+            NdisFreeNetBufferList(a->ind_nbl[i]);
+        }
+        if (a->ind_mdl[i]) {
+            NdisFreeMdl(a->ind_mdl[i]);
+        }
+    }
+    for (ULONG i = 0; i < CHIMNEY_MAX_OFFLOADS && a->conn[i]; i++) {
+        if (a->conn[i]->mem) {
+            NdisMFreeSharedMemory(a->miniport, CHIMNEY_CONN_MEM, TRUE,
+                                  a->conn[i]->mem, a->conn[i]->mem_pa);
+        }
+        NdisFreeMemory(a->conn[i], sizeof(ChimneyConn), 0);
+        a->conn[i] = NULL;
+    }
+    if (a->ind_pool) {
+        NdisFreeNetBufferListPool(a->ind_pool);
+    }
+    if (a->job_mem) {
+        NdisMFreeSharedMemory(a->miniport, CHIMNEY_JOB_MEM, TRUE, a->job_mem,
+                              a->job_pa);
+    }
+    if (a->chimney_mem) {
+        NdisMFreeSharedMemory(a->miniport, CHIMNEY_CH_MEM, TRUE,
+                              a->chimney_mem, a->chimney_pa);
+    }
+    if (a->dma) {
+        NdisMDeregisterScatterGatherDma(a->dma);
+    }
+}
+
+/* Outside the lock: what the DPC or a handler collected, in order */
+VOID chimney_deliver(ChimneyAdapter *a, ChimneyDeliveries *out)
+{
+    chimney_tcp_deliver(a, out);
+    chimney_jobs_deliver(a, out);
+}
+
+/*
+ * After NdisMInitiateOffloadComplete returned: the connections it
+ * offloaded may indicate received data now, and the one that came first
+ * goes up.
+ */
+VOID chimney_announce(ChimneyAdapter *a, struct ChimneyJob *job)
+{
+    for (ULONG i = 0; i < CHIMNEY_MAX_OFFLOADS; i++) {
+        ChimneyConn *c = a->conn[i];
+        BOOLEAN ind;
+
+        NdisAcquireSpinLock(&a->lock);
+        ind = c->tag == job && c->has_ind;
+        if (c->tag == job) {
+            c->tag = NULL;
+            c->announced = TRUE;
+        }
+        NdisReleaseSpinLock(&a->lock);
+        if (ind) {
+            chimney_indicate(a, c);
+        }
+    }
+}

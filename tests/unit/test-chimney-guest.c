@@ -488,6 +488,83 @@ static void test_enable(void)
     g_assert_cmpint(fake_enable(&f, &d, &acq), ==, CHIMNEY_GUEST_TIMEOUT);
 }
 
+/*
+ * The state tree of two neighbors: N1 with paths P1 (T1, T2) and P2 (T3),
+ * N2 with P3.  Top down it is visited parents first, bottom up
+ * dependents first; a failed initiate block takes its dependents along.
+ */
+typedef struct Tree {
+    ChimneyNdisBlock b[8];
+} Tree;
+
+enum { N1, P1, T1, T2, P2, T3, N2, P3 };
+
+static void tree_init(Tree *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->b[N1].next = &t->b[N2];
+    t->b[N1].dependents = &t->b[P1];
+    t->b[P1].next = &t->b[P2];
+    t->b[P1].dependents = &t->b[T1];
+    t->b[T1].next = &t->b[T2];
+    t->b[P2].dependents = &t->b[T3];
+    t->b[N2].dependents = &t->b[P3];
+}
+
+static void tree_order(Tree *t, bool bottom_up, const int *want, int n,
+                       int fail)
+{
+    ChimneyNdisBlock *b = chimney_guest_walk_first(&t->b[N1], bottom_up);
+    int i = 0;
+
+    for (; b; i++) {
+        bool enter = true;
+
+        g_assert_cmpint(i, <, n);
+        g_assert_cmpint(b - t->b, ==, want[i]);
+        if (b - t->b == fail) {
+            chimney_guest_block_failed(b, CHIMNEY_NDIS_STATUS_FAILURE, true);
+            enter = false;
+        }
+        b = chimney_guest_walk_next(b, bottom_up, enter);
+    }
+    g_assert_cmpint(i, ==, n);
+}
+
+static void test_block_walk(void)
+{
+    static const int top[] = { N1, P1, T1, T2, P2, T3, N2, P3 };
+    static const int bottom[] = { T1, T2, P1, T3, P2, N1, P3, N2 };
+    static const int p1_fails[] = { N1, P1, P2, T3, N2, P3 };
+    Tree t;
+
+    tree_init(&t);
+    tree_order(&t, false, top, 8, -1);
+    tree_init(&t);
+    tree_order(&t, true, bottom, 8, -1);
+    g_assert(chimney_guest_block_parent(&t.b[T3]) == &t.b[P2]);
+    g_assert(chimney_guest_block_parent(&t.b[N2]) == NULL);
+
+    /* P1's offload fails: T1 and T2 are not tried, N1 partly succeeds */
+    tree_init(&t);
+    tree_order(&t, false, p1_fails, 6, P1);
+    g_assert_cmphex((uint32_t)t.b[P1].status, ==, CHIMNEY_NDIS_STATUS_FAILURE);
+    g_assert_cmphex((uint32_t)t.b[T1].status, ==, CHIMNEY_NDIS_STATUS_FAILURE);
+    g_assert_cmphex((uint32_t)t.b[T2].status, ==, CHIMNEY_NDIS_STATUS_FAILURE);
+    g_assert_cmphex((uint32_t)t.b[N1].status, ==,
+                    CHIMNEY_NDIS_STATUS_PARTIAL_SUCCESS);
+    g_assert_cmphex((uint32_t)t.b[P2].status, ==, CHIMNEY_NDIS_STATUS_SUCCESS);
+
+    /* Outside an initiate a failure stays with its block */
+    tree_init(&t);
+    chimney_guest_walk_next(chimney_guest_walk_first(&t.b[N1], false),
+                            false, true);
+    chimney_guest_block_failed(&t.b[P1], CHIMNEY_NDIS_STATUS_FAILURE, false);
+    g_assert_cmphex((uint32_t)t.b[T1].status, ==, CHIMNEY_NDIS_STATUS_SUCCESS);
+    g_assert_cmphex((uint32_t)t.b[N1].status, ==, CHIMNEY_NDIS_STATUS_SUCCESS);
+    g_assert(chimney_guest_walk_first(NULL, true) == NULL);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -503,5 +580,6 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-guest/tcp-state", test_tcp_state);
     g_test_add_func("/chimney-guest/offload-params", test_offload_params);
     g_test_add_func("/chimney-guest/inflight", test_inflight);
+    g_test_add_func("/chimney-guest/block-walk", test_block_walk);
     return g_test_run();
 }

@@ -42,6 +42,17 @@ CHIMNEY_SAME_FIELD(TCP_OFFLOAD_STATE_DELEGATED, Retransmit.TimeoutDelta,
 CHIMNEY_SAME_FIELD(TCP_OFFLOAD_STATE_DELEGATED, BufferedData,
                    ChimneyNdisTcpDelegated, buffered_data);
 
+_Static_assert(sizeof(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST) ==
+               sizeof(ChimneyNdisBlock), "offload block list");
+CHIMNEY_SAME_FIELD(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST, NextBlock,
+                   ChimneyNdisBlock, next);
+CHIMNEY_SAME_FIELD(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST, DependentBlockList,
+                   ChimneyNdisBlock, dependents);
+CHIMNEY_SAME_FIELD(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST, Status,
+                   ChimneyNdisBlock, status);
+CHIMNEY_SAME_FIELD(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST, MiniportReserved,
+                   ChimneyNdisBlock, miniport_reserved);
+
 #define CHIMNEY_POOL_TAG        0x796d6843      /* "Chmy" */
 #define CHIMNEY_ADMIN_ENTRIES   16
 

@@ -9,12 +9,12 @@
  * completes.  Initiate and the others walk the tree depth first, parents
  * before their dependents (a path needs its neighbor offloaded);
  * terminate walks it the other way round, since the device refuses to
- * terminate an object that others still depend on.  The block's
- * MiniportReserved[0] remembers its parent during the walk.
+ * terminate an object that others still depend on.
  *
  * A failed block fails its dependents unattempted and makes its parent a
- * partial success (research chimney.md 4.5).  TCP state is translated by
- * the OS-free driver core, which the qtests run against the device.
+ * partial success (research chimney.md 4.5).  The walk and the TCP state
+ * translation are the OS-free driver core's, which the unit tests and
+ * the qtests run.
  *
  * Copyright (c) 2026 The qemu-chimney authors
  *
@@ -25,7 +25,8 @@
 
 typedef PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Block;
 
-#define BLOCK_PARENT(b)     ((Block)(b)->MiniportReserved[0])
+#define BLOCK_PARENT(b)     ((Block)chimney_guest_block_parent( \
+                                 (ChimneyNdisBlock *)(b)))
 
 /* What preparing a block's command came to */
 enum { STEP_SUBMIT, STEP_DONE, STEP_WAIT };
@@ -46,77 +47,35 @@ static ChimneyObj *chimney_block_obj(Block b)
     return b && b->MiniportOffloadContext ? *b->MiniportOffloadContext : NULL;
 }
 
-/* --- walking the tree --- */
+/* --- walking the tree: the shared driver core's walk --- */
 
-static Block chimney_child(Block b)
+#define CORE(b)             ((ChimneyNdisBlock *)(b))
+
+static Block chimney_first(ChimneyJob *job)
 {
-    Block c = b->DependentBlockList;
-
-    if (c) {
-        c->MiniportReserved[0] = b;
-    }
-    return c;
+    return (Block)chimney_guest_walk_first(CORE(job->root),
+                                           job->op == CHIMNEY_JOB_TERMINATE);
 }
 
-static Block chimney_sibling(Block b)
-{
-    Block n = b->NextBlock;
-
-    if (n) {
-        n->MiniportReserved[0] = b->MiniportReserved[0];
-    }
-    return n;
-}
-
-/* Post-order: the deepest first dependent */
-static Block chimney_down(Block b)
-{
-    Block c = chimney_child(b);
-
-    while (c) {
-        b = c;
-        c = chimney_child(b);
-    }
-    return b;
-}
-
+/* A failed initiate block has no dependents to visit */
 static Block chimney_next(ChimneyJob *job, Block b)
 {
-    Block n;
-
-    if (job->op == CHIMNEY_JOB_TERMINATE) {
-        n = chimney_sibling(b);
-        return n ? chimney_down(n) : BLOCK_PARENT(b);
-    }
-    /* A failed initiate block has no dependents to visit */
-    n = job->op != CHIMNEY_JOB_INITIATE || NT_SUCCESS(b->Status) ?
-        chimney_child(b) : NULL;
-    for (; !n && b; b = BLOCK_PARENT(b)) {
-        n = chimney_sibling(b);
-    }
-    return n;
-}
-
-/* A block that fails takes its dependents with it, unattempted */
-static VOID chimney_fail_below(Block b)
-{
-    for (Block d = b->DependentBlockList; d; d = d->NextBlock) {
-        d->Status = NDIS_STATUS_FAILURE;
-        chimney_fail_below(d);
-    }
+    return (Block)chimney_guest_walk_next(CORE(b),
+        job->op == CHIMNEY_JOB_TERMINATE,
+        job->op != CHIMNEY_JOB_INITIATE || NT_SUCCESS(b->Status));
 }
 
 static VOID chimney_block_failed(ChimneyJob *job, Block b, NDIS_STATUS st)
 {
-    Block p = BLOCK_PARENT(b);
+    chimney_guest_block_failed(CORE(b), st,
+                               job->op == CHIMNEY_JOB_INITIATE);
+}
 
-    b->Status = st;
-    if (job->op != CHIMNEY_JOB_INITIATE) {
-        return;
-    }
-    chimney_fail_below(b);
-    if (p && p->Status == NDIS_STATUS_SUCCESS) {
-        p->Status = NDIS_STATUS_OFFLOAD_PARTIAL_SUCCESS;
+static VOID chimney_fail_all(Block root)
+{
+    for (Block b = root; b; b = b->NextBlock) {
+        chimney_fail_all(b->DependentBlockList);
+        b->Status = NDIS_STATUS_RESOURCES;
     }
 }
 
@@ -654,18 +613,14 @@ static VOID chimney_job_start(ChimneyAdapter *a, ULONG op, Block root)
         if (job) {
             NdisFreeMemory(job, sizeof(*job), 0);
         }
-        for (Block b = root; b; b = b->NextBlock) {
-            b->Status = NDIS_STATUS_RESOURCES;
-            chimney_fail_below(b);
-        }
+        chimney_fail_all(root);
         chimney_ndis_complete(a, op, root);
         return;
     }
     memset(job, 0, sizeof(*job));
     job->op = op;
     job->root = root;
-    root->MiniportReserved[0] = NULL;
-    job->cur = op == CHIMNEY_JOB_TERMINATE ? chimney_down(root) : root;
+    job->cur = chimney_first(job);
 
     NdisAcquireSpinLock(&a->lock);
     *a->jobs_tail = job;

@@ -666,3 +666,100 @@ bool chimney_guest_batch_add(ChimneyGuestBatch *b, const ChimneyCqe *cqe)
     b->count++;
     return flush;
 }
+
+/* --- the offload state tree --- */
+
+ChimneyNdisBlock *chimney_guest_block_parent(const ChimneyNdisBlock *b)
+{
+    return b->miniport_reserved[0];
+}
+
+static ChimneyNdisBlock *walk_child(ChimneyNdisBlock *b)
+{
+    ChimneyNdisBlock *c = b->dependents;
+
+    if (c) {
+        c->miniport_reserved[0] = b;
+    }
+    return c;
+}
+
+static ChimneyNdisBlock *walk_sibling(ChimneyNdisBlock *b)
+{
+    ChimneyNdisBlock *n = b->next;
+
+    if (n) {
+        n->miniport_reserved[0] = b->miniport_reserved[0];
+    }
+    return n;
+}
+
+static ChimneyNdisBlock *walk_down(ChimneyNdisBlock *b)
+{
+    ChimneyNdisBlock *c = walk_child(b);
+
+    while (c) {
+        b = c;
+        c = walk_child(b);
+    }
+    return b;
+}
+
+/* The first block to visit; @root and its NextBlock siblings have no parent */
+ChimneyNdisBlock *chimney_guest_walk_first(ChimneyNdisBlock *root,
+                                           bool bottom_up)
+{
+    if (!root) {
+        return NULL;
+    }
+    root->miniport_reserved[0] = NULL;
+    return bottom_up ? walk_down(root) : root;
+}
+
+/*
+ * The block after @b, or NULL at the end.  Top down, @enter says whether
+ * @b's dependents are visited (not when its offload failed).
+ */
+ChimneyNdisBlock *chimney_guest_walk_next(ChimneyNdisBlock *b,
+                                          bool bottom_up, bool enter)
+{
+    ChimneyNdisBlock *n;
+
+    if (bottom_up) {
+        n = walk_sibling(b);
+        return n ? walk_down(n) : chimney_guest_block_parent(b);
+    }
+    n = enter ? walk_child(b) : NULL;
+    while (!n && b) {
+        n = walk_sibling(b);
+        b = chimney_guest_block_parent(b);
+    }
+    return n;
+}
+
+static void fail_below(ChimneyNdisBlock *b)
+{
+    for (ChimneyNdisBlock *d = b->dependents; d; d = d->next) {
+        d->status = (int32_t)CHIMNEY_NDIS_STATUS_FAILURE;
+        fail_below(d);
+    }
+}
+
+/*
+ * @b failed with @status.  In an initiate its dependents fail unattempted
+ * and a parent that succeeded becomes a partial success (chimney.md 4.5).
+ */
+void chimney_guest_block_failed(ChimneyNdisBlock *b, uint32_t status,
+                                bool initiate)
+{
+    ChimneyNdisBlock *p = chimney_guest_block_parent(b);
+
+    b->status = (int32_t)status;
+    if (!initiate) {
+        return;
+    }
+    fail_below(b);
+    if (p && p->status == (int32_t)CHIMNEY_NDIS_STATUS_SUCCESS) {
+        p->status = (int32_t)CHIMNEY_NDIS_STATUS_PARTIAL_SUCCESS;
+    }
+}

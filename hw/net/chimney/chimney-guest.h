@@ -321,6 +321,55 @@ bool chimney_guest_offload_params(uint32_t *param,
                                   const ChimneyNdisOffloadParams *n,
                                   uint32_t len);
 
+/*
+ * NDIS_MINIPORT_OFFLOAD_BLOCK_LIST (ndischimney.h), the node of the state
+ * trees NDIS hands a chimney target, in its documented x64 layout.  A
+ * target visits the tree depth first, parents before their dependents
+ * (initiate, update, invalidate, query), or dependents first (terminate:
+ * the device refuses to terminate an object others depend on).
+ * miniport_reserved[0] is the walk's: the parent of each block reached.
+ */
+typedef struct ChimneyNdisBlock ChimneyNdisBlock;
+struct ChimneyNdisBlock {
+    uint8_t header[8];              /* NDIS_OBJECT_HEADER, Type: state */
+    ChimneyNdisBlock *next;         /* NextBlock: same layer */
+    ChimneyNdisBlock *dependents;   /* DependentBlockList */
+    int32_t status;
+    uint32_t pad0;
+    void *ndis_reserved[2];
+    void **miniport_context;        /* *: the target's object */
+    void *ndis_offload_handle;
+    void *protocol_reserved[2];
+    void *miniport_reserved[2];
+    void *im_reserved[2];
+    void *scratch[2];
+    void *source_handle;
+    uint32_t port_number;
+    uint32_t pad1;
+    void *nbl_chain;                /* NetBufferListChain */
+};
+
+#if UINTPTR_MAX == UINT64_MAX
+_Static_assert(sizeof(ChimneyNdisBlock) == 0x98, "offload block list");
+_Static_assert(offsetof(ChimneyNdisBlock, status) == 0x18, "block status");
+_Static_assert(offsetof(ChimneyNdisBlock, miniport_context) == 0x30,
+               "block MiniportOffloadContext");
+_Static_assert(offsetof(ChimneyNdisBlock, miniport_reserved) == 0x50,
+               "block MiniportReserved");
+_Static_assert(offsetof(ChimneyNdisBlock, nbl_chain) == 0x90,
+               "block NetBufferListChain");
+#endif
+
+#define CHIMNEY_NDIS_STATUS_PARTIAL_SUCCESS     0x40020004u
+
+ChimneyNdisBlock *chimney_guest_walk_first(ChimneyNdisBlock *root,
+                                           bool bottom_up);
+ChimneyNdisBlock *chimney_guest_walk_next(ChimneyNdisBlock *b,
+                                          bool bottom_up, bool enter);
+ChimneyNdisBlock *chimney_guest_block_parent(const ChimneyNdisBlock *b);
+void chimney_guest_block_failed(ChimneyNdisBlock *b, uint32_t status,
+                                bool initiate);
+
 /* The NDIS_STATUS a completion becomes (spec: "Types and statuses"). */
 uint32_t chimney_guest_ndis_status(uint8_t type, uint8_t status);
 

@@ -738,6 +738,7 @@ typedef struct _NDIS_SG_DMA_DESCRIPTION {
 } NDIS_SG_DMA_DESCRIPTION, *PNDIS_SG_DMA_DESCRIPTION;
 #define NDIS_SG_DMA_DESCRIPTION_REVISION_1      1
 #define NDIS_SG_DMA_64_BIT_ADDRESS              0x00000001
+#define NDIS_SG_LIST_WRITE_TO_DEVICE            0x00000001
 
 NDIS_STATUS NdisMRegisterScatterGatherDma(NDIS_HANDLE MiniportAdapterHandle,
                                           PNDIS_SG_DMA_DESCRIPTION Desc,

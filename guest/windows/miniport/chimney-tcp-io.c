@@ -151,7 +151,9 @@ static VOID chimney_map(ChimneyAdapter *a, ChimneyReq *r)
         nb = nb->Next;
     }
     r->nb = nb;
-    if (nb && NdisMAllocateNetBufferSGList(a->dma, nb, r, 0, NULL, 0) ==
+    if (nb && NdisMAllocateNetBufferSGList(a->dma, nb, r,
+                r->type == CHIMNEY_RQ_RECEIVE ? 0 :
+                NDIS_SG_LIST_WRITE_TO_DEVICE, NULL, 0) ==
               NDIS_STATUS_SUCCESS) {
         return;
     }
@@ -236,9 +238,10 @@ BOOLEAN chimney_conn_handover(ChimneyConn *c, PNET_BUFFER_LIST chain,
     return TRUE;
 }
 
+/* The object a MiniportOffloadContext (a PVOID *) names, if offloaded */
 static ChimneyConn *chimney_conn_of(ChimneyAdapter *a, PVOID context)
 {
-    ChimneyObj *o = context;
+    ChimneyObj *o = context ? *(PVOID *)context : NULL;
 
     return o && o->kind == CHIMNEY_KIND_TCP && o->used ?
            (ChimneyConn *)o : NULL;
@@ -441,7 +444,7 @@ VOID chimney_fwd_kick(ChimneyAdapter *a, PNET_BUFFER_LIST **failed)
 {
     for (ULONG i = 0; i < CHIMNEY_FWD_SLOTS && a->fwd_wait; i++) {
         PNET_BUFFER_LIST nbl = a->fwd_wait;
-        ChimneyConn *c = chimney_conn_of(a, NBL_REQ(nbl));
+        ChimneyConn *c = NBL_REQ(nbl);
         PNET_BUFFER nb = nbl->FirstNetBuffer;
         ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_FORWARD };
         ULONG64 pa;
@@ -456,6 +459,9 @@ VOID chimney_fwd_kick(ChimneyAdapter *a, PNET_BUFFER_LIST **failed)
         a->fwd_wait = nbl->Next;
         if (!a->fwd_wait) {
             a->fwd_wait_tail = &a->fwd_wait;
+        }
+        if (c && (!c->obj.used || c->obj.id != (ULONG_PTR)NBL_KIND(nbl))) {
+            c = NULL;                   /* terminated meanwhile */
         }
         if (!c || !nb || nb->DataLength > CHIMNEY_FWD_SLOT ||
             !chimney_copy_out(nb, buf)) {
@@ -480,11 +486,14 @@ NDIS_STATUS chimney_tcp_forward(NDIS_HANDLE context, PVOID offload_context,
 {
     ChimneyAdapter *a = context;
     PNET_BUFFER_LIST failed = NULL, *failed_tail = &failed, next;
+    ChimneyConn *c;
 
     NdisAcquireSpinLock(&a->lock);
+    c = chimney_conn_of(a, offload_context);
     for (; nbl; nbl = next) {
         next = nbl->Next;
-        NBL_REQ(nbl) = offload_context;
+        NBL_REQ(nbl) = c;
+        NBL_KIND(nbl) = c ? (PVOID)(ULONG_PTR)c->obj.id : NULL;
         chimney_append(&a->fwd_wait_tail, nbl);
     }
     chimney_fwd_kick(a, &failed_tail);

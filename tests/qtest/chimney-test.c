@@ -1440,6 +1440,114 @@ static void test_tcp_terminate(void)
     fx_end(&f);
 }
 
+/*
+ * The miniport's walk of NDIS's state tree (the driver core's), against
+ * the device.  Initiate goes parents first: a path the device refuses
+ * takes its connection along unattempted and leaves its neighbor a
+ * partial success.  Terminate goes dependents first, the only order the
+ * device accepts.
+ */
+enum { TREE_N, TREE_P0, TREE_T, TREE_P1, TREE_BLOCKS };
+
+static void test_guest_state_tree(void)
+{
+    static const uint32_t kind[TREE_BLOCKS] = {
+        CHIMNEY_OBJ_NEIGHBOR, CHIMNEY_OBJ_PATH, CHIMNEY_OBJ_TCP,
+        CHIMNEY_OBJ_PATH,
+    };
+    static const uint32_t mtu[TREE_BLOCKS] = { 0, 10, 0, 1500 };
+    static const int bottom_up[TREE_BLOCKS] = {
+        TREE_T, TREE_P0, TREE_P1, TREE_N,
+    };
+    ChimneyNdisBlock b[TREE_BLOCKS];
+    ChimneyNdisBlock *cur;
+    uint32_t id[TREE_BLOCKS];
+    ChimneyAdminCmd cmd;
+    QChimneyConn hc;
+    uint64_t qbuf;
+    Fixture f;
+    int n = 0;
+
+    tcp_fixture(&f, &hc, 50000);
+    g_assert_cmpuint(qchimney_offload_path(&f.c, 1, 0, hc.ip, hc.peer_ip,
+                                           1500), ==, CHIMNEY_ST_SUCCESS);
+
+    /* Initiate: neighbor 1, its path 2 (a bad MTU) with a TCP, path 3 */
+    memset(b, 0, sizeof(b));
+    b[TREE_N].dependents = &b[TREE_P0];
+    b[TREE_P0].next = &b[TREE_P1];
+    b[TREE_P0].dependents = &b[TREE_T];
+    id[TREE_N] = 1;
+    id[TREE_P0] = 2;
+    id[TREE_P1] = 3;
+    for (cur = chimney_guest_walk_first(&b[TREE_N], false); cur;
+         cur = chimney_guest_walk_next(cur, false, cur->status >= 0)) {
+        int i = cur - b;
+        ChimneyNdisBlock *parent = chimney_guest_block_parent(cur);
+        uint8_t st;
+
+        g_assert_cmpint(i, !=, TREE_T);     /* its path failed first */
+        if (kind[i] == CHIMNEY_OBJ_NEIGHBOR) {
+            st = qchimney_offload_neighbor(&f.c, id[i], hc.mac, hc.peer_mac);
+        } else {
+            st = qchimney_offload_path(&f.c, id[i], id[parent - b], hc.ip,
+                                       hc.peer_ip, mtu[i]);
+        }
+        if (st != CHIMNEY_ST_SUCCESS) {
+            chimney_guest_block_failed(cur, CHIMNEY_NDIS_STATUS_FAILURE,
+                                       true);
+        }
+        n++;
+    }
+    g_assert_cmpint(n, ==, 3);
+    g_assert_cmphex((uint32_t)b[TREE_N].status, ==,
+                    CHIMNEY_NDIS_STATUS_PARTIAL_SUCCESS);
+    g_assert_cmphex((uint32_t)b[TREE_P0].status, ==,
+                    CHIMNEY_NDIS_STATUS_FAILURE);
+    g_assert_cmphex((uint32_t)b[TREE_T].status, ==,
+                    CHIMNEY_NDIS_STATUS_FAILURE);
+    g_assert_cmphex((uint32_t)b[TREE_P1].status, ==,
+                    CHIMNEY_NDIS_STATUS_SUCCESS);
+
+    /* Terminate the first tree: neighbor 0, paths 0 and 1, the TCP */
+    memset(b, 0, sizeof(b));
+    b[TREE_N].dependents = &b[TREE_P0];
+    b[TREE_P0].next = &b[TREE_P1];
+    b[TREE_P0].dependents = &b[TREE_T];
+    id[TREE_N] = 0;
+    id[TREE_P0] = 0;
+    id[TREE_T] = hc.id;
+    id[TREE_P1] = 1;
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_TERMINATE, 0, 0, 0,
+                           CHIMNEY_OBJ_NEIGHBOR, 0, 0), ==,
+                     CHIMNEY_ST_IN_USE);    /* parents first: refused */
+    qbuf = guest_alloc(&f.alloc, sizeof(ChimneyTcpDelegated));
+    n = 0;
+    for (cur = chimney_guest_walk_first(&b[TREE_N], true); cur;
+         cur = chimney_guest_walk_next(cur, true, true)) {
+        int i = cur - b;
+
+        g_assert_cmpint(i, ==, bottom_up[n++]);
+        if (kind[i] != CHIMNEY_OBJ_TCP) {
+            g_assert_cmpuint(admin(&f, CHIMNEY_CMD_TERMINATE, id[i], 0, 0,
+                                   kind[i], 0, 0), ==, CHIMNEY_ST_SUCCESS);
+            continue;
+        }
+        cmd = (ChimneyAdminCmd) {
+            .opcode = CHIMNEY_CMD_TERMINATE, .id = id[i], .addr = qbuf,
+            .cookie = 0x7e, .param = { CHIMNEY_OBJ_TCP },
+        };
+        qchimney_admin_submit(&f.c, &cmd);
+        g_assert_cmphex(expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN,
+                                   CHIMNEY_ST_SUCCESS).cookie, ==, 0x7e);
+    }
+    g_assert_cmpint(n, ==, TREE_BLOCKS);
+    g_assert_cmpuint(admin(&f, CHIMNEY_CMD_TERMINATE, 0, 0, 0,
+                           CHIMNEY_OBJ_NEIGHBOR, 0, 0), ==,
+                     CHIMNEY_ST_INVALID_ID);
+    fx_end(&f);
+}
+
 /* Peer RST: outstanding requests abort, then the ABORT event */
 static void test_tcp_rst(void)
 {
@@ -4267,6 +4375,7 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/tcp/send", test_tcp_send);
     qtest_add_func("/chimney/tcp/retransmit", test_tcp_retransmit);
     qtest_add_func("/chimney/tcp/terminate", test_tcp_terminate);
+    qtest_add_func("/chimney/guest/state-tree", test_guest_state_tree);
     qtest_add_func("/chimney/tcp/rst", test_tcp_rst);
     qtest_add_func("/chimney/tcp/many", test_tcp_many);
     qtest_add_func("/chimney/tcp/handover", test_tcp_handover);

@@ -2,13 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Build the Windows drivers with mingw-w64: the miniport .sys (with the
-# OS-free driver core shared with libqos), its INF, a test-signed copy and
-# an ISO to attach to a guest.
+# OS-free driver core shared with libqos), the sample intermediate driver
+# and its counters tool, their INFs, test-signed copies and an ISO to
+# attach to a guest.
 #
 #   build-windows.sh SRCDIR OUTDIR STAMP
 #
-# OUTDIR/chimneynic.sys is the unsigned image (its symbols are kept for
-# scripts/check-pe.py), OUTDIR/iso/ what the ISO holds, and
+# OUTDIR/chimneynic.sys and OUTDIR/chimneyim.sys are the unsigned images
+# (their symbols are kept for scripts/check-pe.py), OUTDIR/iso/ what the
+# ISO holds, and
 # OUTDIR/chimney-drivers.iso the ISO.  The test certificate is made once
 # per build directory; its public half is on the ISO for the guest's
 # certificate stores.
@@ -52,6 +54,18 @@ $cc -o "$out/chimneynic.sys" "$out/obj/chimney-miniport.o" \
     "$out/obj/chimney-guest.o" \
     "${ldflags[@]}" -lndis -lntoskrnl -lhal
 
+im=()
+for f in chimney-im-driver chimney-im-protocol chimney-im-miniport \
+         chimney-im-offload; do
+    $cc "${cflags[@]}" -c "$src/guest/windows/im/$f.c" -o "$out/obj/$f.o"
+    im+=("$out/obj/$f.o")
+done
+$cc -o "$out/chimneyim.sys" "${im[@]}" "${ldflags[@]}" -lndis -lntoskrnl -lhal
+
+# The counters tool is an ordinary console program
+$cc -std=gnu11 -O2 -Wall -Wextra -Werror -I"$src/guest/windows/include" \
+    "$src/guest/windows/tools/chimney-im-stat.c" -o "$out/chimney-im-stat.exe"
+
 if [ ! -f "$out/test-cert.pem" ]; then
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 \
         -subj "/CN=qemu-chimney test signing" \
@@ -62,15 +76,23 @@ fi
 
 # SHA-1 for Windows 7 / 2008 R2 without SHA-2 support, SHA-256 nested in
 # it for later releases.
-rm -f "$out/sha1.sys" "$out/iso/chimneynic.sys"
-osslsigncode sign -certs "$out/test-cert.pem" -key "$out/test-cert.key" \
-    -h sha1 -n "chimney-nic miniport" -in "$out/chimneynic.sys" \
-    -out "$out/sha1.sys" >/dev/null
-osslsigncode sign -nest -certs "$out/test-cert.pem" \
-    -key "$out/test-cert.key" -h sha256 -n "chimney-nic miniport" \
-    -in "$out/sha1.sys" -out "$out/iso/chimneynic.sys" >/dev/null
-rm -f "$out/sha1.sys"
-cp "$src/guest/windows/miniport/chimneynic.inf" "$out/iso/"
+sign() {
+    rm -f "$out/sha1.tmp" "$3"
+    osslsigncode sign -certs "$out/test-cert.pem" -key "$out/test-cert.key" \
+        -h sha1 -n "$2" -in "$1" -out "$out/sha1.tmp" >/dev/null
+    osslsigncode sign -nest -certs "$out/test-cert.pem" \
+        -key "$out/test-cert.key" -h sha256 -n "$2" \
+        -in "$out/sha1.tmp" -out "$3" >/dev/null
+    rm -f "$out/sha1.tmp"
+}
+sign "$out/chimneynic.sys" "chimney-nic miniport" "$out/iso/chimneynic.sys"
+sign "$out/chimneyim.sys" "chimney-im intermediate driver" \
+    "$out/iso/chimneyim.sys"
+sign "$out/chimney-im-stat.exe" "chimney-im counters" \
+    "$out/iso/chimney-im-stat.exe"
+cp "$src/guest/windows/miniport/chimneynic.inf" \
+   "$src/guest/windows/im/chimneyim.inf" \
+   "$src/guest/windows/im/chimneyim_m.inf" "$out/iso/"
 openssl x509 -in "$out/test-cert.pem" -outform der \
     -out "$out/iso/chimney-test.cer"
 

@@ -176,6 +176,7 @@ struct _NDIS_MINIPORT_INIT_PARAMETERS {
 };
 
 typedef enum _NDIS_INTERFACE_TYPE {
+    NdisInterfaceInternal = 0,
     NdisInterfacePci = 5,
 } NDIS_INTERFACE_TYPE;
 

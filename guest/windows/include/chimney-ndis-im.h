@@ -18,7 +18,6 @@
 
 #include "chimney-ndis.h"
 
-typedef UNICODE_STRING NDIS_STRING, *PNDIS_STRING;
 typedef USHORT NET_FRAME_TYPE, *PNET_FRAME_TYPE;
 
 #define NDIS_INTERMEDIATE_DRIVER                0x00000001
@@ -197,39 +196,6 @@ NDIS_STATUS NdisIMInitializeDeviceInstanceEx(NDIS_HANDLE DriverHandle,
 NDIS_STATUS NdisIMCancelInitializeDeviceInstance(NDIS_HANDLE DriverHandle,
                                                  PNDIS_STRING DeviceInstance);
 NDIS_STATUS NdisIMDeInitializeDeviceInstance(NDIS_HANDLE NdisMiniportHandle);
-
-/* The binding's configuration: UpperBindings names the virtual miniport */
-typedef struct _NDIS_CONFIGURATION_OBJECT {
-    NDIS_OBJECT_HEADER Header;
-    NDIS_HANDLE NdisHandle;
-    ULONG Flags;
-} NDIS_CONFIGURATION_OBJECT, *PNDIS_CONFIGURATION_OBJECT;
-#define NDIS_CONFIGURATION_OBJECT_REVISION_1    1
-
-typedef enum _NDIS_PARAMETER_TYPE {
-    NdisParameterInteger,
-    NdisParameterHexInteger,
-    NdisParameterString,
-    NdisParameterMultiString,
-    NdisParameterBinary,
-} NDIS_PARAMETER_TYPE;
-
-typedef struct _NDIS_CONFIGURATION_PARAMETER {
-    NDIS_PARAMETER_TYPE ParameterType;
-    union {
-        ULONG IntegerData;
-        NDIS_STRING StringData;
-    } ParameterData;
-} NDIS_CONFIGURATION_PARAMETER, *PNDIS_CONFIGURATION_PARAMETER;
-
-NDIS_STATUS NdisOpenConfigurationEx(PNDIS_CONFIGURATION_OBJECT ConfigObject,
-                                    PNDIS_HANDLE ConfigurationHandle);
-VOID NdisReadConfiguration(PNDIS_STATUS Status,
-                           PNDIS_CONFIGURATION_PARAMETER *ParameterValue,
-                           NDIS_HANDLE ConfigurationHandle,
-                           PNDIS_STRING Keyword,
-                           NDIS_PARAMETER_TYPE ParameterType);
-VOID NdisCloseConfiguration(NDIS_HANDLE ConfigurationHandle);
 
 /* A control device for the counters (ndis.h) */
 typedef struct _NDIS_DEVICE_OBJECT_ATTRIBUTES {

@@ -772,6 +772,44 @@ typedef struct _NDIS_STATUS_INDICATION {
 VOID NdisMIndicateStatusEx(NDIS_HANDLE MiniportAdapterHandle,
                            PNDIS_STATUS_INDICATION StatusIndication);
 
+/*
+ * Configuration: an adapter's keywords (*TCPConnectionOffloadIPv4), a
+ * binding's UpperBindings
+ */
+typedef UNICODE_STRING NDIS_STRING, *PNDIS_STRING;
+
+typedef struct _NDIS_CONFIGURATION_OBJECT {
+    NDIS_OBJECT_HEADER Header;
+    NDIS_HANDLE NdisHandle;
+    ULONG Flags;
+} NDIS_CONFIGURATION_OBJECT, *PNDIS_CONFIGURATION_OBJECT;
+#define NDIS_CONFIGURATION_OBJECT_REVISION_1    1
+
+typedef enum _NDIS_PARAMETER_TYPE {
+    NdisParameterInteger,
+    NdisParameterHexInteger,
+    NdisParameterString,
+    NdisParameterMultiString,
+    NdisParameterBinary,
+} NDIS_PARAMETER_TYPE;
+
+typedef struct _NDIS_CONFIGURATION_PARAMETER {
+    NDIS_PARAMETER_TYPE ParameterType;
+    union {
+        ULONG IntegerData;
+        NDIS_STRING StringData;
+    } ParameterData;
+} NDIS_CONFIGURATION_PARAMETER, *PNDIS_CONFIGURATION_PARAMETER;
+
+NDIS_STATUS NdisOpenConfigurationEx(PNDIS_CONFIGURATION_OBJECT ConfigObject,
+                                    PNDIS_HANDLE ConfigurationHandle);
+VOID NdisReadConfiguration(PNDIS_STATUS Status,
+                           PNDIS_CONFIGURATION_PARAMETER *ParameterValue,
+                           NDIS_HANDLE ConfigurationHandle,
+                           PNDIS_STRING Keyword,
+                           NDIS_PARAMETER_TYPE ParameterType);
+VOID NdisCloseConfiguration(NDIS_HANDLE ConfigurationHandle);
+
 /* Documented x64 layouts (PDB-derived facts, research/chimney.md 4.2-4.3) */
 #ifdef _WIN64
 CHIMNEY_NDIS_ASSERT(sizeof(NDIS_OBJECT_HEADER) == 4);

@@ -85,6 +85,38 @@ static NDIS_STATUS chimney_set_general(ChimneyAdapter *a)
 }
 
 /*
+ * The adapter's "TCP Connection Offload (IPv4)" keyword: 0 turns the
+ * default configuration off (the capability stays), missing means on.
+ */
+static BOOLEAN chimney_offload_enabled(ChimneyAdapter *a)
+{
+    static NDIS_STRING key = RTL_CONSTANT_STRING(L"*TCPConnectionOffloadIPv4");
+    NDIS_CONFIGURATION_OBJECT co = {
+        .Header = {
+            .Type = NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT,
+            .Revision = NDIS_CONFIGURATION_OBJECT_REVISION_1,
+            .Size = sizeof(co),
+        },
+        .NdisHandle = a->miniport,
+    };
+    PNDIS_CONFIGURATION_PARAMETER param;
+    BOOLEAN on = TRUE;
+    NDIS_HANDLE cfg;
+    NDIS_STATUS st;
+
+    if (NdisOpenConfigurationEx(&co, &cfg) != NDIS_STATUS_SUCCESS) {
+        return on;
+    }
+    NdisReadConfiguration(&st, &param, cfg, &key, NdisParameterInteger);
+    if (st == NDIS_STATUS_SUCCESS &&
+        param->ParameterType == NdisParameterInteger) {
+        on = param->ParameterData.IntegerData != 0;
+    }
+    NdisCloseConfiguration(cfg);
+    return on;
+}
+
+/*
  * Chimney: NDIS's entry points for completions and indications, then the
  * capability.  Without the handlers (NDIS refused them) or the device's
  * TCP offload feature the adapter is a plain NIC: no capability is
@@ -109,6 +141,7 @@ static NDIS_STATUS chimney_set_offload(ChimneyAdapter *a)
         .SupportIPv4 = NDIS_OFFLOAD_SUPPORTED,
         .TcpConnectionOffloadCapacity = CHIMNEY_MAX_OFFLOADS,
     };
+    NDIS_TCP_CONNECTION_OFFLOAD current = tcp;
     NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES attrs = {
         .Header = {
             .Type = NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES,
@@ -117,7 +150,7 @@ static NDIS_STATUS chimney_set_offload(ChimneyAdapter *a)
         },
         .DefaultOffloadConfiguration = &none,
         .HardwareOffloadCapabilities = &none,
-        .DefaultTcpConnectionOffloadConfiguration = &tcp,
+        .DefaultTcpConnectionOffloadConfiguration = &current,
         .TcpConnectionOffloadHardwareCapabilities = &tcp,
     };
     PNDIS_OFFLOAD_EVENT_HANDLERS h;
@@ -135,6 +168,10 @@ static NDIS_STATUS chimney_set_offload(ChimneyAdapter *a)
     }
     a->tcp = *t;
     a->chimney = TRUE;
+    if (!chimney_offload_enabled(a)) {
+        current.SupportIPv4 = NDIS_OFFLOAD_NOT_SUPPORTED;
+        current.TcpConnectionOffloadCapacity = 0;
+    }
     return chimney_set_attributes(a, &attrs);
 }
 

@@ -540,6 +540,63 @@ static void check_provider(void)
        "receive-return");
 }
 
+/*
+ * NDIS_OID_REQUEST (x64): RequestType @0x04, then DATA @0x20: Oid,
+ * InformationBuffer @0x28, its length @0x30, BytesWritten/Read @0x34,
+ * BytesNeeded @0x38.
+ */
+static uint32_t oid(void *handler, void *adapter, uint32_t type,
+                    uint32_t id, void *buf, uint32_t len, uint32_t *done,
+                    uint32_t *needed)
+{
+    uint8_t req[0x60] = { 0 };
+    uint32_t st;
+
+    req[0] = 0x96;                          /* NDIS_OBJECT_TYPE_OID_REQUEST */
+    req[1] = 1;
+    *(uint16_t *)(req + 2) = sizeof(req);
+    *(uint32_t *)(req + 4) = type;
+    *(uint32_t *)(req + 0x20) = id;
+    wrp(req, 0x28, buf);
+    *(uint32_t *)(req + 0x30) = len;
+    st = ((Fn2 *)handler)(adapter, req);
+    *done = *(uint32_t *)(req + 0x34);
+    *needed = *(uint32_t *)(req + 0x38);
+    return st;
+}
+
+/* OID requests a fresh adapter answers without its device */
+static void run_miniport_oids(void)
+{
+    void *handler = rdp(mp_chars, 0x40);
+    void *adapter = calloc(1, 1 << 20);     /* a zeroed ChimneyAdapter */
+    uint8_t buf[0x100];
+    uint32_t done, needed, st;
+
+    memset(buf, 0, sizeof(buf));
+    st = oid(handler, adapter, 0, 0x00020106, buf, sizeof(buf), &done,
+             &needed);
+    ok(st == 0 && done == 0x98 && buf[0] == 0x80 && buf[1] == 1 &&
+       rd16(buf + 2) == 0x98 && rd32(buf + 4) == 0x003f87ff,
+       "OID_GEN_STATISTICS: NDIS_STATISTICS_INFO, every statistic");
+    st = oid(handler, adapter, 0, 0x00020106, buf, 8, &done, &needed);
+    ok(st == 0xc0010014 && needed == 0x98,
+       "OID_GEN_STATISTICS into 8 bytes: INVALID_LENGTH, 0x98 needed");
+    st = oid(handler, adapter, 0, 0x00020101, buf, 4, &done, &needed);
+    ok(st == 0 && done == 4, "OID_GEN_XMIT_OK into 4 bytes: 32 bits");
+    st = oid(handler, adapter, 0, 0x00010202, buf, 4, &done, &needed);
+    ok(st == 0xc00000bb, "an OID it does not know: NOT_SUPPORTED");
+    /* OID_TCP_CONNECTION_OFFLOAD_PARAMETERS, set */
+    st = oid(handler, adapter, 1, 0xfc030201, buf, 8, &done, &needed);
+    ok(st == 0xc0010014 && needed == 0x38,
+       "offload parameters too short: INVALID_LENGTH, revision 1 size");
+    memset(buf, 0, sizeof(buf));
+    *(uint32_t *)(buf + 0x20) = 7;          /* TicksPerSecond */
+    st = oid(handler, adapter, 1, 0xfc030201, buf, 0x3c, &done, &needed);
+    ok(st == 0xc0010015, "TicksPerSecond 7: INVALID_DATA");
+    free(adapter);
+}
+
 static void run_miniport(void *entry)
 {
     uint32_t st = ((DriverEntryFn *)entry)((void *)0x10, (void *)0x20);
@@ -549,6 +606,7 @@ static void run_miniport(void *entry)
     st = ((Fn2 *)rdp(mp_chars, 0x10))(H_MINIPORT_DRIVER, NULL);
     ok(st == 0 && noptional == 2, "MiniportSetOptions registers two sets");
     check_provider();
+    run_miniport_oids();
     ((Fn1v *)rdp(mp_chars, 0x28))((void *)0x10);
     ok(deregistered, "unload deregisters the miniport driver");
 }

@@ -35,6 +35,15 @@ static VOID chimney_chain(PNET_BUFFER_LIST **tail, PNET_BUFFER_LIST nbl)
     *tail = &nbl->Next;
 }
 
+/* Unicast, multicast or broadcast, by the destination address */
+ULONG chimney_frame_kind(const UCHAR *dst)
+{
+    if ((dst[0] & dst[1] & dst[2] & dst[3] & dst[4] & dst[5]) == 0xff) {
+        return CHIMNEY_BCAST;
+    }
+    return dst[0] & 1 ? CHIMNEY_MCAST : CHIMNEY_UCAST;
+}
+
 static BOOLEAN chimney_rx_post(ChimneyAdapter *a, ULONG i)
 {
     ChimneyL2RxDesc d;
@@ -73,6 +82,7 @@ static VOID chimney_tx_done(ChimneyAdapter *a, const ChimneyCqe *cqe,
     a->tx_nbl[slot] = NULL;
     if (CHIMNEY_CQE_STATUS(cqe->type_status) != CHIMNEY_ST_SUCCESS) {
         NBL_FAILED(nbl) = (PVOID)1;
+        a->stats.tx_errors++;
     }
     NBL_PENDING(nbl) = (PVOID)((ULONG_PTR)NBL_PENDING(nbl) - 1);
     if (!NBL_PENDING(nbl)) {
@@ -89,6 +99,7 @@ static VOID chimney_rx_done(ChimneyAdapter *a, const ChimneyCqe *cqe,
 {
     ULONG i = (ULONG)cqe->cookie;
     PNET_BUFFER_LIST nbl;
+    ULONG kind;
 
     if (i >= CHIMNEY_RX_BUFFERS ||
         !chimney_guest_ring_consumed(&a->rxq, cqe->sq_head)) {
@@ -98,9 +109,18 @@ static VOID chimney_rx_done(ChimneyAdapter *a, const ChimneyCqe *cqe,
     nbl = a->rx_nbl[i];
     if (a->paused || CHIMNEY_CQE_STATUS(cqe->type_status) ||
         cqe->bytes < CHIMNEY_MIN_FRAME || cqe->bytes > CHIMNEY_SLOT) {
+        if (a->paused) {
+            a->stats.rx_discards++;
+        } else {
+            a->stats.rx_errors++;
+        }
         *repost |= chimney_rx_post(a, i);       /* dropped */
         return;
     }
+    kind = chimney_frame_kind(a->data + CHIMNEY_DATA_RX +
+                              (ULONG64)i * CHIMNEY_SLOT);
+    a->stats.rx_frames[kind]++;
+    a->stats.rx_bytes[kind] += cqe->bytes;
     nbl->FirstNetBuffer->DataLength = cqe->bytes;
     nbl->SourceHandle = a->miniport;
     nbl->Status = NDIS_STATUS_SUCCESS;
@@ -513,12 +533,16 @@ static BOOLEAN chimney_tx_one(ChimneyAdapter *a, PNET_BUFFER_LIST nbl,
     ULONG slot = a->txq.tail;
     ULONG64 off = CHIMNEY_DATA_TX + (ULONG64)slot * CHIMNEY_SLOT;
     ChimneyL2TxDesc d;
+    ULONG kind;
 
     if (!chimney_guest_ring_space(&a->txq) ||
         nb->DataLength < CHIMNEY_MIN_FRAME || nb->DataLength > CHIMNEY_SLOT ||
         !chimney_copy_nb(nb, a->data + off)) {
         return FALSE;
     }
+    kind = chimney_frame_kind(a->data + off);
+    a->stats.tx_frames[kind]++;
+    a->stats.tx_bytes[kind] += nb->DataLength;
     chimney_guest_l2_tx_desc(&d, a->data_pa.QuadPart + off, nb->DataLength,
                              TRUE, slot);
     chimney_guest_ring_put(&a->txq, &a->dev.mem, &d);
@@ -544,6 +568,7 @@ VOID chimney_datapath_send(ChimneyAdapter *a, PNET_BUFFER_LIST nbl,
                 queued++;
             } else {
                 bad = TRUE;
+                a->stats.tx_discards++;
             }
         }
         NBL_PENDING(n) = (PVOID)queued;

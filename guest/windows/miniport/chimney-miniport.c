@@ -29,6 +29,19 @@
 static NDIS_HANDLE chimney_driver_handle;
 
 static NDIS_OID chimney_oids[] = {
+    OID_GEN_STATISTICS,
+    OID_GEN_XMIT_OK,
+    OID_GEN_RCV_OK,
+    OID_GEN_XMIT_ERROR,
+    OID_GEN_RCV_ERROR,
+    OID_GEN_RCV_NO_BUFFER,
+    OID_GEN_MAXIMUM_FRAME_SIZE,
+    OID_GEN_VENDOR_ID,
+    OID_GEN_VENDOR_DESCRIPTION,
+    OID_GEN_VENDOR_DRIVER_VERSION,
+    OID_802_3_RCV_ERROR_ALIGNMENT,
+    OID_802_3_XMIT_ONE_COLLISION,
+    OID_802_3_XMIT_MORE_COLLISIONS,
     OID_GEN_CURRENT_PACKET_FILTER,
     OID_GEN_CURRENT_LOOKAHEAD,
     OID_802_3_MULTICAST_LIST,
@@ -69,6 +82,7 @@ static NDIS_STATUS chimney_set_general(ChimneyAdapter *a)
                                   NDIS_PACKET_TYPE_BROADCAST |
                                   NDIS_PACKET_TYPE_PROMISCUOUS,
         .MaxMulticastListSize = 32,
+        .SupportedStatistics = CHIMNEY_STATS_SUPPORTED,
         .MacAddressLength = 6,
         .AccessType = NET_IF_ACCESS_BROADCAST,
         .DirectionType = NET_IF_DIRECTION_SENDRECEIVE,
@@ -265,12 +279,123 @@ static NDIS_STATUS chimney_offload_params(ChimneyAdapter *a,
     return chimney_datapath_admin(a, &cmd, request);
 }
 
+/* A query's answer: @len bytes, or too short a buffer */
+static NDIS_STATUS chimney_answer(NDIS_OID_REQUEST_INFO *info,
+                                  const VOID *val, ULONG len)
+{
+    if (info->InformationBufferLength < len) {
+        info->BytesNeeded = len;
+        return NDIS_STATUS_INVALID_LENGTH;
+    }
+    memcpy(info->InformationBuffer, val, len);
+    info->BytesDone = len;
+    return NDIS_STATUS_SUCCESS;
+}
+
+/* A 64-bit counter: in 32 bits when the buffer only takes that */
+static NDIS_STATUS chimney_answer64(NDIS_OID_REQUEST_INFO *info, ULONG64 v)
+{
+    ULONG v32 = (ULONG)v;
+
+    if (info->InformationBufferLength >= sizeof(v)) {
+        return chimney_answer(info, &v, sizeof(v));
+    }
+    return chimney_answer(info, &v32, sizeof(v32));
+}
+
+static ULONG64 chimney_sum(const ULONG64 *v)
+{
+    return v[CHIMNEY_UCAST] + v[CHIMNEY_MCAST] + v[CHIMNEY_BCAST];
+}
+
+static NDIS_STATUS chimney_statistics(ChimneyAdapter *a,
+                                      NDIS_OID_REQUEST_INFO *info)
+{
+    NDIS_STATISTICS_INFO st = {
+        .Header = {
+            .Type = NDIS_OBJECT_TYPE_DEFAULT,
+            .Revision = NDIS_STATISTICS_INFO_REVISION_1,
+            .Size = NDIS_SIZEOF_STATISTICS_INFO_REVISION_1,
+        },
+        .SupportedStatistics = CHIMNEY_STATS_SUPPORTED,
+    };
+    ChimneyL2Stats s;
+
+    NdisAcquireSpinLock(&a->lock);
+    s = a->stats;
+    NdisReleaseSpinLock(&a->lock);
+    st.ifInDiscards = s.rx_discards;
+    st.ifInErrors = s.rx_errors;
+    st.ifHCInOctets = chimney_sum(s.rx_bytes);
+    st.ifHCInUcastPkts = s.rx_frames[CHIMNEY_UCAST];
+    st.ifHCInMulticastPkts = s.rx_frames[CHIMNEY_MCAST];
+    st.ifHCInBroadcastPkts = s.rx_frames[CHIMNEY_BCAST];
+    st.ifHCOutOctets = chimney_sum(s.tx_bytes);
+    st.ifHCOutUcastPkts = s.tx_frames[CHIMNEY_UCAST];
+    st.ifHCOutMulticastPkts = s.tx_frames[CHIMNEY_MCAST];
+    st.ifHCOutBroadcastPkts = s.tx_frames[CHIMNEY_BCAST];
+    st.ifOutErrors = s.tx_errors;
+    st.ifOutDiscards = s.tx_discards;
+    st.ifHCInUcastOctets = s.rx_bytes[CHIMNEY_UCAST];
+    st.ifHCInMulticastOctets = s.rx_bytes[CHIMNEY_MCAST];
+    st.ifHCInBroadcastOctets = s.rx_bytes[CHIMNEY_BCAST];
+    st.ifHCOutUcastOctets = s.tx_bytes[CHIMNEY_UCAST];
+    st.ifHCOutMulticastOctets = s.tx_bytes[CHIMNEY_MCAST];
+    st.ifHCOutBroadcastOctets = s.tx_bytes[CHIMNEY_BCAST];
+    return chimney_answer(info, &st, sizeof(st));
+}
+
+/* What NDIS does not answer from the attributes itself */
+static NDIS_STATUS chimney_query(ChimneyAdapter *a,
+                                 NDIS_OID_REQUEST_INFO *info)
+{
+    static const char vendor[] = "qemu-chimney chimney-nic";
+    ULONG v;
+
+    switch (info->Oid) {
+    case OID_GEN_STATISTICS:
+        return chimney_statistics(a, info);
+    case OID_GEN_XMIT_OK:
+        return chimney_answer64(info, chimney_sum(a->stats.tx_frames));
+    case OID_GEN_RCV_OK:
+        return chimney_answer64(info, chimney_sum(a->stats.rx_frames));
+    case OID_GEN_XMIT_ERROR:
+        return chimney_answer64(info, a->stats.tx_errors);
+    case OID_GEN_RCV_ERROR:
+        return chimney_answer64(info, a->stats.rx_errors);
+    case OID_GEN_RCV_NO_BUFFER:
+        return chimney_answer64(info, a->stats.rx_discards);
+    case OID_802_3_RCV_ERROR_ALIGNMENT:
+    case OID_802_3_XMIT_ONE_COLLISION:
+    case OID_802_3_XMIT_MORE_COLLISIONS:
+        return chimney_answer64(info, 0);       /* no such thing here */
+    case OID_GEN_MAXIMUM_FRAME_SIZE:
+        v = CHIMNEY_L2_MTU;
+        return chimney_answer(info, &v, sizeof(v));
+    case OID_GEN_VENDOR_ID:
+        /* The OUI of the MAC address: the project has none of its own */
+        v = (a->id.mac[0] << 16) | (a->id.mac[1] << 8) | a->id.mac[2];
+        return chimney_answer(info, &v, sizeof(v));
+    case OID_GEN_VENDOR_DESCRIPTION:
+        return chimney_answer(info, vendor, sizeof(vendor));
+    case OID_GEN_VENDOR_DRIVER_VERSION:
+        v = (CHIMNEY_DRIVER_MAJOR << 16) | CHIMNEY_DRIVER_MINOR;
+        return chimney_answer(info, &v, sizeof(v));
+    default:
+        return NDIS_STATUS_NOT_SUPPORTED;
+    }
+}
+
 /* Filter settings are taken (the device does not filter); chimney's */
 static NDIS_STATUS chimney_oid_request(NDIS_HANDLE adapter,
                                        PNDIS_OID_REQUEST request)
 {
     NDIS_OID_REQUEST_INFO *info = &request->Info;
 
+    if (request->RequestType == NdisRequestQueryInformation ||
+        request->RequestType == NdisRequestQueryStatistics) {
+        return chimney_query(adapter, info);
+    }
     if (request->RequestType != NdisRequestSetInformation) {
         return NDIS_STATUS_NOT_SUPPORTED;
     }

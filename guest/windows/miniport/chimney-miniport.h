@@ -235,6 +235,19 @@ typedef struct ChimneyDeliveries {
 #define CHIMNEY_DELIVERIES_INIT(d) \
     { .disc_tail = &(d).disc, .fwd_tail = &(d).fwd }
 
+/* Every NDIS_STATISTICS_FLAGS_VALID_* flag: all of them are counted */
+#define CHIMNEY_STATS_SUPPORTED 0x003f87ff
+
+/* The plain path's counters, for OID_GEN_STATISTICS: by destination */
+enum { CHIMNEY_UCAST, CHIMNEY_MCAST, CHIMNEY_BCAST };
+
+typedef struct ChimneyL2Stats {
+    ULONG64 rx_frames[3], rx_bytes[3];
+    ULONG64 tx_frames[3], tx_bytes[3];
+    ULONG64 rx_errors, rx_discards;     /* bad frames; no room or paused */
+    ULONG64 tx_errors, tx_discards;     /* refused by the device; not sent */
+} ChimneyL2Stats;
+
 struct ChimneyAdapter {
     NDIS_HANDLE miniport;
     PUCHAR regs;                /* BAR0, read through READ_REGISTER_* */
@@ -261,6 +274,7 @@ struct ChimneyAdapter {
     PNET_BUFFER_LIST rx_nbl[CHIMNEY_L2_ENTRIES];    /* per RX buffer */
     PMDL rx_mdl[CHIMNEY_L2_ENTRIES];
     LONG rx_indicated;          /* with the stack, not yet returned */
+    ChimneyL2Stats stats;
     LONG tx_pending;            /* NBLs not yet completed */
     BOOLEAN paused;
     BOOLEAN pause_pending;
@@ -314,6 +328,7 @@ NDIS_STATUS chimney_datapath_admin(ChimneyAdapter *a, ChimneyAdminCmd *cmd,
                                    PNDIS_OID_REQUEST request);
 VOID chimney_datapath_restart(ChimneyAdapter *a);
 VOID chimney_link_indicate(ChimneyAdapter *a);
+ULONG chimney_frame_kind(const UCHAR *dst);
 
 /* chimney-offload.c: the state tree and the admin commands it takes */
 NDIS_STATUS chimney_offload_start(ChimneyAdapter *a);

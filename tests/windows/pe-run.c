@@ -21,16 +21,7 @@
  */
 
 #define _GNU_SOURCE
-#include <signal.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
-#define WINAPI __attribute__((ms_abi))
+#include "pe-load.h"
 
 /* The driver's entry points, by the number of arguments */
 typedef WINAPI uint32_t DriverEntryFn(void *driver, void *registry);
@@ -45,186 +36,6 @@ static void ok(int cond, const char *what)
 {
     printf("%sok %d %s\n", cond ? "" : "not ", ++test_no, what);
     failed |= !cond;
-}
-
-static uint16_t rd16(const void *p)
-{
-    uint16_t v;
-
-    memcpy(&v, p, 2);
-    return v;
-}
-
-static uint32_t rd32(const void *p)
-{
-    uint32_t v;
-
-    memcpy(&v, p, 4);
-    return v;
-}
-
-static void *rdp(const void *base, size_t off)
-{
-    void *v;
-
-    memcpy(&v, (const uint8_t *)base + off, sizeof(v));
-    return v;
-}
-
-static void wrp(void *base, size_t off, const void *v)
-{
-    memcpy((uint8_t *)base + off, &v, sizeof(v));
-}
-
-/* --- the loader --- */
-
-typedef struct Image {
-    uint8_t *file;
-    size_t file_len;
-    uint8_t *base;
-    uint32_t entry;
-    uint32_t nsec;
-    const uint8_t *sec;             /* section headers */
-    uint32_t sym_off, nsym;
-} Image;
-
-typedef struct Mock {
-    const char *name;
-    void *fn;
-} Mock;
-
-#define TRAPS 256
-static uint8_t *trap_base;
-static const char *trap_name[TRAPS];
-
-static void on_fault(int sig, siginfo_t *si, void *uc)
-{
-    uintptr_t a = (uintptr_t)si->si_addr;
-    char msg[160];
-    int n;
-
-    if (a >= (uintptr_t)trap_base && a < (uintptr_t)trap_base + TRAPS * 16) {
-        n = snprintf(msg, sizeof(msg), "not ok - the driver called %s, "
-                     "which the mock NDIS does not provide\n",
-                     trap_name[(a - (uintptr_t)trap_base) / 16]);
-    } else {
-        n = snprintf(msg, sizeof(msg), "not ok - the driver faulted at "
-                     "%p\n", si->si_addr);
-    }
-    write(1, msg, n);
-    _exit(1);
-}
-
-static void *image_map(Image *im, const char *path, const Mock *mocks)
-{
-    FILE *f = fopen(path, "rb");
-    uint32_t pe, opt, size, ntraps = 0;
-    const uint8_t *d;
-
-    if (!f) {
-        perror(path);
-        exit(2);
-    }
-    fseek(f, 0, SEEK_END);
-    im->file_len = ftell(f);
-    rewind(f);
-    im->file = malloc(im->file_len);
-    if (fread(im->file, 1, im->file_len, f) != im->file_len) {
-        exit(2);
-    }
-    fclose(f);
-    d = im->file;
-    pe = rd32(d + 0x3c);
-    im->nsec = rd16(d + pe + 6);
-    im->sym_off = rd32(d + pe + 12);
-    im->nsym = rd32(d + pe + 16);
-    opt = pe + 24;
-    im->entry = rd32(d + opt + 16);
-    size = rd32(d + opt + 56);
-    im->sec = d + opt + rd16(d + pe + 20);
-    im->base = mmap(NULL, size, PROT_READ | PROT_WRITE | PROT_EXEC,
-                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    memcpy(im->base, d, rd32(d + opt + 60));
-    for (uint32_t i = 0; i < im->nsec; i++) {
-        const uint8_t *s = im->sec + 40 * i;
-        uint32_t raw = rd32(s + 16);
-
-        if (raw) {
-            memcpy(im->base + rd32(s + 12), d + rd32(s + 20), raw);
-        }
-    }
-
-    /* Base relocations: DIR64 only on x64 */
-    {
-        uint64_t delta = (uint64_t)im->base - *(uint64_t *)(d + opt + 24);
-        uint32_t rva = rd32(d + opt + 112 + 8 * 5);
-        uint32_t len = rd32(d + opt + 112 + 8 * 5 + 4);
-
-        for (uint32_t off = 0; off < len;) {
-            uint8_t *blk = im->base + rva + off;
-            uint32_t page = rd32(blk), bsize = rd32(blk + 4);
-
-            for (uint32_t e = 8; e < bsize; e += 2) {
-                uint16_t ent = rd16(blk + e);
-
-                if ((ent >> 12) == 10) {
-                    *(uint64_t *)(im->base + page + (ent & 0xfff)) += delta;
-                }
-            }
-            off += bsize;
-        }
-    }
-
-    /* Imports: mocks, or a trap that names the function */
-    trap_base = mmap(NULL, TRAPS * 16, PROT_NONE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    for (uint8_t *desc = im->base + rd32(d + opt + 112 + 8);
-         rd32(desc + 12); desc += 20) {
-        uint64_t *ilt = (uint64_t *)(im->base + rd32(desc));
-        uint64_t *iat = (uint64_t *)(im->base + rd32(desc + 16));
-
-        for (; *ilt; ilt++, iat++) {
-            const char *name = (const char *)im->base + (*ilt & 0x7fffffff)
-                               + 2;
-            const Mock *m = mocks;
-
-            while (m->name && strcmp(m->name, name)) {
-                m++;
-            }
-            if (m->name) {
-                *iat = (uint64_t)m->fn;
-            } else if (ntraps < TRAPS) {
-                trap_name[ntraps] = name;
-                *iat = (uint64_t)(trap_base + 16 * ntraps++);
-            }
-        }
-    }
-    return im->base + im->entry;
-}
-
-/* A global of the image, by its COFF symbol */
-static void *image_symbol(Image *im, const char *want)
-{
-    const uint8_t *sym = im->file + im->sym_off;
-    const char *strtab = (const char *)sym + 18 * im->nsym;
-
-    for (uint32_t i = 0; i < im->nsym; i += 1 + sym[18 * i + 17]) {
-        const uint8_t *s = sym + 18 * i;
-        char name[9] = { 0 };
-        const char *n = name;
-        int16_t sec = (int16_t)rd16(s + 12);
-
-        if (rd32(s) == 0) {
-            n = strtab + rd32(s + 4);
-        } else {
-            memcpy(name, s, 8);
-        }
-        if (sec > 0 && !strcmp(n, want)) {
-            return im->base + rd32(im->sec + 40 * (sec - 1) + 12) +
-                   rd32(s + 8);
-        }
-    }
-    return NULL;
 }
 
 /* --- mock NDIS: what the drivers hand it, kept for the checks --- */
@@ -773,7 +584,6 @@ static void run_im(Image *im, void *entry)
 
 int main(int argc, char **argv)
 {
-    struct sigaction sa = { .sa_sigaction = on_fault, .sa_flags = SA_SIGINFO };
     Image im;
     void *entry;
 
@@ -782,8 +592,6 @@ int main(int argc, char **argv)
         return 2;
     }
     setvbuf(stdout, NULL, _IONBF, 0);
-    sigaction(SIGSEGV, &sa, NULL);
-    sigaction(SIGBUS, &sa, NULL);
     entry = image_map(&im, argv[1], mocks);
     if (!strcmp(argv[2], "miniport")) {
         run_miniport(entry);

@@ -25,9 +25,10 @@ export CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=true
 
 # Our files, by their path inside the QEMU tree.
 OUR_FILES=(hw/net/chimney
-           tests/qtest/chimney-test.c
+           tests/qtest/chimney-test.c tests/qtest/chimney-windows-test.c
            tests/qtest/libqos/chimney.c tests/qtest/libqos/chimney.h
            tests/unit/test-chimney-tcp.c tests/unit/test-chimney-guest.c
+           tests/windows
            docs/specs/chimney-nic.rst docs/system/devices/chimney-nic.rst)
 
 source_tree() {

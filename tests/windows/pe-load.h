@@ -97,23 +97,32 @@ static const int pe_gregs[16] = {
 };
 
 /*
- * Decode "mov r32, [m]" (8B /r) or "mov [m], r32" (89 /r), with an
- * optional REX prefix: the instruction length, or 0 for anything else.
+ * Decode "mov r32, [m]" (8B /r), "mov [m], r32" (89 /r) or
+ * "mov [m], imm32" (C7 /0), with an optional REX prefix: the instruction
+ * length, or 0 for anything else.  *reg is -1 for an immediate (*imm).
  */
-static inline int pe_decode_mov(const uint8_t *ip, int *load, int *reg)
+static inline int pe_decode_mov(const uint8_t *ip, int *load, int *reg,
+                                uint32_t *imm)
 {
-    int n = 0, rex = 0, mod, rm;
+    int n = 0, rex = 0, mod, rm, op;
 
     if ((ip[0] & 0xf0) == 0x40) {
         rex = ip[n++];
     }
-    if (rex & 8 || (ip[n] != 0x8b && ip[n] != 0x89)) {
+    op = ip[n++];
+    if (rex & 8 || (op != 0x8b && op != 0x89 && op != 0xc7)) {
         return 0;                   /* 64-bit or another instruction */
     }
-    *load = ip[n++] == 0x8b;
+    *load = op == 0x8b;
     mod = ip[n] >> 6;
     rm = ip[n] & 7;
     *reg = ((ip[n] >> 3) & 7) | (rex & 4 ? 8 : 0);
+    if (op == 0xc7) {
+        if (*reg & 7) {
+            return 0;
+        }
+        *reg = -1;
+    }
     n++;
     if (mod == 3) {
         return 0;
@@ -126,7 +135,12 @@ static inline int pe_decode_mov(const uint8_t *ip, int *load, int *reg)
     } else if (mod == 0 && rm == 5) {
         return 0;                   /* RIP-relative: never MMIO here */
     }
-    return n + (mod == 1 ? 1 : mod == 2 ? 4 : 0);
+    n += mod == 1 ? 1 : mod == 2 ? 4 : 0;
+    if (op == 0xc7) {
+        memcpy(imm, ip + n, 4);
+        n += 4;
+    }
+    return n;
 }
 
 static inline void pe_on_fault(int sig, siginfo_t *si, void *ctx)
@@ -136,17 +150,19 @@ static inline void pe_on_fault(int sig, siginfo_t *si, void *ctx)
     uintptr_t a = (uintptr_t)si->si_addr;
     char msg[160];
     int n, load, reg, len;
+    uint32_t imm = 0;
 
     len = pe_mmio.va && a >= (uintptr_t)pe_mmio.va &&
           a + 4 <= (uintptr_t)pe_mmio.va + pe_mmio.len ?
-          pe_decode_mov((const uint8_t *)g[REG_RIP], &load, &reg) : 0;
+          pe_decode_mov((const uint8_t *)g[REG_RIP], &load, &reg, &imm) : 0;
     if (len) {
         uint32_t off = a - (uintptr_t)pe_mmio.va;
 
         if (load) {
             g[pe_gregs[reg]] = pe_mmio.readl(pe_mmio.opaque, off);
         } else {
-            pe_mmio.writel(pe_mmio.opaque, off, (uint32_t)g[pe_gregs[reg]]);
+            pe_mmio.writel(pe_mmio.opaque, off,
+                           reg < 0 ? imm : (uint32_t)g[pe_gregs[reg]]);
         }
         g[REG_RIP] += len;
         return;
@@ -156,8 +172,11 @@ static inline void pe_on_fault(int sig, siginfo_t *si, void *ctx)
                      "which the mock NDIS does not provide\n",
                      trap_name[(a - (uintptr_t)trap_base) / 16]);
     } else {
+        const uint8_t *ip = (const uint8_t *)g[REG_RIP];
+
         n = snprintf(msg, sizeof(msg), "Bail out! the driver faulted at "
-                     "%p\n", si->si_addr);
+                     "%p (code %02x %02x %02x %02x)\n", si->si_addr, ip[0],
+                     ip[1], ip[2], ip[3]);
     }
     if (write(1, msg, n) < 0) {
         _exit(2);

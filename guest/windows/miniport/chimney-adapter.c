@@ -32,17 +32,39 @@ VOID chimney_writel(ChimneyAdapter *a, ULONG reg, ULONG val)
  * page it is the page's virtual address plus the offset.  Nothing else is
  * ever named, so anything outside is a bug and is not touched.
  */
-static PUCHAR chimney_shm_at(ChimneyAdapter *a, uint64_t addr, size_t len)
+/*
+ * Shared memory the device sees, remembered so that the driver core's
+ * DMA addresses (rings, queue entries, state blocks) find their mapping.
+ */
+PVOID chimney_shared_alloc(ChimneyAdapter *a, ULONG len,
+                           PNDIS_PHYSICAL_ADDRESS pa)
 {
-    uint64_t base = a->shm_pa.QuadPart;
+    PVOID va = NULL;
 
-    if (addr < base || len > CHIMNEY_SHM_SIZE ||
-        addr - base > CHIMNEY_SHM_SIZE - len) {
-        DbgPrint("chimney-nic: DMA address 0x%llx outside shared memory\n",
-                 (unsigned long long)addr);
+    if (a->ndma == CHIMNEY_DMA_REGIONS) {
         return NULL;
     }
-    return a->shm + (addr - base);
+    NdisMAllocateSharedMemory(a->miniport, len, TRUE, &va, pa);
+    if (va) {
+        a->dma_region[a->ndma++] = (ChimneyDmaRegion) {
+            .va = va, .pa = pa->QuadPart, .len = len,
+        };
+    }
+    return va;
+}
+
+static PUCHAR chimney_shm_at(ChimneyAdapter *a, uint64_t addr, size_t len)
+{
+    for (ULONG i = 0; i < a->ndma; i++) {
+        ChimneyDmaRegion *r = &a->dma_region[i];
+
+        if (addr >= r->pa && len <= r->len && addr - r->pa <= r->len - len) {
+            return r->va + (addr - r->pa);
+        }
+    }
+    DbgPrint("chimney-nic: DMA address 0x%llx outside shared memory\n",
+             (unsigned long long)addr);
+    return NULL;
 }
 
 static void chimney_shm_read(void *opaque, uint64_t addr, void *buf,
@@ -136,15 +158,13 @@ NDIS_STATUS chimney_adapter_start(ChimneyAdapter *a,
     if (status != NDIS_STATUS_SUCCESS) {
         return status;
     }
-    NdisMAllocateSharedMemory(a->miniport, CHIMNEY_SHM_SIZE, TRUE, &shm,
-                              &a->shm_pa);
+    shm = chimney_shared_alloc(a, CHIMNEY_SHM_SIZE, &a->shm_pa);
     if (!shm) {
         return NDIS_STATUS_RESOURCES;
     }
     a->shm = shm;
     memset(a->shm, 0, CHIMNEY_SHM_SIZE);
-    NdisMAllocateSharedMemory(a->miniport, CHIMNEY_DATA_SIZE, TRUE, &shm,
-                              &a->data_pa);
+    shm = chimney_shared_alloc(a, CHIMNEY_DATA_SIZE, &a->data_pa);
     if (!shm) {
         return NDIS_STATUS_RESOURCES;
     }

@@ -248,6 +248,15 @@ typedef struct ChimneyL2Stats {
     ULONG64 tx_errors, tx_discards;     /* refused by the device; not sent */
 } ChimneyL2Stats;
 
+/* Shared memory the device reaches: where the driver core may read/write */
+typedef struct ChimneyDmaRegion {
+    PUCHAR va;
+    ULONG64 pa;
+    ULONG len;
+} ChimneyDmaRegion;
+
+#define CHIMNEY_DMA_REGIONS     (4 + CHIMNEY_MAX_OFFLOADS)
+
 struct ChimneyAdapter {
     NDIS_HANDLE miniport;
     PUCHAR regs;                /* BAR0, read through READ_REGISTER_* */
@@ -257,6 +266,8 @@ struct ChimneyAdapter {
     PUCHAR data;
     NDIS_PHYSICAL_ADDRESS data_pa;
     ChimneyGuestDev dev;        /* registers, admin SQ, shared memory */
+    ChimneyDmaRegion dma_region[CHIMNEY_DMA_REGIONS];
+    ULONG ndma;
     ChimneyGuestCq acq;
     ChimneyIdentify id;
     BOOLEAN link_up;
@@ -316,6 +327,8 @@ VOID chimney_adapter_stop(ChimneyAdapter *a);
 UCHAR chimney_admin(ChimneyAdapter *a, ChimneyAdminCmd *cmd);
 ULONG chimney_readl(ChimneyAdapter *a, ULONG reg);
 VOID chimney_writel(ChimneyAdapter *a, ULONG reg, ULONG val);
+PVOID chimney_shared_alloc(ChimneyAdapter *a, ULONG len,
+                           PNDIS_PHYSICAL_ADDRESS pa);
 
 /* chimney-datapath.c */
 NDIS_STATUS chimney_datapath_start(ChimneyAdapter *a);

@@ -972,10 +972,8 @@ NDIS_STATUS chimney_tcp_io_start(ChimneyAdapter *a)
         a->dma = NULL;
         return NDIS_STATUS_RESOURCES;
     }
-    NdisMAllocateSharedMemory(a->miniport, CHIMNEY_CH_MEM, TRUE,
-                              (PVOID *)&a->chimney_mem, &a->chimney_pa);
-    NdisMAllocateSharedMemory(a->miniport, CHIMNEY_JOB_MEM, TRUE,
-                              (PVOID *)&a->job_mem, &a->job_pa);
+    a->chimney_mem = chimney_shared_alloc(a, CHIMNEY_CH_MEM, &a->chimney_pa);
+    a->job_mem = chimney_shared_alloc(a, CHIMNEY_JOB_MEM, &a->job_pa);
     a->ind_pool = NdisAllocateNetBufferListPool(a->miniport, &pool);
     if (!a->chimney_mem || !a->job_mem || !a->ind_pool) {
         return NDIS_STATUS_RESOURCES;
@@ -994,8 +992,7 @@ NDIS_STATUS chimney_tcp_io_start(ChimneyAdapter *a)
         a->conn[i] = c;
         c->adapter = a;
         c->index = i;
-        NdisMAllocateSharedMemory(a->miniport, CHIMNEY_CONN_MEM, TRUE,
-                                  (PVOID *)&c->mem, &c->mem_pa);
+        c->mem = chimney_shared_alloc(a, CHIMNEY_CONN_MEM, &c->mem_pa);
         if (!c->mem) {
             return NDIS_STATUS_RESOURCES;
         }

@@ -41,6 +41,10 @@
 #define H_MINIPORT      ((void *)0x1002)
 #define H_DMA           ((void *)0x1003)
 #define H_INTERRUPT     ((void *)0x1004)
+#define H_IM_DRIVER     ((void *)0x1011)
+#define H_IM_PROTOCOL   ((void *)0x1012)
+#define H_IM_BINDING    ((void *)0x1013)
+#define H_IM_VIRTUAL    ((void *)0x1014)
 
 typedef WINAPI uint32_t Fn2(void *a, void *b);
 typedef WINAPI uint32_t Fn3(void *a, void *b, void *c);
@@ -69,6 +73,14 @@ static struct {
     void *received;             /* NdisTcpOffloadReceiveComplete's */
     uint32_t indicated;         /* bytes offered by indications */
     uint32_t events, last_event;
+    void *host;                 /* the miniport handle completions name */
+
+    /* the intermediate driver, when it sits between host and miniport */
+    bool im_above;
+    uint8_t im_mp_chars[0x98], im_proto_chars[0x80];
+    void *im_provider_generic, *im_provider_tcp;
+    void *im_client_generic, *im_client_tcp;
+    void *im_binding;           /* its ProtocolBindingContext */
 } w;
 
 /* --- mock NDIS --- */
@@ -282,13 +294,13 @@ static WINAPI uint32_t m_indicate(void *h, uint8_t *nbl, uint32_t st,
 
 static WINAPI void m_receive_complete(void *h, void *nbl)
 {
-    g_assert(h == H_MINIPORT);
+    g_assert(h == w.host);
     w.received = nbl;
 }
 
 static WINAPI void m_send_complete(void *h, void *nbl)
 {
-    g_assert(h == H_MINIPORT);
+    g_assert(h == w.host);
     w.sent = nbl;
     w.send_calls++;
 }
@@ -297,28 +309,136 @@ static WINAPI void m_io_complete(void *h, void *nbl)
 {
 }
 
+/*
+ * With the intermediate driver above, NDIS hands the miniport's
+ * completions and indications to its protocol half: completions by the
+ * binding, indications by the NDIS_OFFLOAD_HANDLE the IM passed down
+ * (which is what the miniport got as NdisOffloadHandle).
+ */
+static WINAPI void n_send_complete(void *h, void *nbl)
+{
+    ((Fn2v *)rdp(w.im_client_tcp, 0x10))(w.im_binding, nbl);
+}
+
+static WINAPI void n_receive_complete(void *h, void *nbl)
+{
+    ((Fn2v *)rdp(w.im_client_tcp, 0x18))(w.im_binding, nbl);
+}
+
+static WINAPI void n_event(void *h, uint32_t type, uint32_t info)
+{
+    typedef WINAPI void EventFn(void *ctx, uint32_t type, uint32_t info);
+
+    ((EventFn *)rdp(w.im_client_tcp, 0x30))(h, type, info);
+}
+
+static WINAPI uint32_t n_indicate(void *h, void *nbl, uint32_t st,
+                                  uint32_t *consumed)
+{
+    typedef WINAPI uint32_t IndFn(void *ctx, void *nbl, uint32_t st,
+                                  uint32_t *consumed);
+
+    return ((IndFn *)rdp(w.im_client_tcp, 0x38))(h, nbl, st, consumed);
+}
+
 static void *host_handlers[7];
 
 static WINAPI uint32_t m_get_handlers(void *h, int type, void **out)
 {
     *(uint32_t *)host_handlers = 0x00380180;
-    host_handlers[1] = m_event;
-    host_handlers[2] = m_indicate;
-    host_handlers[3] = m_send_complete;
-    host_handlers[4] = m_receive_complete;
+    host_handlers[1] = w.im_above ? (void *)n_event : (void *)m_event;
+    host_handlers[2] = w.im_above ? (void *)n_indicate : (void *)m_indicate;
+    host_handlers[3] = w.im_above ? (void *)n_send_complete :
+                                    (void *)m_send_complete;
+    host_handlers[4] = w.im_above ? (void *)n_receive_complete :
+                                    (void *)m_receive_complete;
     host_handlers[5] = m_io_complete;
     host_handlers[6] = m_io_complete;
     *out = host_handlers;
     return 0;
 }
 
+/* The IM's virtual adapter gets the host's entry points */
+static void *im_host_handlers[7];
+
+static WINAPI uint32_t i_get_handlers(void *h, int type, void **out)
+{
+    g_assert(h == H_IM_VIRTUAL);
+    *(uint32_t *)im_host_handlers = 0x00380180;
+    im_host_handlers[1] = m_event;
+    im_host_handlers[2] = m_indicate;
+    im_host_handlers[3] = m_send_complete;
+    im_host_handlers[4] = m_receive_complete;
+    im_host_handlers[5] = m_io_complete;
+    im_host_handlers[6] = m_io_complete;
+    *out = im_host_handlers;
+    return 0;
+}
+
+/*
+ * NDIS between the IM and the miniport for state: the IM's protocol
+ * block lists go down as miniport block lists, the IM's
+ * NDIS_OFFLOAD_HANDLE giving MiniportOffloadContext and serving as the
+ * NdisOffloadHandle; the words the miniport view uses are NDIS's own
+ * (NdisReserved) in the protocol view and are put back on the way up.
+ */
+typedef struct NdisSaved {
+    uint8_t *block;
+    void *reserved2;            /* protocol NdisReserved[2] at 0x30 */
+} NdisSaved;
+
+static NdisSaved ndis_saved[8];
+static int ndis_nsaved;
+
+static void ndis_down(uint8_t *b)
+{
+    for (; b; b = rdp(b, 0x08)) {
+        void *handle = rdp(b, 0x38);
+
+        g_assert_cmpint(ndis_nsaved, <, 8);
+        ndis_saved[ndis_nsaved++] = (NdisSaved) { b, rdp(b, 0x30) };
+        wrp(b, 0x30, handle ? rdp(handle, 8) : NULL);
+        ndis_down(rdp(b, 0x10));
+    }
+}
+
+static void ndis_up(void)
+{
+    for (int i = 0; i < ndis_nsaved; i++) {
+        wrp(ndis_saved[i].block, 0x30, ndis_saved[i].reserved2);
+    }
+    ndis_nsaved = 0;
+}
+
 static WINAPI void m_initiate_done(void *h, void *root)
 {
+    if (w.im_above) {
+        ndis_up();
+        ((Fn2v *)rdp(w.im_client_generic, 0x08))(w.im_binding, root);
+        return;
+    }
     w.initiated = root;
 }
 
 static WINAPI void m_terminate_done(void *h, void *root)
 {
+    if (w.im_above) {
+        ndis_up();
+        ((Fn2v *)rdp(w.im_client_generic, 0x10))(w.im_binding, root);
+        return;
+    }
+    w.terminated = root;
+}
+
+static WINAPI void m_initiate_done_host(void *h, void *root)
+{
+    g_assert(h == H_IM_VIRTUAL);
+    w.initiated = root;
+}
+
+static WINAPI void m_terminate_done_host(void *h, void *root)
+{
+    g_assert(h == H_IM_VIRTUAL);
     w.terminated = root;
 }
 
@@ -368,6 +488,159 @@ static const Mock mocks[] = {
     { "NdisMTerminateOffloadComplete", m_terminate_done },
     { "NdisMIndicateStatusEx", m_ignore2 },
     { "NdisMIndicateReceiveNetBufferLists", m_ignore4 },
+    { NULL, NULL },
+};
+
+/* --- the intermediate driver's NDIS --- */
+
+static WINAPI uint32_t i_register_mp(void *drv, void *reg, void *ctx,
+                                     void *chars, void **h)
+{
+    memcpy(w.im_mp_chars, chars, sizeof(w.im_mp_chars));
+    *h = H_IM_DRIVER;
+    return 0;
+}
+
+static WINAPI uint32_t i_register_proto(void *ctx, void *chars, void **h)
+{
+    memcpy(w.im_proto_chars, chars, sizeof(w.im_proto_chars));
+    *h = H_IM_PROTOCOL;
+    return 0;
+}
+
+static WINAPI uint32_t i_set_optional(void *h, uint8_t *header)
+{
+    switch (header[0]) {
+    case 0x8f:
+        w.im_provider_generic = header;
+        break;
+    case 0x94:
+        w.im_provider_tcp = header;
+        break;
+    case 0x8e:
+        w.im_client_generic = header;
+        break;
+    case 0x93:
+        w.im_client_tcp = header;
+        break;
+    }
+    return 0;
+}
+
+static WINAPI uint32_t i_ok2(void *a, void *b)
+{
+    return 0;
+}
+
+static WINAPI uint32_t i_register_device(void *h, void *attrs, void **dev,
+                                         void **dh)
+{
+    *dev = (void *)0x3000;
+    *dh = (void *)0x3001;
+    return 0;
+}
+
+static WINAPI void *i_pool(void *h, void *params)
+{
+    return (void *)0x3002;
+}
+
+static WINAPI uint32_t i_open_config(void *obj, void **h)
+{
+    *h = (void *)0x3003;
+    return 0;
+}
+
+static uint16_t upper_name[] = u"\\Device\\{chimney-im-virtual}";
+
+static WINAPI void i_read_config(uint32_t *st, void **param, void *h,
+                                 void *key, int type)
+{
+    static uint8_t p[24];               /* NDIS_CONFIGURATION_PARAMETER */
+
+    *(uint32_t *)p = 2;                 /* NdisParameterString */
+    *(uint16_t *)(p + 8) = sizeof(upper_name) - 2;
+    *(uint16_t *)(p + 10) = sizeof(upper_name);
+    wrp(p, 16, upper_name);
+    *param = p;
+    *st = 0;
+}
+
+static WINAPI uint32_t i_open_adapter(void *proto, void *ctx, uint8_t *op,
+                                      void *bind_ctx, void **h)
+{
+    *(uint32_t *)rdp(op, 0x20) = 0;     /* SelectedMediumIndex */
+    *h = H_IM_BINDING;
+    return 0;
+}
+
+static WINAPI uint32_t i_im_init(void *drv, void *name, void *ctx)
+{
+    w.im_binding = ctx;
+    return 0;
+}
+
+static WINAPI void i_initiate(void *binding, uint8_t *root)
+{
+    g_assert(binding == H_IM_BINDING);
+    ndis_down(root);
+    ((Fn2v *)rdp(w.provider_generic, 0x08))(w.adapter, root);
+}
+
+static WINAPI void i_terminate(void *binding, uint8_t *root)
+{
+    g_assert(binding == H_IM_BINDING);
+    ndis_down(root);
+    ((Fn2v *)rdp(w.provider_generic, 0x10))(w.adapter, root);
+}
+
+/* NDIS takes MiniportOffloadContext out of the IM's handle */
+static WINAPI uint32_t i_tcp_send(uint8_t *handle, void *nbl)
+{
+    return ((Fn3 *)rdp(w.provider_tcp, 0x10))(w.adapter, rdp(handle, 8),
+                                               nbl);
+}
+
+static WINAPI uint32_t i_tcp_receive(uint8_t *handle, void *nbl)
+{
+    return ((Fn3 *)rdp(w.provider_tcp, 0x18))(w.adapter, rdp(handle, 8),
+                                               nbl);
+}
+
+static const Mock im_mocks[] = {
+    { "DbgPrint", m_DbgPrint },
+    { "memcpy", m_memcpy },
+    { "memset", m_memset },
+    { "NdisMRegisterMiniportDriver", i_register_mp },
+    { "NdisMDeregisterMiniportDriver", m_nop1 },
+    { "NdisRegisterProtocolDriver", i_register_proto },
+    { "NdisDeregisterProtocolDriver", m_nop1 },
+    { "NdisIMAssociateMiniport", i_ok2 },
+    { "NdisRegisterDeviceEx", i_register_device },
+    { "NdisDeregisterDeviceEx", m_nop1 },
+    { "NdisSetOptionalHandlers", i_set_optional },
+    { "NdisAllocateMemoryWithTagPriority", m_alloc },
+    { "NdisFreeMemory", m_free },
+    { "NdisAllocateSpinLock", m_nop1 },
+    { "NdisFreeSpinLock", m_nop1 },
+    { "NdisAcquireSpinLock", m_nop1 },
+    { "NdisReleaseSpinLock", m_nop1 },
+    { "NdisInitializeEvent", m_nop1 },
+    { "NdisAllocateNetBufferListPool", i_pool },
+    { "NdisAllocateNetBufferPool", i_pool },
+    { "NdisOpenConfigurationEx", i_open_config },
+    { "NdisReadConfiguration", i_read_config },
+    { "NdisCloseConfiguration", m_nop1 },
+    { "NdisOpenAdapterEx", i_open_adapter },
+    { "NdisIMInitializeDeviceInstanceEx", i_im_init },
+    { "NdisMSetMiniportAttributes", i_ok2 },
+    { "NdisMGetOffloadHandlers", i_get_handlers },
+    { "NdisInitiateOffload", i_initiate },
+    { "NdisTerminateOffload", i_terminate },
+    { "NdisMInitiateOffloadComplete", m_initiate_done_host },
+    { "NdisMTerminateOffloadComplete", m_terminate_done_host },
+    { "NdisOffloadTcpSend", i_tcp_send },
+    { "NdisOffloadTcpReceive", i_tcp_receive },
     { NULL, NULL },
 };
 
@@ -421,6 +694,7 @@ static void setup(void)
     char path[] = "/dev/shm/chimney-windows-XXXXXX";
     int sv[2], fd = mkstemp(path);
 
+    memset(&w, 0, sizeof(w));
     g_assert_cmpint(fd, >=, 0);
     g_assert_cmpint(ftruncate(fd, RAM_SIZE), ==, 0);
     w.ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -577,34 +851,36 @@ static uint32_t peer_take(uint8_t *got, uint32_t want)
     return have;
 }
 
-static void test_windows_miniport(void)
+/* The driver image, or NULL (and the test skipped) when not built */
+static char *driver_path(const char *name)
 {
     const char *dir = getenv("CHIMNEY_WINDOWS_DIR");
-    g_autofree char *path = NULL;
-    uint8_t init[0x40] = { 0 }, res[8 + 20] = { 0 };
-    uint8_t *buf, *nbl, *nb, *d, *rnbl;
-    uint8_t got[4096];
-    uint64_t data;
-    void *entry;
-    Image im;
-    Tree t;
+    char *path;
 
     if (!dir) {
         g_test_skip("CHIMNEY_WINDOWS_DIR is not set");
-        return;
+        return NULL;
     }
-    path = g_build_filename(dir, "chimneynic.sys", NULL);
+    path = g_build_filename(dir, name, NULL);
     if (access(path, R_OK)) {
-        g_test_skip("no chimneynic.sys built");
-        return;
+        g_test_skip("the Windows drivers are not built");
+        g_free(path);
+        return NULL;
     }
-    setup();
-    entry = image_map(&im, path, mocks);
+    return path;
+}
+
+/* DriverEntry, SetOptions, MiniportInitializeEx and Restart */
+static void miniport_up(Image *im, const char *path)
+{
+    uint8_t init[0x40] = { 0 }, res[8 + 20] = { 0 };
+    void *entry = image_map(im, path, mocks);
+
     g_assert_cmphex(((Fn2 *)entry)((void *)0x10, (void *)0x20), ==, 0);
     ((Fn2 *)rdp(w.mp_chars, 0x10))(H_DRIVER, NULL);     /* SetOptions */
     g_assert(w.provider_generic && w.provider_tcp);
 
-    /* MiniportInitializeEx: BAR0 among the resources */
+    /* BAR0 among the resources */
     *(uint32_t *)(res + 4) = 1;                 /* Count */
     res[8] = 3;                                 /* CmResourceTypeMemory */
     *(uint64_t *)(res + 12) = w.bar;
@@ -616,6 +892,55 @@ static void test_windows_miniport(void)
     g_assert_cmphex(qtest_readl(w.qts, w.bar + CHIMNEY_REG_STATUS) &
                     CHIMNEY_STATUS_READY, ==, CHIMNEY_STATUS_READY);
     ((Fn2 *)rdp(w.mp_chars, 0x38))(w.adapter, NULL);    /* Restart */
+}
+
+/* MiniportHaltEx disables the device; then QEMU goes */
+static void miniport_down(void)
+{
+    ((Fn2 *)rdp(w.mp_chars, 0x20))(w.adapter, NULL);
+    g_assert_cmphex(qtest_readl(w.qts, w.bar + CHIMNEY_REG_STATUS) &
+                    CHIMNEY_STATUS_READY, ==, 0);
+    qpci_free_pc(w.bus);
+    alloc_destroy(&w.alloc);
+    qtest_quit(w.qts);
+    close(w.sock);
+    munmap(w.ram, RAM_SIZE);
+}
+
+/* 3000 bytes of a pattern in guest RAM, as a one-NB NBL */
+static uint8_t *send_nbl(void)
+{
+    uint8_t *buf = w.ram + guest_alloc(&w.alloc, 4096);
+
+    for (int i = 0; i < 3000; i++) {
+        buf[i] = i * 7 + 3;
+    }
+    return nbl_new(mdl_new(buf, 3000), 0, 3000);
+}
+
+static void wait_for(void **what)
+{
+    for (int i = 0; i < 100 && !*what; i++) {
+        run_dpc();
+    }
+    g_assert(*what);
+}
+
+static void test_windows_miniport(void)
+{
+    g_autofree char *path = driver_path("chimneynic.sys");
+    uint8_t *buf, *nbl, *nb, *d, *rnbl;
+    uint8_t got[4096];
+    uint64_t data;
+    Image im;
+    Tree t;
+
+    if (!path) {
+        return;
+    }
+    setup();
+    w.host = H_MINIPORT;
+    miniport_up(&im, path);
 
     /* MiniportInitiateOffload: three admin commands, one at a time */
     tree_init(&t, true);
@@ -630,13 +955,9 @@ static void test_windows_miniport(void)
     g_assert(t.ctx[0] && t.ctx[1] && t.ctx[2]);
 
     /* MiniportTcpOffloadSend: 3000 bytes from guest RAM */
-    data = guest_alloc(&w.alloc, 4096);
-    buf = w.ram + data;
-    for (int i = 0; i < 3000; i++) {
-        buf[i] = i * 7 + 3;
-    }
-    nbl = nbl_new(mdl_new(buf, 3000), 0, 3000);
+    nbl = send_nbl();
     nb = rdp(nbl, 8);
+    buf = rdp(rdp(nb, 8), 0x18);
     g_assert_cmphex(((Fn3 *)rdp(w.provider_tcp, 0x10))(w.adapter, &t.ctx[2],
                                                         nbl), ==, 0x103);
     g_assert_cmphex(w.sg_flags, ==, 1);         /* WRITE_TO_DEVICE */
@@ -708,19 +1029,113 @@ static void test_windows_miniport(void)
     g_assert_cmpuint(rd32(d + 0x10), ==, IRS + 1 + 501);    /* RcvNxt */
     g_assert(!rdp(d, 0x70));                            /* BufferedData */
 
-    /* MiniportHaltEx: the device is disabled */
-    ((Fn2 *)rdp(w.mp_chars, 0x20))(w.adapter, NULL);
-    g_assert_cmphex(qtest_readl(w.qts, w.bar + CHIMNEY_REG_STATUS) &
-                    CHIMNEY_STATUS_READY, ==, 0);
-    qpci_free_pc(w.bus);
-    alloc_destroy(&w.alloc);
-    qtest_quit(w.qts);
-    close(w.sock);
+    miniport_down();
+}
+
+/*
+ * The sample intermediate driver between the host and the miniport, as
+ * NDIS stacks them: the host offloads and sends through chimney-im, which
+ * passes it all down to chimneynic.sys and the device; the send
+ * completion comes back up as a real ProtocolTcpOffloadSendComplete call
+ * that chimney-im counts.
+ */
+static void test_windows_im_over_miniport(void)
+{
+    g_autofree char *nic = driver_path("chimneynic.sys");
+    g_autofree char *imp = nic ? driver_path("chimneyim.sys") : NULL;
+    uint8_t bind[0x100] = { 0 }, init[0x40] = { 0 }, caps[0x14] = { 0 };
+    uint8_t name[16] = { 0 }, got[4096], *nbl, *d;
+    static uint16_t adapter[] = u"\\Device\\{chimney-nic}";
+    uint64_t *counters;
+    Image mini, imi;
+    void *entry;
+    Tree t;
+
+    if (!imp) {
+        return;
+    }
+    setup();
+    w.im_above = true;
+    w.host = H_IM_VIRTUAL;
+    miniport_up(&mini, nic);
+
+    /* chimney-im loads, binds to the adapter and starts its own */
+    entry = image_map(&imi, imp, im_mocks);
+    g_assert_cmphex(((Fn2 *)entry)((void *)0x10, (void *)0x20), ==, 0);
+    ((Fn2 *)rdp(w.im_mp_chars, 0x10))(H_IM_DRIVER, NULL);
+    ((Fn2 *)rdp(w.im_proto_chars, 0x20))(H_IM_PROTOCOL, NULL);
+    g_assert(w.im_provider_generic && w.im_provider_tcp &&
+             w.im_client_generic && w.im_client_tcp);
+    *(uint16_t *)name = sizeof(adapter) - 2;
+    *(uint16_t *)(name + 2) = sizeof(adapter);
+    wrp(name, 8, adapter);
+    wrp(bind, 0x10, name);                      /* AdapterName */
+    *(uint32_t *)(bind + 0x24) = 1500;          /* MtuSize */
+    *(uint32_t *)(caps + 0x0c) = 64;            /* capacity */
+    wrp(bind, 0xe8, caps);              /* TcpConnectionOffloadCapabilities */
+    g_assert_cmphex(((Fn3 *)rdp(w.im_proto_chars, 0x28))(NULL,
+                    (void *)0x5000, bind), ==, 0);
+    g_assert(w.im_binding);
+    wrp(init, 0x10, w.im_binding);              /* IMDeviceInstanceContext */
+    g_assert_cmphex(((Fn3 *)rdp(w.im_mp_chars, 0x18))(H_IM_VIRTUAL, NULL,
+                                                      init), ==, 0);
+    ((Fn2 *)rdp(w.im_mp_chars, 0x38))(w.im_binding, NULL);
+
+    /* The host offloads through chimney-im */
+    tree_init(&t, true);
+    ((Fn2v *)rdp(w.im_provider_generic, 0x08))(w.im_binding, t.neighbor);
+    wait_for(&w.initiated);
+    g_assert(w.initiated == t.neighbor);
+    g_assert_cmphex(rd32(t.neighbor + 0x18), ==, 0);
+    g_assert_cmphex(rd32(t.path + 0x18), ==, 0);
+    g_assert_cmphex(rd32(t.tcp + 0x18), ==, 0);
+    g_assert(rdp(t.tcp, 0x30) == &t.ctx[2] &&
+             rdp(t.tcp, 0x38) == (void *)0xa2);
+    g_assert(t.ctx[0] && t.ctx[1] && t.ctx[2]);
+
+    /* ... and sends: the device's ACK-driven completion comes back up */
+    nbl = send_nbl();
+    g_assert_cmphex(((Fn3 *)rdp(w.im_provider_tcp, 0x10))(w.im_binding,
+                    &t.ctx[2], nbl), ==, 0x103);
+    g_assert_cmpuint(peer_take(got, 3000), ==, 3000);
+    wait_for(&w.sent);
+    g_assert(w.sent == nbl);
+    g_assert_cmphex(rd32(nbl + 0x8c), ==, 0);
+    g_assert_cmpuint((uintptr_t)rdp(nbl, 0x90), ==, 3000);
+
+    counters = image_symbol(&imi, "chimney_im_counters");
+    g_assert(counters);
+    g_assert_cmpuint(counters[0], ==, 1);       /* send complete calls */
+    g_assert_cmpuint(counters[1], ==, 1);       /* NBLs */
+    g_assert_cmpuint(counters[2], ==, 1);       /* SUCCESS */
+    g_assert_cmpuint(counters[6], ==, 3000);    /* bytes */
+    g_assert_cmpuint(counters[7], ==, 1);       /* sends passed down */
+    g_assert_cmpuint(counters[13], ==, 1);      /* connections offloaded */
+
+    /* The host terminates the tree through chimney-im */
+    {
+        void *ctx[3] = { t.ctx[0], t.ctx[1], t.ctx[2] };
+
+        tree_init(&t, false);
+        memcpy(t.ctx, ctx, sizeof(ctx));
+        state(t.tcp, 0, 0x80);
+    }
+    ((Fn2v *)rdp(w.im_provider_generic, 0x10))(w.im_binding, t.neighbor);
+    wait_for(&w.terminated);
+    g_assert(w.terminated == t.neighbor);
+    g_assert_cmphex(rd32(t.tcp + 0x18), ==, 0);
+    g_assert_cmphex(rd32(t.neighbor + 0x18), ==, 0);
+    d = t.tcp + 0x98;
+    g_assert_cmpuint(rd32(d + 0x18), ==, ISS + 1 + 3000);   /* SndUna */
+    g_assert_cmpuint(counters[15], ==, 1);      /* terminated */
+    miniport_down();
 }
 
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/chimney/windows/miniport", test_windows_miniport);
+    qtest_add_func("/chimney/windows/im-over-miniport",
+                   test_windows_im_over_miniport);
     return g_test_run();
 }

@@ -78,6 +78,7 @@ typedef struct Mock {
 #define TRAPS 256
 static uint8_t *trap_base;
 static const char *trap_name[TRAPS];
+static uint32_t ntraps;                 /* over every image loaded */
 
 /* An MMIO window: 32-bit accesses to it reach these callbacks */
 typedef struct PeMmio {
@@ -214,7 +215,7 @@ static inline void *image_map(Image *im, const char *path,
                               const Mock *mocks)
 {
     FILE *f = fopen(path, "rb");
-    uint32_t pe, opt, size, ntraps = 0;
+    uint32_t pe, opt, size;
     const uint8_t *d;
 
     if (!f) {
@@ -273,8 +274,10 @@ static inline void *image_map(Image *im, const char *path,
     }
 
     /* Imports: mocks, or a trap that names the function */
-    trap_base = mmap(NULL, TRAPS * 16, PROT_NONE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (!trap_base) {
+        trap_base = mmap(NULL, TRAPS * 16, PROT_NONE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    }
     for (uint8_t *desc = im->base + rd32(d + opt + 112 + 8);
          rd32(desc + 12); desc += 20) {
         uint64_t *ilt = (uint64_t *)(im->base + rd32(desc));

@@ -345,15 +345,13 @@ static void *host_handlers[7];
 
 static WINAPI uint32_t m_get_handlers(void *h, int type, void **out)
 {
-    *(uint32_t *)host_handlers = 0x00380180;
-    host_handlers[1] = w.im_above ? (void *)n_event : (void *)m_event;
-    host_handlers[2] = w.im_above ? (void *)n_indicate : (void *)m_indicate;
-    host_handlers[3] = w.im_above ? (void *)n_send_complete :
-                                    (void *)m_send_complete;
-    host_handlers[4] = w.im_above ? (void *)n_receive_complete :
-                                    (void *)m_receive_complete;
-    host_handlers[5] = m_io_complete;
-    host_handlers[6] = m_io_complete;
+    if (w.im_above) {
+        pe_tcp_handlers(host_handlers, n_event, n_indicate, n_send_complete,
+                        n_receive_complete, m_io_complete, m_io_complete);
+    } else {
+        pe_tcp_handlers(host_handlers, m_event, m_indicate, m_send_complete,
+                        m_receive_complete, m_io_complete, m_io_complete);
+    }
     *out = host_handlers;
     return 0;
 }
@@ -364,13 +362,8 @@ static void *im_host_handlers[7];
 static WINAPI uint32_t i_get_handlers(void *h, int type, void **out)
 {
     g_assert(h == H_IM_VIRTUAL);
-    *(uint32_t *)im_host_handlers = 0x00380180;
-    im_host_handlers[1] = m_event;
-    im_host_handlers[2] = m_indicate;
-    im_host_handlers[3] = m_send_complete;
-    im_host_handlers[4] = m_receive_complete;
-    im_host_handlers[5] = m_io_complete;
-    im_host_handlers[6] = m_io_complete;
+    pe_tcp_handlers(im_host_handlers, m_event, m_indicate, m_send_complete,
+                    m_receive_complete, m_io_complete, m_io_complete);
     *out = im_host_handlers;
     return 0;
 }

@@ -327,4 +327,22 @@ static inline void *image_symbol(Image *im, const char *want)
     return NULL;
 }
 
+/*
+ * An NDIS_TCP_OFFLOAD_EVENT_HANDLERS table, what NdisMGetOffloadHandlers
+ * gives a target: header (type 0x80, revision 1, size 0x38), then the
+ * event, receive-indicate and four completion entry points.
+ */
+static inline void pe_tcp_handlers(void **table, void *event, void *indicate,
+                                   void *send, void *receive,
+                                   void *disconnect, void *forward)
+{
+    table[0] = (void *)(uintptr_t)0x00380180;
+    table[1] = event;
+    table[2] = indicate;
+    table[3] = send;
+    table[4] = receive;
+    table[5] = disconnect;
+    table[6] = forward;
+}
+
 #endif /* PE_LOAD_H */

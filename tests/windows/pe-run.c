@@ -214,14 +214,9 @@ static WINAPI void m_up_complete(void *h, void *nbl)
 
 static WINAPI uint32_t m_get_handlers(void *h, int type, void **out)
 {
-    /* NDIS_TCP_OFFLOAD_EVENT_HANDLERS, Header.Size 0x38 */
-    *(uint32_t *)up_handlers = 0x00380180;
-    up_handlers[1] = m_up_event;
-    up_handlers[2] = m_up_indicate;
-    up_handlers[3] = m_up_send_complete;
-    up_handlers[4] = m_up_complete;
-    up_handlers[5] = m_up_complete;
-    up_handlers[6] = m_up_complete;
+    pe_tcp_handlers(up_handlers, m_up_event, m_up_indicate,
+                    m_up_send_complete, m_up_complete, m_up_complete,
+                    m_up_complete);
     *out = up_handlers;
     return 0;
 }

@@ -505,8 +505,8 @@ VOID chimney_datapath_stop(ChimneyAdapter *a)
     }
 }
 
-/* Copy the frame of @nb into @dst; false when its data cannot be mapped */
-static BOOLEAN chimney_copy_nb(PNET_BUFFER nb, PUCHAR dst)
+/* Copy the data of @nb into @dst; false when it cannot be mapped */
+BOOLEAN chimney_copy_nb(PNET_BUFFER nb, PUCHAR dst)
 {
     ULONG left = nb->DataLength;
     ULONG off = nb->CurrentMdlOffset;

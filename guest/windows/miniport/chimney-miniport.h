@@ -341,6 +341,7 @@ NDIS_STATUS chimney_datapath_admin(ChimneyAdapter *a, ChimneyAdminCmd *cmd,
                                    PNDIS_OID_REQUEST request);
 VOID chimney_datapath_restart(ChimneyAdapter *a);
 VOID chimney_link_indicate(ChimneyAdapter *a);
+BOOLEAN chimney_copy_nb(PNET_BUFFER nb, PUCHAR dst);
 ULONG chimney_frame_kind(const UCHAR *dst);
 
 /* chimney-offload.c: the state tree and the admin commands it takes */

@@ -169,23 +169,11 @@ static LONG chimney_copy_buffered(ChimneyAdapter *a, PNET_BUFFER_LIST nbl)
 
     for (; nbl; nbl = nbl->Next) {
         for (PNET_BUFFER nb = nbl->FirstNetBuffer; nb; nb = nb->Next) {
-            ULONG left = nb->DataLength, off = nb->CurrentMdlOffset;
-
-            if (total + left > CHIMNEY_JOB_DATA_MAX) {
+            if (nb->DataLength > CHIMNEY_JOB_DATA_MAX - total ||
+                !chimney_copy_nb(nb, a->job_mem + CHIMNEY_JOB_DATA + total)) {
                 return -1;
             }
-            for (PMDL m = nb->CurrentMdl; left && m; m = m->Next, off = 0) {
-                PUCHAR va = MmGetSystemAddressForMdlSafe(m,
-                                                         NormalPagePriority);
-                ULONG n = chimney_min(MmGetMdlByteCount(m) - off, left);
-
-                if (!va) {
-                    return -1;
-                }
-                memcpy(a->job_mem + CHIMNEY_JOB_DATA + total, va + off, n);
-                total += n;
-                left -= n;
-            }
+            total += nb->DataLength;
         }
     }
     return total;

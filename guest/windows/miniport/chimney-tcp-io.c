@@ -419,26 +419,6 @@ static PUCHAR chimney_fwd_slot(ChimneyAdapter *a, ULONG i, ULONG64 *pa)
     return a->chimney_mem + off;
 }
 
-static BOOLEAN chimney_copy_out(PNET_BUFFER nb, PUCHAR dst)
-{
-    ULONG left = nb->DataLength;
-    ULONG off = nb->CurrentMdlOffset;
-
-    for (PMDL mdl = nb->CurrentMdl; left && mdl; mdl = mdl->Next, off = 0) {
-        PUCHAR va = MmGetSystemAddressForMdlSafe(mdl, NormalPagePriority);
-        ULONG n = MmGetMdlByteCount(mdl) - off;
-
-        if (!va) {
-            return FALSE;
-        }
-        n = n < left ? n : left;
-        memcpy(dst, va + off, n);
-        dst += n;
-        left -= n;
-    }
-    return left == 0;
-}
-
 /* Under the lock: start what waits while slots and the admin SQ allow */
 VOID chimney_fwd_kick(ChimneyAdapter *a, PNET_BUFFER_LIST **failed)
 {
@@ -464,7 +444,7 @@ VOID chimney_fwd_kick(ChimneyAdapter *a, PNET_BUFFER_LIST **failed)
             c = NULL;                   /* terminated meanwhile */
         }
         if (!c || !nb || nb->DataLength > CHIMNEY_FWD_SLOT ||
-            !chimney_copy_out(nb, buf)) {
+            !chimney_copy_nb(nb, buf)) {
             nbl->Status = c ? NDIS_STATUS_FAILURE :
                               NDIS_STATUS_UPLOAD_IN_PROGRESS;
             chimney_append(failed, nbl);

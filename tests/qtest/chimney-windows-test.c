@@ -12,7 +12,8 @@
  * first, then into a posted buffer) and its FIN, and terminates the tree.
  * What reaches the mock NDIS is checked: statuses,
  * NdisTcpOffloadSendComplete and ReceiveComplete with the byte counts and
- * the NET_BUFFERs advanced, the indication and the disconnect event, the
+ * the NET_BUFFERs advanced, the indication and the disconnect event, a
+ * send whose mapping fails (uploaded, and the upload requested), the
  * delegated state returned.
  *
  * NDIS layouts are written out here from the documentation (x64), apart
@@ -67,6 +68,7 @@ static struct {
     void *dpc, *dpc_ctx;
     void *sg_done;              /* ProcessSGListHandler */
     uint32_t sg_flags;
+    bool sg_fail;               /* the next mapping fails */
     void *initiated, *terminated;
     void *sent;                 /* NdisTcpOffloadSendComplete's NBLs */
     int send_calls;
@@ -243,8 +245,13 @@ static WINAPI uint32_t m_alloc_sgl(void *dma, uint8_t *nb, void *ctx,
 {
     uint8_t *mdl = rdp(nb, 8);
     uint8_t *va = (uint8_t *)rdp(mdl, 0x18) + rd32(nb + 0x10);
-    uint8_t *sgl = g_malloc0(0x10 + 0x18);
+    uint8_t *sgl;
 
+    if (w.sg_fail) {
+        w.sg_fail = false;
+        return 0xc000009a;              /* NDIS_STATUS_RESOURCES */
+    }
+    sgl = g_malloc0(0x10 + 0x18);
     g_assert(va >= w.ram && va < w.ram + RAM_SIZE);
     w.sg_flags = flags;
     *(uint32_t *)sgl = 1;
@@ -999,6 +1006,28 @@ static void test_windows_miniport(void)
     }
     g_assert_cmpuint(w.events, ==, 1);
     g_assert_cmpuint(w.last_event, ==, 2);     /* TcpIndicateDisconnect */
+
+    /*
+     * Scatter-gather resources run out: that send, and the ones after it,
+     * complete as uploaded without going out, and the connection asks for
+     * its upload.
+     */
+    w.sg_fail = true;
+    w.sent = NULL;
+    nbl = send_nbl();
+    ((Fn3 *)rdp(w.provider_tcp, 0x10))(w.adapter, &t.ctx[2], nbl);
+    wait_for(&w.sent);
+    g_assert(w.sent == nbl);
+    g_assert_cmphex(rd32(nbl + 0x8c), ==, 0xc0231001);  /* UPLOAD_IN_... */
+    g_assert_cmpuint((uintptr_t)rdp(nbl, 0x90), ==, 0);
+    g_assert_cmpuint(w.events, ==, 2);
+    g_assert_cmpuint(w.last_event, ==, 3);     /* TcpIndicateRetrieve */
+    w.sent = NULL;
+    nbl = send_nbl();
+    ((Fn3 *)rdp(w.provider_tcp, 0x10))(w.adapter, &t.ctx[2], nbl);
+    wait_for(&w.sent);
+    g_assert_cmphex(rd32(nbl + 0x8c), ==, 0xc0231001);
+    g_assert_cmpuint(w.events, ==, 2);         /* asked once */
 
     /* MiniportTerminateOffload of the whole tree, dependents first */
     {

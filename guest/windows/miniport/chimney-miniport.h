@@ -183,6 +183,8 @@ typedef struct ChimneyConn {
     PNET_BUFFER_LIST rcv_wait, *rcv_wait_tail;  /* no slot yet */
     PNET_BUFFER_LIST sq_wait, *sq_wait_tail;    /* no SQ slot yet */
     BOOLEAN more;               /* in a ChimneyDeliveries' more[] */
+    BOOLEAN starved;            /* a mapping failed: the rest is uploaded */
+    BOOLEAN want_upload;        /* TcpIndicateRetrieve still to be made */
     BOOLEAN offloaded;          /* OFFLOAD_TCP succeeded */
     BOOLEAN announced;          /* NdisMInitiateOffloadComplete returned */
     BOOLEAN has_ind;            /* an INDICATE waits for @announced */

@@ -43,6 +43,18 @@ static VOID chimney_append(PNET_BUFFER_LIST **tail, PNET_BUFFER_LIST nbl)
 
 /* --- mapping requests and posting them in order --- */
 
+/* An empty entry in @r's place, completed as uploaded; upload requested */
+static VOID chimney_starve(ChimneyConn *c, ChimneyReq *r)
+{
+    r->failed = TRUE;
+    r->nsge = 0;
+    r->len = 0;
+    if (!c->starved) {
+        c->starved = TRUE;
+        c->want_upload = TRUE;
+    }
+}
+
 VOID chimney_conn_doorbell(ChimneyAdapter *a, ChimneyConn *c)
 {
     PULONG rec = (PULONG)(c->mem + CHIMNEY_CONN_DB);
@@ -57,9 +69,13 @@ VOID chimney_conn_doorbell(ChimneyAdapter *a, ChimneyConn *c)
 
 /*
  * Under the lock: post the mapped requests at the head of the send queue,
- * then the receives in cookie order.  A request whose mapping failed goes
- * as an empty one so that its place in the order is kept; its completion
- * reports the failure.
+ * then the receives in cookie order.  A request whose mapping failed
+ * (scatter-gather resources ran out) goes as an empty one so that its
+ * place in the order is kept.  From then on the connection cannot carry
+ * its data in order: it and every later request complete with
+ * UPLOAD_IN_PROGRESS (the host sends them again after the upload), and
+ * the connection asks for its upload (chimney.md 2.3, resource
+ * constraint).
  */
 static VOID chimney_conn_flush(ChimneyAdapter *a, ChimneyConn *c)
 {
@@ -72,9 +88,8 @@ static VOID chimney_conn_flush(ChimneyAdapter *a, ChimneyConn *c)
         if (!r->ready) {
             break;
         }
-        if (r->failed) {
-            r->nsge = 0;
-            r->len = 0;
+        if (r->failed || c->starved) {
+            chimney_starve(c, r);
         }
         chimney_guest_sq_post(&c->sq, &a->dev.mem, r->type, r->flags,
                               r->nsge, r->len, (ULONG_PTR)r, r->sgl_pa);
@@ -87,9 +102,8 @@ static VOID chimney_conn_flush(ChimneyAdapter *a, ChimneyConn *c)
         if (!r->ready || !chimney_guest_ring_space(&c->rq)) {
             break;
         }
-        if (r->failed) {
-            r->nsge = 0;
-            r->len = 0;
+        if (r->failed || c->starved) {
+            chimney_starve(c, r);
         }
         chimney_guest_sq_desc(&d, CHIMNEY_RQ_RECEIVE, r->flags, r->nsge,
                               r->len, c->rcv_posted, r->sgl_pa);
@@ -486,6 +500,17 @@ NDIS_STATUS chimney_tcp_forward(NDIS_HANDLE context, PVOID offload_context,
 
 /* --- completions (the DPC, under the lock) --- */
 
+/* TcpIndicateRetrieve (UploadRequested) for a starved connection, once */
+static VOID chimney_upload_request(ChimneyConn *c, ChimneyDeliveries *out)
+{
+    if (c->want_upload && out->nevent < ARRAYSIZE(out->event)) {
+        c->want_upload = FALSE;
+        out->event[out->nevent].ndis = c->obj.ndis;
+        out->event[out->nevent].type = TcpIndicateRetrieve;
+        out->event[out->nevent++].info = CHIMNEY_UPLOAD_REQUESTED;
+    }
+}
+
 /* A slot came free: what waits for one goes in once the lock is dropped */
 static VOID chimney_wants_more(ChimneyConn *c, ChimneyDeliveries *out)
 {
@@ -503,7 +528,7 @@ static VOID chimney_nbl_done(ChimneyAdapter *a, PNET_BUFFER_LIST nbl,
     ULONG left = cqe->bytes;
 
     chimney_unmap(a, nbl);
-    nbl->Status = failed ? NDIS_STATUS_FAILURE :
+    nbl->Status = failed ? NDIS_STATUS_UPLOAD_IN_PROGRESS :
         (NDIS_STATUS)chimney_guest_ndis_status(
             CHIMNEY_CQE_TYPE(cqe->type_status),
             CHIMNEY_CQE_STATUS(cqe->type_status));
@@ -548,6 +573,7 @@ static VOID chimney_sq_done(ChimneyAdapter *a, ChimneyConn *c,
     r = &c->sq_req[slot];
     chimney_nbl_done(a, r->nbl, cqe, r->failed);
     chimney_wants_more(c, out);
+    chimney_upload_request(c, out);
     if (CHIMNEY_CQE_TYPE(cqe->type_status) == CHIMNEY_CQE_DISCONNECT) {
         chimney_append(&out->disc_tail, r->nbl);
         return;
@@ -574,6 +600,7 @@ static VOID chimney_rcv_done(ChimneyAdapter *a, ChimneyConn *c,
     chimney_nbl_done(a, r->nbl, cqe, r->failed);
     out->rcv[out->nrcv++] = r->nbl;
     chimney_wants_more(c, out);
+    chimney_upload_request(c, out);
 }
 
 static VOID chimney_fwd_done(ChimneyAdapter *a, const ChimneyCqe *cqe,
@@ -850,6 +877,8 @@ ChimneyConn *chimney_conn_new(ChimneyAdapter *a)
     c->sq_wait = NULL;
     c->sq_wait_tail = &c->sq_wait;
     c->more = FALSE;
+    c->starved = FALSE;
+    c->want_upload = FALSE;
     c->offloaded = FALSE;
     c->announced = FALSE;
     c->has_ind = FALSE;

@@ -384,34 +384,47 @@ static NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS chimney_interrupt = {
     .EnableMessageInterruptHandler = chimney_msi_switch,
 };
 
-static NDIS_STATUS chimney_create_queues(ChimneyAdapter *a)
+/* CREATE_CQ: @id at @pa, with the driver's consumer of it */
+NDIS_STATUS chimney_create_cq(ChimneyAdapter *a, ChimneyGuestCq *cq, ULONG id,
+                              ULONG64 pa, ULONG entries)
 {
     ChimneyAdminCmd cmd = {
-        .opcode = CHIMNEY_CMD_CREATE_CQ, .id = CHIMNEY_L2_CQ,
-        .addr = a->shm_pa.QuadPart + CHIMNEY_SHM_L2CQ,
-        .len = CHIMNEY_L2_CQ_ENTRIES,
+        .opcode = CHIMNEY_CMD_CREATE_CQ, .id = id, .addr = pa, .len = entries,
     };
 
-    chimney_guest_cq_init(&a->l2cq, cmd.addr, CHIMNEY_L2_CQ_ENTRIES);
-    if (chimney_admin(a, &cmd) != CHIMNEY_ST_SUCCESS) {
-        return NDIS_STATUS_FAILURE;
-    }
-    cmd = (ChimneyAdminCmd) {
-        .opcode = CHIMNEY_CMD_CREATE_L2Q, .id = CHIMNEY_QUEUE_L2_TX,
-        .addr = a->shm_pa.QuadPart + CHIMNEY_SHM_TXQ,
-        .len = CHIMNEY_L2_ENTRIES, .param = { CHIMNEY_L2_CQ },
-    };
-    chimney_guest_ring_init(&a->txq, cmd.addr, CHIMNEY_L2_ENTRIES,
-                            CHIMNEY_L2_DESC_SIZE);
-    if (chimney_admin(a, &cmd) != CHIMNEY_ST_SUCCESS) {
-        return NDIS_STATUS_FAILURE;
-    }
-    cmd.id = CHIMNEY_QUEUE_L2_RX;
-    cmd.addr = a->shm_pa.QuadPart + CHIMNEY_SHM_RXQ;
-    chimney_guest_ring_init(&a->rxq, cmd.addr, CHIMNEY_L2_ENTRIES,
-                            CHIMNEY_L2_DESC_SIZE);
+    chimney_guest_cq_init(cq, pa, entries);
     return chimney_admin(a, &cmd) == CHIMNEY_ST_SUCCESS ?
            NDIS_STATUS_SUCCESS : NDIS_STATUS_FAILURE;
+}
+
+/* CREATE_L2Q: an L2 queue or the generic-buffer queue, completing on @cq */
+NDIS_STATUS chimney_create_l2q(ChimneyAdapter *a, ChimneyGuestRing *r,
+                               ULONG id, ULONG64 pa, ULONG entries, ULONG cq)
+{
+    ChimneyAdminCmd cmd = {
+        .opcode = CHIMNEY_CMD_CREATE_L2Q, .id = id, .addr = pa,
+        .len = entries, .param = { cq },
+    };
+
+    chimney_guest_ring_init(r, pa, entries, CHIMNEY_L2_DESC_SIZE);
+    return chimney_admin(a, &cmd) == CHIMNEY_ST_SUCCESS ?
+           NDIS_STATUS_SUCCESS : NDIS_STATUS_FAILURE;
+}
+
+static NDIS_STATUS chimney_create_queues(ChimneyAdapter *a)
+{
+    ULONG64 pa = a->shm_pa.QuadPart;
+
+    if (chimney_create_cq(a, &a->l2cq, CHIMNEY_L2_CQ, pa + CHIMNEY_SHM_L2CQ,
+                          CHIMNEY_L2_CQ_ENTRIES) != NDIS_STATUS_SUCCESS ||
+        chimney_create_l2q(a, &a->txq, CHIMNEY_QUEUE_L2_TX,
+                           pa + CHIMNEY_SHM_TXQ, CHIMNEY_L2_ENTRIES,
+                           CHIMNEY_L2_CQ) != NDIS_STATUS_SUCCESS) {
+        return NDIS_STATUS_FAILURE;
+    }
+    return chimney_create_l2q(a, &a->rxq, CHIMNEY_QUEUE_L2_RX,
+                              pa + CHIMNEY_SHM_RXQ, CHIMNEY_L2_ENTRIES,
+                              CHIMNEY_L2_CQ);
 }
 
 /* Receive buffers: an MDL and an NBL each, all posted */

@@ -333,6 +333,10 @@ PVOID chimney_shared_alloc(ChimneyAdapter *a, ULONG len,
                            PNDIS_PHYSICAL_ADDRESS pa);
 
 /* chimney-datapath.c */
+NDIS_STATUS chimney_create_cq(ChimneyAdapter *a, ChimneyGuestCq *cq, ULONG id,
+                              ULONG64 pa, ULONG entries);
+NDIS_STATUS chimney_create_l2q(ChimneyAdapter *a, ChimneyGuestRing *r,
+                               ULONG id, ULONG64 pa, ULONG entries, ULONG cq);
 NDIS_STATUS chimney_datapath_start(ChimneyAdapter *a);
 VOID chimney_datapath_stop(ChimneyAdapter *a);
 VOID chimney_datapath_send(ChimneyAdapter *a, PNET_BUFFER_LIST nbl,

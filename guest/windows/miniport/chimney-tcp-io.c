@@ -974,7 +974,6 @@ NDIS_STATUS chimney_tcp_io_start(ChimneyAdapter *a)
         .fAllocateNetBuffer = TRUE,
         .PoolTag = CHIMNEY_POOL_TAG,
     };
-    ChimneyAdminCmd cmd;
 
     if (NdisMRegisterScatterGatherDma(a->miniport, &dma, &a->dma) !=
         NDIS_STATUS_SUCCESS) {
@@ -1031,23 +1030,13 @@ NDIS_STATUS chimney_tcp_io_start(ChimneyAdapter *a)
     }
     a->fwd_wait_tail = &a->fwd_wait;
 
-    cmd = (ChimneyAdminCmd) {
-        .opcode = CHIMNEY_CMD_CREATE_CQ, .id = CHIMNEY_CONN_CQ,
-        .addr = a->chimney_pa.QuadPart + CHIMNEY_CH_CQ,
-        .len = CHIMNEY_CONN_CQ_ENTRIES,
-    };
-    chimney_guest_cq_init(&a->conn_cq, cmd.addr, CHIMNEY_CONN_CQ_ENTRIES);
-    if (chimney_admin(a, &cmd) != CHIMNEY_ST_SUCCESS) {
-        return NDIS_STATUS_FAILURE;
-    }
-    cmd = (ChimneyAdminCmd) {
-        .opcode = CHIMNEY_CMD_CREATE_L2Q, .id = CHIMNEY_QUEUE_INDICATE,
-        .addr = a->chimney_pa.QuadPart + CHIMNEY_CH_INDQ,
-        .len = CHIMNEY_IND_ENTRIES,
-    };
-    chimney_guest_ring_init(&a->indq, cmd.addr, CHIMNEY_IND_ENTRIES,
-                            CHIMNEY_L2_DESC_SIZE);
-    if (chimney_admin(a, &cmd) != CHIMNEY_ST_SUCCESS) {
+    /* The generic-buffer queue's CQ parameter must be 0 (abi.h) */
+    if (chimney_create_cq(a, &a->conn_cq, CHIMNEY_CONN_CQ,
+                          a->chimney_pa.QuadPart + CHIMNEY_CH_CQ,
+                          CHIMNEY_CONN_CQ_ENTRIES) != NDIS_STATUS_SUCCESS ||
+        chimney_create_l2q(a, &a->indq, CHIMNEY_QUEUE_INDICATE,
+                           a->chimney_pa.QuadPart + CHIMNEY_CH_INDQ,
+                           CHIMNEY_IND_ENTRIES, 0) != NDIS_STATUS_SUCCESS) {
         return NDIS_STATUS_FAILURE;
     }
     for (ULONG i = 0; i < CHIMNEY_IND_ENTRIES - 1; i++) {

@@ -427,8 +427,8 @@ static NDIS_STATUS chimney_create_queues(ChimneyAdapter *a)
                               CHIMNEY_L2_CQ);
 }
 
-/* Receive buffers: an MDL and an NBL each, all posted */
-static NDIS_STATUS chimney_rx_setup(ChimneyAdapter *a)
+/* A pool of NBLs with one NB each, for the buffers the driver indicates */
+NDIS_HANDLE chimney_nbl_pool(ChimneyAdapter *a)
 {
     NET_BUFFER_LIST_POOL_PARAMETERS pool = {
         .Header = {
@@ -441,7 +441,13 @@ static NDIS_STATUS chimney_rx_setup(ChimneyAdapter *a)
         .PoolTag = CHIMNEY_POOL_TAG,
     };
 
-    a->rx_pool = NdisAllocateNetBufferListPool(a->miniport, &pool);
+    return NdisAllocateNetBufferListPool(a->miniport, &pool);
+}
+
+/* Receive buffers: an MDL and an NBL each, all posted */
+static NDIS_STATUS chimney_rx_setup(ChimneyAdapter *a)
+{
+    a->rx_pool = chimney_nbl_pool(a);
     if (!a->rx_pool) {
         return NDIS_STATUS_RESOURCES;
     }

@@ -333,6 +333,7 @@ PVOID chimney_shared_alloc(ChimneyAdapter *a, ULONG len,
                            PNDIS_PHYSICAL_ADDRESS pa);
 
 /* chimney-datapath.c */
+NDIS_HANDLE chimney_nbl_pool(ChimneyAdapter *a);
 NDIS_STATUS chimney_create_cq(ChimneyAdapter *a, ChimneyGuestCq *cq, ULONG id,
                               ULONG64 pa, ULONG entries);
 NDIS_STATUS chimney_create_l2q(ChimneyAdapter *a, ChimneyGuestRing *r,

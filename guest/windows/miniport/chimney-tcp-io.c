@@ -964,16 +964,6 @@ NDIS_STATUS chimney_tcp_io_start(ChimneyAdapter *a)
         .MaximumPhysicalMapping = 256 * 1024,
         .ProcessSGListHandler = chimney_sg_done,
     };
-    NET_BUFFER_LIST_POOL_PARAMETERS pool = {
-        .Header = {
-            .Type = NDIS_OBJECT_TYPE_DEFAULT,
-            .Revision = NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
-            .Size = sizeof(pool),
-        },
-        .ProtocolId = NDIS_PROTOCOL_ID_DEFAULT,
-        .fAllocateNetBuffer = TRUE,
-        .PoolTag = CHIMNEY_POOL_TAG,
-    };
 
     if (NdisMRegisterScatterGatherDma(a->miniport, &dma, &a->dma) !=
         NDIS_STATUS_SUCCESS) {
@@ -982,7 +972,7 @@ NDIS_STATUS chimney_tcp_io_start(ChimneyAdapter *a)
     }
     a->chimney_mem = chimney_shared_alloc(a, CHIMNEY_CH_MEM, &a->chimney_pa);
     a->job_mem = chimney_shared_alloc(a, CHIMNEY_JOB_MEM, &a->job_pa);
-    a->ind_pool = NdisAllocateNetBufferListPool(a->miniport, &pool);
+    a->ind_pool = chimney_nbl_pool(a);
     if (!a->chimney_mem || !a->job_mem || !a->ind_pool) {
         return NDIS_STATUS_RESOURCES;
     }

@@ -15,6 +15,7 @@
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
 #include "hw/net/chimney/chimney.h"
+#include "hw/net/chimney/chimney-offload.h"
 #include "trace.h"
 
 static uint8_t chimney_cmd_identify(ChimneyState *s, uint64_t addr,
@@ -37,8 +38,8 @@ static uint8_t chimney_cmd_identify(ChimneyState *s, uint64_t addr,
     };
 
     if (len < sizeof(id)) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: IDENTIFY buffer of %u "
-                      "bytes, need %zu\n", len, sizeof(id));
+        CHIMNEY_GUEST_ERR(chimney_err_identify_len, "IDENTIFY buffer of %"
+                          PRIu32 " bytes, need %zu", len, sizeof(id));
         return CHIMNEY_ST_INVALID_PARAM;
     }
     memcpy(id.mac, s->conf.macaddr.a, sizeof(id.mac));
@@ -68,8 +69,7 @@ bool chimney_params_valid(const uint32_t *p)
 static uint8_t chimney_cmd_set_params(ChimneyState *s, const uint32_t *p)
 {
     if (!chimney_params_valid(p)) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: SET_PARAMS out of "
-                      "range\n");
+        CHIMNEY_GUEST_ERR(chimney_err_params, "SET_PARAMS out of range");
         return CHIMNEY_ST_INVALID_PARAM;
     }
     memcpy(s->params, p, sizeof(s->params));
@@ -87,7 +87,7 @@ static bool chimney_cq_in_use(ChimneyState *s, uint32_t id)
 {
     return (s->l2_txq.size && s->l2_txq.cq == id) ||
            (s->l2_rxq.size && s->l2_rxq.cq == id) ||
-           chimney_offload_cq_in_use(s, id);
+           chimney_conn_cq_in_use(s, id);
 }
 
 static uint8_t chimney_cmd_create_cq(ChimneyState *s, uint32_t id,
@@ -98,19 +98,21 @@ static uint8_t chimney_cmd_create_cq(ChimneyState *s, uint32_t id,
     uint32_t mod_usec = p[CHIMNEY_CQ_PARAM_MOD_USEC];
 
     if (!chimney_cq_id_valid(s, id)) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: CREATE_CQ bad id %u\n",
-                      id);
+        CHIMNEY_GUEST_ERR(chimney_err_create_cq_id, "CREATE_CQ bad id %"
+                          PRIu32, id);
         return CHIMNEY_ST_INVALID_ID;
     }
     if (s->cq[id].size) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: CQ %u exists\n", id);
+        CHIMNEY_GUEST_ERR(chimney_err_create_cq_exists, "CQ %" PRIu32
+                          " exists", id);
         return CHIMNEY_ST_INVALID_STATE;
     }
     if (!chimney_ring_geometry_valid(base, size, CHIMNEY_CQE_SIZE) ||
         vector >= s->num_vectors || mod_usec > CHIMNEY_CQ_MOD_USEC_MAX) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: CREATE_CQ %u base 0x%"
-                      PRIx64 " size %u vector %u mod_usec %u refused\n",
-                      id, base, size, vector, mod_usec);
+        CHIMNEY_GUEST_ERR(chimney_err_create_cq, "CREATE_CQ %" PRIu32
+                          " base 0x%" PRIx64 " size %" PRIu32 " vector %"
+                          PRIu32 " mod_usec %" PRIu32 " refused", id, base,
+                          size, vector, mod_usec);
         return CHIMNEY_ST_INVALID_PARAM;
     }
     chimney_cq_init(&s->cq[id], base, size, vector,
@@ -121,18 +123,18 @@ static uint8_t chimney_cmd_create_cq(ChimneyState *s, uint32_t id,
 static uint8_t chimney_cmd_destroy_cq(ChimneyState *s, uint32_t id)
 {
     if (!chimney_cq_id_valid(s, id) || !s->cq[id].size) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: DESTROY_CQ bad id %u\n",
-                      id);
+        CHIMNEY_GUEST_ERR(chimney_err_destroy_cq_id, "DESTROY_CQ bad id %"
+                          PRIu32, id);
         return CHIMNEY_ST_INVALID_ID;
     }
     if (chimney_cq_in_use(s, id)) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: DESTROY_CQ %u while a "
-                      "queue posts to it\n", id);
+        CHIMNEY_GUEST_ERR(chimney_err_destroy_cq_busy, "DESTROY_CQ %" PRIu32
+                          " while a queue posts to it", id);
         return CHIMNEY_ST_IN_USE;
     }
     chimney_cq_clear(&s->cq[id]);
     s->intr_cause &= ~(1u << id);
-    chimney_intx_update(s);
+    chimney_irq_update_intx(s);
     return CHIMNEY_ST_SUCCESS;
 }
 
@@ -158,21 +160,22 @@ static uint8_t chimney_cmd_create_l2q(ChimneyState *s, uint32_t id,
     uint32_t cq = p[CHIMNEY_L2Q_PARAM_CQ];
 
     if (!q) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: CREATE_L2Q bad queue "
-                      "%u\n", id);
+        CHIMNEY_GUEST_ERR(chimney_err_create_l2q_id, "CREATE_L2Q bad queue %"
+                          PRIu32, id);
         return CHIMNEY_ST_INVALID_ID;
     }
     if (q->size) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: L2 queue %u exists\n",
-                      id);
+        CHIMNEY_GUEST_ERR(chimney_err_create_l2q_exists, "L2 queue %" PRIu32
+                          " exists", id);
         return CHIMNEY_ST_INVALID_STATE;
     }
     /* Indications complete on their connection's CQ: none is named */
     if (!chimney_ring_geometry_valid(base, size, CHIMNEY_L2_DESC_SIZE) ||
         (id == CHIMNEY_QUEUE_INDICATE ? cq != 0 :
          !chimney_cq_id_valid(s, cq) || !s->cq[cq].size)) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: CREATE_L2Q %u base 0x%"
-                      PRIx64 " size %u cq %u refused\n", id, base, size, cq);
+        CHIMNEY_GUEST_ERR(chimney_err_create_l2q, "CREATE_L2Q %" PRIu32
+                          " base 0x%" PRIx64 " size %" PRIu32 " cq %" PRIu32
+                          " refused", id, base, size, cq);
         return CHIMNEY_ST_INVALID_PARAM;
     }
     *q = (ChimneyRing) { .base = base, .size = size, .cq = cq };
@@ -184,8 +187,8 @@ static uint8_t chimney_cmd_destroy_l2q(ChimneyState *s, uint32_t id)
     ChimneyRing *q = chimney_l2q(s, id);
 
     if (!q || !q->size) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: DESTROY_L2Q bad queue "
-                      "%u\n", id);
+        CHIMNEY_GUEST_ERR(chimney_err_destroy_l2q_id, "DESTROY_L2Q bad queue %"
+                          PRIu32, id);
         return CHIMNEY_ST_INVALID_ID;
     }
     memset(q, 0, sizeof(*q));
@@ -205,8 +208,8 @@ static uint8_t chimney_admin_exec(ChimneyState *s, const ChimneyAdminCmd *cmd,
         p[i] = le32_to_cpu(cmd->param[i]);
     }
     if (cmd->flags) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: admin command flags "
-                      "0x%x\n", cmd->flags);
+        CHIMNEY_GUEST_ERR(chimney_err_admin_flags, "admin command flags 0x%x",
+                          cmd->flags);
         return CHIMNEY_ST_INVALID_PARAM;
     }
     switch (cmd->opcode) {
@@ -225,8 +228,8 @@ static uint8_t chimney_admin_exec(ChimneyState *s, const ChimneyAdminCmd *cmd,
     case CHIMNEY_CMD_OFFLOAD_NEIGHBOR ... CHIMNEY_CMD_FORWARD:
         return chimney_offload_cmd(s, cmd, id, addr, p, target);
     default:
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: unknown admin opcode "
-                      "0x%x\n", cmd->opcode);
+        CHIMNEY_GUEST_ERR(chimney_err_admin_opcode, "unknown admin opcode "
+                          "0x%x", cmd->opcode);
         return CHIMNEY_ST_INVALID_OPCODE;
     }
 }

@@ -30,8 +30,6 @@
 #include "qemu/cutils.h"
 #include "qemu/main-loop.h"
 #include "qapi/error.h"
-#include "qapi/visitor.h"
-#include "hw/pci/msix.h"
 #include "hw/net/chimney/chimney.h"
 #include "trace.h"
 
@@ -464,7 +462,6 @@ void chimney_fault_posted(ChimneyState *s, ChimneyConn *conn,
                           const ChimneyPending *pe)
 {
     ChimneyFault *f = &s->fault;
-    PCIDevice *pdev = PCI_DEVICE(s);
     int64_t due;
 
     if (pe->hold_released) {
@@ -483,9 +480,7 @@ void chimney_fault_posted(ChimneyState *s, ChimneyConn *conn,
         break;
     case CHIMNEY_FAULT_IRQ_DROP:
         /* Written, never signalled: the PBA shows it pending */
-        if (msix_enabled(pdev)) {
-            msix_set_pending(pdev, s->cq[conn->cq].vector);
-        }
+        chimney_cq_mark_pending(s, conn->cq);
         f->stats.irq_dropped++;
         trace_chimney_fault(conn->index, pe->type, "irq-drop", 0);
         break;
@@ -501,21 +496,16 @@ static void chimney_fault_timer_cb(void *opaque)
     qemu_bh_schedule(s->bh);
 }
 
-/* Bottom half: consequences, periodic coalescing, late interrupts, waiting */
+/*
+ * Bottom half: the end of a coalescing period, and late interrupts.  The
+ * completions that wait for a rule are flushed by their connections
+ * (chimney_conn_flush_waiting).
+ */
 void chimney_fault_work(ChimneyState *s)
 {
     ChimneyFault *f = &s->fault;
     int64_t now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
-    QTAILQ_HEAD(, ChimneyConn) waiting;
-    ChimneyConn *conn, *next;
 
-    for (uint32_t i = 0; i < s->max_conns; i++) {
-        conn = s->conns[i];
-        if (conn && conn->fault_consequence) {
-            conn->fault_consequence = false;
-            chimney_conn_fault_consequence(conn);
-        }
-    }
     if (f->coalesce_waiting && f->coalesce_deadline >= 0 &&
         now >= f->coalesce_deadline) {
         f->coalesce_gen++;
@@ -530,95 +520,12 @@ void chimney_fault_work(ChimneyState *s)
             fault_timer_arm(f->irq_timer, f->irq_due[cq]);
         }
     }
-    /*
-     * Released together, behind one interrupt per CQ.  Those still not
-     * ready go back on the wait list, so take the list first.
-     */
-    QTAILQ_INIT(&waiting);
-    while ((conn = QTAILQ_FIRST(&s->wait_list))) {
-        QTAILQ_REMOVE(&s->wait_list, conn, wait_link);
-        QTAILQ_INSERT_TAIL(&waiting, conn, wait_link);
-    }
-    s->irq_batch = true;
-    QTAILQ_FOREACH_SAFE(conn, &waiting, wait_link, next) {
-        QTAILQ_REMOVE(&waiting, conn, wait_link);
-        conn->on_wait_list = false;
-        chimney_conn_flush(conn);
-        chimney_conn_release(conn);
-    }
-    s->irq_batch = false;
-    chimney_cq_fire_due(s);
     if (f->coalesce_waiting && f->coalesce_deadline >= 0) {
         fault_timer_arm(f->timer, f->coalesce_deadline);
     }
 }
 
-/* "x-fault-release": all, one, or conn=N */
-static void fault_release(ChimneyState *s, const char *what, Error **errp)
-{
-    ChimneyConn *best = NULL;
-    uint64_t best_seq = 0;
-    uint64_t index = UINT64_MAX;
-    bool all = !strcmp(what, "all");
-
-    if (g_str_has_prefix(what, "conn=")) {
-        if (qemu_strtou64(what + 5, NULL, 10, &index) ||
-            index >= s->max_conns) {
-            error_setg(errp, "chimney-nic: bad connection in '%s'", what);
-            return;
-        }
-    } else if (!all && strcmp(what, "one")) {
-        error_setg(errp, "chimney-nic: release 'all', 'one' or 'conn=N', "
-                   "not '%s'", what);
-        return;
-    }
-    for (uint32_t i = 0; i < s->max_conns; i++) {
-        ChimneyConn *conn = s->conns[i];
-
-        if (!conn || (index != UINT64_MAX && i != index)) {
-            continue;
-        }
-        for (uint32_t k = 0; k < conn->pend_count; k++) {
-            ChimneyPending *pe = &conn->pend[(conn->pend_head + k) %
-                                             conn->pend_cap];
-
-            if (!pe->hold) {
-                continue;
-            }
-            if (all || index != UINT64_MAX) {
-                pe->hold = false;
-                pe->hold_released = true;
-                continue;
-            }
-            if (!best || pe->seq < best_seq) {
-                best = conn;
-                best_seq = pe->seq;
-            }
-            break;
-        }
-    }
-    if (best) {
-        ChimneyPending *pe = &best->pend[best->pend_head];
-
-        /* "one": the oldest held completion that heads its connection */
-        for (uint32_t k = 0; k < best->pend_count; k++) {
-            pe = &best->pend[(best->pend_head + k) % best->pend_cap];
-            if (pe->hold) {
-                break;
-            }
-        }
-        pe->hold = false;
-        pe->hold_released = true;
-    }
-    qemu_bh_schedule(s->bh);
-}
-
-/* --- properties --- */
-
-static char *fault_get_rules(Object *obj, Error **errp)
-{
-    return g_strdup(CHIMNEY_NIC(obj)->fault.text ?: "");
-}
+/* --- control --- */
 
 static void fault_reseed(ChimneyFault *f)
 {
@@ -629,73 +536,22 @@ static void fault_reseed(ChimneyFault *f)
     }
 }
 
-static void fault_set_rules(Object *obj, const char *value, Error **errp)
+/* New rules replace the old ones; a text that does not parse changes none */
+bool chimney_fault_set_rules(ChimneyFault *f, const char *text, Error **errp)
 {
-    ChimneyState *s = CHIMNEY_NIC(obj);
-    ChimneyFault *f = &s->fault;
-
-    if (!chimney_fault_parse(value, f->rules, &f->nrules, errp)) {
-        return;
+    if (!chimney_fault_parse(text, f->rules, &f->nrules, errp)) {
+        return false;
     }
     g_free(f->text);
-    f->text = g_strdup(value);
+    f->text = g_strdup(text);
     fault_reseed(f);
+    return true;
 }
 
-static void fault_set_release(Object *obj, const char *value, Error **errp)
+void chimney_fault_set_seed(ChimneyFault *f, uint64_t seed)
 {
-    ChimneyState *s = CHIMNEY_NIC(obj);
-
-    if (!DEVICE(obj)->realized) {
-        error_setg(errp, "chimney-nic: nothing to release before realize");
-        return;
-    }
-    fault_release(s, value, errp);
-}
-
-static void fault_get_seed(Object *obj, Visitor *v, const char *name,
-                           void *opaque, Error **errp)
-{
-    visit_type_uint64(v, name, &CHIMNEY_NIC(obj)->fault.seed, errp);
-}
-
-static void fault_set_seed(Object *obj, Visitor *v, const char *name,
-                           void *opaque, Error **errp)
-{
-    ChimneyFault *f = &CHIMNEY_NIC(obj)->fault;
-
-    if (visit_type_uint64(v, name, &f->seed, errp)) {
-        fault_reseed(f);
-    }
-}
-
-void chimney_fault_add_properties(Object *obj)
-{
-    ChimneyFaultStats *st = &CHIMNEY_NIC(obj)->fault.stats;
-    const struct {
-        const char *name;
-        uint64_t *value;
-    } stats[] = {
-        { "x-fault-seen", &st->seen },
-        { "x-fault-delayed", &st->delayed },
-        { "x-fault-held", &st->held },
-        { "x-fault-released", &st->released },
-        { "x-fault-failed", &st->failed },
-        { "x-fault-reordered", &st->reordered },
-        { "x-fault-coalesced", &st->coalesced },
-        { "x-fault-irq-delayed", &st->irq_delayed },
-        { "x-fault-irq-dropped", &st->irq_dropped },
-    };
-
-    object_property_add_str(obj, "x-fault-rules", fault_get_rules,
-                            fault_set_rules);
-    object_property_add_str(obj, "x-fault-release", NULL, fault_set_release);
-    object_property_add(obj, "x-fault-seed", "uint64", fault_get_seed,
-                        fault_set_seed, NULL, NULL);
-    for (int i = 0; i < ARRAY_SIZE(stats); i++) {
-        object_property_add(obj, stats[i].name, "uint64", chimney_get_stat,
-                            NULL, NULL, stats[i].value);
-    }
+    f->seed = seed;
+    fault_reseed(f);
 }
 
 void chimney_fault_init(ChimneyState *s)
@@ -705,7 +561,6 @@ void chimney_fault_init(ChimneyState *s)
     f->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, chimney_fault_timer_cb, s);
     f->irq_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, chimney_fault_timer_cb,
                                 s);
-    QTAILQ_INIT(&s->wait_list);
     chimney_fault_reset(s);
 }
 

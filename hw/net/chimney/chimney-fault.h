@@ -89,6 +89,7 @@ bool chimney_fault_ready(ChimneyState *s, ChimneyConn *conn,
 void chimney_fault_posted(ChimneyState *s, ChimneyConn *conn,
                           const ChimneyPending *pe);
 void chimney_fault_work(ChimneyState *s);
-void chimney_fault_add_properties(Object *obj);
+bool chimney_fault_set_rules(ChimneyFault *f, const char *text, Error **errp);
+void chimney_fault_set_seed(ChimneyFault *f, uint64_t seed);
 
 #endif /* HW_NET_CHIMNEY_FAULT_H */

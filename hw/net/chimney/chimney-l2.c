@@ -62,16 +62,16 @@ static uint8_t chimney_l2_tx_gather(ChimneyState *s, const ChimneyL2TxDesc *d,
     size_t len = 0;
 
     if (!(le16_to_cpu(d[n - 1].flags) & CHIMNEY_L2TX_EOP)) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: TX frame without EOP in "
-                      "%d descriptors\n", n);
+        CHIMNEY_GUEST_ERR(chimney_err_tx_eop, "TX frame without EOP in %d "
+                          "descriptors", n);
         return CHIMNEY_ST_BAD_DESCRIPTOR;
     }
     for (int i = 0; i < n; i++) {
         uint32_t seg = le32_to_cpu(d[i].len);
 
         if (seg == 0 || seg > sizeof(s->tx_frame) - len) {
-            qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: TX segment %d of "
-                          "%u bytes refused\n", i, seg);
+            CHIMNEY_GUEST_ERR(chimney_err_tx_segment, "TX segment %d of %"
+                              PRIu32 " bytes refused", i, seg);
             return CHIMNEY_ST_BAD_DESCRIPTOR;
         }
         if (!chimney_dma_read(s, le64_to_cpu(d[i].addr), s->tx_frame + len,
@@ -81,8 +81,7 @@ static uint8_t chimney_l2_tx_gather(ChimneyState *s, const ChimneyL2TxDesc *d,
         len += seg;
     }
     if (len < ETH_HLEN) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: TX frame of %zu bytes\n",
-                      len);
+        CHIMNEY_GUEST_ERR(chimney_err_tx_short, "TX frame of %zu bytes", len);
         return CHIMNEY_ST_BAD_DESCRIPTOR;
     }
     *total = len;
@@ -111,7 +110,7 @@ void chimney_l2_tx_process(ChimneyState *s)
         }
         status = chimney_l2_tx_gather(s, d, n, &len);
         if (status == CHIMNEY_ST_SUCCESS) {
-            s->stat_tx_frames++;
+            s->stats.tx_frames++;
             trace_chimney_l2_tx(len);
             /* The net layer copies a frame it has to queue. */
             if (!qemu_send_packet_async(nc, s->tx_frame, len,
@@ -129,7 +128,7 @@ void chimney_l2_tx_process(ChimneyState *s)
     qemu_bh_schedule(s->bh);
 }
 
-static bool chimney_l2_rx_ready(ChimneyState *s)
+bool chimney_l2_rx_ready(ChimneyState *s)
 {
     PCIDevice *pdev = PCI_DEVICE(s);
     ChimneyRing *q = &s->l2_rxq;
@@ -140,14 +139,6 @@ static bool chimney_l2_rx_ready(ChimneyState *s)
 }
 
 /* Offloaded connections take their segments whatever the L2 ring holds. */
-static bool chimney_l2_can_receive(NetClientState *nc)
-{
-    ChimneyState *s = qemu_get_nic_opaque(nc);
-
-    return chimney_l2_rx_ready(s) ||
-           (chimney_running(s) && chimney_offload_active(s));
-}
-
 static void chimney_l2_rx_complete(ChimneyState *s, uint64_t cookie,
                                    uint32_t bytes, uint8_t status)
 {
@@ -187,15 +178,15 @@ bool chimney_l2_rx_frame(ChimneyState *s, const uint8_t *buf, size_t size)
         len = le32_to_cpu(d.len);
         cookie = le64_to_cpu(d.cookie);
         if (len == 0) {
-            qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: RX buffer %u has no "
-                          "room\n", idx);
+            CHIMNEY_GUEST_ERR(chimney_err_rx_buffer_empty, "RX buffer %" PRIu32
+                              " has no room", idx);
             q->head = chimney_ring_next(q, idx);
             chimney_l2_rx_complete(s, cookie, 0, CHIMNEY_ST_BAD_DESCRIPTOR);
             continue;
         }
         if (size > len) {
             /* Dropped like an oversized frame on a real NIC. */
-            s->stat_rx_dropped++;
+            s->stats.rx_dropped++;
             trace_chimney_l2_rx_drop(size, len);
             return true;
         }
@@ -204,32 +195,12 @@ bool chimney_l2_rx_frame(ChimneyState *s, const uint8_t *buf, size_t size)
             chimney_l2_rx_complete(s, cookie, 0, CHIMNEY_ST_DMA_ERROR);
             return true;
         }
-        s->stat_rx_frames++;
+        s->stats.rx_frames++;
         trace_chimney_l2_rx(size);
         chimney_l2_rx_complete(s, cookie, size, CHIMNEY_ST_SUCCESS);
         return true;
     }
     return false;
-}
-
-static ssize_t chimney_l2_receive(NetClientState *nc, const uint8_t *buf,
-                                  size_t size)
-{
-    ChimneyState *s = qemu_get_nic_opaque(nc);
-
-    /* The classifier: segments of offloaded 4-tuples go to the engine */
-    if (chimney_running(s)) {
-        int taken = chimney_offload_receive(s, buf, size);
-
-        if (taken >= 0) {
-            return taken ? size : 0;
-        }
-    }
-    if (chimney_l2_rx_frame(s, buf, size)) {
-        return size;
-    }
-    /* Not running: a stopped NIC drops; out of buffers: queue. */
-    return chimney_running(s) && s->l2_rxq.size ? 0 : size;
 }
 
 void chimney_l2_rx_kick(ChimneyState *s)
@@ -238,25 +209,3 @@ void chimney_l2_rx_kick(ChimneyState *s)
         qemu_flush_queued_packets(qemu_get_queue(s->nic));
     }
 }
-
-static void chimney_l2_link_status_changed(NetClientState *nc)
-{
-    ChimneyState *s = qemu_get_nic_opaque(nc);
-
-    if (nc->link_down) {
-        s->status &= ~CHIMNEY_STATUS_LINK_UP;
-    } else {
-        s->status |= CHIMNEY_STATUS_LINK_UP;
-    }
-    trace_chimney_link(!nc->link_down);
-    s->link_event_pending = true;
-    qemu_bh_schedule(s->bh);
-}
-
-NetClientInfo chimney_net_info = {
-    .type = NET_CLIENT_DRIVER_NIC,
-    .size = sizeof(NICState),
-    .can_receive = chimney_l2_can_receive,
-    .receive = chimney_l2_receive,
-    .link_status_changed = chimney_l2_link_status_changed,
-};

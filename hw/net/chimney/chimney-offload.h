@@ -1,5 +1,5 @@
 /*
- * chimney-nic: offloaded objects (neighbors, paths, TCP connections)
+ * chimney-nic: the offload admin commands
  *
  * Copyright (c) 2026 The qemu-chimney authors
  *
@@ -9,141 +9,16 @@
 #ifndef HW_NET_CHIMNEY_OFFLOAD_H
 #define HW_NET_CHIMNEY_OFFLOAD_H
 
-#include "qemu/queue.h"
-#include "hw/net/chimney/chimney-queue.h"
-#include "hw/net/chimney/chimney-tcp.h"
-
-typedef struct ChimneyNeighbor {
-    bool valid;
-    bool invalidated;
-    uint8_t src_mac[6];
-    uint8_t dst_mac[6];
-    uint16_t vlan;
-    uint32_t refs;              /* paths that use it */
-} ChimneyNeighbor;
-
-typedef struct ChimneyPath {
-    bool valid;
-    bool invalidated;
-    uint32_t neighbor;
-    uint32_t src_ip;            /* network order */
-    uint32_t dst_ip;
-    uint32_t mtu;
-    uint32_t refs;              /* connections that use it */
-} ChimneyPath;
-
-#define CHIMNEY_FAULT_IRQ_DELAY 1
-#define CHIMNEY_FAULT_IRQ_DROP  2
-
-/* A completion waiting for its turn, in the connection's causal order. */
-typedef struct ChimneyPending {
-    uint64_t cookie;
-    uint32_t bytes;
-    uint32_t sq_head;
-    uint32_t aux;
-    uint16_t info;
-    uint8_t type;
-    uint8_t status;
-    uint16_t queue;
-    /* what fault injection decided (chimney-fault.c) */
-    uint64_t seq;
-    int64_t release_ns;
-    uint64_t coalesce_gen;
-    int64_t irq_delay_ns;
-    bool hold;
-    bool hold_released;
-    bool coalesce;
-    uint8_t irq;
-} ChimneyPending;
-
-/* What the device keeps of each SQ or RQ entry it has taken. */
-typedef struct ChimneySlot {
-    uint64_t sgl;
-    uint16_t nsge;
-    uint8_t status;             /* a request refused at fetch time */
-    /* where the last read ended, so sequential reads do not rescan */
-    uint16_t cur_sge;
-    uint32_t cur_off;
-    uint64_t cur_addr;
-    uint32_t cur_len;
-} ChimneySlot;
-
-typedef struct ChimneyConn {
-    ChimneyState *dev;
-    uint32_t index;
-    uint8_t gen;
-    uint32_t path;
-    uint32_t cq;
-    uint64_t key;               /* remote IP and both ports */
-    ChimneyRing sq;             /* head: next entry to fetch */
-    uint64_t db_record;
-    bool poisoned;              /* the SQ is not fetched any more */
-    bool terminated;            /* freed once its completions are out */
-    bool timer_due;
-
-    ChimneySlot *slots;         /* one per SQ entry */
-    ChimneyTcpReq *reqs;        /* the engine's queue, one per SQ entry */
-    ChimneyRing rq;             /* receive queue; size 0: none */
-    ChimneySlot *rslots;        /* one per engine receive, by its tag */
-    ChimneyTcpRecv *recvs;      /* the engine's receive queue */
-    bool rq_upload_asked;       /* data came and there is no RQ */
-    ChimneyPending *pend;       /* completions not yet in the CQ */
-    uint32_t pend_cap, pend_head, pend_count;
-    bool flushing;
-    bool on_flush_list;
-    bool on_kick_list;
-    bool on_timer_list;
-    bool on_wait_list;          /* its head waits for a fault rule */
-    bool on_ind_list;           /* it waits for a generic buffer */
-    QTAILQ_ENTRY(ChimneyConn) flush_link;
-    QTAILQ_ENTRY(ChimneyConn) kick_link;
-    QTAILQ_ENTRY(ChimneyConn) timer_link;
-    QTAILQ_ENTRY(ChimneyConn) wait_link;
-    QTAILQ_ENTRY(ChimneyConn) ind_link;
-
-    /* fault injection */
-    int64_t last_release_ns;
-    uint8_t fault_status;       /* an injected failure: later ones fail too */
-    bool fault_consequence;     /* the connection must act on it */
-
-    QEMUTimer *timer;
-    ChimneyTcpConn tcp;
-} ChimneyConn;
+#include "hw/net/chimney/chimney-conn.h"
 
 void chimney_offload_init(ChimneyState *s);
 void chimney_offload_reset(ChimneyState *s);
 void chimney_offload_exit(ChimneyState *s);
 void chimney_offload_set_params(ChimneyState *s);
+ChimneyConn *chimney_offload_cmd_target(ChimneyState *s, uint8_t opcode,
+                                        uint32_t id, const uint32_t *p);
 uint8_t chimney_offload_cmd(ChimneyState *s, const ChimneyAdminCmd *cmd,
                             uint32_t id, uint64_t addr, const uint32_t *p,
                             ChimneyConn **target);
-ChimneyConn *chimney_offload_cmd_target(ChimneyState *s, uint8_t opcode,
-                                        uint32_t id, const uint32_t *p);
-bool chimney_conn_push(ChimneyConn *conn, const ChimneyPending *pe);
-bool chimney_conn_can_push(ChimneyConn *conn);
-void chimney_conn_release(ChimneyConn *conn);
-void chimney_conn_flush(ChimneyConn *conn);
-void chimney_conn_fault_consequence(ChimneyConn *conn);
-void chimney_offload_doorbell(ChimneyState *s, uint32_t conn_id);
-void chimney_offload_ind_doorbell(ChimneyState *s);
-void chimney_offload_work(ChimneyState *s);
-/*
- * Segments of offloaded connections wait here for the bottom half, so the
- * engine never answers from inside the backend's own output path (libslirp
- * must not be re-entered).
- */
-#define CHIMNEY_TCP_RX_SLOTS 256
-typedef struct ChimneyRxSeg {
-    uint32_t conn_id;           /* CHIMNEY_CONN_ID, checked again later */
-    ChimneyTcpSegment seg;
-    uint32_t payload;           /* offset of the payload in the frame */
-    uint32_t len;               /* the frame, in tcp_rx_frames */
-} ChimneyRxSeg;
-
-int chimney_offload_receive(ChimneyState *s, const uint8_t *buf,
-                            size_t size);
-bool chimney_offload_cq_in_use(ChimneyState *s, uint32_t cq);
-bool chimney_offload_active(ChimneyState *s);
-char *chimney_offload_stats(ChimneyState *s);
 
 #endif /* HW_NET_CHIMNEY_OFFLOAD_H */

@@ -17,35 +17,14 @@
 #include "qemu/main-loop.h"
 #include "qemu/module.h"
 #include "qapi/error.h"
-#include "qapi/visitor.h"
 #include "hw/pci/msix.h"
 #include "hw/pci/pci.h"
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
 #include "hw/net/chimney/chimney.h"
+#include "hw/net/chimney/chimney-io.h"
+#include "hw/net/chimney/chimney-offload.h"
 #include "trace.h"
-
-void chimney_fatal(ChimneyState *s, uint32_t code, uint32_t info)
-{
-    PCIDevice *pdev = PCI_DEVICE(s);
-
-    if (s->status & CHIMNEY_STATUS_FATAL) {
-        return;
-    }
-    qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: fatal error %u (info 0x%x); "
-                  "the device stops until disabled or reset\n", code, info);
-    trace_chimney_fatal(code, info);
-    s->status |= CHIMNEY_STATUS_FATAL;
-    s->fatal_code = code;
-    s->fatal_info = info;
-    /* Tell the driver on the admin vector. */
-    if (msix_enabled(pdev)) {
-        msix_notify(pdev, s->cq[CHIMNEY_ADMIN_CQ_ID].vector);
-    } else {
-        s->intr_cause |= 1u << CHIMNEY_ADMIN_CQ_ID;
-        chimney_intx_update(s);
-    }
-}
 
 /* Drop every queue and all queued work; registers stay. */
 static void chimney_stop_queues(ChimneyState *s)
@@ -68,7 +47,7 @@ static void chimney_stop_queues(ChimneyState *s)
     s->fatal_code = CHIMNEY_FATAL_NONE;
     s->fatal_info = 0;
     s->intr_cause = 0;
-    chimney_intx_update(s);
+    chimney_irq_update_intx(s);
     qemu_bh_cancel(s->bh);
     /* A stopped NIC holds no frames, in either direction. */
     qemu_purge_queued_packets(nc);
@@ -102,8 +81,8 @@ static void chimney_enable(ChimneyState *s)
         bad = CHIMNEY_REG_ACQ_SIZE;
     }
     if (bad) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: admin queue base/size "
-                      "invalid (register 0x%x)\n", bad);
+        CHIMNEY_GUEST_ERR(chimney_err_admin_config, "admin queue base/size "
+                          "invalid (register 0x%" PRIx32 ")", bad);
         chimney_fatal(s, CHIMNEY_FATAL_ADMIN_CONFIG, bad);
         return;
     }
@@ -204,8 +183,8 @@ static uint64_t chimney_mmio_read(void *opaque, hwaddr addr, unsigned size)
     default:
         val = 0;
         if (addr < CHIMNEY_DOORBELL_BASE) {
-            qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: read of reserved "
-                          "register 0x%" HWADDR_PRIx "\n", addr);
+            CHIMNEY_GUEST_ERR(chimney_err_reg_read, "read of reserved "
+                              "register 0x%" PRIx64, (uint64_t)addr);
         }
         break;
     }
@@ -216,8 +195,8 @@ static uint64_t chimney_mmio_read(void *opaque, hwaddr addr, unsigned size)
 static void chimney_write_admin_reg(ChimneyState *s, hwaddr addr, uint32_t val)
 {
     if (s->ctrl & CHIMNEY_CTRL_ENABLE) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: admin queue register "
-                      "0x%" HWADDR_PRIx " written while enabled\n", addr);
+        CHIMNEY_GUEST_ERR(chimney_err_admin_reg, "admin queue register 0x%"
+                          PRIx64 " written while enabled", (uint64_t)addr);
         return;
     }
     switch (addr) {
@@ -249,9 +228,9 @@ static bool chimney_ring_doorbell(ChimneyState *s, ChimneyRing *q,
                                   hwaddr addr, uint32_t val)
 {
     if (!q->size || val >= q->size) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: doorbell 0x%"
-                      HWADDR_PRIx " value %u for a ring of %u entries\n",
-                      addr, val, q->size);
+        CHIMNEY_GUEST_ERR(chimney_err_doorbell_value, "doorbell 0x%" PRIx64
+                          " value %" PRIu32 " for a ring of %" PRIu32
+                          " entries", (uint64_t)addr, val, q->size);
         chimney_fatal(s, CHIMNEY_FATAL_DOORBELL, addr);
         return false;
     }
@@ -263,8 +242,9 @@ static void chimney_doorbell(ChimneyState *s, hwaddr addr, uint32_t val)
 {
     trace_chimney_doorbell(addr, val);
     if (!chimney_running(s)) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: doorbell 0x%" HWADDR_PRIx
-                      " rung while the device is not ready\n", addr);
+        CHIMNEY_GUEST_ERR(chimney_err_doorbell_not_ready, "doorbell 0x%"
+                          PRIx64 " rung while the device is not ready",
+                          (uint64_t)addr);
         return;
     }
     switch (addr) {
@@ -278,11 +258,11 @@ static void chimney_doorbell(ChimneyState *s, hwaddr addr, uint32_t val)
         chimney_ring_doorbell(s, &s->l2_rxq, addr, val);
         break;
     case CHIMNEY_DB_CONN_SQ:
-        chimney_offload_doorbell(s, val);
+        chimney_io_doorbell(s, val);
         return;
     case CHIMNEY_DB_IND_TAIL:
         if (chimney_ring_doorbell(s, &s->ind_q, addr, val)) {
-            chimney_offload_ind_doorbell(s);
+            chimney_io_ind_doorbell(s);
         }
         break;
     default:
@@ -294,8 +274,8 @@ static void chimney_doorbell(ChimneyState *s, hwaddr addr, uint32_t val)
                 chimney_fatal(s, CHIMNEY_FATAL_DOORBELL, addr);
             }
         } else {
-            qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: write to unknown "
-                          "doorbell 0x%" HWADDR_PRIx "\n", addr);
+            CHIMNEY_GUEST_ERR(chimney_err_doorbell_unknown, "write to unknown "
+                              "doorbell 0x%" PRIx64, (uint64_t)addr);
             chimney_fatal(s, CHIMNEY_FATAL_DOORBELL, addr);
         }
         break;
@@ -328,15 +308,16 @@ static void chimney_mmio_write(void *opaque, hwaddr addr, uint64_t val64,
         break;
     case CHIMNEY_REG_INTR_CAUSE:
         s->intr_cause &= ~val;
-        chimney_intx_update(s);
+        chimney_irq_update_intx(s);
         break;
     case CHIMNEY_REG_INTR_MASK:
         s->intr_mask = val & MAKE_64BIT_MASK(0, s->num_cqs);
-        chimney_intx_update(s);
+        chimney_irq_update_intx(s);
         break;
     default:
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: write 0x%x to read-only "
-                      "or reserved register 0x%" HWADDR_PRIx "\n", val, addr);
+        CHIMNEY_GUEST_ERR(chimney_err_reg_write, "write 0x%" PRIx32 " to "
+                          "read-only or reserved register 0x%" PRIx64, val,
+                          (uint64_t)addr);
         break;
     }
 }
@@ -353,6 +334,58 @@ static const MemoryRegionOps chimney_mmio_ops = {
         .min_access_size = 4,
         .max_access_size = 4,
     },
+};
+
+/* --- the net client --- */
+
+static bool chimney_can_receive(NetClientState *nc)
+{
+    ChimneyState *s = qemu_get_nic_opaque(nc);
+
+    return chimney_l2_rx_ready(s) ||
+           (chimney_running(s) && chimney_conn_any(s));
+}
+
+static ssize_t chimney_receive(NetClientState *nc, const uint8_t *buf,
+                               size_t size)
+{
+    ChimneyState *s = qemu_get_nic_opaque(nc);
+
+    /* The classifier: segments of offloaded 4-tuples go to the engine */
+    if (chimney_running(s)) {
+        int taken = chimney_io_classify(s, buf, size);
+
+        if (taken >= 0) {
+            return taken ? size : 0;
+        }
+    }
+    if (chimney_l2_rx_frame(s, buf, size)) {
+        return size;
+    }
+    /* Not running: a stopped NIC drops; out of buffers: queue. */
+    return chimney_running(s) && s->l2_rxq.size ? 0 : size;
+}
+
+static void chimney_link_status_changed(NetClientState *nc)
+{
+    ChimneyState *s = qemu_get_nic_opaque(nc);
+
+    if (nc->link_down) {
+        s->status &= ~CHIMNEY_STATUS_LINK_UP;
+    } else {
+        s->status |= CHIMNEY_STATUS_LINK_UP;
+    }
+    trace_chimney_link(!nc->link_down);
+    s->link_event_pending = true;
+    qemu_bh_schedule(s->bh);
+}
+
+static NetClientInfo chimney_net_info = {
+    .type = NET_CLIENT_DRIVER_NIC,
+    .size = sizeof(NICState),
+    .can_receive = chimney_can_receive,
+    .receive = chimney_receive,
+    .link_status_changed = chimney_link_status_changed,
 };
 
 static void chimney_post_link_event(ChimneyState *s)
@@ -382,8 +415,10 @@ static void chimney_bh(void *opaque)
         chimney_post_link_event(s);
     }
     chimney_admin_process(s);
-    chimney_offload_work(s);
+    chimney_io_work(s);
+    chimney_conn_fault_consequences(s);
     chimney_fault_work(s);
+    chimney_conn_flush_waiting(s);
     chimney_l2_tx_process(s);
     chimney_l2_rx_kick(s);
     chimney_cq_fire_due(s);
@@ -400,7 +435,7 @@ static void chimney_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
         qemu_bh_schedule(s->bh);
     }
     /* MSI-X on or off moves interrupts between MSI-X and INTx. */
-    chimney_intx_update(s);
+    chimney_irq_update_intx(s);
 }
 
 static void chimney_realize(PCIDevice *pdev, Error **errp)
@@ -656,48 +691,9 @@ static const Property chimney_properties[] = {
                        CHIMNEY_DEFAULT_SQ_ENTRIES),
 };
 
-/* Getter of a read-only uint64 counter property; @opaque points at it */
-void chimney_get_stat(Object *obj, Visitor *v, const char *name,
-                      void *opaque, Error **errp)
-{
-    uint64_t value = *(uint64_t *)opaque;
-
-    visit_type_uint64(v, name, &value, errp);
-}
-
-/* One line of TCP counters per offloaded connection */
-static char *chimney_get_conn_stats(Object *obj, Error **errp)
-{
-    ChimneyState *s = CHIMNEY_NIC(obj);
-
-    if (!s->conns) {
-        return g_strdup("");
-    }
-    return chimney_offload_stats(s);
-}
-
 static void chimney_instance_init(Object *obj)
 {
-    ChimneyState *s = CHIMNEY_NIC(obj);
-
-    object_property_add(obj, "x-stat-tx-frames", "uint64", chimney_get_stat,
-                        NULL, NULL, &s->stat_tx_frames);
-    object_property_add(obj, "x-stat-rx-frames", "uint64", chimney_get_stat,
-                        NULL, NULL, &s->stat_rx_frames);
-    object_property_add(obj, "x-stat-rx-dropped", "uint64", chimney_get_stat,
-                        NULL, NULL, &s->stat_rx_dropped);
-    object_property_add(obj, "x-stat-stale-doorbells", "uint64",
-                        chimney_get_stat, NULL, NULL,
-                        &s->stat_stale_doorbells);
-    object_property_add(obj, "x-stat-to-host", "uint64", chimney_get_stat,
-                        NULL, NULL, &s->stat_to_host);
-    object_property_add(obj, "x-stat-indications", "uint64",
-                        chimney_get_stat, NULL, NULL, &s->stat_indications);
-    object_property_add(obj, "x-stat-forwarded", "uint64", chimney_get_stat,
-                        NULL, NULL, &s->stat_forwarded);
-    object_property_add_str(obj, "x-conn-stats", chimney_get_conn_stats,
-                            NULL);
-    chimney_fault_add_properties(obj);
+    chimney_qom_add_properties(obj);
 }
 
 static void chimney_class_init(ObjectClass *klass, void *data)

@@ -14,7 +14,6 @@
 #include "qemu/osdep.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
-#include "hw/pci/msix.h"
 #include "hw/net/chimney/chimney.h"
 #include "trace.h"
 
@@ -39,17 +38,16 @@ static bool chimney_dma(ChimneyState *s, dma_addr_t addr, void *buf,
         return true;
     }
     if (addr + len - 1 < addr) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: DMA range 0x%" PRIx64
-                      "+0x%" PRIx64 " wraps\n", addr, len);
+        CHIMNEY_GUEST_ERR(chimney_err_dma_wrap, "DMA range 0x%" PRIx64
+                          "+0x%" PRIx64 " wraps", addr, len);
         return false;
     }
     r = pci_dma_rw(PCI_DEVICE(s), addr, buf, len, dir, MEMTXATTRS_UNSPECIFIED);
     if (r != MEMTX_OK) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: DMA %s 0x%" PRIx64
-                      "+0x%" PRIx64 " failed (%d)\n",
-                      dir == DMA_DIRECTION_TO_DEVICE ? "read" : "write",
-                      addr, len, r);
-        trace_chimney_dma_error(addr, len, dir == DMA_DIRECTION_TO_DEVICE);
+        CHIMNEY_GUEST_ERR(chimney_err_dma, "DMA %s 0x%" PRIx64 "+0x%" PRIx64
+                          " failed (%d)",
+                          dir == DMA_DIRECTION_TO_DEVICE ? "read" : "write",
+                          addr, len, r);
         return false;
     }
     return true;
@@ -99,29 +97,35 @@ bool chimney_cq_full(const ChimneyCQ *cq)
     return ((cq->tail + 1) & (cq->size - 1)) == cq->head;
 }
 
-void chimney_intx_update(ChimneyState *s)
-{
-    PCIDevice *pdev = PCI_DEVICE(s);
-    bool level = !msix_enabled(pdev) && (s->intr_cause & ~s->intr_mask);
-
-    pci_set_irq(pdev, level);
-}
-
 void chimney_cq_raise(ChimneyState *s, uint32_t cqid)
 {
     ChimneyCQ *cq = &s->cq[cqid];
-    PCIDevice *pdev = PCI_DEVICE(s);
 
     timer_del(cq->mod_timer);
     cq->irq_due = false;
     cq->unsignalled = 0;
-    trace_chimney_cq_irq(cqid, cq->vector, msix_enabled(pdev));
-    if (msix_enabled(pdev)) {
-        msix_notify(pdev, cq->vector);
-    } else {
-        s->intr_cause |= 1u << cqid;
-        chimney_intx_update(s);
-    }
+    chimney_irq_notify(s, cqid, cq->vector);
+}
+
+/* An entry was written and its interrupt is lost on purpose */
+void chimney_cq_mark_pending(ChimneyState *s, uint32_t cqid)
+{
+    chimney_irq_mark_pending(s, s->cq[cqid].vector);
+}
+
+/*
+ * Between begin and end, interrupts that entries earn are only marked
+ * due; end raises each due CQ's once.
+ */
+void chimney_cq_batch_begin(ChimneyState *s)
+{
+    s->irq_batch = true;
+}
+
+void chimney_cq_batch_end(ChimneyState *s)
+{
+    s->irq_batch = false;
+    chimney_cq_fire_due(s);
 }
 
 void chimney_cq_fire_due(ChimneyState *s)
@@ -183,8 +187,8 @@ bool chimney_cq_post_flags(ChimneyState *s, uint32_t cqid,
     smp_wmb();
     if (stl_le_pci_dma(PCI_DEVICE(s), addr + offsetof(ChimneyCqe, type_status),
                        last, MEMTXATTRS_UNSPECIFIED) != MEMTX_OK) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: CQ %u entry write at 0x%"
-                      PRIx64 " failed\n", cqid, addr);
+        CHIMNEY_GUEST_ERR(chimney_err_cq_write, "CQ %" PRIu32 " entry write"
+                          " at 0x%" PRIx64 " failed", cqid, addr);
         chimney_fatal(s, CHIMNEY_FATAL_CQ_DMA, cqid);
         return false;
     }
@@ -222,9 +226,10 @@ bool chimney_cq_set_head(ChimneyState *s, uint32_t cqid, uint32_t head)
 
     if (!cq->size || head > mask ||
         ((head - cq->head) & mask) > ((cq->tail - cq->head) & mask)) {
-        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: CQ %u head %u outside "
-                      "written entries (head %u tail %u size %u)\n",
-                      cqid, head, cq->head, cq->tail, cq->size);
+        CHIMNEY_GUEST_ERR(chimney_err_cq_head, "CQ %" PRIu32 " head %" PRIu32
+                          " outside written entries (head %" PRIu32 " tail %"
+                          PRIu32 " size %" PRIu32 ")", cqid, head, cq->head,
+                          cq->tail, cq->size);
         return false;
     }
     cq->head = head;

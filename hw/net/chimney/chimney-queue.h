@@ -80,7 +80,9 @@ void chimney_cq_init(ChimneyCQ *cq, uint64_t base, uint32_t size,
                      uint32_t vector, uint32_t mod_count, uint32_t mod_usec);
 void chimney_cq_clear(ChimneyCQ *cq);
 void chimney_cq_fire_due(ChimneyState *s);
-void chimney_intx_update(ChimneyState *s);
+void chimney_cq_mark_pending(ChimneyState *s, uint32_t cqid);
+void chimney_cq_batch_begin(ChimneyState *s);
+void chimney_cq_batch_end(ChimneyState *s);
 void chimney_cq_timer_cb(void *opaque);
 
 #endif /* HW_NET_CHIMNEY_QUEUE_H */

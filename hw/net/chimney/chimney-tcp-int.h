@@ -1,7 +1,7 @@
 /*
  * chimney-nic: what the TCP engine's send and receive halves share
  *
- * Only chimney-tcp.c and chimney-tcp-rx.c include this header.
+ * Only the engine's files (chimney-tcp*.c) include this header.
  *
  * Copyright (c) 2026 The qemu-chimney authors
  *
@@ -13,7 +13,35 @@
 
 #include "hw/net/chimney/chimney-tcp.h"
 
+#define TCP_HDR_LEN     20
+#define TCP_TS_OPT_LEN  12
+#define IP_HDR_LEN      20
+#define IP_ID_BASE      0x8000      /* chimney: upper half is the target's */
+#define TCPOPT_EOL      0
+#define TCPOPT_NOP      1
+#define TCPOPT_TS       8
+
 int64_t chimney_tcp_now(ChimneyTcpConn *c);
+/* The timestamp clock of the connection, in milliseconds */
+uint32_t chimney_tcp_ts_now(ChimneyTcpConn *c);
+
+/* Request @i of the send queue, counted from its head */
+static inline ChimneyTcpReq *chimney_tcp_req(ChimneyTcpConn *c, uint32_t i)
+{
+    return &c->reqs[(c->head + i) % c->cap];
+}
+
+/* The sequence number of a request's first byte */
+static inline uint32_t chimney_tcp_req_start(const ChimneyTcpReq *r)
+{
+    bool fin = r->type == CHIMNEY_TCP_REQ_DISCONNECT;
+
+    return r->end_seq - r->len - fin;
+}
+
+/* Segments on the wire, chimney-tcp-wire.c */
+bool chimney_tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
+                              uint8_t flags);
 /* Arm the owner's timer at the earliest deadline. */
 void chimney_tcp_timers_sync(ChimneyTcpConn *c);
 void chimney_tcp_send_ack(ChimneyTcpConn *c);

@@ -13,16 +13,8 @@
 
 #include "qemu/osdep.h"
 #include "net/eth.h"
-#include "net/checksum.h"
 #include "hw/net/chimney/chimney-tcp-int.h"
 
-#define TCP_HDR_LEN     20
-#define TCP_TS_OPT_LEN  12
-#define IP_HDR_LEN      20
-#define IP_ID_BASE      0x8000      /* chimney: upper half is the target's */
-#define TCPOPT_EOL      0
-#define TCPOPT_NOP      1
-#define TCPOPT_TS       8
 #define NS_PER_MS       1000000LL
 #define NS_PER_SEC      (1000 * NS_PER_MS)
 #define FIN_WAIT2_NS    (120 * NS_PER_SEC)      /* chimney: 120 s */
@@ -164,18 +156,6 @@ void chimney_tcp_conn_destroy(ChimneyTcpConn *c)
     c->rbuf = NULL;
 }
 
-static ChimneyTcpReq *tcp_req(ChimneyTcpConn *c, uint32_t i)
-{
-    return &c->reqs[(c->head + i) % c->cap];
-}
-
-static uint32_t tcp_req_start(const ChimneyTcpReq *r)
-{
-    bool fin = r->type == CHIMNEY_TCP_REQ_DISCONNECT;
-
-    return r->end_seq - r->len - fin;
-}
-
 static bool tcp_append(ChimneyTcpConn *c, const ChimneyTcpReq *req)
 {
     ChimneyTcpReq *r;
@@ -254,7 +234,7 @@ static void tcp_timers_stop(ChimneyTcpConn *c)
 
 static void tcp_complete_head(ChimneyTcpConn *c, int status, uint32_t bytes)
 {
-    ChimneyTcpReq r = *tcp_req(c, 0);
+    ChimneyTcpReq r = *chimney_tcp_req(c, 0);
 
     c->head = (c->head + 1) % c->cap;
     c->count--;
@@ -267,11 +247,11 @@ static void tcp_flush(ChimneyTcpConn *c, int status)
     bool first = true;
 
     while (c->count) {
-        ChimneyTcpReq *r = tcp_req(c, 0);
+        ChimneyTcpReq *r = chimney_tcp_req(c, 0);
         uint32_t acked = 0;
 
-        if (first && chimney_seq_gt(c->st.snd_una, tcp_req_start(r))) {
-            acked = MIN(c->st.snd_una - tcp_req_start(r), r->len);
+        if (first && chimney_seq_gt(c->st.snd_una, chimney_tcp_req_start(r))) {
+            acked = MIN(c->st.snd_una - chimney_tcp_req_start(r), r->len);
         }
         first = false;
         tcp_complete_head(c, status, acked);
@@ -292,110 +272,14 @@ void chimney_tcp_request_upload(ChimneyTcpConn *c, uint32_t reason)
     }
 }
 
-static uint32_t tcp_ts_now(ChimneyTcpConn *c)
+uint32_t chimney_tcp_ts_now(ChimneyTcpConn *c)
 {
     return c->ts_base + (chimney_tcp_now(c) - c->ts_base_ns) / NS_PER_MS;
 }
 
-/*
- * Build and emit one segment: @len payload bytes from @seq, with the
- * given flags.  Payload is read from the requests that hold it, its
- * checksum summed chunk by chunk as it arrives.  Returns false when the
- * guest memory behind a request could not be read.
- */
-static bool tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
-                             uint8_t flags)
-{
-    ChimneyTcpStack *s = c->stack;
-    uint8_t *f = s->frame;
-    size_t l2 = c->st.vlan ? ETH_HLEN + 4 : ETH_HLEN;
-    uint8_t *ip = f + l2;
-    uint32_t opt = c->st.ts_enabled ? TCP_TS_OPT_LEN : 0;
-    uint8_t *th = ip + IP_HDR_LEN;
-    uint8_t *data = th + TCP_HDR_LEN + opt;
-    uint32_t tcp_len = TCP_HDR_LEN + opt + len;
-    uint32_t sum = 0, done = 0;
-
-    /* Ethernet (and 802.1Q) */
-    memcpy(f, c->st.dst_mac, 6);
-    memcpy(f + 6, c->st.src_mac, 6);
-    if (c->st.vlan) {
-        stw_be_p(f + 12, ETH_P_VLAN);
-        stw_be_p(f + 14, c->st.vlan);
-    }
-    stw_be_p(ip - 2, ETH_P_IP);
-
-    /* Payload first, so a failed read emits nothing */
-    for (uint32_t i = 0; i < c->count && done < len; i++) {
-        ChimneyTcpReq *r = tcp_req(c, i);
-        uint32_t start = tcp_req_start(r);
-        uint32_t off, n;
-
-        if (chimney_seq_leq(start + r->len, seq + done)) {
-            continue;
-        }
-        off = seq + done - start;
-        n = MIN(r->len - off, len - done);
-        if (!s->ops->read_data(s->opaque, c, r, off, data + done, n)) {
-            return false;
-        }
-        sum += net_checksum_add_cont(n, data + done, done);
-        done += n;
-    }
-    g_assert(done == len);
-
-    /* TCP header and options */
-    stw_be_p(th, c->st.local_port);
-    stw_be_p(th + 2, c->st.remote_port);
-    stl_be_p(th + 4, seq);
-    stl_be_p(th + 8, c->st.rcv_nxt);
-    stw_be_p(th + 12, ((TCP_HDR_LEN + opt) / 4) << 12 | flags);
-    stw_be_p(th + 14, chimney_tcp_rx_window(c));
-    stw_be_p(th + 16, 0);
-    stw_be_p(th + 18, 0);
-    if (opt) {
-        th[20] = TCPOPT_NOP;
-        th[21] = TCPOPT_NOP;
-        th[22] = TCPOPT_TS;
-        th[23] = 10;
-        stl_be_p(th + 24, tcp_ts_now(c));
-        stl_be_p(th + 28, c->st.ts_recent);
-    }
-
-    /* IPv4: DF, IDs from the target's half of the space */
-    ip[0] = 0x45;
-    ip[1] = c->st.tos;
-    stw_be_p(ip + 2, IP_HDR_LEN + tcp_len);
-    stw_be_p(ip + 4, s->ip_id);
-    s->ip_id = s->ip_id == 0xffff ? IP_ID_BASE : s->ip_id + 1;
-    stw_be_p(ip + 6, IP_DF);
-    ip[8] = c->st.ttl;
-    ip[9] = IP_PROTO_TCP;
-    stw_be_p(ip + 10, 0);
-    memcpy(ip + 12, &c->st.src_ip, 4);
-    memcpy(ip + 16, &c->st.dst_ip, 4);
-    stw_be_p(ip + 10, net_checksum_finish(net_checksum_add(IP_HDR_LEN, ip)));
-
-    /* Pseudo-header, TCP header, then the payload sum from above */
-    sum += net_checksum_add(8, ip + 12);
-    sum += IP_PROTO_TCP + tcp_len;
-    sum += net_checksum_add(TCP_HDR_LEN + opt, th);
-    stw_be_p(th + 16, net_checksum_finish(sum));
-
-    c->segs_out++;
-    /* Every segment carries the ACK a delayed one was waiting for */
-    c->segs_unacked = 0;
-    if (c->delack_ns >= 0) {
-        c->delack_ns = -1;
-        chimney_tcp_timers_sync(c);
-    }
-    s->ops->emit(s->opaque, c, f, l2 + IP_HDR_LEN + tcp_len);
-    return true;
-}
-
 void chimney_tcp_send_ack(ChimneyTcpConn *c)
 {
-    tcp_send_segment(c, c->st.snd_nxt, 0, TH_ACK);
+    chimney_tcp_send_segment(c, c->st.snd_nxt, 0, TH_ACK);
 }
 
 
@@ -414,7 +298,7 @@ void chimney_tcp_reset(ChimneyTcpConn *c)
     if (c->aborted) {
         return;
     }
-    tcp_send_segment(c, c->st.snd_nxt, 0, TH_RST | TH_ACK);
+    chimney_tcp_send_segment(c, c->st.snd_nxt, 0, TH_RST | TH_ACK);
     tcp_abort(c, CHIMNEY_TCP_ABORTED);
     chimney_tcp_raise(c, CHIMNEY_TCP_EV_ABORT, 0);
 }
@@ -456,7 +340,7 @@ static uint32_t tcp_transmit(ChimneyTcpConn *c, uint32_t seq, uint32_t max)
         flags |= TH_PUSH;
     } else {
         for (uint32_t i = 0; i < c->count; i++) {
-            ChimneyTcpReq *r = tcp_req(c, i);
+            ChimneyTcpReq *r = chimney_tcp_req(c, i);
 
             if (r->end_seq == seq + len) {
                 if (r->flags & CHIMNEY_TCP_REQ_PUSH) {
@@ -469,7 +353,7 @@ static uint32_t tcp_transmit(ChimneyTcpConn *c, uint32_t seq, uint32_t max)
             }
         }
     }
-    if (!tcp_send_segment(c, seq, len, flags)) {
+    if (!chimney_tcp_send_segment(c, seq, len, flags)) {
         chimney_tcp_reset(c);
         return 0;
     }
@@ -604,7 +488,7 @@ static void tcp_ka_expire(ChimneyTcpConn *c, int64_t now)
     /* A segment below SndUna: the peer must answer with an ACK */
     c->st.ka_probes++;
     c->ka_probes_sent++;
-    tcp_send_segment(c, c->st.snd_una - 1, 0, TH_ACK);
+    chimney_tcp_send_segment(c, c->st.snd_una - 1, 0, TH_ACK);
     c->ka_ns = now + interval;
 }
 
@@ -648,11 +532,11 @@ static void tcp_fin_acked(ChimneyTcpConn *c)
 /* Complete every request that SndUna has passed, in order. */
 static void tcp_complete_covered(ChimneyTcpConn *c)
 {
-    while (c->count && chimney_seq_leq(tcp_req(c, 0)->end_seq,
+    while (c->count && chimney_seq_leq(chimney_tcp_req(c, 0)->end_seq,
                                        c->st.snd_una)) {
-        bool fin = tcp_req(c, 0)->type == CHIMNEY_TCP_REQ_DISCONNECT;
+        bool fin = chimney_tcp_req(c, 0)->type == CHIMNEY_TCP_REQ_DISCONNECT;
 
-        tcp_complete_head(c, CHIMNEY_TCP_OK, tcp_req(c, 0)->len);
+        tcp_complete_head(c, CHIMNEY_TCP_OK, chimney_tcp_req(c, 0)->len);
         if (fin) {
             tcp_fin_acked(c);
         }
@@ -669,7 +553,7 @@ bool chimney_tcp_post(ChimneyTcpConn *c, const ChimneyTcpReq *req)
         /* RST now; what was queued is aborted, then the disconnect ends */
         ChimneyTcpReq r = *req;
 
-        tcp_send_segment(c, c->st.snd_nxt, 0, TH_RST | TH_ACK);
+        chimney_tcp_send_segment(c, c->st.snd_nxt, 0, TH_RST | TH_ACK);
         tcp_abort(c, CHIMNEY_TCP_ABORTED);
         r.end_seq = c->st.snd_nxt;
         c->stack->ops->complete(c->stack->opaque, c, &r, CHIMNEY_TCP_OK, 0);
@@ -717,7 +601,7 @@ static void tcp_new_ack(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)
 
     /* RTT: timestamps if negotiated, else the timed segment (Karn) */
     if (c->st.ts_enabled && seg->has_ts && seg->ts_ecr) {
-        tcp_rtt_sample(c, (int64_t)(tcp_ts_now(c) - seg->ts_ecr) * NS_PER_MS);
+        tcp_rtt_sample(c, (int64_t)(chimney_tcp_ts_now(c) - seg->ts_ecr) * NS_PER_MS);
     } else if (c->rtt_timing && chimney_seq_gt(seg->ack, c->rtt_seq)) {
         tcp_rtt_sample(c, chimney_tcp_now(c) - c->rtt_start_ns);
     }
@@ -992,7 +876,7 @@ void chimney_tcp_query(const ChimneyTcpConn *c, ChimneyTcpState *out)
     out->ka_delta = c->ka_ns < 0 ? -1 :
         (int32_t)MIN(tcp_ns_to_ticks(cc, MAX(c->ka_ns - now, 0)),
                      INT32_MAX);
-    out->ts_time = tcp_ts_now(cc);
+    out->ts_time = chimney_tcp_ts_now(cc);
     out->snd_wl1 = c->st.snd_wl1;
 }
 
@@ -1034,101 +918,4 @@ void chimney_tcp_set_keepalive(ChimneyTcpConn *c, bool on)
         c->st.keepalive = on;
         tcp_ka_restart(c);
     }
-}
-
-/*
- * The TCP header at @th of a segment of @len bytes (header and payload),
- * its checksum already checked.  Returns false when it is malformed.
- */
-bool chimney_tcp_parse_header(const uint8_t *th, uint32_t len,
-                              ChimneyTcpSegment *seg, uint32_t *doff)
-{
-    uint32_t hl;
-
-    if (len < TCP_HDR_LEN) {
-        return false;
-    }
-    hl = (th[12] >> 4) * 4;
-    if (hl < TCP_HDR_LEN || hl > len) {
-        return false;
-    }
-    memset(seg, 0, sizeof(*seg));
-    seg->seq = ldl_be_p(th + 4);
-    seg->ack = ldl_be_p(th + 8);
-    seg->flags = th[13];
-    seg->wnd = lduw_be_p(th + 14);
-    seg->urg = lduw_be_p(th + 18);
-    seg->len = len - hl;
-    for (uint32_t i = TCP_HDR_LEN; i < hl;) {
-        uint8_t kind = th[i];
-        uint8_t olen;
-
-        if (kind == TCPOPT_EOL) {
-            break;
-        }
-        if (kind == TCPOPT_NOP) {
-            i++;
-            continue;
-        }
-        if (i + 1 >= hl) {
-            return false;
-        }
-        olen = th[i + 1];
-        if (olen < 2 || i + olen > hl) {
-            return false;
-        }
-        if (kind == TCPOPT_TS && olen == 10) {
-            seg->has_ts = true;
-            seg->ts_val = ldl_be_p(th + i + 2);
-            seg->ts_ecr = ldl_be_p(th + i + 6);
-        }
-        i += olen;
-    }
-    *doff = hl;
-    return true;
-}
-
-bool chimney_tcp_parse(const uint8_t *frame, size_t len,
-                       ChimneyTcpTuple *tuple, ChimneyTcpSegment *seg,
-                       const uint8_t **payload)
-{
-    size_t l2 = ETH_HLEN;
-    const uint8_t *ip, *th;
-    uint32_t ip_len, doff, sum;
-
-    if (len < ETH_HLEN + IP_HDR_LEN + TCP_HDR_LEN) {
-        return false;
-    }
-    if (lduw_be_p(frame + 12) == ETH_P_VLAN) {
-        l2 += 4;
-    }
-    if (lduw_be_p(frame + l2 - 2) != ETH_P_IP ||
-        len < l2 + IP_HDR_LEN + TCP_HDR_LEN) {
-        return false;
-    }
-    ip = frame + l2;
-    ip_len = lduw_be_p(ip + 2);
-    /* No IP options and no fragments: those take the host's path */
-    if (ip[0] != 0x45 || ip[9] != IP_PROTO_TCP ||
-        (lduw_be_p(ip + 6) & ~IP_DF) || ip_len < IP_HDR_LEN + TCP_HDR_LEN ||
-        ip_len > len - l2 ||
-        net_checksum_finish(net_checksum_add(IP_HDR_LEN, (uint8_t *)ip))) {
-        return false;
-    }
-    th = ip + IP_HDR_LEN;
-    sum = net_checksum_add(8, (uint8_t *)ip + 12) + IP_PROTO_TCP +
-          ip_len - IP_HDR_LEN;
-    sum += net_checksum_add(ip_len - IP_HDR_LEN, (uint8_t *)th);
-    if (net_checksum_finish(sum) ||
-        !chimney_tcp_parse_header(th, ip_len - IP_HDR_LEN, seg, &doff)) {
-        return false;
-    }
-    memcpy(&tuple->src_ip, ip + 12, 4);
-    memcpy(&tuple->dst_ip, ip + 16, 4);
-    tuple->src_port = lduw_be_p(th);
-    tuple->dst_port = lduw_be_p(th + 2);
-    if (payload) {
-        *payload = th + doff;
-    }
-    return true;
 }

@@ -11,10 +11,12 @@
 
 #include "hw/pci/pci_device.h"
 #include "net/net.h"
+#include "qemu/log.h"
 #include "qom/object.h"
 #include "hw/net/chimney/chimney-abi.h"
+#include "hw/net/chimney/chimney-irq.h"
 #include "hw/net/chimney/chimney-queue.h"
-#include "hw/net/chimney/chimney-offload.h"
+#include "hw/net/chimney/chimney-conn.h"
 #include "hw/net/chimney/chimney-fault.h"
 
 #define TYPE_CHIMNEY_NIC "chimney-nic"
@@ -33,6 +35,29 @@ OBJECT_DECLARE_SIMPLE_TYPE(ChimneyState, CHIMNEY_NIC)
                           CHIMNEY_FEAT_TCP_RECEIVE)
 /* Admin commands and TX frames handled per bottom-half run. */
 #define CHIMNEY_BH_BUDGET           64
+
+/*
+ * A guest mistake: one call emits the named trace event and the
+ * LOG_GUEST_ERROR line (after NVMe's NVME_GUEST_ERR).  The trace event
+ * takes exactly the arguments of the format.
+ */
+#define CHIMNEY_GUEST_ERR(trace, fmt, ...)                                 \
+    do {                                                                   \
+        (trace_##trace)(__VA_ARGS__);                                      \
+        qemu_log_mask(LOG_GUEST_ERROR, "chimney-nic: " #trace " in %s: "    \
+                      fmt "\n", __func__, ## __VA_ARGS__);                 \
+    } while (0)
+
+/* Counters readable over QMP (not migrated) */
+typedef struct ChimneyStats {
+    uint64_t tx_frames;
+    uint64_t rx_frames;
+    uint64_t rx_dropped;
+    uint64_t stale_doorbells;
+    uint64_t to_host;           /* offloaded 4-tuple, the host's segment */
+    uint64_t indications;
+    uint64_t forwarded;
+} ChimneyStats;
 
 struct ChimneyState {
     PCIDevice parent_obj;
@@ -77,45 +102,18 @@ struct ChimneyState {
     /* A link change not yet reported on the admin CQ */
     bool link_event_pending;
 
-    /* Offloaded objects (chimney-offload.c); their presence blocks migration */
-    ChimneyNeighbor *neighbors;
-    ChimneyPath *paths;
-    ChimneyConn **conns;
-    GHashTable *conn_by_key;
-    uint32_t num_objects;
-    uint32_t sq_entries_used;   /* bounds what the guest makes us allocate */
-    ChimneyRxSeg tcp_rx[CHIMNEY_TCP_RX_SLOTS];
-    uint8_t *tcp_rx_frames;     /* CHIMNEY_L2_MAX_FRAME bytes per slot */
-    uint32_t tcp_rx_head, tcp_rx_count;
-    ChimneyTcpStack *tcp;
-    /* connections with completions waiting for room, per CQ */
-    QTAILQ_HEAD(, ChimneyConn) flush_list[CHIMNEY_MAX_CQS];
-    QTAILQ_HEAD(, ChimneyConn) kick_list;   /* send doorbells to serve */
-    QTAILQ_HEAD(, ChimneyConn) timer_list;  /* expired timers */
-    QTAILQ_HEAD(, ChimneyConn) ind_list;    /* waiting for generic buffers */
-    Error *migration_blocker;
-
+    /* Offloaded objects and their connections (chimney-conn.c) */
+    ChimneyOffloadState offload;
     /* Fault injection (chimney-fault.c) */
     ChimneyFault fault;
-    QTAILQ_HEAD(, ChimneyConn) wait_list;
-    bool irq_batch;             /* interrupts wait for chimney_cq_fire_due */
+    /* Interrupts wait for chimney_cq_batch_end (chimney-queue.c) */
+    bool irq_batch;
 
-    /* Statistics (not migrated) */
-    uint64_t stat_tx_frames;
-    uint64_t stat_rx_frames;
-    uint64_t stat_rx_dropped;
-    uint64_t stat_stale_doorbells;
-    uint64_t stat_to_host;      /* offloaded 4-tuple, the host's segment */
-    uint64_t stat_indications;
-    uint64_t stat_forwarded;
+    ChimneyStats stats;
 
     uint8_t tx_frame[CHIMNEY_L2_MAX_FRAME];
 };
 
-/* chimney-pci.c */
-void chimney_fatal(ChimneyState *s, uint32_t code, uint32_t info);
-void chimney_get_stat(Object *obj, Visitor *v, const char *name,
-                      void *opaque, Error **errp);
 static inline bool chimney_running(ChimneyState *s)
 {
     return (s->status & (CHIMNEY_STATUS_READY | CHIMNEY_STATUS_FATAL)) ==
@@ -129,7 +127,10 @@ bool chimney_params_valid(const uint32_t *params);
 /* chimney-l2.c */
 void chimney_l2_tx_process(ChimneyState *s);
 void chimney_l2_rx_kick(ChimneyState *s);
+bool chimney_l2_rx_ready(ChimneyState *s);
 bool chimney_l2_rx_frame(ChimneyState *s, const uint8_t *buf, size_t size);
-extern NetClientInfo chimney_net_info;
+
+/* chimney-qom.c: the front's run-time properties */
+void chimney_qom_add_properties(Object *obj);
 
 #endif /* HW_NET_CHIMNEY_H */

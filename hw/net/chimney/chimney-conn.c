@@ -1,0 +1,473 @@
+/*
+ * chimney-nic: the tables of offloaded objects and each connection's
+ * completion FIFO
+ *
+ * Neighbors and paths live in arrays by id; connections in an array by
+ * index (the id carries a generation) and in a hash by 4-tuple, so both
+ * lookups are O(1).  Every completion of a connection (sends,
+ * disconnects, receives, indications, events, its commands) goes
+ * through one FIFO to its CQ, so the driver sees them in causal order
+ * and a full CQ only delays them.  Connections wait on lists, never
+ * found by scanning the table, so the work per event does not grow with
+ * the number of connections.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/main-loop.h"
+#include "qapi/error.h"
+#include "migration/blocker.h"
+#include "hw/net/chimney/chimney.h"
+#include "trace.h"
+
+uint64_t chimney_conn_key(uint32_t remote_ip, uint16_t remote_port,
+                          uint16_t local_port)
+{
+    return (uint64_t)remote_ip << 32 | (uint32_t)remote_port << 16 |
+           local_port;
+}
+
+uint32_t chimney_conn_id(const ChimneyConn *conn)
+{
+    return CHIMNEY_CONN_ID(conn->index, conn->gen);
+}
+
+/* --- completions, in order, through the connection's FIFO --- */
+
+bool chimney_conn_can_push(ChimneyConn *conn)
+{
+    return conn->pend_count < conn->pend_cap;
+}
+
+void chimney_conn_flush(ChimneyConn *conn)
+{
+    ChimneyState *s = conn->dev;
+    ChimneyOffloadState *o = &s->offload;
+
+    conn->flushing = true;
+    while (conn->pend_count && chimney_running(s)) {
+        ChimneyPending *pe = &conn->pend[conn->pend_head];
+        ChimneyCqe cqe = {
+            .obj = chimney_conn_id(conn),
+            .sq_head = pe->sq_head,
+            .cookie = pe->cookie,
+            .bytes = pe->bytes,
+            .aux = pe->aux,
+            .queue = pe->queue,
+            .info = pe->info,
+            .type_status = CHIMNEY_CQE_MAKE(pe->type, pe->status, 0),
+        };
+
+        if (!chimney_fault_ready(s, conn, pe)) {
+            if (!conn->on_wait_list) {
+                conn->on_wait_list = true;
+                QTAILQ_INSERT_TAIL(&o->wait_list, conn, wait_link);
+            }
+            break;
+        }
+        if (!chimney_cq_post_flags(s, conn->cq, &cqe,
+                                   pe->irq ? CHIMNEY_POST_NO_IRQ : 0)) {
+            break;      /* full: the CQ head doorbell brings us back */
+        }
+        chimney_fault_posted(s, conn, pe);
+        conn->pend_head = (conn->pend_head + 1) % conn->pend_cap;
+        conn->pend_count--;
+    }
+    conn->flushing = false;
+    if (conn->pend_count && !conn->on_flush_list && !conn->on_wait_list) {
+        conn->on_flush_list = true;
+        QTAILQ_INSERT_TAIL(&o->flush_list[conn->cq], conn, flush_link);
+    } else if (!conn->pend_count && conn->on_flush_list) {
+        conn->on_flush_list = false;
+        QTAILQ_REMOVE(&o->flush_list[conn->cq], conn, flush_link);
+    }
+}
+
+bool chimney_conn_push(ChimneyConn *conn, const ChimneyPending *pe)
+{
+    ChimneyOffloadState *o = &conn->dev->offload;
+    ChimneyPending *slot;
+
+    if (!chimney_conn_can_push(conn)) {
+        /*
+         * The FIFO has a place for every SQ and RQ entry, and callers
+         * check for room; should that bound ever be wrong, the
+         * completion is dropped rather than QEMU stopped.
+         */
+        trace_chimney_conn_fifo_full(conn->index, conn->pend_cap);
+        return false;
+    }
+    slot = &conn->pend[(conn->pend_head + conn->pend_count) % conn->pend_cap];
+    *slot = *pe;
+    chimney_fault_decide(conn->dev, conn, slot);
+    if (conn->fault_consequence && !conn->on_consequence_list) {
+        conn->on_consequence_list = true;
+        QTAILQ_INSERT_TAIL(&o->consequence_list, conn, consequence_link);
+    }
+    conn->pend_count++;
+    if (!conn->flushing) {
+        chimney_conn_flush(conn);
+    }
+    return true;
+}
+
+/* An event of the connection (abort, disconnect, upload request) */
+void chimney_conn_push_event(ChimneyConn *conn, int event, uint32_t info)
+{
+    ChimneyPending pe = {
+        .type = CHIMNEY_CQE_EVENT,
+        .info = info,
+        .queue = CHIMNEY_QUEUE_CONN_SQ,
+        .sq_head = conn->sq.head,
+    };
+
+    switch (event) {
+    case CHIMNEY_TCP_EV_ABORT:
+        pe.aux = CHIMNEY_EVENT_ABORT;
+        break;
+    case CHIMNEY_TCP_EV_DISCONNECT:
+        pe.aux = CHIMNEY_EVENT_DISCONNECT;
+        break;
+    default:
+        pe.aux = CHIMNEY_EVENT_UPLOAD_REQUEST;
+        break;
+    }
+    trace_chimney_tcp_event(conn->index, pe.aux, info);
+    chimney_conn_push(conn, &pe);
+}
+
+/* An injected failure acts on the connection as a real one would. */
+static void chimney_conn_fault_consequence(ChimneyConn *conn)
+{
+    switch (conn->fault_status) {
+    case CHIMNEY_ST_REQUEST_ABORTED:
+        chimney_tcp_reset(&conn->tcp);
+        break;
+    case CHIMNEY_ST_UPLOAD_IN_PROGRESS:
+        chimney_tcp_freeze(&conn->tcp);
+        chimney_conn_push_event(conn, CHIMNEY_TCP_EV_UPLOAD_REQUEST,
+                                CHIMNEY_UPLOAD_REQUESTED);
+        break;
+    default:
+        chimney_tcp_freeze(&conn->tcp);
+        chimney_conn_push_event(conn, CHIMNEY_TCP_EV_UPLOAD_REQUEST,
+                                CHIMNEY_UPLOAD_HW_FAILURE);
+        break;
+    }
+}
+
+/* Bottom half: connections act on the failures injected into them */
+void chimney_conn_fault_consequences(ChimneyState *s)
+{
+    ChimneyOffloadState *o = &s->offload;
+    ChimneyConn *conn;
+
+    while ((conn = QTAILQ_FIRST(&o->consequence_list))) {
+        QTAILQ_REMOVE(&o->consequence_list, conn, consequence_link);
+        conn->on_consequence_list = false;
+        if (conn->fault_consequence) {
+            conn->fault_consequence = false;
+            chimney_conn_fault_consequence(conn);
+        }
+    }
+}
+
+/*
+ * Bottom half: completions that a fault rule held back, released
+ * together behind one interrupt per CQ.  Those still not ready go back
+ * on the wait list, so take the list first.
+ */
+void chimney_conn_flush_waiting(ChimneyState *s)
+{
+    ChimneyOffloadState *o = &s->offload;
+    QTAILQ_HEAD(, ChimneyConn) waiting;
+    ChimneyConn *conn, *next;
+
+    QTAILQ_INIT(&waiting);
+    while ((conn = QTAILQ_FIRST(&o->wait_list))) {
+        QTAILQ_REMOVE(&o->wait_list, conn, wait_link);
+        QTAILQ_INSERT_TAIL(&waiting, conn, wait_link);
+    }
+    chimney_cq_batch_begin(s);
+    QTAILQ_FOREACH_SAFE(conn, &waiting, wait_link, next) {
+        QTAILQ_REMOVE(&waiting, conn, wait_link);
+        conn->on_wait_list = false;
+        chimney_conn_flush(conn);
+        chimney_conn_release(conn);
+    }
+    chimney_cq_batch_end(s);
+}
+
+/*
+ * Release held completions: every one (of connection @index, or of all
+ * when @index is negative), or with @one the oldest held completion that
+ * heads its connection.
+ */
+void chimney_conn_release_held(ChimneyState *s, bool one, int64_t index)
+{
+    ChimneyOffloadState *o = &s->offload;
+    ChimneyConn *best = NULL;
+    uint64_t best_seq = 0;
+
+    for (uint32_t i = 0; i < s->max_conns; i++) {
+        ChimneyConn *conn = o->conns[i];
+
+        if (!conn || (index >= 0 && i != index)) {
+            continue;
+        }
+        for (uint32_t k = 0; k < conn->pend_count; k++) {
+            ChimneyPending *pe = &conn->pend[(conn->pend_head + k) %
+                                             conn->pend_cap];
+
+            if (!pe->hold) {
+                continue;
+            }
+            if (!one) {
+                pe->hold = false;
+                pe->hold_released = true;
+                continue;
+            }
+            if (!best || pe->seq < best_seq) {
+                best = conn;
+                best_seq = pe->seq;
+            }
+            break;
+        }
+    }
+    if (best) {
+        ChimneyPending *pe = &best->pend[best->pend_head];
+
+        for (uint32_t k = 0; k < best->pend_count; k++) {
+            pe = &best->pend[(best->pend_head + k) % best->pend_cap];
+            if (pe->hold) {
+                break;
+            }
+        }
+        pe->hold = false;
+        pe->hold_released = true;
+    }
+    qemu_bh_schedule(s->bh);
+}
+
+/* --- the tables --- */
+
+void chimney_conn_update_blocker(ChimneyState *s)
+{
+    ChimneyOffloadState *o = &s->offload;
+    bool busy = o->num_objects > 0;
+
+    if (busy && !o->migration_blocker) {
+        error_setg(&o->migration_blocker, "chimney-nic: offloaded TCP "
+                   "connections cannot be migrated; terminate them first");
+        migrate_add_blocker(&o->migration_blocker, &error_warn);
+    } else if (!busy && o->migration_blocker) {
+        migrate_del_blocker(&o->migration_blocker);
+    }
+}
+
+/* Timers only queue work; it runs in the guarded bottom half. */
+static void chimney_conn_timer_cb(void *opaque)
+{
+    ChimneyConn *conn = opaque;
+    ChimneyState *s = conn->dev;
+    ChimneyOffloadState *o = &s->offload;
+
+    if (!conn->on_timer_list) {
+        conn->on_timer_list = true;
+        QTAILQ_INSERT_TAIL(&o->timer_list, conn, timer_link);
+    }
+    qemu_bh_schedule(s->bh);
+}
+
+/* A connection built by OFFLOAD_TCP joins the tables */
+void chimney_conn_insert(ChimneyState *s, ChimneyConn *conn)
+{
+    ChimneyOffloadState *o = &s->offload;
+
+    conn->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, chimney_conn_timer_cb,
+                               conn);
+    o->conns[conn->index] = conn;
+    g_hash_table_insert(o->by_key, &conn->key, conn);
+    o->paths[conn->path].refs++;
+    o->sq_entries_used += conn->sq.size + conn->rq.size;
+    o->num_objects++;
+    chimney_conn_update_blocker(s);
+}
+
+/* The memory of a connection that is in no table (any more) */
+void chimney_conn_destroy(ChimneyConn *conn)
+{
+    chimney_tcp_conn_destroy(&conn->tcp);
+    g_free(conn->slots);
+    g_free(conn->reqs);
+    g_free(conn->rslots);
+    g_free(conn->recvs);
+    g_free(conn->pend);
+    g_free(conn);
+}
+
+static void chimney_conn_free(ChimneyState *s, ChimneyConn *conn)
+{
+    ChimneyOffloadState *o = &s->offload;
+
+    if (conn->on_flush_list) {
+        QTAILQ_REMOVE(&o->flush_list[conn->cq], conn, flush_link);
+    }
+    if (conn->on_kick_list) {
+        QTAILQ_REMOVE(&o->kick_list, conn, kick_link);
+    }
+    if (conn->on_timer_list) {
+        QTAILQ_REMOVE(&o->timer_list, conn, timer_link);
+    }
+    if (conn->on_wait_list) {
+        QTAILQ_REMOVE(&o->wait_list, conn, wait_link);
+    }
+    if (conn->on_ind_list) {
+        QTAILQ_REMOVE(&o->ind_list, conn, ind_link);
+    }
+    if (conn->on_consequence_list) {
+        QTAILQ_REMOVE(&o->consequence_list, conn, consequence_link);
+    }
+    g_hash_table_remove(o->by_key, &conn->key);
+    o->paths[conn->path].refs--;
+    o->sq_entries_used -= conn->sq.size + conn->rq.size;
+    o->conns[conn->index] = NULL;
+    o->num_objects--;
+    timer_free(conn->timer);
+    chimney_conn_destroy(conn);
+}
+
+/* A terminated connection goes once its last completion is in its CQ. */
+void chimney_conn_release(ChimneyConn *conn)
+{
+    if (conn->terminated && !conn->pend_count) {
+        trace_chimney_tcp_released(conn->index);
+        chimney_conn_free(conn->dev, conn);
+    }
+}
+
+void chimney_conn_table_init(ChimneyState *s)
+{
+    ChimneyOffloadState *o = &s->offload;
+
+    o->neighbors = g_new0(ChimneyNeighbor, s->max_neighbors);
+    o->paths = g_new0(ChimneyPath, s->max_paths);
+    o->conns = g_new0(ChimneyConn *, s->max_conns);
+    o->by_key = g_hash_table_new(g_int64_hash, g_int64_equal);
+    o->tcp = g_new0(ChimneyTcpStack, 1);
+    for (int i = 0; i < CHIMNEY_MAX_CQS; i++) {
+        QTAILQ_INIT(&o->flush_list[i]);
+    }
+    QTAILQ_INIT(&o->kick_list);
+    QTAILQ_INIT(&o->timer_list);
+    QTAILQ_INIT(&o->ind_list);
+    QTAILQ_INIT(&o->wait_list);
+    QTAILQ_INIT(&o->consequence_list);
+    o->rx_frames = g_malloc(CHIMNEY_TCP_RX_SLOTS * CHIMNEY_L2_MAX_FRAME);
+}
+
+void chimney_conn_table_reset(ChimneyState *s)
+{
+    ChimneyOffloadState *o = &s->offload;
+
+    for (uint32_t i = 0; i < s->max_conns; i++) {
+        if (o->conns[i]) {
+            chimney_conn_free(s, o->conns[i]);
+        }
+    }
+    memset(o->neighbors, 0, sizeof(*o->neighbors) * s->max_neighbors);
+    memset(o->paths, 0, sizeof(*o->paths) * s->max_paths);
+    o->num_objects = 0;
+    o->sq_entries_used = 0;
+    o->rx_head = 0;
+    o->rx_count = 0;
+    chimney_conn_update_blocker(s);
+}
+
+void chimney_conn_table_exit(ChimneyState *s)
+{
+    ChimneyOffloadState *o = &s->offload;
+
+    chimney_conn_table_reset(s);
+    g_hash_table_destroy(o->by_key);
+    g_free(o->neighbors);
+    g_free(o->paths);
+    g_free(o->conns);
+    g_free(o->tcp);
+    g_free(o->rx_frames);
+}
+
+bool chimney_conn_cq_in_use(ChimneyState *s, uint32_t cq)
+{
+    for (uint32_t i = 0; i < s->max_conns; i++) {
+        if (s->offload.conns[i] && s->offload.conns[i]->cq == cq) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Is any 4-tuple offloaded, so that frames need classifying? */
+bool chimney_conn_any(ChimneyState *s)
+{
+    return g_hash_table_size(s->offload.by_key) > 0;
+}
+
+/* The live connection named by @id, with its status when there is none. */
+ChimneyConn *chimney_conn_lookup(ChimneyState *s, uint32_t id,
+                                 uint8_t *status)
+{
+    uint32_t index = CHIMNEY_CONN_INDEX(id);
+    ChimneyConn *conn;
+
+    if (index >= s->max_conns || (id & 0x00f00000) ||
+        !s->offload.conns[index]) {
+        *status = CHIMNEY_ST_INVALID_ID;
+        return NULL;
+    }
+    conn = s->offload.conns[index];
+    if (conn->gen != CHIMNEY_CONN_GEN(id)) {
+        *status = CHIMNEY_ST_STALE_GENERATION;
+        return NULL;
+    }
+    return conn;
+}
+
+/* One line of TCP counters per offloaded connection */
+char *chimney_conn_stats(ChimneyState *s)
+{
+    GString *out = g_string_new("");
+
+    for (uint32_t i = 0; i < s->max_conns; i++) {
+        ChimneyConn *conn = s->offload.conns[i];
+        ChimneyTcpConn *c;
+
+        if (!conn) {
+            continue;
+        }
+        c = &conn->tcp;
+        g_string_append_printf(out, "%u: state=%u segs_out=%" PRIu64
+                               " segs_in=%" PRIu64 " bytes_acked=%" PRIu64
+                               " retransmits=%" PRIu64 " timeouts=%" PRIu64
+                               " fast_retransmits=%" PRIu64 " dup_acks=%"
+                               PRIu64 " probes=%" PRIu64 " bytes_rcvd=%"
+                               PRIu64 " bytes_delivered=%" PRIu64
+                               " bytes_indicated=%" PRIu64 " ooo_segs=%"
+                               PRIu64 " dup_segs=%" PRIu64 " acks_delayed=%"
+                               PRIu64 " ka_probes=%" PRIu64
+                               " challenge_acks=%" PRIu64 " held=%u"
+                               " rcv_wnd=%u\n", i,
+                               c->st.state, c->segs_out, c->segs_in,
+                               c->bytes_acked, c->retransmits, c->timeouts,
+                               c->fast_retransmits, c->dup_acks,
+                               c->probes_sent, c->bytes_rcvd,
+                               c->bytes_delivered, c->bytes_indicated,
+                               c->ooo_segs, c->dup_segs, c->acks_delayed,
+                               c->ka_probes_sent, c->challenge_acks, c->held,
+                               c->st.rcv_wnd);
+    }
+    return g_string_free(out, false);
+}

@@ -1,0 +1,679 @@
+/*
+ * chimney-nic: connection I/O
+ *
+ * Each offloaded connection has a send queue and a receive queue in
+ * guest memory whose requests feed the TCP engine (chimney-tcp.c,
+ * chimney-tcp-rx.c); data with no receive posted goes to the shared
+ * generic-buffer queue as indications.  The engine reaches guest memory,
+ * the wire, the clock and the completion FIFO only through the
+ * ChimneyTcpOps here.  Frames of offloaded 4-tuples are steered here by
+ * the receive classifier and handed to the engine in the bottom half.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/main-loop.h"
+#include "hw/net/chimney/chimney.h"
+#include "hw/net/chimney/chimney-io.h"
+#include "trace.h"
+
+/* --- the engine's view of the device --- */
+
+static int64_t chimney_io_now(void *opaque)
+{
+    return qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+}
+
+static void chimney_io_timer_mod(void *opaque, ChimneyTcpConn *c,
+                                 int64_t expire)
+{
+    ChimneyConn *conn = c->owner;
+
+    if (expire < 0) {
+        timer_del(conn->timer);
+    } else {
+        timer_mod(conn->timer, expire);
+    }
+}
+
+/*
+ * Move @len bytes at @off of a request's data between @buf and its SGL.
+ * The slot remembers where the previous transfer ended, so streaming a
+ * request reads each SGL entry once.
+ */
+static bool chimney_io_sgl_xfer(ChimneyState *s, ChimneySlot *sl,
+                                uint32_t off, uint8_t *buf, uint32_t len,
+                                bool to_guest)
+{
+    if (off < sl->cur_off) {
+        sl->cur_sge = 0;
+        sl->cur_off = 0;
+        sl->cur_len = 0;
+    }
+    while (len) {
+        uint32_t n;
+        bool ok;
+
+        if (!sl->cur_len || off >= sl->cur_off + sl->cur_len) {
+            ChimneySge sge;
+
+            if (sl->cur_len) {
+                sl->cur_off += sl->cur_len;
+                sl->cur_sge++;
+                sl->cur_len = 0;
+            }
+            if (sl->cur_sge >= sl->nsge ||
+                !chimney_dma_read(s, sl->sgl + sl->cur_sge * sizeof(sge),
+                                  &sge, sizeof(sge))) {
+                return false;
+            }
+            sl->cur_addr = le64_to_cpu(sge.addr);
+            sl->cur_len = le32_to_cpu(sge.len);
+            if (!sl->cur_len) {
+                return false;
+            }
+            continue;
+        }
+        n = MIN(len, sl->cur_off + sl->cur_len - off);
+        ok = to_guest ?
+             chimney_dma_write(s, sl->cur_addr + (off - sl->cur_off), buf, n) :
+             chimney_dma_read(s, sl->cur_addr + (off - sl->cur_off), buf, n);
+        if (!ok) {
+            return false;
+        }
+        buf += n;
+        off += n;
+        len -= n;
+    }
+    return true;
+}
+
+static bool chimney_io_read_data(void *opaque, ChimneyTcpConn *c,
+                                 const ChimneyTcpReq *req, uint32_t off,
+                                 uint8_t *buf, uint32_t len)
+{
+    ChimneyConn *conn = c->owner;
+
+    return chimney_io_sgl_xfer(opaque, &conn->slots[req->tag], off, buf, len,
+                               false);
+}
+
+static bool chimney_io_write_data(void *opaque, ChimneyTcpConn *c,
+                                  const ChimneyTcpRecv *rcv, uint32_t off,
+                                  const uint8_t *buf, uint32_t len)
+{
+    ChimneyConn *conn = c->owner;
+
+    return chimney_io_sgl_xfer(opaque, &conn->rslots[rcv->tag], off,
+                               (uint8_t *)buf, len, true);
+}
+
+static void chimney_io_emit(void *opaque, ChimneyTcpConn *c,
+                            const uint8_t *frame, size_t len)
+{
+    ChimneyState *s = opaque;
+
+    trace_chimney_tcp_segment(((ChimneyConn *)c->owner)->index, len);
+    qemu_send_packet(qemu_get_queue(s->nic), frame, len);
+}
+
+static uint8_t chimney_io_status(int status)
+{
+    switch (status) {
+    case CHIMNEY_TCP_OK:
+        return CHIMNEY_ST_SUCCESS;
+    case CHIMNEY_TCP_ABORTED:
+        return CHIMNEY_ST_REQUEST_ABORTED;
+    case CHIMNEY_TCP_INVALID_STATE:
+        return CHIMNEY_ST_INVALID_STATE;
+    case CHIMNEY_TCP_DMA_ERROR:
+        return CHIMNEY_ST_DMA_ERROR;
+    default:
+        return CHIMNEY_ST_UPLOAD_IN_PROGRESS;
+    }
+}
+
+static void chimney_io_complete(void *opaque, ChimneyTcpConn *c,
+                                const ChimneyTcpReq *req, int status,
+                                uint32_t bytes)
+{
+    ChimneyConn *conn = c->owner;
+    ChimneySlot *sl = &conn->slots[req->tag];
+    ChimneyPending pe = {
+        .cookie = req->cookie,
+        .bytes = bytes,
+        .sq_head = (req->tag + 1) & (conn->sq.size - 1),
+        .type = req->type == CHIMNEY_TCP_REQ_DISCONNECT ?
+                CHIMNEY_CQE_DISCONNECT : CHIMNEY_CQE_SEND,
+        .status = chimney_io_status(status),
+        .queue = CHIMNEY_QUEUE_CONN_SQ,
+    };
+
+    /* A request refused at fetch time keeps its own error */
+    if (sl->status != CHIMNEY_ST_SUCCESS && status == CHIMNEY_TCP_OK) {
+        pe.status = sl->status;
+    }
+    trace_chimney_tcp_complete(conn->index, req->cookie, pe.status, bytes);
+    chimney_conn_push(conn, &pe);
+}
+
+static void chimney_io_recv_complete(void *opaque, ChimneyTcpConn *c,
+                                     const ChimneyTcpRecv *rcv, int status)
+{
+    ChimneyConn *conn = c->owner;
+    ChimneySlot *sl = &conn->rslots[rcv->tag];
+    ChimneyPending pe = {
+        .cookie = rcv->cookie,
+        .bytes = rcv->filled,
+        .sq_head = conn->rq.head,
+        .type = CHIMNEY_CQE_RECV,
+        .status = chimney_io_status(status),
+        .queue = CHIMNEY_QUEUE_CONN_RQ,
+    };
+
+    /* An entry refused at fetch time keeps its own error */
+    if (sl->status != CHIMNEY_ST_SUCCESS && status == CHIMNEY_TCP_OK) {
+        pe.status = sl->status;
+    }
+    trace_chimney_tcp_recv_complete(conn->index, rcv->cookie, pe.status,
+                                    rcv->filled);
+    chimney_conn_push(conn, &pe);
+}
+
+static void chimney_io_ind_wait(ChimneyConn *conn)
+{
+    if (!conn->on_ind_list) {
+        conn->on_ind_list = true;
+        QTAILQ_INSERT_TAIL(&conn->dev->offload.ind_list, conn, ind_link);
+    }
+}
+
+/*
+ * No receive is posted: copy what we can into the next generic buffer and
+ * tell the driver on the connection's CQ.  Returns the bytes offered.
+ */
+static uint32_t chimney_io_indicate(void *opaque, ChimneyTcpConn *c,
+                                    const uint8_t *data, uint32_t len,
+                                    uint32_t seq)
+{
+    ChimneyState *s = opaque;
+    ChimneyConn *conn = c->owner;
+    ChimneyRing *q = &s->ind_q;
+
+    if (!conn->rq.size) {
+        /* Nobody could answer an indication: the host takes the data */
+        if (!conn->rq_upload_asked) {
+            conn->rq_upload_asked = true;
+            chimney_conn_push_event(conn, CHIMNEY_TCP_EV_UPLOAD_REQUEST,
+                                    CHIMNEY_UPLOAD_REQUESTED);
+        }
+        return 0;
+    }
+    while (q->size && !chimney_ring_empty(q) && chimney_running(s) &&
+           chimney_conn_can_push(conn)) {
+        uint32_t idx = q->head;
+        ChimneyL2RxDesc d;
+        ChimneyPending pe = {
+            .type = CHIMNEY_CQE_INDICATE,
+            .queue = CHIMNEY_QUEUE_INDICATE,
+            .aux = seq,
+        };
+        uint32_t n;
+
+        if (!chimney_dma_read(s, chimney_ring_entry(q, idx, sizeof(d)), &d,
+                              sizeof(d))) {
+            chimney_fatal(s, CHIMNEY_FATAL_QUEUE_DMA, CHIMNEY_DB_IND_TAIL);
+            return 0;
+        }
+        q->head = chimney_ring_next(q, idx);
+        pe.sq_head = q->head;
+        pe.cookie = le64_to_cpu(d.cookie);
+        n = MIN(len, le32_to_cpu(d.len));
+        if (!n) {
+            CHIMNEY_GUEST_ERR(chimney_err_ind_buffer_empty, "generic buffer %"
+                              PRIu32 " has no room", idx);
+            pe.status = CHIMNEY_ST_BAD_DESCRIPTOR;
+        } else if (!chimney_dma_write(s, le64_to_cpu(d.addr), data, n)) {
+            pe.status = CHIMNEY_ST_DMA_ERROR;
+        } else {
+            pe.bytes = n;
+        }
+        chimney_conn_push(conn, &pe);
+        if (pe.bytes) {
+            s->stats.indications++;
+            trace_chimney_tcp_indicate(conn->index, seq, n);
+            return n;
+        }
+    }
+    /* None now: the generic-buffer doorbell brings it back */
+    chimney_io_ind_wait(conn);
+    return 0;
+}
+
+static void chimney_io_event(void *opaque, ChimneyTcpConn *c, int event,
+                             uint32_t info)
+{
+    chimney_conn_push_event(c->owner, event, info);
+}
+
+static void chimney_io_note(void *opaque, ChimneyTcpConn *c, int what,
+                            uint32_t a, uint32_t b)
+{
+    uint32_t index = ((ChimneyConn *)c->owner)->index;
+
+    switch (what) {
+    case CHIMNEY_TCP_NOTE_STATE:
+        trace_chimney_tcp_state(index, a, b);
+        break;
+    case CHIMNEY_TCP_NOTE_REXMIT:
+        trace_chimney_tcp_rexmit(index, a, b);
+        break;
+    default:
+        trace_chimney_tcp_timeout(index, a, b);
+        break;
+    }
+}
+
+static const ChimneyTcpOps chimney_io_tcp_ops = {
+    .now_ns = chimney_io_now,
+    .timer_mod = chimney_io_timer_mod,
+    .read_data = chimney_io_read_data,
+    .emit = chimney_io_emit,
+    .complete = chimney_io_complete,
+    .event = chimney_io_event,
+    .note = chimney_io_note,
+    .write_data = chimney_io_write_data,
+    .recv_complete = chimney_io_recv_complete,
+    .indicate = chimney_io_indicate,
+};
+
+void chimney_io_stack_init(ChimneyState *s)
+{
+    chimney_tcp_stack_init(s->offload.tcp, &chimney_io_tcp_ops, s);
+}
+
+/* --- send queue --- */
+
+/*
+ * The SGL of a request of @len bytes: every entry readable, non-empty, in
+ * guest memory, and their sum @len.  Returns a completion status.
+ */
+static uint8_t chimney_io_sgl_check(ChimneyState *s, const ChimneySlot *sl,
+                                    uint32_t len, DMADirection dir)
+{
+    uint32_t sum = 0;
+
+    if (sl->nsge > CHIMNEY_MAX_SGE || !sl->nsge != !len || len > (1u << 30)) {
+        return CHIMNEY_ST_BAD_DESCRIPTOR;
+    }
+    for (uint32_t i = 0; i < sl->nsge; i++) {
+        ChimneySge sge;
+        uint64_t a;
+        uint32_t l;
+
+        if (!chimney_dma_read(s, sl->sgl + i * sizeof(sge), &sge,
+                              sizeof(sge))) {
+            return CHIMNEY_ST_DMA_ERROR;
+        }
+        a = le64_to_cpu(sge.addr);
+        l = le32_to_cpu(sge.len);
+        if (!l || l > len - sum) {
+            return CHIMNEY_ST_BAD_DESCRIPTOR;
+        }
+        if (a + l < a ||
+            !dma_memory_valid(pci_get_address_space(PCI_DEVICE(s)), a, l,
+                              dir, MEMTXATTRS_UNSPECIFIED)) {
+            return CHIMNEY_ST_DMA_ERROR;
+        }
+        sum += l;
+    }
+    return sum == len ? CHIMNEY_ST_SUCCESS : CHIMNEY_ST_BAD_DESCRIPTOR;
+}
+
+/*
+ * Read SQ entry @index and check it.  Returns the request for the engine
+ * and, in the slot, what the device needs to read its data later; a
+ * request that fails the checks gets a non-zero slot status and no data.
+ */
+bool chimney_io_sq_fetch(ChimneyConn *conn, uint32_t index,
+                         ChimneyTcpReq *req)
+{
+    ChimneyState *s = conn->dev;
+    ChimneySlot *sl = &conn->slots[index];
+    ChimneySqDesc d;
+    uint32_t len, nsge;
+
+    if (!chimney_dma_read(s, chimney_ring_entry(&conn->sq, index, sizeof(d)),
+                          &d, sizeof(d))) {
+        return false;
+    }
+    len = le32_to_cpu(d.len);
+    nsge = le16_to_cpu(d.nsge);
+    *sl = (ChimneySlot) { .sgl = le64_to_cpu(d.sgl), .nsge = nsge };
+    *req = (ChimneyTcpReq) {
+        .cookie = le64_to_cpu(d.cookie),
+        .len = len,
+        .tag = index,
+        .type = d.type == CHIMNEY_SQ_DISCONNECT ? CHIMNEY_TCP_REQ_DISCONNECT :
+                                                  CHIMNEY_TCP_REQ_SEND,
+        .flags = ((d.flags & CHIMNEY_SQF_PUSH) ? CHIMNEY_TCP_REQ_PUSH : 0) |
+                 ((d.flags & CHIMNEY_SQF_ABORTIVE) ?
+                  CHIMNEY_TCP_REQ_ABORTIVE : 0),
+    };
+    if ((d.type != CHIMNEY_SQ_SEND && d.type != CHIMNEY_SQ_DISCONNECT) ||
+        (d.type == CHIMNEY_SQ_SEND && !len) ||
+        (d.flags & ~(CHIMNEY_SQF_PUSH | CHIMNEY_SQF_URGENT |
+                     CHIMNEY_SQF_ABORTIVE))) {
+        sl->status = CHIMNEY_ST_BAD_DESCRIPTOR;
+    } else {
+        sl->status = chimney_io_sgl_check(s, sl, len,
+                                          DMA_DIRECTION_TO_DEVICE);
+    }
+    if (sl->status) {
+        CHIMNEY_GUEST_ERR(chimney_err_sq_entry, "connection %" PRIu32
+                          " SQ entry %" PRIu32 " refused (status 0x%x)",
+                          conn->index, index, sl->status);
+        /* It keeps its place in the order, with nothing to send */
+        req->len = 0;
+        req->type = CHIMNEY_TCP_REQ_SEND;
+        req->flags = 0;
+        sl->nsge = 0;
+    }
+    return true;
+}
+
+/* A producer index from the connection's doorbell record, checked */
+static bool chimney_io_read_tail(ChimneyConn *conn, ChimneyRing *q,
+                                 uint32_t offset)
+{
+    uint32_t tail;
+
+    if (!chimney_dma_read(conn->dev, conn->db_record + offset, &tail,
+                          sizeof(tail))) {
+        tail = UINT32_MAX;
+    }
+    tail = le32_to_cpu(tail);
+    if (tail >= q->size) {
+        CHIMNEY_GUEST_ERR(chimney_err_queue_tail, "connection %" PRIu32
+                          " %s tail %" PRIu32 " for %" PRIu32 " entries",
+                          conn->index, offset ? "RQ" : "SQ", tail, q->size);
+        conn->poisoned = true;
+        chimney_conn_push_event(conn, CHIMNEY_TCP_EV_UPLOAD_REQUEST,
+                                CHIMNEY_UPLOAD_REQUESTED);
+        return false;
+    }
+    q->tail = tail;
+    return true;
+}
+
+void chimney_io_sq_process(ChimneyConn *conn)
+{
+    ChimneyState *s = conn->dev;
+
+    if (conn->poisoned || !chimney_running(s) ||
+        !chimney_io_read_tail(conn, &conn->sq, 0)) {
+        return;
+    }
+    while (!chimney_ring_empty(&conn->sq) &&
+           chimney_tcp_queued(&conn->tcp) < conn->sq.size - 1 &&
+           chimney_conn_can_push(conn)) {
+        uint32_t index = conn->sq.head;
+        ChimneyTcpReq req;
+
+        if (!chimney_io_sq_fetch(conn, index, &req)) {
+            conn->poisoned = true;
+            chimney_conn_push_event(conn, CHIMNEY_TCP_EV_UPLOAD_REQUEST,
+                                    CHIMNEY_UPLOAD_HW_FAILURE);
+            return;
+        }
+        conn->sq.head = chimney_ring_next(&conn->sq, index);
+        if (!chimney_tcp_post(&conn->tcp, &req)) {
+            /* After a reset or a disconnect no request can be sent */
+            ChimneyPending pe = {
+                .cookie = req.cookie,
+                .sq_head = conn->sq.head,
+                .type = req.type == CHIMNEY_TCP_REQ_DISCONNECT ?
+                        CHIMNEY_CQE_DISCONNECT : CHIMNEY_CQE_SEND,
+                .status = conn->tcp.aborted && !conn->tcp.upload_requested ?
+                          CHIMNEY_ST_REQUEST_ABORTED :
+                          CHIMNEY_ST_INVALID_STATE,
+                .queue = CHIMNEY_QUEUE_CONN_SQ,
+            };
+
+            chimney_conn_push(conn, &pe);
+        }
+    }
+}
+
+/* --- receive queue --- */
+
+/*
+ * Read RQ entry @index: a receive buffer for the engine, or the answer to
+ * the connection's last indication.  A bad entry keeps its place in the
+ * order as an empty receive that completes with its error.
+ */
+static void chimney_io_rq_take(ChimneyConn *conn, uint32_t index,
+                               const ChimneySqDesc *d)
+{
+    ChimneyTcpConn *c = &conn->tcp;
+    uint32_t tag = (c->rhead + c->rcount) % conn->rq.size;
+    ChimneySlot *sl = &conn->rslots[tag];
+    uint32_t len = le32_to_cpu(d->len);
+    ChimneyTcpRecv r = {
+        .cookie = le64_to_cpu(d->cookie),
+        .len = len,
+        .tag = tag,
+        .no_push = d->flags & CHIMNEY_RQF_NO_PUSH,
+    };
+
+    *sl = (ChimneySlot) {
+        .sgl = le64_to_cpu(d->sgl), .nsge = le16_to_cpu(d->nsge),
+    };
+    if (d->type == CHIMNEY_RQ_INDICATE_DONE && !(d->flags) && !sl->nsge) {
+        if (chimney_tcp_indicate_done(c, len)) {
+            return;
+        }
+        CHIMNEY_GUEST_ERR(chimney_err_indicate_done, "connection %" PRIu32
+                          " took %" PRIu32 " bytes of an indication of %"
+                          PRIu32, conn->index, len, c->ind_outstanding);
+        sl->status = CHIMNEY_ST_INVALID_PARAM;
+    } else if (d->type != CHIMNEY_RQ_RECEIVE ||
+               (d->flags & ~CHIMNEY_RQF_NO_PUSH)) {
+        sl->status = CHIMNEY_ST_BAD_DESCRIPTOR;
+    } else {
+        sl->status = chimney_io_sgl_check(conn->dev, sl, len,
+                                          DMA_DIRECTION_FROM_DEVICE);
+    }
+    if (sl->status) {
+        CHIMNEY_GUEST_ERR(chimney_err_rq_entry, "connection %" PRIu32
+                          " RQ entry %" PRIu32 " refused (status 0x%x)",
+                          conn->index, index, sl->status);
+        r.len = 0;
+        sl->nsge = 0;
+    }
+    chimney_tcp_recv_post(c, &r);
+}
+
+void chimney_io_rq_process(ChimneyConn *conn)
+{
+    ChimneyState *s = conn->dev;
+
+    if (conn->poisoned || !conn->rq.size || !chimney_running(s) ||
+        !chimney_io_read_tail(conn, &conn->rq, 4)) {
+        return;
+    }
+    /* The engine holds at most rq.size receives; the rest wait in the RQ */
+    while (!chimney_ring_empty(&conn->rq) &&
+           conn->tcp.rcount < conn->rq.size && chimney_conn_can_push(conn)) {
+        uint32_t index = conn->rq.head;
+        ChimneySqDesc d;
+
+        if (!chimney_dma_read(s, chimney_ring_entry(&conn->rq, index,
+                                                    sizeof(d)),
+                              &d, sizeof(d))) {
+            conn->poisoned = true;
+            chimney_conn_push_event(conn, CHIMNEY_TCP_EV_UPLOAD_REQUEST,
+                                    CHIMNEY_UPLOAD_HW_FAILURE);
+            return;
+        }
+        conn->rq.head = chimney_ring_next(&conn->rq, index);
+        chimney_io_rq_take(conn, index, &d);
+    }
+}
+
+/* --- doorbells --- */
+
+/* New generic buffers: connections that waited for one indicate now. */
+void chimney_io_ind_doorbell(ChimneyState *s)
+{
+    ChimneyOffloadState *o = &s->offload;
+    ChimneyConn *conn;
+
+    while ((conn = QTAILQ_FIRST(&o->ind_list)) &&
+           !chimney_ring_empty(&s->ind_q)) {
+        QTAILQ_REMOVE(&o->ind_list, conn, ind_link);
+        conn->on_ind_list = false;
+        chimney_tcp_deliver(&conn->tcp);
+        chimney_io_sq_process(conn);
+    }
+}
+
+void chimney_io_doorbell(ChimneyState *s, uint32_t conn_id)
+{
+    ChimneyOffloadState *o = &s->offload;
+    uint8_t status;
+    ChimneyConn *conn = chimney_conn_lookup(s, conn_id, &status);
+
+    if (!conn) {
+        /* A late doorbell after terminate is a normal race: count it */
+        trace_chimney_stale_doorbell(conn_id, status);
+        s->stats.stale_doorbells++;
+        return;
+    }
+    /* The send queue is read in the bottom half */
+    if (!conn->on_kick_list) {
+        conn->on_kick_list = true;
+        QTAILQ_INSERT_TAIL(&o->kick_list, conn, kick_link);
+    }
+    qemu_bh_schedule(s->bh);
+}
+
+/* --- received segments --- */
+
+/* Bottom half: the queued segments, each to its connection if still live */
+static void chimney_io_rx_work(ChimneyState *s)
+{
+    ChimneyOffloadState *o = &s->offload;
+    bool was_full = o->rx_count == CHIMNEY_TCP_RX_SLOTS;
+
+    while (o->rx_count) {
+        ChimneyRxSeg *slot = &o->rx[o->rx_head];
+        uint8_t status;
+        ChimneyConn *conn = chimney_conn_lookup(s, slot->conn_id, &status);
+        uint8_t *frame;
+
+        o->rx_head = (o->rx_head + 1) % CHIMNEY_TCP_RX_SLOTS;
+        o->rx_count--;
+        if (!conn || conn->terminated) {
+            continue;
+        }
+        frame = o->rx_frames + (slot - o->rx) * CHIMNEY_L2_MAX_FRAME;
+        trace_chimney_tcp_input(conn->index, slot->seg.seq, slot->seg.ack,
+                                slot->seg.flags, slot->seg.len);
+        if (!chimney_tcp_input(&conn->tcp, &slot->seg,
+                               frame + slot->payload)) {
+            /* Not the engine's (CLOSED, or a SYN in TIME_WAIT) */
+            s->stats.to_host++;
+            if (!chimney_l2_rx_frame(s, frame, slot->len)) {
+                s->stats.rx_dropped++;
+            }
+        }
+        chimney_io_sq_process(conn);
+        chimney_io_rq_process(conn);
+        chimney_conn_release(conn);
+    }
+    if (was_full) {
+        qemu_flush_queued_packets(qemu_get_queue(s->nic));
+    }
+}
+
+/*
+ * Bottom half: received segments, expired timers, send doorbells, then
+ * completions that waited for room.  Each CQ's waiting connections are
+ * served in turn until the CQ is full, so the work per completion does
+ * not grow with the number of connections.
+ */
+void chimney_io_work(ChimneyState *s)
+{
+    ChimneyOffloadState *o = &s->offload;
+    ChimneyConn *conn;
+
+    chimney_io_rx_work(s);
+    while ((conn = QTAILQ_FIRST(&o->timer_list))) {
+        QTAILQ_REMOVE(&o->timer_list, conn, timer_link);
+        conn->on_timer_list = false;
+        chimney_tcp_timer(&conn->tcp);
+    }
+    while ((conn = QTAILQ_FIRST(&o->kick_list))) {
+        QTAILQ_REMOVE(&o->kick_list, conn, kick_link);
+        conn->on_kick_list = false;
+        chimney_io_sq_process(conn);
+        chimney_io_rq_process(conn);
+    }
+    for (uint32_t cq = 1; cq < s->num_cqs; cq++) {
+        while ((conn = QTAILQ_FIRST(&o->flush_list[cq])) &&
+               !chimney_cq_full(&s->cq[cq]) && chimney_running(s)) {
+            /* to the back of the line, unless it empties */
+            QTAILQ_REMOVE(&o->flush_list[cq], conn, flush_link);
+            conn->on_flush_list = false;
+            chimney_conn_flush(conn);
+            if (!conn->pend_count) {
+                /* room again in its FIFO: take what waited on the queues */
+                chimney_io_sq_process(conn);
+                chimney_io_rq_process(conn);
+            }
+            chimney_conn_release(conn);
+        }
+    }
+}
+
+/*
+ * The receive classifier.  A frame of an offloaded 4-tuple is queued for
+ * its connection: returns 1 when taken, 0 when the queue is full (the net
+ * layer keeps the frame until chimney_io_work drains it), -1 when it is
+ * not ours.
+ */
+int chimney_io_classify(ChimneyState *s, const uint8_t *buf, size_t size)
+{
+    ChimneyOffloadState *o = &s->offload;
+    ChimneyTcpTuple t;
+    ChimneyTcpSegment seg;
+    ChimneyConn *conn;
+    ChimneyRxSeg *slot;
+    const uint8_t *payload;
+    uint64_t key;
+
+    if (!chimney_conn_any(s) || size > CHIMNEY_L2_MAX_FRAME ||
+        !chimney_tcp_parse(buf, size, &t, &seg, &payload)) {
+        return -1;
+    }
+    key = chimney_conn_key(t.src_ip, t.src_port, t.dst_port);
+    conn = g_hash_table_lookup(o->by_key, &key);
+    if (!conn || conn->tcp.st.src_ip != t.dst_ip) {
+        return -1;
+    }
+    if (o->rx_count == CHIMNEY_TCP_RX_SLOTS) {
+        return 0;
+    }
+    slot = &o->rx[(o->rx_head + o->rx_count++) % CHIMNEY_TCP_RX_SLOTS];
+    slot->conn_id = chimney_conn_id(conn);
+    slot->seg = seg;
+    slot->payload = payload - buf;
+    slot->len = size;
+    memcpy(o->rx_frames + (slot - o->rx) * CHIMNEY_L2_MAX_FRAME, buf, size);
+    qemu_bh_schedule(s->bh);
+    return 1;
+}

@@ -1,0 +1,25 @@
+/*
+ * chimney-nic: connection I/O: send and receive queues, the receive
+ * classifier, and the TCP engine's view of the device
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_NET_CHIMNEY_IO_H
+#define HW_NET_CHIMNEY_IO_H
+
+#include "hw/net/chimney/chimney-conn.h"
+
+void chimney_io_stack_init(ChimneyState *s);
+bool chimney_io_sq_fetch(ChimneyConn *conn, uint32_t index,
+                         ChimneyTcpReq *req);
+void chimney_io_sq_process(ChimneyConn *conn);
+void chimney_io_rq_process(ChimneyConn *conn);
+void chimney_io_doorbell(ChimneyState *s, uint32_t conn_id);
+void chimney_io_ind_doorbell(ChimneyState *s);
+int chimney_io_classify(ChimneyState *s, const uint8_t *buf, size_t size);
+void chimney_io_work(ChimneyState *s);
+
+#endif /* HW_NET_CHIMNEY_IO_H */

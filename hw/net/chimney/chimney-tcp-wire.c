@@ -1,0 +1,209 @@
+/*
+ * chimney-nic: TCP segments of offloaded connections on the wire
+ *
+ * Building an outgoing Ethernet/IPv4/TCP frame from a connection's state
+ * and the guest memory behind its requests, and parsing received frames
+ * and segments.  Part of the TCP engine (see chimney-tcp.h).
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "net/eth.h"
+#include "net/checksum.h"
+#include "hw/net/chimney/chimney-tcp-int.h"
+
+/*
+ * Build and emit one segment: @len payload bytes from @seq, with the
+ * given flags.  Payload is read from the requests that hold it, its
+ * checksum summed chunk by chunk as it arrives.  Returns false when the
+ * guest memory behind a request could not be read.
+ */
+bool chimney_tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
+                              uint8_t flags)
+{
+    ChimneyTcpStack *s = c->stack;
+    uint8_t *f = s->frame;
+    size_t l2 = c->st.vlan ? ETH_HLEN + 4 : ETH_HLEN;
+    uint8_t *ip = f + l2;
+    uint32_t opt = c->st.ts_enabled ? TCP_TS_OPT_LEN : 0;
+    uint8_t *th = ip + IP_HDR_LEN;
+    uint8_t *data = th + TCP_HDR_LEN + opt;
+    uint32_t tcp_len = TCP_HDR_LEN + opt + len;
+    uint32_t sum = 0, done = 0;
+
+    /* Ethernet (and 802.1Q) */
+    memcpy(f, c->st.dst_mac, 6);
+    memcpy(f + 6, c->st.src_mac, 6);
+    if (c->st.vlan) {
+        stw_be_p(f + 12, ETH_P_VLAN);
+        stw_be_p(f + 14, c->st.vlan);
+    }
+    stw_be_p(ip - 2, ETH_P_IP);
+
+    /* Payload first, so a failed read emits nothing */
+    for (uint32_t i = 0; i < c->count && done < len; i++) {
+        ChimneyTcpReq *r = chimney_tcp_req(c, i);
+        uint32_t start = chimney_tcp_req_start(r);
+        uint32_t off, n;
+
+        if (chimney_seq_leq(start + r->len, seq + done)) {
+            continue;
+        }
+        off = seq + done - start;
+        n = MIN(r->len - off, len - done);
+        if (!s->ops->read_data(s->opaque, c, r, off, data + done, n)) {
+            return false;
+        }
+        sum += net_checksum_add_cont(n, data + done, done);
+        done += n;
+    }
+    g_assert(done == len);
+
+    /* TCP header and options */
+    stw_be_p(th, c->st.local_port);
+    stw_be_p(th + 2, c->st.remote_port);
+    stl_be_p(th + 4, seq);
+    stl_be_p(th + 8, c->st.rcv_nxt);
+    stw_be_p(th + 12, ((TCP_HDR_LEN + opt) / 4) << 12 | flags);
+    stw_be_p(th + 14, chimney_tcp_rx_window(c));
+    stw_be_p(th + 16, 0);
+    stw_be_p(th + 18, 0);
+    if (opt) {
+        th[20] = TCPOPT_NOP;
+        th[21] = TCPOPT_NOP;
+        th[22] = TCPOPT_TS;
+        th[23] = 10;
+        stl_be_p(th + 24, chimney_tcp_ts_now(c));
+        stl_be_p(th + 28, c->st.ts_recent);
+    }
+
+    /* IPv4: DF, IDs from the target's half of the space */
+    ip[0] = 0x45;
+    ip[1] = c->st.tos;
+    stw_be_p(ip + 2, IP_HDR_LEN + tcp_len);
+    stw_be_p(ip + 4, s->ip_id);
+    s->ip_id = s->ip_id == 0xffff ? IP_ID_BASE : s->ip_id + 1;
+    stw_be_p(ip + 6, IP_DF);
+    ip[8] = c->st.ttl;
+    ip[9] = IP_PROTO_TCP;
+    stw_be_p(ip + 10, 0);
+    memcpy(ip + 12, &c->st.src_ip, 4);
+    memcpy(ip + 16, &c->st.dst_ip, 4);
+    stw_be_p(ip + 10, net_checksum_finish(net_checksum_add(IP_HDR_LEN, ip)));
+
+    /* Pseudo-header, TCP header, then the payload sum from above */
+    sum += net_checksum_add(8, ip + 12);
+    sum += IP_PROTO_TCP + tcp_len;
+    sum += net_checksum_add(TCP_HDR_LEN + opt, th);
+    stw_be_p(th + 16, net_checksum_finish(sum));
+
+    c->segs_out++;
+    /* Every segment carries the ACK a delayed one was waiting for */
+    c->segs_unacked = 0;
+    if (c->delack_ns >= 0) {
+        c->delack_ns = -1;
+        chimney_tcp_timers_sync(c);
+    }
+    s->ops->emit(s->opaque, c, f, l2 + IP_HDR_LEN + tcp_len);
+    return true;
+}
+
+/*
+ * The TCP header at @th of a segment of @len bytes (header and payload),
+ * its checksum already checked.  Returns false when it is malformed.
+ */
+bool chimney_tcp_parse_header(const uint8_t *th, uint32_t len,
+                              ChimneyTcpSegment *seg, uint32_t *doff)
+{
+    uint32_t hl;
+
+    if (len < TCP_HDR_LEN) {
+        return false;
+    }
+    hl = (th[12] >> 4) * 4;
+    if (hl < TCP_HDR_LEN || hl > len) {
+        return false;
+    }
+    memset(seg, 0, sizeof(*seg));
+    seg->seq = ldl_be_p(th + 4);
+    seg->ack = ldl_be_p(th + 8);
+    seg->flags = th[13];
+    seg->wnd = lduw_be_p(th + 14);
+    seg->urg = lduw_be_p(th + 18);
+    seg->len = len - hl;
+    for (uint32_t i = TCP_HDR_LEN; i < hl;) {
+        uint8_t kind = th[i];
+        uint8_t olen;
+
+        if (kind == TCPOPT_EOL) {
+            break;
+        }
+        if (kind == TCPOPT_NOP) {
+            i++;
+            continue;
+        }
+        if (i + 1 >= hl) {
+            return false;
+        }
+        olen = th[i + 1];
+        if (olen < 2 || i + olen > hl) {
+            return false;
+        }
+        if (kind == TCPOPT_TS && olen == 10) {
+            seg->has_ts = true;
+            seg->ts_val = ldl_be_p(th + i + 2);
+            seg->ts_ecr = ldl_be_p(th + i + 6);
+        }
+        i += olen;
+    }
+    *doff = hl;
+    return true;
+}
+
+bool chimney_tcp_parse(const uint8_t *frame, size_t len,
+                       ChimneyTcpTuple *tuple, ChimneyTcpSegment *seg,
+                       const uint8_t **payload)
+{
+    size_t l2 = ETH_HLEN;
+    const uint8_t *ip, *th;
+    uint32_t ip_len, doff, sum;
+
+    if (len < ETH_HLEN + IP_HDR_LEN + TCP_HDR_LEN) {
+        return false;
+    }
+    if (lduw_be_p(frame + 12) == ETH_P_VLAN) {
+        l2 += 4;
+    }
+    if (lduw_be_p(frame + l2 - 2) != ETH_P_IP ||
+        len < l2 + IP_HDR_LEN + TCP_HDR_LEN) {
+        return false;
+    }
+    ip = frame + l2;
+    ip_len = lduw_be_p(ip + 2);
+    /* No IP options and no fragments: those take the host's path */
+    if (ip[0] != 0x45 || ip[9] != IP_PROTO_TCP ||
+        (lduw_be_p(ip + 6) & ~IP_DF) || ip_len < IP_HDR_LEN + TCP_HDR_LEN ||
+        ip_len > len - l2 ||
+        net_checksum_finish(net_checksum_add(IP_HDR_LEN, (uint8_t *)ip))) {
+        return false;
+    }
+    th = ip + IP_HDR_LEN;
+    sum = net_checksum_add(8, (uint8_t *)ip + 12) + IP_PROTO_TCP +
+          ip_len - IP_HDR_LEN;
+    sum += net_checksum_add(ip_len - IP_HDR_LEN, (uint8_t *)th);
+    if (net_checksum_finish(sum) ||
+        !chimney_tcp_parse_header(th, ip_len - IP_HDR_LEN, seg, &doff)) {
+        return false;
+    }
+    memcpy(&tuple->src_ip, ip + 12, 4);
+    memcpy(&tuple->dst_ip, ip + 16, 4);
+    tuple->src_port = lduw_be_p(th);
+    tuple->dst_port = lduw_be_p(th + 2);
+    if (payload) {
+        *payload = th + doff;
+    }
+    return true;
+}

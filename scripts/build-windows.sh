@@ -46,12 +46,13 @@ for f in chimney-adapter chimney-datapath chimney-offload chimney-tcp-io; do
     $cc "${cflags[@]}" -c "$src/guest/windows/miniport/$f.c" \
         -o "$out/obj/$f.o"
 done
-$cc "${cflags[@]}" -c "$src/hw/net/chimney/chimney-guest.c" \
-    -o "$out/obj/chimney-guest.o"
+for f in chimney-guest chimney-guest-ndis; do
+    $cc "${cflags[@]}" -c "$src/guest/common/$f.c" -o "$out/obj/$f.o"
+done
 $cc -o "$out/chimneynic.sys" "$out/obj/chimney-miniport.o" \
     "$out/obj/chimney-adapter.o" "$out/obj/chimney-datapath.o" \
     "$out/obj/chimney-offload.o" "$out/obj/chimney-tcp-io.o" \
-    "$out/obj/chimney-guest.o" \
+    "$out/obj/chimney-guest.o" "$out/obj/chimney-guest-ndis.o" \
     "${ldflags[@]}" -lndis -lntoskrnl -lhal
 
 im=()

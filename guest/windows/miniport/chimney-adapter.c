@@ -2,7 +2,7 @@
  * chimney-nic miniport: bringing the device up and down
  *
  * Maps BAR0, puts the admin queue in shared memory, and runs the bring-up
- * of the shared driver core (hw/net/chimney/chimney-guest.c: the same code
+ * of the shared driver core (guest/common/chimney-guest.c: the same code
  * libqos runs in every qtest): enable, IDENTIFY, SET_PARAMS.  The admin
  * commands here are polled: they run from MiniportInitializeEx at
  * PASSIVE_LEVEL, before the interrupt is connected.

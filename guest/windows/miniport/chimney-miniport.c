@@ -5,7 +5,7 @@
  * MiniportSetOptions, the chimney provider handler sets without which
  * NDIS does not offer TCP chimney to the adapter; the adapter's life
  * cycle and its attributes.  chimney-adapter.c brings the device up with
- * the shared driver core (hw/net/chimney/chimney-guest.c).
+ * the shared driver core (guest/common/chimney-guest.c).
  *
  * Status: the adapter initializes (registers, admin queue, IDENTIFY,
  * SET_PARAMS, its MAC and link reported to NDIS) and has an interrupt and

@@ -10,7 +10,8 @@
 #define CHIMNEY_MINIPORT_H
 
 #include "chimney-ndis.h"
-#include "hw/net/chimney/chimney-guest.h"
+#include "guest/common/chimney-guest.h"
+#include "guest/common/chimney-guest-ndis.h"
 
 /* The driver core reads NDIS's TCP state through its own mirrors */
 #define CHIMNEY_SAME_FIELD(a, fa, b, fb) \

@@ -40,19 +40,17 @@ ldflags=(-nostdlib -Wl,--subsystem,native:6.1
          -Wl,--file-alignment,0x200 -Wl,--section-alignment,0x1000)
 
 mkdir -p "$out/obj" "$out/iso"
-$cc "${cflags[@]}" -c "$src/guest/windows/miniport/chimney-miniport.c" \
-    -o "$out/obj/chimney-miniport.o"
-for f in chimney-adapter chimney-datapath chimney-offload chimney-tcp-io; do
+mp=()
+for f in mp-main mp-bringup mp-datapath mp-state-tree mp-conn-io; do
     $cc "${cflags[@]}" -c "$src/guest/windows/miniport/$f.c" \
         -o "$out/obj/$f.o"
+    mp+=("$out/obj/$f.o")
 done
-$cc "${cflags[@]}" -c "$src/hw/net/chimney/chimney-guest.c" \
-    -o "$out/obj/chimney-guest.o"
-$cc -o "$out/chimneynic.sys" "$out/obj/chimney-miniport.o" \
-    "$out/obj/chimney-adapter.o" "$out/obj/chimney-datapath.o" \
-    "$out/obj/chimney-offload.o" "$out/obj/chimney-tcp-io.o" \
-    "$out/obj/chimney-guest.o" \
-    "${ldflags[@]}" -lndis -lntoskrnl -lhal
+for f in chimney-guest chimney-guest-ndis; do
+    $cc "${cflags[@]}" -c "$src/guest/common/$f.c" -o "$out/obj/$f.o"
+    mp+=("$out/obj/$f.o")
+done
+$cc -o "$out/chimneynic.sys" "${mp[@]}" "${ldflags[@]}" -lndis -lntoskrnl -lhal
 
 im=()
 for f in chimney-im-driver chimney-im-protocol chimney-im-miniport \

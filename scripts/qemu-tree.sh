@@ -23,11 +23,15 @@ die() { printf 'qemu-tree: error: %s\n' "$*" >&2; exit 1; }
 # elsewhere hits the cache that an earlier build filled.
 export CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=true
 
-# Our files, by their path inside the QEMU tree.
+# Our files, by their path inside the QEMU tree, or QEMU_PATH=OUR_PATH
+# where the two differ: the OS-free guest driver core, guest/common/ here,
+# sits with the libqos driver that builds it there.
 OUR_FILES=(hw/net/chimney
            tests/qtest/chimney-test.c tests/qtest/chimney-windows-test.c
            tests/qtest/libqos/chimney.c tests/qtest/libqos/chimney.h
+           tests/qtest/libqos/chimney-guest=guest/common
            tests/unit/test-chimney-tcp.c tests/unit/test-chimney-guest.c
+           tests/unit/test-chimney-guest-ndis.c
            tests/windows
            docs/specs/chimney-nic.rst docs/system/devices/chimney-nic.rst)
 
@@ -50,7 +54,7 @@ check_version() {
 }
 
 prepare() {
-    local tree stamp p
+    local tree stamp p ours
     tree=$(source_tree)
     check_version "$tree"
     stamp="$tree $(cat "$tree/VERSION") $(cat "$project"/patches/*.patch | sha256sum)"
@@ -68,11 +72,13 @@ prepare() {
         echo "$stamp" >"$qsrc/.chimney-stamp"
     fi
     for p in "${OUR_FILES[@]}"; do
-        [ -e "$project/$p" ] || continue
-        if [ "$(readlink "$qsrc/$p" 2>/dev/null)" != "$project/$p" ]; then
+        ours=${p#*=}
+        p=${p%%=*}
+        [ -e "$project/$ours" ] || continue
+        if [ "$(readlink "$qsrc/$p" 2>/dev/null)" != "$project/$ours" ]; then
             mkdir -p "$(dirname "$qsrc/$p")"
             rm -rf "${qsrc:?}/$p"
-            ln -s "$project/$p" "$qsrc/$p"
+            ln -s "$project/$ours" "$qsrc/$p"
         fi
     done
     if [ ! -f "$qbuild/build.ninja" ]; then

@@ -375,7 +375,7 @@ static uint32_t oid(void *handler, void *adapter, uint32_t type,
 static void run_miniport_oids(void)
 {
     void *handler = rdp(mp_chars, 0x40);
-    void *adapter = calloc(1, 1 << 20);     /* a zeroed ChimneyAdapter */
+    void *adapter = calloc(1, 1 << 20);     /* a zeroed MpAdapter */
     uint8_t buf[0x100];
     uint32_t done, needed, st;
 

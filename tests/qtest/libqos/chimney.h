@@ -17,7 +17,9 @@
 #include "pci.h"
 #include "libqos-malloc.h"
 #include "hw/net/chimney/chimney-abi.h"
-#include "hw/net/chimney/chimney-guest.h"
+/* The shared driver core: qemu-chimney's guest/common/, linked here */
+#include "tests/qtest/libqos/chimney-guest/chimney-guest.h"
+#include "tests/qtest/libqos/chimney-guest/chimney-guest-ndis.h"
 
 /* Guest view of a ring the driver produces into. */
 typedef struct QChimneyRing {

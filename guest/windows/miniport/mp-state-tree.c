@@ -21,7 +21,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include "chimney-miniport.h"
+#include "mp-adapter.h"
 
 typedef PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Block;
 
@@ -32,7 +32,7 @@ typedef PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Block;
 enum { STEP_SUBMIT, STEP_DONE, STEP_WAIT };
 
 /* The n-th state structure after the block, each sized by its header */
-static PVOID chimney_state(Block b, ULONG n)
+static PVOID mp_state(Block b, ULONG n)
 {
     PUCHAR p = (PUCHAR)(b + 1);
 
@@ -42,7 +42,7 @@ static PVOID chimney_state(Block b, ULONG n)
     return p;
 }
 
-static ChimneyObj *chimney_block_obj(Block b)
+static MpObj *mp_block_obj(Block b)
 {
     return b && b->MiniportOffloadContext ? *b->MiniportOffloadContext : NULL;
 }
@@ -51,37 +51,37 @@ static ChimneyObj *chimney_block_obj(Block b)
 
 #define CORE(b)             ((ChimneyNdisBlock *)(b))
 
-static Block chimney_first(ChimneyJob *job)
+static Block mp_first(MpJob *job)
 {
     return (Block)chimney_guest_walk_first(CORE(job->root),
-                                           job->op == CHIMNEY_JOB_TERMINATE);
+                                           job->op == MP_JOB_TERMINATE);
 }
 
 /* A failed initiate block has no dependents to visit */
-static Block chimney_next(ChimneyJob *job, Block b)
+static Block mp_next(MpJob *job, Block b)
 {
     return (Block)chimney_guest_walk_next(CORE(b),
-        job->op == CHIMNEY_JOB_TERMINATE,
-        job->op != CHIMNEY_JOB_INITIATE || NT_SUCCESS(b->Status));
+        job->op == MP_JOB_TERMINATE,
+        job->op != MP_JOB_INITIATE || NT_SUCCESS(b->Status));
 }
 
-static VOID chimney_block_failed(ChimneyJob *job, Block b, NDIS_STATUS st)
+static VOID mp_block_failed(MpJob *job, Block b, NDIS_STATUS st)
 {
     chimney_guest_block_failed(CORE(b), st,
-                               job->op == CHIMNEY_JOB_INITIATE);
+                               job->op == MP_JOB_INITIATE);
 }
 
-static VOID chimney_fail_all(Block root)
+static VOID mp_fail_all(Block root)
 {
     for (Block b = root; b; b = b->NextBlock) {
-        chimney_fail_all(b->DependentBlockList);
+        mp_fail_all(b->DependentBlockList);
         b->Status = NDIS_STATUS_RESOURCES;
     }
 }
 
 /* --- initiate: one object per block --- */
 
-static ChimneyObj *chimney_obj_alloc(ChimneyObj *table, ULONG n, ULONG kind)
+static MpObj *mp_obj_alloc(MpObj *table, ULONG n, ULONG kind)
 {
     for (ULONG i = 0; i < n; i++) {
         if (!table[i].used && !table[i].kind) {
@@ -93,29 +93,29 @@ static ChimneyObj *chimney_obj_alloc(ChimneyObj *table, ULONG n, ULONG kind)
     return NULL;
 }
 
-static ULONG chimney_min(ULONG a, ULONG b)
+static ULONG mp_min(ULONG a, ULONG b)
 {
     return a < b ? a : b;
 }
 
-static ULONG chimney_prepare_neighbor(ChimneyAdapter *a, ChimneyJob *job,
-                                      Block b, ChimneyAdminCmd *cmd)
+static ULONG mp_prepare_neighbor(MpAdapter *a, MpJob *job,
+                                 Block b, ChimneyAdminCmd *cmd)
 {
-    PNEIGHBOR_OFFLOAD_STATE_CONST k = chimney_state(b, 0);
-    PNEIGHBOR_OFFLOAD_STATE_CACHED c = chimney_state(b, 1);
+    PNEIGHBOR_OFFLOAD_STATE_CONST k = mp_state(b, 0);
+    PNEIGHBOR_OFFLOAD_STATE_CACHED c = mp_state(b, 1);
     ChimneyNeighborState *ns = (ChimneyNeighborState *)(a->job_mem +
-                                                        CHIMNEY_JOB_STATE);
+                                                        MP_JOB_STATE);
     BOOLEAN own_mac = TRUE;
-    ChimneyObj *o;
+    MpObj *o;
 
     for (ULONG i = 0; i < 6; i++) {
         own_mac &= !k->DlSourceAddress[i];
     }
 
-    o = chimney_obj_alloc(a->neighbor, chimney_min(CHIMNEY_MAX_NEIGHBORS,
-                          a->id.max_neighbors), CHIMNEY_KIND_NEIGHBOR);
+    o = mp_obj_alloc(a->neighbor, mp_min(MP_MAX_NEIGHBORS,
+                          a->id.max_neighbors), MP_KIND_NEIGHBOR);
     if (!o) {
-        chimney_block_failed(job, b, NDIS_STATUS_OFFLOAD_NEIGHBOR_ENTRIES);
+        mp_block_failed(job, b, NDIS_STATUS_OFFLOAD_NEIGHBOR_ENTRIES);
         return STEP_DONE;
     }
     memset(ns, 0, sizeof(*ns));
@@ -125,28 +125,28 @@ static ULONG chimney_prepare_neighbor(ChimneyAdapter *a, ChimneyJob *job,
     job->obj = o;
     cmd->opcode = CHIMNEY_CMD_OFFLOAD_NEIGHBOR;
     cmd->id = o->id;
-    cmd->addr = a->job_pa.QuadPart + CHIMNEY_JOB_STATE;
+    cmd->addr = a->job_pa.QuadPart + MP_JOB_STATE;
     return STEP_SUBMIT;
 }
 
-static ULONG chimney_prepare_path(ChimneyAdapter *a, ChimneyJob *job,
-                                  Block b, ChimneyAdminCmd *cmd)
+static ULONG mp_prepare_path(MpAdapter *a, MpJob *job,
+                             Block b, ChimneyAdminCmd *cmd)
 {
-    PPATH_OFFLOAD_STATE_CONST k = chimney_state(b, 0);
-    PPATH_OFFLOAD_STATE_CACHED c = chimney_state(b, 1);
+    PPATH_OFFLOAD_STATE_CONST k = mp_state(b, 0);
+    PPATH_OFFLOAD_STATE_CACHED c = mp_state(b, 1);
     ChimneyPathState *ps = (ChimneyPathState *)(a->job_mem +
-                                                CHIMNEY_JOB_STATE);
-    ChimneyObj *nb = chimney_block_obj(BLOCK_PARENT(b));
-    ChimneyObj *o;
+                                                MP_JOB_STATE);
+    MpObj *nb = mp_block_obj(BLOCK_PARENT(b));
+    MpObj *o;
 
-    if (!nb || nb->kind != CHIMNEY_KIND_NEIGHBOR) {
-        chimney_block_failed(job, b, NDIS_STATUS_FAILURE);
+    if (!nb || nb->kind != MP_KIND_NEIGHBOR) {
+        mp_block_failed(job, b, NDIS_STATUS_FAILURE);
         return STEP_DONE;
     }
-    o = chimney_obj_alloc(a->path, chimney_min(CHIMNEY_MAX_PATHS,
-                          a->id.max_paths), CHIMNEY_KIND_PATH);
+    o = mp_obj_alloc(a->path, mp_min(MP_MAX_PATHS,
+                          a->id.max_paths), MP_KIND_PATH);
     if (!o) {
-        chimney_block_failed(job, b, NDIS_STATUS_OFFLOAD_PATH_ENTRIES);
+        mp_block_failed(job, b, NDIS_STATUS_OFFLOAD_PATH_ENTRIES);
         return STEP_DONE;
     }
     memset(ps, 0, sizeof(*ps));
@@ -158,19 +158,19 @@ static ULONG chimney_prepare_path(ChimneyAdapter *a, ChimneyJob *job,
     job->obj = o;
     cmd->opcode = CHIMNEY_CMD_OFFLOAD_PATH;
     cmd->id = o->id;
-    cmd->addr = a->job_pa.QuadPart + CHIMNEY_JOB_STATE;
+    cmd->addr = a->job_pa.QuadPart + MP_JOB_STATE;
     return STEP_SUBMIT;
 }
 
 /* Received data NDIS hands over (BufferedData) into the job area */
-static LONG chimney_copy_buffered(ChimneyAdapter *a, PNET_BUFFER_LIST nbl)
+static LONG mp_copy_buffered(MpAdapter *a, PNET_BUFFER_LIST nbl)
 {
     ULONG total = 0;
 
     for (; nbl; nbl = nbl->Next) {
         for (PNET_BUFFER nb = nbl->FirstNetBuffer; nb; nb = nb->Next) {
-            if (nb->DataLength > CHIMNEY_JOB_DATA_MAX - total ||
-                !chimney_copy_nb(nb, a->job_mem + CHIMNEY_JOB_DATA + total)) {
+            if (nb->DataLength > MP_JOB_DATA_MAX - total ||
+                !mp_copy_nb(nb, a->job_mem + MP_JOB_DATA + total)) {
                 return -1;
             }
             total += nb->DataLength;
@@ -180,62 +180,62 @@ static LONG chimney_copy_buffered(ChimneyAdapter *a, PNET_BUFFER_LIST nbl)
 }
 
 /* OFFLOAD_TCP, once the handed-over sends are mapped into the SQ */
-static ULONG chimney_tcp_command(ChimneyAdapter *a, ChimneyJob *job,
-                                 Block b, ChimneyAdminCmd *cmd)
+static ULONG mp_offload_tcp_command(MpAdapter *a, MpJob *job,
+                                    Block b, ChimneyAdminCmd *cmd)
 {
-    ChimneyConn *c = (ChimneyConn *)job->obj;
-    PTCP_OFFLOAD_STATE_DELEGATED d = chimney_state(b, 2);
+    MpConn *c = (MpConn *)job->obj;
+    PTCP_OFFLOAD_STATE_DELEGATED d = mp_state(b, 2);
     ChimneyGuestTcpQueues q = {
         .path = c->obj.parent->id,
-        .cq = CHIMNEY_CONN_CQ,
-        .sq_base = c->mem_pa.QuadPart + CHIMNEY_CONN_SQ,
-        .sq_size = CHIMNEY_CONN_SQ_ENTRIES,
+        .cq = MP_CONN_CQ,
+        .sq_base = c->mem_pa.QuadPart + MP_CONN_SQ,
+        .sq_size = MP_CONN_SQ_ENTRIES,
         .handover = c->sq_reserved,
-        .db_record = c->mem_pa.QuadPart + CHIMNEY_CONN_DB,
-        .rq_base = c->mem_pa.QuadPart + CHIMNEY_CONN_RQ,
-        .rq_size = CHIMNEY_CONN_RCVS,
+        .db_record = c->mem_pa.QuadPart + MP_CONN_DB,
+        .rq_base = c->mem_pa.QuadPart + MP_CONN_RQ,
+        .rq_size = MP_CONN_RCVS,
         .buffered_len = job->buffered,
-        .buffered_addr = a->job_pa.QuadPart + CHIMNEY_JOB_DATA,
+        .buffered_addr = a->job_pa.QuadPart + MP_JOB_DATA,
     };
 
     for (ULONG i = 0; i < c->sq_reserved; i++) {
         if (c->sq_req[i].failed) {
-            chimney_conn_free(a, c);
-            chimney_block_failed(job, b, NDIS_STATUS_RESOURCES);
+            mp_conn_free(a, c);
+            mp_block_failed(job, b, NDIS_STATUS_RESOURCES);
             return STEP_DONE;
         }
     }
     chimney_guest_tcp_offload(
-        (ChimneyTcpOffload *)(a->job_mem + CHIMNEY_JOB_STATE),
-        chimney_state(b, 0), chimney_state(b, 1),
+        (ChimneyTcpOffload *)(a->job_mem + MP_JOB_STATE),
+        mp_state(b, 0), mp_state(b, 1),
         (ChimneyNdisTcpDelegated *)d, &q);
     cmd->opcode = CHIMNEY_CMD_OFFLOAD_TCP;
     cmd->id = c->obj.id;
-    cmd->addr = a->job_pa.QuadPart + CHIMNEY_JOB_STATE;
+    cmd->addr = a->job_pa.QuadPart + MP_JOB_STATE;
     return STEP_SUBMIT;
 }
 
-static ULONG chimney_prepare_tcp(ChimneyAdapter *a, ChimneyJob *job,
-                                 Block b, ChimneyAdminCmd *cmd)
+static ULONG mp_prepare_tcp(MpAdapter *a, MpJob *job,
+                            Block b, ChimneyAdminCmd *cmd)
 {
-    PTCP_OFFLOAD_STATE_DELEGATED d = chimney_state(b, 2);
-    ChimneyObj *path = chimney_block_obj(BLOCK_PARENT(b));
-    ChimneyConn *c;
+    PTCP_OFFLOAD_STATE_DELEGATED d = mp_state(b, 2);
+    MpObj *path = mp_block_obj(BLOCK_PARENT(b));
+    MpConn *c;
     LONG buffered;
     ULONG n;
 
-    if (!path || path->kind != CHIMNEY_KIND_PATH) {
-        chimney_block_failed(job, b, NDIS_STATUS_FAILURE);
+    if (!path || path->kind != MP_KIND_PATH) {
+        mp_block_failed(job, b, NDIS_STATUS_FAILURE);
         return STEP_DONE;
     }
-    buffered = chimney_copy_buffered(a, d->BufferedData);
+    buffered = mp_copy_buffered(a, d->BufferedData);
     if (buffered < 0) {
-        chimney_block_failed(job, b, NDIS_STATUS_FAILURE);
+        mp_block_failed(job, b, NDIS_STATUS_FAILURE);
         return STEP_DONE;
     }
-    c = chimney_conn_new(a);
+    c = mp_conn_new(a);
     if (!c) {
-        chimney_block_failed(job, b, NDIS_STATUS_OFFLOAD_TCP_ENTRIES);
+        mp_block_failed(job, b, NDIS_STATUS_OFFLOAD_TCP_ENTRIES);
         return STEP_DONE;
     }
     c->obj.parent = path;
@@ -245,23 +245,23 @@ static ULONG chimney_prepare_tcp(ChimneyAdapter *a, ChimneyJob *job,
     if (b->NetBufferListChain) {
         /* The lock is dropped while mapping: nothing may start the job */
         job->mapping = TRUE;
-        if (!chimney_conn_handover(c, b->NetBufferListChain, &n)) {
+        if (!mp_conn_handover(c, b->NetBufferListChain, &n)) {
             job->mapping = FALSE;
-            chimney_conn_free(a, c);
-            chimney_block_failed(job, b, NDIS_STATUS_RESOURCES);
+            mp_conn_free(a, c);
+            mp_block_failed(job, b, NDIS_STATUS_RESOURCES);
             return STEP_DONE;
         }
         job->mapping = FALSE;
         if (c->sq.ring.tail != c->sq_reserved) {
-            c->job = job;           /* chimney_job_mapped goes on */
+            c->job = job;           /* mp_job_mapped goes on */
             return STEP_WAIT;
         }
     }
-    return chimney_tcp_command(a, job, b, cmd);
+    return mp_offload_tcp_command(a, job, b, cmd);
 }
 
-static ULONG chimney_prepare_initiate(ChimneyAdapter *a, ChimneyJob *job,
-                                      Block b, ChimneyAdminCmd *cmd)
+static ULONG mp_prepare_initiate(MpAdapter *a, MpJob *job,
+                                 Block b, ChimneyAdminCmd *cmd)
 {
     b->Status = NDIS_STATUS_SUCCESS;
     if (!b->MiniportOffloadContext || *b->MiniportOffloadContext) {
@@ -269,72 +269,72 @@ static ULONG chimney_prepare_initiate(ChimneyAdapter *a, ChimneyJob *job,
     }
     switch (b->Header.Type) {
     case NeighborOffloadState:
-        return chimney_prepare_neighbor(a, job, b, cmd);
+        return mp_prepare_neighbor(a, job, b, cmd);
     case Ip4OffloadState:
-        return chimney_prepare_path(a, job, b, cmd);
+        return mp_prepare_path(a, job, b, cmd);
     case TcpOffloadState:
-        return chimney_prepare_tcp(a, job, b, cmd);
+        return mp_prepare_tcp(a, job, b, cmd);
     default:                        /* IPv6 is not offloaded */
-        chimney_block_failed(job, b, NDIS_STATUS_FAILURE);
+        mp_block_failed(job, b, NDIS_STATUS_FAILURE);
         return STEP_DONE;
     }
 }
 
-static VOID chimney_initiate_done(ChimneyAdapter *a, ChimneyJob *job,
-                                  Block b, UCHAR st)
+static VOID mp_initiate_done(MpAdapter *a, MpJob *job,
+                             Block b, UCHAR st)
 {
-    ChimneyObj *o = job->obj;
+    MpObj *o = job->obj;
 
     if (st != CHIMNEY_ST_SUCCESS) {
         NDIS_STATUS ns = st != CHIMNEY_ST_NO_RESOURCES ? NDIS_STATUS_FAILURE :
-            o->kind == CHIMNEY_KIND_TCP ? NDIS_STATUS_OFFLOAD_TCP_ENTRIES :
+            o->kind == MP_KIND_TCP ? NDIS_STATUS_OFFLOAD_TCP_ENTRIES :
             NDIS_STATUS_RESOURCES;
 
-        if (o->kind == CHIMNEY_KIND_TCP) {
-            chimney_conn_free(a, (ChimneyConn *)o);
+        if (o->kind == MP_KIND_TCP) {
+            mp_conn_free(a, (MpConn *)o);
         } else {
             o->kind = 0;
         }
-        chimney_block_failed(job, b, ns);
+        mp_block_failed(job, b, ns);
         return;
     }
     o->used = TRUE;
     o->ndis = b->NdisOffloadHandle;
-    if (o->kind == CHIMNEY_KIND_TCP) {
-        ChimneyConn *c = (ChimneyConn *)o;
+    if (o->kind == MP_KIND_TCP) {
+        MpConn *c = (MpConn *)o;
 
         c->offloaded = TRUE;
-        chimney_conn_doorbell(a, c);    /* sends NDIS made meanwhile */
+        mp_conn_doorbell(a, c);         /* sends NDIS made meanwhile */
     }
     *b->MiniportOffloadContext = o;
 }
 
 /* --- the other operations --- */
 
-static ULONG chimney_kind_obj(ULONG kind)
+static ULONG mp_kind_obj(ULONG kind)
 {
-    return kind == CHIMNEY_KIND_NEIGHBOR ? CHIMNEY_OBJ_NEIGHBOR :
-           kind == CHIMNEY_KIND_PATH ? CHIMNEY_OBJ_PATH : CHIMNEY_OBJ_TCP;
+    return kind == MP_KIND_NEIGHBOR ? CHIMNEY_OBJ_NEIGHBOR :
+           kind == MP_KIND_PATH ? CHIMNEY_OBJ_PATH : CHIMNEY_OBJ_TCP;
 }
 
-static ULONG chimney_prepare_update(ChimneyAdapter *a, ChimneyJob *job,
-                                    Block b, ChimneyAdminCmd *cmd)
+static ULONG mp_prepare_update(MpAdapter *a, MpJob *job,
+                               Block b, ChimneyAdminCmd *cmd)
 {
-    ChimneyObj *o = job->obj;
-    PUCHAR state = a->job_mem + CHIMNEY_JOB_STATE;
+    MpObj *o = job->obj;
+    PUCHAR state = a->job_mem + MP_JOB_STATE;
 
     memset(state, 0, sizeof(ChimneyTcpOffload));
     switch (o->kind) {
-    case CHIMNEY_KIND_NEIGHBOR: {
-        PNEIGHBOR_OFFLOAD_STATE_CACHED c = chimney_state(b, 0);
+    case MP_KIND_NEIGHBOR: {
+        PNEIGHBOR_OFFLOAD_STATE_CACHED c = mp_state(b, 0);
 
         memcpy(((ChimneyNeighborState *)state)->dst_mac,
                c->DlDestinationAddress, 6);
         break;
     }
-    case CHIMNEY_KIND_PATH:
+    case MP_KIND_PATH:
         ((ChimneyPathState *)state)->path_mtu =
-            ((PPATH_OFFLOAD_STATE_CACHED)chimney_state(b, 0))->PathMtu;
+            ((PPATH_OFFLOAD_STATE_CACHED)mp_state(b, 0))->PathMtu;
         break;
     default: {
         static const ChimneyNdisTcpConst k;
@@ -342,23 +342,23 @@ static ULONG chimney_prepare_update(ChimneyAdapter *a, ChimneyJob *job,
         ChimneyGuestTcpQueues q = { 0 };
 
         chimney_guest_tcp_offload((ChimneyTcpOffload *)state, &k,
-                                  chimney_state(b, 0), &d, &q);
+                                  mp_state(b, 0), &d, &q);
         break;
     }
     }
     cmd->opcode = CHIMNEY_CMD_UPDATE;
-    cmd->param[0] = chimney_kind_obj(o->kind);
-    cmd->addr = a->job_pa.QuadPart + CHIMNEY_JOB_STATE;
+    cmd->param[0] = mp_kind_obj(o->kind);
+    cmd->addr = a->job_pa.QuadPart + MP_JOB_STATE;
     return STEP_SUBMIT;
 }
 
-static ULONG chimney_prepare(ChimneyAdapter *a, ChimneyJob *job, Block b,
-                             ChimneyAdminCmd *cmd)
+static ULONG mp_prepare(MpAdapter *a, MpJob *job, Block b,
+                        ChimneyAdminCmd *cmd)
 {
-    ChimneyObj *o = chimney_block_obj(b);
+    MpObj *o = mp_block_obj(b);
 
-    if (job->op == CHIMNEY_JOB_INITIATE) {
-        return chimney_prepare_initiate(a, job, b, cmd);
+    if (job->op == MP_JOB_INITIATE) {
+        return mp_prepare_initiate(a, job, b, cmd);
     }
     b->Status = NDIS_STATUS_SUCCESS;
     if (!o || !o->used) {
@@ -367,48 +367,48 @@ static ULONG chimney_prepare(ChimneyAdapter *a, ChimneyJob *job, Block b,
     job->obj = o;
     cmd->id = o->id;
     switch (job->op) {
-    case CHIMNEY_JOB_TERMINATE:
+    case MP_JOB_TERMINATE:
         cmd->opcode = CHIMNEY_CMD_TERMINATE;
-        cmd->param[0] = chimney_kind_obj(o->kind);
-        if (o->kind == CHIMNEY_KIND_TCP) {
-            ULONG64 held = a->job_pa.QuadPart + CHIMNEY_JOB_DATA;
+        cmd->param[0] = mp_kind_obj(o->kind);
+        if (o->kind == MP_KIND_TCP) {
+            ULONG64 held = a->job_pa.QuadPart + MP_JOB_DATA;
 
-            cmd->addr = a->job_pa.QuadPart + CHIMNEY_JOB_STATE;
+            cmd->addr = a->job_pa.QuadPart + MP_JOB_STATE;
             cmd->param[CHIMNEY_TERM_PARAM_HELD_LO] = (ULONG)held;
             cmd->param[CHIMNEY_TERM_PARAM_HELD_HI] = (ULONG)(held >> 32);
-            cmd->param[CHIMNEY_TERM_PARAM_HELD_LEN] = CHIMNEY_JOB_DATA_MAX;
+            cmd->param[CHIMNEY_TERM_PARAM_HELD_LEN] = MP_JOB_DATA_MAX;
         }
         return STEP_SUBMIT;
-    case CHIMNEY_JOB_UPDATE:
-        return chimney_prepare_update(a, job, b, cmd);
-    case CHIMNEY_JOB_INVALIDATE:
+    case MP_JOB_UPDATE:
+        return mp_prepare_update(a, job, b, cmd);
+    case MP_JOB_INVALIDATE:
         cmd->opcode = CHIMNEY_CMD_INVALIDATE;
-        cmd->param[0] = chimney_kind_obj(o->kind);
+        cmd->param[0] = mp_kind_obj(o->kind);
         return STEP_SUBMIT;
     default:                        /* query */
-        if (o->kind != CHIMNEY_KIND_TCP) {
-            if (o->kind == CHIMNEY_KIND_NEIGHBOR) {
+        if (o->kind != MP_KIND_TCP) {
+            if (o->kind == MP_KIND_NEIGHBOR) {
                 /* The device keeps no reachability of its own */
-                ((PNEIGHBOR_OFFLOAD_STATE_DELEGATED)chimney_state(b, 0))
+                ((PNEIGHBOR_OFFLOAD_STATE_DELEGATED)mp_state(b, 0))
                     ->NicReachabilityDelta = 0;
             }
             return STEP_DONE;
         }
         cmd->opcode = CHIMNEY_CMD_QUERY_TCP;
-        cmd->addr = a->job_pa.QuadPart + CHIMNEY_JOB_STATE;
+        cmd->addr = a->job_pa.QuadPart + MP_JOB_STATE;
         return STEP_SUBMIT;
     }
 }
 
 /* TCP delegated state from QUERY_TCP or TERMINATE, into NDIS's block */
-static VOID chimney_delegated_out(ChimneyAdapter *a, ChimneyJob *job, Block b)
+static VOID mp_delegated_out(MpAdapter *a, MpJob *job, Block b)
 {
     ChimneyTcpDelegated *dev = (ChimneyTcpDelegated *)(a->job_mem +
-                                                        CHIMNEY_JOB_STATE);
-    PTCP_OFFLOAD_STATE_DELEGATED d = chimney_state(b, 0);
+                                                        MP_JOB_STATE);
+    PTCP_OFFLOAD_STATE_DELEGATED d = mp_state(b, 0);
 
     chimney_guest_tcp_delegated((ChimneyNdisTcpDelegated *)d, dev);
-    if (job->op == CHIMNEY_JOB_QUERY) {
+    if (job->op == MP_JOB_QUERY) {
         d->SendBacklogSize = 0xffffffff;        /* not supported */
         d->ReceiveBacklogSize = 0xffffffff;
         return;
@@ -418,31 +418,31 @@ static VOID chimney_delegated_out(ChimneyAdapter *a, ChimneyJob *job, Block b)
     d->SendDataTail = NULL;
     b->NetBufferListChain = NULL;
     d->BufferedData = dev->rcv_held ?
-        chimney_buffered_nbl(a, a->job_mem + CHIMNEY_JOB_DATA,
-                             chimney_min(dev->rcv_held,
-                                         CHIMNEY_JOB_DATA_MAX)) : NULL;
+        mp_buffered_nbl(a, a->job_mem + MP_JOB_DATA,
+                        mp_min(dev->rcv_held,
+                               MP_JOB_DATA_MAX)) : NULL;
 }
 
-static VOID chimney_done(ChimneyAdapter *a, ChimneyJob *job, Block b,
-                         UCHAR st, ChimneyDeliveries *out)
+static VOID mp_done(MpAdapter *a, MpJob *job, Block b,
+                    UCHAR st, MpDeliveries *out)
 {
-    ChimneyObj *o = job->obj;
+    MpObj *o = job->obj;
 
-    if (job->op == CHIMNEY_JOB_INITIATE) {
-        chimney_initiate_done(a, job, b, st);
+    if (job->op == MP_JOB_INITIATE) {
+        mp_initiate_done(a, job, b, st);
         return;
     }
     b->Status = st == CHIMNEY_ST_SUCCESS ? NDIS_STATUS_SUCCESS :
                                            NDIS_STATUS_FAILURE;
-    if (o->kind == CHIMNEY_KIND_TCP &&
-        (job->op == CHIMNEY_JOB_QUERY || job->op == CHIMNEY_JOB_TERMINATE) &&
+    if (o->kind == MP_KIND_TCP &&
+        (job->op == MP_JOB_QUERY || job->op == MP_JOB_TERMINATE) &&
         st == CHIMNEY_ST_SUCCESS) {
-        chimney_delegated_out(a, job, b);
+        mp_delegated_out(a, job, b);
     }
-    if (job->op == CHIMNEY_JOB_TERMINATE) {
+    if (job->op == MP_JOB_TERMINATE) {
         /* Failed or not, NDIS forgets the object now */
-        if (o->kind == CHIMNEY_KIND_TCP) {
-            chimney_conn_terminated(a, (ChimneyConn *)o, out);
+        if (o->kind == MP_KIND_TCP) {
+            mp_conn_terminated(a, (MpConn *)o, out);
         } else {
             o->used = FALSE;
             o->kind = 0;
@@ -452,9 +452,9 @@ static VOID chimney_done(ChimneyAdapter *a, ChimneyJob *job, Block b,
 
 /* --- running jobs --- */
 
-static VOID chimney_ndis_complete(ChimneyAdapter *a, ULONG op, Block root);
+static VOID mp_ndis_complete(MpAdapter *a, ULONG op, Block root);
 
-static BOOLEAN chimney_submit(ChimneyAdapter *a, ChimneyJob *job)
+static BOOLEAN mp_submit(MpAdapter *a, MpJob *job)
 {
     job->cmd.cookie = ++a->dev.next_cookie;
     job->cookie = job->cmd.cookie;
@@ -466,14 +466,14 @@ static BOOLEAN chimney_submit(ChimneyAdapter *a, ChimneyJob *job)
  * Under the lock: advance the running job until it waits for the device
  * or ends; an ended job goes to @out and the next one starts.
  */
-VOID chimney_jobs_run(ChimneyAdapter *a, ChimneyDeliveries *out)
+VOID mp_jobs_run(MpAdapter *a, MpDeliveries *out)
 {
-    ChimneyJob *job;
+    MpJob *job;
 
     while ((job = a->jobs) && !job->inflight && !job->mapping) {
         if (job->cur && job->cmd.opcode) {
             /* Left when the admin SQ was full: retried on a completion */
-            chimney_submit(a, job);
+            mp_submit(a, job);
             return;
         }
         while (job->cur) {
@@ -481,16 +481,16 @@ VOID chimney_jobs_run(ChimneyAdapter *a, ChimneyDeliveries *out)
 
             memset(&job->cmd, 0, sizeof(job->cmd));
             job->obj = NULL;
-            step = chimney_prepare(a, job, job->cur, &job->cmd);
+            step = mp_prepare(a, job, job->cur, &job->cmd);
             if (step == STEP_WAIT) {
                 job->mapping = TRUE;
                 return;
             }
             if (step == STEP_SUBMIT) {
-                chimney_submit(a, job);
+                mp_submit(a, job);
                 return;
             }
-            job->cur = chimney_next(job, job->cur);
+            job->cur = mp_next(job, job->cur);
         }
         if (out->ndone == ARRAYSIZE(out->done)) {
             out->full = TRUE;
@@ -505,10 +505,10 @@ VOID chimney_jobs_run(ChimneyAdapter *a, ChimneyDeliveries *out)
 }
 
 /* The DPC: an admin completion that may be the running job's */
-BOOLEAN chimney_job_admin_done(ChimneyAdapter *a, const ChimneyCqe *cqe,
-                               ChimneyDeliveries *out)
+BOOLEAN mp_job_admin_done(MpAdapter *a, const ChimneyCqe *cqe,
+                          MpDeliveries *out)
 {
-    ChimneyJob *job = a->jobs;
+    MpJob *job = a->jobs;
     UCHAR st = CHIMNEY_CQE_STATUS(cqe->type_status);
 
     if (!job || !job->inflight || cqe->cookie != job->cookie) {
@@ -517,14 +517,14 @@ BOOLEAN chimney_job_admin_done(ChimneyAdapter *a, const ChimneyCqe *cqe,
     job->inflight = FALSE;
     if (job->cmd.opcode == CHIMNEY_CMD_IDENTIFY) {
         /* The round trip of a handover whose mapping failed */
-        chimney_conn_free(a, (ChimneyConn *)job->obj);
-        chimney_block_failed(job, job->cur, NDIS_STATUS_RESOURCES);
+        mp_conn_free(a, (MpConn *)job->obj);
+        mp_block_failed(job, job->cur, NDIS_STATUS_RESOURCES);
     } else {
-        chimney_done(a, job, job->cur, st, out);
+        mp_done(a, job, job->cur, st, out);
     }
     job->cmd.opcode = 0;
-    job->cur = chimney_next(job, job->cur);
-    chimney_jobs_run(a, out);
+    job->cur = mp_next(job, job->cur);
+    mp_jobs_run(a, out);
     return TRUE;
 }
 
@@ -534,9 +534,9 @@ BOOLEAN chimney_job_admin_done(ChimneyAdapter *a, const ChimneyCqe *cqe,
  * goes through the device: an IDENTIFY round trip brings the job back to
  * the DPC, which fails the block.
  */
-VOID chimney_job_mapped(ChimneyAdapter *a, ChimneyConn *c)
+VOID mp_job_mapped(MpAdapter *a, MpConn *c)
 {
-    ChimneyJob *job = c->job;
+    MpJob *job = c->job;
     BOOLEAN failed = FALSE;
 
     c->job = NULL;
@@ -547,42 +547,42 @@ VOID chimney_job_mapped(ChimneyAdapter *a, ChimneyConn *c)
     memset(&job->cmd, 0, sizeof(job->cmd));
     if (failed) {
         job->cmd.opcode = CHIMNEY_CMD_IDENTIFY;
-        job->cmd.addr = a->job_pa.QuadPart + CHIMNEY_JOB_STATE;
+        job->cmd.addr = a->job_pa.QuadPart + MP_JOB_STATE;
         job->cmd.len = CHIMNEY_IDENTIFY_SIZE;
     } else {
-        chimney_tcp_command(a, job, job->cur, &job->cmd);
+        mp_offload_tcp_command(a, job, job->cur, &job->cmd);
     }
-    chimney_submit(a, job);
+    mp_submit(a, job);
 }
 
 /* Outside the lock: NDIS gets its trees back, in order */
-VOID chimney_jobs_deliver(ChimneyAdapter *a, ChimneyDeliveries *out)
+VOID mp_jobs_deliver(MpAdapter *a, MpDeliveries *out)
 {
     for (ULONG i = 0; i < out->ndone; i++) {
-        ChimneyJob *job = out->done[i];
+        MpJob *job = out->done[i];
 
-        chimney_ndis_complete(a, job->op, job->root);
-        if (job->op == CHIMNEY_JOB_INITIATE) {
-            chimney_announce(a, job);
+        mp_ndis_complete(a, job->op, job->root);
+        if (job->op == MP_JOB_INITIATE) {
+            mp_announce(a, job);
         }
         NdisFreeMemory(job, sizeof(*job), 0);
     }
     out->ndone = 0;
 }
 
-static VOID chimney_ndis_complete(ChimneyAdapter *a, ULONG op, Block root)
+static VOID mp_ndis_complete(MpAdapter *a, ULONG op, Block root)
 {
     switch (op) {
-    case CHIMNEY_JOB_INITIATE:
+    case MP_JOB_INITIATE:
         NdisMInitiateOffloadComplete(a->miniport, root);
         break;
-    case CHIMNEY_JOB_TERMINATE:
+    case MP_JOB_TERMINATE:
         NdisMTerminateOffloadComplete(a->miniport, root);
         break;
-    case CHIMNEY_JOB_UPDATE:
+    case MP_JOB_UPDATE:
         NdisMUpdateOffloadComplete(a->miniport, root);
         break;
-    case CHIMNEY_JOB_INVALIDATE:
+    case MP_JOB_INVALIDATE:
         NdisMInvalidateOffloadComplete(a->miniport, root);
         break;
     default:
@@ -591,54 +591,54 @@ static VOID chimney_ndis_complete(ChimneyAdapter *a, ULONG op, Block root)
     }
 }
 
-static VOID chimney_job_start(ChimneyAdapter *a, ULONG op, Block root)
+static VOID mp_job_start(MpAdapter *a, ULONG op, Block root)
 {
-    ChimneyDeliveries out = CHIMNEY_DELIVERIES_INIT(out);
-    ChimneyJob *job = NdisAllocateMemoryWithTagPriority(
-        a->miniport, sizeof(*job), CHIMNEY_POOL_TAG, NormalPoolPriority);
+    MpDeliveries out = MP_DELIVERIES_INIT(out);
+    MpJob *job = NdisAllocateMemoryWithTagPriority(
+        a->miniport, sizeof(*job), MP_POOL_TAG, NormalPoolPriority);
 
     if (!job || !a->chimney) {
         if (job) {
             NdisFreeMemory(job, sizeof(*job), 0);
         }
-        chimney_fail_all(root);
-        chimney_ndis_complete(a, op, root);
+        mp_fail_all(root);
+        mp_ndis_complete(a, op, root);
         return;
     }
     memset(job, 0, sizeof(*job));
     job->op = op;
     job->root = root;
-    job->cur = chimney_first(job);
+    job->cur = mp_first(job);
 
     NdisAcquireSpinLock(&a->lock);
     *a->jobs_tail = job;
     a->jobs_tail = &job->next;
-    chimney_jobs_run(a, &out);
+    mp_jobs_run(a, &out);
     NdisReleaseSpinLock(&a->lock);
-    chimney_deliver(a, &out);
+    mp_deliver(a, &out);
 }
 
-VOID chimney_initiate_offload(NDIS_HANDLE context, Block list)
+VOID mp_initiate_offload(NDIS_HANDLE context, Block list)
 {
-    chimney_job_start(context, CHIMNEY_JOB_INITIATE, list);
+    mp_job_start(context, MP_JOB_INITIATE, list);
 }
 
-VOID chimney_terminate_offload(NDIS_HANDLE context, Block list)
+VOID mp_terminate_offload(NDIS_HANDLE context, Block list)
 {
-    chimney_job_start(context, CHIMNEY_JOB_TERMINATE, list);
+    mp_job_start(context, MP_JOB_TERMINATE, list);
 }
 
-VOID chimney_update_offload(NDIS_HANDLE context, Block list)
+VOID mp_update_offload(NDIS_HANDLE context, Block list)
 {
-    chimney_job_start(context, CHIMNEY_JOB_UPDATE, list);
+    mp_job_start(context, MP_JOB_UPDATE, list);
 }
 
-VOID chimney_invalidate_offload(NDIS_HANDLE context, Block list)
+VOID mp_invalidate_offload(NDIS_HANDLE context, Block list)
 {
-    chimney_job_start(context, CHIMNEY_JOB_INVALIDATE, list);
+    mp_job_start(context, MP_JOB_INVALIDATE, list);
 }
 
-VOID chimney_query_offload(NDIS_HANDLE context, Block list)
+VOID mp_query_offload(NDIS_HANDLE context, Block list)
 {
-    chimney_job_start(context, CHIMNEY_JOB_QUERY, list);
+    mp_job_start(context, MP_JOB_QUERY, list);
 }

@@ -2,7 +2,7 @@
  * chimney-nic miniport: bringing the device up and down
  *
  * Maps BAR0, puts the admin queue in shared memory, and runs the bring-up
- * of the shared driver core (hw/net/chimney/chimney-guest.c: the same code
+ * of the shared driver core (guest/common/chimney-guest.c: the same code
  * libqos runs in every qtest): enable, IDENTIFY, SET_PARAMS.  The admin
  * commands here are polled: they run from MiniportInitializeEx at
  * PASSIVE_LEVEL, before the interrupt is connected.
@@ -12,17 +12,17 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include "chimney-miniport.h"
+#include "mp-adapter.h"
 
-#define CHIMNEY_READY_US        (100 * 1000)
-#define CHIMNEY_ADMIN_US        (1000 * 1000)
+#define MP_READY_US             (100 * 1000)
+#define MP_ADMIN_US             (1000 * 1000)
 
-ULONG chimney_readl(ChimneyAdapter *a, ULONG reg)
+ULONG mp_readl(MpAdapter *a, ULONG reg)
 {
     return READ_REGISTER_ULONG((PULONG)(a->regs + reg));
 }
 
-VOID chimney_writel(ChimneyAdapter *a, ULONG reg, ULONG val)
+VOID mp_writel(MpAdapter *a, ULONG reg, ULONG val)
 {
     WRITE_REGISTER_ULONG((PULONG)(a->regs + reg), val);
 }
@@ -36,27 +36,27 @@ VOID chimney_writel(ChimneyAdapter *a, ULONG reg, ULONG val)
  * Shared memory the device sees, remembered so that the driver core's
  * DMA addresses (rings, queue entries, state blocks) find their mapping.
  */
-PVOID chimney_shared_alloc(ChimneyAdapter *a, ULONG len,
-                           PNDIS_PHYSICAL_ADDRESS pa)
+PVOID mp_shared_alloc(MpAdapter *a, ULONG len,
+                      PNDIS_PHYSICAL_ADDRESS pa)
 {
     PVOID va = NULL;
 
-    if (a->ndma == CHIMNEY_DMA_REGIONS) {
+    if (a->ndma == MP_DMA_REGIONS) {
         return NULL;
     }
     NdisMAllocateSharedMemory(a->miniport, len, TRUE, &va, pa);
     if (va) {
-        a->dma_region[a->ndma++] = (ChimneyDmaRegion) {
+        a->dma_region[a->ndma++] = (MpDmaRegion) {
             .va = va, .pa = pa->QuadPart, .len = len,
         };
     }
     return va;
 }
 
-static PUCHAR chimney_shm_at(ChimneyAdapter *a, uint64_t addr, size_t len)
+static PUCHAR mp_shm_at(MpAdapter *a, uint64_t addr, size_t len)
 {
     for (ULONG i = 0; i < a->ndma; i++) {
-        ChimneyDmaRegion *r = &a->dma_region[i];
+        MpDmaRegion *r = &a->dma_region[i];
 
         if (addr >= r->pa && len <= r->len && addr - r->pa <= r->len - len) {
             return r->va + (addr - r->pa);
@@ -67,10 +67,10 @@ static PUCHAR chimney_shm_at(ChimneyAdapter *a, uint64_t addr, size_t len)
     return NULL;
 }
 
-static void chimney_shm_read(void *opaque, uint64_t addr, void *buf,
-                             size_t len)
+static void mp_shm_read(void *opaque, uint64_t addr, void *buf,
+                        size_t len)
 {
-    PUCHAR p = chimney_shm_at(opaque, addr, len);
+    PUCHAR p = mp_shm_at(opaque, addr, len);
 
     if (p) {
         __sync_synchronize();       /* order against the device */
@@ -80,10 +80,10 @@ static void chimney_shm_read(void *opaque, uint64_t addr, void *buf,
     }
 }
 
-static void chimney_shm_write(void *opaque, uint64_t addr, const void *buf,
-                              size_t len)
+static void mp_shm_write(void *opaque, uint64_t addr, const void *buf,
+                         size_t len)
 {
-    PUCHAR p = chimney_shm_at(opaque, addr, len);
+    PUCHAR p = mp_shm_at(opaque, addr, len);
 
     if (p) {
         memcpy(p, buf, len);
@@ -91,17 +91,17 @@ static void chimney_shm_write(void *opaque, uint64_t addr, const void *buf,
     }
 }
 
-static uint32_t chimney_dev_readl(void *opaque, uint32_t reg)
+static uint32_t mp_dev_readl(void *opaque, uint32_t reg)
 {
-    return chimney_readl(opaque, reg);
+    return mp_readl(opaque, reg);
 }
 
-static void chimney_dev_writel(void *opaque, uint32_t reg, uint32_t val)
+static void mp_dev_writel(void *opaque, uint32_t reg, uint32_t val)
 {
-    chimney_writel(opaque, reg, val);
+    mp_writel(opaque, reg, val);
 }
 
-static void chimney_dev_delay(void *opaque, uint32_t us)
+static void mp_dev_delay(void *opaque, uint32_t us)
 {
     KeStallExecutionProcessor(us);
 }
@@ -110,10 +110,10 @@ static void chimney_dev_delay(void *opaque, uint32_t us)
  * A polled admin command.  Only before the interrupt is registered: after
  * that the DPC consumes the admin CQ.
  */
-UCHAR chimney_admin(ChimneyAdapter *a, ChimneyAdminCmd *cmd)
+UCHAR mp_admin(MpAdapter *a, ChimneyAdminCmd *cmd)
 {
     ChimneyCqe cqe;
-    UCHAR status = chimney_guest_admin(&a->dev, cmd, &cqe, CHIMNEY_ADMIN_US);
+    UCHAR status = chimney_guest_admin(&a->dev, cmd, &cqe, MP_ADMIN_US);
 
     if (status != CHIMNEY_ST_SUCCESS) {
         DbgPrint("chimney-nic: admin command 0x%x: status 0x%x\n",
@@ -123,8 +123,8 @@ UCHAR chimney_admin(ChimneyAdapter *a, ChimneyAdminCmd *cmd)
 }
 
 /* BAR0: the memory range of the register file's size */
-static NDIS_STATUS chimney_map_regs(ChimneyAdapter *a,
-                                    PNDIS_RESOURCE_LIST resources)
+static NDIS_STATUS mp_map_regs(MpAdapter *a,
+                               PNDIS_RESOURCE_LIST resources)
 {
     for (ULONG i = 0; resources && i < resources->Count; i++) {
         PCM_PARTIAL_RESOURCE_DESCRIPTOR d = &resources->PartialDescriptors[i];
@@ -146,56 +146,56 @@ static NDIS_STATUS chimney_map_regs(ChimneyAdapter *a,
     return NDIS_STATUS_FAILURE;
 }
 
-NDIS_STATUS chimney_adapter_start(ChimneyAdapter *a,
-                                  PNDIS_RESOURCE_LIST resources)
+NDIS_STATUS mp_adapter_start(MpAdapter *a,
+                             PNDIS_RESOURCE_LIST resources)
 {
     ChimneyAdminCmd cmd = { 0 };
     NDIS_STATUS status;
     int enabled;
     PVOID shm;
 
-    status = chimney_map_regs(a, resources);
+    status = mp_map_regs(a, resources);
     if (status != NDIS_STATUS_SUCCESS) {
         return status;
     }
-    shm = chimney_shared_alloc(a, CHIMNEY_SHM_SIZE, &a->shm_pa);
+    shm = mp_shared_alloc(a, MP_SHM_SIZE, &a->shm_pa);
     if (!shm) {
         return NDIS_STATUS_RESOURCES;
     }
     a->shm = shm;
-    memset(a->shm, 0, CHIMNEY_SHM_SIZE);
-    shm = chimney_shared_alloc(a, CHIMNEY_DATA_SIZE, &a->data_pa);
+    memset(a->shm, 0, MP_SHM_SIZE);
+    shm = mp_shared_alloc(a, MP_DATA_SIZE, &a->data_pa);
     if (!shm) {
         return NDIS_STATUS_RESOURCES;
     }
     a->data = shm;
     a->dev = (ChimneyGuestDev) {
-        .opaque = a, .readl = chimney_dev_readl, .writel = chimney_dev_writel,
-        .delay_us = chimney_dev_delay,
-        .mem = { .opaque = a, .read = chimney_shm_read,
-                 .write = chimney_shm_write },
+        .opaque = a, .readl = mp_dev_readl, .writel = mp_dev_writel,
+        .delay_us = mp_dev_delay,
+        .mem = { .opaque = a, .read = mp_shm_read,
+                 .write = mp_shm_write },
         .acq = &a->acq,
     };
     enabled = chimney_guest_enable(&a->dev,
-                                   a->shm_pa.QuadPart + CHIMNEY_SHM_ASQ,
-                                   a->shm_pa.QuadPart + CHIMNEY_SHM_ACQ,
-                                   CHIMNEY_ADMIN_ENTRIES, CHIMNEY_READY_US);
+                                   a->shm_pa.QuadPart + MP_SHM_ASQ,
+                                   a->shm_pa.QuadPart + MP_SHM_ACQ,
+                                   MP_ADMIN_ENTRIES, MP_READY_US);
     if (enabled != CHIMNEY_GUEST_OK) {
         DbgPrint("chimney-nic: device not enabled (%d, fatal code %u)\n",
-                 enabled, chimney_readl(a, CHIMNEY_REG_FATAL_CODE));
+                 enabled, mp_readl(a, CHIMNEY_REG_FATAL_CODE));
         return enabled == CHIMNEY_GUEST_NOT_CHIMNEY ||
                enabled == CHIMNEY_GUEST_BAD_VERSION ?
                NDIS_STATUS_NOT_SUPPORTED : NDIS_STATUS_FAILURE;
     }
 
     cmd.opcode = CHIMNEY_CMD_IDENTIFY;
-    cmd.addr = a->shm_pa.QuadPart + CHIMNEY_SHM_IDENTIFY;
+    cmd.addr = a->shm_pa.QuadPart + MP_SHM_IDENTIFY;
     cmd.len = CHIMNEY_IDENTIFY_SIZE;
-    if (chimney_admin(a, &cmd) != CHIMNEY_ST_SUCCESS) {
+    if (mp_admin(a, &cmd) != CHIMNEY_ST_SUCCESS) {
         return NDIS_STATUS_FAILURE;
     }
     a->dev.mem.read(a, cmd.addr, &a->id, sizeof(a->id));
-    a->link_up = !!(chimney_readl(a, CHIMNEY_REG_STATUS) &
+    a->link_up = !!(mp_readl(a, CHIMNEY_REG_STATUS) &
                     CHIMNEY_STATUS_LINK_UP);
 
     /* Windows' defaults until OID_TCP_CONNECTION_OFFLOAD_PARAMETERS */
@@ -207,25 +207,25 @@ NDIS_STATUS chimney_adapter_start(ChimneyAdapter *a,
     cmd.param[CHIMNEY_PARAM_DOUBT_REACH] = 3;
     cmd.param[CHIMNEY_PARAM_DUP_ACK_THRESH] = 3;
     cmd.param[CHIMNEY_PARAM_PUSH_TICKS] = 50;
-    if (chimney_admin(a, &cmd) != CHIMNEY_ST_SUCCESS) {
+    if (mp_admin(a, &cmd) != CHIMNEY_ST_SUCCESS) {
         return NDIS_STATUS_FAILURE;
     }
     return NDIS_STATUS_SUCCESS;
 }
 
 /* Disable the device first, so it writes no more into what is freed. */
-VOID chimney_adapter_stop(ChimneyAdapter *a)
+VOID mp_adapter_stop(MpAdapter *a)
 {
     if (a->regs) {
-        chimney_writel(a, CHIMNEY_REG_CTRL, 0);
+        mp_writel(a, CHIMNEY_REG_CTRL, 0);
     }
     if (a->data) {
-        NdisMFreeSharedMemory(a->miniport, CHIMNEY_DATA_SIZE, TRUE, a->data,
+        NdisMFreeSharedMemory(a->miniport, MP_DATA_SIZE, TRUE, a->data,
                               a->data_pa);
         a->data = NULL;
     }
     if (a->shm) {
-        NdisMFreeSharedMemory(a->miniport, CHIMNEY_SHM_SIZE, TRUE, a->shm,
+        NdisMFreeSharedMemory(a->miniport, MP_SHM_SIZE, TRUE, a->shm,
                               a->shm_pa);
         a->shm = NULL;
     }

@@ -4,12 +4,12 @@
  * The driver's NDIS entry points: registration (NDIS 6.20) and, from
  * MiniportSetOptions, the chimney provider handler sets without which
  * NDIS does not offer TCP chimney to the adapter; the adapter's life
- * cycle and its attributes.  chimney-adapter.c brings the device up with
- * the shared driver core (hw/net/chimney/chimney-guest.c).
+ * cycle and its attributes.  mp-bringup.c brings the device up with
+ * the shared driver core (guest/common/chimney-guest.c).
  *
  * Status: the adapter initializes (registers, admin queue, IDENTIFY,
  * SET_PARAMS, its MAC and link reported to NDIS) and has an interrupt and
- * a plain L2 data path (chimney-datapath.c).  There is no offload yet:
+ * a plain L2 data path (mp-datapath.c).  There is no offload yet:
  * every offload request fails, as NDIS requires of a target that cannot
  * take it, and OIDs other than the packet filter, lookahead and multicast
  * list are not supported.
@@ -19,16 +19,16 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include "chimney-miniport.h"
+#include "mp-adapter.h"
 
-#define CHIMNEY_NDIS_MAJOR      6
-#define CHIMNEY_NDIS_MINOR      20
-#define CHIMNEY_DRIVER_MAJOR    1
-#define CHIMNEY_DRIVER_MINOR    CHIMNEY_VERSION_MINOR
+#define MP_NDIS_MAJOR           6
+#define MP_NDIS_MINOR           20
+#define MP_DRIVER_MAJOR         1
+#define MP_DRIVER_MINOR         CHIMNEY_VERSION_MINOR
 
-static NDIS_HANDLE chimney_driver_handle;
+static NDIS_HANDLE mp_driver_handle;
 
-static NDIS_OID chimney_oids[] = {
+static NDIS_OID mp_oids[] = {
     OID_GEN_STATISTICS,
     OID_GEN_XMIT_OK,
     OID_GEN_RCV_OK,
@@ -49,12 +49,12 @@ static NDIS_OID chimney_oids[] = {
 };
 
 /* Either attributes structure; NDIS tells them apart by the header */
-static NDIS_STATUS chimney_set_attributes(ChimneyAdapter *a, PVOID attrs)
+static NDIS_STATUS mp_set_attributes(MpAdapter *a, PVOID attrs)
 {
     return NdisMSetMiniportAttributes(a->miniport, attrs);
 }
 
-static NDIS_STATUS chimney_set_general(ChimneyAdapter *a)
+static NDIS_STATUS mp_set_general(MpAdapter *a)
 {
     NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES g = {
         .Header = {
@@ -82,27 +82,27 @@ static NDIS_STATUS chimney_set_general(ChimneyAdapter *a)
                                   NDIS_PACKET_TYPE_BROADCAST |
                                   NDIS_PACKET_TYPE_PROMISCUOUS,
         .MaxMulticastListSize = 32,
-        .SupportedStatistics = CHIMNEY_STATS_SUPPORTED,
+        .SupportedStatistics = MP_STATS_SUPPORTED,
         .MacAddressLength = 6,
         .AccessType = NET_IF_ACCESS_BROADCAST,
         .DirectionType = NET_IF_DIRECTION_SENDRECEIVE,
         .ConnectionType = NET_IF_CONNECTION_DEDICATED,
         .IfType = IF_TYPE_ETHERNET_CSMACD,
         .IfConnectorPresent = TRUE,
-        .SupportedOidList = chimney_oids,
-        .SupportedOidListLength = sizeof(chimney_oids),
+        .SupportedOidList = mp_oids,
+        .SupportedOidListLength = sizeof(mp_oids),
     };
 
     memcpy(g.PermanentMacAddress, a->id.mac, 6);
     memcpy(g.CurrentMacAddress, a->id.mac, 6);
-    return chimney_set_attributes(a, &g);
+    return mp_set_attributes(a, &g);
 }
 
 /*
  * The adapter's "TCP Connection Offload (IPv4)" keyword: 0 turns the
  * default configuration off (the capability stays), missing means on.
  */
-static BOOLEAN chimney_offload_enabled(ChimneyAdapter *a)
+static BOOLEAN mp_offload_enabled(MpAdapter *a)
 {
     static NDIS_STRING key = RTL_CONSTANT_STRING(L"*TCPConnectionOffloadIPv4");
     NDIS_CONFIGURATION_OBJECT co = {
@@ -136,7 +136,7 @@ static BOOLEAN chimney_offload_enabled(ChimneyAdapter *a)
  * TCP offload feature the adapter is a plain NIC: no capability is
  * reported and NDIS offloads nothing.
  */
-static NDIS_STATUS chimney_set_offload(ChimneyAdapter *a)
+static NDIS_STATUS mp_set_offload(MpAdapter *a)
 {
     static NDIS_OFFLOAD none = {
         .Header = {
@@ -153,7 +153,7 @@ static NDIS_STATUS chimney_set_offload(ChimneyAdapter *a)
         },
         .Encapsulation = NDIS_ENCAPSULATION_IEEE_802_3,
         .SupportIPv4 = NDIS_OFFLOAD_SUPPORTED,
-        .TcpConnectionOffloadCapacity = CHIMNEY_MAX_OFFLOADS,
+        .TcpConnectionOffloadCapacity = MP_MAX_OFFLOADS,
     };
     NDIS_TCP_CONNECTION_OFFLOAD current = tcp;
     NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES attrs = {
@@ -182,24 +182,24 @@ static NDIS_STATUS chimney_set_offload(ChimneyAdapter *a)
     }
     a->tcp = *t;
     a->chimney = TRUE;
-    if (!chimney_offload_enabled(a)) {
+    if (!mp_offload_enabled(a)) {
         current.SupportIPv4 = NDIS_OFFLOAD_NOT_SUPPORTED;
         current.TcpConnectionOffloadCapacity = 0;
     }
-    return chimney_set_attributes(a, &attrs);
+    return mp_set_attributes(a, &attrs);
 }
 
-static VOID chimney_free(ChimneyAdapter *a)
+static VOID mp_free(MpAdapter *a)
 {
-    chimney_datapath_stop(a);
-    chimney_adapter_stop(a);
-    chimney_tcp_io_stop(a);
+    mp_datapath_stop(a);
+    mp_adapter_stop(a);
+    mp_conn_io_stop(a);
     NdisFreeMemory(a, sizeof(*a), 0);
 }
 
-static NDIS_STATUS chimney_initialize(NDIS_HANDLE miniport,
-                                      NDIS_HANDLE driver_context,
-                                      PNDIS_MINIPORT_INIT_PARAMETERS params)
+static NDIS_STATUS mp_initialize(NDIS_HANDLE miniport,
+                                 NDIS_HANDLE driver_context,
+                                 PNDIS_MINIPORT_INIT_PARAMETERS params)
 {
     NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES reg = {
         .Header = {
@@ -212,57 +212,57 @@ static NDIS_STATUS chimney_initialize(NDIS_HANDLE miniport,
                           NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER,
         .InterfaceType = NdisInterfacePci,
     };
-    ChimneyAdapter *a;
+    MpAdapter *a;
     NDIS_STATUS status;
 
     a = NdisAllocateMemoryWithTagPriority(miniport, sizeof(*a),
-                                          CHIMNEY_POOL_TAG, NormalPoolPriority);
+                                          MP_POOL_TAG, NormalPoolPriority);
     if (!a) {
         return NDIS_STATUS_RESOURCES;
     }
     memset(a, 0, sizeof(*a));
     a->miniport = miniport;
     reg.MiniportAdapterContext = a;
-    status = chimney_set_attributes(a, &reg);
+    status = mp_set_attributes(a, &reg);
     if (status == NDIS_STATUS_SUCCESS) {
-        status = chimney_adapter_start(a, params->AllocatedResources);
+        status = mp_adapter_start(a, params->AllocatedResources);
     }
     if (status == NDIS_STATUS_SUCCESS) {
-        status = chimney_datapath_start(a);
+        status = mp_datapath_start(a);
     }
     if (status == NDIS_STATUS_SUCCESS) {
-        status = chimney_set_general(a);
+        status = mp_set_general(a);
     }
     if (status == NDIS_STATUS_SUCCESS) {
-        status = chimney_set_offload(a);
+        status = mp_set_offload(a);
     }
     if (status != NDIS_STATUS_SUCCESS) {
-        chimney_free(a);
+        mp_free(a);
     }
     return status;
 }
 
-static VOID chimney_halt(NDIS_HANDLE adapter, NDIS_HALT_ACTION action)
+static VOID mp_halt(NDIS_HANDLE adapter, NDIS_HALT_ACTION action)
 {
-    chimney_free(adapter);
+    mp_free(adapter);
 }
 
-static NDIS_STATUS chimney_pause(NDIS_HANDLE adapter,
-                                 PNDIS_MINIPORT_PAUSE_PARAMETERS params)
+static NDIS_STATUS mp_pause(NDIS_HANDLE adapter,
+                            PNDIS_MINIPORT_PAUSE_PARAMETERS params)
 {
-    return chimney_datapath_pause(adapter);
+    return mp_datapath_pause(adapter);
 }
 
-static NDIS_STATUS chimney_restart(NDIS_HANDLE adapter,
-                                   PNDIS_MINIPORT_RESTART_PARAMETERS params)
+static NDIS_STATUS mp_restart(NDIS_HANDLE adapter,
+                              PNDIS_MINIPORT_RESTART_PARAMETERS params)
 {
-    chimney_datapath_restart(adapter);
+    mp_datapath_restart(adapter);
     return NDIS_STATUS_SUCCESS;
 }
 
 /* The host's chimney timers and limits: SET_PARAMS, completed later */
-static NDIS_STATUS chimney_offload_params(ChimneyAdapter *a,
-                                          PNDIS_OID_REQUEST request)
+static NDIS_STATUS mp_offload_params(MpAdapter *a,
+                                     PNDIS_OID_REQUEST request)
 {
     NDIS_OID_REQUEST_INFO *info = &request->Info;
     ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_SET_PARAMS };
@@ -276,12 +276,12 @@ static NDIS_STATUS chimney_offload_params(ChimneyAdapter *a,
         return NDIS_STATUS_INVALID_DATA;
     }
     info->BytesDone = info->InformationBufferLength;
-    return chimney_datapath_admin(a, &cmd, request);
+    return mp_datapath_admin(a, &cmd, request);
 }
 
 /* A query's answer: @len bytes, or too short a buffer */
-static NDIS_STATUS chimney_answer(NDIS_OID_REQUEST_INFO *info,
-                                  const VOID *val, ULONG len)
+static NDIS_STATUS mp_answer(NDIS_OID_REQUEST_INFO *info,
+                             const VOID *val, ULONG len)
 {
     if (info->InformationBufferLength < len) {
         info->BytesNeeded = len;
@@ -293,23 +293,23 @@ static NDIS_STATUS chimney_answer(NDIS_OID_REQUEST_INFO *info,
 }
 
 /* A 64-bit counter: in 32 bits when the buffer only takes that */
-static NDIS_STATUS chimney_answer64(NDIS_OID_REQUEST_INFO *info, ULONG64 v)
+static NDIS_STATUS mp_answer64(NDIS_OID_REQUEST_INFO *info, ULONG64 v)
 {
     ULONG v32 = (ULONG)v;
 
     if (info->InformationBufferLength >= sizeof(v)) {
-        return chimney_answer(info, &v, sizeof(v));
+        return mp_answer(info, &v, sizeof(v));
     }
-    return chimney_answer(info, &v32, sizeof(v32));
+    return mp_answer(info, &v32, sizeof(v32));
 }
 
-static ULONG64 chimney_sum(const ULONG64 *v)
+static ULONG64 mp_sum(const ULONG64 *v)
 {
-    return v[CHIMNEY_UCAST] + v[CHIMNEY_MCAST] + v[CHIMNEY_BCAST];
+    return v[MP_UCAST] + v[MP_MCAST] + v[MP_BCAST];
 }
 
-static NDIS_STATUS chimney_statistics(ChimneyAdapter *a,
-                                      NDIS_OID_REQUEST_INFO *info)
+static NDIS_STATUS mp_statistics(MpAdapter *a,
+                                 NDIS_OID_REQUEST_INFO *info)
 {
     NDIS_STATISTICS_INFO st = {
         .Header = {
@@ -317,84 +317,84 @@ static NDIS_STATUS chimney_statistics(ChimneyAdapter *a,
             .Revision = NDIS_STATISTICS_INFO_REVISION_1,
             .Size = NDIS_SIZEOF_STATISTICS_INFO_REVISION_1,
         },
-        .SupportedStatistics = CHIMNEY_STATS_SUPPORTED,
+        .SupportedStatistics = MP_STATS_SUPPORTED,
     };
-    ChimneyL2Stats s;
+    MpL2Stats s;
 
     NdisAcquireSpinLock(&a->lock);
     s = a->stats;
     NdisReleaseSpinLock(&a->lock);
     st.ifInDiscards = s.rx_discards;
     st.ifInErrors = s.rx_errors;
-    st.ifHCInOctets = chimney_sum(s.rx_bytes);
-    st.ifHCInUcastPkts = s.rx_frames[CHIMNEY_UCAST];
-    st.ifHCInMulticastPkts = s.rx_frames[CHIMNEY_MCAST];
-    st.ifHCInBroadcastPkts = s.rx_frames[CHIMNEY_BCAST];
-    st.ifHCOutOctets = chimney_sum(s.tx_bytes);
-    st.ifHCOutUcastPkts = s.tx_frames[CHIMNEY_UCAST];
-    st.ifHCOutMulticastPkts = s.tx_frames[CHIMNEY_MCAST];
-    st.ifHCOutBroadcastPkts = s.tx_frames[CHIMNEY_BCAST];
+    st.ifHCInOctets = mp_sum(s.rx_bytes);
+    st.ifHCInUcastPkts = s.rx_frames[MP_UCAST];
+    st.ifHCInMulticastPkts = s.rx_frames[MP_MCAST];
+    st.ifHCInBroadcastPkts = s.rx_frames[MP_BCAST];
+    st.ifHCOutOctets = mp_sum(s.tx_bytes);
+    st.ifHCOutUcastPkts = s.tx_frames[MP_UCAST];
+    st.ifHCOutMulticastPkts = s.tx_frames[MP_MCAST];
+    st.ifHCOutBroadcastPkts = s.tx_frames[MP_BCAST];
     st.ifOutErrors = s.tx_errors;
     st.ifOutDiscards = s.tx_discards;
-    st.ifHCInUcastOctets = s.rx_bytes[CHIMNEY_UCAST];
-    st.ifHCInMulticastOctets = s.rx_bytes[CHIMNEY_MCAST];
-    st.ifHCInBroadcastOctets = s.rx_bytes[CHIMNEY_BCAST];
-    st.ifHCOutUcastOctets = s.tx_bytes[CHIMNEY_UCAST];
-    st.ifHCOutMulticastOctets = s.tx_bytes[CHIMNEY_MCAST];
-    st.ifHCOutBroadcastOctets = s.tx_bytes[CHIMNEY_BCAST];
-    return chimney_answer(info, &st, sizeof(st));
+    st.ifHCInUcastOctets = s.rx_bytes[MP_UCAST];
+    st.ifHCInMulticastOctets = s.rx_bytes[MP_MCAST];
+    st.ifHCInBroadcastOctets = s.rx_bytes[MP_BCAST];
+    st.ifHCOutUcastOctets = s.tx_bytes[MP_UCAST];
+    st.ifHCOutMulticastOctets = s.tx_bytes[MP_MCAST];
+    st.ifHCOutBroadcastOctets = s.tx_bytes[MP_BCAST];
+    return mp_answer(info, &st, sizeof(st));
 }
 
 /* What NDIS does not answer from the attributes itself */
-static NDIS_STATUS chimney_query(ChimneyAdapter *a,
-                                 NDIS_OID_REQUEST_INFO *info)
+static NDIS_STATUS mp_query(MpAdapter *a,
+                            NDIS_OID_REQUEST_INFO *info)
 {
     static const char vendor[] = "qemu-chimney chimney-nic";
     ULONG v;
 
     switch (info->Oid) {
     case OID_GEN_STATISTICS:
-        return chimney_statistics(a, info);
+        return mp_statistics(a, info);
     case OID_GEN_XMIT_OK:
-        return chimney_answer64(info, chimney_sum(a->stats.tx_frames));
+        return mp_answer64(info, mp_sum(a->stats.tx_frames));
     case OID_GEN_RCV_OK:
-        return chimney_answer64(info, chimney_sum(a->stats.rx_frames));
+        return mp_answer64(info, mp_sum(a->stats.rx_frames));
     case OID_GEN_XMIT_ERROR:
-        return chimney_answer64(info, a->stats.tx_errors);
+        return mp_answer64(info, a->stats.tx_errors);
     case OID_GEN_RCV_ERROR:
-        return chimney_answer64(info, a->stats.rx_errors);
+        return mp_answer64(info, a->stats.rx_errors);
     case OID_GEN_RCV_NO_BUFFER:
-        return chimney_answer64(info, a->stats.rx_discards);
+        return mp_answer64(info, a->stats.rx_discards);
     case OID_802_3_RCV_ERROR_ALIGNMENT:
     case OID_802_3_XMIT_ONE_COLLISION:
     case OID_802_3_XMIT_MORE_COLLISIONS:
-        return chimney_answer64(info, 0);       /* no such thing here */
+        return mp_answer64(info, 0);            /* no such thing here */
     case OID_GEN_MAXIMUM_FRAME_SIZE:
         v = CHIMNEY_L2_MTU;
-        return chimney_answer(info, &v, sizeof(v));
+        return mp_answer(info, &v, sizeof(v));
     case OID_GEN_VENDOR_ID:
         /* The OUI of the MAC address: the project has none of its own */
         v = (a->id.mac[0] << 16) | (a->id.mac[1] << 8) | a->id.mac[2];
-        return chimney_answer(info, &v, sizeof(v));
+        return mp_answer(info, &v, sizeof(v));
     case OID_GEN_VENDOR_DESCRIPTION:
-        return chimney_answer(info, vendor, sizeof(vendor));
+        return mp_answer(info, vendor, sizeof(vendor));
     case OID_GEN_VENDOR_DRIVER_VERSION:
-        v = (CHIMNEY_DRIVER_MAJOR << 16) | CHIMNEY_DRIVER_MINOR;
-        return chimney_answer(info, &v, sizeof(v));
+        v = (MP_DRIVER_MAJOR << 16) | MP_DRIVER_MINOR;
+        return mp_answer(info, &v, sizeof(v));
     default:
         return NDIS_STATUS_NOT_SUPPORTED;
     }
 }
 
 /* Filter settings are taken (the device does not filter); chimney's */
-static NDIS_STATUS chimney_oid_request(NDIS_HANDLE adapter,
-                                       PNDIS_OID_REQUEST request)
+static NDIS_STATUS mp_oid_request(NDIS_HANDLE adapter,
+                                  PNDIS_OID_REQUEST request)
 {
     NDIS_OID_REQUEST_INFO *info = &request->Info;
 
     if (request->RequestType == NdisRequestQueryInformation ||
         request->RequestType == NdisRequestQueryStatistics) {
-        return chimney_query(adapter, info);
+        return mp_query(adapter, info);
     }
     if (request->RequestType != NdisRequestSetInformation) {
         return NDIS_STATUS_NOT_SUPPORTED;
@@ -416,84 +416,84 @@ static NDIS_STATUS chimney_oid_request(NDIS_HANDLE adapter,
         info->BytesDone = info->InformationBufferLength;
         return NDIS_STATUS_SUCCESS;
     case OID_TCP_CONNECTION_OFFLOAD_PARAMETERS:
-        return chimney_offload_params(adapter, request);
+        return mp_offload_params(adapter, request);
     default:
         return NDIS_STATUS_NOT_SUPPORTED;
     }
 }
 
-static VOID chimney_send_nbls(NDIS_HANDLE adapter, PNET_BUFFER_LIST nbl,
-                              NDIS_PORT_NUMBER port, ULONG flags)
+static VOID mp_send_nbls(NDIS_HANDLE adapter, PNET_BUFFER_LIST nbl,
+                         NDIS_PORT_NUMBER port, ULONG flags)
 {
-    chimney_datapath_send(adapter, nbl, flags);
+    mp_datapath_send(adapter, nbl, flags);
 }
 
-static VOID chimney_return_nbls(NDIS_HANDLE adapter, PNET_BUFFER_LIST nbl,
-                                ULONG flags)
+static VOID mp_return_nbls(NDIS_HANDLE adapter, PNET_BUFFER_LIST nbl,
+                           ULONG flags)
 {
-    chimney_datapath_return(adapter, nbl);
+    mp_datapath_return(adapter, nbl);
 }
 
-static VOID chimney_cancel_send(NDIS_HANDLE adapter, PVOID cancel_id)
-{
-}
-
-static VOID chimney_pnp_event(NDIS_HANDLE adapter, PNET_DEVICE_PNP_EVENT event)
+static VOID mp_cancel_send(NDIS_HANDLE adapter, PVOID cancel_id)
 {
 }
 
-static VOID chimney_shutdown(NDIS_HANDLE adapter, NDIS_SHUTDOWN_ACTION action)
+static VOID mp_pnp_event(NDIS_HANDLE adapter, PNET_DEVICE_PNP_EVENT event)
 {
 }
 
-static VOID chimney_cancel_oid(NDIS_HANDLE adapter, PVOID request_id)
+static VOID mp_shutdown(NDIS_HANDLE adapter, NDIS_SHUTDOWN_ACTION action)
+{
+}
+
+static VOID mp_cancel_oid(NDIS_HANDLE adapter, PVOID request_id)
 {
 }
 
 /* The chimney provider handlers, registered in MiniportSetOptions */
-static NDIS_PROVIDER_CHIMNEY_OFFLOAD_GENERIC_CHARACTERISTICS chimney_generic = {
+static NDIS_PROVIDER_CHIMNEY_OFFLOAD_GENERIC_CHARACTERISTICS mp_generic = {
     .Header = {
         .Type = NDIS_OBJECT_TYPE_PROVIDER_CHIMNEY_GENERIC,
         .Revision = 1,
         .Size = sizeof(NDIS_PROVIDER_CHIMNEY_OFFLOAD_GENERIC_CHARACTERISTICS),
     },
-    .InitiateOffloadHandler = chimney_initiate_offload,
-    .TerminateOffloadHandler = chimney_terminate_offload,
-    .UpdateOffloadHandler = chimney_update_offload,
-    .InvalidateOffloadHandler = chimney_invalidate_offload,
-    .QueryOffloadHandler = chimney_query_offload,
+    .InitiateOffloadHandler = mp_initiate_offload,
+    .TerminateOffloadHandler = mp_terminate_offload,
+    .UpdateOffloadHandler = mp_update_offload,
+    .InvalidateOffloadHandler = mp_invalidate_offload,
+    .QueryOffloadHandler = mp_query_offload,
 };
 
-static NDIS_PROVIDER_CHIMNEY_OFFLOAD_TCP_CHARACTERISTICS chimney_tcp = {
+static NDIS_PROVIDER_CHIMNEY_OFFLOAD_TCP_CHARACTERISTICS mp_tcp_offload = {
     .Header = {
         .Type = NDIS_OBJECT_TYPE_PROVIDER_CHIMNEY_OFFLOAD_CHARACTERISTICS,
         .Revision = 1,
         .Size = sizeof(NDIS_PROVIDER_CHIMNEY_OFFLOAD_TCP_CHARACTERISTICS),
     },
     .OffloadType = NdisTcpChimneyOffload,
-    .TcpOffloadSendHandler = chimney_tcp_send,
-    .TcpOffloadReceiveHandler = chimney_tcp_receive,
-    .TcpOffloadDisconnectHandler = chimney_tcp_disconnect,
-    .TcpOffloadForwardHandler = chimney_tcp_forward,
-    .TcpOffloadReceiveReturnHandler = chimney_tcp_receive_return,
+    .TcpOffloadSendHandler = mp_tcp_offload_send,
+    .TcpOffloadReceiveHandler = mp_tcp_offload_receive,
+    .TcpOffloadDisconnectHandler = mp_tcp_offload_disconnect,
+    .TcpOffloadForwardHandler = mp_tcp_offload_forward,
+    .TcpOffloadReceiveReturnHandler = mp_tcp_offload_receive_return,
 };
 
 /* MiniportSetOptions: generic handlers, then TCP */
-static NDIS_STATUS chimney_set_options(NDIS_HANDLE driver,
-                                       NDIS_HANDLE driver_context)
+static NDIS_STATUS mp_set_options(NDIS_HANDLE driver,
+                                  NDIS_HANDLE driver_context)
 {
     NDIS_STATUS status;
 
-    status = NdisSetOptionalHandlers(driver, &chimney_generic.Header);
+    status = NdisSetOptionalHandlers(driver, &mp_generic.Header);
     if (status == NDIS_STATUS_SUCCESS) {
-        status = NdisSetOptionalHandlers(driver, &chimney_tcp.Header);
+        status = NdisSetOptionalHandlers(driver, &mp_tcp_offload.Header);
     }
     return status;
 }
 
-static VOID chimney_unload(PDRIVER_OBJECT driver)
+static VOID mp_unload(PDRIVER_OBJECT driver)
 {
-    NdisMDeregisterMiniportDriver(chimney_driver_handle);
+    NdisMDeregisterMiniportDriver(mp_driver_handle);
 }
 
 NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry)
@@ -504,29 +504,29 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry)
             .Revision = NDIS_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2,
             .Size = NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2,
         },
-        .MajorNdisVersion = CHIMNEY_NDIS_MAJOR,
-        .MinorNdisVersion = CHIMNEY_NDIS_MINOR,
-        .MajorDriverVersion = CHIMNEY_DRIVER_MAJOR,
-        .MinorDriverVersion = CHIMNEY_DRIVER_MINOR,
-        .SetOptionsHandler = chimney_set_options,
-        .InitializeHandlerEx = chimney_initialize,
-        .HaltHandlerEx = chimney_halt,
-        .UnloadHandler = chimney_unload,
-        .PauseHandler = chimney_pause,
-        .RestartHandler = chimney_restart,
-        .OidRequestHandler = chimney_oid_request,
-        .SendNetBufferListsHandler = chimney_send_nbls,
-        .ReturnNetBufferListsHandler = chimney_return_nbls,
-        .CancelSendHandler = chimney_cancel_send,
-        .DevicePnPEventNotifyHandler = chimney_pnp_event,
-        .ShutdownHandlerEx = chimney_shutdown,
-        .CancelOidRequestHandler = chimney_cancel_oid,
+        .MajorNdisVersion = MP_NDIS_MAJOR,
+        .MinorNdisVersion = MP_NDIS_MINOR,
+        .MajorDriverVersion = MP_DRIVER_MAJOR,
+        .MinorDriverVersion = MP_DRIVER_MINOR,
+        .SetOptionsHandler = mp_set_options,
+        .InitializeHandlerEx = mp_initialize,
+        .HaltHandlerEx = mp_halt,
+        .UnloadHandler = mp_unload,
+        .PauseHandler = mp_pause,
+        .RestartHandler = mp_restart,
+        .OidRequestHandler = mp_oid_request,
+        .SendNetBufferListsHandler = mp_send_nbls,
+        .ReturnNetBufferListsHandler = mp_return_nbls,
+        .CancelSendHandler = mp_cancel_send,
+        .DevicePnPEventNotifyHandler = mp_pnp_event,
+        .ShutdownHandlerEx = mp_shutdown,
+        .CancelOidRequestHandler = mp_cancel_oid,
     };
     NDIS_STATUS status;
 
     DbgPrint("chimney-nic: interface %u.%u driver\n", CHIMNEY_VERSION_MAJOR,
              CHIMNEY_VERSION_MINOR);
     status = NdisMRegisterMiniportDriver(driver, registry, NULL, &ch,
-                                         &chimney_driver_handle);
+                                         &mp_driver_handle);
     return status == NDIS_STATUS_SUCCESS ? STATUS_SUCCESS : status;
 }

@@ -22,7 +22,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include "chimney-miniport.h"
+#include "mp-adapter.h"
 
 /* A request's NBL: its request; an NB: its scatter-gather list */
 #define NBL_REQ(n)              ((n)->MiniportReserved[0])
@@ -30,11 +30,11 @@
 #define NB_SGL(nb)              ((nb)->MiniportReserved[0])
 
 /* What a receive-returned NBL is: BufferedData or generic buffer i */
-#define CHIMNEY_NBL_BUFFERED    ((PVOID)1)
-#define CHIMNEY_NBL_IND(i)      ((PVOID)(ULONG_PTR)(0x100 + (i)))
-#define CHIMNEY_NBL_IND_INDEX(v) ((ULONG)((ULONG_PTR)(v) - 0x100))
+#define MP_NBL_BUFFERED         ((PVOID)1)
+#define MP_NBL_IND(i)           ((PVOID)(ULONG_PTR)(0x100 + (i)))
+#define MP_NBL_IND_INDEX(v)      ((ULONG)((ULONG_PTR)(v) - 0x100))
 
-static VOID chimney_append(PNET_BUFFER_LIST **tail, PNET_BUFFER_LIST nbl)
+static VOID mp_append(PNET_BUFFER_LIST **tail, PNET_BUFFER_LIST nbl)
 {
     nbl->Next = NULL;
     **tail = nbl;
@@ -44,7 +44,7 @@ static VOID chimney_append(PNET_BUFFER_LIST **tail, PNET_BUFFER_LIST nbl)
 /* --- mapping requests and posting them in order --- */
 
 /* An empty entry in @r's place, completed as uploaded; upload requested */
-static VOID chimney_starve(ChimneyConn *c, ChimneyReq *r)
+static VOID mp_starve(MpConn *c, MpReq *r)
 {
     r->failed = TRUE;
     r->nsge = 0;
@@ -55,15 +55,15 @@ static VOID chimney_starve(ChimneyConn *c, ChimneyReq *r)
     }
 }
 
-VOID chimney_conn_doorbell(ChimneyAdapter *a, ChimneyConn *c)
+VOID mp_conn_doorbell(MpAdapter *a, MpConn *c)
 {
-    PULONG rec = (PULONG)(c->mem + CHIMNEY_CONN_DB);
+    PULONG rec = (PULONG)(c->mem + MP_CONN_DB);
 
     rec[0] = c->sq.ring.tail;
     rec[1] = c->rq.tail;
     _mm_mfence();               /* the record before the doorbell */
     if (c->offloaded) {
-        chimney_writel(a, CHIMNEY_DB_CONN_SQ, c->obj.id);
+        mp_writel(a, CHIMNEY_DB_CONN_SQ, c->obj.id);
     }
 }
 
@@ -77,33 +77,33 @@ VOID chimney_conn_doorbell(ChimneyAdapter *a, ChimneyConn *c)
  * the connection asks for its upload (chimney.md 2.3, resource
  * constraint).
  */
-static VOID chimney_conn_flush(ChimneyAdapter *a, ChimneyConn *c)
+static VOID mp_conn_flush(MpAdapter *a, MpConn *c)
 {
     BOOLEAN rang = FALSE;
     ChimneySqDesc d;
 
     while (c->sq.ring.tail != c->sq_reserved) {
-        ChimneyReq *r = &c->sq_req[c->sq.ring.tail];
+        MpReq *r = &c->sq_req[c->sq.ring.tail];
 
         if (!r->ready) {
             break;
         }
         if (r->failed || c->starved) {
-            chimney_starve(c, r);
+            mp_starve(c, r);
         }
         chimney_guest_sq_post(&c->sq, &a->dev.mem, r->type, r->flags,
                               r->nsge, r->len, (ULONG_PTR)r, r->sgl_pa);
         rang = TRUE;
     }
     while (c->rcv_posted != c->rcv_next) {
-        ULONG i = c->rcv_posted % CHIMNEY_CONN_RCVS;
-        ChimneyReq *r = &c->rcv_req[i];
+        ULONG i = c->rcv_posted % MP_CONN_RCVS;
+        MpReq *r = &c->rcv_req[i];
 
         if (!r->ready || !chimney_guest_ring_space(&c->rq)) {
             break;
         }
         if (r->failed || c->starved) {
-            chimney_starve(c, r);
+            mp_starve(c, r);
         }
         chimney_guest_sq_desc(&d, CHIMNEY_RQ_RECEIVE, r->flags, r->nsge,
                               r->len, c->rcv_posted, r->sgl_pa);
@@ -112,28 +112,28 @@ static VOID chimney_conn_flush(ChimneyAdapter *a, ChimneyConn *c)
         rang = TRUE;
     }
     if (rang) {
-        chimney_conn_doorbell(a, c);
+        mp_conn_doorbell(a, c);
     }
     if (c->job && c->sq.ring.tail == c->sq_reserved) {
-        chimney_job_mapped(a, c);
+        mp_job_mapped(a, c);
     }
 }
 
-static VOID chimney_map(ChimneyAdapter *a, ChimneyReq *r);
+static VOID mp_map(MpAdapter *a, MpReq *r);
 
 /* NDIS's scatter-gather list of r->nb: into the request's SGL */
-static VOID chimney_sg_done(PDEVICE_OBJECT dev, PVOID reserved,
-                            PSCATTER_GATHER_LIST sgl, PVOID context)
+static VOID mp_sg_done(PDEVICE_OBJECT dev, PVOID reserved,
+                       PSCATTER_GATHER_LIST sgl, PVOID context)
 {
-    ChimneyReq *r = context;
-    ChimneyConn *c = r->conn;
-    ChimneyAdapter *a = c->adapter;
+    MpReq *r = context;
+    MpConn *c = r->conn;
+    MpAdapter *a = c->adapter;
     PNET_BUFFER nb = r->nb;
     BOOLEAN more = FALSE;
 
     NdisAcquireSpinLock(&a->lock);
     NB_SGL(nb) = sgl;
-    if (r->nsge + sgl->NumberOfElements > CHIMNEY_REQ_SGE) {
+    if (r->nsge + sgl->NumberOfElements > MP_REQ_SGE) {
         r->failed = TRUE;
     } else {
         for (ULONG i = 0; i < sgl->NumberOfElements; i++) {
@@ -147,16 +147,16 @@ static VOID chimney_sg_done(PDEVICE_OBJECT dev, PVOID reserved,
     more = r->nb && !r->failed;
     if (!more) {
         r->ready = TRUE;
-        chimney_conn_flush(a, c);
+        mp_conn_flush(a, c);
     }
     NdisReleaseSpinLock(&a->lock);
     if (more) {
-        chimney_map(a, r);
+        mp_map(a, r);
     }
 }
 
-/* Outside the lock: NDIS may call chimney_sg_done before it returns */
-static VOID chimney_map(ChimneyAdapter *a, ChimneyReq *r)
+/* Outside the lock: NDIS may call mp_sg_done before it returns */
+static VOID mp_map(MpAdapter *a, MpReq *r)
 {
     PNET_BUFFER nb = r->nb;
 
@@ -174,11 +174,11 @@ static VOID chimney_map(ChimneyAdapter *a, ChimneyReq *r)
     NdisAcquireSpinLock(&a->lock);
     r->failed = nb != NULL;
     r->ready = TRUE;
-    chimney_conn_flush(a, r->conn);
+    mp_conn_flush(a, r->conn);
     NdisReleaseSpinLock(&a->lock);
 }
 
-static VOID chimney_unmap(ChimneyAdapter *a, PNET_BUFFER_LIST nbl)
+static VOID mp_unmap(MpAdapter *a, PNET_BUFFER_LIST nbl)
 {
     for (PNET_BUFFER nb = nbl->FirstNetBuffer; nb; nb = nb->Next) {
         if (NB_SGL(nb)) {
@@ -188,8 +188,8 @@ static VOID chimney_unmap(ChimneyAdapter *a, PNET_BUFFER_LIST nbl)
     }
 }
 
-static VOID chimney_req_init(ChimneyReq *r, ChimneyConn *c,
-                             PNET_BUFFER_LIST nbl, UCHAR type, UCHAR flags)
+static VOID mp_req_init(MpReq *r, MpConn *c,
+                        PNET_BUFFER_LIST nbl, UCHAR type, UCHAR flags)
 {
     r->nbl = nbl;
     r->conn = c;
@@ -209,18 +209,18 @@ static VOID chimney_req_init(ChimneyReq *r, ChimneyConn *c,
 }
 
 /* Under the lock: the next send-queue slot, or NULL when all are taken */
-static ChimneyReq *chimney_sq_reserve(ChimneyConn *c, PNET_BUFFER_LIST nbl,
-                                      UCHAR type, UCHAR flags)
+static MpReq *mp_sq_reserve(MpConn *c, PNET_BUFFER_LIST nbl,
+                            UCHAR type, UCHAR flags)
 {
-    ULONG mask = CHIMNEY_CONN_SQ_ENTRIES - 1;
-    ChimneyReq *r;
+    ULONG mask = MP_CONN_SQ_ENTRIES - 1;
+    MpReq *r;
 
     if (((c->sq_reserved - c->sq.ring.head) & mask) == mask) {
         return NULL;
     }
     r = &c->sq_req[c->sq_reserved];
     c->sq_reserved = (c->sq_reserved + 1) & mask;
-    chimney_req_init(r, c, nbl, type, flags);
+    mp_req_init(r, c, nbl, type, flags);
     return r;
 }
 
@@ -229,49 +229,49 @@ static ChimneyReq *chimney_sq_reserve(ChimneyConn *c, PNET_BUFFER_LIST nbl,
  * NB per NBL, starting at SndUna): SQ entries [0, count) before
  * OFFLOAD_TCP.  False when the queue cannot take them all.
  */
-BOOLEAN chimney_conn_handover(ChimneyConn *c, PNET_BUFFER_LIST chain,
-                              ULONG *count)
+BOOLEAN mp_conn_handover(MpConn *c, PNET_BUFFER_LIST chain,
+                         ULONG *count)
 {
-    ChimneyAdapter *a = c->adapter;
-    ChimneyReq *req[CHIMNEY_CONN_SQ_ENTRIES];
+    MpAdapter *a = c->adapter;
+    MpReq *req[MP_CONN_SQ_ENTRIES];
     ULONG n = 0;
 
     for (PNET_BUFFER_LIST nbl = chain; nbl; nbl = nbl->Next) {
-        if (n == CHIMNEY_CONN_SQ_ENTRIES - 1) {
+        if (n == MP_CONN_SQ_ENTRIES - 1) {
             return FALSE;
         }
-        req[n++] = chimney_sq_reserve(c, nbl, CHIMNEY_SQ_SEND,
-                                      nbl->Next ? 0 : CHIMNEY_SQF_PUSH);
+        req[n++] = mp_sq_reserve(c, nbl, CHIMNEY_SQ_SEND,
+                                 nbl->Next ? 0 : CHIMNEY_SQF_PUSH);
     }
     *count = n;
     NdisReleaseSpinLock(&a->lock);
     for (ULONG i = 0; i < n; i++) {
-        chimney_map(a, req[i]);
+        mp_map(a, req[i]);
     }
     NdisAcquireSpinLock(&a->lock);
     return TRUE;
 }
 
 /* The object a MiniportOffloadContext (a PVOID *) names, if offloaded */
-static ChimneyConn *chimney_conn_of(ChimneyAdapter *a, PVOID context)
+static MpConn *mp_conn_of(MpAdapter *a, PVOID context)
 {
-    ChimneyObj *o = context ? *(PVOID *)context : NULL;
+    MpObj *o = context ? *(PVOID *)context : NULL;
 
-    return o && o->kind == CHIMNEY_KIND_TCP && o->used ?
-           (ChimneyConn *)o : NULL;
+    return o && o->kind == MP_KIND_TCP && o->used ?
+           (MpConn *)o : NULL;
 }
 
-static ULONG chimney_rcv_take(ChimneyConn *c, ChimneyReq **req, ULONG max);
+static ULONG mp_rcv_take(MpConn *c, MpReq **req, ULONG max);
 
 /* Under the lock: waiting sends and disconnects into free SQ slots */
-static ULONG chimney_sq_take(ChimneyConn *c, ChimneyReq **req, ULONG max)
+static ULONG mp_sq_take(MpConn *c, MpReq **req, ULONG max)
 {
     ULONG n = 0;
 
     while (c->sq_wait && n < max) {
         PNET_BUFFER_LIST nbl = c->sq_wait;
         ULONG how = (ULONG)(ULONG_PTR)NBL_KIND(nbl);
-        ChimneyReq *r = chimney_sq_reserve(c, nbl, how & 0xff, how >> 8);
+        MpReq *r = mp_sq_reserve(c, nbl, how & 0xff, how >> 8);
 
         if (!r) {
             break;
@@ -291,16 +291,16 @@ static ULONG chimney_sq_take(ChimneyConn *c, ChimneyReq **req, ULONG max)
  * posted, completed from the DPC.  NDIS made the connection, so an
  * unknown one is a connection being uploaded.
  */
-static NDIS_STATUS chimney_sq_submit(ChimneyAdapter *a, PVOID context,
-                                     PNET_BUFFER_LIST nbl, UCHAR type,
-                                     UCHAR flags)
+static NDIS_STATUS mp_sq_submit(MpAdapter *a, PVOID context,
+                                PNET_BUFFER_LIST nbl, UCHAR type,
+                                UCHAR flags)
 {
-    ChimneyReq *req[CHIMNEY_CONN_SQ_ENTRIES];
-    ChimneyConn *c;
+    MpReq *req[MP_CONN_SQ_ENTRIES];
+    MpConn *c;
     ULONG n = 0;
 
     NdisAcquireSpinLock(&a->lock);
-    c = chimney_conn_of(a, context);
+    c = mp_conn_of(a, context);
     if (!c || !c->offloaded) {
         NdisReleaseSpinLock(&a->lock);
         for (PNET_BUFFER_LIST l = nbl; l; l = l->Next) {
@@ -327,63 +327,64 @@ static NDIS_STATUS chimney_sq_submit(ChimneyAdapter *a, PVOID context,
         nbl = nbl->Next;
     }
     c->sq_wait_tail = &nbl->Next;
-    n = chimney_sq_take(c, req, ARRAYSIZE(req));
+    n = mp_sq_take(c, req, ARRAYSIZE(req));
     NdisReleaseSpinLock(&a->lock);
     for (ULONG i = 0; i < n; i++) {
-        chimney_map(a, req[i]);
+        mp_map(a, req[i]);
     }
     return NDIS_STATUS_PENDING;
 }
 
 /* Outside the lock: requests that waited for room, after completions */
-static VOID chimney_conn_more(ChimneyAdapter *a, ChimneyConn *c)
+static VOID mp_conn_more(MpAdapter *a, MpConn *c)
 {
-    ChimneyReq *req[CHIMNEY_CONN_SQ_ENTRIES + CHIMNEY_CONN_RCVS];
+    MpReq *req[MP_CONN_SQ_ENTRIES + MP_CONN_RCVS];
     ULONG n;
 
     NdisAcquireSpinLock(&a->lock);
-    n = c->offloaded ? chimney_sq_take(c, req, CHIMNEY_CONN_SQ_ENTRIES) : 0;
-    n += c->offloaded ? chimney_rcv_take(c, req + n, CHIMNEY_CONN_RCVS) : 0;
+    n = c->offloaded ? mp_sq_take(c, req, MP_CONN_SQ_ENTRIES) : 0;
+    n += c->offloaded ? mp_rcv_take(c, req + n, MP_CONN_RCVS) : 0;
     NdisReleaseSpinLock(&a->lock);
     for (ULONG i = 0; i < n; i++) {
-        chimney_map(a, req[i]);
+        mp_map(a, req[i]);
     }
 }
 
-NDIS_STATUS chimney_tcp_send(NDIS_HANDLE context, PVOID offload_context,
-                             PNET_BUFFER_LIST nbl)
+NDIS_STATUS mp_tcp_offload_send(NDIS_HANDLE context, PVOID offload_context,
+                                PNET_BUFFER_LIST nbl)
 {
-    return chimney_sq_submit(context, offload_context, nbl, CHIMNEY_SQ_SEND,
-                             0);
+    return mp_sq_submit(context, offload_context, nbl, CHIMNEY_SQ_SEND,
+                        0);
 }
 
-NDIS_STATUS chimney_tcp_disconnect(NDIS_HANDLE context, PVOID offload_context,
-                                   PNET_BUFFER_LIST nbl, ULONG flags)
+NDIS_STATUS mp_tcp_offload_disconnect(NDIS_HANDLE context,
+                                      PVOID offload_context,
+                                      PNET_BUFFER_LIST nbl, ULONG flags)
 {
     nbl->Next = NULL;
-    return chimney_sq_submit(context, offload_context, nbl,
-                             CHIMNEY_SQ_DISCONNECT,
-                             (flags & TCP_DISCONNECT_ABORTIVE_CLOSE) ?
-                             CHIMNEY_SQF_ABORTIVE : 0);
+    return mp_sq_submit(context, offload_context, nbl,
+                        CHIMNEY_SQ_DISCONNECT,
+                        (flags & TCP_DISCONNECT_ABORTIVE_CLOSE) ?
+                        CHIMNEY_SQF_ABORTIVE : 0);
 }
 
 /* Under the lock: receives wait for a slot of the FIFO, then are mapped */
-static ULONG chimney_rcv_take(ChimneyConn *c, ChimneyReq **req, ULONG max)
+static ULONG mp_rcv_take(MpConn *c, MpReq **req, ULONG max)
 {
     ULONG n = 0;
 
-    while (c->rcv_wait && n < max && c->rcv.count < CHIMNEY_CONN_RCVS) {
+    while (c->rcv_wait && n < max && c->rcv.count < MP_CONN_RCVS) {
         PNET_BUFFER_LIST nbl = c->rcv_wait;
-        ChimneyReq *r = &c->rcv_req[c->rcv_next % CHIMNEY_CONN_RCVS];
+        MpReq *r = &c->rcv_req[c->rcv_next % MP_CONN_RCVS];
 
         c->rcv_wait = nbl->Next;
         if (!c->rcv_wait) {
             c->rcv_wait_tail = &c->rcv_wait;
         }
         nbl->Next = NULL;
-        chimney_req_init(r, c, nbl, CHIMNEY_RQ_RECEIVE,
-                         NET_BUFFER_LIST_INFO(nbl, TcpReceiveNoPush) ?
-                         CHIMNEY_RQF_NO_PUSH : 0);
+        mp_req_init(r, c, nbl, CHIMNEY_RQ_RECEIVE,
+                    NET_BUFFER_LIST_INFO(nbl, TcpReceiveNoPush) ?
+                    CHIMNEY_RQF_NO_PUSH : 0);
         chimney_guest_recv_posted(&c->rcv, c->rcv_next);
         c->rcv_next++;
         req[n++] = r;
@@ -391,16 +392,16 @@ static ULONG chimney_rcv_take(ChimneyConn *c, ChimneyReq **req, ULONG max)
     return n;
 }
 
-NDIS_STATUS chimney_tcp_receive(NDIS_HANDLE context, PVOID offload_context,
-                                PNET_BUFFER_LIST nbl)
+NDIS_STATUS mp_tcp_offload_receive(NDIS_HANDLE context, PVOID offload_context,
+                                   PNET_BUFFER_LIST nbl)
 {
-    ChimneyAdapter *a = context;
-    ChimneyReq *req[CHIMNEY_CONN_RCVS];
-    ChimneyConn *c;
+    MpAdapter *a = context;
+    MpReq *req[MP_CONN_RCVS];
+    MpConn *c;
     ULONG n = 0;
 
     NdisAcquireSpinLock(&a->lock);
-    c = chimney_conn_of(a, offload_context);
+    c = mp_conn_of(a, offload_context);
     if (!c || !c->offloaded) {
         NdisReleaseSpinLock(&a->lock);
         for (PNET_BUFFER_LIST l = nbl; l; l = l->Next) {
@@ -415,34 +416,34 @@ NDIS_STATUS chimney_tcp_receive(NDIS_HANDLE context, PVOID offload_context,
         nbl = nbl->Next;
     }
     c->rcv_wait_tail = &nbl->Next;
-    n = chimney_rcv_take(c, req, CHIMNEY_CONN_RCVS);
+    n = mp_rcv_take(c, req, MP_CONN_RCVS);
     NdisReleaseSpinLock(&a->lock);
     for (ULONG i = 0; i < n; i++) {
-        chimney_map(a, req[i]);
+        mp_map(a, req[i]);
     }
     return NDIS_STATUS_PENDING;
 }
 
 /* --- forward: one segment per NBL, through a bounce slot --- */
 
-static PUCHAR chimney_fwd_slot(ChimneyAdapter *a, ULONG i, ULONG64 *pa)
+static PUCHAR mp_fwd_slot(MpAdapter *a, ULONG i, ULONG64 *pa)
 {
-    ULONG off = CHIMNEY_CH_FWD + i * CHIMNEY_FWD_SLOT;
+    ULONG off = MP_CH_FWD + i * MP_FWD_SLOT;
 
     *pa = a->chimney_pa.QuadPart + off;
     return a->chimney_mem + off;
 }
 
 /* Under the lock: start what waits while slots and the admin SQ allow */
-VOID chimney_fwd_kick(ChimneyAdapter *a, PNET_BUFFER_LIST **failed)
+VOID mp_fwd_kick(MpAdapter *a, PNET_BUFFER_LIST **failed)
 {
-    for (ULONG i = 0; i < CHIMNEY_FWD_SLOTS && a->fwd_wait; i++) {
+    for (ULONG i = 0; i < MP_FWD_SLOTS && a->fwd_wait; i++) {
         PNET_BUFFER_LIST nbl = a->fwd_wait;
-        ChimneyConn *c = NBL_REQ(nbl);
+        MpConn *c = NBL_REQ(nbl);
         PNET_BUFFER nb = nbl->FirstNetBuffer;
         ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_FORWARD };
         ULONG64 pa;
-        PUCHAR buf = chimney_fwd_slot(a, i, &pa);
+        PUCHAR buf = mp_fwd_slot(a, i, &pa);
 
         if (a->fwd_nbl[i]) {
             continue;
@@ -457,11 +458,11 @@ VOID chimney_fwd_kick(ChimneyAdapter *a, PNET_BUFFER_LIST **failed)
         if (c && (!c->obj.used || c->obj.id != (ULONG_PTR)NBL_KIND(nbl))) {
             c = NULL;                   /* terminated meanwhile */
         }
-        if (!c || !nb || nb->DataLength > CHIMNEY_FWD_SLOT ||
-            !chimney_copy_nb(nb, buf)) {
+        if (!c || !nb || nb->DataLength > MP_FWD_SLOT ||
+            !mp_copy_nb(nb, buf)) {
             nbl->Status = c ? NDIS_STATUS_FAILURE :
                               NDIS_STATUS_UPLOAD_IN_PROGRESS;
-            chimney_append(failed, nbl);
+            mp_append(failed, nbl);
             i--;
             continue;
         }
@@ -475,22 +476,22 @@ VOID chimney_fwd_kick(ChimneyAdapter *a, PNET_BUFFER_LIST **failed)
     }
 }
 
-NDIS_STATUS chimney_tcp_forward(NDIS_HANDLE context, PVOID offload_context,
-                                PNET_BUFFER_LIST nbl)
+NDIS_STATUS mp_tcp_offload_forward(NDIS_HANDLE context, PVOID offload_context,
+                                   PNET_BUFFER_LIST nbl)
 {
-    ChimneyAdapter *a = context;
+    MpAdapter *a = context;
     PNET_BUFFER_LIST failed = NULL, *failed_tail = &failed, next;
-    ChimneyConn *c;
+    MpConn *c;
 
     NdisAcquireSpinLock(&a->lock);
-    c = chimney_conn_of(a, offload_context);
+    c = mp_conn_of(a, offload_context);
     for (; nbl; nbl = next) {
         next = nbl->Next;
         NBL_REQ(nbl) = c;
         NBL_KIND(nbl) = c ? (PVOID)(ULONG_PTR)c->obj.id : NULL;
-        chimney_append(&a->fwd_wait_tail, nbl);
+        mp_append(&a->fwd_wait_tail, nbl);
     }
-    chimney_fwd_kick(a, &failed_tail);
+    mp_fwd_kick(a, &failed_tail);
     NdisReleaseSpinLock(&a->lock);
     if (failed) {
         a->tcp.NdisTcpOffloadForwardComplete(a->miniport, failed);
@@ -501,7 +502,7 @@ NDIS_STATUS chimney_tcp_forward(NDIS_HANDLE context, PVOID offload_context,
 /* --- completions (the DPC, under the lock) --- */
 
 /* TcpIndicateRetrieve (UploadRequested) for a starved connection, once */
-static VOID chimney_upload_request(ChimneyConn *c, ChimneyDeliveries *out)
+static VOID mp_upload_request(MpConn *c, MpDeliveries *out)
 {
     if (c->want_upload && out->nevent < ARRAYSIZE(out->event)) {
         c->want_upload = FALSE;
@@ -512,7 +513,7 @@ static VOID chimney_upload_request(ChimneyConn *c, ChimneyDeliveries *out)
 }
 
 /* A slot came free: what waits for one goes in once the lock is dropped */
-static VOID chimney_wants_more(ChimneyConn *c, ChimneyDeliveries *out)
+static VOID mp_wants_more(MpConn *c, MpDeliveries *out)
 {
     if ((c->sq_wait || c->rcv_wait) && !c->more &&
         out->nmore < ARRAYSIZE(out->more)) {
@@ -522,12 +523,12 @@ static VOID chimney_wants_more(ChimneyConn *c, ChimneyDeliveries *out)
 }
 
 /* Status, byte count and NB advance, as NdisTcpOffloadXxxComplete wants */
-static VOID chimney_nbl_done(ChimneyAdapter *a, PNET_BUFFER_LIST nbl,
-                             const ChimneyCqe *cqe, BOOLEAN failed)
+static VOID mp_nbl_done(MpAdapter *a, PNET_BUFFER_LIST nbl,
+                        const ChimneyCqe *cqe, BOOLEAN failed)
 {
     ULONG left = cqe->bytes;
 
-    chimney_unmap(a, nbl);
+    mp_unmap(a, nbl);
     nbl->Status = failed ? NDIS_STATUS_UPLOAD_IN_PROGRESS :
         (NDIS_STATUS)chimney_guest_ndis_status(
             CHIMNEY_CQE_TYPE(cqe->type_status),
@@ -543,12 +544,12 @@ static VOID chimney_nbl_done(ChimneyAdapter *a, PNET_BUFFER_LIST nbl,
 }
 
 /* The DPC's running chain of send completions of one connection */
-typedef struct ChimneySendRun {
+typedef struct MpSendRun {
     ChimneyGuestBatch batch;
     PNET_BUFFER_LIST head, *tail;
-} ChimneySendRun;
+} MpSendRun;
 
-static BOOLEAN chimney_run_flush(ChimneySendRun *run, ChimneyDeliveries *out)
+static BOOLEAN mp_run_flush(MpSendRun *run, MpDeliveries *out)
 {
     if (run->head) {
         out->send[out->nsend++] = run->head;
@@ -559,23 +560,23 @@ static BOOLEAN chimney_run_flush(ChimneySendRun *run, ChimneyDeliveries *out)
     return out->nsend < ARRAYSIZE(out->send);
 }
 
-static VOID chimney_sq_done(ChimneyAdapter *a, ChimneyConn *c,
-                            const ChimneyCqe *cqe, ChimneySendRun *run,
-                            ChimneyDeliveries *out)
+static VOID mp_sq_done(MpAdapter *a, MpConn *c,
+                       const ChimneyCqe *cqe, MpSendRun *run,
+                       MpDeliveries *out)
 {
     int slot = chimney_guest_sq_complete(&c->sq, cqe);
-    ChimneyReq *r;
+    MpReq *r;
 
     if (slot < 0) {
         DbgPrint("chimney-nic: completion out of order on %lx\n", c->obj.id);
         return;
     }
     r = &c->sq_req[slot];
-    chimney_nbl_done(a, r->nbl, cqe, r->failed);
-    chimney_wants_more(c, out);
-    chimney_upload_request(c, out);
+    mp_nbl_done(a, r->nbl, cqe, r->failed);
+    mp_wants_more(c, out);
+    mp_upload_request(c, out);
     if (CHIMNEY_CQE_TYPE(cqe->type_status) == CHIMNEY_CQE_DISCONNECT) {
-        chimney_append(&out->disc_tail, r->nbl);
+        mp_append(&out->disc_tail, r->nbl);
         return;
     }
     if (chimney_guest_batch_add(&run->batch, cqe)) {
@@ -583,13 +584,13 @@ static VOID chimney_sq_done(ChimneyAdapter *a, ChimneyConn *c,
         run->head = NULL;
         run->tail = &run->head;
     }
-    chimney_append(&run->tail, r->nbl);
+    mp_append(&run->tail, r->nbl);
 }
 
-static VOID chimney_rcv_done(ChimneyAdapter *a, ChimneyConn *c,
-                             const ChimneyCqe *cqe, ChimneyDeliveries *out)
+static VOID mp_rcv_done(MpAdapter *a, MpConn *c,
+                        const ChimneyCqe *cqe, MpDeliveries *out)
 {
-    ChimneyReq *r = &c->rcv_req[cqe->cookie % CHIMNEY_CONN_RCVS];
+    MpReq *r = &c->rcv_req[cqe->cookie % MP_CONN_RCVS];
 
     if (!chimney_guest_recv_complete(&c->rcv, cqe) ||
         !chimney_guest_ring_consumed(&c->rq, cqe->sq_head)) {
@@ -597,33 +598,33 @@ static VOID chimney_rcv_done(ChimneyAdapter *a, ChimneyConn *c,
                  c->obj.id);
         return;
     }
-    chimney_nbl_done(a, r->nbl, cqe, r->failed);
+    mp_nbl_done(a, r->nbl, cqe, r->failed);
     out->rcv[out->nrcv++] = r->nbl;
-    chimney_wants_more(c, out);
-    chimney_upload_request(c, out);
+    mp_wants_more(c, out);
+    mp_upload_request(c, out);
 }
 
-static VOID chimney_fwd_done(ChimneyAdapter *a, const ChimneyCqe *cqe,
-                             ChimneyDeliveries *out)
+static VOID mp_fwd_done(MpAdapter *a, const ChimneyCqe *cqe,
+                        MpDeliveries *out)
 {
-    for (ULONG i = 0; i < CHIMNEY_FWD_SLOTS; i++) {
+    for (ULONG i = 0; i < MP_FWD_SLOTS; i++) {
         if (a->fwd_nbl[i] && a->fwd_cookie[i] == cqe->cookie) {
             PNET_BUFFER_LIST nbl = a->fwd_nbl[i];
 
             a->fwd_nbl[i] = NULL;
             nbl->Status = (NDIS_STATUS)chimney_guest_ndis_status(
                 CHIMNEY_CQE_ADMIN, CHIMNEY_CQE_STATUS(cqe->type_status));
-            chimney_append(&out->fwd_tail, nbl);
+            mp_append(&out->fwd_tail, nbl);
             return;
         }
     }
 }
 
-static ChimneyConn *chimney_conn_by_id(ChimneyAdapter *a, ULONG id)
+static MpConn *mp_conn_by_id(MpAdapter *a, ULONG id)
 {
     ULONG i = CHIMNEY_CONN_INDEX(id);
 
-    return i < CHIMNEY_MAX_OFFLOADS && a->conn[i]->obj.used &&
+    return i < MP_MAX_OFFLOADS && a->conn[i]->obj.used &&
            a->conn[i]->obj.id == id ? a->conn[i] : NULL;
 }
 
@@ -631,9 +632,9 @@ static ChimneyConn *chimney_conn_by_id(ChimneyAdapter *a, ULONG id)
  * Drain CQ 2 until it is empty or @out is full (the DPC then hands the
  * completions over and calls again).
  */
-VOID chimney_conn_cq_drain(ChimneyAdapter *a, ChimneyDeliveries *out)
+VOID mp_conn_cq_drain(MpAdapter *a, MpDeliveries *out)
 {
-    ChimneySendRun run = { .batch = { .max = 64 } };
+    MpSendRun run = { .batch = { .max = 64 } };
     ChimneyCqe cqe;
 
     run.tail = &run.head;
@@ -649,17 +650,17 @@ VOID chimney_conn_cq_drain(ChimneyAdapter *a, ChimneyDeliveries *out)
         if (!chimney_guest_cq_next(&a->conn_cq, &a->dev.mem, &cqe)) {
             break;
         }
-        ChimneyConn *c = chimney_conn_by_id(a, cqe.obj);
+        MpConn *c = mp_conn_by_id(a, cqe.obj);
         ULONG type = CHIMNEY_CQE_TYPE(cqe.type_status);
 
         if (type != CHIMNEY_CQE_SEND) {
             /* What follows a send completion must reach NDIS after it */
-            chimney_run_flush(&run, out);
+            mp_run_flush(&run, out);
         }
         if (type == CHIMNEY_CQE_ADMIN) {
             chimney_guest_ring_consumed(&a->dev.asq, cqe.sq_head);
-            if (!chimney_job_admin_done(a, &cqe, out)) {
-                chimney_fwd_done(a, &cqe, out);
+            if (!mp_job_admin_done(a, &cqe, out)) {
+                mp_fwd_done(a, &cqe, out);
             }
             continue;
         }
@@ -670,10 +671,10 @@ VOID chimney_conn_cq_drain(ChimneyAdapter *a, ChimneyDeliveries *out)
         switch (type) {
         case CHIMNEY_CQE_SEND:
         case CHIMNEY_CQE_DISCONNECT:
-            chimney_sq_done(a, c, &cqe, &run, out);
+            mp_sq_done(a, c, &cqe, &run, out);
             break;
         case CHIMNEY_CQE_RECV:
-            chimney_rcv_done(a, c, &cqe, out);
+            mp_rcv_done(a, c, &cqe, out);
             break;
         case CHIMNEY_CQE_INDICATE:
             c->ind = cqe;
@@ -692,40 +693,40 @@ VOID chimney_conn_cq_drain(ChimneyAdapter *a, ChimneyDeliveries *out)
             break;
         }
     }
-    chimney_run_flush(&run, out);
-    chimney_writel(a, CHIMNEY_DB_CQ_HEAD(CHIMNEY_CONN_CQ), a->conn_cq.head);
+    mp_run_flush(&run, out);
+    mp_writel(a, CHIMNEY_DB_CQ_HEAD(MP_CONN_CQ), a->conn_cq.head);
 }
 
 /* Under the lock: generic buffer i to the device */
-VOID chimney_ind_post(ChimneyAdapter *a, ULONG i)
+VOID mp_ind_post(MpAdapter *a, ULONG i)
 {
     ChimneyL2RxDesc r;
 
-    chimney_guest_l2_rx_desc(&r, a->chimney_pa.QuadPart + CHIMNEY_CH_IND_BUF +
-                             (ULONG64)i * CHIMNEY_IND_SLOT, CHIMNEY_IND_SLOT,
+    chimney_guest_l2_rx_desc(&r, a->chimney_pa.QuadPart + MP_CH_IND_BUF +
+                             (ULONG64)i * MP_IND_SLOT, MP_IND_SLOT,
                              i);
     chimney_guest_ring_put(&a->indq, &a->dev.mem, &r);
-    chimney_writel(a, CHIMNEY_DB_IND_TAIL, a->indq.tail);
+    mp_writel(a, CHIMNEY_DB_IND_TAIL, a->indq.tail);
 }
 
 /* Under the lock: the INDICATE_DONE answer, and maybe the buffer back */
-static VOID chimney_ind_answer(ChimneyAdapter *a, ChimneyConn *c, ULONG i,
-                               ULONG took, BOOLEAN repost)
+static VOID mp_ind_answer(MpAdapter *a, MpConn *c, ULONG i,
+                          ULONG took, BOOLEAN repost)
 {
     ChimneySqDesc d;
 
     chimney_guest_sq_desc(&d, CHIMNEY_RQ_INDICATE_DONE, 0, 0, took, 0, 0);
     if (c->obj.used && chimney_guest_ring_space(&c->rq)) {
         chimney_guest_ring_put(&c->rq, &a->dev.mem, &d);
-        chimney_conn_doorbell(a, c);
+        mp_conn_doorbell(a, c);
     }
     if (repost) {
-        chimney_ind_post(a, i);
+        mp_ind_post(a, i);
     }
 }
 
 /* One indication: NdisTcpOffloadReceiveHandler, without the lock */
-static VOID chimney_indicate(ChimneyAdapter *a, ChimneyConn *c)
+static VOID mp_indicate(MpAdapter *a, MpConn *c)
 {
     ULONG i, took = 0;
     PNET_BUFFER_LIST nbl;
@@ -737,7 +738,7 @@ static VOID chimney_indicate(ChimneyAdapter *a, ChimneyConn *c)
     c->has_ind = FALSE;
     i = (ULONG)cqe.cookie;
     NdisReleaseSpinLock(&a->lock);
-    if (i >= CHIMNEY_IND_ENTRIES || cqe.bytes > CHIMNEY_IND_SLOT ||
+    if (i >= MP_IND_ENTRIES || cqe.bytes > MP_IND_SLOT ||
         CHIMNEY_CQE_STATUS(cqe.type_status)) {
         return;
     }
@@ -746,24 +747,24 @@ static VOID chimney_indicate(ChimneyAdapter *a, ChimneyConn *c)
     nbl->FirstNetBuffer->CurrentMdlOffset = 0;
     nbl->Next = NULL;
     nbl->Status = NDIS_STATUS_SUCCESS;
-    NBL_KIND(nbl) = CHIMNEY_NBL_IND(i);
+    NBL_KIND(nbl) = MP_NBL_IND(i);
     st = a->tcp.NdisTcpOffloadReceiveHandler(c->obj.ndis, nbl,
                                              NDIS_STATUS_SUCCESS, &took);
     NdisAcquireSpinLock(&a->lock);
     if (st == NDIS_STATUS_SUCCESS) {
-        chimney_ind_answer(a, c, i, cqe.bytes, FALSE); /* NDIS returns it */
+        mp_ind_answer(a, c, i, cqe.bytes, FALSE); /* NDIS returns it */
     } else {
         if (st != NDIS_STATUS_OFFLOAD_DATA_PARTIALLY_ACCEPTED ||
             took > cqe.bytes) {
             took = 0;
         }
-        chimney_ind_answer(a, c, i, took, TRUE);
+        mp_ind_answer(a, c, i, took, TRUE);
     }
     NdisReleaseSpinLock(&a->lock);
 }
 
 /* Outside the lock, in the order NDIS wants them */
-VOID chimney_tcp_deliver(ChimneyAdapter *a, ChimneyDeliveries *out)
+VOID mp_conn_deliver(MpAdapter *a, MpDeliveries *out)
 {
     for (ULONG i = 0; i < out->nsend; i++) {
         a->tcp.NdisTcpOffloadSendComplete(a->miniport, out->send[i]);
@@ -778,13 +779,13 @@ VOID chimney_tcp_deliver(ChimneyAdapter *a, ChimneyDeliveries *out)
         a->tcp.NdisTcpOffloadForwardComplete(a->miniport, out->fwd);
     }
     for (ULONG i = 0; i < out->nind; i++) {
-        chimney_indicate(a, out->ind[i]);
+        mp_indicate(a, out->ind[i]);
     }
     for (ULONG i = 0; i < out->nmore; i++) {
         NdisAcquireSpinLock(&a->lock);
         out->more[i]->more = FALSE;
         NdisReleaseSpinLock(&a->lock);
-        chimney_conn_more(a, out->more[i]);
+        mp_conn_more(a, out->more[i]);
     }
     for (ULONG i = 0; i < out->nevent; i++) {
         a->tcp.NdisTcpOffloadEventHandler(out->event[i].ndis,
@@ -794,15 +795,15 @@ VOID chimney_tcp_deliver(ChimneyAdapter *a, ChimneyDeliveries *out)
 }
 
 /* Indication buffers and received data given back with a terminate */
-NDIS_STATUS chimney_tcp_receive_return(NDIS_HANDLE context,
-                                       PNET_BUFFER_LIST nbl)
+NDIS_STATUS mp_tcp_offload_receive_return(NDIS_HANDLE context,
+                                          PNET_BUFFER_LIST nbl)
 {
-    ChimneyAdapter *a = context;
+    MpAdapter *a = context;
     PNET_BUFFER_LIST next;
 
     for (; nbl; nbl = next) {
         next = nbl->Next;
-        if (NBL_KIND(nbl) == CHIMNEY_NBL_BUFFERED) {
+        if (NBL_KIND(nbl) == MP_NBL_BUFFERED) {
             PMDL mdl = nbl->FirstNetBuffer->MdlChain;
             PVOID va = MmGetMdlVirtualAddress(mdl);
             ULONG len = MmGetMdlByteCount(mdl);
@@ -812,9 +813,9 @@ NDIS_STATUS chimney_tcp_receive_return(NDIS_HANDLE context,
             NdisFreeMemory(va, len, 0);
             continue;
         }
-        if (CHIMNEY_NBL_IND_INDEX(NBL_KIND(nbl)) < CHIMNEY_IND_ENTRIES) {
+        if (MP_NBL_IND_INDEX(NBL_KIND(nbl)) < MP_IND_ENTRIES) {
             NdisAcquireSpinLock(&a->lock);
-            chimney_ind_post(a, CHIMNEY_NBL_IND_INDEX(NBL_KIND(nbl)));
+            mp_ind_post(a, MP_NBL_IND_INDEX(NBL_KIND(nbl)));
             NdisReleaseSpinLock(&a->lock);
         }
     }
@@ -822,11 +823,11 @@ NDIS_STATUS chimney_tcp_receive_return(NDIS_HANDLE context,
 }
 
 /* Received bytes TERMINATE returned, as the delegated BufferedData */
-PNET_BUFFER_LIST chimney_buffered_nbl(ChimneyAdapter *a, const VOID *data,
-                                      ULONG len)
+PNET_BUFFER_LIST mp_buffered_nbl(MpAdapter *a, const VOID *data,
+                                 ULONG len)
 {
     PVOID va = NdisAllocateMemoryWithTagPriority(a->miniport, len,
-                                                 CHIMNEY_POOL_TAG,
+                                                 MP_POOL_TAG,
                                                  NormalPoolPriority);
     PMDL mdl = va ? NdisAllocateMdl(a->miniport, va, len) : NULL;
     PNET_BUFFER_LIST nbl = mdl ?
@@ -843,33 +844,33 @@ PNET_BUFFER_LIST chimney_buffered_nbl(ChimneyAdapter *a, const VOID *data,
         return NULL;
     }
     memcpy(va, data, len);
-    NBL_KIND(nbl) = CHIMNEY_NBL_BUFFERED;
+    NBL_KIND(nbl) = MP_NBL_BUFFERED;
     return nbl;
 }
 
 /* --- connections --- */
 
 /* Under the lock: a free connection with a fresh id, queues reset */
-ChimneyConn *chimney_conn_new(ChimneyAdapter *a)
+MpConn *mp_conn_new(MpAdapter *a)
 {
     uint32_t id;
-    ChimneyConn *c;
+    MpConn *c;
 
     if (!chimney_guest_conn_alloc(&a->conn_ids, &id)) {
         return NULL;
     }
     c = a->conn[CHIMNEY_CONN_INDEX(id)];
-    c->obj.kind = CHIMNEY_KIND_TCP;
+    c->obj.kind = MP_KIND_TCP;
     c->obj.id = id;
     c->obj.used = FALSE;
     c->obj.parent = NULL;
     c->obj.ndis = NULL;
-    chimney_guest_sq_init(&c->sq, c->mem_pa.QuadPart + CHIMNEY_CONN_SQ,
-                          CHIMNEY_CONN_SQ_ENTRIES, c->sq_cookie);
+    chimney_guest_sq_init(&c->sq, c->mem_pa.QuadPart + MP_CONN_SQ,
+                          MP_CONN_SQ_ENTRIES, c->sq_cookie);
     c->sq_reserved = 0;
-    chimney_guest_ring_init(&c->rq, c->mem_pa.QuadPart + CHIMNEY_CONN_RQ,
-                            CHIMNEY_CONN_RCVS, sizeof(ChimneySqDesc));
-    chimney_guest_recv_init(&c->rcv, c->rcv_cookie, CHIMNEY_CONN_RCVS);
+    chimney_guest_ring_init(&c->rq, c->mem_pa.QuadPart + MP_CONN_RQ,
+                            MP_CONN_RCVS, sizeof(ChimneySqDesc));
+    chimney_guest_recv_init(&c->rcv, c->rcv_cookie, MP_CONN_RCVS);
     c->rcv_next = 0;
     c->rcv_posted = 0;
     c->rcv_wait = NULL;
@@ -884,7 +885,7 @@ ChimneyConn *chimney_conn_new(ChimneyAdapter *a)
     c->has_ind = FALSE;
     c->job = NULL;
     c->tag = NULL;
-    memset(c->mem + CHIMNEY_CONN_DB, 0, 8);
+    memset(c->mem + MP_CONN_DB, 0, 8);
     return c;
 }
 
@@ -894,12 +895,12 @@ ChimneyConn *chimney_conn_new(ChimneyAdapter *a)
  * device never saw are not completed: after a failed offload NDIS keeps
  * the handed-over NBLs, and a terminate completes every request first.
  */
-VOID chimney_conn_free(ChimneyAdapter *a, ChimneyConn *c)
+VOID mp_conn_free(MpAdapter *a, MpConn *c)
 {
     for (ULONG i = c->sq.ring.head; i != c->sq_reserved;
-         i = (i + 1) & (CHIMNEY_CONN_SQ_ENTRIES - 1)) {
+         i = (i + 1) & (MP_CONN_SQ_ENTRIES - 1)) {
         if (c->sq_req[i].nbl) {
-            chimney_unmap(a, c->sq_req[i].nbl);
+            mp_unmap(a, c->sq_req[i].nbl);
         }
     }
     c->obj.used = FALSE;
@@ -908,7 +909,7 @@ VOID chimney_conn_free(ChimneyAdapter *a, ChimneyConn *c)
     chimney_guest_conn_free(&a->conn_ids, c->obj.id);
 }
 
-static VOID chimney_sq_flush_waiting(ChimneyConn *c, ChimneyDeliveries *out)
+static VOID mp_sq_flush_waiting(MpConn *c, MpDeliveries *out)
 {
     PNET_BUFFER_LIST next, sends = NULL, *tail = &sends;
 
@@ -917,9 +918,9 @@ static VOID chimney_sq_flush_waiting(ChimneyConn *c, ChimneyDeliveries *out)
         l->Status = NDIS_STATUS_UPLOAD_IN_PROGRESS;
         NET_BUFFER_LIST_INFO(l, TcpOffloadBytesTransferred) = 0;
         if (((ULONG_PTR)NBL_KIND(l) & 0xff) == CHIMNEY_SQ_SEND) {
-            chimney_append(&tail, l);
+            mp_append(&tail, l);
         } else {
-            chimney_append(&out->disc_tail, l);
+            mp_append(&out->disc_tail, l);
         }
     }
     if (sends) {
@@ -929,7 +930,7 @@ static VOID chimney_sq_flush_waiting(ChimneyConn *c, ChimneyDeliveries *out)
     c->sq_wait_tail = &c->sq_wait;
 }
 
-static VOID chimney_rcv_flush_waiting(ChimneyConn *c, ChimneyDeliveries *out)
+static VOID mp_rcv_flush_waiting(MpConn *c, MpDeliveries *out)
 {
     if (c->rcv_wait && out->nrcv < ARRAYSIZE(out->rcv)) {
         for (PNET_BUFFER_LIST l = c->rcv_wait; l; l = l->Next) {
@@ -943,16 +944,16 @@ static VOID chimney_rcv_flush_waiting(ChimneyConn *c, ChimneyDeliveries *out)
 }
 
 /* Under the lock: a terminated connection's receives that never got in */
-VOID chimney_conn_terminated(ChimneyAdapter *a, ChimneyConn *c,
-                             ChimneyDeliveries *out)
+VOID mp_conn_terminated(MpAdapter *a, MpConn *c,
+                        MpDeliveries *out)
 {
-    chimney_sq_flush_waiting(c, out);
-    chimney_rcv_flush_waiting(c, out);
-    chimney_conn_free(a, c);
+    mp_sq_flush_waiting(c, out);
+    mp_rcv_flush_waiting(c, out);
+    mp_conn_free(a, c);
 }
 
 /* At initialization: DMA, the connection CQ and the generic buffers */
-NDIS_STATUS chimney_tcp_io_start(ChimneyAdapter *a)
+NDIS_STATUS mp_conn_io_start(MpAdapter *a)
 {
     NDIS_SG_DMA_DESCRIPTION dma = {
         .Header = {
@@ -962,7 +963,7 @@ NDIS_STATUS chimney_tcp_io_start(ChimneyAdapter *a)
         },
         .Flags = NDIS_SG_DMA_64_BIT_ADDRESS,
         .MaximumPhysicalMapping = 256 * 1024,
-        .ProcessSGListHandler = chimney_sg_done,
+        .ProcessSGListHandler = mp_sg_done,
     };
 
     if (NdisMRegisterScatterGatherDma(a->miniport, &dma, &a->dma) !=
@@ -970,18 +971,18 @@ NDIS_STATUS chimney_tcp_io_start(ChimneyAdapter *a)
         a->dma = NULL;
         return NDIS_STATUS_RESOURCES;
     }
-    a->chimney_mem = chimney_shared_alloc(a, CHIMNEY_CH_MEM, &a->chimney_pa);
-    a->job_mem = chimney_shared_alloc(a, CHIMNEY_JOB_MEM, &a->job_pa);
-    a->ind_pool = chimney_nbl_pool(a);
+    a->chimney_mem = mp_shared_alloc(a, MP_CH_MEM, &a->chimney_pa);
+    a->job_mem = mp_shared_alloc(a, MP_JOB_MEM, &a->job_pa);
+    a->ind_pool = mp_nbl_pool(a);
     if (!a->chimney_mem || !a->job_mem || !a->ind_pool) {
         return NDIS_STATUS_RESOURCES;
     }
-    memset(a->chimney_mem, 0, CHIMNEY_CH_IND_BUF);
-    chimney_guest_conns_init(&a->conn_ids, CHIMNEY_MAX_OFFLOADS, a->conn_gen,
+    memset(a->chimney_mem, 0, MP_CH_IND_BUF);
+    chimney_guest_conns_init(&a->conn_ids, MP_MAX_OFFLOADS, a->conn_gen,
                              a->conn_next);
-    for (ULONG i = 0; i < CHIMNEY_MAX_OFFLOADS; i++) {
-        ChimneyConn *c = NdisAllocateMemoryWithTagPriority(
-            a->miniport, sizeof(*c), CHIMNEY_POOL_TAG, NormalPoolPriority);
+    for (ULONG i = 0; i < MP_MAX_OFFLOADS; i++) {
+        MpConn *c = NdisAllocateMemoryWithTagPriority(
+            a->miniport, sizeof(*c), MP_POOL_TAG, NormalPoolPriority);
 
         if (!c) {
             return NDIS_STATUS_RESOURCES;
@@ -990,30 +991,30 @@ NDIS_STATUS chimney_tcp_io_start(ChimneyAdapter *a)
         a->conn[i] = c;
         c->adapter = a;
         c->index = i;
-        c->mem = chimney_shared_alloc(a, CHIMNEY_CONN_MEM, &c->mem_pa);
+        c->mem = mp_shared_alloc(a, MP_CONN_MEM, &c->mem_pa);
         if (!c->mem) {
             return NDIS_STATUS_RESOURCES;
         }
-        for (ULONG j = 0; j < CHIMNEY_CONN_SQ_ENTRIES + CHIMNEY_CONN_RCVS;
+        for (ULONG j = 0; j < MP_CONN_SQ_ENTRIES + MP_CONN_RCVS;
              j++) {
-            ChimneyReq *r = j < CHIMNEY_CONN_SQ_ENTRIES ? &c->sq_req[j] :
-                            &c->rcv_req[j - CHIMNEY_CONN_SQ_ENTRIES];
+            MpReq *r = j < MP_CONN_SQ_ENTRIES ? &c->sq_req[j] :
+                            &c->rcv_req[j - MP_CONN_SQ_ENTRIES];
 
-            r->sgl = (ChimneySge *)(c->mem + CHIMNEY_CONN_SGL +
-                                    j * CHIMNEY_SGL_BYTES);
-            r->sgl_pa = c->mem_pa.QuadPart + CHIMNEY_CONN_SGL +
-                        j * CHIMNEY_SGL_BYTES;
+            r->sgl = (ChimneySge *)(c->mem + MP_CONN_SGL +
+                                    j * MP_SGL_BYTES);
+            r->sgl_pa = c->mem_pa.QuadPart + MP_CONN_SGL +
+                        j * MP_SGL_BYTES;
         }
     }
-    for (ULONG i = 0; i < CHIMNEY_IND_ENTRIES; i++) {
+    for (ULONG i = 0; i < MP_IND_ENTRIES; i++) {
         a->ind_mdl[i] = NdisAllocateMdl(a->miniport, a->chimney_mem +
-                                        CHIMNEY_CH_IND_BUF +
-                                        i * CHIMNEY_IND_SLOT,
-                                        CHIMNEY_IND_SLOT);
+                                        MP_CH_IND_BUF +
+                                        i * MP_IND_SLOT,
+                                        MP_IND_SLOT);
         a->ind_nbl[i] = a->ind_mdl[i] ?
             NdisAllocateNetBufferAndNetBufferList(a->ind_pool, 0, 0,
                                                   a->ind_mdl[i], 0,
-                                                  CHIMNEY_IND_SLOT) : NULL;
+                                                  MP_IND_SLOT) : NULL;
         if (!a->ind_nbl[i]) {
             return NDIS_STATUS_RESOURCES;
         }
@@ -1021,24 +1022,24 @@ NDIS_STATUS chimney_tcp_io_start(ChimneyAdapter *a)
     a->fwd_wait_tail = &a->fwd_wait;
 
     /* The generic-buffer queue's CQ parameter must be 0 (abi.h) */
-    if (chimney_create_cq(a, &a->conn_cq, CHIMNEY_CONN_CQ,
-                          a->chimney_pa.QuadPart + CHIMNEY_CH_CQ,
-                          CHIMNEY_CONN_CQ_ENTRIES) != NDIS_STATUS_SUCCESS ||
-        chimney_create_l2q(a, &a->indq, CHIMNEY_QUEUE_INDICATE,
-                           a->chimney_pa.QuadPart + CHIMNEY_CH_INDQ,
-                           CHIMNEY_IND_ENTRIES, 0) != NDIS_STATUS_SUCCESS) {
+    if (mp_create_cq(a, &a->conn_cq, MP_CONN_CQ,
+                     a->chimney_pa.QuadPart + MP_CH_CQ,
+                     MP_CONN_CQ_ENTRIES) != NDIS_STATUS_SUCCESS ||
+        mp_create_l2q(a, &a->indq, CHIMNEY_QUEUE_INDICATE,
+                      a->chimney_pa.QuadPart + MP_CH_INDQ,
+                      MP_IND_ENTRIES, 0) != NDIS_STATUS_SUCCESS) {
         return NDIS_STATUS_FAILURE;
     }
-    for (ULONG i = 0; i < CHIMNEY_IND_ENTRIES - 1; i++) {
-        chimney_ind_post(a, i);
+    for (ULONG i = 0; i < MP_IND_ENTRIES - 1; i++) {
+        mp_ind_post(a, i);
     }
     return NDIS_STATUS_SUCCESS;
 }
 
-/* After the device is disabled: what chimney_tcp_io_start got */
-VOID chimney_tcp_io_stop(ChimneyAdapter *a)
+/* After the device is disabled: what mp_conn_io_start got */
+VOID mp_conn_io_stop(MpAdapter *a)
 {
-    for (ULONG i = 0; i < CHIMNEY_IND_ENTRIES; i++) {
+    for (ULONG i = 0; i < MP_IND_ENTRIES; i++) {
         if (a->ind_nbl[i]) {
             NdisFreeNetBufferList(a->ind_nbl[i]);
         }
@@ -1046,23 +1047,23 @@ VOID chimney_tcp_io_stop(ChimneyAdapter *a)
             NdisFreeMdl(a->ind_mdl[i]);
         }
     }
-    for (ULONG i = 0; i < CHIMNEY_MAX_OFFLOADS && a->conn[i]; i++) {
+    for (ULONG i = 0; i < MP_MAX_OFFLOADS && a->conn[i]; i++) {
         if (a->conn[i]->mem) {
-            NdisMFreeSharedMemory(a->miniport, CHIMNEY_CONN_MEM, TRUE,
+            NdisMFreeSharedMemory(a->miniport, MP_CONN_MEM, TRUE,
                                   a->conn[i]->mem, a->conn[i]->mem_pa);
         }
-        NdisFreeMemory(a->conn[i], sizeof(ChimneyConn), 0);
+        NdisFreeMemory(a->conn[i], sizeof(MpConn), 0);
         a->conn[i] = NULL;
     }
     if (a->ind_pool) {
         NdisFreeNetBufferListPool(a->ind_pool);
     }
     if (a->job_mem) {
-        NdisMFreeSharedMemory(a->miniport, CHIMNEY_JOB_MEM, TRUE, a->job_mem,
+        NdisMFreeSharedMemory(a->miniport, MP_JOB_MEM, TRUE, a->job_mem,
                               a->job_pa);
     }
     if (a->chimney_mem) {
-        NdisMFreeSharedMemory(a->miniport, CHIMNEY_CH_MEM, TRUE,
+        NdisMFreeSharedMemory(a->miniport, MP_CH_MEM, TRUE,
                               a->chimney_mem, a->chimney_pa);
     }
     if (a->dma) {
@@ -1071,10 +1072,10 @@ VOID chimney_tcp_io_stop(ChimneyAdapter *a)
 }
 
 /* Outside the lock: what the DPC or a handler collected, in order */
-VOID chimney_deliver(ChimneyAdapter *a, ChimneyDeliveries *out)
+VOID mp_deliver(MpAdapter *a, MpDeliveries *out)
 {
-    chimney_tcp_deliver(a, out);
-    chimney_jobs_deliver(a, out);
+    mp_conn_deliver(a, out);
+    mp_jobs_deliver(a, out);
 }
 
 /*
@@ -1082,10 +1083,10 @@ VOID chimney_deliver(ChimneyAdapter *a, ChimneyDeliveries *out)
  * offloaded may indicate received data now, and the one that came first
  * goes up.
  */
-VOID chimney_announce(ChimneyAdapter *a, struct ChimneyJob *job)
+VOID mp_announce(MpAdapter *a, struct MpJob *job)
 {
-    for (ULONG i = 0; i < CHIMNEY_MAX_OFFLOADS; i++) {
-        ChimneyConn *c = a->conn[i];
+    for (ULONG i = 0; i < MP_MAX_OFFLOADS; i++) {
+        MpConn *c = a->conn[i];
         BOOLEAN ind;
 
         NdisAcquireSpinLock(&a->lock);
@@ -1096,7 +1097,7 @@ VOID chimney_announce(ChimneyAdapter *a, struct ChimneyJob *job)
         }
         NdisReleaseSpinLock(&a->lock);
         if (ind) {
-            chimney_indicate(a, c);
+            mp_indicate(a, c);
         }
     }
 }

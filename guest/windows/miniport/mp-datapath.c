@@ -17,10 +17,10 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include "chimney-miniport.h"
+#include "mp-adapter.h"
 
-#define CHIMNEY_RX_BUFFERS      (CHIMNEY_L2_ENTRIES - 1)
-#define CHIMNEY_MIN_FRAME       14
+#define MP_RX_BUFFERS           (MP_L2_ENTRIES - 1)
+#define MP_MIN_FRAME            14
 
 /* The pending NBs of a send NBL, and whether one of them failed */
 #define NBL_PENDING(n)          ((n)->MiniportReserved[0])
@@ -28,7 +28,7 @@
 /* The buffer index of a receive NBL */
 #define NBL_RX_INDEX(n)         ((n)->MiniportReserved[0])
 
-static VOID chimney_chain(PNET_BUFFER_LIST **tail, PNET_BUFFER_LIST nbl)
+static VOID mp_chain(PNET_BUFFER_LIST **tail, PNET_BUFFER_LIST nbl)
 {
     nbl->Next = NULL;
     **tail = nbl;
@@ -36,29 +36,29 @@ static VOID chimney_chain(PNET_BUFFER_LIST **tail, PNET_BUFFER_LIST nbl)
 }
 
 /* Unicast, multicast or broadcast, by the destination address */
-ULONG chimney_frame_kind(const UCHAR *dst)
+ULONG mp_frame_kind(const UCHAR *dst)
 {
     if ((dst[0] & dst[1] & dst[2] & dst[3] & dst[4] & dst[5]) == 0xff) {
-        return CHIMNEY_BCAST;
+        return MP_BCAST;
     }
-    return dst[0] & 1 ? CHIMNEY_MCAST : CHIMNEY_UCAST;
+    return dst[0] & 1 ? MP_MCAST : MP_UCAST;
 }
 
-static BOOLEAN chimney_rx_post(ChimneyAdapter *a, ULONG i)
+static BOOLEAN mp_rx_post(MpAdapter *a, ULONG i)
 {
     ChimneyL2RxDesc d;
 
     if (!chimney_guest_ring_space(&a->rxq)) {
         return FALSE;
     }
-    chimney_guest_l2_rx_desc(&d, a->data_pa.QuadPart + CHIMNEY_DATA_RX +
-                             (ULONG64)i * CHIMNEY_SLOT, CHIMNEY_SLOT, i);
+    chimney_guest_l2_rx_desc(&d, a->data_pa.QuadPart + MP_DATA_RX +
+                             (ULONG64)i * MP_SLOT, MP_SLOT, i);
     chimney_guest_ring_put(&a->rxq, &a->dev.mem, &d);
     return TRUE;
 }
 
 /* Under the lock: true when a pending pause may now complete */
-static BOOLEAN chimney_pause_done(ChimneyAdapter *a)
+static BOOLEAN mp_pause_done(MpAdapter *a)
 {
     if (a->pause_pending && !a->tx_pending && !a->rx_indicated) {
         a->pause_pending = FALSE;
@@ -67,13 +67,13 @@ static BOOLEAN chimney_pause_done(ChimneyAdapter *a)
     return FALSE;
 }
 
-static VOID chimney_tx_done(ChimneyAdapter *a, const ChimneyCqe *cqe,
-                            PNET_BUFFER_LIST **done)
+static VOID mp_tx_done(MpAdapter *a, const ChimneyCqe *cqe,
+                       PNET_BUFFER_LIST **done)
 {
     ULONG slot = (ULONG)cqe->cookie;
     PNET_BUFFER_LIST nbl;
 
-    if (slot >= CHIMNEY_L2_ENTRIES || !a->tx_nbl[slot] ||
+    if (slot >= MP_L2_ENTRIES || !a->tx_nbl[slot] ||
         !chimney_guest_ring_consumed(&a->txq, cqe->sq_head)) {
         DbgPrint("chimney-nic: TX completion for slot %lu refused\n", slot);
         return;
@@ -88,43 +88,43 @@ static VOID chimney_tx_done(ChimneyAdapter *a, const ChimneyCqe *cqe,
     if (!NBL_PENDING(nbl)) {
         nbl->Status = NBL_FAILED(nbl) ? NDIS_STATUS_FAILURE :
                                         NDIS_STATUS_SUCCESS;
-        chimney_chain(done, nbl);
+        mp_chain(done, nbl);
         a->tx_pending--;
     }
 }
 
-static VOID chimney_rx_done(ChimneyAdapter *a, const ChimneyCqe *cqe,
-                            PNET_BUFFER_LIST **rx, ULONG *nrx,
-                            BOOLEAN *repost)
+static VOID mp_rx_done(MpAdapter *a, const ChimneyCqe *cqe,
+                       PNET_BUFFER_LIST **rx, ULONG *nrx,
+                       BOOLEAN *repost)
 {
     ULONG i = (ULONG)cqe->cookie;
     PNET_BUFFER_LIST nbl;
     ULONG kind;
 
-    if (i >= CHIMNEY_RX_BUFFERS ||
+    if (i >= MP_RX_BUFFERS ||
         !chimney_guest_ring_consumed(&a->rxq, cqe->sq_head)) {
         DbgPrint("chimney-nic: RX completion for buffer %lu refused\n", i);
         return;
     }
     nbl = a->rx_nbl[i];
     if (a->paused || CHIMNEY_CQE_STATUS(cqe->type_status) ||
-        cqe->bytes < CHIMNEY_MIN_FRAME || cqe->bytes > CHIMNEY_SLOT) {
+        cqe->bytes < MP_MIN_FRAME || cqe->bytes > MP_SLOT) {
         if (a->paused) {
             a->stats.rx_discards++;
         } else {
             a->stats.rx_errors++;
         }
-        *repost |= chimney_rx_post(a, i);       /* dropped */
+        *repost |= mp_rx_post(a, i);       /* dropped */
         return;
     }
-    kind = chimney_frame_kind(a->data + CHIMNEY_DATA_RX +
-                              (ULONG64)i * CHIMNEY_SLOT);
+    kind = mp_frame_kind(a->data + MP_DATA_RX +
+                         (ULONG64)i * MP_SLOT);
     a->stats.rx_frames[kind]++;
     a->stats.rx_bytes[kind] += cqe->bytes;
     nbl->FirstNetBuffer->DataLength = cqe->bytes;
     nbl->SourceHandle = a->miniport;
     nbl->Status = NDIS_STATUS_SUCCESS;
-    chimney_chain(rx, nbl);
+    mp_chain(rx, nbl);
     (*nrx)++;
     a->rx_indicated++;
 }
@@ -133,8 +133,8 @@ static VOID chimney_rx_done(ChimneyAdapter *a, const ChimneyCqe *cqe,
  * An admin command from an OID request: it completes in the DPC, and the
  * request with it (NDIS_STATUS_PENDING until then).
  */
-NDIS_STATUS chimney_datapath_admin(ChimneyAdapter *a, ChimneyAdminCmd *cmd,
-                                   PNDIS_OID_REQUEST request)
+NDIS_STATUS mp_datapath_admin(MpAdapter *a, ChimneyAdminCmd *cmd,
+                              PNDIS_OID_REQUEST request)
 {
     NDIS_STATUS status = NDIS_STATUS_PENDING;
 
@@ -151,7 +151,7 @@ NDIS_STATUS chimney_datapath_admin(ChimneyAdapter *a, ChimneyAdminCmd *cmd,
 }
 
 /* The link state, as NDIS_STATUS_LINK_STATE */
-VOID chimney_link_indicate(ChimneyAdapter *a)
+VOID mp_link_indicate(MpAdapter *a)
 {
     NDIS_LINK_STATE ls = {
         .Header = {
@@ -182,22 +182,22 @@ VOID chimney_link_indicate(ChimneyAdapter *a)
 }
 
 /* What one pass of the DPC hands NDIS */
-typedef struct ChimneyPass {
+typedef struct MpPass {
     PNET_BUFFER_LIST done, *done_tail;
     PNET_BUFFER_LIST rx, *rx_tail;
     ULONG nrx, noid;
-    PNDIS_OID_REQUEST oid[CHIMNEY_ADMIN_ENTRIES];
-    NDIS_STATUS oid_status[CHIMNEY_ADMIN_ENTRIES];
+    PNDIS_OID_REQUEST oid[MP_ADMIN_ENTRIES];
+    NDIS_STATUS oid_status[MP_ADMIN_ENTRIES];
     BOOLEAN repost, pause_done, link_changed;
-    ChimneyDeliveries chimney;
-} ChimneyPass;
+    MpDeliveries chimney;
+} MpPass;
 
 /* Under the lock: the admin CQ (events, commands) */
-static VOID chimney_admin_cq(ChimneyAdapter *a, ChimneyPass *p)
+static VOID mp_admin_cq(MpAdapter *a, MpPass *p)
 {
     ChimneyCqe cqe;
 
-    while (p->noid < CHIMNEY_ADMIN_ENTRIES &&
+    while (p->noid < MP_ADMIN_ENTRIES &&
            p->chimney.ndone < ARRAYSIZE(p->chimney.done) &&
            chimney_guest_cq_next(&a->acq, &a->dev.mem, &cqe)) {
         PNDIS_OID_REQUEST req;
@@ -219,36 +219,36 @@ static VOID chimney_admin_cq(ChimneyAdapter *a, ChimneyPass *p)
                     CHIMNEY_CQE_STATUS(cqe.type_status) ?
                     NDIS_STATUS_FAILURE : NDIS_STATUS_SUCCESS;
             } else if (a->chimney) {
-                chimney_job_admin_done(a, &cqe, &p->chimney);
+                mp_job_admin_done(a, &cqe, &p->chimney);
             }
             break;
         }
     }
-    chimney_writel(a, CHIMNEY_DB_CQ_HEAD(CHIMNEY_ADMIN_CQ_ID), a->acq.head);
+    mp_writel(a, CHIMNEY_DB_CQ_HEAD(CHIMNEY_ADMIN_CQ_ID), a->acq.head);
 }
 
 /* Under the lock: CQ 1, the L2 TX and RX completions */
-static VOID chimney_l2_cq(ChimneyAdapter *a, ChimneyPass *p)
+static VOID mp_l2_cq(MpAdapter *a, MpPass *p)
 {
     ChimneyCqe cqe;
 
     while (chimney_guest_cq_next(&a->l2cq, &a->dev.mem, &cqe)) {
         switch (CHIMNEY_CQE_TYPE(cqe.type_status)) {
         case CHIMNEY_CQE_L2_TX:
-            chimney_tx_done(a, &cqe, &p->done_tail);
+            mp_tx_done(a, &cqe, &p->done_tail);
             break;
         case CHIMNEY_CQE_L2_RX:
-            chimney_rx_done(a, &cqe, &p->rx_tail, &p->nrx, &p->repost);
+            mp_rx_done(a, &cqe, &p->rx_tail, &p->nrx, &p->repost);
             break;
         }
     }
-    chimney_writel(a, CHIMNEY_DB_CQ_HEAD(CHIMNEY_L2_CQ), a->l2cq.head);
+    mp_writel(a, CHIMNEY_DB_CQ_HEAD(MP_L2_CQ), a->l2cq.head);
     if (p->repost) {
-        chimney_writel(a, CHIMNEY_DB_L2_RXQ_TAIL, a->rxq.tail);
+        mp_writel(a, CHIMNEY_DB_L2_RXQ_TAIL, a->rxq.tail);
     }
 }
 
-static VOID chimney_pass_deliver(ChimneyAdapter *a, ChimneyPass *p)
+static VOID mp_pass_deliver(MpAdapter *a, MpPass *p)
 {
     if (p->done) {
         NdisMSendNetBufferListsComplete(
@@ -265,10 +265,10 @@ static VOID chimney_pass_deliver(ChimneyAdapter *a, ChimneyPass *p)
         NdisMOidRequestComplete(a->miniport, p->oid[i], p->oid_status[i]);
     }
     if (p->link_changed) {
-        chimney_link_indicate(a);
+        mp_link_indicate(a);
     }
     if (a->chimney) {
-        chimney_deliver(a, &p->chimney);
+        mp_deliver(a, &p->chimney);
     }
 }
 
@@ -278,7 +278,7 @@ static VOID chimney_pass_deliver(ChimneyAdapter *a, ChimneyPass *p)
  * reach NDIS in the device's order: a DPC that finds another running
  * leaves the work to it.
  */
-static VOID chimney_dpc(ChimneyAdapter *a)
+static VOID mp_dpc(MpAdapter *a)
 {
     BOOLEAN again;
 
@@ -290,116 +290,116 @@ static VOID chimney_dpc(ChimneyAdapter *a)
     }
     a->dpc_running = TRUE;
     do {
-        ChimneyPass p = {
+        MpPass p = {
             .done_tail = &p.done, .rx_tail = &p.rx,
-            .chimney = CHIMNEY_DELIVERIES_INIT(p.chimney),
+            .chimney = MP_DELIVERIES_INIT(p.chimney),
         };
 
         a->dpc_again = FALSE;
-        chimney_admin_cq(a, &p);
-        chimney_l2_cq(a, &p);
+        mp_admin_cq(a, &p);
+        mp_l2_cq(a, &p);
         if (a->chimney) {
-            chimney_conn_cq_drain(a, &p.chimney);
-            chimney_fwd_kick(a, &p.chimney.fwd_tail);
-            chimney_jobs_run(a, &p.chimney);
+            mp_conn_cq_drain(a, &p.chimney);
+            mp_fwd_kick(a, &p.chimney.fwd_tail);
+            mp_jobs_run(a, &p.chimney);
         }
-        p.pause_done = chimney_pause_done(a);
+        p.pause_done = mp_pause_done(a);
         NdisReleaseSpinLock(&a->lock);
-        chimney_pass_deliver(a, &p);
+        mp_pass_deliver(a, &p);
         NdisAcquireSpinLock(&a->lock);
         again = a->dpc_again || p.chimney.full ||
-                p.noid == CHIMNEY_ADMIN_ENTRIES;
+                p.noid == MP_ADMIN_ENTRIES;
     } while (again);
     a->dpc_running = FALSE;
     NdisReleaseSpinLock(&a->lock);
 }
 
 /* INTA: ours when a CQ's cause bit is set; acknowledged by writing it */
-static BOOLEAN chimney_isr(NDIS_HANDLE context, PBOOLEAN queue_dpc,
-                           PULONG targets)
+static BOOLEAN mp_isr(NDIS_HANDLE context, PBOOLEAN queue_dpc,
+                      PULONG targets)
 {
-    ChimneyAdapter *a = context;
-    ULONG cause = chimney_readl(a, CHIMNEY_REG_INTR_CAUSE);
+    MpAdapter *a = context;
+    ULONG cause = mp_readl(a, CHIMNEY_REG_INTR_CAUSE);
 
     *targets = 0;
     *queue_dpc = cause != 0;
     if (cause) {
-        chimney_writel(a, CHIMNEY_REG_INTR_CAUSE, cause);
+        mp_writel(a, CHIMNEY_REG_INTR_CAUSE, cause);
     }
     return cause != 0;
 }
 
-static VOID chimney_isr_dpc(NDIS_HANDLE context, PVOID dpc_context,
-                            PVOID throttle, PVOID reserved)
+static VOID mp_isr_dpc(NDIS_HANDLE context, PVOID dpc_context,
+                       PVOID throttle, PVOID reserved)
 {
-    chimney_dpc(context);
+    mp_dpc(context);
 }
 
-static VOID chimney_isr_disable(NDIS_HANDLE context)
+static VOID mp_isr_disable(NDIS_HANDLE context)
 {
-    chimney_writel(context, CHIMNEY_REG_INTR_MASK, 0xffffffff);
+    mp_writel(context, CHIMNEY_REG_INTR_MASK, 0xffffffff);
 }
 
-static VOID chimney_isr_enable(NDIS_HANDLE context)
+static VOID mp_isr_enable(NDIS_HANDLE context)
 {
-    chimney_writel(context, CHIMNEY_REG_INTR_MASK, 0);
+    mp_writel(context, CHIMNEY_REG_INTR_MASK, 0);
 }
 
 /* MSI-X: message 0 is ours alone */
-static BOOLEAN chimney_msi_isr(NDIS_HANDLE context, ULONG message,
-                               PBOOLEAN queue_dpc, PULONG targets)
+static BOOLEAN mp_msi_isr(NDIS_HANDLE context, ULONG message,
+                          PBOOLEAN queue_dpc, PULONG targets)
 {
     *targets = 0;
     *queue_dpc = TRUE;
     return TRUE;
 }
 
-static VOID chimney_msi_dpc(NDIS_HANDLE context, ULONG message,
-                            PVOID dpc_context, PVOID throttle,
-                            PVOID reserved)
+static VOID mp_msi_dpc(NDIS_HANDLE context, ULONG message,
+                       PVOID dpc_context, PVOID throttle,
+                       PVOID reserved)
 {
-    chimney_dpc(context);
+    mp_dpc(context);
 }
 
 /* The device has no per-vector mask of its own; the MSI-X table has. */
-static VOID chimney_msi_switch(NDIS_HANDLE context, ULONG message)
+static VOID mp_msi_switch(NDIS_HANDLE context, ULONG message)
 {
 }
 
-static NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS chimney_interrupt = {
+static NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS mp_interrupt = {
     .Header = {
         .Type = NDIS_OBJECT_TYPE_MINIPORT_INTERRUPT,
         .Revision = NDIS_MINIPORT_INTERRUPT_REVISION_1,
         .Size = sizeof(NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS),
     },
-    .InterruptHandler = chimney_isr,
-    .InterruptDpcHandler = chimney_isr_dpc,
-    .DisableInterruptHandler = chimney_isr_disable,
-    .EnableInterruptHandler = chimney_isr_enable,
+    .InterruptHandler = mp_isr,
+    .InterruptDpcHandler = mp_isr_dpc,
+    .DisableInterruptHandler = mp_isr_disable,
+    .EnableInterruptHandler = mp_isr_enable,
     .MsiSupported = TRUE,
     .MsiSyncWithAllMessages = TRUE,
-    .MessageInterruptHandler = chimney_msi_isr,
-    .MessageInterruptDpcHandler = chimney_msi_dpc,
-    .DisableMessageInterruptHandler = chimney_msi_switch,
-    .EnableMessageInterruptHandler = chimney_msi_switch,
+    .MessageInterruptHandler = mp_msi_isr,
+    .MessageInterruptDpcHandler = mp_msi_dpc,
+    .DisableMessageInterruptHandler = mp_msi_switch,
+    .EnableMessageInterruptHandler = mp_msi_switch,
 };
 
 /* CREATE_CQ: @id at @pa, with the driver's consumer of it */
-NDIS_STATUS chimney_create_cq(ChimneyAdapter *a, ChimneyGuestCq *cq, ULONG id,
-                              ULONG64 pa, ULONG entries)
+NDIS_STATUS mp_create_cq(MpAdapter *a, ChimneyGuestCq *cq, ULONG id,
+                         ULONG64 pa, ULONG entries)
 {
     ChimneyAdminCmd cmd = {
         .opcode = CHIMNEY_CMD_CREATE_CQ, .id = id, .addr = pa, .len = entries,
     };
 
     chimney_guest_cq_init(cq, pa, entries);
-    return chimney_admin(a, &cmd) == CHIMNEY_ST_SUCCESS ?
+    return mp_admin(a, &cmd) == CHIMNEY_ST_SUCCESS ?
            NDIS_STATUS_SUCCESS : NDIS_STATUS_FAILURE;
 }
 
 /* CREATE_L2Q: an L2 queue or the generic-buffer queue, completing on @cq */
-NDIS_STATUS chimney_create_l2q(ChimneyAdapter *a, ChimneyGuestRing *r,
-                               ULONG id, ULONG64 pa, ULONG entries, ULONG cq)
+NDIS_STATUS mp_create_l2q(MpAdapter *a, ChimneyGuestRing *r,
+                          ULONG id, ULONG64 pa, ULONG entries, ULONG cq)
 {
     ChimneyAdminCmd cmd = {
         .opcode = CHIMNEY_CMD_CREATE_L2Q, .id = id, .addr = pa,
@@ -407,28 +407,28 @@ NDIS_STATUS chimney_create_l2q(ChimneyAdapter *a, ChimneyGuestRing *r,
     };
 
     chimney_guest_ring_init(r, pa, entries, CHIMNEY_L2_DESC_SIZE);
-    return chimney_admin(a, &cmd) == CHIMNEY_ST_SUCCESS ?
+    return mp_admin(a, &cmd) == CHIMNEY_ST_SUCCESS ?
            NDIS_STATUS_SUCCESS : NDIS_STATUS_FAILURE;
 }
 
-static NDIS_STATUS chimney_create_queues(ChimneyAdapter *a)
+static NDIS_STATUS mp_create_queues(MpAdapter *a)
 {
     ULONG64 pa = a->shm_pa.QuadPart;
 
-    if (chimney_create_cq(a, &a->l2cq, CHIMNEY_L2_CQ, pa + CHIMNEY_SHM_L2CQ,
-                          CHIMNEY_L2_CQ_ENTRIES) != NDIS_STATUS_SUCCESS ||
-        chimney_create_l2q(a, &a->txq, CHIMNEY_QUEUE_L2_TX,
-                           pa + CHIMNEY_SHM_TXQ, CHIMNEY_L2_ENTRIES,
-                           CHIMNEY_L2_CQ) != NDIS_STATUS_SUCCESS) {
+    if (mp_create_cq(a, &a->l2cq, MP_L2_CQ, pa + MP_SHM_L2CQ,
+                     MP_L2_CQ_ENTRIES) != NDIS_STATUS_SUCCESS ||
+        mp_create_l2q(a, &a->txq, CHIMNEY_QUEUE_L2_TX,
+                      pa + MP_SHM_TXQ, MP_L2_ENTRIES,
+                      MP_L2_CQ) != NDIS_STATUS_SUCCESS) {
         return NDIS_STATUS_FAILURE;
     }
-    return chimney_create_l2q(a, &a->rxq, CHIMNEY_QUEUE_L2_RX,
-                              pa + CHIMNEY_SHM_RXQ, CHIMNEY_L2_ENTRIES,
-                              CHIMNEY_L2_CQ);
+    return mp_create_l2q(a, &a->rxq, CHIMNEY_QUEUE_L2_RX,
+                         pa + MP_SHM_RXQ, MP_L2_ENTRIES,
+                         MP_L2_CQ);
 }
 
 /* A pool of NBLs with one NB each, for the buffers the driver indicates */
-NDIS_HANDLE chimney_nbl_pool(ChimneyAdapter *a)
+NDIS_HANDLE mp_nbl_pool(MpAdapter *a)
 {
     NET_BUFFER_LIST_POOL_PARAMETERS pool = {
         .Header = {
@@ -438,56 +438,56 @@ NDIS_HANDLE chimney_nbl_pool(ChimneyAdapter *a)
         },
         .ProtocolId = NDIS_PROTOCOL_ID_DEFAULT,
         .fAllocateNetBuffer = TRUE,
-        .PoolTag = CHIMNEY_POOL_TAG,
+        .PoolTag = MP_POOL_TAG,
     };
 
     return NdisAllocateNetBufferListPool(a->miniport, &pool);
 }
 
 /* Receive buffers: an MDL and an NBL each, all posted */
-static NDIS_STATUS chimney_rx_setup(ChimneyAdapter *a)
+static NDIS_STATUS mp_rx_setup(MpAdapter *a)
 {
-    a->rx_pool = chimney_nbl_pool(a);
+    a->rx_pool = mp_nbl_pool(a);
     if (!a->rx_pool) {
         return NDIS_STATUS_RESOURCES;
     }
-    for (ULONG i = 0; i < CHIMNEY_RX_BUFFERS; i++) {
-        a->rx_mdl[i] = NdisAllocateMdl(a->miniport, a->data + CHIMNEY_DATA_RX +
-                                       i * CHIMNEY_SLOT, CHIMNEY_SLOT);
+    for (ULONG i = 0; i < MP_RX_BUFFERS; i++) {
+        a->rx_mdl[i] = NdisAllocateMdl(a->miniport, a->data + MP_DATA_RX +
+                                       i * MP_SLOT, MP_SLOT);
         if (!a->rx_mdl[i]) {
             return NDIS_STATUS_RESOURCES;
         }
         a->rx_nbl[i] = NdisAllocateNetBufferAndNetBufferList(
-            a->rx_pool, 0, 0, a->rx_mdl[i], 0, CHIMNEY_SLOT);
+            a->rx_pool, 0, 0, a->rx_mdl[i], 0, MP_SLOT);
         if (!a->rx_nbl[i]) {
             return NDIS_STATUS_RESOURCES;
         }
         NBL_RX_INDEX(a->rx_nbl[i]) = (PVOID)(ULONG_PTR)i;
-        chimney_rx_post(a, i);
+        mp_rx_post(a, i);
     }
-    chimney_writel(a, CHIMNEY_DB_L2_RXQ_TAIL, a->rxq.tail);
+    mp_writel(a, CHIMNEY_DB_L2_RXQ_TAIL, a->rxq.tail);
     return NDIS_STATUS_SUCCESS;
 }
 
 /* An adapter starts paused (NDIS 6): MiniportRestart opens the path. */
-NDIS_STATUS chimney_datapath_start(ChimneyAdapter *a)
+NDIS_STATUS mp_datapath_start(MpAdapter *a)
 {
-    NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS ic = chimney_interrupt;
+    NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS ic = mp_interrupt;
     NDIS_STATUS status;
 
     NdisAllocateSpinLock(&a->lock);
     a->lock_ready = TRUE;
     a->paused = TRUE;
     chimney_guest_inflight_init(&a->admin_wait, a->admin_cookie, a->admin_ctx,
-                                CHIMNEY_ADMIN_ENTRIES);
-    status = chimney_create_queues(a);
+                                MP_ADMIN_ENTRIES);
+    status = mp_create_queues(a);
     if (status == NDIS_STATUS_SUCCESS) {
-        status = chimney_rx_setup(a);
+        status = mp_rx_setup(a);
     }
     if (status == NDIS_STATUS_SUCCESS &&
         (a->id.features & CHIMNEY_FEAT_TCP_OFFLOAD)) {
         a->jobs_tail = &a->jobs;
-        status = chimney_tcp_io_start(a);
+        status = mp_conn_io_start(a);
     }
     if (status == NDIS_STATUS_SUCCESS) {
         status = NdisMRegisterInterruptEx(a->miniport, a, &ic,
@@ -498,13 +498,13 @@ NDIS_STATUS chimney_datapath_start(ChimneyAdapter *a)
 }
 
 /* Before the device is disabled and its memory freed (adapter_stop) */
-VOID chimney_datapath_stop(ChimneyAdapter *a)
+VOID mp_datapath_stop(MpAdapter *a)
 {
     if (a->interrupt) {
         NdisMDeregisterInterruptEx(a->interrupt);
         a->interrupt = NULL;
     }
-    for (ULONG i = 0; i < CHIMNEY_RX_BUFFERS; i++) {
+    for (ULONG i = 0; i < MP_RX_BUFFERS; i++) {
         if (a->rx_nbl[i]) {
             NdisFreeNetBufferList(a->rx_nbl[i]);
             a->rx_nbl[i] = NULL;
@@ -525,7 +525,7 @@ VOID chimney_datapath_stop(ChimneyAdapter *a)
 }
 
 /* Copy the data of @nb into @dst; false when it cannot be mapped */
-BOOLEAN chimney_copy_nb(PNET_BUFFER nb, PUCHAR dst)
+BOOLEAN mp_copy_nb(PNET_BUFFER nb, PUCHAR dst)
 {
     ULONG left = nb->DataLength;
     ULONG off = nb->CurrentMdlOffset;
@@ -546,20 +546,20 @@ BOOLEAN chimney_copy_nb(PNET_BUFFER nb, PUCHAR dst)
 }
 
 /* Queue one NB as a frame; false when it cannot go */
-static BOOLEAN chimney_tx_one(ChimneyAdapter *a, PNET_BUFFER_LIST nbl,
-                              PNET_BUFFER nb)
+static BOOLEAN mp_tx_one(MpAdapter *a, PNET_BUFFER_LIST nbl,
+                         PNET_BUFFER nb)
 {
     ULONG slot = a->txq.tail;
-    ULONG64 off = CHIMNEY_DATA_TX + (ULONG64)slot * CHIMNEY_SLOT;
+    ULONG64 off = MP_DATA_TX + (ULONG64)slot * MP_SLOT;
     ChimneyL2TxDesc d;
     ULONG kind;
 
     if (!chimney_guest_ring_space(&a->txq) ||
-        nb->DataLength < CHIMNEY_MIN_FRAME || nb->DataLength > CHIMNEY_SLOT ||
-        !chimney_copy_nb(nb, a->data + off)) {
+        nb->DataLength < MP_MIN_FRAME || nb->DataLength > MP_SLOT ||
+        !mp_copy_nb(nb, a->data + off)) {
         return FALSE;
     }
-    kind = chimney_frame_kind(a->data + off);
+    kind = mp_frame_kind(a->data + off);
     a->stats.tx_frames[kind]++;
     a->stats.tx_bytes[kind] += nb->DataLength;
     chimney_guest_l2_tx_desc(&d, a->data_pa.QuadPart + off, nb->DataLength,
@@ -569,8 +569,8 @@ static BOOLEAN chimney_tx_one(ChimneyAdapter *a, PNET_BUFFER_LIST nbl,
     return TRUE;
 }
 
-VOID chimney_datapath_send(ChimneyAdapter *a, PNET_BUFFER_LIST nbl,
-                           ULONG flags)
+VOID mp_datapath_send(MpAdapter *a, PNET_BUFFER_LIST nbl,
+                      ULONG flags)
 {
     PNET_BUFFER_LIST failed = NULL, *failed_tail = &failed, next;
     BOOLEAN queued_any = FALSE;
@@ -583,7 +583,7 @@ VOID chimney_datapath_send(ChimneyAdapter *a, PNET_BUFFER_LIST nbl,
         next = n->Next;
         for (PNET_BUFFER nb = n->FirstNetBuffer; nb && !a->paused;
              nb = nb->Next) {
-            if (chimney_tx_one(a, n, nb)) {
+            if (mp_tx_one(a, n, nb)) {
                 queued++;
             } else {
                 bad = TRUE;
@@ -598,11 +598,11 @@ VOID chimney_datapath_send(ChimneyAdapter *a, PNET_BUFFER_LIST nbl,
         } else {
             n->Status = a->paused ? NDIS_STATUS_PAUSED :
                         bad ? NDIS_STATUS_RESOURCES : NDIS_STATUS_SUCCESS;
-            chimney_chain(&failed_tail, n);
+            mp_chain(&failed_tail, n);
         }
     }
     if (queued_any) {
-        chimney_writel(a, CHIMNEY_DB_L2_TXQ_TAIL, a->txq.tail);
+        mp_writel(a, CHIMNEY_DB_L2_TXQ_TAIL, a->txq.tail);
     }
     NdisReleaseSpinLock(&a->lock);
     if (failed) {
@@ -613,17 +613,17 @@ VOID chimney_datapath_send(ChimneyAdapter *a, PNET_BUFFER_LIST nbl,
 }
 
 /* NDIS gives receive NBLs back: their buffers go to the device again */
-VOID chimney_datapath_return(ChimneyAdapter *a, PNET_BUFFER_LIST nbl)
+VOID mp_datapath_return(MpAdapter *a, PNET_BUFFER_LIST nbl)
 {
     BOOLEAN pause_done;
 
     NdisAcquireSpinLock(&a->lock);
     for (PNET_BUFFER_LIST n = nbl; n; n = n->Next) {
-        chimney_rx_post(a, (ULONG)(ULONG_PTR)NBL_RX_INDEX(n));
+        mp_rx_post(a, (ULONG)(ULONG_PTR)NBL_RX_INDEX(n));
         a->rx_indicated--;
     }
-    chimney_writel(a, CHIMNEY_DB_L2_RXQ_TAIL, a->rxq.tail);
-    pause_done = chimney_pause_done(a);
+    mp_writel(a, CHIMNEY_DB_L2_RXQ_TAIL, a->rxq.tail);
+    pause_done = mp_pause_done(a);
     NdisReleaseSpinLock(&a->lock);
     if (pause_done) {
         NdisMPauseComplete(a->miniport);
@@ -631,7 +631,7 @@ VOID chimney_datapath_return(ChimneyAdapter *a, PNET_BUFFER_LIST nbl)
 }
 
 /* Paused once every send completed and every receive came back */
-NDIS_STATUS chimney_datapath_pause(ChimneyAdapter *a)
+NDIS_STATUS mp_datapath_pause(MpAdapter *a)
 {
     NDIS_STATUS status = NDIS_STATUS_SUCCESS;
 
@@ -645,7 +645,7 @@ NDIS_STATUS chimney_datapath_pause(ChimneyAdapter *a)
     return status;
 }
 
-VOID chimney_datapath_restart(ChimneyAdapter *a)
+VOID mp_datapath_restart(MpAdapter *a)
 {
     NdisAcquireSpinLock(&a->lock);
     a->paused = FALSE;

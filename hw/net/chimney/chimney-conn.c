@@ -366,7 +366,7 @@ void chimney_conn_table_init(ChimneyState *s)
     QTAILQ_INIT(&o->ind_list);
     QTAILQ_INIT(&o->wait_list);
     QTAILQ_INIT(&o->consequence_list);
-    o->rx_frames = g_malloc(CHIMNEY_TCP_RX_SLOTS * CHIMNEY_L2_MAX_FRAME);
+    o->rx_frames = g_malloc(CHIMNEY_CONN_RX_SLOTS * CHIMNEY_L2_MAX_FRAME);
 }
 
 void chimney_conn_table_reset(ChimneyState *s)

@@ -118,7 +118,7 @@ typedef struct ChimneyConn {
  * engine never answers from inside the backend's own output path (libslirp
  * must not be re-entered).
  */
-#define CHIMNEY_TCP_RX_SLOTS 256
+#define CHIMNEY_CONN_RX_SLOTS 256
 typedef struct ChimneyRxSeg {
     uint32_t conn_id;           /* CHIMNEY_CONN_ID, checked again later */
     ChimneyTcpSegment seg;
@@ -135,7 +135,7 @@ typedef struct ChimneyOffloadState {
     uint32_t num_objects;       /* their presence blocks migration */
     uint32_t sq_entries_used;   /* bounds what the guest makes us allocate */
     ChimneyTcpStack *tcp;
-    ChimneyRxSeg rx[CHIMNEY_TCP_RX_SLOTS];
+    ChimneyRxSeg rx[CHIMNEY_CONN_RX_SLOTS];
     uint8_t *rx_frames;         /* CHIMNEY_L2_MAX_FRAME bytes per slot */
     uint32_t rx_head, rx_count;
     /* connections with completions waiting for room, per CQ */

@@ -567,7 +567,7 @@ void chimney_io_doorbell(ChimneyState *s, uint32_t conn_id)
 static void chimney_io_rx_work(ChimneyState *s)
 {
     ChimneyOffloadState *o = &s->offload;
-    bool was_full = o->rx_count == CHIMNEY_TCP_RX_SLOTS;
+    bool was_full = o->rx_count == CHIMNEY_CONN_RX_SLOTS;
 
     while (o->rx_count) {
         ChimneyRxSeg *slot = &o->rx[o->rx_head];
@@ -575,7 +575,7 @@ static void chimney_io_rx_work(ChimneyState *s)
         ChimneyConn *conn = chimney_conn_lookup(s, slot->conn_id, &status);
         uint8_t *frame;
 
-        o->rx_head = (o->rx_head + 1) % CHIMNEY_TCP_RX_SLOTS;
+        o->rx_head = (o->rx_head + 1) % CHIMNEY_CONN_RX_SLOTS;
         o->rx_count--;
         if (!conn || conn->terminated) {
             continue;
@@ -665,10 +665,10 @@ int chimney_io_classify(ChimneyState *s, const uint8_t *buf, size_t size)
     if (!conn || conn->tcp.st.src_ip != t.dst_ip) {
         return -1;
     }
-    if (o->rx_count == CHIMNEY_TCP_RX_SLOTS) {
+    if (o->rx_count == CHIMNEY_CONN_RX_SLOTS) {
         return 0;
     }
-    slot = &o->rx[(o->rx_head + o->rx_count++) % CHIMNEY_TCP_RX_SLOTS];
+    slot = &o->rx[(o->rx_head + o->rx_count++) % CHIMNEY_CONN_RX_SLOTS];
     slot->conn_id = chimney_conn_id(conn);
     slot->seg = seg;
     slot->payload = payload - buf;

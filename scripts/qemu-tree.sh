@@ -25,8 +25,19 @@ export CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=true
 
 # Our files, by their path inside the QEMU tree.
 OUR_FILES=(hw/net/chimney
-           tests/qtest/chimney-test.c tests/qtest/chimney-windows-test.c
+           tests/qtest/chimney-dev-test.c tests/qtest/chimney-tcp-test.c
+           tests/qtest/chimney-rx-test.c tests/qtest/chimney-fault-test.c
+           tests/qtest/chimney-peer-test.c tests/qtest/chimney-demo.c
+           tests/qtest/chimney-windows-test.c
            tests/qtest/libqos/chimney.c tests/qtest/libqos/chimney.h
+           tests/qtest/libqos/chimney-host.c tests/qtest/libqos/chimney-host.h
+           tests/qtest/libqos/chimney-stream.c
+           tests/qtest/libqos/chimney-stream.h
+           tests/qtest/libqos/chimney-slirp.c
+           tests/qtest/libqos/chimney-slirp.h
+           tests/qtest/libqos/chimney-relay.c
+           tests/qtest/libqos/chimney-relay.h
+           tests/qtest/libqos/chimney-qgraph.c
            tests/unit/test-chimney-tcp.c tests/unit/test-chimney-guest.c
            tests/windows
            docs/specs/chimney-nic.rst docs/system/devices/chimney-nic.rst)

@@ -80,6 +80,7 @@ static G_NORETURN G_GNUC_PRINTF(1, 2) void usage_error(const char *fmt, ...)
 /* A check inside the run failed: glib said which; QEMU is gone by now. */
 static void run_aborted(gpointer data)
 {
+    fflush(stdout);
     fprintf(stderr, "chimney-demo: FAILED: the run stopped at a failed "
             "check (above)\n");
     _exit(1);

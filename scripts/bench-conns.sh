@@ -7,11 +7,11 @@
 #   bench-conns.sh [N...]      default: 1024 16384 65536
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x build/qemu-build/tests/qtest/chimney-test ] || meson compile -C build
+[ -x build/qemu-build/tests/qtest/chimney-tcp-test ] || meson compile -C build
 for n in "${@:-1024 16384 65536}"; do
     for m in $n; do
         CHIMNEY_TEST_CONNS=$m scripts/run-qtest.sh build/qemu-build \
-            tests/qtest/chimney-test -p /x86_64/chimney/tcp/many --verbose 2>&1 |
+            tests/qtest/chimney-tcp-test -p /x86_64/chimney/tcp/many --verbose 2>&1 |
             grep -E '^# [0-9]+ connections|^not ok' || true
     done
 done

@@ -27,9 +27,20 @@ export CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=true
 # where the two differ: the OS-free guest driver core, guest/common/ here,
 # sits with the libqos driver that builds it there.
 OUR_FILES=(hw/net/chimney
-           tests/qtest/chimney-test.c tests/qtest/chimney-windows-test.c
+           tests/qtest/chimney-dev-test.c tests/qtest/chimney-tcp-test.c
+           tests/qtest/chimney-rx-test.c tests/qtest/chimney-fault-test.c
+           tests/qtest/chimney-peer-test.c tests/qtest/chimney-demo.c
+           tests/qtest/chimney-windows-test.c
            tests/qtest/libqos/chimney.c tests/qtest/libqos/chimney.h
            tests/qtest/libqos/chimney-guest=guest/common
+           tests/qtest/libqos/chimney-host.c tests/qtest/libqos/chimney-host.h
+           tests/qtest/libqos/chimney-stream.c
+           tests/qtest/libqos/chimney-stream.h
+           tests/qtest/libqos/chimney-slirp.c
+           tests/qtest/libqos/chimney-slirp.h
+           tests/qtest/libqos/chimney-relay.c
+           tests/qtest/libqos/chimney-relay.h
+           tests/qtest/libqos/chimney-qgraph.c
            tests/unit/test-chimney-tcp.c tests/unit/test-chimney-guest.c
            tests/unit/test-chimney-guest-ndis.c
            tests/windows

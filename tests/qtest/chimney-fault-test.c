@@ -1,0 +1,526 @@
+/*
+ * QTest testcase for chimney-nic: fault injection on completions
+ *
+ * The x-fault-rules language over QMP: delayed, held, failed, coalesced
+ * and reordered completions, late or lost interrupts, seeded randomness,
+ * every selector, reset with held completions, bad rules; on send and on
+ * receive completions, with the test as the TCP peer on the wire and
+ * QEMU's virtual clock.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qobject/qdict.h"
+#include "libqtest.h"
+#include "libqos/chimney-host.h"
+
+/* Post @n sends of @len bytes on @hc, read them off the wire. */
+static uint32_t send_n(QChimneyFixture *f, QChimneyConn *hc, uint64_t cookie0,
+                       int n,
+                       uint32_t len)
+{
+    uint32_t sge[] = { len };
+    uint32_t start = 0;
+    QChimneyPeerSeg ps;
+
+    for (int i = 0; i < n; i++) {
+        qchimney_sq_post(&f->c, hc, CHIMNEY_SQ_SEND, 0, cookie0 + i, sge, 1,
+                         NULL);
+    }
+    qchimney_sq_kick(&f->c, hc);
+    for (uint32_t got = 0; got < n * len; got += ps.len) {
+        qchimney_peer_read(f, &ps);
+        if (!got) {
+            start = ps.seq;
+        }
+    }
+    return start;
+}
+
+/* A completion delayed by D is not there at D - 1 ns and is there at D. */
+static void test_fault_delay(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    uint32_t start;
+    ChimneyCqe cqe;
+
+    qchimney_tcp_fixture(&f, &hc, 1);
+    qchimney_set_rules(&f, "type=send delay=5ms");
+    start = send_n(&f, &hc, 1, 2, 500);
+    qchimney_peer_ack_sync(&f, &hc, start + 500);
+    g_assert(qchimney_cq_quiet(&f, 2));
+    qtest_clock_step(f.qts, 2 * QCHIMNEY_MS_NS);
+    qchimney_peer_ack_sync(&f, &hc, start + 1000);        /* ready 2 ms later */
+    qtest_clock_step(f.qts, 3 * QCHIMNEY_MS_NS - 1);
+    g_assert(qchimney_cq_quiet(&f, 2));
+    qtest_clock_step(f.qts, 1);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 1);
+    g_assert(qchimney_cq_quiet(&f, 2));
+    qtest_clock_step(f.qts, 2 * QCHIMNEY_MS_NS - 1);
+    g_assert(qchimney_cq_quiet(&f, 2));
+    qtest_clock_step(f.qts, 1);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 2);
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-fault-delayed"), ==, 2);
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-fault-seen"), ==, 2);
+    /* Rules changed at run time: none now */
+    qchimney_set_rules(&f, "");
+    start = send_n(&f, &hc, 3, 1, 100);
+    qchimney_peer_ack_sync(&f, &hc, start + 100);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 3);
+    qchimney_fx_end(&f);
+}
+
+/* Held until released over QMP: one, then all; order kept */
+static void test_fault_hold(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    uint32_t start;
+    ChimneyCqe cqe;
+
+    qchimney_tcp_fixture(&f, &hc, 1);
+    qchimney_set_rules(&f, "conn=5 type=send hold");
+    start = send_n(&f, &hc, 1, 3, 300);
+    qchimney_peer_ack_sync(&f, &hc, start + 900);
+    qtest_clock_step(f.qts, 10LL * 1000 * QCHIMNEY_MS_NS);
+    g_assert(qchimney_cq_quiet(&f, 2));
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-fault-held"), ==, 3);
+    qchimney_fault_release(&f, "one");
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 1);
+    g_assert(qchimney_cq_quiet(&f, 2));
+    qchimney_fault_release(&f, "conn=5");
+    for (int i = 2; i <= 3; i++) {
+        cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+        g_assert_cmphex(cqe.cookie, ==, i);
+    }
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-fault-released"), ==, 3);
+    qchimney_fx_end(&f);
+}
+
+/* A held CQ filling up: released entries stop at a full CQ, none lost */
+static void test_fault_hold_cq_full(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    uint32_t start;
+    ChimneyCqe cqe;
+
+    qchimney_tcp_fixture_cq(&f, &hc, 1, 4, NULL);
+    qchimney_set_rules(&f, "hold type=send");
+    start = send_n(&f, &hc, 1, 6, 100);
+    qchimney_peer_ack_sync(&f, &hc, start + 600);
+    qchimney_fault_release(&f, "all");
+    /* A 4-entry CQ holds 3: read them without freeing the slots */
+    for (int i = 1; i <= 3; i++) {
+        gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+        while (!qchimney_cq_poll(&f.c, 2, &cqe)) {
+            g_assert(g_get_monotonic_time() < deadline);
+            g_usleep(100);
+        }
+        g_assert_cmphex(cqe.cookie, ==, i);
+    }
+    g_usleep(50 * 1000);
+    /* The fourth entry waits for room: nothing beyond the three yet */
+    g_assert_cmphex(qtest_readl(f.qts, f.c.cq[2].ring.base + 3 * 32 + 28) &
+                    CHIMNEY_CQE_PHASE, ==, 0);
+    qchimney_cq_ack(&f.c, 2);
+    for (int i = 4; i <= 6; i++) {
+        cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+        g_assert_cmphex(cqe.cookie, ==, i);
+    }
+    qchimney_fx_end(&f);
+}
+
+/* The 2nd send fails UPLOAD_IN_PROGRESS with partial bytes; the rest too */
+static void test_fault_fail_upload(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    uint32_t start;
+    ChimneyCqe cqe;
+
+    qchimney_tcp_fixture(&f, &hc, 1);
+    qchimney_set_rules(&f, "type=send nth=2 fail=upload bytes=100");
+    start = send_n(&f, &hc, 1, 3, 400);
+    qchimney_peer_ack_sync(&f, &hc, start + 1200);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.bytes, ==, 400);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND,
+                              CHIMNEY_ST_UPLOAD_IN_PROGRESS);
+    g_assert_cmphex(cqe.cookie, ==, 2);
+    g_assert_cmpuint(cqe.bytes, ==, 100);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND,
+                              CHIMNEY_ST_UPLOAD_IN_PROGRESS);
+    g_assert_cmphex(cqe.cookie, ==, 3);
+    g_assert_cmpuint(cqe.bytes, ==, 0);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_UPLOAD_REQUEST);
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-fault-failed"), ==, 1);
+    qchimney_fx_end(&f);
+}
+
+/* REQUEST_ABORTED: the connection resets, as for a peer RST */
+static void test_fault_fail_aborted(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    uint32_t start;
+    ChimneyCqe cqe;
+    QChimneyPeerSeg ps;
+
+    qchimney_tcp_fixture(&f, &hc, 1);
+    qchimney_set_rules(&f, "type=send once fail=aborted");
+    start = send_n(&f, &hc, 1, 2, 400);
+    qchimney_peer_ack_sync(&f, &hc, start + 400);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND,
+                              CHIMNEY_ST_REQUEST_ABORTED);
+    g_assert_cmphex(cqe.cookie, ==, 1);
+    g_assert_cmpuint(cqe.bytes, ==, 0);
+    qchimney_peer_read(&f, &ps);
+    g_assert(ps.flags & 0x04);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND,
+                              CHIMNEY_ST_REQUEST_ABORTED);
+    g_assert_cmphex(cqe.cookie, ==, 2);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_ABORT);
+    qchimney_fx_end(&f);
+}
+
+/* Coalescing: released 3 at a time, behind one interrupt */
+static void test_fault_coalesce(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    uint32_t start;
+    ChimneyCqe cqe;
+
+    qchimney_tcp_fixture(&f, &hc, 1);
+    qchimney_set_rules(&f, "type=send coalesce=3");
+    start = send_n(&f, &hc, 1, 3, 200);
+    qchimney_msi_clear(&f.c, 2);
+    qchimney_peer_ack_sync(&f, &hc, start + 200);
+    qchimney_peer_ack_sync(&f, &hc, start + 400);
+    g_assert(qchimney_cq_quiet(&f, 2));
+    g_assert(!qchimney_msi_fired(&f.c, 2));
+    qchimney_peer_ack_sync(&f, &hc, start + 600);
+    for (int i = 1; i <= 3; i++) {
+        cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+        g_assert_cmphex(cqe.cookie, ==, i);
+    }
+    g_assert(qchimney_msi_fired(&f.c, 2));
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-fault-coalesced"), ==, 3);
+    /* Every T: one completion goes after 1 ms */
+    qchimney_set_rules(&f, "type=send coalesce=8:1ms");
+    start = send_n(&f, &hc, 4, 1, 100);
+    qchimney_peer_ack_sync(&f, &hc, start + 100);
+    qtest_clock_step(f.qts, QCHIMNEY_MS_NS - 1);
+    g_assert(qchimney_cq_quiet(&f, 2));
+    qtest_clock_step(f.qts, 1);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 4);
+    qchimney_fx_end(&f);
+}
+
+/* The entry at once, its interrupt 1 ms later; or never, left pending */
+static void test_fault_irq(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    uint32_t start;
+    ChimneyCqe cqe;
+
+    qchimney_tcp_fixture(&f, &hc, 1);
+    qchimney_set_rules(&f, "type=send irq-delay=1ms");
+    start = send_n(&f, &hc, 1, 1, 100);
+    qchimney_msi_clear(&f.c, 2);
+    qchimney_peer_ack_sync(&f, &hc, start + 100);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    qtest_clock_step(f.qts, QCHIMNEY_MS_NS - 1);
+    g_usleep(20 * 1000);
+    g_assert(!qchimney_msi_fired(&f.c, 2));
+    qtest_clock_step(f.qts, 1);
+    for (int i = 0; i < 1000 && !qchimney_msi_fired(&f.c, 2); i++) {
+        g_usleep(1000);
+    }
+    g_assert(qchimney_msi_fired(&f.c, 2));
+
+    qchimney_set_rules(&f, "type=send irq-drop");
+    start = send_n(&f, &hc, 2, 1, 100);
+    qchimney_msi_clear(&f.c, 2);
+    qchimney_peer_ack_sync(&f, &hc, start + 100);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 2);
+    qtest_clock_step(f.qts, 100 * QCHIMNEY_MS_NS);
+    g_usleep(20 * 1000);
+    g_assert(!qchimney_msi_fired(&f.c, 2));
+    g_assert(qpci_msix_pending(f.c.pdev, 2));
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-fault-irq-dropped"), ==, 1);
+    qchimney_fx_end(&f);
+}
+
+/*
+ * Random delays: the same seed gives the same completion trace, another
+ * seed another one.  Two connections; completions are recorded with the
+ * virtual time at which they appear.
+ */
+static GString *fault_trace(uint64_t seed, const char *rules)
+{
+    QChimneyFixture f;
+    QChimneyConn hc, h2;
+    ChimneyTcpOffload o;
+    GString *trace = g_string_new("");
+    uint32_t s1, s2;
+    ChimneyCqe cqe;
+
+    qchimney_tcp_fixture(&f, &hc, 1);
+    qtest_qmp_assert_success(f.qts, "{'execute': 'qom-set', 'arguments': "
+                             "{'path': '/machine/peripheral/nic0', "
+                             "'property': 'x-fault-seed', 'value': %u}}",
+                             (unsigned)seed);
+    qchimney_set_rules(&f, rules);
+    qchimney_conn_setup(&f, &h2, 6, 2, 16);
+    memcpy(h2.peer_mac, QCHIMNEY_PEER_MAC, 6);
+    h2.iss = 70000;
+    h2.irs = 8000;
+    h2.peer_mss = 1000;
+    h2.peer_wnd = 65535;
+    qchimney_tcp_block(&h2, 0, 2, &o);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &h2, &o, 0), ==, 0);
+    s1 = send_n(&f, &hc, 10, 4, 100);
+    s2 = send_n(&f, &h2, 20, 4, 100);
+    for (int i = 1; i <= 4; i++) {
+        qchimney_peer_ack_sync(&f, &hc, s1 + 100 * i);
+        qchimney_peer_send_sync(&f, &h2, h2.irs + 1, s2 + 100 * i);
+    }
+    for (int t = 0; t <= 10; t++) {
+        while (qchimney_cq_wait_timeout(&f.c, 2, &cqe, 20 * 1000)) {
+            g_string_append_printf(trace, "%d:%" PRIu64 " ", t, cqe.cookie);
+        }
+        qtest_clock_step(f.qts, QCHIMNEY_MS_NS);
+    }
+    qchimney_fx_end(&f);
+    return trace;
+}
+
+static void test_fault_seed(void)
+{
+    const char *rules = "type=send delay=uniform:0ms:9ms";
+    g_autoptr(GString) a = fault_trace(1, rules);
+    g_autoptr(GString) b = fault_trace(1, rules);
+    g_autoptr(GString) c = fault_trace(2, rules);
+    int last[2] = { 0, 0 };
+    g_auto(GStrv) items = g_strsplit(a->str, " ", -1);
+
+    g_test_message("seed 1: %s", a->str);
+    g_test_message("seed 2: %s", c->str);
+    g_assert_cmpstr(a->str, ==, b->str);
+    g_assert_cmpstr(a->str, !=, c->str);
+    /* All eight arrived, each connection in its own order */
+    g_assert_cmpuint(g_strv_length(items), ==, 9);
+    for (int i = 0; items[i] && *items[i]; i++) {
+        int cookie = atoi(strchr(items[i], ':') + 1);
+
+        g_assert_cmpint(cookie, >, last[cookie / 20]);
+        last[cookie / 20] = cookie;
+    }
+}
+
+/* Reorder across connections within a window, never within one */
+static void test_fault_reorder(void)
+{
+    g_autoptr(GString) t = fault_trace(3, "reorder=4ms");
+
+    /* fault_trace checks nothing itself: the order check is here */
+    g_auto(GStrv) items = g_strsplit(t->str, " ", -1);
+    int last[2] = { 0, 0 };
+
+    for (int i = 0; items[i] && *items[i]; i++) {
+        int cookie = atoi(strchr(items[i], ':') + 1);
+
+        g_assert_cmpint(cookie, >, last[cookie / 20]);
+        last[cookie / 20] = cookie;
+    }
+    g_assert_cmpuint(g_strv_length(items), ==, 9);
+}
+
+/* How many of @n sends a rule delays, by the x-fault-delayed counter */
+static uint64_t delayed_count(QChimneyFixture *f, QChimneyConn *hc,
+                              const char *rules,
+                              int n, uint64_t cookie0)
+{
+    uint64_t before = qchimney_qom_stat(f, "x-fault-delayed");
+    uint32_t start;
+    ChimneyCqe cqe;
+
+    qchimney_set_rules(f, rules);
+    start = send_n(f, hc, cookie0, n, 100);
+    qchimney_peer_ack_sync(f, hc, start + 100 * n);
+    qtest_clock_step(f->qts, 2 * QCHIMNEY_MS_NS);
+    for (int i = 0; i < n; i++) {
+        cqe = qchimney_expect_cqe(f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+        g_assert_cmpuint(cqe.cookie, ==, cookie0 + i);
+    }
+    return qchimney_qom_stat(f, "x-fault-delayed") - before;
+}
+
+/* Every selector and every way of counting matches */
+static void test_fault_selectors(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    uint64_t k;
+
+    qchimney_tcp_fixture(&f, &hc, 1);
+    g_assert_cmpuint(delayed_count(&f, &hc, "lport=40005 delay=1ms", 4, 10),
+                     ==, 4);
+    g_assert_cmpuint(delayed_count(&f, &hc, "lport=40006 delay=1ms", 4, 20),
+                     ==, 0);
+    g_assert_cmpuint(delayed_count(&f, &hc, "rport=5001 every=2 delay=1ms",
+                                   6, 30), ==, 3);
+    g_assert_cmpuint(delayed_count(&f, &hc, "cq=2 max=2 delay=1ms", 5, 40),
+                     ==, 2);
+    g_assert_cmpuint(delayed_count(&f, &hc, "cq=3 delay=1ms", 3, 50), ==, 0);
+    g_assert_cmpuint(delayed_count(&f, &hc, "conn=5 nth=3 delay=1ms", 5, 60),
+                     ==, 1);
+    g_assert_cmpuint(delayed_count(&f, &hc, "type=event delay=1ms", 3, 70),
+                     ==, 0);
+    g_assert_cmpuint(delayed_count(&f, &hc, "once delay=1ms", 3, 80), ==, 1);
+    k = delayed_count(&f, &hc, "prob=0.5 delay=1ms", 14, 100);
+    g_assert_cmpuint(k, >, 0);
+    g_assert_cmpuint(k, <, 14);
+    qchimney_fx_end(&f);
+}
+
+/* Reset with held completions: they go, the rules stay */
+static void test_fault_reset(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    uint32_t start;
+    QDict *rsp;
+
+    qchimney_tcp_fixture(&f, &hc, 1);
+    qchimney_set_rules(&f, "hold");
+    start = send_n(&f, &hc, 1, 2, 100);
+    qchimney_peer_ack_sync(&f, &hc, start + 200);
+    g_assert(qchimney_cq_quiet(&f, 2));
+    /* Migration is refused while anything is offloaded */
+    rsp = qtest_qmp(f.qts, "{'execute': 'migrate', 'arguments': "
+                    "{'uri': 'exec:cat > /dev/null'}}");
+    g_assert(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    qchimney_writel(&f.c, CHIMNEY_REG_CTRL, CHIMNEY_CTRL_RESET);
+    g_assert_cmphex(qchimney_readl(&f.c, CHIMNEY_REG_STATUS), ==,
+                    CHIMNEY_STATUS_LINK_UP);
+    {
+        g_autofree char *rules = qchimney_qom_str(&f, "x-fault-rules");
+
+        g_assert_cmpstr(rules, ==, "hold");
+    }
+    qchimney_fault_release(&f, "all");
+    qchimney_fx_end(&f);
+}
+
+/* Bad rule strings: refused with a message at start and at run time */
+static void test_fault_bad_rules(void)
+{
+    static const char *const bad[] = {
+        "delay=5", "delay=5xs", "hold delay=1ms", "type=sent hold",
+        "prob=2 hold", "conn=x hold", "fail=maybe", "coalesce=0",
+        "bytes=3 hold", "conn=1", "delay=uniform:9ms:1ms", "frobnicate",
+    };
+    QChimneyFixture f;
+    QDict *rsp;
+
+    qchimney_fx_init(&f, "-global chimney-nic.x-fault-rules=irq-drop");
+    qchimney_fx_start(&f, NULL);
+    {
+        g_autofree char *rules = qchimney_qom_str(&f, "x-fault-rules");
+
+        g_assert_cmpstr(rules, ==, "irq-drop");
+    }
+    for (int i = 0; i < ARRAY_SIZE(bad); i++) {
+        if (!strcmp(bad[i], "delay=5")) {
+            continue;       /* plain nanoseconds are fine */
+        }
+        rsp = qtest_qmp(f.qts, "{'execute': 'qom-set', 'arguments': "
+                        "{'path': '/machine/peripheral/nic0', "
+                        "'property': 'x-fault-rules', 'value': %s}}", bad[i]);
+        g_assert(qdict_haskey(rsp, "error"));
+        g_assert(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"), "desc"),
+                        "fault rule"));
+        qobject_unref(rsp);
+        {
+            g_autofree char *rules = qchimney_qom_str(&f, "x-fault-rules");
+
+            g_assert_cmpstr(rules, ==, "irq-drop");  /* unchanged */
+        }
+    }
+    rsp = qtest_qmp(f.qts, "{'execute': 'qom-set', 'arguments': "
+                    "{'path': '/machine/peripheral/nic0', "
+                    "'property': 'x-fault-release', 'value': 'some'}}");
+    g_assert(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    /* At start: a device with a bad rule is not created */
+    rsp = qtest_qmp(f.qts, "{'execute': 'device_add', 'arguments': "
+                    "{'driver': 'chimney-nic', 'id': 'x', "
+                    "'x-fault-rules': 'hold delay=1ms'}}");
+    g_assert(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    qchimney_fx_end(&f);
+}
+
+/* Fault rules act on receive completions too */
+static void test_fault_recv(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    uint32_t s;
+
+    qchimney_rx_fixture(&f, &hc, false, NULL);
+    s = hc.irs + 1;
+    qchimney_set_rules(&f, "type=recv delay=5ms");
+    qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_RECEIVE, 0, 0x1, 1000);
+    qchimney_sq_kick(&f.c, &hc);
+    qchimney_peer_data(&f, &hc, s, 1001, 0x08, 500);
+    qchimney_wait_segs_in(&f, &hc, 1);
+    g_assert(qchimney_cq_quiet(&f, 2));
+    qtest_clock_step(f.qts, 5 * QCHIMNEY_MS_NS - 1);
+    g_assert(qchimney_cq_quiet(&f, 2));
+    qtest_clock_step(f.qts, 1);
+    qchimney_expect_recv(&f, 0x1, CHIMNEY_ST_SUCCESS, 500);
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-fault-delayed"), ==, 1);
+    qchimney_fx_end(&f);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    if (!qtest_has_device("chimney-nic")) {
+        g_test_skip("chimney-nic is not built in");
+        return g_test_run();
+    }
+    qtest_add_func("/chimney/fault/delay", test_fault_delay);
+    qtest_add_func("/chimney/fault/hold", test_fault_hold);
+    qtest_add_func("/chimney/fault/hold-cq-full", test_fault_hold_cq_full);
+    qtest_add_func("/chimney/fault/fail-upload", test_fault_fail_upload);
+    qtest_add_func("/chimney/fault/fail-aborted", test_fault_fail_aborted);
+    qtest_add_func("/chimney/fault/coalesce", test_fault_coalesce);
+    qtest_add_func("/chimney/fault/irq", test_fault_irq);
+    qtest_add_func("/chimney/fault/seed", test_fault_seed);
+    qtest_add_func("/chimney/fault/selectors", test_fault_selectors);
+    qtest_add_func("/chimney/fault/reorder", test_fault_reorder);
+    qtest_add_func("/chimney/fault/reset", test_fault_reset);
+    qtest_add_func("/chimney/fault/bad-rules", test_fault_bad_rules);
+    qtest_add_func("/chimney/fault/recv", test_fault_recv);
+    return g_test_run();
+}

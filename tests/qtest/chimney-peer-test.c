@@ -1,0 +1,339 @@
+/*
+ * QTest testcase for chimney-nic: offloaded connections against real peers
+ *
+ * libslirp (-netdev user): the gateway's ARP and ping through the L2
+ * queues, then connections through libslirp's TCP to a server of the
+ * test's on 127.0.0.1, offloaded, streaming one way and both ways (echo);
+ * the server hashes what arrives.  On Linux, with root: the kernel's TCP
+ * in a network namespace behind a relay that loses, duplicates and
+ * reorders frames, and a slow reader that closes its window.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/bswap.h"
+#include "libqtest.h"
+#include "libqos/pci-pc.h"
+#include "libqos/malloc-pc.h"
+#include "libqos/chimney-slirp.h"
+#include "libqos/chimney-relay.h"
+
+#define STREAM_CHUNK    QCHIMNEY_STREAM_CHUNK
+#define STREAM_CONNS    QCHIMNEY_STREAM_CONNS
+#define STREAM_SQ       QCHIMNEY_STREAM_SQ
+#define ECHO_CONNS      2
+#define ECHO_SENDS      64      /* chunks of STREAM_CHUNK: 4 MiB a way */
+#define ECHO_RQ         QCHIMNEY_ECHO_RQ
+
+/*
+ * The device against libslirp (-netdev user): ARP for the gateway with the
+ * model driver's host stack, then ping it.
+ */
+static void test_slirp_ping(void)
+{
+    QTestState *qts;
+    QGuestAllocator alloc;
+    QPCIBus *bus;
+    QChimney c;
+    QChimneyConn hc = { 0 };
+    size_t len;
+
+    qchimney_slirp_addr(&hc);
+    qts = qtest_init("-M pc -m 256M -nodefaults -netdev user,id=n0 "
+                     "-device chimney-nic,netdev=n0,id=nic0,"
+                     "mac=" QCHIMNEY_MAC);
+    pc_alloc_init(&alloc, qts, ALLOC_NO_FLAGS);
+    bus = qpci_new_pc(qts, &alloc);
+    qchimney_start(&c, qts, bus, &alloc, &(QChimneyConfig) {
+        .rx_buffers = 16, .rx_own_cq = true,
+    });
+    g_test_message("chimney-nic up: %u CQs, %u MSI-X vectors, MAC "
+                   "%02x:%02x:%02x:%02x:%02x:%02x", c.id.num_cqs,
+                   c.id.num_vectors, c.id.mac[0], c.id.mac[1], c.id.mac[2],
+                   c.id.mac[3], c.id.mac[4], c.id.mac[5]);
+
+    qchimney_arp_request(&c, &hc);
+    g_test_message("sent ARP request for 10.0.2.2");
+    qchimney_arp_reply_wait(&c, &hc);
+    g_test_message("ARP reply: 10.0.2.2 is at %02x:%02x:%02x:%02x:%02x:%02x",
+                   hc.peer_mac[0], hc.peer_mac[1], hc.peer_mac[2],
+                   hc.peer_mac[3], hc.peer_mac[4], hc.peer_mac[5]);
+
+    /* ICMP echo to the gateway, each frame in two TX descriptors */
+    for (int seq = 1; seq <= 3; seq++) {
+        len = qchimney_slirp_ping(&c, &hc, seq);
+        g_test_message("ping 10.0.2.2 seq %d: echo reply, %zu bytes, payload "
+                       "intact", seq, len);
+    }
+    qchimney_stop(&c);
+    qpci_free_pc(bus);
+    alloc_destroy(&alloc);
+    qtest_quit(qts);
+}
+
+/*
+ * End to end with libslirp's TCP: connections through -netdev user to a
+ * TCP server of the test's on 127.0.0.1, offloaded, streaming; the server
+ * hashes what arrives.  SLIRP_STREAM_MIB sets the total (default 64).
+ */
+static void test_slirp_stream(void)
+{
+    const char *mib = g_getenv("SLIRP_STREAM_MIB");
+    const int nconns = 4;
+    const uint64_t want = (mib ? atoi(mib) : 64) * 1024ull * 1024;
+    const uint32_t sends = MAX(want / nconns / STREAM_CHUNK, 1);
+    const uint64_t total = (uint64_t)sends * nconns * STREAM_CHUNK;
+    QChimneyServer srv = { 0 };
+    QChimneyFixture f;
+    QChimneyConn hc[STREAM_CONNS];
+    uint64_t buf[STREAM_CONNS], sgl[STREAM_CONNS];
+    gint64 t0, t1;
+
+    qchimney_server_listen(&srv, nconns);
+    qchimney_slirp_start(&f, NULL);
+    qchimney_slirp_connect(&f, &srv, hc, nconns, 0);
+    for (int i = 0; i < nconns; i++) {
+        qchimney_stream_buffer(&f, i, &buf[i], &sgl[i]);
+    }
+    for (int i = 0; i < nconns; i++) {
+        qchimney_server_start(&srv, i, false);
+    }
+    t0 = g_get_monotonic_time();
+    qchimney_stream_run(&f, hc, nconns, sends, buf, sgl, false);
+    t1 = g_get_monotonic_time();
+
+    for (int i = 0; i < nconns; i++) {
+        g_autofree char *sha = qchimney_stream_sha(i, sends);
+
+        qchimney_server_join(&srv, i);
+        g_assert_cmpuint(srv.bytes[i], ==, (uint64_t)sends * STREAM_CHUNK);
+        g_assert_cmpstr(srv.sha[i], ==, sha);
+        g_free(srv.sha[i]);
+    }
+    g_test_message("libslirp: %d connections, %" PRIu64 " MiB acknowledged "
+                   "and hash-checked at the server in %.2f s (%.1f MiB/s), "
+                   "%u send completions each, FIN both ways",
+                   nconns, total >> 20, (t1 - t0) / 1e6,
+                   (total >> 20) / ((t1 - t0) / 1e6), sends);
+    close(srv.listen_fd);
+    qchimney_fx_quit(&f);
+}
+
+/*
+ * Both ways through libslirp's TCP: the device streams to an echo server
+ * and takes the echo through posted receives; each side checks every
+ * byte, and the FINs cross once all of it is through.
+ */
+static void test_slirp_echo(void)
+{
+    QChimneyServer srv = { 0 };
+    QChimneyFixture f;
+    QChimneyConn hc[ECHO_CONNS];
+    QChimneyEchoConn ec[ECHO_CONNS];
+    gint64 t0 = g_get_monotonic_time();
+
+    qchimney_server_listen(&srv, ECHO_CONNS);
+    qchimney_slirp_start(&f, NULL);
+    qchimney_slirp_connect(&f, &srv, hc, ECHO_CONNS, ECHO_RQ);
+    for (int i = 0; i < ECHO_CONNS; i++) {
+        qchimney_echo_prepare(&f, &hc[i], &ec[i], i);
+        qchimney_server_start(&srv, i, true);
+    }
+    qchimney_echo_run(&f, hc, ec, ECHO_CONNS, ECHO_SENDS, false);
+    for (int i = 0; i < ECHO_CONNS; i++) {
+        g_autofree char *sha = qchimney_stream_sha(i, ECHO_SENDS);
+
+        qchimney_server_join(&srv, i);
+        g_assert_cmpuint(srv.bytes[i], ==,
+                         (uint64_t)ECHO_SENDS * STREAM_CHUNK);
+        g_assert_cmpstr(srv.sha[i], ==, sha);
+        g_free(srv.sha[i]);
+    }
+    g_test_message("libslirp echo: %d connections, %u MiB each way, checked "
+                   "at both ends in %.2f s", ECHO_CONNS,
+                   ECHO_SENDS * STREAM_CHUNK >> 20,
+                   (g_get_monotonic_time() - t0) / 1e6);
+    close(srv.listen_fd);
+    qchimney_fx_quit(&f);
+}
+
+#ifdef CONFIG_LINUX
+
+typedef struct KernelRun {
+    const char *name;
+    int conns;
+    uint32_t mib_per_conn;
+    double loss, dup, reorder;
+    int rcvbuf;
+    const char *slow;
+    bool echo;                  /* the sink sends everything back */
+} KernelRun;
+
+/*
+ * End to end with the Linux kernel's TCP: a tap device in a network
+ * namespace the test makes, a TCP sink there, and between QEMU's socket
+ * netdev and the tap a relay of the test's that drops, duplicates and
+ * reorders frames by a seeded schedule.
+ */
+static void test_kernel_tcp(gconstpointer opaque)
+{
+    const KernelRun *k = opaque;
+    const uint32_t sends = k->mib_per_conn * 1024 * 1024 / STREAM_CHUNK;
+    const char *why = qchimney_kernel_peer_unusable();
+    QChimneyKernelPeer peer;
+    QChimneyRelay relay;
+    QChimneyFixture f = { 0 };
+    QChimneyConn hc[STREAM_CONNS];
+    uint64_t buf[STREAM_CONNS], sgl[STREAM_CONNS], ring;
+    QChimneyEchoConn ec[STREAM_CONNS];
+    ChimneyTcpOffload o;
+    int sv[2];
+    gint64 t0, t1;
+    g_autofree char *stats = NULL;
+
+    if (why) {
+        g_test_skip(why);
+        return;
+    }
+    qchimney_kernel_peer_start(&peer, k->conns, k->rcvbuf, k->slow, k->echo);
+
+    /* QEMU, with the relay as its wire */
+    g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    f.qts = qtest_initf("-M pc -m 512M -nodefaults "
+                        "-netdev socket,fd=%d,id=n0 "
+                        "-device chimney-nic,netdev=n0,id=nic0,"
+                        "mac=" QCHIMNEY_MAC, sv[1]);
+    close(sv[1]);
+    f.sock = -1;
+    qchimney_relay_start(&relay, sv[0], peer.tap_fd, k->loss, k->dup,
+                         k->reorder);
+    pc_alloc_init(&f.alloc, f.qts, ALLOC_NO_FLAGS);
+    f.bus = qpci_new_pc(f.qts, &f.alloc);
+    qchimney_fx_start(&f, &(QChimneyConfig) {
+        .rx_buffers = 32, .rx_own_cq = true,
+    });
+    ring = QEMU_ALIGN_UP(guest_alloc(&f.alloc, 1024 * 32 + 64), 64);
+    qtest_memset(f.qts, ring, 0, 1024 * 32);
+    g_assert_cmpuint(qchimney_create_cq(&f.c, 2, ring, 1024, 2, 0, 0), ==, 0);
+    /* A lossy wire: allow 15 retransmissions, as Linux does */
+    qchimney_set_params(&f.c, 15);
+    for (int i = 0; i < k->conns; i++) {
+        qchimney_stream_buffer(&f, i, &buf[i], &sgl[i]);
+        qchimney_conn_setup(&f, &hc[i], i, 2, STREAM_SQ);
+        hc[i].ip = cpu_to_be32(0x0a090001);        /* 10.9.0.1 */
+        hc[i].peer_ip = cpu_to_be32(0x0a090002);   /* 10.9.0.2 */
+        hc[i].peer_port = QCHIMNEY_KERNEL_PORT;
+        if (k->echo) {
+            hc[i].rq_size = ECHO_RQ;
+            hc[i].rq_base = QEMU_ALIGN_UP(guest_alloc(&f.alloc,
+                                                      ECHO_RQ * 32 + 64), 64);
+        }
+        if (!i) {
+            qchimney_arp_request(&f.c, &hc[0]);
+            qchimney_arp_reply_wait(&f.c, &hc[0]);
+        } else {
+            memcpy(hc[i].peer_mac, hc[0].peer_mac, 6);
+        }
+        hc[i].iss = 0x30000000 * (i + 1);
+        qchimney_tcp_syn(&f.c, &hc[i]);
+        qchimney_tcp_synack_wait(&f.c, &hc[i]);
+        if (!i) {
+            g_assert_cmpuint(qchimney_offload_neighbor(&f.c, 0, hc[0].mac,
+                                                       hc[0].peer_mac), ==, 0);
+            g_assert_cmpuint(qchimney_offload_path(&f.c, 0, 0, hc[0].ip,
+                                                   hc[0].peer_ip, 1500), ==,
+                             0);
+        }
+        qchimney_tcp_block(&hc[i], 0, 2, &o);
+        g_assert_cmpuint(qchimney_offload_tcp(&f.c, &hc[i], &o, 0), ==, 0);
+        if (k->echo) {
+            qchimney_echo_prepare(&f, &hc[i], &ec[i], i);
+        }
+    }
+    qchimney_relay_set_lossy(&relay, true);
+
+    t0 = g_get_monotonic_time();
+    if (k->echo) {
+        qchimney_echo_run(&f, hc, ec, k->conns, sends, true);
+    } else {
+        qchimney_stream_run(&f, hc, k->conns, sends, buf, sgl, true);
+    }
+    t1 = g_get_monotonic_time();
+
+    /* The sink's view: byte-exact streams */
+    for (int n = 0; n < k->conns; n++) {
+        unsigned port;
+        uint64_t bytes;
+        char sha[80];
+        g_autofree char *want = NULL;
+        int i;
+
+        qchimney_kernel_peer_result(&peer, &port, &bytes, sha, sizeof(sha));
+        i = port - 40000;
+        g_assert_cmpint(i, >=, 0);
+        g_assert_cmpint(i, <, k->conns);
+        want = qchimney_stream_sha(i, sends);
+        g_assert_cmpuint(bytes, ==, (uint64_t)sends * STREAM_CHUNK);
+        g_assert_cmpstr(sha, ==, want);
+    }
+    stats = qchimney_qom_str(&f, "x-conn-stats");
+    g_test_message("kernel TCP (%s): %d x %u MiB byte-exact in %.2f s; relay "
+                   "dropped %" PRIu64 ", duplicated %" PRIu64 ", reordered %"
+                   PRIu64 "; device:\n%s", k->name, k->conns,
+                   k->mib_per_conn, (t1 - t0) / 1e6, relay.dropped,
+                   relay.duplicated, relay.reordered, stats);
+    if (k->loss) {
+        g_assert(relay.dropped > 0);
+        g_assert_nonnull(strstr(stats, "retransmits="));
+        g_assert_null(strstr(stats, " retransmits=0 "));
+    }
+    if (k->rcvbuf) {
+        /* the window closed and reopened: zero-window probes went out */
+        g_assert_null(strstr(stats, " probes=0 "));
+    }
+    if (k->echo && k->loss) {
+        /* the receive side saw losses too: data out of order */
+        g_assert_null(strstr(stats, " ooo_segs=0 "));
+    }
+
+    qchimney_relay_stop(&relay);
+    qchimney_fx_quit(&f);
+    close(relay.sock);
+    qchimney_kernel_peer_stop(&peer);
+}
+
+static const KernelRun kernel_runs[] = {
+    { "1% loss, reordering, duplicates", 2, 8, 0.01, 0.005, 0.01, 0, "0" },
+    { "5% loss, reordering", 2, 4, 0.05, 0, 0.02, 0, "0" },
+    { "slow reader, small window", 1, 1, 0, 0, 0, 2048, "0.005" },
+    { "echo both ways, 1% loss, reordering", 2, 8, 0.01, 0, 0.01, 0, "0",
+      true },
+};
+
+#endif /* CONFIG_LINUX */
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    if (!qtest_has_device("chimney-nic")) {
+        g_test_skip("chimney-nic is not built in");
+        return g_test_run();
+    }
+    qtest_add_func("/chimney/slirp/ping", test_slirp_ping);
+    qtest_add_func("/chimney/slirp/stream", test_slirp_stream);
+    qtest_add_func("/chimney/slirp/echo", test_slirp_echo);
+#ifdef CONFIG_LINUX
+    qtest_add_data_func("/chimney/kernel/loss1", &kernel_runs[0],
+                        test_kernel_tcp);
+    qtest_add_data_func("/chimney/kernel/loss5", &kernel_runs[1],
+                        test_kernel_tcp);
+    qtest_add_data_func("/chimney/kernel/window", &kernel_runs[2],
+                        test_kernel_tcp);
+    qtest_add_data_func("/chimney/kernel/echo", &kernel_runs[3],
+                        test_kernel_tcp);
+#endif
+    return g_test_run();
+}

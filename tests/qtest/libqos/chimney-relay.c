@@ -1,0 +1,288 @@
+/*
+ * libqos chimney-nic against the Linux kernel's TCP, behind a lossy relay
+ *
+ * See chimney-relay.h.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "chimney-relay.h"
+
+#ifdef CONFIG_LINUX
+
+#include <poll.h>
+#include <net/if.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
+#include "qemu/sockets.h"
+#include "qemu/iov.h"
+#include "qemu/bswap.h"
+#include "qemu/atomic.h"
+#include "qemu/cutils.h"
+#include "../libqtest.h"
+
+/*
+ * The sink: the kernel's TCP in the namespace, one thread per connection
+ * that hashes what arrives (and with echo sends it back), then prints
+ * "port bytes sha256" and closes.
+ */
+static const char kernel_sink_py[] =
+    "import socket, sys, hashlib, threading, time, signal\n"
+    "signal.alarm(300)\n"
+    "n, rcvbuf, slow = int(sys.argv[1]), int(sys.argv[2]), "
+    "float(sys.argv[3])\n"
+    "echo = sys.argv[4] == '1'\n"
+    "s = socket.socket()\n"
+    "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    "if rcvbuf: s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)\n"
+    "s.bind(('10.9.0.2', 5001)); s.listen(n); print('ready', flush=True)\n"
+    "def serve(c, a):\n"
+    "    h, t = hashlib.sha256(), 0\n"
+    "    while True:\n"
+    "        d = c.recv(1024 if slow else 65536)\n"
+    "        if not d: break\n"
+    "        h.update(d); t += len(d)\n"
+    "        if echo: c.sendall(d)\n"
+    "        if slow and t >= 65536 and t - len(d) < 65536: time.sleep(1.5)\n"
+    "        elif slow: time.sleep(slow)\n"
+    "    print(a[1], t, h.hexdigest(), flush=True); c.close()\n"
+    "ts = []\n"
+    "for i in range(n):\n"
+    "    c, a = s.accept()\n"
+    "    ts.append(threading.Thread(target=serve, args=(c, a)))\n"
+    "    ts[-1].start()\n"
+    "for t in ts: t.join()\n";
+
+static bool relay_fate(QChimneyRelay *r, const uint8_t *f, size_t len,
+                       bool *twice, bool *hold)
+{
+    bool tcp = len > 34 && lduw_be_p(f + 12) == 0x0800 && f[23] == 6;
+
+    *twice = *hold = false;
+    if (!qatomic_read(&r->lossy) || !tcp) {
+        return true;
+    }
+    if (g_rand_double(r->rand) < r->loss) {
+        r->dropped++;
+        return false;
+    }
+    *twice = g_rand_double(r->rand) < r->dup;
+    *hold = g_rand_double(r->rand) < r->reorder;
+    r->duplicated += *twice;
+    r->reordered += *hold;
+    return true;
+}
+
+static void relay_to_qemu(QChimneyRelay *r, const uint8_t *f, size_t len)
+{
+    uint32_t be = htonl(len);
+    struct iovec iov[] = {
+        { .iov_base = &be, .iov_len = 4 },
+        { .iov_base = (void *)f, .iov_len = len },
+    };
+
+    iov_send(r->sock, iov, 2, 0, 4 + len);
+}
+
+static gpointer relay_thread(gpointer opaque)
+{
+    QChimneyRelay *r = opaque;
+    uint8_t f[65536], held[2][65536];
+    size_t held_len[2] = { 0, 0 };
+
+    while (!qatomic_read(&r->stop)) {
+        struct pollfd pfd[2] = {
+            { .fd = r->sock, .events = POLLIN },
+            { .fd = r->tap, .events = POLLIN },
+        };
+
+        if (poll(pfd, 2, 50) <= 0) {
+            continue;
+        }
+        for (int dir = 0; dir < 2; dir++) {
+            ssize_t len;
+            bool twice, hold;
+
+            if (!(pfd[dir].revents & POLLIN)) {
+                continue;
+            }
+            if (dir == 0) {
+                uint32_t be;
+
+                if (recv(r->sock, &be, 4, MSG_WAITALL) != 4) {
+                    return NULL;
+                }
+                len = ntohl(be);
+                g_assert_cmpint(len, <=, sizeof(f));
+                g_assert_cmpint(recv(r->sock, f, len, MSG_WAITALL), ==, len);
+            } else {
+                len = read(r->tap, f, sizeof(f));
+                if (len <= 0) {
+                    continue;
+                }
+            }
+            /* The wire carries IPv4 and ARP only (no IPv6 chatter) */
+            if (len < 14 || (lduw_be_p(f + 12) != 0x0800 &&
+                             lduw_be_p(f + 12) != 0x0806)) {
+                continue;
+            }
+            if (!relay_fate(r, f, len, &twice, &hold)) {
+                continue;
+            }
+            if (hold && !held_len[dir]) {
+                memcpy(held[dir], f, len);      /* goes after the next one */
+                held_len[dir] = len;
+                continue;
+            }
+            for (int n = 0; n < 1 + twice; n++) {
+                if (dir == 0) {
+                    g_assert_cmpint(write(r->tap, f, len), ==, len);
+                } else {
+                    relay_to_qemu(r, f, len);
+                }
+            }
+            if (held_len[dir]) {
+                if (dir == 0) {
+                    g_assert_cmpint(write(r->tap, held[dir], held_len[dir]),
+                                    ==, held_len[dir]);
+                } else {
+                    relay_to_qemu(r, held[dir], held_len[dir]);
+                }
+                held_len[dir] = 0;
+            }
+        }
+    }
+    return NULL;
+}
+
+static bool run_cmd(const char *cmd)
+{
+    g_autofree char *out = NULL, *err = NULL;
+    int status;
+
+    if (!g_spawn_command_line_sync(cmd, &out, &err, &status, NULL) ||
+        !WIFEXITED(status) || WEXITSTATUS(status)) {
+        g_test_message("'%s' failed: %s", cmd, err ? err : "");
+        return false;
+    }
+    return true;
+}
+
+const char *qchimney_kernel_peer_unusable(void)
+{
+    g_autofree char *ip = g_find_program_in_path("ip");
+
+    if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) || !ip) {
+        return "needs root, /dev/net/tun and ip(8) for a tap in a network "
+               "namespace";
+    }
+    return NULL;
+}
+
+static void G_GNUC_PRINTF(1, 2) ip_cmd(const char *fmt, ...)
+{
+    g_autofree char *cmd = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    cmd = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_assert(run_cmd(cmd));
+}
+
+void qchimney_kernel_peer_start(QChimneyKernelPeer *k, int conns, int rcvbuf,
+                                const char *slow, bool echo)
+{
+    struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI };
+    g_autofree char *nconn = g_strdup_printf("%d", conns);
+    g_autofree char *nrcvbuf = g_strdup_printf("%d", rcvbuf);
+    const char *argv[] = {
+        "ip", "netns", "exec", NULL, "/usr/bin/python3", "-c",
+        kernel_sink_py, nconn, nrcvbuf, slow, echo ? "1" : "0", NULL,
+    };
+    char line[256];
+    int out_fd;
+
+    k->ns = g_strdup_printf("chimney%d", getpid());
+    k->tap = g_strdup_printf("chtap%d", getpid() % 100000);
+    /* The namespace, its tap and the kernel's TCP sink */
+    k->tap_fd = open("/dev/net/tun", O_RDWR);
+    g_assert_cmpint(k->tap_fd, >=, 0);
+    pstrcpy(ifr.ifr_name, IFNAMSIZ, k->tap);
+    g_assert_cmpint(ioctl(k->tap_fd, TUNSETIFF, &ifr), ==, 0);
+    ip_cmd("ip netns add %s", k->ns);
+    ip_cmd("ip link set %s netns %s", k->tap, k->ns);
+    ip_cmd("ip -n %s addr add 10.9.0.2/24 dev %s", k->ns, k->tap);
+    ip_cmd("ip -n %s link set %s up", k->ns, k->tap);
+    ip_cmd("ip -n %s link set lo up", k->ns);
+    /*
+     * The sink only receives, so the kernel never confirms the guest as a
+     * neighbor and would ARP for it again mid-stream; the model driver's
+     * host stack does not answer ARP once it is streaming, so pin it.
+     */
+    ip_cmd("ip -n %s neigh replace 10.9.0.1 lladdr " QCHIMNEY_MAC
+           " dev %s nud permanent", k->ns, k->tap);
+    argv[3] = k->ns;
+    g_assert(g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
+                                      G_SPAWN_SEARCH_PATH |
+                                      G_SPAWN_DO_NOT_REAP_CHILD |
+                                      G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+                                      NULL, &k->pid, NULL, &out_fd, NULL,
+                                      NULL));
+    k->out = fdopen(out_fd, "r");
+    g_assert(fgets(line, sizeof(line), k->out));
+    g_assert_cmpstr(line, ==, "ready\n");
+}
+
+void qchimney_kernel_peer_result(QChimneyKernelPeer *k, unsigned *port,
+                                 uint64_t *bytes, char *sha, size_t shalen)
+{
+    g_autofree char *fmt = g_strdup_printf("%%u %%" SCNu64 " %%%zus",
+                                           shalen - 1);
+    char line[256];
+
+    g_assert(fgets(line, sizeof(line), k->out));
+    g_assert_cmpint(sscanf(line, fmt, port, bytes, sha), ==, 3);
+}
+
+void qchimney_kernel_peer_stop(QChimneyKernelPeer *k)
+{
+    g_autofree char *cmd = g_strdup_printf("ip netns del %s", k->ns);
+
+    fclose(k->out);
+    g_spawn_close_pid(k->pid);
+    close(k->tap_fd);
+    run_cmd(cmd);
+    g_free(k->ns);
+    g_free(k->tap);
+}
+
+void qchimney_relay_start(QChimneyRelay *r, int sock, int tap, double loss,
+                          double dup, double reorder)
+{
+    memset(r, 0, sizeof(*r));
+    r->sock = sock;
+    r->tap = tap;
+    r->rand = g_rand_new_with_seed(1234);
+    r->loss = loss;
+    r->dup = dup;
+    r->reorder = reorder;
+    r->thread = g_thread_new("relay", relay_thread, r);
+}
+
+void qchimney_relay_set_lossy(QChimneyRelay *r, bool lossy)
+{
+    qatomic_set(&r->lossy, lossy);
+}
+
+void qchimney_relay_stop(QChimneyRelay *r)
+{
+    qatomic_set(&r->stop, true);
+    g_thread_join(r->thread);
+    g_rand_free(r->rand);
+}
+
+#endif /* CONFIG_LINUX */

@@ -1,0 +1,67 @@
+/*
+ * libqos chimney-nic against the Linux kernel's TCP, behind a lossy relay
+ *
+ * A tap device in a network namespace of the test's, the kernel's TCP
+ * there as the peer (a Python sink that hashes, or echoes, what arrives),
+ * and between QEMU's socket netdev and the tap a relay thread that drops,
+ * duplicates and reorders TCP frames by a seeded schedule (the kernel has
+ * no netem here).  Linux only; it needs root, /dev/net/tun and ip(8).
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef LIBQOS_CHIMNEY_RELAY_H
+#define LIBQOS_CHIMNEY_RELAY_H
+
+#include "chimney-host.h"
+
+#ifdef CONFIG_LINUX
+
+/* The sink listens on 10.9.0.2:5001; the guest is 10.9.0.1 */
+#define QCHIMNEY_KERNEL_PORT 5001
+
+typedef struct QChimneyKernelPeer {
+    char *ns;                   /* the network namespace */
+    char *tap;                  /* its tap device */
+    int tap_fd;
+    GPid pid;                   /* the sink */
+    FILE *out;                  /* its report, a line per connection */
+} QChimneyKernelPeer;
+
+/* Why the kernel peer cannot run here, or NULL */
+const char *qchimney_kernel_peer_unusable(void);
+/*
+ * The namespace, its tap and a sink for @conns connections, with a socket
+ * receive buffer of @rcvbuf (0: the default) and, if @slow is not "0", a
+ * reader that sleeps that many seconds between reads; with @echo the sink
+ * sends everything back.
+ */
+void qchimney_kernel_peer_start(QChimneyKernelPeer *k, int conns, int rcvbuf,
+                                const char *slow, bool echo);
+/* The sink's report of one connection: its port, bytes and SHA-256 */
+void qchimney_kernel_peer_result(QChimneyKernelPeer *k, unsigned *port,
+                                 uint64_t *bytes, char *sha, size_t shalen);
+void qchimney_kernel_peer_stop(QChimneyKernelPeer *k);
+
+typedef struct QChimneyRelay {
+    int sock, tap;
+    GRand *rand;
+    double loss, dup, reorder;
+    bool lossy;                 /* only once the connections are offloaded */
+    bool stop;
+    GThread *thread;
+    uint64_t dropped, duplicated, reordered;
+} QChimneyRelay;
+
+/* Relay between QEMU's socket netdev @sock and @tap, seeded */
+void qchimney_relay_start(QChimneyRelay *r, int sock, int tap, double loss,
+                          double dup, double reorder);
+/* Drop, duplicate and reorder from now on */
+void qchimney_relay_set_lossy(QChimneyRelay *r, bool lossy);
+void qchimney_relay_stop(QChimneyRelay *r);
+
+#endif /* CONFIG_LINUX */
+
+#endif /* LIBQOS_CHIMNEY_RELAY_H */

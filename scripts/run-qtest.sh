@@ -3,7 +3,7 @@
 #
 # Run one test binary of the QEMU build (a qtest runs against the build's
 # qemu-system-x86_64).
-#   run-qtest.sh QEMU_BUILD_DIR tests/qtest/chimney-test [ARGS...]
+#   run-qtest.sh QEMU_BUILD_DIR tests/qtest/chimney-dev-test [ARGS...]
 set -euo pipefail
 qbuild=$1 name=$2
 shift 2

@@ -13,44 +13,8 @@
 
 #include <string.h>
 #include "chimney-guest-ndis.h"
+#include "chimney-guest-le.h"
 
-static uint16_t le16_in(const void *p)
-{
-    const uint8_t *b = p;
-
-    return b[0] | b[1] << 8;
-}
-
-static uint32_t le32_in(const void *p)
-{
-    const uint8_t *b = p;
-
-    return b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-static void le16_out(void *p, uint16_t v)
-{
-    uint8_t *b = p;
-
-    b[0] = v;
-    b[1] = v >> 8;
-}
-
-static void le32_out(void *p, uint32_t v)
-{
-    uint8_t *b = p;
-
-    b[0] = v;
-    b[1] = v >> 8;
-    b[2] = v >> 16;
-    b[3] = v >> 24;
-}
-
-static void le64_out(void *p, uint64_t v)
-{
-    le32_out(p, v);
-    le32_out((uint8_t *)p + 4, v >> 32);
-}
 
 static uint16_t be16_to_host(uint16_t v)
 {

@@ -2,7 +2,7 @@
  * chimney-nic: the driver's side of the guest ABI, free of any OS
  *
  * See chimney-guest.h.  Multi-byte fields are little-endian on the wire;
- * the helpers below assemble them byte by byte, so this file is correct
+ * chimney-guest-le.h assembles them byte by byte, so this file is correct
  * whatever the byte order of the CPU that runs the driver.
  *
  * Copyright (c) 2026 The qemu-chimney authors
@@ -12,49 +12,8 @@
 
 #include <string.h>
 #include "chimney-guest.h"
+#include "chimney-guest-le.h"
 
-static uint16_t le16_in(const void *p)
-{
-    const uint8_t *b = p;
-
-    return b[0] | b[1] << 8;
-}
-
-static uint32_t le32_in(const void *p)
-{
-    const uint8_t *b = p;
-
-    return b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-static uint64_t le64_in(const void *p)
-{
-    return le32_in(p) | (uint64_t)le32_in((const uint8_t *)p + 4) << 32;
-}
-
-static void le16_out(void *p, uint16_t v)
-{
-    uint8_t *b = p;
-
-    b[0] = v;
-    b[1] = v >> 8;
-}
-
-static void le32_out(void *p, uint32_t v)
-{
-    uint8_t *b = p;
-
-    b[0] = v;
-    b[1] = v >> 8;
-    b[2] = v >> 16;
-    b[3] = v >> 24;
-}
-
-static void le64_out(void *p, uint64_t v)
-{
-    le32_out(p, v);
-    le32_out((uint8_t *)p + 4, v >> 32);
-}
 
 void chimney_guest_ring_init(ChimneyGuestRing *r, uint64_t base,
                              uint32_t size, uint32_t esize)

@@ -4,6 +4,7 @@
  *
  *   chimney-im-stat          the counters since load or the last reset
  *   chimney-im-stat reset    set them to zero
+ *   chimney-im-stat --machine  the counters as key=value lines, for scripts
  *
  * Copyright (c) 2026 The qemu-chimney authors
  *
@@ -15,8 +16,31 @@
 #include <string.h>
 #include "chimney-im-ioctl.h"
 
+/* One key=value line per counter, in the order of ChimneyImCounters */
+static void print_machine(const ChimneyImCounters *c)
+{
+    printf("send_complete_calls=%llu\n", c->send_complete_calls);
+    printf("send_complete_nbls=%llu\n", c->send_complete_nbls);
+    printf("send_success=%llu\n", c->send_success);
+    printf("send_upload_in_progress=%llu\n", c->send_upload_in_progress);
+    printf("send_request_aborted=%llu\n", c->send_request_aborted);
+    printf("send_other_status=%llu\n", c->send_other_status);
+    printf("send_bytes=%llu\n", c->send_bytes);
+    printf("sends=%llu\n", c->sends);
+    printf("receive_complete_nbls=%llu\n", c->receive_complete_nbls);
+    printf("receive_indications=%llu\n", c->receive_indications);
+    printf("disconnect_complete_nbls=%llu\n", c->disconnect_complete_nbls);
+    printf("forward_complete_nbls=%llu\n", c->forward_complete_nbls);
+    printf("events=%llu\n", c->events);
+    printf("offloads=%llu\n", c->offloads);
+    printf("offload_failures=%llu\n", c->offload_failures);
+    printf("terminates=%llu\n", c->terminates);
+}
+
 int main(int argc, char **argv)
 {
+    int machine = argc > 1 && !strcmp(argv[1], "--machine");
+
     HANDLE h = CreateFileA(CHIMNEY_IM_USER_PATH, GENERIC_READ | GENERIC_WRITE,
                            0, NULL, OPEN_EXISTING, 0, NULL);
     ChimneyImCounters c;
@@ -42,6 +66,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "chimney-im-stat: no counters (error %lu)\n",
                 GetLastError());
         return 1;
+    }
+    if (machine) {
+        print_machine(&c);
+        CloseHandle(h);
+        return 0;
     }
     printf("ProtocolTcpOffloadSendComplete calls  %llu\n",
            c.send_complete_calls);

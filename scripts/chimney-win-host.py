@@ -452,6 +452,21 @@ def parse_guest(data):
     return g, problems
 
 
+def wmic_drivers(raw_lines, drivers):
+    """Versions from 'wmic path Win32_PnPSignedDriver ... /format:list'
+    (DeviceName= starts a record)."""
+    name = None
+    for line in raw_lines:
+        k, _, v = line.strip().partition('=')
+        if k == 'DeviceName':
+            name = ('chimneynic' if 'chimney-nic' in v.lower() else
+                    'chimneyim' if 'chimney-im' in v.lower() else None)
+        elif name and k == 'DriverVersion' and v:
+            drivers.setdefault(name, {}).setdefault('version', v)
+        elif name and k == 'IsSigned' and v:
+            drivers.setdefault(name, {}).setdefault('signed', v)
+
+
 def chimney_state(raw_lines):
     for line in raw_lines:
         m = re.match(r'\s*Chimney Offload State\s*:\s*(\S+)', line, re.I)
@@ -508,6 +523,7 @@ def cmd_report(a):
         out.append('%-18s %s' % (k, v))
     for line in g['raw'].get('ver', [])[:1]:
         row('guest', line.strip())
+    wmic_drivers(g['raw'].get('wmic', []), g['drivers'])
     drv = []
     for name, d in sorted(g['drivers'].items()):
         s = '%s %s (%s' % (name, d.get('version', '?'), d.get('state', '?'))

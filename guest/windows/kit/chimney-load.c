@@ -6,7 +6,7 @@
  * netstat -t does) and reads the peer's verdict on every stream.
  *
  *   chimney-load --port P [--host A] [--conns N] [--mib M] [--seed S]
- *                [--wait SECONDS]
+ *                [--wait SECONDS] [--log FILE]
  *
  * Every output line starts with "@chimney " and is key=value fields, for
  * the host's report parser; the exit status is 0 when the peer verified
@@ -43,6 +43,7 @@ typedef struct LoadConn {
 } LoadConn;
 
 static struct {
+    FILE *log;                      /* a copy of every line, or NULL */
     struct sockaddr_in peer;
     unsigned seed;
     int wait_s;
@@ -128,6 +129,14 @@ static void say(const char *fmt, ...)
     fputc('\n', stdout);
     fflush(stdout);
     va_end(ap);
+    if (cfg.log) {
+        va_start(ap, fmt);
+        fputs("@chimney ", cfg.log);
+        vfprintf(cfg.log, fmt, ap);
+        fputc('\n', cfg.log);
+        fflush(cfg.log);
+        va_end(ap);
+    }
 }
 
 static int send_all(SOCKET s, const unsigned char *p, int len)
@@ -308,10 +317,11 @@ static void netstat_lines(void)
 static int usage(int status)
 {
     fputs("usage: chimney-load --port P [--host A] [--conns N] [--mib M]\n"
-          "                    [--seed S] [--wait SECONDS]\n"
+          "                    [--seed S] [--wait SECONDS] [--log FILE]\n"
           "  N connections (1-64, default 4) to A:P (default host\n"
           "  10.0.2.2, QEMU's user-mode gateway), M MiB each (default 16),\n"
-          "  connecting retried for SECONDS (default 120)\n",
+          "  connecting retried for SECONDS (default 120); every line\n"
+          "  is also appended to FILE\n",
           status ? stderr : stdout);
     return status;
 }
@@ -345,6 +355,8 @@ int main(int argc, char **argv)
             mib = parse_num(v, 0);
         } else if (!strcmp(argv[i], "--seed")) {
             cfg.seed = (unsigned)parse_num(v, 0);
+        } else if (!strcmp(argv[i], "--log")) {
+            cfg.log = fopen(v, "a");
         } else if (!strcmp(argv[i], "--wait")) {
             cfg.wait_s = (int)parse_num(v, 0);
         } else {

@@ -94,6 +94,39 @@ cp "$src/guest/windows/miniport/chimneynic.inf" \
 openssl x509 -in "$out/test-cert.pem" -outform der \
     -out "$out/iso/chimney-test.cer"
 
+# The guest kit of scripts/run-windows.sh: the setup script (CRLF for
+# cmd), the workload, a note on the report lines
+$cc -std=gnu11 -O2 -Wall -Wextra -Werror \
+    "$src/guest/windows/kit/chimney-load.c" -o "$out/chimney-load.exe" -lws2_32
+sign "$out/chimney-load.exe" "chimney-load workload" \
+    "$out/iso/chimney-load.exe"
+sed 's/$/\r/' "$src/guest/windows/kit/chimney-setup.cmd" \
+    >"$out/iso/chimney-setup.cmd"
+sed 's/$/\r/' "$src/guest/windows/kit/README.txt" >"$out/iso/README.txt"
+
+# A signed catalog per driver package, so Windows installs them without
+# asking (scripts/make-catalog.py; the ISO's INFs get a CatalogFile line
+# when theirs has none)
+catalog() {
+    local name=$1 hwids=$2
+    shift 2
+    local args=()
+    for h in $hwids; do
+        args+=(--hwid "$h")
+    done
+    python3 "$src/scripts/make-catalog.py" --out "$out/$name.unsigned" \
+        --name "$name" --inf-catalog "${args[@]}" "$@"
+    rm -f "$out/iso/$name"
+    osslsigncode sign -certs "$out/test-cert.pem" -key "$out/test-cert.key" \
+        -h sha1 -n "qemu-chimney drivers" -in "$out/$name.unsigned" \
+        -out "$out/iso/$name" >/dev/null
+}
+catalog chimneynic.cat 'PCI\VEN_1AF4&DEV_10F0' \
+    "$out/iso/chimneynic.inf" "$out/iso/chimneynic.sys"
+catalog chimneyim.cat 'qc_chimneyim qc_chimneyimmp' \
+    "$out/iso/chimneyim.inf" "$out/iso/chimneyim_m.inf" \
+    "$out/iso/chimneyim.sys"
+
 rm -f "$out/chimney-drivers.iso"
 xorriso -as mkisofs -quiet -J -R -V CHIMNEY_DRIVERS \
     -o "$out/chimney-drivers.iso" "$out/iso" 2>/dev/null

@@ -480,6 +480,8 @@ def load_peer(path):
     if path and os.path.exists(path):
         with open(path, errors='replace') as f:
             for line in f:
+                if line.startswith('#') or not line.strip():
+                    continue
                 try:
                     r = json.loads(line)
                     if isinstance(r, dict):

@@ -73,7 +73,7 @@ if errorlevel 1 (
     exit /b 1
 )
 
-rem ---- 0. the kit on the system drive, the start-up task ----
+:: ---- 0. the kit on the system drive, the start-up task ----
 if /i "%SRC%"=="%KIT%\" (
     call :say step name=copy status=skip detail=running-from-the-kit
 ) else (
@@ -96,7 +96,7 @@ if errorlevel 1 (
     call :say step name=task status=skip
 )
 
-rem ---- 1. the test certificate (adding twice is harmless) ----
+:: ---- 1. the test certificate (adding twice is harmless) ----
 call %CERTUTIL% -addstore Root "%KIT%\chimney-test.cer" >nul 2>&1
 if errorlevel 1 (
     call :fatal cert "certutil -addstore Root failed"
@@ -109,7 +109,7 @@ if errorlevel 1 (
 )
 call :say step name=cert status=ok
 
-rem ---- 2. test signing, active in this boot ----
+:: ---- 2. test signing, active in this boot ----
 call %REG% query HKLM\SYSTEM\CurrentControlSet\Control /v SystemStartOptions 2>nul | find "TESTSIGNING" >nul
 if not errorlevel 1 (
     call :say step name=testsigning status=skip detail=active
@@ -132,7 +132,7 @@ exit /b 0
 :drivers
 if exist "%KIT%\testsigning-reboot.txt" del "%KIT%\testsigning-reboot.txt"
 
-rem ---- 3. the miniport ----
+:: ---- 3. the miniport ----
 call :running chimneynic
 if not errorlevel 1 (
     call :say step name=miniport status=skip detail=running
@@ -150,7 +150,7 @@ if not errorlevel 1 (
     call :say step name=miniport status=ok
 )
 
-rem ---- 4. the intermediate driver ----
+:: ---- 4. the intermediate driver ----
 call %NETCFG% -q qc_chimneyim 2>nul | find "not installed" >nul
 if errorlevel 1 (
     call :say step name=im status=skip detail=installed
@@ -168,7 +168,7 @@ if errorlevel 1 (
     call :say step name=im status=ok
 )
 
-rem ---- 5. chimney ----
+:: ---- 5. chimney ----
 call %NETSH% int tcp set global chimney=enabled >> "%LOG%" 2>&1
 if errorlevel 1 (
     call :fatal chimney "netsh int tcp set global chimney=enabled failed"
@@ -176,7 +176,7 @@ if errorlevel 1 (
 )
 call :say step name=chimney status=ok
 
-rem ---- 6. the workload ----
+:: ---- 6. the workload ----
 set "CFG="
 if defined CHIMNEY_CFG set "CFG=%CHIMNEY_CFG%"
 if not defined CFG for %%D in (D E F G H I J K L M N O P Q R S T U V W X Y Z) do if not defined CFG if exist %%D:\chimney-run.cfg set "CFG=%%D:\chimney-run.cfg"
@@ -209,7 +209,7 @@ if errorlevel 1 (
     call :say step name=workload status=ok
 )
 
-rem ---- 7. the report ----
+:: ---- 7. the report ----
 :report
 type nul > "%REPORT%"
 >>"%REPORT%" echo @chimney report-begin version=1
@@ -229,9 +229,9 @@ if /i "%OUT%"=="COM1" (
 if "%RESULT%"=="ok" exit /b 0
 exit /b 1
 
-rem ---- helpers ----
+:: ---- helpers ----
 
-rem :tool VAR default -- VAR is CHIMNEY_TOOL_<default> when set
+:: :tool VAR default -- VAR is CHIMNEY_TOOL_<default> when set
 :tool
 set "%~1=%~2"
 if defined CHIMNEY_TOOL_%~1 call set "%~1=%%CHIMNEY_TOOL_%~1%%"
@@ -247,7 +247,7 @@ if /i "%OUT%"=="COM1" (
 )
 exit /b 0
 
-rem :fatal step "why" -- a failed step: the report still follows
+:: :fatal step "why" -- a failed step: the report still follows
 :fatal
 set "RESULT=fail"
 call :say step name=%~1 status=fail
@@ -262,7 +262,7 @@ call :say report-begin version=1
 call :say report-end status=fail
 exit /b 0
 
-rem :running service -- errorlevel 0 when it runs
+:: :running service -- errorlevel 0 when it runs
 :running
 call %SC% query %~1 2>nul | find "RUNNING" >nul
 exit /b %errorlevel%
@@ -290,7 +290,9 @@ for /f "skip=1 delims=" %%H in ('%CERTUTIL% -hashfile "%F%" 2^>nul') do (
 exit /b 0
 
 :help
-for /f "tokens=1,* delims= " %%A in ('findstr /b /c:"rem" "%~f0"') do (
-    if "%%B"=="" (echo.) else echo %%B
+for /f "usebackq skip=2 tokens=1,* delims= " %%A in ("%~f0") do (
+    if /i not "%%A"=="rem" goto help_end
+    echo.%%B
 )
+:help_end
 exit /b 0

@@ -9,6 +9,11 @@ rem "machine" (test signing, services, the IM, the task) is files in
 rem %FAKE_STATE%.  A reboot (shutdown /r) turns a pending bcdedit setting
 rem into an active one.
 setlocal EnableExtensions
+if "%~1"=="/?" (
+    echo fake-tool.cmd TOOL ARGS...: a stand-in for a Windows system tool,
+    echo for chimney-setup.cmd under Wine; see tests/wguest/test-wine.sh
+    exit /b 0
+)
 set "S=%FAKE_STATE%"
 set "T=%~1"
 shift

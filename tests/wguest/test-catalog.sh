@@ -10,6 +10,9 @@
 #
 #   test-catalog.sh PROJECT_ROOT WINDOWS_BUILD_DIR
 set -euo pipefail
+case "${1:-}" in
+-h|--help) sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+esac
 
 root=$1
 win=$2

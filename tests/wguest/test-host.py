@@ -17,6 +17,12 @@ import sys
 import tempfile
 import time
 
+if len(sys.argv) != 2 or sys.argv[1] in ('-h', '--help'):
+    for line in open(__file__).read().splitlines()[3:]:
+        if not line.startswith('#'):
+            break
+        print(line[2:])
+    sys.exit(0 if len(sys.argv) == 2 else 2)
 root = sys.argv[1]
 host = os.path.join(root, 'scripts', 'chimney-win-host.py')
 data = os.path.join(root, 'tests', 'wguest', 'data')

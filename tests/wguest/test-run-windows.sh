@@ -13,6 +13,9 @@
 #
 #   test-run-windows.sh PROJECT_ROOT BUILD_DIR
 set -euo pipefail
+case "${1:-}" in
+-h|--help) sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+esac
 
 root=$1
 build=$2

@@ -17,6 +17,8 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True
+
 if len(sys.argv) != 2 or sys.argv[1] in ('-h', '--help'):
     for line in open(__file__).read().splitlines()[3:]:
         if not line.startswith('#'):

@@ -15,6 +15,11 @@
 #       device's QMP counters while it works, writes them to --qmp-out;
 #       exit 0 on the guest's report-end line, 2 on timeout, 3 when QEMU
 #       ended first
+#   chimney-win-host.py unattend --key KEY --out FILE
+#       the autounattend.xml of run-windows.sh --install: Windows 7 /
+#       8.1 x64 Setup on disk 0 with no questions, a local administrator
+#       "chimney" (password "chimney") logged on once, whose first logon
+#       starts chimney-setup.cmd from whichever CD holds it
 #   chimney-win-host.py report --serial LOG [--peer F] [--qmp F]
 #                              [--build DIR] [--json F] [--rules R]
 #       the final report from the guest's COM1 log, the peer's results
@@ -607,6 +612,91 @@ def cmd_report(a):
     return 0 if not failures else 1
 
 
+# ---- unattended installation ----
+
+KEY = re.compile(r'^[0-9A-Z]{5}(-[0-9A-Z]{5}){4}$')
+COMPONENT = ('<component name="%s" processorArchitecture="amd64" '
+             'publicKeyToken="31bf3856ad364e35" language="neutral" '
+             'versionScope="nonSxS" '
+             'xmlns:wcm="http://schemas.microsoft.com/WMIConfig/2002/State">')
+FIRST_LOGON = ('cmd /c for %d in (D E F G H I J K L M N O P Q R S T U V W '
+               'X Y Z) do if exist %d:\\chimney-setup.cmd '
+               '(%d:\\chimney-setup.cmd &amp; exit)')
+
+
+def unattend_xml(key):
+    intl = ''.join('<%s>en-US</%s>' % (t, t) for t in
+                   ('InputLocale', 'SystemLocale', 'UILanguage',
+                    'UserLocale'))
+    pw = '<Password><Value>chimney</Value><PlainText>true</PlainText>' \
+         '</Password>'
+    return '\n'.join([
+        '<?xml version="1.0" encoding="utf-8"?>',
+        '<!-- SPDX-License-Identifier: GPL-2.0-or-later -->',
+        '<!-- written by scripts/run-windows.sh, install mode -->',
+        '<unattend xmlns="urn:schemas-microsoft-com:unattend">',
+        '<settings pass="windowsPE">',
+        COMPONENT % 'Microsoft-Windows-International-Core-WinPE',
+        '<SetupUILanguage><UILanguage>en-US</UILanguage></SetupUILanguage>',
+        intl, '</component>',
+        COMPONENT % 'Microsoft-Windows-Setup',
+        '<DiskConfiguration><WillShowUI>OnError</WillShowUI>',
+        '<Disk wcm:action="add"><DiskID>0</DiskID>'
+        '<WillWipeDisk>true</WillWipeDisk>',
+        '<CreatePartitions><CreatePartition wcm:action="add">'
+        '<Order>1</Order><Type>Primary</Type><Extend>true</Extend>'
+        '</CreatePartition></CreatePartitions>',
+        '<ModifyPartitions><ModifyPartition wcm:action="add">'
+        '<Order>1</Order><PartitionID>1</PartitionID><Active>true</Active>'
+        '<Format>NTFS</Format><Label>Windows</Label><Letter>C</Letter>'
+        '</ModifyPartition></ModifyPartitions>',
+        '</Disk></DiskConfiguration>',
+        '<ImageInstall><OSImage><InstallTo><DiskID>0</DiskID>'
+        '<PartitionID>1</PartitionID></InstallTo>'
+        '<WillShowUI>OnError</WillShowUI></OSImage></ImageInstall>',
+        '<UserData><AcceptEula>true</AcceptEula>'
+        '<FullName>chimney</FullName><Organization>qemu-chimney'
+        '</Organization><ProductKey><Key>%s</Key>'
+        '<WillShowUI>OnError</WillShowUI></ProductKey></UserData>' % key,
+        '</component>', '</settings>',
+        '<settings pass="specialize">',
+        COMPONENT % 'Microsoft-Windows-Shell-Setup',
+        '<ComputerName>chimney-win</ComputerName>'
+        '<TimeZone>UTC</TimeZone>',
+        '</component>', '</settings>',
+        '<settings pass="oobeSystem">',
+        COMPONENT % 'Microsoft-Windows-International-Core', intl,
+        '</component>',
+        COMPONENT % 'Microsoft-Windows-Shell-Setup',
+        '<OOBE><HideEULAPage>true</HideEULAPage>'
+        '<NetworkLocation>Work</NetworkLocation>'
+        '<ProtectYourPC>3</ProtectYourPC>'
+        '<SkipMachineOOBE>true</SkipMachineOOBE>'
+        '<SkipUserOOBE>true</SkipUserOOBE></OOBE>',
+        '<UserAccounts><LocalAccounts><LocalAccount wcm:action="add">'
+        '<Name>chimney</Name><Group>Administrators</Group>%s'
+        '</LocalAccount></LocalAccounts></UserAccounts>' % pw,
+        '<AutoLogon><Enabled>true</Enabled><LogonCount>1</LogonCount>'
+        '<Username>chimney</Username>%s</AutoLogon>' % pw,
+        '<FirstLogonCommands><SynchronousCommand wcm:action="add">'
+        '<Order>1</Order><CommandLine>%s</CommandLine>'
+        '<Description>qemu-chimney setup</Description>'
+        '</SynchronousCommand></FirstLogonCommands>' % FIRST_LOGON,
+        '</component>', '</settings>',
+        '</unattend>', ''])
+
+
+def cmd_unattend(a):
+    key = a.key.strip().upper()
+    if not KEY.match(key):
+        print('run-windows: --key must look like XXXXX-XXXXX-XXXXX-XXXXX-'
+              'XXXXX', file=sys.stderr)
+        return 2
+    with open(a.out, 'w', newline='\r\n') as f:
+        f.write(unattend_xml(key))
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(
         description='host side of scripts/run-windows.sh: the TCP peer, '
@@ -631,6 +721,9 @@ def main():
     s.add_argument('--interval', type=float, default=2.0)
     s.add_argument('--quit', action='store_true',
                    help='quit QEMU over QMP once the report is in')
+    s = sub.add_parser('unattend', help='autounattend.xml for --install')
+    s.add_argument('--key', required=True)
+    s.add_argument('--out', required=True)
     s = sub.add_parser('report', help='the final report')
     s.add_argument('--serial', required=True)
     s.add_argument('--peer')
@@ -640,7 +733,7 @@ def main():
     s.add_argument('--rules')
     a = p.parse_args()
     return {'peer': cmd_peer, 'monitor': cmd_monitor,
-            'report': cmd_report}[a.cmd](a)
+            'report': cmd_report, 'unattend': cmd_unattend}[a.cmd](a)
 
 
 if __name__ == '__main__':

@@ -10,6 +10,7 @@
 # counters and the device's own QMP counters.
 #
 #   run-windows.sh IMAGE [options] [-- QEMU ARGS...]
+#   run-windows.sh --install WIN_ISO --key KEY NEW_IMAGE [options]
 #
 #   --conns N        TCP connections the guest opens, 1 to 64 (default 4)
 #   --mib M          MiB each connection streams, 1 to 4096 (default 16)
@@ -29,6 +30,13 @@
 #                    default with TCG)
 #   --headless       no window (-display none)
 #   --dry-run        print the QEMU command line and exit
+#   --install ISO    create NEW_IMAGE (qcow2, --disk-size, default 40G)
+#                    and install Windows 7 / 8.1 x64 from ISO into it
+#                    unattended (autounattend.xml on the run CD; a local
+#                    administrator "chimney", password "chimney"), then
+#                    set up and run as usual, with no action in the guest;
+#                    NEW_IMAGE is then yours for later runs
+#   --key KEY        the product key for --install
 #   -h, --help       this text
 #
 # IMAGE is never written: QEMU runs on a qcow2 overlay backed by it.
@@ -47,7 +55,7 @@ here=$(pwd)
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-usage() { sed -n '4,46p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '4,55p' "$0" | sed 's/^# \{0,1\}//'; }
 bad() { echo "run-windows: $* (see --help)" >&2; exit 2; }
 say() { echo "run-windows: $*"; }
 # A command line to copy and paste: words with other characters quoted
@@ -64,11 +72,13 @@ show_cmd() {
 }
 
 image= conns=4 mib=16 rules= timeout=3600 dir= keep=0 machine=pc
-memory=4G headless=0 dry=0 cpu=
+memory=4G headless=0 dry=0 cpu= install= key= disk_size=40G
+timeout_set=0
 qemu_extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
-    --conns|--mib|--rules|--timeout|--dir|--machine|--memory|--cpu)
+    --conns|--mib|--rules|--timeout|--dir|--machine|--memory|--cpu|\
+    --install|--key|--disk-size)
         [ $# -ge 2 ] || bad "$1 needs a value"
         ;;
     esac
@@ -76,11 +86,16 @@ while [ $# -gt 0 ]; do
     --conns) conns=$2; shift 2 ;;
     --mib) mib=$2; shift 2 ;;
     --rules) rules=$2; shift 2 ;;
-    --timeout) timeout=$2; shift 2 ;;
+    --timeout) timeout=$2; timeout_set=1; shift 2 ;;
     --dir) dir=$(cd "$here" && realpath -m -- "$2"); shift 2 ;;
     --machine) machine=$2; shift 2 ;;
     --memory) memory=$2; shift 2 ;;
     --cpu) cpu=$2; shift 2 ;;
+    --install) install=$(cd "$here" && realpath -e -- "$2" 2>/dev/null) ||
+        bad "--install $2: no such ISO"
+        shift 2 ;;
+    --key) key=$2; shift 2 ;;
+    --disk-size) disk_size=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     --headless) headless=1; shift ;;
     --dry-run) dry=1; shift ;;
@@ -102,10 +117,23 @@ case "$machine" in pc|q35) ;; *) bad "--machine must be pc or q35" ;; esac
 [[ $rules != *$'\n'* ]] || bad "--rules: one line"
 [[ -z $cpu || $cpu =~ ^[A-Za-z0-9_.,=+-]+$ ]] || bad "--cpu: a CPU model"
 [ -n "$image" ] || bad "IMAGE is missing"
-image=$(cd "$here" && realpath -e -- "$image" 2>/dev/null) ||
-    bad "no such image: $image"
-[ -f "$image" ] || [ -b "$image" ] || bad "$image is not a file"
-[ -r "$image" ] || bad "$image is not readable"
+if [ -n "$install" ]; then
+    [ -n "$key" ] || bad "--install needs --key"
+    [[ ${key^^} =~ ^[0-9A-Z]{5}(-[0-9A-Z]{5}){4}$ ]] ||
+        bad "--key must look like XXXXX-XXXXX-XXXXX-XXXXX-XXXXX"
+    [[ $disk_size =~ ^[0-9]+[MGT]$ ]] || bad "--disk-size: a size such as 40G"
+    image=$(cd "$here" && realpath -m -- "$image")
+    [ ! -e "$image" ] ||
+        bad "$image exists: --install creates a new image, it never overwrites one"
+    [ -d "$(dirname "$image")" ] || bad "no directory for $image"
+    [ "$timeout_set" = 1 ] || timeout=10800
+else
+    [ -z "$key" ] || bad "--key is for --install"
+    image=$(cd "$here" && realpath -e -- "$image" 2>/dev/null) ||
+        bad "no such image: $image"
+    [ -f "$image" ] || [ -b "$image" ] || bad "$image is not a file"
+    [ -r "$image" ] || bad "$image is not readable"
+fi
 
 build=$root/build
 dir=${dir:-$build/windows-run}
@@ -138,7 +166,13 @@ image_format() {
     *) echo raw ;;
     esac
 }
-format=$(image_format)
+if [ -n "$install" ]; then
+    format=qcow2
+    disk=$image        # ours: made here, installed into, then the user's
+else
+    format=$(image_format)
+    disk=$overlay
+fi
 
 accel=tcg
 if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
@@ -155,20 +189,30 @@ cmd=("$qemu" -name chimney-windows -M "$machine" -accel "$accel")
 # Debian's QEMU data has no kvmvapic.bin; Windows does not need it
 [ "$accel" = kvm ] && cmd+=(-global kvm-apic.vapic=false)
 cmd+=(-m "$memory" -smp 2 -rtc base=localtime
-      -drive "file=$overlay,format=qcow2,if=ide,index=0"
+      -drive "file=$disk,format=qcow2,if=ide,index=0"
       -drive "file=$iso,format=raw,if=ide,index=1,media=cdrom,readonly=on"
       -drive "file=$cfg_iso,format=raw,if=ide,index=2,media=cdrom,readonly=on"
       -netdev user,id=n0 -device "$device"
       -chardev "file,id=com1,path=$dir/com1.log" -serial chardev:com1
       -qmp "unix:$dir/qmp.sock,server=on,wait=off"
       -usb -device usb-tablet)
+if [ -n "$install" ]; then
+    # Setup boots from the third CD once (SeaBIOS skips the two that do
+    # not boot), then from the disk
+    cmd+=(-drive "file=$install,format=raw,if=ide,index=3,media=cdrom,readonly=on"
+          -boot once=d)
+fi
 [ "$headless" = 1 ] && cmd+=(-display none)
 cmd+=("${qemu_extra[@]}")
 
 if [ "$dry" = 1 ]; then
     [ "$accel" = kvm ] ||
         say "warning: /dev/kvm is not usable: TCG, Windows will be slow"
-    say "image $image ($format) is only read: overlay $overlay"
+    if [ -n "$install" ]; then
+        say "would create $image ($disk_size) and install $install into it"
+    else
+        say "image $image ($format) is only read: overlay $overlay"
+    fi
     show_cmd "${cmd[@]}"
     exit 0
 fi
@@ -216,6 +260,10 @@ seed=$((RANDOM * 32768 + RANDOM))
 mkdir -p "$dir/cfg"
 printf '# written by scripts/run-windows.sh\r\nhost=10.0.2.2\r\nport=%s\r\nconns=%s\r\nmib=%s\r\nseed=%s\r\n' \
     "$port" "$conns" "$mib" "$seed" >"$dir/cfg/chimney-run.cfg"
+if [ -n "$install" ]; then
+    python3 "$host" unattend --key "${key^^}" \
+        --out "$dir/cfg/autounattend.xml" || exit 2
+fi
 xorriso -as mkisofs -quiet -J -R -V CHIMNEY_RUN -o "$cfg_iso" \
     "$dir/cfg" 2>/dev/null
 
@@ -223,13 +271,18 @@ backing_of() {
     "$qemu_img" info -U --output=json -- "$1" 2>/dev/null |
         sed -n 's/^ *"backing-filename": "\(.*\)",*$/\1/p' | head -n 1
 }
-if [ -f "$overlay" ] && [ "$(backing_of "$overlay")" = "$image" ]; then
+if [ -n "$install" ]; then
+    "$qemu_img" create -q -f qcow2 "$image" "$disk_size"
+    say "installing Windows from $install into the new $image" \
+        "(unattended; it reboots a few times)"
+elif [ -f "$overlay" ] && [ "$(backing_of "$overlay")" = "$image" ]; then
     say "using the kept overlay $overlay again"
 else
     rm -f "$overlay"
     "$qemu_img" create -q -f qcow2 -F "$format" -b "$image" "$overlay"
 fi
-say "image $image ($format) is only read; the guest writes to $overlay"
+[ -n "$install" ] ||
+    say "image $image ($format) is only read; the guest writes to $overlay"
 say "host peer on 127.0.0.1:$port (the guest's 10.0.2.2:$port)," \
     "$conns connections x $mib MiB"
 echo "run-windows: $(show_cmd "${cmd[@]}")"
@@ -264,7 +317,9 @@ report=0
 python3 "$host" report --serial "$dir/com1.log" --peer "$dir/peer.jsonl" \
     --qmp "$dir/qmp.json" --build "$build/windows" \
     --json "$dir/report.json" ${rules:+--rules "$rules"} || report=$?
-if [ "$keep" = 1 ]; then
+if [ -n "$install" ]; then
+    say "the installed image is $image: run-windows.sh $image next time"
+elif [ "$keep" = 1 ]; then
     say "overlay kept: $overlay (the next run with --dir $dir continues it)"
 else
     rm -f "$overlay"

@@ -188,6 +188,28 @@ recs = [json.loads(ln) for ln in open(res)]
 check('peer: one result line per stream', len(recs) == 5 and
       sum(r['ok'] for r in recs) == 1, recs)
 
+# ---- the unattended installation's answer file ----
+xml_path = os.path.join(tmp, 'autounattend.xml')
+rc, out, _ = run('unattend', '--key', 'abcde-12345-abcde-12345-abcde',
+                 '--out', xml_path)
+try:
+    import xml.etree.ElementTree as ET
+    root_el = ET.parse(xml_path).getroot()
+    ns = '{urn:schemas-microsoft-com:unattend}'
+    cmds = [c.text for c in root_el.iter(ns + 'CommandLine')]
+    keys = [c.text for c in root_el.iter(ns + 'Key')]
+    passes = [st.get('pass') for st in root_el.iter(ns + 'settings')]
+except (OSError, ET.ParseError) as e:
+    cmds, keys, passes = [str(e)], [], []
+check('unattend: well-formed XML, the key, three passes, the setup script '
+      'at first logon', rc == 0 and keys == ['ABCDE-12345-ABCDE-12345-ABCDE']
+      and passes == ['windowsPE', 'specialize', 'oobeSystem'] and
+      len(cmds) == 1 and 'if exist %d:\\chimney-setup.cmd (' in cmds[0]
+      and '& exit' in cmds[0], (rc, out, cmds, keys, passes))
+rc, out, _ = run('unattend', '--key', 'not-a-key', '--out', xml_path)
+check('unattend: a malformed key is refused (2)', rc == 2 and
+      'XXXXX-XXXXX' in out, out)
+
 # ---- monitor ----
 qsock = os.path.join(tmp, 'no-qmp.sock')
 rc, out, _ = run('monitor', '--serial', ok_log, '--qmp', qsock, '--qmp-out',

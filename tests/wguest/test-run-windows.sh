@@ -30,7 +30,6 @@ no() { n=$((n + 1)); echo "not ok $n - $*"; fails=$((fails + 1)); }
 skip() { n=$((n + 1)); echo "ok $n - $* # SKIP"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else no "$what"; fi; }
 
-echo "1..16"
 
 img="$tmp/user image.qcow2"
 if command -v qemu-img >/dev/null; then
@@ -80,6 +79,25 @@ check "bad command lines exit 2 with a message" \
     "$script" "$img"
 check "--help" bash -c '"$0" --help | grep -q -- "--rules RULES"' "$script"
 
+# --install: a new image, the installation CD last, booted once
+head -c 4096 /dev/zero >"$tmp/win.iso"
+key=ABCDE-12345-ABCDE-12345-ABCDE
+out=$("$script" --install "$tmp/win.iso" --key "$key" "$tmp/new.qcow2" \
+      --dry-run --dir "$tmp/run")
+cmdline=$(echo "$out" | tail -n 1)
+check "--install dry-run: the new image is the disk, the ISO boots once" \
+    bash -c '[[ $1 == *"-drive file=$2/new.qcow2,format=qcow2,if=ide,index=0 "* &&
+              $1 == *"-drive file=$2/win.iso,format=raw,if=ide,index=3,media=cdrom,readonly=on -boot once=d"* ]] &&
+             [ ! -e "$2/new.qcow2" ]' _ "$cmdline" "$tmp"
+check "--install never overwrites an image, and needs a well-formed key" \
+    bash -c 'set -e
+             rc=0; "$0" --install "$1/win.iso" --key "$3" "$2" --dry-run >/dev/null 2>&1 || rc=$?
+             [ "$rc" = 2 ]
+             rc=0; "$0" --install "$1/win.iso" "$1/n.qcow2" --dry-run >/dev/null 2>&1 || rc=$?
+             [ "$rc" = 2 ]
+             rc=0; "$0" --install "$1/win.iso" --key 123 "$1/n.qcow2" --dry-run >/dev/null 2>&1 || rc=$?
+             [ "$rc" = 2 ]' "$script" "$tmp" "$img" "$key"
+
 # ---- a short real run ----
 qemu=$build/qemu-build/qemu-system-x86_64
 if [ ! -x "$qemu" ] || ! command -v qemu-img >/dev/null ||
@@ -87,6 +105,7 @@ if [ ! -x "$qemu" ] || ! command -v qemu-img >/dev/null ||
     for i in 1 2 3 4; do
         skip "real run: needs the QEMU build, qemu-img and xorriso"
     done
+    echo "1..$n"
     exit $((fails > 0))
 fi
 rc=0
@@ -104,4 +123,5 @@ check "real run: the device's QMP counters were sampled" \
     grep -q '"x-stat-tx-frames"' "$tmp/real/qmp.json"
 check "real run: the image is unchanged" \
     bash -c '[ "$(sha256sum <"$1")" = "$2" ]' _ "$img" "$sum_before"
+echo "1..$n"
 exit $((fails > 0))

@@ -348,7 +348,7 @@ def cmd_monitor(a):
                 q = None
         if not seen_guest and now - last_hint >= 300:
             last_hint = now
-            print('waiting for the guest: in Windows, run '
+            print(a.hint or 'waiting for the guest: in Windows, run '
                   'D:\\chimney-setup.cmd as administrator once (it '
                   'continues by itself after its reboot)', flush=True)
         if status is None and not pid_alive(a.qemu_pid):
@@ -721,6 +721,7 @@ def main():
     s.add_argument('--interval', type=float, default=2.0)
     s.add_argument('--quit', action='store_true',
                    help='quit QEMU over QMP once the report is in')
+    s.add_argument('--hint', help='what to say while the guest is silent')
     s = sub.add_parser('unattend', help='autounattend.xml for --install')
     s.add_argument('--key', required=True)
     s.add_argument('--out', required=True)
@@ -732,8 +733,11 @@ def main():
     s.add_argument('--json')
     s.add_argument('--rules')
     a = p.parse_args()
-    return {'peer': cmd_peer, 'monitor': cmd_monitor,
-            'report': cmd_report, 'unattend': cmd_unattend}[a.cmd](a)
+    try:
+        return {'peer': cmd_peer, 'monitor': cmd_monitor,
+                'report': cmd_report, 'unattend': cmd_unattend}[a.cmd](a)
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == '__main__':

@@ -292,7 +292,9 @@ qemu_pid=$!
 status=0
 python3 "$host" monitor --serial "$dir/com1.log" --qmp "$dir/qmp.sock" \
     --qmp-out "$dir/qmp.json" --qemu-pid "$qemu_pid" \
-    --timeout "$timeout" --quit || status=$?
+    --timeout "$timeout" --quit \
+    ${install:+--hint "waiting for Windows Setup (unattended) and its first logon"} ||
+    status=$?
 for _ in $(seq 300); do
     kill -0 "$qemu_pid" 2>/dev/null || break
     sleep 0.1

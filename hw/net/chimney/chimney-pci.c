@@ -696,6 +696,11 @@ static void chimney_instance_init(Object *obj)
     chimney_qom_add_properties(obj);
 }
 
+static void chimney_instance_finalize(Object *obj)
+{
+    chimney_fault_finalize(CHIMNEY_NIC(obj));
+}
+
 static void chimney_class_init(ObjectClass *klass, void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(klass);
@@ -720,6 +725,7 @@ static const TypeInfo chimney_info = {
     .parent = TYPE_PCI_DEVICE,
     .instance_size = sizeof(ChimneyState),
     .instance_init = chimney_instance_init,
+    .instance_finalize = chimney_instance_finalize,
     .class_init = chimney_class_init,
     .interfaces = (InterfaceInfo[]) {
         { INTERFACE_CONVENTIONAL_PCI_DEVICE },

@@ -293,6 +293,12 @@ typedef struct ChimneyL2TxDesc {
 #define CHIMNEY_L2TX_EOP                (1u << 0)
 #define CHIMNEY_L2_MAX_TX_SGE           16
 #define CHIMNEY_L2_MAX_FRAME            9216
+/*
+ * While connections are offloaded, host frames that find no L2 RX buffer
+ * wait in the device, up to this many; more are dropped and counted, so
+ * that the offloaded connections' segments never wait behind them.
+ */
+#define CHIMNEY_L2_RX_BACKLOG           64
 #define CHIMNEY_L2_MTU                  1500
 
 /*

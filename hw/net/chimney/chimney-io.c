@@ -587,7 +587,7 @@ static void chimney_io_rx_work(ChimneyState *s)
                                frame + slot->payload)) {
             /* Not the engine's (CLOSED, or a SYN in TIME_WAIT) */
             s->stats.to_host++;
-            if (!chimney_l2_rx_frame(s, frame, slot->len)) {
+            if (!chimney_l2_rx_host(s, frame, slot->len)) {
                 s->stats.rx_dropped++;
             }
         }

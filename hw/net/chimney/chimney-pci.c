@@ -33,6 +33,7 @@ static void chimney_stop_queues(ChimneyState *s)
 
     chimney_offload_reset(s);
     chimney_fault_reset(s);
+    chimney_l2_rx_backlog_clear(s);
     memset(&s->asq, 0, sizeof(s->asq));
     memset(&s->l2_txq, 0, sizeof(s->l2_txq));
     memset(&s->ind_q, 0, sizeof(s->ind_q));
@@ -358,12 +359,13 @@ static ssize_t chimney_receive(NetClientState *nc, const uint8_t *buf,
         if (taken >= 0) {
             return taken ? size : 0;
         }
+        /* The host's: a buffer, the backlog, or back-pressure */
+        if (s->l2_rxq.size && !chimney_l2_rx_host(s, buf, size)) {
+            return 0;
+        }
     }
-    if (chimney_l2_rx_frame(s, buf, size)) {
-        return size;
-    }
-    /* Not running: a stopped NIC drops; out of buffers: queue. */
-    return chimney_running(s) && s->l2_rxq.size ? 0 : size;
+    /* A stopped NIC or one without an RX queue drops */
+    return size;
 }
 
 static void chimney_link_status_changed(NetClientState *nc)
@@ -508,6 +510,7 @@ static void chimney_exit(PCIDevice *pdev)
 
     chimney_offload_exit(s);
     chimney_fault_exit(s);
+    chimney_l2_rx_backlog_clear(s);
     qemu_del_nic(s->nic);
     for (int i = 0; i < CHIMNEY_MAX_CQS; i++) {
         timer_free(s->cq[i].mod_timer);

@@ -786,6 +786,80 @@ static void test_bad_tcp_sends(void)
     qchimney_fx_end(&f);
 }
 
+/* A second connection on @f with @hc's 4-tuple, under index @index */
+static void same_tuple(QChimneyFixture *f, QChimneyConn *nc,
+                       const QChimneyConn *hc, uint32_t index, uint32_t iss)
+{
+    qchimney_conn_setup(f, nc, index, hc->cq, 16);
+    memcpy(nc->peer_mac, hc->peer_mac, 6);
+    nc->port = hc->port;
+    nc->peer_port = hc->peer_port;
+    nc->iss = iss;
+    nc->irs = hc->irs;
+    nc->peer_mss = hc->peer_mss;
+    nc->peer_wnd = hc->peer_wnd;
+}
+
+/*
+ * A connection terminated while its completions wait for CQ room stays
+ * until they are written.  Its 4-tuple offloaded again meanwhile belongs
+ * to the new connection, and freeing the old one leaves it alone: the
+ * new one keeps receiving, and a third OFFLOAD of the 4-tuple is refused.
+ */
+static void test_tcp_terminate_tuple_reuse(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc, again, third;
+    static const uint32_t one[] = { 100 };
+    ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_TERMINATE,
+                            .param = { CHIMNEY_OBJ_TCP } };
+    ChimneyTcpOffload o;
+    ChimneyCqe cqe;
+    QChimneyPeerSeg ps;
+    uint32_t start, got = 0;
+
+    qchimney_tcp_fixture_cq(&f, &hc, 100, 4, NULL);
+    start = hc.iss + 1;
+    for (int i = 0; i < 3; i++) {
+        qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, i + 1, one, 1, NULL);
+    }
+    qchimney_sq_kick(&f.c, &hc);
+    while (got < 300) {
+        qchimney_peer_read(&f, &ps);
+        got += ps.len;
+    }
+    /* Three completions fill CQ 2 (four entries); nobody consumes them */
+    qchimney_peer_ack_sync(&f, &hc, start + 300);
+    cmd.id = hc.id;
+    cmd.addr = guest_alloc(&f.alloc, sizeof(ChimneyTcpDelegated));
+    cmd.cookie = 0xabc;
+    qchimney_admin_submit(&f.c, &cmd);
+    /* The terminated connection still posts to CQ 2 */
+    g_assert_cmpuint(qchimney_destroy_cq(&f.c, 2), ==, CHIMNEY_ST_IN_USE);
+    /* The 4-tuple offloaded again, under another index */
+    same_tuple(&f, &again, &hc, 6, start + 299);
+    qchimney_tcp_block(&again, 0, 2, &o);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &again, &o, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+    /* The old connection's completions go out, then it is freed */
+    for (int i = 0; i < 3; i++) {
+        cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+        g_assert_cmphex(cqe.cookie, ==, i + 1);
+    }
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 0xabc);
+    g_assert_cmphex(cqe.obj, ==, hc.id);
+    /* The 4-tuple is still offloaded: a third OFFLOAD is refused */
+    same_tuple(&f, &third, &hc, 7, start + 299);
+    qchimney_tcp_block(&third, 0, 2, &o);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &third, &o, 0), ==,
+                     CHIMNEY_ST_INVALID_STATE);
+    /* and the live connection still gets its segments */
+    qchimney_peer_ack_sync(&f, &again, again.iss + 1);
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-to-host"), ==, 0);
+    qchimney_fx_end(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -804,5 +878,7 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/tcp/invalidate", test_tcp_invalidate);
     qtest_add_func("/chimney/bad/tcp-offload", test_bad_tcp_offload);
     qtest_add_func("/chimney/bad/tcp-sends", test_bad_tcp_sends);
+    qtest_add_func("/chimney/tcp/terminate-tuple-reuse",
+                   test_tcp_terminate_tuple_reuse);
     return g_test_run();
 }

@@ -701,6 +701,60 @@ static void test_tcp_recv_host_backlog(void)
     qchimney_fx_end(&f);
 }
 
+/*
+ * A connection waiting for a generic buffer whose completion FIFO is full
+ * (its completions held) must not make the IND_TAIL doorbell spin: the
+ * vCPU's write returns, and the indication comes once there is room.
+ */
+static void test_tcp_recv_ind_fifo_full(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    ChimneyCqe cqe;
+    uint32_t s, pend_cap = 16 + 16 + 8, n = 0, recvs = 0;
+
+    qchimney_rx_fixture(&f, &hc, false, NULL);
+    s = hc.irs + 1;
+    /* A generic-buffer queue with no buffer in it yet */
+    f.c.ind_buf_size = 2048;
+    g_assert_cmpuint(qchimney_create_l2q(&f.c, CHIMNEY_QUEUE_INDICATE,
+                                         QEMU_ALIGN_UP(guest_alloc(&f.alloc,
+                                                                   16 * 32 +
+                                                                   64), 64),
+                                         16, 0), ==, CHIMNEY_ST_SUCCESS);
+    qchimney_set_rules(&f, "hold");
+    /* Zero-length receives complete at once, into the held FIFO */
+    while (n < pend_cap) {
+        for (int i = 0; i < 8 && n < pend_cap; i++, n++) {
+            qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_RECEIVE, 0, 0x100 + n, 0);
+        }
+        qchimney_sq_kick(&f.c, &hc);
+        qchimney_fx_assert_alive(&f);
+    }
+    /* Data with no receive posted: the connection waits for room */
+    qchimney_peer_data(&f, &hc, s, 1001, 0x08, 300);
+    qchimney_wait_segs_in(&f, &hc, 1);
+    /* A generic buffer's doorbell: must return */
+    qchimney_ind_post(&f.c, guest_alloc(&f.alloc, 2048));
+    qchimney_fx_assert_alive(&f);
+    /* Released: the receives, then the indication */
+    qchimney_set_rules(&f, "");
+    qchimney_fault_release(&f, "all");
+    for (;;) {
+        qchimney_cq_wait(&f.c, 2, &cqe);
+        if (CHIMNEY_CQE_TYPE(cqe.type_status) != CHIMNEY_CQE_RECV) {
+            break;
+        }
+        recvs++;
+    }
+    g_assert_cmpuint(recvs, ==, pend_cap);
+    g_assert_cmpuint(CHIMNEY_CQE_TYPE(cqe.type_status), ==,
+                     CHIMNEY_CQE_INDICATE);
+    g_assert_cmpuint(cqe.bytes, ==, 300);
+    g_assert_cmpuint(cqe.aux, ==, s);
+    qchimney_fx_end(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -723,5 +777,7 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/bad/tcp-receives", test_bad_tcp_receives);
     qtest_add_func("/chimney/tcp/recv/host-backlog",
                    test_tcp_recv_host_backlog);
+    qtest_add_func("/chimney/tcp/recv/ind-fifo-full",
+                   test_tcp_recv_ind_fifo_full);
     return g_test_run();
 }

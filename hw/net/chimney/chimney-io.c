@@ -526,16 +526,31 @@ void chimney_io_rq_process(ChimneyConn *conn)
 
 /* --- doorbells --- */
 
-/* New generic buffers: connections that waited for one indicate now. */
+/*
+ * New generic buffers: connections that waited for one indicate now.
+ * Each waiting connection is looked at once per call: one that cannot
+ * indicate yet (its completion FIFO full, or no buffer left) goes back
+ * on the list without taking a buffer, so the loop ends; chimney_io_work
+ * tries again once completions have drained.
+ */
 void chimney_io_ind_doorbell(ChimneyState *s)
 {
     ChimneyOffloadState *o = &s->offload;
+    QTAILQ_HEAD(, ChimneyConn) waiting = QTAILQ_HEAD_INITIALIZER(waiting);
     ChimneyConn *conn;
 
-    while ((conn = QTAILQ_FIRST(&o->ind_list)) &&
-           !chimney_ring_empty(&s->ind_q)) {
+    while ((conn = QTAILQ_FIRST(&o->ind_list))) {
         QTAILQ_REMOVE(&o->ind_list, conn, ind_link);
+        QTAILQ_INSERT_TAIL(&waiting, conn, ind_link);
+    }
+    while ((conn = QTAILQ_FIRST(&waiting))) {
+        QTAILQ_REMOVE(&waiting, conn, ind_link);
         conn->on_ind_list = false;
+        if (chimney_ring_empty(&s->ind_q) || !chimney_running(s) ||
+            !chimney_conn_can_push(conn)) {
+            chimney_io_ind_wait(conn);
+            continue;
+        }
         chimney_tcp_deliver(&conn->tcp);
         chimney_io_sq_process(conn);
     }
@@ -637,6 +652,11 @@ void chimney_io_work(ChimneyState *s)
             }
             chimney_conn_release(conn);
         }
+    }
+    /* Connections that waited for a generic buffer and may have room now */
+    if (!QTAILQ_EMPTY(&o->ind_list) && s->ind_q.size &&
+        !chimney_ring_empty(&s->ind_q)) {
+        chimney_io_ind_doorbell(s);
     }
 }
 

@@ -860,6 +860,61 @@ static void test_tcp_terminate_tuple_reuse(void)
     qchimney_fx_end(&f);
 }
 
+/*
+ * SndNxt - SndUna = 2^31 with nothing handed over: chimney_seq_leq holds
+ * both ways at that distance, so the state once passed and 2 GiB were
+ * "in flight" with no request behind them; a bare ACK of SndMax then
+ * aborted QEMU in the segment builder.  Distances are unsigned now.
+ */
+static void test_bad_tcp_offload_half_space(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc, other;
+    ChimneyTcpOffload o, bad;
+    uint8_t th[20] = { 0 };
+    uint64_t seg;
+    static const uint32_t one[] = { 100 };
+
+    qchimney_tcp_fixture(&f, &hc, 100);
+    same_tuple(&f, &other, &hc, 6, 5);
+    other.port = hc.port + 1;
+    qchimney_tcp_block(&other, 0, 2, &o);
+    bad = o;
+    bad.delegated.snd_una = cpu_to_le32(0x80001388);
+    bad.delegated.snd_nxt = cpu_to_le32(0x1388);
+    bad.delegated.snd_max = cpu_to_le32(0x1388);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &other, &bad, 0), ==,
+                     CHIMNEY_ST_INVALID_PARAM);
+    /* What QEMU died of: a bare ACK of SndMax, forwarded */
+    stw_be_p(th, other.peer_port);
+    stw_be_p(th + 2, other.port);
+    stl_be_p(th + 4, other.irs + 1);
+    stl_be_p(th + 8, 0x1388);
+    th[12] = 5 << 4;
+    th[13] = 0x10;
+    stw_be_p(th + 14, 65535);
+    seg = guest_alloc(&f.alloc, sizeof(th));
+    qtest_memwrite(f.qts, seg, th, sizeof(th));
+    g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_FORWARD, other.id, seg,
+                                  sizeof(th), 0, 0, 0), ==,
+                     CHIMNEY_ST_INVALID_ID);
+    /* Less than 2^31 in flight, but more than was handed over */
+    bad = o;
+    bad.delegated.snd_nxt = cpu_to_le32(other.iss + 1 + 0x7fffffff);
+    bad.delegated.snd_max = cpu_to_le32(other.iss + 1 + 0x7fffffff);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &other, &bad, 0), ==,
+                     CHIMNEY_ST_INVALID_PARAM);
+    /* SndMax covered by the handed-over request exactly: accepted */
+    qchimney_sq_post(&f.c, &other, CHIMNEY_SQ_SEND, 0, 9, one, 1, NULL);
+    bad = o;
+    bad.delegated.snd_nxt = cpu_to_le32(other.iss + 1 + 100);
+    bad.delegated.snd_max = cpu_to_le32(other.iss + 1 + 100);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &other, &bad, 1), ==,
+                     CHIMNEY_ST_SUCCESS);
+    qchimney_fx_assert_alive(&f);
+    qchimney_fx_end(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -880,5 +935,7 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/bad/tcp-sends", test_bad_tcp_sends);
     qtest_add_func("/chimney/tcp/terminate-tuple-reuse",
                    test_tcp_terminate_tuple_reuse);
+    qtest_add_func("/chimney/bad/tcp-offload-half-space",
+                   test_bad_tcp_offload_half_space);
     return g_test_run();
 }

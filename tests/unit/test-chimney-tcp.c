@@ -1466,6 +1466,20 @@ static void test_state_check(void)
     st = default_state(0);
     st.path_mtu = 20;
     g_assert_nonnull(chimney_tcp_state_check(&st));
+    /* 2^31 apart: chimney_seq_leq holds both ways, distances do not */
+    st = default_state(0);
+    st.snd_una = 0x80001388;
+    st.snd_nxt = 0x1388;
+    st.snd_max = 0x1388;
+    g_assert_nonnull(chimney_tcp_state_check(&st));
+    st.snd_nxt = 0x80001388;
+    g_assert_nonnull(chimney_tcp_state_check(&st));
+    st = default_state(0);
+    st.snd_nxt = st.snd_una + 0x10;
+    st.snd_max = st.snd_una + 0x7fffffff;
+    g_assert_null(chimney_tcp_state_check(&st));
+    st.snd_max = st.snd_una + 0x80000000u;
+    g_assert_nonnull(chimney_tcp_state_check(&st));
 }
 
 /* The parser refuses what must go to the host's path */
@@ -1492,6 +1506,21 @@ static void test_parse(void)
     g_assert(!chimney_tcp_parse(f, len, &t, &seg, NULL));
     f[14] = 0x45;
     g_assert(!chimney_tcp_parse(f, 40, &t, &seg, NULL));    /* runt */
+    peer_free(p);
+}
+
+/*
+ * A send range no queued request covers (a state the device refuses at
+ * offload) fails like unreadable data instead of stopping QEMU.
+ */
+static void test_uncovered_send(void)
+{
+    Peer *p = peer_new(0);
+
+    /* Sequence space queued with no request behind it (white box) */
+    p->conn.end_seq += 100;
+    chimney_tcp_output(&p->conn);
+    g_assert_cmpuint(p->events->len, ==, 1);
     peer_free(p);
 }
 
@@ -1545,5 +1574,6 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-tcp/rx/paws", test_rx_paws);
     g_test_add_func("/chimney-tcp/state-check", test_state_check);
     g_test_add_func("/chimney-tcp/parse", test_parse);
+    g_test_add_func("/chimney-tcp/uncovered-send", test_uncovered_send);
     return g_test_run();
 }

@@ -235,7 +235,8 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     ChimneyTcpState st;
     ChimneyConn *conn;
     uint64_t sq_base, dbr, rq_base;
-    uint32_t sq_size, cq, handover, end, rq_size, buffered;
+    uint32_t sq_size, cq, handover, rq_size, buffered;
+    uint64_t handed;
     uint8_t status;
 
     if (!s->params_set) {
@@ -306,9 +307,13 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     chimney_tcp_conn_init(&conn->tcp, s->offload.tcp, conn, &st, conn->reqs,
                           sq_size, conn->recvs, rq_size);
 
-    /* The data outstanding at offload: [SndUna, SndMax) must lie in it */
+    /*
+     * The data outstanding at offload: [SndUna, SndMax) must lie in what
+     * was handed over.  Unsigned distances: the state check keeps
+     * SndMax - SndUna below 2^31, each request is below 1 GiB.
+     */
     status = CHIMNEY_ST_SUCCESS;
-    end = st.snd_una;
+    handed = 0;
     for (uint32_t i = 0; i < handover; i++) {
         ChimneyTcpReq req;
 
@@ -321,12 +326,12 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
             status = CHIMNEY_ST_INVALID_PARAM;
             break;
         }
-        end += req.len;
+        handed += req.len;
     }
-    if (!status && !chimney_seq_leq(st.snd_max, end)) {
+    if (!status && st.snd_max - st.snd_una > handed) {
         CHIMNEY_GUEST_ERR(chimney_err_tcp_snd_max, "OFFLOAD_TCP: SndMax %"
-                          PRIu32 " beyond the handed-over data (%" PRIu32 ")",
-                          st.snd_max, end);
+                          PRIu32 " beyond the handed-over data (%" PRIu64
+                          " bytes from SndUna)", st.snd_max, handed);
         status = CHIMNEY_ST_INVALID_PARAM;
     }
     if (!status && buffered) {

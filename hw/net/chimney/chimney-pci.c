@@ -220,6 +220,10 @@ static void chimney_write_admin_reg(ChimneyState *s, hwaddr addr, uint32_t val)
         s->acq_size = val;
         break;
     default:
+        /*
+         * Not guest-reachable: chimney_mmio_write calls this only for the
+         * six offsets above.
+         */
         g_assert_not_reached();
     }
 }

@@ -76,8 +76,13 @@ const char *chimney_tcp_state_check(const ChimneyTcpState *st)
     if (!st->wscale_enabled && (st->snd_wscale || st->rcv_wscale)) {
         return "window scale without the option";
     }
-    if (!chimney_seq_leq(st->snd_una, st->snd_nxt) ||
-        !chimney_seq_leq(st->snd_nxt, st->snd_max)) {
+    /*
+     * Unsigned distances from SndUna: chimney_seq_leq() holds both ways at
+     * a distance of exactly 2^31, so it cannot order these.  Less than
+     * 2^31 may be outstanding, or sequence comparisons break.
+     */
+    if (st->snd_nxt - st->snd_una > st->snd_max - st->snd_una ||
+        st->snd_max - st->snd_una > INT32_MAX) {
         return "SndUna <= SndNxt <= SndMax does not hold";
     }
     if (!st->local_port || !st->remote_port) {

@@ -915,6 +915,59 @@ static void test_bad_tcp_offload_half_space(void)
     qchimney_fx_end(&f);
 }
 
+/* Put one SEND of @len bytes whose single SGE is @addr on @hc's SQ */
+static void post_raw_send(QChimneyFixture *f, QChimneyConn *hc,
+                          uint64_t cookie, uint64_t addr, uint32_t len)
+{
+    ChimneySge e = { .addr = cpu_to_le64(addr), .len = cpu_to_le32(len) };
+    uint64_t sgl = guest_alloc(&f->alloc, sizeof(e));
+    ChimneySqDesc d = {
+        .type = CHIMNEY_SQ_SEND, .nsge = cpu_to_le16(1),
+        .len = cpu_to_le32(len), .cookie = cpu_to_le64(cookie),
+        .sgl = cpu_to_le64(sgl),
+    };
+    uint32_t tail;
+
+    qtest_memwrite(f->qts, sgl, &e, sizeof(e));
+    qtest_memwrite(f->qts, hc->sq_base + hc->sq_tail * sizeof(d), &d,
+                   sizeof(d));
+    hc->sq_tail = (hc->sq_tail + 1) & (hc->sq_size - 1);
+    tail = cpu_to_le32(hc->sq_tail);
+    qtest_memwrite(f->qts, hc->db_record, &tail, sizeof(tail));
+}
+
+/*
+ * Send data the device cannot read (its own registers) is a hardware
+ * failure, not a reset: no RST on the wire, DMA_ERROR, and an upload
+ * request with reason HW_FAILURE.
+ */
+static void test_tcp_send_unreadable(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    ChimneyCqe cqe;
+
+    qchimney_tcp_fixture(&f, &hc, 100);
+    post_raw_send(&f, &hc, 1, f.c.bar.addr, 64);
+    qchimney_sq_kick(&f.c, &hc);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_DMA_ERROR);
+    g_assert_cmphex(cqe.cookie, ==, 1);
+    g_assert_cmpuint(cqe.bytes, ==, 0);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_UPLOAD_REQUEST);
+    g_assert_cmpuint(cqe.info, ==, CHIMNEY_UPLOAD_HW_FAILURE);
+    /* Only an abortive disconnect sends a RST */
+    g_assert(qchimney_wire_quiet(&f, 200));
+    /* A later request is not sent and fails the same way */
+    post_raw_send(&f, &hc, 2, guest_alloc(&f.alloc, 64), 64);
+    qchimney_sq_kick(&f.c, &hc);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_DMA_ERROR);
+    g_assert_cmphex(cqe.cookie, ==, 2);
+    g_assert(qchimney_wire_quiet(&f, 200));
+    g_assert(qchimney_cq_quiet(&f, 2));
+    qchimney_fx_end(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -937,5 +990,6 @@ int main(int argc, char **argv)
                    test_tcp_terminate_tuple_reuse);
     qtest_add_func("/chimney/bad/tcp-offload-half-space",
                    test_bad_tcp_offload_half_space);
+    qtest_add_func("/chimney/tcp/send-unreadable", test_tcp_send_unreadable);
     return g_test_run();
 }

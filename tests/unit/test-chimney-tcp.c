@@ -893,13 +893,36 @@ static void test_wrap(void)
 static void test_dma_failure(void)
 {
     Peer *p = peer_new(0);
+    uint32_t una = p->conn.st.snd_una;
+    guint nsent;
 
     p->bad_cookie = 2;
     post(p, 1, 500, 0);
     post(p, 2, 500, 0);
-    g_assert(sent(p, p->sent->len - 1)->flags & TH_RST);
+    /* Data it cannot read is a hardware failure: no RST, an upload */
+    nsent = p->sent->len;
+    for (guint i = 0; i < nsent; i++) {
+        g_assert(!(sent(p, i)->flags & TH_RST));
+    }
+    g_assert_cmpuint(p->events->len, ==, 1);
+    g_assert_cmphex(event(p, 0), ==, CHIMNEY_TCP_EV_UPLOAD_REQUEST << 16 |
+                    CHIMNEY_TCP_UPLOAD_HW_FAILURE);
+    /* The request before it completes when acknowledged, then it fails */
+    g_assert_cmpuint(p->done->len, ==, 0);
+    ack(p, una + 500, 65535);
     g_assert_cmpuint(p->done->len, ==, 2);
-    g_assert_cmpint(done(p, 1)->status, ==, CHIMNEY_TCP_ABORTED);
+    g_assert_cmpint(done(p, 0)->status, ==, CHIMNEY_TCP_OK);
+    g_assert_cmpint(done(p, 1)->status, ==, CHIMNEY_TCP_DMA_ERROR);
+    g_assert_cmpuint(done(p, 1)->bytes, ==, 0);
+    /* Nothing later is sent; it fails the same way */
+    post(p, 3, 500, 0);
+    g_assert_cmpuint(p->done->len, ==, 3);
+    g_assert_cmpint(done(p, 2)->status, ==, CHIMNEY_TCP_DMA_ERROR);
+    advance(p, 10 * SEC);
+    for (guint i = nsent; i < p->sent->len; i++) {
+        g_assert_cmpuint(sent(p, i)->len, ==, 0);
+        g_assert(!(sent(p, i)->flags & TH_RST));
+    }
     peer_free(p);
 }
 
@@ -1521,6 +1544,11 @@ static void test_uncovered_send(void)
     p->conn.end_seq += 100;
     chimney_tcp_output(&p->conn);
     g_assert_cmpuint(p->events->len, ==, 1);
+    g_assert_cmphex(event(p, 0), ==, CHIMNEY_TCP_EV_UPLOAD_REQUEST << 16 |
+                    CHIMNEY_TCP_UPLOAD_HW_FAILURE);
+    for (guint i = 0; i < p->sent->len; i++) {
+        g_assert(!(sent(p, i)->flags & TH_RST));
+    }
     peer_free(p);
 }
 

@@ -56,6 +56,7 @@ bool chimney_tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
         off = seq + done - start;
         n = MIN(r->len - off, len - done);
         if (!s->ops->read_data(s->opaque, c, r, off, data + done, n)) {
+            chimney_tcp_fail_from(c, i);
             return false;
         }
         sum += net_checksum_add_cont(n, data + done, done);
@@ -68,6 +69,13 @@ bool chimney_tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
      * failure of the connection, never of QEMU.
      */
     if (done < len) {
+        uint32_t i = 0;
+
+        while (i < c->count &&
+               chimney_seq_leq(chimney_tcp_req(c, i)->end_seq, seq)) {
+            i++;
+        }
+        chimney_tcp_fail_from(c, i);
         return false;
     }
 

@@ -82,6 +82,8 @@ enum {
 
 #define CHIMNEY_TCP_REQ_PUSH        (1u << 0)
 #define CHIMNEY_TCP_REQ_ABORTIVE    (1u << 1)   /* disconnect with RST */
+/* Set by the engine: its data could not be read, or an earlier one's */
+#define CHIMNEY_TCP_REQ_FAILED      (1u << 15)
 
 /* A send or disconnect request, in posting order. */
 typedef struct ChimneyTcpReq {
@@ -237,6 +239,7 @@ struct ChimneyTcpConn {
     bool aborted;
     bool upload_requested;
     bool frozen;                    /* invalidated: nothing more is sent */
+    bool send_failed;               /* request data unreadable: ditto */
 
     /* RTT estimation (RFC 6298), nanoseconds */
     int64_t srtt_ns;

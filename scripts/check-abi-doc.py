@@ -24,6 +24,24 @@ GROUPS = {
 }
 CQE_TYPES = {"ADMIN", "SEND", "RECV", "INDICATE", "EVENT", "L2_TX", "L2_RX",
              "DISCONNECT"}
+# limits a driver must know: the spec names them in full with their value
+LIMITS = {
+    "CHIMNEY_MAX_REQUEST_LEN": lambda v: "0x%08x" % v,
+    "CHIMNEY_L2_RX_BACKLOG": lambda v: "%d" % v,
+}
+
+
+def describe(name, value):
+    """How the spec writes @name and its value, or None if not checked."""
+    if name in LIMITS:
+        return "``%s``" % name, LIMITS[name](value)
+    for prefix, fmt in GROUPS.items():
+        if name.startswith(prefix):
+            return fmt(name[len(prefix):], value)
+    short = name[len("CHIMNEY_CQE_"):]
+    if name.startswith("CHIMNEY_CQE_") and short in CQE_TYPES:
+        return short, "%d" % value
+    return None
 
 
 def main(header, spec):
@@ -34,15 +52,10 @@ def main(header, spec):
     checked = 0
     for name, value in defines:
         value = int(value, 0)
-        for prefix, fmt in GROUPS.items():
-            if name.startswith(prefix):
-                short, shown = fmt(name[len(prefix):], value)
-                break
-        else:
-            short = name[len("CHIMNEY_CQE_"):]
-            if not name.startswith("CHIMNEY_CQE_") or short not in CQE_TYPES:
-                continue
-            shown = "%d" % value
+        found = describe(name, value)
+        if not found:
+            continue
+        short, shown = found
         if short == "NONE":
             continue
         ok = any(re.search(r"(^|[^\w])%s([^\w]|$)" % re.escape(short), line)

@@ -968,6 +968,57 @@ static void test_tcp_send_unreadable(void)
     qchimney_fx_end(&f);
 }
 
+/*
+ * A request's length is at most CHIMNEY_MAX_REQUEST_LEN (1 GiB): longer
+ * is BAD_DESCRIPTOR, checked on the descriptor alone; at the limit, its
+ * memory decides (here DMA_ERROR: outside guest RAM).
+ */
+static void test_bad_tcp_send_length(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    ChimneyCqe cqe;
+
+    qchimney_tcp_fixture(&f, &hc, 100);
+    post_raw_send(&f, &hc, 1, QCHIMNEY_FAR_AWAY, CHIMNEY_MAX_REQUEST_LEN);
+    qchimney_sq_kick(&f.c, &hc);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_DMA_ERROR);
+    g_assert_cmphex(cqe.cookie, ==, 1);
+    qchimney_fx_end(&f);
+
+    qchimney_tcp_fixture(&f, &hc, 100);
+    post_raw_send(&f, &hc, 2, QCHIMNEY_FAR_AWAY, CHIMNEY_MAX_REQUEST_LEN + 1);
+    qchimney_sq_kick(&f.c, &hc);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND,
+                              CHIMNEY_ST_BAD_DESCRIPTOR);
+    g_assert_cmphex(cqe.cookie, ==, 2);
+    qchimney_fx_end(&f);
+}
+
+/* A doorbell record the device cannot read: upload for HW_FAILURE */
+static void test_bad_tcp_db_record(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    ChimneyCqe cqe;
+    uint64_t ring;
+
+    qchimney_fx_init(&f, NULL);
+    qchimney_fx_start(&f, &(QChimneyConfig) { .rx_buffers = 8 });
+    ring = QEMU_ALIGN_UP(guest_alloc(&f.alloc, 64 * 32 + 64), 64);
+    qtest_memset(f.qts, ring, 0, 64 * 32);
+    g_assert_cmpuint(qchimney_create_cq(&f.c, 2, ring, 64, 2, 0, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+    qchimney_conn_setup(&f, &hc, 5, 2, 16);
+    hc.db_record = QCHIMNEY_FAR_AWAY;
+    qchimney_establish(&f, &hc, 100, 777);
+    qchimney_sq_kick(&f.c, &hc);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_UPLOAD_REQUEST);
+    g_assert_cmpuint(cqe.info, ==, CHIMNEY_UPLOAD_HW_FAILURE);
+    qchimney_fx_end(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -991,5 +1042,7 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/bad/tcp-offload-half-space",
                    test_bad_tcp_offload_half_space);
     qtest_add_func("/chimney/tcp/send-unreadable", test_tcp_send_unreadable);
+    qtest_add_func("/chimney/bad/tcp-send-length", test_bad_tcp_send_length);
+    qtest_add_func("/chimney/bad/tcp-db-record", test_bad_tcp_db_record);
     return g_test_run();
 }

@@ -476,6 +476,12 @@ typedef struct ChimneyTcpOffload {
 #define CHIMNEY_SQF_URGENT              (1u << 1)
 #define CHIMNEY_SQF_ABORTIVE            (1u << 2)   /* disconnect with RST */
 #define CHIMNEY_MAX_SGE                 64
+/*
+ * Largest request (SEND, DISCONNECT data or RECEIVE) in bytes; a longer
+ * one completes with BAD_DESCRIPTOR.  It keeps a connection's queued
+ * bytes far below the 2^31 that TCP sequence arithmetic can order.
+ */
+#define CHIMNEY_MAX_REQUEST_LEN         0x40000000
 
 typedef struct ChimneySqDesc {
     uint8_t  type;          /* CHIMNEY_SQ_* */

@@ -306,7 +306,8 @@ static uint8_t chimney_io_sgl_check(ChimneyState *s, const ChimneySlot *sl,
 {
     uint32_t sum = 0;
 
-    if (sl->nsge > CHIMNEY_MAX_SGE || !sl->nsge != !len || len > (1u << 30)) {
+    if (sl->nsge > CHIMNEY_MAX_SGE || !sl->nsge != !len ||
+        len > CHIMNEY_MAX_REQUEST_LEN) {
         return CHIMNEY_ST_BAD_DESCRIPTOR;
     }
     for (uint32_t i = 0; i < sl->nsge; i++) {
@@ -393,7 +394,11 @@ static bool chimney_io_read_tail(ChimneyConn *conn, ChimneyRing *q,
 
     if (!chimney_dma_read(conn->dev, conn->db_record + offset, &tail,
                           sizeof(tail))) {
-        tail = UINT32_MAX;
+        /* Not the driver's index being wrong: the record is unreadable */
+        conn->poisoned = true;
+        chimney_conn_push_event(conn, CHIMNEY_TCP_EV_UPLOAD_REQUEST,
+                                CHIMNEY_UPLOAD_HW_FAILURE);
+        return false;
     }
     tail = le32_to_cpu(tail);
     if (tail >= q->size) {

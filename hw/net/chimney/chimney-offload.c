@@ -447,13 +447,23 @@ static uint8_t chimney_offload_query_tcp(ChimneyConn *conn, uint64_t addr,
     ChimneyState *s = conn->dev;
     ChimneyTcpState st;
     ChimneyTcpDelegated d;
+    uint32_t head;
 
     if (terminate) {
         chimney_tcp_terminate(&conn->tcp, &st);
     } else {
         chimney_tcp_query(&conn->tcp, &st);
     }
-    chimney_offload_delegated_to_le(&d, &st, conn->sq.head,
+    /*
+     * sq_head: the first SQ entry not yet completed, as the spec says: the
+     * oldest request the engine holds, else the next entry to fetch (every
+     * one fetched has completed; TERMINATE has just completed them all).
+     * Completions still in the FIFO come before this command's.
+     */
+    if (!chimney_tcp_first_tag(&conn->tcp, &head)) {
+        head = conn->sq.head;
+    }
+    chimney_offload_delegated_to_le(&d, &st, head,
                                     chimney_tcp_held(&conn->tcp));
     return chimney_dma_write(s, addr, &d, sizeof(d)) ? CHIMNEY_ST_SUCCESS :
                                                        CHIMNEY_ST_DMA_ERROR;

@@ -363,4 +363,15 @@ static inline uint32_t chimney_tcp_queued(const ChimneyTcpConn *c)
     return c->count;
 }
 
+/* The owner's tag of the oldest request not completed; false: none */
+static inline bool chimney_tcp_first_tag(const ChimneyTcpConn *c,
+                                         uint32_t *tag)
+{
+    if (!c->count) {
+        return false;
+    }
+    *tag = c->reqs[c->head].tag;
+    return true;
+}
+
 #endif /* HW_NET_CHIMNEY_TCP_H */

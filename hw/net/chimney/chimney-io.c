@@ -146,14 +146,14 @@ static void chimney_io_complete(void *opaque, ChimneyTcpConn *c,
         .cookie = req->cookie,
         .bytes = bytes,
         .sq_head = (req->tag + 1) & (conn->sq.size - 1),
-        .type = req->type == CHIMNEY_TCP_REQ_DISCONNECT ?
+        .type = req->type == CHIMNEY_TCP_REQ_DISCONNECT || sl->disconnect ?
                 CHIMNEY_CQE_DISCONNECT : CHIMNEY_CQE_SEND,
         .status = chimney_io_status(status),
         .queue = CHIMNEY_QUEUE_CONN_SQ,
     };
 
-    /* A request refused at fetch time keeps its own error */
-    if (sl->status != CHIMNEY_ST_SUCCESS && status == CHIMNEY_TCP_OK) {
+    /* A request refused at fetch time keeps its error, whatever came */
+    if (sl->status != CHIMNEY_ST_SUCCESS) {
         pe.status = sl->status;
     }
     trace_chimney_tcp_complete(conn->index, req->cookie, pe.status, bytes);
@@ -353,7 +353,10 @@ bool chimney_io_sq_fetch(ChimneyConn *conn, uint32_t index,
     }
     len = le32_to_cpu(d.len);
     nsge = le16_to_cpu(d.nsge);
-    *sl = (ChimneySlot) { .sgl = le64_to_cpu(d.sgl), .nsge = nsge };
+    *sl = (ChimneySlot) {
+        .sgl = le64_to_cpu(d.sgl), .nsge = nsge,
+        .disconnect = d.type == CHIMNEY_SQ_DISCONNECT,
+    };
     *req = (ChimneyTcpReq) {
         .cookie = le64_to_cpu(d.cookie),
         .len = len,
@@ -377,6 +380,11 @@ bool chimney_io_sq_fetch(ChimneyConn *conn, uint32_t index,
         CHIMNEY_GUEST_ERR(chimney_err_sq_entry, "connection %" PRIu32
                           " SQ entry %" PRIu32 " refused (status 0x%x)",
                           conn->index, index, sl->status);
+    } else if (conn->sq_failed) {
+        /* After a refused request nothing is sent: it fails the same way */
+        sl->status = conn->sq_failed;
+    }
+    if (sl->status) {
         /* It keeps its place in the order, with nothing to send */
         req->len = 0;
         req->type = CHIMNEY_TCP_REQ_SEND;
@@ -427,6 +435,7 @@ void chimney_io_sq_process(ChimneyConn *conn)
            chimney_conn_can_push(conn)) {
         uint32_t index = conn->sq.head;
         ChimneyTcpReq req;
+        bool first_failure;
 
         if (!chimney_io_sq_fetch(conn, index, &req)) {
             conn->poisoned = true;
@@ -435,20 +444,37 @@ void chimney_io_sq_process(ChimneyConn *conn)
             return;
         }
         conn->sq.head = chimney_ring_next(&conn->sq, index);
+        /*
+         * The first refused request: nothing after it may be sent
+         * (chimney_io_sq_fetch fails them the same way), and the host is
+         * asked to take the connection.
+         */
+        first_failure = conn->slots[index].status && !conn->sq_failed;
+        if (first_failure) {
+            conn->sq_failed = conn->slots[index].status;
+        }
         if (!chimney_tcp_post(&conn->tcp, &req)) {
             /* After a reset or a disconnect no request can be sent */
             ChimneyPending pe = {
                 .cookie = req.cookie,
                 .sq_head = conn->sq.head,
-                .type = req.type == CHIMNEY_TCP_REQ_DISCONNECT ?
+                .type = req.type == CHIMNEY_TCP_REQ_DISCONNECT ||
+                        conn->slots[index].disconnect ?
                         CHIMNEY_CQE_DISCONNECT : CHIMNEY_CQE_SEND,
-                .status = conn->tcp.aborted && !conn->tcp.upload_requested ?
+                .status = conn->slots[index].status ? :
+                          conn->tcp.aborted && !conn->tcp.upload_requested ?
                           CHIMNEY_ST_REQUEST_ABORTED :
                           CHIMNEY_ST_INVALID_STATE,
                 .queue = CHIMNEY_QUEUE_CONN_SQ,
             };
 
             chimney_conn_push(conn, &pe);
+        }
+        if (first_failure && !conn->tcp.aborted) {
+            chimney_tcp_request_upload(&conn->tcp,
+                                       conn->sq_failed == CHIMNEY_ST_DMA_ERROR ?
+                                       CHIMNEY_UPLOAD_HW_FAILURE :
+                                       CHIMNEY_UPLOAD_REQUESTED);
         }
     }
 }

@@ -50,7 +50,6 @@ void chimney_tcp_timers_sync(ChimneyTcpConn *c);
 void chimney_tcp_send_ack(ChimneyTcpConn *c);
 void chimney_tcp_set_state(ChimneyTcpConn *c, uint32_t state);
 void chimney_tcp_raise(ChimneyTcpConn *c, int event, uint32_t info);
-void chimney_tcp_request_upload(ChimneyTcpConn *c, uint32_t reason);
 
 /* Receive side, chimney-tcp-rx.c */
 void chimney_tcp_rx_init(ChimneyTcpConn *c);

@@ -348,6 +348,8 @@ void chimney_tcp_timer(ChimneyTcpConn *c);
 void chimney_tcp_query(const ChimneyTcpConn *c, ChimneyTcpState *out);
 void chimney_tcp_terminate(ChimneyTcpConn *c, ChimneyTcpState *out);
 void chimney_tcp_freeze(ChimneyTcpConn *c);
+/* Ask the host to take the connection (once): nothing more is sent */
+void chimney_tcp_request_upload(ChimneyTcpConn *c, uint32_t reason);
 void chimney_tcp_reset(ChimneyTcpConn *c);
 void chimney_tcp_set_path_mtu(ChimneyTcpConn *c, uint32_t mtu);
 void chimney_tcp_set_keepalive(ChimneyTcpConn *c, bool on);

@@ -774,10 +774,10 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/tcp/recv/urgent", test_tcp_recv_urgent);
     qtest_add_func("/chimney/tcp/recv/update", test_tcp_recv_update);
     qtest_add_func("/chimney/tcp/recv/host-path", test_tcp_recv_host_path);
-    qtest_add_func("/chimney/bad/tcp-receives", test_bad_tcp_receives);
     qtest_add_func("/chimney/tcp/recv/host-backlog",
                    test_tcp_recv_host_backlog);
     qtest_add_func("/chimney/tcp/recv/ind-fifo-full",
                    test_tcp_recv_ind_fifo_full);
+    qtest_add_func("/chimney/bad/tcp-receives", test_bad_tcp_receives);
     return g_test_run();
 }

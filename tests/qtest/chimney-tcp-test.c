@@ -920,6 +920,51 @@ static void test_bad_tcp_offload_half_space(void)
     qchimney_fx_end(&f);
 }
 
+/*
+ * QUERY_TCP's sq_head is the first SQ entry not yet completed, not the
+ * next one the device fetches.
+ */
+static void test_tcp_query_sq_head(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    static const uint32_t one[] = { 100 };
+    ChimneyTcpDelegated d;
+    ChimneyCqe cqe;
+    QChimneyPeerSeg ps;
+    uint64_t qbuf;
+    uint32_t start, got = 0;
+
+    qchimney_tcp_fixture(&f, &hc, 100);
+    start = hc.iss + 1;
+    qbuf = guest_alloc(&f.alloc, sizeof(d));
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 1, one, 1, NULL);
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 2, one, 1, NULL);
+    qchimney_sq_kick(&f.c, &hc);
+    while (got < 200) {
+        qchimney_peer_read(&f, &ps);
+        got += ps.len;
+    }
+    g_assert_cmpuint(qchimney_conn_cmd(&f.c, &hc, CHIMNEY_CMD_QUERY_TCP, qbuf,
+                                       &cqe), ==, CHIMNEY_ST_SUCCESS);
+    qtest_memread(f.qts, qbuf, &d, sizeof(d));
+    g_assert_cmpuint(le32_to_cpu(d.sq_head), ==, 0);
+    qchimney_peer_ack(&f, &hc, start + 100);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.sq_head, ==, 1);
+    g_assert_cmpuint(qchimney_conn_cmd(&f.c, &hc, CHIMNEY_CMD_QUERY_TCP, qbuf,
+                                       &cqe), ==, CHIMNEY_ST_SUCCESS);
+    qtest_memread(f.qts, qbuf, &d, sizeof(d));
+    g_assert_cmpuint(le32_to_cpu(d.sq_head), ==, 1);
+    qchimney_peer_ack(&f, &hc, start + 200);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(qchimney_conn_cmd(&f.c, &hc, CHIMNEY_CMD_QUERY_TCP, qbuf,
+                                       &cqe), ==, CHIMNEY_ST_SUCCESS);
+    qtest_memread(f.qts, qbuf, &d, sizeof(d));
+    g_assert_cmpuint(le32_to_cpu(d.sq_head), ==, 2);
+    qchimney_fx_end(&f);
+}
+
 /* Put one SEND of @len bytes whose single SGE is @addr on @hc's SQ */
 static void post_raw_send(QChimneyFixture *f, QChimneyConn *hc,
                           uint64_t cookie, uint64_t addr, uint32_t len)
@@ -1024,51 +1069,6 @@ static void test_bad_tcp_db_record(void)
     qchimney_fx_end(&f);
 }
 
-/*
- * QUERY_TCP's sq_head is the first SQ entry not yet completed, not the
- * next one the device fetches.
- */
-static void test_tcp_query_sq_head(void)
-{
-    QChimneyFixture f;
-    QChimneyConn hc;
-    static const uint32_t one[] = { 100 };
-    ChimneyTcpDelegated d;
-    ChimneyCqe cqe;
-    QChimneyPeerSeg ps;
-    uint64_t qbuf;
-    uint32_t start, got = 0;
-
-    qchimney_tcp_fixture(&f, &hc, 100);
-    start = hc.iss + 1;
-    qbuf = guest_alloc(&f.alloc, sizeof(d));
-    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 1, one, 1, NULL);
-    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 2, one, 1, NULL);
-    qchimney_sq_kick(&f.c, &hc);
-    while (got < 200) {
-        qchimney_peer_read(&f, &ps);
-        got += ps.len;
-    }
-    g_assert_cmpuint(qchimney_conn_cmd(&f.c, &hc, CHIMNEY_CMD_QUERY_TCP, qbuf,
-                                       &cqe), ==, CHIMNEY_ST_SUCCESS);
-    qtest_memread(f.qts, qbuf, &d, sizeof(d));
-    g_assert_cmpuint(le32_to_cpu(d.sq_head), ==, 0);
-    qchimney_peer_ack(&f, &hc, start + 100);
-    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
-    g_assert_cmpuint(cqe.sq_head, ==, 1);
-    g_assert_cmpuint(qchimney_conn_cmd(&f.c, &hc, CHIMNEY_CMD_QUERY_TCP, qbuf,
-                                       &cqe), ==, CHIMNEY_ST_SUCCESS);
-    qtest_memread(f.qts, qbuf, &d, sizeof(d));
-    g_assert_cmpuint(le32_to_cpu(d.sq_head), ==, 1);
-    qchimney_peer_ack(&f, &hc, start + 200);
-    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
-    g_assert_cmpuint(qchimney_conn_cmd(&f.c, &hc, CHIMNEY_CMD_QUERY_TCP, qbuf,
-                                       &cqe), ==, CHIMNEY_ST_SUCCESS);
-    qtest_memread(f.qts, qbuf, &d, sizeof(d));
-    g_assert_cmpuint(le32_to_cpu(d.sq_head), ==, 2);
-    qchimney_fx_end(&f);
-}
-
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1091,9 +1091,9 @@ int main(int argc, char **argv)
                    test_tcp_terminate_tuple_reuse);
     qtest_add_func("/chimney/bad/tcp-offload-half-space",
                    test_bad_tcp_offload_half_space);
+    qtest_add_func("/chimney/tcp/query-sq-head", test_tcp_query_sq_head);
     qtest_add_func("/chimney/tcp/send-unreadable", test_tcp_send_unreadable);
     qtest_add_func("/chimney/bad/tcp-send-length", test_bad_tcp_send_length);
     qtest_add_func("/chimney/bad/tcp-db-record", test_bad_tcp_db_record);
-    qtest_add_func("/chimney/tcp/query-sq-head", test_tcp_query_sq_head);
     return g_test_run();
 }

@@ -926,6 +926,26 @@ static void test_dma_failure(void)
     peer_free(p);
 }
 
+/*
+ * A send range no queued request covers (a state the device refuses at
+ * offload) fails like unreadable data instead of stopping QEMU.
+ */
+static void test_uncovered_send(void)
+{
+    Peer *p = peer_new(0);
+
+    /* Sequence space queued with no request behind it (white box) */
+    p->conn.end_seq += 100;
+    chimney_tcp_output(&p->conn);
+    g_assert_cmpuint(p->events->len, ==, 1);
+    g_assert_cmphex(event(p, 0), ==, CHIMNEY_TCP_EV_UPLOAD_REQUEST << 16 |
+                    CHIMNEY_TCP_UPLOAD_HW_FAILURE);
+    for (guint i = 0; i < p->sent->len; i++) {
+        g_assert(!(sent(p, i)->flags & TH_RST));
+    }
+    peer_free(p);
+}
+
 /* Posted requests fill in order; a partly filled one waits for the push */
 static void test_rx_posted(void)
 {
@@ -1532,26 +1552,6 @@ static void test_parse(void)
     peer_free(p);
 }
 
-/*
- * A send range no queued request covers (a state the device refuses at
- * offload) fails like unreadable data instead of stopping QEMU.
- */
-static void test_uncovered_send(void)
-{
-    Peer *p = peer_new(0);
-
-    /* Sequence space queued with no request behind it (white box) */
-    p->conn.end_seq += 100;
-    chimney_tcp_output(&p->conn);
-    g_assert_cmpuint(p->events->len, ==, 1);
-    g_assert_cmphex(event(p, 0), ==, CHIMNEY_TCP_EV_UPLOAD_REQUEST << 16 |
-                    CHIMNEY_TCP_UPLOAD_HW_FAILURE);
-    for (guint i = 0; i < p->sent->len; i++) {
-        g_assert(!(sent(p, i)->flags & TH_RST));
-    }
-    peer_free(p);
-}
-
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1577,6 +1577,7 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-tcp/handover", test_handover);
     g_test_add_func("/chimney-tcp/wrap", test_wrap);
     g_test_add_func("/chimney-tcp/dma-failure", test_dma_failure);
+    g_test_add_func("/chimney-tcp/uncovered-send", test_uncovered_send);
     g_test_add_func("/chimney-tcp/rx/posted", test_rx_posted);
     g_test_add_func("/chimney-tcp/rx/push", test_rx_push);
     g_test_add_func("/chimney-tcp/rx/out-of-order", test_rx_out_of_order);
@@ -1602,6 +1603,5 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-tcp/rx/paws", test_rx_paws);
     g_test_add_func("/chimney-tcp/state-check", test_state_check);
     g_test_add_func("/chimney-tcp/parse", test_parse);
-    g_test_add_func("/chimney-tcp/uncovered-send", test_uncovered_send);
     return g_test_run();
 }

@@ -701,6 +701,39 @@ static void test_tcp_recv_host_backlog(void)
     qchimney_fx_end(&f);
 }
 
+/* Reset drops the host frames that waited in the device for a buffer */
+static void test_tcp_recv_host_backlog_reset(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    uint8_t fr[256];
+    uint16_t port;
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+    qchimney_rx_fixture(&f, &hc, false, NULL);
+    port = hc.port + 100;
+    for (uint32_t i = 0; i < 8; i++) {
+        qchimney_wire_send(&f, fr, host_frame(&hc, fr, port, i));
+        expect_host_frame(&f, i);
+    }
+    for (uint32_t i = 0; i < 3; i++) {
+        qchimney_wire_send(&f, fr, host_frame(&hc, fr, port, 1000 + i));
+    }
+    while (qchimney_qom_stat(&f, "x-stat-rx-backlogged") < 3) {
+        g_assert(g_get_monotonic_time() < deadline);
+        g_usleep(1000);
+    }
+    qchimney_writel(&f.c, CHIMNEY_REG_CTRL, CHIMNEY_CTRL_RESET);
+    qchimney_stop(&f.c);
+    qchimney_fx_start(&f, &(QChimneyConfig) { .rx_buffers = 8 });
+    /* The new driver's first frame is a new one, not a stale one */
+    qchimney_wire_send(&f, fr, host_frame(&hc, fr, port, 5000));
+    expect_host_frame(&f, 5000);
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-rx-backlog-dropped"), ==,
+                     0);
+    qchimney_fx_end(&f);
+}
+
 /*
  * A connection waiting for a generic buffer whose completion FIFO is full
  * (its completions held) must not make the IND_TAIL doorbell spin: the
@@ -776,6 +809,8 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/tcp/recv/host-path", test_tcp_recv_host_path);
     qtest_add_func("/chimney/tcp/recv/host-backlog",
                    test_tcp_recv_host_backlog);
+    qtest_add_func("/chimney/tcp/recv/host-backlog-reset",
+                   test_tcp_recv_host_backlog_reset);
     qtest_add_func("/chimney/tcp/recv/ind-fifo-full",
                    test_tcp_recv_ind_fifo_full);
     qtest_add_func("/chimney/bad/tcp-receives", test_bad_tcp_receives);

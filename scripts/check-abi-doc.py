@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Check that docs/specs/chimney-nic.rst states every register offset,
 doorbell, opcode, completion type, status and fatal code of
-hw/net/chimney/chimney-abi.h with the header's value."""
+hw/net/chimney/chimney-abi.h with the header's value, the limits a driver
+must know, and the values of the rules in RULES where the spec states
+them."""
 
 import re
 import sys
@@ -24,6 +26,71 @@ GROUPS = {
 }
 CQE_TYPES = {"ADMIN", "SEND", "RECV", "INDICATE", "EVENT", "L2_TX", "L2_RX",
              "DISCONNECT"}
+# limits a driver must know: the spec names them in full with their value
+LIMITS = {
+    "CHIMNEY_MAX_REQUEST_LEN": lambda v: "0x%08x" % v,
+    "CHIMNEY_L2_RX_BACKLOG": lambda v: "%d" % v,
+}
+
+# A paragraph of the spec (from the line that contains the anchor to the
+# next blank line) that must state these header values, each formatted
+RULES = [
+    # CREATE_L2Q: which ids create which queue
+    ("``CREATE_L2Q`` (0x", [("CHIMNEY_QUEUE_L2_TX", "%d (TX)"),
+                            ("CHIMNEY_QUEUE_L2_RX", "%d (RX)"),
+                            ("CHIMNEY_QUEUE_INDICATE", "%d (INDICATE")]),
+    # the generic-buffer queue's id, where it is described
+    ("The **generic-buffer queue**", [("CHIMNEY_QUEUE_INDICATE",
+                                       "``id`` %d")]),
+    # FATAL_INFO of a bad admin configuration names these registers
+    ("``FATAL_ADMIN_CONFIG`` and", [("CHIMNEY_REG_ASQ_SIZE", "ASQ_SIZE"),
+                                    ("CHIMNEY_REG_ACQ_SIZE", "ACQ_SIZE"),
+                                    ("CHIMNEY_REG_ASQ_BASE_LO", "ASQ_BASE_LO"),
+                                    ("CHIMNEY_REG_ACQ_BASE_LO",
+                                     "ACQ_BASE_LO")]),
+]
+
+
+def paragraph(lines, anchor):
+    for i, line in enumerate(lines):
+        if anchor in line:
+            out = []
+            for rest in lines[i:]:
+                if not rest.strip():
+                    break
+                out.append(rest)
+            return " ".join(" ".join(out).split())
+    return None
+
+
+def check_rules(text, values):
+    errors = 0
+    for anchor, wanted in RULES:
+        para = paragraph(text, anchor)
+        if para is None:
+            print("spec has no paragraph with %r" % anchor)
+            errors += 1
+            continue
+        for name, fmt in wanted:
+            shown = fmt % values[name] if "%" in fmt else fmt
+            if shown not in para:
+                print("spec paragraph %r does not state %s (%s)" %
+                      (anchor, name, shown))
+                errors += 1
+    return errors
+
+
+def describe(name, value):
+    """How the spec writes @name and its value, or None if not checked."""
+    if name in LIMITS:
+        return "``%s``" % name, LIMITS[name](value)
+    for prefix, fmt in GROUPS.items():
+        if name.startswith(prefix):
+            return fmt(name[len(prefix):], value)
+    short = name[len("CHIMNEY_CQE_"):]
+    if name.startswith("CHIMNEY_CQE_") and short in CQE_TYPES:
+        return short, "%d" % value
+    return None
 
 
 def main(header, spec):
@@ -34,15 +101,10 @@ def main(header, spec):
     checked = 0
     for name, value in defines:
         value = int(value, 0)
-        for prefix, fmt in GROUPS.items():
-            if name.startswith(prefix):
-                short, shown = fmt(name[len(prefix):], value)
-                break
-        else:
-            short = name[len("CHIMNEY_CQE_"):]
-            if not name.startswith("CHIMNEY_CQE_") or short not in CQE_TYPES:
-                continue
-            shown = "%d" % value
+        found = describe(name, value)
+        if not found:
+            continue
+        short, shown = found
         if short == "NONE":
             continue
         ok = any(re.search(r"(^|[^\w])%s([^\w]|$)" % re.escape(short), line)
@@ -53,7 +115,10 @@ def main(header, spec):
         if not ok:
             print("spec does not state %s = %s" % (name, shown))
             errors += 1
-    print("%d values checked, %d missing or different" % (checked, errors))
+    rule_errors = check_rules(text, {n: int(v, 0) for n, v in defines})
+    errors += rule_errors
+    print("%d values and %d rules checked, %d missing or different" %
+          (checked, len(RULES), errors))
     return 1 if errors or not checked else 0
 
 

@@ -523,12 +523,14 @@ static void test_bad_admin_config(void)
     static const struct {
         uint32_t reg, val, info;
     } cases[] = {
-        { CHIMNEY_REG_ASQ_BASE_LO, 0x100020, CHIMNEY_REG_ASQ_SIZE },
+        /* FATAL_INFO names the register found bad: base or size */
+        { CHIMNEY_REG_ASQ_BASE_LO, 0x100020, CHIMNEY_REG_ASQ_BASE_LO },
         { CHIMNEY_REG_ASQ_SIZE, 3, CHIMNEY_REG_ASQ_SIZE },
         { CHIMNEY_REG_ASQ_SIZE, 1u << 16, CHIMNEY_REG_ASQ_SIZE },
         { CHIMNEY_REG_ACQ_SIZE, 0, CHIMNEY_REG_ACQ_SIZE },
         /* 0xffffffff_ffffffc0 + 16 entries wraps past 2^64 */
-        { CHIMNEY_REG_ACQ_BASE_LO, 0xffffffc0, CHIMNEY_REG_ACQ_SIZE },
+        { CHIMNEY_REG_ACQ_BASE_LO, 0xffffffc0, CHIMNEY_REG_ACQ_BASE_LO },
+        { CHIMNEY_REG_ACQ_BASE_LO, 0x200010, CHIMNEY_REG_ACQ_BASE_LO },
     };
 
     for (int i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -875,6 +877,90 @@ static void test_bad_properties(void)
     qtest_quit(qts);
 }
 
+/*
+ * BAR0 access widths: aligned 32-bit accesses are the registers;
+ * an aligned 64-bit access is two of them, the lower address first;
+ * anything else is ignored (reads 0) and reported as a guest error
+ * under its trace event name.
+ */
+static void test_bad_register_width(void)
+{
+    g_autofree char *log = NULL;
+    g_autofree char *extra = NULL;
+    g_autofree char *text = NULL;
+    QChimneyFixture f;
+    int fd;
+
+    fd = g_file_open_tmp("chimney-width-XXXXXX.log", &log, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    extra = g_strdup_printf("-d guest_errors -D %s", log);
+    qchimney_fx_init(&f, extra);
+    qchimney_fx_map(&f);
+    /* 64-bit: two registers, low dword first */
+    qtest_writeq(f.qts, f.c.bar.addr + CHIMNEY_REG_ASQ_BASE_LO,
+                 0x0000000100100000ull);
+    g_assert_cmphex(qchimney_readl(&f.c, CHIMNEY_REG_ASQ_BASE_LO), ==,
+                    0x00100000);
+    g_assert_cmphex(qchimney_readl(&f.c, CHIMNEY_REG_ASQ_BASE_HI), ==, 1);
+    g_assert_cmphex(qtest_readq(f.qts, f.c.bar.addr + CHIMNEY_REG_ID), ==,
+                    (uint64_t)CHIMNEY_VERSION << 32 | CHIMNEY_ID_MAGIC);
+    /* INTR_CAUSE and INTR_MASK are one 64-bit pair */
+    qtest_writeq(f.qts, f.c.bar.addr + CHIMNEY_REG_INTR_CAUSE,
+                 0x0000000300000000ull);
+    g_assert_cmphex(qchimney_readl(&f.c, CHIMNEY_REG_INTR_MASK), ==, 3);
+    /* Byte, word and unaligned accesses: nothing changes, reads are 0 */
+    qtest_writeb(f.qts, f.c.bar.addr + CHIMNEY_REG_INTR_MASK, 0);
+    qtest_writew(f.qts, f.c.bar.addr + CHIMNEY_REG_INTR_MASK, 0);
+    qtest_writel(f.qts, f.c.bar.addr + CHIMNEY_REG_INTR_MASK + 1, 0);
+    qtest_writeq(f.qts, f.c.bar.addr + CHIMNEY_REG_INTR_MASK, 0);
+    g_assert_cmphex(qchimney_readl(&f.c, CHIMNEY_REG_INTR_MASK), ==, 3);
+    g_assert_cmphex(qtest_readw(f.qts, f.c.bar.addr + CHIMNEY_REG_ID), ==, 0);
+    g_assert_cmphex(qtest_readl(f.qts, f.c.bar.addr + CHIMNEY_REG_ID + 2), ==,
+                    0);
+    qchimney_fx_end(&f);
+    g_assert(g_file_get_contents(log, &text, NULL, NULL));
+    g_assert(strstr(text, "chimney_err_reg_width"));
+    unlink(log);
+}
+
+/*
+ * CREATE_L2Q: ids 1 (TX) and 2 (RX) name a CQ other than 0; the
+ * generic-buffer queue (5) names none (param[0] 0); others are INVALID_ID.
+ */
+static void test_bad_create_l2q(void)
+{
+    QChimneyFixture f;
+    uint64_t ring;
+
+    qchimney_fx_init(&f, NULL);
+    qchimney_fx_start(&f, &(QChimneyConfig) { .no_l2 = true });
+    ring = QEMU_ALIGN_UP(guest_alloc(&f.alloc, 64 * 32 + 64), 64);
+    g_assert_cmpuint(qchimney_create_cq(&f.c, 2, ring, 32, 1, 0, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+    ring += 32 * 32;
+    g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_CREATE_L2Q,
+                                  CHIMNEY_QUEUE_INDICATE, ring, 16, 2, 0, 0),
+                     ==, CHIMNEY_ST_INVALID_PARAM);
+    g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_CREATE_L2Q,
+                                  CHIMNEY_QUEUE_L2_RX, ring, 16, 0, 0, 0),
+                     ==, CHIMNEY_ST_INVALID_PARAM);
+    for (uint32_t id = 0; id < 8; id++) {
+        if (id == CHIMNEY_QUEUE_L2_TX || id == CHIMNEY_QUEUE_L2_RX ||
+            id == CHIMNEY_QUEUE_INDICATE) {
+            continue;
+        }
+        g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_CREATE_L2Q, id, ring,
+                                      16, 0, 0, 0), ==, CHIMNEY_ST_INVALID_ID);
+    }
+    g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_CREATE_L2Q,
+                                  CHIMNEY_QUEUE_INDICATE, ring, 16, 0, 0, 0),
+                     ==, CHIMNEY_ST_SUCCESS);
+    /* The generic-buffer queue posts to no CQ: CQ 2 can go */
+    g_assert_cmpuint(qchimney_destroy_cq(&f.c, 2), ==, CHIMNEY_ST_SUCCESS);
+    qchimney_fx_end(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -907,5 +993,7 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/bad/cq-outside-ram", test_bad_cq_outside_ram);
     qtest_add_func("/chimney/bad/register-access", test_bad_register_access);
     qtest_add_func("/chimney/bad/properties", test_bad_properties);
+    qtest_add_func("/chimney/bad/register-width", test_bad_register_width);
+    qtest_add_func("/chimney/bad/create-l2q", test_bad_create_l2q);
     return g_test_run();
 }

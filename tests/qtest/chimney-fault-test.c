@@ -502,6 +502,60 @@ static void test_fault_recv(void)
     qchimney_fx_end(&f);
 }
 
+/*
+ * Empty values are refused, never dereferenced: g_strsplit("") is an
+ * empty vector.  At run time (qom-set) and at start (-device).
+ */
+static void test_fault_empty_values(void)
+{
+    static const char *const bad[] = {
+        "type=send delay=", "delay=", "delay=uniform:", "delay=exp:",
+        "delay=uniform::", "coalesce=", "coalesce=:", "reorder=",
+        "irq-delay=", "fail=", "type=",
+    };
+    QChimneyFixture f;
+    QDict *rsp;
+
+    qchimney_fx_init(&f, NULL);
+    qchimney_fx_start(&f, NULL);
+    for (int i = 0; i < ARRAY_SIZE(bad); i++) {
+        rsp = qtest_qmp(f.qts, "{'execute': 'qom-set', 'arguments': "
+                        "{'path': '/machine/peripheral/nic0', "
+                        "'property': 'x-fault-rules', 'value': %s}}", bad[i]);
+        g_assert(qdict_haskey(rsp, "error"));
+        qobject_unref(rsp);
+    }
+    rsp = qtest_qmp(f.qts, "{'execute': 'device_add', 'arguments': "
+                    "{'driver': 'chimney-nic', 'id': 'x', "
+                    "'x-fault-rules': 'type=send delay='}}");
+    g_assert(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    qchimney_fx_assert_alive(&f);
+    qchimney_fx_end(&f);
+}
+
+/* A delay near INT64_MAX saturates: the completion never comes early. */
+static void test_fault_huge_delay(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    uint32_t start;
+
+    qchimney_tcp_fixture(&f, &hc, 1);
+    qtest_clock_step(f.qts, QCHIMNEY_MS_NS);      /* now + delay overflows */
+    qchimney_set_rules(&f, "type=send delay=9223372036854775807ns");
+    start = send_n(&f, &hc, 1, 1, 100);
+    qchimney_peer_ack_sync(&f, &hc, start + 100);
+    g_assert(qchimney_cq_quiet(&f, 2));
+    qtest_clock_step(f.qts, 1000 * QCHIMNEY_MS_NS);
+    g_assert(qchimney_cq_quiet(&f, 2));
+    /* The same with the largest delay in seconds, and as irq-delay */
+    qchimney_set_rules(&f, "type=send delay=9223372036s");
+    qchimney_set_rules(&f, "irq-delay=9223372036854775807ns");
+    qchimney_fx_assert_alive(&f);
+    qchimney_fx_end(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -522,5 +576,7 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/fault/reset", test_fault_reset);
     qtest_add_func("/chimney/fault/bad-rules", test_fault_bad_rules);
     qtest_add_func("/chimney/fault/recv", test_fault_recv);
+    qtest_add_func("/chimney/fault/empty-values", test_fault_empty_values);
+    qtest_add_func("/chimney/fault/huge-delay", test_fault_huge_delay);
     return g_test_run();
 }

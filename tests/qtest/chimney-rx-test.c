@@ -625,6 +625,169 @@ static void test_bad_tcp_receives(void)
     qchimney_fx_end(&f);
 }
 
+/* A host frame for port @port with TCP sequence number @seq */
+static size_t host_frame(QChimneyConn *hc, uint8_t *fr, uint16_t port,
+                         uint32_t seq)
+{
+    const uint8_t data[] = "for the host";
+    QChimneyTcpAddr from = {
+        .src_mac = (const uint8_t *)QCHIMNEY_PEER_MAC, .dst_mac = hc->mac,
+        .src_ip = hc->peer_ip, .dst_ip = hc->ip,
+        .src_port = hc->peer_port, .dst_port = port,
+    };
+
+    return qchimney_tcp_data_frame(fr, &from, seq, 1, 0x18, 65535, NULL, 0,
+                                   data, sizeof(data));
+}
+
+/* The next L2 RX frame is the host frame with sequence number @seq */
+static void expect_host_frame(QChimneyFixture *f, uint32_t seq)
+{
+    uint8_t got[300];
+    ChimneyCqe cqe;
+
+    g_assert_cmpuint(qchimney_l2_recv(&f->c, got, sizeof(got), &cqe), >,
+                     14 + 40);
+    g_assert_cmpuint(ldl_be_p(got + 14 + 20 + 4), ==, seq);
+}
+
+/*
+ * Frames of offloaded connections never wait behind a host frame that
+ * has no L2 RX buffer: host frames wait in a bounded backlog of their
+ * own (64 frames, drops counted) and drain, in order, into buffers
+ * posted later.
+ */
+static void test_tcp_recv_host_backlog(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    uint8_t fr[256];
+    uint16_t port;
+    uint32_t s;
+
+    qchimney_rx_fixture(&f, &hc, false, NULL);
+    s = hc.irs + 1;
+    port = hc.port + 100;
+    /* The host's 8 buffers are used up */
+    for (uint32_t i = 0; i < 8; i++) {
+        qchimney_wire_send(&f, fr, host_frame(&hc, fr, port, i));
+        expect_host_frame(&f, i);
+    }
+    /* 70 host frames with no buffer: 64 wait, 6 are dropped */
+    for (uint32_t i = 0; i < 70; i++) {
+        qchimney_wire_send(&f, fr, host_frame(&hc, fr, port, 1000 + i));
+    }
+    /* The offloaded connection still receives and is acknowledged */
+    qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_RECEIVE, 0, 0x1, 1000);
+    qchimney_sq_kick(&f.c, &hc);
+    qchimney_peer_data(&f, &hc, s, 1001, 0x08, 500);
+    qchimney_expect_recv(&f, 0x1, CHIMNEY_ST_SUCCESS, 500);
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-rx-backlog-dropped"), ==,
+                     6);
+    /* Buffers come: the backlog drains in order, the dropped never come */
+    qchimney_l2_post_rx(&f.c, 32, 2048);
+    for (uint32_t i = 0; i < 32; i++) {
+        expect_host_frame(&f, 1000 + i);
+    }
+    qchimney_l2_post_rx(&f.c, 40, 2048);
+    for (uint32_t i = 32; i < 64; i++) {
+        expect_host_frame(&f, 1000 + i);
+    }
+    /* Then the host's frames go straight to its buffers again */
+    qchimney_wire_send(&f, fr, host_frame(&hc, fr, port, 5000));
+    expect_host_frame(&f, 5000);
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-rx-backlog-dropped"), ==,
+                     6);
+    qchimney_fx_end(&f);
+}
+
+/* Reset drops the host frames that waited in the device for a buffer */
+static void test_tcp_recv_host_backlog_reset(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    uint8_t fr[256];
+    uint16_t port;
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+    qchimney_rx_fixture(&f, &hc, false, NULL);
+    port = hc.port + 100;
+    for (uint32_t i = 0; i < 8; i++) {
+        qchimney_wire_send(&f, fr, host_frame(&hc, fr, port, i));
+        expect_host_frame(&f, i);
+    }
+    for (uint32_t i = 0; i < 3; i++) {
+        qchimney_wire_send(&f, fr, host_frame(&hc, fr, port, 1000 + i));
+    }
+    while (qchimney_qom_stat(&f, "x-stat-rx-backlogged") < 3) {
+        g_assert(g_get_monotonic_time() < deadline);
+        g_usleep(1000);
+    }
+    qchimney_writel(&f.c, CHIMNEY_REG_CTRL, CHIMNEY_CTRL_RESET);
+    qchimney_stop(&f.c);
+    qchimney_fx_start(&f, &(QChimneyConfig) { .rx_buffers = 8 });
+    /* The new driver's first frame is a new one, not a stale one */
+    qchimney_wire_send(&f, fr, host_frame(&hc, fr, port, 5000));
+    expect_host_frame(&f, 5000);
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-rx-backlog-dropped"), ==,
+                     0);
+    qchimney_fx_end(&f);
+}
+
+/*
+ * A connection waiting for a generic buffer whose completion FIFO is full
+ * (its completions held) must not make the IND_TAIL doorbell spin: the
+ * vCPU's write returns, and the indication comes once there is room.
+ */
+static void test_tcp_recv_ind_fifo_full(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    ChimneyCqe cqe;
+    uint32_t s, pend_cap = 16 + 16 + 8, n = 0, recvs = 0;
+
+    qchimney_rx_fixture(&f, &hc, false, NULL);
+    s = hc.irs + 1;
+    /* A generic-buffer queue with no buffer in it yet */
+    f.c.ind_buf_size = 2048;
+    g_assert_cmpuint(qchimney_create_l2q(&f.c, CHIMNEY_QUEUE_INDICATE,
+                                         QEMU_ALIGN_UP(guest_alloc(&f.alloc,
+                                                                   16 * 32 +
+                                                                   64), 64),
+                                         16, 0), ==, CHIMNEY_ST_SUCCESS);
+    qchimney_set_rules(&f, "hold");
+    /* Zero-length receives complete at once, into the held FIFO */
+    while (n < pend_cap) {
+        for (int i = 0; i < 8 && n < pend_cap; i++, n++) {
+            qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_RECEIVE, 0, 0x100 + n, 0);
+        }
+        qchimney_sq_kick(&f.c, &hc);
+        qchimney_fx_assert_alive(&f);
+    }
+    /* Data with no receive posted: the connection waits for room */
+    qchimney_peer_data(&f, &hc, s, 1001, 0x08, 300);
+    qchimney_wait_segs_in(&f, &hc, 1);
+    /* A generic buffer's doorbell: must return */
+    qchimney_ind_post(&f.c, guest_alloc(&f.alloc, 2048));
+    qchimney_fx_assert_alive(&f);
+    /* Released: the receives, then the indication */
+    qchimney_set_rules(&f, "");
+    qchimney_fault_release(&f, "all");
+    for (;;) {
+        qchimney_cq_wait(&f.c, 2, &cqe);
+        if (CHIMNEY_CQE_TYPE(cqe.type_status) != CHIMNEY_CQE_RECV) {
+            break;
+        }
+        recvs++;
+    }
+    g_assert_cmpuint(recvs, ==, pend_cap);
+    g_assert_cmpuint(CHIMNEY_CQE_TYPE(cqe.type_status), ==,
+                     CHIMNEY_CQE_INDICATE);
+    g_assert_cmpuint(cqe.bytes, ==, 300);
+    g_assert_cmpuint(cqe.aux, ==, s);
+    qchimney_fx_end(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -644,6 +807,12 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/tcp/recv/urgent", test_tcp_recv_urgent);
     qtest_add_func("/chimney/tcp/recv/update", test_tcp_recv_update);
     qtest_add_func("/chimney/tcp/recv/host-path", test_tcp_recv_host_path);
+    qtest_add_func("/chimney/tcp/recv/host-backlog",
+                   test_tcp_recv_host_backlog);
+    qtest_add_func("/chimney/tcp/recv/host-backlog-reset",
+                   test_tcp_recv_host_backlog_reset);
+    qtest_add_func("/chimney/tcp/recv/ind-fifo-full",
+                   test_tcp_recv_ind_fifo_full);
     qtest_add_func("/chimney/bad/tcp-receives", test_bad_tcp_receives);
     return g_test_run();
 }

@@ -733,7 +733,6 @@ static void test_bad_tcp_sends(void)
     };
     uint64_t sgl;
     uint32_t tail;
-    QChimneyPeerSeg ps;
 
     qchimney_tcp_fixture(&f, &hc, 100);
     for (int i = 0; i <= CHIMNEY_MAX_SGE; i++) {
@@ -757,20 +756,26 @@ static void test_bad_tcp_sends(void)
     qchimney_sq_kick(&f.c, &hc);
     cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_DMA_ERROR);
     g_assert_cmphex(cqe.cookie, ==, 1);
+    /* After a failed request the connection asks to be uploaded */
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_UPLOAD_REQUEST);
+    g_assert_cmpuint(cqe.info, ==, CHIMNEY_UPLOAD_HW_FAILURE);
     for (int i = 2; i <= 4; i++) {
         cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND,
                                   CHIMNEY_ST_BAD_DESCRIPTOR);
         g_assert_cmphex(cqe.cookie, ==, i);
         g_assert_cmpuint(cqe.bytes, ==, 0);
     }
-    /* A good request after them still goes out and completes */
+    /*
+     * Trap 4: a good request after a failed one is not sent; it fails
+     * the way the first failed request did, with no bytes
+     */
     qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 5, one, 1, NULL);
     qchimney_sq_kick(&f.c, &hc);
-    qchimney_peer_read(&f, &ps);
-    g_assert_cmpuint(ps.len, ==, 10);
-    qchimney_peer_ack(&f, &hc, ps.seq + 10);
-    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_DMA_ERROR);
     g_assert_cmphex(cqe.cookie, ==, 5);
+    g_assert_cmpuint(cqe.bytes, ==, 0);
+    g_assert(qchimney_wire_quiet(&f, 200));
     /* A stale doorbell is ignored and counted */
     qchimney_writel(&f.c, CHIMNEY_DB_CONN_SQ, CHIMNEY_CONN_ID(5, 9));
     qchimney_writel(&f.c, CHIMNEY_DB_CONN_SQ, CHIMNEY_CONN_ID(900000, 0));
@@ -783,6 +788,284 @@ static void test_bad_tcp_sends(void)
     g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_UPLOAD_REQUEST);
     g_assert(!(qchimney_readl(&f.c, CHIMNEY_REG_STATUS) &
                CHIMNEY_STATUS_FATAL));
+    qchimney_fx_end(&f);
+}
+
+/* A second connection on @f with @hc's 4-tuple, under index @index */
+static void same_tuple(QChimneyFixture *f, QChimneyConn *nc,
+                       const QChimneyConn *hc, uint32_t index, uint32_t iss)
+{
+    qchimney_conn_setup(f, nc, index, hc->cq, 16);
+    memcpy(nc->peer_mac, hc->peer_mac, 6);
+    nc->port = hc->port;
+    nc->peer_port = hc->peer_port;
+    nc->iss = iss;
+    nc->irs = hc->irs;
+    nc->peer_mss = hc->peer_mss;
+    nc->peer_wnd = hc->peer_wnd;
+}
+
+/*
+ * A connection terminated while its completions wait for CQ room stays
+ * until they are written.  Its 4-tuple offloaded again meanwhile belongs
+ * to the new connection, and freeing the old one leaves it alone: the
+ * new one keeps receiving, and a third OFFLOAD of the 4-tuple is refused.
+ */
+static void test_tcp_terminate_tuple_reuse(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc, again, third;
+    static const uint32_t one[] = { 100 };
+    ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_TERMINATE,
+                            .param = { CHIMNEY_OBJ_TCP } };
+    ChimneyTcpOffload o;
+    ChimneyCqe cqe;
+    QChimneyPeerSeg ps;
+    uint32_t start, got = 0;
+
+    qchimney_tcp_fixture_cq(&f, &hc, 100, 4, NULL);
+    start = hc.iss + 1;
+    for (int i = 0; i < 3; i++) {
+        qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, i + 1, one, 1, NULL);
+    }
+    qchimney_sq_kick(&f.c, &hc);
+    while (got < 300) {
+        qchimney_peer_read(&f, &ps);
+        got += ps.len;
+    }
+    /* Three completions fill CQ 2 (four entries); nobody consumes them */
+    qchimney_peer_ack_sync(&f, &hc, start + 300);
+    cmd.id = hc.id;
+    cmd.addr = guest_alloc(&f.alloc, sizeof(ChimneyTcpDelegated));
+    cmd.cookie = 0xabc;
+    qchimney_admin_submit(&f.c, &cmd);
+    /* The terminated connection still posts to CQ 2 */
+    g_assert_cmpuint(qchimney_destroy_cq(&f.c, 2), ==, CHIMNEY_ST_IN_USE);
+    /* The 4-tuple offloaded again, under another index */
+    same_tuple(&f, &again, &hc, 6, start + 299);
+    qchimney_tcp_block(&again, 0, 2, &o);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &again, &o, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+    /* The old connection's completions go out, then it is freed */
+    for (int i = 0; i < 3; i++) {
+        cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+        g_assert_cmphex(cqe.cookie, ==, i + 1);
+    }
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 0xabc);
+    g_assert_cmphex(cqe.obj, ==, hc.id);
+    /* The 4-tuple is still offloaded: a third OFFLOAD is refused */
+    same_tuple(&f, &third, &hc, 7, start + 299);
+    qchimney_tcp_block(&third, 0, 2, &o);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &third, &o, 0), ==,
+                     CHIMNEY_ST_INVALID_STATE);
+    /* and the live connection still gets its segments */
+    qchimney_peer_ack_sync(&f, &again, again.iss + 1);
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-to-host"), ==, 0);
+    qchimney_fx_end(&f);
+}
+
+/*
+ * SndNxt - SndUna = 2^31 with nothing handed over: chimney_seq_leq holds
+ * both ways at that distance, so the state once passed and 2 GiB were
+ * "in flight" with no request behind them; a bare ACK of SndMax then
+ * aborted QEMU in the segment builder.  Distances are unsigned now.
+ */
+static void test_bad_tcp_offload_half_space(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc, other;
+    ChimneyTcpOffload o, bad;
+    uint8_t th[20] = { 0 };
+    uint64_t seg;
+    static const uint32_t one[] = { 100 };
+
+    qchimney_tcp_fixture(&f, &hc, 100);
+    same_tuple(&f, &other, &hc, 6, 5);
+    other.port = hc.port + 1;
+    qchimney_tcp_block(&other, 0, 2, &o);
+    bad = o;
+    bad.delegated.snd_una = cpu_to_le32(0x80001388);
+    bad.delegated.snd_nxt = cpu_to_le32(0x1388);
+    bad.delegated.snd_max = cpu_to_le32(0x1388);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &other, &bad, 0), ==,
+                     CHIMNEY_ST_INVALID_PARAM);
+    /* What QEMU died of: a bare ACK of SndMax, forwarded */
+    stw_be_p(th, other.peer_port);
+    stw_be_p(th + 2, other.port);
+    stl_be_p(th + 4, other.irs + 1);
+    stl_be_p(th + 8, 0x1388);
+    th[12] = 5 << 4;
+    th[13] = 0x10;
+    stw_be_p(th + 14, 65535);
+    seg = guest_alloc(&f.alloc, sizeof(th));
+    qtest_memwrite(f.qts, seg, th, sizeof(th));
+    g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_FORWARD, other.id, seg,
+                                  sizeof(th), 0, 0, 0), ==,
+                     CHIMNEY_ST_INVALID_ID);
+    /* Less than 2^31 in flight, but more than was handed over */
+    bad = o;
+    bad.delegated.snd_nxt = cpu_to_le32(other.iss + 1 + 0x7fffffff);
+    bad.delegated.snd_max = cpu_to_le32(other.iss + 1 + 0x7fffffff);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &other, &bad, 0), ==,
+                     CHIMNEY_ST_INVALID_PARAM);
+    /* SndMax covered by the handed-over request exactly: accepted */
+    qchimney_sq_post(&f.c, &other, CHIMNEY_SQ_SEND, 0, 9, one, 1, NULL);
+    bad = o;
+    bad.delegated.snd_nxt = cpu_to_le32(other.iss + 1 + 100);
+    bad.delegated.snd_max = cpu_to_le32(other.iss + 1 + 100);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &other, &bad, 1), ==,
+                     CHIMNEY_ST_SUCCESS);
+    qchimney_fx_assert_alive(&f);
+    qchimney_fx_end(&f);
+}
+
+/*
+ * QUERY_TCP's sq_head is the first SQ entry not yet completed, not the
+ * next one the device fetches.
+ */
+static void test_tcp_query_sq_head(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    static const uint32_t one[] = { 100 };
+    ChimneyTcpDelegated d;
+    ChimneyCqe cqe;
+    QChimneyPeerSeg ps;
+    uint64_t qbuf;
+    uint32_t start, got = 0;
+
+    qchimney_tcp_fixture(&f, &hc, 100);
+    start = hc.iss + 1;
+    qbuf = guest_alloc(&f.alloc, sizeof(d));
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 1, one, 1, NULL);
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 2, one, 1, NULL);
+    qchimney_sq_kick(&f.c, &hc);
+    while (got < 200) {
+        qchimney_peer_read(&f, &ps);
+        got += ps.len;
+    }
+    g_assert_cmpuint(qchimney_conn_cmd(&f.c, &hc, CHIMNEY_CMD_QUERY_TCP, qbuf,
+                                       &cqe), ==, CHIMNEY_ST_SUCCESS);
+    qtest_memread(f.qts, qbuf, &d, sizeof(d));
+    g_assert_cmpuint(le32_to_cpu(d.sq_head), ==, 0);
+    qchimney_peer_ack(&f, &hc, start + 100);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.sq_head, ==, 1);
+    g_assert_cmpuint(qchimney_conn_cmd(&f.c, &hc, CHIMNEY_CMD_QUERY_TCP, qbuf,
+                                       &cqe), ==, CHIMNEY_ST_SUCCESS);
+    qtest_memread(f.qts, qbuf, &d, sizeof(d));
+    g_assert_cmpuint(le32_to_cpu(d.sq_head), ==, 1);
+    qchimney_peer_ack(&f, &hc, start + 200);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(qchimney_conn_cmd(&f.c, &hc, CHIMNEY_CMD_QUERY_TCP, qbuf,
+                                       &cqe), ==, CHIMNEY_ST_SUCCESS);
+    qtest_memread(f.qts, qbuf, &d, sizeof(d));
+    g_assert_cmpuint(le32_to_cpu(d.sq_head), ==, 2);
+    qchimney_fx_end(&f);
+}
+
+/* Put one SEND of @len bytes whose single SGE is @addr on @hc's SQ */
+static void post_raw_send(QChimneyFixture *f, QChimneyConn *hc,
+                          uint64_t cookie, uint64_t addr, uint32_t len)
+{
+    ChimneySge e = { .addr = cpu_to_le64(addr), .len = cpu_to_le32(len) };
+    uint64_t sgl = guest_alloc(&f->alloc, sizeof(e));
+    ChimneySqDesc d = {
+        .type = CHIMNEY_SQ_SEND, .nsge = cpu_to_le16(1),
+        .len = cpu_to_le32(len), .cookie = cpu_to_le64(cookie),
+        .sgl = cpu_to_le64(sgl),
+    };
+    uint32_t tail;
+
+    qtest_memwrite(f->qts, sgl, &e, sizeof(e));
+    qtest_memwrite(f->qts, hc->sq_base + hc->sq_tail * sizeof(d), &d,
+                   sizeof(d));
+    hc->sq_tail = (hc->sq_tail + 1) & (hc->sq_size - 1);
+    tail = cpu_to_le32(hc->sq_tail);
+    qtest_memwrite(f->qts, hc->db_record, &tail, sizeof(tail));
+}
+
+/*
+ * Send data the device cannot read (its own registers) is a hardware
+ * failure, not a reset: no RST on the wire, DMA_ERROR, and an upload
+ * request with reason HW_FAILURE.
+ */
+static void test_tcp_send_unreadable(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    ChimneyCqe cqe;
+
+    qchimney_tcp_fixture(&f, &hc, 100);
+    post_raw_send(&f, &hc, 1, f.c.bar.addr, 64);
+    qchimney_sq_kick(&f.c, &hc);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_DMA_ERROR);
+    g_assert_cmphex(cqe.cookie, ==, 1);
+    g_assert_cmpuint(cqe.bytes, ==, 0);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_UPLOAD_REQUEST);
+    g_assert_cmpuint(cqe.info, ==, CHIMNEY_UPLOAD_HW_FAILURE);
+    /* Only an abortive disconnect sends a RST */
+    g_assert(qchimney_wire_quiet(&f, 200));
+    /* A later request is not sent and fails the same way */
+    post_raw_send(&f, &hc, 2, guest_alloc(&f.alloc, 64), 64);
+    qchimney_sq_kick(&f.c, &hc);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_DMA_ERROR);
+    g_assert_cmphex(cqe.cookie, ==, 2);
+    g_assert(qchimney_wire_quiet(&f, 200));
+    g_assert(qchimney_cq_quiet(&f, 2));
+    qchimney_fx_end(&f);
+}
+
+/*
+ * A request's length is at most CHIMNEY_MAX_REQUEST_LEN (1 GiB): longer
+ * is BAD_DESCRIPTOR, checked on the descriptor alone; at the limit, its
+ * memory decides (here DMA_ERROR: outside guest RAM).
+ */
+static void test_bad_tcp_send_length(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    ChimneyCqe cqe;
+
+    qchimney_tcp_fixture(&f, &hc, 100);
+    post_raw_send(&f, &hc, 1, QCHIMNEY_FAR_AWAY, CHIMNEY_MAX_REQUEST_LEN);
+    qchimney_sq_kick(&f.c, &hc);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_DMA_ERROR);
+    g_assert_cmphex(cqe.cookie, ==, 1);
+    qchimney_fx_end(&f);
+
+    qchimney_tcp_fixture(&f, &hc, 100);
+    post_raw_send(&f, &hc, 2, QCHIMNEY_FAR_AWAY, CHIMNEY_MAX_REQUEST_LEN + 1);
+    qchimney_sq_kick(&f.c, &hc);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND,
+                              CHIMNEY_ST_BAD_DESCRIPTOR);
+    g_assert_cmphex(cqe.cookie, ==, 2);
+    qchimney_fx_end(&f);
+}
+
+/* A doorbell record the device cannot read: upload for HW_FAILURE */
+static void test_bad_tcp_db_record(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    ChimneyCqe cqe;
+    uint64_t ring;
+
+    qchimney_fx_init(&f, NULL);
+    qchimney_fx_start(&f, &(QChimneyConfig) { .rx_buffers = 8 });
+    ring = QEMU_ALIGN_UP(guest_alloc(&f.alloc, 64 * 32 + 64), 64);
+    qtest_memset(f.qts, ring, 0, 64 * 32);
+    g_assert_cmpuint(qchimney_create_cq(&f.c, 2, ring, 64, 2, 0, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+    qchimney_conn_setup(&f, &hc, 5, 2, 16);
+    hc.db_record = QCHIMNEY_FAR_AWAY;
+    qchimney_establish(&f, &hc, 100, 777);
+    qchimney_sq_kick(&f.c, &hc);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_UPLOAD_REQUEST);
+    g_assert_cmpuint(cqe.info, ==, CHIMNEY_UPLOAD_HW_FAILURE);
     qchimney_fx_end(&f);
 }
 
@@ -804,5 +1087,13 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/tcp/invalidate", test_tcp_invalidate);
     qtest_add_func("/chimney/bad/tcp-offload", test_bad_tcp_offload);
     qtest_add_func("/chimney/bad/tcp-sends", test_bad_tcp_sends);
+    qtest_add_func("/chimney/tcp/terminate-tuple-reuse",
+                   test_tcp_terminate_tuple_reuse);
+    qtest_add_func("/chimney/bad/tcp-offload-half-space",
+                   test_bad_tcp_offload_half_space);
+    qtest_add_func("/chimney/tcp/query-sq-head", test_tcp_query_sq_head);
+    qtest_add_func("/chimney/tcp/send-unreadable", test_tcp_send_unreadable);
+    qtest_add_func("/chimney/bad/tcp-send-length", test_bad_tcp_send_length);
+    qtest_add_func("/chimney/bad/tcp-db-record", test_bad_tcp_db_record);
     return g_test_run();
 }

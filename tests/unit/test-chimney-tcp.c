@@ -893,13 +893,56 @@ static void test_wrap(void)
 static void test_dma_failure(void)
 {
     Peer *p = peer_new(0);
+    uint32_t una = p->conn.st.snd_una;
+    guint nsent;
 
     p->bad_cookie = 2;
     post(p, 1, 500, 0);
     post(p, 2, 500, 0);
-    g_assert(sent(p, p->sent->len - 1)->flags & TH_RST);
+    /* Data it cannot read is a hardware failure: no RST, an upload */
+    nsent = p->sent->len;
+    for (guint i = 0; i < nsent; i++) {
+        g_assert(!(sent(p, i)->flags & TH_RST));
+    }
+    g_assert_cmpuint(p->events->len, ==, 1);
+    g_assert_cmphex(event(p, 0), ==, CHIMNEY_TCP_EV_UPLOAD_REQUEST << 16 |
+                    CHIMNEY_TCP_UPLOAD_HW_FAILURE);
+    /* The request before it completes when acknowledged, then it fails */
+    g_assert_cmpuint(p->done->len, ==, 0);
+    ack(p, una + 500, 65535);
     g_assert_cmpuint(p->done->len, ==, 2);
-    g_assert_cmpint(done(p, 1)->status, ==, CHIMNEY_TCP_ABORTED);
+    g_assert_cmpint(done(p, 0)->status, ==, CHIMNEY_TCP_OK);
+    g_assert_cmpint(done(p, 1)->status, ==, CHIMNEY_TCP_DMA_ERROR);
+    g_assert_cmpuint(done(p, 1)->bytes, ==, 0);
+    /* Nothing later is sent; it fails the same way */
+    post(p, 3, 500, 0);
+    g_assert_cmpuint(p->done->len, ==, 3);
+    g_assert_cmpint(done(p, 2)->status, ==, CHIMNEY_TCP_DMA_ERROR);
+    advance(p, 10 * SEC);
+    for (guint i = nsent; i < p->sent->len; i++) {
+        g_assert_cmpuint(sent(p, i)->len, ==, 0);
+        g_assert(!(sent(p, i)->flags & TH_RST));
+    }
+    peer_free(p);
+}
+
+/*
+ * A send range no queued request covers (a state the device refuses at
+ * offload) fails like unreadable data instead of stopping QEMU.
+ */
+static void test_uncovered_send(void)
+{
+    Peer *p = peer_new(0);
+
+    /* Sequence space queued with no request behind it (white box) */
+    p->conn.end_seq += 100;
+    chimney_tcp_output(&p->conn);
+    g_assert_cmpuint(p->events->len, ==, 1);
+    g_assert_cmphex(event(p, 0), ==, CHIMNEY_TCP_EV_UPLOAD_REQUEST << 16 |
+                    CHIMNEY_TCP_UPLOAD_HW_FAILURE);
+    for (guint i = 0; i < p->sent->len; i++) {
+        g_assert(!(sent(p, i)->flags & TH_RST));
+    }
     peer_free(p);
 }
 
@@ -1466,6 +1509,20 @@ static void test_state_check(void)
     st = default_state(0);
     st.path_mtu = 20;
     g_assert_nonnull(chimney_tcp_state_check(&st));
+    /* 2^31 apart: chimney_seq_leq holds both ways, distances do not */
+    st = default_state(0);
+    st.snd_una = 0x80001388;
+    st.snd_nxt = 0x1388;
+    st.snd_max = 0x1388;
+    g_assert_nonnull(chimney_tcp_state_check(&st));
+    st.snd_nxt = 0x80001388;
+    g_assert_nonnull(chimney_tcp_state_check(&st));
+    st = default_state(0);
+    st.snd_nxt = st.snd_una + 0x10;
+    st.snd_max = st.snd_una + 0x7fffffff;
+    g_assert_null(chimney_tcp_state_check(&st));
+    st.snd_max = st.snd_una + 0x80000000u;
+    g_assert_nonnull(chimney_tcp_state_check(&st));
 }
 
 /* The parser refuses what must go to the host's path */
@@ -1520,6 +1577,7 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-tcp/handover", test_handover);
     g_test_add_func("/chimney-tcp/wrap", test_wrap);
     g_test_add_func("/chimney-tcp/dma-failure", test_dma_failure);
+    g_test_add_func("/chimney-tcp/uncovered-send", test_uncovered_send);
     g_test_add_func("/chimney-tcp/rx/posted", test_rx_posted);
     g_test_add_func("/chimney-tcp/rx/push", test_rx_push);
     g_test_add_func("/chimney-tcp/rx/out-of-order", test_rx_out_of_order);

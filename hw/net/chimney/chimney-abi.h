@@ -40,8 +40,11 @@
 #define CHIMNEY_DOORBELL_BASE           0x1000
 
 /*
- * BAR0 registers.  32-bit accesses only; 64-bit addresses are LO/HI pairs.
- * RO registers ignore writes; reserved offsets read as zero.
+ * BAR0 registers, 32 bits each; 64-bit addresses are LO/HI pairs.  An
+ * aligned 32-bit access reaches one register or doorbell; an
+ * 8-byte-aligned 64-bit access is two 32-bit accesses, lower address
+ * first; any other width or alignment is ignored (reads 0).  RO registers
+ * ignore writes; reserved offsets read as zero.
  */
 #define CHIMNEY_REG_ID                  0x000   /* RO: CHIMNEY_ID_MAGIC */
 #define CHIMNEY_REG_VERSION             0x004   /* RO: major[31:16], minor */
@@ -64,7 +67,12 @@
 #define CHIMNEY_REG_INTR_CAUSE          0x060   /* RW1C: INTx-pending CQs */
 #define CHIMNEY_REG_INTR_MASK           0x064   /* RW: CQs kept off INTx */
 
-/* Doorbells (BAR0, write-only, read as zero).  Values are ring indices. */
+/*
+ * Doorbells (BAR0, write-only, read as zero).  Values are ring indices;
+ * an index beyond its ring or a doorbell of a ring that does not exist
+ * latches CHIMNEY_FATAL_DOORBELL.  CONN_SQ takes a CHIMNEY_CONN_ID; one
+ * that names no live connection is ignored and counted, never fatal.
+ */
 #define CHIMNEY_DB_ASQ_TAIL             0x1000  /* admin SQ producer index */
 #define CHIMNEY_DB_L2_TXQ_TAIL          0x1004  /* L2 TX queue producer */
 #define CHIMNEY_DB_L2_RXQ_TAIL          0x1008  /* L2 RX queue producer */
@@ -94,7 +102,8 @@
 
 /* Why CHIMNEY_STATUS_FATAL was latched; FATAL_INFO says where. */
 #define CHIMNEY_FATAL_NONE              0
-#define CHIMNEY_FATAL_ADMIN_CONFIG      1   /* info: register offset */
+/* info: the register found bad, CHIMNEY_REG_A?Q_SIZE or _BASE_LO */
+#define CHIMNEY_FATAL_ADMIN_CONFIG      1
 #define CHIMNEY_FATAL_ASQ_DMA           2   /* info: SQ index */
 #define CHIMNEY_FATAL_CQ_DMA            3   /* info: CQ id */
 #define CHIMNEY_FATAL_DOORBELL          4   /* info: doorbell offset */
@@ -255,14 +264,20 @@ typedef struct ChimneyIdentify {
 #define CHIMNEY_CQ_PARAM_MOD_USEC       2   /* longest wait, 0 = none */
 #define CHIMNEY_CQ_MOD_USEC_MAX         100000
 
-/* DESTROY_CQ: id = CQ id.  Fails with IN_USE while a queue posts to it. */
+/*
+ * DESTROY_CQ: id = CQ id.  Fails with IN_USE while something posts to it:
+ * the L2 TX or RX queue bound to it, or a connection on it (a terminated
+ * one until its last completion is written).
+ */
 
 /*
  * CREATE_L2Q: id = CHIMNEY_QUEUE_L2_TX, CHIMNEY_QUEUE_L2_RX or
  * CHIMNEY_QUEUE_INDICATE, addr = ring base, len = entries (power of two),
- * and:
+ * and param[CHIMNEY_L2Q_PARAM_CQ]: for TX and RX the CQ that gets their
+ * completions (not CQ 0), for INDICATE 0 (its entries complete on each
+ * connection's own CQ).
  */
-#define CHIMNEY_L2Q_PARAM_CQ            0   /* CQ that gets its completions */
+#define CHIMNEY_L2Q_PARAM_CQ            0
 
 /*
  * The generic-buffer queue (CHIMNEY_QUEUE_INDICATE) takes ChimneyL2RxDesc
@@ -293,6 +308,12 @@ typedef struct ChimneyL2TxDesc {
 #define CHIMNEY_L2TX_EOP                (1u << 0)
 #define CHIMNEY_L2_MAX_TX_SGE           16
 #define CHIMNEY_L2_MAX_FRAME            9216
+/*
+ * While connections are offloaded, host frames that find no L2 RX buffer
+ * wait in the device, up to this many; more are dropped and counted, so
+ * that the offloaded connections' segments never wait behind them.
+ */
+#define CHIMNEY_L2_RX_BACKLOG           64
 #define CHIMNEY_L2_MTU                  1500
 
 /*
@@ -470,6 +491,12 @@ typedef struct ChimneyTcpOffload {
 #define CHIMNEY_SQF_URGENT              (1u << 1)
 #define CHIMNEY_SQF_ABORTIVE            (1u << 2)   /* disconnect with RST */
 #define CHIMNEY_MAX_SGE                 64
+/*
+ * Largest request (SEND, DISCONNECT data or RECEIVE) in bytes; a longer
+ * one completes with BAD_DESCRIPTOR.  It keeps a connection's queued
+ * bytes far below the 2^31 that TCP sequence arithmetic can order.
+ */
+#define CHIMNEY_MAX_REQUEST_LEN         0x40000000
 
 typedef struct ChimneySqDesc {
     uint8_t  type;          /* CHIMNEY_SQ_* */

@@ -331,7 +331,13 @@ static void chimney_conn_free(ChimneyState *s, ChimneyConn *conn)
     if (conn->on_consequence_list) {
         QTAILQ_REMOVE(&o->consequence_list, conn, consequence_link);
     }
-    g_hash_table_remove(o->by_key, &conn->key);
+    /*
+     * A terminated connection left the classifier at TERMINATE; its
+     * 4-tuple may belong to a newer connection by now.
+     */
+    if (g_hash_table_lookup(o->by_key, &conn->key) == conn) {
+        g_hash_table_remove(o->by_key, &conn->key);
+    }
     o->paths[conn->path].refs--;
     o->sq_entries_used -= conn->sq.size + conn->rq.size;
     o->conns[conn->index] = NULL;

@@ -62,6 +62,7 @@ typedef struct ChimneySlot {
     uint64_t sgl;
     uint16_t nsge;
     uint8_t status;             /* a request refused at fetch time */
+    bool disconnect;            /* a DISCONNECT entry, even refused */
     /* where the last read ended, so sequential reads do not rescan */
     uint16_t cur_sge;
     uint32_t cur_off;
@@ -79,6 +80,7 @@ typedef struct ChimneyConn {
     ChimneyRing sq;             /* head: next entry to fetch */
     uint64_t db_record;
     bool poisoned;              /* the SQ is not fetched any more */
+    uint8_t sq_failed;          /* status of the first refused SQ entry */
     bool terminated;            /* freed once its completions are out */
     bool timer_due;
 

@@ -47,7 +47,7 @@ static bool fault_duration(const char *v, int64_t *ns)
     const char *end;
     uint64_t n;
 
-    if (qemu_strtou64(v, &end, 10, &n) || end == v) {
+    if (!v || qemu_strtou64(v, &end, 10, &n) || end == v) {
         return false;
     }
     if (!*end) {
@@ -68,7 +68,13 @@ static bool fault_duration(const char *v, int64_t *ns)
 
 static bool fault_number(const char *v, uint64_t *n)
 {
-    return !qemu_strtou64(v, NULL, 10, n);
+    return v && *v && !qemu_strtou64(v, NULL, 10, n);
+}
+
+/* @now + @d, saturated: a delay near INT64_MAX means "never" */
+static int64_t fault_deadline(int64_t now, int64_t d)
+{
+    return d > INT64_MAX - now ? INT64_MAX : now + d;
 }
 
 static bool fault_action(ChimneyFaultRule *r, const char *key, const char *v,
@@ -91,9 +97,14 @@ static bool fault_action(ChimneyFaultRule *r, const char *key, const char *v,
         return false;
     }
     if (!strcmp(key, "delay")) {
+        /* g_strsplit("") is an empty vector: p[0] may be NULL */
         g_auto(GStrv) p = g_strsplit(v, ":", 3);
 
         r->action = CHIMNEY_FA_DELAY;
+        if (!p[0]) {
+            error_setg(errp, "'delay' needs a duration");
+            return false;
+        }
         if (!strcmp(p[0], "uniform") && p[1] && p[2] &&
             fault_duration(p[1], &r->a_ns) && fault_duration(p[2], &r->b_ns) &&
             r->a_ns <= r->b_ns) {
@@ -124,7 +135,7 @@ static bool fault_action(ChimneyFaultRule *r, const char *key, const char *v,
         uint64_t k;
 
         r->action = CHIMNEY_FA_COALESCE;
-        if (!fault_number(p[0], &k) || k < 1 || k > 65536 ||
+        if (!p[0] || !fault_number(p[0], &k) || k < 1 || k > 65536 ||
             (p[1] && (!fault_duration(p[1], &r->a_ns) || !r->a_ns))) {
             error_setg(errp, "bad coalesce '%s' (K or K:DUR)", v);
             return false;
@@ -301,14 +312,21 @@ static double fault_unit(ChimneyFault *f)
 
 static int64_t fault_sample(ChimneyFault *f, const ChimneyFaultRule *r)
 {
+    double d;
+
     switch (r->dist) {
     case CHIMNEY_FD_UNIFORM:
-        return r->a_ns + (int64_t)(fault_unit(f) * (r->b_ns - r->a_ns + 1));
+        /* in double: b - a + 1 may not fit in int64_t */
+        d = r->a_ns + fault_unit(f) * ((double)r->b_ns - r->a_ns + 1);
+        break;
     case CHIMNEY_FD_EXP:
-        return (int64_t)(-log1p(-fault_unit(f)) * r->a_ns);
+        d = -log1p(-fault_unit(f)) * r->a_ns;
+        break;
     default:
         return r->a_ns;
     }
+    /* A double beyond INT64_MAX does not convert: saturate */
+    return d >= (double)INT64_MAX ? INT64_MAX : (int64_t)d;
 }
 
 static bool fault_matches(ChimneyFaultRule *r, ChimneyConn *conn,
@@ -382,13 +400,13 @@ void chimney_fault_decide(ChimneyState *s, ChimneyConn *conn,
         switch (r->action) {
         case CHIMNEY_FA_DELAY:
             d = fault_sample(f, r);
-            release = MAX(release, now + d);
+            release = MAX(release, fault_deadline(now, d));
             f->stats.delayed++;
             trace_chimney_fault(conn->index, pe->type, "delay", d);
             break;
         case CHIMNEY_FA_REORDER:
             d = (int64_t)(fault_unit(f) * r->a_ns);
-            release = MAX(release, now + d);
+            release = MAX(release, fault_deadline(now, d));
             f->stats.reordered++;
             trace_chimney_fault(conn->index, pe->type, "reorder", d);
             break;
@@ -413,7 +431,7 @@ void chimney_fault_decide(ChimneyState *s, ChimneyConn *conn,
             pe->coalesce = true;
             pe->coalesce_gen = f->coalesce_gen;
             if (!f->coalesce_waiting++ && r->a_ns) {
-                f->coalesce_deadline = now + r->a_ns;
+                f->coalesce_deadline = fault_deadline(now, r->a_ns);
                 fault_timer_arm(f->timer, f->coalesce_deadline);
             }
             if (f->coalesce_waiting >= r->count) {
@@ -469,7 +487,8 @@ void chimney_fault_posted(ChimneyState *s, ChimneyConn *conn,
     }
     switch (pe->irq) {
     case CHIMNEY_FAULT_IRQ_DELAY:
-        due = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + pe->irq_delay_ns;
+        due = fault_deadline(qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL),
+                             pe->irq_delay_ns);
         if (f->irq_due[conn->cq] < 0 || due < f->irq_due[conn->cq]) {
             f->irq_due[conn->cq] = due;
         }
@@ -584,5 +603,15 @@ void chimney_fault_exit(ChimneyState *s)
 {
     timer_free(s->fault.timer);
     timer_free(s->fault.irq_timer);
+}
+
+/*
+ * The rule text belongs to the object, not to its realized life: it is
+ * set before realize (-device, -global) and by objects that are never
+ * realized (device_add that fails, property introspection).
+ */
+void chimney_fault_finalize(ChimneyState *s)
+{
     g_free(s->fault.text);
+    s->fault.text = NULL;
 }

@@ -81,6 +81,7 @@ bool chimney_fault_parse(const char *text, ChimneyFaultRule *rules,
                          int *nrules, Error **errp);
 void chimney_fault_init(ChimneyState *s);
 void chimney_fault_exit(ChimneyState *s);
+void chimney_fault_finalize(ChimneyState *s);
 void chimney_fault_reset(ChimneyState *s);
 void chimney_fault_decide(ChimneyState *s, ChimneyConn *conn,
                           ChimneyPending *pe);

@@ -146,14 +146,14 @@ static void chimney_io_complete(void *opaque, ChimneyTcpConn *c,
         .cookie = req->cookie,
         .bytes = bytes,
         .sq_head = (req->tag + 1) & (conn->sq.size - 1),
-        .type = req->type == CHIMNEY_TCP_REQ_DISCONNECT ?
+        .type = req->type == CHIMNEY_TCP_REQ_DISCONNECT || sl->disconnect ?
                 CHIMNEY_CQE_DISCONNECT : CHIMNEY_CQE_SEND,
         .status = chimney_io_status(status),
         .queue = CHIMNEY_QUEUE_CONN_SQ,
     };
 
-    /* A request refused at fetch time keeps its own error */
-    if (sl->status != CHIMNEY_ST_SUCCESS && status == CHIMNEY_TCP_OK) {
+    /* A request refused at fetch time keeps its error, whatever came */
+    if (sl->status != CHIMNEY_ST_SUCCESS) {
         pe.status = sl->status;
     }
     trace_chimney_tcp_complete(conn->index, req->cookie, pe.status, bytes);
@@ -306,7 +306,8 @@ static uint8_t chimney_io_sgl_check(ChimneyState *s, const ChimneySlot *sl,
 {
     uint32_t sum = 0;
 
-    if (sl->nsge > CHIMNEY_MAX_SGE || !sl->nsge != !len || len > (1u << 30)) {
+    if (sl->nsge > CHIMNEY_MAX_SGE || !sl->nsge != !len ||
+        len > CHIMNEY_MAX_REQUEST_LEN) {
         return CHIMNEY_ST_BAD_DESCRIPTOR;
     }
     for (uint32_t i = 0; i < sl->nsge; i++) {
@@ -352,7 +353,10 @@ bool chimney_io_sq_fetch(ChimneyConn *conn, uint32_t index,
     }
     len = le32_to_cpu(d.len);
     nsge = le16_to_cpu(d.nsge);
-    *sl = (ChimneySlot) { .sgl = le64_to_cpu(d.sgl), .nsge = nsge };
+    *sl = (ChimneySlot) {
+        .sgl = le64_to_cpu(d.sgl), .nsge = nsge,
+        .disconnect = d.type == CHIMNEY_SQ_DISCONNECT,
+    };
     *req = (ChimneyTcpReq) {
         .cookie = le64_to_cpu(d.cookie),
         .len = len,
@@ -376,6 +380,11 @@ bool chimney_io_sq_fetch(ChimneyConn *conn, uint32_t index,
         CHIMNEY_GUEST_ERR(chimney_err_sq_entry, "connection %" PRIu32
                           " SQ entry %" PRIu32 " refused (status 0x%x)",
                           conn->index, index, sl->status);
+    } else if (conn->sq_failed) {
+        /* After a refused request nothing is sent: it fails the same way */
+        sl->status = conn->sq_failed;
+    }
+    if (sl->status) {
         /* It keeps its place in the order, with nothing to send */
         req->len = 0;
         req->type = CHIMNEY_TCP_REQ_SEND;
@@ -393,7 +402,11 @@ static bool chimney_io_read_tail(ChimneyConn *conn, ChimneyRing *q,
 
     if (!chimney_dma_read(conn->dev, conn->db_record + offset, &tail,
                           sizeof(tail))) {
-        tail = UINT32_MAX;
+        /* Not the driver's index being wrong: the record is unreadable */
+        conn->poisoned = true;
+        chimney_conn_push_event(conn, CHIMNEY_TCP_EV_UPLOAD_REQUEST,
+                                CHIMNEY_UPLOAD_HW_FAILURE);
+        return false;
     }
     tail = le32_to_cpu(tail);
     if (tail >= q->size) {
@@ -422,6 +435,7 @@ void chimney_io_sq_process(ChimneyConn *conn)
            chimney_conn_can_push(conn)) {
         uint32_t index = conn->sq.head;
         ChimneyTcpReq req;
+        bool first_failure;
 
         if (!chimney_io_sq_fetch(conn, index, &req)) {
             conn->poisoned = true;
@@ -430,20 +444,37 @@ void chimney_io_sq_process(ChimneyConn *conn)
             return;
         }
         conn->sq.head = chimney_ring_next(&conn->sq, index);
+        /*
+         * The first refused request: nothing after it may be sent
+         * (chimney_io_sq_fetch fails them the same way), and the host is
+         * asked to take the connection.
+         */
+        first_failure = conn->slots[index].status && !conn->sq_failed;
+        if (first_failure) {
+            conn->sq_failed = conn->slots[index].status;
+        }
         if (!chimney_tcp_post(&conn->tcp, &req)) {
             /* After a reset or a disconnect no request can be sent */
             ChimneyPending pe = {
                 .cookie = req.cookie,
                 .sq_head = conn->sq.head,
-                .type = req.type == CHIMNEY_TCP_REQ_DISCONNECT ?
+                .type = req.type == CHIMNEY_TCP_REQ_DISCONNECT ||
+                        conn->slots[index].disconnect ?
                         CHIMNEY_CQE_DISCONNECT : CHIMNEY_CQE_SEND,
-                .status = conn->tcp.aborted && !conn->tcp.upload_requested ?
+                .status = conn->slots[index].status ? :
+                          conn->tcp.aborted && !conn->tcp.upload_requested ?
                           CHIMNEY_ST_REQUEST_ABORTED :
                           CHIMNEY_ST_INVALID_STATE,
                 .queue = CHIMNEY_QUEUE_CONN_SQ,
             };
 
             chimney_conn_push(conn, &pe);
+        }
+        if (first_failure && !conn->tcp.aborted) {
+            chimney_tcp_request_upload(&conn->tcp,
+                                       conn->sq_failed == CHIMNEY_ST_DMA_ERROR ?
+                                       CHIMNEY_UPLOAD_HW_FAILURE :
+                                       CHIMNEY_UPLOAD_REQUESTED);
         }
     }
 }
@@ -526,16 +557,31 @@ void chimney_io_rq_process(ChimneyConn *conn)
 
 /* --- doorbells --- */
 
-/* New generic buffers: connections that waited for one indicate now. */
+/*
+ * New generic buffers: connections that waited for one indicate now.
+ * Each waiting connection is looked at once per call: one that cannot
+ * indicate yet (its completion FIFO full, or no buffer left) goes back
+ * on the list without taking a buffer, so the loop ends; chimney_io_work
+ * tries again once completions have drained.
+ */
 void chimney_io_ind_doorbell(ChimneyState *s)
 {
     ChimneyOffloadState *o = &s->offload;
+    QTAILQ_HEAD(, ChimneyConn) waiting = QTAILQ_HEAD_INITIALIZER(waiting);
     ChimneyConn *conn;
 
-    while ((conn = QTAILQ_FIRST(&o->ind_list)) &&
-           !chimney_ring_empty(&s->ind_q)) {
+    while ((conn = QTAILQ_FIRST(&o->ind_list))) {
         QTAILQ_REMOVE(&o->ind_list, conn, ind_link);
+        QTAILQ_INSERT_TAIL(&waiting, conn, ind_link);
+    }
+    while ((conn = QTAILQ_FIRST(&waiting))) {
+        QTAILQ_REMOVE(&waiting, conn, ind_link);
         conn->on_ind_list = false;
+        if (chimney_ring_empty(&s->ind_q) || !chimney_running(s) ||
+            !chimney_conn_can_push(conn)) {
+            chimney_io_ind_wait(conn);
+            continue;
+        }
         chimney_tcp_deliver(&conn->tcp);
         chimney_io_sq_process(conn);
     }
@@ -587,7 +633,7 @@ static void chimney_io_rx_work(ChimneyState *s)
                                frame + slot->payload)) {
             /* Not the engine's (CLOSED, or a SYN in TIME_WAIT) */
             s->stats.to_host++;
-            if (!chimney_l2_rx_frame(s, frame, slot->len)) {
+            if (!chimney_l2_rx_host(s, frame, slot->len)) {
                 s->stats.rx_dropped++;
             }
         }
@@ -637,6 +683,11 @@ void chimney_io_work(ChimneyState *s)
             }
             chimney_conn_release(conn);
         }
+    }
+    /* Connections that waited for a generic buffer and may have room now */
+    if (!QTAILQ_EMPTY(&o->ind_list) && s->ind_q.size &&
+        !chimney_ring_empty(&s->ind_q)) {
+        chimney_io_ind_doorbell(s);
     }
 }
 

@@ -203,9 +203,68 @@ bool chimney_l2_rx_frame(ChimneyState *s, const uint8_t *buf, size_t size)
     return false;
 }
 
+/*
+ * A frame for the host.  With no L2 RX buffer for it, and connections
+ * offloaded, it waits in the device's own backlog (bounded, drops
+ * counted), never in QEMU's net queue, where the segments of offloaded
+ * connections behind it would wait too.  Returns false only for a plain
+ * NIC out of buffers: the caller keeps the frame (back-pressure).
+ */
+bool chimney_l2_rx_host(ChimneyState *s, const uint8_t *buf, size_t size)
+{
+    uint32_t i;
+
+    if (!s->rx_backlog_count && chimney_l2_rx_frame(s, buf, size)) {
+        return true;
+    }
+    if (!chimney_conn_any(s)) {
+        return false;
+    }
+    if (s->rx_backlog_count == CHIMNEY_L2_RX_BACKLOG) {
+        s->stats.rx_backlog_dropped++;
+        trace_chimney_l2_rx_backlog(size, s->rx_backlog_count, true);
+        return true;
+    }
+    i = (s->rx_backlog_head + s->rx_backlog_count++) % CHIMNEY_L2_RX_BACKLOG;
+    s->rx_backlog[i] = g_memdup2(buf, size);
+    s->rx_backlog_len[i] = size;
+    s->stats.rx_backlogged++;
+    trace_chimney_l2_rx_backlog(size, s->rx_backlog_count, false);
+    return true;
+}
+
+static void chimney_l2_rx_backlog_pop(ChimneyState *s)
+{
+    uint32_t i = s->rx_backlog_head;
+
+    g_free(s->rx_backlog[i]);
+    s->rx_backlog[i] = NULL;
+    s->rx_backlog_head = (i + 1) % CHIMNEY_L2_RX_BACKLOG;
+    s->rx_backlog_count--;
+}
+
+/* Reset, disable, unrealize: the frames waiting for buffers go. */
+void chimney_l2_rx_backlog_clear(ChimneyState *s)
+{
+    while (s->rx_backlog_count) {
+        chimney_l2_rx_backlog_pop(s);
+    }
+    s->rx_backlog_head = 0;
+}
+
+/*
+ * Bottom half: the backlog drains into the RX ring, in order, then the
+ * frames QEMU's net queue kept for us.
+ */
 void chimney_l2_rx_kick(ChimneyState *s)
 {
-    if (chimney_l2_rx_ready(s)) {
+    while (s->rx_backlog_count && chimney_l2_rx_ready(s)) {
+        uint32_t i = s->rx_backlog_head;
+
+        chimney_l2_rx_frame(s, s->rx_backlog[i], s->rx_backlog_len[i]);
+        chimney_l2_rx_backlog_pop(s);
+    }
+    if (!s->rx_backlog_count && chimney_l2_rx_ready(s)) {
         qemu_flush_queued_packets(qemu_get_queue(s->nic));
     }
 }

@@ -235,7 +235,8 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     ChimneyTcpState st;
     ChimneyConn *conn;
     uint64_t sq_base, dbr, rq_base;
-    uint32_t sq_size, cq, handover, end, rq_size, buffered;
+    uint32_t sq_size, cq, handover, rq_size, buffered;
+    uint64_t handed;
     uint8_t status;
 
     if (!s->params_set) {
@@ -306,9 +307,13 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     chimney_tcp_conn_init(&conn->tcp, s->offload.tcp, conn, &st, conn->reqs,
                           sq_size, conn->recvs, rq_size);
 
-    /* The data outstanding at offload: [SndUna, SndMax) must lie in it */
+    /*
+     * The data outstanding at offload: [SndUna, SndMax) must lie in what
+     * was handed over.  Unsigned distances: the state check keeps
+     * SndMax - SndUna below 2^31, each request is below 1 GiB.
+     */
     status = CHIMNEY_ST_SUCCESS;
-    end = st.snd_una;
+    handed = 0;
     for (uint32_t i = 0; i < handover; i++) {
         ChimneyTcpReq req;
 
@@ -321,12 +326,12 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
             status = CHIMNEY_ST_INVALID_PARAM;
             break;
         }
-        end += req.len;
+        handed += req.len;
     }
-    if (!status && !chimney_seq_leq(st.snd_max, end)) {
+    if (!status && st.snd_max - st.snd_una > handed) {
         CHIMNEY_GUEST_ERR(chimney_err_tcp_snd_max, "OFFLOAD_TCP: SndMax %"
-                          PRIu32 " beyond the handed-over data (%" PRIu32 ")",
-                          st.snd_max, end);
+                          PRIu32 " beyond the handed-over data (%" PRIu64
+                          " bytes from SndUna)", st.snd_max, handed);
         status = CHIMNEY_ST_INVALID_PARAM;
     }
     if (!status && buffered) {
@@ -442,13 +447,23 @@ static uint8_t chimney_offload_query_tcp(ChimneyConn *conn, uint64_t addr,
     ChimneyState *s = conn->dev;
     ChimneyTcpState st;
     ChimneyTcpDelegated d;
+    uint32_t head;
 
     if (terminate) {
         chimney_tcp_terminate(&conn->tcp, &st);
     } else {
         chimney_tcp_query(&conn->tcp, &st);
     }
-    chimney_offload_delegated_to_le(&d, &st, conn->sq.head,
+    /*
+     * sq_head: the first SQ entry not yet completed, as the spec says: the
+     * oldest request the engine holds, else the next entry to fetch (every
+     * one fetched has completed; TERMINATE has just completed them all).
+     * Completions still in the FIFO come before this command's.
+     */
+    if (!chimney_tcp_first_tag(&conn->tcp, &head)) {
+        head = conn->sq.head;
+    }
+    chimney_offload_delegated_to_le(&d, &st, head,
                                     chimney_tcp_held(&conn->tcp));
     return chimney_dma_write(s, addr, &d, sizeof(d)) ? CHIMNEY_ST_SUCCESS :
                                                        CHIMNEY_ST_DMA_ERROR;

@@ -33,6 +33,7 @@ static void chimney_stop_queues(ChimneyState *s)
 
     chimney_offload_reset(s);
     chimney_fault_reset(s);
+    chimney_l2_rx_backlog_clear(s);
     memset(&s->asq, 0, sizeof(s->asq));
     memset(&s->l2_txq, 0, sizeof(s->l2_txq));
     memset(&s->ind_q, 0, sizeof(s->ind_q));
@@ -69,16 +70,32 @@ static void chimney_reset_state(ChimneyState *s)
     s->acq_size = 0;
 }
 
+/*
+ * The register to name in FATAL_INFO for an admin ring that fails the
+ * geometry check: its size register when the size alone is invalid,
+ * else its base (misaligned, or the ring wraps).  0: the ring is fine.
+ */
+static uint32_t chimney_ring_bad_reg(uint64_t base, uint32_t size,
+                                     uint32_t esize, uint32_t base_reg,
+                                     uint32_t size_reg)
+{
+    if (chimney_ring_geometry_valid(base, size, esize)) {
+        return 0;
+    }
+    return chimney_ring_geometry_valid(0, size, esize) ? base_reg : size_reg;
+}
+
 static void chimney_enable(ChimneyState *s)
 {
-    uint32_t bad = 0;
+    uint32_t bad;
 
-    if (!chimney_ring_geometry_valid(s->asq_base, s->asq_size,
-                                     CHIMNEY_ADMIN_CMD_SIZE)) {
-        bad = CHIMNEY_REG_ASQ_SIZE;
-    } else if (!chimney_ring_geometry_valid(s->acq_base, s->acq_size,
-                                            CHIMNEY_CQE_SIZE)) {
-        bad = CHIMNEY_REG_ACQ_SIZE;
+    bad = chimney_ring_bad_reg(s->asq_base, s->asq_size,
+                               CHIMNEY_ADMIN_CMD_SIZE,
+                               CHIMNEY_REG_ASQ_BASE_LO, CHIMNEY_REG_ASQ_SIZE);
+    if (!bad) {
+        bad = chimney_ring_bad_reg(s->acq_base, s->acq_size, CHIMNEY_CQE_SIZE,
+                                   CHIMNEY_REG_ACQ_BASE_LO,
+                                   CHIMNEY_REG_ACQ_SIZE);
     }
     if (bad) {
         CHIMNEY_GUEST_ERR(chimney_err_admin_config, "admin queue base/size "
@@ -113,9 +130,8 @@ static void chimney_write_ctrl(ChimneyState *s, uint32_t val)
     }
 }
 
-static uint64_t chimney_mmio_read(void *opaque, hwaddr addr, unsigned size)
+static uint32_t chimney_mmio_read32(ChimneyState *s, hwaddr addr)
 {
-    ChimneyState *s = opaque;
     const uint8_t *mac = s->conf.macaddr.a;
     uint32_t val;
 
@@ -219,6 +235,10 @@ static void chimney_write_admin_reg(ChimneyState *s, hwaddr addr, uint32_t val)
         s->acq_size = val;
         break;
     default:
+        /*
+         * Not guest-reachable: chimney_mmio_write32 calls this only for the
+         * six offsets above.
+         */
         g_assert_not_reached();
     }
 }
@@ -283,12 +303,8 @@ static void chimney_doorbell(ChimneyState *s, hwaddr addr, uint32_t val)
     qemu_bh_schedule(s->bh);
 }
 
-static void chimney_mmio_write(void *opaque, hwaddr addr, uint64_t val64,
-                               unsigned size)
+static void chimney_mmio_write32(ChimneyState *s, hwaddr addr, uint32_t val)
 {
-    ChimneyState *s = opaque;
-    uint32_t val = val64;
-
     trace_chimney_mmio_write(addr, val);
     if (addr >= CHIMNEY_DOORBELL_BASE) {
         chimney_doorbell(s, addr, val);
@@ -322,17 +338,65 @@ static void chimney_mmio_write(void *opaque, hwaddr addr, uint64_t val64,
     }
 }
 
+/*
+ * BAR0 takes aligned 32-bit accesses; an 8-byte-aligned 64-bit access is
+ * two of them, the lower address first.  Anything else is ignored (a
+ * read returns 0) and reported: every access reaches these handlers, so
+ * TCG, KVM and qtest see the same rule and the guest error its name.
+ */
+static bool chimney_mmio_width_ok(hwaddr addr, unsigned size, bool write)
+{
+    if ((size == 4 && !(addr & 3)) || (size == 8 && !(addr & 7))) {
+        return true;
+    }
+    CHIMNEY_GUEST_ERR(chimney_err_reg_width, "%u-byte %s at 0x%" PRIx64
+                      " ignored (aligned 32- or 64-bit accesses only)", size,
+                      write ? "write" : "read", (uint64_t)addr);
+    return false;
+}
+
+static uint64_t chimney_mmio_read(void *opaque, hwaddr addr, unsigned size)
+{
+    ChimneyState *s = opaque;
+    uint64_t val;
+
+    if (!chimney_mmio_width_ok(addr, size, false)) {
+        return 0;
+    }
+    val = chimney_mmio_read32(s, addr);
+    if (size == 8) {
+        val |= (uint64_t)chimney_mmio_read32(s, addr + 4) << 32;
+    }
+    return val;
+}
+
+static void chimney_mmio_write(void *opaque, hwaddr addr, uint64_t val,
+                               unsigned size)
+{
+    ChimneyState *s = opaque;
+
+    if (!chimney_mmio_width_ok(addr, size, true)) {
+        return;
+    }
+    chimney_mmio_write32(s, addr, val);
+    if (size == 8) {
+        chimney_mmio_write32(s, addr + 4, val >> 32);
+    }
+}
+
 static const MemoryRegionOps chimney_mmio_ops = {
     .read = chimney_mmio_read,
     .write = chimney_mmio_write,
     .endianness = DEVICE_LITTLE_ENDIAN,
     .valid = {
-        .min_access_size = 4,
-        .max_access_size = 4,
+        .min_access_size = 1,
+        .max_access_size = 8,
+        .unaligned = true,
     },
     .impl = {
-        .min_access_size = 4,
-        .max_access_size = 4,
+        .min_access_size = 1,
+        .max_access_size = 8,
+        .unaligned = true,
     },
 };
 
@@ -358,12 +422,13 @@ static ssize_t chimney_receive(NetClientState *nc, const uint8_t *buf,
         if (taken >= 0) {
             return taken ? size : 0;
         }
+        /* The host's: a buffer, the backlog, or back-pressure */
+        if (s->l2_rxq.size && !chimney_l2_rx_host(s, buf, size)) {
+            return 0;
+        }
     }
-    if (chimney_l2_rx_frame(s, buf, size)) {
-        return size;
-    }
-    /* Not running: a stopped NIC drops; out of buffers: queue. */
-    return chimney_running(s) && s->l2_rxq.size ? 0 : size;
+    /* A stopped NIC or one without an RX queue drops */
+    return size;
 }
 
 static void chimney_link_status_changed(NetClientState *nc)
@@ -508,6 +573,7 @@ static void chimney_exit(PCIDevice *pdev)
 
     chimney_offload_exit(s);
     chimney_fault_exit(s);
+    chimney_l2_rx_backlog_clear(s);
     qemu_del_nic(s->nic);
     for (int i = 0; i < CHIMNEY_MAX_CQS; i++) {
         timer_free(s->cq[i].mod_timer);
@@ -696,6 +762,11 @@ static void chimney_instance_init(Object *obj)
     chimney_qom_add_properties(obj);
 }
 
+static void chimney_instance_finalize(Object *obj)
+{
+    chimney_fault_finalize(CHIMNEY_NIC(obj));
+}
+
 static void chimney_class_init(ObjectClass *klass, void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(klass);
@@ -720,6 +791,7 @@ static const TypeInfo chimney_info = {
     .parent = TYPE_PCI_DEVICE,
     .instance_size = sizeof(ChimneyState),
     .instance_init = chimney_instance_init,
+    .instance_finalize = chimney_instance_finalize,
     .class_init = chimney_class_init,
     .interfaces = (InterfaceInfo[]) {
         { INTERFACE_CONVENTIONAL_PCI_DEVICE },

@@ -107,6 +107,8 @@ void chimney_qom_add_properties(Object *obj)
         { "x-stat-to-host", &s->stats.to_host },
         { "x-stat-indications", &s->stats.indications },
         { "x-stat-forwarded", &s->stats.forwarded },
+        { "x-stat-rx-backlogged", &s->stats.rx_backlogged },
+        { "x-stat-rx-backlog-dropped", &s->stats.rx_backlog_dropped },
         { "x-fault-seen", &fst->seen },
         { "x-fault-delayed", &fst->delayed },
         { "x-fault-held", &fst->held },

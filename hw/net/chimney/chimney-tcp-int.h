@@ -39,6 +39,9 @@ static inline uint32_t chimney_tcp_req_start(const ChimneyTcpReq *r)
     return r->end_seq - r->len - fin;
 }
 
+/* Request @i and every later one failed (their data cannot be sent) */
+void chimney_tcp_fail_from(ChimneyTcpConn *c, uint32_t i);
+
 /* Segments on the wire, chimney-tcp-wire.c */
 bool chimney_tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
                               uint8_t flags);
@@ -47,7 +50,6 @@ void chimney_tcp_timers_sync(ChimneyTcpConn *c);
 void chimney_tcp_send_ack(ChimneyTcpConn *c);
 void chimney_tcp_set_state(ChimneyTcpConn *c, uint32_t state);
 void chimney_tcp_raise(ChimneyTcpConn *c, int event, uint32_t info);
-void chimney_tcp_request_upload(ChimneyTcpConn *c, uint32_t reason);
 
 /* Receive side, chimney-tcp-rx.c */
 void chimney_tcp_rx_init(ChimneyTcpConn *c);

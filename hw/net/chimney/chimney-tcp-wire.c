@@ -19,7 +19,8 @@
  * Build and emit one segment: @len payload bytes from @seq, with the
  * given flags.  Payload is read from the requests that hold it, its
  * checksum summed chunk by chunk as it arrives.  Returns false when the
- * guest memory behind a request could not be read.
+ * guest memory behind a request could not be read, or no request holds
+ * the bytes.
  */
 bool chimney_tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
                               uint8_t flags)
@@ -55,12 +56,28 @@ bool chimney_tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
         off = seq + done - start;
         n = MIN(r->len - off, len - done);
         if (!s->ops->read_data(s->opaque, c, r, off, data + done, n)) {
+            chimney_tcp_fail_from(c, i);
             return false;
         }
         sum += net_checksum_add_cont(n, data + done, done);
         done += n;
     }
-    g_assert(done == len);
+    /*
+     * The queued requests must cover [seq, seq + len).  OFFLOAD_TCP
+     * refuses states where they could not (SndMax beyond the handed-over
+     * data, 2^31 or more outstanding); should it happen anyway, it is a
+     * failure of the connection, never of QEMU.
+     */
+    if (done < len) {
+        uint32_t i = 0;
+
+        while (i < c->count &&
+               chimney_seq_leq(chimney_tcp_req(c, i)->end_seq, seq)) {
+            i++;
+        }
+        chimney_tcp_fail_from(c, i);
+        return false;
+    }
 
     /* TCP header and options */
     stw_be_p(th, c->st.local_port);

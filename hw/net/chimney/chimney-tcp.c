@@ -76,8 +76,13 @@ const char *chimney_tcp_state_check(const ChimneyTcpState *st)
     if (!st->wscale_enabled && (st->snd_wscale || st->rcv_wscale)) {
         return "window scale without the option";
     }
-    if (!chimney_seq_leq(st->snd_una, st->snd_nxt) ||
-        !chimney_seq_leq(st->snd_nxt, st->snd_max)) {
+    /*
+     * Unsigned distances from SndUna: chimney_seq_leq() holds both ways at
+     * a distance of exactly 2^31, so it cannot order these.  Less than
+     * 2^31 may be outstanding, or sequence comparisons break.
+     */
+    if (st->snd_nxt - st->snd_una > st->snd_max - st->snd_una ||
+        st->snd_max - st->snd_una > INT32_MAX) {
         return "SndUna <= SndNxt <= SndMax does not hold";
     }
     if (!st->local_port || !st->remote_port) {
@@ -160,11 +165,19 @@ static bool tcp_append(ChimneyTcpConn *c, const ChimneyTcpReq *req)
 {
     ChimneyTcpReq *r;
 
-    if (c->count == c->cap || c->fin_queued) {
+    if (c->count == c->cap || (c->fin_queued && !c->send_failed)) {
         return false;
     }
     r = &c->reqs[(c->head + c->count) % c->cap];
     *r = *req;
+    if (c->send_failed) {
+        /* Never sent: it takes no sequence space and fails in its turn */
+        r->flags |= CHIMNEY_TCP_REQ_FAILED;
+        r->end_seq = c->end_seq + r->len +
+                     (r->type == CHIMNEY_TCP_REQ_DISCONNECT);
+        c->count++;
+        return true;
+    }
     c->end_seq += r->len;
     if (r->type == CHIMNEY_TCP_REQ_DISCONNECT) {
         c->end_seq++;
@@ -254,7 +267,9 @@ static void tcp_flush(ChimneyTcpConn *c, int status)
             acked = MIN(c->st.snd_una - chimney_tcp_req_start(r), r->len);
         }
         first = false;
-        tcp_complete_head(c, status, acked);
+        /* A request that failed keeps its failure */
+        tcp_complete_head(c, (r->flags & CHIMNEY_TCP_REQ_FAILED) ?
+                          CHIMNEY_TCP_DMA_ERROR : status, acked);
     }
 }
 
@@ -290,6 +305,31 @@ static void tcp_abort(ChimneyTcpConn *c, int status)
     tcp_timers_stop(c);
     tcp_flush(c, status);
     chimney_tcp_rx_flush(c, status);
+}
+
+void chimney_tcp_fail_from(ChimneyTcpConn *c, uint32_t i)
+{
+    for (; i < c->count; i++) {
+        chimney_tcp_req(c, i)->flags |= CHIMNEY_TCP_REQ_FAILED;
+    }
+}
+
+static void tcp_complete_covered(ChimneyTcpConn *c);
+
+/*
+ * The data of a request could not be read: a hardware failure, not a
+ * reset (only an abortive disconnect sends a RST).  Nothing more is
+ * sent; the failed request and every one after it complete with
+ * DMA_ERROR in their turn, those before it as the peer acknowledges
+ * them, and the host is asked to take the connection (HW_FAILURE).
+ */
+static void tcp_send_failed(ChimneyTcpConn *c)
+{
+    c->send_failed = true;
+    c->persist = false;
+    tcp_timer_set(c, -1);
+    tcp_complete_covered(c);
+    chimney_tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_HW_FAILURE);
 }
 
 /* Reset the connection: RST out, every request aborted, ABORT event */
@@ -354,7 +394,7 @@ static uint32_t tcp_transmit(ChimneyTcpConn *c, uint32_t seq, uint32_t max)
         }
     }
     if (!chimney_tcp_send_segment(c, seq, len, flags)) {
-        chimney_tcp_reset(c);
+        tcp_send_failed(c);
         return 0;
     }
     if (flags & TH_FIN) {
@@ -383,7 +423,7 @@ static void tcp_arm_persist(ChimneyTcpConn *c)
 
 void chimney_tcp_output(ChimneyTcpConn *c)
 {
-    if (c->aborted || c->upload_requested || c->frozen) {
+    if (c->aborted || c->upload_requested || c->frozen || c->send_failed) {
         return;
     }
     for (;;) {
@@ -529,13 +569,27 @@ static void tcp_fin_acked(ChimneyTcpConn *c)
     }
 }
 
-/* Complete every request that SndUna has passed, in order. */
+/*
+ * Complete every request that SndUna has passed, in order; a failed one
+ * at the head completes with DMA_ERROR and the bytes of it acknowledged.
+ */
 static void tcp_complete_covered(ChimneyTcpConn *c)
 {
-    while (c->count && chimney_seq_leq(chimney_tcp_req(c, 0)->end_seq,
-                                       c->st.snd_una)) {
-        bool fin = chimney_tcp_req(c, 0)->type == CHIMNEY_TCP_REQ_DISCONNECT;
+    while (c->count) {
+        ChimneyTcpReq *r = chimney_tcp_req(c, 0);
+        bool fin = r->type == CHIMNEY_TCP_REQ_DISCONNECT;
 
+        if (r->flags & CHIMNEY_TCP_REQ_FAILED) {
+            uint32_t start = chimney_tcp_req_start(r);
+
+            tcp_complete_head(c, CHIMNEY_TCP_DMA_ERROR,
+                              chimney_seq_gt(c->st.snd_una, start) ?
+                              MIN(c->st.snd_una - start, r->len) : 0);
+            continue;
+        }
+        if (!chimney_seq_leq(r->end_seq, c->st.snd_una)) {
+            break;
+        }
         tcp_complete_head(c, CHIMNEY_TCP_OK, chimney_tcp_req(c, 0)->len);
         if (fin) {
             tcp_fin_acked(c);
@@ -567,7 +621,7 @@ bool chimney_tcp_post(ChimneyTcpConn *c, const ChimneyTcpReq *req)
     if (!tcp_append(c, req)) {
         return false;
     }
-    if (req->type == CHIMNEY_TCP_REQ_DISCONNECT) {
+    if (req->type == CHIMNEY_TCP_REQ_DISCONNECT && !c->send_failed) {
         chimney_tcp_set_state(c, c->st.state == CHIMNEY_TCPS_ESTABLISHED ?
                          CHIMNEY_TCPS_FIN_WAIT1 : CHIMNEY_TCPS_LAST_ACK);
     }

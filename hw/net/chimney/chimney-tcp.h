@@ -82,6 +82,8 @@ enum {
 
 #define CHIMNEY_TCP_REQ_PUSH        (1u << 0)
 #define CHIMNEY_TCP_REQ_ABORTIVE    (1u << 1)   /* disconnect with RST */
+/* Set by the engine: its data could not be read, or an earlier one's */
+#define CHIMNEY_TCP_REQ_FAILED      (1u << 15)
 
 /* A send or disconnect request, in posting order. */
 typedef struct ChimneyTcpReq {
@@ -237,6 +239,7 @@ struct ChimneyTcpConn {
     bool aborted;
     bool upload_requested;
     bool frozen;                    /* invalidated: nothing more is sent */
+    bool send_failed;               /* request data unreadable: ditto */
 
     /* RTT estimation (RFC 6298), nanoseconds */
     int64_t srtt_ns;
@@ -345,6 +348,8 @@ void chimney_tcp_timer(ChimneyTcpConn *c);
 void chimney_tcp_query(const ChimneyTcpConn *c, ChimneyTcpState *out);
 void chimney_tcp_terminate(ChimneyTcpConn *c, ChimneyTcpState *out);
 void chimney_tcp_freeze(ChimneyTcpConn *c);
+/* Ask the host to take the connection (once): nothing more is sent */
+void chimney_tcp_request_upload(ChimneyTcpConn *c, uint32_t reason);
 void chimney_tcp_reset(ChimneyTcpConn *c);
 void chimney_tcp_set_path_mtu(ChimneyTcpConn *c, uint32_t mtu);
 void chimney_tcp_set_keepalive(ChimneyTcpConn *c, bool on);
@@ -358,6 +363,17 @@ bool chimney_tcp_parse_header(const uint8_t *th, uint32_t len,
 static inline uint32_t chimney_tcp_queued(const ChimneyTcpConn *c)
 {
     return c->count;
+}
+
+/* The owner's tag of the oldest request not completed; false: none */
+static inline bool chimney_tcp_first_tag(const ChimneyTcpConn *c,
+                                         uint32_t *tag)
+{
+    if (!c->count) {
+        return false;
+    }
+    *tag = c->reqs[c->head].tag;
+    return true;
 }
 
 #endif /* HW_NET_CHIMNEY_TCP_H */

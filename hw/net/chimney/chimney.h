@@ -57,6 +57,8 @@ typedef struct ChimneyStats {
     uint64_t to_host;           /* offloaded 4-tuple, the host's segment */
     uint64_t indications;
     uint64_t forwarded;
+    uint64_t rx_backlogged;     /* host frames that waited for a buffer */
+    uint64_t rx_backlog_dropped;    /* and those that found it full */
 } ChimneyStats;
 
 struct ChimneyState {
@@ -97,6 +99,14 @@ struct ChimneyState {
     uint32_t params[CHIMNEY_NUM_PARAMS];
     bool params_set;
 
+    /*
+     * Host frames waiting for an L2 RX buffer while connections are
+     * offloaded (chimney-l2.c), oldest at rx_backlog_head
+     */
+    uint8_t *rx_backlog[CHIMNEY_L2_RX_BACKLOG];
+    uint32_t rx_backlog_len[CHIMNEY_L2_RX_BACKLOG];
+    uint32_t rx_backlog_head, rx_backlog_count;
+
     /* A frame handed to the netdev that it has queued, not yet sent */
     bool tx_in_flight;
     /* A link change not yet reported on the admin CQ */
@@ -129,6 +139,8 @@ void chimney_l2_tx_process(ChimneyState *s);
 void chimney_l2_rx_kick(ChimneyState *s);
 bool chimney_l2_rx_ready(ChimneyState *s);
 bool chimney_l2_rx_frame(ChimneyState *s, const uint8_t *buf, size_t size);
+bool chimney_l2_rx_host(ChimneyState *s, const uint8_t *buf, size_t size);
+void chimney_l2_rx_backlog_clear(ChimneyState *s);
 
 /* chimney-qom.c: the front's run-time properties */
 void chimney_qom_add_properties(Object *obj);

@@ -421,6 +421,18 @@ typedef struct _NDIS_OID_REQUEST_INFO {
     UINT BytesNeeded;
 } NDIS_OID_REQUEST_INFO;
 
+/* DATA.METHOD_INFORMATION: its byte counts sit elsewhere */
+typedef struct _NDIS_OID_REQUEST_METHOD {
+    NDIS_OID Oid;
+    PVOID InformationBuffer;
+    ULONG InputBufferLength;
+    ULONG OutputBufferLength;
+    ULONG MethodId;
+    UINT BytesWritten;
+    UINT BytesRead;
+    UINT BytesNeeded;
+} NDIS_OID_REQUEST_METHOD;
+
 struct _NDIS_OID_REQUEST {
     NDIS_OBJECT_HEADER Header;
     NDIS_REQUEST_TYPE RequestType;
@@ -428,7 +440,10 @@ struct _NDIS_OID_REQUEST {
     UINT Timeout;
     PVOID RequestId;
     NDIS_HANDLE RequestHandle;
-    NDIS_OID_REQUEST_INFO Info;     /* DATA.QUERY_INFORMATION, SET_... */
+    union {
+        NDIS_OID_REQUEST_INFO Info; /* DATA.QUERY_INFORMATION, SET_... */
+        NDIS_OID_REQUEST_METHOD Method;     /* NdisRequestMethod */
+    };
 };
 
 /* --- TCP chimney (ndischimney.h) --- */
@@ -873,6 +888,8 @@ CHIMNEY_NDIS_ASSERT(offsetof(NET_BUFFER_LIST, Status) == 0x8C);
 CHIMNEY_NDIS_ASSERT(offsetof(NET_BUFFER_LIST, NetBufferListInfo) == 0x90);
 CHIMNEY_NDIS_ASSERT(sizeof(NET_BUFFER_LIST) == 0x130);
 CHIMNEY_NDIS_ASSERT(offsetof(NDIS_OID_REQUEST, Info) == 0x20);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_OID_REQUEST, Method.BytesWritten) == 0x3c);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_OID_REQUEST, Method.BytesNeeded) == 0x44);
 CHIMNEY_NDIS_ASSERT(sizeof(NDIS_OID_REQUEST_INFO) == 0x20);
 CHIMNEY_NDIS_ASSERT(offsetof(NET_BUFFER, CurrentMdlOffset) == 0x10);
 CHIMNEY_NDIS_ASSERT(offsetof(NET_BUFFER, DataLength) == 0x18);

@@ -238,8 +238,15 @@ typedef struct MpDeliveries {
 #define MP_DELIVERIES_INIT(d) \
     { .disc_tail = &(d).disc, .fwd_tail = &(d).fwd }
 
-/* Every NDIS_STATISTICS_FLAGS_VALID_* flag: all of them are counted */
-#define MP_STATS_SUPPORTED      0x003f87ff
+/*
+ * Two layouts of "what is counted".  NDIS_STATISTICS_INFO's
+ * SupportedStatistics takes NDIS_STATISTICS_FLAGS_VALID_* bits: all of
+ * them.  The general attributes' SupportedStatistics takes the
+ * NDIS_STATISTICS_*_SUPPORTED bits: all but RCV_CRC_ERROR (0x20000) and
+ * TRANSMIT_QUEUE_LENGTH (0x40000), which the device does not count.
+ */
+#define MP_STATS_VALID          0x003f87ff
+#define MP_STATS_SUPPORTED      0x0879ffff
 
 /* The plain path's counters, for OID_GEN_STATISTICS: by destination */
 enum { MP_UCAST, MP_MCAST, MP_BCAST };

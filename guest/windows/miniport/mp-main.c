@@ -317,7 +317,7 @@ static NDIS_STATUS mp_statistics(MpAdapter *a,
             .Revision = NDIS_STATISTICS_INFO_REVISION_1,
             .Size = NDIS_SIZEOF_STATISTICS_INFO_REVISION_1,
         },
-        .SupportedStatistics = MP_STATS_SUPPORTED,
+        .SupportedStatistics = MP_STATS_VALID,
     };
     MpL2Stats s;
 

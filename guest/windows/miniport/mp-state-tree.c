@@ -71,11 +71,16 @@ static VOID mp_block_failed(MpJob *job, Block b, NDIS_STATUS st)
                                job->op == MP_JOB_INITIATE);
 }
 
-static VOID mp_fail_all(Block root)
+/*
+ * Every block of a call that cannot run.  Only an initiate may say
+ * RESOURCES; the other operations know SUCCESS and FAILURE alone
+ * (chimney.md 4.5).
+ */
+static VOID mp_fail_all(Block root, NDIS_STATUS st)
 {
     for (Block b = root; b; b = b->NextBlock) {
-        mp_fail_all(b->DependentBlockList);
-        b->Status = NDIS_STATUS_RESOURCES;
+        mp_fail_all(b->DependentBlockList, st);
+        b->Status = st;
     }
 }
 
@@ -601,7 +606,8 @@ static VOID mp_job_start(MpAdapter *a, ULONG op, Block root)
         if (job) {
             NdisFreeMemory(job, sizeof(*job), 0);
         }
-        mp_fail_all(root);
+        mp_fail_all(root, op == MP_JOB_INITIATE ? NDIS_STATUS_RESOURCES :
+                                                  NDIS_STATUS_FAILURE);
         mp_ndis_complete(a, op, root);
         return;
     }

@@ -35,614 +35,7 @@
 #include "libqos/chimney.h"
 #include "../windows/pe-load.h"
 
-#define RAM_SIZE        (256 * 1024 * 1024)
-#define DEV_MAC         "52:54:00:12:34:56"
-#define PEER_MAC        "\x52\x54\x00\xab\xcd\xef"
-#define H_DRIVER        ((void *)0x1001)
-#define H_MINIPORT      ((void *)0x1002)
-#define H_DMA           ((void *)0x1003)
-#define H_INTERRUPT     ((void *)0x1004)
-#define H_IM_DRIVER     ((void *)0x1011)
-#define H_IM_PROTOCOL   ((void *)0x1012)
-#define H_IM_BINDING    ((void *)0x1013)
-#define H_IM_VIRTUAL    ((void *)0x1014)
-
-typedef WINAPI uint32_t Fn2(void *a, void *b);
-typedef WINAPI uint32_t Fn3(void *a, void *b, void *c);
-typedef WINAPI void Fn2v(void *a, void *b);
-typedef WINAPI void Fn5v(void *a, uint32_t b, void *c, void *d, void *e);
-typedef WINAPI void SgFn(void *dev, void *reserved, void *sgl, void *ctx);
-
-/* What the test and the mock NDIS share */
-static struct {
-    QTestState *qts;
-    QGuestAllocator alloc;
-    QPCIBus *bus;
-    QPCIDevice *pdev;
-    uint64_t bar;
-    uint8_t *ram;               /* guest RAM, mapped here too */
-    int sock;                   /* the wire */
-    uint8_t mp_chars[0x98];
-    void *provider_generic, *provider_tcp;
-    void *adapter;              /* MiniportAdapterContext */
-    void *dpc, *dpc_ctx;
-    void *sg_done;              /* ProcessSGListHandler */
-    uint32_t sg_flags;
-    bool sg_fail;               /* the next mapping fails */
-    void *initiated, *terminated;
-    void *sent;                 /* NdisTcpOffloadSendComplete's NBLs */
-    int send_calls;
-    void *received;             /* NdisTcpOffloadReceiveComplete's */
-    uint32_t indicated;         /* bytes offered by indications */
-    uint32_t events, last_event;
-    void *host;                 /* the miniport handle completions name */
-
-    /* the intermediate driver, when it sits between host and miniport */
-    bool im_above;
-    uint8_t im_mp_chars[0x98], im_proto_chars[0x80];
-    void *im_provider_generic, *im_provider_tcp;
-    void *im_client_generic, *im_client_tcp;
-    void *im_binding;           /* its ProtocolBindingContext */
-} w;
-
-/* --- mock NDIS --- */
-
-static WINAPI uint32_t m_DbgPrint(const char *fmt, ...)
-{
-    g_test_message("driver: %s", fmt);
-    return 0;
-}
-
-static WINAPI void *m_memcpy(void *d, const void *s, size_t n)
-{
-    return memcpy(d, s, n);
-}
-
-static WINAPI void *m_memset(void *d, int c, size_t n)
-{
-    return memset(d, c, n);
-}
-
-static WINAPI void m_nop1(void *p)
-{
-}
-
-static WINAPI void m_stall(uint32_t us)
-{
-    qtest_clock_step(w.qts, us * 1000ll);
-}
-
-static WINAPI uint32_t m_register(void *drv, void *reg, void *ctx,
-                                  void *chars, void **h)
-{
-    memcpy(w.mp_chars, chars, sizeof(w.mp_chars));
-    *h = H_DRIVER;
-    return 0;
-}
-
-static WINAPI uint32_t m_set_optional(void *h, uint8_t *header)
-{
-    if (header[0] == 0x8f) {
-        w.provider_generic = header;
-    } else if (header[0] == 0x94) {
-        w.provider_tcp = header;
-    }
-    return 0;
-}
-
-static WINAPI uint32_t m_set_attributes(void *h, uint8_t *attrs)
-{
-    if (attrs[0] == 0x9e) {     /* registration: MiniportAdapterContext */
-        w.adapter = rdp(attrs, 8);
-    }
-    return 0;
-}
-
-static WINAPI void *m_alloc(void *h, uint32_t len, uint32_t tag, int prio)
-{
-    return g_malloc0(len);
-}
-
-static WINAPI void m_free(void *p, uint32_t len, uint32_t flags)
-{
-    g_free(p);
-}
-
-static WINAPI uint32_t m_map_io(void **va, void *h, uint64_t pa, uint32_t len)
-{
-    g_assert_cmphex(pa, ==, w.bar);
-    *va = pe_mmio.va;
-    return 0;
-}
-
-static WINAPI void m_shared_alloc(void *h, uint32_t len, uint8_t cached,
-                                  void **va, uint64_t *pa)
-{
-    uint64_t gpa = guest_alloc(&w.alloc, len + 4096);
-
-    gpa = QEMU_ALIGN_UP(gpa, 4096);
-    *pa = gpa;
-    *va = w.ram + gpa;
-}
-
-static WINAPI void m_shared_free(void *h, uint32_t len, uint8_t cached,
-                                 void *va, uint64_t pa)
-{
-}
-
-static WINAPI uint32_t m_register_dma(void *h, uint8_t *desc, void **dma)
-{
-    g_assert_cmphex(rd32(desc + 4) & 1, ==, 1);     /* 64-bit addresses */
-    w.sg_done = rdp(desc, 0x10);
-    *dma = H_DMA;
-    return 0;
-}
-
-static WINAPI uint32_t m_register_interrupt(void *h, void *ctx, uint8_t *ic,
-                                            void **ih)
-{
-    w.dpc = rdp(ic, 0x38);              /* MessageInterruptDpcHandler */
-    w.dpc_ctx = ctx;
-    *(uint32_t *)(ic + 0x50) = 3;       /* message-signalled */
-    *ih = H_INTERRUPT;
-    return 0;
-}
-
-/* An MDL (x64): Next, Size, MdlFlags, Process, MappedSystemVa @0x18 */
-static uint8_t *mdl_new(void *va, uint32_t len)
-{
-    uint8_t *mdl = g_malloc0(0x30);
-
-    *(uint16_t *)(mdl + 0xa) = 0x0001;  /* MDL_MAPPED_TO_SYSTEM_VA */
-    wrp(mdl, 0x18, va);
-    wrp(mdl, 0x20, (void *)((uintptr_t)va & ~0xfffull));
-    *(uint32_t *)(mdl + 0x28) = len;
-    *(uint32_t *)(mdl + 0x2c) = (uintptr_t)va & 0xfff;
-    return mdl;
-}
-
-static WINAPI void *m_alloc_mdl(void *h, void *va, uint32_t len)
-{
-    return mdl_new(va, len);
-}
-
-/* An NBL (0x130) with one NB (0xb0) over @mdl */
-static uint8_t *nbl_new(uint8_t *mdl, uint32_t off, uint32_t len)
-{
-    uint8_t *nbl = g_malloc0(0x130), *nb = g_malloc0(0xb0);
-
-    wrp(nbl, 8, nb);
-    wrp(nb, 8, mdl);                    /* CurrentMdl */
-    *(uint32_t *)(nb + 0x10) = off;     /* CurrentMdlOffset */
-    *(uint32_t *)(nb + 0x18) = len;     /* DataLength */
-    wrp(nb, 0x20, mdl);                 /* MdlChain */
-    *(uint32_t *)(nb + 0x28) = off;     /* DataOffset */
-    return nbl;
-}
-
-static WINAPI void *m_pool(void *h, void *params)
-{
-    return (void *)0x2000;
-}
-
-static WINAPI void *m_alloc_nbl(void *pool, uint16_t ctx, uint16_t backfill,
-                                void *mdl, uint32_t off, size_t len)
-{
-    return nbl_new(mdl, off, len);
-}
-
-static WINAPI void m_free_nbl(void *nbl)
-{
-}
-
-/*
- * The scatter-gather list of an NB whose data is in guest RAM, handed to
- * the driver at once: SCATTER_GATHER_LIST {NumberOfElements, Reserved,
- * Elements[] {Address, Length, Reserved}}.
- */
-static WINAPI uint32_t m_alloc_sgl(void *dma, uint8_t *nb, void *ctx,
-                                   uint32_t flags, void *buf, uint32_t size)
-{
-    uint8_t *mdl = rdp(nb, 8);
-    uint8_t *va = (uint8_t *)rdp(mdl, 0x18) + rd32(nb + 0x10);
-    uint8_t *sgl;
-
-    if (w.sg_fail) {
-        w.sg_fail = false;
-        return 0xc000009a;              /* NDIS_STATUS_RESOURCES */
-    }
-    sgl = g_malloc0(0x10 + 0x18);
-    g_assert(va >= w.ram && va < w.ram + RAM_SIZE);
-    w.sg_flags = flags;
-    *(uint32_t *)sgl = 1;
-    *(uint64_t *)(sgl + 0x10) = va - w.ram;
-    *(uint32_t *)(sgl + 0x18) = rd32(nb + 0x18);
-    ((SgFn *)w.sg_done)(NULL, NULL, sgl, ctx);
-    return 0;
-}
-
-static WINAPI void m_free_sgl(void *dma, void *sgl, void *nb)
-{
-    g_free(sgl);
-}
-
-/* Within the current MDL only: the test's NBs have one */
-static WINAPI void m_advance(uint8_t *nb, uint32_t n, uint8_t free_mdl,
-                             void *fn)
-{
-    *(uint32_t *)(nb + 0x10) += n;
-    *(uint32_t *)(nb + 0x18) -= n;
-    *(uint32_t *)(nb + 0x28) += n;
-}
-
-static WINAPI uint32_t m_open_config(void *obj, void **h)
-{
-    return 0xc0000001;                  /* no keywords: the defaults */
-}
-
-/* What NdisMGetOffloadHandlers gives the target: the host side */
-static WINAPI void m_event(void *h, uint32_t type, uint32_t info)
-{
-    g_assert(h == (void *)0xa2);        /* the TCP block's NdisOffloadHandle */
-    w.events++;
-    w.last_event = type;
-}
-
-/* The host has no buffer yet: it takes nothing, and posts one later */
-static WINAPI uint32_t m_indicate(void *h, uint8_t *nbl, uint32_t st,
-                                  uint32_t *consumed)
-{
-    g_assert(h == (void *)0xa2);
-    g_assert_cmphex(st, ==, 0);
-    w.indicated += rd32((uint8_t *)rdp(nbl, 8) + 0x18);
-    *consumed = 0;
-    return 0xc023100e;                  /* OFFLOAD_DATA_NOT_ACCEPTED */
-}
-
-static WINAPI void m_receive_complete(void *h, void *nbl)
-{
-    g_assert(h == w.host);
-    w.received = nbl;
-}
-
-static WINAPI void m_send_complete(void *h, void *nbl)
-{
-    g_assert(h == w.host);
-    w.sent = nbl;
-    w.send_calls++;
-}
-
-static WINAPI void m_io_complete(void *h, void *nbl)
-{
-}
-
-/*
- * With the intermediate driver above, NDIS hands the miniport's
- * completions and indications to its protocol half: completions by the
- * binding, indications by the NDIS_OFFLOAD_HANDLE the IM passed down
- * (which is what the miniport got as NdisOffloadHandle).
- */
-static WINAPI void n_send_complete(void *h, void *nbl)
-{
-    ((Fn2v *)rdp(w.im_client_tcp, 0x10))(w.im_binding, nbl);
-}
-
-static WINAPI void n_receive_complete(void *h, void *nbl)
-{
-    ((Fn2v *)rdp(w.im_client_tcp, 0x18))(w.im_binding, nbl);
-}
-
-static WINAPI void n_event(void *h, uint32_t type, uint32_t info)
-{
-    typedef WINAPI void EventFn(void *ctx, uint32_t type, uint32_t info);
-
-    ((EventFn *)rdp(w.im_client_tcp, 0x30))(h, type, info);
-}
-
-static WINAPI uint32_t n_indicate(void *h, void *nbl, uint32_t st,
-                                  uint32_t *consumed)
-{
-    typedef WINAPI uint32_t IndFn(void *ctx, void *nbl, uint32_t st,
-                                  uint32_t *consumed);
-
-    return ((IndFn *)rdp(w.im_client_tcp, 0x38))(h, nbl, st, consumed);
-}
-
-static void *host_handlers[7];
-
-static WINAPI uint32_t m_get_handlers(void *h, int type, void **out)
-{
-    if (w.im_above) {
-        pe_tcp_handlers(host_handlers, n_event, n_indicate, n_send_complete,
-                        n_receive_complete, m_io_complete, m_io_complete);
-    } else {
-        pe_tcp_handlers(host_handlers, m_event, m_indicate, m_send_complete,
-                        m_receive_complete, m_io_complete, m_io_complete);
-    }
-    *out = host_handlers;
-    return 0;
-}
-
-/* The IM's virtual adapter gets the host's entry points */
-static void *im_host_handlers[7];
-
-static WINAPI uint32_t i_get_handlers(void *h, int type, void **out)
-{
-    g_assert(h == H_IM_VIRTUAL);
-    pe_tcp_handlers(im_host_handlers, m_event, m_indicate, m_send_complete,
-                    m_receive_complete, m_io_complete, m_io_complete);
-    *out = im_host_handlers;
-    return 0;
-}
-
-/*
- * NDIS between the IM and the miniport for state: the IM's protocol
- * block lists go down as miniport block lists, the IM's
- * NDIS_OFFLOAD_HANDLE giving MiniportOffloadContext and serving as the
- * NdisOffloadHandle; the words the miniport view uses are NDIS's own
- * (NdisReserved) in the protocol view and are put back on the way up.
- */
-typedef struct NdisSaved {
-    uint8_t *block;
-    void *reserved2;            /* protocol NdisReserved[2] at 0x30 */
-} NdisSaved;
-
-static NdisSaved ndis_saved[8];
-static int ndis_nsaved;
-
-static void ndis_down(uint8_t *b)
-{
-    for (; b; b = rdp(b, 0x08)) {
-        void *handle = rdp(b, 0x38);
-
-        g_assert_cmpint(ndis_nsaved, <, 8);
-        ndis_saved[ndis_nsaved++] = (NdisSaved) { b, rdp(b, 0x30) };
-        wrp(b, 0x30, handle ? rdp(handle, 8) : NULL);
-        ndis_down(rdp(b, 0x10));
-    }
-}
-
-static void ndis_up(void)
-{
-    for (int i = 0; i < ndis_nsaved; i++) {
-        wrp(ndis_saved[i].block, 0x30, ndis_saved[i].reserved2);
-    }
-    ndis_nsaved = 0;
-}
-
-static WINAPI void m_initiate_done(void *h, void *root)
-{
-    if (w.im_above) {
-        ndis_up();
-        ((Fn2v *)rdp(w.im_client_generic, 0x08))(w.im_binding, root);
-        return;
-    }
-    w.initiated = root;
-}
-
-static WINAPI void m_terminate_done(void *h, void *root)
-{
-    if (w.im_above) {
-        ndis_up();
-        ((Fn2v *)rdp(w.im_client_generic, 0x10))(w.im_binding, root);
-        return;
-    }
-    w.terminated = root;
-}
-
-static WINAPI void m_initiate_done_host(void *h, void *root)
-{
-    g_assert(h == H_IM_VIRTUAL);
-    w.initiated = root;
-}
-
-static WINAPI void m_terminate_done_host(void *h, void *root)
-{
-    g_assert(h == H_IM_VIRTUAL);
-    w.terminated = root;
-}
-
-static WINAPI void m_ignore2(void *a, void *b)
-{
-}
-
-static WINAPI void m_ignore4(void *a, void *b, uint32_t c, uint32_t d)
-{
-}
-
-static const Mock mocks[] = {
-    { "DbgPrint", m_DbgPrint },
-    { "memcpy", m_memcpy },
-    { "memset", m_memset },
-    { "KeStallExecutionProcessor", m_stall },
-    { "NdisMRegisterMiniportDriver", m_register },
-    { "NdisMDeregisterMiniportDriver", m_nop1 },
-    { "NdisSetOptionalHandlers", m_set_optional },
-    { "NdisMSetMiniportAttributes", m_set_attributes },
-    { "NdisAllocateMemoryWithTagPriority", m_alloc },
-    { "NdisFreeMemory", m_free },
-    { "NdisMMapIoSpace", m_map_io },
-    { "NdisMUnmapIoSpace", m_ignore4 },
-    { "NdisMAllocateSharedMemory", m_shared_alloc },
-    { "NdisMFreeSharedMemory", m_shared_free },
-    { "NdisMRegisterScatterGatherDma", m_register_dma },
-    { "NdisMDeregisterScatterGatherDma", m_nop1 },
-    { "NdisMRegisterInterruptEx", m_register_interrupt },
-    { "NdisMDeregisterInterruptEx", m_nop1 },
-    { "NdisAllocateSpinLock", m_nop1 },
-    { "NdisFreeSpinLock", m_nop1 },
-    { "NdisAcquireSpinLock", m_nop1 },
-    { "NdisReleaseSpinLock", m_nop1 },
-    { "NdisAllocateMdl", m_alloc_mdl },
-    { "NdisFreeMdl", m_nop1 },
-    { "NdisAllocateNetBufferListPool", m_pool },
-    { "NdisFreeNetBufferListPool", m_nop1 },
-    { "NdisAllocateNetBufferAndNetBufferList", m_alloc_nbl },
-    { "NdisFreeNetBufferList", m_free_nbl },
-    { "NdisMAllocateNetBufferSGList", m_alloc_sgl },
-    { "NdisMFreeNetBufferSGList", m_free_sgl },
-    { "NdisAdvanceNetBufferDataStart", m_advance },
-    { "NdisOpenConfigurationEx", m_open_config },
-    { "NdisMGetOffloadHandlers", m_get_handlers },
-    { "NdisMInitiateOffloadComplete", m_initiate_done },
-    { "NdisMTerminateOffloadComplete", m_terminate_done },
-    { "NdisMIndicateStatusEx", m_ignore2 },
-    { "NdisMIndicateReceiveNetBufferLists", m_ignore4 },
-    { NULL, NULL },
-};
-
-/* --- the intermediate driver's NDIS --- */
-
-static WINAPI uint32_t i_register_mp(void *drv, void *reg, void *ctx,
-                                     void *chars, void **h)
-{
-    memcpy(w.im_mp_chars, chars, sizeof(w.im_mp_chars));
-    *h = H_IM_DRIVER;
-    return 0;
-}
-
-static WINAPI uint32_t i_register_proto(void *ctx, void *chars, void **h)
-{
-    memcpy(w.im_proto_chars, chars, sizeof(w.im_proto_chars));
-    *h = H_IM_PROTOCOL;
-    return 0;
-}
-
-static WINAPI uint32_t i_set_optional(void *h, uint8_t *header)
-{
-    switch (header[0]) {
-    case 0x8f:
-        w.im_provider_generic = header;
-        break;
-    case 0x94:
-        w.im_provider_tcp = header;
-        break;
-    case 0x8e:
-        w.im_client_generic = header;
-        break;
-    case 0x93:
-        w.im_client_tcp = header;
-        break;
-    }
-    return 0;
-}
-
-static WINAPI uint32_t i_ok2(void *a, void *b)
-{
-    return 0;
-}
-
-static WINAPI uint32_t i_register_device(void *h, void *attrs, void **dev,
-                                         void **dh)
-{
-    *dev = (void *)0x3000;
-    *dh = (void *)0x3001;
-    return 0;
-}
-
-static WINAPI void *i_pool(void *h, void *params)
-{
-    return (void *)0x3002;
-}
-
-static WINAPI uint32_t i_open_config(void *obj, void **h)
-{
-    *h = (void *)0x3003;
-    return 0;
-}
-
-static uint16_t upper_name[] = u"\\Device\\{chimney-im-virtual}";
-
-static WINAPI void i_read_config(uint32_t *st, void **param, void *h,
-                                 void *key, int type)
-{
-    static uint8_t p[24];               /* NDIS_CONFIGURATION_PARAMETER */
-
-    *(uint32_t *)p = 2;                 /* NdisParameterString */
-    *(uint16_t *)(p + 8) = sizeof(upper_name) - 2;
-    *(uint16_t *)(p + 10) = sizeof(upper_name);
-    wrp(p, 16, upper_name);
-    *param = p;
-    *st = 0;
-}
-
-static WINAPI uint32_t i_open_adapter(void *proto, void *ctx, uint8_t *op,
-                                      void *bind_ctx, void **h)
-{
-    *(uint32_t *)rdp(op, 0x20) = 0;     /* SelectedMediumIndex */
-    *h = H_IM_BINDING;
-    return 0;
-}
-
-static WINAPI uint32_t i_im_init(void *drv, void *name, void *ctx)
-{
-    w.im_binding = ctx;
-    return 0;
-}
-
-static WINAPI void i_initiate(void *binding, uint8_t *root)
-{
-    g_assert(binding == H_IM_BINDING);
-    ndis_down(root);
-    ((Fn2v *)rdp(w.provider_generic, 0x08))(w.adapter, root);
-}
-
-static WINAPI void i_terminate(void *binding, uint8_t *root)
-{
-    g_assert(binding == H_IM_BINDING);
-    ndis_down(root);
-    ((Fn2v *)rdp(w.provider_generic, 0x10))(w.adapter, root);
-}
-
-/* NDIS takes MiniportOffloadContext out of the IM's handle */
-static WINAPI uint32_t i_tcp_send(uint8_t *handle, void *nbl)
-{
-    return ((Fn3 *)rdp(w.provider_tcp, 0x10))(w.adapter, rdp(handle, 8),
-                                               nbl);
-}
-
-static WINAPI uint32_t i_tcp_receive(uint8_t *handle, void *nbl)
-{
-    return ((Fn3 *)rdp(w.provider_tcp, 0x18))(w.adapter, rdp(handle, 8),
-                                               nbl);
-}
-
-static const Mock im_mocks[] = {
-    { "DbgPrint", m_DbgPrint },
-    { "memcpy", m_memcpy },
-    { "memset", m_memset },
-    { "NdisMRegisterMiniportDriver", i_register_mp },
-    { "NdisMDeregisterMiniportDriver", m_nop1 },
-    { "NdisRegisterProtocolDriver", i_register_proto },
-    { "NdisDeregisterProtocolDriver", m_nop1 },
-    { "NdisIMAssociateMiniport", i_ok2 },
-    { "NdisRegisterDeviceEx", i_register_device },
-    { "NdisDeregisterDeviceEx", m_nop1 },
-    { "NdisSetOptionalHandlers", i_set_optional },
-    { "NdisAllocateMemoryWithTagPriority", m_alloc },
-    { "NdisFreeMemory", m_free },
-    { "NdisAllocateSpinLock", m_nop1 },
-    { "NdisFreeSpinLock", m_nop1 },
-    { "NdisAcquireSpinLock", m_nop1 },
-    { "NdisReleaseSpinLock", m_nop1 },
-    { "NdisInitializeEvent", m_nop1 },
-    { "NdisAllocateNetBufferListPool", i_pool },
-    { "NdisAllocateNetBufferPool", i_pool },
-    { "NdisOpenConfigurationEx", i_open_config },
-    { "NdisReadConfiguration", i_read_config },
-    { "NdisCloseConfiguration", m_nop1 },
-    { "NdisOpenAdapterEx", i_open_adapter },
-    { "NdisIMInitializeDeviceInstanceEx", i_im_init },
-    { "NdisMSetMiniportAttributes", i_ok2 },
-    { "NdisMGetOffloadHandlers", i_get_handlers },
-    { "NdisInitiateOffload", i_initiate },
-    { "NdisTerminateOffload", i_terminate },
-    { "NdisMInitiateOffloadComplete", m_initiate_done_host },
-    { "NdisMTerminateOffloadComplete", m_terminate_done_host },
-    { "NdisOffloadTcpSend", i_tcp_send },
-    { "NdisOffloadTcpReceive", i_tcp_receive },
-    { NULL, NULL },
-};
+#include "../windows/qtest-ndis.h"
 
 /* --- the device, the wire, the clock --- */
 
@@ -659,8 +52,40 @@ static void mmio_writel(void *opaque, uint32_t off, uint32_t val)
 /* The DPC, as if the device had interrupted; time moves a little */
 static void run_dpc(void)
 {
+    int old = nc_enter(NC_DISPATCH);
+
     ((Fn5v *)w.dpc)(w.dpc_ctx, 0, NULL, NULL, NULL);
+    nc_leave(old);
     qtest_clock_step(w.qts, 100 * 1000);
+}
+
+/*
+ * What the host stack hands a chimney target, as NDIS does it: at
+ * DISPATCH_LEVEL, recorded so that it must come back exactly once.
+ */
+static void host_state(void *generic, void *ctx, int off, int kind,
+                       uint8_t *root)
+{
+    int old = nc_enter(NC_DISPATCH);
+
+    nc_give(root, kind, NULL);
+    ((Fn2v *)rdp(generic, off))(ctx, root);
+    nc_leave(old);
+}
+
+/* Send (0x10), receive (0x18), disconnect (0x20), forward (0x28) */
+static void host_io(void *tcp, void *ctx, int off, int kind,
+                    void **offload_ctx, uint8_t *nbl, void *conn)
+{
+    typedef WINAPI uint32_t IoFn(void *a, void *b, void *c, uint32_t d);
+    int old = nc_enter(NC_DISPATCH);
+
+    for (uint8_t *l = nbl; l; l = rdp(l, 0)) {
+        nc_give(l, kind, conn);
+    }
+    nc_pending(((IoFn *)rdp(tcp, off))(ctx, offload_ctx, nbl, 0),
+               "MiniportTcpOffloadXxx");
+    nc_leave(old);
 }
 
 static bool wire_poll(uint8_t *buf, size_t max, size_t *len)
@@ -695,6 +120,7 @@ static void setup(void)
     int sv[2], fd = mkstemp(path);
 
     memset(&w, 0, sizeof(w));
+    nc_reset();
     g_assert_cmpint(fd, >=, 0);
     g_assert_cmpint(ftruncate(fd, RAM_SIZE), ==, 0);
     w.ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -724,6 +150,7 @@ static void setup(void)
 #define IRS     777u
 #define LPORT   40005
 #define RPORT   5001
+#define CONN    ((void *)0xa2)  /* the TCP block's NdisOffloadHandle */
 
 static const uint8_t dev_ip[4] = { 10, 0, 0, 1 };
 static const uint8_t peer_ip[4] = { 10, 0, 0, 2 };
@@ -777,6 +204,7 @@ static void tree_init(Tree *t, bool full)
     if (!full) {
         return;
     }
+    nc_conn_new(CONN);
     s = state(t->tcp, 0, 0x18);                 /* const */
     *(uint16_t *)(s + 0xa) = htons(RPORT);
     *(uint16_t *)(s + 0xc) = htons(LPORT);
@@ -889,6 +317,8 @@ static void miniport_up(Image *im, const char *path)
     g_assert_cmphex(((Fn3 *)rdp(w.mp_chars, 0x18))(H_MINIPORT, NULL, init),
                     ==, 0);
     g_assert(w.adapter && w.dpc && w.sg_done);
+    /* NDIS_STATISTICS_*_SUPPORTED: all but CRC errors and queue length */
+    g_assert_cmphex(w.gen_stats, ==, 0x0879ffff);
     g_assert_cmphex(qtest_readl(w.qts, w.bar + CHIMNEY_REG_STATUS) &
                     CHIMNEY_STATUS_READY, ==, CHIMNEY_STATUS_READY);
     ((Fn2 *)rdp(w.mp_chars, 0x38))(w.adapter, NULL);    /* Restart */
@@ -897,6 +327,7 @@ static void miniport_up(Image *im, const char *path)
 /* MiniportHaltEx disables the device; then QEMU goes */
 static void miniport_down(void)
 {
+    nc_all_back("the adapter's halt");
     ((Fn2 *)rdp(w.mp_chars, 0x20))(w.adapter, NULL);
     g_assert_cmphex(qtest_readl(w.qts, w.bar + CHIMNEY_REG_STATUS) &
                     CHIMNEY_STATUS_READY, ==, 0);
@@ -944,7 +375,8 @@ static void test_windows_miniport(void)
 
     /* MiniportInitiateOffload: three admin commands, one at a time */
     tree_init(&t, true);
-    ((Fn2v *)rdp(w.provider_generic, 0x08))(w.adapter, t.neighbor);
+    host_state(w.provider_generic, w.adapter, 0x08, NC_INITIATE,
+               t.neighbor);
     for (int i = 0; i < 100 && !w.initiated; i++) {
         run_dpc();
     }
@@ -958,8 +390,8 @@ static void test_windows_miniport(void)
     nbl = send_nbl();
     nb = rdp(nbl, 8);
     buf = rdp(rdp(nb, 8), 0x18);
-    g_assert_cmphex(((Fn3 *)rdp(w.provider_tcp, 0x10))(w.adapter, &t.ctx[2],
-                                                        nbl), ==, 0x103);
+    host_io(w.provider_tcp, w.adapter, 0x10, NC_SEND, &t.ctx[2], nbl,
+            CONN);
     g_assert_cmphex(w.sg_flags, ==, 1);         /* WRITE_TO_DEVICE */
     g_assert_cmpuint(peer_take(got, 3000), ==, 3000);
     g_assert_cmpmem(got, 3000, buf, 3000);
@@ -990,8 +422,8 @@ static void test_windows_miniport(void)
     g_assert_cmpuint(w.indicated, ==, 500);
     data = guest_alloc(&w.alloc, 2048);
     rnbl = nbl_new(mdl_new(w.ram + data, 2048), 0, 2048);
-    g_assert_cmphex(((Fn3 *)rdp(w.provider_tcp, 0x18))(w.adapter, &t.ctx[2],
-                                                        rnbl), ==, 0x103);
+    host_io(w.provider_tcp, w.adapter, 0x18, NC_RECEIVE, &t.ctx[2], rnbl,
+            CONN);
     g_assert_cmphex(w.sg_flags, ==, 0);         /* the device writes it */
     for (int i = 0; i < 100 && !w.received; i++) {
         run_dpc();
@@ -1015,7 +447,8 @@ static void test_windows_miniport(void)
     w.sg_fail = true;
     w.sent = NULL;
     nbl = send_nbl();
-    ((Fn3 *)rdp(w.provider_tcp, 0x10))(w.adapter, &t.ctx[2], nbl);
+    host_io(w.provider_tcp, w.adapter, 0x10, NC_SEND, &t.ctx[2], nbl,
+            CONN);
     wait_for(&w.sent);
     g_assert(w.sent == nbl);
     g_assert_cmphex(rd32(nbl + 0x8c), ==, 0xc0231001);  /* UPLOAD_IN_... */
@@ -1024,7 +457,8 @@ static void test_windows_miniport(void)
     g_assert_cmpuint(w.last_event, ==, 3);     /* TcpIndicateRetrieve */
     w.sent = NULL;
     nbl = send_nbl();
-    ((Fn3 *)rdp(w.provider_tcp, 0x10))(w.adapter, &t.ctx[2], nbl);
+    host_io(w.provider_tcp, w.adapter, 0x10, NC_SEND, &t.ctx[2], nbl,
+            CONN);
     wait_for(&w.sent);
     g_assert_cmphex(rd32(nbl + 0x8c), ==, 0xc0231001);
     g_assert_cmpuint(w.events, ==, 2);         /* asked once */
@@ -1037,7 +471,9 @@ static void test_windows_miniport(void)
         memcpy(t.ctx, ctx, sizeof(ctx));
         state(t.tcp, 0, 0x80);                  /* delegated, to fill */
     }
-    ((Fn2v *)rdp(w.provider_generic, 0x10))(w.adapter, t.neighbor);
+    nc_conn_terminating(CONN);
+    host_state(w.provider_generic, w.adapter, 0x10, NC_TERMINATE,
+               t.neighbor);
     for (int i = 0; i < 100 && !w.terminated; i++) {
         run_dpc();
     }
@@ -1105,7 +541,8 @@ static void test_windows_im_over_miniport(void)
 
     /* The host offloads through chimney-im */
     tree_init(&t, true);
-    ((Fn2v *)rdp(w.im_provider_generic, 0x08))(w.im_binding, t.neighbor);
+    host_state(w.im_provider_generic, w.im_binding, 0x08, NC_INITIATE,
+               t.neighbor);
     wait_for(&w.initiated);
     g_assert(w.initiated == t.neighbor);
     g_assert_cmphex(rd32(t.neighbor + 0x18), ==, 0);
@@ -1117,8 +554,8 @@ static void test_windows_im_over_miniport(void)
 
     /* ... and sends: the device's ACK-driven completion comes back up */
     nbl = send_nbl();
-    g_assert_cmphex(((Fn3 *)rdp(w.im_provider_tcp, 0x10))(w.im_binding,
-                    &t.ctx[2], nbl), ==, 0x103);
+    host_io(w.im_provider_tcp, w.im_binding, 0x10, NC_SEND, &t.ctx[2], nbl,
+            CONN);
     g_assert_cmpuint(peer_take(got, 3000), ==, 3000);
     wait_for(&w.sent);
     g_assert(w.sent == nbl);
@@ -1142,7 +579,9 @@ static void test_windows_im_over_miniport(void)
         memcpy(t.ctx, ctx, sizeof(ctx));
         state(t.tcp, 0, 0x80);
     }
-    ((Fn2v *)rdp(w.im_provider_generic, 0x10))(w.im_binding, t.neighbor);
+    nc_conn_terminating(CONN);
+    host_state(w.im_provider_generic, w.im_binding, 0x10, NC_TERMINATE,
+               t.neighbor);
     wait_for(&w.terminated);
     g_assert(w.terminated == t.neighbor);
     g_assert_cmphex(rd32(t.tcp + 0x18), ==, 0);

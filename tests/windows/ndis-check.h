@@ -341,6 +341,15 @@ static inline void nc_all_back(const char *when)
     }
 }
 
+/* A fresh checker for the next test of the same process */
+static inline void nc_reset(void)
+{
+    pthread_mutex_lock(&nc.mu);
+    memset(nc.slot, 0, sizeof(nc.slot));
+    memset(nc.conn, 0, sizeof(nc.conn));
+    pthread_mutex_unlock(&nc.mu);
+}
+
 /* --- connections, by the NdisOffloadHandle of their TCP block --- */
 
 static inline void nc_conn_new(const void *handle)

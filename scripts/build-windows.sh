@@ -43,7 +43,8 @@ mkdir -p "$out/obj" "$out/iso"
 # memcpy / memset of our own in both images (guest/windows/crt/crt-mem.c)
 $cc "${cflags[@]}" -c "$src/guest/windows/crt/crt-mem.c" -o "$out/obj/crt-mem.o"
 mp=("$out/obj/crt-mem.o")
-for f in mp-main mp-bringup mp-datapath mp-state-tree mp-conn-io; do
+for f in mp-main mp-bringup mp-datapath mp-state-tree mp-conn-io \
+         mp-conn-cq; do
     $cc "${cflags[@]}" -c "$src/guest/windows/miniport/$f.c" \
         -o "$out/obj/$f.o"
     mp+=("$out/obj/$f.o")

@@ -151,6 +151,7 @@ static void setup(void)
 #define LPORT   40005
 #define RPORT   5001
 #define CONN    ((void *)0xa2)  /* the TCP block's NdisOffloadHandle */
+#define CONN2   ((void *)0xa3)  /* a second connection's */
 
 static const uint8_t dev_ip[4] = { 10, 0, 0, 1 };
 static const uint8_t peer_ip[4] = { 10, 0, 0, 2 };
@@ -160,6 +161,8 @@ typedef struct Tree {
     uint8_t path[0x98 + 0x18 + 0xc + 0x8];
     uint8_t tcp[0x98 + 0x18 + 0x2c + 0x80];
     void *ctx[3];               /* where the target keeps its objects */
+    uint8_t tcp2[0x98 + 0x18 + 0x2c + 0x80];    /* a sibling, if any */
+    void *ctx2;
 } Tree;
 
 static uint8_t *state(uint8_t *block, uint32_t at, uint32_t len)
@@ -177,6 +180,40 @@ static void offload_block_init(uint8_t *b, uint8_t type, void **ctx,
     b[1] = 1;
     wrp(b, 0x30, ctx);          /* MiniportOffloadContext */
     wrp(b, 0x38, (void *)h);    /* NdisOffloadHandle */
+}
+
+/* A TCP block of an established connection, from port @lport */
+static void tcp_block_init(uint8_t *tcp, void **ctx, void *handle,
+                           uint16_t lport, bool full)
+{
+    uint8_t *s;
+
+    offload_block_init(tcp, 17, ctx, (uintptr_t)handle);
+    if (!full) {
+        return;
+    }
+    nc_conn_new(handle);
+    s = state(tcp, 0, 0x18);                    /* const */
+    *(uint16_t *)(s + 0xa) = htons(RPORT);
+    *(uint16_t *)(s + 0xc) = htons(lport);
+    *(uint16_t *)(s + 0x10) = 1000;             /* RemoteMss */
+    s = state(tcp, 0x18, 0x2c);              /* cached */
+    *(uint32_t *)(s + 0xc) = 65535;             /* InitialRcvWnd */
+    s[0x28] = 64;                               /* TTL */
+    s = state(tcp, 0x44, 0x80);              /* delegated */
+    *(uint32_t *)(s + 0x08) = 4;                /* Established */
+    *(uint32_t *)(s + 0x10) = IRS + 1;          /* RcvNxt */
+    *(uint32_t *)(s + 0x14) = 65535;
+    *(uint32_t *)(s + 0x18) = ISS + 1;          /* SndUna */
+    *(uint32_t *)(s + 0x1c) = ISS + 1;
+    *(uint32_t *)(s + 0x20) = ISS + 1;
+    *(uint32_t *)(s + 0x24) = 65535;            /* SndWnd */
+    *(uint32_t *)(s + 0x28) = 65535;
+    *(uint32_t *)(s + 0x2c) = IRS + 1;
+    *(uint32_t *)(s + 0x30) = 10000;            /* CWnd */
+    *(uint32_t *)(s + 0x34) = 65535;
+    *(uint32_t *)(s + 0x54) = 0xffffffff;       /* timers idle */
+    *(uint32_t *)(s + 0x5c) = 0xffffffff;
 }
 
 static void tree_init(Tree *t, bool full)
@@ -200,33 +237,11 @@ static void tree_init(Tree *t, bool full)
     *(uint32_t *)(s + 8) = 1500;
     state(t->path, 0x24, 0x8);
 
-    offload_block_init(t->tcp, 17, &t->ctx[2], 0xa2);
-    if (!full) {
-        return;
-    }
-    nc_conn_new(CONN);
-    s = state(t->tcp, 0, 0x18);                 /* const */
-    *(uint16_t *)(s + 0xa) = htons(RPORT);
-    *(uint16_t *)(s + 0xc) = htons(LPORT);
-    *(uint16_t *)(s + 0x10) = 1000;             /* RemoteMss */
-    s = state(t->tcp, 0x18, 0x2c);              /* cached */
-    *(uint32_t *)(s + 0xc) = 65535;             /* InitialRcvWnd */
-    s[0x28] = 64;                               /* TTL */
-    s = state(t->tcp, 0x44, 0x80);              /* delegated */
-    *(uint32_t *)(s + 0x08) = 4;                /* Established */
-    *(uint32_t *)(s + 0x10) = IRS + 1;          /* RcvNxt */
-    *(uint32_t *)(s + 0x14) = 65535;
-    *(uint32_t *)(s + 0x18) = ISS + 1;          /* SndUna */
-    *(uint32_t *)(s + 0x1c) = ISS + 1;
-    *(uint32_t *)(s + 0x20) = ISS + 1;
-    *(uint32_t *)(s + 0x24) = 65535;            /* SndWnd */
-    *(uint32_t *)(s + 0x28) = 65535;
-    *(uint32_t *)(s + 0x2c) = IRS + 1;
-    *(uint32_t *)(s + 0x30) = 10000;            /* CWnd */
-    *(uint32_t *)(s + 0x34) = 65535;
-    *(uint32_t *)(s + 0x54) = 0xffffffff;       /* timers idle */
-    *(uint32_t *)(s + 0x5c) = 0xffffffff;
+    tcp_block_init(t->tcp, &t->ctx[2], CONN, LPORT, full);
 }
+
+/* The connection the peer talks to, by its local port */
+static uint16_t peer_lport = LPORT;
 
 static void peer_addr(QChimneyTcpAddr *a)
 {
@@ -234,7 +249,7 @@ static void peer_addr(QChimneyTcpAddr *a)
 
     *a = (QChimneyTcpAddr) {
         .src_mac = (const uint8_t *)PEER_MAC, .dst_mac = dev_mac,
-        .src_port = RPORT, .dst_port = LPORT,
+        .src_port = RPORT, .dst_port = peer_lport,
     };
     memcpy(&a->src_ip, peer_ip, 4);
     memcpy(&a->dst_ip, dev_ip, 4);
@@ -252,15 +267,24 @@ static void peer_send(uint32_t seq, uint32_t ack, uint8_t flags,
                                           NULL, 0, data, len));
 }
 
-/* The peer reads what the device sends and acknowledges it */
-static uint32_t peer_take(uint8_t *got, uint32_t want)
+/*
+ * The peer reads what the device sends from ISS + 1 + @from on and
+ * acknowledges each round of it; @dpc says whether the driver's DPC runs
+ * meanwhile (without it, completions wait in the CQ).
+ */
+static uint32_t peer_stream(uint8_t *got, uint32_t from, uint32_t want,
+                            bool dpc)
 {
-    uint32_t have = 0;
+    uint32_t have = 0, acked = 0;
     uint8_t fr[2048];
     size_t len;
 
-    for (int i = 0; i < 200 && have < want; i++) {
-        run_dpc();
+    for (int i = 0; i < 200 + want / 1024 && have < want; i++) {
+        if (dpc) {
+            run_dpc();
+        } else {
+            qtest_clock_step(w.qts, 100 * 1000);
+        }
         while (wire_poll(fr, sizeof(fr), &len)) {
             uint8_t *ip = fr + 14, *th = ip + 20;
             uint32_t tl = lduw_be_p(ip + 2) - 20, doff = (th[12] >> 4) * 4;
@@ -269,14 +293,23 @@ static uint32_t peer_take(uint8_t *got, uint32_t want)
             if (lduw_be_p(fr + 12) != 0x0800 || ip[9] != 6) {
                 continue;
             }
-            if (tl > doff && seq == ISS + 1 + have) {
+            if (tl > doff && seq == ISS + 1 + from + have &&
+                have + tl - doff <= want) {
                 memcpy(got + have, th + doff, tl - doff);
                 have += tl - doff;
             }
         }
+        if (have != acked) {
+            peer_send(IRS + 1, ISS + 1 + from + have, 0x10, NULL, 0);
+            acked = have;
+        }
     }
-    peer_send(IRS + 1, ISS + 1 + have, 0x10, NULL, 0);
     return have;
+}
+
+static uint32_t peer_take(uint8_t *got, uint32_t want)
+{
+    return peer_stream(got, 0, want, true);
 }
 
 /* The driver image, or NULL (and the test skipped) when not built */
@@ -592,11 +625,100 @@ static void test_windows_im_over_miniport(void)
     miniport_down();
 }
 
+/* A scatter-gather list NDIS had not given yet, given now */
+static void sg_release(void)
+{
+    int old = nc_enter(NC_DISPATCH);
+
+    ((SgFn *)w.sg_done)(NULL, NULL, w.sg_deferred, w.sg_deferred_ctx);
+    nc_leave(old);
+    w.sg_deferred = NULL;
+}
+
+/*
+ * A tree of two connections, each with sends NDIS hands over with the
+ * offload (NetBufferListChain).  The first connection's go out as soon as
+ * the device has it; the second's cannot be offloaded before its
+ * handed-over send is mapped, and NDIS takes its time with that mapping.
+ * The first connection's send completion is then in the CQ long before
+ * the tree is done: the host must hear of it only after
+ * NdisMInitiateOffloadComplete (the checked mock fails the test
+ * otherwise).
+ */
+static void test_windows_handover_held(void)
+{
+    g_autofree char *path = driver_path("chimneynic.sys");
+    uint8_t *nbl, *nbl2, got[4096];
+    void *ctx[4];
+    Image im;
+    Tree t;
+
+    if (!path) {
+        return;
+    }
+    setup();
+    w.host = H_MINIPORT;
+    miniport_up(&im, path);
+    tree_init(&t, true);
+    tcp_block_init(t.tcp2, &t.ctx2, CONN2, LPORT + 1, true);
+    wrp(t.tcp, 0x08, t.tcp2);                   /* NextBlock */
+    nbl = send_nbl();
+    wrp(t.tcp, 0x90, nbl);                      /* NetBufferListChain */
+    nc_give(nbl, NC_SEND, CONN);
+    nbl2 = send_nbl();
+    wrp(t.tcp2, 0x90, nbl2);
+    nc_give(nbl2, NC_SEND, CONN2);
+    w.sg_defer_at = 2;
+    host_state(w.provider_generic, w.adapter, 0x08, NC_INITIATE,
+               t.neighbor);
+
+    /* The peer takes the data and acknowledges it; the DPC runs */
+    g_assert_cmpuint(peer_take(got, 3000), ==, 3000);
+    for (int i = 0; i < 20; i++) {
+        run_dpc();
+    }
+    g_assert(!w.initiated);
+    g_assert(w.sg_deferred);
+    g_assert(!w.sent);                          /* held back */
+    sg_release();
+    wait_for(&w.initiated);
+    wait_for(&w.sent);
+    g_assert(w.sent == nbl);
+    g_assert_cmphex(rd32(nbl + 0x8c), ==, 0);
+    g_assert_cmpuint((uintptr_t)rdp(nbl, 0x90), ==, 3000);
+    g_assert_cmphex(rd32(t.tcp + 0x18), ==, 0);
+    g_assert_cmphex(rd32(t.tcp2 + 0x18), ==, 0);
+    w.sent = NULL;
+    peer_lport = LPORT + 1;
+    g_assert_cmpuint(peer_stream(got, 0, 3000, true), ==, 3000);
+    wait_for(&w.sent);
+    peer_lport = LPORT;
+    g_assert(w.sent == nbl2);
+
+    memcpy(ctx, t.ctx, sizeof(t.ctx));
+    ctx[3] = t.ctx2;
+    tree_init(&t, false);
+    memcpy(t.ctx, ctx, sizeof(t.ctx));
+    tcp_block_init(t.tcp2, &t.ctx2, CONN2, LPORT + 1, false);
+    t.ctx2 = ctx[3];
+    wrp(t.tcp, 0x08, t.tcp2);
+    state(t.tcp, 0, 0x80);
+    state(t.tcp2, 0, 0x80);
+    nc_conn_terminating(CONN);
+    nc_conn_terminating(CONN2);
+    host_state(w.provider_generic, w.adapter, 0x10, NC_TERMINATE,
+               t.neighbor);
+    wait_for(&w.terminated);
+    miniport_down();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/chimney/windows/miniport", test_windows_miniport);
     qtest_add_func("/chimney/windows/im-over-miniport",
                    test_windows_im_over_miniport);
+    qtest_add_func("/chimney/windows/handover-held",
+                   test_windows_handover_held);
     return g_test_run();
 }

@@ -77,6 +77,9 @@ static struct {
     uint32_t fwd_status;
     void *event_handle;
     bool indicate_takes;        /* the host takes what is indicated */
+    int sg_calls;               /* NdisMAllocateNetBufferSGList calls */
+    int sg_defer_at;            /* the call whose list comes later */
+    void *sg_deferred, *sg_deferred_ctx;
 
     /* the intermediate driver, when it sits between host and miniport */
     bool im_above;
@@ -316,6 +319,11 @@ static WINAPI uint32_t m_alloc_sgl(void *dma, uint8_t *nb, void *ctx,
     *(uint32_t *)sgl = n;
     w.sg_flags = flags;
     w.sg_elems = n;
+    if (++w.sg_calls == w.sg_defer_at) {
+        w.sg_deferred = sgl;            /* NDIS may call back later */
+        w.sg_deferred_ctx = ctx;
+        return 0;
+    }
     old = nc_enter(NC_DISPATCH);
     ((SgFn *)w.sg_done)(NULL, NULL, sgl, ctx);
     nc_leave(old);

@@ -107,6 +107,7 @@ _Static_assert(MP_SHM_RXQ + MP_L2_ENTRIES * CHIMNEY_L2_DESC_SIZE <=
 #define MP_IND_SLOT             4096
 #define MP_FWD_SLOTS            4       /* FORWARD commands in flight */
 #define MP_FWD_SLOT             CHIMNEY_FORWARD_MAX
+#define MP_HELD_EVENTS          4       /* abort, disconnect, retrieve */
 
 #define MP_CONN_SQ              0
 #define MP_CONN_RQ              (MP_CONN_SQ + MP_CONN_SQ_ENTRIES * \
@@ -189,6 +190,14 @@ typedef struct MpConn {
     BOOLEAN offloaded;          /* OFFLOAD_TCP succeeded */
     BOOLEAN announced;          /* NdisMInitiateOffloadComplete returned */
     BOOLEAN has_ind;            /* an INDICATE waits for @announced */
+    /* what completed before @announced, for NDIS once it is */
+    PNET_BUFFER_LIST held_send, *held_send_tail;
+    PNET_BUFFER_LIST held_disc, *held_disc_tail;
+    PNET_BUFFER_LIST held_rcv, *held_rcv_tail;
+    struct {
+        ULONG type, info;
+    } held_event[MP_HELD_EVENTS];
+    ULONG nheld_event;
     ChimneyCqe ind;
     struct MpJob *job;          /* waiting for the handover to be mapped */
     struct MpJob *tag;          /* the initiate that offloads it */
@@ -373,7 +382,20 @@ VOID mp_job_mapped(MpAdapter *a, MpConn *c);
 VOID mp_jobs_deliver(MpAdapter *a, MpDeliveries *out);
 VOID mp_jobs_run(MpAdapter *a, MpDeliveries *out);
 
-/* mp-conn-io.c: I/O on offloaded connections and its completions */
+/* A request's NBL: its request; an NB: its scatter-gather list */
+#define NBL_REQ(n)              ((n)->MiniportReserved[0])
+#define NBL_KIND(n)             ((n)->MiniportReserved[1])
+#define NB_SGL(nb)              ((nb)->MiniportReserved[0])
+
+/* What a receive-returned NBL is: BufferedData or generic buffer i */
+#define MP_NBL_BUFFERED         ((PVOID)1)
+#define MP_NBL_IND(i)           ((PVOID)(ULONG_PTR)(0x100 + (i)))
+#define MP_NBL_IND_INDEX(v)      ((ULONG)((ULONG_PTR)(v) - 0x100))
+
+/* mp-conn-io.c: I/O on offloaded connections, going down */
+VOID mp_append(PNET_BUFFER_LIST **tail, PNET_BUFFER_LIST nbl);
+VOID mp_unmap(MpAdapter *a, PNET_BUFFER_LIST nbl);
+VOID mp_conn_more(MpAdapter *a, MpConn *c);
 NDIS_STATUS mp_conn_io_start(MpAdapter *a);
 VOID mp_conn_io_stop(MpAdapter *a);
 w_tcp_offload_send_handler_fn mp_tcp_offload_send;
@@ -387,6 +409,8 @@ VOID mp_conn_terminated(MpAdapter *a, MpConn *c,
                         MpDeliveries *out);
 BOOLEAN mp_conn_handover(MpConn *c, PNET_BUFFER_LIST chain,
                          ULONG *count);
+
+/* mp-conn-cq.c: their completions, from the DPC */
 VOID mp_conn_cq_drain(MpAdapter *a, MpDeliveries *out);
 VOID mp_conn_deliver(MpAdapter *a, MpDeliveries *out);
 VOID mp_deliver(MpAdapter *a, MpDeliveries *out);

@@ -625,6 +625,129 @@ static void test_windows_im_over_miniport(void)
     miniport_down();
 }
 
+/*
+ * An OID request to the miniport at PASSIVE_LEVEL (NDIS_OID_REQUEST,
+ * x64: RequestType @4, Oid @0x20, buffer @0x28, its length @0x30,
+ * BytesWritten/Read @0x34), waited for if it pends.
+ */
+static uint32_t mp_oid(uint32_t type, uint32_t id, void *buf, uint32_t len,
+                       uint32_t *done)
+{
+    uint8_t req[0x60] = { 0x96, 1, 0x60 };
+    uint32_t st;
+    int old;
+
+    *(uint32_t *)(req + 4) = type;
+    *(uint32_t *)(req + 0x20) = id;
+    wrp(req, 0x28, buf);
+    *(uint32_t *)(req + 0x30) = len;
+    nc_give(req, NC_OID, NULL);
+    w.oid_done = NULL;
+    old = nc_enter(NC_PASSIVE);
+    st = ((Fn2 *)rdp(w.mp_chars, 0x40))(w.adapter, req);
+    nc_leave(old);
+    if (st == NC_PENDING) {
+        for (int i = 0; i < 100 && w.oid_done != req; i++) {
+            run_dpc();
+        }
+        g_assert(w.oid_done == req);
+        st = w.oid_status;
+    } else {
+        nc_take(req, NC_OID, "the OID request's return");
+    }
+    *done = rd32(req + 0x34);
+    return st;
+}
+
+/* TCP_OFFLOAD_STATS.CurrentlyEstablished (@16) as the miniport says */
+static uint32_t established(void)
+{
+    uint8_t stats[40];
+    uint32_t done;
+
+    g_assert_cmphex(mp_oid(0, 0xfc010207, stats, sizeof(stats), &done), ==,
+                    0);
+    g_assert_cmpuint(done, ==, sizeof(stats));
+    return rd32(stats + 16);
+}
+
+/* The tree of test_windows_miniport offloaded, initiate completed */
+static void offload_tree(Tree *t, uint32_t want_status)
+{
+    w.initiated = NULL;
+    tree_init(t, true);
+    host_state(w.provider_generic, w.adapter, 0x08, NC_INITIATE,
+               t->neighbor);
+    wait_for(&w.initiated);
+    g_assert(w.initiated == t->neighbor);
+    g_assert_cmphex(rd32(t->neighbor + 0x18), ==, want_status);
+    g_assert_cmphex(rd32(t->tcp + 0x18), ==, want_status);
+}
+
+static void terminate_tree(Tree *t)
+{
+    void *ctx[3] = { t->ctx[0], t->ctx[1], t->ctx[2] };
+
+    w.terminated = NULL;
+    tree_init(t, false);
+    memcpy(t->ctx, ctx, sizeof(ctx));
+    state(t->tcp, 0, 0x80);
+    nc_conn_terminating(CONN);
+    host_state(w.provider_generic, w.adapter, 0x10, NC_TERMINATE,
+               t->neighbor);
+    wait_for(&w.terminated);
+    g_assert(w.terminated == t->neighbor);
+}
+
+/*
+ * The offload target's OIDs at run time: TCP_OFFLOAD_STATS counts the
+ * established connection; OID_TCP_OFFLOAD_PARAMETERS turns chimney off
+ * (the current configuration is indicated, and the host asked to upload
+ * what is offloaded; no initiate succeeds) and on again, without a
+ * restart.
+ */
+static void test_windows_offload_oids(void)
+{
+    g_autofree char *path = driver_path("chimneynic.sys");
+    uint8_t params[20] = { 0 }, ip[64];
+    uint32_t done;
+    Image im;
+    Tree t;
+
+    if (!path) {
+        return;
+    }
+    setup();
+    w.host = H_MINIPORT;
+    miniport_up(&im, path);
+    offload_tree(&t, 0);
+    g_assert_cmpuint(established(), ==, 1);
+    g_assert_cmphex(mp_oid(0, 0xfc010209, ip, sizeof(ip), &done), ==, 0);
+    g_assert_cmpuint(done, ==, sizeof(ip));
+
+    params[13] = 1;                     /* TcpConnectionIPv4: DISABLED */
+    w.statuses = 0;
+    g_assert_cmphex(mp_oid(1, 0xfc01020c, params, sizeof(params), &done),
+                    ==, 0);
+    g_assert_cmpint(w.statuses, ==, 2);
+    g_assert_cmphex(w.status_code, ==, 0x40020002);     /* UPLOAD_ALL */
+    terminate_tree(&t);                 /* what the host does then */
+    g_assert_cmpuint(established(), ==, 0);
+    offload_tree(&t, 0xc0000001);       /* off: FAILURE */
+
+    params[13] = 2;                     /* ENABLED */
+    w.statuses = 0;
+    g_assert_cmphex(mp_oid(1, 0xfc01020c, params, sizeof(params), &done),
+                    ==, 0);
+    g_assert_cmpint(w.statuses, ==, 1);
+    g_assert_cmphex(w.status_code, ==, 0x40020006);     /* CURRENT_CONFIG */
+    g_assert_cmphex(rd16(w.status_buf), ==, 0x01a7);    /* NDIS_OFFLOAD */
+    offload_tree(&t, 0);
+    g_assert_cmpuint(established(), ==, 1);
+    terminate_tree(&t);
+    miniport_down();
+}
+
 /* A scatter-gather list NDIS had not given yet, given now */
 static void sg_release(void)
 {
@@ -720,5 +843,7 @@ int main(int argc, char **argv)
                    test_windows_im_over_miniport);
     qtest_add_func("/chimney/windows/handover-held",
                    test_windows_handover_held);
+    qtest_add_func("/chimney/windows/offload-oids",
+                   test_windows_offload_oids);
     return g_test_run();
 }

@@ -61,6 +61,33 @@ static void run_miniport_oids(void *adapter)
     *(uint32_t *)(buf + 0x20) = 7;          /* TicksPerSecond */
     st = oid(handler, adapter, 1, 0xfc030201, buf, 0x3c, &done, &needed);
     ok(st == 0xc0010015, "TicksPerSecond 7: INVALID_DATA");
+
+    /* The offload target's statistics: TCP_OFFLOAD_STATS, IP_OFFLOAD_... */
+    memset(buf, 0xff, sizeof(buf));
+    st = oid(handler, adapter, 0, 0xfc010207, buf, sizeof(buf), &done,
+             &needed);
+    ok(st == 0 && done == 40 && rd32(buf + 16) == 0,
+       "OID_TCP4_OFFLOAD_STATS: 40 bytes, nothing established");
+    st = oid(handler, adapter, 0, 0xfc010207, buf, 16, &done, &needed);
+    ok(st == 0xc0010014 && needed == 40,
+       "OID_TCP4_OFFLOAD_STATS into 16 bytes: INVALID_LENGTH, 40 needed");
+    st = oid(handler, adapter, 0, 0xfc010209, buf, sizeof(buf), &done,
+             &needed);
+    ok(st == 0 && done == 64, "OID_IP4_OFFLOAD_STATS: 64 bytes");
+    st = oid(handler, adapter, 1, 0xfc010207, buf, 0, &done, &needed);
+    ok(st == 0, "OID_TCP4_OFFLOAD_STATS set: the counters reset");
+
+    /* OID_TCP_OFFLOAD_PARAMETERS: TcpConnectionIPv4 @13 */
+    memset(buf, 0, sizeof(buf));
+    buf[13] = 7;
+    st = oid(handler, adapter, 1, 0xfc01020c, buf, 20, &done, &needed);
+    ok(st == 0xc0010015, "TcpConnectionIPv4 7: INVALID_DATA");
+    buf[13] = 1;                            /* CONNECTION_OFFLOAD_DISABLED */
+    pr.nstatus = 0;
+    st = oid(handler, adapter, 1, 0xfc01020c, buf, 20, &done, &needed);
+    ok(st == 0 && pr.nstatus == 1 && pr.status_codes[0] == 0x40020006,
+       "OID_TCP_OFFLOAD_PARAMETERS: NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG "
+       "indicated");
 }
 
 /*
@@ -94,8 +121,8 @@ static void run_miniport_no_chimney(void *adapter)
     old = nc_enter(NC_DISPATCH);
     ((Fn2v *)rdp(pr.optional[g], 0x08))(adapter, block[0]);
     nc_leave(old);
-    ok(pr.up_op == 1 && rd32(block[0] + 0x18) == 0xc000009a,
-       "an initiate it cannot run: RESOURCES");
+    ok(pr.up_op == 1 && rd32(block[0] + 0x18) == 0xc0000001,
+       "an initiate with chimney off: FAILURE");
 }
 
 void run_miniport(void *entry)

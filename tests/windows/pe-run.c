@@ -356,6 +356,13 @@ static WINAPI void m_oid_complete(void *h, uint8_t *req, uint32_t st)
     pr.oid_done = req;
 }
 
+/* NDIS_STATUS_INDICATION: StatusCode @0x14 */
+static WINAPI void m_status(void *h, uint8_t *si)
+{
+    nc_upcall("NdisMIndicateStatusEx");
+    pr.status_codes[pr.nstatus++ % 4] = rd32(si + 0x14);
+}
+
 const Mock pe_mocks[] = {
     { "DbgPrint", m_DbgPrint },
     { "NdisMRegisterMiniportDriver", m_register_mp },
@@ -391,6 +398,7 @@ const Mock pe_mocks[] = {
     { "NdisFreeCloneOidRequest", m_free_clone_oid },
     { "NdisOidRequest", m_oid_request },
     { "NdisMOidRequestComplete", m_oid_complete },
+    { "NdisMIndicateStatusEx", m_status },
     { NULL, NULL },
 };
 

@@ -47,6 +47,8 @@ typedef struct PeRun {
     uint8_t *oid_down;              /* NdisOidRequest's clone */
     uint32_t oid_down_status;       /* what NdisOidRequest returns */
     uint8_t *oid_done;              /* NdisMOidRequestComplete's */
+    uint32_t status_codes[4];       /* NdisMIndicateStatusEx's */
+    int nstatus;
 } PeRun;
 
 extern PeRun pr;

@@ -189,6 +189,7 @@ typedef struct MpConn {
     BOOLEAN want_upload;        /* TcpIndicateRetrieve still to be made */
     BOOLEAN offloaded;          /* OFFLOAD_TCP succeeded */
     BOOLEAN announced;          /* NdisMInitiateOffloadComplete returned */
+    BOOLEAN aborted;            /* reset: no longer established */
     BOOLEAN has_ind;            /* an INDICATE waits for @announced */
     /* what completed before @announced, for NDIS once it is */
     PNET_BUFFER_LIST held_send, *held_send_tail;
@@ -318,6 +319,9 @@ struct MpAdapter {
     /* TCP chimney (mp-state-tree.c, mp-conn-io.c), under @lock */
     NDIS_TCP_OFFLOAD_EVENT_HANDLERS tcp;
     BOOLEAN chimney;            /* the handlers are there: offload works */
+    BOOLEAN offload_off;        /* turned off (keyword or OID): no initiate */
+    ULONG reset_established;    /* TCP_OFFLOAD_STATS, since the last reset */
+    ULONG out_resets;
     NDIS_HANDLE dma;
     MpObj neighbor[MP_MAX_NEIGHBORS];
     MpObj path[MP_MAX_PATHS];
@@ -367,6 +371,9 @@ VOID mp_datapath_restart(MpAdapter *a);
 VOID mp_link_indicate(MpAdapter *a);
 BOOLEAN mp_copy_nb(PNET_BUFFER nb, PUCHAR dst);
 ULONG mp_frame_kind(const UCHAR *dst);
+
+/* mp-main.c */
+NDIS_STATUS mp_chimney_oid(MpAdapter *a, PNDIS_OID_REQUEST request);
 
 /* mp-state-tree.c: the state tree and the admin commands it takes */
 NDIS_STATUS mp_offload_start(MpAdapter *a);

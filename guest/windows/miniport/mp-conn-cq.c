@@ -233,6 +233,10 @@ VOID mp_conn_cq_drain(MpAdapter *a, MpDeliveries *out)
             }
             break;
         case CHIMNEY_CQE_EVENT:
+            if (cqe.aux == CHIMNEY_EVENT_ABORT && !c->aborted) {
+                c->aborted = TRUE;          /* for TCP_OFFLOAD_STATS */
+                a->reset_established++;
+            }
             if (!mp_event(c, cqe.aux == CHIMNEY_EVENT_ABORT ? TcpIndicateAbort :
                           cqe.aux == CHIMNEY_EVENT_DISCONNECT ?
                           TcpIndicateDisconnect : TcpIndicateRetrieve,

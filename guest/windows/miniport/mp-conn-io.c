@@ -296,6 +296,9 @@ static NDIS_STATUS mp_sq_submit(MpAdapter *a, PVOID context,
         }
         return NDIS_STATUS_PENDING;
     }
+    if (type == CHIMNEY_SQ_DISCONNECT && (flags & CHIMNEY_SQF_ABORTIVE)) {
+        a->out_resets++;
+    }
     *c->sq_wait_tail = nbl;
     for (;;) {
         /* PSH at the end of each call's data (chimney.md 2.1) */
@@ -569,6 +572,7 @@ MpConn *mp_conn_new(MpAdapter *a)
     c->want_upload = FALSE;
     c->offloaded = FALSE;
     c->announced = FALSE;
+    c->aborted = FALSE;
     c->has_ind = FALSE;
     c->held_send = c->held_disc = c->held_rcv = NULL;
     c->held_send_tail = &c->held_send;

@@ -602,12 +602,14 @@ static VOID mp_job_start(MpAdapter *a, ULONG op, Block root)
     MpJob *job = NdisAllocateMemoryWithTagPriority(
         a->miniport, sizeof(*job), MP_POOL_TAG, NormalPoolPriority);
 
-    if (!job || !a->chimney) {
+    if (!job || !a->chimney ||
+        (op == MP_JOB_INITIATE && a->offload_off)) {
+        /* Turned off: nothing is offloaded until it is turned on */
         if (job) {
             NdisFreeMemory(job, sizeof(*job), 0);
         }
-        mp_fail_all(root, op == MP_JOB_INITIATE ? NDIS_STATUS_RESOURCES :
-                                                  NDIS_STATUS_FAILURE);
+        mp_fail_all(root, op == MP_JOB_INITIATE && !job ?
+                          NDIS_STATUS_RESOURCES : NDIS_STATUS_FAILURE);
         mp_ndis_complete(a, op, root);
         return;
     }

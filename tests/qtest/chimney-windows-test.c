@@ -748,6 +748,46 @@ static void test_windows_offload_oids(void)
     miniport_down();
 }
 
+/*
+ * One 1 MiB send, as the host hands a large write: its pages map to 257
+ * scatter-gather elements, more than one SQ entry takes.  It goes out
+ * byte-exact and completes once, with every byte and no upload.
+ */
+static void test_windows_send_1mib(void)
+{
+    g_autofree char *path = driver_path("chimneynic.sys");
+    const uint32_t len = 1024 * 1024;
+    g_autofree uint8_t *got = g_malloc(len);
+    uint8_t *buf, *nbl;
+    Image im;
+    Tree t;
+
+    if (!path) {
+        return;
+    }
+    setup();
+    w.host = H_MINIPORT;
+    miniport_up(&im, path);
+    offload_tree(&t, 0);
+    buf = w.ram + guest_alloc(&w.alloc, len + 8192) + 100;
+    for (uint32_t i = 0; i < len; i++) {
+        buf[i] = i * 13 + (i >> 11);
+    }
+    nbl = nbl_new(mdl_new(buf, len), 0, len);
+    host_io(w.provider_tcp, w.adapter, 0x10, NC_SEND, &t.ctx[2], nbl, CONN);
+    g_assert_cmpuint(w.sg_elems, ==, 257);
+    g_assert_cmpuint(peer_stream(got, 0, len, true), ==, len);
+    g_assert(!memcmp(got, buf, len));
+    wait_for(&w.sent);
+    g_assert(w.sent == nbl);
+    g_assert_cmpint(w.send_calls, ==, 1);
+    g_assert_cmphex(rd32(nbl + 0x8c), ==, 0);           /* SUCCESS */
+    g_assert_cmpuint((uintptr_t)rdp(nbl, 0x90), ==, len);
+    g_assert_cmpuint(w.events, ==, 0);                  /* no upload */
+    terminate_tree(&t);
+    miniport_down();
+}
+
 /* A scatter-gather list NDIS had not given yet, given now */
 static void sg_release(void)
 {
@@ -845,5 +885,6 @@ int main(int argc, char **argv)
                    test_windows_handover_held);
     qtest_add_func("/chimney/windows/offload-oids",
                    test_windows_offload_oids);
+    qtest_add_func("/chimney/windows/send-1mib", test_windows_send_1mib);
     return g_test_run();
 }

@@ -102,7 +102,14 @@ _Static_assert(MP_SHM_RXQ + MP_L2_ENTRIES * CHIMNEY_L2_DESC_SIZE <=
 #define MP_CONN_CQ_ENTRIES      1024
 #define MP_CONN_SQ_ENTRIES      32
 #define MP_CONN_RCVS            16      /* receive requests outstanding */
-#define MP_REQ_SGE              32      /* SGL entries of one request */
+#define MP_REQ_SGE              CHIMNEY_MAX_SGE /* SGL entries of a slot */
+/*
+ * A send longer than one slot's SGL takes several SQ entries in a row;
+ * at most this many (4 MiB in 4 KiB pages), the most NDIS is asked to
+ * map of one NET_BUFFER.
+ */
+#define MP_REQ_MAX_SLOTS        16
+#define MP_MAX_MAPPING          (4u * 1024 * 1024)
 #define MP_IND_ENTRIES          64
 #define MP_IND_SLOT             4096
 #define MP_FWD_SLOTS            4       /* FORWARD commands in flight */
@@ -153,17 +160,25 @@ typedef struct MpObj {
     NDIS_HANDLE ndis;           /* NdisOffloadHandle */
 } MpObj;
 
-/* A send, disconnect or receive on its way to a queue */
+/*
+ * A send, disconnect or receive on its way to a queue.  A send may take
+ * several SQ slots in a row: the first holds the request (@nslots); each
+ * slot its own part of the SGL (@nsge entries, @len bytes); every slot
+ * names the NBL, which completes with the last.
+ */
 typedef struct MpReq {
     PNET_BUFFER_LIST nbl;
     struct MpConn *conn;
     PNET_BUFFER nb;             /* the NB being mapped */
-    ChimneySge *sgl;
+    ChimneySge *sgl;            /* this slot's SGL */
     ULONG64 sgl_pa;
     ULONG len;
     USHORT nsge;
     UCHAR type, flags;
     BOOLEAN ready, failed;
+    UCHAR nslots;               /* first slot: how many the request has */
+    BOOLEAN last;               /* the request's last slot */
+    ULONG filled;               /* first slot: SGL entries so far */
 } MpReq;
 
 typedef struct MpConn {

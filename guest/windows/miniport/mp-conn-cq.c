@@ -60,19 +60,25 @@ static VOID mp_wants_more(MpConn *c, MpDeliveries *out)
     }
 }
 
-/* Status, byte count and NB advance, as NdisTcpOffloadXxxComplete wants */
-static VOID mp_nbl_done(MpAdapter *a, PNET_BUFFER_LIST nbl,
-                        const ChimneyCqe *cqe, BOOLEAN failed)
+/* A completion's NDIS status; a request that was never sent is uploaded */
+static NDIS_STATUS mp_cqe_status(const ChimneyCqe *cqe, BOOLEAN failed)
 {
-    ULONG left = cqe->bytes;
-
-    mp_unmap(a, nbl);
-    nbl->Status = failed ? NDIS_STATUS_UPLOAD_IN_PROGRESS :
+    return failed ? NDIS_STATUS_UPLOAD_IN_PROGRESS :
         (NDIS_STATUS)chimney_guest_ndis_status(
             CHIMNEY_CQE_TYPE(cqe->type_status),
             CHIMNEY_CQE_STATUS(cqe->type_status));
+}
+
+/* Status, byte count and NB advance, as NdisTcpOffloadXxxComplete wants */
+static VOID mp_nbl_done(MpAdapter *a, PNET_BUFFER_LIST nbl, ULONG bytes,
+                        NDIS_STATUS status)
+{
+    ULONG left = bytes;
+
+    mp_unmap(a, nbl);
+    nbl->Status = status;
     NET_BUFFER_LIST_INFO(nbl, TcpOffloadBytesTransferred) =
-        (PVOID)(ULONG_PTR)cqe->bytes;
+        (PVOID)(ULONG_PTR)bytes;
     for (PNET_BUFFER nb = nbl->FirstNetBuffer; nb && left; nb = nb->Next) {
         ULONG n = nb->DataLength < left ? nb->DataLength : left;
 
@@ -110,8 +116,25 @@ static VOID mp_sq_done(MpAdapter *a, MpConn *c,
         return;
     }
     r = &c->sq_req[slot];
-    mp_nbl_done(a, r->nbl, cqe, r->failed);
-    mp_wants_more(c, out);
+    {
+        /* The parts of a request add up in its NBL until the last */
+        PNET_BUFFER_LIST nbl = r->nbl;
+        ULONG bytes = (ULONG)(ULONG_PTR)
+            NET_BUFFER_LIST_INFO(nbl, TcpOffloadBytesTransferred) +
+            cqe->bytes;
+        NDIS_STATUS st = mp_cqe_status(cqe, r->failed);
+
+        if (nbl->Status == NDIS_STATUS_SUCCESS) {
+            nbl->Status = st;
+        }
+        NET_BUFFER_LIST_INFO(nbl, TcpOffloadBytesTransferred) =
+            (PVOID)(ULONG_PTR)bytes;
+        mp_wants_more(c, out);
+        if (!r->last) {
+            return;
+        }
+        mp_nbl_done(a, nbl, bytes, nbl->Status);
+    }
     mp_upload_request(c, out);
     if (!c->announced) {
         /* Handed over with the offload: NDIS hears of it afterwards */
@@ -143,7 +166,7 @@ static VOID mp_rcv_done(MpAdapter *a, MpConn *c,
                  c->obj.id);
         return;
     }
-    mp_nbl_done(a, r->nbl, cqe, r->failed);
+    mp_nbl_done(a, r->nbl, cqe->bytes, mp_cqe_status(cqe, r->failed));
     if (c->announced) {
         out->rcv[out->nrcv++] = r->nbl;
     } else {

@@ -66,6 +66,7 @@ static VOID mp_conn_flush(MpAdapter *a, MpConn *c)
 
     while (c->sq.ring.tail != c->sq_reserved) {
         MpReq *r = &c->sq_req[c->sq.ring.tail];
+        UCHAR n = r->nslots;
 
         if (!r->ready) {
             break;
@@ -73,8 +74,22 @@ static VOID mp_conn_flush(MpAdapter *a, MpConn *c)
         if (r->failed || c->starved) {
             mp_starve(c, r);
         }
-        chimney_guest_sq_post(&c->sq, &a->dev.mem, r->type, r->flags,
-                              r->nsge, r->len, (ULONG_PTR)r, r->sgl_pa);
+        r->nbl->Status = NDIS_STATUS_SUCCESS;   /* the parts add up here */
+        NET_BUFFER_LIST_INFO(r->nbl, TcpOffloadBytesTransferred) = 0;
+        for (UCHAR j = 0; j < n; j++) {
+            MpReq *p = &c->sq_req[c->sq.ring.tail];
+
+            if (r->failed) {
+                p->failed = TRUE;
+                p->nsge = 0;
+                p->len = 0;
+            }
+            /* PSH on the request's last entry only */
+            chimney_guest_sq_post(&c->sq, &a->dev.mem, r->type,
+                                  p->last ? r->flags :
+                                  r->flags & ~CHIMNEY_SQF_PUSH,
+                                  p->nsge, p->len, (ULONG_PTR)p, p->sgl_pa);
+        }
         rang = TRUE;
     }
     while (c->rcv_posted != c->rcv_next) {
@@ -103,6 +118,32 @@ static VOID mp_conn_flush(MpAdapter *a, MpConn *c)
 
 static VOID mp_map(MpAdapter *a, MpReq *r);
 
+/*
+ * Under the lock: an NB's elements after the request's others, slot by
+ * slot (each slot's SGL takes MP_REQ_SGE).  False when they do not fit.
+ */
+static BOOLEAN mp_req_add(MpConn *c, MpReq *r, PSCATTER_GATHER_LIST sgl)
+{
+    ULONG mask = MP_CONN_SQ_ENTRIES - 1;
+    ULONG first = r->type == CHIMNEY_RQ_RECEIVE ? 0 : r - c->sq_req;
+    ULONG used = r->filled;
+
+    if (used + sgl->NumberOfElements > (ULONG)r->nslots * MP_REQ_SGE) {
+        return FALSE;
+    }
+    for (ULONG i = 0; i < sgl->NumberOfElements; i++, used++) {
+        MpReq *p = r->type == CHIMNEY_RQ_RECEIVE ? r :
+                   &c->sq_req[(first + used / MP_REQ_SGE) & mask];
+
+        chimney_guest_sge(&p->sgl[p->nsge++],
+                          sgl->Elements[i].Address.QuadPart,
+                          sgl->Elements[i].Length);
+        p->len += sgl->Elements[i].Length;
+    }
+    r->filled = used;
+    return TRUE;
+}
+
 /* NDIS's scatter-gather list of r->nb: into the request's SGL */
 static VOID mp_sg_done(PDEVICE_OBJECT dev, PVOID reserved,
                        PSCATTER_GATHER_LIST sgl, PVOID context)
@@ -115,15 +156,8 @@ static VOID mp_sg_done(PDEVICE_OBJECT dev, PVOID reserved,
 
     NdisAcquireSpinLock(&a->lock);
     NB_SGL(nb) = sgl;
-    if (r->nsge + sgl->NumberOfElements > MP_REQ_SGE) {
+    if (!mp_req_add(c, r, sgl)) {
         r->failed = TRUE;
-    } else {
-        for (ULONG i = 0; i < sgl->NumberOfElements; i++) {
-            chimney_guest_sge(&r->sgl[r->nsge++],
-                              sgl->Elements[i].Address.QuadPart,
-                              sgl->Elements[i].Length);
-        }
-        r->len += nb->DataLength;
     }
     r->nb = nb->Next;
     more = r->nb && !r->failed;
@@ -154,7 +188,7 @@ static VOID mp_map(MpAdapter *a, MpReq *r)
         return;
     }
     NdisAcquireSpinLock(&a->lock);
-    r->failed = nb != NULL;
+    r->failed |= nb != NULL;
     r->ready = TRUE;
     mp_conn_flush(a, r->conn);
     NdisReleaseSpinLock(&a->lock);
@@ -182,6 +216,9 @@ static VOID mp_req_init(MpReq *r, MpConn *c,
     r->flags = flags;
     r->ready = FALSE;
     r->failed = FALSE;
+    r->nslots = 1;
+    r->last = TRUE;
+    r->filled = 0;
     for (PNET_BUFFER nb = r->nb; nb; nb = nb->Next) {
         NB_SGL(nb) = NULL;
     }
@@ -190,19 +227,72 @@ static VOID mp_req_init(MpReq *r, MpConn *c,
     }
 }
 
-/* Under the lock: the next send-queue slot, or NULL when all are taken */
+/*
+ * SQ slots a send needs: each NB maps to at most a page per 4 KiB, one
+ * more for where it starts in its page, one more per MDL it spans.
+ */
+static ULONG mp_slots_for(PNET_BUFFER_LIST nbl, UCHAR type)
+{
+    ULONG sge = 0;
+
+    if (type != CHIMNEY_SQ_SEND) {
+        return 1;
+    }
+    for (PNET_BUFFER nb = nbl->FirstNetBuffer; nb; nb = nb->Next) {
+        ULONG left = nb->DataLength + nb->CurrentMdlOffset;
+
+        sge += nb->DataLength / PAGE_SIZE + 1;
+        for (PMDL m = nb->CurrentMdl; m && left; m = m->Next) {
+            ULONG n = MmGetMdlByteCount(m);
+
+            sge++;
+            left -= n < left ? n : left;
+        }
+    }
+    return (sge + MP_REQ_SGE - 1) / MP_REQ_SGE;
+}
+
+/*
+ * Under the lock: the next send-queue slots for @nbl, or NULL when they
+ * are taken.  A send too long for MP_REQ_MAX_SLOTS takes one slot and
+ * fails (uploaded, like one whose mapping failed).
+ */
 static MpReq *mp_sq_reserve(MpConn *c, PNET_BUFFER_LIST nbl,
                             UCHAR type, UCHAR flags)
 {
     ULONG mask = MP_CONN_SQ_ENTRIES - 1;
+    ULONG want = mp_slots_for(nbl, type);
+    BOOLEAN too_long = want > MP_REQ_MAX_SLOTS;
     MpReq *r;
 
-    if (((c->sq_reserved - c->sq.ring.head) & mask) == mask) {
+    if (too_long) {
+        want = 1;
+    }
+    if (((c->sq.ring.head - c->sq_reserved - 1) & mask) < want) {
         return NULL;
     }
     r = &c->sq_req[c->sq_reserved];
-    c->sq_reserved = (c->sq_reserved + 1) & mask;
     mp_req_init(r, c, nbl, type, flags);
+    r->nslots = want;
+    r->last = want == 1;
+    for (ULONG j = 0; j < want; j++) {
+        MpReq *p = &c->sq_req[(c->sq_reserved + j) & mask];
+
+        p->nsge = 0;
+        p->len = 0;
+        if (j) {
+            p->nbl = nbl;
+            p->conn = c;
+            p->nslots = 0;
+            p->failed = FALSE;
+            p->last = j == want - 1;
+        }
+    }
+    c->sq_reserved = (c->sq_reserved + want) & mask;
+    if (too_long) {
+        r->nb = NULL;                   /* nothing to map: an empty entry */
+        r->failed = TRUE;
+    }
     return r;
 }
 
@@ -219,11 +309,11 @@ BOOLEAN mp_conn_handover(MpConn *c, PNET_BUFFER_LIST chain,
     ULONG n = 0;
 
     for (PNET_BUFFER_LIST nbl = chain; nbl; nbl = nbl->Next) {
-        if (n == MP_CONN_SQ_ENTRIES - 1) {
+        req[n] = mp_sq_reserve(c, nbl, CHIMNEY_SQ_SEND,
+                               nbl->Next ? 0 : CHIMNEY_SQF_PUSH);
+        if (!req[n++]) {
             return FALSE;
         }
-        req[n++] = mp_sq_reserve(c, nbl, CHIMNEY_SQ_SEND,
-                                 nbl->Next ? 0 : CHIMNEY_SQF_PUSH);
     }
     *count = n;
     NdisReleaseSpinLock(&a->lock);
@@ -658,7 +748,7 @@ NDIS_STATUS mp_conn_io_start(MpAdapter *a)
             .Size = sizeof(dma),
         },
         .Flags = NDIS_SG_DMA_64_BIT_ADDRESS,
-        .MaximumPhysicalMapping = 256 * 1024,
+        .MaximumPhysicalMapping = MP_MAX_MAPPING,
         .ProcessSGListHandler = mp_sg_done,
     };
 

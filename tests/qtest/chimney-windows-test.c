@@ -788,6 +788,64 @@ static void test_windows_send_1mib(void)
     miniport_down();
 }
 
+/* A segment of the connection the host received: an ACK, as an NBL */
+static uint8_t *forward_nbl(void)
+{
+    uint8_t *th = w.ram + guest_alloc(&w.alloc, 64);
+
+    memset(th, 0, 20);
+    stw_be_p(th, RPORT);
+    stw_be_p(th + 2, LPORT);
+    stl_be_p(th + 4, IRS + 1);
+    stl_be_p(th + 8, ISS + 1);
+    th[12] = 5 << 4;
+    th[13] = 0x10;
+    stw_be_p(th + 14, 65535);
+    return nbl_new(mdl_new(th, 20), 0, 20);
+}
+
+/*
+ * A FORWARD made while the connection's TERMINATE is with the device:
+ * the device no longer knows the connection and refuses the command on
+ * the admin CQ.  The forwarded NBL still completes, once (the checked
+ * mock finds it outstanding at the halt otherwise), and the forward slot
+ * is free again.
+ */
+static void test_windows_forward_refused(void)
+{
+    g_autofree char *path = driver_path("chimneynic.sys");
+    uint8_t *fwd;
+    Image im;
+    Tree t;
+
+    if (!path) {
+        return;
+    }
+    setup();
+    w.host = H_MINIPORT;
+    miniport_up(&im, path);
+    offload_tree(&t, 0);
+    {
+        void *ctx[3] = { t.ctx[0], t.ctx[1], t.ctx[2] };
+
+        w.terminated = NULL;
+        tree_init(&t, false);
+        memcpy(t.ctx, ctx, sizeof(ctx));
+        state(t.tcp, 0, 0x80);
+    }
+    host_state(w.provider_generic, w.adapter, 0x10, NC_TERMINATE,
+               t.neighbor);
+    fwd = forward_nbl();
+    host_io(w.provider_tcp, w.adapter, 0x28, NC_FORWARD, &t.ctx[2], fwd,
+            NULL);
+    nc_conn_terminating(CONN);
+    wait_for(&w.terminated);
+    wait_for(&w.forwarded);
+    g_assert(w.forwarded == fwd);
+    g_assert_cmphex(w.fwd_status, !=, 0);
+    miniport_down();
+}
+
 /* A scatter-gather list NDIS had not given yet, given now */
 static void sg_release(void)
 {
@@ -886,5 +944,7 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/windows/offload-oids",
                    test_windows_offload_oids);
     qtest_add_func("/chimney/windows/send-1mib", test_windows_send_1mib);
+    qtest_add_func("/chimney/windows/forward-refused",
+                   test_windows_forward_refused);
     return g_test_run();
 }

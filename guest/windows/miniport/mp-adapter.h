@@ -434,6 +434,7 @@ BOOLEAN mp_conn_handover(MpConn *c, PNET_BUFFER_LIST chain,
 
 /* mp-conn-cq.c: their completions, from the DPC */
 VOID mp_conn_cq_drain(MpAdapter *a, MpDeliveries *out);
+BOOLEAN mp_fwd_done(MpAdapter *a, const ChimneyCqe *cqe, MpDeliveries *out);
 VOID mp_conn_deliver(MpAdapter *a, MpDeliveries *out);
 VOID mp_deliver(MpAdapter *a, MpDeliveries *out);
 VOID mp_conn_doorbell(MpAdapter *a, MpConn *c);

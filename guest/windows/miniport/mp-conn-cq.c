@@ -176,8 +176,12 @@ static VOID mp_rcv_done(MpAdapter *a, MpConn *c,
     mp_upload_request(c, out);
 }
 
-static VOID mp_fwd_done(MpAdapter *a, const ChimneyCqe *cqe,
-                        MpDeliveries *out)
+/*
+ * A FORWARD's completion: on the connection's CQ, or on the admin CQ when
+ * the device refused it (the connection was gone).  Either way the NBL
+ * completes and its slot is free.  False when @cqe is no FORWARD's.
+ */
+BOOLEAN mp_fwd_done(MpAdapter *a, const ChimneyCqe *cqe, MpDeliveries *out)
 {
     for (ULONG i = 0; i < MP_FWD_SLOTS; i++) {
         if (a->fwd_nbl[i] && a->fwd_cookie[i] == cqe->cookie) {
@@ -187,9 +191,10 @@ static VOID mp_fwd_done(MpAdapter *a, const ChimneyCqe *cqe,
             nbl->Status = (NDIS_STATUS)chimney_guest_ndis_status(
                 CHIMNEY_CQE_ADMIN, CHIMNEY_CQE_STATUS(cqe->type_status));
             mp_append(&out->fwd_tail, nbl);
-            return;
+            return TRUE;
         }
     }
+    return FALSE;
 }
 
 static MpConn *mp_conn_by_id(MpAdapter *a, ULONG id)

@@ -218,8 +218,9 @@ static VOID mp_admin_cq(MpAdapter *a, MpPass *p)
                 p->oid_status[p->noid++] =
                     CHIMNEY_CQE_STATUS(cqe.type_status) ?
                     NDIS_STATUS_FAILURE : NDIS_STATUS_SUCCESS;
-            } else if (a->chimney) {
-                mp_job_admin_done(a, &cqe, &p->chimney);
+            } else if (a->chimney &&
+                       !mp_job_admin_done(a, &cqe, &p->chimney)) {
+                mp_fwd_done(a, &cqe, &p->chimney);      /* refused */
             }
             break;
         }

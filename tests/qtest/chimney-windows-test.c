@@ -846,6 +846,39 @@ static void test_windows_forward_refused(void)
     miniport_down();
 }
 
+/*
+ * The host takes every indication and posts no receive: each answer
+ * (INDICATE_DONE, which has no completion) takes an RQ slot the driver
+ * only learns is free from the next indication.  Twenty indications in a
+ * row all reach the host (more than the RQ's 16 slots).
+ */
+static void test_windows_indications_taken(void)
+{
+    g_autofree char *path = driver_path("chimneynic.sys");
+    uint8_t data[100];
+    Image im;
+    Tree t;
+
+    if (!path) {
+        return;
+    }
+    setup();
+    w.host = H_MINIPORT;
+    miniport_up(&im, path);
+    offload_tree(&t, 0);
+    w.indicate_takes = true;
+    for (uint32_t n = 0; n < 20; n++) {
+        memset(data, n, sizeof(data));
+        peer_send(IRS + 1 + n * 100, ISS + 1, 0x18, data, sizeof(data));
+        for (int i = 0; i < 100 && w.indicated < (n + 1) * 100; i++) {
+            run_dpc();
+        }
+        g_assert_cmpuint(w.indicated, ==, (n + 1) * 100);
+    }
+    terminate_tree(&t);
+    miniport_down();
+}
+
 /* A scatter-gather list NDIS had not given yet, given now */
 static void sg_release(void)
 {
@@ -946,5 +979,7 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/windows/send-1mib", test_windows_send_1mib);
     qtest_add_func("/chimney/windows/forward-refused",
                    test_windows_forward_refused);
+    qtest_add_func("/chimney/windows/indications-taken",
+                   test_windows_indications_taken);
     return g_test_run();
 }

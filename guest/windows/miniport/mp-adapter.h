@@ -206,6 +206,14 @@ typedef struct MpConn {
     BOOLEAN announced;          /* NdisMInitiateOffloadComplete returned */
     BOOLEAN aborted;            /* reset: no longer established */
     BOOLEAN has_ind;            /* an INDICATE waits for @announced */
+    /*
+     * INDICATE_DONE has no completion: the RQ view learns that the device
+     * took it from the next INDICATE (the device indicates again only then)
+     */
+    BOOLEAN ind_done_posted;
+    ULONG ind_done_pos;         /* RQ index after the last INDICATE_DONE */
+    BOOLEAN ind_answer_due;     /* no RQ room for it yet: @ind_answer_took */
+    ULONG ind_answer_took;
     /* what completed before @announced, for NDIS once it is */
     PNET_BUFFER_LIST held_send, *held_send_tail;
     PNET_BUFFER_LIST held_disc, *held_disc_tail;
@@ -440,6 +448,7 @@ VOID mp_deliver(MpAdapter *a, MpDeliveries *out);
 VOID mp_conn_doorbell(MpAdapter *a, MpConn *c);
 VOID mp_announce(MpAdapter *a, struct MpJob *job);
 VOID mp_ind_post(MpAdapter *a, ULONG i);
+BOOLEAN mp_ind_answer_post(MpAdapter *a, MpConn *c);
 VOID mp_fwd_kick(MpAdapter *a, PNET_BUFFER_LIST **failed);
 PNET_BUFFER_LIST mp_buffered_nbl(MpAdapter *a, const VOID *data,
                                  ULONG len);

@@ -160,11 +160,15 @@ static VOID mp_rcv_done(MpAdapter *a, MpConn *c,
 {
     MpReq *r = &c->rcv_req[cqe->cookie % MP_CONN_RCVS];
 
-    if (!chimney_guest_recv_complete(&c->rcv, cqe) ||
-        !chimney_guest_ring_consumed(&c->rq, cqe->sq_head)) {
+    if (!chimney_guest_recv_complete(&c->rcv, cqe)) {
         DbgPrint("chimney-nic: receive completion refused on %lx\n",
                  c->obj.id);
         return;
+    }
+    /* Behind the view an INDICATE moved on: nothing new, not an error */
+    chimney_guest_ring_consumed(&c->rq, cqe->sq_head);
+    if (mp_ind_answer_post(a, c)) {
+        mp_conn_doorbell(a, c);             /* room for a due answer */
     }
     mp_nbl_done(a, r->nbl, cqe->bytes, mp_cqe_status(cqe, r->failed));
     if (c->announced) {
@@ -254,6 +258,11 @@ VOID mp_conn_cq_drain(MpAdapter *a, MpDeliveries *out)
             mp_rcv_done(a, c, &cqe, out);
             break;
         case CHIMNEY_CQE_INDICATE:
+            if (c->ind_done_posted) {
+                /* The device took the last answer: its slot is free */
+                chimney_guest_ring_consumed(&c->rq, c->ind_done_pos);
+                c->ind_done_posted = FALSE;
+            }
             c->ind = cqe;
             c->has_ind = TRUE;
             if (c->announced) {
@@ -290,15 +299,37 @@ VOID mp_ind_post(MpAdapter *a, ULONG i)
     mp_writel(a, CHIMNEY_DB_IND_TAIL, a->indq.tail);
 }
 
-/* Under the lock: the INDICATE_DONE answer, and maybe the buffer back */
-static VOID mp_ind_answer(MpAdapter *a, MpConn *c, ULONG i,
-                          ULONG took, BOOLEAN repost)
+/*
+ * Under the lock: the INDICATE_DONE that is due, if the RQ has room for
+ * it (the caller rings the doorbell).  True when it went in.
+ */
+BOOLEAN mp_ind_answer_post(MpAdapter *a, MpConn *c)
 {
     ChimneySqDesc d;
 
-    chimney_guest_sq_desc(&d, CHIMNEY_RQ_INDICATE_DONE, 0, 0, took, 0, 0);
-    if (c->obj.used && chimney_guest_ring_space(&c->rq)) {
-        chimney_guest_ring_put(&c->rq, &a->dev.mem, &d);
+    if (!c->ind_answer_due || !c->obj.used ||
+        !chimney_guest_ring_space(&c->rq)) {
+        return FALSE;
+    }
+    chimney_guest_sq_desc(&d, CHIMNEY_RQ_INDICATE_DONE, 0, 0,
+                          c->ind_answer_took, 0, 0);
+    chimney_guest_ring_put(&c->rq, &a->dev.mem, &d);
+    c->ind_answer_due = FALSE;
+    c->ind_done_posted = TRUE;
+    c->ind_done_pos = c->rq.tail;
+    return TRUE;
+}
+
+/*
+ * Under the lock: the INDICATE_DONE answer, and maybe the buffer back.
+ * With the RQ full the answer waits for room (mp_conn_flush posts it).
+ */
+static VOID mp_ind_answer(MpAdapter *a, MpConn *c, ULONG i,
+                          ULONG took, BOOLEAN repost)
+{
+    c->ind_answer_due = TRUE;
+    c->ind_answer_took = took;
+    if (mp_ind_answer_post(a, c)) {
         mp_conn_doorbell(a, c);
     }
     if (repost) {

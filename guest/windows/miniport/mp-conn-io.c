@@ -92,6 +92,7 @@ static VOID mp_conn_flush(MpAdapter *a, MpConn *c)
         }
         rang = TRUE;
     }
+    rang |= mp_ind_answer_post(a, c);   /* before the receives after it */
     while (c->rcv_posted != c->rcv_next) {
         ULONG i = c->rcv_posted % MP_CONN_RCVS;
         MpReq *r = &c->rcv_req[i];
@@ -664,6 +665,8 @@ MpConn *mp_conn_new(MpAdapter *a)
     c->announced = FALSE;
     c->aborted = FALSE;
     c->has_ind = FALSE;
+    c->ind_done_posted = FALSE;
+    c->ind_answer_due = FALSE;
     c->held_send = c->held_disc = c->held_rcv = NULL;
     c->held_send_tail = &c->held_send;
     c->held_disc_tail = &c->held_disc;

@@ -879,6 +879,43 @@ static void test_windows_indications_taken(void)
     miniport_down();
 }
 
+/*
+ * The connection is invalidated (the device poisons it and fetches
+ * nothing more); a send NDIS made meanwhile stays on the SQ unfetched.
+ * The terminate that follows completes it, once, as uploaded.
+ */
+static void test_windows_terminate_poisoned(void)
+{
+    g_autofree char *path = driver_path("chimneynic.sys");
+    uint8_t inv[0x98] = { 0 }, *nbl;
+    Image im;
+    Tree t;
+
+    if (!path) {
+        return;
+    }
+    setup();
+    w.host = H_MINIPORT;
+    miniport_up(&im, path);
+    offload_tree(&t, 0);
+    offload_block_init(inv, 17, &t.ctx[2], (uintptr_t)CONN);
+    host_state(w.provider_generic, w.adapter, 0x20, NC_INVALIDATE, inv);
+    wait_for(&w.invalidated);
+    g_assert_cmphex(rd32(inv + 0x18), ==, 0);
+    nbl = send_nbl();
+    host_io(w.provider_tcp, w.adapter, 0x10, NC_SEND, &t.ctx[2], nbl, CONN);
+    for (int i = 0; i < 10; i++) {
+        run_dpc();
+    }
+    g_assert(!w.sent);                          /* the device took nothing */
+    terminate_tree(&t);
+    wait_for(&w.sent);
+    g_assert(w.sent == nbl);
+    g_assert_cmphex(rd32(nbl + 0x8c), ==, 0xc0231001);  /* UPLOAD_IN_... */
+    g_assert_cmpuint((uintptr_t)rdp(nbl, 0x90), ==, 0);
+    miniport_down();
+}
+
 /* A scatter-gather list NDIS had not given yet, given now */
 static void sg_release(void)
 {
@@ -981,5 +1018,7 @@ int main(int argc, char **argv)
                    test_windows_forward_refused);
     qtest_add_func("/chimney/windows/indications-taken",
                    test_windows_indications_taken);
+    qtest_add_func("/chimney/windows/terminate-poisoned",
+                   test_windows_terminate_poisoned);
     return g_test_run();
 }

@@ -56,7 +56,7 @@ static struct {
     void *sg_done;              /* ProcessSGListHandler */
     uint32_t sg_flags;
     bool sg_fail;               /* the next mapping fails */
-    void *initiated, *terminated;
+    void *initiated, *terminated, *invalidated;
     void *sent;                 /* NdisTcpOffloadSendComplete's NBLs */
     int send_calls;
     void *received;             /* NdisTcpOffloadReceiveComplete's */
@@ -571,6 +571,14 @@ static WINAPI void m_terminate_done_host(void *h, void *root)
     w.terminated = root;
 }
 
+static WINAPI void m_invalidate_done(void *h, void *root)
+{
+    nc_upcall("NdisMInvalidateOffloadComplete");
+    nc_handle(h, H_MINIPORT, "NdisMInvalidateOffloadComplete");
+    nc_take(root, NC_INVALIDATE, "NdisMInvalidateOffloadComplete");
+    w.invalidated = root;
+}
+
 /* NDIS_STATUS_INDICATION: StatusCode @0x14, buffer @0x30, size @0x38 */
 static WINAPI void m_status(void *h, uint8_t *si)
 {
@@ -639,6 +647,7 @@ static const Mock mocks[] = {
     { "NdisMGetOffloadHandlers", m_get_handlers },
     { "NdisMInitiateOffloadComplete", m_initiate_done },
     { "NdisMTerminateOffloadComplete", m_terminate_done },
+    { "NdisMInvalidateOffloadComplete", m_invalidate_done },
     { "NdisMIndicateStatusEx", m_status },
     { "NdisMIndicateReceiveNetBufferLists", m_receive_l2 },
     { "NdisMOidRequestComplete", m_oid_complete },

@@ -443,6 +443,8 @@ BOOLEAN mp_conn_handover(MpConn *c, PNET_BUFFER_LIST chain,
 /* mp-conn-cq.c: their completions, from the DPC */
 VOID mp_conn_cq_drain(MpAdapter *a, MpDeliveries *out);
 BOOLEAN mp_fwd_done(MpAdapter *a, const ChimneyCqe *cqe, MpDeliveries *out);
+VOID mp_nbl_done(MpAdapter *a, PNET_BUFFER_LIST nbl, ULONG bytes,
+                 NDIS_STATUS status);
 VOID mp_conn_deliver(MpAdapter *a, MpDeliveries *out);
 VOID mp_deliver(MpAdapter *a, MpDeliveries *out);
 VOID mp_conn_doorbell(MpAdapter *a, MpConn *c);

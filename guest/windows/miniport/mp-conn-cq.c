@@ -70,8 +70,8 @@ static NDIS_STATUS mp_cqe_status(const ChimneyCqe *cqe, BOOLEAN failed)
 }
 
 /* Status, byte count and NB advance, as NdisTcpOffloadXxxComplete wants */
-static VOID mp_nbl_done(MpAdapter *a, PNET_BUFFER_LIST nbl, ULONG bytes,
-                        NDIS_STATUS status)
+VOID mp_nbl_done(MpAdapter *a, PNET_BUFFER_LIST nbl, ULONG bytes,
+                 NDIS_STATUS status)
 {
     ULONG left = bytes;
 

@@ -698,10 +698,36 @@ VOID mp_conn_free(MpAdapter *a, MpConn *c)
     chimney_guest_conn_free(&a->conn_ids, c->obj.id);
 }
 
-static VOID mp_sq_flush_waiting(MpConn *c, MpDeliveries *out)
+/*
+ * A terminated connection's requests the device never completed: a
+ * connection the device had poisoned fetches nothing more, so what it had
+ * not fetched is still on the SQ (or reserved, or waiting for a slot).
+ * They complete as uploaded, in order, with what was acknowledged.
+ */
+static VOID mp_sq_flush_waiting(MpAdapter *a, MpConn *c, MpDeliveries *out)
 {
+    ULONG mask = MP_CONN_SQ_ENTRIES - 1;
+    ULONG nposted = (c->sq.ring.tail - c->sq.ring.head) & mask;
     PNET_BUFFER_LIST next, sends = NULL, *tail = &sends;
 
+    for (ULONG i = c->sq.ring.head; i != c->sq_reserved; i = (i + 1) & mask) {
+        MpReq *r = &c->sq_req[i];
+        BOOLEAN posted = ((i - c->sq.ring.head) & mask) < nposted;
+
+        if (!r->last || !r->nbl) {
+            continue;
+        }
+        mp_nbl_done(a, r->nbl, posted ? (ULONG)(ULONG_PTR)
+                    NET_BUFFER_LIST_INFO(r->nbl, TcpOffloadBytesTransferred) :
+                    0, NDIS_STATUS_UPLOAD_IN_PROGRESS);
+        if (r->type == CHIMNEY_SQ_SEND) {
+            mp_append(&tail, r->nbl);
+        } else {
+            mp_append(&out->disc_tail, r->nbl);
+        }
+        r->nbl = NULL;
+    }
+    c->sq.ring.head = c->sq.ring.tail = c->sq_reserved;
     for (PNET_BUFFER_LIST l = c->sq_wait; l; l = next) {
         next = l->Next;
         l->Status = NDIS_STATUS_UPLOAD_IN_PROGRESS;
@@ -719,8 +745,23 @@ static VOID mp_sq_flush_waiting(MpConn *c, MpDeliveries *out)
     c->sq_wait_tail = &c->sq_wait;
 }
 
-static VOID mp_rcv_flush_waiting(MpConn *c, MpDeliveries *out)
+static VOID mp_rcv_flush_waiting(MpAdapter *a, MpConn *c,
+                                 MpDeliveries *out)
 {
+    PNET_BUFFER_LIST rcvs = NULL, *tail = &rcvs;
+
+    /* Posted and never completed (a poisoned connection's) first */
+    for (ULONG k = c->rcv_next - c->rcv.count; k != c->rcv_next; k++) {
+        MpReq *r = &c->rcv_req[k % MP_CONN_RCVS];
+
+        mp_nbl_done(a, r->nbl, 0, NDIS_STATUS_UPLOAD_IN_PROGRESS);
+        mp_append(&tail, r->nbl);
+    }
+    c->rcv.count = 0;
+    if (rcvs && out->nrcv < ARRAYSIZE(out->rcv)) {
+        *tail = c->rcv_wait;
+        c->rcv_wait = rcvs;
+    }
     if (c->rcv_wait && out->nrcv < ARRAYSIZE(out->rcv)) {
         for (PNET_BUFFER_LIST l = c->rcv_wait; l; l = l->Next) {
             l->Status = NDIS_STATUS_UPLOAD_IN_PROGRESS;
@@ -732,12 +773,12 @@ static VOID mp_rcv_flush_waiting(MpConn *c, MpDeliveries *out)
     }
 }
 
-/* Under the lock: a terminated connection's receives that never got in */
+/* Under the lock: what a terminated connection still had, completed */
 VOID mp_conn_terminated(MpAdapter *a, MpConn *c,
                         MpDeliveries *out)
 {
-    mp_sq_flush_waiting(c, out);
-    mp_rcv_flush_waiting(c, out);
+    mp_sq_flush_waiting(a, c, out);
+    mp_rcv_flush_waiting(a, c, out);
     mp_conn_free(a, c);
 }
 

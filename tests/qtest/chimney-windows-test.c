@@ -916,6 +916,52 @@ static void test_windows_terminate_poisoned(void)
     miniport_down();
 }
 
+/* The neighbor's NicReachabilityDelta, from MiniportQueryOffload */
+static uint32_t nic_reachability(Tree *t)
+{
+    uint8_t q[0x98 + 0xc] = { 0 };
+
+    offload_block_init(q, 4, &t->ctx[0], 0xa0);
+    state(q, 0, 0xc);
+    w.queried = NULL;
+    host_state(w.provider_generic, w.adapter, 0x28, NC_QUERY, q);
+    wait_for(&w.queried);
+    g_assert_cmphex(rd32(q + 0x18), ==, 0);
+    return rd32(q + 0x98 + 8);
+}
+
+/*
+ * NicReachabilityDelta: TCP ticks (100 a second here) since a connection
+ * over the neighbor last made forward progress.
+ */
+static void test_windows_neighbor_reachability(void)
+{
+    g_autofree char *path = driver_path("chimneynic.sys");
+    uint8_t data[100] = { 0 };
+    uint32_t before;
+    Image im;
+    Tree t;
+
+    if (!path) {
+        return;
+    }
+    setup();
+    w.host = H_MINIPORT;
+    miniport_up(&im, path);
+    offload_tree(&t, 0);
+    before = nic_reachability(&t);
+    qtest_clock_step(w.qts, 2000000000ll);
+    g_assert_cmpuint(nic_reachability(&t), >=, before + 195);
+    peer_send(IRS + 1, ISS + 1, 0x18, data, sizeof(data));
+    for (int i = 0; i < 100 && !w.indicated; i++) {
+        run_dpc();
+    }
+    g_assert_cmpuint(w.indicated, ==, 100);
+    g_assert_cmpuint(nic_reachability(&t), <, 10);
+    terminate_tree(&t);
+    miniport_down();
+}
+
 /* A scatter-gather list NDIS had not given yet, given now */
 static void sg_release(void)
 {
@@ -1020,5 +1066,7 @@ int main(int argc, char **argv)
                    test_windows_indications_taken);
     qtest_add_func("/chimney/windows/terminate-poisoned",
                    test_windows_terminate_poisoned);
+    qtest_add_func("/chimney/windows/neighbor-reachability",
+                   test_windows_neighbor_reachability);
     return g_test_run();
 }

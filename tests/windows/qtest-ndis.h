@@ -56,7 +56,7 @@ static struct {
     void *sg_done;              /* ProcessSGListHandler */
     uint32_t sg_flags;
     bool sg_fail;               /* the next mapping fails */
-    void *initiated, *terminated, *invalidated;
+    void *initiated, *terminated, *invalidated, *queried;
     void *sent;                 /* NdisTcpOffloadSendComplete's NBLs */
     int send_calls;
     void *received;             /* NdisTcpOffloadReceiveComplete's */
@@ -579,6 +579,21 @@ static WINAPI void m_invalidate_done(void *h, void *root)
     w.invalidated = root;
 }
 
+static WINAPI void m_query_done(void *h, void *root)
+{
+    nc_upcall("NdisMQueryOffloadStateComplete");
+    nc_handle(h, H_MINIPORT, "NdisMQueryOffloadStateComplete");
+    nc_take(root, NC_QUERY, "NdisMQueryOffloadStateComplete");
+    w.queried = root;
+}
+
+/* Milliseconds of QEMU's virtual clock */
+static WINAPI void m_uptime(int64_t *ms)
+{
+    nc_call("NdisGetSystemUpTimeEx", NC_DISPATCH);
+    *ms = qtest_clock_step(w.qts, 1) / 1000000;    /* 1 ns: a read */
+}
+
 /* NDIS_STATUS_INDICATION: StatusCode @0x14, buffer @0x30, size @0x38 */
 static WINAPI void m_status(void *h, uint8_t *si)
 {
@@ -648,6 +663,8 @@ static const Mock mocks[] = {
     { "NdisMInitiateOffloadComplete", m_initiate_done },
     { "NdisMTerminateOffloadComplete", m_terminate_done },
     { "NdisMInvalidateOffloadComplete", m_invalidate_done },
+    { "NdisMQueryOffloadStateComplete", m_query_done },
+    { "NdisGetSystemUpTimeEx", m_uptime },
     { "NdisMIndicateStatusEx", m_status },
     { "NdisMIndicateReceiveNetBufferLists", m_receive_l2 },
     { "NdisMOidRequestComplete", m_oid_complete },

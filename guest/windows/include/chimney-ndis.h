@@ -813,6 +813,9 @@ typedef struct _NDIS_STATUS_INDICATION {
 #define NDIS_STATUS_INDICATION_REVISION_1       1
 #define NDIS_STATUS_LINK_STATE                  ((NDIS_STATUS)0x40010017L)
 
+/* Milliseconds since the system started (ndis.h, NDIS 6.0) */
+VOID NdisGetSystemUpTimeEx(PLARGE_INTEGER pSystemUpTime);
+
 VOID NdisMIndicateStatusEx(NDIS_HANDLE MiniportAdapterHandle,
                            PNDIS_STATUS_INDICATION StatusIndication);
 

@@ -158,6 +158,7 @@ typedef struct MpObj {
     BOOLEAN used;
     struct MpObj *parent;       /* TCP: its path; path: its neighbor */
     NDIS_HANDLE ndis;           /* NdisOffloadHandle */
+    ULONG64 progress_ms;        /* neighbor: last forward progress seen */
 } MpObj;
 
 /*
@@ -343,6 +344,8 @@ struct MpAdapter {
     NDIS_TCP_OFFLOAD_EVENT_HANDLERS tcp;
     BOOLEAN chimney;            /* the handlers are there: offload works */
     BOOLEAN offload_off;        /* turned off (keyword or OID): no initiate */
+    ULONG ticks_per_second;     /* the host's TCP tick (SET_PARAMS) */
+    ULONG64 dpc_now_ms;         /* when the DPC's drain began */
     ULONG reset_established;    /* TCP_OFFLOAD_STATS, since the last reset */
     ULONG out_resets;
     NDIS_HANDLE dma;
@@ -397,6 +400,14 @@ ULONG mp_frame_kind(const UCHAR *dst);
 
 /* mp-main.c */
 NDIS_STATUS mp_chimney_oid(MpAdapter *a, PNDIS_OID_REQUEST request);
+
+static inline ULONG64 mp_now_ms(VOID)
+{
+    LARGE_INTEGER t;
+
+    NdisGetSystemUpTimeEx(&t);
+    return t.QuadPart;
+}
 
 /* mp-state-tree.c: the state tree and the admin commands it takes */
 NDIS_STATUS mp_offload_start(MpAdapter *a);

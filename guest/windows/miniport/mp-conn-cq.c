@@ -201,6 +201,20 @@ BOOLEAN mp_fwd_done(MpAdapter *a, const ChimneyCqe *cqe, MpDeliveries *out)
     return FALSE;
 }
 
+/*
+ * Forward progress on @c (the peer acknowledged or sent data): its
+ * neighbor is reachable now, which the host reads back as the neighbor's
+ * NicReachabilityDelta.
+ */
+static VOID mp_progress(MpAdapter *a, MpConn *c)
+{
+    MpObj *path = c->obj.parent;
+
+    if (path && path->parent) {
+        path->parent->progress_ms = a->dpc_now_ms;
+    }
+}
+
 static MpConn *mp_conn_by_id(MpAdapter *a, ULONG id)
 {
     ULONG i = CHIMNEY_CONN_INDEX(id);
@@ -219,6 +233,7 @@ VOID mp_conn_cq_drain(MpAdapter *a, MpDeliveries *out)
     ChimneyCqe cqe;
 
     run.tail = &run.head;
+    a->dpc_now_ms = mp_now_ms();
     for (;;) {
         if (out->nsend >= ARRAYSIZE(out->send) - 1 ||
             out->nrcv == ARRAYSIZE(out->rcv) ||
@@ -248,6 +263,9 @@ VOID mp_conn_cq_drain(MpAdapter *a, MpDeliveries *out)
         if (!c) {
             DbgPrint("chimney-nic: completion for unknown %lx\n", cqe.obj);
             continue;
+        }
+        if (cqe.bytes || type == CHIMNEY_CQE_INDICATE) {
+            mp_progress(a, c);      /* acknowledged or received data */
         }
         switch (type) {
         case CHIMNEY_CQE_SEND:

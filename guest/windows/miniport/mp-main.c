@@ -280,6 +280,7 @@ static NDIS_STATUS mp_offload_params(MpAdapter *a,
         return NDIS_STATUS_INVALID_DATA;
     }
     info->BytesDone = info->InformationBufferLength;
+    a->ticks_per_second = cmd.param[CHIMNEY_PARAM_TICKS_PER_SECOND];
     return mp_datapath_admin(a, &cmd, request);
 }
 

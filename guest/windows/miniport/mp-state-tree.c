@@ -103,6 +103,11 @@ static ULONG mp_min(ULONG a, ULONG b)
     return a < b ? a : b;
 }
 
+static ULONG mp_ticks(MpAdapter *a)
+{
+    return a->ticks_per_second ? a->ticks_per_second : 100;
+}
+
 static ULONG mp_prepare_neighbor(MpAdapter *a, MpJob *job,
                                  Block b, ChimneyAdminCmd *cmd)
 {
@@ -123,6 +128,9 @@ static ULONG mp_prepare_neighbor(MpAdapter *a, MpJob *job,
         mp_block_failed(job, b, NDIS_STATUS_OFFLOAD_NEIGHBOR_ENTRIES);
         return STEP_DONE;
     }
+    /* The host last saw the neighbor reachable HostReachabilityDelta ago */
+    o->progress_ms = mp_now_ms() - (ULONG64)c->HostReachabilityDelta *
+                     1000 / mp_ticks(a);
     memset(ns, 0, sizeof(*ns));
     memcpy(ns->src_mac, own_mac ? a->id.mac : k->DlSourceAddress, 6);
     memcpy(ns->dst_mac, c->DlDestinationAddress, 6);
@@ -393,9 +401,11 @@ static ULONG mp_prepare(MpAdapter *a, MpJob *job, Block b,
     default:                        /* query */
         if (o->kind != MP_KIND_TCP) {
             if (o->kind == MP_KIND_NEIGHBOR) {
-                /* The device keeps no reachability of its own */
+                /* TCP ticks since a connection over it made progress */
                 ((PNEIGHBOR_OFFLOAD_STATE_DELEGATED)mp_state(b, 0))
-                    ->NicReachabilityDelta = 0;
+                    ->NicReachabilityDelta =
+                    (ULONG)((mp_now_ms() - o->progress_ms) * mp_ticks(a) /
+                            1000);
             }
             return STEP_DONE;
         }

@@ -293,6 +293,9 @@ static uint32_t peer_stream(uint8_t *got, uint32_t from, uint32_t want,
             if (lduw_be_p(fr + 12) != 0x0800 || ip[9] != 6) {
                 continue;
             }
+            if (lduw_be_p(th) != peer_lport || lduw_be_p(th + 2) != RPORT) {
+                continue;               /* not the connection's */
+            }
             if (tl > doff && seq == ISS + 1 + from + have &&
                 have + tl - doff <= want) {
                 memcpy(got + have, th + doff, tl - doff);
@@ -962,6 +965,66 @@ static void test_windows_neighbor_reachability(void)
     miniport_down();
 }
 
+/*
+ * TCP_OFFLOAD_STATE_CONST's ports in host byte order (the DDI page does
+ * not say which): the host stack's last segment of the connection went
+ * out through the miniport, which sees the ports do not match the
+ * documented order and uses the other, so the data goes out to the right
+ * port.
+ */
+static void test_windows_port_order(void)
+{
+    static const uint8_t dev_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+    g_autofree char *path = driver_path("chimneynic.sys");
+    QChimneyTcpAddr a = {
+        .src_mac = dev_mac, .dst_mac = (const uint8_t *)PEER_MAC,
+        .src_port = LPORT, .dst_port = RPORT,
+    };
+    typedef WINAPI void SendFn(void *a, void *nbl, uint32_t port,
+                               uint32_t flags);
+    uint8_t *frame, *nbl, got[4096];
+    size_t len;
+    Image im;
+    Tree t;
+    int old;
+
+    if (!path) {
+        return;
+    }
+    setup();
+    w.host = H_MINIPORT;
+    miniport_up(&im, path);
+
+    /* The handshake's last ACK, sent by the host stack on the plain path */
+    memcpy(&a.src_ip, dev_ip, 4);
+    memcpy(&a.dst_ip, peer_ip, 4);
+    frame = w.ram + guest_alloc(&w.alloc, 2048);
+    len = qchimney_tcp_data_frame(frame, &a, ISS + 1, IRS + 1, 0x10, 65535,
+                                  NULL, 0, NULL, 0);
+    nbl = nbl_new(mdl_new(frame, len), 0, len);
+    old = nc_enter(NC_DISPATCH);
+    ((SendFn *)rdp(w.mp_chars, 0x48))(w.adapter, nbl, 0, 0);
+    nc_leave(old);
+    wait_for(&w.l2_sent);
+
+    /* The offload gives the ports in the CPU's order */
+    w.initiated = NULL;
+    tree_init(&t, true);
+    *(uint16_t *)(t.tcp + 0x98 + 0xa) = RPORT;
+    *(uint16_t *)(t.tcp + 0x98 + 0xc) = LPORT;
+    host_state(w.provider_generic, w.adapter, 0x08, NC_INITIATE,
+               t.neighbor);
+    wait_for(&w.initiated);
+    g_assert_cmphex(rd32(t.tcp + 0x18), ==, 0);
+    nbl = send_nbl();
+    host_io(w.provider_tcp, w.adapter, 0x10, NC_SEND, &t.ctx[2], nbl, CONN);
+    g_assert_cmpuint(peer_take(got, 3000), ==, 3000);
+    wait_for(&w.sent);
+    g_assert(w.sent == nbl);
+    terminate_tree(&t);
+    miniport_down();
+}
+
 /* A scatter-gather list NDIS had not given yet, given now */
 static void sg_release(void)
 {
@@ -1068,5 +1131,6 @@ int main(int argc, char **argv)
                    test_windows_terminate_poisoned);
     qtest_add_func("/chimney/windows/neighbor-reachability",
                    test_windows_neighbor_reachability);
+    qtest_add_func("/chimney/windows/port-order", test_windows_port_order);
     return g_test_run();
 }

@@ -78,6 +78,7 @@ static struct {
     void *event_handle;
     bool indicate_takes;        /* the host takes what is indicated */
     int sg_calls;               /* NdisMAllocateNetBufferSGList calls */
+    void *l2_sent;              /* NdisMSendNetBufferListsComplete's */
     int sg_defer_at;            /* the call whose list comes later */
     void *sg_deferred, *sg_deferred_ctx;
 
@@ -606,6 +607,13 @@ static WINAPI void m_status(void *h, uint8_t *si)
     w.statuses++;
 }
 
+static WINAPI void m_send_l2_complete(void *h, void *nbl, uint32_t flags)
+{
+    nc_upcall("NdisMSendNetBufferListsComplete");
+    nc_handle(h, H_MINIPORT, "NdisMSendNetBufferListsComplete");
+    w.l2_sent = nbl;
+}
+
 static WINAPI void m_receive_l2(void *h, void *nbl, uint32_t port,
                                 uint32_t count, uint32_t flags)
 {
@@ -667,6 +675,7 @@ static const Mock mocks[] = {
     { "NdisGetSystemUpTimeEx", m_uptime },
     { "NdisMIndicateStatusEx", m_status },
     { "NdisMIndicateReceiveNetBufferLists", m_receive_l2 },
+    { "NdisMSendNetBufferListsComplete", m_send_l2_complete },
     { "NdisMOidRequestComplete", m_oid_complete },
     { NULL, NULL },
 };

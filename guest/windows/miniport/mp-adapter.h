@@ -345,6 +345,7 @@ struct MpAdapter {
     BOOLEAN chimney;            /* the handlers are there: offload works */
     BOOLEAN offload_off;        /* turned off (keyword or OID): no initiate */
     ULONG ticks_per_second;     /* the host's TCP tick (SET_PARAMS) */
+    ChimneyGuestFlows flows;    /* TCP segments sent on the plain path */
     ULONG64 dpc_now_ms;         /* when the DPC's drain began */
     ULONG reset_established;    /* TCP_OFFLOAD_STATS, since the last reset */
     ULONG out_resets;

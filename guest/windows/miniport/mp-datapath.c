@@ -561,6 +561,7 @@ static BOOLEAN mp_tx_one(MpAdapter *a, PNET_BUFFER_LIST nbl,
         return FALSE;
     }
     kind = mp_frame_kind(a->data + off);
+    chimney_guest_flow_seen(&a->flows, a->data + off, nb->DataLength);
     a->stats.tx_frames[kind]++;
     a->stats.tx_bytes[kind] += nb->DataLength;
     chimney_guest_l2_tx_desc(&d, a->data_pa.QuadPart + off, nb->DataLength,

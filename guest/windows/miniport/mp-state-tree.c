@@ -218,6 +218,16 @@ static ULONG mp_offload_tcp_command(MpAdapter *a, MpJob *job,
             return STEP_DONE;
         }
     }
+    /*
+     * The DDI does not say in which byte order the ports come; network
+     * order is assumed, and a segment of the connection the host sent
+     * through us before the offload shows whether that holds.
+     */
+    if (chimney_guest_port_order(&a->flows, mp_state(b, 0)) ==
+        CHIMNEY_PORTS_HOST) {
+        DbgPrint("chimney-nic: TCP const ports in host byte order\n");
+        q.ports_host_order = TRUE;
+    }
     chimney_guest_tcp_offload(
         (ChimneyTcpOffload *)(a->job_mem + MP_JOB_STATE),
         mp_state(b, 0), mp_state(b, 1),

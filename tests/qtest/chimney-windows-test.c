@@ -41,12 +41,19 @@
 
 static uint32_t mmio_readl(void *opaque, uint32_t off)
 {
-    return qtest_readl(w.qts, w.bar + off);
+    uint32_t v;
+
+    pthread_mutex_lock(&qt_mu);
+    v = qtest_readl(w.qts, w.bar + off);
+    pthread_mutex_unlock(&qt_mu);
+    return v;
 }
 
 static void mmio_writel(void *opaque, uint32_t off, uint32_t val)
 {
+    pthread_mutex_lock(&qt_mu);
     qtest_writel(w.qts, w.bar + off, val);
+    pthread_mutex_unlock(&qt_mu);
 }
 
 /* The DPC, as if the device had interrupted; time moves a little */
@@ -56,7 +63,7 @@ static void run_dpc(void)
 
     ((Fn5v *)w.dpc)(w.dpc_ctx, 0, NULL, NULL, NULL);
     nc_leave(old);
-    qtest_clock_step(w.qts, 100 * 1000);
+    qt_step(100 * 1000);
 }
 
 /*
@@ -1112,6 +1119,8 @@ static void test_windows_handover_held(void)
     miniport_down();
 }
 
+#include "../windows/qtest-stress.h"
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1132,5 +1141,6 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/windows/neighbor-reachability",
                    test_windows_neighbor_reachability);
     qtest_add_func("/chimney/windows/port-order", test_windows_port_order);
+    qtest_add_func("/chimney/windows/stress", test_windows_stress);
     return g_test_run();
 }

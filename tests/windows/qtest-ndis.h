@@ -40,6 +40,12 @@ typedef WINAPI void Fn2v(void *a, void *b);
 typedef WINAPI void Fn5v(void *a, uint32_t b, void *c, void *d, void *e);
 typedef WINAPI void SgFn(void *dev, void *reserved, void *sgl, void *ctx);
 
+/*
+ * libqtest is not thread-safe: every call of it goes through these, under
+ * one mutex, so that the stress case's threads can share the device.
+ */
+static pthread_mutex_t qt_mu = PTHREAD_MUTEX_INITIALIZER;
+
 /* What the test and the mock NDIS share */
 static struct {
     QTestState *qts;
@@ -79,6 +85,9 @@ static struct {
     bool indicate_takes;        /* the host takes what is indicated */
     int sg_calls;               /* NdisMAllocateNetBufferSGList calls */
     void *l2_sent;              /* NdisMSendNetBufferListsComplete's */
+    /* the stress case's view of completions and indications */
+    void (*io_done)(int kind, uint8_t *nbl);
+    uint32_t (*indicate_hook)(void *h, uint8_t *nbl, uint32_t *consumed);
     int sg_defer_at;            /* the call whose list comes later */
     void *sg_deferred, *sg_deferred_ctx;
 
@@ -135,9 +144,19 @@ static WINAPI void m_dpr_unlock(void *l)
     nc_lock_release(l, 1);
 }
 
+static int64_t qt_step(int64_t ns)
+{
+    int64_t now;
+
+    pthread_mutex_lock(&qt_mu);
+    now = qtest_clock_step(w.qts, ns);
+    pthread_mutex_unlock(&qt_mu);
+    return now;
+}
+
 static WINAPI void m_stall(uint32_t us)
 {
-    qtest_clock_step(w.qts, us * 1000ll);
+    qt_step(us * 1000ll);
 }
 
 static WINAPI uint32_t m_register(void *drv, void *reg, void *ctx,
@@ -373,6 +392,9 @@ static WINAPI uint32_t m_indicate(void *h, uint8_t *nbl, uint32_t st,
 
     nc_conn_up(h, "NdisTcpOffloadReceiveHandler");
     g_assert_cmphex(st, ==, 0);
+    if (w.indicate_hook) {
+        return w.indicate_hook(h, nbl, consumed);
+    }
     w.indicated += len;
     *consumed = w.indicate_takes ? len : 0;
     return w.indicate_takes ? 0xc0231010 : 0xc023100e;
@@ -384,6 +406,10 @@ static WINAPI void m_receive_complete(void *h, void *nbl)
     nc_handle(h, w.host, "NdisTcpOffloadReceiveComplete");
     nc_take_chain(nbl, NC_RECEIVE, "NdisTcpOffloadReceiveComplete");
     w.received = nbl;
+    for (uint8_t *l = nbl, *next; w.io_done && l; l = next) {
+        next = rdp(l, 0);
+        w.io_done(NC_RECEIVE, l);
+    }
     nc_receive_done_leave();
 }
 
@@ -394,6 +420,10 @@ static WINAPI void m_send_complete(void *h, void *nbl)
     nc_take_chain(nbl, NC_SEND, "NdisTcpOffloadSendComplete");
     w.sent = nbl;
     w.send_calls++;
+    for (uint8_t *l = nbl, *next; w.io_done && l; l = next) {
+        next = rdp(l, 0);
+        w.io_done(NC_SEND, l);
+    }
 }
 
 static WINAPI void m_disconnect_complete(void *h, void *nbl)
@@ -592,7 +622,7 @@ static WINAPI void m_query_done(void *h, void *root)
 static WINAPI void m_uptime(int64_t *ms)
 {
     nc_call("NdisGetSystemUpTimeEx", NC_DISPATCH);
-    *ms = qtest_clock_step(w.qts, 1) / 1000000;    /* 1 ns: a read */
+    *ms = qt_step(1) / 1000000;         /* 1 ns: a read */
 }
 
 /* NDIS_STATUS_INDICATION: StatusCode @0x14, buffer @0x30, size @0x38 */

@@ -216,6 +216,25 @@ int chimney_guest_port_order(const ChimneyGuestFlows *f,
 }
 
 /*
+ * What of NDIS's cached TCP state the OFFLOAD_TCP / UPDATE block cannot
+ * carry (CHIMNEY_NDIS_TCP_* bits; 0: all of it): the restart flags and
+ * UPDATE_RCV_WND, and an 802.1p priority.  The device has no field for
+ * them, so a driver refuses such an offload or update rather than
+ * dropping them.
+ */
+uint32_t chimney_guest_tcp_cached_unsupported(const ChimneyNdisTcpCached *k)
+{
+    uint32_t bits = k->flags & (CHIMNEY_NDIS_TCP_KA_RESTART |
+                                CHIMNEY_NDIS_TCP_MAX_RT_RESTART |
+                                CHIMNEY_NDIS_TCP_UPDATE_RCV_WND);
+
+    if (k->user_priority & 7) {
+        bits |= CHIMNEY_NDIS_TCP_USER_PRIORITY;
+    }
+    return bits;
+}
+
+/*
  * QUERY_TCP and TERMINATE give the delegated state back: into NDIS's
  * structure, whose SendDataHead/Tail and BufferedData stay the caller's.
  */

@@ -98,6 +98,10 @@ typedef struct ChimneyNdisTcpDelegated {
 #define CHIMNEY_NDIS_TCP_WINDOW_SCALING 0x0004
 #define CHIMNEY_NDIS_TCP_KEEPALIVE      0x0001  /* cached flags */
 #define CHIMNEY_NDIS_TCP_NAGLING        0x0002
+#define CHIMNEY_NDIS_TCP_KA_RESTART     0x0004  /* cached, in an update */
+#define CHIMNEY_NDIS_TCP_MAX_RT_RESTART 0x0008
+#define CHIMNEY_NDIS_TCP_UPDATE_RCV_WND 0x0010
+#define CHIMNEY_NDIS_TCP_USER_PRIORITY  0x8000  /* UserPriority not 0 */
 
 _Static_assert(sizeof(ChimneyNdisTcpConst) == 0x18, "TCP const state");
 _Static_assert(offsetof(ChimneyNdisTcpConst, remote_mss) == 0x10,
@@ -163,6 +167,7 @@ void chimney_guest_tcp_offload(ChimneyTcpOffload *out,
                                const ChimneyNdisTcpCached *k,
                                const ChimneyNdisTcpDelegated *d,
                                const ChimneyGuestTcpQueues *q);
+uint32_t chimney_guest_tcp_cached_unsupported(const ChimneyNdisTcpCached *k);
 void chimney_guest_tcp_delegated(ChimneyNdisTcpDelegated *out,
                                  const ChimneyTcpDelegated *in);
 

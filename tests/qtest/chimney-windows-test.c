@@ -1032,6 +1032,72 @@ static void test_windows_port_order(void)
     miniport_down();
 }
 
+/* MiniportUpdateOffload of the connection's cached state: its status */
+static uint32_t update_cached(Tree *t, uint16_t flags, uint8_t priority)
+{
+    uint8_t up[0x98 + 0x2c] = { 0 }, *s;
+
+    offload_block_init(up, 17, &t->ctx[2], (uintptr_t)CONN);
+    s = state(up, 0, 0x2c);
+    *(uint16_t *)(s + 8) = flags;
+    *(uint32_t *)(s + 0xc) = 65535;             /* InitialRcvWnd */
+    s[0x28] = 64;                               /* TTL */
+    s[0x2a] = priority;                         /* UserPriority */
+    w.updated = NULL;
+    host_state(w.provider_generic, w.adapter, 0x18, NC_UPDATE, up);
+    wait_for(&w.updated);
+    return rd32(up + 0x18);
+}
+
+/*
+ * Cached settings the device has no field for (the restart flags,
+ * UPDATE_RCV_WND, an 802.1p priority) are refused, not dropped: that
+ * update fails (the host then uploads the connection), an offload with
+ * a priority fails (the host keeps the connection).
+ */
+static void test_windows_cached_unsupported(void)
+{
+    g_autofree char *path = driver_path("chimneynic.sys");
+    Image im;
+    Tree t;
+
+    if (!path) {
+        return;
+    }
+    setup();
+    w.host = H_MINIPORT;
+    miniport_up(&im, path);
+    offload_tree(&t, 0);
+    g_assert_cmphex(update_cached(&t, 0x1, 0), ==, 0);       /* keepalive */
+    g_assert_cmphex(update_cached(&t, 0x1 | 0x4, 0), ==, 0xc0000001);
+    g_assert_cmphex(update_cached(&t, 0x8, 0), ==, 0xc0000001);
+    g_assert_cmphex(update_cached(&t, 0x10, 0), ==, 0xc0000001);
+    g_assert_cmphex(update_cached(&t, 0, 3), ==, 0xc0000001);
+    terminate_tree(&t);
+
+    w.initiated = NULL;
+    tree_init(&t, true);
+    t.tcp[0x98 + 0x18 + 0x2a] = 3;              /* UserPriority */
+    host_state(w.provider_generic, w.adapter, 0x08, NC_INITIATE,
+               t.neighbor);
+    wait_for(&w.initiated);
+    g_assert_cmphex(rd32(t.tcp + 0x18), ==, 0xc0000001);
+    g_assert_cmphex(rd32(t.path + 0x18), ==, 0x40020004);   /* partial */
+    {
+        void *ctx[2] = { t.ctx[0], t.ctx[1] };
+
+        w.terminated = NULL;
+        tree_init(&t, false);
+        t.ctx[0] = ctx[0];
+        t.ctx[1] = ctx[1];
+        wrp(t.path, 0x10, NULL);                /* no connection */
+        host_state(w.provider_generic, w.adapter, 0x10, NC_TERMINATE,
+                   t.neighbor);
+        wait_for(&w.terminated);
+    }
+    miniport_down();
+}
+
 /* A scatter-gather list NDIS had not given yet, given now */
 static void sg_release(void)
 {
@@ -1141,6 +1207,8 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/windows/neighbor-reachability",
                    test_windows_neighbor_reachability);
     qtest_add_func("/chimney/windows/port-order", test_windows_port_order);
+    qtest_add_func("/chimney/windows/cached-unsupported",
+                   test_windows_cached_unsupported);
     qtest_add_func("/chimney/windows/stress", test_windows_stress);
     return g_test_run();
 }

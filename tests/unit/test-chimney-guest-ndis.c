@@ -241,6 +241,25 @@ static void test_port_order(void)
     g_assert_cmpuint(le16_to_cpu(o.remote_port), ==, 5001);
 }
 
+/* Cached settings the device's block has no field for */
+static void test_cached_unsupported(void)
+{
+    ChimneyNdisTcpCached k = {
+        .flags = CHIMNEY_NDIS_TCP_KEEPALIVE | CHIMNEY_NDIS_TCP_NAGLING,
+    };
+
+    g_assert_cmphex(chimney_guest_tcp_cached_unsupported(&k), ==, 0);
+    k.flags |= CHIMNEY_NDIS_TCP_KA_RESTART | CHIMNEY_NDIS_TCP_UPDATE_RCV_WND;
+    g_assert_cmphex(chimney_guest_tcp_cached_unsupported(&k), ==,
+                    CHIMNEY_NDIS_TCP_KA_RESTART |
+                    CHIMNEY_NDIS_TCP_UPDATE_RCV_WND);
+    k.flags = CHIMNEY_NDIS_TCP_MAX_RT_RESTART;
+    k.user_priority = 5;
+    g_assert_cmphex(chimney_guest_tcp_cached_unsupported(&k), ==,
+                    CHIMNEY_NDIS_TCP_MAX_RT_RESTART |
+                    CHIMNEY_NDIS_TCP_USER_PRIORITY);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -250,5 +269,7 @@ int main(int argc, char **argv)
                     test_offload_params);
     g_test_add_func("/chimney-guest-ndis/block-walk", test_block_walk);
     g_test_add_func("/chimney-guest-ndis/port-order", test_port_order);
+    g_test_add_func("/chimney-guest-ndis/cached-unsupported",
+                    test_cached_unsupported);
     return g_test_run();
 }

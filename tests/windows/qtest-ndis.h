@@ -62,7 +62,7 @@ static struct {
     void *sg_done;              /* ProcessSGListHandler */
     uint32_t sg_flags;
     bool sg_fail;               /* the next mapping fails */
-    void *initiated, *terminated, *invalidated, *queried;
+    void *initiated, *terminated, *invalidated, *queried, *updated;
     void *sent;                 /* NdisTcpOffloadSendComplete's NBLs */
     int send_calls;
     void *received;             /* NdisTcpOffloadReceiveComplete's */
@@ -610,6 +610,14 @@ static WINAPI void m_invalidate_done(void *h, void *root)
     w.invalidated = root;
 }
 
+static WINAPI void m_update_done(void *h, void *root)
+{
+    nc_upcall("NdisMUpdateOffloadComplete");
+    nc_handle(h, H_MINIPORT, "NdisMUpdateOffloadComplete");
+    nc_take(root, NC_UPDATE, "NdisMUpdateOffloadComplete");
+    w.updated = root;
+}
+
 static WINAPI void m_query_done(void *h, void *root)
 {
     nc_upcall("NdisMQueryOffloadStateComplete");
@@ -702,6 +710,7 @@ static const Mock mocks[] = {
     { "NdisMTerminateOffloadComplete", m_terminate_done },
     { "NdisMInvalidateOffloadComplete", m_invalidate_done },
     { "NdisMQueryOffloadStateComplete", m_query_done },
+    { "NdisMUpdateOffloadComplete", m_update_done },
     { "NdisGetSystemUpTimeEx", m_uptime },
     { "NdisMIndicateStatusEx", m_status },
     { "NdisMIndicateReceiveNetBufferLists", m_receive_l2 },

@@ -247,7 +247,9 @@ static ULONG mp_prepare_tcp(MpAdapter *a, MpJob *job,
     LONG buffered;
     ULONG n;
 
-    if (!path || path->kind != MP_KIND_PATH) {
+    if (!path || path->kind != MP_KIND_PATH ||
+        chimney_guest_tcp_cached_unsupported(mp_state(b, 1))) {
+        /* An 802.1p priority the device cannot tag: the host keeps it */
         mp_block_failed(job, b, NDIS_STATUS_FAILURE);
         return STEP_DONE;
     }
@@ -363,6 +365,12 @@ static ULONG mp_prepare_update(MpAdapter *a, MpJob *job,
         static const ChimneyNdisTcpConst k;
         static const ChimneyNdisTcpDelegated d;
         ChimneyGuestTcpQueues q = { 0 };
+
+        /* Restarts, a new receive window, a priority: not the device's */
+        if (chimney_guest_tcp_cached_unsupported(mp_state(b, 0))) {
+            b->Status = NDIS_STATUS_FAILURE;
+            return STEP_DONE;
+        }
 
         chimney_guest_tcp_offload((ChimneyTcpOffload *)state, &k,
                                   mp_state(b, 0), &d, &q);

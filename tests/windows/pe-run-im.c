@@ -228,6 +228,15 @@ void run_im(Image *im, void *entry)
     ok(pr.up_op == 2 && pr.up_root == t.block[0],
        "the terminate completes up");
 
+    /* No memory for a terminate's call entry: FAILURE, never RESOURCES */
+    tree_init(&t, 2);
+    pr.fail_alloc = 1;
+    state_call(0x10, NC_TERMINATE, &t);
+    ok(pr.up_op == 2 && pr.up_root == t.block[0] &&
+       rd32(t.block[0] + 0x18) == 0xc0000001 &&
+       rd32(t.block[1] + 0x18) == 0xc0000001,
+       "a terminate the driver cannot pass down: FAILURE, never RESOURCES");
+
     /*
      * The virtual adapter is halted; a completion that still comes from
      * below has nowhere to go and must not reach NDIS with no adapter.

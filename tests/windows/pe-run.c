@@ -114,6 +114,10 @@ static WINAPI void m_deregister_device(void *h)
 static WINAPI void *m_alloc(void *h, uint32_t len, uint32_t tag, int prio)
 {
     nc_call("NdisAllocateMemoryWithTagPriority", NC_DISPATCH);
+    if (pr.fail_alloc) {
+        pr.fail_alloc--;
+        return NULL;
+    }
     return calloc(1, len);
 }
 

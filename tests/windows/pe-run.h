@@ -49,6 +49,7 @@ typedef struct PeRun {
     uint8_t *oid_done;              /* NdisMOidRequestComplete's */
     uint32_t status_codes[4];       /* NdisMIndicateStatusEx's */
     int nstatus;
+    int fail_alloc;                 /* the next allocations fail */
 } PeRun;
 
 extern PeRun pr;

@@ -205,7 +205,9 @@ static VOID chimney_im_state(NDIS_HANDLE context, ULONG op, MBlock root)
         }
         chimney_im_call_free(call);
     }
-    chimney_im_fail(root, NDIS_STATUS_RESOURCES);
+    /* Only an initiate may say RESOURCES; the others SUCCESS or FAILURE */
+    chimney_im_fail(root, op == IM_INITIATE ? NDIS_STATUS_RESOURCES :
+                                              NDIS_STATUS_FAILURE);
     chimney_im_up(b, op, root);
 }
 

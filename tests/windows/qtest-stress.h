@@ -4,10 +4,10 @@
  * Eight connections offloaded to the real chimney-nic, then for a few
  * seconds: the DPC on one thread, the host's sends on two more (each
  * with its own connections, as NDIS keeps one connection's sends in
- * order), its receives on another, OID and query requests on another,
- * the peer on the wire and QEMU's clock on two more.  The spin locks
- * behind NdisAcquireSpinLock are mutexes (ndis-check.h) and every
- * libqtest call is serialized (qt_mu).  The run stops by time, not by an
+ * order), its receives on another, OID requests and queries of the
+ * connections' state on another, the peer on the wire and QEMU's clock
+ * on two more.  The spin locks behind NdisAcquireSpinLock are mutexes
+ * (ndis-check.h) and every libqtest call is serialized (qt_mu).  The run stops by time, not by an
  * assertion on time; then everything drains and the checks are made:
  * every byte each way arrived in order and intact, every NBL, tree and
  * OID request came back exactly once (the checked mock).
@@ -49,7 +49,7 @@ static struct {
     StConn c[ST_CONNS];
     int stop_io, stop_all;
     int errors;
-    uint64_t sends, completions, receives, indications, oids;
+    uint64_t sends, completions, receives, indications, oids, queries;
 } st;
 
 /* The bytes of each stream, by connection and offset */
@@ -218,18 +218,42 @@ static void *st_receive_thread(void *opaque)
     return NULL;
 }
 
-/* OID requests at PASSIVE_LEVEL meanwhile */
+/*
+ * MiniportQueryOffload of connection @i while its data flows: the job
+ * path and the DPC (on its own thread) meet.  Waits for the completion.
+ */
+static void st_query(int i)
+{
+    uint8_t q[0x98 + 0x80] = { 0 };
+    gint64 until = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+
+    offload_block_init(q, 17, &st.c[i].ctx, 0xb0 + i);
+    state(q, 0, 0x80);
+    __atomic_store_n(&w.queried, NULL, __ATOMIC_SEQ_CST);
+    host_state(w.provider_generic, w.adapter, 0x28, NC_QUERY, q);
+    while (__atomic_load_n(&w.queried, __ATOMIC_SEQ_CST) != q &&
+           g_get_monotonic_time() < until) {
+        g_usleep(100);
+    }
+    if (__atomic_load_n(&w.queried, __ATOMIC_SEQ_CST) != q || rd32(q + 0x18)) {
+        st_error("a query failed", i);
+    }
+    __atomic_add_fetch(&st.queries, 1, __ATOMIC_SEQ_CST);
+}
+
+/* OID requests at PASSIVE_LEVEL, and queries, meanwhile */
 static void *st_oid_thread(void *opaque)
 {
     uint8_t stats[0x98];
     uint32_t done;
 
-    while (!__atomic_load_n(&st.stop_io, __ATOMIC_SEQ_CST)) {
+    for (int n = 0; !__atomic_load_n(&st.stop_io, __ATOMIC_SEQ_CST); n++) {
         if (mp_oid(0, 0xfc010207, stats, 40, &done) ||
             mp_oid(0, 0x00020106, stats, sizeof(stats), &done)) {
             st_error("an OID request failed", 0);
         }
         __atomic_add_fetch(&st.oids, 2, __ATOMIC_SEQ_CST);
+        st_query(n % ST_CONNS);
         g_usleep(1000);
     }
     return NULL;
@@ -402,8 +426,9 @@ static void test_windows_stress(void)
     pthread_join(clock, NULL);
     pthread_join(dpc, NULL);
     g_test_message("stress: %" PRIu64 " sends, %" PRIu64 " receives, %"
-                   PRIu64 " indications, %" PRIu64 " OID requests",
-                   st.sends, st.receives, st.indications, st.oids);
+                   PRIu64 " indications, %" PRIu64 " OID requests, %"
+                   PRIu64 " queries", st.sends, st.receives,
+                   st.indications, st.oids, st.queries);
     for (int i = 0; i < ST_CONNS; i++) {
         StConn *c = &st.c[i];
 

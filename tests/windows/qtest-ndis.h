@@ -724,6 +724,7 @@ static const Mock mocks[] = {
 static WINAPI uint32_t i_register_mp(void *drv, void *reg, void *ctx,
                                      void *chars, void **h)
 {
+    nc_call("NdisMRegisterMiniportDriver", NC_PASSIVE);
     memcpy(w.im_mp_chars, chars, sizeof(w.im_mp_chars));
     *h = H_IM_DRIVER;
     return 0;
@@ -731,6 +732,7 @@ static WINAPI uint32_t i_register_mp(void *drv, void *reg, void *ctx,
 
 static WINAPI uint32_t i_register_proto(void *ctx, void *chars, void **h)
 {
+    nc_call("NdisRegisterProtocolDriver", NC_PASSIVE);
     memcpy(w.im_proto_chars, chars, sizeof(w.im_proto_chars));
     *h = H_IM_PROTOCOL;
     return 0;
@@ -738,6 +740,7 @@ static WINAPI uint32_t i_register_proto(void *ctx, void *chars, void **h)
 
 static WINAPI uint32_t i_set_optional(void *h, uint8_t *header)
 {
+    nc_call("NdisSetOptionalHandlers", NC_PASSIVE);
     switch (header[0]) {
     case 0x8f:
         w.im_provider_generic = header;
@@ -771,6 +774,7 @@ static WINAPI uint32_t i_associate(void *a, void *b)
 static WINAPI uint32_t i_register_device(void *h, void *attrs, void **dev,
                                          void **dh)
 {
+    nc_call("NdisRegisterDeviceEx", NC_PASSIVE);
     *dev = (void *)0x3000;
     *dh = (void *)0x3001;
     return 0;
@@ -778,11 +782,13 @@ static WINAPI uint32_t i_register_device(void *h, void *attrs, void **dev,
 
 static WINAPI void *i_pool(void *h, void *params)
 {
+    nc_call("NdisAllocateNet(Buffer)ListPool", NC_DISPATCH);
     return (void *)0x3002;
 }
 
 static WINAPI uint32_t i_open_config(void *obj, void **h)
 {
+    nc_call("NdisOpenConfigurationEx", NC_PASSIVE);
     *h = (void *)0x3003;
     return 0;
 }
@@ -794,6 +800,7 @@ static WINAPI void i_read_config(uint32_t *st, void **param, void *h,
 {
     static uint8_t p[24];               /* NDIS_CONFIGURATION_PARAMETER */
 
+    nc_call("NdisReadConfiguration", NC_PASSIVE);
     *(uint32_t *)p = 2;                 /* NdisParameterString */
     *(uint16_t *)(p + 8) = sizeof(upper_name) - 2;
     *(uint16_t *)(p + 10) = sizeof(upper_name);
@@ -805,6 +812,7 @@ static WINAPI void i_read_config(uint32_t *st, void **param, void *h,
 static WINAPI uint32_t i_open_adapter(void *proto, void *ctx, uint8_t *op,
                                       void *bind_ctx, void **h)
 {
+    nc_call("NdisOpenAdapterEx", NC_PASSIVE);
     *(uint32_t *)rdp(op, 0x20) = 0;     /* SelectedMediumIndex */
     *h = H_IM_BINDING;
     return 0;
@@ -812,6 +820,7 @@ static WINAPI uint32_t i_open_adapter(void *proto, void *ctx, uint8_t *op,
 
 static WINAPI uint32_t i_im_init(void *drv, void *name, void *ctx)
 {
+    nc_call("NdisIMInitializeDeviceInstanceEx", NC_PASSIVE);
     w.im_binding = ctx;
     return 0;
 }

@@ -7,8 +7,9 @@
  * order), its receives on another, OID requests and queries of the
  * connections' state on another, the peer on the wire and QEMU's clock
  * on two more.  The spin locks behind NdisAcquireSpinLock are mutexes
- * (ndis-check.h) and every libqtest call is serialized (qt_mu).  The run stops by time, not by an
- * assertion on time; then everything drains and the checks are made:
+ * (ndis-check.h) and every libqtest call is serialized (qt_mu).  The run
+ * stops by time, not by an assertion on time; then everything drains and
+ * the checks are made:
  * every byte each way arrived in order and intact, every NBL, tree and
  * OID request came back exactly once (the checked mock).
  *

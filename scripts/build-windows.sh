@@ -40,8 +40,11 @@ ldflags=(-nostdlib -Wl,--subsystem,native:6.1
          -Wl,--file-alignment,0x200 -Wl,--section-alignment,0x1000)
 
 mkdir -p "$out/obj" "$out/iso"
-mp=()
-for f in mp-main mp-bringup mp-datapath mp-state-tree mp-conn-io; do
+# memcpy / memset of our own in both images (guest/windows/crt/crt-mem.c)
+$cc "${cflags[@]}" -c "$src/guest/windows/crt/crt-mem.c" -o "$out/obj/crt-mem.o"
+mp=("$out/obj/crt-mem.o")
+for f in mp-main mp-bringup mp-datapath mp-state-tree mp-conn-io \
+         mp-conn-cq; do
     $cc "${cflags[@]}" -c "$src/guest/windows/miniport/$f.c" \
         -o "$out/obj/$f.o"
     mp+=("$out/obj/$f.o")
@@ -52,7 +55,7 @@ for f in chimney-guest chimney-guest-ndis; do
 done
 $cc -o "$out/chimneynic.sys" "${mp[@]}" "${ldflags[@]}" -lndis -lntoskrnl -lhal
 
-im=()
+im=("$out/obj/crt-mem.o")
 for f in chimney-im-driver chimney-im-protocol chimney-im-miniport \
          chimney-im-offload; do
     $cc "${cflags[@]}" -c "$src/guest/windows/im/$f.c" -o "$out/obj/$f.o"

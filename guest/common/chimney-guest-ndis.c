@@ -62,9 +62,11 @@ void chimney_guest_tcp_offload(ChimneyTcpOffload *out,
     }
     le16_out(b + offsetof(ChimneyTcpOffload, const_flags), cflags);
     le16_out(b + offsetof(ChimneyTcpOffload, remote_port),
-             be16_to_host(c->remote_port));
+             q->ports_host_order ? c->remote_port :
+                                   be16_to_host(c->remote_port));
     le16_out(b + offsetof(ChimneyTcpOffload, local_port),
-             be16_to_host(c->local_port));
+             q->ports_host_order ? c->local_port :
+                                   be16_to_host(c->local_port));
     b[offsetof(ChimneyTcpOffload, snd_wscale)] = c->wnd_scales & 0xf;
     b[offsetof(ChimneyTcpOffload, rcv_wscale)] = c->wnd_scales >> 4;
     le16_out(b + offsetof(ChimneyTcpOffload, remote_mss), c->remote_mss);
@@ -116,6 +118,84 @@ void chimney_guest_tcp_offload(ChimneyTcpOffload *out,
              d->ka_timeout_delta);
     le32_out(dl + offsetof(ChimneyTcpDelegated, rexmit_timeout_delta),
              d->rexmit_timeout_delta);
+}
+
+/* A TCP segment over IPv4 (VLAN-tagged or not) leaving: its ports */
+void chimney_guest_flow_seen(ChimneyGuestFlows *f, const uint8_t *frame,
+                             uint32_t len)
+{
+    uint32_t l2 = 14, ihl;
+    uint16_t type;
+
+    if (len < l2 + 20) {
+        return;
+    }
+    type = frame[12] << 8 | frame[13];
+    if (type == 0x8100) {
+        l2 += 4;
+        type = frame[16] << 8 | frame[17];
+    }
+    if (type != 0x0800 || len < l2 + 20 || frame[l2 + 9] != 6) {
+        return;
+    }
+    ihl = (frame[l2] & 0xf) * 4;
+    if (ihl < 20 || len < l2 + ihl + 4) {
+        return;
+    }
+    frame += l2 + ihl;
+    f->flow[f->next].local_port = frame[0] << 8 | frame[1];
+    f->flow[f->next].remote_port = frame[2] << 8 | frame[3];
+    f->next = (f->next + 1) % CHIMNEY_GUEST_FLOWS;
+}
+
+static bool flow_has(const ChimneyGuestFlows *f, uint16_t lport,
+                     uint16_t rport)
+{
+    for (uint32_t i = 0; i < CHIMNEY_GUEST_FLOWS; i++) {
+        if ((f->flow[i].local_port || f->flow[i].remote_port) &&
+            f->flow[i].local_port == lport &&
+            f->flow[i].remote_port == rport) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * The byte order of @c's ports, as far as the flows seen show it: network
+ * order when its ports read that way match a flow, host order when only
+ * the other reading does, unknown when neither (or both) do.
+ */
+int chimney_guest_port_order(const ChimneyGuestFlows *f,
+                             const ChimneyNdisTcpConst *c)
+{
+    bool net = flow_has(f, be16_to_host(c->local_port),
+                        be16_to_host(c->remote_port));
+    bool host = flow_has(f, c->local_port, c->remote_port);
+
+    if (net == host) {
+        return CHIMNEY_PORTS_UNKNOWN;
+    }
+    return net ? CHIMNEY_PORTS_NETWORK : CHIMNEY_PORTS_HOST;
+}
+
+/*
+ * What of NDIS's cached TCP state the OFFLOAD_TCP / UPDATE block cannot
+ * carry (CHIMNEY_NDIS_TCP_* bits; 0: all of it): the restart flags and
+ * UPDATE_RCV_WND, and an 802.1p priority.  The device has no field for
+ * them, so a driver refuses such an offload or update rather than
+ * dropping them.
+ */
+uint32_t chimney_guest_tcp_cached_unsupported(const ChimneyNdisTcpCached *k)
+{
+    uint32_t bits = k->flags & (CHIMNEY_NDIS_TCP_KA_RESTART |
+                                CHIMNEY_NDIS_TCP_MAX_RT_RESTART |
+                                CHIMNEY_NDIS_TCP_UPDATE_RCV_WND);
+
+    if (k->user_priority & 7) {
+        bits |= CHIMNEY_NDIS_TCP_USER_PRIORITY;
+    }
+    return bits;
 }
 
 /*

@@ -29,7 +29,9 @@
  * of ndischimney.h) with its documented x64 layout in fixed-width fields
  * and no bitfields, so this file can translate it on any compiler.  The
  * miniport checks that its NDIS declarations have the same layout.
- * Ports are in network byte order there, like the IP addresses.
+ * Ports are taken to be in network byte order there, like the IP
+ * addresses; the DDI page does not say, so a driver checks them against
+ * the connection's segments it saw in the host path (ChimneyGuestFlows).
  */
 typedef struct ChimneyNdisStateHeader {
     uint32_t length;
@@ -96,6 +98,10 @@ typedef struct ChimneyNdisTcpDelegated {
 #define CHIMNEY_NDIS_TCP_WINDOW_SCALING 0x0004
 #define CHIMNEY_NDIS_TCP_KEEPALIVE      0x0001  /* cached flags */
 #define CHIMNEY_NDIS_TCP_NAGLING        0x0002
+#define CHIMNEY_NDIS_TCP_KA_RESTART     0x0004  /* cached, in an update */
+#define CHIMNEY_NDIS_TCP_MAX_RT_RESTART 0x0008
+#define CHIMNEY_NDIS_TCP_UPDATE_RCV_WND 0x0010
+#define CHIMNEY_NDIS_TCP_USER_PRIORITY  0x8000  /* UserPriority not 0 */
 
 _Static_assert(sizeof(ChimneyNdisTcpConst) == 0x18, "TCP const state");
 _Static_assert(offsetof(ChimneyNdisTcpConst, remote_mss) == 0x10,
@@ -127,13 +133,41 @@ typedef struct ChimneyGuestTcpQueues {
     uint32_t rq_size;
     uint32_t buffered_len;
     uint64_t buffered_addr;
+    bool ports_host_order;          /* TCP const ports not in network order */
 } ChimneyGuestTcpQueues;
+
+/*
+ * The TCP flows a driver saw go out through the plain NIC path (the host
+ * stack's handshake and segments before an offload), by their ports as
+ * on the wire: what decides the byte order of TCP_OFFLOAD_STATE_CONST's
+ * ports when a connection is offloaded.
+ */
+#define CHIMNEY_GUEST_FLOWS     32
+
+typedef struct ChimneyGuestFlows {
+    struct {
+        uint16_t local_port, remote_port;   /* host values */
+    } flow[CHIMNEY_GUEST_FLOWS];
+    uint32_t next;
+} ChimneyGuestFlows;
+
+enum {
+    CHIMNEY_PORTS_UNKNOWN,      /* no segment of the connection was seen */
+    CHIMNEY_PORTS_NETWORK,      /* as documented for the addresses */
+    CHIMNEY_PORTS_HOST,         /* byte-swapped: the CPU's order */
+};
+
+void chimney_guest_flow_seen(ChimneyGuestFlows *f, const uint8_t *frame,
+                             uint32_t len);
+int chimney_guest_port_order(const ChimneyGuestFlows *f,
+                             const ChimneyNdisTcpConst *c);
 
 void chimney_guest_tcp_offload(ChimneyTcpOffload *out,
                                const ChimneyNdisTcpConst *c,
                                const ChimneyNdisTcpCached *k,
                                const ChimneyNdisTcpDelegated *d,
                                const ChimneyGuestTcpQueues *q);
+uint32_t chimney_guest_tcp_cached_unsupported(const ChimneyNdisTcpCached *k);
 void chimney_guest_tcp_delegated(ChimneyNdisTcpDelegated *out,
                                  const ChimneyTcpDelegated *in);
 

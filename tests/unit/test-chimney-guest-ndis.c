@@ -205,6 +205,61 @@ static void test_block_walk(void)
     g_assert(chimney_guest_walk_first(NULL, true) == NULL);
 }
 
+/*
+ * The byte order of TCP_OFFLOAD_STATE_CONST's ports, from a segment of
+ * the connection seen leaving through the plain path (40005 -> 5001)
+ */
+static void test_port_order(void)
+{
+    uint8_t frame[64] = { [12] = 0x08, [13] = 0x00, [14] = 0x45, [23] = 6 };
+    ChimneyNdisTcpConst net = {
+        .local_port = cpu_to_be16(40005), .remote_port = cpu_to_be16(5001),
+    };
+    ChimneyNdisTcpConst host = { .local_port = 40005, .remote_port = 5001 };
+    ChimneyNdisTcpConst other = {
+        .local_port = cpu_to_be16(40006), .remote_port = cpu_to_be16(5001),
+    };
+    ChimneyGuestTcpQueues q = { .ports_host_order = true };
+    ChimneyNdisTcpCached k = { 0 };
+    ChimneyNdisTcpDelegated d = { 0 };
+    ChimneyGuestFlows f = { 0 };
+    ChimneyTcpOffload o;
+
+    g_assert_cmpint(chimney_guest_port_order(&f, &net), ==,
+                    CHIMNEY_PORTS_UNKNOWN);
+    stw_be_p(frame + 34, 40005);
+    stw_be_p(frame + 36, 5001);
+    chimney_guest_flow_seen(&f, frame, sizeof(frame));
+    g_assert_cmpint(chimney_guest_port_order(&f, &net), ==,
+                    CHIMNEY_PORTS_NETWORK);
+    g_assert_cmpint(chimney_guest_port_order(&f, &host), ==,
+                    CHIMNEY_PORTS_HOST);
+    g_assert_cmpint(chimney_guest_port_order(&f, &other), ==,
+                    CHIMNEY_PORTS_UNKNOWN);
+    chimney_guest_tcp_offload(&o, &host, &k, &d, &q);
+    g_assert_cmpuint(le16_to_cpu(o.local_port), ==, 40005);
+    g_assert_cmpuint(le16_to_cpu(o.remote_port), ==, 5001);
+}
+
+/* Cached settings the device's block has no field for */
+static void test_cached_unsupported(void)
+{
+    ChimneyNdisTcpCached k = {
+        .flags = CHIMNEY_NDIS_TCP_KEEPALIVE | CHIMNEY_NDIS_TCP_NAGLING,
+    };
+
+    g_assert_cmphex(chimney_guest_tcp_cached_unsupported(&k), ==, 0);
+    k.flags |= CHIMNEY_NDIS_TCP_KA_RESTART | CHIMNEY_NDIS_TCP_UPDATE_RCV_WND;
+    g_assert_cmphex(chimney_guest_tcp_cached_unsupported(&k), ==,
+                    CHIMNEY_NDIS_TCP_KA_RESTART |
+                    CHIMNEY_NDIS_TCP_UPDATE_RCV_WND);
+    k.flags = CHIMNEY_NDIS_TCP_MAX_RT_RESTART;
+    k.user_priority = 5;
+    g_assert_cmphex(chimney_guest_tcp_cached_unsupported(&k), ==,
+                    CHIMNEY_NDIS_TCP_MAX_RT_RESTART |
+                    CHIMNEY_NDIS_TCP_USER_PRIORITY);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -213,5 +268,8 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-guest-ndis/offload-params",
                     test_offload_params);
     g_test_add_func("/chimney-guest-ndis/block-walk", test_block_walk);
+    g_test_add_func("/chimney-guest-ndis/port-order", test_port_order);
+    g_test_add_func("/chimney-guest-ndis/cached-unsupported",
+                    test_cached_unsupported);
     return g_test_run();
 }

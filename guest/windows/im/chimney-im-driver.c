@@ -121,11 +121,9 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry)
     st = NdisRegisterProtocolDriver(NULL, &chimney_im_protocol_chars,
                                     &chimney_im_protocol);
     if (st == NDIS_STATUS_SUCCESS) {
-        st = NdisIMAssociateMiniport(chimney_im_miniport_driver,
-                                     chimney_im_protocol);
-        if (st != NDIS_STATUS_SUCCESS) {
-            NdisDeregisterProtocolDriver(chimney_im_protocol);
-        }
+        /* VOID: nothing to check, nothing that can fail */
+        NdisIMAssociateMiniport(chimney_im_miniport_driver,
+                                chimney_im_protocol);
     }
     if (st != NDIS_STATUS_SUCCESS) {
         NdisMDeregisterMiniportDriver(chimney_im_miniport_driver);

@@ -84,8 +84,11 @@ static VOID chimney_im_halt(NDIS_HANDLE context, NDIS_HALT_ACTION action)
 {
     ChimneyImBinding *b = context;
 
+    /* Completions from below may still come: they check this */
+    NdisAcquireSpinLock(&b->lock);
     b->miniport = NULL;
     b->chimney = FALSE;
+    NdisReleaseSpinLock(&b->lock);
 }
 
 /* Paused once no clone of ours is outstanding in either direction */
@@ -190,6 +193,7 @@ static NDIS_STATUS chimney_im_oid(NDIS_HANDLE context, PNDIS_OID_REQUEST req)
     NdisAcquireSpinLock(&b->lock);
     b->oid = req;
     b->oid_clone = clone;
+    b->oid_owner = b->miniport;
     NdisReleaseSpinLock(&b->lock);
     st = NdisOidRequest(b->binding, clone);
     if (st != NDIS_STATUS_PENDING) {
@@ -197,8 +201,7 @@ static NDIS_STATUS chimney_im_oid(NDIS_HANDLE context, PNDIS_OID_REQUEST req)
         b->oid = NULL;
         b->oid_clone = NULL;
         NdisReleaseSpinLock(&b->lock);
-        req->Info.BytesDone = clone->Info.BytesDone;
-        req->Info.BytesNeeded = clone->Info.BytesNeeded;
+        chimney_im_oid_results(req, clone);
         NdisFreeCloneOidRequest(b->miniport, clone);
     }
     return st;

@@ -105,6 +105,23 @@ static VOID chimney_im_call_free(ChimneyImCall *call)
     NdisFreeMemory(call, call->size, 0);
 }
 
+/*
+ * The virtual adapter above, or NULL once it is halted: what completes
+ * below after that has no one above to go to and stays here.
+ */
+static NDIS_HANDLE chimney_im_above(ChimneyImBinding *b)
+{
+    NDIS_HANDLE h;
+
+    NdisAcquireSpinLock(&b->lock);
+    h = b->chimney ? b->miniport : NULL;
+    NdisReleaseSpinLock(&b->lock);
+    if (!h) {
+        CHIMNEY_IM_COUNT(after_halt, 1);
+    }
+    return h;
+}
+
 static VOID chimney_im_up(ChimneyImBinding *b, ULONG op, MBlock root)
 {
     switch (op) {
@@ -188,7 +205,9 @@ static VOID chimney_im_state(NDIS_HANDLE context, ULONG op, MBlock root)
         }
         chimney_im_call_free(call);
     }
-    chimney_im_fail(root, NDIS_STATUS_RESOURCES);
+    /* Only an initiate may say RESOURCES; the others SUCCESS or FAILURE */
+    chimney_im_fail(root, op == IM_INITIATE ? NDIS_STATUS_RESOURCES :
+                                              NDIS_STATUS_FAILURE);
     chimney_im_up(b, op, root);
 }
 
@@ -243,7 +262,9 @@ static VOID chimney_im_state_done(NDIS_HANDLE context, PBlock proot)
             }
         }
     }
-    chimney_im_up(b, call->op, root);
+    if (chimney_im_above(b)) {
+        chimney_im_up(b, call->op, root);
+    }
     if (call->op == IM_TERMINATE) {
         /* The objects are gone above and below */
         for (ULONG i = 0; i < call->n; i++) {
@@ -348,7 +369,9 @@ static VOID chimney_im_send_done(NDIS_HANDLE context, PNET_BUFFER_LIST nbl)
             break;
         }
     }
-    b->up.NdisTcpOffloadSendComplete(b->miniport, nbl);
+    if (chimney_im_above(b)) {
+        b->up.NdisTcpOffloadSendComplete(b->miniport, nbl);
+    }
 }
 
 static ULONG chimney_im_count(PNET_BUFFER_LIST nbl)
@@ -366,7 +389,9 @@ static VOID chimney_im_receive_done(NDIS_HANDLE context, PNET_BUFFER_LIST nbl)
     ChimneyImBinding *b = context;
 
     CHIMNEY_IM_COUNT(receive_complete_nbls, chimney_im_count(nbl));
-    b->up.NdisTcpOffloadReceiveComplete(b->miniport, nbl);
+    if (chimney_im_above(b)) {
+        b->up.NdisTcpOffloadReceiveComplete(b->miniport, nbl);
+    }
 }
 
 static VOID chimney_im_disconnect_done(NDIS_HANDLE context,
@@ -375,7 +400,9 @@ static VOID chimney_im_disconnect_done(NDIS_HANDLE context,
     ChimneyImBinding *b = context;
 
     CHIMNEY_IM_COUNT(disconnect_complete_nbls, chimney_im_count(nbl));
-    b->up.NdisTcpOffloadDisconnectComplete(b->miniport, nbl);
+    if (chimney_im_above(b)) {
+        b->up.NdisTcpOffloadDisconnectComplete(b->miniport, nbl);
+    }
 }
 
 static VOID chimney_im_forward_done(NDIS_HANDLE context, PNET_BUFFER_LIST nbl)
@@ -383,7 +410,9 @@ static VOID chimney_im_forward_done(NDIS_HANDLE context, PNET_BUFFER_LIST nbl)
     ChimneyImBinding *b = context;
 
     CHIMNEY_IM_COUNT(forward_complete_nbls, chimney_im_count(nbl));
-    b->up.NdisTcpOffloadForwardComplete(b->miniport, nbl);
+    if (chimney_im_above(b)) {
+        b->up.NdisTcpOffloadForwardComplete(b->miniport, nbl);
+    }
 }
 
 /* OffloadContext is the NDIS_OFFLOAD_HANDLE passed down: our object */
@@ -393,7 +422,9 @@ static VOID chimney_im_tcp_event(PVOID offload_context, ULONG type,
     ChimneyImObj *obj = offload_context;
 
     CHIMNEY_IM_COUNT(events, 1);
-    obj->b->up.NdisTcpOffloadEventHandler(obj->upper_handle, type, info);
+    if (chimney_im_above(obj->b)) {
+        obj->b->up.NdisTcpOffloadEventHandler(obj->upper_handle, type, info);
+    }
 }
 
 static NDIS_STATUS chimney_im_indicate(PVOID offload_context,
@@ -403,6 +434,10 @@ static NDIS_STATUS chimney_im_indicate(PVOID offload_context,
     ChimneyImObj *obj = offload_context;
 
     CHIMNEY_IM_COUNT(receive_indications, 1);
+    if (!chimney_im_above(obj->b)) {
+        *consumed = 0;
+        return NDIS_STATUS_OFFLOAD_DATA_NOT_ACCEPTED;
+    }
     return obj->b->up.NdisTcpOffloadReceiveHandler(obj->upper_handle, nbl,
                                                    status, consumed);
 }

@@ -219,18 +219,22 @@ static VOID chimney_im_oid_complete(NDIS_HANDLE context,
     ChimneyImBinding *b = context;
     PNDIS_OID_REQUEST req;
 
+    NDIS_HANDLE owner;
+
     NdisAcquireSpinLock(&b->lock);
     req = b->oid_clone == clone ? b->oid : NULL;
+    owner = b->oid_owner;
     b->oid = NULL;
     b->oid_clone = NULL;
     NdisReleaseSpinLock(&b->lock);
     if (!req) {
         return;
     }
-    req->Info.BytesDone = clone->Info.BytesDone;
-    req->Info.BytesNeeded = clone->Info.BytesNeeded;
-    NdisFreeCloneOidRequest(b->miniport, clone);
-    NdisMOidRequestComplete(b->miniport, req, st);
+    chimney_im_oid_results(req, clone);
+    NdisFreeCloneOidRequest(owner, clone);
+    if (b->miniport) {
+        NdisMOidRequestComplete(b->miniport, req, st);
+    }
 }
 
 /* Link and other status: the virtual adapter says the same */

@@ -59,6 +59,7 @@ typedef struct ChimneyImBinding {
     NDIS_EVENT closed;
     PNDIS_OID_REQUEST oid;          /* the virtual adapter's, passed down */
     PNDIS_OID_REQUEST oid_clone;
+    NDIS_HANDLE oid_owner;          /* the adapter that made the clone */
 } ChimneyImBinding;
 
 /*
@@ -90,6 +91,23 @@ static inline NDIS_STATUS chimney_im_set_attributes(NDIS_HANDLE miniport,
                                                     PVOID attrs)
 {
     return NdisMSetMiniportAttributes(miniport, attrs);
+}
+
+/*
+ * A clone's results into the original: query and set keep them in
+ * QUERY/SET_INFORMATION, a method request in METHOD_INFORMATION.
+ */
+static inline VOID chimney_im_oid_results(PNDIS_OID_REQUEST req,
+                                          const NDIS_OID_REQUEST *clone)
+{
+    if (req->RequestType == NdisRequestMethod) {
+        req->Method.BytesWritten = clone->Method.BytesWritten;
+        req->Method.BytesRead = clone->Method.BytesRead;
+        req->Method.BytesNeeded = clone->Method.BytesNeeded;
+    } else {
+        req->Info.BytesDone = clone->Info.BytesDone;
+        req->Info.BytesNeeded = clone->Info.BytesNeeded;
+    }
 }
 
 /* chimney-im-miniport.c: the virtual adapter */

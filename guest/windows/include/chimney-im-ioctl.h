@@ -41,6 +41,7 @@ typedef struct ChimneyImCounters {
     unsigned long long offloads;            /* TCP blocks offloaded */
     unsigned long long offload_failures;
     unsigned long long terminates;          /* TCP blocks terminated */
+    unsigned long long after_halt;          /* came back with no adapter */
 } ChimneyImCounters;
 
 #endif /* CHIMNEY_IM_IOCTL_H */

@@ -187,9 +187,9 @@ VOID NdisInitializeEvent(PNDIS_EVENT Event);
 VOID NdisSetEvent(PNDIS_EVENT Event);
 BOOLEAN NdisWaitEvent(PNDIS_EVENT Event, UINT MsToWait);
 
-/* The intermediate driver's two halves (ndis.h) */
-NDIS_STATUS NdisIMAssociateMiniport(NDIS_HANDLE DriverHandle,
-                                    NDIS_HANDLE ProtocolHandle);
+/* The intermediate driver's two halves (ndis.h: returns VOID) */
+VOID NdisIMAssociateMiniport(NDIS_HANDLE DriverHandle,
+                             NDIS_HANDLE ProtocolHandle);
 NDIS_STATUS NdisIMInitializeDeviceInstanceEx(NDIS_HANDLE DriverHandle,
                                              PNDIS_STRING DriverInstance,
                                              NDIS_HANDLE DeviceContext);

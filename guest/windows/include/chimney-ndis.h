@@ -421,6 +421,18 @@ typedef struct _NDIS_OID_REQUEST_INFO {
     UINT BytesNeeded;
 } NDIS_OID_REQUEST_INFO;
 
+/* DATA.METHOD_INFORMATION: its byte counts sit elsewhere */
+typedef struct _NDIS_OID_REQUEST_METHOD {
+    NDIS_OID Oid;
+    PVOID InformationBuffer;
+    ULONG InputBufferLength;
+    ULONG OutputBufferLength;
+    ULONG MethodId;
+    UINT BytesWritten;
+    UINT BytesRead;
+    UINT BytesNeeded;
+} NDIS_OID_REQUEST_METHOD;
+
 struct _NDIS_OID_REQUEST {
     NDIS_OBJECT_HEADER Header;
     NDIS_REQUEST_TYPE RequestType;
@@ -428,7 +440,10 @@ struct _NDIS_OID_REQUEST {
     UINT Timeout;
     PVOID RequestId;
     NDIS_HANDLE RequestHandle;
-    NDIS_OID_REQUEST_INFO Info;     /* DATA.QUERY_INFORMATION, SET_... */
+    union {
+        NDIS_OID_REQUEST_INFO Info; /* DATA.QUERY_INFORMATION, SET_... */
+        NDIS_OID_REQUEST_METHOD Method;     /* NdisRequestMethod */
+    };
 };
 
 /* --- TCP chimney (ndischimney.h) --- */
@@ -639,6 +654,35 @@ typedef struct _NDIS_TCP_OFFLOAD_EVENT_HANDLERS {
 #define TcpIndicateRetrieve         3
 #define TcpIndicateAbort            4
 
+/* OID_TCP4_OFFLOAD_STATS and OID_IP4_OFFLOAD_STATS (ndischimney.h) */
+typedef struct _TCP_OFFLOAD_STATS {
+    ULONG64 InSegments;
+    ULONG64 OutSegments;
+    ULONG CurrentlyEstablished;
+    ULONG ResetEstablished;
+    ULONG RetransmittedSegments;
+    ULONG InErrors;
+    ULONG OutResets;
+} TCP_OFFLOAD_STATS, *PTCP_OFFLOAD_STATS;
+
+typedef struct _IP_OFFLOAD_STATS {
+    ULONG64 InReceives;
+    ULONG64 InOctets;
+    ULONG64 InDelivers;
+    ULONG64 OutRequests;
+    ULONG64 OutOctets;
+    ULONG InHeaderErrors;
+    ULONG InTruncatedPackets;
+    ULONG InDiscards;
+    ULONG OutDiscards;
+    ULONG OutNoRoutes;
+} IP_OFFLOAD_STATS, *PIP_OFFLOAD_STATS;
+
+/* Status indications of the offload configuration (ndis.h) */
+#define NDIS_STATUS_UPLOAD_ALL                  ((NDIS_STATUS)0x40020002L)
+#define NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG \
+    ((NDIS_STATUS)0x40020006L)
+
 NDIS_STATUS NdisMGetOffloadHandlers(NDIS_HANDLE NdisMiniportHandle,
                                     NDIS_CHIMNEY_OFFLOAD_TYPE ChimneyType,
                                     PNDIS_OFFLOAD_EVENT_HANDLERS *Handlers);
@@ -769,6 +813,9 @@ typedef struct _NDIS_STATUS_INDICATION {
 #define NDIS_STATUS_INDICATION_REVISION_1       1
 #define NDIS_STATUS_LINK_STATE                  ((NDIS_STATUS)0x40010017L)
 
+/* Milliseconds since the system started (ndis.h, NDIS 6.0) */
+VOID NdisGetSystemUpTimeEx(PLARGE_INTEGER pSystemUpTime);
+
 VOID NdisMIndicateStatusEx(NDIS_HANDLE MiniportAdapterHandle,
                            PNDIS_STATUS_INDICATION StatusIndication);
 
@@ -873,6 +920,11 @@ CHIMNEY_NDIS_ASSERT(offsetof(NET_BUFFER_LIST, Status) == 0x8C);
 CHIMNEY_NDIS_ASSERT(offsetof(NET_BUFFER_LIST, NetBufferListInfo) == 0x90);
 CHIMNEY_NDIS_ASSERT(sizeof(NET_BUFFER_LIST) == 0x130);
 CHIMNEY_NDIS_ASSERT(offsetof(NDIS_OID_REQUEST, Info) == 0x20);
+CHIMNEY_NDIS_ASSERT(sizeof(TCP_OFFLOAD_STATS) == 40);
+CHIMNEY_NDIS_ASSERT(sizeof(IP_OFFLOAD_STATS) == 64);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_OFFLOAD_PARAMETERS, TcpConnectionIPv4) == 13);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_OID_REQUEST, Method.BytesWritten) == 0x3c);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_OID_REQUEST, Method.BytesNeeded) == 0x44);
 CHIMNEY_NDIS_ASSERT(sizeof(NDIS_OID_REQUEST_INFO) == 0x20);
 CHIMNEY_NDIS_ASSERT(offsetof(NET_BUFFER, CurrentMdlOffset) == 0x10);
 CHIMNEY_NDIS_ASSERT(offsetof(NET_BUFFER, DataLength) == 0x18);

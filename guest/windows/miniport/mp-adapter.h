@@ -102,11 +102,19 @@ _Static_assert(MP_SHM_RXQ + MP_L2_ENTRIES * CHIMNEY_L2_DESC_SIZE <=
 #define MP_CONN_CQ_ENTRIES      1024
 #define MP_CONN_SQ_ENTRIES      32
 #define MP_CONN_RCVS            16      /* receive requests outstanding */
-#define MP_REQ_SGE              32      /* SGL entries of one request */
+#define MP_REQ_SGE              CHIMNEY_MAX_SGE /* SGL entries of a slot */
+/*
+ * A send longer than one slot's SGL takes several SQ entries in a row;
+ * at most this many (4 MiB in 4 KiB pages), the most NDIS is asked to
+ * map of one NET_BUFFER.
+ */
+#define MP_REQ_MAX_SLOTS        16
+#define MP_MAX_MAPPING          (4u * 1024 * 1024)
 #define MP_IND_ENTRIES          64
 #define MP_IND_SLOT             4096
 #define MP_FWD_SLOTS            4       /* FORWARD commands in flight */
 #define MP_FWD_SLOT             CHIMNEY_FORWARD_MAX
+#define MP_HELD_EVENTS          4       /* abort, disconnect, retrieve */
 
 #define MP_CONN_SQ              0
 #define MP_CONN_RQ              (MP_CONN_SQ + MP_CONN_SQ_ENTRIES * \
@@ -150,19 +158,28 @@ typedef struct MpObj {
     BOOLEAN used;
     struct MpObj *parent;       /* TCP: its path; path: its neighbor */
     NDIS_HANDLE ndis;           /* NdisOffloadHandle */
+    ULONG64 progress_ms;        /* neighbor: last forward progress seen */
 } MpObj;
 
-/* A send, disconnect or receive on its way to a queue */
+/*
+ * A send, disconnect or receive on its way to a queue.  A send may take
+ * several SQ slots in a row: the first holds the request (@nslots); each
+ * slot its own part of the SGL (@nsge entries, @len bytes); every slot
+ * names the NBL, which completes with the last.
+ */
 typedef struct MpReq {
     PNET_BUFFER_LIST nbl;
     struct MpConn *conn;
     PNET_BUFFER nb;             /* the NB being mapped */
-    ChimneySge *sgl;
+    ChimneySge *sgl;            /* this slot's SGL */
     ULONG64 sgl_pa;
     ULONG len;
     USHORT nsge;
     UCHAR type, flags;
     BOOLEAN ready, failed;
+    UCHAR nslots;               /* first slot: how many the request has */
+    BOOLEAN last;               /* the request's last slot */
+    ULONG filled;               /* first slot: SGL entries so far */
 } MpReq;
 
 typedef struct MpConn {
@@ -188,7 +205,24 @@ typedef struct MpConn {
     BOOLEAN want_upload;        /* TcpIndicateRetrieve still to be made */
     BOOLEAN offloaded;          /* OFFLOAD_TCP succeeded */
     BOOLEAN announced;          /* NdisMInitiateOffloadComplete returned */
+    BOOLEAN aborted;            /* reset: no longer established */
     BOOLEAN has_ind;            /* an INDICATE waits for @announced */
+    /*
+     * INDICATE_DONE has no completion: the RQ view learns that the device
+     * took it from the next INDICATE (the device indicates again only then)
+     */
+    BOOLEAN ind_done_posted;
+    ULONG ind_done_pos;         /* RQ index after the last INDICATE_DONE */
+    BOOLEAN ind_answer_due;     /* no RQ room for it yet: @ind_answer_took */
+    ULONG ind_answer_took;
+    /* what completed before @announced, for NDIS once it is */
+    PNET_BUFFER_LIST held_send, *held_send_tail;
+    PNET_BUFFER_LIST held_disc, *held_disc_tail;
+    PNET_BUFFER_LIST held_rcv, *held_rcv_tail;
+    struct {
+        ULONG type, info;
+    } held_event[MP_HELD_EVENTS];
+    ULONG nheld_event;
     ChimneyCqe ind;
     struct MpJob *job;          /* waiting for the handover to be mapped */
     struct MpJob *tag;          /* the initiate that offloads it */
@@ -238,8 +272,15 @@ typedef struct MpDeliveries {
 #define MP_DELIVERIES_INIT(d) \
     { .disc_tail = &(d).disc, .fwd_tail = &(d).fwd }
 
-/* Every NDIS_STATISTICS_FLAGS_VALID_* flag: all of them are counted */
-#define MP_STATS_SUPPORTED      0x003f87ff
+/*
+ * Two layouts of "what is counted".  NDIS_STATISTICS_INFO's
+ * SupportedStatistics takes NDIS_STATISTICS_FLAGS_VALID_* bits: all of
+ * them.  The general attributes' SupportedStatistics takes the
+ * NDIS_STATISTICS_*_SUPPORTED bits: all but RCV_CRC_ERROR (0x20000) and
+ * TRANSMIT_QUEUE_LENGTH (0x40000), which the device does not count.
+ */
+#define MP_STATS_VALID          0x003f87ff
+#define MP_STATS_SUPPORTED      0x0879ffff
 
 /* The plain path's counters, for OID_GEN_STATISTICS: by destination */
 enum { MP_UCAST, MP_MCAST, MP_BCAST };
@@ -302,6 +343,12 @@ struct MpAdapter {
     /* TCP chimney (mp-state-tree.c, mp-conn-io.c), under @lock */
     NDIS_TCP_OFFLOAD_EVENT_HANDLERS tcp;
     BOOLEAN chimney;            /* the handlers are there: offload works */
+    BOOLEAN offload_off;        /* turned off (keyword or OID): no initiate */
+    ULONG ticks_per_second;     /* the host's TCP tick (SET_PARAMS) */
+    ChimneyGuestFlows flows;    /* TCP segments sent on the plain path */
+    ULONG64 dpc_now_ms;         /* when the DPC's drain began */
+    ULONG reset_established;    /* TCP_OFFLOAD_STATS, since the last reset */
+    ULONG out_resets;
     NDIS_HANDLE dma;
     MpObj neighbor[MP_MAX_NEIGHBORS];
     MpObj path[MP_MAX_PATHS];
@@ -352,6 +399,17 @@ VOID mp_link_indicate(MpAdapter *a);
 BOOLEAN mp_copy_nb(PNET_BUFFER nb, PUCHAR dst);
 ULONG mp_frame_kind(const UCHAR *dst);
 
+/* mp-main.c */
+NDIS_STATUS mp_chimney_oid(MpAdapter *a, PNDIS_OID_REQUEST request);
+
+static inline ULONG64 mp_now_ms(VOID)
+{
+    LARGE_INTEGER t;
+
+    NdisGetSystemUpTimeEx(&t);
+    return t.QuadPart;
+}
+
 /* mp-state-tree.c: the state tree and the admin commands it takes */
 NDIS_STATUS mp_offload_start(MpAdapter *a);
 VOID mp_offload_stop(MpAdapter *a);
@@ -366,7 +424,20 @@ VOID mp_job_mapped(MpAdapter *a, MpConn *c);
 VOID mp_jobs_deliver(MpAdapter *a, MpDeliveries *out);
 VOID mp_jobs_run(MpAdapter *a, MpDeliveries *out);
 
-/* mp-conn-io.c: I/O on offloaded connections and its completions */
+/* A request's NBL: its request; an NB: its scatter-gather list */
+#define NBL_REQ(n)              ((n)->MiniportReserved[0])
+#define NBL_KIND(n)             ((n)->MiniportReserved[1])
+#define NB_SGL(nb)              ((nb)->MiniportReserved[0])
+
+/* What a receive-returned NBL is: BufferedData or generic buffer i */
+#define MP_NBL_BUFFERED         ((PVOID)1)
+#define MP_NBL_IND(i)           ((PVOID)(ULONG_PTR)(0x100 + (i)))
+#define MP_NBL_IND_INDEX(v)      ((ULONG)((ULONG_PTR)(v) - 0x100))
+
+/* mp-conn-io.c: I/O on offloaded connections, going down */
+VOID mp_append(PNET_BUFFER_LIST **tail, PNET_BUFFER_LIST nbl);
+VOID mp_unmap(MpAdapter *a, PNET_BUFFER_LIST nbl);
+VOID mp_conn_more(MpAdapter *a, MpConn *c);
 NDIS_STATUS mp_conn_io_start(MpAdapter *a);
 VOID mp_conn_io_stop(MpAdapter *a);
 w_tcp_offload_send_handler_fn mp_tcp_offload_send;
@@ -380,12 +451,18 @@ VOID mp_conn_terminated(MpAdapter *a, MpConn *c,
                         MpDeliveries *out);
 BOOLEAN mp_conn_handover(MpConn *c, PNET_BUFFER_LIST chain,
                          ULONG *count);
+
+/* mp-conn-cq.c: their completions, from the DPC */
 VOID mp_conn_cq_drain(MpAdapter *a, MpDeliveries *out);
+BOOLEAN mp_fwd_done(MpAdapter *a, const ChimneyCqe *cqe, MpDeliveries *out);
+VOID mp_nbl_done(MpAdapter *a, PNET_BUFFER_LIST nbl, ULONG bytes,
+                 NDIS_STATUS status);
 VOID mp_conn_deliver(MpAdapter *a, MpDeliveries *out);
 VOID mp_deliver(MpAdapter *a, MpDeliveries *out);
 VOID mp_conn_doorbell(MpAdapter *a, MpConn *c);
 VOID mp_announce(MpAdapter *a, struct MpJob *job);
 VOID mp_ind_post(MpAdapter *a, ULONG i);
+BOOLEAN mp_ind_answer_post(MpAdapter *a, MpConn *c);
 VOID mp_fwd_kick(MpAdapter *a, PNET_BUFFER_LIST **failed);
 PNET_BUFFER_LIST mp_buffered_nbl(MpAdapter *a, const VOID *data,
                                  ULONG len);

@@ -201,6 +201,7 @@ NDIS_STATUS mp_adapter_start(MpAdapter *a,
     /* Windows' defaults until OID_TCP_CONNECTION_OFFLOAD_PARAMETERS */
     cmd = (ChimneyAdminCmd) { .opcode = CHIMNEY_CMD_SET_PARAMS };
     cmd.param[CHIMNEY_PARAM_TICKS_PER_SECOND] = 100;
+    a->ticks_per_second = 100;
     cmd.param[CHIMNEY_PARAM_ACK_FREQUENCY] = 2;
     cmd.param[CHIMNEY_PARAM_DELAYED_ACK_TICKS] = 20;
     cmd.param[CHIMNEY_PARAM_MAX_RETRANSMIT] = 5;

@@ -1,5 +1,5 @@
 /*
- * chimney-nic miniport: I/O on offloaded connections
+ * chimney-nic miniport: I/O on offloaded connections, going down
  *
  * MiniportTcpOffloadSend, Disconnect and Receive become entries of the
  * connection's send or receive queue; their data is mapped with NDIS's
@@ -7,15 +7,7 @@
  * request's SGL, and a request reaches the queue only when every request
  * before it has, so the device sees them in the order NDIS gave them.
  * Forwarded segments are copied into one of a few bounce slots for the
- * FORWARD command.
- *
- * The DPC drains CQ 2, where every connection completes: each SEND sets
- * the NBL's status and TcpOffloadBytesTransferred and advances its
- * NET_BUFFERs by the bytes acknowledged, and the NBLs of one connection
- * in a row go to NdisTcpOffloadSendComplete as one chain.  Events become
- * NdisTcpOffloadEventHandler calls, INDICATE entries
- * NdisTcpOffloadReceiveHandler calls over the generic buffer, answered
- * with INDICATE_DONE.  NDIS is called only once the lock is dropped.
+ * FORWARD command.  Their completions are mp-conn-cq.c's.
  *
  * Copyright (c) 2026 The qemu-chimney authors
  *
@@ -24,17 +16,7 @@
 
 #include "mp-adapter.h"
 
-/* A request's NBL: its request; an NB: its scatter-gather list */
-#define NBL_REQ(n)              ((n)->MiniportReserved[0])
-#define NBL_KIND(n)             ((n)->MiniportReserved[1])
-#define NB_SGL(nb)              ((nb)->MiniportReserved[0])
-
-/* What a receive-returned NBL is: BufferedData or generic buffer i */
-#define MP_NBL_BUFFERED         ((PVOID)1)
-#define MP_NBL_IND(i)           ((PVOID)(ULONG_PTR)(0x100 + (i)))
-#define MP_NBL_IND_INDEX(v)      ((ULONG)((ULONG_PTR)(v) - 0x100))
-
-static VOID mp_append(PNET_BUFFER_LIST **tail, PNET_BUFFER_LIST nbl)
+VOID mp_append(PNET_BUFFER_LIST **tail, PNET_BUFFER_LIST nbl)
 {
     nbl->Next = NULL;
     **tail = nbl;
@@ -84,6 +66,7 @@ static VOID mp_conn_flush(MpAdapter *a, MpConn *c)
 
     while (c->sq.ring.tail != c->sq_reserved) {
         MpReq *r = &c->sq_req[c->sq.ring.tail];
+        UCHAR n = r->nslots;
 
         if (!r->ready) {
             break;
@@ -91,10 +74,25 @@ static VOID mp_conn_flush(MpAdapter *a, MpConn *c)
         if (r->failed || c->starved) {
             mp_starve(c, r);
         }
-        chimney_guest_sq_post(&c->sq, &a->dev.mem, r->type, r->flags,
-                              r->nsge, r->len, (ULONG_PTR)r, r->sgl_pa);
+        r->nbl->Status = NDIS_STATUS_SUCCESS;   /* the parts add up here */
+        NET_BUFFER_LIST_INFO(r->nbl, TcpOffloadBytesTransferred) = 0;
+        for (UCHAR j = 0; j < n; j++) {
+            MpReq *p = &c->sq_req[c->sq.ring.tail];
+
+            if (r->failed) {
+                p->failed = TRUE;
+                p->nsge = 0;
+                p->len = 0;
+            }
+            /* PSH on the request's last entry only */
+            chimney_guest_sq_post(&c->sq, &a->dev.mem, r->type,
+                                  p->last ? r->flags :
+                                  r->flags & ~CHIMNEY_SQF_PUSH,
+                                  p->nsge, p->len, (ULONG_PTR)p, p->sgl_pa);
+        }
         rang = TRUE;
     }
+    rang |= mp_ind_answer_post(a, c);   /* before the receives after it */
     while (c->rcv_posted != c->rcv_next) {
         ULONG i = c->rcv_posted % MP_CONN_RCVS;
         MpReq *r = &c->rcv_req[i];
@@ -121,6 +119,32 @@ static VOID mp_conn_flush(MpAdapter *a, MpConn *c)
 
 static VOID mp_map(MpAdapter *a, MpReq *r);
 
+/*
+ * Under the lock: an NB's elements after the request's others, slot by
+ * slot (each slot's SGL takes MP_REQ_SGE).  False when they do not fit.
+ */
+static BOOLEAN mp_req_add(MpConn *c, MpReq *r, PSCATTER_GATHER_LIST sgl)
+{
+    ULONG mask = MP_CONN_SQ_ENTRIES - 1;
+    ULONG first = r->type == CHIMNEY_RQ_RECEIVE ? 0 : r - c->sq_req;
+    ULONG used = r->filled;
+
+    if (used + sgl->NumberOfElements > (ULONG)r->nslots * MP_REQ_SGE) {
+        return FALSE;
+    }
+    for (ULONG i = 0; i < sgl->NumberOfElements; i++, used++) {
+        MpReq *p = r->type == CHIMNEY_RQ_RECEIVE ? r :
+                   &c->sq_req[(first + used / MP_REQ_SGE) & mask];
+
+        chimney_guest_sge(&p->sgl[p->nsge++],
+                          sgl->Elements[i].Address.QuadPart,
+                          sgl->Elements[i].Length);
+        p->len += sgl->Elements[i].Length;
+    }
+    r->filled = used;
+    return TRUE;
+}
+
 /* NDIS's scatter-gather list of r->nb: into the request's SGL */
 static VOID mp_sg_done(PDEVICE_OBJECT dev, PVOID reserved,
                        PSCATTER_GATHER_LIST sgl, PVOID context)
@@ -133,15 +157,8 @@ static VOID mp_sg_done(PDEVICE_OBJECT dev, PVOID reserved,
 
     NdisAcquireSpinLock(&a->lock);
     NB_SGL(nb) = sgl;
-    if (r->nsge + sgl->NumberOfElements > MP_REQ_SGE) {
+    if (!mp_req_add(c, r, sgl)) {
         r->failed = TRUE;
-    } else {
-        for (ULONG i = 0; i < sgl->NumberOfElements; i++) {
-            chimney_guest_sge(&r->sgl[r->nsge++],
-                              sgl->Elements[i].Address.QuadPart,
-                              sgl->Elements[i].Length);
-        }
-        r->len += nb->DataLength;
     }
     r->nb = nb->Next;
     more = r->nb && !r->failed;
@@ -172,13 +189,13 @@ static VOID mp_map(MpAdapter *a, MpReq *r)
         return;
     }
     NdisAcquireSpinLock(&a->lock);
-    r->failed = nb != NULL;
+    r->failed |= nb != NULL;
     r->ready = TRUE;
     mp_conn_flush(a, r->conn);
     NdisReleaseSpinLock(&a->lock);
 }
 
-static VOID mp_unmap(MpAdapter *a, PNET_BUFFER_LIST nbl)
+VOID mp_unmap(MpAdapter *a, PNET_BUFFER_LIST nbl)
 {
     for (PNET_BUFFER nb = nbl->FirstNetBuffer; nb; nb = nb->Next) {
         if (NB_SGL(nb)) {
@@ -200,6 +217,9 @@ static VOID mp_req_init(MpReq *r, MpConn *c,
     r->flags = flags;
     r->ready = FALSE;
     r->failed = FALSE;
+    r->nslots = 1;
+    r->last = TRUE;
+    r->filled = 0;
     for (PNET_BUFFER nb = r->nb; nb; nb = nb->Next) {
         NB_SGL(nb) = NULL;
     }
@@ -208,19 +228,72 @@ static VOID mp_req_init(MpReq *r, MpConn *c,
     }
 }
 
-/* Under the lock: the next send-queue slot, or NULL when all are taken */
+/*
+ * SQ slots a send needs: each NB maps to at most a page per 4 KiB, one
+ * more for where it starts in its page, one more per MDL it spans.
+ */
+static ULONG mp_slots_for(PNET_BUFFER_LIST nbl, UCHAR type)
+{
+    ULONG sge = 0;
+
+    if (type != CHIMNEY_SQ_SEND) {
+        return 1;
+    }
+    for (PNET_BUFFER nb = nbl->FirstNetBuffer; nb; nb = nb->Next) {
+        ULONG left = nb->DataLength + nb->CurrentMdlOffset;
+
+        sge += nb->DataLength / PAGE_SIZE + 1;
+        for (PMDL m = nb->CurrentMdl; m && left; m = m->Next) {
+            ULONG n = MmGetMdlByteCount(m);
+
+            sge++;
+            left -= n < left ? n : left;
+        }
+    }
+    return (sge + MP_REQ_SGE - 1) / MP_REQ_SGE;
+}
+
+/*
+ * Under the lock: the next send-queue slots for @nbl, or NULL when they
+ * are taken.  A send too long for MP_REQ_MAX_SLOTS takes one slot and
+ * fails (uploaded, like one whose mapping failed).
+ */
 static MpReq *mp_sq_reserve(MpConn *c, PNET_BUFFER_LIST nbl,
                             UCHAR type, UCHAR flags)
 {
     ULONG mask = MP_CONN_SQ_ENTRIES - 1;
+    ULONG want = mp_slots_for(nbl, type);
+    BOOLEAN too_long = want > MP_REQ_MAX_SLOTS;
     MpReq *r;
 
-    if (((c->sq_reserved - c->sq.ring.head) & mask) == mask) {
+    if (too_long) {
+        want = 1;
+    }
+    if (((c->sq.ring.head - c->sq_reserved - 1) & mask) < want) {
         return NULL;
     }
     r = &c->sq_req[c->sq_reserved];
-    c->sq_reserved = (c->sq_reserved + 1) & mask;
     mp_req_init(r, c, nbl, type, flags);
+    r->nslots = want;
+    r->last = want == 1;
+    for (ULONG j = 0; j < want; j++) {
+        MpReq *p = &c->sq_req[(c->sq_reserved + j) & mask];
+
+        p->nsge = 0;
+        p->len = 0;
+        if (j) {
+            p->nbl = nbl;
+            p->conn = c;
+            p->nslots = 0;
+            p->failed = FALSE;
+            p->last = j == want - 1;
+        }
+    }
+    c->sq_reserved = (c->sq_reserved + want) & mask;
+    if (too_long) {
+        r->nb = NULL;                   /* nothing to map: an empty entry */
+        r->failed = TRUE;
+    }
     return r;
 }
 
@@ -237,11 +310,11 @@ BOOLEAN mp_conn_handover(MpConn *c, PNET_BUFFER_LIST chain,
     ULONG n = 0;
 
     for (PNET_BUFFER_LIST nbl = chain; nbl; nbl = nbl->Next) {
-        if (n == MP_CONN_SQ_ENTRIES - 1) {
+        req[n] = mp_sq_reserve(c, nbl, CHIMNEY_SQ_SEND,
+                               nbl->Next ? 0 : CHIMNEY_SQF_PUSH);
+        if (!req[n++]) {
             return FALSE;
         }
-        req[n++] = mp_sq_reserve(c, nbl, CHIMNEY_SQ_SEND,
-                                 nbl->Next ? 0 : CHIMNEY_SQF_PUSH);
     }
     *count = n;
     NdisReleaseSpinLock(&a->lock);
@@ -314,6 +387,9 @@ static NDIS_STATUS mp_sq_submit(MpAdapter *a, PVOID context,
         }
         return NDIS_STATUS_PENDING;
     }
+    if (type == CHIMNEY_SQ_DISCONNECT && (flags & CHIMNEY_SQF_ABORTIVE)) {
+        a->out_resets++;
+    }
     *c->sq_wait_tail = nbl;
     for (;;) {
         /* PSH at the end of each call's data (chimney.md 2.1) */
@@ -336,7 +412,7 @@ static NDIS_STATUS mp_sq_submit(MpAdapter *a, PVOID context,
 }
 
 /* Outside the lock: requests that waited for room, after completions */
-static VOID mp_conn_more(MpAdapter *a, MpConn *c)
+VOID mp_conn_more(MpAdapter *a, MpConn *c)
 {
     MpReq *req[MP_CONN_SQ_ENTRIES + MP_CONN_RCVS];
     ULONG n;
@@ -499,301 +575,6 @@ NDIS_STATUS mp_tcp_offload_forward(NDIS_HANDLE context, PVOID offload_context,
     return NDIS_STATUS_PENDING;
 }
 
-/* --- completions (the DPC, under the lock) --- */
-
-/* TcpIndicateRetrieve (UploadRequested) for a starved connection, once */
-static VOID mp_upload_request(MpConn *c, MpDeliveries *out)
-{
-    if (c->want_upload && out->nevent < ARRAYSIZE(out->event)) {
-        c->want_upload = FALSE;
-        out->event[out->nevent].ndis = c->obj.ndis;
-        out->event[out->nevent].type = TcpIndicateRetrieve;
-        out->event[out->nevent++].info = CHIMNEY_UPLOAD_REQUESTED;
-    }
-}
-
-/* A slot came free: what waits for one goes in once the lock is dropped */
-static VOID mp_wants_more(MpConn *c, MpDeliveries *out)
-{
-    if ((c->sq_wait || c->rcv_wait) && !c->more &&
-        out->nmore < ARRAYSIZE(out->more)) {
-        c->more = TRUE;
-        out->more[out->nmore++] = c;
-    }
-}
-
-/* Status, byte count and NB advance, as NdisTcpOffloadXxxComplete wants */
-static VOID mp_nbl_done(MpAdapter *a, PNET_BUFFER_LIST nbl,
-                        const ChimneyCqe *cqe, BOOLEAN failed)
-{
-    ULONG left = cqe->bytes;
-
-    mp_unmap(a, nbl);
-    nbl->Status = failed ? NDIS_STATUS_UPLOAD_IN_PROGRESS :
-        (NDIS_STATUS)chimney_guest_ndis_status(
-            CHIMNEY_CQE_TYPE(cqe->type_status),
-            CHIMNEY_CQE_STATUS(cqe->type_status));
-    NET_BUFFER_LIST_INFO(nbl, TcpOffloadBytesTransferred) =
-        (PVOID)(ULONG_PTR)cqe->bytes;
-    for (PNET_BUFFER nb = nbl->FirstNetBuffer; nb && left; nb = nb->Next) {
-        ULONG n = nb->DataLength < left ? nb->DataLength : left;
-
-        NdisAdvanceNetBufferDataStart(nb, n, FALSE, NULL);
-        left -= n;
-    }
-}
-
-/* The DPC's running chain of send completions of one connection */
-typedef struct MpSendRun {
-    ChimneyGuestBatch batch;
-    PNET_BUFFER_LIST head, *tail;
-} MpSendRun;
-
-static BOOLEAN mp_run_flush(MpSendRun *run, MpDeliveries *out)
-{
-    if (run->head) {
-        out->send[out->nsend++] = run->head;
-        run->head = NULL;
-        run->tail = &run->head;
-        chimney_guest_batch_reset(&run->batch);
-    }
-    return out->nsend < ARRAYSIZE(out->send);
-}
-
-static VOID mp_sq_done(MpAdapter *a, MpConn *c,
-                       const ChimneyCqe *cqe, MpSendRun *run,
-                       MpDeliveries *out)
-{
-    int slot = chimney_guest_sq_complete(&c->sq, cqe);
-    MpReq *r;
-
-    if (slot < 0) {
-        DbgPrint("chimney-nic: completion out of order on %lx\n", c->obj.id);
-        return;
-    }
-    r = &c->sq_req[slot];
-    mp_nbl_done(a, r->nbl, cqe, r->failed);
-    mp_wants_more(c, out);
-    mp_upload_request(c, out);
-    if (CHIMNEY_CQE_TYPE(cqe->type_status) == CHIMNEY_CQE_DISCONNECT) {
-        mp_append(&out->disc_tail, r->nbl);
-        return;
-    }
-    if (chimney_guest_batch_add(&run->batch, cqe)) {
-        out->send[out->nsend++] = run->head;    /* another connection's */
-        run->head = NULL;
-        run->tail = &run->head;
-    }
-    mp_append(&run->tail, r->nbl);
-}
-
-static VOID mp_rcv_done(MpAdapter *a, MpConn *c,
-                        const ChimneyCqe *cqe, MpDeliveries *out)
-{
-    MpReq *r = &c->rcv_req[cqe->cookie % MP_CONN_RCVS];
-
-    if (!chimney_guest_recv_complete(&c->rcv, cqe) ||
-        !chimney_guest_ring_consumed(&c->rq, cqe->sq_head)) {
-        DbgPrint("chimney-nic: receive completion refused on %lx\n",
-                 c->obj.id);
-        return;
-    }
-    mp_nbl_done(a, r->nbl, cqe, r->failed);
-    out->rcv[out->nrcv++] = r->nbl;
-    mp_wants_more(c, out);
-    mp_upload_request(c, out);
-}
-
-static VOID mp_fwd_done(MpAdapter *a, const ChimneyCqe *cqe,
-                        MpDeliveries *out)
-{
-    for (ULONG i = 0; i < MP_FWD_SLOTS; i++) {
-        if (a->fwd_nbl[i] && a->fwd_cookie[i] == cqe->cookie) {
-            PNET_BUFFER_LIST nbl = a->fwd_nbl[i];
-
-            a->fwd_nbl[i] = NULL;
-            nbl->Status = (NDIS_STATUS)chimney_guest_ndis_status(
-                CHIMNEY_CQE_ADMIN, CHIMNEY_CQE_STATUS(cqe->type_status));
-            mp_append(&out->fwd_tail, nbl);
-            return;
-        }
-    }
-}
-
-static MpConn *mp_conn_by_id(MpAdapter *a, ULONG id)
-{
-    ULONG i = CHIMNEY_CONN_INDEX(id);
-
-    return i < MP_MAX_OFFLOADS && a->conn[i]->obj.used &&
-           a->conn[i]->obj.id == id ? a->conn[i] : NULL;
-}
-
-/*
- * Drain CQ 2 until it is empty or @out is full (the DPC then hands the
- * completions over and calls again).
- */
-VOID mp_conn_cq_drain(MpAdapter *a, MpDeliveries *out)
-{
-    MpSendRun run = { .batch = { .max = 64 } };
-    ChimneyCqe cqe;
-
-    run.tail = &run.head;
-    for (;;) {
-        if (out->nsend >= ARRAYSIZE(out->send) - 1 ||
-            out->nrcv == ARRAYSIZE(out->rcv) ||
-            out->nevent == ARRAYSIZE(out->event) ||
-            out->nind == ARRAYSIZE(out->ind) ||
-            out->ndone == ARRAYSIZE(out->done)) {
-            out->full = TRUE;
-            break;
-        }
-        if (!chimney_guest_cq_next(&a->conn_cq, &a->dev.mem, &cqe)) {
-            break;
-        }
-        MpConn *c = mp_conn_by_id(a, cqe.obj);
-        ULONG type = CHIMNEY_CQE_TYPE(cqe.type_status);
-
-        if (type != CHIMNEY_CQE_SEND) {
-            /* What follows a send completion must reach NDIS after it */
-            mp_run_flush(&run, out);
-        }
-        if (type == CHIMNEY_CQE_ADMIN) {
-            chimney_guest_ring_consumed(&a->dev.asq, cqe.sq_head);
-            if (!mp_job_admin_done(a, &cqe, out)) {
-                mp_fwd_done(a, &cqe, out);
-            }
-            continue;
-        }
-        if (!c) {
-            DbgPrint("chimney-nic: completion for unknown %lx\n", cqe.obj);
-            continue;
-        }
-        switch (type) {
-        case CHIMNEY_CQE_SEND:
-        case CHIMNEY_CQE_DISCONNECT:
-            mp_sq_done(a, c, &cqe, &run, out);
-            break;
-        case CHIMNEY_CQE_RECV:
-            mp_rcv_done(a, c, &cqe, out);
-            break;
-        case CHIMNEY_CQE_INDICATE:
-            c->ind = cqe;
-            c->has_ind = TRUE;
-            if (c->announced) {
-                out->ind[out->nind++] = c;
-            }
-            break;
-        case CHIMNEY_CQE_EVENT:
-            out->event[out->nevent].ndis = c->obj.ndis;
-            out->event[out->nevent].type =
-                cqe.aux == CHIMNEY_EVENT_ABORT ? TcpIndicateAbort :
-                cqe.aux == CHIMNEY_EVENT_DISCONNECT ? TcpIndicateDisconnect :
-                TcpIndicateRetrieve;
-            out->event[out->nevent++].info = cqe.info;
-            break;
-        }
-    }
-    mp_run_flush(&run, out);
-    mp_writel(a, CHIMNEY_DB_CQ_HEAD(MP_CONN_CQ), a->conn_cq.head);
-}
-
-/* Under the lock: generic buffer i to the device */
-VOID mp_ind_post(MpAdapter *a, ULONG i)
-{
-    ChimneyL2RxDesc r;
-
-    chimney_guest_l2_rx_desc(&r, a->chimney_pa.QuadPart + MP_CH_IND_BUF +
-                             (ULONG64)i * MP_IND_SLOT, MP_IND_SLOT,
-                             i);
-    chimney_guest_ring_put(&a->indq, &a->dev.mem, &r);
-    mp_writel(a, CHIMNEY_DB_IND_TAIL, a->indq.tail);
-}
-
-/* Under the lock: the INDICATE_DONE answer, and maybe the buffer back */
-static VOID mp_ind_answer(MpAdapter *a, MpConn *c, ULONG i,
-                          ULONG took, BOOLEAN repost)
-{
-    ChimneySqDesc d;
-
-    chimney_guest_sq_desc(&d, CHIMNEY_RQ_INDICATE_DONE, 0, 0, took, 0, 0);
-    if (c->obj.used && chimney_guest_ring_space(&c->rq)) {
-        chimney_guest_ring_put(&c->rq, &a->dev.mem, &d);
-        mp_conn_doorbell(a, c);
-    }
-    if (repost) {
-        mp_ind_post(a, i);
-    }
-}
-
-/* One indication: NdisTcpOffloadReceiveHandler, without the lock */
-static VOID mp_indicate(MpAdapter *a, MpConn *c)
-{
-    ULONG i, took = 0;
-    PNET_BUFFER_LIST nbl;
-    NDIS_STATUS st;
-    ChimneyCqe cqe;
-
-    NdisAcquireSpinLock(&a->lock);
-    cqe = c->ind;
-    c->has_ind = FALSE;
-    i = (ULONG)cqe.cookie;
-    NdisReleaseSpinLock(&a->lock);
-    if (i >= MP_IND_ENTRIES || cqe.bytes > MP_IND_SLOT ||
-        CHIMNEY_CQE_STATUS(cqe.type_status)) {
-        return;
-    }
-    nbl = a->ind_nbl[i];
-    nbl->FirstNetBuffer->DataLength = cqe.bytes;
-    nbl->FirstNetBuffer->CurrentMdlOffset = 0;
-    nbl->Next = NULL;
-    nbl->Status = NDIS_STATUS_SUCCESS;
-    NBL_KIND(nbl) = MP_NBL_IND(i);
-    st = a->tcp.NdisTcpOffloadReceiveHandler(c->obj.ndis, nbl,
-                                             NDIS_STATUS_SUCCESS, &took);
-    NdisAcquireSpinLock(&a->lock);
-    if (st == NDIS_STATUS_SUCCESS) {
-        mp_ind_answer(a, c, i, cqe.bytes, FALSE); /* NDIS returns it */
-    } else {
-        if (st != NDIS_STATUS_OFFLOAD_DATA_PARTIALLY_ACCEPTED ||
-            took > cqe.bytes) {
-            took = 0;
-        }
-        mp_ind_answer(a, c, i, took, TRUE);
-    }
-    NdisReleaseSpinLock(&a->lock);
-}
-
-/* Outside the lock, in the order NDIS wants them */
-VOID mp_conn_deliver(MpAdapter *a, MpDeliveries *out)
-{
-    for (ULONG i = 0; i < out->nsend; i++) {
-        a->tcp.NdisTcpOffloadSendComplete(a->miniport, out->send[i]);
-    }
-    if (out->disc) {
-        a->tcp.NdisTcpOffloadDisconnectComplete(a->miniport, out->disc);
-    }
-    for (ULONG i = 0; i < out->nrcv; i++) {
-        a->tcp.NdisTcpOffloadReceiveComplete(a->miniport, out->rcv[i]);
-    }
-    if (out->fwd) {
-        a->tcp.NdisTcpOffloadForwardComplete(a->miniport, out->fwd);
-    }
-    for (ULONG i = 0; i < out->nind; i++) {
-        mp_indicate(a, out->ind[i]);
-    }
-    for (ULONG i = 0; i < out->nmore; i++) {
-        NdisAcquireSpinLock(&a->lock);
-        out->more[i]->more = FALSE;
-        NdisReleaseSpinLock(&a->lock);
-        mp_conn_more(a, out->more[i]);
-    }
-    for (ULONG i = 0; i < out->nevent; i++) {
-        a->tcp.NdisTcpOffloadEventHandler(out->event[i].ndis,
-                                          out->event[i].type,
-                                          out->event[i].info);
-    }
-}
-
 /* Indication buffers and received data given back with a terminate */
 NDIS_STATUS mp_tcp_offload_receive_return(NDIS_HANDLE context,
                                           PNET_BUFFER_LIST nbl)
@@ -882,7 +663,15 @@ MpConn *mp_conn_new(MpAdapter *a)
     c->want_upload = FALSE;
     c->offloaded = FALSE;
     c->announced = FALSE;
+    c->aborted = FALSE;
     c->has_ind = FALSE;
+    c->ind_done_posted = FALSE;
+    c->ind_answer_due = FALSE;
+    c->held_send = c->held_disc = c->held_rcv = NULL;
+    c->held_send_tail = &c->held_send;
+    c->held_disc_tail = &c->held_disc;
+    c->held_rcv_tail = &c->held_rcv;
+    c->nheld_event = 0;
     c->job = NULL;
     c->tag = NULL;
     memset(c->mem + MP_CONN_DB, 0, 8);
@@ -909,10 +698,36 @@ VOID mp_conn_free(MpAdapter *a, MpConn *c)
     chimney_guest_conn_free(&a->conn_ids, c->obj.id);
 }
 
-static VOID mp_sq_flush_waiting(MpConn *c, MpDeliveries *out)
+/*
+ * A terminated connection's requests the device never completed: a
+ * connection the device had poisoned fetches nothing more, so what it had
+ * not fetched is still on the SQ (or reserved, or waiting for a slot).
+ * They complete as uploaded, in order, with what was acknowledged.
+ */
+static VOID mp_sq_flush_waiting(MpAdapter *a, MpConn *c, MpDeliveries *out)
 {
+    ULONG mask = MP_CONN_SQ_ENTRIES - 1;
+    ULONG nposted = (c->sq.ring.tail - c->sq.ring.head) & mask;
     PNET_BUFFER_LIST next, sends = NULL, *tail = &sends;
 
+    for (ULONG i = c->sq.ring.head; i != c->sq_reserved; i = (i + 1) & mask) {
+        MpReq *r = &c->sq_req[i];
+        BOOLEAN posted = ((i - c->sq.ring.head) & mask) < nposted;
+
+        if (!r->last || !r->nbl) {
+            continue;
+        }
+        mp_nbl_done(a, r->nbl, posted ? (ULONG)(ULONG_PTR)
+                    NET_BUFFER_LIST_INFO(r->nbl, TcpOffloadBytesTransferred) :
+                    0, NDIS_STATUS_UPLOAD_IN_PROGRESS);
+        if (r->type == CHIMNEY_SQ_SEND) {
+            mp_append(&tail, r->nbl);
+        } else {
+            mp_append(&out->disc_tail, r->nbl);
+        }
+        r->nbl = NULL;
+    }
+    c->sq.ring.head = c->sq.ring.tail = c->sq_reserved;
     for (PNET_BUFFER_LIST l = c->sq_wait; l; l = next) {
         next = l->Next;
         l->Status = NDIS_STATUS_UPLOAD_IN_PROGRESS;
@@ -930,8 +745,23 @@ static VOID mp_sq_flush_waiting(MpConn *c, MpDeliveries *out)
     c->sq_wait_tail = &c->sq_wait;
 }
 
-static VOID mp_rcv_flush_waiting(MpConn *c, MpDeliveries *out)
+static VOID mp_rcv_flush_waiting(MpAdapter *a, MpConn *c,
+                                 MpDeliveries *out)
 {
+    PNET_BUFFER_LIST rcvs = NULL, *tail = &rcvs;
+
+    /* Posted and never completed (a poisoned connection's) first */
+    for (ULONG k = c->rcv_next - c->rcv.count; k != c->rcv_next; k++) {
+        MpReq *r = &c->rcv_req[k % MP_CONN_RCVS];
+
+        mp_nbl_done(a, r->nbl, 0, NDIS_STATUS_UPLOAD_IN_PROGRESS);
+        mp_append(&tail, r->nbl);
+    }
+    c->rcv.count = 0;
+    if (rcvs && out->nrcv < ARRAYSIZE(out->rcv)) {
+        *tail = c->rcv_wait;
+        c->rcv_wait = rcvs;
+    }
     if (c->rcv_wait && out->nrcv < ARRAYSIZE(out->rcv)) {
         for (PNET_BUFFER_LIST l = c->rcv_wait; l; l = l->Next) {
             l->Status = NDIS_STATUS_UPLOAD_IN_PROGRESS;
@@ -943,12 +773,12 @@ static VOID mp_rcv_flush_waiting(MpConn *c, MpDeliveries *out)
     }
 }
 
-/* Under the lock: a terminated connection's receives that never got in */
+/* Under the lock: what a terminated connection still had, completed */
 VOID mp_conn_terminated(MpAdapter *a, MpConn *c,
                         MpDeliveries *out)
 {
-    mp_sq_flush_waiting(c, out);
-    mp_rcv_flush_waiting(c, out);
+    mp_sq_flush_waiting(a, c, out);
+    mp_rcv_flush_waiting(a, c, out);
     mp_conn_free(a, c);
 }
 
@@ -962,7 +792,7 @@ NDIS_STATUS mp_conn_io_start(MpAdapter *a)
             .Size = sizeof(dma),
         },
         .Flags = NDIS_SG_DMA_64_BIT_ADDRESS,
-        .MaximumPhysicalMapping = 256 * 1024,
+        .MaximumPhysicalMapping = MP_MAX_MAPPING,
         .ProcessSGListHandler = mp_sg_done,
     };
 
@@ -1068,36 +898,5 @@ VOID mp_conn_io_stop(MpAdapter *a)
     }
     if (a->dma) {
         NdisMDeregisterScatterGatherDma(a->dma);
-    }
-}
-
-/* Outside the lock: what the DPC or a handler collected, in order */
-VOID mp_deliver(MpAdapter *a, MpDeliveries *out)
-{
-    mp_conn_deliver(a, out);
-    mp_jobs_deliver(a, out);
-}
-
-/*
- * After NdisMInitiateOffloadComplete returned: the connections it
- * offloaded may indicate received data now, and the one that came first
- * goes up.
- */
-VOID mp_announce(MpAdapter *a, struct MpJob *job)
-{
-    for (ULONG i = 0; i < MP_MAX_OFFLOADS; i++) {
-        MpConn *c = a->conn[i];
-        BOOLEAN ind;
-
-        NdisAcquireSpinLock(&a->lock);
-        ind = c->tag == job && c->has_ind;
-        if (c->tag == job) {
-            c->tag = NULL;
-            c->announced = TRUE;
-        }
-        NdisReleaseSpinLock(&a->lock);
-        if (ind) {
-            mp_indicate(a, c);
-        }
     }
 }

@@ -218,8 +218,9 @@ static VOID mp_admin_cq(MpAdapter *a, MpPass *p)
                 p->oid_status[p->noid++] =
                     CHIMNEY_CQE_STATUS(cqe.type_status) ?
                     NDIS_STATUS_FAILURE : NDIS_STATUS_SUCCESS;
-            } else if (a->chimney) {
-                mp_job_admin_done(a, &cqe, &p->chimney);
+            } else if (a->chimney &&
+                       !mp_job_admin_done(a, &cqe, &p->chimney)) {
+                mp_fwd_done(a, &cqe, &p->chimney);      /* refused */
             }
             break;
         }
@@ -560,6 +561,7 @@ static BOOLEAN mp_tx_one(MpAdapter *a, PNET_BUFFER_LIST nbl,
         return FALSE;
     }
     kind = mp_frame_kind(a->data + off);
+    chimney_guest_flow_seen(&a->flows, a->data + off, nb->DataLength);
     a->stats.tx_frames[kind]++;
     a->stats.tx_bytes[kind] += nb->DataLength;
     chimney_guest_l2_tx_desc(&d, a->data_pa.QuadPart + off, nb->DataLength,

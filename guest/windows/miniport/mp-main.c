@@ -46,6 +46,9 @@ static NDIS_OID mp_oids[] = {
     OID_GEN_CURRENT_LOOKAHEAD,
     OID_802_3_MULTICAST_LIST,
     OID_TCP_CONNECTION_OFFLOAD_PARAMETERS,
+    OID_TCP_OFFLOAD_PARAMETERS,
+    OID_TCP4_OFFLOAD_STATS,
+    OID_IP4_OFFLOAD_STATS,
 };
 
 /* Either attributes structure; NDIS tells them apart by the header */
@@ -182,7 +185,8 @@ static NDIS_STATUS mp_set_offload(MpAdapter *a)
     }
     a->tcp = *t;
     a->chimney = TRUE;
-    if (!mp_offload_enabled(a)) {
+    a->offload_off = !mp_offload_enabled(a);
+    if (a->offload_off) {
         current.SupportIPv4 = NDIS_OFFLOAD_NOT_SUPPORTED;
         current.TcpConnectionOffloadCapacity = 0;
     }
@@ -276,6 +280,7 @@ static NDIS_STATUS mp_offload_params(MpAdapter *a,
         return NDIS_STATUS_INVALID_DATA;
     }
     info->BytesDone = info->InformationBufferLength;
+    a->ticks_per_second = cmd.param[CHIMNEY_PARAM_TICKS_PER_SECOND];
     return mp_datapath_admin(a, &cmd, request);
 }
 
@@ -317,7 +322,7 @@ static NDIS_STATUS mp_statistics(MpAdapter *a,
             .Revision = NDIS_STATISTICS_INFO_REVISION_1,
             .Size = NDIS_SIZEOF_STATISTICS_INFO_REVISION_1,
         },
-        .SupportedStatistics = MP_STATS_SUPPORTED,
+        .SupportedStatistics = MP_STATS_VALID,
     };
     MpL2Stats s;
 
@@ -386,12 +391,138 @@ static NDIS_STATUS mp_query(MpAdapter *a,
     }
 }
 
+/*
+ * The offload target's statistics.  The driver counts what passes
+ * through it: connections established (offloaded, not reset), resets
+ * received, resets sent.  Segments and datagrams are the device's to
+ * count; chimney-nic does not report them to the driver yet, so those
+ * fields are 0.
+ */
+static NDIS_STATUS mp_offload_stats(MpAdapter *a,
+                                    NDIS_OID_REQUEST_INFO *info, BOOLEAN set)
+{
+    TCP_OFFLOAD_STATS tcp = { 0 };
+    IP_OFFLOAD_STATS ip = { 0 };
+
+    if (set) {
+        NdisAcquireSpinLock(&a->lock);
+        a->reset_established = 0;
+        a->out_resets = 0;
+        NdisReleaseSpinLock(&a->lock);
+        info->BytesDone = info->InformationBufferLength;
+        return NDIS_STATUS_SUCCESS;
+    }
+    if (info->Oid == OID_IP4_OFFLOAD_STATS) {
+        return mp_answer(info, &ip, sizeof(ip));
+    }
+    NdisAcquireSpinLock(&a->lock);
+    for (ULONG i = 0; a->chimney && i < MP_MAX_OFFLOADS; i++) {
+        MpConn *c = a->conn[i];
+
+        tcp.CurrentlyEstablished += c->obj.used && c->announced &&
+                                    !c->aborted;
+    }
+    tcp.ResetEstablished = a->reset_established;
+    tcp.OutResets = a->out_resets;
+    NdisReleaseSpinLock(&a->lock);
+    return mp_answer(info, &tcp, sizeof(tcp));
+}
+
+/* A status indication of the adapter (no buffer: @buf NULL) */
+static VOID mp_indicate_status(MpAdapter *a, NDIS_STATUS code, PVOID buf,
+                               ULONG len)
+{
+    NDIS_STATUS_INDICATION ind = {
+        .Header = {
+            .Type = NDIS_OBJECT_TYPE_STATUS_INDICATION,
+            .Revision = NDIS_STATUS_INDICATION_REVISION_1,
+            .Size = sizeof(ind),
+        },
+        .SourceHandle = a->miniport,
+        .StatusCode = code,
+        .StatusBuffer = buf,
+        .StatusBufferSize = len,
+    };
+
+    NdisMIndicateStatusEx(a->miniport, &ind);
+}
+
+/*
+ * OID_TCP_OFFLOAD_PARAMETERS: chimney on or off at run time.  Off, no
+ * initiate succeeds and the host is asked to upload what is offloaded
+ * (NDIS_STATUS_UPLOAD_ALL); either way the current task offload
+ * configuration is indicated, as the OID's page requires.  The task
+ * offloads (checksums, LSO) the device does not have stay off.
+ */
+static NDIS_STATUS mp_task_offload_params(MpAdapter *a,
+                                          NDIS_OID_REQUEST_INFO *info)
+{
+    static const NDIS_OFFLOAD none = {
+        .Header = {
+            .Type = NDIS_OBJECT_TYPE_OFFLOAD,
+            .Revision = NDIS_OFFLOAD_REVISION_1,
+            .Size = NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_1,
+        },
+    };
+    PNDIS_OFFLOAD_PARAMETERS p = info->InformationBuffer;
+    BOOLEAN upload = FALSE;
+    NDIS_OFFLOAD current = none;
+
+    if (info->InformationBufferLength <
+        NDIS_SIZEOF_OFFLOAD_PARAMETERS_REVISION_1) {
+        info->BytesNeeded = NDIS_SIZEOF_OFFLOAD_PARAMETERS_REVISION_1;
+        return NDIS_STATUS_INVALID_LENGTH;
+    }
+    if (p->TcpConnectionIPv4 >
+        NDIS_OFFLOAD_PARAMETERS_CONNECTION_OFFLOAD_ENABLED) {
+        return NDIS_STATUS_INVALID_DATA;
+    }
+    NdisAcquireSpinLock(&a->lock);
+    if (p->TcpConnectionIPv4 != NDIS_OFFLOAD_PARAMETERS_NO_CHANGE) {
+        a->offload_off = p->TcpConnectionIPv4 ==
+                         NDIS_OFFLOAD_PARAMETERS_CONNECTION_OFFLOAD_DISABLED;
+    }
+    for (ULONG i = 0; a->offload_off && a->chimney && i < MP_MAX_OFFLOADS;
+         i++) {
+        upload |= a->conn[i]->obj.used;
+    }
+    NdisReleaseSpinLock(&a->lock);
+    info->BytesDone = info->InformationBufferLength;
+    mp_indicate_status(a, NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG, &current,
+                       sizeof(current));
+    if (upload) {
+        mp_indicate_status(a, NDIS_STATUS_UPLOAD_ALL, NULL, 0);
+    }
+    return NDIS_STATUS_SUCCESS;
+}
+
+NDIS_STATUS mp_chimney_oid(MpAdapter *a, PNDIS_OID_REQUEST request)
+{
+    NDIS_OID_REQUEST_INFO *info = &request->Info;
+    BOOLEAN set = request->RequestType == NdisRequestSetInformation;
+
+    if (!set && request->RequestType != NdisRequestQueryInformation &&
+        request->RequestType != NdisRequestQueryStatistics) {
+        return NDIS_STATUS_NOT_SUPPORTED;
+    }
+    if (info->Oid == OID_TCP_OFFLOAD_PARAMETERS) {
+        return set ? mp_task_offload_params(a, info) :
+                     NDIS_STATUS_NOT_SUPPORTED;
+    }
+    return mp_offload_stats(a, info, set);
+}
+
 /* Filter settings are taken (the device does not filter); chimney's */
 static NDIS_STATUS mp_oid_request(NDIS_HANDLE adapter,
                                   PNDIS_OID_REQUEST request)
 {
     NDIS_OID_REQUEST_INFO *info = &request->Info;
 
+    if (info->Oid == OID_TCP4_OFFLOAD_STATS ||
+        info->Oid == OID_IP4_OFFLOAD_STATS ||
+        info->Oid == OID_TCP_OFFLOAD_PARAMETERS) {
+        return mp_chimney_oid(adapter, request);
+    }
     if (request->RequestType == NdisRequestQueryInformation ||
         request->RequestType == NdisRequestQueryStatistics) {
         return mp_query(adapter, info);

@@ -71,11 +71,16 @@ static VOID mp_block_failed(MpJob *job, Block b, NDIS_STATUS st)
                                job->op == MP_JOB_INITIATE);
 }
 
-static VOID mp_fail_all(Block root)
+/*
+ * Every block of a call that cannot run.  Only an initiate may say
+ * RESOURCES; the other operations know SUCCESS and FAILURE alone
+ * (chimney.md 4.5).
+ */
+static VOID mp_fail_all(Block root, NDIS_STATUS st)
 {
     for (Block b = root; b; b = b->NextBlock) {
-        mp_fail_all(b->DependentBlockList);
-        b->Status = NDIS_STATUS_RESOURCES;
+        mp_fail_all(b->DependentBlockList, st);
+        b->Status = st;
     }
 }
 
@@ -98,6 +103,11 @@ static ULONG mp_min(ULONG a, ULONG b)
     return a < b ? a : b;
 }
 
+static ULONG mp_ticks(MpAdapter *a)
+{
+    return a->ticks_per_second ? a->ticks_per_second : 100;
+}
+
 static ULONG mp_prepare_neighbor(MpAdapter *a, MpJob *job,
                                  Block b, ChimneyAdminCmd *cmd)
 {
@@ -118,6 +128,9 @@ static ULONG mp_prepare_neighbor(MpAdapter *a, MpJob *job,
         mp_block_failed(job, b, NDIS_STATUS_OFFLOAD_NEIGHBOR_ENTRIES);
         return STEP_DONE;
     }
+    /* The host last saw the neighbor reachable HostReachabilityDelta ago */
+    o->progress_ms = mp_now_ms() - (ULONG64)c->HostReachabilityDelta *
+                     1000 / mp_ticks(a);
     memset(ns, 0, sizeof(*ns));
     memcpy(ns->src_mac, own_mac ? a->id.mac : k->DlSourceAddress, 6);
     memcpy(ns->dst_mac, c->DlDestinationAddress, 6);
@@ -205,6 +218,16 @@ static ULONG mp_offload_tcp_command(MpAdapter *a, MpJob *job,
             return STEP_DONE;
         }
     }
+    /*
+     * The DDI does not say in which byte order the ports come; network
+     * order is assumed, and a segment of the connection the host sent
+     * through us before the offload shows whether that holds.
+     */
+    if (chimney_guest_port_order(&a->flows, mp_state(b, 0)) ==
+        CHIMNEY_PORTS_HOST) {
+        DbgPrint("chimney-nic: TCP const ports in host byte order\n");
+        q.ports_host_order = TRUE;
+    }
     chimney_guest_tcp_offload(
         (ChimneyTcpOffload *)(a->job_mem + MP_JOB_STATE),
         mp_state(b, 0), mp_state(b, 1),
@@ -224,7 +247,9 @@ static ULONG mp_prepare_tcp(MpAdapter *a, MpJob *job,
     LONG buffered;
     ULONG n;
 
-    if (!path || path->kind != MP_KIND_PATH) {
+    if (!path || path->kind != MP_KIND_PATH ||
+        chimney_guest_tcp_cached_unsupported(mp_state(b, 1))) {
+        /* An 802.1p priority the device cannot tag: the host keeps it */
         mp_block_failed(job, b, NDIS_STATUS_FAILURE);
         return STEP_DONE;
     }
@@ -341,6 +366,12 @@ static ULONG mp_prepare_update(MpAdapter *a, MpJob *job,
         static const ChimneyNdisTcpDelegated d;
         ChimneyGuestTcpQueues q = { 0 };
 
+        /* Restarts, a new receive window, a priority: not the device's */
+        if (chimney_guest_tcp_cached_unsupported(mp_state(b, 0))) {
+            b->Status = NDIS_STATUS_FAILURE;
+            return STEP_DONE;
+        }
+
         chimney_guest_tcp_offload((ChimneyTcpOffload *)state, &k,
                                   mp_state(b, 0), &d, &q);
         break;
@@ -388,9 +419,11 @@ static ULONG mp_prepare(MpAdapter *a, MpJob *job, Block b,
     default:                        /* query */
         if (o->kind != MP_KIND_TCP) {
             if (o->kind == MP_KIND_NEIGHBOR) {
-                /* The device keeps no reachability of its own */
+                /* TCP ticks since a connection over it made progress */
                 ((PNEIGHBOR_OFFLOAD_STATE_DELEGATED)mp_state(b, 0))
-                    ->NicReachabilityDelta = 0;
+                    ->NicReachabilityDelta =
+                    (ULONG)((mp_now_ms() - o->progress_ms) * mp_ticks(a) /
+                            1000);
             }
             return STEP_DONE;
         }
@@ -597,11 +630,14 @@ static VOID mp_job_start(MpAdapter *a, ULONG op, Block root)
     MpJob *job = NdisAllocateMemoryWithTagPriority(
         a->miniport, sizeof(*job), MP_POOL_TAG, NormalPoolPriority);
 
-    if (!job || !a->chimney) {
+    if (!job || !a->chimney ||
+        (op == MP_JOB_INITIATE && a->offload_off)) {
+        /* Turned off: nothing is offloaded until it is turned on */
         if (job) {
             NdisFreeMemory(job, sizeof(*job), 0);
         }
-        mp_fail_all(root);
+        mp_fail_all(root, op == MP_JOB_INITIATE && !job ?
+                          NDIS_STATUS_RESOURCES : NDIS_STATUS_FAILURE);
         mp_ndis_complete(a, op, root);
         return;
     }

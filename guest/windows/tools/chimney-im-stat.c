@@ -97,6 +97,7 @@ int main(int argc, char **argv)
     printf("connections offloaded                 %llu\n", c.offloads);
     printf("offloads failed                       %llu\n", c.offload_failures);
     printf("connections terminated                %llu\n", c.terminates);
+    printf("completions after the adapter halted  %llu\n", c.after_halt);
     CloseHandle(h);
     return 0;
 }

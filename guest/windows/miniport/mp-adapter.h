@@ -203,6 +203,7 @@ typedef struct MpConn {
     BOOLEAN more;               /* in an MpDeliveries' more[] */
     BOOLEAN starved;            /* a mapping failed: the rest is uploaded */
     BOOLEAN want_upload;        /* TcpIndicateRetrieve still to be made */
+    BOOLEAN upload_asked;       /* TcpIndicateRetrieve made: never twice */
     BOOLEAN offloaded;          /* OFFLOAD_TCP succeeded */
     BOOLEAN announced;          /* NdisMInitiateOffloadComplete returned */
     BOOLEAN aborted;            /* reset: no longer established */

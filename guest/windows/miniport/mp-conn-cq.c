@@ -41,11 +41,28 @@ static BOOLEAN mp_event(MpConn *c, ULONG type, ULONG info,
     return TRUE;
 }
 
-/* TcpIndicateRetrieve (UploadRequested) for a starved connection, once */
+/*
+ * TcpIndicateRetrieve for @c, once: a starved connection asks for its
+ * upload, and the device may ask too (it refuses the empty entries that
+ * keep the order); NDIS hears the first of them only.
+ */
+static BOOLEAN mp_ask_upload(MpConn *c, ULONG reason, MpDeliveries *out)
+{
+    if (c->upload_asked) {
+        return TRUE;
+    }
+    if (!mp_event(c, TcpIndicateRetrieve, reason, out)) {
+        return FALSE;
+    }
+    c->upload_asked = TRUE;
+    return TRUE;
+}
+
+/* The upload a starved connection still has to ask for */
 static VOID mp_upload_request(MpConn *c, MpDeliveries *out)
 {
     if (c->want_upload &&
-        mp_event(c, TcpIndicateRetrieve, CHIMNEY_UPLOAD_REQUESTED, out)) {
+        mp_ask_upload(c, CHIMNEY_UPLOAD_REQUESTED, out)) {
         c->want_upload = FALSE;
     }
 }
@@ -292,10 +309,11 @@ VOID mp_conn_cq_drain(MpAdapter *a, MpDeliveries *out)
                 c->aborted = TRUE;          /* for TCP_OFFLOAD_STATS */
                 a->reset_established++;
             }
-            if (!mp_event(c, cqe.aux == CHIMNEY_EVENT_ABORT ? TcpIndicateAbort :
-                          cqe.aux == CHIMNEY_EVENT_DISCONNECT ?
-                          TcpIndicateDisconnect : TcpIndicateRetrieve,
-                          cqe.info, out)) {
+            if (!(cqe.aux == CHIMNEY_EVENT_ABORT ?
+                  mp_event(c, TcpIndicateAbort, cqe.info, out) :
+                  cqe.aux == CHIMNEY_EVENT_DISCONNECT ?
+                  mp_event(c, TcpIndicateDisconnect, cqe.info, out) :
+                  mp_ask_upload(c, cqe.info, out))) {
                 DbgPrint("chimney-nic: event dropped on %lx\n", c->obj.id);
             }
             break;

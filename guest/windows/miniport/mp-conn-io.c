@@ -661,6 +661,7 @@ MpConn *mp_conn_new(MpAdapter *a)
     c->more = FALSE;
     c->starved = FALSE;
     c->want_upload = FALSE;
+    c->upload_asked = FALSE;
     c->offloaded = FALSE;
     c->announced = FALSE;
     c->aborted = FALSE;

@@ -35,6 +35,7 @@ static void print_machine(const ChimneyImCounters *c)
     printf("offloads=%llu\n", c->offloads);
     printf("offload_failures=%llu\n", c->offload_failures);
     printf("terminates=%llu\n", c->terminates);
+    printf("after_halt=%llu\n", c->after_halt);
 }
 
 int main(int argc, char **argv)

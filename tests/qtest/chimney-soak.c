@@ -95,6 +95,7 @@ typedef struct Soak {
     char *first_early;
     bool tty;
     gint64 last_line;
+    uint64_t last_acked;            /* in the last progress line */
     QChimneyFixture f;
     QChimneyRelay relay;
     QChimneyKernelPeer peer;
@@ -244,7 +245,8 @@ static void soak_completed(QChimneyStreamStats *st, const ChimneyCqe *cqe)
                       k < s->sent[i] ? "a second completion" :
                       k < s->sends ? "out of order" : "never posted");
         }
-        need = (uint64_t)++s->sent[i] * CHUNK;
+        s->sent[i]++;
+        need = (uint64_t)s->sent[i] * CHUNK;
         break;
     case CHIMNEY_CQE_DISCONNECT:
         if (s->disconnects[i]++) {
@@ -285,15 +287,17 @@ static void soak_progress(QChimneyStreamStats *st, bool last)
     gint64 now = g_get_monotonic_time();
     g_autofree char *took = elapsed(now - st->start);
 
-    if (!last && !s->tty && now - s->last_line < 10 * G_USEC_PER_SEC) {
+    if (!s->tty && (last ? st->acked == s->last_acked :
+                    now - s->last_line < 10 * G_USEC_PER_SEC)) {
         return;
     }
     s->last_line = now;
+    s->last_acked = st->acked;
     printf("%sprogress: %5.1f %%  %" PRIu64 " of %" PRIu64 " MiB "
            "acknowledged  %.1f MiB/s  %s  relay dropped %" PRIu64 "%s",
            s->tty ? "\r" : "", 100.0 * st->acked / st->total,
            st->acked >> 20, st->total >> 20,
-           (st->acked / 1048576.0) / MAX((now - st->start) / 1e6, 1e-6),
+           (st->acked / 1048576.0) / MAX((now - st->start) / 1e6, 0.000001),
            took, qatomic_read(&s->relay.dropped),
            s->tty && !last ? "  " : "\n");
     fflush(stdout);
@@ -305,6 +309,14 @@ static uint64_t stat_field(const char *line, const char *key)
     const char *p = strstr(line, k);
 
     return p ? g_ascii_strtoull(p + strlen(k), NULL, 10) : 0;
+}
+
+static void on_alarm(void (*handler)(int))
+{
+    struct sigaction sa = { .sa_handler = handler };
+
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
 }
 
 static void start(void)
@@ -325,9 +337,9 @@ static void start(void)
      * The sink ends itself after 300 s, the qtests' safety net; a soak
      * runs longer, so it starts with SIGALRM ignored and we end it.
      */
-    signal(SIGALRM, SIG_IGN);
+    on_alarm(SIG_IGN);
     qchimney_kernel_peer_start(&soak.peer, soak.nconns, 0, "0", false);
-    signal(SIGALRM, SIG_DFL);
+    on_alarm(SIG_DFL);
     qchimney_kernel_fx_start(&soak.f, &soak.relay, &soak.peer,
                              opt_loss / 100, opt_dup / 100,
                              opt_reorder / 100, opt_seed);
@@ -353,6 +365,7 @@ static void start(void)
         }
         qchimney_relay_set_lossy(&soak.relay, true);
         soak.st.start = soak.last_line = g_get_monotonic_time();
+        soak.last_acked = UINT64_MAX;
         qchimney_stream_run_stats(&soak.f, hc, soak.nconns, soak.sends, buf,
                                   sgl, true, &soak.st);
     }
@@ -400,7 +413,7 @@ int main(int argc, char **argv)
 
     start();
     t_end = g_get_monotonic_time();
-    secs = MAX((t_end - s->st.start) / 1e6, 1e-6);
+    secs = MAX((t_end - s->st.start) / 1e6, 0.000001);
     soak_progress(&s->st, true);
     for (int i = 0; i < s->nconns; i++) {
         complete &= !s->st.stopped[i];
@@ -410,7 +423,7 @@ int main(int argc, char **argv)
 
     /* The sink's view, once every connection closed both ways */
     if (complete) {
-        signal(SIGALRM, sink_silent);
+        on_alarm(sink_silent);
         alarm(120);
         for (int n = 0; n < s->nconns; n++) {
             unsigned port;

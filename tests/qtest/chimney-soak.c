@@ -229,11 +229,12 @@ static void soak_completed(QChimneyStreamStats *st, const ChimneyCqe *cqe)
 {
     Soak *s = container_of(st, Soak, st);
     int i = CHIMNEY_CONN_INDEX(cqe->obj);
-    uint64_t want = (uint64_t)i << 32 | s->sent[i], need, seen;
+    uint64_t want, need, seen;
 
     if (i >= s->nconns) {
         soak_fail("a completion for connection %d, which is not ours", i);
     }
+    want = (uint64_t)i << 32 | s->sent[i];
     switch (CHIMNEY_CQE_TYPE(cqe->type_status)) {
     case CHIMNEY_CQE_SEND:
         if (cqe->cookie != want) {

@@ -41,6 +41,10 @@ OUR_FILES=(hw/net/chimney
            tests/qtest/libqos/chimney-relay.c
            tests/qtest/libqos/chimney-relay.h
            tests/qtest/libqos/chimney-qgraph.c
+           tests/qtest/chimney-soak.c
+           tests/qtest/libqos/chimney-kernel.c
+           tests/qtest/libqos/chimney-kernel.h
+           tests/qtest/libqos/chimney-prog.c tests/qtest/libqos/chimney-prog.h
            tests/unit/test-chimney-tcp.c tests/unit/test-chimney-guest.c
            tests/unit/test-chimney-guest-ndis.c
            tests/windows

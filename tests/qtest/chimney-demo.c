@@ -20,6 +20,7 @@
 #include "qobject/qdict.h"
 #include "libqtest.h"
 #include "libqos/chimney-slirp.h"
+#include "libqos/chimney-prog.h"
 
 #define CHUNK       QCHIMNEY_STREAM_CHUNK
 #define MAX_CONNS   QCHIMNEY_STREAM_CONNS
@@ -44,39 +45,6 @@ static const GOptionEntry options[] = {
     { NULL }
 };
 
-static const char *status_name(unsigned st)
-{
-    static const char *const names[] = {
-        [CHIMNEY_ST_SUCCESS] = "SUCCESS",
-        [CHIMNEY_ST_INVALID_OPCODE] = "INVALID_OPCODE",
-        [CHIMNEY_ST_INVALID_PARAM] = "INVALID_PARAM",
-        [CHIMNEY_ST_INVALID_ID] = "INVALID_ID",
-        [CHIMNEY_ST_IN_USE] = "IN_USE",
-        [CHIMNEY_ST_DMA_ERROR] = "DMA_ERROR",
-        [CHIMNEY_ST_BAD_DESCRIPTOR] = "BAD_DESCRIPTOR",
-        [CHIMNEY_ST_NO_RESOURCES] = "NO_RESOURCES",
-        [CHIMNEY_ST_INVALID_STATE] = "INVALID_STATE",
-        [CHIMNEY_ST_STALE_GENERATION] = "STALE_GENERATION",
-        [CHIMNEY_ST_REQUEST_ABORTED] = "REQUEST_ABORTED",
-        [CHIMNEY_ST_UPLOAD_IN_PROGRESS] = "UPLOAD_IN_PROGRESS",
-    };
-
-    return st < ARRAY_SIZE(names) && names[st] ? names[st] : "unknown";
-}
-
-static G_NORETURN G_GNUC_PRINTF(1, 2) void usage_error(const char *fmt, ...)
-{
-    g_autofree char *msg = NULL;
-    va_list ap;
-
-    va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    fflush(stdout);
-    fprintf(stderr, "chimney-demo: %s (see --help)\n", msg);
-    exit(2);
-}
-
 /* A check inside the run failed: glib said which; QEMU is gone by now. */
 static void run_aborted(gpointer data)
 {
@@ -84,11 +52,6 @@ static void run_aborted(gpointer data)
     fprintf(stderr, "chimney-demo: FAILED: the run stopped at a failed "
             "check (above)\n");
     _exit(1);
-}
-
-/* libqtest's g_test_message()s ("starting QEMU: ...") are not the demo's */
-static void drop_print(const gchar *string)
-{
 }
 
 static void progress(QChimneyStreamStats *st, bool last)
@@ -130,50 +93,32 @@ static void parse_options(int argc, char **argv)
         "completion succeeded (or failed only because --rules has a fail=\n"
         "rule), 1 when the run failed, 2 on a bad command line.\n");
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-        usage_error("%s", err->message);
+        qchimney_usage("%s", err->message);
     }
     if (argc > 1) {
-        usage_error("unexpected argument '%s'", argv[1]);
+        qchimney_usage("unexpected argument '%s'", argv[1]);
     }
     if (opt_conns < 1 || opt_conns > MAX_CONNS) {
-        usage_error("--conns %d: give 1 to %d connections", opt_conns,
-                    MAX_CONNS);
+        qchimney_usage("--conns %d: give 1 to %d connections", opt_conns,
+                       MAX_CONNS);
     }
     if (opt_mib < 1 || opt_mib > MAX_MIB) {
-        usage_error("--mib %d: give 1 to %d MiB", opt_mib, MAX_MIB);
+        qchimney_usage("--mib %d: give 1 to %d MiB", opt_mib, MAX_MIB);
     }
     if (opt_rules && !*opt_rules) {
         opt_rules = NULL;
     }
     if (opt_pcap && !*opt_pcap) {
-        usage_error("--pcap needs a file name");
+        qchimney_usage("--pcap needs a file name");
     }
     if (opt_pcap) {
         int fd = open(opt_pcap, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
         if (fd < 0) {
-            usage_error("--pcap %s: %s", opt_pcap, strerror(errno));
+            qchimney_usage("--pcap %s: %s", opt_pcap, strerror(errno));
         }
         close(fd);
     }
-}
-
-/* Without QTEST_QEMU_BINARY: the QEMU of the build this program is in */
-static void find_qemu(const char *argv0)
-{
-    g_autofree char *dir = g_path_get_dirname(argv0);
-    g_autofree char *qemu = g_build_filename(dir, "..", "..",
-                                             "qemu-system-x86_64", NULL);
-
-    if (g_getenv("QTEST_QEMU_BINARY")) {
-        return;
-    }
-    if (!g_file_test(qemu, G_FILE_TEST_IS_EXECUTABLE)) {
-        fprintf(stderr, "chimney-demo: no QEMU: set QTEST_QEMU_BINARY to a "
-                "qemu-system-x86_64 with chimney-nic\n");
-        exit(1);
-    }
-    g_setenv("QTEST_QEMU_BINARY", qemu, true);
 }
 
 /* The rules are QEMU's to check: refused ones are a bad command line. */
@@ -193,7 +138,7 @@ static void check_rules(QChimneyFixture *f)
 
         qobject_unref(rsp);
         qchimney_fx_quit(f);
-        usage_error("--rules '%s': %s", opt_rules, desc);
+        qchimney_usage("--rules '%s': %s", opt_rules, desc);
     }
     qobject_unref(rsp);
     qchimney_set_rules(f, "");      /* not yet: once offloaded */
@@ -271,8 +216,7 @@ int main(int argc, char **argv)
     nconns = opt_conns;
     sends = MAX(opt_mib * 1048576ull / nconns / CHUNK, 1);
     total = (uint64_t)sends * nconns * CHUNK;
-    find_qemu(argv[0]);
-    g_set_print_handler(drop_print);
+    qchimney_prog_init(argv[0]);
     qtest_add_abrt_handler(run_aborted, NULL);
     bring_up(&f);
 
@@ -347,7 +291,8 @@ int main(int argc, char **argv)
            st.statuses[CHIMNEY_ST_SUCCESS], other);
     for (unsigned s = 1; s < ARRAY_SIZE(st.statuses); s++) {
         if (st.statuses[s]) {
-            printf(" (%s %" PRIu64 ")", status_name(s), st.statuses[s]);
+            printf(" (%s %" PRIu64 ")", qchimney_status_name(s),
+                   st.statuses[s]);
         }
     }
     printf("\n");

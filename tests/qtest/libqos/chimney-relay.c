@@ -83,7 +83,12 @@ static void relay_to_qemu(QChimneyRelay *r, const uint8_t *f, size_t len)
         { .iov_base = &be, .iov_len = 4 },
         { .iov_base = (void *)f, .iov_len = len },
     };
+    void (*to_qemu)(void *, const uint8_t *, size_t) =
+        qatomic_load_acquire(&r->to_qemu);
 
+    if (to_qemu) {
+        to_qemu(r->opaque, f, len);
+    }
     iov_send(r->sock, iov, 2, 0, 4 + len);
 }
 
@@ -276,6 +281,16 @@ void qchimney_relay_start(QChimneyRelay *r, int sock, int tap, double loss,
 void qchimney_relay_set_lossy(QChimneyRelay *r, bool lossy)
 {
     qatomic_set(&r->lossy, lossy);
+}
+
+void qchimney_relay_observe(QChimneyRelay *r,
+                            void (*to_qemu)(void *opaque,
+                                            const uint8_t *frame,
+                                            size_t len),
+                            void *opaque)
+{
+    r->opaque = opaque;
+    qatomic_store_release(&r->to_qemu, to_qemu);
 }
 
 void qchimney_relay_stop(QChimneyRelay *r)

@@ -53,6 +53,9 @@ typedef struct QChimneyRelay {
     bool stop;
     GThread *thread;
     uint64_t dropped, duplicated, reordered;
+    /* qchimney_relay_observe()'s */
+    void (*to_qemu)(void *opaque, const uint8_t *frame, size_t len);
+    void *opaque;
 } QChimneyRelay;
 
 /* Relay between QEMU's socket netdev @sock and @tap, seeded */
@@ -60,6 +63,15 @@ void qchimney_relay_start(QChimneyRelay *r, int sock, int tap, double loss,
                           double dup, double reorder);
 /* Drop, duplicate and reorder from now on */
 void qchimney_relay_set_lossy(QChimneyRelay *r, bool lossy);
+/*
+ * From now on @to_qemu sees every frame the relay gives QEMU, in the
+ * relay's thread, before QEMU gets it (what QEMU acts on was seen).
+ */
+void qchimney_relay_observe(QChimneyRelay *r,
+                            void (*to_qemu)(void *opaque,
+                                            const uint8_t *frame,
+                                            size_t len),
+                            void *opaque);
 void qchimney_relay_stop(QChimneyRelay *r);
 
 #endif /* CONFIG_LINUX */

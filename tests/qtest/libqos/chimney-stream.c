@@ -202,6 +202,9 @@ void qchimney_stream_run_stats(QChimneyFixture *f, QChimneyConn *hc,
             /* a long run: no progress for 30 s is what ends it */
             deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
         }
+        if (st && st->completed) {
+            st->completed(st, &cqe);
+        }
         {
             int i = CHIMNEY_CONN_INDEX(cqe.obj);
             uint8_t status = CHIMNEY_CQE_STATUS(cqe.type_status);

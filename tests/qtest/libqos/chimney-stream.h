@@ -49,6 +49,8 @@ struct QChimneyStreamStats {
     /* called at most twice a second, and once with @last at the end */
     void (*progress)(QChimneyStreamStats *st, bool last);
     bool tolerant;
+    /* sees every completion of the run, before it is checked */
+    void (*completed)(QChimneyStreamStats *st, const ChimneyCqe *cqe);
     bool stalled;               /* nothing completed for too long */
     bool stopped[QCHIMNEY_STREAM_CONNS];    /* ended early, and why */
     uint8_t stop_event[QCHIMNEY_STREAM_CONNS];

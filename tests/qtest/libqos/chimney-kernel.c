@@ -1,0 +1,102 @@
+/*
+ * libqos chimney-nic with the Linux kernel's TCP as the peer: a fixture
+ *
+ * See chimney-kernel.h.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/bswap.h"
+#include "pci-pc.h"
+#include "malloc-pc.h"
+#include "chimney-stream.h"
+#include "chimney-kernel.h"
+
+#ifdef CONFIG_LINUX
+
+void qchimney_kernel_fx_start(QChimneyFixture *f, QChimneyRelay *relay,
+                              QChimneyKernelPeer *peer, double loss,
+                              double dup, double reorder, uint32_t seed)
+{
+    uint64_t ring;
+    int sv[2];
+
+    /*
+     * QEMU, with the relay as its wire; no CPU runs: no vapic option ROM
+     * (and no complaint that it is not there)
+     */
+    memset(f, 0, sizeof(*f));
+    g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    f->qts = qtest_initf("-M pc -m 512M -nodefaults "
+                         "-global apic-common.vapic=off "
+                         "-netdev socket,fd=%d,id=n0 "
+                         "-device chimney-nic,netdev=n0,id=nic0,"
+                         "mac=" QCHIMNEY_MAC, sv[1]);
+    close(sv[1]);
+    f->sock = -1;
+    qchimney_relay_start(relay, sv[0], peer->tap_fd, loss, dup, reorder);
+    /* not lossy yet: the relay's thread has not drawn from it */
+    g_rand_set_seed(relay->rand, seed);
+    pc_alloc_init(&f->alloc, f->qts, ALLOC_NO_FLAGS);
+    f->bus = qpci_new_pc(f->qts, &f->alloc);
+    qchimney_fx_start(f, &(QChimneyConfig) {
+        .rx_buffers = 32, .rx_own_cq = true,
+    });
+    ring = QEMU_ALIGN_UP(guest_alloc(&f->alloc, 1024 * 32 + 64), 64);
+    qtest_memset(f->qts, ring, 0, 1024 * 32);
+    g_assert_cmpuint(qchimney_create_cq(&f->c, 2, ring, 1024, 2, 0, 0), ==,
+                     0);
+    /* A lossy wire: allow 15 retransmissions, as Linux does */
+    qchimney_set_params(&f->c, 15);
+}
+
+void qchimney_kernel_connect(QChimneyFixture *f, QChimneyConn *hc,
+                             int nconns, uint32_t rq)
+{
+    ChimneyTcpOffload o;
+
+    for (int i = 0; i < nconns; i++) {
+        qchimney_conn_setup(f, &hc[i], i, 2, QCHIMNEY_STREAM_SQ);
+        hc[i].ip = cpu_to_be32(0x0a090001);        /* 10.9.0.1 */
+        hc[i].peer_ip = cpu_to_be32(0x0a090002);   /* 10.9.0.2 */
+        hc[i].peer_port = QCHIMNEY_KERNEL_PORT;
+        if (rq) {
+            hc[i].rq_size = rq;
+            hc[i].rq_base = QEMU_ALIGN_UP(guest_alloc(&f->alloc,
+                                                      rq * 32 + 64), 64);
+        }
+        if (!i) {
+            qchimney_arp_request(&f->c, &hc[0]);
+            qchimney_arp_reply_wait(&f->c, &hc[0]);
+        } else {
+            memcpy(hc[i].peer_mac, hc[0].peer_mac, 6);
+        }
+        hc[i].iss = QCHIMNEY_KERNEL_ISS * (i + 1);
+        qchimney_tcp_syn(&f->c, &hc[i]);
+        qchimney_tcp_synack_wait(&f->c, &hc[i]);
+        if (!i) {
+            g_assert_cmpuint(qchimney_offload_neighbor(&f->c, 0, hc[0].mac,
+                                                       hc[0].peer_mac), ==,
+                             0);
+            g_assert_cmpuint(qchimney_offload_path(&f->c, 0, 0, hc[0].ip,
+                                                   hc[0].peer_ip, 1500), ==,
+                             0);
+        }
+        qchimney_tcp_block(&hc[i], 0, 2, &o);
+        g_assert_cmpuint(qchimney_offload_tcp(&f->c, &hc[i], &o, 0), ==, 0);
+    }
+}
+
+void qchimney_kernel_fx_quit(QChimneyFixture *f, QChimneyRelay *relay,
+                             QChimneyKernelPeer *peer)
+{
+    qchimney_relay_stop(relay);
+    qchimney_fx_quit(f);
+    close(relay->sock);
+    qchimney_kernel_peer_stop(peer);
+}
+
+#endif /* CONFIG_LINUX */

@@ -19,7 +19,7 @@
 #include "libqos/pci-pc.h"
 #include "libqos/malloc-pc.h"
 #include "libqos/chimney-slirp.h"
-#include "libqos/chimney-relay.h"
+#include "libqos/chimney-kernel.h"
 
 #define STREAM_CHUNK    QCHIMNEY_STREAM_CHUNK
 #define STREAM_CONNS    QCHIMNEY_STREAM_CONNS
@@ -189,8 +189,6 @@ static void test_kernel_tcp(gconstpointer opaque)
     QChimneyConn hc[STREAM_CONNS];
     uint64_t buf[STREAM_CONNS], sgl[STREAM_CONNS], ring;
     QChimneyEchoConn ec[STREAM_CONNS];
-    ChimneyTcpOffload o;
-    int sv[2];
     gint64 t0, t1;
     g_autofree char *stats = NULL;
 
@@ -200,55 +198,12 @@ static void test_kernel_tcp(gconstpointer opaque)
     }
     qchimney_kernel_peer_start(&peer, k->conns, k->rcvbuf, k->slow, k->echo);
 
-    /* QEMU, with the relay as its wire */
-    g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
-    f.qts = qtest_initf("-M pc -m 512M -nodefaults "
-                        "-netdev socket,fd=%d,id=n0 "
-                        "-device chimney-nic,netdev=n0,id=nic0,"
-                        "mac=" QCHIMNEY_MAC, sv[1]);
-    close(sv[1]);
-    f.sock = -1;
-    qchimney_relay_start(&relay, sv[0], peer.tap_fd, k->loss, k->dup,
-                         k->reorder);
-    pc_alloc_init(&f.alloc, f.qts, ALLOC_NO_FLAGS);
-    f.bus = qpci_new_pc(f.qts, &f.alloc);
-    qchimney_fx_start(&f, &(QChimneyConfig) {
-        .rx_buffers = 32, .rx_own_cq = true,
-    });
-    ring = QEMU_ALIGN_UP(guest_alloc(&f.alloc, 1024 * 32 + 64), 64);
-    qtest_memset(f.qts, ring, 0, 1024 * 32);
-    g_assert_cmpuint(qchimney_create_cq(&f.c, 2, ring, 1024, 2, 0, 0), ==, 0);
-    /* A lossy wire: allow 15 retransmissions, as Linux does */
-    qchimney_set_params(&f.c, 15);
+    /* The relay's schedule follows the test's seed (--seed to repeat) */
+    qchimney_kernel_fx_start(&f, &relay, &peer, k->loss, k->dup, k->reorder,
+                             g_test_rand_int());
+    qchimney_kernel_connect(&f, hc, k->conns, k->echo ? ECHO_RQ : 0);
     for (int i = 0; i < k->conns; i++) {
         qchimney_stream_buffer(&f, i, &buf[i], &sgl[i]);
-        qchimney_conn_setup(&f, &hc[i], i, 2, STREAM_SQ);
-        hc[i].ip = cpu_to_be32(0x0a090001);        /* 10.9.0.1 */
-        hc[i].peer_ip = cpu_to_be32(0x0a090002);   /* 10.9.0.2 */
-        hc[i].peer_port = QCHIMNEY_KERNEL_PORT;
-        if (k->echo) {
-            hc[i].rq_size = ECHO_RQ;
-            hc[i].rq_base = QEMU_ALIGN_UP(guest_alloc(&f.alloc,
-                                                      ECHO_RQ * 32 + 64), 64);
-        }
-        if (!i) {
-            qchimney_arp_request(&f.c, &hc[0]);
-            qchimney_arp_reply_wait(&f.c, &hc[0]);
-        } else {
-            memcpy(hc[i].peer_mac, hc[0].peer_mac, 6);
-        }
-        hc[i].iss = 0x30000000 * (i + 1);
-        qchimney_tcp_syn(&f.c, &hc[i]);
-        qchimney_tcp_synack_wait(&f.c, &hc[i]);
-        if (!i) {
-            g_assert_cmpuint(qchimney_offload_neighbor(&f.c, 0, hc[0].mac,
-                                                       hc[0].peer_mac), ==, 0);
-            g_assert_cmpuint(qchimney_offload_path(&f.c, 0, 0, hc[0].ip,
-                                                   hc[0].peer_ip, 1500), ==,
-                             0);
-        }
-        qchimney_tcp_block(&hc[i], 0, 2, &o);
-        g_assert_cmpuint(qchimney_offload_tcp(&f.c, &hc[i], &o, 0), ==, 0);
         if (k->echo) {
             qchimney_echo_prepare(&f, &hc[i], &ec[i], i);
         }
@@ -299,10 +254,7 @@ static void test_kernel_tcp(gconstpointer opaque)
         g_assert_null(strstr(stats, " ooo_segs=0 "));
     }
 
-    qchimney_relay_stop(&relay);
-    qchimney_fx_quit(&f);
-    close(relay.sock);
-    qchimney_kernel_peer_stop(&peer);
+    qchimney_kernel_fx_quit(&f, &relay, &peer);
 }
 
 static const KernelRun kernel_runs[] = {

@@ -9,7 +9,7 @@
 # stream through them with a progress display, and report.
 #
 #   run-demo.sh [--conns N] [--mib M] [--rules 'FAULT RULES'] [--pcap FILE]
-#   run-demo.sh --windows IMAGE [QEMU ARGS...]
+#   run-demo.sh --windows IMAGE [run-windows.sh OPTIONS...]
 #
 #   --conns N        offloaded TCP connections, 1 to 16 (default 4)
 #   --mib M          MiB to stream over all connections, 1 to 16384
@@ -20,8 +20,9 @@
 #                    --rules 'type=send delay=5ms' (default: none)
 #   --pcap FILE      write the wire to FILE with QEMU's filter-dump
 #                    (default: none)
-#   --windows IMAGE  boot your own Windows image with the device instead,
-#                    QEMU ARGS added; the command line is printed
+#   --windows IMAGE  run scripts/run-windows.sh on your own Windows image
+#                    instead (the rest of the command line is its
+#                    options; it never writes to the image)
 #   -h, --help       this text
 #
 # Exit status: 0 when the server's SHA-256 of every connection matched and
@@ -45,13 +46,16 @@ while [ $# -gt 0 ]; do
     --conns|--mib|--rules) demo_args+=("$1" "$2"); shift 2 ;;
     --pcap) demo_args+=(--pcap "$(cd "$here" && realpath -m -- "$2")")
         shift 2 ;;
-    --windows) windows=$(cd "$here" && realpath -e -- "$2" 2>/dev/null) ||
-        bad "--windows $2: no such image"
-        shift 2; break ;;
+    --windows) windows=$2; shift 2; break ;;
     -h|--help) usage; exit 0 ;;
     *) bad "unknown option $1" ;;
     esac
 done
+
+if [ -n "$windows" ]; then
+    cd "$here"
+    exec "$OLDPWD/scripts/run-windows.sh" "$windows" "$@"
+fi
 
 if [ "$(id -u)" = 0 ]; then
     scripts/bootstrap.sh
@@ -60,16 +64,6 @@ fi
 meson compile -C build
 
 qemu=$(pwd)/build/qemu-build/qemu-system-x86_64
-if [ -n "$windows" ]; then
-    accel=tcg
-    [ -w /dev/kvm ] && accel=kvm
-    cmd=("$qemu" -M q35 -accel "$accel" -m 4G
-         -smp 2 -drive "file=$windows" -netdev user,id=n0
-         -device chimney-nic,netdev=n0,id=nic0 "$@")
-    echo "run-demo: ${cmd[*]}"
-    exec "${cmd[@]}"
-fi
-
 echo
 export QTEST_QEMU_BINARY=$qemu
 exec build/qemu-build/tests/qtest/chimney-demo "${demo_args[@]}"

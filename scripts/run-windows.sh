@@ -55,7 +55,7 @@ here=$(pwd)
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-usage() { sed -n '4,55p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '4,52p' "$0" | sed 's/^# \{0,1\}//'; }
 bad() { echo "run-windows: $* (see --help)" >&2; exit 2; }
 say() { echo "run-windows: $*"; }
 # A command line to copy and paste: words with other characters quoted
@@ -129,8 +129,9 @@ if [ -n "$install" ]; then
     [ "$timeout_set" = 1 ] || timeout=10800
 else
     [ -z "$key" ] || bad "--key is for --install"
-    image=$(cd "$here" && realpath -e -- "$image" 2>/dev/null) ||
+    found=$(cd "$here" && realpath -e -- "$image" 2>/dev/null) ||
         bad "no such image: $image"
+    image=$found
     [ -f "$image" ] || [ -b "$image" ] || bad "$image is not a file"
     [ -r "$image" ] || bad "$image is not readable"
 fi

@@ -352,10 +352,10 @@ static void miniport_up(Image *im, const char *path)
     g_assert(w.provider_generic && w.provider_tcp);
 
     /* BAR0 among the resources */
-    *(uint32_t *)(res + 4) = 1;                 /* Count */
+    stl_le_p(res + 4, 1);                       /* Count */
     res[8] = 3;                                 /* CmResourceTypeMemory */
-    *(uint64_t *)(res + 12) = w.bar;
-    *(uint32_t *)(res + 20) = CHIMNEY_MMIO_SIZE;
+    stq_le_p(res + 12, w.bar);                  /* unaligned in the list */
+    stl_le_p(res + 20, CHIMNEY_MMIO_SIZE);
     wrp(init, 8, res);                          /* AllocatedResources */
     g_assert_cmphex(((Fn3 *)rdp(w.mp_chars, 0x18))(H_MINIPORT, NULL, init),
                     ==, 0);

@@ -78,6 +78,11 @@ check "bad command lines exit 2 with a message" \
              rc=0; "$0" --dry-run >/dev/null 2>&1 || rc=$?; [ "$rc" = 2 ]' \
     "$script" "$img"
 check "--help" bash -c '"$0" --help | grep -q -- "--rules RULES"' "$script"
+check "--help is the header, no code" bash -c \
+    '! "$0" --help | grep -q -e "set -euo" -e "^cd " -e "=\$("' "$script"
+check "a missing image is named" bash -c \
+    '"$0" /no/such.qcow2 --dry-run 2>&1 | grep -q "no such image: /no/such.qcow2"' \
+    "$script"
 
 # --install: a new image, the installation CD last, booted once
 head -c 4096 /dev/zero >"$tmp/win.iso"

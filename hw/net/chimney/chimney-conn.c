@@ -135,7 +135,7 @@ void chimney_conn_push_event(ChimneyConn *conn, int event, uint32_t info)
         pe.aux = CHIMNEY_EVENT_UPLOAD_REQUEST;
         break;
     }
-    trace_chimney_tcp_event(conn->index, pe.aux, info);
+    trace_chimney_conn_event(conn->index, pe.aux, info);
     chimney_conn_push(conn, &pe);
 }
 
@@ -350,7 +350,7 @@ static void chimney_conn_free(ChimneyState *s, ChimneyConn *conn)
 void chimney_conn_release(ChimneyConn *conn)
 {
     if (conn->terminated && !conn->pend_count) {
-        trace_chimney_tcp_released(conn->index);
+        trace_chimney_conn_released(conn->index);
         chimney_conn_free(conn->dev, conn);
     }
 }

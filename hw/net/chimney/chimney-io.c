@@ -116,7 +116,7 @@ static void chimney_io_emit(void *opaque, ChimneyTcpConn *c,
 {
     ChimneyState *s = opaque;
 
-    trace_chimney_tcp_segment(((ChimneyConn *)c->owner)->index, len);
+    trace_chimney_conn_segment(((ChimneyConn *)c->owner)->index, len);
     qemu_send_packet(qemu_get_queue(s->nic), frame, len);
 }
 
@@ -156,7 +156,7 @@ static void chimney_io_complete(void *opaque, ChimneyTcpConn *c,
     if (sl->status != CHIMNEY_ST_SUCCESS) {
         pe.status = sl->status;
     }
-    trace_chimney_tcp_complete(conn->index, req->cookie, pe.status, bytes);
+    trace_chimney_conn_complete(conn->index, req->cookie, pe.status, bytes);
     chimney_conn_push(conn, &pe);
 }
 
@@ -178,7 +178,7 @@ static void chimney_io_recv_complete(void *opaque, ChimneyTcpConn *c,
     if (sl->status != CHIMNEY_ST_SUCCESS && status == CHIMNEY_TCP_OK) {
         pe.status = sl->status;
     }
-    trace_chimney_tcp_recv_complete(conn->index, rcv->cookie, pe.status,
+    trace_chimney_conn_recv_complete(conn->index, rcv->cookie, pe.status,
                                     rcv->filled);
     chimney_conn_push(conn, &pe);
 }
@@ -244,7 +244,7 @@ static uint32_t chimney_io_indicate(void *opaque, ChimneyTcpConn *c,
         chimney_conn_push(conn, &pe);
         if (pe.bytes) {
             s->stats.indications++;
-            trace_chimney_tcp_indicate(conn->index, seq, n);
+            trace_chimney_conn_indicate(conn->index, seq, n);
             return n;
         }
     }
@@ -266,13 +266,13 @@ static void chimney_io_note(void *opaque, ChimneyTcpConn *c, int what,
 
     switch (what) {
     case CHIMNEY_TCP_NOTE_STATE:
-        trace_chimney_tcp_state(index, a, b);
+        trace_chimney_conn_state(index, a, b);
         break;
     case CHIMNEY_TCP_NOTE_REXMIT:
-        trace_chimney_tcp_rexmit(index, a, b);
+        trace_chimney_conn_rexmit(index, a, b);
         break;
     default:
-        trace_chimney_tcp_timeout(index, a, b);
+        trace_chimney_conn_timeout(index, a, b);
         break;
     }
 }
@@ -627,7 +627,7 @@ static void chimney_io_rx_work(ChimneyState *s)
             continue;
         }
         frame = o->rx_frames + (slot - o->rx) * CHIMNEY_L2_MAX_FRAME;
-        trace_chimney_tcp_input(conn->index, slot->seg.seq, slot->seg.ack,
+        trace_chimney_conn_input(conn->index, slot->seg.seq, slot->seg.ack,
                                 slot->seg.flags, slot->seg.len);
         if (!chimney_tcp_input(&conn->tcp, &slot->seg,
                                frame + slot->payload)) {

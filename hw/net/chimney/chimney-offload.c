@@ -361,7 +361,7 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     conn->sq.head = handover;
     conn->sq.tail = handover;
     chimney_conn_insert(s, conn);
-    trace_chimney_tcp_offload(index, st.local_port, st.remote_port,
+    trace_chimney_conn_offload(index, st.local_port, st.remote_port,
                               st.snd_una, handover);
     chimney_tcp_start(&conn->tcp);
     return CHIMNEY_ST_SUCCESS;
@@ -532,7 +532,7 @@ static uint8_t chimney_offload_forward(ChimneyConn *conn, uint64_t addr,
         return CHIMNEY_ST_INVALID_PARAM;
     }
     s->stats.forwarded++;
-    trace_chimney_tcp_forward(conn->index, seg.seq, seg.len);
+    trace_chimney_conn_forward(conn->index, seg.seq, seg.len);
     if (!chimney_tcp_input(&conn->tcp, &seg, buf + doff)) {
         return CHIMNEY_ST_REQUEST_ABORTED;
     }
@@ -685,7 +685,7 @@ uint8_t chimney_offload_cmd(ChimneyState *s, const ChimneyAdminCmd *cmd,
         conn->poisoned = true;
         conn->terminated = true;
         g_hash_table_remove(s->offload.by_key, &conn->key);
-        trace_chimney_tcp_terminate(conn->index, conn->pend_count);
+        trace_chimney_conn_terminate(conn->index, conn->pend_count);
         return status;
     }
 }

@@ -926,6 +926,89 @@ static void test_windows_terminate_poisoned(void)
     miniport_down();
 }
 
+/* A neighbor block alone (no dependents), to the MAC @mac; its status */
+static uint32_t neighbor_op(uint32_t off, int kind, void **ctx, uintptr_t h,
+                            const char *mac)
+{
+    uint8_t b[0x98 + 0x2c + 0x2c + 0xc] = { 0 };
+
+    offload_block_init(b, 4, ctx, h);
+    state(b, 0, 0x2c);
+    memcpy(state(b, 0x2c, 0x2c) + 8, mac, 6);
+    state(b, 0x58, 0xc);
+    w.initiated = w.terminated = w.invalidated = NULL;
+    host_state(w.provider_generic, w.adapter, off, kind, b);
+    wait_for(kind == NC_INITIATE ? &w.initiated : kind == NC_TERMINATE ?
+             &w.terminated : &w.invalidated);
+    return rd32(b + 0x18);
+}
+
+/*
+ * The next hop changes (NDIS's sequence): the old neighbor is invalidated
+ * (its connection asks for its upload), the new one offloaded, an update
+ * tree rooted at it with the path as dependent relinks the path, and the
+ * old neighbor then terminates.  A neighbor the device still holds fails
+ * its terminate and keeps its slot, so that it is terminated later and
+ * its id is not reused under the device's feet.
+ */
+static void test_windows_relink(void)
+{
+    g_autofree char *path = driver_path("chimneynic.sys");
+    uint8_t up[0x98 + 0x2c], upath[0x98 + 0xc];
+    void *nb2 = NULL, *nb3 = NULL, *nb4 = NULL;
+    Image im;
+    Tree t;
+
+    if (!path) {
+        return;
+    }
+    setup();
+    w.host = H_MINIPORT;
+    miniport_up(&im, path);
+    offload_tree(&t, 0);
+    g_assert_cmphex(neighbor_op(0x20, NC_INVALIDATE, &t.ctx[0], 0xa0,
+                                PEER_MAC), ==, 0);
+    for (int i = 0; i < 100 && !w.events; i++) {
+        run_dpc();
+    }
+    g_assert_cmpuint(w.last_event, ==, 3);     /* TcpIndicateRetrieve */
+    g_assert_cmphex(neighbor_op(0x08, NC_INITIATE, &nb2, 0xa4,
+                                "\x52\x54\x00\xaa\xbb\xcc"), ==, 0);
+
+    memset(up, 0, sizeof(up));
+    memset(upath, 0, sizeof(upath));
+    offload_block_init(up, 4, &nb2, 0xa4);
+    memcpy(state(up, 0, 0x2c) + 8, "\x52\x54\x00\xaa\xbb\xcc", 6);
+    wrp(up, 0x10, upath);
+    offload_block_init(upath, 8, &t.ctx[1], 0xa1);
+    *(uint32_t *)(state(upath, 0, 0xc) + 8) = 1500;
+    w.updated = NULL;
+    host_state(w.provider_generic, w.adapter, 0x18, NC_UPDATE, up);
+    wait_for(&w.updated);
+    g_assert_cmphex(rd32(up + 0x18), ==, 0);
+    g_assert_cmphex(rd32(upath + 0x18), ==, 0);
+
+    /* The old neighbor is free; the new one is the path's */
+    g_assert_cmphex(neighbor_op(0x10, NC_TERMINATE, &t.ctx[0], 0xa0,
+                                PEER_MAC), ==, 0);
+    g_assert_cmphex(neighbor_op(0x10, NC_TERMINATE, &nb2, 0xa4,
+                                PEER_MAC), ==, 0xc0000001);
+    t.ctx[0] = nb2;
+    terminate_tree(&t);
+    g_assert_cmphex(rd32(t.neighbor + 0x18), ==, 0);
+    g_assert_cmphex(rd32(t.path + 0x18), ==, 0);
+    /* Both device ids were given back: two neighbors offload */
+    g_assert_cmphex(neighbor_op(0x08, NC_INITIATE, &nb3, 0xa5, PEER_MAC), ==,
+                    0);
+    g_assert_cmphex(neighbor_op(0x08, NC_INITIATE, &nb4, 0xa6, PEER_MAC), ==,
+                    0);
+    g_assert_cmphex(neighbor_op(0x10, NC_TERMINATE, &nb3, 0xa5, PEER_MAC), ==,
+                    0);
+    g_assert_cmphex(neighbor_op(0x10, NC_TERMINATE, &nb4, 0xa6, PEER_MAC), ==,
+                    0);
+    miniport_down();
+}
+
 /* The neighbor's NicReachabilityDelta, from MiniportQueryOffload */
 static uint32_t nic_reachability(Tree *t)
 {
@@ -1207,6 +1290,7 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/windows/neighbor-reachability",
                    test_windows_neighbor_reachability);
     qtest_add_func("/chimney/windows/port-order", test_windows_port_order);
+    qtest_add_func("/chimney/windows/relink", test_windows_relink);
     qtest_add_func("/chimney/windows/cached-unsupported",
                    test_windows_cached_unsupported);
     qtest_add_func("/chimney/windows/stress", test_windows_stress);

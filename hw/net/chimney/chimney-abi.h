@@ -29,7 +29,7 @@
 
 /* Interface version: a new minor only adds, a new major breaks. */
 #define CHIMNEY_VERSION_MAJOR           1
-#define CHIMNEY_VERSION_MINOR           1
+#define CHIMNEY_VERSION_MINOR           2
 #define CHIMNEY_VERSION \
     ((CHIMNEY_VERSION_MAJOR << 16) | CHIMNEY_VERSION_MINOR)
 
@@ -357,8 +357,14 @@ typedef struct ChimneyNeighborState {
 
 /*
  * OFFLOAD_PATH: id = path, addr = ChimneyPathState.  UPDATE changes
- * path_mtu only.
+ * path_mtu only, unless param[CHIMNEY_UPDATE_PARAM_FLAGS] has
+ * CHIMNEY_UPDATE_PATH_RELINK (version 1.2): then the path also moves to
+ * the neighbor in `neighbor` (a next-hop change), and every connection on
+ * it sends to that neighbor's MAC from then on.  Any other flag bit on a
+ * path or neighbor UPDATE is refused with INVALID_PARAM.
  */
+#define CHIMNEY_UPDATE_PARAM_FLAGS      1
+#define CHIMNEY_UPDATE_PATH_RELINK      (1u << 0)
 typedef struct ChimneyPathState {
     uint32_t neighbor;      /* an offloaded neighbor */
     uint8_t  src_ip[4];     /* const, network order */

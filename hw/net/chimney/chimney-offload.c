@@ -367,9 +367,49 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     return CHIMNEY_ST_SUCCESS;
 }
 
-static uint8_t chimney_offload_update(ChimneyState *s, uint32_t type,
-                                      uint32_t id, uint64_t addr)
+/*
+ * UPDATE of a path with CHIMNEY_UPDATE_PATH_RELINK: the next hop changed.
+ * The path's reference moves to the new neighbor (so that the old one can
+ * be terminated) and its connections send to the new MAC.  Connections
+ * that an invalidation already asked to upload stay frozen.
+ */
+static uint8_t chimney_offload_relink(ChimneyState *s, uint32_t id,
+                                      uint32_t nb)
 {
+    ChimneyPath *p = &s->offload.paths[id];
+    const ChimneyNeighbor *n;
+
+    if (nb >= s->max_neighbors || !s->offload.neighbors[nb].valid ||
+        s->offload.neighbors[nb].invalidated) {
+        CHIMNEY_GUEST_ERR(chimney_err_path_relink, "path %" PRIu32
+                          ": relink to neighbor %" PRIu32 " refused", id, nb);
+        return CHIMNEY_ST_INVALID_PARAM;
+    }
+    n = &s->offload.neighbors[nb];
+    s->offload.neighbors[p->neighbor].refs--;
+    s->offload.neighbors[nb].refs++;
+    p->neighbor = nb;
+    for (uint32_t i = 0; i < s->max_conns; i++) {
+        ChimneyConn *conn = s->offload.conns[i];
+
+        if (conn && conn->path == id) {
+            memcpy(conn->tcp.st.src_mac, n->src_mac, 6);
+            memcpy(conn->tcp.st.dst_mac, n->dst_mac, 6);
+            conn->tcp.st.vlan = n->vlan;
+        }
+    }
+    return CHIMNEY_ST_SUCCESS;
+}
+
+static uint8_t chimney_offload_update(ChimneyState *s, uint32_t type,
+                                      uint32_t id, uint64_t addr,
+                                      uint32_t flags)
+{
+    if (flags & ~(type == CHIMNEY_OBJ_PATH ? CHIMNEY_UPDATE_PATH_RELINK : 0)) {
+        CHIMNEY_GUEST_ERR(chimney_err_update_flags, "UPDATE of object type %"
+                          PRIu32 ": flags 0x%" PRIx32, type, flags);
+        return CHIMNEY_ST_INVALID_PARAM;
+    }
     switch (type) {
     case CHIMNEY_OBJ_NEIGHBOR: {
         ChimneyNeighborState st;
@@ -403,6 +443,14 @@ static uint8_t chimney_offload_update(ChimneyState *s, uint32_t type,
         mtu = le32_to_cpu(st.path_mtu);
         if (mtu < 68 || mtu > 9000) {
             return CHIMNEY_ST_INVALID_PARAM;
+        }
+        if (flags & CHIMNEY_UPDATE_PATH_RELINK) {
+            uint8_t status = chimney_offload_relink(s, id,
+                                                    le32_to_cpu(st.neighbor));
+
+            if (status) {
+                return status;
+            }
         }
         s->offload.paths[id].mtu = mtu;
         for (uint32_t i = 0; i < s->max_conns; i++) {
@@ -641,7 +689,8 @@ uint8_t chimney_offload_cmd(ChimneyState *s, const ChimneyAdminCmd *cmd,
     case CHIMNEY_CMD_TERMINATE:
         if (p[0] != CHIMNEY_OBJ_TCP) {
             if (cmd->opcode == CHIMNEY_CMD_UPDATE) {
-                return chimney_offload_update(s, p[0], id, addr);
+                return chimney_offload_update(s, p[0], id, addr,
+                                              p[CHIMNEY_UPDATE_PARAM_FLAGS]);
             }
             return chimney_offload_invalidate_or_terminate(
                 s, cmd->opcode == CHIMNEY_CMD_TERMINATE, p[0], id);

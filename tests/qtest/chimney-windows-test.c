@@ -121,7 +121,7 @@ static void wire_send(const uint8_t *buf, size_t len)
     g_assert_cmpint(iov_send(w.sock, iov, 2, 0, 4 + len), ==, 4 + len);
 }
 
-static void setup(void)
+static void setup_dev(const char *dev_props)
 {
     char path[] = "/dev/shm/chimney-windows-XXXXXX";
     int sv[2], fd = mkstemp(path);
@@ -137,8 +137,8 @@ static void setup(void)
                         "-object memory-backend-file,id=ram,size=256M,"
                         "mem-path=%s,share=on "
                         "-netdev socket,fd=%d,id=n0 "
-                        "-device chimney-nic,netdev=n0,id=nic0,mac=" DEV_MAC,
-                        path, sv[1]);
+                        "-device chimney-nic,netdev=n0,id=nic0,mac=" DEV_MAC
+                        "%s", path, sv[1], dev_props);
     close(sv[1]);
     close(fd);
     unlink(path);
@@ -149,6 +149,11 @@ static void setup(void)
     qpci_device_enable(w.pdev);
     w.bar = qpci_iomap(w.pdev, CHIMNEY_BAR_MMIO, NULL).addr;
     pe_mmio_map(CHIMNEY_MMIO_SIZE, mmio_readl, mmio_writel, NULL);
+}
+
+static void setup(void)
+{
+    setup_dev("");
 }
 
 /* --- the state tree as NDIS builds it --- */
@@ -1009,6 +1014,82 @@ static void test_windows_relink(void)
     miniport_down();
 }
 
+#define MANY    70      /* connections: more than the 64 of old */
+#define TCP_BLOCK (0x98 + 0x18 + 0x2c + 0x80)
+
+/* Initiate (or terminate) MANY connections under the tree's path */
+static void many_op(Tree *t, uint8_t *blocks, void **ctx, bool init)
+{
+    for (int i = 0; i < MANY; i++) {
+        uint8_t *b = blocks + i * TCP_BLOCK;
+        void *h = (void *)(uintptr_t)(0x1000 + i);
+
+        memset(b, 0, TCP_BLOCK);
+        tcp_block_init(b, &ctx[i], h, LPORT + 1 + i, init);
+        if (!init) {
+            state(b, 0, 0x80);
+            nc_conn_terminating(h);
+        }
+        if (i) {
+            wrp(b - TCP_BLOCK, 0x08, b);        /* NextBlock */
+        }
+    }
+    wrp(t->path, 0x10, blocks);
+    w.initiated = w.terminated = NULL;
+    host_state(w.provider_generic, w.adapter, init ? 0x08 : 0x10,
+               init ? NC_INITIATE : NC_TERMINATE, t->neighbor);
+    wait_for(init ? &w.initiated : &w.terminated);
+    for (int i = 0; i < MANY; i++) {
+        g_assert_cmphex(rd32(blocks + i * TCP_BLOCK + 0x18), ==, 0);
+    }
+}
+
+/*
+ * The connections the adapter takes: min(the device's max-conns, the
+ * MaxOffloadConnections keyword, 256 without it), offered as
+ * TcpConnectionOffloadCapacity; more than the 64 of old offload.
+ */
+static void test_windows_capacity(void)
+{
+    g_autofree char *path = driver_path("chimneynic.sys");
+    g_autofree uint8_t *blocks = g_malloc0(MANY * TCP_BLOCK);
+    void *ctx[MANY] = { 0 }, *nb, *pa;
+    Image im;
+    Tree t;
+
+    if (!path) {
+        return;
+    }
+    setup_dev(",max-conns=40");
+    w.host = H_MINIPORT;
+    miniport_up(&im, path);
+    g_assert_cmpuint(w.tcp_capacity, ==, 40);
+    miniport_down();
+
+    setup();
+    w.host = H_MINIPORT;
+    miniport_up(&im, path);
+    g_assert_cmpuint(w.tcp_capacity, ==, 256);
+    miniport_down();
+
+    setup();
+    w.host = H_MINIPORT;
+    w.kw_max_offloads = 100;
+    miniport_up(&im, path);
+    g_assert_cmpuint(w.tcp_capacity, ==, 100);
+    tree_init(&t, false);
+    many_op(&t, blocks, ctx, true);
+    g_assert_cmpuint(established(), ==, MANY);
+    nb = t.ctx[0];
+    pa = t.ctx[1];
+    tree_init(&t, false);
+    t.ctx[0] = nb;
+    t.ctx[1] = pa;
+    many_op(&t, blocks, ctx, false);
+    g_assert_cmpuint(established(), ==, 0);
+    miniport_down();
+}
+
 /* The neighbor's NicReachabilityDelta, from MiniportQueryOffload */
 static uint32_t nic_reachability(Tree *t)
 {
@@ -1291,6 +1372,7 @@ int main(int argc, char **argv)
                    test_windows_neighbor_reachability);
     qtest_add_func("/chimney/windows/port-order", test_windows_port_order);
     qtest_add_func("/chimney/windows/relink", test_windows_relink);
+    qtest_add_func("/chimney/windows/capacity", test_windows_capacity);
     qtest_add_func("/chimney/windows/cached-unsupported",
                    test_windows_cached_unsupported);
     qtest_add_func("/chimney/windows/stress", test_windows_stress);

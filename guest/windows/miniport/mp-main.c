@@ -102,12 +102,11 @@ static NDIS_STATUS mp_set_general(MpAdapter *a)
 }
 
 /*
- * The adapter's "TCP Connection Offload (IPv4)" keyword: 0 turns the
- * default configuration off (the capability stays), missing means on.
+ * An integer keyword of the adapter (its advanced properties, from the
+ * INF), or @def when it is not there.
  */
-static BOOLEAN mp_offload_enabled(MpAdapter *a)
+ULONG mp_keyword(MpAdapter *a, PNDIS_STRING key, ULONG def)
 {
-    static NDIS_STRING key = RTL_CONSTANT_STRING(L"*TCPConnectionOffloadIPv4");
     NDIS_CONFIGURATION_OBJECT co = {
         .Header = {
             .Type = NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT,
@@ -117,20 +116,31 @@ static BOOLEAN mp_offload_enabled(MpAdapter *a)
         .NdisHandle = a->miniport,
     };
     PNDIS_CONFIGURATION_PARAMETER param;
-    BOOLEAN on = TRUE;
+    ULONG v = def;
     NDIS_HANDLE cfg;
     NDIS_STATUS st;
 
     if (NdisOpenConfigurationEx(&co, &cfg) != NDIS_STATUS_SUCCESS) {
-        return on;
+        return v;
     }
-    NdisReadConfiguration(&st, &param, cfg, &key, NdisParameterInteger);
+    NdisReadConfiguration(&st, &param, cfg, key, NdisParameterInteger);
     if (st == NDIS_STATUS_SUCCESS &&
         param->ParameterType == NdisParameterInteger) {
-        on = param->ParameterData.IntegerData != 0;
+        v = param->ParameterData.IntegerData;
     }
     NdisCloseConfiguration(cfg);
-    return on;
+    return v;
+}
+
+/*
+ * The adapter's "TCP Connection Offload (IPv4)" keyword: 0 turns the
+ * default configuration off (the capability stays), missing means on.
+ */
+static BOOLEAN mp_offload_enabled(MpAdapter *a)
+{
+    static NDIS_STRING key = RTL_CONSTANT_STRING(L"*TCPConnectionOffloadIPv4");
+
+    return mp_keyword(a, &key, 1) != 0;
 }
 
 /*
@@ -156,7 +166,6 @@ static NDIS_STATUS mp_set_offload(MpAdapter *a)
         },
         .Encapsulation = NDIS_ENCAPSULATION_IEEE_802_3,
         .SupportIPv4 = NDIS_OFFLOAD_SUPPORTED,
-        .TcpConnectionOffloadCapacity = MP_MAX_OFFLOADS,
     };
     NDIS_TCP_CONNECTION_OFFLOAD current = tcp;
     NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES attrs = {
@@ -185,6 +194,8 @@ static NDIS_STATUS mp_set_offload(MpAdapter *a)
     }
     a->tcp = *t;
     a->chimney = TRUE;
+    tcp.TcpConnectionOffloadCapacity = a->max_conns;
+    current.TcpConnectionOffloadCapacity = a->max_conns;
     a->offload_off = !mp_offload_enabled(a);
     if (a->offload_off) {
         current.SupportIPv4 = NDIS_OFFLOAD_NOT_SUPPORTED;
@@ -226,6 +237,8 @@ static NDIS_STATUS mp_initialize(NDIS_HANDLE miniport,
     }
     memset(a, 0, sizeof(*a));
     a->miniport = miniport;
+    a->dma_region = a->dma_fixed;
+    a->dma_max = MP_DMA_FIXED;
     reg.MiniportAdapterContext = a;
     status = mp_set_attributes(a, &reg);
     if (status == NDIS_STATUS_SUCCESS) {
@@ -416,7 +429,7 @@ static NDIS_STATUS mp_offload_stats(MpAdapter *a,
         return mp_answer(info, &ip, sizeof(ip));
     }
     NdisAcquireSpinLock(&a->lock);
-    for (ULONG i = 0; a->chimney && i < MP_MAX_OFFLOADS; i++) {
+    for (ULONG i = 0; a->chimney && i < a->max_conns; i++) {
         MpConn *c = a->conn[i];
 
         tcp.CurrentlyEstablished += c->obj.used && c->announced &&
@@ -482,7 +495,7 @@ static NDIS_STATUS mp_task_offload_params(MpAdapter *a,
         a->offload_off = p->TcpConnectionIPv4 ==
                          NDIS_OFFLOAD_PARAMETERS_CONNECTION_OFFLOAD_DISABLED;
     }
-    for (ULONG i = 0; a->offload_off && a->chimney && i < MP_MAX_OFFLOADS;
+    for (ULONG i = 0; a->offload_off && a->chimney && i < a->max_conns;
          i++) {
         upload |= a->conn[i]->obj.used;
     }

@@ -1154,6 +1154,7 @@ static void test_windows_port_order(void)
     typedef WINAPI void SendFn(void *a, void *nbl, uint32_t port,
                                uint32_t flags);
     uint8_t *frame, *nbl, got[4096];
+    uint32_t done;
     size_t len;
     Image im;
     Tree t;
@@ -1192,6 +1193,16 @@ static void test_windows_port_order(void)
     g_assert_cmpuint(peer_take(got, 3000), ==, 3000);
     wait_for(&w.sent);
     g_assert(w.sent == nbl);
+
+    /* The device's counts in the offload statistics; a set resets them */
+    g_assert_cmphex(mp_oid(0, 0xfc010207, got, 40, &done), ==, 0);
+    g_assert_cmpuint(*(uint64_t *)(got + 8), >=, 3);    /* OutSegments */
+    g_assert_cmpuint(*(uint64_t *)got, >=, 1);          /* InSegments */
+    g_assert_cmphex(mp_oid(0, 0xfc010209, got, 64, &done), ==, 0);
+    g_assert_cmpuint(*(uint64_t *)(got + 32), >=, 3000 + 3 * 40);
+    g_assert_cmphex(mp_oid(1, 0xfc010207, got, 40, &done), ==, 0);
+    g_assert_cmphex(mp_oid(0, 0xfc010207, got, 40, &done), ==, 0);
+    g_assert_cmpuint(*(uint64_t *)(got + 8), ==, 0);
     terminate_tree(&t);
     miniport_down();
 }

@@ -83,7 +83,9 @@ MP_SAME_FIELD(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST, MiniportReserved,
 #define MP_DATA_RX              (MP_L2_ENTRIES * MP_SLOT)
 #define MP_DATA_SIZE            (2 * MP_L2_ENTRIES * MP_SLOT)
 
-_Static_assert(MP_SHM_IDENTIFY + CHIMNEY_IDENTIFY_SIZE <=
+#define MP_SHM_STATS            (MP_SHM_IDENTIFY + CHIMNEY_IDENTIFY_SIZE)
+
+_Static_assert(MP_SHM_STATS + CHIMNEY_STATS_SIZE <=
                MP_SHM_L2CQ, "admin area overlaps the L2 CQ");
 _Static_assert(MP_SHM_RXQ + MP_L2_ENTRIES * CHIMNEY_L2_DESC_SIZE <=
                MP_SHM_SIZE, "rings exceed the shared block");
@@ -356,6 +358,7 @@ struct MpAdapter {
     ULONG64 dpc_now_ms;         /* when the DPC's drain began */
     ULONG reset_established;    /* TCP_OFFLOAD_STATS, since the last reset */
     ULONG out_resets;
+    ChimneyOffloadStats stats_base;     /* QUERY_STATS at the last reset */
     NDIS_HANDLE dma;
     MpObj neighbor[MP_MAX_NEIGHBORS];
     MpObj path[MP_MAX_PATHS];
@@ -448,6 +451,7 @@ VOID mp_unmap(MpAdapter *a, PNET_BUFFER_LIST nbl);
 VOID mp_conn_more(MpAdapter *a, MpConn *c);
 NDIS_STATUS mp_conn_io_start(MpAdapter *a);
 ULONG mp_keyword(MpAdapter *a, PNDIS_STRING key, ULONG def);
+VOID mp_offload_stats_done(MpAdapter *a, PNDIS_OID_REQUEST request);
 VOID mp_conn_io_stop(MpAdapter *a);
 w_tcp_offload_send_handler_fn mp_tcp_offload_send;
 w_tcp_offload_receive_handler_fn mp_tcp_offload_receive;

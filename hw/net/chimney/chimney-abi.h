@@ -216,6 +216,7 @@ typedef struct ChimneyAdminCmd {
 #define CHIMNEY_CMD_INVALIDATE          0x15
 #define CHIMNEY_CMD_TERMINATE           0x16
 #define CHIMNEY_CMD_FORWARD             0x17
+#define CHIMNEY_CMD_QUERY_STATS         0x18
 
 /*
  * IDENTIFY: addr/len name a buffer of at least CHIMNEY_IDENTIFY_SIZE bytes
@@ -490,6 +491,24 @@ typedef struct ChimneyTcpOffload {
  */
 #define CHIMNEY_FORWARD_MAX             65535
 
+/*
+ * QUERY_STATS (version 1.2): addr/len = a buffer of at least
+ * CHIMNEY_STATS_SIZE bytes that receives a ChimneyOffloadStats: the
+ * counters of the offloaded connections summed, those offloaded now and
+ * those terminated since the device was enabled (TCP_OFFLOAD_STATS and
+ * IP_OFFLOAD_STATS).  Completes on the admin CQ.
+ */
+#define CHIMNEY_STATS_SIZE              64
+typedef struct ChimneyOffloadStats {
+    uint64_t in_segments;   /* TCP segments received */
+    uint64_t out_segments;  /* TCP segments sent, retransmissions too */
+    uint64_t in_octets;     /* payload bytes received in order */
+    uint64_t out_octets;    /* payload bytes the peers acknowledged */
+    uint64_t retransmitted; /* segments retransmitted */
+    uint32_t established;   /* connections offloaded now */
+    uint32_t rsvd[5];
+} ChimneyOffloadStats;
+
 /* Send queue entries (per connection) */
 #define CHIMNEY_SQ_SEND                 1
 #define CHIMNEY_SQ_DISCONNECT           2
@@ -557,6 +576,8 @@ CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, cached_flags) == 44);
 CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, delegated) == 72);
 CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, rq_base) == 168);
 CHIMNEY_ABI_CHECK(sizeof(ChimneyTcpOffload) == 192);
+CHIMNEY_ABI_CHECK(sizeof(ChimneyOffloadStats) == CHIMNEY_STATS_SIZE);
+CHIMNEY_ABI_CHECK(offsetof(ChimneyOffloadStats, established) == 40);
 CHIMNEY_ABI_CHECK(sizeof(ChimneySqDesc) == 32);
 CHIMNEY_ABI_CHECK(sizeof(ChimneySge) == 16);
 

@@ -29,6 +29,11 @@ void chimney_offload_init(ChimneyState *s)
 
 void chimney_offload_reset(ChimneyState *s)
 {
+    s->offload.closed_segs_in = 0;
+    s->offload.closed_segs_out = 0;
+    s->offload.closed_bytes_in = 0;
+    s->offload.closed_bytes_out = 0;
+    s->offload.closed_retransmits = 0;
     chimney_conn_table_reset(s);
     chimney_io_stack_init(s);
 }
@@ -646,6 +651,46 @@ static uint8_t chimney_offload_invalidate_or_terminate(ChimneyState *s,
     return CHIMNEY_ST_SUCCESS;
 }
 
+/* QUERY_STATS: every connection's counters, the terminated ones' too */
+static uint8_t chimney_offload_query_stats(ChimneyState *s, uint64_t addr,
+                                           uint32_t len)
+{
+    ChimneyOffloadState *o = &s->offload;
+    uint64_t in = o->closed_segs_in, out = o->closed_segs_out;
+    uint64_t bin = o->closed_bytes_in, bout = o->closed_bytes_out;
+    uint64_t rt = o->closed_retransmits;
+    uint32_t live = 0;
+    ChimneyOffloadStats st;
+
+    if (len < CHIMNEY_STATS_SIZE) {
+        CHIMNEY_GUEST_ERR(chimney_err_stats_len, "QUERY_STATS buffer of %"
+                          PRIu32 " bytes", len);
+        return CHIMNEY_ST_INVALID_PARAM;
+    }
+    for (uint32_t i = 0; i < s->max_conns; i++) {
+        const ChimneyConn *c = o->conns[i];
+
+        if (c && !c->terminated) {
+            in += c->tcp.segs_in;
+            out += c->tcp.segs_out;
+            bin += c->tcp.bytes_rcvd;
+            bout += c->tcp.bytes_acked;
+            rt += c->tcp.retransmits;
+            live++;
+        }
+    }
+    st = (ChimneyOffloadStats) {
+        .in_segments = cpu_to_le64(in),
+        .out_segments = cpu_to_le64(out),
+        .in_octets = cpu_to_le64(bin),
+        .out_octets = cpu_to_le64(bout),
+        .retransmitted = cpu_to_le64(rt),
+        .established = cpu_to_le32(live),
+    };
+    return chimney_dma_write(s, addr, &st, sizeof(st)) ? CHIMNEY_ST_SUCCESS :
+                                                         CHIMNEY_ST_DMA_ERROR;
+}
+
 /*
  * The connection a command acts on, when its completion belongs on that
  * connection's CQ; NULL for commands that complete on the admin CQ.
@@ -684,6 +729,8 @@ uint8_t chimney_offload_cmd(ChimneyState *s, const ChimneyAdminCmd *cmd,
         return chimney_offload_path(s, id, addr);
     case CHIMNEY_CMD_OFFLOAD_TCP:
         return chimney_offload_tcp(s, id, addr);
+    case CHIMNEY_CMD_QUERY_STATS:
+        return chimney_offload_query_stats(s, addr, le32_to_cpu(cmd->len));
     case CHIMNEY_CMD_UPDATE:
     case CHIMNEY_CMD_INVALIDATE:
     case CHIMNEY_CMD_TERMINATE:
@@ -733,6 +780,11 @@ uint8_t chimney_offload_cmd(ChimneyState *s, const ChimneyAdminCmd *cmd,
         status = chimney_offload_query_tcp(conn, addr, true);
         conn->poisoned = true;
         conn->terminated = true;
+        s->offload.closed_segs_in += conn->tcp.segs_in;
+        s->offload.closed_segs_out += conn->tcp.segs_out;
+        s->offload.closed_bytes_in += conn->tcp.bytes_rcvd;
+        s->offload.closed_bytes_out += conn->tcp.bytes_acked;
+        s->offload.closed_retransmits += conn->tcp.retransmits;
         g_hash_table_remove(s->offload.by_key, &conn->key);
         trace_chimney_tcp_terminate(conn->index, conn->pend_count);
         return status;

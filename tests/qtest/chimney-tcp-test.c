@@ -623,6 +623,159 @@ static void test_tcp_invalidate(void)
     qchimney_fx_end(&f);
 }
 
+/* UPDATE of path 0, moved to @neighbor when @flags says so */
+static uint8_t update_path(QChimneyFixture *f, uint32_t path,
+                           uint32_t neighbor, uint32_t flags)
+{
+    ChimneyPathState st = {
+        .neighbor = cpu_to_le32(neighbor), .path_mtu = cpu_to_le32(1500),
+    };
+    uint64_t buf = guest_alloc(&f->alloc, sizeof(st));
+
+    qtest_memwrite(f->qts, buf, &st, sizeof(st));
+    return qchimney_cmd(f, CHIMNEY_CMD_UPDATE, path, buf, sizeof(st),
+                        CHIMNEY_OBJ_PATH, flags, 0);
+}
+
+/*
+ * A next-hop change: the path moves to a new neighbor, the connection's
+ * frames go to the new router's MAC, the old neighbor terminates once no
+ * path uses it.  Bad neighbors and flags are refused, changing nothing.
+ */
+static void test_tcp_relink(void)
+{
+    static const uint8_t new_mac[6] = { 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc };
+    static const uint32_t s1[] = { 100 };
+    QChimneyFixture f;
+    QChimneyConn hc;
+    ChimneyCqe cqe;
+    uint8_t fr[2048];
+
+    qchimney_tcp_fixture(&f, &hc, 300);
+    g_assert_cmpuint(qchimney_offload_neighbor(&f.c, 1, hc.mac, new_mac), ==,
+                     CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(qchimney_offload_neighbor(&f.c, 2, hc.mac, new_mac), ==,
+                     CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_INVALIDATE, 2, 0, 0,
+                                  CHIMNEY_OBJ_NEIGHBOR, 0, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+    /* No such neighbor, an invalidated one, a bad flag, no such path */
+    g_assert_cmpuint(update_path(&f, 0, 7, CHIMNEY_UPDATE_PATH_RELINK), ==,
+                     CHIMNEY_ST_INVALID_PARAM);
+    g_assert_cmpuint(update_path(&f, 0, 100000, CHIMNEY_UPDATE_PATH_RELINK),
+                     ==, CHIMNEY_ST_INVALID_PARAM);
+    g_assert_cmpuint(update_path(&f, 0, 2, CHIMNEY_UPDATE_PATH_RELINK), ==,
+                     CHIMNEY_ST_INVALID_PARAM);
+    g_assert_cmpuint(update_path(&f, 0, 1, 2), ==, CHIMNEY_ST_INVALID_PARAM);
+    g_assert_cmpuint(update_path(&f, 9, 1, CHIMNEY_UPDATE_PATH_RELINK), ==,
+                     CHIMNEY_ST_INVALID_ID);
+    g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_UPDATE, 1, 0, 0,
+                                  CHIMNEY_OBJ_NEIGHBOR,
+                                  CHIMNEY_UPDATE_PATH_RELINK, 0), ==,
+                     CHIMNEY_ST_INVALID_PARAM);
+    /* Without the flag the neighbor field changes nothing */
+    g_assert_cmpuint(update_path(&f, 0, 1, 0), ==, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_TERMINATE, 0, 0, 0,
+                                  CHIMNEY_OBJ_NEIGHBOR, 0, 0), ==,
+                     CHIMNEY_ST_IN_USE);
+
+    g_assert_cmpuint(update_path(&f, 0, 1, CHIMNEY_UPDATE_PATH_RELINK), ==,
+                     CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_TERMINATE, 1, 0, 0,
+                                  CHIMNEY_OBJ_NEIGHBOR, 0, 0), ==,
+                     CHIMNEY_ST_IN_USE);
+    g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_TERMINATE, 0, 0, 0,
+                                  CHIMNEY_OBJ_NEIGHBOR, 0, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+    /* The connection's data goes to the new next hop */
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 1, s1, 1, NULL);
+    qchimney_sq_kick(&f.c, &hc);
+    g_assert_cmpuint(qchimney_wire_recv(&f, fr, sizeof(fr)), ==,
+                     14 + 40 + 100);
+    g_assert_cmpmem(fr, 6, new_mac, 6);
+    g_assert_cmpmem(fr + 6, 6, hc.mac, 6);
+    qchimney_peer_send(&f, &hc, hc.irs + 1, 301 + 100, 0x10, 65535, NULL, 0);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 1);
+    qchimney_fx_end(&f);
+}
+
+/* QUERY_STATS into a fresh buffer */
+static ChimneyOffloadStats query_stats(QChimneyFixture *f)
+{
+    ChimneyOffloadStats st;
+    uint64_t buf = guest_alloc(&f->alloc, sizeof(st));
+
+    g_assert_cmpuint(qchimney_cmd(f, CHIMNEY_CMD_QUERY_STATS, 0, buf,
+                                  sizeof(st), 0, 0, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+    qtest_memread(f->qts, buf, &st, sizeof(st));
+    return st;
+}
+
+/*
+ * QUERY_STATS sums the connections' counters, a terminated one's too;
+ * a short or unwritable buffer is refused.
+ */
+static void test_tcp_query_stats(void)
+{
+    static const uint32_t s1[] = { 300 };
+    QChimneyFixture f;
+    QChimneyConn hc;
+    ChimneyOffloadStats st;
+    QChimneyPeerSeg ps;
+    ChimneyAdminCmd term = {
+        .opcode = CHIMNEY_CMD_TERMINATE, .cookie = 0x78,
+        .param = { CHIMNEY_OBJ_TCP, 0, 0, 4096 },
+    };
+    ChimneyCqe cqe;
+    uint64_t held;
+
+    qchimney_tcp_fixture(&f, &hc, 400);
+    st = query_stats(&f);
+    g_assert_cmpuint(le32_to_cpu(st.established), ==, 1);
+    g_assert_cmpuint(le64_to_cpu(st.out_segments), ==, 0);
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 1, s1, 1, NULL);
+    qchimney_sq_kick(&f.c, &hc);
+    qchimney_peer_read(&f, &ps);
+    g_assert_cmpuint(ps.len, ==, 300);
+    qchimney_peer_data(&f, &hc, hc.irs + 1, 401 + 300, 0, 50);
+    qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    qchimney_wait_segs_in(&f, &hc, 1);
+    st = query_stats(&f);
+    g_assert_cmpuint(le64_to_cpu(st.out_segments), >=, 1);
+    g_assert_cmpuint(le64_to_cpu(st.in_segments), ==, 1);
+    g_assert_cmpuint(le64_to_cpu(st.in_octets), ==, 50);
+    g_assert_cmpuint(le64_to_cpu(st.out_octets), ==, 300);
+    g_assert_cmpuint(le64_to_cpu(st.retransmitted), ==, 0);
+
+    /* Terminated, the connection still counts */
+    held = guest_alloc(&f.alloc, 4096);
+    term.id = hc.id;
+    term.addr = guest_alloc(&f.alloc, 96);
+    term.param[CHIMNEY_TERM_PARAM_HELD_LO] = (uint32_t)held;
+    term.param[CHIMNEY_TERM_PARAM_HELD_HI] = held >> 32;
+    qchimney_admin_submit(&f.c, &term);
+    do {                        /* after the events of the held data */
+        qchimney_cq_wait(&f.c, 2, &cqe);
+    } while (CHIMNEY_CQE_TYPE(cqe.type_status) != CHIMNEY_CQE_ADMIN);
+    g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe.type_status), ==,
+                     CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 0x78);
+    st = query_stats(&f);
+    g_assert_cmpuint(le32_to_cpu(st.established), ==, 0);
+    g_assert_cmpuint(le64_to_cpu(st.in_octets), ==, 50);
+    g_assert_cmpuint(le64_to_cpu(st.out_octets), ==, 300);
+
+    g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_QUERY_STATS, 0,
+                                  guest_alloc(&f.alloc, 64), 63, 0, 0, 0),
+                     ==, CHIMNEY_ST_INVALID_PARAM);
+    g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_QUERY_STATS, 0,
+                                  QCHIMNEY_FAR_AWAY, 64, 0, 0, 0), ==,
+                     CHIMNEY_ST_DMA_ERROR);
+    qchimney_fx_end(&f);
+}
+
 static void test_bad_tcp_offload(void)
 {
     QChimneyFixture f;
@@ -1085,6 +1238,8 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/tcp/handover", test_tcp_handover);
     qtest_add_func("/chimney/tcp/abortive", test_tcp_abortive);
     qtest_add_func("/chimney/tcp/invalidate", test_tcp_invalidate);
+    qtest_add_func("/chimney/tcp/relink", test_tcp_relink);
+    qtest_add_func("/chimney/tcp/query-stats", test_tcp_query_stats);
     qtest_add_func("/chimney/bad/tcp-offload", test_bad_tcp_offload);
     qtest_add_func("/chimney/bad/tcp-sends", test_bad_tcp_sends);
     qtest_add_func("/chimney/tcp/terminate-tuple-reuse",

@@ -121,7 +121,7 @@ static void wire_send(const uint8_t *buf, size_t len)
     g_assert_cmpint(iov_send(w.sock, iov, 2, 0, 4 + len), ==, 4 + len);
 }
 
-static void setup(void)
+static void setup_dev(const char *dev_props)
 {
     char path[] = "/dev/shm/chimney-windows-XXXXXX";
     int sv[2], fd = mkstemp(path);
@@ -137,8 +137,8 @@ static void setup(void)
                         "-object memory-backend-file,id=ram,size=256M,"
                         "mem-path=%s,share=on "
                         "-netdev socket,fd=%d,id=n0 "
-                        "-device chimney-nic,netdev=n0,id=nic0,mac=" DEV_MAC,
-                        path, sv[1]);
+                        "-device chimney-nic,netdev=n0,id=nic0,mac=" DEV_MAC
+                        "%s", path, sv[1], dev_props);
     close(sv[1]);
     close(fd);
     unlink(path);
@@ -149,6 +149,11 @@ static void setup(void)
     qpci_device_enable(w.pdev);
     w.bar = qpci_iomap(w.pdev, CHIMNEY_BAR_MMIO, NULL).addr;
     pe_mmio_map(CHIMNEY_MMIO_SIZE, mmio_readl, mmio_writel, NULL);
+}
+
+static void setup(void)
+{
+    setup_dev("");
 }
 
 /* --- the state tree as NDIS builds it --- */
@@ -926,6 +931,165 @@ static void test_windows_terminate_poisoned(void)
     miniport_down();
 }
 
+/* A neighbor block alone (no dependents), to the MAC @mac; its status */
+static uint32_t neighbor_op(uint32_t off, int kind, void **ctx, uintptr_t h,
+                            const char *mac)
+{
+    uint8_t b[0x98 + 0x2c + 0x2c + 0xc] = { 0 };
+
+    offload_block_init(b, 4, ctx, h);
+    state(b, 0, 0x2c);
+    memcpy(state(b, 0x2c, 0x2c) + 8, mac, 6);
+    state(b, 0x58, 0xc);
+    w.initiated = w.terminated = w.invalidated = NULL;
+    host_state(w.provider_generic, w.adapter, off, kind, b);
+    wait_for(kind == NC_INITIATE ? &w.initiated : kind == NC_TERMINATE ?
+             &w.terminated : &w.invalidated);
+    return rd32(b + 0x18);
+}
+
+/*
+ * The next hop changes (NDIS's sequence): the old neighbor is invalidated
+ * (its connection asks for its upload), the new one offloaded, an update
+ * tree rooted at it with the path as dependent relinks the path, and the
+ * old neighbor then terminates.  A neighbor the device still holds fails
+ * its terminate and keeps its slot, so that it is terminated later and
+ * its id is not reused under the device's feet.
+ */
+static void test_windows_relink(void)
+{
+    g_autofree char *path = driver_path("chimneynic.sys");
+    uint8_t up[0x98 + 0x2c], upath[0x98 + 0xc];
+    void *nb2 = NULL, *nb3 = NULL, *nb4 = NULL;
+    Image im;
+    Tree t;
+
+    if (!path) {
+        return;
+    }
+    setup();
+    w.host = H_MINIPORT;
+    miniport_up(&im, path);
+    offload_tree(&t, 0);
+    g_assert_cmphex(neighbor_op(0x20, NC_INVALIDATE, &t.ctx[0], 0xa0,
+                                PEER_MAC), ==, 0);
+    for (int i = 0; i < 100 && !w.events; i++) {
+        run_dpc();
+    }
+    g_assert_cmpuint(w.last_event, ==, 3);     /* TcpIndicateRetrieve */
+    g_assert_cmphex(neighbor_op(0x08, NC_INITIATE, &nb2, 0xa4,
+                                "\x52\x54\x00\xaa\xbb\xcc"), ==, 0);
+
+    memset(up, 0, sizeof(up));
+    memset(upath, 0, sizeof(upath));
+    offload_block_init(up, 4, &nb2, 0xa4);
+    memcpy(state(up, 0, 0x2c) + 8, "\x52\x54\x00\xaa\xbb\xcc", 6);
+    wrp(up, 0x10, upath);
+    offload_block_init(upath, 8, &t.ctx[1], 0xa1);
+    *(uint32_t *)(state(upath, 0, 0xc) + 8) = 1500;
+    w.updated = NULL;
+    host_state(w.provider_generic, w.adapter, 0x18, NC_UPDATE, up);
+    wait_for(&w.updated);
+    g_assert_cmphex(rd32(up + 0x18), ==, 0);
+    g_assert_cmphex(rd32(upath + 0x18), ==, 0);
+
+    /* The old neighbor is free; the new one is the path's */
+    g_assert_cmphex(neighbor_op(0x10, NC_TERMINATE, &t.ctx[0], 0xa0,
+                                PEER_MAC), ==, 0);
+    g_assert_cmphex(neighbor_op(0x10, NC_TERMINATE, &nb2, 0xa4,
+                                PEER_MAC), ==, 0xc0000001);
+    t.ctx[0] = nb2;
+    terminate_tree(&t);
+    g_assert_cmphex(rd32(t.neighbor + 0x18), ==, 0);
+    g_assert_cmphex(rd32(t.path + 0x18), ==, 0);
+    /* Both device ids were given back: two neighbors offload */
+    g_assert_cmphex(neighbor_op(0x08, NC_INITIATE, &nb3, 0xa5, PEER_MAC), ==,
+                    0);
+    g_assert_cmphex(neighbor_op(0x08, NC_INITIATE, &nb4, 0xa6, PEER_MAC), ==,
+                    0);
+    g_assert_cmphex(neighbor_op(0x10, NC_TERMINATE, &nb3, 0xa5, PEER_MAC), ==,
+                    0);
+    g_assert_cmphex(neighbor_op(0x10, NC_TERMINATE, &nb4, 0xa6, PEER_MAC), ==,
+                    0);
+    miniport_down();
+}
+
+#define MANY    70      /* connections: more than the 64 of old */
+#define TCP_BLOCK (0x98 + 0x18 + 0x2c + 0x80)
+
+/* Initiate (or terminate) MANY connections under the tree's path */
+static void many_op(Tree *t, uint8_t *blocks, void **ctx, bool init)
+{
+    for (int i = 0; i < MANY; i++) {
+        uint8_t *b = blocks + i * TCP_BLOCK;
+        void *h = (void *)(uintptr_t)(0x1000 + i);
+
+        memset(b, 0, TCP_BLOCK);
+        tcp_block_init(b, &ctx[i], h, LPORT + 1 + i, init);
+        if (!init) {
+            state(b, 0, 0x80);
+            nc_conn_terminating(h);
+        }
+        if (i) {
+            wrp(b - TCP_BLOCK, 0x08, b);        /* NextBlock */
+        }
+    }
+    wrp(t->path, 0x10, blocks);
+    w.initiated = w.terminated = NULL;
+    host_state(w.provider_generic, w.adapter, init ? 0x08 : 0x10,
+               init ? NC_INITIATE : NC_TERMINATE, t->neighbor);
+    wait_for(init ? &w.initiated : &w.terminated);
+    for (int i = 0; i < MANY; i++) {
+        g_assert_cmphex(rd32(blocks + i * TCP_BLOCK + 0x18), ==, 0);
+    }
+}
+
+/*
+ * The connections the adapter takes: min(the device's max-conns, the
+ * MaxOffloadConnections keyword, 256 without it), offered as
+ * TcpConnectionOffloadCapacity; more than the 64 of old offload.
+ */
+static void test_windows_capacity(void)
+{
+    g_autofree char *path = driver_path("chimneynic.sys");
+    g_autofree uint8_t *blocks = g_malloc0(MANY * TCP_BLOCK);
+    void *ctx[MANY] = { 0 }, *nb, *pa;
+    Image im;
+    Tree t;
+
+    if (!path) {
+        return;
+    }
+    setup_dev(",max-conns=40");
+    w.host = H_MINIPORT;
+    miniport_up(&im, path);
+    g_assert_cmpuint(w.tcp_capacity, ==, 40);
+    miniport_down();
+
+    setup();
+    w.host = H_MINIPORT;
+    miniport_up(&im, path);
+    g_assert_cmpuint(w.tcp_capacity, ==, 256);
+    miniport_down();
+
+    setup();
+    w.host = H_MINIPORT;
+    w.kw_max_offloads = 100;
+    miniport_up(&im, path);
+    g_assert_cmpuint(w.tcp_capacity, ==, 100);
+    tree_init(&t, false);
+    many_op(&t, blocks, ctx, true);
+    g_assert_cmpuint(established(), ==, MANY);
+    nb = t.ctx[0];
+    pa = t.ctx[1];
+    tree_init(&t, false);
+    t.ctx[0] = nb;
+    t.ctx[1] = pa;
+    many_op(&t, blocks, ctx, false);
+    g_assert_cmpuint(established(), ==, 0);
+    miniport_down();
+}
+
 /* The neighbor's NicReachabilityDelta, from MiniportQueryOffload */
 static uint32_t nic_reachability(Tree *t)
 {
@@ -990,6 +1154,7 @@ static void test_windows_port_order(void)
     typedef WINAPI void SendFn(void *a, void *nbl, uint32_t port,
                                uint32_t flags);
     uint8_t *frame, *nbl, got[4096];
+    uint32_t done;
     size_t len;
     Image im;
     Tree t;
@@ -1028,6 +1193,16 @@ static void test_windows_port_order(void)
     g_assert_cmpuint(peer_take(got, 3000), ==, 3000);
     wait_for(&w.sent);
     g_assert(w.sent == nbl);
+
+    /* The device's counts in the offload statistics; a set resets them */
+    g_assert_cmphex(mp_oid(0, 0xfc010207, got, 40, &done), ==, 0);
+    g_assert_cmpuint(*(uint64_t *)(got + 8), >=, 3);    /* OutSegments */
+    g_assert_cmpuint(*(uint64_t *)got, >=, 1);          /* InSegments */
+    g_assert_cmphex(mp_oid(0, 0xfc010209, got, 64, &done), ==, 0);
+    g_assert_cmpuint(*(uint64_t *)(got + 32), >=, 3000 + 3 * 40);
+    g_assert_cmphex(mp_oid(1, 0xfc010207, got, 40, &done), ==, 0);
+    g_assert_cmphex(mp_oid(0, 0xfc010207, got, 40, &done), ==, 0);
+    g_assert_cmpuint(*(uint64_t *)(got + 8), ==, 0);
     terminate_tree(&t);
     miniport_down();
 }
@@ -1207,6 +1382,8 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/windows/neighbor-reachability",
                    test_windows_neighbor_reachability);
     qtest_add_func("/chimney/windows/port-order", test_windows_port_order);
+    qtest_add_func("/chimney/windows/relink", test_windows_relink);
+    qtest_add_func("/chimney/windows/capacity", test_windows_capacity);
     qtest_add_func("/chimney/windows/cached-unsupported",
                    test_windows_cached_unsupported);
     qtest_add_func("/chimney/windows/stress", test_windows_stress);

@@ -97,6 +97,10 @@ static struct {
     void *im_provider_generic, *im_provider_tcp;
     void *im_client_generic, *im_client_tcp;
     void *im_binding;           /* its ProtocolBindingContext */
+
+    /* the adapter's MaxOffloadConnections keyword (0: none) */
+    uint32_t kw_max_offloads;
+    uint32_t tcp_capacity;      /* TcpConnectionOffloadCapacity offered */
 } w;
 
 /* --- mock NDIS --- */
@@ -188,6 +192,9 @@ static WINAPI uint32_t m_set_attributes(void *h, uint8_t *attrs)
     }
     if (attrs[0] == 0x9f) {     /* general: SupportedStatistics @0xb8 */
         w.gen_stats = rd32(attrs + 0xb8);
+    }
+    if (attrs[0] == 0xa0) {     /* offload: TCP hardware capabilities @0x20 */
+        w.tcp_capacity = rd32((uint8_t *)rdp(attrs, 0x20) + 0xc);
     }
     return 0;
 }
@@ -369,7 +376,31 @@ static WINAPI void m_advance(uint8_t *nb, uint32_t n, uint8_t free_mdl,
 static WINAPI uint32_t m_open_config(void *obj, void **h)
 {
     nc_call("NdisOpenConfigurationEx", NC_PASSIVE);
-    return 0xc0000001;                  /* no keywords: the defaults */
+    if (!w.kw_max_offloads) {
+        return 0xc0000001;              /* no keywords: the defaults */
+    }
+    *h = (void *)0x3004;
+    return 0;
+}
+
+/* The keywords of the adapter: MaxOffloadConnections only */
+static WINAPI void m_read_config(uint32_t *st, void **param, void *h,
+                                 uint8_t *key, int type)
+{
+    static const uint16_t name[] = u"MaxOffloadConnections";
+    static uint8_t p[24];               /* NDIS_CONFIGURATION_PARAMETER */
+
+    nc_call("NdisReadConfiguration", NC_PASSIVE);
+    g_assert(h == (void *)0x3004);
+    *st = 0xc0000001;
+    if (*(uint16_t *)key == sizeof(name) - 2 &&
+        !memcmp(rdp(key, 8), name, sizeof(name) - 2)) {
+        g_assert_cmpint(type, ==, 0);   /* NdisParameterInteger */
+        memset(p, 0, sizeof(p));
+        *(uint32_t *)(p + 8) = w.kw_max_offloads;
+        *param = p;
+        *st = 0;
+    }
 }
 
 /* What NdisMGetOffloadHandlers gives the target: the host side */
@@ -705,6 +736,8 @@ static const Mock mocks[] = {
     { "NdisMFreeNetBufferSGList", m_free_sgl },
     { "NdisAdvanceNetBufferDataStart", m_advance },
     { "NdisOpenConfigurationEx", m_open_config },
+    { "NdisReadConfiguration", m_read_config },
+    { "NdisCloseConfiguration", m_passive1 },
     { "NdisMGetOffloadHandlers", m_get_handlers },
     { "NdisMInitiateOffloadComplete", m_initiate_done },
     { "NdisMTerminateOffloadComplete", m_terminate_done },

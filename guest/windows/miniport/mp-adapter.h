@@ -83,21 +83,27 @@ MP_SAME_FIELD(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST, MiniportReserved,
 #define MP_DATA_RX              (MP_L2_ENTRIES * MP_SLOT)
 #define MP_DATA_SIZE            (2 * MP_L2_ENTRIES * MP_SLOT)
 
-_Static_assert(MP_SHM_IDENTIFY + CHIMNEY_IDENTIFY_SIZE <=
+#define MP_SHM_STATS            (MP_SHM_IDENTIFY + CHIMNEY_IDENTIFY_SIZE)
+
+_Static_assert(MP_SHM_STATS + CHIMNEY_STATS_SIZE <=
                MP_SHM_L2CQ, "admin area overlaps the L2 CQ");
 _Static_assert(MP_SHM_RXQ + MP_L2_ENTRIES * CHIMNEY_L2_DESC_SIZE <=
                MP_SHM_SIZE, "rings exceed the shared block");
 
 /*
- * TCP chimney: offloaded objects live in fixed tables (the capacity the
- * adapter reports), each connection with its own block of shared memory:
+ * TCP chimney: neighbors and paths live in fixed tables; connections in
+ * tables allocated at initialize, as many as the device's max_conns
+ * (IDENTIFY) and the MaxOffloadConnections keyword allow (the capacity
+ * the adapter reports), each connection with its own block of shared
+ * memory:
  * send queue, receive queue, doorbell record and the scatter-gather lists
  * of its requests.  All connections complete on CQ 2; the generic-buffer
  * queue holds the buffers of receive indications.
  */
 #define MP_MAX_NEIGHBORS        16
 #define MP_MAX_PATHS            32
-#define MP_MAX_OFFLOADS         64      /* TcpConnectionOffloadCapacity */
+#define MP_DEFAULT_OFFLOADS     256     /* MaxOffloadConnections default */
+#define MP_MAX_OFFLOADS_LIMIT   4096    /* its largest value */
 #define MP_CONN_CQ              2
 #define MP_CONN_CQ_ENTRIES      1024
 #define MP_CONN_SQ_ENTRIES      32
@@ -300,7 +306,7 @@ typedef struct MpDmaRegion {
     ULONG len;
 } MpDmaRegion;
 
-#define MP_DMA_REGIONS          (4 + MP_MAX_OFFLOADS)
+#define MP_DMA_FIXED            8       /* before the connections' */
 
 struct MpAdapter {
     NDIS_HANDLE miniport;
@@ -311,7 +317,9 @@ struct MpAdapter {
     PUCHAR data;
     NDIS_PHYSICAL_ADDRESS data_pa;
     ChimneyGuestDev dev;        /* registers, admin SQ, shared memory */
-    MpDmaRegion dma_region[MP_DMA_REGIONS];
+    MpDmaRegion dma_fixed[MP_DMA_FIXED];
+    MpDmaRegion *dma_region;    /* dma_fixed, then room for connections */
+    ULONG dma_max;
     ULONG ndma;
     ChimneyGuestCq acq;
     ChimneyIdentify id;
@@ -350,13 +358,15 @@ struct MpAdapter {
     ULONG64 dpc_now_ms;         /* when the DPC's drain began */
     ULONG reset_established;    /* TCP_OFFLOAD_STATS, since the last reset */
     ULONG out_resets;
+    ChimneyOffloadStats stats_base;     /* QUERY_STATS at the last reset */
     NDIS_HANDLE dma;
     MpObj neighbor[MP_MAX_NEIGHBORS];
     MpObj path[MP_MAX_PATHS];
-    MpConn *conn[MP_MAX_OFFLOADS];
+    ULONG max_conns;            /* TcpConnectionOffloadCapacity */
+    MpConn **conn;              /* max_conns of each, from initialize */
     ChimneyGuestConnTable conn_ids;
-    uint8_t conn_gen[MP_MAX_OFFLOADS];
-    uint32_t conn_next[MP_MAX_OFFLOADS];
+    uint8_t *conn_gen;
+    uint32_t *conn_next;
     ChimneyGuestCq conn_cq;
     MpJob *jobs, **jobs_tail;           /* the first one is running */
     PUCHAR job_mem;
@@ -440,6 +450,8 @@ VOID mp_append(PNET_BUFFER_LIST **tail, PNET_BUFFER_LIST nbl);
 VOID mp_unmap(MpAdapter *a, PNET_BUFFER_LIST nbl);
 VOID mp_conn_more(MpAdapter *a, MpConn *c);
 NDIS_STATUS mp_conn_io_start(MpAdapter *a);
+ULONG mp_keyword(MpAdapter *a, PNDIS_STRING key, ULONG def);
+VOID mp_offload_stats_done(MpAdapter *a, PNDIS_OID_REQUEST request);
 VOID mp_conn_io_stop(MpAdapter *a);
 w_tcp_offload_send_handler_fn mp_tcp_offload_send;
 w_tcp_offload_receive_handler_fn mp_tcp_offload_receive;

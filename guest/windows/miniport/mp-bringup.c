@@ -41,7 +41,7 @@ PVOID mp_shared_alloc(MpAdapter *a, ULONG len,
 {
     PVOID va = NULL;
 
-    if (a->ndma == MP_DMA_REGIONS) {
+    if (a->ndma == a->dma_max) {
         return NULL;
     }
     NdisMAllocateSharedMemory(a->miniport, len, TRUE, &va, pa);

@@ -236,7 +236,7 @@ static MpConn *mp_conn_by_id(MpAdapter *a, ULONG id)
 {
     ULONG i = CHIMNEY_CONN_INDEX(id);
 
-    return i < MP_MAX_OFFLOADS && a->conn[i]->obj.used &&
+    return i < a->max_conns && a->conn[i]->obj.used &&
            a->conn[i]->obj.id == id ? a->conn[i] : NULL;
 }
 
@@ -514,7 +514,7 @@ static VOID mp_release(MpAdapter *a, MpConn *c)
 /* After NdisMInitiateOffloadComplete: the connections it offloaded */
 VOID mp_announce(MpAdapter *a, struct MpJob *job)
 {
-    for (ULONG i = 0; i < MP_MAX_OFFLOADS; i++) {
+    for (ULONG i = 0; i < a->max_conns; i++) {
         MpConn *c = a->conn[i];
         BOOLEAN mine;
 

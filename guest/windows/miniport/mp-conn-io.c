@@ -783,6 +783,46 @@ VOID mp_conn_terminated(MpAdapter *a, MpConn *c,
     mp_conn_free(a, c);
 }
 
+#define MP_ALLOC(a, n)  NdisAllocateMemoryWithTagPriority((a)->miniport, \
+                            (n), MP_POOL_TAG, NormalPoolPriority)
+
+/*
+ * The connection tables, sized min(the device's max_conns, the
+ * MaxOffloadConnections keyword), and room for their shared memory in
+ * the DMA regions.
+ */
+static NDIS_STATUS mp_conn_tables(MpAdapter *a)
+{
+    static NDIS_STRING key = RTL_CONSTANT_STRING(L"MaxOffloadConnections");
+    ULONG n = mp_keyword(a, &key, MP_DEFAULT_OFFLOADS);
+    MpDmaRegion *r;
+
+    n = n < 1 ? 1 : n > MP_MAX_OFFLOADS_LIMIT ? MP_MAX_OFFLOADS_LIMIT : n;
+    if (a->id.max_conns < n) {
+        n = a->id.max_conns;
+    }
+    if (!n) {
+        return NDIS_STATUS_RESOURCES;
+    }
+    r = MP_ALLOC(a, (MP_DMA_FIXED + n) * sizeof(*r));
+    a->max_conns = n;
+    a->conn = MP_ALLOC(a, n * sizeof(*a->conn));
+    a->conn_gen = MP_ALLOC(a, n * sizeof(*a->conn_gen));
+    a->conn_next = MP_ALLOC(a, n * sizeof(*a->conn_next));
+    if (!r || !a->conn || !a->conn_gen || !a->conn_next) {
+        if (r) {
+            NdisFreeMemory(r, (MP_DMA_FIXED + n) * sizeof(*r), 0);
+        }
+        return NDIS_STATUS_RESOURCES;       /* the rest: mp_conn_io_stop */
+    }
+    memset(a->conn, 0, n * sizeof(*a->conn));
+    memcpy(r, a->dma_region, a->ndma * sizeof(*r));
+    __sync_synchronize();
+    a->dma_region = r;
+    a->dma_max = MP_DMA_FIXED + n;
+    return NDIS_STATUS_SUCCESS;
+}
+
 /* At initialization: DMA, the connection CQ and the generic buffers */
 NDIS_STATUS mp_conn_io_start(MpAdapter *a)
 {
@@ -809,9 +849,12 @@ NDIS_STATUS mp_conn_io_start(MpAdapter *a)
         return NDIS_STATUS_RESOURCES;
     }
     memset(a->chimney_mem, 0, MP_CH_IND_BUF);
-    chimney_guest_conns_init(&a->conn_ids, MP_MAX_OFFLOADS, a->conn_gen,
+    if (mp_conn_tables(a) != NDIS_STATUS_SUCCESS) {
+        return NDIS_STATUS_RESOURCES;
+    }
+    chimney_guest_conns_init(&a->conn_ids, a->max_conns, a->conn_gen,
                              a->conn_next);
-    for (ULONG i = 0; i < MP_MAX_OFFLOADS; i++) {
+    for (ULONG i = 0; i < a->max_conns; i++) {
         MpConn *c = NdisAllocateMemoryWithTagPriority(
             a->miniport, sizeof(*c), MP_POOL_TAG, NormalPoolPriority);
 
@@ -867,6 +910,34 @@ NDIS_STATUS mp_conn_io_start(MpAdapter *a)
     return NDIS_STATUS_SUCCESS;
 }
 
+static VOID mp_conn_tables_free(MpAdapter *a)
+{
+    ULONG n = a->max_conns;
+
+    if (a->conn) {
+        NdisFreeMemory(a->conn, n * sizeof(*a->conn), 0);
+    }
+    if (a->conn_gen) {
+        NdisFreeMemory(a->conn_gen, n * sizeof(*a->conn_gen), 0);
+    }
+    if (a->conn_next) {
+        NdisFreeMemory(a->conn_next, n * sizeof(*a->conn_next), 0);
+    }
+    a->conn = NULL;
+    a->conn_gen = NULL;
+    a->conn_next = NULL;
+    a->max_conns = 0;
+    if (a->dma_region != a->dma_fixed) {
+        MpDmaRegion *r = a->dma_region;
+
+        a->ndma = a->ndma < MP_DMA_FIXED ? a->ndma : MP_DMA_FIXED;
+        memcpy(a->dma_fixed, r, a->ndma * sizeof(*r));
+        a->dma_region = a->dma_fixed;
+        NdisFreeMemory(r, a->dma_max * sizeof(*r), 0);
+        a->dma_max = MP_DMA_FIXED;
+    }
+}
+
 /* After the device is disabled: what mp_conn_io_start got */
 VOID mp_conn_io_stop(MpAdapter *a)
 {
@@ -878,7 +949,7 @@ VOID mp_conn_io_stop(MpAdapter *a)
             NdisFreeMdl(a->ind_mdl[i]);
         }
     }
-    for (ULONG i = 0; i < MP_MAX_OFFLOADS && a->conn[i]; i++) {
+    for (ULONG i = 0; a->conn && i < a->max_conns && a->conn[i]; i++) {
         if (a->conn[i]->mem) {
             NdisMFreeSharedMemory(a->miniport, MP_CONN_MEM, TRUE,
                                   a->conn[i]->mem, a->conn[i]->mem_pa);
@@ -886,6 +957,7 @@ VOID mp_conn_io_stop(MpAdapter *a)
         NdisFreeMemory(a->conn[i], sizeof(MpConn), 0);
         a->conn[i] = NULL;
     }
+    mp_conn_tables_free(a);
     if (a->ind_pool) {
         NdisFreeNetBufferListPool(a->ind_pool);
     }

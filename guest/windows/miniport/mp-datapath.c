@@ -263,6 +263,9 @@ static VOID mp_pass_deliver(MpAdapter *a, MpPass *p)
         NdisMPauseComplete(a->miniport);
     }
     for (ULONG i = 0; i < p->noid; i++) {
+        if (p->oid_status[i] == NDIS_STATUS_SUCCESS) {
+            mp_offload_stats_done(a, p->oid[i]);
+        }
         NdisMOidRequestComplete(a->miniport, p->oid[i], p->oid_status[i]);
     }
     if (p->link_changed) {

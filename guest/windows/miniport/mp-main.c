@@ -102,12 +102,11 @@ static NDIS_STATUS mp_set_general(MpAdapter *a)
 }
 
 /*
- * The adapter's "TCP Connection Offload (IPv4)" keyword: 0 turns the
- * default configuration off (the capability stays), missing means on.
+ * An integer keyword of the adapter (its advanced properties, from the
+ * INF), or @def when it is not there.
  */
-static BOOLEAN mp_offload_enabled(MpAdapter *a)
+ULONG mp_keyword(MpAdapter *a, PNDIS_STRING key, ULONG def)
 {
-    static NDIS_STRING key = RTL_CONSTANT_STRING(L"*TCPConnectionOffloadIPv4");
     NDIS_CONFIGURATION_OBJECT co = {
         .Header = {
             .Type = NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT,
@@ -117,20 +116,31 @@ static BOOLEAN mp_offload_enabled(MpAdapter *a)
         .NdisHandle = a->miniport,
     };
     PNDIS_CONFIGURATION_PARAMETER param;
-    BOOLEAN on = TRUE;
+    ULONG v = def;
     NDIS_HANDLE cfg;
     NDIS_STATUS st;
 
     if (NdisOpenConfigurationEx(&co, &cfg) != NDIS_STATUS_SUCCESS) {
-        return on;
+        return v;
     }
-    NdisReadConfiguration(&st, &param, cfg, &key, NdisParameterInteger);
+    NdisReadConfiguration(&st, &param, cfg, key, NdisParameterInteger);
     if (st == NDIS_STATUS_SUCCESS &&
         param->ParameterType == NdisParameterInteger) {
-        on = param->ParameterData.IntegerData != 0;
+        v = param->ParameterData.IntegerData;
     }
     NdisCloseConfiguration(cfg);
-    return on;
+    return v;
+}
+
+/*
+ * The adapter's "TCP Connection Offload (IPv4)" keyword: 0 turns the
+ * default configuration off (the capability stays), missing means on.
+ */
+static BOOLEAN mp_offload_enabled(MpAdapter *a)
+{
+    static NDIS_STRING key = RTL_CONSTANT_STRING(L"*TCPConnectionOffloadIPv4");
+
+    return mp_keyword(a, &key, 1) != 0;
 }
 
 /*
@@ -156,7 +166,6 @@ static NDIS_STATUS mp_set_offload(MpAdapter *a)
         },
         .Encapsulation = NDIS_ENCAPSULATION_IEEE_802_3,
         .SupportIPv4 = NDIS_OFFLOAD_SUPPORTED,
-        .TcpConnectionOffloadCapacity = MP_MAX_OFFLOADS,
     };
     NDIS_TCP_CONNECTION_OFFLOAD current = tcp;
     NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES attrs = {
@@ -185,6 +194,8 @@ static NDIS_STATUS mp_set_offload(MpAdapter *a)
     }
     a->tcp = *t;
     a->chimney = TRUE;
+    tcp.TcpConnectionOffloadCapacity = a->max_conns;
+    current.TcpConnectionOffloadCapacity = a->max_conns;
     a->offload_off = !mp_offload_enabled(a);
     if (a->offload_off) {
         current.SupportIPv4 = NDIS_OFFLOAD_NOT_SUPPORTED;
@@ -226,6 +237,8 @@ static NDIS_STATUS mp_initialize(NDIS_HANDLE miniport,
     }
     memset(a, 0, sizeof(*a));
     a->miniport = miniport;
+    a->dma_region = a->dma_fixed;
+    a->dma_max = MP_DMA_FIXED;
     reg.MiniportAdapterContext = a;
     status = mp_set_attributes(a, &reg);
     if (status == NDIS_STATUS_SUCCESS) {
@@ -394,15 +407,23 @@ static NDIS_STATUS mp_query(MpAdapter *a,
 /*
  * The offload target's statistics.  The driver counts what passes
  * through it: connections established (offloaded, not reset), resets
- * received, resets sent.  Segments and datagrams are the device's to
- * count; chimney-nic does not report them to the driver yet, so those
- * fields are 0.
+ * received, resets sent.  Segments, retransmissions and bytes are the
+ * device's: each query or set is a QUERY_STATS, answered (or taken as the
+ * new baseline of a reset) when it completes, in mp_offload_stats_done.
+ * The device counts TCP payload: the IP octets add 40 bytes of headers
+ * per segment (options not counted).
  */
-static NDIS_STATUS mp_offload_stats(MpAdapter *a,
-                                    NDIS_OID_REQUEST_INFO *info, BOOLEAN set)
+static NDIS_STATUS mp_offload_stats(MpAdapter *a, PNDIS_OID_REQUEST request,
+                                    BOOLEAN set)
 {
-    TCP_OFFLOAD_STATS tcp = { 0 };
-    IP_OFFLOAD_STATS ip = { 0 };
+    NDIS_OID_REQUEST_INFO *info = &request->Info;
+    ULONG need = info->Oid == OID_IP4_OFFLOAD_STATS ?
+                 sizeof(IP_OFFLOAD_STATS) : sizeof(TCP_OFFLOAD_STATS);
+    ChimneyAdminCmd cmd = {
+        .opcode = CHIMNEY_CMD_QUERY_STATS,
+        .addr = a->shm_pa.QuadPart + MP_SHM_STATS,
+        .len = CHIMNEY_STATS_SIZE,
+    };
 
     if (set) {
         NdisAcquireSpinLock(&a->lock);
@@ -410,13 +431,61 @@ static NDIS_STATUS mp_offload_stats(MpAdapter *a,
         a->out_resets = 0;
         NdisReleaseSpinLock(&a->lock);
         info->BytesDone = info->InformationBufferLength;
+    } else if (info->InformationBufferLength < need) {
+        info->BytesNeeded = need;
+        return NDIS_STATUS_INVALID_LENGTH;
+    }
+    if (!a->chimney) {
+        mp_offload_stats_done(a, request);
         return NDIS_STATUS_SUCCESS;
     }
-    if (info->Oid == OID_IP4_OFFLOAD_STATS) {
-        return mp_answer(info, &ip, sizeof(ip));
+    return mp_datapath_admin(a, &cmd, request);
+}
+
+static ULONG64 mp_since(uint64_t now, uint64_t base)
+{
+    return now >= base ? now - base : now;
+}
+
+/* A QUERY_STATS completed: the answer of the query, or the new baseline */
+VOID mp_offload_stats_done(MpAdapter *a, PNDIS_OID_REQUEST request)
+{
+    NDIS_OID_REQUEST_INFO *info = &request->Info;
+    ChimneyOffloadStats dev = { 0 }, *b = &a->stats_base;
+    TCP_OFFLOAD_STATS tcp = { 0 };
+    IP_OFFLOAD_STATS ip = { 0 };
+
+    if (info->Oid != OID_TCP4_OFFLOAD_STATS &&
+        info->Oid != OID_IP4_OFFLOAD_STATS) {
+        return;
     }
+    if (a->chimney) {
+        a->dev.mem.read(a->dev.mem.opaque,
+                        a->shm_pa.QuadPart + MP_SHM_STATS, &dev, sizeof(dev));
+    }
+    if (request->RequestType == NdisRequestSetInformation) {
+        *b = dev;
+        return;
+    }
+    if (info->Oid == OID_IP4_OFFLOAD_STATS) {
+        ULONG64 in = mp_since(dev.in_segments, b->in_segments);
+        ULONG64 out = mp_since(dev.out_segments, b->out_segments);
+
+        ip.InReceives = in;
+        ip.InDelivers = in;
+        ip.InOctets = mp_since(dev.in_octets, b->in_octets) + 40 * in;
+        ip.OutRequests = out;
+        ip.OutOctets = mp_since(dev.out_octets, b->out_octets) + 40 * out;
+        memcpy(info->InformationBuffer, &ip, sizeof(ip));
+        info->BytesDone = sizeof(ip);
+        return;
+    }
+    tcp.InSegments = mp_since(dev.in_segments, b->in_segments);
+    tcp.OutSegments = mp_since(dev.out_segments, b->out_segments);
+    tcp.RetransmittedSegments = (ULONG)mp_since(dev.retransmitted,
+                                                b->retransmitted);
     NdisAcquireSpinLock(&a->lock);
-    for (ULONG i = 0; a->chimney && i < MP_MAX_OFFLOADS; i++) {
+    for (ULONG i = 0; a->chimney && i < a->max_conns; i++) {
         MpConn *c = a->conn[i];
 
         tcp.CurrentlyEstablished += c->obj.used && c->announced &&
@@ -425,7 +494,8 @@ static NDIS_STATUS mp_offload_stats(MpAdapter *a,
     tcp.ResetEstablished = a->reset_established;
     tcp.OutResets = a->out_resets;
     NdisReleaseSpinLock(&a->lock);
-    return mp_answer(info, &tcp, sizeof(tcp));
+    memcpy(info->InformationBuffer, &tcp, sizeof(tcp));
+    info->BytesDone = sizeof(tcp);
 }
 
 /* A status indication of the adapter (no buffer: @buf NULL) */
@@ -482,7 +552,7 @@ static NDIS_STATUS mp_task_offload_params(MpAdapter *a,
         a->offload_off = p->TcpConnectionIPv4 ==
                          NDIS_OFFLOAD_PARAMETERS_CONNECTION_OFFLOAD_DISABLED;
     }
-    for (ULONG i = 0; a->offload_off && a->chimney && i < MP_MAX_OFFLOADS;
+    for (ULONG i = 0; a->offload_off && a->chimney && i < a->max_conns;
          i++) {
         upload |= a->conn[i]->obj.used;
     }
@@ -509,7 +579,7 @@ NDIS_STATUS mp_chimney_oid(MpAdapter *a, PNDIS_OID_REQUEST request)
         return set ? mp_task_offload_params(a, info) :
                      NDIS_STATUS_NOT_SUPPORTED;
     }
-    return mp_offload_stats(a, info, set);
+    return mp_offload_stats(a, request, set);
 }
 
 /* Filter settings are taken (the device does not filter); chimney's */

@@ -357,10 +357,24 @@ static ULONG mp_prepare_update(MpAdapter *a, MpJob *job,
                c->DlDestinationAddress, 6);
         break;
     }
-    case MP_KIND_PATH:
+    case MP_KIND_PATH: {
+        MpObj *nb = mp_block_obj(BLOCK_PARENT(b));
+
         ((ChimneyPathState *)state)->path_mtu =
             ((PPATH_OFFLOAD_STATE_CACHED)mp_state(b, 0))->PathMtu;
+        /*
+         * A path under another neighbor than its own: the next hop
+         * changed, NDIS moves it to the new neighbor (the root of the
+         * update tree) before it terminates the old one.
+         */
+        if (nb && nb->used && nb->kind == MP_KIND_NEIGHBOR &&
+            nb != o->parent) {
+            ((ChimneyPathState *)state)->neighbor = nb->id;
+            cmd->param[CHIMNEY_UPDATE_PARAM_FLAGS] =
+                CHIMNEY_UPDATE_PATH_RELINK;
+        }
         break;
+    }
     default: {
         static const ChimneyNdisTcpConst k;
         static const ChimneyNdisTcpDelegated d;
@@ -472,11 +486,21 @@ static VOID mp_done(MpAdapter *a, MpJob *job, Block b,
         st == CHIMNEY_ST_SUCCESS) {
         mp_delegated_out(a, job, b);
     }
+    if (job->op == MP_JOB_UPDATE && st == CHIMNEY_ST_SUCCESS &&
+        (job->cmd.param[CHIMNEY_UPDATE_PARAM_FLAGS] &
+         CHIMNEY_UPDATE_PATH_RELINK)) {
+        o->parent = mp_block_obj(BLOCK_PARENT(b));      /* relinked */
+    }
     if (job->op == MP_JOB_TERMINATE) {
-        /* Failed or not, NDIS forgets the object now */
+        /*
+         * A connection is gone, failed or not.  A neighbor or path the
+         * device still holds (a path, a connection still depends on it)
+         * keeps its slot: its id is still the device's, and the block
+         * fails.
+         */
         if (o->kind == MP_KIND_TCP) {
             mp_conn_terminated(a, (MpConn *)o, out);
-        } else {
+        } else if (st != CHIMNEY_ST_IN_USE) {
             o->used = FALSE;
             o->kind = 0;
         }

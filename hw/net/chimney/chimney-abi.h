@@ -29,7 +29,7 @@
 
 /* Interface version: a new minor only adds, a new major breaks. */
 #define CHIMNEY_VERSION_MAJOR           1
-#define CHIMNEY_VERSION_MINOR           1
+#define CHIMNEY_VERSION_MINOR           2
 #define CHIMNEY_VERSION \
     ((CHIMNEY_VERSION_MAJOR << 16) | CHIMNEY_VERSION_MINOR)
 
@@ -216,6 +216,7 @@ typedef struct ChimneyAdminCmd {
 #define CHIMNEY_CMD_INVALIDATE          0x15
 #define CHIMNEY_CMD_TERMINATE           0x16
 #define CHIMNEY_CMD_FORWARD             0x17
+#define CHIMNEY_CMD_QUERY_STATS         0x18
 
 /*
  * IDENTIFY: addr/len name a buffer of at least CHIMNEY_IDENTIFY_SIZE bytes
@@ -357,8 +358,14 @@ typedef struct ChimneyNeighborState {
 
 /*
  * OFFLOAD_PATH: id = path, addr = ChimneyPathState.  UPDATE changes
- * path_mtu only.
+ * path_mtu only, unless param[CHIMNEY_UPDATE_PARAM_FLAGS] has
+ * CHIMNEY_UPDATE_PATH_RELINK (version 1.2): then the path also moves to
+ * the neighbor in `neighbor` (a next-hop change), and every connection on
+ * it sends to that neighbor's MAC from then on.  Any other flag bit on a
+ * path or neighbor UPDATE is refused with INVALID_PARAM.
  */
+#define CHIMNEY_UPDATE_PARAM_FLAGS      1
+#define CHIMNEY_UPDATE_PATH_RELINK      (1u << 0)
 typedef struct ChimneyPathState {
     uint32_t neighbor;      /* an offloaded neighbor */
     uint8_t  src_ip[4];     /* const, network order */
@@ -484,6 +491,24 @@ typedef struct ChimneyTcpOffload {
  */
 #define CHIMNEY_FORWARD_MAX             65535
 
+/*
+ * QUERY_STATS (version 1.2): addr/len = a buffer of at least
+ * CHIMNEY_STATS_SIZE bytes that receives a ChimneyOffloadStats: the
+ * counters of the offloaded connections summed, those offloaded now and
+ * those terminated since the device was enabled (TCP_OFFLOAD_STATS and
+ * IP_OFFLOAD_STATS).  Completes on the admin CQ.
+ */
+#define CHIMNEY_STATS_SIZE              64
+typedef struct ChimneyOffloadStats {
+    uint64_t in_segments;   /* TCP segments received */
+    uint64_t out_segments;  /* TCP segments sent, retransmissions too */
+    uint64_t in_octets;     /* payload bytes received in order */
+    uint64_t out_octets;    /* payload bytes the peers acknowledged */
+    uint64_t retransmitted; /* segments retransmitted */
+    uint32_t established;   /* connections offloaded now */
+    uint32_t rsvd[5];
+} ChimneyOffloadStats;
+
 /* Send queue entries (per connection) */
 #define CHIMNEY_SQ_SEND                 1
 #define CHIMNEY_SQ_DISCONNECT           2
@@ -551,6 +576,8 @@ CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, cached_flags) == 44);
 CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, delegated) == 72);
 CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, rq_base) == 168);
 CHIMNEY_ABI_CHECK(sizeof(ChimneyTcpOffload) == 192);
+CHIMNEY_ABI_CHECK(sizeof(ChimneyOffloadStats) == CHIMNEY_STATS_SIZE);
+CHIMNEY_ABI_CHECK(offsetof(ChimneyOffloadStats, established) == 40);
 CHIMNEY_ABI_CHECK(sizeof(ChimneySqDesc) == 32);
 CHIMNEY_ABI_CHECK(sizeof(ChimneySge) == 16);
 

@@ -225,7 +225,7 @@ static uint8_t chimney_admin_exec(ChimneyState *s, const ChimneyAdminCmd *cmd,
         return chimney_cmd_create_l2q(s, id, addr, len, p);
     case CHIMNEY_CMD_DESTROY_L2Q:
         return chimney_cmd_destroy_l2q(s, id);
-    case CHIMNEY_CMD_OFFLOAD_NEIGHBOR ... CHIMNEY_CMD_FORWARD:
+    case CHIMNEY_CMD_OFFLOAD_NEIGHBOR ... CHIMNEY_CMD_QUERY_STATS:
         return chimney_offload_cmd(s, cmd, id, addr, p, target);
     default:
         CHIMNEY_GUEST_ERR(chimney_err_admin_opcode, "unknown admin opcode "

@@ -148,6 +148,9 @@ typedef struct ChimneyOffloadState {
     QTAILQ_HEAD(, ChimneyConn) wait_list;   /* heads held by a fault rule */
     QTAILQ_HEAD(, ChimneyConn) consequence_list;  /* injected failures */
     Error *migration_blocker;
+    /* QUERY_STATS: counters of the connections terminated since reset */
+    uint64_t closed_segs_in, closed_segs_out, closed_bytes_in,
+             closed_bytes_out, closed_retransmits;
 } ChimneyOffloadState;
 
 void chimney_conn_table_init(ChimneyState *s);

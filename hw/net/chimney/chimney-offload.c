@@ -29,6 +29,11 @@ void chimney_offload_init(ChimneyState *s)
 
 void chimney_offload_reset(ChimneyState *s)
 {
+    s->offload.closed_segs_in = 0;
+    s->offload.closed_segs_out = 0;
+    s->offload.closed_bytes_in = 0;
+    s->offload.closed_bytes_out = 0;
+    s->offload.closed_retransmits = 0;
     chimney_conn_table_reset(s);
     chimney_io_stack_init(s);
 }
@@ -367,9 +372,49 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     return CHIMNEY_ST_SUCCESS;
 }
 
-static uint8_t chimney_offload_update(ChimneyState *s, uint32_t type,
-                                      uint32_t id, uint64_t addr)
+/*
+ * UPDATE of a path with CHIMNEY_UPDATE_PATH_RELINK: the next hop changed.
+ * The path's reference moves to the new neighbor (so that the old one can
+ * be terminated) and its connections send to the new MAC.  Connections
+ * that an invalidation already asked to upload stay frozen.
+ */
+static uint8_t chimney_offload_relink(ChimneyState *s, uint32_t id,
+                                      uint32_t nb)
 {
+    ChimneyPath *p = &s->offload.paths[id];
+    const ChimneyNeighbor *n;
+
+    if (nb >= s->max_neighbors || !s->offload.neighbors[nb].valid ||
+        s->offload.neighbors[nb].invalidated) {
+        CHIMNEY_GUEST_ERR(chimney_err_path_relink, "path %" PRIu32
+                          ": relink to neighbor %" PRIu32 " refused", id, nb);
+        return CHIMNEY_ST_INVALID_PARAM;
+    }
+    n = &s->offload.neighbors[nb];
+    s->offload.neighbors[p->neighbor].refs--;
+    s->offload.neighbors[nb].refs++;
+    p->neighbor = nb;
+    for (uint32_t i = 0; i < s->max_conns; i++) {
+        ChimneyConn *conn = s->offload.conns[i];
+
+        if (conn && conn->path == id) {
+            memcpy(conn->tcp.st.src_mac, n->src_mac, 6);
+            memcpy(conn->tcp.st.dst_mac, n->dst_mac, 6);
+            conn->tcp.st.vlan = n->vlan;
+        }
+    }
+    return CHIMNEY_ST_SUCCESS;
+}
+
+static uint8_t chimney_offload_update(ChimneyState *s, uint32_t type,
+                                      uint32_t id, uint64_t addr,
+                                      uint32_t flags)
+{
+    if (flags & ~(type == CHIMNEY_OBJ_PATH ? CHIMNEY_UPDATE_PATH_RELINK : 0)) {
+        CHIMNEY_GUEST_ERR(chimney_err_update_flags, "UPDATE of object type %"
+                          PRIu32 ": flags 0x%" PRIx32, type, flags);
+        return CHIMNEY_ST_INVALID_PARAM;
+    }
     switch (type) {
     case CHIMNEY_OBJ_NEIGHBOR: {
         ChimneyNeighborState st;
@@ -403,6 +448,14 @@ static uint8_t chimney_offload_update(ChimneyState *s, uint32_t type,
         mtu = le32_to_cpu(st.path_mtu);
         if (mtu < 68 || mtu > 9000) {
             return CHIMNEY_ST_INVALID_PARAM;
+        }
+        if (flags & CHIMNEY_UPDATE_PATH_RELINK) {
+            uint8_t status = chimney_offload_relink(s, id,
+                                                    le32_to_cpu(st.neighbor));
+
+            if (status) {
+                return status;
+            }
         }
         s->offload.paths[id].mtu = mtu;
         for (uint32_t i = 0; i < s->max_conns; i++) {
@@ -598,6 +651,46 @@ static uint8_t chimney_offload_invalidate_or_terminate(ChimneyState *s,
     return CHIMNEY_ST_SUCCESS;
 }
 
+/* QUERY_STATS: every connection's counters, the terminated ones' too */
+static uint8_t chimney_offload_query_stats(ChimneyState *s, uint64_t addr,
+                                           uint32_t len)
+{
+    ChimneyOffloadState *o = &s->offload;
+    uint64_t in = o->closed_segs_in, out = o->closed_segs_out;
+    uint64_t bin = o->closed_bytes_in, bout = o->closed_bytes_out;
+    uint64_t rt = o->closed_retransmits;
+    uint32_t live = 0;
+    ChimneyOffloadStats st;
+
+    if (len < CHIMNEY_STATS_SIZE) {
+        CHIMNEY_GUEST_ERR(chimney_err_stats_len, "QUERY_STATS buffer of %"
+                          PRIu32 " bytes", len);
+        return CHIMNEY_ST_INVALID_PARAM;
+    }
+    for (uint32_t i = 0; i < s->max_conns; i++) {
+        const ChimneyConn *c = o->conns[i];
+
+        if (c && !c->terminated) {
+            in += c->tcp.segs_in;
+            out += c->tcp.segs_out;
+            bin += c->tcp.bytes_rcvd;
+            bout += c->tcp.bytes_acked;
+            rt += c->tcp.retransmits;
+            live++;
+        }
+    }
+    st = (ChimneyOffloadStats) {
+        .in_segments = cpu_to_le64(in),
+        .out_segments = cpu_to_le64(out),
+        .in_octets = cpu_to_le64(bin),
+        .out_octets = cpu_to_le64(bout),
+        .retransmitted = cpu_to_le64(rt),
+        .established = cpu_to_le32(live),
+    };
+    return chimney_dma_write(s, addr, &st, sizeof(st)) ? CHIMNEY_ST_SUCCESS :
+                                                         CHIMNEY_ST_DMA_ERROR;
+}
+
 /*
  * The connection a command acts on, when its completion belongs on that
  * connection's CQ; NULL for commands that complete on the admin CQ.
@@ -636,12 +729,15 @@ uint8_t chimney_offload_cmd(ChimneyState *s, const ChimneyAdminCmd *cmd,
         return chimney_offload_path(s, id, addr);
     case CHIMNEY_CMD_OFFLOAD_TCP:
         return chimney_offload_tcp(s, id, addr);
+    case CHIMNEY_CMD_QUERY_STATS:
+        return chimney_offload_query_stats(s, addr, le32_to_cpu(cmd->len));
     case CHIMNEY_CMD_UPDATE:
     case CHIMNEY_CMD_INVALIDATE:
     case CHIMNEY_CMD_TERMINATE:
         if (p[0] != CHIMNEY_OBJ_TCP) {
             if (cmd->opcode == CHIMNEY_CMD_UPDATE) {
-                return chimney_offload_update(s, p[0], id, addr);
+                return chimney_offload_update(s, p[0], id, addr,
+                                              p[CHIMNEY_UPDATE_PARAM_FLAGS]);
             }
             return chimney_offload_invalidate_or_terminate(
                 s, cmd->opcode == CHIMNEY_CMD_TERMINATE, p[0], id);
@@ -684,6 +780,11 @@ uint8_t chimney_offload_cmd(ChimneyState *s, const ChimneyAdminCmd *cmd,
         status = chimney_offload_query_tcp(conn, addr, true);
         conn->poisoned = true;
         conn->terminated = true;
+        s->offload.closed_segs_in += conn->tcp.segs_in;
+        s->offload.closed_segs_out += conn->tcp.segs_out;
+        s->offload.closed_bytes_in += conn->tcp.bytes_rcvd;
+        s->offload.closed_bytes_out += conn->tcp.bytes_acked;
+        s->offload.closed_retransmits += conn->tcp.retransmits;
         g_hash_table_remove(s->offload.by_key, &conn->key);
         trace_chimney_conn_terminate(conn->index, conn->pend_count);
         return status;

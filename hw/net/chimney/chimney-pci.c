@@ -643,11 +643,23 @@ static int chimney_post_load(void *opaque, int version_id)
         (s->l2_rxq.size && s->l2_rxq.cq == CHIMNEY_ADMIN_CQ_ID)) {
         return -EINVAL;
     }
+    if (s->params_set) {
+        chimney_offload_set_params(s);
+    }
+    if (chimney_migrate_install(s) < 0) {
+        return -EINVAL;
+    }
     /* The link is the backend's; the status bit follows it. */
     qemu_get_queue(s->nic)->link_down =
         !(s->status & CHIMNEY_STATUS_LINK_UP);
     s->tx_in_flight = false;
     qemu_bh_schedule(s->bh);
+    return 0;
+}
+
+static int chimney_pre_load(void *opaque)
+{
+    chimney_migrate_pre_load(opaque);
     return 0;
 }
 
@@ -709,6 +721,7 @@ static const VMStateDescription vmstate_chimney = {
     .name = "chimney-nic",
     .version_id = 1,
     .minimum_version_id = 1,
+    .pre_load = chimney_pre_load,
     .post_load = chimney_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_PCI_DEVICE(parent_obj, ChimneyState),
@@ -738,6 +751,7 @@ static const VMStateDescription vmstate_chimney = {
     },
     .subsections = (const VMStateDescription * const []) {
         &vmstate_chimney_ind_q,
+        &vmstate_chimney_offload,
         NULL
     },
 };

@@ -46,6 +46,22 @@ void qchimney_fx_end(QChimneyFixture *f);
 /* Stop the driver and QEMU, with no check: the end of a demo run */
 void qchimney_fx_quit(QChimneyFixture *f);
 
+/*
+ * Migration: QEMU moves to a new QEMU (-incoming defer and @extra),
+ * through "file" (stopped, to a file, then loaded) or "unix" (live, over
+ * a socket); the wire moves to a new socket pair and the fixture follows
+ * the destination.  What the source sent on the old wire and the test
+ * did not read is lost, as on a lossy wire.  @during, when given, runs
+ * while a live migration is under way (the peer keeps sending).
+ */
+void qchimney_migrate_wait(QTestState *qts, const char *want);
+void qchimney_fx_migrate(QChimneyFixture *f, const char *how,
+                         const char *extra,
+                         void (*during)(QChimneyFixture *f, void *opaque),
+                         void *opaque);
+/* Load @file into a new QEMU that must refuse it and stay alive */
+void qchimney_migrate_refused(const char *file, const char *extra);
+
 /* The wire: whole frames in the socket netdev's framing */
 void qchimney_wire_send(QChimneyFixture *f, const uint8_t *buf, size_t len);
 size_t qchimney_wire_recv(QChimneyFixture *f, uint8_t *buf, size_t max);

@@ -119,6 +119,23 @@ void qchimney_migrate_wait(QTestState *qts, const char *want)
     }
 }
 
+/* The source's figures of a completed migration */
+static void migrate_figures(QChimneyFixture *f)
+{
+    QDict *rsp = qtest_qmp(f->qts, "{'execute': 'query-migrate'}");
+    QDict *ret = qdict_get_qdict(rsp, "return");
+    QDict *ram = qdict_haskey(ret, "ram") ? qdict_get_qdict(ret, "ram") :
+                                            NULL;
+
+    f->mig_downtime_ms = qdict_haskey(ret, "downtime") ?
+                         qdict_get_int(ret, "downtime") : -1;
+    f->mig_total_ms = qdict_haskey(ret, "total-time") ?
+                      qdict_get_int(ret, "total-time") : -1;
+    f->mig_bytes = ram && qdict_haskey(ram, "transferred") ?
+                   qdict_get_int(ram, "transferred") : 0;
+    qobject_unref(rsp);
+}
+
 void qchimney_fx_migrate(QChimneyFixture *f, const char *how,
                          const char *extra,
                          void (*during)(QChimneyFixture *f, void *opaque),
@@ -133,16 +150,22 @@ void qchimney_fx_migrate(QChimneyFixture *f, const char *how,
                                             extra ? extra : "");
     QTestState *dst = NULL;
     QPCIBus *bus;
+    bool relay = f->sock < 0;
+    gint64 t0;
     int sock;
 
     if (!strcmp(how, "file")) {
         qtest_qmp_assert_success(f->qts, "{'execute': 'migrate', "
                                  "'arguments': {'uri': %s}}", uri);
         qchimney_migrate_wait(f->qts, "completed");
+        migrate_figures(f);
         qtest_quit(f->qts);
-        close(f->sock);
+        if (!relay) {
+            close(f->sock);
+        }
     }
     dst = qchimney_fx_qemu(&sock, args);
+    t0 = g_get_monotonic_time();
     qtest_qmp_assert_success(dst, "{'execute': 'migrate-incoming', "
                              "'arguments': {'uri': %s}}", uri);
     if (strcmp(how, "file")) {
@@ -152,11 +175,25 @@ void qchimney_fx_migrate(QChimneyFixture *f, const char *how,
             during(f, opaque);
         }
         qchimney_migrate_wait(f->qts, "completed");
+        migrate_figures(f);
     }
     qchimney_migrate_wait(dst, "completed");
+    f->mig_load_us = g_get_monotonic_time() - t0;
     if (strcmp(how, "file")) {
         qtest_quit(f->qts);
-        close(f->sock);
+        if (!relay) {
+            close(f->sock);
+        }
+    } else {
+        struct stat st;
+
+        g_assert_cmpint(stat(path, &st), ==, 0);
+        f->mig_bytes = st.st_size;
+        /* for scripts/bench-migrate.sh, which looks inside */
+        if (g_getenv("CHIMNEY_KEEP_STREAM")) {
+            g_assert_cmpint(rename(path, g_getenv("CHIMNEY_KEEP_STREAM")),
+                            ==, 0);
+        }
     }
     unlink(path);
     rmdir(dir);
@@ -167,7 +204,7 @@ void qchimney_fx_migrate(QChimneyFixture *f, const char *how,
     f->bus = bus;
     qchimney_rebind(&f->c, dst, bus);
     /* The destination announces the NIC: five RARP frames, then quiet */
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 5 && !relay; i++) {
         uint8_t fr[2048];
         struct pollfd pfd = { .fd = f->sock, .events = POLLIN };
 

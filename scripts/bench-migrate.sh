@@ -16,10 +16,19 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for n in ${@:-1 1024 65536}; do
     CHIMNEY_KEEP_STREAM=$tmp/stream CHIMNEY_TEST_MIGRATE=1 \
+        QTEST_TRACE='vmstate_downtime_*' \
         CHIMNEY_TEST_CONNS=$n scripts/run-qtest.sh build/qemu-build \
         tests/qtest/chimney-tcp-test -p /x86_64/chimney/tcp/many \
-        --verbose 2>&1 |
-        grep -E '^# (# migrate|[0-9]+ connections)|^not ok' || true
+        --verbose > "$tmp/out" 2>&1 || true
+    grep -E '^# (# migrate|[0-9]+ connections)|^not ok' "$tmp/out" || true
+    # QEMU's own per-device downtime trace (microseconds): the idle
+    # device's file migration, the live one, the file one
+    grep -oE 'vmstate_downtime_(save|load) .*chimney-nic.*downtime=[0-9]+' \
+        "$tmp/out" | sed -E 's/vmstate_downtime_(save|load).*downtime=/\1 /' |
+        paste -sd' ' | awk -v n="$n" '{
+            printf "# %s connections: chimney-nic state save/load (us): " \
+                   "idle %s/%s, live %s/%s, file %s/%s\n", n, $2, $4, $6, \
+                   $8, $10, $12 }'
     # Walk the subsection as chimney-migrate.c lays it out
     python3 - "$tmp/stream" "$n" <<'PY'
 import struct, sys
@@ -30,10 +39,16 @@ nn, np_, nc = be32(sub + 25), be32(sub + 29), be32(sub + 33)
 o = sub + 37 + nn * 16 + np_ * 18
 tables = o - sub
 conns = o
-for _ in range(nc):
-    nsq, nrq, npend = be32(o + 110), be32(o + 114), be32(o + 118)
-    o += 122 + nsq * (30 + 24) + nrq * (30 + 20) + npend * 62 + 606
-    o += 4 + be32(o)
+sizes = []
+for _ in range(nc):         # scalars and sizes
+    sizes.append((be32(o + 110), be32(o + 114), be32(o + 118)))
+    o += 122
+rbuf = 0
+for nsq, nrq, npend in sizes:   # arrays and TCP state
+    o += nsq * (30 + 24) + nrq * (30 + 20) + npend * 62 + 606
+    rbuf += be32(o)
+    o += 4
+o += rbuf                   # receive buffers
 conns = o - conns
 o += 2 + 8 + 8 + 16 * 8 * 2
 o += 4 + be32(o)

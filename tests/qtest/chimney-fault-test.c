@@ -741,7 +741,7 @@ static void test_migrate_live(void)
 #define C_NSQ           110
 #define C_SLOT0_NSGE    (122 + 8)
 #define C_REQ1_TAG      (602 + 24 + 16)
-#define C_TCP           2474
+#define C_TCP           1048    /* one completion in the FIFO */
 #define T_STATE         62
 #define T_MSS           (138 + 16)
 #define T_CAP           138

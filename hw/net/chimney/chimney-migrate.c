@@ -11,7 +11,10 @@
  * them stays loadable by the previous version.
  *
  * pre_save copies the connections by value into a packed array (the
- * arrays they point to are written from where they are); a load fills
+ * arrays they point to are written from where they are), written in three
+ * passes: every connection's scalars and sizes, then its arrays and TCP
+ * state, then its receive buffer, with the sizes checked in between; a
+ * load fills
  * that array, and the front's post_load calls chimney_migrate_install,
  * which checks every field against the device's limits before anything
  * becomes the tables.  A stream is untrusted input: a bad one fails the
@@ -303,16 +306,20 @@ static const VMStateDescription vmstate_chimney_engine = {
     },
 };
 
-/* Array sizes are checked before anything is allocated for them. */
-static bool chimney_mig_sizes_ok(void *opaque, int version_id)
+/*
+ * Array sizes are checked before anything is allocated for them.  The
+ * checks run over all connections between the arrays of their parts, so
+ * the connection arrays hold no VMSTATE_VALIDATE of their own: QEMU then
+ * describes one element in the stream's JSON, not every one.
+ */
+static bool chimney_mig_sizes_ok(ChimneyConn *c)
 {
-    ChimneyConn *c = opaque;
-
     if (c->mig_nsq < 1 || c->mig_nsq > CHIMNEY_MAX_CONNS_LIMIT ||
         c->mig_nrq < 0 || c->mig_nrq > CHIMNEY_MAX_CONNS_LIMIT ||
         c->mig_nsq != c->sq.size || c->mig_nrq != c->rq.size ||
-        c->mig_npend != c->mig_nsq + c->mig_nrq + CHIMNEY_MIG_PEND_EXTRA ||
-        c->pend_cap != c->mig_npend) {
+        c->pend_cap != c->mig_nsq + c->mig_nrq + CHIMNEY_MIG_PEND_EXTRA ||
+        c->mig_npend < 0 || c->mig_npend != c->pend_count ||
+        c->pend_count > c->pend_cap || c->pend_head) {
         error_report("chimney-nic: connection %" PRIu32 ": queue sizes %"
                      PRId32 "/%" PRId32 "/%" PRId32 " out of range",
                      c->index, c->mig_nsq, c->mig_nrq, c->mig_npend);
@@ -321,10 +328,8 @@ static bool chimney_mig_sizes_ok(void *opaque, int version_id)
     return true;
 }
 
-static bool chimney_mig_rbuf_ok(void *opaque, int version_id)
+static bool chimney_mig_rbuf_ok(ChimneyConn *c)
 {
-    ChimneyConn *c = opaque;
-
     if (c->tcp.rbuf_cap == 0 || c->tcp.rbuf_cap > CHIMNEY_TCP_RCVBUF_MAX ||
         (c->mig_rbuf_len && c->mig_rbuf_len != c->tcp.rbuf_cap)) {
         error_report("chimney-nic: connection %" PRIu32 ": receive buffer %"
@@ -342,6 +347,7 @@ static int chimney_mig_conn_pre_load(void *opaque)
     return 0;
 }
 
+/* A connection in three parts: scalars and sizes, arrays, its buffer */
 static const VMStateDescription vmstate_chimney_conn = {
     .name = "chimney-nic/conn",
     .version_id = 1,
@@ -378,7 +384,15 @@ static const VMStateDescription vmstate_chimney_conn = {
         VMSTATE_INT32(mig_nsq, ChimneyConn),
         VMSTATE_INT32(mig_nrq, ChimneyConn),
         VMSTATE_INT32(mig_npend, ChimneyConn),
-        VMSTATE_VALIDATE("queue sizes", chimney_mig_sizes_ok),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_chimney_conn_arrays = {
+    .name = "chimney-nic/conn-arrays",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
         VMSTATE_STRUCT_VARRAY_ALLOC(slots, ChimneyConn, mig_nsq, 1,
                                     vmstate_chimney_slot, ChimneySlot),
         VMSTATE_STRUCT_VARRAY_ALLOC(reqs, ChimneyConn, mig_nsq, 1,
@@ -392,12 +406,44 @@ static const VMStateDescription vmstate_chimney_conn = {
         VMSTATE_STRUCT(tcp, ChimneyConn, 1, vmstate_chimney_engine,
                        ChimneyTcpConn),
         VMSTATE_UINT32(mig_rbuf_len, ChimneyConn),
-        VMSTATE_VALIDATE("receive buffer size", chimney_mig_rbuf_ok),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_chimney_conn_rbuf = {
+    .name = "chimney-nic/conn-rbuf",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
         VMSTATE_VBUFFER_ALLOC_UINT32(tcp.rbuf, ChimneyConn, 1, NULL,
                                      mig_rbuf_len),
         VMSTATE_END_OF_LIST()
     },
 };
+
+static bool chimney_mig_conn_sizes_ok(void *opaque, int version_id)
+{
+    ChimneyMigStage *m = &((ChimneyState *)opaque)->offload.mig;
+
+    for (int32_t i = 0; i < m->nconns; i++) {
+        if (!chimney_mig_sizes_ok(&m->conns[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool chimney_mig_conn_rbufs_ok(void *opaque, int version_id)
+{
+    ChimneyMigStage *m = &((ChimneyState *)opaque)->offload.mig;
+
+    for (int32_t i = 0; i < m->nconns; i++) {
+        if (!chimney_mig_rbuf_ok(&m->conns[i])) {
+            return false;
+        }
+    }
+    return true;
+}
 
 static bool chimney_mig_tables_ok(void *opaque, int version_id)
 {
@@ -468,7 +514,13 @@ static int chimney_mig_pre_save(void *opaque)
         *mc = *c;
         mc->mig_nsq = c->sq.size;
         mc->mig_nrq = c->rq.size;
-        mc->mig_npend = c->pend_cap;
+        /* the FIFO's entries only, oldest first */
+        mc->pend = g_new(ChimneyPending, c->pend_count);
+        for (uint32_t k = 0; k < c->pend_count; k++) {
+            mc->pend[k] = c->pend[(c->pend_head + k) % c->pend_cap];
+        }
+        mc->pend_head = 0;
+        mc->mig_npend = c->pend_count;
         mc->mig_rbuf_len = c->tcp.rbuf ? c->tcp.rbuf_cap : 0;
         mc->mig_keyed = g_hash_table_lookup(o->by_key, &c->key) == c;
     }
@@ -490,6 +542,9 @@ static int chimney_mig_post_save(void *opaque)
 {
     ChimneyState *s = opaque;
 
+    for (int32_t i = 0; i < s->offload.mig.nconns; i++) {
+        g_free(s->offload.mig.conns[i].pend);
+    }
     chimney_mig_stage_clear(&s->offload.mig);
     return 0;
 }
@@ -516,6 +571,16 @@ const VMStateDescription vmstate_chimney_offload = {
         VMSTATE_STRUCT_VARRAY_ALLOC(offload.mig.conns, ChimneyState,
                                     offload.mig.nconns, 1,
                                     vmstate_chimney_conn, ChimneyConn),
+        VMSTATE_VALIDATE("queue sizes", chimney_mig_conn_sizes_ok),
+        VMSTATE_STRUCT_VARRAY_POINTER_INT32(offload.mig.conns, ChimneyState,
+                                            offload.mig.nconns,
+                                            vmstate_chimney_conn_arrays,
+                                            ChimneyConn),
+        VMSTATE_VALIDATE("receive buffer sizes", chimney_mig_conn_rbufs_ok),
+        VMSTATE_STRUCT_VARRAY_POINTER_INT32(offload.mig.conns, ChimneyState,
+                                            offload.mig.nconns,
+                                            vmstate_chimney_conn_rbuf,
+                                            ChimneyConn),
         VMSTATE_UINT16(offload.mig.ip_id, ChimneyState),
         VMSTATE_UINT64(offload.mig.fault_rng, ChimneyState),
         VMSTATE_UINT64(offload.mig.fault_seq, ChimneyState),
@@ -738,6 +803,9 @@ static void chimney_mig_install_conn(ChimneyState *s, const ChimneyConn *mc)
 
     *c = *mc;
     c->dev = s;
+    c->pend = g_new0(ChimneyPending, c->pend_cap);
+    memcpy(c->pend, mc->pend, sizeof(*c->pend) * c->pend_count);
+    g_free(mc->pend);
     c->flushing = false;
     c->on_flush_list = c->on_kick_list = c->on_timer_list = false;
     c->on_wait_list = c->on_ind_list = c->on_consequence_list = false;

@@ -750,7 +750,12 @@ static void test_migrate_live(void)
 #define T_RBUF_CAP      304
 #define T_OOO_COUNT     (304 + 20 + 128)
 #define C_RBUF_LEN      (C_TCP + 606)
-#define BAD_ANY         UINT64_MAX
+#define BAD_ANY         0xa5a5a5a5a5a5a5a5ull  /* not checked */
+#define C_PEND0_TYPE    (986 + 22)
+#define C_FAULT         (C_RBUF_LEN + 4)    /* no receive buffer */
+#define F_TEXT_LEN      (C_FAULT + 2 + 8 + 8 + 128 + 128)
+#define F_TEXT          (F_TEXT_LEN + 4)
+#define F_IRQ_DUE0      (F_TEXT + 15 + 9 * 8)
 
 typedef struct BadStream {
     const char *what;
@@ -785,6 +790,11 @@ static const BadStream bad_streams[] = {
     { "receive buffer", C_TCP + T_RBUF_CAP, true, 4, BAD_ANY, 0x7fffffff },
     { "OOO ranges", C_TCP + T_OOO_COUNT, true, 4, 0, 17 },
     { "buffer bytes", C_RBUF_LEN, true, 4, 0, 0x7fffffff },
+    { "completion type", C_PEND0_TYPE, true, 1, CHIMNEY_CQE_SEND, 0 },
+    { "fault rules size", F_TEXT_LEN, true, 4, 15, 0x7fffffff },
+    { "fault rules", F_TEXT, true, 1, 't', 'Z' },
+    { "fault rules end", F_TEXT + 14, true, 1, 0, 'x' },
+    { "late interrupt", F_IRQ_DUE0, true, 8, UINT64_MAX, -5ll },
 };
 
 static uint64_t bad_get(const uint8_t *p, int size)

@@ -331,13 +331,24 @@ static bool chimney_mig_sizes_ok(ChimneyConn *c)
 static bool chimney_mig_rbuf_ok(ChimneyConn *c)
 {
     if (c->tcp.rbuf_cap == 0 || c->tcp.rbuf_cap > CHIMNEY_TCP_RCVBUF_MAX ||
-        (c->mig_rbuf_len && c->mig_rbuf_len != c->tcp.rbuf_cap)) {
+        c->mig_rbuf_len > c->tcp.rbuf_cap) {
         error_report("chimney-nic: connection %" PRIu32 ": receive buffer %"
                      PRIu32 " of %" PRIu32 " bytes out of range", c->index,
                      c->mig_rbuf_len, c->tcp.rbuf_cap);
         return false;
     }
     return true;
+}
+
+/* Bytes of the receive buffer in use: held, then out-of-order data */
+static uint32_t chimney_mig_rbuf_used(const ChimneyTcpConn *t)
+{
+    uint32_t used = t->held;
+
+    if (t->ooo_count) {
+        used += t->ooo[t->ooo_count - 1].end - t->st.rcv_nxt;
+    }
+    return used;
 }
 
 /* Each element of the load array starts clean: no stray pointers. */
@@ -521,7 +532,19 @@ static int chimney_mig_pre_save(void *opaque)
         }
         mc->pend_head = 0;
         mc->mig_npend = c->pend_count;
-        mc->mig_rbuf_len = c->tcp.rbuf ? c->tcp.rbuf_cap : 0;
+        /* the receive buffer's bytes in use, unrolled from its head */
+        mc->mig_rbuf_len = c->tcp.rbuf ? MIN(chimney_mig_rbuf_used(&c->tcp),
+                                             c->tcp.rbuf_cap) : 0;
+        mc->tcp.rbuf = NULL;
+        if (mc->mig_rbuf_len) {
+            uint32_t len = mc->mig_rbuf_len, head = c->tcp.rbuf_head;
+            uint32_t first = MIN(len, c->tcp.rbuf_cap - head);
+
+            mc->tcp.rbuf = g_malloc(len);
+            memcpy(mc->tcp.rbuf, c->tcp.rbuf + head, first);
+            memcpy(mc->tcp.rbuf + first, c->tcp.rbuf, len - first);
+            mc->tcp.rbuf_head = 0;
+        }
         mc->mig_keyed = g_hash_table_lookup(o->by_key, &c->key) == c;
     }
     m->ip_id = o->tcp->ip_id;
@@ -544,6 +567,7 @@ static int chimney_mig_post_save(void *opaque)
 
     for (int32_t i = 0; i < s->offload.mig.nconns; i++) {
         g_free(s->offload.mig.conns[i].pend);
+        g_free(s->offload.mig.conns[i].tcp.rbuf);
     }
     chimney_mig_stage_clear(&s->offload.mig);
     return 0;
@@ -699,8 +723,12 @@ static const char *chimney_mig_engine_check(ChimneyState *s,
             return "out-of-order range";
         }
     }
-    if (t->held && !t->rbuf) {
-        return "held bytes without a buffer";
+    if ((t->held || t->ooo_count) &&
+        chimney_mig_rbuf_used(t) > c->mig_rbuf_len) {
+        return "received bytes without a buffer";
+    }
+    if (c->mig_rbuf_len && t->rbuf_head) {
+        return "receive buffer head";
     }
     for (uint32_t i = 0; i < t->count; i++) {
         const ChimneyTcpReq *r = &c->reqs[(t->head + i) % t->cap];
@@ -813,8 +841,11 @@ static void chimney_mig_install_conn(ChimneyState *s, const ChimneyConn *mc)
     c->tcp.owner = c;
     c->tcp.reqs = c->reqs;
     c->tcp.recvs = c->recvs;
-    if (!c->mig_rbuf_len) {
-        c->tcp.rbuf = NULL;
+    c->tcp.rbuf = NULL;
+    if (c->mig_rbuf_len) {
+        c->tcp.rbuf = g_malloc0(c->tcp.rbuf_cap);
+        memcpy(c->tcp.rbuf, mc->tcp.rbuf, c->mig_rbuf_len);
+        g_free(mc->tcp.rbuf);
     }
     chimney_conn_insert(s, c);
     if (!c->mig_keyed) {

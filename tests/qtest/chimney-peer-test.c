@@ -6,7 +6,11 @@
  * test's on 127.0.0.1, offloaded, streaming one way and both ways (echo);
  * the server hashes what arrives.  On Linux, with root: the kernel's TCP
  * in a network namespace behind a relay that loses, duplicates and
- * reorders frames, and a slow reader that closes its window.
+ * reorders frames, and a slow reader that closes its window; and a
+ * stream migrated to a file and continued by a new QEMU mid-way, the
+ * relay handing the wire over.  (libslirp's state carries only its
+ * guestfwd sockets: the host socket of an outbound connection cannot
+ * move to a new QEMU, so there is no libslirp migration case.)
  *
  * Copyright (c) 2026 The qemu-chimney authors
  *
@@ -170,7 +174,43 @@ typedef struct KernelRun {
     int rcvbuf;
     const char *slow;
     bool echo;                  /* the sink sends everything back */
+    bool migrate;               /* to a file, once a third is through */
 } KernelRun;
+
+/* Migration in the middle of a kernel stream, from its progress report */
+static struct {
+    const KernelRun *k;
+    QChimneyFixture *f;
+    QChimneyRelay *relay;
+    QChimneyKernelPeer *peer;
+    bool done;
+    uint64_t dropped;
+} kmig;
+
+static void kernel_migrate(QChimneyStreamStats *st, bool last)
+{
+    const KernelRun *k = kmig.k;
+
+    if (kmig.done || last || st->acked < st->total / 3) {
+        return;
+    }
+    kmig.done = true;
+    /* the wire is cut; what was on it is lost, and TCP retransmits it */
+    qchimney_relay_stop(kmig.relay);
+    kmig.dropped = kmig.relay->dropped;
+    close(kmig.relay->sock);
+    qchimney_fx_migrate(kmig.f, "file", "-m 512M -global "
+                        "apic-common.vapic=off", NULL, NULL);
+    qchimney_relay_start(kmig.relay, kmig.f->sock, kmig.peer->tap_fd,
+                         k->loss, k->dup, k->reorder);
+    qchimney_relay_set_lossy(kmig.relay, true);
+    kmig.f->sock = -1;
+    g_test_message("migrated at %" PRIu64 " of %" PRIu64 " bytes "
+                   "acknowledged: stream %" PRIu64 " bytes, save %" PRId64
+                   " ms, load %.1f ms", st->acked, st->total,
+                   kmig.f->mig_bytes, kmig.f->mig_total_ms,
+                   kmig.f->mig_load_us / 1000.0);
+}
 
 /*
  * End to end with the Linux kernel's TCP: a tap device in a network
@@ -213,6 +253,23 @@ static void test_kernel_tcp(gconstpointer opaque)
     t0 = g_get_monotonic_time();
     if (k->echo) {
         qchimney_echo_run(&f, hc, ec, k->conns, sends, true);
+    } else if (k->migrate) {
+        g_autofree gint64 *posted = g_new0(gint64, k->conns * sends);
+        g_autofree gint64 *lat = g_new0(gint64, k->conns * sends);
+        QChimneyStreamStats st = {
+            .posted_at = posted, .latency = lat, .progress = kernel_migrate,
+            .total = (uint64_t)k->conns * sends * STREAM_CHUNK,
+        };
+
+        kmig.k = k;
+        kmig.f = &f;
+        kmig.relay = &relay;
+        kmig.peer = &peer;
+        kmig.done = false;
+        qchimney_stream_run_stats(&f, hc, k->conns, sends, buf, sgl, true,
+                                  &st);
+        g_assert(kmig.done);
+        relay.dropped += kmig.dropped;
     } else {
         qchimney_stream_run(&f, hc, k->conns, sends, buf, sgl, true);
     }
@@ -263,6 +320,8 @@ static const KernelRun kernel_runs[] = {
     { "slow reader, small window", 1, 1, 0, 0, 0, 2048, "0.005" },
     { "echo both ways, 1% loss, reordering", 2, 8, 0.01, 0, 0.01, 0, "0",
       true },
+    { "migrated mid-stream, 1% loss, reordering", 2, 8, 0.01, 0, 0.01, 0,
+      "0", false, true },
 };
 
 #endif /* CONFIG_LINUX */
@@ -285,6 +344,8 @@ int main(int argc, char **argv)
     qtest_add_data_func("/chimney/kernel/window", &kernel_runs[2],
                         test_kernel_tcp);
     qtest_add_data_func("/chimney/kernel/echo", &kernel_runs[3],
+                        test_kernel_tcp);
+    qtest_add_data_func("/chimney/kernel/migrate", &kernel_runs[4],
                         test_kernel_tcp);
 #endif
     return g_test_run();

@@ -393,6 +393,8 @@ static void test_tcp_many(void)
     const char *env = g_getenv("CHIMNEY_TEST_CONNS");
     const uint32_t n = env ? atoi(env) : g_test_slow() ? 4096 : 1024;
     const uint32_t batch = 256;
+    const bool migrate = g_getenv("CHIMNEY_TEST_MIGRATE") != NULL;
+    uint64_t base = 0;
     QChimneyFixture f;
     g_autofree QChimneyConn *hc = g_new0(QChimneyConn, n);
     g_autofree uint32_t *seen = g_new0(uint32_t, n);
@@ -413,6 +415,10 @@ static void test_tcp_many(void)
     qtest_memset(f.qts, ring, 0, 8192 * 32);
     g_assert_cmpuint(qchimney_create_cq(&f.c, 2, ring, 8192, 2, 64, 100), ==,
                      CHIMNEY_ST_SUCCESS);
+    if (migrate) {      /* the stream of the idle device, to compare */
+        qchimney_fx_migrate(&f, "file", args, NULL, NULL);
+        base = f.mig_bytes;
+    }
     qchimney_conn_setup(&f, &hc[0], 0, 2, 4);
     memcpy(hc[0].peer_mac, QCHIMNEY_PEER_MAC, 6);
     g_assert_cmpuint(qchimney_offload_neighbor(&f.c, 0, hc[0].mac,
@@ -441,6 +447,22 @@ static void test_tcp_many(void)
     }
     rss1 = qemu_rss_kib(&f);
     t1 = g_get_monotonic_time();
+    if (migrate) {
+        /* live over a socket, then to a file; the sends run afterwards */
+        qchimney_fx_migrate(&f, "unix", args, NULL, NULL);
+        g_test_message("# migrate %u connections live: downtime %" PRId64
+                       " ms, total %" PRId64 " ms, destination load %.1f ms",
+                       n, f.mig_downtime_ms, f.mig_total_ms,
+                       f.mig_load_us / 1000.0);
+        qchimney_fx_migrate(&f, "file", args, NULL, NULL);
+        g_test_message("# migrate %u connections to a file: stream %" PRIu64
+                       " bytes, %.0f bytes per connection over the idle "
+                       "device's %" PRIu64 "; save %" PRId64 " ms, load %.1f "
+                       "ms", n, f.mig_bytes,
+                       (double)(f.mig_bytes - base) / n, base,
+                       f.mig_total_ms, f.mig_load_us / 1000.0);
+        t1 = g_get_monotonic_time();
+    }
     /* Batches, so the wire never holds more than the socket takes */
     for (uint32_t b = 0; b < n; b += batch) {
         uint32_t end = MIN(n, b + batch);

@@ -19,7 +19,6 @@
 #include "qemu/osdep.h"
 #include "qemu/main-loop.h"
 #include "qapi/error.h"
-#include "migration/blocker.h"
 #include "hw/net/chimney/chimney.h"
 #include "trace.h"
 
@@ -254,20 +253,6 @@ void chimney_conn_release_held(ChimneyState *s, bool one, int64_t index)
 
 /* --- the tables --- */
 
-void chimney_conn_update_blocker(ChimneyState *s)
-{
-    ChimneyOffloadState *o = &s->offload;
-    bool busy = o->num_objects > 0;
-
-    if (busy && !o->migration_blocker) {
-        error_setg(&o->migration_blocker, "chimney-nic: offloaded TCP "
-                   "connections cannot be migrated; terminate them first");
-        migrate_add_blocker(&o->migration_blocker, &error_warn);
-    } else if (!busy && o->migration_blocker) {
-        migrate_del_blocker(&o->migration_blocker);
-    }
-}
-
 /* Timers only queue work; it runs in the guarded bottom half. */
 static void chimney_conn_timer_cb(void *opaque)
 {
@@ -294,7 +279,6 @@ void chimney_conn_insert(ChimneyState *s, ChimneyConn *conn)
     o->paths[conn->path].refs++;
     o->sq_entries_used += conn->sq.size + conn->rq.size;
     o->num_objects++;
-    chimney_conn_update_blocker(s);
 }
 
 /* The memory of a connection that is in no table (any more) */
@@ -390,7 +374,6 @@ void chimney_conn_table_reset(ChimneyState *s)
     o->sq_entries_used = 0;
     o->rx_head = 0;
     o->rx_count = 0;
-    chimney_conn_update_blocker(s);
 }
 
 void chimney_conn_table_exit(ChimneyState *s)

@@ -13,6 +13,7 @@
 #include "qemu/queue.h"
 #include "hw/net/chimney/chimney-queue.h"
 #include "hw/net/chimney/chimney-tcp.h"
+#include "hw/net/chimney/chimney-fault.h"
 
 typedef struct ChimneyNeighbor {
     bool valid;
@@ -113,6 +114,11 @@ typedef struct ChimneyConn {
 
     QEMUTimer *timer;
     ChimneyTcpConn tcp;
+
+    /* Only in a migration stream (chimney-migrate.c): the array sizes */
+    int32_t mig_nsq, mig_nrq, mig_npend;
+    uint32_t mig_rbuf_len;      /* 0: no receive buffer allocated yet */
+    bool mig_keyed;             /* in the classifier (not terminated) */
 } ChimneyConn;
 
 /*
@@ -128,13 +134,31 @@ typedef struct ChimneyRxSeg {
     uint32_t len;               /* the frame, in tcp_rx_frames */
 } ChimneyRxSeg;
 
+/*
+ * The offloaded objects as a migration stream carries them: filled by
+ * pre_save from the tables, or by a load and then validated before they
+ * become the tables (chimney-migrate.c).
+ */
+typedef struct ChimneyMigStage {
+    int32_t nneighbors, npaths, nconns;
+    ChimneyNeighbor *neighbors;
+    ChimneyPath *paths;
+    ChimneyConn *conns;         /* by value, in index order */
+    uint16_t ip_id;
+    uint32_t fault_text_len;    /* with its NUL; 0: no rules */
+    char *fault_text;
+    uint64_t fault_rng, fault_seq;
+    uint64_t rule_matched[CHIMNEY_FAULT_MAX_RULES];
+    uint64_t rule_fired[CHIMNEY_FAULT_MAX_RULES];
+} ChimneyMigStage;
+
 /* Everything the device holds for offloaded objects */
 typedef struct ChimneyOffloadState {
     ChimneyNeighbor *neighbors;
     ChimneyPath *paths;
     ChimneyConn **conns;        /* by index, max-conns of them */
     GHashTable *by_key;         /* live connections by 4-tuple */
-    uint32_t num_objects;       /* their presence blocks migration */
+    uint32_t num_objects;       /* neighbors, paths and connections */
     uint32_t sq_entries_used;   /* bounds what the guest makes us allocate */
     ChimneyTcpStack *tcp;
     ChimneyRxSeg rx[CHIMNEY_CONN_RX_SLOTS];
@@ -147,16 +171,15 @@ typedef struct ChimneyOffloadState {
     QTAILQ_HEAD(, ChimneyConn) ind_list;    /* waiting for generic buffers */
     QTAILQ_HEAD(, ChimneyConn) wait_list;   /* heads held by a fault rule */
     QTAILQ_HEAD(, ChimneyConn) consequence_list;  /* injected failures */
-    Error *migration_blocker;
     /* QUERY_STATS: counters of the connections terminated since reset */
     uint64_t closed_segs_in, closed_segs_out, closed_bytes_in,
              closed_bytes_out, closed_retransmits;
+    ChimneyMigStage mig;
 } ChimneyOffloadState;
 
 void chimney_conn_table_init(ChimneyState *s);
 void chimney_conn_table_reset(ChimneyState *s);
 void chimney_conn_table_exit(ChimneyState *s);
-void chimney_conn_update_blocker(ChimneyState *s);
 uint64_t chimney_conn_key(uint32_t remote_ip, uint16_t remote_port,
                           uint16_t local_port);
 uint32_t chimney_conn_id(const ChimneyConn *conn);

@@ -85,7 +85,6 @@ static uint8_t chimney_offload_neighbor(ChimneyState *s, uint32_t id,
     memcpy(n->src_mac, st.src_mac, 6);
     memcpy(n->dst_mac, st.dst_mac, 6);
     s->offload.num_objects++;
-    chimney_conn_update_blocker(s);
     return CHIMNEY_ST_SUCCESS;
 }
 
@@ -117,7 +116,6 @@ static uint8_t chimney_offload_path(ChimneyState *s, uint32_t id,
     memcpy(&s->offload.paths[id].dst_ip, st.dst_ip, 4);
     s->offload.neighbors[nb].refs++;
     s->offload.num_objects++;
-    chimney_conn_update_blocker(s);
     return CHIMNEY_ST_SUCCESS;
 }
 
@@ -647,7 +645,6 @@ static uint8_t chimney_offload_invalidate_or_terminate(ChimneyState *s,
     default:
         return CHIMNEY_ST_INVALID_PARAM;
     }
-    chimney_conn_update_blocker(s);
     return CHIMNEY_ST_SUCCESS;
 }
 

@@ -14,6 +14,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/log.h"
+#include "qemu/error-report.h"
 #include "qemu/main-loop.h"
 #include "qemu/module.h"
 #include "qapi/error.h"
@@ -613,6 +614,13 @@ static bool chimney_cq_state_valid(ChimneyState *s, const ChimneyCQ *cq)
            cq->mod_usec <= CHIMNEY_CQ_MOD_USEC_MAX;
 }
 
+/* A bad stream: say what, and fail the load */
+static int chimney_load_refused(const char *what)
+{
+    error_report("chimney-nic: the stream's %s is invalid", what);
+    return -EINVAL;
+}
+
 static int chimney_post_load(void *opaque, int version_id)
 {
     ChimneyState *s = opaque;
@@ -622,18 +630,18 @@ static int chimney_post_load(void *opaque, int version_id)
     if ((s->status & ~known) || (s->ctrl & ~CHIMNEY_CTRL_ENABLE) ||
         (s->intr_cause | s->intr_mask) & ~MAKE_64BIT_MASK(0, s->num_cqs) ||
         (s->params_set && !chimney_params_valid(s->params))) {
-        return -EINVAL;
+        return chimney_load_refused("register or SET_PARAMS state");
     }
     for (int i = 0; i < CHIMNEY_MAX_CQS; i++) {
         if (!chimney_cq_state_valid(s, &s->cq[i]) ||
             (i >= s->num_cqs && s->cq[i].size)) {
-            return -EINVAL;
+            return chimney_load_refused("a completion queue");
         }
     }
     if ((s->status & CHIMNEY_STATUS_READY) &&
         (!s->asq.size || !s->cq[CHIMNEY_ADMIN_CQ_ID].size ||
          s->asq.cq != CHIMNEY_ADMIN_CQ_ID)) {
-        return -EINVAL;
+        return chimney_load_refused("the admin queues");
     }
     if (!chimney_ring_state_valid(s, &s->asq, CHIMNEY_ADMIN_CMD_SIZE) ||
         !chimney_ring_state_valid(s, &s->l2_txq, CHIMNEY_L2_DESC_SIZE) ||
@@ -641,6 +649,12 @@ static int chimney_post_load(void *opaque, int version_id)
         !chimney_ring_state_valid(s, &s->ind_q, CHIMNEY_L2_DESC_SIZE) ||
         (s->l2_txq.size && s->l2_txq.cq == CHIMNEY_ADMIN_CQ_ID) ||
         (s->l2_rxq.size && s->l2_rxq.cq == CHIMNEY_ADMIN_CQ_ID)) {
+        return chimney_load_refused("a ring");
+    }
+    if (s->params_set) {
+        chimney_offload_set_params(s);
+    }
+    if (chimney_migrate_install(s) < 0) {
         return -EINVAL;
     }
     /* The link is the backend's; the status bit follows it. */
@@ -648,6 +662,12 @@ static int chimney_post_load(void *opaque, int version_id)
         !(s->status & CHIMNEY_STATUS_LINK_UP);
     s->tx_in_flight = false;
     qemu_bh_schedule(s->bh);
+    return 0;
+}
+
+static int chimney_pre_load(void *opaque)
+{
+    chimney_migrate_pre_load(opaque);
     return 0;
 }
 
@@ -709,6 +729,7 @@ static const VMStateDescription vmstate_chimney = {
     .name = "chimney-nic",
     .version_id = 1,
     .minimum_version_id = 1,
+    .pre_load = chimney_pre_load,
     .post_load = chimney_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_PCI_DEVICE(parent_obj, ChimneyState),
@@ -738,6 +759,7 @@ static const VMStateDescription vmstate_chimney = {
     },
     .subsections = (const VMStateDescription * const []) {
         &vmstate_chimney_ind_q,
+        &vmstate_chimney_offload,
         NULL
     },
 };

@@ -48,7 +48,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(ChimneyState, CHIMNEY_NIC)
                       fmt "\n", __func__, ## __VA_ARGS__);                 \
     } while (0)
 
-/* Counters readable over QMP (not migrated) */
+/* Counters readable over QMP (migrated with offloaded objects) */
 typedef struct ChimneyStats {
     uint64_t tx_frames;
     uint64_t rx_frames;
@@ -141,6 +141,11 @@ bool chimney_l2_rx_ready(ChimneyState *s);
 bool chimney_l2_rx_frame(ChimneyState *s, const uint8_t *buf, size_t size);
 bool chimney_l2_rx_host(ChimneyState *s, const uint8_t *buf, size_t size);
 void chimney_l2_rx_backlog_clear(ChimneyState *s);
+
+/* chimney-migrate.c: the subsection of offloaded objects */
+extern const VMStateDescription vmstate_chimney_offload;
+void chimney_migrate_pre_load(ChimneyState *s);
+int chimney_migrate_install(ChimneyState *s);
 
 /* chimney-qom.c: the front's run-time properties */
 void chimney_qom_add_properties(Object *obj);

@@ -92,6 +92,149 @@ void qchimney_fx_end(QChimneyFixture *f)
     qchimney_fx_quit(f);
 }
 
+/* Wait until query-migrate says @want ("completed" or "failed") */
+void qchimney_migrate_wait(QTestState *qts, const char *want)
+{
+    gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+
+    for (;;) {
+        QDict *rsp = qtest_qmp(qts, "{'execute': 'query-migrate'}");
+        QDict *ret = qdict_get_qdict(rsp, "return");
+        const char *st = qdict_haskey(ret, "status") ?
+                         qdict_get_str(ret, "status") : "";
+        bool done = !strcmp(st, want);
+
+        if (strcmp(want, "failed") && !strcmp(st, "failed")) {
+            fprintf(stderr, "migration failed: %s\n",
+                    qdict_haskey(ret, "error-desc") ?
+                    qdict_get_str(ret, "error-desc") : "?");
+            g_assert_not_reached();
+        }
+        qobject_unref(rsp);
+        if (done) {
+            return;
+        }
+        g_assert(g_get_monotonic_time() < deadline);
+        g_usleep(1000);
+    }
+}
+
+/* The source's figures of a completed migration */
+static void migrate_figures(QChimneyFixture *f)
+{
+    QDict *rsp = qtest_qmp(f->qts, "{'execute': 'query-migrate'}");
+    QDict *ret = qdict_get_qdict(rsp, "return");
+    QDict *ram = qdict_haskey(ret, "ram") ? qdict_get_qdict(ret, "ram") :
+                                            NULL;
+
+    f->mig_downtime_ms = qdict_haskey(ret, "downtime") ?
+                         qdict_get_int(ret, "downtime") : -1;
+    f->mig_total_ms = qdict_haskey(ret, "total-time") ?
+                      qdict_get_int(ret, "total-time") : -1;
+    f->mig_bytes = ram && qdict_haskey(ram, "transferred") ?
+                   qdict_get_int(ram, "transferred") : 0;
+    qobject_unref(rsp);
+}
+
+void qchimney_fx_migrate(QChimneyFixture *f, const char *how,
+                         const char *extra,
+                         void (*during)(QChimneyFixture *f, void *opaque),
+                         void *opaque)
+{
+    g_autofree char *dir = g_dir_make_tmp("chimney-mig-XXXXXX", NULL);
+    g_autofree char *path = g_strdup_printf("%s/%s", dir,
+                                            strcmp(how, "file") ? "sock" :
+                                            "vmstate");
+    g_autofree char *uri = g_strdup_printf("%s:%s", how, path);
+    g_autofree char *args = g_strdup_printf("-incoming defer %s",
+                                            extra ? extra : "");
+    QTestState *dst = NULL;
+    QPCIBus *bus;
+    bool relay = f->sock < 0;
+    gint64 t0;
+    int sock;
+
+    if (!strcmp(how, "file")) {
+        qtest_qmp_assert_success(f->qts, "{'execute': 'migrate', "
+                                 "'arguments': {'uri': %s}}", uri);
+        qchimney_migrate_wait(f->qts, "completed");
+        migrate_figures(f);
+        qtest_quit(f->qts);
+        if (!relay) {
+            close(f->sock);
+        }
+    }
+    dst = qchimney_fx_qemu(&sock, args);
+    t0 = g_get_monotonic_time();
+    qtest_qmp_assert_success(dst, "{'execute': 'migrate-incoming', "
+                             "'arguments': {'uri': %s}}", uri);
+    if (strcmp(how, "file")) {
+        qtest_qmp_assert_success(f->qts, "{'execute': 'migrate', "
+                                 "'arguments': {'uri': %s}}", uri);
+        if (during) {
+            during(f, opaque);
+        }
+        qchimney_migrate_wait(f->qts, "completed");
+        migrate_figures(f);
+    }
+    qchimney_migrate_wait(dst, "completed");
+    f->mig_load_us = g_get_monotonic_time() - t0;
+    if (strcmp(how, "file")) {
+        qtest_quit(f->qts);
+        if (!relay) {
+            close(f->sock);
+        }
+    } else {
+        struct stat st;
+
+        g_assert_cmpint(stat(path, &st), ==, 0);
+        f->mig_bytes = st.st_size;
+        /* for scripts/bench-migrate.sh, which looks inside */
+        if (g_getenv("CHIMNEY_KEEP_STREAM")) {
+            g_assert_cmpint(rename(path, g_getenv("CHIMNEY_KEEP_STREAM")),
+                            ==, 0);
+        }
+    }
+    unlink(path);
+    rmdir(dir);
+    f->qts = dst;
+    f->sock = sock;
+    bus = qpci_new_pc(dst, &f->alloc);
+    qpci_free_pc(f->bus);
+    f->bus = bus;
+    qchimney_rebind(&f->c, dst, bus);
+    /* The destination announces the NIC: five RARP frames, then quiet */
+    for (int i = 0; i < 5 && !relay; i++) {
+        uint8_t fr[2048];
+        struct pollfd pfd = { .fd = f->sock, .events = POLLIN };
+
+        g_assert_cmpint(poll(&pfd, 1, 5000), ==, 1);
+        g_assert_cmpuint(qchimney_wire_recv(f, fr, sizeof(fr)), ==, 60);
+        g_assert_cmphex(lduw_be_p(fr + 12), ==, 0x8035);
+    }
+}
+
+void qchimney_migrate_refused(const char *file, const char *extra)
+{
+    g_autofree char *args = g_strdup_printf("-incoming defer %s",
+                                            extra ? extra : "");
+    g_autofree char *uri = g_strdup_printf("file:%s", file);
+    QTestState *dst;
+    QDict *rsp;
+    int sock;
+
+    dst = qchimney_fx_qemu(&sock, args);
+    qtest_qmp_assert_success(dst, "{'execute': 'migrate-incoming', "
+                             "'arguments': {'uri': %s, "
+                             "'exit-on-error': false}}", uri);
+    qchimney_migrate_wait(dst, "failed");
+    rsp = qtest_qmp(dst, "{'execute': 'query-status'}");
+    g_assert(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    qtest_quit(dst);
+    close(sock);
+}
+
 void qchimney_wire_send(QChimneyFixture *f, const uint8_t *buf, size_t len)
 {
     uint32_t be = htonl(len);
@@ -217,11 +360,15 @@ void qchimney_fault_release(QChimneyFixture *f, const char *what)
 void qchimney_peer_read(QChimneyFixture *f, QChimneyPeerSeg *ps)
 {
     uint8_t fr[2048];
-    size_t len = qchimney_wire_recv(f, fr, sizeof(fr));
+    size_t len;
     uint8_t *ip = fr + 14, *th = ip + 20;
     size_t doff, tcp_len;
     uint32_t sum;
 
+    /* QEMU announces the NIC after a migration with RARP frames */
+    do {
+        len = qchimney_wire_recv(f, fr, sizeof(fr));
+    } while (len == 60 && lduw_be_p(fr + 12) == 0x8035);
     qchimney_wire_expect_ip(fr, len);
     tcp_len = lduw_be_p(ip + 2) - 20;
     sum = qchimney_csum(ip + 12, 8, 0);

@@ -30,6 +30,9 @@ typedef struct QChimneyFixture {
     int sock;                   /* our end of the socket netdev, or -1 */
     /* changes qchimney_establish() makes to the OFFLOAD_TCP block */
     void (*tweak)(struct QChimneyFixture *f, ChimneyTcpOffload *o);
+    /* the last qchimney_fx_migrate: the source's figures, the stream's size */
+    int64_t mig_downtime_ms, mig_total_ms, mig_load_us;
+    uint64_t mig_bytes;
 } QChimneyFixture;
 
 /* QEMU with chimney-nic (id nic0) on a socket netdev; @extra: more args */
@@ -45,6 +48,24 @@ void qchimney_fx_assert_alive(QChimneyFixture *f);
 void qchimney_fx_end(QChimneyFixture *f);
 /* Stop the driver and QEMU, with no check: the end of a demo run */
 void qchimney_fx_quit(QChimneyFixture *f);
+
+/*
+ * Migration: QEMU moves to a new QEMU (-incoming defer and @extra),
+ * through "file" (stopped, to a file, then loaded) or "unix" (live, over
+ * a socket); the wire moves to a new socket pair and the fixture follows
+ * the destination.  What the source sent on the old wire and the test
+ * did not read is lost, as on a lossy wire.  A fixture whose wire is a
+ * relay's (sock -1) gets the new wire's end in sock, for the relay.
+ * @during, when given, runs while a live migration is under way (the
+ * peer keeps sending).
+ */
+void qchimney_migrate_wait(QTestState *qts, const char *want);
+void qchimney_fx_migrate(QChimneyFixture *f, const char *how,
+                         const char *extra,
+                         void (*during)(QChimneyFixture *f, void *opaque),
+                         void *opaque);
+/* Load @file into a new QEMU that must refuse it and stay alive */
+void qchimney_migrate_refused(const char *file, const char *extra);
 
 /* The wire: whole frames in the socket netdev's framing */
 void qchimney_wire_send(QChimneyFixture *f, const uint8_t *buf, size_t len);

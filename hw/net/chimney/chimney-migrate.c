@@ -1,0 +1,996 @@
+/*
+ * chimney-nic: migration of offloaded objects
+ *
+ * The subsection "chimney-nic/offload" carries everything the device holds
+ * for offloaded objects: the neighbor and path tables, every connection
+ * (its queues and their slots, its completion FIFO with the decisions of
+ * fault injection, the TCP engine's send and receive state with its
+ * timers as deadlines on the virtual clock and its receive buffer), the
+ * fault injector's rules, PRNG and sequence, and the counters.  It is
+ * only sent while objects are offloaded, so a stream of a device without
+ * them stays loadable by the previous version.
+ *
+ * pre_save copies the connections by value into a packed array (the
+ * arrays they point to are written from where they are), written in three
+ * passes: every connection's scalars and sizes, then its arrays and TCP
+ * state, then its receive buffer, with the sizes checked in between; a
+ * load fills
+ * that array, and the front's post_load calls chimney_migrate_install,
+ * which checks every field against the device's limits before anything
+ * becomes the tables.  A stream is untrusted input: a bad one fails the
+ * load with a message naming the field, never an out-of-range index.
+ *
+ * Not carried: the segments received for offloaded connections and not
+ * yet processed, and host frames waiting for an L2 RX buffer.  The
+ * destination starts without them, as if a lossy wire had dropped them;
+ * TCP retransmits (a lost segment is legal TCP).
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
+#include "qapi/error.h"
+#include "migration/vmstate.h"
+#include "hw/net/chimney/chimney.h"
+
+#define CHIMNEY_MIG_PEND_EXTRA  8   /* as chimney-offload.c allocates */
+#define CHIMNEY_MIG_IP_ID_BASE  0x8000
+
+/* --- the stream's layout --- */
+
+static const VMStateDescription vmstate_chimney_neighbor = {
+    .name = "chimney-nic/neighbor",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_BOOL(valid, ChimneyNeighbor),
+        VMSTATE_BOOL(invalidated, ChimneyNeighbor),
+        VMSTATE_UINT8_ARRAY(src_mac, ChimneyNeighbor, 6),
+        VMSTATE_UINT8_ARRAY(dst_mac, ChimneyNeighbor, 6),
+        VMSTATE_UINT16(vlan, ChimneyNeighbor),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_chimney_path = {
+    .name = "chimney-nic/path",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_BOOL(valid, ChimneyPath),
+        VMSTATE_BOOL(invalidated, ChimneyPath),
+        VMSTATE_UINT32(neighbor, ChimneyPath),
+        VMSTATE_UINT32(src_ip, ChimneyPath),
+        VMSTATE_UINT32(dst_ip, ChimneyPath),
+        VMSTATE_UINT32(mtu, ChimneyPath),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_chimney_mig_ring = {
+    .name = "chimney-nic/conn-ring",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(base, ChimneyRing),
+        VMSTATE_UINT32(size, ChimneyRing),
+        VMSTATE_UINT32(head, ChimneyRing),
+        VMSTATE_UINT32(tail, ChimneyRing),
+        VMSTATE_UINT32(cq, ChimneyRing),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_chimney_slot = {
+    .name = "chimney-nic/slot",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(sgl, ChimneySlot),
+        VMSTATE_UINT16(nsge, ChimneySlot),
+        VMSTATE_UINT8(status, ChimneySlot),
+        VMSTATE_BOOL(disconnect, ChimneySlot),
+        VMSTATE_UINT16(cur_sge, ChimneySlot),
+        VMSTATE_UINT32(cur_off, ChimneySlot),
+        VMSTATE_UINT64(cur_addr, ChimneySlot),
+        VMSTATE_UINT32(cur_len, ChimneySlot),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_chimney_req = {
+    .name = "chimney-nic/tcp-req",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(cookie, ChimneyTcpReq),
+        VMSTATE_UINT32(len, ChimneyTcpReq),
+        VMSTATE_UINT32(end_seq, ChimneyTcpReq),
+        VMSTATE_UINT32(tag, ChimneyTcpReq),
+        VMSTATE_UINT16(type, ChimneyTcpReq),
+        VMSTATE_UINT16(flags, ChimneyTcpReq),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_chimney_recv = {
+    .name = "chimney-nic/tcp-recv",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(cookie, ChimneyTcpRecv),
+        VMSTATE_UINT32(len, ChimneyTcpRecv),
+        VMSTATE_UINT32(filled, ChimneyTcpRecv),
+        VMSTATE_UINT32(tag, ChimneyTcpRecv),
+        VMSTATE_BOOL(no_push, ChimneyTcpRecv),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_chimney_pending = {
+    .name = "chimney-nic/pending",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(cookie, ChimneyPending),
+        VMSTATE_UINT32(bytes, ChimneyPending),
+        VMSTATE_UINT32(sq_head, ChimneyPending),
+        VMSTATE_UINT32(aux, ChimneyPending),
+        VMSTATE_UINT16(info, ChimneyPending),
+        VMSTATE_UINT8(type, ChimneyPending),
+        VMSTATE_UINT8(status, ChimneyPending),
+        VMSTATE_UINT16(queue, ChimneyPending),
+        VMSTATE_UINT64(seq, ChimneyPending),
+        VMSTATE_INT64(release_ns, ChimneyPending),
+        VMSTATE_UINT64(coalesce_gen, ChimneyPending),
+        VMSTATE_INT64(irq_delay_ns, ChimneyPending),
+        VMSTATE_BOOL(hold, ChimneyPending),
+        VMSTATE_BOOL(hold_released, ChimneyPending),
+        VMSTATE_BOOL(coalesce, ChimneyPending),
+        VMSTATE_UINT8(irq, ChimneyPending),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_chimney_tcp_state = {
+    .name = "chimney-nic/tcp-state",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT8_ARRAY(src_mac, ChimneyTcpState, 6),
+        VMSTATE_UINT8_ARRAY(dst_mac, ChimneyTcpState, 6),
+        VMSTATE_UINT16(vlan, ChimneyTcpState),
+        VMSTATE_UINT32(src_ip, ChimneyTcpState),
+        VMSTATE_UINT32(dst_ip, ChimneyTcpState),
+        VMSTATE_UINT32(path_mtu, ChimneyTcpState),
+        VMSTATE_UINT16(local_port, ChimneyTcpState),
+        VMSTATE_UINT16(remote_port, ChimneyTcpState),
+        VMSTATE_UINT16(remote_mss, ChimneyTcpState),
+        VMSTATE_UINT8(snd_wscale, ChimneyTcpState),
+        VMSTATE_UINT8(rcv_wscale, ChimneyTcpState),
+        VMSTATE_BOOL(ts_enabled, ChimneyTcpState),
+        VMSTATE_BOOL(sack_enabled, ChimneyTcpState),
+        VMSTATE_BOOL(wscale_enabled, ChimneyTcpState),
+        VMSTATE_UINT8(ttl, ChimneyTcpState),
+        VMSTATE_UINT8(tos, ChimneyTcpState),
+        VMSTATE_UINT32(initial_rcv_wnd, ChimneyTcpState),
+        VMSTATE_UINT32(max_rt, ChimneyTcpState),
+        VMSTATE_BOOL(nagle, ChimneyTcpState),
+        VMSTATE_BOOL(keepalive, ChimneyTcpState),
+        VMSTATE_UINT32(ka_timeout, ChimneyTcpState),
+        VMSTATE_UINT32(ka_interval, ChimneyTcpState),
+        VMSTATE_UINT8(ka_probe_count, ChimneyTcpState),
+        VMSTATE_UINT32(rcv_indication_size, ChimneyTcpState),
+        VMSTATE_UINT32(state, ChimneyTcpState),
+        VMSTATE_UINT32(rcv_nxt, ChimneyTcpState),
+        VMSTATE_UINT32(rcv_wnd, ChimneyTcpState),
+        VMSTATE_UINT32(snd_una, ChimneyTcpState),
+        VMSTATE_UINT32(snd_nxt, ChimneyTcpState),
+        VMSTATE_UINT32(snd_max, ChimneyTcpState),
+        VMSTATE_UINT32(snd_wnd, ChimneyTcpState),
+        VMSTATE_UINT32(max_snd_wnd, ChimneyTcpState),
+        VMSTATE_UINT32(snd_wl1, ChimneyTcpState),
+        VMSTATE_UINT32(cwnd, ChimneyTcpState),
+        VMSTATE_UINT32(ssthresh, ChimneyTcpState),
+        VMSTATE_UINT16(srtt_x8, ChimneyTcpState),
+        VMSTATE_UINT16(rttvar_x4, ChimneyTcpState),
+        VMSTATE_UINT32(ts_recent, ChimneyTcpState),
+        VMSTATE_UINT32(ts_recent_age, ChimneyTcpState),
+        VMSTATE_UINT32(ts_time, ChimneyTcpState),
+        VMSTATE_UINT32(total_rt, ChimneyTcpState),
+        VMSTATE_UINT8(dup_ack_count, ChimneyTcpState),
+        VMSTATE_UINT8(snd_wnd_probe_count, ChimneyTcpState),
+        VMSTATE_UINT8(rexmit_count, ChimneyTcpState),
+        VMSTATE_INT32(rexmit_delta, ChimneyTcpState),
+        VMSTATE_UINT8(ka_probes, ChimneyTcpState),
+        VMSTATE_INT32(ka_delta, ChimneyTcpState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_chimney_range = {
+    .name = "chimney-nic/tcp-range",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(start, ChimneyTcpRange),
+        VMSTATE_UINT32(end, ChimneyTcpRange),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* The engine's connection; its pointers are set again at install. */
+static const VMStateDescription vmstate_chimney_engine = {
+    .name = "chimney-nic/tcp-conn",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_STRUCT(st, ChimneyTcpConn, 1, vmstate_chimney_tcp_state,
+                       ChimneyTcpState),
+        VMSTATE_UINT32(cap, ChimneyTcpConn),
+        VMSTATE_UINT32(head, ChimneyTcpConn),
+        VMSTATE_UINT32(count, ChimneyTcpConn),
+        VMSTATE_UINT32(end_seq, ChimneyTcpConn),
+        VMSTATE_UINT32(mss, ChimneyTcpConn),
+        VMSTATE_UINT32(snd_wl2, ChimneyTcpConn),
+        VMSTATE_UINT32(recover, ChimneyTcpConn),
+        VMSTATE_BOOL(in_recovery, ChimneyTcpConn),
+        VMSTATE_BOOL(fin_queued, ChimneyTcpConn),
+        VMSTATE_BOOL(fin_sent, ChimneyTcpConn),
+        VMSTATE_BOOL(aborted, ChimneyTcpConn),
+        VMSTATE_BOOL(upload_requested, ChimneyTcpConn),
+        VMSTATE_BOOL(frozen, ChimneyTcpConn),
+        VMSTATE_BOOL(send_failed, ChimneyTcpConn),
+        VMSTATE_INT64(srtt_ns, ChimneyTcpConn),
+        VMSTATE_INT64(rttvar_ns, ChimneyTcpConn),
+        VMSTATE_INT64(rto_ns, ChimneyTcpConn),
+        VMSTATE_UINT32(backoff, ChimneyTcpConn),
+        VMSTATE_BOOL(rtt_timing, ChimneyTcpConn),
+        VMSTATE_UINT32(rtt_seq, ChimneyTcpConn),
+        VMSTATE_INT64(rtt_start_ns, ChimneyTcpConn),
+        VMSTATE_UINT32(ts_base, ChimneyTcpConn),
+        VMSTATE_INT64(ts_base_ns, ChimneyTcpConn),
+        VMSTATE_INT64(timer_ns, ChimneyTcpConn),
+        VMSTATE_INT64(rexmit_ns, ChimneyTcpConn),
+        VMSTATE_INT64(delack_ns, ChimneyTcpConn),
+        VMSTATE_INT64(push_ns, ChimneyTcpConn),
+        VMSTATE_INT64(ka_ns, ChimneyTcpConn),
+        VMSTATE_INT64(fw2_ns, ChimneyTcpConn),
+        VMSTATE_BOOL(persist, ChimneyTcpConn),
+        VMSTATE_UINT32(probes, ChimneyTcpConn),
+        VMSTATE_UINT32(probes_unanswered, ChimneyTcpConn),
+        VMSTATE_BOOL(ka_forced, ChimneyTcpConn),
+        VMSTATE_INT64(challenge_ns, ChimneyTcpConn),
+        VMSTATE_UINT32(rcap, ChimneyTcpConn),
+        VMSTATE_UINT32(rhead, ChimneyTcpConn),
+        VMSTATE_UINT32(rcount, ChimneyTcpConn),
+        VMSTATE_UINT32(rbuf_cap, ChimneyTcpConn),
+        VMSTATE_UINT32(rbuf_head, ChimneyTcpConn),
+        VMSTATE_UINT32(held, ChimneyTcpConn),
+        VMSTATE_UINT32(rcv_deliv, ChimneyTcpConn),
+        VMSTATE_UINT32(rcv_adv, ChimneyTcpConn),
+        VMSTATE_STRUCT_ARRAY(ooo, ChimneyTcpConn, CHIMNEY_TCP_OOO_MAX, 1,
+                             vmstate_chimney_range, ChimneyTcpRange),
+        VMSTATE_UINT32(ooo_count, ChimneyTcpConn),
+        VMSTATE_BOOL(ooo_fin, ChimneyTcpConn),
+        VMSTATE_UINT32(ooo_fin_seq, ChimneyTcpConn),
+        VMSTATE_BOOL(fin_rcvd, ChimneyTcpConn),
+        VMSTATE_BOOL(rcv_shut, ChimneyTcpConn),
+        VMSTATE_BOOL(rcv_urgent, ChimneyTcpConn),
+        VMSTATE_BOOL(psh_pending, ChimneyTcpConn),
+        VMSTATE_UINT32(psh_seq, ChimneyTcpConn),
+        VMSTATE_UINT32(ind_outstanding, ChimneyTcpConn),
+        VMSTATE_BOOL(ind_refused, ChimneyTcpConn),
+        VMSTATE_UINT32(segs_unacked, ChimneyTcpConn),
+        VMSTATE_UINT64(segs_out, ChimneyTcpConn),
+        VMSTATE_UINT64(segs_in, ChimneyTcpConn),
+        VMSTATE_UINT64(bytes_acked, ChimneyTcpConn),
+        VMSTATE_UINT64(retransmits, ChimneyTcpConn),
+        VMSTATE_UINT64(timeouts, ChimneyTcpConn),
+        VMSTATE_UINT64(fast_retransmits, ChimneyTcpConn),
+        VMSTATE_UINT64(dup_acks, ChimneyTcpConn),
+        VMSTATE_UINT64(probes_sent, ChimneyTcpConn),
+        VMSTATE_UINT64(bytes_rcvd, ChimneyTcpConn),
+        VMSTATE_UINT64(bytes_delivered, ChimneyTcpConn),
+        VMSTATE_UINT64(bytes_indicated, ChimneyTcpConn),
+        VMSTATE_UINT64(ooo_segs, ChimneyTcpConn),
+        VMSTATE_UINT64(dup_segs, ChimneyTcpConn),
+        VMSTATE_UINT64(acks_delayed, ChimneyTcpConn),
+        VMSTATE_UINT64(ka_probes_sent, ChimneyTcpConn),
+        VMSTATE_UINT64(challenge_acks, ChimneyTcpConn),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/*
+ * Array sizes are checked before anything is allocated for them.  The
+ * checks run over all connections between the arrays of their parts, so
+ * the connection arrays hold no VMSTATE_VALIDATE of their own: QEMU then
+ * describes one element in the stream's JSON, not every one.
+ */
+static bool chimney_mig_sizes_ok(ChimneyConn *c)
+{
+    if (c->mig_nsq < 1 || c->mig_nsq > CHIMNEY_MAX_CONNS_LIMIT ||
+        c->mig_nrq < 0 || c->mig_nrq > CHIMNEY_MAX_CONNS_LIMIT ||
+        c->mig_nsq != c->sq.size || c->mig_nrq != c->rq.size ||
+        c->pend_cap != c->mig_nsq + c->mig_nrq + CHIMNEY_MIG_PEND_EXTRA ||
+        c->mig_npend < 0 || c->mig_npend != c->pend_count ||
+        c->pend_count > c->pend_cap || c->pend_head) {
+        error_report("chimney-nic: connection %" PRIu32 ": queue sizes %"
+                     PRId32 "/%" PRId32 "/%" PRId32 " out of range",
+                     c->index, c->mig_nsq, c->mig_nrq, c->mig_npend);
+        return false;
+    }
+    return true;
+}
+
+static bool chimney_mig_rbuf_ok(ChimneyConn *c)
+{
+    if (c->tcp.rbuf_cap == 0 || c->tcp.rbuf_cap > CHIMNEY_TCP_RCVBUF_MAX ||
+        c->mig_rbuf_len > c->tcp.rbuf_cap) {
+        error_report("chimney-nic: connection %" PRIu32 ": receive buffer %"
+                     PRIu32 " of %" PRIu32 " bytes out of range", c->index,
+                     c->mig_rbuf_len, c->tcp.rbuf_cap);
+        return false;
+    }
+    return true;
+}
+
+/* Bytes of the receive buffer in use: held, then out-of-order data */
+static uint32_t chimney_mig_rbuf_used(const ChimneyTcpConn *t)
+{
+    uint32_t used = t->held;
+
+    if (t->ooo_count) {
+        used += t->ooo[t->ooo_count - 1].end - t->st.rcv_nxt;
+    }
+    return used;
+}
+
+/* Each element of the load array starts clean: no stray pointers. */
+static int chimney_mig_conn_pre_load(void *opaque)
+{
+    memset(opaque, 0, sizeof(ChimneyConn));
+    return 0;
+}
+
+/* A connection in three parts: scalars and sizes, arrays, its buffer */
+static const VMStateDescription vmstate_chimney_conn = {
+    .name = "chimney-nic/conn",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .pre_load = chimney_mig_conn_pre_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(index, ChimneyConn),
+        VMSTATE_UINT8(gen, ChimneyConn),
+        VMSTATE_UINT32(path, ChimneyConn),
+        VMSTATE_UINT32(cq, ChimneyConn),
+        VMSTATE_UINT64(key, ChimneyConn),
+        VMSTATE_BOOL(mig_keyed, ChimneyConn),
+        VMSTATE_STRUCT(sq, ChimneyConn, 1, vmstate_chimney_mig_ring,
+                       ChimneyRing),
+        VMSTATE_STRUCT(rq, ChimneyConn, 1, vmstate_chimney_mig_ring,
+                       ChimneyRing),
+        VMSTATE_UINT64(db_record, ChimneyConn),
+        VMSTATE_BOOL(poisoned, ChimneyConn),
+        VMSTATE_UINT8(sq_failed, ChimneyConn),
+        VMSTATE_BOOL(terminated, ChimneyConn),
+        VMSTATE_BOOL(rq_upload_asked, ChimneyConn),
+        VMSTATE_UINT32(pend_cap, ChimneyConn),
+        VMSTATE_UINT32(pend_head, ChimneyConn),
+        VMSTATE_UINT32(pend_count, ChimneyConn),
+        VMSTATE_BOOL(on_flush_list, ChimneyConn),
+        VMSTATE_BOOL(on_kick_list, ChimneyConn),
+        VMSTATE_BOOL(on_timer_list, ChimneyConn),
+        VMSTATE_BOOL(on_wait_list, ChimneyConn),
+        VMSTATE_BOOL(on_ind_list, ChimneyConn),
+        VMSTATE_BOOL(on_consequence_list, ChimneyConn),
+        VMSTATE_INT64(last_release_ns, ChimneyConn),
+        VMSTATE_UINT8(fault_status, ChimneyConn),
+        VMSTATE_BOOL(fault_consequence, ChimneyConn),
+        VMSTATE_INT32(mig_nsq, ChimneyConn),
+        VMSTATE_INT32(mig_nrq, ChimneyConn),
+        VMSTATE_INT32(mig_npend, ChimneyConn),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_chimney_conn_arrays = {
+    .name = "chimney-nic/conn-arrays",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_STRUCT_VARRAY_ALLOC(slots, ChimneyConn, mig_nsq, 1,
+                                    vmstate_chimney_slot, ChimneySlot),
+        VMSTATE_STRUCT_VARRAY_ALLOC(reqs, ChimneyConn, mig_nsq, 1,
+                                    vmstate_chimney_req, ChimneyTcpReq),
+        VMSTATE_STRUCT_VARRAY_ALLOC(rslots, ChimneyConn, mig_nrq, 1,
+                                    vmstate_chimney_slot, ChimneySlot),
+        VMSTATE_STRUCT_VARRAY_ALLOC(recvs, ChimneyConn, mig_nrq, 1,
+                                    vmstate_chimney_recv, ChimneyTcpRecv),
+        VMSTATE_STRUCT_VARRAY_ALLOC(pend, ChimneyConn, mig_npend, 1,
+                                    vmstate_chimney_pending, ChimneyPending),
+        VMSTATE_STRUCT(tcp, ChimneyConn, 1, vmstate_chimney_engine,
+                       ChimneyTcpConn),
+        VMSTATE_UINT32(mig_rbuf_len, ChimneyConn),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_chimney_conn_rbuf = {
+    .name = "chimney-nic/conn-rbuf",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_VBUFFER_ALLOC_UINT32(tcp.rbuf, ChimneyConn, 1, NULL,
+                                     mig_rbuf_len),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static bool chimney_mig_conn_sizes_ok(void *opaque, int version_id)
+{
+    ChimneyMigStage *m = &((ChimneyState *)opaque)->offload.mig;
+
+    for (int32_t i = 0; i < m->nconns; i++) {
+        if (!chimney_mig_sizes_ok(&m->conns[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool chimney_mig_conn_rbufs_ok(void *opaque, int version_id)
+{
+    ChimneyMigStage *m = &((ChimneyState *)opaque)->offload.mig;
+
+    for (int32_t i = 0; i < m->nconns; i++) {
+        if (!chimney_mig_rbuf_ok(&m->conns[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool chimney_mig_tables_ok(void *opaque, int version_id)
+{
+    ChimneyState *s = opaque;
+    ChimneyMigStage *m = &s->offload.mig;
+
+    if (m->nneighbors != s->max_neighbors || m->npaths != s->max_paths ||
+        m->nconns < 0 || m->nconns > s->max_conns) {
+        error_report("chimney-nic: the stream has %" PRId32 " neighbors, %"
+                     PRId32 " paths, %" PRId32 " connections; this device "
+                     "has max-neighbors=%" PRIu32 " max-paths=%" PRIu32
+                     " max-conns=%" PRIu32, m->nneighbors, m->npaths,
+                     m->nconns, s->max_neighbors, s->max_paths, s->max_conns);
+        return false;
+    }
+    return true;
+}
+
+static bool chimney_mig_text_ok(void *opaque, int version_id)
+{
+    ChimneyState *s = opaque;
+
+    if (s->offload.mig.fault_text_len > 64 * 1024) {
+        error_report("chimney-nic: fault rules of %" PRIu32 " bytes",
+                     s->offload.mig.fault_text_len);
+        return false;
+    }
+    return true;
+}
+
+static bool chimney_mig_needed(void *opaque)
+{
+    ChimneyState *s = opaque;
+
+    return s->offload.num_objects > 0;
+}
+
+static void chimney_mig_stage_clear(ChimneyMigStage *m)
+{
+    g_free(m->conns);
+    g_free(m->neighbors);
+    g_free(m->paths);
+    g_free(m->fault_text);
+    memset(m, 0, sizeof(*m));
+}
+
+static int chimney_mig_pre_save(void *opaque)
+{
+    ChimneyState *s = opaque;
+    ChimneyOffloadState *o = &s->offload;
+    ChimneyMigStage *m = &o->mig;
+    ChimneyFault *f = &s->fault;
+
+    chimney_mig_stage_clear(m);
+    m->nneighbors = s->max_neighbors;
+    m->npaths = s->max_paths;
+    m->neighbors = g_memdup2(o->neighbors,
+                             sizeof(*o->neighbors) * s->max_neighbors);
+    m->paths = g_memdup2(o->paths, sizeof(*o->paths) * s->max_paths);
+    m->conns = g_new(ChimneyConn, o->num_objects);
+    for (uint32_t i = 0; i < s->max_conns; i++) {
+        ChimneyConn *c = o->conns[i], *mc;
+
+        if (!c) {
+            continue;
+        }
+        mc = &m->conns[m->nconns++];
+        *mc = *c;
+        mc->mig_nsq = c->sq.size;
+        mc->mig_nrq = c->rq.size;
+        /* the FIFO's entries only, oldest first */
+        mc->pend = g_new(ChimneyPending, c->pend_count);
+        for (uint32_t k = 0; k < c->pend_count; k++) {
+            mc->pend[k] = c->pend[(c->pend_head + k) % c->pend_cap];
+        }
+        mc->pend_head = 0;
+        mc->mig_npend = c->pend_count;
+        /* the receive buffer's bytes in use, unrolled from its head */
+        mc->mig_rbuf_len = c->tcp.rbuf ? MIN(chimney_mig_rbuf_used(&c->tcp),
+                                             c->tcp.rbuf_cap) : 0;
+        mc->tcp.rbuf = NULL;
+        if (mc->mig_rbuf_len) {
+            uint32_t len = mc->mig_rbuf_len, head = c->tcp.rbuf_head;
+            uint32_t first = MIN(len, c->tcp.rbuf_cap - head);
+
+            mc->tcp.rbuf = g_malloc(len);
+            memcpy(mc->tcp.rbuf, c->tcp.rbuf + head, first);
+            memcpy(mc->tcp.rbuf + first, c->tcp.rbuf, len - first);
+            mc->tcp.rbuf_head = 0;
+        }
+        mc->mig_keyed = g_hash_table_lookup(o->by_key, &c->key) == c;
+    }
+    m->ip_id = o->tcp->ip_id;
+    if (f->text && f->text[0]) {
+        m->fault_text = g_strdup(f->text);
+        m->fault_text_len = strlen(f->text) + 1;
+    }
+    m->fault_rng = f->rng;
+    m->fault_seq = f->seq;
+    for (int i = 0; i < f->nrules; i++) {
+        m->rule_matched[i] = f->rules[i].matched;
+        m->rule_fired[i] = f->rules[i].fired;
+    }
+    return 0;
+}
+
+static int chimney_mig_post_save(void *opaque)
+{
+    ChimneyState *s = opaque;
+
+    for (int32_t i = 0; i < s->offload.mig.nconns; i++) {
+        g_free(s->offload.mig.conns[i].pend);
+        g_free(s->offload.mig.conns[i].tcp.rbuf);
+    }
+    chimney_mig_stage_clear(&s->offload.mig);
+    return 0;
+}
+
+const VMStateDescription vmstate_chimney_offload = {
+    .name = "chimney-nic/offload",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = chimney_mig_needed,
+    .pre_save = chimney_mig_pre_save,
+    .post_save = chimney_mig_post_save,
+    .fields = (const VMStateField[]) {
+        VMSTATE_INT32(offload.mig.nneighbors, ChimneyState),
+        VMSTATE_INT32(offload.mig.npaths, ChimneyState),
+        VMSTATE_INT32(offload.mig.nconns, ChimneyState),
+        VMSTATE_VALIDATE("table sizes", chimney_mig_tables_ok),
+        VMSTATE_STRUCT_VARRAY_ALLOC(offload.mig.neighbors, ChimneyState,
+                                    offload.mig.nneighbors, 1,
+                                    vmstate_chimney_neighbor,
+                                    ChimneyNeighbor),
+        VMSTATE_STRUCT_VARRAY_ALLOC(offload.mig.paths, ChimneyState,
+                                    offload.mig.npaths, 1,
+                                    vmstate_chimney_path, ChimneyPath),
+        VMSTATE_STRUCT_VARRAY_ALLOC(offload.mig.conns, ChimneyState,
+                                    offload.mig.nconns, 1,
+                                    vmstate_chimney_conn, ChimneyConn),
+        VMSTATE_VALIDATE("queue sizes", chimney_mig_conn_sizes_ok),
+        VMSTATE_STRUCT_VARRAY_POINTER_INT32(offload.mig.conns, ChimneyState,
+                                            offload.mig.nconns,
+                                            vmstate_chimney_conn_arrays,
+                                            ChimneyConn),
+        VMSTATE_VALIDATE("receive buffer sizes", chimney_mig_conn_rbufs_ok),
+        VMSTATE_STRUCT_VARRAY_POINTER_INT32(offload.mig.conns, ChimneyState,
+                                            offload.mig.nconns,
+                                            vmstate_chimney_conn_rbuf,
+                                            ChimneyConn),
+        VMSTATE_UINT16(offload.mig.ip_id, ChimneyState),
+        VMSTATE_UINT64(offload.mig.fault_rng, ChimneyState),
+        VMSTATE_UINT64(offload.mig.fault_seq, ChimneyState),
+        VMSTATE_UINT64_ARRAY(offload.mig.rule_matched, ChimneyState,
+                             CHIMNEY_FAULT_MAX_RULES),
+        VMSTATE_UINT64_ARRAY(offload.mig.rule_fired, ChimneyState,
+                             CHIMNEY_FAULT_MAX_RULES),
+        VMSTATE_UINT32(offload.mig.fault_text_len, ChimneyState),
+        VMSTATE_VALIDATE("fault rules size", chimney_mig_text_ok),
+        VMSTATE_VBUFFER_ALLOC_UINT32(offload.mig.fault_text, ChimneyState, 1,
+                                     NULL, offload.mig.fault_text_len),
+        VMSTATE_UINT64(fault.stats.seen, ChimneyState),
+        VMSTATE_UINT64(fault.stats.delayed, ChimneyState),
+        VMSTATE_UINT64(fault.stats.held, ChimneyState),
+        VMSTATE_UINT64(fault.stats.released, ChimneyState),
+        VMSTATE_UINT64(fault.stats.failed, ChimneyState),
+        VMSTATE_UINT64(fault.stats.reordered, ChimneyState),
+        VMSTATE_UINT64(fault.stats.coalesced, ChimneyState),
+        VMSTATE_UINT64(fault.stats.irq_delayed, ChimneyState),
+        VMSTATE_UINT64(fault.stats.irq_dropped, ChimneyState),
+        VMSTATE_INT64_ARRAY(fault.irq_due, ChimneyState, CHIMNEY_MAX_CQS),
+        VMSTATE_UINT32(fault.coalesce_waiting, ChimneyState),
+        VMSTATE_UINT64(fault.coalesce_gen, ChimneyState),
+        VMSTATE_INT64(fault.coalesce_deadline, ChimneyState),
+        VMSTATE_TIMER_PTR(fault.timer, ChimneyState),
+        VMSTATE_TIMER_PTR(fault.irq_timer, ChimneyState),
+        VMSTATE_UINT64(stats.tx_frames, ChimneyState),
+        VMSTATE_UINT64(stats.rx_frames, ChimneyState),
+        VMSTATE_UINT64(stats.rx_dropped, ChimneyState),
+        VMSTATE_UINT64(stats.stale_doorbells, ChimneyState),
+        VMSTATE_UINT64(stats.to_host, ChimneyState),
+        VMSTATE_UINT64(stats.indications, ChimneyState),
+        VMSTATE_UINT64(stats.forwarded, ChimneyState),
+        VMSTATE_UINT64(stats.rx_backlogged, ChimneyState),
+        VMSTATE_UINT64(stats.rx_backlog_dropped, ChimneyState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* --- validation and install, from the front's post_load --- */
+
+void chimney_migrate_pre_load(ChimneyState *s)
+{
+    /* whatever a failed load left behind is not ours to trust */
+    memset(&s->offload.mig, 0, sizeof(s->offload.mig));
+}
+
+static bool chimney_mig_ring_ok(ChimneyState *s, const ChimneyConn *c,
+                                const ChimneyRing *r, uint32_t esize)
+{
+    if (!r->size) {
+        return !r->base && !r->head && !r->tail;
+    }
+    return chimney_ring_geometry_valid(r->base, r->size, esize) &&
+           r->head < r->size && r->tail < r->size && r->cq == c->cq;
+}
+
+static bool chimney_mig_slot_ok(const ChimneySlot *sl)
+{
+    return sl->nsge <= CHIMNEY_MAX_SGE && sl->cur_sge <= sl->nsge;
+}
+
+static bool chimney_mig_deadline_ok(int64_t t)
+{
+    return t >= -1;
+}
+
+static const char *chimney_mig_engine_check(ChimneyState *s,
+                                            const ChimneyConn *c)
+{
+    const ChimneyTcpConn *t = &c->tcp;
+    const ChimneyTcpStack *stk = s->offload.tcp;
+    ChimneyTcpState st = t->st;
+
+    switch (st.state) {
+    case CHIMNEY_TCPS_CLOSED:
+    case CHIMNEY_TCPS_TIME_WAIT:
+        st.state = CHIMNEY_TCPS_ESTABLISHED;    /* reachable from there */
+        break;
+    }
+    if (chimney_tcp_state_check(&st)) {
+        return chimney_tcp_state_check(&st);
+    }
+    if (t->cap != c->sq.size || t->rcap != c->rq.size) {
+        return "engine queue sizes";
+    }
+    if (t->head >= t->cap || t->count > t->cap ||
+        (t->rcap ? t->rhead >= t->rcap : t->rhead) || t->rcount > t->rcap) {
+        return "engine queue positions";
+    }
+    if (!t->mss || t->mss > st.path_mtu) {
+        return "MSS";
+    }
+    if (t->rto_ns < stk->rto_min_ns || t->rto_ns > stk->rto_max_ns ||
+        t->srtt_ns < 0 || t->srtt_ns > stk->rto_max_ns * 8 ||
+        t->rttvar_ns < 0 || t->rttvar_ns > stk->rto_max_ns * 8) {
+        return "RTT estimator";
+    }
+    if (!chimney_mig_deadline_ok(t->timer_ns) ||
+        !chimney_mig_deadline_ok(t->rexmit_ns) ||
+        !chimney_mig_deadline_ok(t->delack_ns) ||
+        !chimney_mig_deadline_ok(t->push_ns) ||
+        !chimney_mig_deadline_ok(t->ka_ns) ||
+        !chimney_mig_deadline_ok(t->fw2_ns)) {
+        return "timer deadline";
+    }
+    if (t->rbuf_head >= t->rbuf_cap || t->held > t->rbuf_cap ||
+        t->ind_outstanding > t->held || t->ooo_count > CHIMNEY_TCP_OOO_MAX) {
+        return "receive buffer positions";
+    }
+    for (uint32_t i = 0; i < t->ooo_count; i++) {
+        uint32_t start = t->ooo[i].start - st.rcv_nxt;
+        uint32_t end = t->ooo[i].end - st.rcv_nxt;
+
+        if (start >= end || end > t->rbuf_cap - t->held) {
+            return "out-of-order range";
+        }
+    }
+    if ((t->held || t->ooo_count) &&
+        chimney_mig_rbuf_used(t) > c->mig_rbuf_len) {
+        return "received bytes without a buffer";
+    }
+    if (c->mig_rbuf_len && t->rbuf_head) {
+        return "receive buffer head";
+    }
+    for (uint32_t i = 0; i < t->count; i++) {
+        const ChimneyTcpReq *r = &c->reqs[(t->head + i) % t->cap];
+
+        if (r->tag >= c->sq.size || r->type > CHIMNEY_TCP_REQ_DISCONNECT) {
+            return "send request";
+        }
+    }
+    for (uint32_t i = 0; i < t->rcount; i++) {
+        const ChimneyTcpRecv *r = &c->recvs[(t->rhead + i) % t->rcap];
+
+        if (r->tag >= c->rq.size || r->filled > r->len) {
+            return "receive request";
+        }
+    }
+    return NULL;
+}
+
+static const char *chimney_mig_conn_check(ChimneyState *s, ChimneyConn *c,
+                                          unsigned long *seen)
+{
+    ChimneyOffloadState *o = &s->offload;
+    const ChimneyTcpState *st = &c->tcp.st;
+
+    if (c->index >= s->max_conns || test_bit(c->index, seen)) {
+        return "index";
+    }
+    set_bit(c->index, seen);
+    if (c->path >= s->max_paths || !o->paths[c->path].valid) {
+        return "path";
+    }
+    if (c->cq == CHIMNEY_ADMIN_CQ_ID || c->cq >= s->num_cqs ||
+        !s->cq[c->cq].size) {
+        return "CQ";
+    }
+    if (!chimney_mig_ring_ok(s, c, &c->sq, sizeof(ChimneySqDesc)) ||
+        !c->sq.size ||
+        !chimney_mig_ring_ok(s, c, &c->rq, sizeof(ChimneySqDesc)) ||
+        !QEMU_IS_ALIGNED(c->db_record, 4)) {
+        return "queue";
+    }
+    if (c->pend_head >= c->pend_cap || c->pend_count > c->pend_cap) {
+        return "completion FIFO positions";
+    }
+    for (uint32_t i = 0; i < c->pend_count; i++) {
+        const ChimneyPending *pe = &c->pend[(c->pend_head + i) % c->pend_cap];
+
+        if (pe->type < CHIMNEY_CQE_ADMIN || pe->type > CHIMNEY_CQE_DISCONNECT ||
+            pe->queue > CHIMNEY_QUEUE_INDICATE ||
+            pe->irq > CHIMNEY_FAULT_IRQ_DROP) {
+            return "completion";
+        }
+    }
+    for (uint32_t i = 0; i < c->sq.size; i++) {
+        if (!chimney_mig_slot_ok(&c->slots[i])) {
+            return "send slot";
+        }
+    }
+    for (uint32_t i = 0; i < c->rq.size; i++) {
+        if (!chimney_mig_slot_ok(&c->rslots[i])) {
+            return "receive slot";
+        }
+    }
+    if (c->key != chimney_conn_key(st->dst_ip, st->remote_port,
+                                   st->local_port)) {
+        return "4-tuple";
+    }
+    if (c->mig_keyed) {
+        if (c->terminated || g_hash_table_lookup(o->by_key, &c->key)) {
+            return "4-tuple in use twice";
+        }
+    }
+    return chimney_mig_engine_check(s, c);
+}
+
+static void chimney_mig_free_staged(ChimneyMigStage *m, int32_t from)
+{
+    for (int32_t i = from; i < m->nconns; i++) {
+        ChimneyConn *c = &m->conns[i];
+
+        g_free(c->slots);
+        g_free(c->reqs);
+        g_free(c->rslots);
+        g_free(c->recvs);
+        g_free(c->pend);
+        g_free(c->tcp.rbuf);
+    }
+    chimney_mig_stage_clear(m);
+}
+
+/* A staged connection becomes a live one */
+static void chimney_mig_install_conn(ChimneyState *s, const ChimneyConn *mc)
+{
+    ChimneyOffloadState *o = &s->offload;
+    ChimneyConn *c = g_new0(ChimneyConn, 1);
+    bool lists[6] = {
+        mc->on_flush_list, mc->on_kick_list, mc->on_timer_list,
+        mc->on_wait_list, mc->on_ind_list, mc->on_consequence_list,
+    };
+
+    *c = *mc;
+    c->dev = s;
+    c->pend = g_new0(ChimneyPending, c->pend_cap);
+    memcpy(c->pend, mc->pend, sizeof(*c->pend) * c->pend_count);
+    g_free(mc->pend);
+    c->flushing = false;
+    c->on_flush_list = c->on_kick_list = c->on_timer_list = false;
+    c->on_wait_list = c->on_ind_list = c->on_consequence_list = false;
+    c->tcp.stack = o->tcp;
+    c->tcp.owner = c;
+    c->tcp.reqs = c->reqs;
+    c->tcp.recvs = c->recvs;
+    c->tcp.rbuf = NULL;
+    if (c->mig_rbuf_len) {
+        c->tcp.rbuf = g_malloc0(c->tcp.rbuf_cap);
+        memcpy(c->tcp.rbuf, mc->tcp.rbuf, c->mig_rbuf_len);
+        g_free(mc->tcp.rbuf);
+    }
+    chimney_conn_insert(s, c);
+    if (!c->mig_keyed) {
+        g_hash_table_remove(o->by_key, &c->key);
+    }
+    if (lists[0] || (c->pend_count && !lists[3])) {
+        c->on_flush_list = true;
+        QTAILQ_INSERT_TAIL(&o->flush_list[c->cq], c, flush_link);
+    }
+    if (lists[1]) {
+        c->on_kick_list = true;
+        QTAILQ_INSERT_TAIL(&o->kick_list, c, kick_link);
+    }
+    if (lists[2]) {
+        c->on_timer_list = true;
+        QTAILQ_INSERT_TAIL(&o->timer_list, c, timer_link);
+    }
+    if (lists[3]) {
+        c->on_wait_list = true;
+        QTAILQ_INSERT_TAIL(&o->wait_list, c, wait_link);
+    }
+    if (lists[4]) {
+        c->on_ind_list = true;
+        QTAILQ_INSERT_TAIL(&o->ind_list, c, ind_link);
+    }
+    if (lists[5]) {
+        c->on_consequence_list = true;
+        QTAILQ_INSERT_TAIL(&o->consequence_list, c, consequence_link);
+    }
+    if (c->tcp.timer_ns >= 0) {
+        timer_mod(c->timer, c->tcp.timer_ns);
+    }
+}
+
+/*
+ * Called by the front's post_load once the registers and CQs passed their
+ * checks.  Returns 0, or -EINVAL with the reason reported.
+ */
+int chimney_migrate_install(ChimneyState *s)
+{
+    ChimneyOffloadState *o = &s->offload;
+    ChimneyMigStage *m = &o->mig;
+    g_autofree unsigned long *seen = NULL;
+    g_autofree uint32_t *nrefs = NULL, *prefs = NULL;
+    uint64_t entries = 0;
+    const char *why = NULL;
+    int32_t i;
+
+    if (!m->neighbors) {
+        return 0;   /* no subsection: nothing offloaded */
+    }
+    chimney_conn_table_reset(s);
+    nrefs = g_new0(uint32_t, s->max_neighbors);
+    prefs = g_new0(uint32_t, s->max_paths);
+    for (i = 0; i < m->npaths && !why; i++) {
+        ChimneyPath *p = &m->paths[i];
+
+        if (!p->valid) {
+            continue;
+        } else if (p->neighbor >= s->max_neighbors ||
+                   !m->neighbors[p->neighbor].valid ||
+                   p->mtu < 68 || p->mtu > 9000) {
+            why = "path";
+        } else {
+            nrefs[p->neighbor]++;
+        }
+    }
+    for (i = 0; i < m->nneighbors && !why; i++) {
+        if (m->neighbors[i].valid && m->neighbors[i].vlan > 4094) {
+            why = "neighbor";
+        }
+    }
+    if (why) {
+        error_report("chimney-nic: the stream's %s table is invalid (%s)",
+                     "object", why);
+        chimney_mig_free_staged(m, 0);
+        return -EINVAL;
+    }
+    /* The stream's rules replace the destination's */
+    {
+        Error *err = NULL;
+
+        if ((m->fault_text_len &&
+             (m->fault_text[m->fault_text_len - 1] ||
+              strlen(m->fault_text) + 1 != m->fault_text_len)) ||
+            !chimney_fault_set_rules(&s->fault, m->fault_text_len ?
+                                     m->fault_text : "", &err)) {
+            error_report("chimney-nic: the stream's fault rules: %s",
+                         err ? error_get_pretty(err) : "not a string");
+            error_free(err);
+            chimney_mig_free_staged(m, 0);
+            return -EINVAL;
+        }
+    }
+    if (s->fault.coalesce_waiting > s->max_sq_entries * 2u ||
+        s->fault.coalesce_deadline < -1) {
+        error_report("chimney-nic: the stream's fault state is invalid");
+        chimney_mig_free_staged(m, 0);
+        return -EINVAL;
+    }
+    for (int k = 0; k < CHIMNEY_MAX_CQS; k++) {
+        if (s->fault.irq_due[k] < -1) {
+            error_report("chimney-nic: late interrupt of CQ %d invalid", k);
+            chimney_mig_free_staged(m, 0);
+            return -EINVAL;
+        }
+    }
+    memcpy(o->neighbors, m->neighbors,
+           sizeof(*o->neighbors) * s->max_neighbors);
+    memcpy(o->paths, m->paths, sizeof(*o->paths) * s->max_paths);
+    for (i = 0; i < m->nneighbors; i++) {
+        o->neighbors[i].refs = nrefs[i];
+        o->num_objects += o->neighbors[i].valid;
+    }
+    for (i = 0; i < m->npaths; i++) {
+        o->paths[i].refs = 0;       /* chimney_conn_insert counts them */
+        o->num_objects += o->paths[i].valid;
+    }
+    o->tcp->ip_id = MAX(m->ip_id, CHIMNEY_MIG_IP_ID_BASE);
+    s->fault.rng = m->fault_rng;
+    s->fault.seq = m->fault_seq;
+    for (int k = 0; k < s->fault.nrules; k++) {
+        s->fault.rules[k].matched = m->rule_matched[k];
+        s->fault.rules[k].fired = m->rule_fired[k];
+    }
+
+    seen = bitmap_new(s->max_conns);
+    for (i = 0; i < m->nconns; i++) {
+        ChimneyConn *mc = &m->conns[i];
+
+        entries += mc->sq.size + mc->rq.size;
+        why = entries > s->max_sq_entries ? "max-sq-entries exceeded" :
+              chimney_mig_conn_check(s, mc, seen);
+        if (why) {
+            error_report("chimney-nic: the stream's connection %" PRIu32
+                         " is invalid: %s", mc->index, why);
+            chimney_mig_free_staged(m, i);
+            chimney_conn_table_reset(s);
+            return -EINVAL;
+        }
+        chimney_mig_install_conn(s, mc);
+    }
+    g_free(m->conns);
+    m->conns = NULL;
+    m->nconns = 0;
+    chimney_mig_stage_clear(m);
+    return 0;
+}

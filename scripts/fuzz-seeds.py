@@ -1,0 +1,345 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Write seed inputs for qemu-fuzz-x86_64 --fuzz-target=generic-fuzz-chimney-nic.
+
+    fuzz-seeds.py OUTDIR            the seed corpus (device up, connections
+                                    offloaded, sends, receives, commands)
+    fuzz-seeds.py --crashers OUTDIR inputs that reproduce known device bugs
+
+A generic-fuzz input (QEMU's tests/qtest/fuzz/generic_fuzz.c) is a list of
+commands separated by "FUZZ"; the first byte of each is the opcode modulo
+10.  Guest memory can only be written by the device's own DMA reads: each
+read is filled from the current DMA pattern, and the next read takes the
+next pattern.  So before each doorbell the seed clears the patterns and
+adds, in the order the device reads them, the bytes it should find: the
+admin command, then the block its address names, and so on.  The reads of
+one doorbell happen during the main-loop run that follows the write.
+
+MMIO region indices count the fuzzable regions by address: 0 is BAR0
+(registers and doorbells), 1 the MSI-X table, 2 the PBA.
+"""
+import os
+import re
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SEP = b"FUZZ"
+
+OP_IN, OP_OUT, OP_READ, OP_WRITE, OP_PCI_READ, OP_PCI_WRITE, \
+    OP_DISABLE_PCI, OP_ADD_DMA_PATTERN, OP_CLEAR_DMA_PATTERNS, \
+    OP_CLOCK_STEP = range(10)
+BYTE, WORD, LONG, QUAD = range(4)
+BAR0, MSIX_TABLE, MSIX_PBA = range(3)
+
+
+def abi():
+    """The constants we need, read from the ABI header itself."""
+    vals = {}
+    path = os.path.join(HERE, "..", "hw", "net", "chimney", "chimney-abi.h")
+    for line in open(path):
+        m = re.match(r"#define\s+(CHIMNEY_\w+)\s+([^/]+)", line)
+        if not m:
+            continue
+        expr = re.sub(r"\b(0x[0-9a-fA-F]+|\d+)u\b", r"\1", m.group(2))
+        if re.fullmatch(r"[0-9a-fA-Fx()<>| +*-]+", expr.strip()):
+            vals[m.group(1)] = eval(expr)
+    return vals
+
+
+A = abi()
+C = type("C", (), {k[len("CHIMNEY_"):]: v for k, v in A.items()})
+
+# Guest physical addresses (512 MiB of RAM)
+MSI_PAGE = 0x3f000
+ASQ, ACQ, IDBUF = 0x100000, 0x101000, 0x102000
+CQ1, TXQ, RXQ, INDQ = 0x104000, 0x105000, 0x106000, 0x10d000
+NEIGH, PATH, TCPBLK = 0x107000, 0x107100, 0x107200
+CONN_SQ, DBREC, CONN_RQ, SGL, SEG = 0x108000, 0x109000, 0x10a000, 0x10b000, \
+    0x10c000
+HELD, DATA, RXBUF = 0x10e000, 0x110000, 0x120000
+DB_CQ_HEAD0 = 0x1100          # CHIMNEY_DB_CQ_HEAD(0)
+RING = 64                       # entries of the admin and L2 rings and CQs
+DEV_MAC = bytes.fromhex("525400123456")
+GW_MAC = bytes.fromhex("52550a000202")        # libslirp's gateway
+GUEST_IP, GW_IP = bytes([10, 0, 2, 15]), bytes([10, 0, 2, 2])
+LPORT, RPORT = 40000, 5555
+
+
+class Seed:
+    def __init__(self):
+        self.cmds = []
+        self.asq_tail = 0
+        self.acq_done = 0
+
+    # --- raw generic-fuzz commands ---
+    def op(self, code, payload=b""):
+        cmd = bytes([code]) + payload
+        assert SEP not in cmd, "a command contains the separator"
+        self.cmds.append(cmd)
+
+    def write(self, region, offset, value, size=LONG):
+        self.op(OP_WRITE, struct.pack("<BBxxIQ", size, region, offset, value))
+
+    def read(self, region, offset, size=LONG):
+        self.op(OP_READ, struct.pack("<BBxxI", size, region, offset))
+
+    def pci_write(self, offset, value, size=LONG):
+        self.op(OP_PCI_WRITE, struct.pack("<BBBxI", size, 0, offset, value))
+
+    def patterns(self, *blocks):
+        self.op(OP_CLEAR_DMA_PATTERNS)
+        for b in blocks:
+            self.op(OP_ADD_DMA_PATTERN, b"\0\0" + b)
+
+    def clock(self, n=1):
+        for _ in range(n):
+            self.op(OP_CLOCK_STEP)
+
+    def bytes(self):
+        return SEP.join(self.cmds)
+
+    # --- the device ---
+    def reg(self, off, val):
+        self.write(BAR0, off, val)
+
+    def bringup(self, l2=True):
+        # MSI-X on (capability at 0x40), vectors aimed at a RAM page
+        self.pci_write(0x40, 0x80000000)
+        for v in range(8):
+            self.write(MSIX_TABLE, 16 * v + 0, MSI_PAGE + 4 * v)
+            self.write(MSIX_TABLE, 16 * v + 4, 0)
+            self.write(MSIX_TABLE, 16 * v + 8, 0x100 + v)
+            self.write(MSIX_TABLE, 16 * v + 12, 0)
+        self.read(BAR0, C.REG_ID)
+        self.read(BAR0, C.REG_CAP_QUEUES)
+        self.reg(C.REG_ASQ_BASE_LO, ASQ)
+        self.reg(C.REG_ASQ_BASE_HI, 0)
+        self.reg(C.REG_ASQ_SIZE, RING)
+        self.reg(C.REG_ACQ_BASE_LO, ACQ)
+        self.reg(C.REG_ACQ_BASE_HI, 0)
+        self.reg(C.REG_ACQ_SIZE, RING)
+        self.reg(C.REG_CTRL, C.CTRL_ENABLE)
+        self.read(BAR0, C.REG_STATUS)
+        self.admin(C.CMD_IDENTIFY, addr=IDBUF, length=C.IDENTIFY_SIZE)
+        params = [0] * 9
+        params[C.PARAM_TICKS_PER_SECOND] = 100
+        params[C.PARAM_ACK_FREQUENCY] = 2
+        params[C.PARAM_DELAYED_ACK_TICKS] = 20
+        params[C.PARAM_MAX_RETRANSMIT] = 5
+        params[C.PARAM_DOUBT_REACH] = 3
+        params[C.PARAM_DUP_ACK_THRESH] = 3
+        self.admin(C.CMD_SET_PARAMS, params=params)
+        self.admin(C.CMD_CREATE_CQ, ident=1, addr=CQ1, length=RING,
+                   params=[1, 0, 0])
+        if l2:
+            self.admin(C.CMD_CREATE_L2Q, ident=C.QUEUE_L2_TX, addr=TXQ,
+                       length=RING, params=[1])
+            self.admin(C.CMD_CREATE_L2Q, ident=C.QUEUE_L2_RX, addr=RXQ,
+                       length=RING, params=[1])
+
+    def admin(self, opcode, ident=0, addr=0, length=0, params=(), extra=(),
+              on_conn=False, cookie=None):
+        """One admin command: its entry, then the blocks it reads."""
+        p = list(params) + [0] * (9 - len(params))
+        cmd = struct.pack("<BBHIQQI9I", opcode, 0, 0, ident,
+                          cookie if cookie is not None else 0x1000 +
+                          self.asq_tail, addr, length, *p)
+        self.patterns(cmd, *extra)
+        self.asq_tail = (self.asq_tail + 1) % RING
+        self.write(BAR0, C.DB_ASQ_TAIL, self.asq_tail)
+        if not on_conn:
+            self.acq_done = (self.acq_done + 1) % RING
+            self.write(BAR0, DB_CQ_HEAD0, self.acq_done)
+
+    def l2_post_rx(self, count):
+        desc = struct.pack("<QIIQQ", RXBUF, 2048, 0, 0x7700, 0)
+        self.patterns(desc)
+        self.write(BAR0, C.DB_L2_RXQ_TAIL, count)
+
+    def l2_send(self, index, frame):
+        desc = struct.pack("<QIHHQQ", DATA + 0x8000, len(frame),
+                           C.L2TX_EOP, 0, 0x5500 + index, 0)
+        # the RX descriptor: ARP replies come back at once
+        rxdesc = struct.pack("<QIIQQ", RXBUF, 2048, 0, 0x7700, 0)
+        self.patterns(desc, frame, rxdesc)
+        self.write(BAR0, C.DB_L2_TXQ_TAIL, index + 1)
+
+    def offload_objects(self):
+        neigh = struct.pack("<6s6sHH16x", DEV_MAC, GW_MAC, 0, 0)
+        self.admin(C.CMD_OFFLOAD_NEIGHBOR, ident=0, addr=NEIGH,
+                   extra=[neigh])
+        path = struct.pack("<I4s4sI16x", 0, GUEST_IP, GW_IP, 1500)
+        self.admin(C.CMD_OFFLOAD_PATH, ident=1, addr=PATH, extra=[path])
+
+    def tcp_block(self, snd_una=5000, snd_nxt=None, snd_max=None, rq=0,
+                  state=None, const_flags=0, handover=0, ind_size=0,
+                  ka=False):
+        snd_nxt = snd_una if snd_nxt is None else snd_nxt
+        snd_max = snd_nxt if snd_max is None else snd_max
+        d = struct.pack("<11IHHIIIIBBBBiiIII8x",
+                        state or C.TCP_ESTABLISHED, 1000, 65535,
+                        snd_una, snd_nxt, snd_max, 65535, 65535, 1000,
+                        14600, 65535, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                        -1, -1, 0, 0, 0)
+        assert len(d) == 96
+        blk = struct.pack("<IIQIIQHHHBBHHHBBIIIIIB3x",
+                          1, 1, CONN_SQ, 16, handover, DBREC,
+                          const_flags, RPORT, LPORT, 0, 0, 1460, 0,
+                          C.TCPC_KEEPALIVE if ka else 0, 64, 0, 65535,
+                          ind_size, 7200000 if ka else 0, 1000 if ka else 0,
+                          0, 3)
+        blk += d + struct.pack("<QIIQ", CONN_RQ if rq else 0, rq, 0, 0)
+        assert len(blk) == 192
+        return blk
+
+    def offload_tcp(self, conn_id, blk):
+        self.admin(C.CMD_OFFLOAD_TCP, ident=conn_id, addr=TCPBLK,
+                   extra=[blk], on_conn=True)
+
+    def segment(self, seq, ack, flags=0x10, payload=b"", win=65535):
+        hdr = struct.pack(">HHIIBBHHH", RPORT, LPORT, seq, ack, 5 << 4,
+                          flags, win, 0, 0)
+        return hdr + payload
+
+    def forward(self, conn_id, seg, sq_tail=0):
+        self.admin(C.CMD_FORWARD, ident=conn_id, addr=SEG, length=len(seg),
+                   extra=[seg, struct.pack("<II", sq_tail, 0)], on_conn=True)
+
+    def send(self, conn_id, tail, length=1000, flags=C.SQF_PUSH,
+             kind=C.SQ_SEND):
+        """Post SQ entry tail-1 and ring the connection's doorbell."""
+        desc = struct.pack("<BBHIQQQ", kind, flags, 1 if length else 0,
+                           length, 0x2200 + tail, SGL if length else 0, 0)
+        sge = struct.pack("<QII", DATA, length, 0)
+        blocks = [struct.pack("<II", tail, 0), desc]
+        if length:
+            blocks += [sge, bytes(range(256)) * 4]
+        self.patterns(*blocks)
+        self.write(BAR0, C.DB_CONN_SQ, conn_id)
+
+    def post_recv(self, conn_id, tail, length=4096, flags=0):
+        desc = struct.pack("<BBHIQQQ", C.RQ_RECEIVE, flags, 1, length,
+                           0x3300 + tail, SGL + 0x100, 0)
+        sge = struct.pack("<QII", DATA + 0x4000, length, 0)
+        # the doorbell record: SQ tail, then RQ tail
+        self.patterns(struct.pack("<II", 0, tail), desc, sge)
+        self.write(BAR0, C.DB_CONN_SQ, conn_id)
+
+
+def arp_request():
+    eth = b"\xff" * 6 + DEV_MAC + b"\x08\x06"
+    arp = struct.pack(">HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, DEV_MAC,
+                      GUEST_IP, b"\0" * 6, GW_IP)
+    return eth + arp
+
+
+CONN = 1 << 24          # CHIMNEY_CONN_ID(0, 1)
+
+
+def seeds():
+    out = {}
+
+    s = Seed()
+    s.bringup()
+    s.l2_post_rx(8)
+    s.l2_send(0, arp_request())
+    s.clock(2)
+    out["bringup-l2-arp"] = s
+
+    s = Seed()
+    s.bringup(l2=False)
+    s.offload_objects()
+    s.offload_tcp(CONN, s.tcp_block())
+    s.send(CONN, 1)
+    s.clock(3)
+    s.forward(CONN, s.segment(1000, 6000))
+    s.clock(3)
+    out["offload-send-ack"] = s
+
+    s = Seed()
+    s.bringup(l2=False)
+    s.offload_objects()
+    s.offload_tcp(CONN, s.tcp_block(rq=8))
+    s.post_recv(CONN, 1)
+    s.forward(CONN, s.segment(1000, 5000, flags=0x18,
+                              payload=b"hello chimney" * 20))
+    s.forward(CONN, s.segment(1260 + 1000, 5000, flags=0x18,
+                              payload=b"out of order"))
+    s.clock(4)
+    s.forward(CONN, s.segment(1260, 5000, flags=0x11))
+    s.clock(2)
+    out["offload-recv-fin"] = s
+
+    s = Seed()
+    s.bringup(l2=False)
+    s.admin(C.CMD_CREATE_L2Q, ident=C.QUEUE_INDICATE, addr=INDQ,
+            length=RING, params=[0])
+    s.patterns(struct.pack("<QIIQQ", RXBUF, 2048, 0, 0x8800, 0))
+    s.write(BAR0, C.DB_IND_TAIL, 4)
+    s.offload_objects()
+    s.offload_tcp(CONN, s.tcp_block(rq=8, ind_size=512))
+    s.forward(CONN, s.segment(1000, 5000, flags=0x18, payload=b"x" * 700))
+    s.clock(3)
+    out["offload-indicate"] = s
+
+    s = Seed()
+    s.bringup(l2=False)
+    s.offload_objects()
+    s.offload_tcp(CONN, s.tcp_block(ka=True, const_flags=C.TCPF_TIMESTAMPS))
+    s.send(CONN, 1, length=3000)
+    s.send(CONN, 2, length=0, kind=C.SQ_DISCONNECT, flags=0)
+    s.clock(6)
+    s.admin(C.CMD_QUERY_TCP, ident=CONN, addr=HELD, on_conn=True)
+    s.admin(C.CMD_UPDATE, ident=CONN, addr=TCPBLK, params=[C.OBJ_TCP],
+            extra=[s.tcp_block()], on_conn=True)
+    s.admin(C.CMD_INVALIDATE, ident=1, params=[C.OBJ_PATH])
+    s.clock(2)
+    s.admin(C.CMD_TERMINATE, ident=CONN, addr=HELD,
+            params=[C.OBJ_TCP, HELD + 0x200, 0, 4096], on_conn=True)
+    s.clock(2)
+    out["offload-query-update-terminate"] = s
+
+    s = Seed()
+    s.bringup()
+    s.admin(C.CMD_DESTROY_L2Q, ident=C.QUEUE_L2_RX)
+    s.admin(C.CMD_DESTROY_L2Q, ident=C.QUEUE_L2_TX)
+    s.admin(C.CMD_DESTROY_CQ, ident=1)
+    s.reg(C.REG_INTR_MASK, 0)
+    s.reg(C.REG_CTRL, C.CTRL_RESET)
+    s.read(BAR0, C.REG_STATUS)
+    out["teardown-reset"] = s
+    return out
+
+
+def crashers():
+    out = {}
+    # SndNxt - SndUna = 2^31 is accepted; an ACK then asserts in the
+    # segment builder (g_assert(done == len))
+    s = Seed()
+    s.bringup(l2=False)
+    s.offload_objects()
+    s.offload_tcp(CONN, s.tcp_block(snd_una=5000, snd_nxt=5000 + 2 ** 31))
+    s.forward(CONN, s.segment(1000, 5000))
+    s.clock(2)
+    out["tcp-sndnxt-2g-forward-ack"] = s
+    return out
+
+
+def main():
+    args = sys.argv[1:]
+    which = seeds
+    if args and args[0] == "--crashers":
+        which = crashers
+        args = args[1:]
+    if len(args) != 1:
+        sys.exit(__doc__)
+    os.makedirs(args[0], exist_ok=True)
+    for name, s in which().items():
+        with open(os.path.join(args[0], name), "wb") as f:
+            f.write(s.bytes())
+        print(f"{args[0]}/{name}: {len(s.cmds)} commands")
+
+
+if __name__ == "__main__":
+    main()

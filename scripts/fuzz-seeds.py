@@ -71,6 +71,14 @@ class Seed:
         self.cmds = []
         self.asq_tail = 0
         self.acq_done = 0
+        self.sq_tail = 0        # the connection's producer indices
+        self.rq_tail = 0
+        self.rq = False
+
+    def tails(self):
+        """What the doorbell record holds: SQ tail, then RQ tail"""
+        t = [struct.pack("<I", self.sq_tail)]
+        return t + [struct.pack("<I", self.rq_tail)] if self.rq else t
 
     # --- raw generic-fuzz commands ---
     def op(self, code, payload=b""):
@@ -194,17 +202,27 @@ class Seed:
         return blk
 
     def offload_tcp(self, conn_id, blk):
+        # completes on the admin CQ; the device reads no queue yet
+        self.rq = struct.unpack_from("<I", blk, 176)[0] != 0
         self.admin(C.CMD_OFFLOAD_TCP, ident=conn_id, addr=TCPBLK,
-                   extra=[blk], on_conn=True)
+                   extra=[blk])
+
+    def conn_cmd(self, opcode, conn_id, **kw):
+        """A command on the connection: completes on its CQ, after which
+        the device looks at the doorbell record again"""
+        kw["extra"] = list(kw.get("extra", [])) + self.tails()
+        self.admin(opcode, ident=conn_id, on_conn=True, **kw)
 
     def segment(self, seq, ack, flags=0x10, payload=b"", win=65535):
         hdr = struct.pack(">HHIIBBHHH", RPORT, LPORT, seq, ack, 5 << 4,
                           flags, win, 0, 0)
         return hdr + payload
 
-    def forward(self, conn_id, seg, sq_tail=0):
-        self.admin(C.CMD_FORWARD, ident=conn_id, addr=SEG, length=len(seg),
-                   extra=[seg, struct.pack("<II", sq_tail, 0)], on_conn=True)
+    def forward(self, conn_id, seg, reads=()):
+        """FORWARD a segment; reads: what the device reads while taking
+        it in (a posted receive's SGE when it carries data)"""
+        self.conn_cmd(C.CMD_FORWARD, conn_id, addr=SEG, length=len(seg),
+                      extra=[seg, *reads])
 
     def send(self, conn_id, tail, length=1000, flags=C.SQF_PUSH,
              kind=C.SQ_SEND):
@@ -212,19 +230,25 @@ class Seed:
         desc = struct.pack("<BBHIQQQ", kind, flags, 1 if length else 0,
                            length, 0x2200 + tail, SGL if length else 0, 0)
         sge = struct.pack("<QII", DATA, length, 0)
-        blocks = [struct.pack("<II", tail, 0), desc]
+        self.sq_tail = tail
+        blocks = [struct.pack("<I", tail), desc]
         if length:
             blocks += [sge, bytes(range(256)) * 4]
+        if self.rq:
+            blocks.append(struct.pack("<I", self.rq_tail))
         self.patterns(*blocks)
         self.write(BAR0, C.DB_CONN_SQ, conn_id)
 
     def post_recv(self, conn_id, tail, length=4096, flags=0):
         desc = struct.pack("<BBHIQQQ", C.RQ_RECEIVE, flags, 1, length,
                            0x3300 + tail, SGL + 0x100, 0)
-        sge = struct.pack("<QII", DATA + 0x4000, length, 0)
         # the doorbell record: SQ tail, then RQ tail
-        self.patterns(struct.pack("<II", 0, tail), desc, sge)
+        self.rq_tail = tail
+        self.patterns(*self.tails(), desc, self.recv_sge(length))
         self.write(BAR0, C.DB_CONN_SQ, conn_id)
+
+    def recv_sge(self, length=4096):
+        return struct.pack("<QII", DATA + 0x4000, length, 0)
 
 
 def arp_request():
@@ -263,7 +287,8 @@ def seeds():
     s.offload_tcp(CONN, s.tcp_block(rq=8))
     s.post_recv(CONN, 1)
     s.forward(CONN, s.segment(1000, 5000, flags=0x18,
-                              payload=b"hello chimney" * 20))
+                              payload=b"hello chimney" * 20),
+              reads=[s.recv_sge()])
     s.forward(CONN, s.segment(1260 + 1000, 5000, flags=0x18,
                               payload=b"out of order"))
     s.clock(4)
@@ -275,12 +300,21 @@ def seeds():
     s.bringup(l2=False)
     s.admin(C.CMD_CREATE_L2Q, ident=C.QUEUE_INDICATE, addr=INDQ,
             length=RING, params=[0])
-    s.patterns(struct.pack("<QIIQQ", RXBUF, 2048, 0, 0x8800, 0))
+    ind = struct.pack("<QIIQQ", RXBUF, 2048, 0, 0x8800, 0)
+    s.patterns(ind)
     s.write(BAR0, C.DB_IND_TAIL, 4)
     s.offload_objects()
     s.offload_tcp(CONN, s.tcp_block(rq=8, ind_size=512))
-    s.forward(CONN, s.segment(1000, 5000, flags=0x18, payload=b"x" * 700))
+    # data and no receive posted: indicated into the generic buffer
+    s.forward(CONN, s.segment(1000, 5000, flags=0x18, payload=b"x" * 700),
+              reads=[ind])
     s.clock(3)
+    # the driver took 300 bytes: INDICATE_DONE in the RQ
+    s.rq_tail = 1
+    s.patterns(*s.tails(), struct.pack("<BBHIQQQ", C.RQ_INDICATE_DONE, 0, 0,
+                                       300, 0, 0, 0), ind)
+    s.write(BAR0, C.DB_CONN_SQ, CONN)
+    s.clock(2)
     out["offload-indicate"] = s
 
     s = Seed()
@@ -290,13 +324,13 @@ def seeds():
     s.send(CONN, 1, length=3000)
     s.send(CONN, 2, length=0, kind=C.SQ_DISCONNECT, flags=0)
     s.clock(6)
-    s.admin(C.CMD_QUERY_TCP, ident=CONN, addr=HELD, on_conn=True)
-    s.admin(C.CMD_UPDATE, ident=CONN, addr=TCPBLK, params=[C.OBJ_TCP],
-            extra=[s.tcp_block()], on_conn=True)
+    s.conn_cmd(C.CMD_QUERY_TCP, CONN, addr=HELD)
+    s.conn_cmd(C.CMD_UPDATE, CONN, addr=TCPBLK, params=[C.OBJ_TCP],
+               extra=[s.tcp_block()])
     s.admin(C.CMD_INVALIDATE, ident=1, params=[C.OBJ_PATH])
     s.clock(2)
-    s.admin(C.CMD_TERMINATE, ident=CONN, addr=HELD,
-            params=[C.OBJ_TCP, HELD + 0x200, 0, 4096], on_conn=True)
+    s.conn_cmd(C.CMD_TERMINATE, CONN, addr=HELD,
+               params=[C.OBJ_TCP, HELD + 0x200, 0, 4096])
     s.clock(2)
     out["offload-query-update-terminate"] = s
 
@@ -314,13 +348,14 @@ def seeds():
 
 def crashers():
     out = {}
-    # SndNxt - SndUna = 2^31 is accepted; an ACK then asserts in the
-    # segment builder (g_assert(done == len))
+    # SndNxt - SndUna = 2^31 is accepted at OFFLOAD_TCP; a FORWARDed ACK
+    # of SndUna + 2^31 then fails g_assert(done == len) in
+    # chimney_tcp_send_segment (chimney-tcp-wire.c)
     s = Seed()
     s.bringup(l2=False)
     s.offload_objects()
     s.offload_tcp(CONN, s.tcp_block(snd_una=5000, snd_nxt=5000 + 2 ** 31))
-    s.forward(CONN, s.segment(1000, 5000))
+    s.forward(CONN, s.segment(1000, 5000 + 2 ** 31))
     s.clock(2)
     out["tcp-sndnxt-2g-forward-ack"] = s
     return out

@@ -29,7 +29,7 @@
 #include "tests/qtest/libqtest.h"
 #include "tests/qtest/libqos/pci-pc.h"
 #include "tests/qtest/libqos/malloc-pc.h"
-#include "tests/qtest/libqos/chimney.h"
+#include "hw/net/chimney/chimney-abi.h"
 #include "fuzz.h"
 
 #define CHIMNEY_FUZZ_ARGS TARGET_NAME " -machine q35,accel=qtest " \
@@ -75,20 +75,84 @@ static void chimney_rules_fuzz(QTestState *s, const unsigned char *data,
 
 /* --- migration state --- */
 
-static void chimney_vmstate_pre_fuzz(QTestState *s)
+/*
+ * The bring-up a driver does, by hand: libqos' driver waits with
+ * clock_step, which does not run the device's bottom half in-process.
+ */
+static void chimney_admin_cmd(QTestState *s, QPCIDevice *d, QPCIBar bar,
+                              uint32_t *tail, ChimneyAdminCmd *cmd)
+{
+    qtest_memwrite(s, 0x100000 + *tail * CHIMNEY_ADMIN_CMD_SIZE, cmd,
+                   sizeof(*cmd));
+    *tail += 1;
+    qpci_io_writel(d, bar, CHIMNEY_DB_ASQ_TAIL, *tail);
+    flush_events(s);
+}
+
+static void chimney_bring_up(QTestState *s)
 {
     QGuestAllocator alloc;
     QPCIBus *bus;
-    QChimney *c = g_new0(QChimney, 1);
-    QChimneyConfig cfg = { .rx_buffers = 8 };
+    QPCIDevice *d;
+    QPCIBar bar;
+    uint32_t tail = 0;
+    ChimneyAdminCmd cmd;
+    ChimneyL2RxDesc rx = {
+        .addr = cpu_to_le64(0x120000), .len = cpu_to_le32(2048),
+    };
+
+    pc_alloc_init(&alloc, s, ALLOC_NO_FLAGS);
+    bus = qpci_new_pc(s, &alloc);
+    d = qpci_device_find(bus, QPCI_DEVFN(1, 0));
+    g_assert(d);
+    bar = qpci_iomap(d, CHIMNEY_BAR_MMIO, NULL);
+    qpci_device_enable(d);
+    qpci_io_writel(d, bar, CHIMNEY_REG_ASQ_BASE_LO, 0x100000);
+    qpci_io_writel(d, bar, CHIMNEY_REG_ASQ_SIZE, 16);
+    qpci_io_writel(d, bar, CHIMNEY_REG_ACQ_BASE_LO, 0x101000);
+    qpci_io_writel(d, bar, CHIMNEY_REG_ACQ_SIZE, 16);
+    qpci_io_writel(d, bar, CHIMNEY_REG_CTRL, CHIMNEY_CTRL_ENABLE);
+    flush_events(s);
+    g_assert(qpci_io_readl(d, bar, CHIMNEY_REG_STATUS) &
+             CHIMNEY_STATUS_READY);
+
+    cmd = (ChimneyAdminCmd) { .opcode = CHIMNEY_CMD_SET_PARAMS };
+    cmd.param[CHIMNEY_PARAM_TICKS_PER_SECOND] = cpu_to_le32(100);
+    cmd.param[CHIMNEY_PARAM_ACK_FREQUENCY] = cpu_to_le32(2);
+    cmd.param[CHIMNEY_PARAM_MAX_RETRANSMIT] = cpu_to_le32(5);
+    cmd.param[CHIMNEY_PARAM_DOUBT_REACH] = cpu_to_le32(3);
+    cmd.param[CHIMNEY_PARAM_DUP_ACK_THRESH] = cpu_to_le32(3);
+    chimney_admin_cmd(s, d, bar, &tail, &cmd);
+    cmd = (ChimneyAdminCmd) {
+        .opcode = CHIMNEY_CMD_CREATE_CQ, .id = cpu_to_le32(1),
+        .addr = cpu_to_le64(0x104000), .len = cpu_to_le32(64),
+    };
+    chimney_admin_cmd(s, d, bar, &tail, &cmd);
+    for (uint32_t q = CHIMNEY_QUEUE_L2_TX; q <= CHIMNEY_QUEUE_L2_RX; q++) {
+        cmd = (ChimneyAdminCmd) {
+            .opcode = CHIMNEY_CMD_CREATE_L2Q, .id = cpu_to_le32(q),
+            .addr = cpu_to_le64(0x105000 + 0x1000 * (q - 1)),
+            .len = cpu_to_le32(64),
+        };
+        cmd.param[CHIMNEY_L2Q_PARAM_CQ] = cpu_to_le32(1);
+        chimney_admin_cmd(s, d, bar, &tail, &cmd);
+    }
+    for (int i = 0; i < 8; i++) {
+        qtest_memwrite(s, 0x106000 + i * sizeof(rx), &rx, sizeof(rx));
+    }
+    qpci_io_writel(d, bar, CHIMNEY_DB_L2_RXQ_TAIL, 8);
+    flush_events(s);
+    g_free(d);
+    qpci_free_pc(bus);
+}
+
+static void chimney_vmstate_pre_fuzz(QTestState *s)
+{
     const char *seed = getenv("CHIMNEY_FUZZ_VMSTATE_SEED");
 
     chimney_dev = chimney_find();
     /* A device brought up as a driver does: the state worth mutating */
-    pc_alloc_init(&alloc, s, ALLOC_NO_FLAGS);
-    bus = qpci_new_pc(s, &alloc);
-    qchimney_start(c, s, bus, &alloc, &cfg);
-    flush_events(s);
+    chimney_bring_up(s);
     if (seed) {
         const VMStateDescription *vmsd = DEVICE_GET_CLASS(chimney_dev)->vmsd;
         QIOChannelBuffer *bioc = qio_channel_buffer_new(4096);

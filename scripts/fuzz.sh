@@ -88,6 +88,12 @@ seed_corpus() {
     esac
 }
 
+# CPU seconds (user + system) of the finished child processes
+child_cpu() {
+    awk -v hz="$(getconf CLK_TCK)" '{ printf "%d\n", ($16 + $17) / hz }' \
+        "/proc/$$/stat"
+}
+
 summary=()
 per_target=$(( time_s / ${#targets[@]} ))
 for t in "${targets[@]}"; do
@@ -95,26 +101,61 @@ for t in "${targets[@]}"; do
     logf=$builddir/fuzz-$t.log
     seed_corpus "$t" "$corpus"
     mkdir -p "$crashes"
-    before=$(ls "$crashes" | grep -c -E '^(crash|timeout|oom|leak)-' || true)
+    before=$(ls "$crashes" | grep -c -E '^(crash|timeout|oom|leak|slow-unit)-' || true)
     log "$t: $per_target s, $jobs job(s), corpus $(ls "$corpus" | wc -l) files, log $logf"
-    t0=$(date +%s)
-    # fork mode keeps going after a crash; each child runs a batch of inputs
-    (cd "$builddir" && "$fuzz" --fuzz-target="$t" -fork="$jobs" \
-        -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
-        -max_total_time="$per_target" -timeout=20 -rss_limit_mb=4096 \
-        -max_len=16384 -print_final_stats=1 \
-        -artifact_prefix="$crashes/" "$corpus") >"$logf" 2>&1 || true
+    t0=$(date +%s) cpu0=$(child_cpu)
+    opts=(-timeout=20 -rss_limit_mb=4096 -max_len=16384 -print_final_stats=1
+          -artifact_prefix="$crashes/")
+    if [ "$jobs" -gt 1 ]; then
+        # fork mode keeps going after a crash
+        (cd "$builddir" && "$fuzz" --fuzz-target="$t" -fork="$jobs" \
+            -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+            -max_total_time="$per_target" "${opts[@]}" "$corpus") \
+            >"$logf" 2>&1 || true
+    else
+        # one process; after a crash (kept) it starts again on the corpus
+        : >"$logf"
+        while left=$(( per_target - ($(date +%s) - t0) )); [ "$left" -gt 5 ]; do
+            (cd "$builddir" && "$fuzz" --fuzz-target="$t" \
+                -max_total_time="$left" "${opts[@]}" "$corpus") \
+                >>"$logf" 2>&1 || true
+        done
+    fi
     wall=$(( $(date +%s) - t0 ))
-    last=$(grep -E '^#[0-9]+: cov:' "$logf" | tail -n 1 || true)
-    execs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$logf" |
-            awk '{s += $2} END {print s + 0}')
-    [ "$execs" -gt 0 ] || execs=$(sed -nE 's/^#([0-9]+):.*/\1/p' <<<"$last")
-    cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"$last")
-    ft=$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<<"$last")
-    after=$(ls "$crashes" | grep -c -E '^(crash|timeout|oom|leak)-' || true)
-    line="$t: ${execs:-0} execs in $wall s ($(( ${execs:-0} / (wall > 0 ? wall : 1) )) exec/s), cov ${cov:-?} ft ${ft:-?}, corpus $(ls "$corpus" | wc -l) files, new crashes $(( after - before )) (kept: $after in $crashes)"
+    last=$(grep -aE '^#[0-9]+: cov:|^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse|DONE|INITED)' "$logf" | tail -n 1 || true)
+    # executions: the sum over the processes that ran (fork mode prints
+    # its own running total)
+    execs=$(grep -aoE 'stat::number_of_executed_units: *[0-9]+' "$logf" |
+            awk '{s += $2} END {print s + 0}' || true)
+    if [ "$jobs" -gt 1 ] || [ "${execs:-0}" -eq 0 ]; then
+        execs=$(sed -nE 's/^#([0-9]+)[: \t].*/\1/p' <<<"$last")
+    fi
+    cov=$(sed -nE 's/.*cov: ([0-9]+).*/\1/p' <<<"$last")
+    ft=$(sed -nE 's/.*ft: ([0-9]+).*/\1/p' <<<"$last")
+    after=$(ls "$crashes" | grep -c -E '^(crash|timeout|oom|leak|slow-unit)-' || true)
+    cpu=$(( $(child_cpu) - cpu0 ))
+    line="$t: ${execs:-0} execs in $wall s wall, $cpu s CPU ($(( ${execs:-0} / (wall > 0 ? wall : 1) )) exec/s), cov ${cov:-?} ft ${ft:-?}, corpus $(ls "$corpus" | wc -l) files, new crashes $(( after - before )) (kept: $after in $crashes)"
     log "$line"
     summary+=("$line")
+    # each crash by its kind and the first frame in hw/net/chimney/
+    python3 - "$logf" <<'PY' || true
+import collections, re, sys
+sig = collections.Counter()
+kind = frame = None
+for line in open(sys.argv[1], errors="replace"):
+    m = re.search(r"(ERROR: AddressSanitizer: \S+|ERROR: LeakSanitizer|"
+                  r"assertion failed[^\n]*|ERROR: libFuzzer: [\w-]+)", line)
+    if m and kind is None:
+        kind = m.group(1).strip()
+    m = re.search(r"in (\S+) \S*hw/net/chimney/([\w.-]+:\d+)", line)
+    if m and frame is None and kind:
+        frame = f"{m.group(1)} {m.group(2)}"
+    if "Test unit written to" in line:
+        sig[f"{kind} at {frame or '?'}"] += 1
+        kind = frame = None
+for s, n in sig.most_common():
+    print(f"  crash x{n}: {s}")
+PY
 
     if [ "$coverage" = 1 ]; then
         # -print_coverage lists every instrumented function with its edges

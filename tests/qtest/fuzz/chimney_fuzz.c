@@ -144,6 +144,7 @@ static void chimney_bring_up(QTestState *s)
     flush_events(s);
     g_free(d);
     qpci_free_pc(bus);
+    alloc_destroy(&alloc);
 }
 
 static void chimney_vmstate_pre_fuzz(QTestState *s)

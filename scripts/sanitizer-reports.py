@@ -19,7 +19,7 @@ import re
 import sys
 
 KINDS = [("ASan", re.compile(r"ERROR: AddressSanitizer: ([^\n]*)")),
-         ("LSan", re.compile(r"(Direct|Indirect) leak of ([^\n]*)")),
+         ("LSan", re.compile(r"(Direct|Indirect) leak of [^\n]*")),
          ("UBSan", re.compile(r"(\S+:\d+:\d+): runtime error: ([^\n]*)"))]
 FRAME = re.compile(r"#\d+ 0x[0-9a-f]+ in (\S+) (\S+)")
 # frames that say nothing about who is at fault
@@ -29,14 +29,22 @@ BORING = re.compile(r"^(__interceptor_|__asan|__lsan|__ubsan|g_malloc|"
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def _path(loc):
+    """a source location relative to the QEMU tree or the project"""
+    return re.sub(r"^(\.\./)*(\S*?/)?(qemu-src|wt-[^/]+|work/main)/", "",
+                  loc)
+
+
 def _where(text):
-    for m in FRAME.finditer(text):
-        func, loc = m.group(1), m.group(2)
-        if BORING.match(func):
+    """the first frame after a report that is not an allocator's"""
+    for line in text.splitlines()[1:]:
+        if not re.match(r"\s+#\d+ ", line):
+            break
+        m = FRAME.search(line)
+        if not m or BORING.match(m.group(1)) or "libglib" in m.group(2):
             continue
-        loc = re.sub(r"^.*?/(qemu-src|wt-[^/]+|work/[^/]+)/", "", loc)
-        return f"{func} {loc}"
-    return "?"
+        return f"{m.group(1)} {_path(m.group(2))}"
+    return "? (no frame of ours: ASAN_OPTIONS=fast_unwind_on_malloc=0)"
 
 
 def reports(testlog):
@@ -53,15 +61,10 @@ def reports(testlog):
         for kind, rx in KINDS:
             for m in rx.finditer(out):
                 if kind == "UBSan":
-                    text = f"{m.group(2)} at {m.group(1)}"
-                    text = re.sub(r"^.*?/(qemu-src|wt-[^/]+)/", "", text)
-                    text = re.sub(r" at /\S*?/(qemu-src|wt-[^/]+)/", " at ",
-                                  text)
+                    text = f"{m.group(2)} at {_path(m.group(1))}"
                 elif kind == "LSan":
-                    size = re.sub(r"\d+ byte\(s\) in \d+ object\(s\)",
-                                  "N bytes", m.group(2))
-                    text = f"{m.group(1)} leak of {size}" \
-                           f" from {_where(out[m.end():m.end() + 3000])}"
+                    text = f"{m.group(1)} leak from " \
+                           f"{_where(out[m.end():m.end() + 3000])}"
                 else:
                     text = f"{m.group(1)} at " \
                            f"{_where(out[m.end():m.end() + 3000])}"

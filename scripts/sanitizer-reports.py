@@ -9,8 +9,8 @@ reports in the output of every test of TESTLOG.json (meson-logs/), names
 each by its kind, its message and the first frame that is ours or QEMU's,
 and prints them.  A report matching a line of KNOWN (default
 scripts/sanitizers/known-reports, a regular expression per line, matched
-against the printed line) is printed as known: it is a device bug being
-fixed, listed so that the run stays useful meanwhile.  Exit status 1 when
+against the printed line) is printed as known: a bug of the device or of
+its tests being fixed, listed so that the run stays useful meanwhile.  Exit status 1 when
 there is a report that is not known.  .ci/run imports reports() too.
 """
 import json
@@ -105,7 +105,7 @@ def main():
     for line in new:
         print(f"sanitizer report: {line}")
     print(f"sanitizers: {len(new) + len(old)} reports, {len(old)} of them "
-          f"known device bugs (scripts/sanitizers/known-reports)")
+          f"known bugs (scripts/sanitizers/known-reports)")
     sys.exit(1 if new else 0)
 
 

@@ -5,7 +5,7 @@
 # in its own build directory and fuzz chimney-nic with it.
 #
 #   scripts/fuzz.sh [--time SECONDS] [--jobs N] [--target NAME]...
-#                   [--build-only] [--coverage] [--builddir DIR]
+#                   [--build-only | --no-build] [--coverage] [--builddir DIR]
 #
 #   --time S      fuzz for S seconds of wall time in all (default 300); with
 #                 several targets each gets its share, one after the other
@@ -17,6 +17,7 @@
 #   --coverage    after fuzzing, run the corpus once more and print the
 #                 edges covered in each file of hw/net/chimney/
 #   --build-only  build and stop
+#   --no-build    fuzz with the qemu-fuzz-x86_64 already built
 #   --builddir D  default build-fuzz/ in the project
 #
 # The corpus grows in BUILDDIR/corpus/TARGET (seeded from
@@ -28,7 +29,7 @@
 set -euo pipefail
 
 project=$(cd "$(dirname "$0")/.." && pwd)
-time_s=300 jobs=1 build_only=0 coverage=0 builddir=$project/build-fuzz
+time_s=300 jobs=1 build_only=0 no_build=0 coverage=0 builddir=$project/build-fuzz
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -36,9 +37,10 @@ while [ $# -gt 0 ]; do
     --jobs) jobs=$2; shift 2 ;;
     --target) targets+=("$2"); shift 2 ;;
     --build-only) build_only=1; shift ;;
+    --no-build) no_build=1; shift ;;
     --coverage) coverage=1; shift ;;
     --builddir) builddir=$2; shift 2 ;;
-    -h|--help) sed -n '4,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '4,29p' "$0"; exit 0 ;;
     *) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -61,9 +63,12 @@ mkdir -p "$builddir"
 builddir=$(cd "$builddir" && pwd)
 fuzz=$builddir/qemu-build/qemu-fuzz-x86_64
 start=$(date +%s)
-QEMU_CHIMNEY_FLAVOR=fuzz "$project/scripts/qemu-tree.sh" build "$project" \
-    "${QEMU_SRC:-}" "$builddir" "$builddir/fuzz-built.stamp" qemu-fuzz-x86_64
-log "qemu-fuzz-x86_64 built in $(( $(date +%s) - start )) s"
+if [ "$no_build" = 0 ] || [ ! -x "$fuzz" ]; then
+    QEMU_CHIMNEY_FLAVOR=fuzz "$project/scripts/qemu-tree.sh" build "$project" \
+        "${QEMU_SRC:-}" "$builddir" "$builddir/fuzz-built.stamp" \
+        qemu-fuzz-x86_64
+    log "qemu-fuzz-x86_64 built in $(( $(date +%s) - start )) s"
+fi
 [ "$build_only" = 0 ] || exit 0
 
 # LeakSanitizer runs after each input that leaked; QEMU's own allocations

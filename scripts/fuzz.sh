@@ -25,7 +25,7 @@
 # or OOM is kept in BUILDDIR/crashes/TARGET/ with a log beside it.  A crash
 # does not stop the run.  Reproduce one with
 #   BUILDDIR/qemu-build/qemu-fuzz-x86_64 --fuzz-target=TARGET FILE
-# and QTEST_LOG=1 in the environment to see it as qtest commands.
+# (tests/qtest/fuzz-corpus/README.md: with the device's trace events).
 set -euo pipefail
 
 project=$(cd "$(dirname "$0")/.." && pwd)

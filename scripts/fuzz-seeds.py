@@ -3,8 +3,10 @@
 """Write seed inputs for qemu-fuzz-x86_64 --fuzz-target=generic-fuzz-chimney-nic.
 
     fuzz-seeds.py OUTDIR            the seed corpus (device up, connections
-                                    offloaded, sends, receives, commands)
-    fuzz-seeds.py --crashers OUTDIR inputs that reproduce known device bugs
+                                    offloaded, sends, receives, commands),
+                                    with the inputs of fixed crashes
+                                    (regress-*)
+    fuzz-seeds.py --crashers OUTDIR only the inputs of fixed crashes
 
 A generic-fuzz input (QEMU's tests/qtest/fuzz/generic_fuzz.c) is a list of
 commands separated by "FUZZ"; the first byte of each is the opcode modulo
@@ -343,14 +345,18 @@ def seeds():
     s.reg(C.REG_CTRL, C.CTRL_RESET)
     s.read(BAR0, C.REG_STATUS)
     out["teardown-reset"] = s
+    for name, s in crashers().items():
+        out["regress-" + name] = s
     return out
 
 
 def crashers():
+    """Inputs that crashed the device before a fix: regression seeds"""
     out = {}
-    # SndNxt - SndUna = 2^31 is accepted at OFFLOAD_TCP; a FORWARDed ACK
-    # of SndUna + 2^31 then fails g_assert(done == len) in
-    # chimney_tcp_send_segment (chimney-tcp-wire.c)
+    # SndNxt - SndUna = 2^31 was accepted at OFFLOAD_TCP; a FORWARDed ACK
+    # of SndUna + 2^31 then failed g_assert(done == len) in
+    # chimney_tcp_send_segment (chimney-tcp-wire.c), fixed by "no 2 GiB in
+    # flight, and no assertion in the segment builder"
     s = Seed()
     s.bringup(l2=False)
     s.offload_objects()

@@ -9,6 +9,8 @@
 # Adds bookworm-backports (deb) and trixie (deb-src) from the mirror the
 # machine already uses; never names a package host itself.  Idempotent: a
 # second run changes nothing and says so.
+#   bootstrap.sh --fuzz   also clang, libFuzzer and llvm-symbolizer, for
+#                         scripts/fuzz.sh
 set -euo pipefail
 
 PKGS=(build-essential pkg-config git python3 python3-venv ninja-build ccache
@@ -17,6 +19,11 @@ PKGS=(build-essential pkg-config git python3 python3-venv ninja-build ccache
       gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev xorriso openssl
       qemu-utils wine64)
 BACKPORT_PKGS=(meson python3-pycotap osslsigncode)
+# scripts/fuzz.sh: clang 14 with libFuzzer (libclang-rt) and llvm-symbolizer
+FUZZ_PKGS=(clang libclang-rt-14-dev llvm)
+if [ "${1:-}" = --fuzz ]; then
+    PKGS+=("${FUZZ_PKGS[@]}")
+fi
 APT_FILE=/etc/apt/sources.list.d/qemu-chimney.sources
 
 log() { printf 'bootstrap: %s\n' "$*"; }

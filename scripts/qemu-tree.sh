@@ -9,10 +9,19 @@
 #       with nothing changed does nothing.
 #   qemu-tree.sh build PROJECT SRC BUILDROOT STAMP TARGET...   prepare, then
 #       build the TARGETs incrementally with QEMU's own ninja.
+#
+# QEMU_CHIMNEY_FLAVOR picks how BUILDROOT/qemu-build is configured; use one
+# build root per flavour (a root configured otherwise is refused):
+#   default      gcc, as shipped (build/)
+#   sanitizers   gcc with --enable-asan --enable-ubsan (build-san/, meson
+#                -Dsanitizers=true, scripts/run-sanitizers.sh)
+#   fuzz         clang with --enable-fuzzing --enable-asan: libFuzzer's
+#                qemu-fuzz-x86_64 (build-fuzz/, scripts/fuzz.sh)
 set -euo pipefail
 
 cmd=$1 project=$(cd "$2" && pwd) src=$3 root=$4
 shift 4
+flavor=${QEMU_CHIMNEY_FLAVOR:-default}
 qsrc=$root/qemu-src
 qbuild=$root/qemu-build
 
@@ -47,7 +56,7 @@ OUR_FILES=(hw/net/chimney
            tests/qtest/libqos/chimney-prog.c tests/qtest/libqos/chimney-prog.h
            tests/unit/test-chimney-tcp.c tests/unit/test-chimney-guest.c
            tests/unit/test-chimney-guest-ndis.c
-           tests/windows
+           tests/windows tests/qtest/fuzz/chimney_fuzz.c
            docs/specs/chimney-nic.rst docs/system/devices/chimney-nic.rst)
 
 source_tree() {
@@ -96,14 +105,27 @@ prepare() {
             ln -s "$project/$ours" "$qsrc/$p"
         fi
     done
+    if [ -f "$qbuild/build.ninja" ] &&
+       [ "$(cat "$qbuild/.chimney-flavor" 2>/dev/null || echo default)" != "$flavor" ]; then
+        die "$qbuild was configured as '$(cat "$qbuild/.chimney-flavor" 2>/dev/null || echo default)', not '$flavor': use another build directory"
+    fi
     if [ ! -f "$qbuild/build.ninja" ]; then
-        log "configuring QEMU in $qbuild"
+        local extra
+        case "$flavor" in
+        default) extra=(--cc="ccache gcc") ;;
+        sanitizers) extra=(--cc="ccache gcc" --enable-asan --enable-ubsan) ;;
+        fuzz) extra=(--cc="ccache clang" --cxx="ccache clang++"
+                     --enable-fuzzing --enable-asan) ;;
+        *) die "unknown QEMU_CHIMNEY_FLAVOR '$flavor'" ;;
+        esac
+        log "configuring QEMU ($flavor) in $qbuild"
         mkdir -p "$qbuild"
         (cd "$qbuild" && "$qsrc/configure" --python=/usr/bin/python3 \
             --target-list=x86_64-softmmu --enable-slirp \
             --disable-download --disable-install-blobs --disable-docs \
-            --cc="ccache gcc" >configure.log 2>&1) ||
+            "${extra[@]}" >configure.log 2>&1) ||
             { tail -n 30 "$qbuild/configure.log" >&2; die "configure failed"; }
+        echo "$flavor" >"$qbuild/.chimney-flavor"
     fi
     link_firmware
 }

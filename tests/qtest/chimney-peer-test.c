@@ -227,7 +227,7 @@ static void test_kernel_tcp(gconstpointer opaque)
     QChimneyRelay relay;
     QChimneyFixture f = { 0 };
     QChimneyConn hc[STREAM_CONNS];
-    uint64_t buf[STREAM_CONNS], sgl[STREAM_CONNS], ring;
+    uint64_t buf[STREAM_CONNS], sgl[STREAM_CONNS];
     QChimneyEchoConn ec[STREAM_CONNS];
     gint64 t0, t1;
     g_autofree char *stats = NULL;

@@ -832,7 +832,9 @@ static void chimney_mig_install_conn(ChimneyState *s, const ChimneyConn *mc)
     *c = *mc;
     c->dev = s;
     c->pend = g_new0(ChimneyPending, c->pend_cap);
-    memcpy(c->pend, mc->pend, sizeof(*c->pend) * c->pend_count);
+    if (c->pend_count) {        /* an empty FIFO arrives as NULL */
+        memcpy(c->pend, mc->pend, sizeof(*c->pend) * c->pend_count);
+    }
     g_free(mc->pend);
     c->flushing = false;
     c->on_flush_list = c->on_kick_list = c->on_timer_list = false;

@@ -71,20 +71,6 @@ static const VMStateDescription vmstate_chimney_path = {
     },
 };
 
-static const VMStateDescription vmstate_chimney_mig_ring = {
-    .name = "chimney-nic/conn-ring",
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT64(base, ChimneyRing),
-        VMSTATE_UINT32(size, ChimneyRing),
-        VMSTATE_UINT32(head, ChimneyRing),
-        VMSTATE_UINT32(tail, ChimneyRing),
-        VMSTATE_UINT32(cq, ChimneyRing),
-        VMSTATE_END_OF_LIST()
-    },
-};
-
 static const VMStateDescription vmstate_chimney_slot = {
     .name = "chimney-nic/slot",
     .version_id = 1,
@@ -371,9 +357,9 @@ static const VMStateDescription vmstate_chimney_conn = {
         VMSTATE_UINT32(cq, ChimneyConn),
         VMSTATE_UINT64(key, ChimneyConn),
         VMSTATE_BOOL(mig_keyed, ChimneyConn),
-        VMSTATE_STRUCT(sq, ChimneyConn, 1, vmstate_chimney_mig_ring,
+        VMSTATE_STRUCT(sq, ChimneyConn, 1, vmstate_chimney_ring,
                        ChimneyRing),
-        VMSTATE_STRUCT(rq, ChimneyConn, 1, vmstate_chimney_mig_ring,
+        VMSTATE_STRUCT(rq, ChimneyConn, 1, vmstate_chimney_ring,
                        ChimneyRing),
         VMSTATE_UINT64(db_record, ChimneyConn),
         VMSTATE_BOOL(poisoned, ChimneyConn),

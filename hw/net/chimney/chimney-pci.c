@@ -671,20 +671,6 @@ static int chimney_pre_load(void *opaque)
     return 0;
 }
 
-static const VMStateDescription vmstate_chimney_ring = {
-    .name = "chimney-nic/ring",
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT64(base, ChimneyRing),
-        VMSTATE_UINT32(size, ChimneyRing),
-        VMSTATE_UINT32(head, ChimneyRing),
-        VMSTATE_UINT32(tail, ChimneyRing),
-        VMSTATE_UINT32(cq, ChimneyRing),
-        VMSTATE_END_OF_LIST()
-    },
-};
-
 static const VMStateDescription vmstate_chimney_cq = {
     .name = "chimney-nic/cq",
     .version_id = 1,

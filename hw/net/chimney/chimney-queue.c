@@ -14,6 +14,7 @@
 #include "qemu/osdep.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
+#include "migration/vmstate.h"
 #include "hw/net/chimney/chimney.h"
 #include "trace.h"
 
@@ -235,3 +236,18 @@ bool chimney_cq_set_head(ChimneyState *s, uint32_t cqid, uint32_t head)
     cq->head = head;
     return true;
 }
+
+/* A ring's migrated state: the device's queues and each connection's */
+const VMStateDescription vmstate_chimney_ring = {
+    .name = "chimney-nic/ring",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(base, ChimneyRing),
+        VMSTATE_UINT32(size, ChimneyRing),
+        VMSTATE_UINT32(head, ChimneyRing),
+        VMSTATE_UINT32(tail, ChimneyRing),
+        VMSTATE_UINT32(cq, ChimneyRing),
+        VMSTATE_END_OF_LIST()
+    },
+};

@@ -11,6 +11,7 @@
 
 #include "qemu/timer.h"
 #include "system/dma.h"
+#include "migration/vmstate.h"
 #include "hw/net/chimney/chimney-abi.h"
 
 typedef struct ChimneyState ChimneyState;
@@ -39,6 +40,8 @@ typedef struct ChimneyCQ {
     QEMUTimer *mod_timer;
     ChimneyState *owner;
 } ChimneyCQ;
+
+extern const VMStateDescription vmstate_chimney_ring;
 
 bool chimney_ring_geometry_valid(uint64_t base, uint32_t entries,
                                  uint32_t entry_size);

@@ -29,7 +29,7 @@
 
 /* Interface version: a new minor only adds, a new major breaks. */
 #define CHIMNEY_VERSION_MAJOR           1
-#define CHIMNEY_VERSION_MINOR           2
+#define CHIMNEY_VERSION_MINOR           3
 #define CHIMNEY_VERSION \
     ((CHIMNEY_VERSION_MAJOR << 16) | CHIMNEY_VERSION_MINOR)
 
@@ -92,6 +92,9 @@
 #define CHIMNEY_FEAT_MODERATION         (1u << 2)   /* per-CQ moderation */
 #define CHIMNEY_FEAT_TCP_OFFLOAD        (1u << 3)   /* IPv4 TCP chimney */
 #define CHIMNEY_FEAT_TCP_RECEIVE        (1u << 4)   /* RQ, indications */
+#define CHIMNEY_FEAT_TCP_IPV6           (1u << 5)   /* IPv6 paths (1.3) */
+#define CHIMNEY_FEAT_8021Q              (1u << 6)   /* tag priority, RX */
+                                                    /* match by VLAN (1.3) */
 
 #define CHIMNEY_CTRL_ENABLE             (1u << 0)
 #define CHIMNEY_CTRL_RESET              (1u << 1)   /* self-clearing */
@@ -180,6 +183,7 @@ typedef struct ChimneyCqe {
 #define CHIMNEY_EVENT_ABORT             2   /* peer RST: TcpIndicateAbort */
 #define CHIMNEY_EVENT_UPLOAD_REQUEST    3   /* info: CHIMNEY_UPLOAD_* */
 #define CHIMNEY_EVENT_DISCONNECT        4   /* peer FIN */
+#define CHIMNEY_EVENT_PATH_MTU          5   /* 1.3: see OFFLOAD_PATH */
 
 /* Upload reasons (TCP_UPLOAD_REASON) in CHIMNEY_EVENT_UPLOAD_REQUEST */
 #define CHIMNEY_UPLOAD_URGENT_DATA      5
@@ -374,6 +378,32 @@ typedef struct ChimneyPathState {
     uint32_t rsvd[4];
 } ChimneyPathState;
 
+/*
+ * Version 1.3: OFFLOAD_PATH's param[CHIMNEY_PATH_PARAM_FAMILY] names the
+ * block at addr: CHIMNEY_PATH_IPV4 (or 0, as a 1.2 driver leaves it) a
+ * ChimneyPathState, CHIMNEY_PATH_IPV6 a ChimneyPath6State (only with
+ * CHIMNEY_FEAT_TCP_IPV6); any other value is refused with INVALID_PARAM.
+ * An UPDATE of a path takes the block of the path's own family.
+ *
+ * An ICMPv6 Packet Too Big that quotes a segment of an offloaded IPv6
+ * connection (its 4-tuple and a sequence number in [SndUna, SndMax))
+ * lowers that path's MTU (never below 1280, never raised) as the host
+ * would, and posts a CHIMNEY_CQE_EVENT with aux CHIMNEY_EVENT_PATH_MTU on
+ * the admin CQ: obj = the path, bytes = its new MTU.  The frame also
+ * goes up the L2 RX queue, so the host stack sees it too.
+ */
+#define CHIMNEY_PATH_PARAM_FAMILY       0
+#define CHIMNEY_PATH_IPV4               4
+#define CHIMNEY_PATH_IPV6               6
+#define CHIMNEY_IPV6_MIN_MTU            1280
+typedef struct ChimneyPath6State {
+    uint32_t neighbor;      /* an offloaded neighbor */
+    uint32_t path_mtu;      /* cached, 1280..9000 */
+    uint8_t  src_ip[16];    /* const, network order */
+    uint8_t  dst_ip[16];
+    uint32_t rsvd[6];
+} ChimneyPath6State;
+
 /* TCP_OFFLOAD_CONNECTION_STATE */
 #define CHIMNEY_TCP_ESTABLISHED         4
 #define CHIMNEY_TCP_FIN_WAIT1           5
@@ -461,7 +491,24 @@ typedef struct ChimneyTcpOffload {
     uint32_t rq_size;       /* entries, power of two */
     uint32_t buffered_len;  /* BufferedData: bytes just before rcv_nxt */
     uint64_t buffered_addr;
+    /* version 1.3: read when the command's len is CHIMNEY_TCP_OFFLOAD_SIZE */
+    uint32_t flow_label;    /* cached, IPv6 paths only, below 2^20 */
+    uint8_t  user_priority; /* cached, 802.1p 0..7, tagged frames only */
+    uint8_t  rsvd2[27];
 } ChimneyTcpOffload;
+
+/*
+ * OFFLOAD_TCP and UPDATE of a connection: len = CHIMNEY_TCP_OFFLOAD_SIZE
+ * reads the whole block; len = 0 (as a 1.2 driver leaves it) reads its
+ * first CHIMNEY_TCP_OFFLOAD_SIZE_1_2 bytes, and flow_label and
+ * user_priority are 0.  Any other len is refused with INVALID_PARAM.  On
+ * an IPv6 path ttl and tos are the hop limit and traffic class.  A
+ * neighbor with a VLAN id, or a connection with a user_priority, sends
+ * 802.1Q-tagged frames (with CHIMNEY_FEAT_8021Q the priority goes in the
+ * tag, and received segments match a connection only with its VLAN id).
+ */
+#define CHIMNEY_TCP_OFFLOAD_SIZE_1_2    192
+#define CHIMNEY_TCP_OFFLOAD_SIZE        224
 
 /*
  * QUERY_TCP: id = connection, addr = a ChimneyTcpDelegated to fill; the
@@ -575,7 +622,11 @@ CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, const_flags) == 32);
 CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, cached_flags) == 44);
 CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, delegated) == 72);
 CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, rq_base) == 168);
-CHIMNEY_ABI_CHECK(sizeof(ChimneyTcpOffload) == 192);
+CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, flow_label) ==
+                  CHIMNEY_TCP_OFFLOAD_SIZE_1_2);
+CHIMNEY_ABI_CHECK(sizeof(ChimneyTcpOffload) == CHIMNEY_TCP_OFFLOAD_SIZE);
+CHIMNEY_ABI_CHECK(sizeof(ChimneyPath6State) == 64);
+CHIMNEY_ABI_CHECK(offsetof(ChimneyPath6State, src_ip) == 8);
 CHIMNEY_ABI_CHECK(sizeof(ChimneyOffloadStats) == CHIMNEY_STATS_SIZE);
 CHIMNEY_ABI_CHECK(offsetof(ChimneyOffloadStats, established) == 40);
 CHIMNEY_ABI_CHECK(sizeof(ChimneySqDesc) == 32);

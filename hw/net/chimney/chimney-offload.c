@@ -230,8 +230,29 @@ static uint8_t chimney_offload_tcp_state(ChimneyState *s,
     return CHIMNEY_ST_SUCCESS;
 }
 
+/*
+ * A connection's block: a 1.2 driver leaves len 0 and has no 1.3 tail,
+ * which then reads as zero.
+ */
+static uint8_t chimney_offload_read_tcp_block(ChimneyState *s, uint64_t addr,
+                                              uint32_t len,
+                                              ChimneyTcpOffload *o)
+{
+    if (len && len != CHIMNEY_TCP_OFFLOAD_SIZE) {
+        CHIMNEY_GUEST_ERR(chimney_err_tcp_block_len,
+                          "TCP block of %" PRIu32 " bytes", len);
+        return CHIMNEY_ST_INVALID_PARAM;
+    }
+    memset(o, 0, sizeof(*o));
+    if (!chimney_dma_read(s, addr, o, len ? len :
+                          CHIMNEY_TCP_OFFLOAD_SIZE_1_2)) {
+        return CHIMNEY_ST_DMA_ERROR;
+    }
+    return CHIMNEY_ST_SUCCESS;
+}
+
 static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
-                                   uint64_t addr)
+                                   uint64_t addr, uint32_t len)
 {
     uint32_t index = CHIMNEY_CONN_INDEX(id);
     ChimneyTcpOffload o;
@@ -253,8 +274,9 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     if (s->offload.conns[index]) {
         return CHIMNEY_ST_INVALID_STATE;
     }
-    if (!chimney_dma_read(s, addr, &o, sizeof(o))) {
-        return CHIMNEY_ST_DMA_ERROR;
+    status = chimney_offload_read_tcp_block(s, addr, len, &o);
+    if (status) {
+        return status;
     }
     status = chimney_offload_tcp_state(s, &o, &st);
     if (status) {
@@ -469,13 +491,15 @@ static uint8_t chimney_offload_update(ChimneyState *s, uint32_t type,
 }
 
 /* UPDATE of a connection's cached variables */
-static uint8_t chimney_offload_update_tcp(ChimneyConn *conn, uint64_t addr)
+static uint8_t chimney_offload_update_tcp(ChimneyConn *conn, uint64_t addr,
+                                          uint32_t len)
 {
     ChimneyTcpOffload o;
     ChimneyTcpState *st = &conn->tcp.st;
+    uint8_t status = chimney_offload_read_tcp_block(conn->dev, addr, len, &o);
 
-    if (!chimney_dma_read(conn->dev, addr, &o, sizeof(o))) {
-        return CHIMNEY_ST_DMA_ERROR;
+    if (status) {
+        return status;
     }
     st->ttl = o.ttl ? o.ttl : 128;
     st->tos = o.tos;
@@ -725,7 +749,7 @@ uint8_t chimney_offload_cmd(ChimneyState *s, const ChimneyAdminCmd *cmd,
     case CHIMNEY_CMD_OFFLOAD_PATH:
         return chimney_offload_path(s, id, addr);
     case CHIMNEY_CMD_OFFLOAD_TCP:
-        return chimney_offload_tcp(s, id, addr);
+        return chimney_offload_tcp(s, id, addr, le32_to_cpu(cmd->len));
     case CHIMNEY_CMD_QUERY_STATS:
         return chimney_offload_query_stats(s, addr, le32_to_cpu(cmd->len));
     case CHIMNEY_CMD_UPDATE:
@@ -757,7 +781,7 @@ uint8_t chimney_offload_cmd(ChimneyState *s, const ChimneyAdminCmd *cmd,
 
     switch (cmd->opcode) {
     case CHIMNEY_CMD_UPDATE:
-        return chimney_offload_update_tcp(conn, addr);
+        return chimney_offload_update_tcp(conn, addr, le32_to_cpu(cmd->len));
     case CHIMNEY_CMD_QUERY_TCP:
         return chimney_offload_query_tcp(conn, addr, false);
     case CHIMNEY_CMD_FORWARD:

@@ -499,9 +499,10 @@ typedef struct ChimneyTcpOffload {
 
 /*
  * OFFLOAD_TCP and UPDATE of a connection: len = CHIMNEY_TCP_OFFLOAD_SIZE
- * reads the whole block; len = 0 (as a 1.2 driver leaves it) reads its
- * first CHIMNEY_TCP_OFFLOAD_SIZE_1_2 bytes, and flow_label and
- * user_priority are 0.  Any other len is refused with INVALID_PARAM.  On
+ * reads the whole block; len = 0 or CHIMNEY_TCP_OFFLOAD_SIZE_1_2 (what a
+ * 1.2 driver leaves there) reads its first CHIMNEY_TCP_OFFLOAD_SIZE_1_2
+ * bytes, and flow_label and user_priority are 0.  Any other len is
+ * refused with INVALID_PARAM.  On
  * an IPv6 path ttl and tos are the hop limit and traffic class.  A
  * neighbor with a VLAN id, or a connection with a user_priority, sends
  * 802.1Q-tagged frames (with CHIMNEY_FEAT_8021Q the priority goes in the

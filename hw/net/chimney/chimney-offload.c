@@ -231,21 +231,24 @@ static uint8_t chimney_offload_tcp_state(ChimneyState *s,
 }
 
 /*
- * A connection's block: a 1.2 driver leaves len 0 and has no 1.3 tail,
- * which then reads as zero.
+ * A connection's block: a 1.2 driver's has no 1.3 tail, which then reads
+ * as zero.
  */
 static uint8_t chimney_offload_read_tcp_block(ChimneyState *s, uint64_t addr,
                                               uint32_t len,
                                               ChimneyTcpOffload *o)
 {
-    if (len && len != CHIMNEY_TCP_OFFLOAD_SIZE) {
+    if (!len) {
+        len = CHIMNEY_TCP_OFFLOAD_SIZE_1_2;
+    }
+    if (len != CHIMNEY_TCP_OFFLOAD_SIZE_1_2 &&
+        len != CHIMNEY_TCP_OFFLOAD_SIZE) {
         CHIMNEY_GUEST_ERR(chimney_err_tcp_block_len,
                           "TCP block of %" PRIu32 " bytes", len);
         return CHIMNEY_ST_INVALID_PARAM;
     }
     memset(o, 0, sizeof(*o));
-    if (!chimney_dma_read(s, addr, o, len ? len :
-                          CHIMNEY_TCP_OFFLOAD_SIZE_1_2)) {
+    if (!chimney_dma_read(s, addr, o, len)) {
         return CHIMNEY_ST_DMA_ERROR;
     }
     return CHIMNEY_ST_SUCCESS;

@@ -19,6 +19,7 @@
 #include "qapi/error.h"
 #include "hw/net/chimney/chimney.h"
 #include "hw/net/chimney/chimney-migrate.h"
+#include "hw/net/chimney/chimney-pmtu.h"
 
 void chimney_migrate_pre_load(ChimneyState *s)
 {
@@ -166,10 +167,10 @@ static const char *chimney_mig_conn_check(ChimneyState *s, ChimneyConn *c,
             return "receive slot";
         }
     }
-    if (c->key != chimney_conn_key(st->dst_ip, st->remote_port,
-                                   st->local_port)) {
-        return "4-tuple";
+    if (st->ipv6 != o->paths[c->path].ipv6) {
+        return "address family";
     }
+    chimney_conn_key(&c->key, st);
     if (c->mig_keyed) {
         if (c->terminated || g_hash_table_lookup(o->by_key, &c->key)) {
             return "4-tuple in use twice";
@@ -283,7 +284,8 @@ int chimney_migrate_install(ChimneyState *s)
             continue;
         } else if (p->neighbor >= s->max_neighbors ||
                    !m->neighbors[p->neighbor].valid ||
-                   p->mtu < 68 || p->mtu > 9000) {
+                   p->mtu < (p->ipv6 ? CHIMNEY_IPV6_MIN_MTU : 68) ||
+                   p->mtu > 9000) {
             why = "path";
         } else {
             nrefs[p->neighbor]++;
@@ -368,5 +370,6 @@ int chimney_migrate_install(ChimneyState *s)
     m->conns = NULL;
     m->nconns = 0;
     chimney_migrate_stage_clear(m);
+    chimney_pmtu_count_events(s);
     return 0;
 }

@@ -55,10 +55,44 @@ static const VMStateDescription vmstate_chimney_neighbor = {
     },
 };
 
+/* IPv6 paths and pending PATH_MTU events (1.3): only sent when present */
+static bool chimney_mig_path_v6_needed(void *opaque)
+{
+    const ChimneyPath *p = opaque;
+
+    return p->ipv6 || p->mtu_event;
+}
+
+static const VMStateDescription vmstate_chimney_path_v6 = {
+    .name = "chimney-nic/path/ipv6",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = chimney_mig_path_v6_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_BOOL(ipv6, ChimneyPath),
+        VMSTATE_UINT8_ARRAY(src_ip6, ChimneyPath, 16),
+        VMSTATE_UINT8_ARRAY(dst_ip6, ChimneyPath, 16),
+        VMSTATE_BOOL(mtu_event, ChimneyPath),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* The load array is not zeroed: what the stream may omit starts clean */
+static int chimney_mig_path_pre_load(void *opaque)
+{
+    memset(opaque, 0, sizeof(ChimneyPath));
+    return 0;
+}
+
 static const VMStateDescription vmstate_chimney_path = {
     .name = "chimney-nic/path",
     .version_id = 1,
     .minimum_version_id = 1,
+    .pre_load = chimney_mig_path_pre_load,
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_chimney_path_v6,
+        NULL
+    },
     .fields = (const VMStateField[]) {
         VMSTATE_BOOL(valid, ChimneyPath),
         VMSTATE_BOOL(invalidated, ChimneyPath),
@@ -141,10 +175,37 @@ static const VMStateDescription vmstate_chimney_pending = {
     },
 };
 
+/* A connection's IPv6 and 802.1p state (1.3): only sent when present */
+static bool chimney_mig_tcp_v6_needed(void *opaque)
+{
+    const ChimneyTcpState *st = opaque;
+
+    return st->ipv6 || st->flow_label || st->user_priority;
+}
+
+static const VMStateDescription vmstate_chimney_tcp_state_v6 = {
+    .name = "chimney-nic/tcp-state/ipv6-8021q",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = chimney_mig_tcp_v6_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_BOOL(ipv6, ChimneyTcpState),
+        VMSTATE_UINT8_ARRAY(src_ip6, ChimneyTcpState, 16),
+        VMSTATE_UINT8_ARRAY(dst_ip6, ChimneyTcpState, 16),
+        VMSTATE_UINT32(flow_label, ChimneyTcpState),
+        VMSTATE_UINT8(user_priority, ChimneyTcpState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 static const VMStateDescription vmstate_chimney_tcp_state = {
     .name = "chimney-nic/tcp-state",
     .version_id = 1,
     .minimum_version_id = 1,
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_chimney_tcp_state_v6,
+        NULL
+    },
     .fields = (const VMStateField[]) {
         VMSTATE_UINT8_ARRAY(src_mac, ChimneyTcpState, 6),
         VMSTATE_UINT8_ARRAY(dst_mac, ChimneyTcpState, 6),
@@ -354,7 +415,7 @@ static const VMStateDescription vmstate_chimney_conn = {
         VMSTATE_UINT8(gen, ChimneyConn),
         VMSTATE_UINT32(path, ChimneyConn),
         VMSTATE_UINT32(cq, ChimneyConn),
-        VMSTATE_UINT64(key, ChimneyConn),
+        VMSTATE_UINT64(mig_key4, ChimneyConn),
         VMSTATE_BOOL(mig_keyed, ChimneyConn),
         VMSTATE_STRUCT(sq, ChimneyConn, 1, vmstate_chimney_ring,
                        ChimneyRing),
@@ -531,6 +592,15 @@ static int chimney_mig_pre_save(void *opaque)
             mc->tcp.rbuf_head = 0;
         }
         mc->mig_keyed = g_hash_table_lookup(o->by_key, &c->key) == c;
+        /*
+         * Where the stream had the IPv4 key before 1.3 (the load derives
+         * the key from the state): an IPv4 connection's stream stays
+         * loadable by the previous version.
+         */
+        mc->mig_key4 = c->tcp.st.ipv6 ? 0 :
+                       (uint64_t)c->tcp.st.dst_ip << 32 |
+                       (uint32_t)c->tcp.st.remote_port << 16 |
+                       c->tcp.st.local_port;
     }
     m->ip_id = o->tcp->ip_id;
     if (f->text && f->text[0]) {

@@ -514,27 +514,33 @@ void qchimney_establish(QChimneyFixture *f, QChimneyConn *hc, uint32_t iss,
                         uint32_t irs)
 {
     static const uint8_t mss[4] = { 2, 4, 0x03, 0xe8 };    /* MSS 1000 */
-    uint8_t fr[2048], reply[60] = { 0 };
+    uint8_t fr[2048], reply[64] = { 0 };
     ChimneyTcpOffload o;
     QChimneyPeerSeg ps;
 
     if (hc->ipv6) {
         qchimney_peer_ndp(f, hc);
     } else {
+        /* ARP on the connection's VLAN, answered on it */
+        size_t l3;
+        uint16_t type;
+
         qchimney_arp_request(&f->c, hc);
-        g_assert_cmpuint(qchimney_wire_recv(f, fr, sizeof(fr)), ==, 60);
-        g_assert_cmphex(lduw_be_p(fr + 12), ==, 0x0806);
-        g_assert_cmpmem(fr + 38, 4, &hc->peer_ip, 4);
+        g_assert_cmpuint(qchimney_wire_recv(f, fr, sizeof(fr)), ==,
+                         hc->vlan ? 64 : 60);
+        l3 = qchimney_l3(fr, &type, NULL);
+        g_assert_cmphex(type, ==, 0x0806);
+        g_assert_cmpmem(fr + l3 + 24, 4, &hc->peer_ip, 4);
+        memcpy(reply, fr, l3);
         memcpy(reply, hc->mac, 6);
         memcpy(reply + 6, QCHIMNEY_PEER_MAC, 6);
-        stw_be_p(reply + 12, 0x0806);
-        memcpy(reply + 14, fr + 14, 6);
-        stw_be_p(reply + 20, 2);
-        memcpy(reply + 22, QCHIMNEY_PEER_MAC, 6);
-        memcpy(reply + 28, &hc->peer_ip, 4);
-        memcpy(reply + 32, hc->mac, 6);
-        memcpy(reply + 38, &hc->ip, 4);
-        qchimney_wire_send(f, reply, sizeof(reply));
+        memcpy(reply + l3, fr + l3, 6);
+        stw_be_p(reply + l3 + 6, 2);
+        memcpy(reply + l3 + 8, QCHIMNEY_PEER_MAC, 6);
+        memcpy(reply + l3 + 14, &hc->peer_ip, 4);
+        memcpy(reply + l3 + 18, hc->mac, 6);
+        memcpy(reply + l3 + 24, &hc->ip, 4);
+        qchimney_wire_send(f, reply, hc->vlan ? 64 : 60);
         qchimney_arp_reply_wait(&f->c, hc);
     }
     g_assert_cmpmem(hc->peer_mac, 6, QCHIMNEY_PEER_MAC, 6);

@@ -480,35 +480,42 @@ void qchimney_l2_send_raw(QChimney *c, const uint8_t *frame, size_t len)
                      CHIMNEY_ST_SUCCESS);
 }
 
+/* ARP for peer_ip, on the connection's VLAN when it has one */
 void qchimney_arp_request(QChimney *c, QChimneyConn *hc)
 {
-    uint8_t f[60] = { 0 };
+    uint8_t f[64] = { 0 }, *a = f + (hc->vlan ? 18 : 14);
 
     memset(f, 0xff, 6);
     memcpy(f + 6, hc->mac, 6);
-    stw_be_p(f + 12, 0x0806);
-    stw_be_p(f + 14, 1);
-    stw_be_p(f + 16, 0x0800);
-    f[18] = 6;
-    f[19] = 4;
-    stw_be_p(f + 20, 1);
-    memcpy(f + 22, hc->mac, 6);
-    memcpy(f + 28, &hc->ip, 4);
-    memcpy(f + 38, &hc->peer_ip, 4);
-    qchimney_l2_send_raw(c, f, sizeof(f));
+    if (hc->vlan) {
+        stw_be_p(f + 12, 0x8100);
+        stw_be_p(f + 14, hc->vlan);
+    }
+    stw_be_p(a - 2, 0x0806);
+    stw_be_p(a, 1);
+    stw_be_p(a + 2, 0x0800);
+    a[4] = 6;
+    a[5] = 4;
+    stw_be_p(a + 6, 1);
+    memcpy(a + 8, hc->mac, 6);
+    memcpy(a + 14, &hc->ip, 4);
+    memcpy(a + 24, &hc->peer_ip, 4);
+    qchimney_l2_send_raw(c, f, hc->vlan ? 64 : 60);
 }
 
 void qchimney_arp_reply_wait(QChimney *c, QChimneyConn *hc)
 {
-    uint8_t f[2048];
+    uint8_t f[2048], *a;
     ChimneyCqe cqe;
     size_t len = qchimney_l2_recv(c, f, sizeof(f), &cqe);
+    uint16_t type;
 
-    g_assert_cmpuint(len, >=, 42);
-    g_assert_cmphex(lduw_be_p(f + 12), ==, 0x0806);
-    g_assert_cmphex(lduw_be_p(f + 20), ==, 2);
-    g_assert_cmpmem(f + 28, 4, &hc->peer_ip, 4);
-    memcpy(hc->peer_mac, f + 22, 6);
+    a = f + qchimney_l3(f, &type, NULL);
+    g_assert_cmpuint(len, >=, a - f + 28);
+    g_assert_cmphex(type, ==, 0x0806);
+    g_assert_cmphex(lduw_be_p(a + 6), ==, 2);
+    g_assert_cmpmem(a + 14, 4, &hc->peer_ip, 4);
+    memcpy(hc->peer_mac, a + 8, 6);
     qchimney_l2_post_rx(c, 1, 2048);
 }
 
@@ -733,8 +740,9 @@ void qchimney_resolve(QChimney *c, QChimneyConn *hc)
 
 void qchimney_tcp_syn(QChimney *c, QChimneyConn *hc)
 {
-    static const uint8_t mss[4] = { 2, 4, 0x05, 0xb4 };    /* MSS 1460 */
+    uint8_t mss[4] = { 2, 4 };
 
+    stw_be_p(mss + 2, hc->ipv6 ? 1440 : 1460);      /* MTU 1500 */
     qchimney_host_segment(c, hc, hc->iss, 0, 0x02, mss, sizeof(mss));
 }
 

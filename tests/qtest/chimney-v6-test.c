@@ -600,6 +600,123 @@ static void test_v6_migrate(const void *opaque)
     qchimney_fx_end(&f);
 }
 
+/*
+ * A relink of the path to a neighbor on another VLAN: the connection
+ * sends with the new tag and takes segments only from the new VLAN.
+ */
+static void test_v6_relink_vlan(const void *opaque)
+{
+    const V6Variant *v = opaque;
+    QChimneyFixture f;
+    QChimneyConn hc, old;
+    ChimneyPath6State p6 = { .neighbor = cpu_to_le32(1) };
+    ChimneyPathState p4 = { .neighbor = cpu_to_le32(1) };
+    uint64_t buf, segs;
+    uint8_t got[2048];
+    ChimneyCqe cqe;
+    uint32_t seq;
+
+    v6_fixture(&f, &hc, v, 2000, false, NULL);
+    seq = hc.iss + 1;
+    send_one(&f, &hc, &seq, 100, 1);
+    g_assert_cmpuint(qchimney_offload_neighbor_vlan(&f.c, 1, hc.mac,
+                                                    hc.peer_mac, 30), ==,
+                     CHIMNEY_ST_SUCCESS);
+    buf = guest_alloc(&f.alloc, 64);
+    if (v->ipv6) {
+        p6.path_mtu = cpu_to_le32(1500);
+        memcpy(p6.src_ip, hc.ip6, 16);
+        memcpy(p6.dst_ip, hc.peer_ip6, 16);
+        qtest_memwrite(f.qts, buf, &p6, sizeof(p6));
+    } else {
+        p4.path_mtu = cpu_to_le32(1500);
+        memcpy(p4.src_ip, &hc.ip, 4);
+        memcpy(p4.dst_ip, &hc.peer_ip, 4);
+        qtest_memwrite(f.qts, buf, &p4, sizeof(p4));
+    }
+    g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_UPDATE, 0, buf, 64,
+                                  CHIMNEY_OBJ_PATH,
+                                  CHIMNEY_UPDATE_PATH_RELINK, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+    old = hc;
+    hc.vlan = 30;
+    send_one(&f, &hc, &seq, 100, 2);
+    /* the old VLAN's segment goes to the host now, the new one's to it */
+    segs = qchimney_conn_segs_in(&f, 5);
+    qchimney_peer_send(&f, &old, hc.irs + 1, seq, 0x10, 65535, NULL, 0);
+    qchimney_l2_recv(&f.c, got, sizeof(got), &cqe);
+    qchimney_l2_post_rx(&f.c, 1, 2048);
+    g_assert_cmpuint(qchimney_conn_segs_in(&f, 5), ==, segs);
+    qchimney_peer_send(&f, &hc, hc.irs + 1, seq, 0x10, 65535, NULL, 0);
+    qchimney_wait_segs_in(&f, &hc, segs + 1);
+    qchimney_fx_end(&f);
+}
+
+/* Find @name (a subsection's) in a stream: the offset just after it */
+static size_t stream_find(const char *buf, size_t size, const char *name)
+{
+    g_autofree char *want = g_strdup_printf("%c%s", (int)strlen(name),
+                                            name);
+    const char *hit = memmem(buf, size, want, strlen(want));
+
+    g_assert(hit);
+    g_assert_cmphex((uint8_t)hit[-1], ==, 0x05);   /* QEMU_VM_SUBSECTION */
+    return hit - buf + strlen(want);
+}
+
+/*
+ * A stream whose IPv6 or 802.1Q state is out of range is refused by the
+ * destination: flow label, priority, family, path MTU.
+ */
+static void test_v6_bad_stream(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("chimney-v6bad-XXXXXX", NULL);
+    g_autofree char *good = g_strdup_printf("%s/good", dir);
+    g_autofree char *bad = g_strdup_printf("%s/bad", dir);
+    g_autofree char *uri = g_strdup_printf("file:%s", good);
+    g_autofree gchar *buf = NULL;
+    QChimneyFixture f;
+    QChimneyConn hc;
+    size_t size, tcp, path;
+    struct {
+        size_t *base;
+        int off, size;
+        uint32_t expect, value;
+    } cases[] = {
+        { &tcp, 4 + 1 + 32, 4, 0x12345, 1u << 20 },    /* flow label */
+        { &tcp, 4 + 1 + 32 + 4, 1, 5, 8 },             /* priority */
+        { &tcp, 4, 1, 1, 0 },                          /* not IPv6 */
+        { &path, -2 - 4, 4, 1500, 1279 },              /* path MTU */
+    };
+
+    v6_fixture(&f, &hc, &variants[1], 1, false, NULL);
+    qtest_qmp_assert_success(f.qts, "{'execute': 'migrate', "
+                             "'arguments': {'uri': %s}}", uri);
+    qchimney_migrate_wait(f.qts, "completed");
+    qchimney_fx_end(&f);
+    g_assert(g_file_get_contents(good, &buf, &size, NULL));
+    tcp = stream_find(buf, size, "chimney-nic/tcp-state/ipv6-8021q");
+    path = stream_find(buf, size, "chimney-nic/path/ipv6") -
+           strlen("chimney-nic/path/ipv6");
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        g_autofree char *copy = g_memdup2(buf, size);
+        uint8_t *at = (uint8_t *)copy + *cases[i].base + cases[i].off;
+        /* the layout is what the test thinks it is */
+        if (cases[i].size == 4) {
+            g_assert_cmphex(ldl_be_p(at), ==, cases[i].expect);
+            stl_be_p(at, cases[i].value);
+        } else {
+            g_assert_cmphex(at[0], ==, cases[i].expect);
+            at[0] = cases[i].value;
+        }
+        g_assert(g_file_set_contents(bad, copy, size, NULL));
+        qchimney_migrate_refused(bad, NULL);
+    }
+    unlink(good);
+    unlink(bad);
+    rmdir(dir);
+}
+
 static uint8_t offload_path_raw(QChimneyFixture *f, uint32_t id,
                                 uint32_t family, const void *block,
                                 size_t size)
@@ -797,7 +914,8 @@ static void test_v6_slirp(void)
     close(esrv.listen_fd);
     qchimney_fx_quit(&f);
     g_test_message("libslirp over IPv6, echo: 2 x %d MiB each way, checked "
-                   "at both ends in %.2f s", sends * QCHIMNEY_STREAM_CHUNK >> 20,
+                   "at both ends in %.2f s",
+                   sends * QCHIMNEY_STREAM_CHUNK >> 20,
                    (g_get_monotonic_time() - t0) / 1e6);
 }
 
@@ -917,6 +1035,7 @@ int main(int argc, char **argv)
         { "rx-match", test_v6_rx_match },
         { "update", test_v6_update },
         { "migrate", test_v6_migrate },
+        { "relink-vlan", test_v6_relink_vlan },
         { "packet-too-big", test_v6_ptb, true },
     };
 
@@ -934,6 +1053,7 @@ int main(int argc, char **argv)
         }
     }
     qtest_add_func("/chimney/bad/v6", test_v6_bad);
+    qtest_add_func("/chimney/bad/v6-stream", test_v6_bad_stream);
     qtest_add_func("/chimney/v6/slirp", test_v6_slirp);
 #ifdef CONFIG_LINUX
     for (size_t i = 0; i < ARRAY_SIZE(v6_kernel_runs); i++) {

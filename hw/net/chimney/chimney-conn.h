@@ -194,7 +194,7 @@ typedef struct ChimneyOffloadState {
     /* QUERY_STATS: counters of the connections terminated since reset */
     uint64_t closed_segs_in, closed_segs_out, closed_bytes_in,
              closed_bytes_out, closed_retransmits;
-    uint32_t mtu_events;        /* paths whose PATH_MTU event waits */
+    bool mtu_event_waiting;     /* a PATH_MTU event may wait for room */
     ChimneyMigStage mig;
 } ChimneyOffloadState;
 

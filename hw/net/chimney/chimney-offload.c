@@ -35,7 +35,7 @@ void chimney_offload_reset(ChimneyState *s)
     s->offload.closed_bytes_in = 0;
     s->offload.closed_bytes_out = 0;
     s->offload.closed_retransmits = 0;
-    s->offload.mtu_events = 0;
+    s->offload.mtu_event_waiting = false;
     chimney_conn_table_reset(s);
     chimney_io_stack_init(s);
 }

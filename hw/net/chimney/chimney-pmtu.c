@@ -43,12 +43,20 @@ void chimney_pmtu_set(ChimneyState *s, uint32_t path, uint32_t mtu)
     }
 }
 
-/* The events that wait for room on the admin CQ, oldest path first */
+/*
+ * The events that wait for room on the admin CQ, by path.
+ * mtu_event_waiting only says that some may wait: it is cleared once a
+ * scan found every one posted (or its path gone), so a terminated path
+ * cannot leave it set for good.
+ */
 void chimney_pmtu_post_events(ChimneyState *s)
 {
     ChimneyOffloadState *o = &s->offload;
 
-    for (uint32_t i = 0; i < s->max_paths && o->mtu_events; i++) {
+    if (!o->mtu_event_waiting) {
+        return;
+    }
+    for (uint32_t i = 0; i < s->max_paths; i++) {
         ChimneyPath *p = &o->paths[i];
         ChimneyCqe cqe = {
             .obj = i,
@@ -62,24 +70,24 @@ void chimney_pmtu_post_events(ChimneyState *s)
         if (!p->mtu_event) {
             continue;
         }
-        if (!p->valid) {
-            /* terminated meanwhile: nobody to tell */
-        } else if (!chimney_cq_post(s, CHIMNEY_ADMIN_CQ_ID, &cqe)) {
-            return;     /* full: the next bottom half tries again */
-        } else {
+        /* a path terminated meanwhile: nobody to tell */
+        if (p->valid) {
+            if (!chimney_cq_post(s, CHIMNEY_ADMIN_CQ_ID, &cqe)) {
+                return;     /* full: the next bottom half tries again */
+            }
             trace_chimney_pmtu_event(i, p->mtu);
         }
         p->mtu_event = false;
-        o->mtu_events--;
     }
+    o->mtu_event_waiting = false;
 }
 
-/* After a load: how many paths have an event to post */
+/* After a load: whether any path has an event to post */
 void chimney_pmtu_count_events(ChimneyState *s)
 {
-    s->offload.mtu_events = 0;
+    s->offload.mtu_event_waiting = false;
     for (uint32_t i = 0; i < s->max_paths; i++) {
-        s->offload.mtu_events += s->offload.paths[i].mtu_event;
+        s->offload.mtu_event_waiting |= s->offload.paths[i].mtu_event;
     }
 }
 
@@ -159,9 +167,7 @@ void chimney_pmtu_input(ChimneyState *s, const uint8_t *buf, size_t size)
     }
     trace_chimney_pmtu_lowered(conn->path, p->mtu, mtu);
     chimney_pmtu_set(s, conn->path, mtu);
-    if (!p->mtu_event) {
-        p->mtu_event = true;
-        o->mtu_events++;
-    }
+    p->mtu_event = true;
+    o->mtu_event_waiting = true;
     chimney_pmtu_post_events(s);
 }

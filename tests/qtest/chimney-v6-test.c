@@ -482,6 +482,49 @@ static ChimneyCqe wait_conn_cqe(QChimneyFixture *f, uint32_t cq)
     return cqe;
 }
 
+/*
+ * Packet Too Big while the admin CQ is full: the path's event waits, with
+ * the latest MTU, and is posted once the driver makes room.
+ */
+static void test_v6_ptb_cq_full(void)
+{
+    static const uint32_t s1[] = { 2880 };
+    QChimneyFixture f;
+    QChimneyConn hc;
+    ChimneyCqe cqe;
+    uint32_t start, last = 1500, events = 0;
+    const int n = 40;
+
+    v6_fixture(&f, &hc, &variants[0], 5000, false, NULL);
+    start = hc.iss + 1;
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 1, s1, 1, NULL);
+    qchimney_sq_kick(&f.c, &hc);
+    read_stream(&f, &hc, start, 2880, 1);
+    /* more believed messages than the admin CQ has entries */
+    for (int i = 1; i <= n; i++) {
+        send_ptb(&f, &hc, 1450 - i, start, 0);
+    }
+    /* each one's frame reaches the host: all were processed */
+    for (int i = 0; i < n; i++) {
+        expect_ptb_at_host(&f);
+    }
+    while (qchimney_cq_wait_timeout(&f.c, CHIMNEY_ADMIN_CQ_ID, &cqe,
+                                    200 * 1000)) {
+        g_assert_cmpuint(CHIMNEY_CQE_TYPE(cqe.type_status), ==,
+                         CHIMNEY_CQE_EVENT);
+        g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_PATH_MTU);
+        g_assert_cmpuint(cqe.bytes, <, last);
+        last = cqe.bytes;
+        events++;
+    }
+    /* fewer events than messages, the last with the latest MTU */
+    g_assert_cmpuint(events, <, n);
+    g_assert_cmpuint(last, ==, 1450 - n);
+    qchimney_peer_ack(&f, &hc, start + 2880);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    qchimney_fx_end(&f);
+}
+
 /* UPDATE of a connection: a block of @len bytes; its CQ has the answer */
 static uint8_t update_tcp_status(QChimneyFixture *f, QChimneyConn *hc,
                                  const ChimneyTcpOffload *o, uint32_t len)
@@ -1054,6 +1097,7 @@ int main(int argc, char **argv)
     }
     qtest_add_func("/chimney/bad/v6", test_v6_bad);
     qtest_add_func("/chimney/bad/v6-stream", test_v6_bad_stream);
+    qtest_add_func("/chimney/v6/packet-too-big-cq-full", test_v6_ptb_cq_full);
     qtest_add_func("/chimney/v6/slirp", test_v6_slirp);
 #ifdef CONFIG_LINUX
     for (size_t i = 0; i < ARRAY_SIZE(v6_kernel_runs); i++) {

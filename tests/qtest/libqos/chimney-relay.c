@@ -81,8 +81,10 @@ static bool relay_carries(const uint8_t *f, size_t len)
     if (type != 0x86dd || len < 14 + 40 + 4) {
         return false;
     }
+    /* no duplicate address detection either (from ::) */
     return f[20] == 6 ||
-           (f[20] == 58 && (f[54] <= 4 || f[54] == 135 || f[54] == 136));
+           (f[20] == 58 && (f[54] <= 4 || f[54] == 135 || f[54] == 136) &&
+            !buffer_is_zero(f + 22, 16));
 }
 
 /*

@@ -797,6 +797,13 @@ static void test_v6_bad(void)
     close(fd);
     extra = g_strdup_printf("-d guest_errors -D %s", log);
     v6_fixture(&f, &hc, &variants[1], 100, false, extra);
+    /* 1.3: both features advertised, in the register and IDENTIFY */
+    g_assert_cmphex(qchimney_readl(&f.c, CHIMNEY_REG_FEATURES) &
+                    (CHIMNEY_FEAT_TCP_IPV6 | CHIMNEY_FEAT_8021Q), ==,
+                    CHIMNEY_FEAT_TCP_IPV6 | CHIMNEY_FEAT_8021Q);
+    g_assert_cmphex(le32_to_cpu(f.c.id.features), ==,
+                    qchimney_readl(&f.c, CHIMNEY_REG_FEATURES));
+    g_assert_cmphex(le32_to_cpu(f.c.id.version), ==, CHIMNEY_VERSION);
 
     /* OFFLOAD_PATH: unknown family; MTU below 1280; bad addresses */
     memcpy(p6.src_ip, dev_ip6, 16);
@@ -1047,11 +1054,11 @@ static void test_v6_kernel(const void *opaque)
     stats = qchimney_qom_str(&f, "x-conn-stats");
     g_test_message("kernel TCP (%s): %d x %u MiB byte-exact in %.2f s; relay "
                    "dropped %" PRIu64 ", duplicated %" PRIu64 ", reordered %"
-                   PRIu64 ", mistagged %" PRIu64 ", TCP priorities 0x%x",
-                   k->name, k->conns, k->mib_per_conn,
+                   PRIu64 ", mistagged %" PRIu64 ", TCP priorities 0x%x; "
+                   "device:\n%s", k->name, k->conns, k->mib_per_conn,
                    (g_get_monotonic_time() - t0) / 1e6, relay.dropped,
                    relay.duplicated, relay.reordered, relay.mistagged,
-                   relay.tcp_pcp_seen);
+                   relay.tcp_pcp_seen, stats);
     g_assert(relay.dropped > 0);
     g_assert_null(strstr(stats, " retransmits=0 "));
     if (k->vlan) {

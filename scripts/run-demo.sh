@@ -9,6 +9,7 @@
 # stream through them with a progress display, and report.
 #
 #   run-demo.sh [--conns N] [--mib M] [--rules 'FAULT RULES'] [--pcap FILE]
+#               [--ipv6]
 #   run-demo.sh --windows IMAGE [run-windows.sh OPTIONS...]
 #
 #   --conns N        offloaded TCP connections, 1 to 16 (default 4)
@@ -20,6 +21,8 @@
 #                    --rules 'type=send delay=5ms' (default: none)
 #   --pcap FILE      write the wire to FILE with QEMU's filter-dump
 #                    (default: none)
+#   --ipv6           IPv6 connections, through libslirp's IPv6 to its host
+#                    fec0::2 and a server on ::1 (default: IPv4)
 #   --windows IMAGE  run scripts/run-windows.sh on your own Windows image
 #                    instead (the rest of the command line is its
 #                    options; it never writes to the image)
@@ -32,7 +35,7 @@ set -euo pipefail
 here=$(pwd)
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '4,29p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '4,33p' "$0" | sed 's/^# \{0,1\}//'; }
 bad() { echo "run-demo: $* (see --help)" >&2; exit 2; }
 
 demo_args=() windows=
@@ -44,6 +47,7 @@ while [ $# -gt 0 ]; do
     esac
     case "$1" in
     --conns|--mib|--rules) demo_args+=("$1" "$2"); shift 2 ;;
+    --ipv6) demo_args+=(--ipv6); shift ;;
     --pcap) demo_args+=(--pcap "$(cd "$here" && realpath -m -- "$2")")
         shift 2 ;;
     --windows) windows=$2; shift 2; break ;;

@@ -9,7 +9,9 @@
  * hashes what arrives.  It ends with a report and exits 0 when every
  * server hash matches and every send completion succeeded (or failed
  * only because --rules asked for it), 1 when the run failed, 2 on a bad
- * command line.  scripts/run-demo.sh builds and runs it.
+ * command line.  With --ipv6 the connections are IPv6 ones, through
+ * libslirp's IPv6 to its host fec0::2 (the server then listens on ::1).
+ * scripts/run-demo.sh builds and runs it.
  *
  * Copyright (c) 2026 The qemu-chimney authors
  *
@@ -30,6 +32,7 @@ static int opt_conns = 4;
 static int opt_mib = 64;
 static char *opt_rules;
 static char *opt_pcap;
+static gboolean opt_ipv6;
 
 static const GOptionEntry options[] = {
     { "conns", 'c', 0, G_OPTION_ARG_INT, &opt_conns,
@@ -42,6 +45,10 @@ static const GOptionEntry options[] = {
     { "pcap", 'p', 0, G_OPTION_ARG_FILENAME, &opt_pcap,
       "write the wire to FILE with QEMU's filter-dump (default: none)",
       "FILE" },
+    { "ipv6", '6', 0, G_OPTION_ARG_NONE, &opt_ipv6,
+      "offload IPv6 connections, through libslirp's IPv6 to fec0::2 and a "
+      "server on ::1 (default: IPv4 to 10.0.2.2, a server on 127.0.0.1)",
+      NULL },
     { NULL }
 };
 
@@ -87,7 +94,8 @@ static void parse_options(int argc, char **argv)
         "all; the server hashes what arrives.  The report gives the hash\n"
         "check, throughput, send completion latency (post to completion)\n"
         "p50/p99/max, the statuses, retransmissions, the rules and the pcap\n"
-        "file.\n"
+        "file.  With --ipv6 the connections go to libslirp's IPv6 host\n"
+        "fec0::2 (neighbor discovery first) and the server is on ::1.\n"
         "\n"
         "Exit status: 0 when every server hash matched and every send\n"
         "completion succeeded (or failed only because --rules has a fail=\n"
@@ -177,6 +185,22 @@ static void bring_up(QChimneyFixture *f)
         printf("ping 10.0.2.2 seq %d: echo reply, %zu bytes, payload "
                "intact\n", seq, len);
     }
+    if (opt_ipv6) {
+        static const uint8_t host6[16] = { 0xfe, 0xc0, [15] = 0x02 };
+        static const uint8_t ip6[16] = { 0xfe, 0xc0, [14] = 1, [15] = 0x15 };
+
+        hc.ipv6 = true;
+        memcpy(hc.ip6, ip6, 16);
+        memcpy(hc.peer_ip6, host6, 16);
+        memset(hc.peer_mac, 0, 6);
+        qchimney_ndp_solicit(&f->c, &hc);
+        printf("sent neighbor solicitation for fec0::2\n");
+        qchimney_ndp_advert_wait(&f->c, &hc);
+        printf("neighbor advertisement: fec0::2 is at "
+               "%02x:%02x:%02x:%02x:%02x:%02x\n", hc.peer_mac[0],
+               hc.peer_mac[1], hc.peer_mac[2], hc.peer_mac[3],
+               hc.peer_mac[4], hc.peer_mac[5]);
+    }
     fflush(stdout);
 }
 
@@ -220,10 +244,17 @@ int main(int argc, char **argv)
     qtest_add_abrt_handler(run_aborted, NULL);
     bring_up(&f);
 
-    printf("\n== %d offloaded connections, %" PRIu64 " MiB ==\n", nconns,
-           total >> 20);
-    qchimney_server_listen(&srv, nconns);
-    qchimney_slirp_connect(&f, &srv, hc, nconns, 0);
+    printf("\n== %d offloaded %s connections, %" PRIu64 " MiB ==\n", nconns,
+           opt_ipv6 ? "IPv6" : "IPv4", total >> 20);
+    if (opt_ipv6) {
+        QChimneyConn tmpl = { .ipv6 = true };
+
+        qchimney_server_listen6(&srv, nconns);
+        qchimney_slirp_connect_as(&f, &srv, hc, nconns, 0, &tmpl);
+    } else {
+        qchimney_server_listen(&srv, nconns);
+        qchimney_slirp_connect(&f, &srv, hc, nconns, 0);
+    }
     for (int i = 0; i < nconns; i++) {
         qchimney_stream_buffer(&f, i, &buf[i], &sgl[i]);
         qchimney_server_start(&srv, i, false);
@@ -265,8 +296,8 @@ int main(int argc, char **argv)
     other = st.nlat - st.statuses[CHIMNEY_ST_SUCCESS];
     failed_on_purpose = opt_rules && strstr(opt_rules, "fail=");
     printf("==== report ====\n");
-    printf("connections        %d (libslirp, server on 127.0.0.1)\n",
-           nconns);
+    printf("connections        %d %s (libslirp, server on %s)\n", nconns,
+           opt_ipv6 ? "IPv6" : "IPv4", opt_ipv6 ? "::1" : "127.0.0.1");
     if (match) {
         printf("bytes              %" PRIu64 " (%" PRIu64 " MiB), SHA-256 "
                "checked at the server: match\n", server_bytes,

@@ -869,8 +869,8 @@ static void test_bad_tcp_offload(void)
                      CHIMNEY_ST_NO_RESOURCES);
     /* Block outside guest RAM */
     g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_OFFLOAD_TCP,
-                                  CHIMNEY_CONN_ID(7, 0),
-                                  QCHIMNEY_FAR_AWAY, 192, 0, 0, 0), ==,
+                                  CHIMNEY_CONN_ID(7, 0), QCHIMNEY_FAR_AWAY,
+                                  CHIMNEY_TCP_OFFLOAD_SIZE, 0, 0, 0), ==,
                      CHIMNEY_ST_DMA_ERROR);
     /* A block length that is neither the 1.2 nor the 1.3 block */
     g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_OFFLOAD_TCP,

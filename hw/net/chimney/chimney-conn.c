@@ -22,11 +22,56 @@
 #include "hw/net/chimney/chimney.h"
 #include "trace.h"
 
-uint64_t chimney_conn_key(uint32_t remote_ip, uint16_t remote_port,
-                          uint16_t local_port)
+/* The key of an offloaded connection */
+void chimney_conn_key(ChimneyConnKey *k, const ChimneyTcpState *st)
 {
-    return (uint64_t)remote_ip << 32 | (uint32_t)remote_port << 16 |
-           local_port;
+    memset(k, 0, sizeof(*k));
+    k->ipv6 = st->ipv6;
+    k->vlan = st->vlan;
+    k->remote_port = st->remote_port;
+    k->local_port = st->local_port;
+    if (st->ipv6) {
+        memcpy(k->remote_ip, st->dst_ip6, 16);
+        memcpy(k->local_ip, st->src_ip6, 16);
+    } else {
+        memcpy(k->remote_ip, &st->dst_ip, 4);
+        memcpy(k->local_ip, &st->src_ip, 4);
+    }
+}
+
+/* The key a received segment would have: its source is the remote end */
+void chimney_conn_key_rx(ChimneyConnKey *k, const ChimneyTcpTuple *t)
+{
+    memset(k, 0, sizeof(*k));
+    k->ipv6 = t->ipv6;
+    k->vlan = t->vlan;
+    k->remote_port = t->src_port;
+    k->local_port = t->dst_port;
+    if (t->ipv6) {
+        memcpy(k->remote_ip, t->src_ip6, 16);
+        memcpy(k->local_ip, t->dst_ip6, 16);
+    } else {
+        memcpy(k->remote_ip, &t->src_ip, 4);
+        memcpy(k->local_ip, &t->dst_ip, 4);
+    }
+}
+
+static guint chimney_conn_key_hash(gconstpointer p)
+{
+    const uint8_t *b = p;
+    uint32_t h = 2166136261u;           /* FNV-1a */
+
+    QEMU_BUILD_BUG_ON(sizeof(ChimneyConnKey) != 40);
+
+    for (size_t i = 0; i < sizeof(ChimneyConnKey); i++) {
+        h = (h ^ b[i]) * 16777619u;
+    }
+    return h;
+}
+
+static gboolean chimney_conn_key_equal(gconstpointer a, gconstpointer b)
+{
+    return !memcmp(a, b, sizeof(ChimneyConnKey));
 }
 
 uint32_t chimney_conn_id(const ChimneyConn *conn)
@@ -346,7 +391,8 @@ void chimney_conn_table_init(ChimneyState *s)
     o->neighbors = g_new0(ChimneyNeighbor, s->max_neighbors);
     o->paths = g_new0(ChimneyPath, s->max_paths);
     o->conns = g_new0(ChimneyConn *, s->max_conns);
-    o->by_key = g_hash_table_new(g_int64_hash, g_int64_equal);
+    o->by_key = g_hash_table_new(chimney_conn_key_hash,
+                                 chimney_conn_key_equal);
     o->tcp = g_new0(ChimneyTcpStack, 1);
     for (int i = 0; i < CHIMNEY_MAX_CQS; i++) {
         QTAILQ_INIT(&o->flush_list[i]);

@@ -28,11 +28,30 @@ typedef struct ChimneyPath {
     bool valid;
     bool invalidated;
     uint32_t neighbor;
-    uint32_t src_ip;            /* network order */
+    uint32_t src_ip;            /* IPv4, network order */
     uint32_t dst_ip;
     uint32_t mtu;
     uint32_t refs;              /* connections that use it */
+    bool ipv6;                  /* the addresses are src_ip6, dst_ip6 */
+    uint8_t src_ip6[16];        /* network order */
+    uint8_t dst_ip6[16];
+    bool mtu_event;             /* a PATH_MTU event waits for admin CQ room */
 } ChimneyPath;
+
+/*
+ * The receive classifier's key: family, VLAN id and the full 4-tuple, so
+ * a segment matches a connection only on its own VLAN.  No padding: the
+ * hash reads its bytes.
+ */
+typedef struct ChimneyConnKey {
+    uint8_t remote_ip[16];      /* network order; IPv4 in the first 4 */
+    uint8_t local_ip[16];
+    uint16_t remote_port;
+    uint16_t local_port;
+    uint16_t vlan;
+    uint8_t ipv6;
+    uint8_t zero;
+} ChimneyConnKey;
 
 #define CHIMNEY_FAULT_IRQ_DELAY 1
 #define CHIMNEY_FAULT_IRQ_DROP  2
@@ -77,7 +96,7 @@ typedef struct ChimneyConn {
     uint8_t gen;
     uint32_t path;
     uint32_t cq;
-    uint64_t key;               /* remote IP and both ports */
+    ChimneyConnKey key;         /* in the classifier's table */
     ChimneyRing sq;             /* head: next entry to fetch */
     uint64_t db_record;
     bool poisoned;              /* the SQ is not fetched any more */
@@ -119,6 +138,7 @@ typedef struct ChimneyConn {
     int32_t mig_nsq, mig_nrq, mig_npend;
     uint32_t mig_rbuf_len;      /* 0: no receive buffer allocated yet */
     bool mig_keyed;             /* in the classifier (not terminated) */
+    uint64_t mig_key4;          /* the pre-1.3 key of an IPv4 connection */
 } ChimneyConn;
 
 /*
@@ -174,14 +194,15 @@ typedef struct ChimneyOffloadState {
     /* QUERY_STATS: counters of the connections terminated since reset */
     uint64_t closed_segs_in, closed_segs_out, closed_bytes_in,
              closed_bytes_out, closed_retransmits;
+    bool mtu_event_waiting;     /* a PATH_MTU event may wait for room */
     ChimneyMigStage mig;
 } ChimneyOffloadState;
 
 void chimney_conn_table_init(ChimneyState *s);
 void chimney_conn_table_reset(ChimneyState *s);
 void chimney_conn_table_exit(ChimneyState *s);
-uint64_t chimney_conn_key(uint32_t remote_ip, uint16_t remote_port,
-                          uint16_t local_port);
+void chimney_conn_key(ChimneyConnKey *k, const ChimneyTcpState *st);
+void chimney_conn_key_rx(ChimneyConnKey *k, const ChimneyTcpTuple *t);
 uint32_t chimney_conn_id(const ChimneyConn *conn);
 ChimneyConn *chimney_conn_lookup(ChimneyState *s, uint32_t id,
                                  uint8_t *status);

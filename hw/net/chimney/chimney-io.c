@@ -18,6 +18,7 @@
 #include "qemu/main-loop.h"
 #include "hw/net/chimney/chimney.h"
 #include "hw/net/chimney/chimney-io.h"
+#include "hw/net/chimney/chimney-pmtu.h"
 #include "trace.h"
 
 /* --- the engine's view of the device --- */
@@ -657,6 +658,7 @@ void chimney_io_work(ChimneyState *s)
     ChimneyOffloadState *o = &s->offload;
     ChimneyConn *conn;
 
+    chimney_pmtu_post_events(s);
     chimney_io_rx_work(s);
     while ((conn = QTAILQ_FIRST(&o->timer_list))) {
         QTAILQ_REMOVE(&o->timer_list, conn, timer_link);
@@ -692,10 +694,12 @@ void chimney_io_work(ChimneyState *s)
 }
 
 /*
- * The receive classifier.  A frame of an offloaded 4-tuple is queued for
- * its connection: returns 1 when taken, 0 when the queue is full (the net
- * layer keeps the frame until chimney_io_work drains it), -1 when it is
- * not ours.
+ * The receive classifier.  A frame of an offloaded connection (family,
+ * VLAN id and 4-tuple all match) is queued for it: returns 1 when taken,
+ * 0 when the queue is full (the net layer keeps the frame until
+ * chimney_io_work drains it), -1 when it is not ours.  An ICMPv6 Packet
+ * Too Big about an offloaded path lowers its MTU and still goes to the
+ * host.
  */
 int chimney_io_classify(ChimneyState *s, const uint8_t *buf, size_t size)
 {
@@ -705,15 +709,18 @@ int chimney_io_classify(ChimneyState *s, const uint8_t *buf, size_t size)
     ChimneyConn *conn;
     ChimneyRxSeg *slot;
     const uint8_t *payload;
-    uint64_t key;
+    ChimneyConnKey key;
 
-    if (!chimney_conn_any(s) || size > CHIMNEY_L2_MAX_FRAME ||
-        !chimney_tcp_parse(buf, size, &t, &seg, &payload)) {
+    if (!chimney_conn_any(s) || size > CHIMNEY_L2_MAX_FRAME) {
         return -1;
     }
-    key = chimney_conn_key(t.src_ip, t.src_port, t.dst_port);
+    if (!chimney_tcp_parse(buf, size, &t, &seg, &payload)) {
+        chimney_pmtu_input(s, buf, size);
+        return -1;
+    }
+    chimney_conn_key_rx(&key, &t);
     conn = g_hash_table_lookup(o->by_key, &key);
-    if (!conn || conn->tcp.st.src_ip != t.dst_ip) {
+    if (!conn) {
         return -1;
     }
     if (o->rx_count == CHIMNEY_CONN_RX_SLOTS) {

@@ -14,11 +14,11 @@
  * arrays they point to are written from where they are), written in three
  * passes: every connection's scalars and sizes, then its arrays and TCP
  * state, then its receive buffer, with the sizes checked in between; a
- * load fills
- * that array, and the front's post_load calls chimney_migrate_install,
- * which checks every field against the device's limits before anything
- * becomes the tables.  A stream is untrusted input: a bad one fails the
- * load with a message naming the field, never an out-of-range index.
+ * load fills that array, and the front's post_load calls
+ * chimney_migrate_install (chimney-migrate-check.c), which checks every
+ * field against the device's limits before anything becomes the tables.
+ * A stream is untrusted input: a bad one fails the load with a message
+ * naming the field, never an out-of-range index.
  *
  * Not carried: the segments received for offloaded connections and not
  * yet processed, and host frames waiting for an L2 RX buffer.  The
@@ -36,9 +36,8 @@
 #include "qapi/error.h"
 #include "migration/vmstate.h"
 #include "hw/net/chimney/chimney.h"
+#include "hw/net/chimney/chimney-migrate.h"
 
-#define CHIMNEY_MIG_PEND_EXTRA  8   /* as chimney-offload.c allocates */
-#define CHIMNEY_MIG_IP_ID_BASE  0x8000
 
 /* --- the stream's layout --- */
 
@@ -56,10 +55,44 @@ static const VMStateDescription vmstate_chimney_neighbor = {
     },
 };
 
+/* IPv6 paths and pending PATH_MTU events (1.3): only sent when present */
+static bool chimney_mig_path_v6_needed(void *opaque)
+{
+    const ChimneyPath *p = opaque;
+
+    return p->ipv6 || p->mtu_event;
+}
+
+static const VMStateDescription vmstate_chimney_path_v6 = {
+    .name = "chimney-nic/path/ipv6",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = chimney_mig_path_v6_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_BOOL(ipv6, ChimneyPath),
+        VMSTATE_UINT8_ARRAY(src_ip6, ChimneyPath, 16),
+        VMSTATE_UINT8_ARRAY(dst_ip6, ChimneyPath, 16),
+        VMSTATE_BOOL(mtu_event, ChimneyPath),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* The load array is not zeroed: what the stream may omit starts clean */
+static int chimney_mig_path_pre_load(void *opaque)
+{
+    memset(opaque, 0, sizeof(ChimneyPath));
+    return 0;
+}
+
 static const VMStateDescription vmstate_chimney_path = {
     .name = "chimney-nic/path",
     .version_id = 1,
     .minimum_version_id = 1,
+    .pre_load = chimney_mig_path_pre_load,
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_chimney_path_v6,
+        NULL
+    },
     .fields = (const VMStateField[]) {
         VMSTATE_BOOL(valid, ChimneyPath),
         VMSTATE_BOOL(invalidated, ChimneyPath),
@@ -142,10 +175,37 @@ static const VMStateDescription vmstate_chimney_pending = {
     },
 };
 
+/* A connection's IPv6 and 802.1p state (1.3): only sent when present */
+static bool chimney_mig_tcp_v6_needed(void *opaque)
+{
+    const ChimneyTcpState *st = opaque;
+
+    return st->ipv6 || st->flow_label || st->user_priority;
+}
+
+static const VMStateDescription vmstate_chimney_tcp_state_v6 = {
+    .name = "chimney-nic/tcp-state/ipv6-8021q",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = chimney_mig_tcp_v6_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_BOOL(ipv6, ChimneyTcpState),
+        VMSTATE_UINT8_ARRAY(src_ip6, ChimneyTcpState, 16),
+        VMSTATE_UINT8_ARRAY(dst_ip6, ChimneyTcpState, 16),
+        VMSTATE_UINT32(flow_label, ChimneyTcpState),
+        VMSTATE_UINT8(user_priority, ChimneyTcpState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 static const VMStateDescription vmstate_chimney_tcp_state = {
     .name = "chimney-nic/tcp-state",
     .version_id = 1,
     .minimum_version_id = 1,
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_chimney_tcp_state_v6,
+        NULL
+    },
     .fields = (const VMStateField[]) {
         VMSTATE_UINT8_ARRAY(src_mac, ChimneyTcpState, 6),
         VMSTATE_UINT8_ARRAY(dst_mac, ChimneyTcpState, 6),
@@ -327,7 +387,7 @@ static bool chimney_mig_rbuf_ok(ChimneyConn *c)
 }
 
 /* Bytes of the receive buffer in use: held, then out-of-order data */
-static uint32_t chimney_mig_rbuf_used(const ChimneyTcpConn *t)
+uint32_t chimney_migrate_rbuf_used(const ChimneyTcpConn *t)
 {
     uint32_t used = t->held;
 
@@ -355,7 +415,7 @@ static const VMStateDescription vmstate_chimney_conn = {
         VMSTATE_UINT8(gen, ChimneyConn),
         VMSTATE_UINT32(path, ChimneyConn),
         VMSTATE_UINT32(cq, ChimneyConn),
-        VMSTATE_UINT64(key, ChimneyConn),
+        VMSTATE_UINT64(mig_key4, ChimneyConn),
         VMSTATE_BOOL(mig_keyed, ChimneyConn),
         VMSTATE_STRUCT(sq, ChimneyConn, 1, vmstate_chimney_ring,
                        ChimneyRing),
@@ -478,7 +538,7 @@ static bool chimney_mig_needed(void *opaque)
     return s->offload.num_objects > 0;
 }
 
-static void chimney_mig_stage_clear(ChimneyMigStage *m)
+void chimney_migrate_stage_clear(ChimneyMigStage *m)
 {
     g_free(m->conns);
     g_free(m->neighbors);
@@ -494,7 +554,7 @@ static int chimney_mig_pre_save(void *opaque)
     ChimneyMigStage *m = &o->mig;
     ChimneyFault *f = &s->fault;
 
-    chimney_mig_stage_clear(m);
+    chimney_migrate_stage_clear(m);
     m->nneighbors = s->max_neighbors;
     m->npaths = s->max_paths;
     m->neighbors = g_memdup2(o->neighbors,
@@ -519,7 +579,7 @@ static int chimney_mig_pre_save(void *opaque)
         mc->pend_head = 0;
         mc->mig_npend = c->pend_count;
         /* the receive buffer's bytes in use, unrolled from its head */
-        mc->mig_rbuf_len = c->tcp.rbuf ? MIN(chimney_mig_rbuf_used(&c->tcp),
+        mc->mig_rbuf_len = c->tcp.rbuf ? MIN(chimney_migrate_rbuf_used(&c->tcp),
                                              c->tcp.rbuf_cap) : 0;
         mc->tcp.rbuf = NULL;
         if (mc->mig_rbuf_len) {
@@ -532,6 +592,15 @@ static int chimney_mig_pre_save(void *opaque)
             mc->tcp.rbuf_head = 0;
         }
         mc->mig_keyed = g_hash_table_lookup(o->by_key, &c->key) == c;
+        /*
+         * Where the stream had the IPv4 key before 1.3 (the load derives
+         * the key from the state): an IPv4 connection's stream stays
+         * loadable by the previous version.
+         */
+        mc->mig_key4 = c->tcp.st.ipv6 ? 0 :
+                       (uint64_t)c->tcp.st.dst_ip << 32 |
+                       (uint32_t)c->tcp.st.remote_port << 16 |
+                       c->tcp.st.local_port;
     }
     m->ip_id = o->tcp->ip_id;
     if (f->text && f->text[0]) {
@@ -555,7 +624,7 @@ static int chimney_mig_post_save(void *opaque)
         g_free(s->offload.mig.conns[i].pend);
         g_free(s->offload.mig.conns[i].tcp.rbuf);
     }
-    chimney_mig_stage_clear(&s->offload.mig);
+    chimney_migrate_stage_clear(&s->offload.mig);
     return 0;
 }
 
@@ -629,356 +698,3 @@ const VMStateDescription vmstate_chimney_offload = {
         VMSTATE_END_OF_LIST()
     },
 };
-
-/* --- validation and install, from the front's post_load --- */
-
-void chimney_migrate_pre_load(ChimneyState *s)
-{
-    /* whatever a failed load left behind is not ours to trust */
-    memset(&s->offload.mig, 0, sizeof(s->offload.mig));
-}
-
-static bool chimney_mig_ring_ok(ChimneyState *s, const ChimneyConn *c,
-                                const ChimneyRing *r, uint32_t esize)
-{
-    if (!r->size) {
-        return !r->base && !r->head && !r->tail;
-    }
-    return chimney_ring_geometry_valid(r->base, r->size, esize) &&
-           r->head < r->size && r->tail < r->size && r->cq == c->cq;
-}
-
-static bool chimney_mig_slot_ok(const ChimneySlot *sl)
-{
-    return sl->nsge <= CHIMNEY_MAX_SGE && sl->cur_sge <= sl->nsge;
-}
-
-static bool chimney_mig_deadline_ok(int64_t t)
-{
-    return t >= -1;
-}
-
-static const char *chimney_mig_engine_check(ChimneyState *s,
-                                            const ChimneyConn *c)
-{
-    const ChimneyTcpConn *t = &c->tcp;
-    const ChimneyTcpStack *stk = s->offload.tcp;
-    ChimneyTcpState st = t->st;
-
-    switch (st.state) {
-    case CHIMNEY_TCPS_CLOSED:
-    case CHIMNEY_TCPS_TIME_WAIT:
-        st.state = CHIMNEY_TCPS_ESTABLISHED;    /* reachable from there */
-        break;
-    }
-    if (chimney_tcp_state_check(&st)) {
-        return chimney_tcp_state_check(&st);
-    }
-    if (t->cap != c->sq.size || t->rcap != c->rq.size) {
-        return "engine queue sizes";
-    }
-    if (t->head >= t->cap || t->count > t->cap ||
-        (t->rcap ? t->rhead >= t->rcap : t->rhead) || t->rcount > t->rcap) {
-        return "engine queue positions";
-    }
-    if (!t->mss || t->mss > st.path_mtu) {
-        return "MSS";
-    }
-    if (t->rto_ns < stk->rto_min_ns || t->rto_ns > stk->rto_max_ns ||
-        t->srtt_ns < 0 || t->srtt_ns > stk->rto_max_ns * 8 ||
-        t->rttvar_ns < 0 || t->rttvar_ns > stk->rto_max_ns * 8) {
-        return "RTT estimator";
-    }
-    if (!chimney_mig_deadline_ok(t->timer_ns) ||
-        !chimney_mig_deadline_ok(t->rexmit_ns) ||
-        !chimney_mig_deadline_ok(t->delack_ns) ||
-        !chimney_mig_deadline_ok(t->push_ns) ||
-        !chimney_mig_deadline_ok(t->ka_ns) ||
-        !chimney_mig_deadline_ok(t->fw2_ns)) {
-        return "timer deadline";
-    }
-    if (t->rbuf_head >= t->rbuf_cap || t->held > t->rbuf_cap ||
-        t->ind_outstanding > t->held || t->ooo_count > CHIMNEY_TCP_OOO_MAX) {
-        return "receive buffer positions";
-    }
-    for (uint32_t i = 0; i < t->ooo_count; i++) {
-        uint32_t start = t->ooo[i].start - st.rcv_nxt;
-        uint32_t end = t->ooo[i].end - st.rcv_nxt;
-
-        if (start >= end || end > t->rbuf_cap - t->held) {
-            return "out-of-order range";
-        }
-    }
-    if ((t->held || t->ooo_count) &&
-        chimney_mig_rbuf_used(t) > c->mig_rbuf_len) {
-        return "received bytes without a buffer";
-    }
-    if (c->mig_rbuf_len && t->rbuf_head) {
-        return "receive buffer head";
-    }
-    for (uint32_t i = 0; i < t->count; i++) {
-        const ChimneyTcpReq *r = &c->reqs[(t->head + i) % t->cap];
-
-        if (r->tag >= c->sq.size || r->type > CHIMNEY_TCP_REQ_DISCONNECT) {
-            return "send request";
-        }
-    }
-    for (uint32_t i = 0; i < t->rcount; i++) {
-        const ChimneyTcpRecv *r = &c->recvs[(t->rhead + i) % t->rcap];
-
-        if (r->tag >= c->rq.size || r->filled > r->len) {
-            return "receive request";
-        }
-    }
-    return NULL;
-}
-
-static const char *chimney_mig_conn_check(ChimneyState *s, ChimneyConn *c,
-                                          unsigned long *seen)
-{
-    ChimneyOffloadState *o = &s->offload;
-    const ChimneyTcpState *st = &c->tcp.st;
-
-    if (c->index >= s->max_conns || test_bit(c->index, seen)) {
-        return "index";
-    }
-    set_bit(c->index, seen);
-    if (c->path >= s->max_paths || !o->paths[c->path].valid) {
-        return "path";
-    }
-    if (c->cq == CHIMNEY_ADMIN_CQ_ID || c->cq >= s->num_cqs ||
-        !s->cq[c->cq].size) {
-        return "CQ";
-    }
-    if (!chimney_mig_ring_ok(s, c, &c->sq, sizeof(ChimneySqDesc)) ||
-        !c->sq.size ||
-        !chimney_mig_ring_ok(s, c, &c->rq, sizeof(ChimneySqDesc)) ||
-        !QEMU_IS_ALIGNED(c->db_record, 4)) {
-        return "queue";
-    }
-    if (c->pend_head >= c->pend_cap || c->pend_count > c->pend_cap) {
-        return "completion FIFO positions";
-    }
-    for (uint32_t i = 0; i < c->pend_count; i++) {
-        const ChimneyPending *pe = &c->pend[(c->pend_head + i) % c->pend_cap];
-
-        if (pe->type < CHIMNEY_CQE_ADMIN || pe->type > CHIMNEY_CQE_DISCONNECT ||
-            pe->queue > CHIMNEY_QUEUE_INDICATE ||
-            pe->irq > CHIMNEY_FAULT_IRQ_DROP) {
-            return "completion";
-        }
-    }
-    for (uint32_t i = 0; i < c->sq.size; i++) {
-        if (!chimney_mig_slot_ok(&c->slots[i])) {
-            return "send slot";
-        }
-    }
-    for (uint32_t i = 0; i < c->rq.size; i++) {
-        if (!chimney_mig_slot_ok(&c->rslots[i])) {
-            return "receive slot";
-        }
-    }
-    if (c->key != chimney_conn_key(st->dst_ip, st->remote_port,
-                                   st->local_port)) {
-        return "4-tuple";
-    }
-    if (c->mig_keyed) {
-        if (c->terminated || g_hash_table_lookup(o->by_key, &c->key)) {
-            return "4-tuple in use twice";
-        }
-    }
-    return chimney_mig_engine_check(s, c);
-}
-
-static void chimney_mig_free_staged(ChimneyMigStage *m, int32_t from)
-{
-    for (int32_t i = from; i < m->nconns; i++) {
-        ChimneyConn *c = &m->conns[i];
-
-        g_free(c->slots);
-        g_free(c->reqs);
-        g_free(c->rslots);
-        g_free(c->recvs);
-        g_free(c->pend);
-        g_free(c->tcp.rbuf);
-    }
-    chimney_mig_stage_clear(m);
-}
-
-/* A staged connection becomes a live one */
-static void chimney_mig_install_conn(ChimneyState *s, const ChimneyConn *mc)
-{
-    ChimneyOffloadState *o = &s->offload;
-    ChimneyConn *c = g_new0(ChimneyConn, 1);
-    bool lists[6] = {
-        mc->on_flush_list, mc->on_kick_list, mc->on_timer_list,
-        mc->on_wait_list, mc->on_ind_list, mc->on_consequence_list,
-    };
-
-    *c = *mc;
-    c->dev = s;
-    c->pend = g_new0(ChimneyPending, c->pend_cap);
-    if (c->pend_count) {        /* an empty FIFO arrives as NULL */
-        memcpy(c->pend, mc->pend, sizeof(*c->pend) * c->pend_count);
-    }
-    g_free(mc->pend);
-    c->flushing = false;
-    c->on_flush_list = c->on_kick_list = c->on_timer_list = false;
-    c->on_wait_list = c->on_ind_list = c->on_consequence_list = false;
-    c->tcp.stack = o->tcp;
-    c->tcp.owner = c;
-    c->tcp.reqs = c->reqs;
-    c->tcp.recvs = c->recvs;
-    c->tcp.rbuf = NULL;
-    if (c->mig_rbuf_len) {
-        c->tcp.rbuf = g_malloc0(c->tcp.rbuf_cap);
-        memcpy(c->tcp.rbuf, mc->tcp.rbuf, c->mig_rbuf_len);
-        g_free(mc->tcp.rbuf);
-    }
-    chimney_conn_insert(s, c);
-    if (!c->mig_keyed) {
-        g_hash_table_remove(o->by_key, &c->key);
-    }
-    if (lists[0] || (c->pend_count && !lists[3])) {
-        c->on_flush_list = true;
-        QTAILQ_INSERT_TAIL(&o->flush_list[c->cq], c, flush_link);
-    }
-    if (lists[1]) {
-        c->on_kick_list = true;
-        QTAILQ_INSERT_TAIL(&o->kick_list, c, kick_link);
-    }
-    if (lists[2]) {
-        c->on_timer_list = true;
-        QTAILQ_INSERT_TAIL(&o->timer_list, c, timer_link);
-    }
-    if (lists[3]) {
-        c->on_wait_list = true;
-        QTAILQ_INSERT_TAIL(&o->wait_list, c, wait_link);
-    }
-    if (lists[4]) {
-        c->on_ind_list = true;
-        QTAILQ_INSERT_TAIL(&o->ind_list, c, ind_link);
-    }
-    if (lists[5]) {
-        c->on_consequence_list = true;
-        QTAILQ_INSERT_TAIL(&o->consequence_list, c, consequence_link);
-    }
-    if (c->tcp.timer_ns >= 0) {
-        timer_mod(c->timer, c->tcp.timer_ns);
-    }
-}
-
-/*
- * Called by the front's post_load once the registers and CQs passed their
- * checks.  Returns 0, or -EINVAL with the reason reported.
- */
-int chimney_migrate_install(ChimneyState *s)
-{
-    ChimneyOffloadState *o = &s->offload;
-    ChimneyMigStage *m = &o->mig;
-    g_autofree unsigned long *seen = NULL;
-    g_autofree uint32_t *nrefs = NULL, *prefs = NULL;
-    uint64_t entries = 0;
-    const char *why = NULL;
-    int32_t i;
-
-    if (!m->neighbors) {
-        return 0;   /* no subsection: nothing offloaded */
-    }
-    chimney_conn_table_reset(s);
-    nrefs = g_new0(uint32_t, s->max_neighbors);
-    prefs = g_new0(uint32_t, s->max_paths);
-    for (i = 0; i < m->npaths && !why; i++) {
-        ChimneyPath *p = &m->paths[i];
-
-        if (!p->valid) {
-            continue;
-        } else if (p->neighbor >= s->max_neighbors ||
-                   !m->neighbors[p->neighbor].valid ||
-                   p->mtu < 68 || p->mtu > 9000) {
-            why = "path";
-        } else {
-            nrefs[p->neighbor]++;
-        }
-    }
-    for (i = 0; i < m->nneighbors && !why; i++) {
-        if (m->neighbors[i].valid && m->neighbors[i].vlan > 4094) {
-            why = "neighbor";
-        }
-    }
-    if (why) {
-        error_report("chimney-nic: the stream's %s table is invalid (%s)",
-                     "object", why);
-        chimney_mig_free_staged(m, 0);
-        return -EINVAL;
-    }
-    /* The stream's rules replace the destination's */
-    {
-        Error *err = NULL;
-
-        if ((m->fault_text_len &&
-             (m->fault_text[m->fault_text_len - 1] ||
-              strlen(m->fault_text) + 1 != m->fault_text_len)) ||
-            !chimney_fault_set_rules(&s->fault, m->fault_text_len ?
-                                     m->fault_text : "", &err)) {
-            error_report("chimney-nic: the stream's fault rules: %s",
-                         err ? error_get_pretty(err) : "not a string");
-            error_free(err);
-            chimney_mig_free_staged(m, 0);
-            return -EINVAL;
-        }
-    }
-    if (s->fault.coalesce_waiting > s->max_sq_entries * 2u ||
-        s->fault.coalesce_deadline < -1) {
-        error_report("chimney-nic: the stream's fault state is invalid");
-        chimney_mig_free_staged(m, 0);
-        return -EINVAL;
-    }
-    for (int k = 0; k < CHIMNEY_MAX_CQS; k++) {
-        if (s->fault.irq_due[k] < -1) {
-            error_report("chimney-nic: late interrupt of CQ %d invalid", k);
-            chimney_mig_free_staged(m, 0);
-            return -EINVAL;
-        }
-    }
-    memcpy(o->neighbors, m->neighbors,
-           sizeof(*o->neighbors) * s->max_neighbors);
-    memcpy(o->paths, m->paths, sizeof(*o->paths) * s->max_paths);
-    for (i = 0; i < m->nneighbors; i++) {
-        o->neighbors[i].refs = nrefs[i];
-        o->num_objects += o->neighbors[i].valid;
-    }
-    for (i = 0; i < m->npaths; i++) {
-        o->paths[i].refs = 0;       /* chimney_conn_insert counts them */
-        o->num_objects += o->paths[i].valid;
-    }
-    o->tcp->ip_id = MAX(m->ip_id, CHIMNEY_MIG_IP_ID_BASE);
-    s->fault.rng = m->fault_rng;
-    s->fault.seq = m->fault_seq;
-    for (int k = 0; k < s->fault.nrules; k++) {
-        s->fault.rules[k].matched = m->rule_matched[k];
-        s->fault.rules[k].fired = m->rule_fired[k];
-    }
-
-    seen = bitmap_new(s->max_conns);
-    for (i = 0; i < m->nconns; i++) {
-        ChimneyConn *mc = &m->conns[i];
-
-        entries += mc->sq.size + mc->rq.size;
-        why = entries > s->max_sq_entries ? "max-sq-entries exceeded" :
-              chimney_mig_conn_check(s, mc, seen);
-        if (why) {
-            error_report("chimney-nic: the stream's connection %" PRIu32
-                         " is invalid: %s", mc->index, why);
-            chimney_mig_free_staged(m, i);
-            chimney_conn_table_reset(s);
-            return -EINVAL;
-        }
-        chimney_mig_install_conn(s, mc);
-    }
-    g_free(m->conns);
-    m->conns = NULL;
-    m->nconns = 0;
-    chimney_mig_stage_clear(m);
-    return 0;
-}

@@ -16,6 +16,7 @@
 #include "hw/net/chimney/chimney.h"
 #include "hw/net/chimney/chimney-io.h"
 #include "hw/net/chimney/chimney-offload.h"
+#include "hw/net/chimney/chimney-pmtu.h"
 #include "trace.h"
 
 /* Extra room in a connection's completion FIFO beyond one per SQ entry */
@@ -34,6 +35,7 @@ void chimney_offload_reset(ChimneyState *s)
     s->offload.closed_bytes_in = 0;
     s->offload.closed_bytes_out = 0;
     s->offload.closed_retransmits = 0;
+    s->offload.mtu_event_waiting = false;
     chimney_conn_table_reset(s);
     chimney_io_stack_init(s);
 }
@@ -88,11 +90,66 @@ static uint8_t chimney_offload_neighbor(ChimneyState *s, uint32_t id,
     return CHIMNEY_ST_SUCCESS;
 }
 
-static uint8_t chimney_offload_path(ChimneyState *s, uint32_t id,
-                                    uint64_t addr)
+/* A path's neighbor and MTU, for either family */
+static bool chimney_offload_path_ok(ChimneyState *s, uint32_t id, uint32_t nb,
+                                    uint32_t mtu, bool ipv6)
 {
-    ChimneyPathState st;
-    uint32_t nb, mtu;
+    uint32_t min = ipv6 ? CHIMNEY_IPV6_MIN_MTU : 68;
+
+    if (nb >= s->max_neighbors || !s->offload.neighbors[nb].valid ||
+        mtu < min || mtu > 9000) {
+        CHIMNEY_GUEST_ERR(chimney_err_path, "path %" PRIu32 ": neighbor %"
+                          PRIu32 " MTU %" PRIu32 " refused", id, nb, mtu);
+        return false;
+    }
+    return true;
+}
+
+/* Neither end of an offloaded IPv6 path is unspecified or multicast */
+static bool chimney_offload_ip6_unicast(const uint8_t *a)
+{
+    static const uint8_t zero[16];
+
+    return a[0] != 0xff && memcmp(a, zero, 16);
+}
+
+/*
+ * The block of a path of family @ipv6 at @addr: its neighbor, MTU and
+ * addresses in @out (valid and refs untouched).  Returns false when it
+ * could not be read.
+ */
+static bool chimney_offload_read_path(ChimneyState *s, uint64_t addr,
+                                      bool ipv6, ChimneyPath *out)
+{
+    if (ipv6) {
+        ChimneyPath6State st;
+
+        if (!chimney_dma_read(s, addr, &st, sizeof(st))) {
+            return false;
+        }
+        out->neighbor = le32_to_cpu(st.neighbor);
+        out->mtu = le32_to_cpu(st.path_mtu);
+        memcpy(out->src_ip6, st.src_ip, 16);
+        memcpy(out->dst_ip6, st.dst_ip, 16);
+    } else {
+        ChimneyPathState st;
+
+        if (!chimney_dma_read(s, addr, &st, sizeof(st))) {
+            return false;
+        }
+        out->neighbor = le32_to_cpu(st.neighbor);
+        out->mtu = le32_to_cpu(st.path_mtu);
+        memcpy(&out->src_ip, st.src_ip, 4);
+        memcpy(&out->dst_ip, st.dst_ip, 4);
+    }
+    out->ipv6 = ipv6;
+    return true;
+}
+
+static uint8_t chimney_offload_path(ChimneyState *s, uint32_t id,
+                                    uint64_t addr, uint32_t family)
+{
+    ChimneyPath path = { .valid = true };
 
     if (id >= s->max_paths) {
         return CHIMNEY_ST_INVALID_ID;
@@ -100,21 +157,27 @@ static uint8_t chimney_offload_path(ChimneyState *s, uint32_t id,
     if (s->offload.paths[id].valid) {
         return CHIMNEY_ST_INVALID_STATE;
     }
-    if (!chimney_dma_read(s, addr, &st, sizeof(st))) {
-        return CHIMNEY_ST_DMA_ERROR;
-    }
-    nb = le32_to_cpu(st.neighbor);
-    mtu = le32_to_cpu(st.path_mtu);
-    if (nb >= s->max_neighbors || !s->offload.neighbors[nb].valid ||
-        mtu < 68 || mtu > 9000) {
-        CHIMNEY_GUEST_ERR(chimney_err_path, "path %" PRIu32 ": neighbor %"
-                          PRIu32 " MTU %" PRIu32 " refused", id, nb, mtu);
+    if (family && family != CHIMNEY_PATH_IPV4 &&
+        family != CHIMNEY_PATH_IPV6) {
+        CHIMNEY_GUEST_ERR(chimney_err_path_family, "path %" PRIu32
+                          ": address family %" PRIu32, id, family);
         return CHIMNEY_ST_INVALID_PARAM;
     }
-    s->offload.paths[id] = (ChimneyPath) { .valid = true, .neighbor = nb, .mtu = mtu };
-    memcpy(&s->offload.paths[id].src_ip, st.src_ip, 4);
-    memcpy(&s->offload.paths[id].dst_ip, st.dst_ip, 4);
-    s->offload.neighbors[nb].refs++;
+    if (!chimney_offload_read_path(s, addr, family == CHIMNEY_PATH_IPV6,
+                                   &path)) {
+        return CHIMNEY_ST_DMA_ERROR;
+    }
+    if (path.ipv6 && (!chimney_offload_ip6_unicast(path.src_ip6) ||
+                      !chimney_offload_ip6_unicast(path.dst_ip6))) {
+        CHIMNEY_GUEST_ERR(chimney_err_path_addr, "path %" PRIu32 ": an IPv6 "
+                          "address is unspecified or multicast", id);
+        return CHIMNEY_ST_INVALID_PARAM;
+    }
+    if (!chimney_offload_path_ok(s, id, path.neighbor, path.mtu, path.ipv6)) {
+        return CHIMNEY_ST_INVALID_PARAM;
+    }
+    s->offload.paths[id] = path;
+    s->offload.neighbors[path.neighbor].refs++;
     s->offload.num_objects++;
     return CHIMNEY_ST_SUCCESS;
 }
@@ -175,6 +238,7 @@ static uint8_t chimney_offload_tcp_state(ChimneyState *s,
     n = &s->offload.neighbors[p->neighbor];
     *st = (ChimneyTcpState) {
         .vlan = n->vlan,
+        .ipv6 = p->ipv6,
         .src_ip = p->src_ip,
         .dst_ip = p->dst_ip,
         .path_mtu = p->mtu,
@@ -188,6 +252,8 @@ static uint8_t chimney_offload_tcp_state(ChimneyState *s,
         .wscale_enabled = cflags & CHIMNEY_TCPF_WINDOW_SCALING,
         .ttl = o->ttl ? o->ttl : 128,
         .tos = o->tos,
+        .flow_label = le32_to_cpu(o->flow_label),
+        .user_priority = o->user_priority,
         .initial_rcv_wnd = le32_to_cpu(o->initial_rcv_wnd),
         .max_rt = le32_to_cpu(o->max_rt),
         .nagle = le16_to_cpu(o->cached_flags) & CHIMNEY_TCPC_NAGLE,
@@ -222,6 +288,8 @@ static uint8_t chimney_offload_tcp_state(ChimneyState *s,
     };
     memcpy(st->src_mac, n->src_mac, 6);
     memcpy(st->dst_mac, n->dst_mac, 6);
+    memcpy(st->src_ip6, p->src_ip6, 16);
+    memcpy(st->dst_ip6, p->dst_ip6, 16);
     why = chimney_tcp_state_check(st);
     if (why) {
         CHIMNEY_GUEST_ERR(chimney_err_tcp_state, "OFFLOAD_TCP: %s", why);
@@ -322,7 +390,7 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     conn->gen = CHIMNEY_CONN_GEN(id);
     conn->path = le32_to_cpu(o.path);
     conn->cq = cq;
-    conn->key = chimney_conn_key(st.dst_ip, st.remote_port, st.local_port);
+    chimney_conn_key(&conn->key, &st);
     conn->sq = (ChimneyRing) { .base = sq_base, .size = sq_size, .cq = cq };
     conn->db_record = dbr;
     conn->slots = g_new0(ChimneySlot, sq_size);
@@ -404,26 +472,57 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
 static uint8_t chimney_offload_relink(ChimneyState *s, uint32_t id,
                                       uint32_t nb)
 {
-    ChimneyPath *p = &s->offload.paths[id];
+    ChimneyOffloadState *o = &s->offload;
+    ChimneyPath *p = &o->paths[id];
     const ChimneyNeighbor *n;
 
-    if (nb >= s->max_neighbors || !s->offload.neighbors[nb].valid ||
-        s->offload.neighbors[nb].invalidated) {
+    if (nb >= s->max_neighbors || !o->neighbors[nb].valid ||
+        o->neighbors[nb].invalidated) {
         CHIMNEY_GUEST_ERR(chimney_err_path_relink, "path %" PRIu32
                           ": relink to neighbor %" PRIu32 " refused", id, nb);
         return CHIMNEY_ST_INVALID_PARAM;
     }
-    n = &s->offload.neighbors[nb];
-    s->offload.neighbors[p->neighbor].refs--;
-    s->offload.neighbors[nb].refs++;
+    n = &o->neighbors[nb];
+    /* Another VLAN: the connections' keys change, and must stay unique */
+    for (uint32_t i = 0;
+         i < s->max_conns && n->vlan != o->neighbors[p->neighbor].vlan; i++) {
+        ChimneyConn *conn = o->conns[i];
+        ChimneyTcpState st;
+        ChimneyConnKey key;
+
+        if (!conn || conn->path != id) {
+            continue;
+        }
+        st = conn->tcp.st;
+        st.vlan = n->vlan;
+        chimney_conn_key(&key, &st);
+        if (g_hash_table_contains(o->by_key, &key)) {
+            CHIMNEY_GUEST_ERR(chimney_err_path_relink, "path %" PRIu32
+                              ": relink to neighbor %" PRIu32 " refused", id,
+                              nb);
+            return CHIMNEY_ST_INVALID_STATE;
+        }
+    }
+    o->neighbors[p->neighbor].refs--;
+    o->neighbors[nb].refs++;
     p->neighbor = nb;
     for (uint32_t i = 0; i < s->max_conns; i++) {
-        ChimneyConn *conn = s->offload.conns[i];
+        ChimneyConn *conn = o->conns[i];
+        bool keyed;
 
-        if (conn && conn->path == id) {
-            memcpy(conn->tcp.st.src_mac, n->src_mac, 6);
-            memcpy(conn->tcp.st.dst_mac, n->dst_mac, 6);
-            conn->tcp.st.vlan = n->vlan;
+        if (!conn || conn->path != id) {
+            continue;
+        }
+        memcpy(conn->tcp.st.src_mac, n->src_mac, 6);
+        memcpy(conn->tcp.st.dst_mac, n->dst_mac, 6);
+        keyed = g_hash_table_lookup(o->by_key, &conn->key) == conn;
+        if (keyed) {
+            g_hash_table_remove(o->by_key, &conn->key);
+        }
+        conn->tcp.st.vlan = n->vlan;
+        chimney_conn_key(&conn->key, &conn->tcp.st);
+        if (keyed) {
+            g_hash_table_insert(o->by_key, &conn->key, conn);
         }
     }
     return CHIMNEY_ST_SUCCESS;
@@ -459,33 +558,31 @@ static uint8_t chimney_offload_update(ChimneyState *s, uint32_t type,
         return CHIMNEY_ST_SUCCESS;
     }
     case CHIMNEY_OBJ_PATH: {
-        ChimneyPathState st;
-        uint32_t mtu;
+        ChimneyPath st = { 0 };
+        ChimneyPath *p;
+        uint8_t status;
 
         if (id >= s->max_paths || !s->offload.paths[id].valid) {
             return CHIMNEY_ST_INVALID_ID;
         }
-        if (!chimney_dma_read(s, addr, &st, sizeof(st))) {
+        p = &s->offload.paths[id];
+        /*
+         * The block of the path's own family: only the MTU and, with
+         * RELINK, the neighbor change (the relink checks the new one).
+         */
+        if (!chimney_offload_read_path(s, addr, p->ipv6, &st)) {
             return CHIMNEY_ST_DMA_ERROR;
         }
-        mtu = le32_to_cpu(st.path_mtu);
-        if (mtu < 68 || mtu > 9000) {
+        if (!chimney_offload_path_ok(s, id, p->neighbor, st.mtu, p->ipv6)) {
             return CHIMNEY_ST_INVALID_PARAM;
         }
         if (flags & CHIMNEY_UPDATE_PATH_RELINK) {
-            uint8_t status = chimney_offload_relink(s, id,
-                                                    le32_to_cpu(st.neighbor));
-
+            status = chimney_offload_relink(s, id, st.neighbor);
             if (status) {
                 return status;
             }
         }
-        s->offload.paths[id].mtu = mtu;
-        for (uint32_t i = 0; i < s->max_conns; i++) {
-            if (s->offload.conns[i] && s->offload.conns[i]->path == id) {
-                chimney_tcp_set_path_mtu(&s->offload.conns[i]->tcp, mtu);
-            }
-        }
+        chimney_pmtu_set(s, id, st.mtu);
         return CHIMNEY_ST_SUCCESS;
     }
     default:
@@ -504,8 +601,18 @@ static uint8_t chimney_offload_update_tcp(ChimneyConn *conn, uint64_t addr,
     if (status) {
         return status;
     }
+    if (le32_to_cpu(o.flow_label) > CHIMNEY_TCP_FLOW_LABEL_MAX ||
+        o.user_priority > 7) {
+        CHIMNEY_GUEST_ERR(chimney_err_tcp_cached, "UPDATE of connection %"
+                          PRIu32 ": flow label 0x%" PRIx32 " priority %u",
+                          conn->index, le32_to_cpu(o.flow_label),
+                          o.user_priority);
+        return CHIMNEY_ST_INVALID_PARAM;
+    }
     st->ttl = o.ttl ? o.ttl : 128;
     st->tos = o.tos;
+    st->flow_label = le32_to_cpu(o.flow_label);
+    st->user_priority = o.user_priority;
     st->max_rt = le32_to_cpu(o.max_rt);
     st->nagle = le16_to_cpu(o.cached_flags) & CHIMNEY_TCPC_NAGLE;
     st->ka_timeout = le32_to_cpu(o.ka_timeout);
@@ -750,7 +857,8 @@ uint8_t chimney_offload_cmd(ChimneyState *s, const ChimneyAdminCmd *cmd,
     case CHIMNEY_CMD_OFFLOAD_NEIGHBOR:
         return chimney_offload_neighbor(s, id, addr);
     case CHIMNEY_CMD_OFFLOAD_PATH:
-        return chimney_offload_path(s, id, addr);
+        return chimney_offload_path(s, id, addr,
+                                    p[CHIMNEY_PATH_PARAM_FAMILY]);
     case CHIMNEY_CMD_OFFLOAD_TCP:
         return chimney_offload_tcp(s, id, addr, le32_to_cpu(cmd->len));
     case CHIMNEY_CMD_QUERY_STATS:

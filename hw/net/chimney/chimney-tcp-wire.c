@@ -15,6 +15,68 @@
 #include "net/checksum.h"
 #include "hw/net/chimney/chimney-tcp-int.h"
 
+#define IP6_HDR_LEN     40
+
+uint32_t chimney_tcp_ip_hlen(const ChimneyTcpState *st)
+{
+    return st->ipv6 ? IP6_HDR_LEN : IP_HDR_LEN;
+}
+
+/*
+ * Ethernet, with an 802.1Q tag when the neighbor has a VLAN id or the
+ * connection a user priority (a priority-tagged frame has VLAN id 0).
+ * Returns the bytes written, ethertype included.
+ */
+static size_t chimney_tcp_write_l2(const ChimneyTcpState *st, uint8_t *f)
+{
+    size_t l2 = ETH_HLEN;
+
+    memcpy(f, st->dst_mac, 6);
+    memcpy(f + 6, st->src_mac, 6);
+    if (st->vlan || st->user_priority) {
+        stw_be_p(f + 12, ETH_P_VLAN);
+        stw_be_p(f + 14, (st->user_priority & 7) << 13 | (st->vlan & 0xfff));
+        l2 += 4;
+    }
+    stw_be_p(f + l2 - 2, st->ipv6 ? ETH_P_IPV6 : ETH_P_IP);
+    return l2;
+}
+
+/*
+ * The IP header of a segment of @tcp_len TCP bytes; returns the sum of its
+ * TCP pseudo-header.  IPv4: DF, IDs from the target's half of the space.
+ * IPv6: traffic class, flow label and hop limit from the cached state.
+ */
+static uint32_t chimney_tcp_write_ip(ChimneyTcpConn *c, uint8_t *ip,
+                                     uint32_t tcp_len)
+{
+    ChimneyTcpStack *s = c->stack;
+
+    if (c->st.ipv6) {
+        stl_be_p(ip, 6u << 28 | (uint32_t)c->st.tos << 20 |
+                     (c->st.flow_label & CHIMNEY_TCP_FLOW_LABEL_MAX));
+        stw_be_p(ip + 4, tcp_len);
+        ip[6] = IP_PROTO_TCP;
+        ip[7] = c->st.ttl;
+        memcpy(ip + 8, c->st.src_ip6, 16);
+        memcpy(ip + 24, c->st.dst_ip6, 16);
+        return net_checksum_add(32, ip + 8) + IP_PROTO_TCP + tcp_len;
+    }
+    ip[0] = 0x45;
+    ip[1] = c->st.tos;
+    stw_be_p(ip + 2, IP_HDR_LEN + tcp_len);
+    stw_be_p(ip + 4, s->ip_id);
+    s->ip_id = s->ip_id == 0xffff ? IP_ID_BASE : s->ip_id + 1;
+    stw_be_p(ip + 6, IP_DF);
+    ip[8] = c->st.ttl;
+    ip[9] = IP_PROTO_TCP;
+    stw_be_p(ip + 10, 0);
+    memcpy(ip + 12, &c->st.src_ip, 4);
+    memcpy(ip + 16, &c->st.dst_ip, 4);
+    stw_be_p(ip + 10, net_checksum_finish(net_checksum_add(IP_HDR_LEN, ip)));
+    return net_checksum_add(8, ip + 12) + IP_PROTO_TCP + tcp_len;
+}
+
 /*
  * Build and emit one segment: @len payload bytes from @seq, with the
  * given flags.  Payload is read from the requests that hold it, its
@@ -27,22 +89,14 @@ bool chimney_tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
 {
     ChimneyTcpStack *s = c->stack;
     uint8_t *f = s->frame;
-    size_t l2 = c->st.vlan ? ETH_HLEN + 4 : ETH_HLEN;
+    size_t l2 = chimney_tcp_write_l2(&c->st, f);
     uint8_t *ip = f + l2;
     uint32_t opt = c->st.ts_enabled ? TCP_TS_OPT_LEN : 0;
-    uint8_t *th = ip + IP_HDR_LEN;
+    uint32_t ip_hlen = chimney_tcp_ip_hlen(&c->st);
+    uint8_t *th = ip + ip_hlen;
     uint8_t *data = th + TCP_HDR_LEN + opt;
     uint32_t tcp_len = TCP_HDR_LEN + opt + len;
     uint32_t sum = 0, done = 0;
-
-    /* Ethernet (and 802.1Q) */
-    memcpy(f, c->st.dst_mac, 6);
-    memcpy(f + 6, c->st.src_mac, 6);
-    if (c->st.vlan) {
-        stw_be_p(f + 12, ETH_P_VLAN);
-        stw_be_p(f + 14, c->st.vlan);
-    }
-    stw_be_p(ip - 2, ETH_P_IP);
 
     /* Payload first, so a failed read emits nothing */
     for (uint32_t i = 0; i < c->count && done < len; i++) {
@@ -97,23 +151,8 @@ bool chimney_tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
         stl_be_p(th + 28, c->st.ts_recent);
     }
 
-    /* IPv4: DF, IDs from the target's half of the space */
-    ip[0] = 0x45;
-    ip[1] = c->st.tos;
-    stw_be_p(ip + 2, IP_HDR_LEN + tcp_len);
-    stw_be_p(ip + 4, s->ip_id);
-    s->ip_id = s->ip_id == 0xffff ? IP_ID_BASE : s->ip_id + 1;
-    stw_be_p(ip + 6, IP_DF);
-    ip[8] = c->st.ttl;
-    ip[9] = IP_PROTO_TCP;
-    stw_be_p(ip + 10, 0);
-    memcpy(ip + 12, &c->st.src_ip, 4);
-    memcpy(ip + 16, &c->st.dst_ip, 4);
-    stw_be_p(ip + 10, net_checksum_finish(net_checksum_add(IP_HDR_LEN, ip)));
-
-    /* Pseudo-header, TCP header, then the payload sum from above */
-    sum += net_checksum_add(8, ip + 12);
-    sum += IP_PROTO_TCP + tcp_len;
+    /* IP header and pseudo-header, TCP header, then the payload sum */
+    sum += chimney_tcp_write_ip(c, ip, tcp_len);
     sum += net_checksum_add(TCP_HDR_LEN + opt, th);
     stw_be_p(th + 16, net_checksum_finish(sum));
 
@@ -124,7 +163,7 @@ bool chimney_tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
         c->delack_ns = -1;
         chimney_tcp_timers_sync(c);
     }
-    s->ops->emit(s->opaque, c, f, l2 + IP_HDR_LEN + tcp_len);
+    s->ops->emit(s->opaque, c, f, l2 + ip_hlen + tcp_len);
     return true;
 }
 
@@ -180,43 +219,96 @@ bool chimney_tcp_parse_header(const uint8_t *th, uint32_t len,
     return true;
 }
 
+/*
+ * The IPv6 header at @ip, @avail bytes of frame behind it: the TCP bytes
+ * and the sum of their pseudo-header.  Extension headers (and anything
+ * but TCP) are left to the host.
+ */
+static bool chimney_tcp_parse_ip6(const uint8_t *ip, size_t avail,
+                                  ChimneyTcpTuple *tuple, uint32_t *tcp_len,
+                                  uint32_t *sum)
+{
+    if (avail < IP6_HDR_LEN + TCP_HDR_LEN || (ip[0] >> 4) != 6 ||
+        ip[6] != IP_PROTO_TCP) {
+        return false;
+    }
+    *tcp_len = lduw_be_p(ip + 4);
+    if (*tcp_len < TCP_HDR_LEN || *tcp_len > avail - IP6_HDR_LEN) {
+        return false;
+    }
+    *sum = net_checksum_add(32, (uint8_t *)ip + 8) + IP_PROTO_TCP + *tcp_len;
+    tuple->ipv6 = true;
+    memcpy(tuple->src_ip6, ip + 8, 16);
+    memcpy(tuple->dst_ip6, ip + 24, 16);
+    return true;
+}
+
+/* The IPv4 header at @ip: as above; options and fragments are the host's */
+static bool chimney_tcp_parse_ip4(const uint8_t *ip, size_t avail,
+                                  ChimneyTcpTuple *tuple, uint32_t *tcp_len,
+                                  uint32_t *sum)
+{
+    uint32_t ip_len;
+
+    if (avail < IP_HDR_LEN + TCP_HDR_LEN) {
+        return false;
+    }
+    ip_len = lduw_be_p(ip + 2);
+    if (ip[0] != 0x45 || ip[9] != IP_PROTO_TCP ||
+        (lduw_be_p(ip + 6) & ~IP_DF) || ip_len < IP_HDR_LEN + TCP_HDR_LEN ||
+        ip_len > avail ||
+        net_checksum_finish(net_checksum_add(IP_HDR_LEN, (uint8_t *)ip))) {
+        return false;
+    }
+    *tcp_len = ip_len - IP_HDR_LEN;
+    *sum = net_checksum_add(8, (uint8_t *)ip + 12) + IP_PROTO_TCP + *tcp_len;
+    tuple->ipv6 = false;
+    memcpy(&tuple->src_ip, ip + 12, 4);
+    memcpy(&tuple->dst_ip, ip + 16, 4);
+    return true;
+}
+
+/*
+ * An Ethernet frame, untagged or with one 802.1Q tag, carrying IPv4 or
+ * IPv6 and a TCP segment whose checksums hold.  Returns false for
+ * anything else: it goes to the host.
+ */
 bool chimney_tcp_parse(const uint8_t *frame, size_t len,
                        ChimneyTcpTuple *tuple, ChimneyTcpSegment *seg,
                        const uint8_t **payload)
 {
     size_t l2 = ETH_HLEN;
     const uint8_t *ip, *th;
-    uint32_t ip_len, doff, sum;
+    uint32_t tcp_len, doff, sum;
+    uint16_t type;
+    bool ok;
 
     if (len < ETH_HLEN + IP_HDR_LEN + TCP_HDR_LEN) {
         return false;
     }
+    memset(tuple, 0, sizeof(*tuple));
     if (lduw_be_p(frame + 12) == ETH_P_VLAN) {
+        tuple->vlan = lduw_be_p(frame + 14) & 0xfff;
         l2 += 4;
     }
-    if (lduw_be_p(frame + l2 - 2) != ETH_P_IP ||
-        len < l2 + IP_HDR_LEN + TCP_HDR_LEN) {
-        return false;
-    }
+    type = lduw_be_p(frame + l2 - 2);
     ip = frame + l2;
-    ip_len = lduw_be_p(ip + 2);
-    /* No IP options and no fragments: those take the host's path */
-    if (ip[0] != 0x45 || ip[9] != IP_PROTO_TCP ||
-        (lduw_be_p(ip + 6) & ~IP_DF) || ip_len < IP_HDR_LEN + TCP_HDR_LEN ||
-        ip_len > len - l2 ||
-        net_checksum_finish(net_checksum_add(IP_HDR_LEN, (uint8_t *)ip))) {
+    if (type == ETH_P_IP) {
+        ok = chimney_tcp_parse_ip4(ip, len - l2, tuple, &tcp_len, &sum);
+    } else if (type == ETH_P_IPV6) {
+        ok = chimney_tcp_parse_ip6(ip, len - l2, tuple, &tcp_len, &sum);
+    } else {
+        ok = false;
+    }
+    if (!ok) {
         return false;
     }
-    th = ip + IP_HDR_LEN;
-    sum = net_checksum_add(8, (uint8_t *)ip + 12) + IP_PROTO_TCP +
-          ip_len - IP_HDR_LEN;
-    sum += net_checksum_add(ip_len - IP_HDR_LEN, (uint8_t *)th);
+    th = ip + (tuple->ipv6 ? IP6_HDR_LEN : IP_HDR_LEN);
+    sum += net_checksum_add(tcp_len, (uint8_t *)th);
     if (net_checksum_finish(sum) ||
-        !chimney_tcp_parse_header(th, ip_len - IP_HDR_LEN, seg, &doff)) {
+        !chimney_tcp_parse_header(th, tcp_len, seg, &doff)) {
         return false;
     }
-    memcpy(&tuple->src_ip, ip + 12, 4);
-    memcpy(&tuple->dst_ip, ip + 16, 4);
     tuple->src_port = lduw_be_p(th);
     tuple->dst_port = lduw_be_p(th + 2);
     if (payload) {

@@ -67,8 +67,13 @@ const char *chimney_tcp_state_check(const ChimneyTcpState *st)
     if (st->remote_mss < 64) {
         return "remote MSS below 64";
     }
-    if (st->path_mtu < 68 || st->path_mtu > 9000) {
+    if (st->path_mtu < (st->ipv6 ? CHIMNEY_TCP_IPV6_MIN_MTU : 68) ||
+        st->path_mtu > 9000) {
         return "path MTU out of range";
+    }
+    if (st->flow_label > CHIMNEY_TCP_FLOW_LABEL_MAX || st->user_priority > 7 ||
+        st->vlan > 4094) {
+        return "flow label, user priority or VLAN out of range";
     }
     if (st->wscale_enabled && (st->snd_wscale > 14 || st->rcv_wscale > 14)) {
         return "window scale above 14";
@@ -114,7 +119,7 @@ void chimney_tcp_conn_init(ChimneyTcpConn *c, ChimneyTcpStack *stack,
                            ChimneyTcpReq *reqs, uint32_t cap,
                            ChimneyTcpRecv *recvs, uint32_t rcap)
 {
-    uint32_t hdr = IP_HDR_LEN + TCP_HDR_LEN +
+    uint32_t hdr = chimney_tcp_ip_hlen(st) + TCP_HDR_LEN +
                    (st->ts_enabled ? TCP_TS_OPT_LEN : 0);
 
     memset(c, 0, sizeof(*c));
@@ -958,7 +963,7 @@ void chimney_tcp_freeze(ChimneyTcpConn *c)
 /* UPDATE of the path or the cached variables */
 void chimney_tcp_set_path_mtu(ChimneyTcpConn *c, uint32_t mtu)
 {
-    uint32_t hdr = IP_HDR_LEN + TCP_HDR_LEN +
+    uint32_t hdr = chimney_tcp_ip_hlen(&c->st) + TCP_HDR_LEN +
                    (c->st.ts_enabled ? TCP_TS_OPT_LEN : 0);
 
     c->st.path_mtu = mtu;

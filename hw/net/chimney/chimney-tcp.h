@@ -168,10 +168,13 @@ typedef struct ChimneyTcpState {
     /* neighbor */
     uint8_t src_mac[6];
     uint8_t dst_mac[6];
-    uint16_t vlan;                  /* 0: untagged */
+    uint16_t vlan;                  /* 802.1Q VLAN id, 0: none */
     /* path */
-    uint32_t src_ip;                /* network order, as on the wire */
+    bool ipv6;                      /* the addresses are src/dst_ip6 */
+    uint32_t src_ip;                /* IPv4, network order, as on the wire */
     uint32_t dst_ip;
+    uint8_t src_ip6[16];            /* IPv6, network order */
+    uint8_t dst_ip6[16];
     uint32_t path_mtu;
     /* const */
     uint16_t local_port;            /* host order */
@@ -183,8 +186,10 @@ typedef struct ChimneyTcpState {
     bool sack_enabled;
     bool wscale_enabled;
     /* cached */
-    uint8_t ttl;
-    uint8_t tos;
+    uint8_t ttl;                    /* IPv6: the hop limit */
+    uint8_t tos;                    /* IPv6: the traffic class */
+    uint32_t flow_label;            /* IPv6, below 2^20 */
+    uint8_t user_priority;          /* 802.1p: tagged frames when non-zero */
     uint32_t initial_rcv_wnd;
     uint32_t max_rt;                /* retransmissions; 0: stack default */
     bool nagle;
@@ -319,9 +324,15 @@ typedef struct ChimneyTcpSegment {
 
 /* The 4-tuple of a received frame, network order as on the wire. */
 typedef struct ChimneyTcpTuple {
-    uint32_t src_ip, dst_ip;
+    bool ipv6;
+    uint16_t vlan;                  /* the 802.1Q tag's VLAN id, 0: none */
+    uint32_t src_ip, dst_ip;        /* IPv4 */
+    uint8_t src_ip6[16], dst_ip6[16];
     uint16_t src_port, dst_port;
 } ChimneyTcpTuple;
+
+#define CHIMNEY_TCP_IPV6_MIN_MTU    1280
+#define CHIMNEY_TCP_FLOW_LABEL_MAX  0xfffff
 
 void chimney_tcp_stack_init(ChimneyTcpStack *s, const ChimneyTcpOps *ops,
                             void *opaque);
@@ -359,6 +370,8 @@ bool chimney_tcp_parse(const uint8_t *frame, size_t len,
                        const uint8_t **payload);
 bool chimney_tcp_parse_header(const uint8_t *th, uint32_t len,
                               ChimneyTcpSegment *seg, uint32_t *doff);
+/* The IP header's bytes: 20 (IPv4, no options) or 40 (IPv6) */
+uint32_t chimney_tcp_ip_hlen(const ChimneyTcpState *st);
 
 static inline uint32_t chimney_tcp_queued(const ChimneyTcpConn *c)
 {

@@ -356,32 +356,58 @@ void qchimney_fault_release(QChimneyFixture *f, const char *what)
                              what);
 }
 
-/* Read the device's next TCP segment from the wire and check it. */
+/*
+ * Read the device's next TCP segment from the wire and check it: IPv4 or
+ * IPv6, tagged or not, checksums included.
+ */
 void qchimney_peer_read(QChimneyFixture *f, QChimneyPeerSeg *ps)
 {
     uint8_t fr[2048];
-    size_t len;
-    uint8_t *ip = fr + 14, *th = ip + 20;
-    size_t doff, tcp_len;
+    size_t len, l3, tcp_len, doff;
+    uint8_t *ip, *th;
     uint32_t sum;
+    uint16_t type, tci;
 
     /* QEMU announces the NIC after a migration with RARP frames */
     do {
         len = qchimney_wire_recv(f, fr, sizeof(fr));
     } while (len == 60 && lduw_be_p(fr + 12) == 0x8035);
-    qchimney_wire_expect_ip(fr, len);
-    tcp_len = lduw_be_p(ip + 2) - 20;
-    sum = qchimney_csum(ip + 12, 8, 0);
-    sum = (uint16_t)~sum + 6 + tcp_len;
+    l3 = qchimney_l3(fr, &type, &tci);
+    ip = fr + l3;
+    memset(ps, 0, offsetof(QChimneyPeerSeg, data));
+    ps->tagged = l3 == 18;
+    ps->tci = tci;
+    if (type == 0x86dd) {
+        g_assert_cmpuint(len, >=, l3 + 40 + 20);
+        g_assert_cmpuint(ip[0] >> 4, ==, 6);
+        g_assert_cmpuint(ip[6], ==, 6);
+        tcp_len = lduw_be_p(ip + 4);
+        g_assert_cmpuint(l3 + 40 + tcp_len, <=, len);
+        th = ip + 40;
+        sum = (uint16_t)~qchimney_csum(ip + 8, 32, 0) + 6 + tcp_len;
+        ps->ipv6 = true;
+        ps->tclass = ldl_be_p(ip) >> 20 & 0xff;
+        ps->flow_label = ldl_be_p(ip) & 0xfffff;
+        ps->hop_limit = ip[7];
+    } else {
+        qchimney_wire_expect_ip(fr + l3 - 14, len - l3 + 14);
+        tcp_len = lduw_be_p(ip + 2) - 20;
+        th = ip + 20;
+        sum = qchimney_csum(ip + 12, 8, 0);
+        sum = (uint16_t)~sum + 6 + tcp_len;
+        ps->ip_id = lduw_be_p(ip + 4);
+        ps->ip_off = lduw_be_p(ip + 6);
+        ps->tclass = ip[1];
+        ps->hop_limit = ip[8];
+    }
     g_assert_cmphex(qchimney_csum(th, tcp_len, sum), ==, 0);
     doff = (th[12] >> 4) * 4;
     ps->seq = ldl_be_p(th + 4);
     ps->ack = ldl_be_p(th + 8);
     ps->flags = th[13];
     ps->wnd = lduw_be_p(th + 14);
-    ps->ip_id = lduw_be_p(ip + 4);
-    ps->ip_off = lduw_be_p(ip + 6);
     ps->len = tcp_len - doff;
+    ps->frame_len = len;
     g_assert_cmpuint(ps->len, <=, sizeof(ps->data));
     memcpy(ps->data, th + doff, ps->len);
 }
@@ -391,14 +417,12 @@ void qchimney_peer_send(QChimneyFixture *f, QChimneyConn *hc, uint32_t seq,
                         uint32_t ack, uint8_t flags, uint16_t wnd,
                         const uint8_t *opt, size_t optlen)
 {
-    uint8_t fr[128];
-    QChimneyTcpAddr from = {
-        .src_mac = (const uint8_t *)QCHIMNEY_PEER_MAC, .dst_mac = hc->mac,
-        .src_ip = hc->peer_ip, .dst_ip = hc->ip,
-        .src_port = hc->peer_port, .dst_port = hc->port,
-    };
-    size_t len = qchimney_tcp_frame(fr, &from, seq, ack, flags, wnd, opt,
-                                    optlen);
+    uint8_t fr[160];
+    QChimneyTcpAddr from = qchimney_conn_addr(hc, true);
+    size_t len;
+
+    from.src_mac = (const uint8_t *)QCHIMNEY_PEER_MAC;
+    len = qchimney_tcp_frame(fr, &from, seq, ack, flags, wnd, opt, optlen);
 
     qchimney_wire_send(f, fr, len);
 }
@@ -453,6 +477,35 @@ void qchimney_conn_setup(QChimneyFixture *f, QChimneyConn *hc, uint32_t index,
 }
 
 /*
+ * The peer answers the host stack's neighbor solicitation for peer_ip6
+ * (the wire's next frame) with its advertisement.
+ */
+void qchimney_peer_ndp(QChimneyFixture *f, QChimneyConn *hc)
+{
+    uint8_t fr[2048], na[32] = { 136 };
+    size_t len, l3;
+    uint16_t type;
+    QChimneyTcpAddr from = qchimney_conn_addr(hc, true);
+
+    qchimney_ndp_solicit(&f->c, hc);
+    len = qchimney_wire_recv(f, fr, sizeof(fr));
+    l3 = qchimney_l3(fr, &type, NULL);
+    g_assert_cmphex(type, ==, 0x86dd);
+    g_assert_cmpuint(len, >=, l3 + 40 + 24);
+    g_assert_cmpuint(fr[l3 + 40], ==, 135);
+    g_assert_cmpmem(fr + l3 + 40 + 8, 16, hc->peer_ip6, 16);
+    from.src_mac = (const uint8_t *)QCHIMNEY_PEER_MAC;
+    na[4] = 0x60;                       /* solicited, override */
+    memcpy(na + 8, hc->peer_ip6, 16);
+    na[24] = 2;                         /* target link-layer address */
+    na[25] = 1;
+    memcpy(na + 26, QCHIMNEY_PEER_MAC, 6);
+    qchimney_wire_send(f, fr, qchimney_icmp6_frame(fr, &from, na,
+                                                   sizeof(na)));
+    qchimney_ndp_advert_wait(&f->c, hc);
+}
+
+/*
  * The whole road to an offloaded connection: ARP, the handshake through
  * the L2 queues with the test answering on the wire, then OFFLOAD of the
  * neighbor, the path and the connection.
@@ -461,25 +514,35 @@ void qchimney_establish(QChimneyFixture *f, QChimneyConn *hc, uint32_t iss,
                         uint32_t irs)
 {
     static const uint8_t mss[4] = { 2, 4, 0x03, 0xe8 };    /* MSS 1000 */
-    uint8_t fr[2048], reply[60] = { 0 };
+    uint8_t fr[2048], reply[64] = { 0 };
     ChimneyTcpOffload o;
     QChimneyPeerSeg ps;
 
-    qchimney_arp_request(&f->c, hc);
-    g_assert_cmpuint(qchimney_wire_recv(f, fr, sizeof(fr)), ==, 60);
-    g_assert_cmphex(lduw_be_p(fr + 12), ==, 0x0806);
-    g_assert_cmpmem(fr + 38, 4, &hc->peer_ip, 4);
-    memcpy(reply, hc->mac, 6);
-    memcpy(reply + 6, QCHIMNEY_PEER_MAC, 6);
-    stw_be_p(reply + 12, 0x0806);
-    memcpy(reply + 14, fr + 14, 6);
-    stw_be_p(reply + 20, 2);
-    memcpy(reply + 22, QCHIMNEY_PEER_MAC, 6);
-    memcpy(reply + 28, &hc->peer_ip, 4);
-    memcpy(reply + 32, hc->mac, 6);
-    memcpy(reply + 38, &hc->ip, 4);
-    qchimney_wire_send(f, reply, sizeof(reply));
-    qchimney_arp_reply_wait(&f->c, hc);
+    if (hc->ipv6) {
+        qchimney_peer_ndp(f, hc);
+    } else {
+        /* ARP on the connection's VLAN, answered on it */
+        size_t l3;
+        uint16_t type;
+
+        qchimney_arp_request(&f->c, hc);
+        g_assert_cmpuint(qchimney_wire_recv(f, fr, sizeof(fr)), ==,
+                         hc->vlan ? 64 : 60);
+        l3 = qchimney_l3(fr, &type, NULL);
+        g_assert_cmphex(type, ==, 0x0806);
+        g_assert_cmpmem(fr + l3 + 24, 4, &hc->peer_ip, 4);
+        memcpy(reply, fr, l3);
+        memcpy(reply, hc->mac, 6);
+        memcpy(reply + 6, QCHIMNEY_PEER_MAC, 6);
+        memcpy(reply + l3, fr + l3, 6);
+        stw_be_p(reply + l3 + 6, 2);
+        memcpy(reply + l3 + 8, QCHIMNEY_PEER_MAC, 6);
+        memcpy(reply + l3 + 14, &hc->peer_ip, 4);
+        memcpy(reply + l3 + 18, hc->mac, 6);
+        memcpy(reply + l3 + 24, &hc->ip, 4);
+        qchimney_wire_send(f, reply, hc->vlan ? 64 : 60);
+        qchimney_arp_reply_wait(&f->c, hc);
+    }
     g_assert_cmpmem(hc->peer_mac, 6, QCHIMNEY_PEER_MAC, 6);
 
     hc->iss = iss;
@@ -494,11 +557,7 @@ void qchimney_establish(QChimneyFixture *f, QChimneyConn *hc, uint32_t iss,
     g_assert_cmpuint(ps.ack, ==, irs + 1);
     g_assert_cmpuint(hc->peer_mss, ==, 1000);
 
-    g_assert_cmpuint(qchimney_offload_neighbor(&f->c, 0, hc->mac,
-                                               hc->peer_mac), ==,
-                     CHIMNEY_ST_SUCCESS);
-    g_assert_cmpuint(qchimney_offload_path(&f->c, 0, 0, hc->ip, hc->peer_ip,
-                                           1500), ==, CHIMNEY_ST_SUCCESS);
+    qchimney_offload_route(&f->c, hc, 0, 0, 1500);
     qchimney_tcp_block(hc, 0, hc->cq, &o);
     if (f->tweak) {
         f->tweak(f, &o);
@@ -537,14 +596,12 @@ uint8_t qchimney_rx_byte(uint32_t seq)
 void qchimney_peer_data(QChimneyFixture *f, QChimneyConn *hc, uint32_t seq,
                         uint32_t ack, uint8_t flags, uint32_t len)
 {
-    g_autofree uint8_t *fr = g_malloc(14 + 40 + len);
+    g_autofree uint8_t *fr = g_malloc(18 + 60 + len);
     g_autofree uint8_t *data = g_malloc(len + 1);
-    QChimneyTcpAddr from = {
-        .src_mac = (const uint8_t *)QCHIMNEY_PEER_MAC, .dst_mac = hc->mac,
-        .src_ip = hc->peer_ip, .dst_ip = hc->ip,
-        .src_port = hc->peer_port, .dst_port = hc->port,
-    };
+    QChimneyTcpAddr from = qchimney_conn_addr(hc, true);
     size_t n;
+
+    from.src_mac = (const uint8_t *)QCHIMNEY_PEER_MAC;
 
     for (uint32_t i = 0; i < len; i++) {
         data[i] = qchimney_rx_byte(seq + i);

@@ -93,6 +93,12 @@ typedef struct QChimneyPeerSeg {
     uint8_t flags;
     uint16_t wnd, ip_id, ip_off;
     uint32_t len;
+    /* how it came: family, 802.1Q tag, IP header fields, frame bytes */
+    bool ipv6, tagged;
+    uint16_t tci;
+    uint8_t tclass, hop_limit;
+    uint32_t flow_label;
+    size_t frame_len;
     uint8_t data[2048];
 } QChimneyPeerSeg;
 
@@ -107,6 +113,7 @@ void qchimney_peer_ack_sync(QChimneyFixture *f, QChimneyConn *hc,
                             uint32_t ack);
 
 /* Connections: addressing and queues, then ARP, handshake and OFFLOAD */
+void qchimney_peer_ndp(QChimneyFixture *f, QChimneyConn *hc);
 void qchimney_conn_setup(QChimneyFixture *f, QChimneyConn *hc, uint32_t index,
                          uint32_t cq, uint32_t sq_size);
 void qchimney_establish(QChimneyFixture *f, QChimneyConn *hc, uint32_t iss,

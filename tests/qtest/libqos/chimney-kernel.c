@@ -53,9 +53,12 @@ void qchimney_kernel_fx_start(QChimneyFixture *f, QChimneyRelay *relay,
     qchimney_set_params(&f->c, 15);
 }
 
-void qchimney_kernel_connect(QChimneyFixture *f, QChimneyConn *hc,
-                             int nconns, uint32_t rq)
+void qchimney_kernel_connect_as(QChimneyFixture *f, QChimneyConn *hc,
+                                int nconns, uint32_t rq,
+                                const QChimneyConn *tmpl)
 {
+    static const uint8_t ip6[16] = { 0xfd, 0x09, [15] = 1 };
+    static const uint8_t peer_ip6[16] = { 0xfd, 0x09, [15] = 2 };
     ChimneyTcpOffload o;
 
     for (int i = 0; i < nconns; i++) {
@@ -63,14 +66,21 @@ void qchimney_kernel_connect(QChimneyFixture *f, QChimneyConn *hc,
         hc[i].ip = cpu_to_be32(0x0a090001);        /* 10.9.0.1 */
         hc[i].peer_ip = cpu_to_be32(0x0a090002);   /* 10.9.0.2 */
         hc[i].peer_port = QCHIMNEY_KERNEL_PORT;
+        if (tmpl) {
+            hc[i].ipv6 = tmpl->ipv6;
+            memcpy(hc[i].ip6, ip6, 16);
+            memcpy(hc[i].peer_ip6, peer_ip6, 16);
+            hc[i].vlan = tmpl->vlan;
+            hc[i].prio = tmpl->prio;
+            hc[i].flow_label = tmpl->flow_label ? tmpl->flow_label + i : 0;
+        }
         if (rq) {
             hc[i].rq_size = rq;
             hc[i].rq_base = QEMU_ALIGN_UP(guest_alloc(&f->alloc,
                                                       rq * 32 + 64), 64);
         }
         if (!i) {
-            qchimney_arp_request(&f->c, &hc[0]);
-            qchimney_arp_reply_wait(&f->c, &hc[0]);
+            qchimney_resolve(&f->c, &hc[0]);
         } else {
             memcpy(hc[i].peer_mac, hc[0].peer_mac, 6);
         }
@@ -78,16 +88,17 @@ void qchimney_kernel_connect(QChimneyFixture *f, QChimneyConn *hc,
         qchimney_tcp_syn(&f->c, &hc[i]);
         qchimney_tcp_synack_wait(&f->c, &hc[i]);
         if (!i) {
-            g_assert_cmpuint(qchimney_offload_neighbor(&f->c, 0, hc[0].mac,
-                                                       hc[0].peer_mac), ==,
-                             0);
-            g_assert_cmpuint(qchimney_offload_path(&f->c, 0, 0, hc[0].ip,
-                                                   hc[0].peer_ip, 1500), ==,
-                             0);
+            qchimney_offload_route(&f->c, &hc[0], 0, 0, 1500);
         }
         qchimney_tcp_block(&hc[i], 0, 2, &o);
         g_assert_cmpuint(qchimney_offload_tcp(&f->c, &hc[i], &o, 0), ==, 0);
     }
+}
+
+void qchimney_kernel_connect(QChimneyFixture *f, QChimneyConn *hc,
+                             int nconns, uint32_t rq)
+{
+    qchimney_kernel_connect_as(f, hc, nconns, rq, NULL);
 }
 
 void qchimney_kernel_fx_quit(QChimneyFixture *f, QChimneyRelay *relay,

@@ -38,6 +38,13 @@ void qchimney_kernel_fx_start(QChimneyFixture *f, QChimneyRelay *relay,
  */
 void qchimney_kernel_connect(QChimneyFixture *f, QChimneyConn *hc,
                              int nconns, uint32_t rq);
+/*
+ * The same with @tmpl's family (fd09::1 to fd09::2), VLAN id, priority
+ * and flow label (connection i gets flow_label + i)
+ */
+void qchimney_kernel_connect_as(QChimneyFixture *f, QChimneyConn *hc,
+                                int nconns, uint32_t rq,
+                                const QChimneyConn *tmpl);
 /* Ends QEMU, the relay and the peer */
 void qchimney_kernel_fx_quit(QChimneyFixture *f, QChimneyRelay *relay,
                              QChimneyKernelPeer *peer);

@@ -25,7 +25,8 @@
 #include "../libqtest.h"
 
 /*
- * The sink: the kernel's TCP in the namespace, one thread per connection
+ * The sink: the kernel's TCP in the namespace (IPv4 and IPv6 on one
+ * socket), one thread per connection
  * that hashes what arrives (and with echo sends it back), then prints
  * "port bytes sha256" and closes.
  */
@@ -35,10 +36,11 @@ static const char kernel_sink_py[] =
     "n, rcvbuf, slow = int(sys.argv[1]), int(sys.argv[2]), "
     "float(sys.argv[3])\n"
     "echo = sys.argv[4] == '1'\n"
-    "s = socket.socket()\n"
+    "s = socket.socket(socket.AF_INET6)\n"
+    "s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)\n"
     "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
     "if rcvbuf: s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)\n"
-    "s.bind(('10.9.0.2', 5001)); s.listen(n); print('ready', flush=True)\n"
+    "s.bind(('::', 5001)); s.listen(n); print('ready', flush=True)\n"
     "def serve(c, a):\n"
     "    h, t = hashlib.sha256(), 0\n"
     "    while True:\n"
@@ -56,10 +58,70 @@ static const char kernel_sink_py[] =
     "    ts[-1].start()\n"
     "for t in ts: t.join()\n";
 
+/* An untagged frame's TCP: IPv4 or IPv6 */
+static bool relay_is_tcp(const uint8_t *f, size_t len)
+{
+    return (len > 34 && lduw_be_p(f + 12) == 0x0800 && f[23] == 6) ||
+           (len > 54 && lduw_be_p(f + 12) == 0x86dd && f[20] == 6);
+}
+
+/*
+ * The wire carries IPv4, ARP and IPv6 TCP, neighbor discovery and
+ * ICMPv6 errors; none of the kernel's other IPv6 chatter (router and
+ * multicast listener messages), which the model host stack does not
+ * expect.
+ */
+static bool relay_carries(const uint8_t *f, size_t len)
+{
+    uint16_t type = len >= 14 ? lduw_be_p(f + 12) : 0;
+
+    if (type == 0x0800 || type == 0x0806) {
+        return true;
+    }
+    if (type != 0x86dd || len < 14 + 40 + 4) {
+        return false;
+    }
+    /* no duplicate address detection either (from ::) */
+    return f[20] == 6 ||
+           (f[20] == 58 && (f[54] <= 4 || f[54] == 135 || f[54] == 136) &&
+            !buffer_is_zero(f + 22, 16));
+}
+
+/*
+ * With a VLAN id the relay is the switch's access port of that VLAN: a
+ * frame from QEMU must carry the tag (its priority is noted) and leaves
+ * untagged; a frame from the tap gets the tag.  Returns the new length,
+ * 0 to drop.
+ */
+static size_t relay_vlan(QChimneyRelay *r, uint8_t *f, size_t len, int dir)
+{
+    uint16_t vlan = qatomic_read(&r->vlan);
+
+    if (!vlan) {
+        return len;
+    }
+    if (dir == 0) {
+        if (len < 18 || lduw_be_p(f + 12) != 0x8100 ||
+            (lduw_be_p(f + 14) & 0xfff) != vlan) {
+            r->mistagged++;
+            return 0;
+        }
+        if (relay_is_tcp(f + 4, len - 4)) {
+            qatomic_or(&r->tcp_pcp_seen, 1u << (f[14] >> 5));
+        }
+        memmove(f + 12, f + 16, len - 16);
+        return len - 4;
+    }
+    memmove(f + 16, f + 12, len - 12);
+    stw_be_p(f + 12, 0x8100);
+    stw_be_p(f + 14, vlan);
+    return len + 4;
+}
+
 static bool relay_fate(QChimneyRelay *r, const uint8_t *f, size_t len,
                        bool *twice, bool *hold)
 {
-    bool tcp = len > 34 && lduw_be_p(f + 12) == 0x0800 && f[23] == 6;
+    bool tcp = relay_is_tcp(f, len);
 
     *twice = *hold = false;
     if (!qatomic_read(&r->lossy) || !tcp) {
@@ -95,7 +157,7 @@ static void relay_to_qemu(QChimneyRelay *r, const uint8_t *f, size_t len)
 static gpointer relay_thread(gpointer opaque)
 {
     QChimneyRelay *r = opaque;
-    uint8_t f[65536], held[2][65536];
+    uint8_t f[65536 + 4], held[2][65536 + 4];
     size_t held_len[2] = { 0, 0 };
 
     while (!qatomic_read(&r->stop)) {
@@ -124,18 +186,21 @@ static gpointer relay_thread(gpointer opaque)
                 g_assert_cmpint(len, <=, sizeof(f));
                 g_assert_cmpint(recv(r->sock, f, len, MSG_WAITALL), ==, len);
             } else {
-                len = read(r->tap, f, sizeof(f));
+                len = read(r->tap, f, sizeof(f) - 4);   /* room for a tag */
                 if (len <= 0) {
                     continue;
                 }
             }
-            /* The wire carries IPv4 and ARP only (no IPv6 chatter) */
-            if (len < 14 || (lduw_be_p(f + 12) != 0x0800 &&
-                             lduw_be_p(f + 12) != 0x0806)) {
+            /* decided on the untagged frame, tagged towards QEMU after */
+            if (dir == 0) {
+                len = relay_vlan(r, f, len, dir);
+            }
+            if (!relay_carries(f, len) ||
+                !relay_fate(r, f, len, &twice, &hold)) {
                 continue;
             }
-            if (!relay_fate(r, f, len, &twice, &hold)) {
-                continue;
+            if (dir == 1) {
+                len = relay_vlan(r, f, len, dir);
             }
             if (hold && !held_len[dir]) {
                 memcpy(held[dir], f, len);      /* goes after the next one */
@@ -221,6 +286,7 @@ void qchimney_kernel_peer_start(QChimneyKernelPeer *k, int conns, int rcvbuf,
     ip_cmd("ip netns add %s", k->ns);
     ip_cmd("ip link set %s netns %s", k->tap, k->ns);
     ip_cmd("ip -n %s addr add 10.9.0.2/24 dev %s", k->ns, k->tap);
+    ip_cmd("ip -n %s addr add fd09::2/64 dev %s nodad", k->ns, k->tap);
     ip_cmd("ip -n %s link set %s up", k->ns, k->tap);
     ip_cmd("ip -n %s link set lo up", k->ns);
     /*
@@ -229,6 +295,8 @@ void qchimney_kernel_peer_start(QChimneyKernelPeer *k, int conns, int rcvbuf,
      * host stack does not answer ARP once it is streaming, so pin it.
      */
     ip_cmd("ip -n %s neigh replace 10.9.0.1 lladdr " QCHIMNEY_MAC
+           " dev %s nud permanent", k->ns, k->tap);
+    ip_cmd("ip -n %s -6 neigh replace fd09::1 lladdr " QCHIMNEY_MAC
            " dev %s nud permanent", k->ns, k->tap);
     argv[3] = k->ns;
     g_assert(g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
@@ -276,6 +344,11 @@ void qchimney_relay_start(QChimneyRelay *r, int sock, int tap, double loss,
     r->dup = dup;
     r->reorder = reorder;
     r->thread = g_thread_new("relay", relay_thread, r);
+}
+
+void qchimney_relay_set_vlan(QChimneyRelay *r, uint16_t vlan)
+{
+    qatomic_set(&r->vlan, vlan);
 }
 
 void qchimney_relay_set_lossy(QChimneyRelay *r, bool lossy)

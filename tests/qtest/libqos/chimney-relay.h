@@ -19,7 +19,10 @@
 
 #ifdef CONFIG_LINUX
 
-/* The sink listens on 10.9.0.2:5001; the guest is 10.9.0.1 */
+/*
+ * The sink listens on 10.9.0.2 and fd09::2, port 5001; the guest is
+ * 10.9.0.1 and fd09::1
+ */
 #define QCHIMNEY_KERNEL_PORT 5001
 
 typedef struct QChimneyKernelPeer {
@@ -53,6 +56,10 @@ typedef struct QChimneyRelay {
     bool stop;
     GThread *thread;
     uint64_t dropped, duplicated, reordered;
+    /* an access port of this VLAN (0: none): frames from QEMU without it */
+    uint16_t vlan;
+    uint64_t mistagged;
+    uint32_t tcp_pcp_seen;      /* priorities of QEMU's tagged TCP, bits */
     /* qchimney_relay_observe()'s */
     void (*to_qemu)(void *opaque, const uint8_t *frame, size_t len);
     void *opaque;
@@ -63,6 +70,8 @@ void qchimney_relay_start(QChimneyRelay *r, int sock, int tap, double loss,
                           double dup, double reorder);
 /* Drop, duplicate and reorder from now on */
 void qchimney_relay_set_lossy(QChimneyRelay *r, bool lossy);
+/* Tag towards QEMU and untag towards the tap with VLAN @vlan */
+void qchimney_relay_set_vlan(QChimneyRelay *r, uint16_t vlan);
 /*
  * From now on @to_qemu sees every frame the relay gives QEMU, in the
  * relay's thread, before QEMU gets it (what QEMU acts on was seen).

@@ -78,6 +78,23 @@ void qchimney_server_listen(QChimneyServer *srv, int backlog)
     srv->port = ntohs(addr.sin_port);
 }
 
+/* The same on ::1, where libslirp takes IPv6 connections to its host */
+void qchimney_server_listen6(QChimneyServer *srv, int backlog)
+{
+    struct sockaddr_in6 addr = { .sin6_family = AF_INET6 };
+    socklen_t alen = sizeof(addr);
+
+    srv->listen_fd = socket(AF_INET6, SOCK_STREAM, 0);
+    g_assert_cmpint(srv->listen_fd, >=, 0);
+    addr.sin6_addr = in6addr_loopback;
+    g_assert_cmpint(bind(srv->listen_fd, (struct sockaddr *)&addr,
+                         sizeof(addr)), ==, 0);
+    g_assert_cmpint(listen(srv->listen_fd, backlog), ==, 0);
+    g_assert_cmpint(getsockname(srv->listen_fd, (struct sockaddr *)&addr,
+                                &alen), ==, 0);
+    srv->port = ntohs(addr.sin6_port);
+}
+
 void qchimney_server_start(QChimneyServer *srv, int i, bool echo)
 {
     ServerConn *p = g_new0(ServerConn, 1);
@@ -160,9 +177,13 @@ size_t qchimney_slirp_ping(QChimney *c, const QChimneyConn *hc, int seq)
     return len;
 }
 
-void qchimney_slirp_connect(QChimneyFixture *f, QChimneyServer *srv,
-                            QChimneyConn *hc, int nconns, uint32_t rq)
+void qchimney_slirp_connect_as(QChimneyFixture *f, QChimneyServer *srv,
+                               QChimneyConn *hc, int nconns, uint32_t rq,
+                               const QChimneyConn *tmpl)
 {
+    /* libslirp's IPv6 prefix fec0::/64, its host fec0::2 */
+    static const uint8_t ip6[16] = { 0xfe, 0xc0, [14] = 0x01, [15] = 0x15 };
+    static const uint8_t host6[16] = { 0xfe, 0xc0, [15] = 0x02 };
     ChimneyTcpOffload o;
 
     for (int i = 0; i < nconns; i++) {
@@ -170,14 +191,19 @@ void qchimney_slirp_connect(QChimneyFixture *f, QChimneyServer *srv,
         hc[i].ip = cpu_to_be32(0x0a00020f);         /* 10.0.2.15 */
         hc[i].peer_ip = cpu_to_be32(0x0a000202);    /* 10.0.2.2 */
         hc[i].peer_port = srv->port;
+        if (tmpl) {
+            hc[i].ipv6 = tmpl->ipv6;
+            memcpy(hc[i].ip6, ip6, 16);
+            memcpy(hc[i].peer_ip6, host6, 16);
+            hc[i].flow_label = tmpl->flow_label ? tmpl->flow_label + i : 0;
+        }
         if (rq) {
             hc[i].rq_size = rq;
             hc[i].rq_base = QEMU_ALIGN_UP(guest_alloc(&f->alloc,
                                                       rq * 32 + 64), 64);
         }
         if (!i) {
-            qchimney_arp_request(&f->c, &hc[0]);
-            qchimney_arp_reply_wait(&f->c, &hc[0]);
+            qchimney_resolve(&f->c, &hc[0]);
         } else {
             memcpy(hc[i].peer_mac, hc[0].peer_mac, 6);
         }
@@ -187,13 +213,15 @@ void qchimney_slirp_connect(QChimneyFixture *f, QChimneyServer *srv,
         g_assert_cmpint(srv->fd[i], >=, 0);
         qchimney_tcp_synack_wait(&f->c, &hc[i]);
         if (!i) {
-            g_assert_cmpuint(qchimney_offload_neighbor(&f->c, 0, hc[0].mac,
-                                                       hc[0].peer_mac), ==, 0);
-            g_assert_cmpuint(qchimney_offload_path(&f->c, 0, 0, hc[0].ip,
-                                                   hc[0].peer_ip, 1500), ==,
-                             0);
+            qchimney_offload_route(&f->c, &hc[0], 0, 0, 1500);
         }
         qchimney_tcp_block(&hc[i], 0, 2, &o);
         g_assert_cmpuint(qchimney_offload_tcp(&f->c, &hc[i], &o, 0), ==, 0);
     }
+}
+
+void qchimney_slirp_connect(QChimneyFixture *f, QChimneyServer *srv,
+                            QChimneyConn *hc, int nconns, uint32_t rq)
+{
+    qchimney_slirp_connect_as(f, srv, hc, nconns, rq, NULL);
 }

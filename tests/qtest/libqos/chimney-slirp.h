@@ -31,6 +31,7 @@ void qchimney_server_listen(QChimneyServer *srv, int backlog);
  * A thread for accepted connection @i: hash what arrives (and with @echo
  * send it back), close after the peer's FIN.
  */
+void qchimney_server_listen6(QChimneyServer *srv, int backlog);
 void qchimney_server_start(QChimneyServer *srv, int i, bool echo);
 /* Wait for connection @i's thread: its bytes and SHA-256 are there */
 void qchimney_server_join(QChimneyServer *srv, int i);
@@ -54,5 +55,13 @@ size_t qchimney_slirp_ping(QChimney *c, const QChimneyConn *hc, int seq);
  */
 void qchimney_slirp_connect(QChimneyFixture *f, QChimneyServer *srv,
                             QChimneyConn *hc, int nconns, uint32_t rq);
+/*
+ * The same with @tmpl's family (IPv6: fec0::1:15 to libslirp's host
+ * fec0::2, which it connects to ::1) and flow label (+ i for connection
+ * i); libslirp has no VLANs.
+ */
+void qchimney_slirp_connect_as(QChimneyFixture *f, QChimneyServer *srv,
+                               QChimneyConn *hc, int nconns, uint32_t rq,
+                               const QChimneyConn *tmpl);
 
 #endif /* LIBQOS_CHIMNEY_SLIRP_H */

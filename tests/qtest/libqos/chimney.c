@@ -480,36 +480,51 @@ void qchimney_l2_send_raw(QChimney *c, const uint8_t *frame, size_t len)
                      CHIMNEY_ST_SUCCESS);
 }
 
+/* ARP for peer_ip, on the connection's VLAN when it has one */
 void qchimney_arp_request(QChimney *c, QChimneyConn *hc)
 {
-    uint8_t f[60] = { 0 };
+    uint8_t f[64] = { 0 }, *a = f + (hc->vlan ? 18 : 14);
 
     memset(f, 0xff, 6);
     memcpy(f + 6, hc->mac, 6);
-    stw_be_p(f + 12, 0x0806);
-    stw_be_p(f + 14, 1);
-    stw_be_p(f + 16, 0x0800);
-    f[18] = 6;
-    f[19] = 4;
-    stw_be_p(f + 20, 1);
-    memcpy(f + 22, hc->mac, 6);
-    memcpy(f + 28, &hc->ip, 4);
-    memcpy(f + 38, &hc->peer_ip, 4);
-    qchimney_l2_send_raw(c, f, sizeof(f));
+    if (hc->vlan) {
+        stw_be_p(f + 12, 0x8100);
+        stw_be_p(f + 14, hc->vlan);
+    }
+    stw_be_p(a - 2, 0x0806);
+    stw_be_p(a, 1);
+    stw_be_p(a + 2, 0x0800);
+    a[4] = 6;
+    a[5] = 4;
+    stw_be_p(a + 6, 1);
+    memcpy(a + 8, hc->mac, 6);
+    memcpy(a + 14, &hc->ip, 4);
+    memcpy(a + 24, &hc->peer_ip, 4);
+    qchimney_l2_send_raw(c, f, hc->vlan ? 64 : 60);
 }
 
+/* The ARP reply for peer_ip; a host stack ignores other frames meanwhile */
 void qchimney_arp_reply_wait(QChimney *c, QChimneyConn *hc)
 {
-    uint8_t f[2048];
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    uint8_t f[2048], *a;
     ChimneyCqe cqe;
-    size_t len = qchimney_l2_recv(c, f, sizeof(f), &cqe);
+    size_t len;
+    uint16_t type;
 
-    g_assert_cmpuint(len, >=, 42);
-    g_assert_cmphex(lduw_be_p(f + 12), ==, 0x0806);
-    g_assert_cmphex(lduw_be_p(f + 20), ==, 2);
-    g_assert_cmpmem(f + 28, 4, &hc->peer_ip, 4);
-    memcpy(hc->peer_mac, f + 22, 6);
-    qchimney_l2_post_rx(c, 1, 2048);
+    for (;;) {
+        len = qchimney_l2_recv(c, f, sizeof(f), &cqe);
+        a = f + qchimney_l3(f, &type, NULL);
+        qchimney_l2_post_rx(c, 1, 2048);
+        if (type == 0x0806) {
+            break;
+        }
+        g_assert(g_get_monotonic_time() < deadline);
+    }
+    g_assert_cmpuint(len, >=, a - f + 28);
+    g_assert_cmphex(lduw_be_p(a + 6), ==, 2);
+    g_assert_cmpmem(a + 14, 4, &hc->peer_ip, 4);
+    memcpy(hc->peer_mac, a + 8, 6);
 }
 
 /*
@@ -524,31 +539,101 @@ size_t qchimney_tcp_frame(uint8_t *buf, const QChimneyTcpAddr *a,
                                    NULL, 0);
 }
 
-/* A TCP/IPv4 frame with @len payload bytes; @buf has room for it all. */
+/* Ethernet, with an 802.1Q tag when @a says; returns where IP starts */
+static size_t qchimney_l2_header(uint8_t *buf, const QChimneyTcpAddr *a)
+{
+    size_t l2 = a->tagged ? 18 : 14;
+
+    memcpy(buf, a->dst_mac, 6);
+    memcpy(buf + 6, a->src_mac, 6);
+    if (a->tagged) {
+        stw_be_p(buf + 12, 0x8100);
+        stw_be_p(buf + 14, a->tci);
+    }
+    stw_be_p(buf + l2 - 2, a->ipv6 ? 0x86dd : 0x0800);
+    return l2;
+}
+
+/* An IPv6 header for @plen bytes of @proto; returns its pseudo-header sum */
+static uint32_t qchimney_ip6_header(uint8_t *ip, const QChimneyTcpAddr *a,
+                                    uint8_t proto, size_t plen)
+{
+    stl_be_p(ip, 6u << 28);
+    stw_be_p(ip + 4, plen);
+    ip[6] = proto;
+    ip[7] = 64;
+    memcpy(ip + 8, a->src_ip6, 16);
+    memcpy(ip + 24, a->dst_ip6, 16);
+    return (uint16_t)~qchimney_csum(ip + 8, 32, 0) + proto + plen;
+}
+
+size_t qchimney_l3(const uint8_t *f, uint16_t *type, uint16_t *tci)
+{
+    size_t l2 = lduw_be_p(f + 12) == 0x8100 ? 18 : 14;
+
+    if (tci) {
+        *tci = l2 == 18 ? lduw_be_p(f + 14) : 0;
+    }
+    *type = lduw_be_p(f + l2 - 2);
+    return l2;
+}
+
+QChimneyTcpAddr qchimney_conn_addr(const QChimneyConn *hc, bool from_peer)
+{
+    QChimneyTcpAddr a = {
+        .src_mac = hc->mac, .dst_mac = hc->peer_mac,
+        .src_ip = hc->ip, .dst_ip = hc->peer_ip,
+        .src_port = hc->port, .dst_port = hc->peer_port,
+        .ipv6 = hc->ipv6, .src_ip6 = hc->ip6, .dst_ip6 = hc->peer_ip6,
+        .tagged = hc->vlan || hc->prio,
+        .tci = hc->prio << 13 | hc->vlan,
+    };
+
+    if (from_peer) {
+        a = (QChimneyTcpAddr) {
+            .src_mac = hc->peer_mac, .dst_mac = hc->mac,
+            .src_ip = hc->peer_ip, .dst_ip = hc->ip,
+            .src_port = hc->peer_port, .dst_port = hc->port,
+            .ipv6 = hc->ipv6, .src_ip6 = hc->peer_ip6, .dst_ip6 = hc->ip6,
+            .tagged = hc->vlan, .tci = hc->vlan,
+        };
+    }
+    return a;
+}
+
+/*
+ * A TCP frame (IPv4 or IPv6, tagged or not) with @len payload bytes;
+ * @buf has room for it all.
+ */
 size_t qchimney_tcp_data_frame(uint8_t *buf, const QChimneyTcpAddr *a,
                                uint32_t seq, uint32_t ack, uint8_t flags,
                                uint16_t wnd, const uint8_t *opt,
                                size_t optlen, const uint8_t *data,
                                size_t len)
 {
-    uint8_t *ip = buf + 14, *th = ip + 20;
+    size_t l2 = a->tagged ? 18 : 14, iphl = a->ipv6 ? 40 : 20;
+    uint8_t *ip = buf + l2, *th = ip + iphl;
     size_t tcp_len = 20 + optlen + len;
     uint32_t sum;
 
     g_assert(optlen <= 40 && !(optlen & 3));
-    memset(buf, 0, 14 + 20 + tcp_len);
-    memcpy(buf, a->dst_mac, 6);
-    memcpy(buf + 6, a->src_mac, 6);
-    stw_be_p(buf + 12, 0x0800);
-    ip[0] = 0x45;
-    stw_be_p(ip + 2, 20 + tcp_len);
-    stw_be_p(ip + 4, 0x1234);       /* host-stack IDs: the lower half */
-    stw_be_p(ip + 6, 0x4000);
-    ip[8] = 64;
-    ip[9] = 6;
-    memcpy(ip + 12, &a->src_ip, 4);
-    memcpy(ip + 16, &a->dst_ip, 4);
-    stw_be_p(ip + 10, qchimney_csum(ip, 20, 0));
+    memset(buf, 0, l2 + iphl + tcp_len);
+    qchimney_l2_header(buf, a);
+    if (a->ipv6) {
+        sum = qchimney_ip6_header(ip, a, 6, tcp_len);
+    } else {
+        ip[0] = 0x45;
+        stw_be_p(ip + 2, 20 + tcp_len);
+        stw_be_p(ip + 4, 0x1234);       /* host-stack IDs: the lower half */
+        stw_be_p(ip + 6, 0x4000);
+        ip[8] = 64;
+        ip[9] = 6;
+        memcpy(ip + 12, &a->src_ip, 4);
+        memcpy(ip + 16, &a->dst_ip, 4);
+        stw_be_p(ip + 10, qchimney_csum(ip, 20, 0));
+        sum = qchimney_csum(ip + 12, 8, 0);
+        sum = (uint16_t)~sum + 6 + tcp_len;
+    }
     stw_be_p(th, a->src_port);
     stw_be_p(th + 2, a->dst_port);
     stl_be_p(th + 4, seq);
@@ -562,10 +647,23 @@ size_t qchimney_tcp_data_frame(uint8_t *buf, const QChimneyTcpAddr *a,
     if (len) {
         memcpy(th + 20 + optlen, data, len);
     }
-    sum = qchimney_csum(ip + 12, 8, 0);
-    sum = (uint16_t)~sum + 6 + tcp_len;
     stw_be_p(th + 16, qchimney_csum(th, tcp_len, sum));
-    return 14 + 20 + tcp_len;
+    return l2 + iphl + tcp_len;
+}
+
+/* An ICMPv6 message @msg of @len bytes (its checksum is filled in) */
+size_t qchimney_icmp6_frame(uint8_t *buf, const QChimneyTcpAddr *a,
+                            const uint8_t *msg, size_t len)
+{
+    size_t l2 = qchimney_l2_header(buf, a);
+    uint8_t *ip = buf + l2, *icmp = ip + 40;
+    uint32_t sum = qchimney_ip6_header(ip, a, 58, len);
+
+    memcpy(icmp, msg, len);
+    stw_be_p(icmp + 2, 0);
+    ip[7] = 255;                        /* as neighbor discovery needs */
+    stw_be_p(icmp + 2, qchimney_csum(icmp, len, sum));
+    return l2 + 40 + len;
 }
 
 /* A segment of the host stack's own, through the L2 queue. */
@@ -573,34 +671,112 @@ static void qchimney_host_segment(QChimney *c, QChimneyConn *hc,
                                   uint32_t seq, uint32_t ack, uint8_t flags,
                                   const uint8_t *opt, size_t optlen)
 {
-    uint8_t f[128];
-    QChimneyTcpAddr a = {
-        .src_mac = hc->mac, .dst_mac = hc->peer_mac,
-        .src_ip = hc->ip, .dst_ip = hc->peer_ip,
-        .src_port = hc->port, .dst_port = hc->peer_port,
-    };
+    uint8_t f[160];
+    QChimneyTcpAddr a = qchimney_conn_addr(hc, false);
 
-    qchimney_l2_send_raw(c, f, qchimney_tcp_frame(f, &a, seq, ack, flags,
-                                                  65535, opt, optlen));
+    qchimney_l2_send_raw(c, f, qchimney_tcp_data_frame(f, &a, seq, ack, flags,
+                                                       65535, opt, optlen,
+                                                       NULL, 0));
+}
+
+/* IPv6 neighbor discovery (RFC 4861): who has peer_ip6 */
+void qchimney_ndp_solicit(QChimney *c, QChimneyConn *hc)
+{
+    static const uint8_t mcast_mac[6] = { 0x33, 0x33, 0xff };
+    uint8_t f[128], msg[32] = { 135 }, dmac[6], dip[16] = { 0xff, 0x02 };
+    QChimneyTcpAddr a = qchimney_conn_addr(hc, false);
+
+    /* the solicited-node multicast address and its MAC */
+    dip[11] = 1;
+    dip[12] = 0xff;
+    memcpy(dip + 13, hc->peer_ip6 + 13, 3);
+    memcpy(dmac, mcast_mac, 3);
+    memcpy(dmac + 3, hc->peer_ip6 + 13, 3);
+    a.dst_mac = dmac;
+    a.dst_ip6 = dip;
+    a.tagged = hc->vlan;
+    a.tci = hc->vlan;
+    memcpy(msg + 8, hc->peer_ip6, 16);
+    msg[24] = 1;                        /* source link-layer address */
+    msg[25] = 1;
+    memcpy(msg + 26, hc->mac, 6);
+    qchimney_l2_send_raw(c, f, qchimney_icmp6_frame(f, &a, msg, sizeof(msg)));
+}
+
+/*
+ * The advertisement for peer_ip6: its target link-layer address is the
+ * peer's MAC.  Other frames (router advertisements, ...) are skipped.
+ */
+void qchimney_ndp_advert_wait(QChimney *c, QChimneyConn *hc)
+{
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+    for (;;) {
+        uint8_t f[2048];
+        ChimneyCqe cqe;
+        size_t len = qchimney_l2_recv(c, f, sizeof(f), &cqe);
+        uint16_t type;
+        size_t l3 = qchimney_l3(f, &type, NULL);
+        uint8_t *icmp = f + l3 + 40;
+
+        qchimney_l2_post_rx(c, 1, 2048);
+        if (type == 0x86dd && len >= l3 + 40 + 32 && f[l3 + 6] == 58 &&
+            icmp[0] == 136 && !memcmp(icmp + 8, hc->peer_ip6, 16)) {
+            for (size_t o = 24; o + 8 <= len - l3 - 40 && icmp[o + 1];
+                 o += icmp[o + 1] * 8) {
+                if (icmp[o] == 2) {
+                    memcpy(hc->peer_mac, icmp + o + 2, 6);
+                    return;
+                }
+            }
+            g_assert_not_reached();
+        }
+        g_assert(g_get_monotonic_time() < deadline);
+    }
+}
+
+void qchimney_resolve(QChimney *c, QChimneyConn *hc)
+{
+    if (hc->ipv6) {
+        qchimney_ndp_solicit(c, hc);
+        qchimney_ndp_advert_wait(c, hc);
+    } else {
+        qchimney_arp_request(c, hc);
+        qchimney_arp_reply_wait(c, hc);
+    }
 }
 
 void qchimney_tcp_syn(QChimney *c, QChimneyConn *hc)
 {
-    static const uint8_t mss[4] = { 2, 4, 0x05, 0xb4 };    /* MSS 1460 */
+    uint8_t mss[4] = { 2, 4 };
 
+    stw_be_p(mss + 2, hc->ipv6 ? 1440 : 1460);      /* MTU 1500 */
     qchimney_host_segment(c, hc, hc->iss, 0, 0x02, mss, sizeof(mss));
 }
 
+/*
+ * The peer's SYN|ACK through the L2 RX queue.  Other frames before it
+ * (router advertisements, neighbor discovery) are skipped.
+ */
 void qchimney_tcp_synack_wait(QChimney *c, QChimneyConn *hc)
 {
     uint8_t f[2048], *th;
     ChimneyCqe cqe;
-    size_t len = qchimney_l2_recv(c, f, sizeof(f), &cqe);
-    size_t doff;
+    size_t len, l3, doff;
+    uint16_t type;
 
-    g_assert_cmpuint(len, >=, 54);
-    g_assert_cmphex(lduw_be_p(f + 12), ==, 0x0800);
-    th = f + 34;
+    for (;;) {
+        len = qchimney_l2_recv(c, f, sizeof(f), &cqe);
+        l3 = qchimney_l3(f, &type, NULL);
+        if (hc->ipv6 ? type == 0x86dd && f[l3 + 6] == 6 :
+                       type == 0x0800 && f[l3 + 9] == 6) {
+            break;
+        }
+        qchimney_l2_post_rx(c, 1, 2048);
+    }
+    g_assert_cmpuint(len, >=, l3 + (hc->ipv6 ? 40 : 20) + 20);
+    g_assert_cmphex(type, ==, hc->ipv6 ? 0x86dd : 0x0800);
+    th = f + l3 + (hc->ipv6 ? 40 : 20);
     g_assert_cmphex(th[13], ==, 0x12);                     /* SYN|ACK */
     g_assert_cmpuint((uint32_t)ldl_be_p(th + 8), ==, hc->iss + 1);
     hc->irs = ldl_be_p(th + 4);
@@ -619,10 +795,11 @@ void qchimney_tcp_synack_wait(QChimney *c, QChimneyConn *hc)
     qchimney_host_segment(c, hc, hc->iss + 1, hc->irs + 1, 0x10, NULL, 0);
 }
 
-uint8_t qchimney_offload_neighbor(QChimney *c, uint32_t id,
-                                  const uint8_t *src, const uint8_t *dst)
+uint8_t qchimney_offload_neighbor_vlan(QChimney *c, uint32_t id,
+                                       const uint8_t *src, const uint8_t *dst,
+                                       uint16_t vlan)
 {
-    ChimneyNeighborState st = { 0 };
+    ChimneyNeighborState st = { .vlan_id = cpu_to_le16(vlan) };
     uint64_t buf = guest_alloc(c->alloc, sizeof(st));
     ChimneyAdminCmd cmd = {
         .opcode = CHIMNEY_CMD_OFFLOAD_NEIGHBOR, .id = id, .addr = buf,
@@ -633,6 +810,12 @@ uint8_t qchimney_offload_neighbor(QChimney *c, uint32_t id,
     memcpy(st.dst_mac, dst, 6);
     qtest_memwrite(c->qts, buf, &st, sizeof(st));
     return qchimney_admin(c, &cmd, NULL);
+}
+
+uint8_t qchimney_offload_neighbor(QChimney *c, uint32_t id,
+                                  const uint8_t *src, const uint8_t *dst)
+{
+    return qchimney_offload_neighbor_vlan(c, id, src, dst, 0);
 }
 
 uint8_t qchimney_offload_path(QChimney *c, uint32_t id, uint32_t neighbor,
@@ -651,6 +834,38 @@ uint8_t qchimney_offload_path(QChimney *c, uint32_t id, uint32_t neighbor,
     memcpy(st.dst_ip, &dst_ip, 4);
     qtest_memwrite(c->qts, buf, &st, sizeof(st));
     return qchimney_admin(c, &cmd, NULL);
+}
+
+uint8_t qchimney_offload_path6(QChimney *c, uint32_t id, uint32_t neighbor,
+                               const uint8_t *src, const uint8_t *dst,
+                               uint32_t mtu)
+{
+    ChimneyPath6State st = {
+        .neighbor = cpu_to_le32(neighbor), .path_mtu = cpu_to_le32(mtu),
+    };
+    uint64_t buf = guest_alloc(c->alloc, sizeof(st));
+    ChimneyAdminCmd cmd = {
+        .opcode = CHIMNEY_CMD_OFFLOAD_PATH, .id = id, .addr = buf,
+        .len = sizeof(st), .param = { CHIMNEY_PATH_IPV6 },
+    };
+
+    memcpy(st.src_ip, src, 16);
+    memcpy(st.dst_ip, dst, 16);
+    qtest_memwrite(c->qts, buf, &st, sizeof(st));
+    return qchimney_admin(c, &cmd, NULL);
+}
+
+void qchimney_offload_route(QChimney *c, QChimneyConn *hc, uint32_t nb,
+                            uint32_t path, uint32_t mtu)
+{
+    g_assert_cmpuint(qchimney_offload_neighbor_vlan(c, nb, hc->mac,
+                                                    hc->peer_mac, hc->vlan),
+                     ==, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(hc->ipv6 ?
+                     qchimney_offload_path6(c, path, nb, hc->ip6,
+                                            hc->peer_ip6, mtu) :
+                     qchimney_offload_path(c, path, nb, hc->ip, hc->peer_ip,
+                                           mtu), ==, CHIMNEY_ST_SUCCESS);
 }
 
 /* The offload block for a connection the host stack established */
@@ -695,6 +910,9 @@ void qchimney_tcp_block(QChimneyConn *hc, uint32_t path, uint32_t cq,
     };
 
     chimney_guest_tcp_offload(o, &c, &k, &d, &q);
+    /* ABI 1.3's cached fields; the driver core may fill them already */
+    o->flow_label = cpu_to_le32(hc->flow_label);
+    o->user_priority = hc->prio;
 }
 
 uint8_t qchimney_offload_tcp(QChimney *c, QChimneyConn *hc,

@@ -129,6 +129,14 @@ typedef struct QChimneyConn {
     uint32_t peer_ip;
     uint16_t port;
     uint16_t peer_port;
+    /* IPv6 (ABI 1.3): the addresses are ip6 and peer_ip6 */
+    bool ipv6;
+    uint8_t ip6[16];
+    uint8_t peer_ip6[16];
+    /* 802.1Q: the neighbor's VLAN id, the connection's user priority */
+    uint16_t vlan;
+    uint8_t prio;
+    uint32_t flow_label;        /* IPv6 */
     /* handshake results */
     uint32_t iss;               /* our initial sequence number */
     uint32_t irs;               /* the peer's */
@@ -151,7 +159,17 @@ typedef struct QChimneyTcpAddr {
     const uint8_t *src_mac, *dst_mac;
     uint32_t src_ip, dst_ip;
     uint16_t src_port, dst_port;
+    /* IPv6 instead of IPv4; an 802.1Q tag when tagged */
+    bool ipv6;
+    const uint8_t *src_ip6, *dst_ip6;
+    bool tagged;
+    uint16_t tci;
 } QChimneyTcpAddr;
+
+/* The addresses of @hc's segments, from the peer (@from_peer) or to it */
+QChimneyTcpAddr qchimney_conn_addr(const QChimneyConn *hc, bool from_peer);
+/* Where a frame's IP header starts (after one 802.1Q tag), its ethertype */
+size_t qchimney_l3(const uint8_t *f, uint16_t *type, uint16_t *tci);
 
 size_t qchimney_tcp_frame(uint8_t *buf, const QChimneyTcpAddr *a,
                           uint32_t seq, uint32_t ack, uint8_t flags,
@@ -163,12 +181,28 @@ size_t qchimney_tcp_data_frame(uint8_t *buf, const QChimneyTcpAddr *a,
                                size_t len);
 void qchimney_arp_request(QChimney *c, QChimneyConn *hc);
 void qchimney_arp_reply_wait(QChimney *c, QChimneyConn *hc);
+/* IPv6: a neighbor solicitation for peer_ip6, and its advertisement */
+void qchimney_ndp_solicit(QChimney *c, QChimneyConn *hc);
+void qchimney_ndp_advert_wait(QChimney *c, QChimneyConn *hc);
+/* ARP or neighbor discovery, as the connection's family needs */
+void qchimney_resolve(QChimney *c, QChimneyConn *hc);
+size_t qchimney_icmp6_frame(uint8_t *buf, const QChimneyTcpAddr *a,
+                            const uint8_t *msg, size_t len);
 void qchimney_tcp_syn(QChimney *c, QChimneyConn *hc);
 void qchimney_tcp_synack_wait(QChimney *c, QChimneyConn *hc);
 uint8_t qchimney_offload_neighbor(QChimney *c, uint32_t id,
                                   const uint8_t *src, const uint8_t *dst);
 uint8_t qchimney_offload_path(QChimney *c, uint32_t id, uint32_t neighbor,
                               uint32_t src_ip, uint32_t dst_ip, uint32_t mtu);
+uint8_t qchimney_offload_neighbor_vlan(QChimney *c, uint32_t id,
+                                       const uint8_t *src, const uint8_t *dst,
+                                       uint16_t vlan);
+uint8_t qchimney_offload_path6(QChimney *c, uint32_t id, uint32_t neighbor,
+                               const uint8_t *src, const uint8_t *dst,
+                               uint32_t mtu);
+/* Neighbor @nb and path @path of @hc (its family and VLAN), MTU @mtu */
+void qchimney_offload_route(QChimney *c, QChimneyConn *hc, uint32_t nb,
+                            uint32_t path, uint32_t mtu);
 void qchimney_tcp_block(QChimneyConn *hc, uint32_t path, uint32_t cq,
                         ChimneyTcpOffload *o);
 uint8_t qchimney_offload_tcp(QChimney *c, QChimneyConn *hc,

@@ -1,0 +1,375 @@
+/*
+ * chimney-nic: checking and installing the offloaded objects of a
+ * migration stream
+ *
+ * The stream (chimney-migrate.c) is untrusted input.  The front's
+ * post_load calls chimney_migrate_install once the registers and CQs
+ * passed their checks: every staged neighbor, path and connection is
+ * checked against the device's limits, with a message naming the field,
+ * before anything becomes the tables.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
+#include "qapi/error.h"
+#include "hw/net/chimney/chimney.h"
+#include "hw/net/chimney/chimney-migrate.h"
+#include "hw/net/chimney/chimney-pmtu.h"
+
+void chimney_migrate_pre_load(ChimneyState *s)
+{
+    /* whatever a failed load left behind is not ours to trust */
+    memset(&s->offload.mig, 0, sizeof(s->offload.mig));
+}
+
+static bool chimney_mig_ring_ok(ChimneyState *s, const ChimneyConn *c,
+                                const ChimneyRing *r, uint32_t esize)
+{
+    if (!r->size) {
+        return !r->base && !r->head && !r->tail;
+    }
+    return chimney_ring_geometry_valid(r->base, r->size, esize) &&
+           r->head < r->size && r->tail < r->size && r->cq == c->cq;
+}
+
+static bool chimney_mig_slot_ok(const ChimneySlot *sl)
+{
+    return sl->nsge <= CHIMNEY_MAX_SGE && sl->cur_sge <= sl->nsge;
+}
+
+static bool chimney_mig_deadline_ok(int64_t t)
+{
+    return t >= -1;
+}
+
+static const char *chimney_mig_engine_check(ChimneyState *s,
+                                            const ChimneyConn *c)
+{
+    const ChimneyTcpConn *t = &c->tcp;
+    const ChimneyTcpStack *stk = s->offload.tcp;
+    ChimneyTcpState st = t->st;
+
+    switch (st.state) {
+    case CHIMNEY_TCPS_CLOSED:
+    case CHIMNEY_TCPS_TIME_WAIT:
+        st.state = CHIMNEY_TCPS_ESTABLISHED;    /* reachable from there */
+        break;
+    }
+    if (chimney_tcp_state_check(&st)) {
+        return chimney_tcp_state_check(&st);
+    }
+    if (t->cap != c->sq.size || t->rcap != c->rq.size) {
+        return "engine queue sizes";
+    }
+    if (t->head >= t->cap || t->count > t->cap ||
+        (t->rcap ? t->rhead >= t->rcap : t->rhead) || t->rcount > t->rcap) {
+        return "engine queue positions";
+    }
+    if (!t->mss || t->mss > st.path_mtu) {
+        return "MSS";
+    }
+    if (t->rto_ns < stk->rto_min_ns || t->rto_ns > stk->rto_max_ns ||
+        t->srtt_ns < 0 || t->srtt_ns > stk->rto_max_ns * 8 ||
+        t->rttvar_ns < 0 || t->rttvar_ns > stk->rto_max_ns * 8) {
+        return "RTT estimator";
+    }
+    if (!chimney_mig_deadline_ok(t->timer_ns) ||
+        !chimney_mig_deadline_ok(t->rexmit_ns) ||
+        !chimney_mig_deadline_ok(t->delack_ns) ||
+        !chimney_mig_deadline_ok(t->push_ns) ||
+        !chimney_mig_deadline_ok(t->ka_ns) ||
+        !chimney_mig_deadline_ok(t->fw2_ns)) {
+        return "timer deadline";
+    }
+    if (t->rbuf_head >= t->rbuf_cap || t->held > t->rbuf_cap ||
+        t->ind_outstanding > t->held || t->ooo_count > CHIMNEY_TCP_OOO_MAX) {
+        return "receive buffer positions";
+    }
+    for (uint32_t i = 0; i < t->ooo_count; i++) {
+        uint32_t start = t->ooo[i].start - st.rcv_nxt;
+        uint32_t end = t->ooo[i].end - st.rcv_nxt;
+
+        if (start >= end || end > t->rbuf_cap - t->held) {
+            return "out-of-order range";
+        }
+    }
+    if ((t->held || t->ooo_count) &&
+        chimney_migrate_rbuf_used(t) > c->mig_rbuf_len) {
+        return "received bytes without a buffer";
+    }
+    if (c->mig_rbuf_len && t->rbuf_head) {
+        return "receive buffer head";
+    }
+    for (uint32_t i = 0; i < t->count; i++) {
+        const ChimneyTcpReq *r = &c->reqs[(t->head + i) % t->cap];
+
+        if (r->tag >= c->sq.size || r->type > CHIMNEY_TCP_REQ_DISCONNECT) {
+            return "send request";
+        }
+    }
+    for (uint32_t i = 0; i < t->rcount; i++) {
+        const ChimneyTcpRecv *r = &c->recvs[(t->rhead + i) % t->rcap];
+
+        if (r->tag >= c->rq.size || r->filled > r->len) {
+            return "receive request";
+        }
+    }
+    return NULL;
+}
+
+static const char *chimney_mig_conn_check(ChimneyState *s, ChimneyConn *c,
+                                          unsigned long *seen)
+{
+    ChimneyOffloadState *o = &s->offload;
+    const ChimneyTcpState *st = &c->tcp.st;
+
+    if (c->index >= s->max_conns || test_bit(c->index, seen)) {
+        return "index";
+    }
+    set_bit(c->index, seen);
+    if (c->path >= s->max_paths || !o->paths[c->path].valid) {
+        return "path";
+    }
+    if (c->cq == CHIMNEY_ADMIN_CQ_ID || c->cq >= s->num_cqs ||
+        !s->cq[c->cq].size) {
+        return "CQ";
+    }
+    if (!chimney_mig_ring_ok(s, c, &c->sq, sizeof(ChimneySqDesc)) ||
+        !c->sq.size ||
+        !chimney_mig_ring_ok(s, c, &c->rq, sizeof(ChimneySqDesc)) ||
+        !QEMU_IS_ALIGNED(c->db_record, 4)) {
+        return "queue";
+    }
+    if (c->pend_head >= c->pend_cap || c->pend_count > c->pend_cap) {
+        return "completion FIFO positions";
+    }
+    for (uint32_t i = 0; i < c->pend_count; i++) {
+        const ChimneyPending *pe = &c->pend[(c->pend_head + i) % c->pend_cap];
+
+        if (pe->type < CHIMNEY_CQE_ADMIN || pe->type > CHIMNEY_CQE_DISCONNECT ||
+            pe->queue > CHIMNEY_QUEUE_INDICATE ||
+            pe->irq > CHIMNEY_FAULT_IRQ_DROP) {
+            return "completion";
+        }
+    }
+    for (uint32_t i = 0; i < c->sq.size; i++) {
+        if (!chimney_mig_slot_ok(&c->slots[i])) {
+            return "send slot";
+        }
+    }
+    for (uint32_t i = 0; i < c->rq.size; i++) {
+        if (!chimney_mig_slot_ok(&c->rslots[i])) {
+            return "receive slot";
+        }
+    }
+    if (st->ipv6 != o->paths[c->path].ipv6) {
+        return "address family";
+    }
+    chimney_conn_key(&c->key, st);
+    if (c->mig_keyed) {
+        if (c->terminated || g_hash_table_lookup(o->by_key, &c->key)) {
+            return "4-tuple in use twice";
+        }
+    }
+    return chimney_mig_engine_check(s, c);
+}
+
+static void chimney_mig_free_staged(ChimneyMigStage *m, int32_t from)
+{
+    for (int32_t i = from; i < m->nconns; i++) {
+        ChimneyConn *c = &m->conns[i];
+
+        g_free(c->slots);
+        g_free(c->reqs);
+        g_free(c->rslots);
+        g_free(c->recvs);
+        g_free(c->pend);
+        g_free(c->tcp.rbuf);
+    }
+    chimney_migrate_stage_clear(m);
+}
+
+/* A staged connection becomes a live one */
+static void chimney_mig_install_conn(ChimneyState *s, const ChimneyConn *mc)
+{
+    ChimneyOffloadState *o = &s->offload;
+    ChimneyConn *c = g_new0(ChimneyConn, 1);
+    bool lists[6] = {
+        mc->on_flush_list, mc->on_kick_list, mc->on_timer_list,
+        mc->on_wait_list, mc->on_ind_list, mc->on_consequence_list,
+    };
+
+    *c = *mc;
+    c->dev = s;
+    c->pend = g_new0(ChimneyPending, c->pend_cap);
+    if (c->pend_count) {        /* an empty FIFO arrives as NULL */
+        memcpy(c->pend, mc->pend, sizeof(*c->pend) * c->pend_count);
+    }
+    g_free(mc->pend);
+    c->flushing = false;
+    c->on_flush_list = c->on_kick_list = c->on_timer_list = false;
+    c->on_wait_list = c->on_ind_list = c->on_consequence_list = false;
+    c->tcp.stack = o->tcp;
+    c->tcp.owner = c;
+    c->tcp.reqs = c->reqs;
+    c->tcp.recvs = c->recvs;
+    c->tcp.rbuf = NULL;
+    if (c->mig_rbuf_len) {
+        c->tcp.rbuf = g_malloc0(c->tcp.rbuf_cap);
+        memcpy(c->tcp.rbuf, mc->tcp.rbuf, c->mig_rbuf_len);
+        g_free(mc->tcp.rbuf);
+    }
+    chimney_conn_insert(s, c);
+    if (!c->mig_keyed) {
+        g_hash_table_remove(o->by_key, &c->key);
+    }
+    if (lists[0] || (c->pend_count && !lists[3])) {
+        c->on_flush_list = true;
+        QTAILQ_INSERT_TAIL(&o->flush_list[c->cq], c, flush_link);
+    }
+    if (lists[1]) {
+        c->on_kick_list = true;
+        QTAILQ_INSERT_TAIL(&o->kick_list, c, kick_link);
+    }
+    if (lists[2]) {
+        c->on_timer_list = true;
+        QTAILQ_INSERT_TAIL(&o->timer_list, c, timer_link);
+    }
+    if (lists[3]) {
+        c->on_wait_list = true;
+        QTAILQ_INSERT_TAIL(&o->wait_list, c, wait_link);
+    }
+    if (lists[4]) {
+        c->on_ind_list = true;
+        QTAILQ_INSERT_TAIL(&o->ind_list, c, ind_link);
+    }
+    if (lists[5]) {
+        c->on_consequence_list = true;
+        QTAILQ_INSERT_TAIL(&o->consequence_list, c, consequence_link);
+    }
+    if (c->tcp.timer_ns >= 0) {
+        timer_mod(c->timer, c->tcp.timer_ns);
+    }
+}
+
+/*
+ * Called by the front's post_load once the registers and CQs passed their
+ * checks.  Returns 0, or -EINVAL with the reason reported.
+ */
+int chimney_migrate_install(ChimneyState *s)
+{
+    ChimneyOffloadState *o = &s->offload;
+    ChimneyMigStage *m = &o->mig;
+    g_autofree unsigned long *seen = NULL;
+    g_autofree uint32_t *nrefs = NULL, *prefs = NULL;
+    uint64_t entries = 0;
+    const char *why = NULL;
+    int32_t i;
+
+    if (!m->neighbors) {
+        return 0;   /* no subsection: nothing offloaded */
+    }
+    chimney_conn_table_reset(s);
+    nrefs = g_new0(uint32_t, s->max_neighbors);
+    prefs = g_new0(uint32_t, s->max_paths);
+    for (i = 0; i < m->npaths && !why; i++) {
+        ChimneyPath *p = &m->paths[i];
+
+        if (!p->valid) {
+            continue;
+        } else if (p->neighbor >= s->max_neighbors ||
+                   !m->neighbors[p->neighbor].valid ||
+                   p->mtu < (p->ipv6 ? CHIMNEY_IPV6_MIN_MTU : 68) ||
+                   p->mtu > 9000) {
+            why = "path";
+        } else {
+            nrefs[p->neighbor]++;
+        }
+    }
+    for (i = 0; i < m->nneighbors && !why; i++) {
+        if (m->neighbors[i].valid && m->neighbors[i].vlan > 4094) {
+            why = "neighbor";
+        }
+    }
+    if (why) {
+        error_report("chimney-nic: the stream's %s table is invalid (%s)",
+                     "object", why);
+        chimney_mig_free_staged(m, 0);
+        return -EINVAL;
+    }
+    /* The stream's rules replace the destination's */
+    {
+        Error *err = NULL;
+
+        if ((m->fault_text_len &&
+             (m->fault_text[m->fault_text_len - 1] ||
+              strlen(m->fault_text) + 1 != m->fault_text_len)) ||
+            !chimney_fault_set_rules(&s->fault, m->fault_text_len ?
+                                     m->fault_text : "", &err)) {
+            error_report("chimney-nic: the stream's fault rules: %s",
+                         err ? error_get_pretty(err) : "not a string");
+            error_free(err);
+            chimney_mig_free_staged(m, 0);
+            return -EINVAL;
+        }
+    }
+    if (s->fault.coalesce_waiting > s->max_sq_entries * 2u ||
+        s->fault.coalesce_deadline < -1) {
+        error_report("chimney-nic: the stream's fault state is invalid");
+        chimney_mig_free_staged(m, 0);
+        return -EINVAL;
+    }
+    for (int k = 0; k < CHIMNEY_MAX_CQS; k++) {
+        if (s->fault.irq_due[k] < -1) {
+            error_report("chimney-nic: late interrupt of CQ %d invalid", k);
+            chimney_mig_free_staged(m, 0);
+            return -EINVAL;
+        }
+    }
+    memcpy(o->neighbors, m->neighbors,
+           sizeof(*o->neighbors) * s->max_neighbors);
+    memcpy(o->paths, m->paths, sizeof(*o->paths) * s->max_paths);
+    for (i = 0; i < m->nneighbors; i++) {
+        o->neighbors[i].refs = nrefs[i];
+        o->num_objects += o->neighbors[i].valid;
+    }
+    for (i = 0; i < m->npaths; i++) {
+        o->paths[i].refs = 0;       /* chimney_conn_insert counts them */
+        o->num_objects += o->paths[i].valid;
+    }
+    o->tcp->ip_id = MAX(m->ip_id, CHIMNEY_MIG_IP_ID_BASE);
+    s->fault.rng = m->fault_rng;
+    s->fault.seq = m->fault_seq;
+    for (int k = 0; k < s->fault.nrules; k++) {
+        s->fault.rules[k].matched = m->rule_matched[k];
+        s->fault.rules[k].fired = m->rule_fired[k];
+    }
+
+    seen = bitmap_new(s->max_conns);
+    for (i = 0; i < m->nconns; i++) {
+        ChimneyConn *mc = &m->conns[i];
+
+        entries += mc->sq.size + mc->rq.size;
+        why = entries > s->max_sq_entries ? "max-sq-entries exceeded" :
+              chimney_mig_conn_check(s, mc, seen);
+        if (why) {
+            error_report("chimney-nic: the stream's connection %" PRIu32
+                         " is invalid: %s", mc->index, why);
+            chimney_mig_free_staged(m, i);
+            chimney_conn_table_reset(s);
+            return -EINVAL;
+        }
+        chimney_mig_install_conn(s, mc);
+    }
+    g_free(m->conns);
+    m->conns = NULL;
+    m->nconns = 0;
+    chimney_migrate_stage_clear(m);
+    chimney_pmtu_count_events(s);
+    return 0;
+}

@@ -867,10 +867,14 @@ static void test_bad_tcp_offload(void)
     bad.sq_size = cpu_to_le32(32);
     g_assert_cmpuint(qchimney_offload_tcp(&f.c, &other, &bad, 0), ==,
                      CHIMNEY_ST_NO_RESOURCES);
-    /* Block outside guest RAM */
+    /* Block outside guest RAM, of either version's length */
     g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_OFFLOAD_TCP,
                                   CHIMNEY_CONN_ID(7, 0), QCHIMNEY_FAR_AWAY,
                                   CHIMNEY_TCP_OFFLOAD_SIZE, 0, 0, 0), ==,
+                     CHIMNEY_ST_DMA_ERROR);
+    g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_OFFLOAD_TCP,
+                                  CHIMNEY_CONN_ID(7, 0), QCHIMNEY_FAR_AWAY,
+                                  CHIMNEY_TCP_OFFLOAD_SIZE_1_2, 0, 0, 0), ==,
                      CHIMNEY_ST_DMA_ERROR);
     /* A block length that is neither the 1.2 nor the 1.3 block */
     g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_OFFLOAD_TCP,

@@ -871,7 +871,7 @@ static void test_v6_bad(void)
     }
     g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_OFFLOAD_TCP, other.id,
                                   f.c.block_buf,
-                                  CHIMNEY_TCP_OFFLOAD_SIZE_1_2, 0, 0, 0), ==,
+                                  CHIMNEY_TCP_OFFLOAD_SIZE + 32, 0, 0, 0), ==,
                      CHIMNEY_ST_INVALID_PARAM);
 
     /* UPDATE of the IPv6 path below 1280, of the connection out of range */

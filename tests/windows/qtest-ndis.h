@@ -101,6 +101,9 @@ static struct {
     /* the adapter's MaxOffloadConnections keyword (0: none) */
     uint32_t kw_max_offloads;
     uint32_t tcp_capacity;      /* TcpConnectionOffloadCapacity offered */
+    uint32_t tcp_encap;         /* its Encapsulation */
+    uint32_t tcp_support;       /* SupportIPv4:2, SupportIPv6:2 ... */
+    uint32_t tcp_current;       /* ... of the default configuration */
 } w;
 
 /* --- mock NDIS --- */
@@ -195,6 +198,9 @@ static WINAPI uint32_t m_set_attributes(void *h, uint8_t *attrs)
     }
     if (attrs[0] == 0xa0) {     /* offload: TCP hardware capabilities @0x20 */
         w.tcp_capacity = rd32((uint8_t *)rdp(attrs, 0x20) + 0xc);
+        w.tcp_encap = rd32((uint8_t *)rdp(attrs, 0x20) + 4);
+        w.tcp_support = rd32((uint8_t *)rdp(attrs, 0x20) + 8);
+        w.tcp_current = rd32((uint8_t *)rdp(attrs, 0x18) + 8);
     }
     return 0;
 }

@@ -1,0 +1,468 @@
+/*
+ * The chimney-windows qtest's IPv6 and 802.1Q cases
+ *
+ * What the miniport advertises (SupportIPv6 exactly when the device has
+ * CHIMNEY_FEAT_TCP_IPV6, IEEE 802.3 encapsulation), the IPv6 and VLAN
+ * state it refuses before the device (an IPv6 path the device does not
+ * offer, a multicast address, an MTU below 1280, VLAN 4095), and, on a
+ * device with IPv6, an IPv6 connection offloaded through the miniport
+ * alone and through the intermediate driver above it: the peer on the
+ * wire gets its bytes in IPv6 segments (flow label, hop limit, the TCP
+ * checksum over the IPv6 pseudo-header checked here), acknowledges them,
+ * and the send completion comes up (to chimney-im's counters too); with
+ * CHIMNEY_FEAT_8021Q the same over VLAN 100 with priority 5, tagged both
+ * ways.  The cases that need the device's IPv6 skip without it.
+ *
+ * Included by tests/qtest/chimney-windows-test.c, whose helpers it uses.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef QTEST_IPV6_H
+#define QTEST_IPV6_H
+
+#define V6_FLOW         0x12345u        /* the connection's FlowLabel */
+#define V6_HOPS         61              /* its TtlOrHopLimit */
+
+static const uint8_t dev_ip6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+static const uint8_t peer_ip6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
+static const uint8_t mcast_ip6[16] = { 0xff, 0x02, [15] = 1 };
+
+static uint32_t dev_features(void)
+{
+    return mmio_readl(NULL, CHIMNEY_REG_FEATURES);
+}
+
+/*
+ * The tree of tree_init with an IPv6 path (Ip6OffloadState 12, 16-byte
+ * addresses) from @src to @dst of MTU @mtu, a neighbor on VLAN @vlan and
+ * a connection with 802.1p priority @prio, the flow label and hop limit.
+ */
+static void tree6_init(Tree *t, const uint8_t *src, const uint8_t *dst,
+                       uint32_t mtu, uint16_t vlan, uint8_t prio)
+{
+    uint8_t *k;
+
+    tree_init(t, true);
+    *(uint32_t *)(t->neighbor + 0x98 + 0x28) = vlan;    /* VlanId:12 */
+    t->path[0] = 12;
+    k = t->path + 0x98;
+    wrp(k, 8, src);
+    wrp(k, 0x10, dst);
+    *(uint32_t *)(k + 0x18 + 8) = mtu;
+    k = t->tcp + 0x98 + 0x18;                           /* TCP cached */
+    *(uint32_t *)(k + 0x24) = V6_FLOW;
+    k[0x28] = V6_HOPS;
+    k[0x2a] = prio;
+}
+
+static void initiate(Tree *t)
+{
+    w.initiated = NULL;
+    host_state(w.provider_generic, w.adapter, 0x08, NC_INITIATE,
+               t->neighbor);
+    wait_for(&w.initiated);
+    g_assert(w.initiated == t->neighbor);
+}
+
+/* Its neighbor alone goes (the path and connection failed) */
+static void terminate_neighbor(Tree *t)
+{
+    g_assert_cmphex(neighbor_op(0x10, NC_TERMINATE, &t->ctx[0], 0xa0,
+                                PEER_MAC), ==, 0);
+}
+
+/* --- the peer's side of an IPv6 connection, tagged when @tci --- */
+
+static uint32_t sum16(uint32_t sum, const uint8_t *p, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i += 2) {
+        sum += p[i] << 8 | p[i + 1];
+    }
+    if (len & 1) {
+        sum += p[len - 1] << 8;
+    }
+    return sum;
+}
+
+/* The TCP checksum over the IPv6 pseudo-header (RFC 8200 8.1): 0 if good */
+static uint16_t tcp6_csum(const uint8_t *ip, const uint8_t *tcp,
+                          uint32_t len)
+{
+    uint8_t ph[8] = { 0 };
+    uint32_t sum;
+
+    stl_be_p(ph, len);
+    ph[7] = 6;
+    sum = sum16(sum16(sum16(0, ip + 8, 32), ph, 8), tcp, len);
+    while (sum >> 16) {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    return ~sum & 0xffff;
+}
+
+/* A segment of the peer to the device's connection on port @lport */
+static size_t v6_frame(uint8_t *fr, uint16_t tci, uint16_t lport,
+                       uint32_t seq, uint32_t ack, uint8_t flags,
+                       const uint8_t *data, size_t len)
+{
+    static const uint8_t dev_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+    size_t l2 = tci ? 18 : 14;
+    uint8_t *ip = fr + l2, *th = ip + 40;
+
+    memset(fr, 0, l2 + 60);
+    memcpy(fr, dev_mac, 6);
+    memcpy(fr + 6, PEER_MAC, 6);
+    if (tci) {
+        stw_be_p(fr + 12, 0x8100);
+        stw_be_p(fr + 14, tci);
+    }
+    stw_be_p(fr + l2 - 2, 0x86dd);
+    ip[0] = 0x60;
+    stw_be_p(ip + 4, 20 + len);
+    ip[6] = 6;
+    ip[7] = 64;
+    memcpy(ip + 8, peer_ip6, 16);
+    memcpy(ip + 24, dev_ip6, 16);
+    stw_be_p(th, RPORT);
+    stw_be_p(th + 2, lport);
+    stl_be_p(th + 4, seq);
+    stl_be_p(th + 8, ack);
+    th[12] = 5 << 4;
+    th[13] = flags;
+    stw_be_p(th + 14, 65535);
+    memcpy(th + 20, data, len);
+    stw_be_p(th + 16, tcp6_csum(ip, th, 20 + len));
+    return l2 + 60 + len;
+}
+
+/*
+ * A frame of the device's connection on @lport: its TCP header and
+ * length, the IPv6 header checked (version, flow label, hop limit, the
+ * addresses, no extension header, the checksum) and the tag it came with.
+ */
+static const uint8_t *v6_parse(const uint8_t *fr, size_t len, uint16_t lport,
+                               uint16_t *tci, uint32_t *tlen)
+{
+    size_t l2 = 14;
+    const uint8_t *ip, *th;
+
+    *tci = 0;
+    if (len >= 18 && lduw_be_p(fr + 12) == 0x8100) {
+        *tci = lduw_be_p(fr + 14);
+        l2 = 18;
+    }
+    if (len < l2 + 60 || lduw_be_p(fr + l2 - 2) != 0x86dd) {
+        return NULL;
+    }
+    ip = fr + l2;
+    th = ip + 40;
+    *tlen = lduw_be_p(ip + 4);
+    if (ip[6] != 6 || lduw_be_p(th) != lport || l2 + 40 + *tlen > len) {
+        return NULL;
+    }
+    g_assert_cmphex(ldl_be_p(ip), ==, 0x60000000 | V6_FLOW);
+    g_assert_cmpuint(ip[7], ==, V6_HOPS);
+    g_assert_cmpmem(ip + 8, 16, dev_ip6, 16);
+    g_assert_cmpmem(ip + 24, 16, peer_ip6, 16);
+    g_assert_cmphex(tcp6_csum(ip, th, *tlen), ==, 0);
+    return th;
+}
+
+/*
+ * The peer reads what the device sends on @lport from ISS + 1 on, each
+ * frame with tag @tci (0: untagged), and acknowledges it the same way.
+ */
+static uint32_t peer6_take(uint8_t *got, uint32_t want, uint16_t lport,
+                           uint16_t tci)
+{
+    uint32_t have = 0, acked = 0;
+    uint8_t fr[2048];
+    size_t len;
+
+    for (int i = 0; i < 200 && have < want; i++) {
+        run_dpc();
+        while (wire_poll(fr, sizeof(fr), &len)) {
+            uint32_t tl, doff, seq;
+            uint16_t tag;
+            const uint8_t *th = v6_parse(fr, len, lport, &tag, &tl);
+
+            if (!th) {
+                continue;
+            }
+            g_assert_cmphex(tag, ==, tci);
+            doff = (th[12] >> 4) * 4;
+            seq = ldl_be_p(th + 4);
+            if (tl > doff && seq == ISS + 1 + have &&
+                have + tl - doff <= want) {
+                memcpy(got + have, th + doff, tl - doff);
+                have += tl - doff;
+            }
+        }
+        if (have != acked) {
+            wire_send(fr, v6_frame(fr, tci, lport, IRS + 1, ISS + 1 + have,
+                                   0x10, NULL, 0));
+            acked = have;
+        }
+    }
+    return have;
+}
+
+/* --- what the miniport advertises, what it refuses --- */
+
+/*
+ * NDIS_TCP_CONNECTION_OFFLOAD (ntddndis.h): Encapsulation @4 IEEE 802.3
+ * (2), SupportIPv4:2 then SupportIPv6:2 @8 (NDIS_OFFLOAD_SUPPORTED 1);
+ * IPv6 exactly when the device has it.  An IPv6 tree on a device
+ * without it, a multicast address, an MTU below 1280, VLAN 4095: the
+ * bad block fails before the device, its dependents unattempted, its
+ * parent a partial success.
+ */
+static void test_windows_ipv6_refused(void)
+{
+    g_autofree char *path = driver_path("chimneynic.sys");
+    bool v6;
+    Image im;
+    Tree t;
+
+    if (!path) {
+        return;
+    }
+    setup();
+    w.host = H_MINIPORT;
+    miniport_up(&im, path);
+    v6 = dev_features() & CHIMNEY_FEAT_TCP_IPV6;
+    g_assert_cmphex(w.tcp_encap, ==, 2);
+    g_assert_cmphex(w.tcp_support & 0xf, ==, v6 ? 0x5 : 0x1);
+    g_assert_cmphex(w.tcp_current & 0xf, ==, v6 ? 0x5 : 0x1);
+
+    if (!v6) {
+        tree6_init(&t, dev_ip6, peer_ip6, 1500, 0, 0);
+        initiate(&t);
+        g_assert_cmphex(rd32(t.neighbor + 0x18), ==, 0x40020004);
+        g_assert_cmphex(rd32(t.path + 0x18), ==, 0xc0000001);
+        g_assert_cmphex(rd32(t.tcp + 0x18), ==, 0xc0000001);
+        g_assert(!t.ctx[1] && !t.ctx[2]);
+        terminate_neighbor(&t);
+    }
+    tree6_init(&t, dev_ip6, mcast_ip6, 1500, 0, 0);
+    initiate(&t);
+    g_assert_cmphex(rd32(t.neighbor + 0x18), ==, 0x40020004);
+    g_assert_cmphex(rd32(t.path + 0x18), ==, 0xc0000001);
+    g_assert_cmphex(rd32(t.tcp + 0x18), ==, 0xc0000001);
+    terminate_neighbor(&t);
+
+    tree6_init(&t, dev_ip6, peer_ip6, 1279, 0, 0);
+    initiate(&t);
+    g_assert_cmphex(rd32(t.path + 0x18), ==, 0xc0000001);
+    g_assert_cmphex(rd32(t.tcp + 0x18), ==, 0xc0000001);
+    terminate_neighbor(&t);
+
+    /* VLAN 4095 is reserved: the neighbor fails, and all under it */
+    tree_init(&t, true);
+    *(uint32_t *)(t.neighbor + 0x98 + 0x28) = 4095;
+    initiate(&t);
+    g_assert_cmphex(rd32(t.neighbor + 0x18), ==, 0xc0000001);
+    g_assert_cmphex(rd32(t.path + 0x18), ==, 0xc0000001);
+    g_assert_cmphex(rd32(t.tcp + 0x18), ==, 0xc0000001);
+    g_assert(!t.ctx[0]);
+
+    /* Nothing of it reached the device: an IPv4 tree offloads as before */
+    offload_tree(&t, 0);
+    terminate_tree(&t);
+    miniport_down();
+}
+
+/* --- an IPv6 connection through the miniport, and through chimney-im --- */
+
+static bool ipv6_device(uint32_t also)
+{
+    uint32_t want = CHIMNEY_FEAT_TCP_IPV6 | also;
+
+    if ((dev_features() & want) != want) {
+        g_test_skip("the device has no IPv6 (or 802.1Q) chimney");
+        miniport_down();
+        return false;
+    }
+    return true;
+}
+
+/* The connection's delegated state back, its send queue all acknowledged */
+static void terminate6(Tree *t, void *generic, void *ctx)
+{
+    void *save[3] = { t->ctx[0], t->ctx[1], t->ctx[2] };
+    uint8_t *d = t->tcp + 0x98;
+
+    tree_init(t, false);
+    t->path[0] = 12;
+    memcpy(t->ctx, save, sizeof(save));
+    state(t->tcp, 0, 0x80);
+    nc_conn_terminating(CONN);
+    w.terminated = NULL;
+    host_state(generic, ctx, 0x10, NC_TERMINATE, t->neighbor);
+    wait_for(&w.terminated);
+    g_assert(w.terminated == t->neighbor);
+    g_assert_cmphex(rd32(t->tcp + 0x18), ==, 0);
+    g_assert_cmphex(rd32(t->path + 0x18), ==, 0);
+    g_assert_cmphex(rd32(t->neighbor + 0x18), ==, 0);
+    g_assert_cmpuint(rd32(d + 0x18), ==, ISS + 1 + 3000);      /* SndUna */
+}
+
+/* 3000 bytes out on @vlan / @prio, acknowledged, completed */
+static void send6(Tree *t, void *tcp, void *ctx, uint16_t tci)
+{
+    uint8_t *nbl = send_nbl(), got[4096];
+    uint8_t *buf = rdp(rdp(rdp(nbl, 8), 8), 0x18);
+
+    w.sent = NULL;
+    host_io(tcp, ctx, 0x10, NC_SEND, &t->ctx[2], nbl, CONN);
+    g_assert_cmpuint(peer6_take(got, 3000, LPORT, tci), ==, 3000);
+    g_assert_cmpmem(got, 3000, buf, 3000);
+    wait_for(&w.sent);
+    g_assert(w.sent == nbl);
+    g_assert_cmphex(rd32(nbl + 0x8c), ==, 0);
+    g_assert_cmpuint((uintptr_t)rdp(nbl, 0x90), ==, 3000);
+}
+
+/*
+ * An IPv6 connection through the miniport: offloaded, 3000 bytes out
+ * and completed on the peer's ACK, 500 bytes in (indicated, then into a
+ * posted receive), a path MTU update (one below 1280 refused before the
+ * device), and its terminate returns the delegated state.
+ */
+static void test_windows_ipv6_offload(void)
+{
+    g_autofree char *path = driver_path("chimneynic.sys");
+    uint8_t up[0x98 + 0xc] = { 0 }, data[500], fr[2048], *rnbl;
+    uint64_t buf;
+    Image im;
+    Tree t;
+
+    if (!path) {
+        return;
+    }
+    setup();
+    w.host = H_MINIPORT;
+    miniport_up(&im, path);
+    if (!ipv6_device(0)) {
+        return;
+    }
+    tree6_init(&t, dev_ip6, peer_ip6, 1500, 0, 0);
+    initiate(&t);
+    g_assert_cmphex(rd32(t.neighbor + 0x18), ==, 0);
+    g_assert_cmphex(rd32(t.path + 0x18), ==, 0);
+    g_assert_cmphex(rd32(t.tcp + 0x18), ==, 0);
+    send6(&t, w.provider_tcp, w.adapter, 0);
+
+    for (int i = 0; i < 500; i++) {
+        data[i] = i * 13 + 1;
+    }
+    wire_send(fr, v6_frame(fr, 0, LPORT, IRS + 1, ISS + 1 + 3000, 0x18,
+                           data, sizeof(data)));
+    for (int i = 0; i < 100 && !w.indicated; i++) {
+        run_dpc();
+    }
+    g_assert_cmpuint(w.indicated, ==, 500);
+    buf = guest_alloc(&w.alloc, 2048);
+    rnbl = nbl_new(mdl_new(w.ram + buf, 2048), 0, 2048);
+    host_io(w.provider_tcp, w.adapter, 0x18, NC_RECEIVE, &t.ctx[2], rnbl,
+            CONN);
+    wait_for(&w.received);
+    g_assert(w.received == rnbl);
+    g_assert_cmpuint((uintptr_t)rdp(rnbl, 0x90), ==, 500);
+    g_assert_cmpmem(w.ram + buf, 500, data, 500);
+
+    /* PATH_OFFLOAD_STATE_CACHED of the IPv6 path: 1280 yes, 1200 no */
+    offload_block_init(up, 10, &t.ctx[1], 0xa1);   /* Ip6OffloadCached... */
+    *(uint32_t *)(state(up, 0, 0xc) + 8) = 1280;
+    w.updated = NULL;
+    host_state(w.provider_generic, w.adapter, 0x18, NC_UPDATE, up);
+    wait_for(&w.updated);
+    g_assert_cmphex(rd32(up + 0x18), ==, 0);
+    *(uint32_t *)(up + 0x98 + 8) = 1200;
+    w.updated = NULL;
+    host_state(w.provider_generic, w.adapter, 0x18, NC_UPDATE, up);
+    wait_for(&w.updated);
+    g_assert_cmphex(rd32(up + 0x18), ==, 0xc0000001);
+
+    terminate6(&t, w.provider_generic, w.adapter);
+    miniport_down();
+}
+
+/*
+ * An IPv6 connection on VLAN 100 with 802.1p priority 5: its frames carry
+ * the tag (PCP 5, VID 100), the peer's tagged ACKs complete the send.
+ */
+static void test_windows_ipv6_vlan(void)
+{
+    g_autofree char *path = driver_path("chimneynic.sys");
+    Image im;
+    Tree t;
+
+    if (!path) {
+        return;
+    }
+    setup();
+    w.host = H_MINIPORT;
+    miniport_up(&im, path);
+    if (!ipv6_device(CHIMNEY_FEAT_8021Q)) {
+        return;
+    }
+    tree6_init(&t, dev_ip6, peer_ip6, 1500, 100, 5);
+    initiate(&t);
+    g_assert_cmphex(rd32(t.tcp + 0x18), ==, 0);
+    send6(&t, w.provider_tcp, w.adapter, 5 << 13 | 100);
+    terminate6(&t, w.provider_generic, w.adapter);
+    miniport_down();
+}
+
+/*
+ * chimney-im above the miniport, as NDIS stacks them, passes the IPv6
+ * tree and the sends down unchanged; the device's ACK-driven completion
+ * comes back up through it, and it counts it.
+ */
+static void test_windows_ipv6_im(void)
+{
+    g_autofree char *nic = driver_path("chimneynic.sys");
+    g_autofree char *imp = nic ? driver_path("chimneyim.sys") : NULL;
+    uint64_t *counters;
+    Image mini, imi;
+    Tree t;
+
+    if (!imp) {
+        return;
+    }
+    setup();
+    w.im_above = true;
+    w.host = H_IM_VIRTUAL;
+    miniport_up(&mini, nic);
+    if (!ipv6_device(0)) {
+        return;
+    }
+    im_up(&imi, imp);
+    tree6_init(&t, dev_ip6, peer_ip6, 1500, 0, 0);
+    w.initiated = NULL;
+    host_state(w.im_provider_generic, w.im_binding, 0x08, NC_INITIATE,
+               t.neighbor);
+    wait_for(&w.initiated);
+    g_assert(w.initiated == t.neighbor);
+    g_assert_cmphex(rd32(t.path + 0x18), ==, 0);
+    g_assert_cmphex(rd32(t.tcp + 0x18), ==, 0);
+    g_assert(t.path[0] == 12 && rdp(t.path + 0x98, 8) == dev_ip6);
+
+    send6(&t, w.im_provider_tcp, w.im_binding, 0);
+    counters = image_symbol(&imi, "chimney_im_counters");
+    g_assert(counters);
+    g_assert_cmpuint(counters[0], ==, 1);       /* send complete calls */
+    g_assert_cmpuint(counters[2], ==, 1);       /* SUCCESS */
+    g_assert_cmpuint(counters[6], ==, 3000);    /* bytes */
+    g_assert_cmpuint(counters[13], ==, 1);      /* connections offloaded */
+
+    terminate6(&t, w.im_provider_generic, w.im_binding);
+    g_assert_cmpuint(counters[15], ==, 1);      /* terminated */
+    miniport_down();
+}
+
+#endif /* QTEST_IPV6_H */

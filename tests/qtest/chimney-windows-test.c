@@ -1409,6 +1409,8 @@ int main(int argc, char **argv)
                    test_windows_ipv6_refused);
     qtest_add_func("/chimney/windows/ipv6-offload",
                    test_windows_ipv6_offload);
+    qtest_add_func("/chimney/windows/ipv6-path-mtu",
+                   test_windows_ipv6_path_mtu);
     qtest_add_func("/chimney/windows/ipv6-vlan", test_windows_ipv6_vlan);
     qtest_add_func("/chimney/windows/ipv6-im", test_windows_ipv6_im);
     return g_test_run();

@@ -171,43 +171,60 @@ static const uint8_t *v6_parse(const uint8_t *fr, size_t len, uint16_t lport,
     return th;
 }
 
+/* What the peer reads of a connection, and how */
+typedef struct Peer6 {
+    uint16_t lport, tci;        /* the connection's port, the tag (0: none) */
+    uint32_t from;              /* the stream's offset at got[0] */
+    uint32_t have;              /* bytes in got */
+    bool ack;                   /* acknowledge what came */
+    uint32_t max_seg;           /* the largest segment seen */
+    uint8_t first[256];         /* the first data frame's IPv6 packet */
+    uint32_t first_len;
+} Peer6;
+
 /*
- * The peer reads what the device sends on @lport from ISS + 1 on, each
- * frame with tag @tci (0: untagged), and acknowledges it the same way.
+ * The peer reads what the device sends on its port from ISS + 1 +
+ * @p->from on, each frame with its tag, and acknowledges it the same way
+ * when @p->ack; until it has @want bytes.
  */
-static uint32_t peer6_take(uint8_t *got, uint32_t want, uint16_t lport,
-                           uint16_t tci)
+static uint32_t peer6_stream(Peer6 *p, uint8_t *got, uint32_t want)
 {
-    uint32_t have = 0, acked = 0;
+    uint32_t acked = p->have;
     uint8_t fr[2048];
     size_t len;
 
-    for (int i = 0; i < 200 && have < want; i++) {
+    for (int i = 0; i < 200 && p->have < want; i++) {
         run_dpc();
         while (wire_poll(fr, sizeof(fr), &len)) {
             uint32_t tl, doff, seq;
             uint16_t tag;
-            const uint8_t *th = v6_parse(fr, len, lport, &tag, &tl);
+            const uint8_t *th = v6_parse(fr, len, p->lport, &tag, &tl);
 
             if (!th) {
                 continue;
             }
-            g_assert_cmphex(tag, ==, tci);
+            g_assert_cmphex(tag, ==, p->tci);
             doff = (th[12] >> 4) * 4;
             seq = ldl_be_p(th + 4);
-            if (tl > doff && seq == ISS + 1 + have &&
-                have + tl - doff <= want) {
-                memcpy(got + have, th + doff, tl - doff);
-                have += tl - doff;
+            if (tl > doff && !p->first_len) {
+                p->first_len = MIN(40 + tl, sizeof(p->first));
+                memcpy(p->first, th - 40, p->first_len);
+            }
+            p->max_seg = MAX(p->max_seg, tl > doff ? tl - doff : 0);
+            if (tl > doff && seq == ISS + 1 + p->from + p->have &&
+                p->have + tl - doff <= want) {
+                memcpy(got + p->have, th + doff, tl - doff);
+                p->have += tl - doff;
             }
         }
-        if (have != acked) {
-            wire_send(fr, v6_frame(fr, tci, lport, IRS + 1, ISS + 1 + have,
-                                   0x10, NULL, 0));
-            acked = have;
+        if (p->ack && p->have != acked) {
+            wire_send(fr, v6_frame(fr, p->tci, p->lport, IRS + 1,
+                                   ISS + 1 + p->from + p->have, 0x10, NULL,
+                                   0));
+            acked = p->have;
         }
     }
-    return have;
+    return p->have;
 }
 
 /* --- what the miniport advertises, what it refuses --- */
@@ -289,8 +306,8 @@ static bool ipv6_device(uint32_t also)
     return true;
 }
 
-/* The connection's delegated state back, its send queue all acknowledged */
-static void terminate6(Tree *t, void *generic, void *ctx)
+/* The connection's delegated state back, its @sent bytes acknowledged */
+static void terminate6(Tree *t, void *generic, void *ctx, uint32_t sent)
 {
     void *save[3] = { t->ctx[0], t->ctx[1], t->ctx[2] };
     uint8_t *d = t->tcp + 0x98;
@@ -307,23 +324,29 @@ static void terminate6(Tree *t, void *generic, void *ctx)
     g_assert_cmphex(rd32(t->tcp + 0x18), ==, 0);
     g_assert_cmphex(rd32(t->path + 0x18), ==, 0);
     g_assert_cmphex(rd32(t->neighbor + 0x18), ==, 0);
-    g_assert_cmpuint(rd32(d + 0x18), ==, ISS + 1 + 3000);      /* SndUna */
+    g_assert_cmpuint(rd32(d + 0x18), ==, ISS + 1 + sent);      /* SndUna */
 }
 
-/* 3000 bytes out on @vlan / @prio, acknowledged, completed */
-static void send6(Tree *t, void *tcp, void *ctx, uint16_t tci)
+/*
+ * 3000 bytes out from stream offset @from, tag @tci, acknowledged,
+ * completed; the largest segment the peer saw
+ */
+static uint32_t send6(Tree *t, void *tcp, void *ctx, uint16_t tci,
+                      uint32_t from)
 {
+    Peer6 p = { .lport = LPORT, .tci = tci, .from = from, .ack = true };
     uint8_t *nbl = send_nbl(), got[4096];
     uint8_t *buf = rdp(rdp(rdp(nbl, 8), 8), 0x18);
 
     w.sent = NULL;
     host_io(tcp, ctx, 0x10, NC_SEND, &t->ctx[2], nbl, CONN);
-    g_assert_cmpuint(peer6_take(got, 3000, LPORT, tci), ==, 3000);
+    g_assert_cmpuint(peer6_stream(&p, got, 3000), ==, 3000);
     g_assert_cmpmem(got, 3000, buf, 3000);
     wait_for(&w.sent);
     g_assert(w.sent == nbl);
     g_assert_cmphex(rd32(nbl + 0x8c), ==, 0);
     g_assert_cmpuint((uintptr_t)rdp(nbl, 0x90), ==, 3000);
+    return p.max_seg;
 }
 
 /*
@@ -354,7 +377,7 @@ static void test_windows_ipv6_offload(void)
     g_assert_cmphex(rd32(t.neighbor + 0x18), ==, 0);
     g_assert_cmphex(rd32(t.path + 0x18), ==, 0);
     g_assert_cmphex(rd32(t.tcp + 0x18), ==, 0);
-    send6(&t, w.provider_tcp, w.adapter, 0);
+    send6(&t, w.provider_tcp, w.adapter, 0, 0);
 
     for (int i = 0; i < 500; i++) {
         data[i] = i * 13 + 1;
@@ -387,7 +410,108 @@ static void test_windows_ipv6_offload(void)
     wait_for(&w.updated);
     g_assert_cmphex(rd32(up + 0x18), ==, 0xc0000001);
 
-    terminate6(&t, w.provider_generic, w.adapter);
+    terminate6(&t, w.provider_generic, w.adapter, 3000);
+    miniport_down();
+}
+
+/* A router's ICMPv6 Packet Too Big (RFC 4443 3.2) quoting @pkt */
+static size_t v6_too_big(uint8_t *fr, uint32_t mtu, const uint8_t *pkt,
+                         uint32_t len)
+{
+    static const uint8_t dev_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+    static const uint8_t router[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 0xfe };
+    uint8_t *ip = fr + 14, *icmp = ip + 40, ph[8] = { 0 };
+    uint32_t plen = 8 + len, sum;
+
+    memset(fr, 0, 14 + 48);
+    memcpy(fr, dev_mac, 6);
+    memcpy(fr + 6, PEER_MAC, 6);
+    stw_be_p(fr + 12, 0x86dd);
+    ip[0] = 0x60;
+    stw_be_p(ip + 4, plen);
+    ip[6] = 58;
+    ip[7] = 255;
+    memcpy(ip + 8, router, 16);
+    memcpy(ip + 24, dev_ip6, 16);
+    icmp[0] = 2;                                /* Packet Too Big */
+    stl_be_p(icmp + 4, mtu);
+    memcpy(icmp + 8, pkt, len);
+    stl_be_p(ph, plen);
+    ph[7] = 58;
+    sum = sum16(sum16(sum16(0, ip + 8, 32), ph, 8), icmp, plen);
+    while (sum >> 16) {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    stw_be_p(icmp + 2, ~sum & 0xffff);
+    return 14 + 40 + plen;
+}
+
+/*
+ * A router says the path's MTU is 1280, quoting a segment still in
+ * flight.  The device lowers it and tells the miniport (PATH_MTU); NDIS
+ * has no event for that and gets none: the ICMPv6 message goes up the
+ * plain path, for the host stack to process and update the path with
+ * (PATH_OFFLOAD_STATE_CACHED, as NDIS's pages say the host does), and
+ * the state NDIS gave stays as it gave it (the checked mock).  The next
+ * segments are of the new MSS, 1280 - 60.
+ */
+static void test_windows_ipv6_path_mtu(void)
+{
+    g_autofree char *path = driver_path("chimneynic.sys");
+    Peer6 p = { .lport = LPORT };
+    uint8_t up[0x98 + 0xc] = { 0 }, got[4096], fr[2048], *nbl;
+    uint32_t l2_rx;
+    Image im;
+    Tree t;
+
+    if (!path) {
+        return;
+    }
+    setup();
+    w.host = H_MINIPORT;
+    miniport_up(&im, path);
+    if (!ipv6_device(0)) {
+        return;
+    }
+    tree6_init(&t, dev_ip6, peer_ip6, 1500, 0, 0);
+    *(uint16_t *)(t.tcp + 0x98 + 0x10) = 1440;      /* RemoteMss */
+    initiate(&t);
+    g_assert_cmphex(rd32(t.tcp + 0x18), ==, 0);
+
+    /* 3000 bytes go out in 1440-byte segments; nothing is acknowledged */
+    nbl = send_nbl();
+    w.sent = NULL;
+    host_io(w.provider_tcp, w.adapter, 0x10, NC_SEND, &t.ctx[2], nbl, CONN);
+    g_assert_cmpuint(peer6_stream(&p, got, 3000), ==, 3000);
+    g_assert_cmpuint(p.max_seg, ==, 1440);
+    g_assert(p.first_len && !w.sent);
+
+    l2_rx = w.l2_rx;
+    w.dbg_path_mtu = 0;
+    wire_send(fr, v6_too_big(fr, 1280, p.first, p.first_len));
+    for (int i = 0; i < 20; i++) {
+        run_dpc();
+    }
+    g_assert_cmpuint(w.dbg_path_mtu, ==, 1);    /* the miniport heard */
+    g_assert_cmpuint(w.l2_rx, >, l2_rx);        /* the host gets it too */
+    g_assert_cmpuint(w.events, ==, 0);          /* nothing for NDIS's TCP */
+
+    /* The peer acknowledges; the next 3000 bytes come in 1220s */
+    wire_send(fr, v6_frame(fr, 0, LPORT, IRS + 1, ISS + 1 + 3000, 0x10,
+                           NULL, 0));
+    wait_for(&w.sent);
+    g_assert(w.sent == nbl);
+    g_assert_cmpuint(send6(&t, w.provider_tcp, w.adapter, 0, 3000), ==,
+                     1280 - 60);
+
+    /* The host stack's own processing of the message ends in an update */
+    offload_block_init(up, 10, &t.ctx[1], 0xa1);
+    *(uint32_t *)(state(up, 0, 0xc) + 8) = 1280;
+    w.updated = NULL;
+    host_state(w.provider_generic, w.adapter, 0x18, NC_UPDATE, up);
+    wait_for(&w.updated);
+    g_assert_cmphex(rd32(up + 0x18), ==, 0);
+    terminate6(&t, w.provider_generic, w.adapter, 6000);
     miniport_down();
 }
 
@@ -413,8 +537,8 @@ static void test_windows_ipv6_vlan(void)
     tree6_init(&t, dev_ip6, peer_ip6, 1500, 100, 5);
     initiate(&t);
     g_assert_cmphex(rd32(t.tcp + 0x18), ==, 0);
-    send6(&t, w.provider_tcp, w.adapter, 5 << 13 | 100);
-    terminate6(&t, w.provider_generic, w.adapter);
+    send6(&t, w.provider_tcp, w.adapter, 5 << 13 | 100, 0);
+    terminate6(&t, w.provider_generic, w.adapter, 3000);
     miniport_down();
 }
 
@@ -452,7 +576,7 @@ static void test_windows_ipv6_im(void)
     g_assert_cmphex(rd32(t.tcp + 0x18), ==, 0);
     g_assert(t.path[0] == 12 && rdp(t.path + 0x98, 8) == dev_ip6);
 
-    send6(&t, w.im_provider_tcp, w.im_binding, 0);
+    send6(&t, w.im_provider_tcp, w.im_binding, 0, 0);
     counters = image_symbol(&imi, "chimney_im_counters");
     g_assert(counters);
     g_assert_cmpuint(counters[0], ==, 1);       /* send complete calls */
@@ -460,7 +584,7 @@ static void test_windows_ipv6_im(void)
     g_assert_cmpuint(counters[6], ==, 3000);    /* bytes */
     g_assert_cmpuint(counters[13], ==, 1);      /* connections offloaded */
 
-    terminate6(&t, w.im_provider_generic, w.im_binding);
+    terminate6(&t, w.im_provider_generic, w.im_binding, 3000);
     g_assert_cmpuint(counters[15], ==, 1);      /* terminated */
     miniport_down();
 }

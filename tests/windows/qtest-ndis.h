@@ -104,6 +104,8 @@ static struct {
     uint32_t tcp_encap;         /* its Encapsulation */
     uint32_t tcp_support;       /* SupportIPv4:2, SupportIPv6:2 ... */
     uint32_t tcp_current;       /* ... of the default configuration */
+    uint32_t l2_rx;             /* NdisMIndicateReceiveNetBufferLists */
+    uint32_t dbg_path_mtu;      /* the miniport's "path MTU" messages */
 } w;
 
 /* --- mock NDIS --- */
@@ -111,6 +113,7 @@ static struct {
 static WINAPI uint32_t m_DbgPrint(const char *fmt, ...)
 {
     g_test_message("driver: %s", fmt);
+    w.dbg_path_mtu += !!strstr(fmt, "MTU");
     return 0;
 }
 
@@ -693,6 +696,7 @@ static WINAPI void m_receive_l2(void *h, void *nbl, uint32_t port,
                                 uint32_t count, uint32_t flags)
 {
     nc_upcall("NdisMIndicateReceiveNetBufferLists");
+    w.l2_rx++;
 }
 
 static WINAPI void m_oid_complete(void *h, void *req, uint32_t st)

@@ -128,6 +128,7 @@ static void bind_and_start(void)
     wrp(bind, 0x10, ns);
     *(uint32_t *)(bind + 0x24) = 1500;
     *(uint32_t *)(tcp_caps + 0x0c) = 64;        /* capacity */
+    *(uint32_t *)(tcp_caps + 0x08) = 0x5;       /* SupportIPv4, IPv6 */
     wrp(bind, 0xe8, tcp_caps);
     st = ((Fn3 *)rdp(pr.proto_chars, 0x28))(NULL, (void *)0x5000, bind);
     ok(st == 0 && pr.im_context, "bind opens the adapter and starts the "
@@ -137,6 +138,8 @@ static void bind_and_start(void)
     ok(st == 0 && pr.attrs_seen == 0x7,
        "the virtual adapter sets registration, general and offload "
        "attributes");
+    ok(pr.tcp_support[0] == 0x5 && pr.tcp_support[1] == 0x5,
+       "the adapter below's IPv4 and IPv6 chimney are offered as they are");
 }
 
 void run_im(Image *im, void *entry)

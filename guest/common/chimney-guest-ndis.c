@@ -226,12 +226,17 @@ uint32_t chimney_guest_tcp_cached_unsupported(const ChimneyNdisTcpCached *k,
 /*
  * OFFLOAD_NEIGHBOR's block (little-endian) from NDIS's neighbor state:
  * the interface's MAC @own_mac when DlSourceAddress is all zero.  VLAN
- * 4095 is reserved by IEEE 802.1Q and never on the wire: refused.
+ * 4095 is reserved by IEEE 802.1Q and never on the wire: refused.  A
+ * neighbor with a VLAN id needs a device of @features with
+ * CHIMNEY_FEAT_8021Q: a target drops the segments of such a connection
+ * that come untagged or on another VLAN ("Receiving 802.1Q-Marked and
+ * 802.1p-Marked Packets on an Offloaded TCP Connection"), which only
+ * such a device does.
  */
 int chimney_guest_neighbor(ChimneyNeighborState *out,
                            const ChimneyNdisNeighborConst *k,
                            const ChimneyNdisNeighborCached *c,
-                           const uint8_t *own_mac)
+                           const uint8_t *own_mac, uint32_t features)
 {
     uint8_t *b = (uint8_t *)out;
     uint32_t vlan = k->vlan_id & CHIMNEY_NDIS_VLAN_ID_MASK;
@@ -240,6 +245,9 @@ int chimney_guest_neighbor(ChimneyNeighborState *out,
     memset(out, 0, sizeof(*out));
     if (vlan == CHIMNEY_GUEST_VLAN_RESERVED) {
         return CHIMNEY_GUEST_BAD_VLAN;
+    }
+    if (vlan && !(features & CHIMNEY_FEAT_8021Q)) {
+        return CHIMNEY_GUEST_NO_VLAN;
     }
     for (int i = 0; i < 6; i++) {
         zero &= !k->dl_source[i];

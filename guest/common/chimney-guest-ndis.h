@@ -250,6 +250,7 @@ enum {
     CHIMNEY_GUEST_BAD_ADDRESS,      /* an address no TCP connection has */
     CHIMNEY_GUEST_BAD_MTU,          /* outside the family's path MTUs */
     CHIMNEY_GUEST_BAD_VLAN,         /* VLAN id 4095, reserved */
+    CHIMNEY_GUEST_NO_VLAN,          /* a VLAN id, no CHIMNEY_FEAT_8021Q */
 };
 
 /* Path MTUs the device takes (spec, OFFLOAD_PATH) */
@@ -263,7 +264,7 @@ enum {
 int chimney_guest_neighbor(ChimneyNeighborState *out,
                            const ChimneyNdisNeighborConst *k,
                            const ChimneyNdisNeighborCached *c,
-                           const uint8_t *own_mac);
+                           const uint8_t *own_mac, uint32_t features);
 int chimney_guest_path(void *out, uint32_t *family, uint32_t type,
                        uint32_t neighbor, const ChimneyNdisPathConst *k,
                        const ChimneyNdisPathCached *c, uint32_t features);

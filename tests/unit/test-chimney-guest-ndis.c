@@ -307,6 +307,8 @@ static void test_tcp_state_13(void)
     g_assert_cmpuint(b[offsetof(ChimneyTcpOffload, user_priority)], ==, 5);
 }
 
+#define V8021Q  CHIMNEY_FEAT_8021Q
+
 /* NEIGHBOR_OFFLOAD_STATE_CONST/_CACHED into OFFLOAD_NEIGHBOR's block */
 static void test_neighbor_state(void)
 {
@@ -317,26 +319,34 @@ static void test_neighbor_state(void)
     };
     ChimneyNeighborState n;
 
-    g_assert_cmpint(chimney_guest_neighbor(&n, &k, &c, own), ==,
+    g_assert_cmpint(chimney_guest_neighbor(&n, &k, &c, own, V8021Q), ==,
                     CHIMNEY_GUEST_STATE_OK);
     g_assert_cmpmem(n.src_mac, 6, own, 6);          /* all zero: our own */
     g_assert_cmpmem(n.dst_mac, 6, c.dl_destination, 6);
     g_assert_cmpuint(lduw_le_p(&n.vlan_id), ==, 100);   /* VlanId:12 */
     memcpy(k.dl_source, "\x02\x00\x00\x00\x00\x09", 6);
     k.vlan_id = 0;
-    g_assert_cmpint(chimney_guest_neighbor(&n, &k, &c, own), ==,
+    g_assert_cmpint(chimney_guest_neighbor(&n, &k, &c, own, V8021Q), ==,
                     CHIMNEY_GUEST_STATE_OK);
     g_assert_cmpmem(n.src_mac, 6, k.dl_source, 6);
     g_assert_cmpuint(lduw_le_p(&n.vlan_id), ==, 0);
     k.vlan_id = 4094;
-    g_assert_cmpint(chimney_guest_neighbor(&n, &k, &c, own), ==,
+    g_assert_cmpint(chimney_guest_neighbor(&n, &k, &c, own, V8021Q), ==,
                     CHIMNEY_GUEST_STATE_OK);
     k.vlan_id = 4095;                               /* reserved */
-    g_assert_cmpint(chimney_guest_neighbor(&n, &k, &c, own), ==,
+    g_assert_cmpint(chimney_guest_neighbor(&n, &k, &c, own, V8021Q), ==,
                     CHIMNEY_GUEST_BAD_VLAN);
     k.vlan_id = 0x10000 | 4095;
-    g_assert_cmpint(chimney_guest_neighbor(&n, &k, &c, own), ==,
+    g_assert_cmpint(chimney_guest_neighbor(&n, &k, &c, own, V8021Q), ==,
                     CHIMNEY_GUEST_BAD_VLAN);
+    /* A device without 802.1Q matching: untagged neighbors only */
+    k.vlan_id = 100;
+    g_assert_cmpint(chimney_guest_neighbor(&n, &k, &c, own, 0), ==,
+                    CHIMNEY_GUEST_NO_VLAN);
+    k.vlan_id = 0x7000;             /* not VlanId's bits: untagged */
+    g_assert_cmpint(chimney_guest_neighbor(&n, &k, &c, own, 0), ==,
+                    CHIMNEY_GUEST_STATE_OK);
+    g_assert_cmpuint(lduw_le_p(&n.vlan_id), ==, 0);
 }
 
 static const uint8_t v6_src[16] = {

@@ -4,14 +4,16 @@
  * What the miniport advertises (SupportIPv6 exactly when the device has
  * CHIMNEY_FEAT_TCP_IPV6, IEEE 802.3 encapsulation), the IPv6 and VLAN
  * state it refuses before the device (an IPv6 path the device does not
- * offer, a multicast address, an MTU below 1280, VLAN 4095), and, on a
- * device with IPv6, an IPv6 connection offloaded through the miniport
- * alone and through the intermediate driver above it: the peer on the
- * wire gets its bytes in IPv6 segments (flow label, hop limit, the TCP
- * checksum over the IPv6 pseudo-header checked here), acknowledges them,
- * and the send completion comes up (to chimney-im's counters too); with
- * CHIMNEY_FEAT_8021Q the same over VLAN 100 with priority 5, tagged both
- * ways.  The cases that need the device's IPv6 skip without it.
+ * offer, a multicast address, an MTU below 1280, VLAN 4095, a VLAN id on
+ * a device without 802.1Q), and, on a device with IPv6, an IPv6
+ * connection offloaded through the miniport alone and through the
+ * intermediate driver above it: the peer on the wire gets its bytes in
+ * IPv6 segments (flow label, hop limit, the TCP checksum over the IPv6
+ * pseudo-header checked here), acknowledges them, and the send
+ * completion comes up (to chimney-im's counters too); a Packet Too Big
+ * lowers the path's MTU; with CHIMNEY_FEAT_8021Q the same over VLAN 100
+ * with priority 5, tagged both ways.  The cases that need the device's
+ * IPv6 skip without it.
  *
  * Included by tests/qtest/chimney-windows-test.c, whose helpers it uses.
  *
@@ -233,7 +235,8 @@ static uint32_t peer6_stream(Peer6 *p, uint8_t *got, uint32_t want)
  * NDIS_TCP_CONNECTION_OFFLOAD (ntddndis.h): Encapsulation @4 IEEE 802.3
  * (2), SupportIPv4:2 then SupportIPv6:2 @8 (NDIS_OFFLOAD_SUPPORTED 1);
  * IPv6 exactly when the device has it.  An IPv6 tree on a device
- * without it, a multicast address, an MTU below 1280, VLAN 4095: the
+ * without it, a multicast address, an MTU below 1280, VLAN 4095 (or any
+ * VLAN id without the device's 802.1Q matching): the
  * bad block fails before the device, its dependents unattempted, its
  * parent a partial success.
  */
@@ -285,6 +288,15 @@ static void test_windows_ipv6_refused(void)
     g_assert_cmphex(rd32(t.path + 0x18), ==, 0xc0000001);
     g_assert_cmphex(rd32(t.tcp + 0x18), ==, 0xc0000001);
     g_assert(!t.ctx[0]);
+
+    /* A VLAN id needs the device's 802.1Q matching: out of VLAN entries */
+    if (!(dev_features() & CHIMNEY_FEAT_8021Q)) {
+        tree_init(&t, true);
+        *(uint32_t *)(t.neighbor + 0x98 + 0x28) = 100;
+        initiate(&t);
+        g_assert_cmphex(rd32(t.neighbor + 0x18), ==, 0xc0231009);
+        g_assert_cmphex(rd32(t.tcp + 0x18), ==, 0xc0000001);
+    }
 
     /* Nothing of it reached the device: an IPv4 tree offloads as before */
     offload_tree(&t, 0);

@@ -113,12 +113,22 @@ static ULONG mp_prepare_neighbor(MpAdapter *a, MpJob *job,
 {
     PNEIGHBOR_OFFLOAD_STATE_CACHED c = mp_state(b, 1);
     MpObj *o;
+    int st;
 
-    /* VLAN 4095 is reserved: never offloaded, the device never sees it */
-    if (chimney_guest_neighbor((ChimneyNeighborState *)(a->job_mem +
-                                                        MP_JOB_STATE),
-                               mp_state(b, 0), mp_state(b, 1), a->id.mac)) {
-        mp_block_failed(job, b, NDIS_STATUS_FAILURE);
+    /*
+     * VLAN 4095 is reserved: never offloaded, the device never sees it.
+     * A VLAN id on a device without 802.1Q matching: out of VLAN
+     * resources ("Determining Whether to Fail an Offload Request Because
+     * of 802.1Q Information").
+     */
+    st = chimney_guest_neighbor((ChimneyNeighborState *)(a->job_mem +
+                                                         MP_JOB_STATE),
+                                mp_state(b, 0), mp_state(b, 1), a->id.mac,
+                                a->id.features);
+    if (st) {
+        mp_block_failed(job, b, st == CHIMNEY_GUEST_NO_VLAN ?
+                                NDIS_STATUS_OFFLOAD_VLAN_ENTRIES :
+                                NDIS_STATUS_FAILURE);
         return STEP_DONE;
     }
     o = mp_obj_alloc(a->neighbor, mp_min(MP_MAX_NEIGHBORS,

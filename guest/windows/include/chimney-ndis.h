@@ -453,7 +453,14 @@ typedef enum _NDIS_CHIMNEY_OFFLOAD_TYPE {
     NdisMaxChimneyOffload
 } NDIS_CHIMNEY_OFFLOAD_TYPE;
 
-/* OFFLOAD_STATE_TYPE, in NDIS_MINIPORT_OFFLOAD_BLOCK_LIST.Header.Type */
+/*
+ * OFFLOAD_STATE_TYPE, in NDIS_MINIPORT_OFFLOAD_BLOCK_LIST.Header.Type
+ * (its page, Header: "Ip6OffloadState ... formatted as a
+ * PATH_OFFLOAD_STATE_CONST structure, followed by a
+ * PATH_OFFLOAD_STATE_CACHED structure, followed by a
+ * PATH_OFFLOAD_STATE_DELEGATED structure"; addresses of 16 bytes,
+ * "PATH_OFFLOAD_STATE_CONST structure")
+ */
 #define NeighborOffloadState    4
 #define Ip4OffloadState         8
 #define Ip6OffloadState         12      /* IPv6 path: PATH_OFFLOAD_STATE_* */

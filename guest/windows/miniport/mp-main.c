@@ -76,6 +76,14 @@ static NDIS_STATUS mp_set_general(MpAdapter *a)
                                           MediaConnectStateDisconnected,
         .MediaDuplexState = MediaDuplexStateFull,
         .LookaheadSize = CHIMNEY_L2_MTU,
+        /*
+         * No NDIS_MAC_OPTION_8021Q_VLAN / _8021P_PRIORITY: the plain path
+         * is raw Ethernet, passing tagged and untagged frames through as
+         * they are, so NDIS leaves 802.1Q in the frames and never hands
+         * it over in Ieee8021QNetBufferListInfo (NDIS 5.1 "802.1Q Support
+         * in a Remote NDIS Device": raw encapsulation, no 802.1Q).
+         * Offloaded connections take it from the state (mp-state-tree.c).
+         */
         .MacOptions = NDIS_MAC_OPTION_COPY_LOOKAHEAD_DATA |
                       NDIS_MAC_OPTION_TRANSFERS_NOT_PEND |
                       NDIS_MAC_OPTION_NO_LOOPBACK,

@@ -530,10 +530,15 @@ static void test_windows_ipv6_path_mtu(void)
 /*
  * An IPv6 connection on VLAN 100 with 802.1p priority 5: its frames carry
  * the tag (PCP 5, VID 100), the peer's tagged ACKs complete the send.
+ * The peer's segment without the tag is not the connection's (it goes to
+ * the host, as the 802.1Q receive rules have it); tagged, it is.
  */
 static void test_windows_ipv6_vlan(void)
 {
     g_autofree char *path = driver_path("chimneynic.sys");
+    uint8_t data[300], fr[2048], *rnbl;
+    uint32_t l2_rx;
+    uint64_t buf;
     Image im;
     Tree t;
 
@@ -550,6 +555,31 @@ static void test_windows_ipv6_vlan(void)
     initiate(&t);
     g_assert_cmphex(rd32(t.tcp + 0x18), ==, 0);
     send6(&t, w.provider_tcp, w.adapter, 5 << 13 | 100, 0);
+
+    for (size_t i = 0; i < sizeof(data); i++) {
+        data[i] = i * 3 + 7;
+    }
+    l2_rx = w.l2_rx;
+    wire_send(fr, v6_frame(fr, 0, LPORT, IRS + 1, ISS + 1 + 3000, 0x18,
+                           data, sizeof(data)));
+    for (int i = 0; i < 20; i++) {
+        run_dpc();
+    }
+    g_assert_cmpuint(w.indicated, ==, 0);
+    g_assert_cmpuint(w.l2_rx, >, l2_rx);
+    wire_send(fr, v6_frame(fr, 100, LPORT, IRS + 1, ISS + 1 + 3000, 0x18,
+                           data, sizeof(data)));
+    for (int i = 0; i < 100 && !w.indicated; i++) {
+        run_dpc();
+    }
+    g_assert_cmpuint(w.indicated, ==, sizeof(data));
+    buf = guest_alloc(&w.alloc, 2048);
+    rnbl = nbl_new(mdl_new(w.ram + buf, 2048), 0, 2048);
+    host_io(w.provider_tcp, w.adapter, 0x18, NC_RECEIVE, &t.ctx[2], rnbl,
+            CONN);
+    wait_for(&w.received);
+    g_assert_cmpuint((uintptr_t)rdp(rnbl, 0x90), ==, sizeof(data));
+    g_assert_cmpmem(w.ram + buf, sizeof(data), data, sizeof(data));
     terminate6(&t, w.provider_generic, w.adapter, 3000);
     miniport_down();
 }

@@ -362,10 +362,11 @@ static uint32_t send6(Tree *t, void *tcp, void *ctx, uint16_t tci,
 }
 
 /*
- * An IPv6 connection through the miniport: offloaded, 3000 bytes out
- * and completed on the peer's ACK, 500 bytes in (indicated, then into a
- * posted receive), a path MTU update (one below 1280 refused before the
- * device), and its terminate returns the delegated state.
+ * An IPv6 connection through the miniport: offloaded (not counted in
+ * OID_TCP4_OFFLOAD_STATS), 3000 bytes out and completed on the peer's
+ * ACK, 500 bytes in (indicated, then into a posted receive), a path MTU
+ * update (one below 1280 refused before the device), and its terminate
+ * returns the delegated state.
  */
 static void test_windows_ipv6_offload(void)
 {
@@ -389,6 +390,7 @@ static void test_windows_ipv6_offload(void)
     g_assert_cmphex(rd32(t.neighbor + 0x18), ==, 0);
     g_assert_cmphex(rd32(t.path + 0x18), ==, 0);
     g_assert_cmphex(rd32(t.tcp + 0x18), ==, 0);
+    g_assert_cmpuint(established(), ==, 0);     /* OID_TCP4_...: not IPv4 */
     send6(&t, w.provider_tcp, w.adapter, 0, 0);
 
     for (int i = 0; i < 500; i++) {

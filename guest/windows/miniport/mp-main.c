@@ -513,8 +513,11 @@ VOID mp_offload_stats_done(MpAdapter *a, PNDIS_OID_REQUEST request)
     for (ULONG i = 0; a->chimney && i < a->max_conns; i++) {
         MpConn *c = a->conn[i];
 
+        /* TCP4's: IPv6 connections are not among them */
         tcp.CurrentlyEstablished += c->obj.used && c->announced &&
-                                    !c->aborted;
+                                    !c->aborted &&
+                                    c->obj.parent->family !=
+                                    CHIMNEY_PATH_IPV6;
     }
     tcp.ResetEstablished = a->reset_established;
     tcp.OutResets = a->out_resets;

@@ -530,10 +530,31 @@ static void test_windows_ipv6_path_mtu(void)
 }
 
 /*
+ * MiniportUpdateOffload of the connection's TCP_OFFLOAD_STATE_CACHED: the
+ * same flow label and hop limit, 802.1p priority @prio; its status
+ */
+static uint32_t update6_cached(Tree *t, uint8_t prio)
+{
+    uint8_t up[0x98 + 0x2c] = { 0 }, *s;
+
+    offload_block_init(up, 14, &t->ctx[2], (uintptr_t)CONN);
+    s = state(up, 0, 0x2c);
+    *(uint32_t *)(s + 0xc) = 65535;             /* InitialRcvWnd */
+    *(uint32_t *)(s + 0x24) = V6_FLOW;
+    s[0x28] = V6_HOPS;
+    s[0x2a] = prio;
+    w.updated = NULL;
+    host_state(w.provider_generic, w.adapter, 0x18, NC_UPDATE, up);
+    wait_for(&w.updated);
+    return rd32(up + 0x18);
+}
+
+/*
  * An IPv6 connection on VLAN 100 with 802.1p priority 5: its frames carry
  * the tag (PCP 5, VID 100), the peer's tagged ACKs complete the send.
  * The peer's segment without the tag is not the connection's (it goes to
- * the host, as the 802.1Q receive rules have it); tagged, it is.
+ * the host, as the 802.1Q receive rules have it); tagged, it is.  An
+ * update (the 224-byte block) moves the connection to priority 3.
  */
 static void test_windows_ipv6_vlan(void)
 {
@@ -582,7 +603,10 @@ static void test_windows_ipv6_vlan(void)
     wait_for(&w.received);
     g_assert_cmpuint((uintptr_t)rdp(rnbl, 0x90), ==, sizeof(data));
     g_assert_cmpmem(w.ram + buf, sizeof(data), data, sizeof(data));
-    terminate6(&t, w.provider_generic, w.adapter, 3000);
+
+    g_assert_cmphex(update6_cached(&t, 3), ==, 0);
+    send6(&t, w.provider_tcp, w.adapter, 3 << 13 | 100, 3000);
+    terminate6(&t, w.provider_generic, w.adapter, 6000);
     miniport_down();
 }
 

@@ -236,9 +236,9 @@ static uint32_t peer6_stream(Peer6 *p, uint8_t *got, uint32_t want)
  * (2), SupportIPv4:2 then SupportIPv6:2 @8 (NDIS_OFFLOAD_SUPPORTED 1);
  * IPv6 exactly when the device has it.  An IPv6 tree on a device
  * without it, a multicast address, an MTU below 1280, VLAN 4095 (or any
- * VLAN id without the device's 802.1Q matching): the
- * bad block fails before the device, its dependents unattempted, its
- * parent a partial success.
+ * VLAN id without the device's 802.1Q matching): the bad block fails
+ * before the device, its dependents unattempted, its parent a partial
+ * success.
  */
 static void test_windows_ipv6_refused(void)
 {

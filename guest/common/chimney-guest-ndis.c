@@ -89,6 +89,16 @@ void chimney_guest_tcp_offload(ChimneyTcpOffload *out,
     le32_out(b + offsetof(ChimneyTcpOffload, ka_interval), k->ka_interval);
     le32_out(b + offsetof(ChimneyTcpOffload, max_rt), k->max_rt);
     b[offsetof(ChimneyTcpOffload, ka_probe_count)] = k->ka_probe_count;
+    /*
+     * The 1.3 tail: the bits of the bitfields only (the rest of their
+     * storage units is not the field's); a flow label on IPv6 paths only.
+     */
+    if (q->ipv6) {
+        le32_out(b + offsetof(ChimneyTcpOffload, flow_label),
+                 k->flow_label & CHIMNEY_NDIS_FLOW_LABEL_MASK);
+    }
+    b[offsetof(ChimneyTcpOffload, user_priority)] =
+        k->user_priority & CHIMNEY_NDIS_USER_PRIORITY_MASK;
 
     /* delegated */
     le32_out(dl + offsetof(ChimneyTcpDelegated, state), d->state);
@@ -120,7 +130,11 @@ void chimney_guest_tcp_offload(ChimneyTcpOffload *out,
              d->rexmit_timeout_delta);
 }
 
-/* A TCP segment over IPv4 (VLAN-tagged or not) leaving: its ports */
+/*
+ * A TCP segment over IPv4 or IPv6 (VLAN-tagged or not) leaving: its
+ * ports.  IPv6 with TCP as the first next header only: the host stack
+ * puts no extension header on an established connection's segments.
+ */
 void chimney_guest_flow_seen(ChimneyGuestFlows *f, const uint8_t *frame,
                              uint32_t len)
 {
@@ -135,12 +149,20 @@ void chimney_guest_flow_seen(ChimneyGuestFlows *f, const uint8_t *frame,
         l2 += 4;
         type = frame[16] << 8 | frame[17];
     }
-    if (type != 0x0800 || len < l2 + 20 || frame[l2 + 9] != 6) {
-        return;
-    }
-    ihl = (frame[l2] & 0xf) * 4;
-    if (ihl < 20 || len < l2 + ihl + 4) {
-        return;
+    if (type == 0x86dd) {
+        if (len < l2 + 40 + 4 || (frame[l2] >> 4) != 6 ||
+            frame[l2 + 6] != 6) {
+            return;
+        }
+        ihl = 40;
+    } else {
+        if (type != 0x0800 || len < l2 + 20 || frame[l2 + 9] != 6) {
+            return;
+        }
+        ihl = (frame[l2] & 0xf) * 4;
+        if (ihl < 20 || len < l2 + ihl + 4) {
+            return;
+        }
     }
     frame += l2 + ihl;
     f->flow[f->next].local_port = frame[0] << 8 | frame[1];
@@ -181,21 +203,164 @@ int chimney_guest_port_order(const ChimneyGuestFlows *f,
 
 /*
  * What of NDIS's cached TCP state the OFFLOAD_TCP / UPDATE block cannot
- * carry (CHIMNEY_NDIS_TCP_* bits; 0: all of it): the restart flags and
- * UPDATE_RCV_WND, and an 802.1p priority.  The device has no field for
- * them, so a driver refuses such an offload or update rather than
- * dropping them.
+ * carry to a device of @features (CHIMNEY_NDIS_TCP_* bits; 0: all of
+ * it): the restart flags and UPDATE_RCV_WND, which no version has a
+ * field for, and an 802.1p priority, which the 1.3 block carries but
+ * only a device with CHIMNEY_FEAT_8021Q puts in its frames.  A driver
+ * refuses such an offload or update rather than dropping them.
  */
-uint32_t chimney_guest_tcp_cached_unsupported(const ChimneyNdisTcpCached *k)
+uint32_t chimney_guest_tcp_cached_unsupported(const ChimneyNdisTcpCached *k,
+                                              uint32_t features)
 {
     uint32_t bits = k->flags & (CHIMNEY_NDIS_TCP_KA_RESTART |
                                 CHIMNEY_NDIS_TCP_MAX_RT_RESTART |
                                 CHIMNEY_NDIS_TCP_UPDATE_RCV_WND);
 
-    if (k->user_priority & 7) {
+    if ((k->user_priority & CHIMNEY_NDIS_USER_PRIORITY_MASK) &&
+        !(features & CHIMNEY_FEAT_8021Q)) {
         bits |= CHIMNEY_NDIS_TCP_USER_PRIORITY;
     }
     return bits;
+}
+
+/*
+ * OFFLOAD_NEIGHBOR's block (little-endian) from NDIS's neighbor state:
+ * the interface's MAC @own_mac when DlSourceAddress is all zero.  VLAN
+ * 4095 is reserved by IEEE 802.1Q and never on the wire: refused.  A
+ * neighbor with a VLAN id needs a device of @features with
+ * CHIMNEY_FEAT_8021Q: a target drops the segments of such a connection
+ * that come untagged or on another VLAN ("Receiving 802.1Q-Marked and
+ * 802.1p-Marked Packets on an Offloaded TCP Connection"), which only
+ * such a device does.
+ */
+int chimney_guest_neighbor(ChimneyNeighborState *out,
+                           const ChimneyNdisNeighborConst *k,
+                           const ChimneyNdisNeighborCached *c,
+                           const uint8_t *own_mac, uint32_t features)
+{
+    uint8_t *b = (uint8_t *)out;
+    uint32_t vlan = k->vlan_id & CHIMNEY_NDIS_VLAN_ID_MASK;
+    bool zero = true;
+
+    memset(out, 0, sizeof(*out));
+    if (vlan == CHIMNEY_GUEST_VLAN_RESERVED) {
+        return CHIMNEY_GUEST_BAD_VLAN;
+    }
+    if (vlan && !(features & CHIMNEY_FEAT_8021Q)) {
+        return CHIMNEY_GUEST_NO_VLAN;
+    }
+    for (int i = 0; i < 6; i++) {
+        zero &= !k->dl_source[i];
+    }
+    memcpy(out->src_mac, zero ? own_mac : k->dl_source, 6);
+    memcpy(out->dst_mac, c->dl_destination, 6);
+    le16_out(b + offsetof(ChimneyNeighborState, vlan_id), vlan);
+    return CHIMNEY_GUEST_STATE_OK;
+}
+
+/*
+ * An address a TCP connection can have at either end (RFC 4291): not
+ * the unspecified address, loopback, multicast (ff00::/8) or an
+ * IPv4-mapped one (::ffff:0:0/96, which is an IPv4 path's).
+ */
+bool chimney_guest_ipv6_unicast(const uint8_t *addr)
+{
+    bool zero10 = true, zero15 = true;
+
+    for (int i = 0; i < 15; i++) {
+        zero15 &= !addr[i];
+        zero10 &= i >= 10 || !addr[i];
+    }
+    if (addr[0] == 0xff || (zero15 && addr[15] <= 1)) {
+        return false;
+    }
+    return !(zero10 && addr[10] == 0xff && addr[11] == 0xff);
+}
+
+static int path_mtu_check(uint32_t family, uint32_t mtu)
+{
+    uint32_t min = family == CHIMNEY_PATH_IPV6 ? CHIMNEY_IPV6_MIN_MTU :
+                                                 CHIMNEY_GUEST_IPV4_MIN_MTU;
+
+    return mtu < min || mtu > CHIMNEY_GUEST_MAX_MTU ? CHIMNEY_GUEST_BAD_MTU :
+                                                      CHIMNEY_GUEST_STATE_OK;
+}
+
+/*
+ * OFFLOAD_PATH's block from a path block of OFFLOAD_STATE_TYPE @type:
+ * into @out (CHIMNEY_GUEST_PATH_BLOCK bytes, little-endian), *@family
+ * for param[CHIMNEY_PATH_PARAM_FAMILY].  An IPv6 path only for a device
+ * whose @features have CHIMNEY_FEAT_TCP_IPV6; addresses and MTU are
+ * checked before the device sees them.
+ */
+int chimney_guest_path(void *out, uint32_t *family, uint32_t type,
+                       uint32_t neighbor, const ChimneyNdisPathConst *k,
+                       const ChimneyNdisPathCached *c, uint32_t features)
+{
+    uint8_t *b = out;
+    int st;
+
+    memset(out, 0, CHIMNEY_GUEST_PATH_BLOCK);
+    switch (type) {
+    case CHIMNEY_NDIS_IP4_STATE:
+        *family = CHIMNEY_PATH_IPV4;
+        break;
+    case CHIMNEY_NDIS_IP6_STATE:
+        if (!(features & CHIMNEY_FEAT_TCP_IPV6)) {
+            return CHIMNEY_GUEST_BAD_FAMILY;
+        }
+        *family = CHIMNEY_PATH_IPV6;
+        break;
+    default:
+        return CHIMNEY_GUEST_BAD_FAMILY;
+    }
+    if (!k->source || !k->destination) {
+        return CHIMNEY_GUEST_BAD_ADDRESS;
+    }
+    st = path_mtu_check(*family, c->path_mtu);
+    if (st) {
+        return st;
+    }
+    if (*family == CHIMNEY_PATH_IPV4) {
+        le32_out(b + offsetof(ChimneyPathState, neighbor), neighbor);
+        memcpy(b + offsetof(ChimneyPathState, src_ip), k->source, 4);
+        memcpy(b + offsetof(ChimneyPathState, dst_ip), k->destination, 4);
+        le32_out(b + offsetof(ChimneyPathState, path_mtu), c->path_mtu);
+        return CHIMNEY_GUEST_STATE_OK;
+    }
+    if (!chimney_guest_ipv6_unicast(k->source) ||
+        !chimney_guest_ipv6_unicast(k->destination)) {
+        return CHIMNEY_GUEST_BAD_ADDRESS;
+    }
+    le32_out(b + offsetof(ChimneyPath6State, neighbor), neighbor);
+    le32_out(b + offsetof(ChimneyPath6State, path_mtu), c->path_mtu);
+    memcpy(b + offsetof(ChimneyPath6State, src_ip), k->source, 16);
+    memcpy(b + offsetof(ChimneyPath6State, dst_ip), k->destination, 16);
+    return CHIMNEY_GUEST_STATE_OK;
+}
+
+/*
+ * UPDATE of a path takes the block of the path's own @family: its new
+ * MTU, and @neighbor (for a relink; the caller sets the flag).
+ */
+int chimney_guest_path_update(void *out, uint32_t family, uint32_t neighbor,
+                              const ChimneyNdisPathCached *c)
+{
+    uint8_t *b = out;
+    int st = path_mtu_check(family, c->path_mtu);
+
+    memset(out, 0, CHIMNEY_GUEST_PATH_BLOCK);
+    if (st) {
+        return st;
+    }
+    if (family == CHIMNEY_PATH_IPV6) {
+        le32_out(b + offsetof(ChimneyPath6State, neighbor), neighbor);
+        le32_out(b + offsetof(ChimneyPath6State, path_mtu), c->path_mtu);
+    } else {
+        le32_out(b + offsetof(ChimneyPathState, neighbor), neighbor);
+        le32_out(b + offsetof(ChimneyPathState, path_mtu), c->path_mtu);
+    }
+    return CHIMNEY_GUEST_STATE_OK;
 }
 
 /*

@@ -68,6 +68,10 @@ typedef struct ChimneyNdisTcpCached {
     uint8_t pad2;
 } ChimneyNdisTcpCached;
 
+/* The bits of TCP_OFFLOAD_STATE_CACHED's bitfields in their storage units */
+#define CHIMNEY_NDIS_FLOW_LABEL_MASK    0xfffffu        /* FlowLabel:20 */
+#define CHIMNEY_NDIS_USER_PRIORITY_MASK 0x7u            /* UserPriority:3 */
+
 typedef struct ChimneyNdisTcpDelegated {
     ChimneyNdisStateHeader header;
     uint32_t state;                 /* TCP_OFFLOAD_CONNECTION_STATE */
@@ -109,6 +113,10 @@ _Static_assert(offsetof(ChimneyNdisTcpConst, remote_mss) == 0x10,
 _Static_assert(sizeof(ChimneyNdisTcpCached) == 0x2C, "TCP cached state");
 _Static_assert(offsetof(ChimneyNdisTcpCached, ttl_or_hop_limit) == 0x28,
                "TCP cached state");
+_Static_assert(offsetof(ChimneyNdisTcpCached, flow_label) == 0x24,
+               "TCP cached state");
+_Static_assert(offsetof(ChimneyNdisTcpCached, user_priority) == 0x2A,
+               "TCP cached state");
 _Static_assert(sizeof(ChimneyNdisTcpDelegated) == 0x80, "TCP delegated");
 _Static_assert(offsetof(ChimneyNdisTcpDelegated, srtt) == 0x38,
                "TCP delegated state");
@@ -134,6 +142,7 @@ typedef struct ChimneyGuestTcpQueues {
     uint32_t buffered_len;
     uint64_t buffered_addr;
     bool ports_host_order;          /* TCP const ports not in network order */
+    bool ipv6;                      /* on an IPv6 path: FlowLabel is sent */
 } ChimneyGuestTcpQueues;
 
 /*
@@ -167,9 +176,101 @@ void chimney_guest_tcp_offload(ChimneyTcpOffload *out,
                                const ChimneyNdisTcpCached *k,
                                const ChimneyNdisTcpDelegated *d,
                                const ChimneyGuestTcpQueues *q);
-uint32_t chimney_guest_tcp_cached_unsupported(const ChimneyNdisTcpCached *k);
+uint32_t chimney_guest_tcp_cached_unsupported(const ChimneyNdisTcpCached *k,
+                                              uint32_t features);
 void chimney_guest_tcp_delegated(ChimneyNdisTcpDelegated *out,
                                  const ChimneyTcpDelegated *in);
+
+/*
+ * OFFLOAD_STATE_TYPE (ndischimney.h): NDIS_MINIPORT_OFFLOAD_BLOCK_LIST's
+ * Header.Type names the state after the block.  A path block says its
+ * family this way: Ip4OffloadState or Ip6OffloadState, each followed by
+ * PATH_OFFLOAD_STATE_CONST, _CACHED and _DELEGATED (learn.microsoft.com,
+ * "NDIS_MINIPORT_OFFLOAD_BLOCK_LIST structure (ndischimney.h)", Header).
+ */
+#define CHIMNEY_NDIS_NEIGHBOR_STATE     4   /* NeighborOffloadState */
+#define CHIMNEY_NDIS_IP4_STATE          8   /* Ip4OffloadState */
+#define CHIMNEY_NDIS_IP6_STATE          12  /* Ip6OffloadState */
+#define CHIMNEY_NDIS_TCP_STATE          17  /* TcpOffloadState */
+
+/*
+ * NEIGHBOR_OFFLOAD_STATE_CONST and _CACHED ("NEIGHBOR_OFFLOAD_STATE_CONST
+ * structure (ndischimney.h)", "..._CACHED"): DlSourceAddress all zero
+ * means the interface's own MAC; VlanId:12 is the low 12 bits of the
+ * ULONG after it, 0 for untagged.
+ */
+typedef struct ChimneyNdisNeighborConst {
+    ChimneyNdisStateHeader header;
+    uint8_t dl_source[32];
+    uint32_t vlan_id;               /* VlanId:12 */
+} ChimneyNdisNeighborConst;
+
+typedef struct ChimneyNdisNeighborCached {
+    ChimneyNdisStateHeader header;
+    uint8_t dl_destination[32];
+    uint32_t host_reachability_delta;
+} ChimneyNdisNeighborCached;
+
+#define CHIMNEY_NDIS_VLAN_ID_MASK       0xfffu
+
+/*
+ * PATH_OFFLOAD_STATE_CONST and _CACHED ("PATH_OFFLOAD_STATE_CONST
+ * structure (ndischimney.h)", "..._CACHED"): pointers to the source and
+ * destination addresses, 4 bytes for IPv4 and 16 for IPv6, always in
+ * network byte order; the path MTU (RFC 1191 / RFC 1981).
+ */
+typedef struct ChimneyNdisPathConst {
+    ChimneyNdisStateHeader header;
+    const uint8_t *source;
+    const uint8_t *destination;
+} ChimneyNdisPathConst;
+
+typedef struct ChimneyNdisPathCached {
+    ChimneyNdisStateHeader header;
+    uint32_t path_mtu;
+} ChimneyNdisPathCached;
+
+_Static_assert(sizeof(ChimneyNdisNeighborConst) == 0x2C, "neighbor const");
+_Static_assert(offsetof(ChimneyNdisNeighborConst, vlan_id) == 0x28,
+               "neighbor const");
+_Static_assert(sizeof(ChimneyNdisNeighborCached) == 0x2C, "neighbor cached");
+_Static_assert(offsetof(ChimneyNdisNeighborCached, host_reachability_delta) ==
+               0x28, "neighbor cached");
+_Static_assert(sizeof(ChimneyNdisPathCached) == 0xC, "path cached");
+#if UINTPTR_MAX == UINT64_MAX
+_Static_assert(sizeof(ChimneyNdisPathConst) == 0x18, "path const");
+_Static_assert(offsetof(ChimneyNdisPathConst, destination) == 0x10,
+               "path const");
+#endif
+
+/* What the translation of a neighbor or path block came to */
+enum {
+    CHIMNEY_GUEST_STATE_OK = 0,
+    CHIMNEY_GUEST_BAD_FAMILY,       /* not a path's type, or IPv6 unoffered */
+    CHIMNEY_GUEST_BAD_ADDRESS,      /* an address no TCP connection has */
+    CHIMNEY_GUEST_BAD_MTU,          /* outside the family's path MTUs */
+    CHIMNEY_GUEST_BAD_VLAN,         /* VLAN id 4095, reserved */
+    CHIMNEY_GUEST_NO_VLAN,          /* a VLAN id, no CHIMNEY_FEAT_8021Q */
+};
+
+/* Path MTUs the device takes (spec, OFFLOAD_PATH) */
+#define CHIMNEY_GUEST_IPV4_MIN_MTU      68
+#define CHIMNEY_GUEST_MAX_MTU           9000
+#define CHIMNEY_GUEST_VLAN_RESERVED     0xfff
+
+/* The largest block OFFLOAD_PATH takes: room for either family's */
+#define CHIMNEY_GUEST_PATH_BLOCK        sizeof(ChimneyPath6State)
+
+int chimney_guest_neighbor(ChimneyNeighborState *out,
+                           const ChimneyNdisNeighborConst *k,
+                           const ChimneyNdisNeighborCached *c,
+                           const uint8_t *own_mac, uint32_t features);
+int chimney_guest_path(void *out, uint32_t *family, uint32_t type,
+                       uint32_t neighbor, const ChimneyNdisPathConst *k,
+                       const ChimneyNdisPathCached *c, uint32_t features);
+int chimney_guest_path_update(void *out, uint32_t family, uint32_t neighbor,
+                              const ChimneyNdisPathCached *c);
+bool chimney_guest_ipv6_unicast(const uint8_t *addr);
 
 /*
  * NDIS_TCP_CONNECTION_OFFLOAD_PARAMETERS, the buffer of

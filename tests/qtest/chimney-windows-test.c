@@ -545,28 +545,15 @@ static void test_windows_miniport(void)
  * completion comes back up as a real ProtocolTcpOffloadSendComplete call
  * that chimney-im counts.
  */
-static void test_windows_im_over_miniport(void)
+/* chimney-im loads, binds to the adapter and starts its own */
+static void im_up(Image *imi, const char *imp)
 {
-    g_autofree char *nic = driver_path("chimneynic.sys");
-    g_autofree char *imp = nic ? driver_path("chimneyim.sys") : NULL;
-    uint8_t bind[0x100] = { 0 }, init[0x40] = { 0 }, caps[0x14] = { 0 };
-    uint8_t name[16] = { 0 }, got[4096], *nbl, *d;
+    uint8_t bind[0x100] = { 0 }, init[0x40] = { 0 };
+    static uint8_t caps[0x14], name[16];
     static uint16_t adapter[] = u"\\Device\\{chimney-nic}";
-    uint64_t *counters;
-    Image mini, imi;
     void *entry;
-    Tree t;
 
-    if (!imp) {
-        return;
-    }
-    setup();
-    w.im_above = true;
-    w.host = H_IM_VIRTUAL;
-    miniport_up(&mini, nic);
-
-    /* chimney-im loads, binds to the adapter and starts its own */
-    entry = image_map(&imi, imp, im_mocks);
+    entry = image_map(imi, imp, im_mocks);
     g_assert_cmphex(((Fn2 *)entry)((void *)0x10, (void *)0x20), ==, 0);
     ((Fn2 *)rdp(w.im_mp_chars, 0x10))(H_IM_DRIVER, NULL);
     ((Fn2 *)rdp(w.im_proto_chars, 0x20))(H_IM_PROTOCOL, NULL);
@@ -577,6 +564,7 @@ static void test_windows_im_over_miniport(void)
     wrp(name, 8, adapter);
     wrp(bind, 0x10, name);                      /* AdapterName */
     *(uint32_t *)(bind + 0x24) = 1500;          /* MtuSize */
+    memset(caps, 0, sizeof(caps));
     *(uint32_t *)(caps + 0x0c) = 64;            /* capacity */
     wrp(bind, 0xe8, caps);              /* TcpConnectionOffloadCapabilities */
     g_assert_cmphex(((Fn3 *)rdp(w.im_proto_chars, 0x28))(NULL,
@@ -586,6 +574,25 @@ static void test_windows_im_over_miniport(void)
     g_assert_cmphex(((Fn3 *)rdp(w.im_mp_chars, 0x18))(H_IM_VIRTUAL, NULL,
                                                       init), ==, 0);
     ((Fn2 *)rdp(w.im_mp_chars, 0x38))(w.im_binding, NULL);
+}
+
+static void test_windows_im_over_miniport(void)
+{
+    g_autofree char *nic = driver_path("chimneynic.sys");
+    g_autofree char *imp = nic ? driver_path("chimneyim.sys") : NULL;
+    uint8_t got[4096], *nbl, *d;
+    uint64_t *counters;
+    Image mini, imi;
+    Tree t;
+
+    if (!imp) {
+        return;
+    }
+    setup();
+    w.im_above = true;
+    w.host = H_IM_VIRTUAL;
+    miniport_up(&mini, nic);
+    im_up(&imi, imp);
 
     /* The host offloads through chimney-im */
     tree_init(&t, true);
@@ -741,6 +748,7 @@ static void test_windows_offload_oids(void)
     g_assert_cmpuint(done, ==, sizeof(ip));
 
     params[13] = 1;                     /* TcpConnectionIPv4: DISABLED */
+    params[14] = 1;                     /* TcpConnectionIPv6 too */
     w.statuses = 0;
     g_assert_cmphex(mp_oid(1, 0xfc01020c, params, sizeof(params), &done),
                     ==, 0);
@@ -751,6 +759,7 @@ static void test_windows_offload_oids(void)
     offload_tree(&t, 0xc0000001);       /* off: FAILURE */
 
     params[13] = 2;                     /* ENABLED */
+    params[14] = 2;
     w.statuses = 0;
     g_assert_cmphex(mp_oid(1, 0xfc01020c, params, sizeof(params), &done),
                     ==, 0);
@@ -1226,13 +1235,15 @@ static uint32_t update_cached(Tree *t, uint16_t flags, uint8_t priority)
 
 /*
  * Cached settings the device has no field for (the restart flags,
- * UPDATE_RCV_WND, an 802.1p priority) are refused, not dropped: that
- * update fails (the host then uploads the connection), an offload with
- * a priority fails (the host keeps the connection).
+ * UPDATE_RCV_WND, and an 802.1p priority on a device without
+ * CHIMNEY_FEAT_8021Q) are refused, not dropped: that update fails (the
+ * host then uploads the connection), an offload with a priority fails
+ * (the host keeps the connection).  With 802.1Q the priority is taken.
  */
 static void test_windows_cached_unsupported(void)
 {
     g_autofree char *path = driver_path("chimneynic.sys");
+    uint32_t prio_st;
     Image im;
     Tree t;
 
@@ -1242,13 +1253,19 @@ static void test_windows_cached_unsupported(void)
     setup();
     w.host = H_MINIPORT;
     miniport_up(&im, path);
+    prio_st = qtest_readl(w.qts, w.bar + CHIMNEY_REG_FEATURES) &
+              CHIMNEY_FEAT_8021Q ? 0 : 0xc0000001;
     offload_tree(&t, 0);
     g_assert_cmphex(update_cached(&t, 0x1, 0), ==, 0);       /* keepalive */
     g_assert_cmphex(update_cached(&t, 0x1 | 0x4, 0), ==, 0xc0000001);
     g_assert_cmphex(update_cached(&t, 0x8, 0), ==, 0xc0000001);
     g_assert_cmphex(update_cached(&t, 0x10, 0), ==, 0xc0000001);
-    g_assert_cmphex(update_cached(&t, 0, 3), ==, 0xc0000001);
+    g_assert_cmphex(update_cached(&t, 0, 3), ==, prio_st);
     terminate_tree(&t);
+    if (!prio_st) {
+        miniport_down();
+        return;
+    }
 
     w.initiated = NULL;
     tree_init(&t, true);
@@ -1361,6 +1378,7 @@ static void test_windows_handover_held(void)
 }
 
 #include "../windows/qtest-stress.h"
+#include "../windows/qtest-ipv6.h"
 
 int main(int argc, char **argv)
 {
@@ -1387,5 +1405,13 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/windows/cached-unsupported",
                    test_windows_cached_unsupported);
     qtest_add_func("/chimney/windows/stress", test_windows_stress);
+    qtest_add_func("/chimney/windows/ipv6-refused",
+                   test_windows_ipv6_refused);
+    qtest_add_func("/chimney/windows/ipv6-offload",
+                   test_windows_ipv6_offload);
+    qtest_add_func("/chimney/windows/ipv6-path-mtu",
+                   test_windows_ipv6_path_mtu);
+    qtest_add_func("/chimney/windows/ipv6-vlan", test_windows_ipv6_vlan);
+    qtest_add_func("/chimney/windows/ipv6-im", test_windows_ipv6_im);
     return g_test_run();
 }

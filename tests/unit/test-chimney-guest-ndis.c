@@ -241,23 +241,281 @@ static void test_port_order(void)
     g_assert_cmpuint(le16_to_cpu(o.remote_port), ==, 5001);
 }
 
-/* Cached settings the device's block has no field for */
+/*
+ * Cached settings the device's block has no field for: the restart
+ * flags and UPDATE_RCV_WND always; an 802.1p priority only for a device
+ * without CHIMNEY_FEAT_8021Q (the 1.3 block carries it to one with it)
+ */
 static void test_cached_unsupported(void)
 {
     ChimneyNdisTcpCached k = {
         .flags = CHIMNEY_NDIS_TCP_KEEPALIVE | CHIMNEY_NDIS_TCP_NAGLING,
     };
 
-    g_assert_cmphex(chimney_guest_tcp_cached_unsupported(&k), ==, 0);
+    g_assert_cmphex(chimney_guest_tcp_cached_unsupported(&k, 0), ==, 0);
     k.flags |= CHIMNEY_NDIS_TCP_KA_RESTART | CHIMNEY_NDIS_TCP_UPDATE_RCV_WND;
-    g_assert_cmphex(chimney_guest_tcp_cached_unsupported(&k), ==,
+    g_assert_cmphex(chimney_guest_tcp_cached_unsupported(&k, 0), ==,
                     CHIMNEY_NDIS_TCP_KA_RESTART |
                     CHIMNEY_NDIS_TCP_UPDATE_RCV_WND);
     k.flags = CHIMNEY_NDIS_TCP_MAX_RT_RESTART;
     k.user_priority = 5;
-    g_assert_cmphex(chimney_guest_tcp_cached_unsupported(&k), ==,
+    g_assert_cmphex(chimney_guest_tcp_cached_unsupported(&k, 0), ==,
                     CHIMNEY_NDIS_TCP_MAX_RT_RESTART |
                     CHIMNEY_NDIS_TCP_USER_PRIORITY);
+    g_assert_cmphex(chimney_guest_tcp_cached_unsupported(&k,
+                        CHIMNEY_FEAT_8021Q | CHIMNEY_FEAT_TCP_IPV6), ==,
+                    CHIMNEY_NDIS_TCP_MAX_RT_RESTART);
+    k.flags = 0;
+    g_assert_cmphex(chimney_guest_tcp_cached_unsupported(&k,
+                                                         CHIMNEY_FEAT_8021Q),
+                    ==, 0);
+    /* Only UserPriority:3's bits: the byte's others are not the field's */
+    k.user_priority = 0xf8;
+    g_assert_cmphex(chimney_guest_tcp_cached_unsupported(&k, 0), ==, 0);
+}
+
+/*
+ * The 1.3 tail of the OFFLOAD_TCP block: the 802.1p priority always,
+ * the IPv6 flow label on an IPv6 path only; of NDIS's bitfields only
+ * their bits (FlowLabel:20, UserPriority:3), never the rest of their
+ * storage units.
+ */
+static void test_tcp_state_13(void)
+{
+    static const ChimneyNdisTcpConst c;
+    static const ChimneyNdisTcpDelegated d;
+    ChimneyNdisTcpCached k = {
+        .flow_label = 0xfff12345, .user_priority = 0xfd,
+        .ttl_or_hop_limit = 255, .tos_or_traffic_class = 0xb8,
+    };
+    ChimneyGuestTcpQueues q = { .path = 4, .ipv6 = true };
+    ChimneyTcpOffload o;
+    const uint8_t *b = (const uint8_t *)&o;
+
+    g_assert_cmpuint(sizeof(o), ==, CHIMNEY_TCP_OFFLOAD_SIZE);
+    chimney_guest_tcp_offload(&o, &c, &k, &d, &q);
+    g_assert_cmphex(ldl_le_p(b + CHIMNEY_TCP_OFFLOAD_SIZE_1_2), ==, 0x12345);
+    g_assert_cmpuint(b[offsetof(ChimneyTcpOffload, user_priority)], ==, 5);
+    g_assert_cmpuint(o.ttl, ==, 255);               /* the hop limit */
+    g_assert_cmphex(o.tos, ==, 0xb8);               /* the traffic class */
+    for (size_t i = offsetof(ChimneyTcpOffload, rsvd2); i < sizeof(o); i++) {
+        g_assert_cmpuint(b[i], ==, 0);
+    }
+    q.ipv6 = false;                 /* IPv4: no flow label */
+    chimney_guest_tcp_offload(&o, &c, &k, &d, &q);
+    g_assert_cmphex(ldl_le_p(b + CHIMNEY_TCP_OFFLOAD_SIZE_1_2), ==, 0);
+    g_assert_cmpuint(b[offsetof(ChimneyTcpOffload, user_priority)], ==, 5);
+}
+
+#define V8021Q  CHIMNEY_FEAT_8021Q
+
+/* NEIGHBOR_OFFLOAD_STATE_CONST/_CACHED into OFFLOAD_NEIGHBOR's block */
+static void test_neighbor_state(void)
+{
+    static const uint8_t own[6] = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 };
+    ChimneyNdisNeighborConst k = { .vlan_id = 0xabc00000 | 100 };
+    ChimneyNdisNeighborCached c = {
+        .dl_destination = { 0x52, 0x54, 0, 0xab, 0xcd, 0xef },
+    };
+    ChimneyNeighborState n;
+
+    g_assert_cmpint(chimney_guest_neighbor(&n, &k, &c, own, V8021Q), ==,
+                    CHIMNEY_GUEST_STATE_OK);
+    g_assert_cmpmem(n.src_mac, 6, own, 6);          /* all zero: our own */
+    g_assert_cmpmem(n.dst_mac, 6, c.dl_destination, 6);
+    g_assert_cmpuint(lduw_le_p(&n.vlan_id), ==, 100);   /* VlanId:12 */
+    memcpy(k.dl_source, "\x02\x00\x00\x00\x00\x09", 6);
+    k.vlan_id = 0;
+    g_assert_cmpint(chimney_guest_neighbor(&n, &k, &c, own, V8021Q), ==,
+                    CHIMNEY_GUEST_STATE_OK);
+    g_assert_cmpmem(n.src_mac, 6, k.dl_source, 6);
+    g_assert_cmpuint(lduw_le_p(&n.vlan_id), ==, 0);
+    k.vlan_id = 4094;
+    g_assert_cmpint(chimney_guest_neighbor(&n, &k, &c, own, V8021Q), ==,
+                    CHIMNEY_GUEST_STATE_OK);
+    k.vlan_id = 4095;                               /* reserved */
+    g_assert_cmpint(chimney_guest_neighbor(&n, &k, &c, own, V8021Q), ==,
+                    CHIMNEY_GUEST_BAD_VLAN);
+    k.vlan_id = 0x10000 | 4095;
+    g_assert_cmpint(chimney_guest_neighbor(&n, &k, &c, own, V8021Q), ==,
+                    CHIMNEY_GUEST_BAD_VLAN);
+    /* A device without 802.1Q matching: untagged neighbors only */
+    k.vlan_id = 100;
+    g_assert_cmpint(chimney_guest_neighbor(&n, &k, &c, own, 0), ==,
+                    CHIMNEY_GUEST_NO_VLAN);
+    k.vlan_id = 0x7000;             /* not VlanId's bits: untagged */
+    g_assert_cmpint(chimney_guest_neighbor(&n, &k, &c, own, 0), ==,
+                    CHIMNEY_GUEST_STATE_OK);
+    g_assert_cmpuint(lduw_le_p(&n.vlan_id), ==, 0);
+}
+
+static const uint8_t v6_src[16] = {
+    0x20, 0x01, 0x0d, 0xb8, [15] = 1,
+};
+static const uint8_t v6_dst[16] = {
+    0x20, 0x01, 0x0d, 0xb8, [14] = 0x12, [15] = 0x34,
+};
+
+/* PATH_OFFLOAD_STATE_* of an Ip4OffloadState or Ip6OffloadState block */
+static void test_path_state(void)
+{
+    static const uint8_t v4_src[4] = { 10, 0, 0, 1 }, v4_dst[4] = {
+        10, 0, 0, 2,
+    };
+    ChimneyNdisPathConst k4 = { .source = v4_src, .destination = v4_dst };
+    ChimneyNdisPathConst k6 = { .source = v6_src, .destination = v6_dst };
+    ChimneyNdisPathCached c = { .path_mtu = 1500 };
+    uint8_t out[CHIMNEY_GUEST_PATH_BLOCK];
+    uint32_t all = CHIMNEY_FEAT_TCP_OFFLOAD | CHIMNEY_FEAT_TCP_IPV6;
+    uint32_t family = 0;
+
+    g_assert_cmpuint(sizeof(out), ==, 64);
+    g_assert_cmpint(chimney_guest_path(out, &family, CHIMNEY_NDIS_IP4_STATE,
+                                       7, &k4, &c, 0), ==, 0);
+    g_assert_cmpuint(family, ==, CHIMNEY_PATH_IPV4);
+    g_assert_cmpuint(ldl_le_p(out + offsetof(ChimneyPathState, neighbor)),
+                     ==, 7);
+    g_assert_cmpmem(out + offsetof(ChimneyPathState, src_ip), 4, v4_src, 4);
+    g_assert_cmpmem(out + offsetof(ChimneyPathState, dst_ip), 4, v4_dst, 4);
+    g_assert_cmpuint(ldl_le_p(out + offsetof(ChimneyPathState, path_mtu)),
+                     ==, 1500);
+
+    g_assert_cmpint(chimney_guest_path(out, &family, CHIMNEY_NDIS_IP6_STATE,
+                                       3, &k6, &c, all), ==, 0);
+    g_assert_cmpuint(family, ==, CHIMNEY_PATH_IPV6);
+    g_assert_cmpuint(ldl_le_p(out), ==, 3);                 /* neighbor */
+    g_assert_cmpuint(ldl_le_p(out + 4), ==, 1500);          /* MTU */
+    g_assert_cmpmem(out + 8, 16, v6_src, 16);
+    g_assert_cmpmem(out + 24, 16, v6_dst, 16);
+    for (int i = 40; i < 64; i++) {
+        g_assert_cmpuint(out[i], ==, 0);
+    }
+
+    /* The family: IPv6 only when the device has it, no other type */
+    g_assert_cmpint(chimney_guest_path(out, &family, CHIMNEY_NDIS_IP6_STATE,
+                                       3, &k6, &c, CHIMNEY_FEAT_TCP_OFFLOAD),
+                    ==, CHIMNEY_GUEST_BAD_FAMILY);
+    g_assert_cmpint(chimney_guest_path(out, &family, 9, 3, &k6, &c, all), ==,
+                    CHIMNEY_GUEST_BAD_FAMILY);      /* Ip6OffloadConstState */
+    g_assert_cmpint(chimney_guest_path(out, &family, CHIMNEY_NDIS_TCP_STATE,
+                                       3, &k6, &c, all), ==,
+                    CHIMNEY_GUEST_BAD_FAMILY);
+    g_assert_cmpint(chimney_guest_path(out, &family, 0, 3, &k4, &c, all), ==,
+                    CHIMNEY_GUEST_BAD_FAMILY);
+
+    /* The MTU: IPv6 1280 (RFC 8200) up to 9000, IPv4 from 68 */
+    c.path_mtu = 1279;
+    g_assert_cmpint(chimney_guest_path(out, &family, CHIMNEY_NDIS_IP6_STATE,
+                                       3, &k6, &c, all), ==,
+                    CHIMNEY_GUEST_BAD_MTU);
+    g_assert_cmpint(chimney_guest_path(out, &family, CHIMNEY_NDIS_IP4_STATE,
+                                       3, &k4, &c, all), ==, 0);
+    c.path_mtu = CHIMNEY_IPV6_MIN_MTU;
+    g_assert_cmpint(chimney_guest_path(out, &family, CHIMNEY_NDIS_IP6_STATE,
+                                       3, &k6, &c, all), ==, 0);
+    c.path_mtu = 9001;
+    g_assert_cmpint(chimney_guest_path(out, &family, CHIMNEY_NDIS_IP6_STATE,
+                                       3, &k6, &c, all), ==,
+                    CHIMNEY_GUEST_BAD_MTU);
+    c.path_mtu = 67;
+    g_assert_cmpint(chimney_guest_path(out, &family, CHIMNEY_NDIS_IP4_STATE,
+                                       3, &k4, &c, all), ==,
+                    CHIMNEY_GUEST_BAD_MTU);
+    c.path_mtu = 1500;
+    k6.destination = NULL;
+    g_assert_cmpint(chimney_guest_path(out, &family, CHIMNEY_NDIS_IP6_STATE,
+                                       3, &k6, &c, all), ==,
+                    CHIMNEY_GUEST_BAD_ADDRESS);
+}
+
+/* IPv6 addresses no TCP connection has, at either end of a path */
+static void test_path_bad_prefix(void)
+{
+    static const uint8_t bad[][16] = {
+        { 0 },                                          /* :: */
+        { [15] = 1 },                                   /* ::1 */
+        { 0xff, 0x02, [15] = 1 },                       /* ff02::1 */
+        { 0xff, 0x0e, [15] = 9 },                       /* global mcast */
+        { [10] = 0xff, [11] = 0xff, 10, 0, 0, 1 },      /* ::ffff:10.0.0.1 */
+    };
+    static const uint8_t good[][16] = {
+        { 0xfe, 0x80, [15] = 1 },                       /* link-local */
+        { [15] = 2 },                           /* ::2, not special */
+        { [10] = 0xff, [11] = 0xfe, [15] = 1 },
+        { 0xfd, 0x00, [15] = 7 },                       /* ULA */
+    };
+    ChimneyNdisPathCached c = { .path_mtu = 1500 };
+    uint8_t out[CHIMNEY_GUEST_PATH_BLOCK];
+    uint32_t family;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        ChimneyNdisPathConst src = { .source = bad[i], .destination = v6_dst };
+        ChimneyNdisPathConst dst = { .source = v6_src, .destination = bad[i] };
+
+        g_assert_false(chimney_guest_ipv6_unicast(bad[i]));
+        g_assert_cmpint(chimney_guest_path(out, &family,
+                                           CHIMNEY_NDIS_IP6_STATE, 1, &src,
+                                           &c, CHIMNEY_FEAT_TCP_IPV6), ==,
+                        CHIMNEY_GUEST_BAD_ADDRESS);
+        g_assert_cmpint(chimney_guest_path(out, &family,
+                                           CHIMNEY_NDIS_IP6_STATE, 1, &dst,
+                                           &c, CHIMNEY_FEAT_TCP_IPV6), ==,
+                        CHIMNEY_GUEST_BAD_ADDRESS);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
+        g_assert_true(chimney_guest_ipv6_unicast(good[i]));
+    }
+}
+
+/* UPDATE of a path: the block of its own family */
+static void test_path_update(void)
+{
+    ChimneyNdisPathCached c = { .path_mtu = 1400 };
+    uint8_t out[CHIMNEY_GUEST_PATH_BLOCK];
+
+    g_assert_cmpint(chimney_guest_path_update(out, CHIMNEY_PATH_IPV6, 5, &c),
+                    ==, 0);
+    g_assert_cmpuint(ldl_le_p(out + offsetof(ChimneyPath6State, path_mtu)),
+                     ==, 1400);
+    g_assert_cmpuint(ldl_le_p(out + offsetof(ChimneyPath6State, neighbor)),
+                     ==, 5);
+    g_assert_cmpint(chimney_guest_path_update(out, CHIMNEY_PATH_IPV4, 5, &c),
+                    ==, 0);
+    g_assert_cmpuint(ldl_le_p(out + offsetof(ChimneyPathState, path_mtu)),
+                     ==, 1400);
+    g_assert_cmpuint(ldl_le_p(out + 4), ==, 0);     /* IPv4 src_ip */
+    c.path_mtu = 1200;              /* fine for IPv4, not for IPv6 */
+    g_assert_cmpint(chimney_guest_path_update(out, CHIMNEY_PATH_IPV6, 5, &c),
+                    ==, CHIMNEY_GUEST_BAD_MTU);
+    g_assert_cmpint(chimney_guest_path_update(out, CHIMNEY_PATH_IPV4, 5, &c),
+                    ==, 0);
+}
+
+/* A segment of an IPv6 connection (tagged, too) seen on the plain path */
+static void test_port_order_ipv6(void)
+{
+    uint8_t frame[18 + 40 + 20] = {
+        [12] = 0x81, [13] = 0x00, [15] = 100, [16] = 0x86, [17] = 0xdd,
+        [18] = 0x60, [24] = 6,
+    };
+    ChimneyNdisTcpConst net = {
+        .local_port = cpu_to_be16(40007), .remote_port = cpu_to_be16(443),
+    };
+    ChimneyGuestFlows f = { 0 };
+
+    stw_be_p(frame + 58, 40007);
+    stw_be_p(frame + 60, 443);
+    frame[24] = 0;                  /* hop-by-hop options first: not ours */
+    chimney_guest_flow_seen(&f, frame, sizeof(frame));
+    g_assert_cmpint(chimney_guest_port_order(&f, &net), ==,
+                    CHIMNEY_PORTS_UNKNOWN);
+    frame[24] = 6;
+    chimney_guest_flow_seen(&f, frame, 18 + 40 + 3);    /* cut short */
+    g_assert_cmpint(chimney_guest_port_order(&f, &net), ==,
+                    CHIMNEY_PORTS_UNKNOWN);
+    chimney_guest_flow_seen(&f, frame, sizeof(frame));
+    g_assert_cmpint(chimney_guest_port_order(&f, &net), ==,
+                    CHIMNEY_PORTS_NETWORK);
 }
 
 int main(int argc, char **argv)
@@ -271,5 +529,14 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-guest-ndis/port-order", test_port_order);
     g_test_add_func("/chimney-guest-ndis/cached-unsupported",
                     test_cached_unsupported);
+    g_test_add_func("/chimney-guest-ndis/tcp-state-1.3", test_tcp_state_13);
+    g_test_add_func("/chimney-guest-ndis/neighbor-state",
+                    test_neighbor_state);
+    g_test_add_func("/chimney-guest-ndis/path-state", test_path_state);
+    g_test_add_func("/chimney-guest-ndis/path-bad-prefix",
+                    test_path_bad_prefix);
+    g_test_add_func("/chimney-guest-ndis/path-update", test_path_update);
+    g_test_add_func("/chimney-guest-ndis/port-order-ipv6",
+                    test_port_order_ipv6);
     return g_test_run();
 }

@@ -20,6 +20,12 @@
  * - Upcalls are made without the driver's spin lock held (NDIS calls
  *   the driver above from them), a disconnect completes one NBL per
  *   call, receive completions do not nest, handles come back unchanged.
+ * - State trees come back with each block's Status one the operation
+ *   may give (an initiate its documented list, the others SUCCESS or
+ *   FAILURE); in an initiate no block succeeds under one that failed,
+ *   and an offloaded block with a failed dependent says PARTIAL_SUCCESS.
+ *   The const and cached state NDIS handed down (IPv4 or IPv6 path
+ *   addresses included) is the host stack's: it comes back unchanged.
  *
  * Header-only, thread-safe (the stress case runs the driver on several
  * threads); no glib, so that the native pe-run can use it too.
@@ -73,10 +79,28 @@ typedef struct NcConn {
     int terminating;                    /* a terminate went down */
 } NcConn;
 
+/* The const and cached state of an initiate tree, as NDIS handed it down */
+#define NC_SNAPS        16
+#define NC_SNAP_SEGS    96
+#define NC_SNAP_BYTES   8192
+
+typedef struct NcSnap {
+    const void *root;
+    int nseg;
+    struct {
+        const uint8_t *at;
+        const uint8_t *block;
+        uint16_t len, off;
+    } seg[NC_SNAP_SEGS];
+    uint32_t used;
+    uint8_t bytes[NC_SNAP_BYTES];
+} NcSnap;
+
 typedef struct NcState {
     pthread_mutex_t mu;
     NcSlot slot[NC_SLOTS];
     NcConn conn[NC_CONNS];
+    NcSnap snap[NC_SNAPS];
     unsigned long completions;
 } NcState;
 
@@ -229,10 +253,193 @@ static inline size_t nc_hash(const void *p)
     return ((uintptr_t)p >> 4) * 2654435761u % NC_SLOTS;
 }
 
+/* --- state trees (NDIS_MINIPORT_OFFLOAD_BLOCK_LIST, x64) --- */
+
+#define NC_BLOCK        0x98            /* the state follows the block */
+#define NC_ST_SUCCESS   0x00000000u
+#define NC_ST_PARTIAL   0x40020004u     /* NDIS_STATUS_OFFLOAD_PARTIAL_... */
+#define NC_ST_FAILURE   0xc0000001u
+
+static inline const uint8_t *nc_rdp(const uint8_t *p, size_t off)
+{
+    const uint8_t *v;
+
+    memcpy(&v, p + off, sizeof(v));
+    return v;
+}
+
+static inline uint32_t nc_rd32(const uint8_t *p)
+{
+    uint32_t v;
+
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/*
+ * The Status values of a block an operation may complete with
+ * (learn.microsoft.com, "NDIS_MINIPORT_OFFLOAD_BLOCK_LIST structure",
+ * Status; "Returning the Completion Status of an Initiate Offload
+ * Operation"): an initiate SUCCESS, OFFLOAD_PARTIAL_SUCCESS, FAILURE,
+ * RESOURCES or one of the NDIS_STATUS_OFFLOAD_*_ENTRIES / _BUFFER /
+ * _RCV_WINDOW / VLAN_MISMATCH / CONNECTION_REJECTED reasons; terminate,
+ * update, invalidate and query SUCCESS or FAILURE only.
+ */
+static inline int nc_status_allowed(uint32_t st, int kind)
+{
+    if (st == NC_ST_SUCCESS || st == NC_ST_FAILURE) {
+        return 1;
+    }
+    if (kind != NC_INITIATE) {
+        return 0;
+    }
+    return st == NC_ST_PARTIAL || st == 0xc000009au ||
+           (st >= 0xc0231004u && st <= 0xc023100du) || st == 0xc0231012u;
+}
+
+static inline int nc_failed(uint32_t st)
+{
+    return st != NC_ST_SUCCESS && st != NC_ST_PARTIAL;
+}
+
+/*
+ * The rules of a tree coming back (the lock not held): @parent_failed
+ * says whether the block above failed in an initiate.
+ */
+static inline void nc_tree_check(const uint8_t *b, int kind,
+                                 int parent_failed)
+{
+    for (; b; b = nc_rdp(b, 0x08)) {
+        uint32_t st = nc_rd32(b + 0x18);
+        const uint8_t *d;
+
+        if (!nc_status_allowed(st, kind)) {
+            nc_breach("%s block %p (type %u) completed with status 0x%x",
+                      nc_kind_name[kind], (const void *)b, b[0], st);
+        }
+        if (kind == NC_INITIATE && parent_failed && !nc_failed(st)) {
+            nc_breach("initiate block %p (type %u) says 0x%x under a block "
+                      "that failed", (const void *)b, b[0], st);
+        }
+        /* An offloaded object whose immediate dependent failed: partial */
+        for (d = nc_rdp(b, 0x10);
+             kind == NC_INITIATE && st == NC_ST_SUCCESS && nc_rdp(b, 0x30) &&
+             d; d = nc_rdp(d, 0x08)) {
+            if (nc_failed(nc_rd32(d + 0x18))) {
+                nc_breach("initiate block %p (type %u) says SUCCESS, its "
+                          "dependent %p failed: OFFLOAD_PARTIAL_SUCCESS",
+                          (const void *)b, b[0], (const void *)d);
+            }
+        }
+        nc_tree_check(nc_rdp(b, 0x10), kind, nc_failed(st));
+    }
+}
+
+/* Under nc.mu: record @len bytes at @at of @block's state */
+static inline void nc_snap_seg(NcSnap *s, const uint8_t *block,
+                               const uint8_t *at, uint32_t len)
+{
+    if (!at || !len) {
+        return;
+    }
+    if (s->nseg == NC_SNAP_SEGS || len > NC_SNAP_BYTES - s->used) {
+        nc_breach("a state tree larger than the checker records");
+    }
+    s->seg[s->nseg].at = at;
+    s->seg[s->nseg].block = block;
+    s->seg[s->nseg].len = len;
+    s->seg[s->nseg].off = s->used;
+    memcpy(s->bytes + s->used, at, len);
+    s->used += len;
+    s->nseg++;
+}
+
+/*
+ * Under nc.mu: the const and cached state of each new offload in the
+ * tree (a block whose MiniportOffloadContext points at NULL), each
+ * structure sized by its OFFLOAD_STATE_HEADER.Length: a neighbor's
+ * (NeighborOffloadState 4), an IPv4 or IPv6 path's (Ip4OffloadState 8,
+ * Ip6OffloadState 12) with the 4 or 16 bytes of each address its
+ * PATH_OFFLOAD_STATE_CONST points to, a connection's (TcpOffloadState
+ * 17).  Delegated state is the target's to write.
+ */
+static inline void nc_snap_tree(NcSnap *s, const uint8_t *b)
+{
+    for (; b; b = nc_rdp(b, 0x08)) {
+        const uint8_t *ctx = nc_rdp(b, 0x30), *st = b + NC_BLOCK;
+        uint32_t alen = b[0] == 12 ? 16 : 4;
+
+        if (ctx && !nc_rdp(ctx, 0) &&
+            (b[0] == 4 || b[0] == 8 || b[0] == 12 || b[0] == 17)) {
+            uint32_t klen = nc_rd32(st), clen;
+
+            if (klen < 8 || klen > 0x100) {
+                nc_breach("block %p: const state Length %u", (const void *)b,
+                          klen);
+            }
+            clen = nc_rd32(st + klen);
+            if (clen < 8 || clen > 0x100) {
+                nc_breach("block %p: cached state Length %u",
+                          (const void *)b, clen);
+            }
+            nc_snap_seg(s, b, st, klen + clen);
+            if (b[0] == 8 || b[0] == 12) {
+                nc_snap_seg(s, b, nc_rdp(st, 8), alen);
+                nc_snap_seg(s, b, nc_rdp(st, 0x10), alen);
+            }
+        }
+        nc_snap_tree(s, nc_rdp(b, 0x10));
+    }
+}
+
+static inline void nc_snap_take(const uint8_t *root)
+{
+    pthread_mutex_lock(&nc.mu);
+    for (int i = 0; i < NC_SNAPS; i++) {
+        if (!nc.snap[i].root) {
+            nc.snap[i].root = root;
+            nc.snap[i].nseg = 0;
+            nc.snap[i].used = 0;
+            nc_snap_tree(&nc.snap[i], root);
+            pthread_mutex_unlock(&nc.mu);
+            return;
+        }
+    }
+    nc_breach("more than %d initiate trees outstanding", NC_SNAPS);
+}
+
+/* The initiate tree @root came back: its const and cached state unchanged */
+static inline void nc_snap_compare(const uint8_t *root)
+{
+    pthread_mutex_lock(&nc.mu);
+    for (int i = 0; i < NC_SNAPS; i++) {
+        NcSnap *s = &nc.snap[i];
+
+        if (s->root != root) {
+            continue;
+        }
+        for (int j = 0; j < s->nseg; j++) {
+            if (memcmp(s->seg[j].at, s->bytes + s->seg[j].off,
+                       s->seg[j].len)) {
+                nc_breach("the target changed the const or cached state "
+                          "of block %p (type %u), the host stack's",
+                          (const void *)s->seg[j].block, s->seg[j].block[0]);
+            }
+        }
+        s->root = NULL;
+        break;
+    }
+    pthread_mutex_unlock(&nc.mu);
+}
+
 /* @obj goes to the driver; it must come back through @kind's completion */
 static inline void nc_give(const void *obj, int kind, const void *conn)
 {
     size_t i = nc_hash(obj);
+
+    if (kind == NC_INITIATE) {
+        nc_snap_take(obj);
+    }
 
     pthread_mutex_lock(&nc.mu);
     for (size_t n = 0; n < NC_SLOTS; n++, i = (i + 1) % NC_SLOTS) {
@@ -301,6 +508,12 @@ static inline void nc_take(const void *obj, int kind, const char *fn)
             nc.slot[i] = (NcSlot) { 0 };
             nc.completions++;
             pthread_mutex_unlock(&nc.mu);
+            if (kind >= NC_INITIATE) {
+                nc_tree_check(obj, kind, 0);
+            }
+            if (kind == NC_INITIATE) {
+                nc_snap_compare(obj);
+            }
             return;
         }
     }
@@ -347,6 +560,9 @@ static inline void nc_reset(void)
     pthread_mutex_lock(&nc.mu);
     memset(nc.slot, 0, sizeof(nc.slot));
     memset(nc.conn, 0, sizeof(nc.conn));
+    for (int i = 0; i < NC_SNAPS; i++) {
+        nc.snap[i].root = NULL;
+    }
     pthread_mutex_unlock(&nc.mu);
 }
 

@@ -18,17 +18,36 @@
 
 #define CONN_HANDLE     ((void *)0xa2)  /* the host's NdisOffloadHandle */
 
-/* A state tree as NDIS gives a miniport: neighbor, path, TCP */
+/*
+ * A state tree as NDIS gives a miniport: neighbor, an IPv6 path, TCP;
+ * each block followed by its const, cached and delegated state, each
+ * sized by its OFFLOAD_STATE_HEADER.Length (PATH_OFFLOAD_STATE_CONST
+ * pointing at 16-byte addresses, "PATH_OFFLOAD_STATE_CONST structure").
+ */
+#define BLOCK_STATE     0xd0
+
 typedef struct Tree {
-    uint8_t block[3][0x98];
+    uint8_t block[3][0x98 + BLOCK_STATE];
     void *upper_ctx[3];
 } Tree;
+
+static const uint8_t v6_src[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+static const uint8_t v6_dst[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
+
+static void block_state(uint8_t *b, uint32_t k, uint32_t c, uint32_t d)
+{
+    uint8_t *s = b + 0x98;
+
+    *(uint32_t *)s = k;                         /* Length */
+    *(uint32_t *)(s + k) = c;
+    *(uint32_t *)(s + k + c) = d;
+}
 
 static void tree_init(Tree *t, int n)
 {
     memset(t, 0, sizeof(*t));
     for (int i = 0; i < n; i++) {
-        t->block[i][0] = 4 + 4 * i;             /* Neighbor 4, Ip4 8 ... */
+        t->block[i][0] = 4 + 8 * i;     /* Neighbor 4, Ip6OffloadState 12 */
         wrp(t->block[i], 0x30, &t->upper_ctx[i]);
         wrp(t->block[i], 0x38, (void *)(uintptr_t)(0xa0 + i));
         if (i + 1 < n) {
@@ -36,6 +55,15 @@ static void tree_init(Tree *t, int n)
         }
     }
     t->block[n - 1][0] = 17;                    /* TcpOffloadState */
+    block_state(t->block[0], 0x2c, 0x2c, 0xc);
+    if (n == 3) {
+        block_state(t->block[1], 0x18, 0xc, 0x8);
+        wrp(t->block[1] + 0x98, 8, v6_src);
+        wrp(t->block[1] + 0x98, 0x10, v6_dst);
+        *(uint32_t *)(t->block[1] + 0x98 + 0x18 + 8) = 1280;   /* PathMtu */
+    }
+    block_state(t->block[n - 1], 0x18, 0x2c, 0x80);
+    *(uint32_t *)(t->block[n - 1] + 0x98 + 0x18 + 0x24) = 0xbeef; /* flow */
     wrp(t->block[0], 0x60, (void *)0xaaa);
     wrp(t->block[0], 0x68, (void *)0xbbb);
     wrp(t->block[0], 0x80, (void *)0xccc);
@@ -100,6 +128,7 @@ static void bind_and_start(void)
     wrp(bind, 0x10, ns);
     *(uint32_t *)(bind + 0x24) = 1500;
     *(uint32_t *)(tcp_caps + 0x0c) = 64;        /* capacity */
+    *(uint32_t *)(tcp_caps + 0x08) = 0x5;       /* SupportIPv4, IPv6 */
     wrp(bind, 0xe8, tcp_caps);
     st = ((Fn3 *)rdp(pr.proto_chars, 0x28))(NULL, (void *)0x5000, bind);
     ok(st == 0 && pr.im_context, "bind opens the adapter and starts the "
@@ -109,6 +138,8 @@ static void bind_and_start(void)
     ok(st == 0 && pr.attrs_seen == 0x7,
        "the virtual adapter sets registration, general and offload "
        "attributes");
+    ok(pr.tcp_support[0] == 0x5 && pr.tcp_support[1] == 0x5,
+       "the adapter below's IPv4 and IPv6 chimney are offered as they are");
 }
 
 void run_im(Image *im, void *entry)
@@ -154,6 +185,12 @@ void run_im(Image *im, void *entry)
     nc_conn_new(CONN_HANDLE);
     state_call(0x08, NC_INITIATE, &t);
     ok(pr.down_op == 1 && pr.down_root == t.block[0], "initiate goes down");
+    ok(t.block[1][0] == 12 && rdp(t.block[1] + 0x98, 8) == v6_src &&
+       rdp(t.block[1] + 0x98, 0x10) == v6_dst &&
+       rd32(t.block[1] + 0x98 + 0x18 + 8) == 1280 &&
+       rd32(t.block[2] + 0x98 + 0x18 + 0x24) == 0xbeef,
+       "an IPv6 path goes down as it is: Ip6OffloadState, its addresses, "
+       "its MTU, the connection's flow label");
     for (int i = 0; i < 3; i++) {
         im_obj[i] = rdp(t.block[i], 0x38);      /* OffloadHandle */
     }

@@ -91,6 +91,48 @@ static void run_miniport_oids(void *adapter)
 }
 
 /*
+ * An IPv6 tree (neighbor, Ip6OffloadState path, connection) offered to
+ * an adapter without chimney: every block fails, its state untouched
+ * (the checked mock compares it).
+ */
+static void run_miniport_ipv6_off(void *adapter, int g)
+{
+    static const uint8_t src[16] = { 0xfe, 0x80, [15] = 1 };
+    static const uint8_t dst[16] = { 0xfe, 0x80, [15] = 2 };
+    uint8_t b[3][0x98 + 0xd0] = { { 0 } };
+    void *ctx[3] = { NULL };
+    static const uint32_t len[3][3] = {
+        { 0x2c, 0x2c, 0xc }, { 0x18, 0xc, 0x8 }, { 0x18, 0x2c, 0x80 },
+    };
+    int old;
+
+    for (int i = 0; i < 3; i++) {
+        uint8_t *s = b[i] + 0x98;
+
+        b[i][0] = i == 0 ? 4 : i == 1 ? 12 : 17;
+        wrp(b[i], 0x30, &ctx[i]);
+        wrp(b[i], 0x38, (void *)(uintptr_t)(0xb0 + i));
+        if (i < 2) {
+            wrp(b[i], 0x10, b[i + 1]);
+        }
+        *(uint32_t *)s = len[i][0];
+        *(uint32_t *)(s + len[i][0]) = len[i][1];
+        *(uint32_t *)(s + len[i][0] + len[i][1]) = len[i][2];
+    }
+    wrp(b[1] + 0x98, 8, src);
+    wrp(b[1] + 0x98, 0x10, dst);
+    *(uint32_t *)(b[1] + 0x98 + 0x18 + 8) = 1280;
+    nc_give(b[0], NC_INITIATE, NULL);
+    old = nc_enter(NC_DISPATCH);
+    ((Fn2v *)rdp(pr.optional[g], 0x08))(adapter, b[0]);
+    nc_leave(old);
+    ok(pr.up_op == 1 && pr.up_root == b[0] &&
+       rd32(b[0] + 0x18) == 0xc0000001 && rd32(b[1] + 0x18) == 0xc0000001 &&
+       rd32(b[2] + 0x18) == 0xc0000001 && !ctx[0] && !ctx[1] && !ctx[2],
+       "an IPv6 tree without chimney: every block FAILURE, no object");
+}
+
+/*
  * A tree for an adapter that cannot offload: a terminate, update,
  * invalidate or query may only fail its blocks with NDIS_STATUS_FAILURE
  * (chimney.md 4.5); RESOURCES is an initiate's word.
@@ -123,6 +165,7 @@ static void run_miniport_no_chimney(void *adapter)
     nc_leave(old);
     ok(pr.up_op == 1 && rd32(block[0] + 0x18) == 0xc0000001,
        "an initiate with chimney off: FAILURE");
+    run_miniport_ipv6_off(adapter, g);
 }
 
 void run_miniport(void *entry)

@@ -209,6 +209,11 @@ static WINAPI uint32_t m_set_attrs(void *h, void *attrs)
 {
     nc_call("NdisMSetMiniportAttributes", NC_PASSIVE);
     pr.attrs_seen |= 1u << (*(uint8_t *)attrs - 0x9e);     /* 0x9e..0xa0 */
+    if (*(uint8_t *)attrs == 0xa0) {
+        /* NDIS_TCP_CONNECTION_OFFLOAD @0x18, @0x20: SupportIPv4/v6 @8 */
+        pr.tcp_support[0] = rd32((uint8_t *)rdp(attrs, 0x18) + 8);
+        pr.tcp_support[1] = rd32((uint8_t *)rdp(attrs, 0x20) + 8);
+    }
     return 0;
 }
 

@@ -44,6 +44,7 @@ typedef struct PeRun {
     void *event_handle;
     uint32_t event_type;
     uint8_t attrs_seen;
+    uint32_t tcp_support[2];        /* the offload attributes' Support* */
     uint8_t *oid_down;              /* NdisOidRequest's clone */
     uint32_t oid_down_status;       /* what NdisOidRequest returns */
     uint8_t *oid_done;              /* NdisMOidRequestComplete's */

@@ -101,6 +101,11 @@ static struct {
     /* the adapter's MaxOffloadConnections keyword (0: none) */
     uint32_t kw_max_offloads;
     uint32_t tcp_capacity;      /* TcpConnectionOffloadCapacity offered */
+    uint32_t tcp_encap;         /* its Encapsulation */
+    uint32_t tcp_support;       /* SupportIPv4:2, SupportIPv6:2 ... */
+    uint32_t tcp_current;       /* ... of the default configuration */
+    uint32_t l2_rx;             /* NdisMIndicateReceiveNetBufferLists */
+    uint32_t dbg_path_mtu;      /* the miniport's "path MTU" messages */
 } w;
 
 /* --- mock NDIS --- */
@@ -108,6 +113,7 @@ static struct {
 static WINAPI uint32_t m_DbgPrint(const char *fmt, ...)
 {
     g_test_message("driver: %s", fmt);
+    w.dbg_path_mtu += !!strstr(fmt, "MTU");
     return 0;
 }
 
@@ -195,6 +201,9 @@ static WINAPI uint32_t m_set_attributes(void *h, uint8_t *attrs)
     }
     if (attrs[0] == 0xa0) {     /* offload: TCP hardware capabilities @0x20 */
         w.tcp_capacity = rd32((uint8_t *)rdp(attrs, 0x20) + 0xc);
+        w.tcp_encap = rd32((uint8_t *)rdp(attrs, 0x20) + 4);
+        w.tcp_support = rd32((uint8_t *)rdp(attrs, 0x20) + 8);
+        w.tcp_current = rd32((uint8_t *)rdp(attrs, 0x18) + 8);
     }
     return 0;
 }
@@ -687,6 +696,7 @@ static WINAPI void m_receive_l2(void *h, void *nbl, uint32_t port,
                                 uint32_t count, uint32_t flags)
 {
     nc_upcall("NdisMIndicateReceiveNetBufferLists");
+    w.l2_rx++;
 }
 
 static WINAPI void m_oid_complete(void *h, void *req, uint32_t st)

@@ -453,9 +453,17 @@ typedef enum _NDIS_CHIMNEY_OFFLOAD_TYPE {
     NdisMaxChimneyOffload
 } NDIS_CHIMNEY_OFFLOAD_TYPE;
 
-/* OFFLOAD_STATE_TYPE, in NDIS_MINIPORT_OFFLOAD_BLOCK_LIST.Header.Type */
+/*
+ * OFFLOAD_STATE_TYPE, in NDIS_MINIPORT_OFFLOAD_BLOCK_LIST.Header.Type
+ * (its page, Header: "Ip6OffloadState ... formatted as a
+ * PATH_OFFLOAD_STATE_CONST structure, followed by a
+ * PATH_OFFLOAD_STATE_CACHED structure, followed by a
+ * PATH_OFFLOAD_STATE_DELEGATED structure"; addresses of 16 bytes,
+ * "PATH_OFFLOAD_STATE_CONST structure")
+ */
 #define NeighborOffloadState    4
 #define Ip4OffloadState         8
+#define Ip6OffloadState         12      /* IPv6 path: PATH_OFFLOAD_STATE_* */
 #define TcpOffloadState         17
 
 typedef struct _NDIS_MINIPORT_OFFLOAD_BLOCK_LIST
@@ -704,6 +712,9 @@ VOID NdisMQueryOffloadStateComplete(NDIS_HANDLE NdisMiniportHandle,
 #define Ip4OffloadConstState            5
 #define Ip4OffloadCachedState           6
 #define Ip4OffloadDelegatedState        7
+#define Ip6OffloadConstState            9
+#define Ip6OffloadCachedState           10
+#define Ip6OffloadDelegatedState        11
 #define TcpOffloadConstState            13
 #define TcpOffloadCachedState           14
 #define TcpOffloadDelegatedState        15
@@ -923,6 +934,7 @@ CHIMNEY_NDIS_ASSERT(offsetof(NDIS_OID_REQUEST, Info) == 0x20);
 CHIMNEY_NDIS_ASSERT(sizeof(TCP_OFFLOAD_STATS) == 40);
 CHIMNEY_NDIS_ASSERT(sizeof(IP_OFFLOAD_STATS) == 64);
 CHIMNEY_NDIS_ASSERT(offsetof(NDIS_OFFLOAD_PARAMETERS, TcpConnectionIPv4) == 13);
+CHIMNEY_NDIS_ASSERT(offsetof(NDIS_OFFLOAD_PARAMETERS, TcpConnectionIPv6) == 14);
 CHIMNEY_NDIS_ASSERT(offsetof(NDIS_OID_REQUEST, Method.BytesWritten) == 0x3c);
 CHIMNEY_NDIS_ASSERT(offsetof(NDIS_OID_REQUEST, Method.BytesNeeded) == 0x44);
 CHIMNEY_NDIS_ASSERT(sizeof(NDIS_OID_REQUEST_INFO) == 0x20);
@@ -946,6 +958,13 @@ CHIMNEY_NDIS_ASSERT(sizeof(NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS) == 0x60);
 CHIMNEY_NDIS_ASSERT(sizeof(NEIGHBOR_OFFLOAD_STATE_CONST) == 0x2C);
 CHIMNEY_NDIS_ASSERT(sizeof(NEIGHBOR_OFFLOAD_STATE_CACHED) == 0x2C);
 CHIMNEY_NDIS_ASSERT(sizeof(PATH_OFFLOAD_STATE_CONST) == 0x18);
+CHIMNEY_NDIS_ASSERT(offsetof(PATH_OFFLOAD_STATE_CONST, DestinationAddress) ==
+                    0x10);
+CHIMNEY_NDIS_ASSERT(sizeof(PATH_OFFLOAD_STATE_CACHED) == 0x0C);
+CHIMNEY_NDIS_ASSERT(offsetof(NEIGHBOR_OFFLOAD_STATE_CACHED,
+                             HostReachabilityDelta) == 0x28);
+CHIMNEY_NDIS_ASSERT(offsetof(TCP_OFFLOAD_STATE_CACHED, TosOrTrafficClass) ==
+                    0x29);
 CHIMNEY_NDIS_ASSERT(sizeof(NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES) == 0x28);
 CHIMNEY_NDIS_ASSERT(offsetof(NDIS_SG_DMA_DESCRIPTION,
                              ProcessSGListHandler) == 0x10);

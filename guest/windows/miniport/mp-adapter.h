@@ -43,6 +43,27 @@ MP_SAME_FIELD(TCP_OFFLOAD_STATE_DELEGATED, Retransmit.TimeoutDelta,
 MP_SAME_FIELD(TCP_OFFLOAD_STATE_DELEGATED, BufferedData,
               ChimneyNdisTcpDelegated, buffered_data);
 
+/* ... and its neighbor and path state (IPv4 and IPv6 alike) */
+_Static_assert(sizeof(NEIGHBOR_OFFLOAD_STATE_CONST) ==
+               sizeof(ChimneyNdisNeighborConst), "neighbor const state");
+_Static_assert(sizeof(NEIGHBOR_OFFLOAD_STATE_CACHED) ==
+               sizeof(ChimneyNdisNeighborCached), "neighbor cached state");
+_Static_assert(sizeof(PATH_OFFLOAD_STATE_CONST) ==
+               sizeof(ChimneyNdisPathConst), "path const state");
+_Static_assert(sizeof(PATH_OFFLOAD_STATE_CACHED) ==
+               sizeof(ChimneyNdisPathCached), "path cached state");
+MP_SAME_FIELD(NEIGHBOR_OFFLOAD_STATE_CACHED, DlDestinationAddress,
+              ChimneyNdisNeighborCached, dl_destination);
+MP_SAME_FIELD(PATH_OFFLOAD_STATE_CONST, DestinationAddress,
+              ChimneyNdisPathConst, destination);
+MP_SAME_FIELD(PATH_OFFLOAD_STATE_CACHED, PathMtu,
+              ChimneyNdisPathCached, path_mtu);
+_Static_assert(Ip4OffloadState == CHIMNEY_NDIS_IP4_STATE &&
+               Ip6OffloadState == CHIMNEY_NDIS_IP6_STATE &&
+               NeighborOffloadState == CHIMNEY_NDIS_NEIGHBOR_STATE &&
+               TcpOffloadState == CHIMNEY_NDIS_TCP_STATE,
+               "OFFLOAD_STATE_TYPE");
+
 _Static_assert(sizeof(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST) ==
                sizeof(ChimneyNdisBlock), "offload block list");
 MP_SAME_FIELD(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST, NextBlock,
@@ -165,6 +186,8 @@ typedef struct MpObj {
     struct MpObj *parent;       /* TCP: its path; path: its neighbor */
     NDIS_HANDLE ndis;           /* NdisOffloadHandle */
     ULONG64 progress_ms;        /* neighbor: last forward progress seen */
+    ULONG family;               /* path: CHIMNEY_PATH_IPV4 or _IPV6 */
+    ULONG path_mtu;             /* path: as the device has it */
 } MpObj;
 
 /*
@@ -353,6 +376,7 @@ struct MpAdapter {
     NDIS_TCP_OFFLOAD_EVENT_HANDLERS tcp;
     BOOLEAN chimney;            /* the handlers are there: offload works */
     BOOLEAN offload_off;        /* turned off (keyword or OID): no initiate */
+    BOOLEAN offload_off_v6;     /* IPv6 turned off, or not the device's */
     ULONG ticks_per_second;     /* the host's TCP tick (SET_PARAMS) */
     ChimneyGuestFlows flows;    /* TCP segments sent on the plain path */
     ULONG64 dpc_now_ms;         /* when the DPC's drain began */
@@ -434,6 +458,7 @@ BOOLEAN mp_job_admin_done(MpAdapter *a, const ChimneyCqe *cqe,
 VOID mp_job_mapped(MpAdapter *a, MpConn *c);
 VOID mp_jobs_deliver(MpAdapter *a, MpDeliveries *out);
 VOID mp_jobs_run(MpAdapter *a, MpDeliveries *out);
+VOID mp_path_mtu_event(MpAdapter *a, const ChimneyCqe *cqe);
 
 /* A request's NBL: its request; an NB: its scatter-gather list */
 #define NBL_REQ(n)              ((n)->MiniportReserved[0])

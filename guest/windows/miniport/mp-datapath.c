@@ -208,6 +208,8 @@ static VOID mp_admin_cq(MpAdapter *a, MpPass *p)
                 a->link_up != !!cqe.info) {
                 a->link_up = !!cqe.info;
                 p->link_changed = TRUE;
+            } else if (cqe.aux == CHIMNEY_EVENT_PATH_MTU && a->chimney) {
+                mp_path_mtu_event(a, &cqe);
             }
             break;
         case CHIMNEY_CQE_ADMIN:

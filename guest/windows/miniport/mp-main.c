@@ -76,6 +76,14 @@ static NDIS_STATUS mp_set_general(MpAdapter *a)
                                           MediaConnectStateDisconnected,
         .MediaDuplexState = MediaDuplexStateFull,
         .LookaheadSize = CHIMNEY_L2_MTU,
+        /*
+         * No NDIS_MAC_OPTION_8021Q_VLAN / _8021P_PRIORITY: the plain path
+         * is raw Ethernet, passing tagged and untagged frames through as
+         * they are, so NDIS leaves 802.1Q in the frames and never hands
+         * it over in Ieee8021QNetBufferListInfo (NDIS 5.1 "802.1Q Support
+         * in a Remote NDIS Device": raw encapsulation, no 802.1Q).
+         * Offloaded connections take it from the state (mp-state-tree.c).
+         */
         .MacOptions = NDIS_MAC_OPTION_COPY_LOOKAHEAD_DATA |
                       NDIS_MAC_OPTION_TRANSFERS_NOT_PEND |
                       NDIS_MAC_OPTION_NO_LOOPBACK,
@@ -133,21 +141,29 @@ ULONG mp_keyword(MpAdapter *a, PNDIS_STRING key, ULONG def)
 }
 
 /*
- * The adapter's "TCP Connection Offload (IPv4)" keyword: 0 turns the
- * default configuration off (the capability stays), missing means on.
+ * The adapter's "TCP Connection Offload (IPv4)" and "(IPv6)" keywords: 0
+ * turns the default configuration off (the capability stays), missing
+ * means on.
  */
-static BOOLEAN mp_offload_enabled(MpAdapter *a)
+static BOOLEAN mp_offload_enabled(MpAdapter *a, BOOLEAN v6)
 {
-    static NDIS_STRING key = RTL_CONSTANT_STRING(L"*TCPConnectionOffloadIPv4");
+    static NDIS_STRING v4 = RTL_CONSTANT_STRING(L"*TCPConnectionOffloadIPv4");
+    static NDIS_STRING v6k = RTL_CONSTANT_STRING(L"*TCPConnectionOffloadIPv6");
 
-    return mp_keyword(a, &key, 1) != 0;
+    return mp_keyword(a, v6 ? &v6k : &v4, 1) != 0;
 }
 
 /*
  * Chimney: NDIS's entry points for completions and indications, then the
  * capability.  Without the handlers (NDIS refused them) or the device's
  * TCP offload feature the adapter is a plain NIC: no capability is
- * reported and NDIS offloads nothing.
+ * reported and NDIS offloads nothing.  IPv6 (SupportIPv6) only with the
+ * device's CHIMNEY_FEAT_TCP_IPV6.  The encapsulation is IEEE 802.3
+ * alone: NDIS_TCP_CONNECTION_OFFLOAD's page allows only it and LLC/SNAP
+ * for chimney ("Otherwise, chimney capability will not be recognized");
+ * 802.1Q is not an encapsulation there but the neighbor's VlanId and the
+ * connection's UserPriority, which the offload takes (a priority only
+ * with CHIMNEY_FEAT_8021Q, see chimney_guest_tcp_cached_unsupported).
  */
 static NDIS_STATUS mp_set_offload(MpAdapter *a)
 {
@@ -195,10 +211,19 @@ static NDIS_STATUS mp_set_offload(MpAdapter *a)
     a->tcp = *t;
     a->chimney = TRUE;
     tcp.TcpConnectionOffloadCapacity = a->max_conns;
-    current.TcpConnectionOffloadCapacity = a->max_conns;
-    a->offload_off = !mp_offload_enabled(a);
+    if (a->id.features & CHIMNEY_FEAT_TCP_IPV6) {
+        tcp.SupportIPv6 = NDIS_OFFLOAD_SUPPORTED;
+    }
+    current = tcp;
+    a->offload_off = !mp_offload_enabled(a, FALSE);
+    a->offload_off_v6 = !tcp.SupportIPv6 || !mp_offload_enabled(a, TRUE);
     if (a->offload_off) {
         current.SupportIPv4 = NDIS_OFFLOAD_NOT_SUPPORTED;
+    }
+    if (a->offload_off_v6) {
+        current.SupportIPv6 = NDIS_OFFLOAD_NOT_SUPPORTED;
+    }
+    if (a->offload_off && a->offload_off_v6) {
         current.TcpConnectionOffloadCapacity = 0;
     }
     return mp_set_attributes(a, &attrs);
@@ -488,8 +513,11 @@ VOID mp_offload_stats_done(MpAdapter *a, PNDIS_OID_REQUEST request)
     for (ULONG i = 0; a->chimney && i < a->max_conns; i++) {
         MpConn *c = a->conn[i];
 
+        /* TCP4's: IPv6 connections are not among them */
         tcp.CurrentlyEstablished += c->obj.used && c->announced &&
-                                    !c->aborted;
+                                    !c->aborted &&
+                                    c->obj.parent->family !=
+                                    CHIMNEY_PATH_IPV6;
     }
     tcp.ResetEstablished = a->reset_established;
     tcp.OutResets = a->out_resets;
@@ -518,11 +546,13 @@ static VOID mp_indicate_status(MpAdapter *a, NDIS_STATUS code, PVOID buf,
 }
 
 /*
- * OID_TCP_OFFLOAD_PARAMETERS: chimney on or off at run time.  Off, no
- * initiate succeeds and the host is asked to upload what is offloaded
- * (NDIS_STATUS_UPLOAD_ALL); either way the current task offload
- * configuration is indicated, as the OID's page requires.  The task
- * offloads (checksums, LSO) the device does not have stay off.
+ * OID_TCP_OFFLOAD_PARAMETERS: chimney on or off at run time, for IPv4
+ * (TcpConnectionIPv4) and IPv6 (TcpConnectionIPv6) apart.  Off, no path
+ * of that family is offloaded and the host is asked to upload what is
+ * offloaded (NDIS_STATUS_UPLOAD_ALL); either way the current task
+ * offload configuration is indicated, as the OID's page requires.  The
+ * task offloads (checksums, LSO) the device does not have stay off.
+ * IPv6 stays off on a device without it.
  */
 static NDIS_STATUS mp_task_offload_params(MpAdapter *a,
                                           NDIS_OID_REQUEST_INFO *info)
@@ -544,6 +574,8 @@ static NDIS_STATUS mp_task_offload_params(MpAdapter *a,
         return NDIS_STATUS_INVALID_LENGTH;
     }
     if (p->TcpConnectionIPv4 >
+        NDIS_OFFLOAD_PARAMETERS_CONNECTION_OFFLOAD_ENABLED ||
+        p->TcpConnectionIPv6 >
         NDIS_OFFLOAD_PARAMETERS_CONNECTION_OFFLOAD_ENABLED) {
         return NDIS_STATUS_INVALID_DATA;
     }
@@ -552,9 +584,16 @@ static NDIS_STATUS mp_task_offload_params(MpAdapter *a,
         a->offload_off = p->TcpConnectionIPv4 ==
                          NDIS_OFFLOAD_PARAMETERS_CONNECTION_OFFLOAD_DISABLED;
     }
-    for (ULONG i = 0; a->offload_off && a->chimney && i < a->max_conns;
-         i++) {
-        upload |= a->conn[i]->obj.used;
+    if (p->TcpConnectionIPv6 != NDIS_OFFLOAD_PARAMETERS_NO_CHANGE) {
+        a->offload_off_v6 = p->TcpConnectionIPv6 ==
+            NDIS_OFFLOAD_PARAMETERS_CONNECTION_OFFLOAD_DISABLED ||
+            !(a->id.features & CHIMNEY_FEAT_TCP_IPV6);
+    }
+    for (ULONG i = 0; a->chimney && i < a->max_conns; i++) {
+        MpObj *c = &a->conn[i]->obj;
+
+        upload |= c->used && (c->parent->family == CHIMNEY_PATH_IPV6 ?
+                              a->offload_off_v6 : a->offload_off);
     }
     NdisReleaseSpinLock(&a->lock);
     info->BytesDone = info->InformationBufferLength;

@@ -111,17 +111,26 @@ static ULONG mp_ticks(MpAdapter *a)
 static ULONG mp_prepare_neighbor(MpAdapter *a, MpJob *job,
                                  Block b, ChimneyAdminCmd *cmd)
 {
-    PNEIGHBOR_OFFLOAD_STATE_CONST k = mp_state(b, 0);
     PNEIGHBOR_OFFLOAD_STATE_CACHED c = mp_state(b, 1);
-    ChimneyNeighborState *ns = (ChimneyNeighborState *)(a->job_mem +
-                                                        MP_JOB_STATE);
-    BOOLEAN own_mac = TRUE;
     MpObj *o;
+    int st;
 
-    for (ULONG i = 0; i < 6; i++) {
-        own_mac &= !k->DlSourceAddress[i];
+    /*
+     * VLAN 4095 is reserved: never offloaded, the device never sees it.
+     * A VLAN id on a device without 802.1Q matching: out of VLAN
+     * resources ("Determining Whether to Fail an Offload Request Because
+     * of 802.1Q Information").
+     */
+    st = chimney_guest_neighbor((ChimneyNeighborState *)(a->job_mem +
+                                                         MP_JOB_STATE),
+                                mp_state(b, 0), mp_state(b, 1), a->id.mac,
+                                a->id.features);
+    if (st) {
+        mp_block_failed(job, b, st == CHIMNEY_GUEST_NO_VLAN ?
+                                NDIS_STATUS_OFFLOAD_VLAN_ENTRIES :
+                                NDIS_STATUS_FAILURE);
+        return STEP_DONE;
     }
-
     o = mp_obj_alloc(a->neighbor, mp_min(MP_MAX_NEIGHBORS,
                           a->id.max_neighbors), MP_KIND_NEIGHBOR);
     if (!o) {
@@ -131,10 +140,6 @@ static ULONG mp_prepare_neighbor(MpAdapter *a, MpJob *job,
     /* The host last saw the neighbor reachable HostReachabilityDelta ago */
     o->progress_ms = mp_now_ms() - (ULONG64)c->HostReachabilityDelta *
                      1000 / mp_ticks(a);
-    memset(ns, 0, sizeof(*ns));
-    memcpy(ns->src_mac, own_mac ? a->id.mac : k->DlSourceAddress, 6);
-    memcpy(ns->dst_mac, c->DlDestinationAddress, 6);
-    ns->vlan_id = k->VlanId;
     job->obj = o;
     cmd->opcode = CHIMNEY_CMD_OFFLOAD_NEIGHBOR;
     cmd->id = o->id;
@@ -142,17 +147,26 @@ static ULONG mp_prepare_neighbor(MpAdapter *a, MpJob *job,
     return STEP_SUBMIT;
 }
 
+/*
+ * An IPv4 or IPv6 path, by its block's type.  An IPv6 path the adapter
+ * does not offer (the device lacks it, or it was turned off), a bad
+ * address or an MTU outside the family's range fails here, before the
+ * device; so does its connection (unattempted).
+ */
 static ULONG mp_prepare_path(MpAdapter *a, MpJob *job,
                              Block b, ChimneyAdminCmd *cmd)
 {
-    PPATH_OFFLOAD_STATE_CONST k = mp_state(b, 0);
     PPATH_OFFLOAD_STATE_CACHED c = mp_state(b, 1);
-    ChimneyPathState *ps = (ChimneyPathState *)(a->job_mem +
-                                                MP_JOB_STATE);
     MpObj *nb = mp_block_obj(BLOCK_PARENT(b));
+    uint32_t family = 0;
     MpObj *o;
 
-    if (!nb || nb->kind != MP_KIND_NEIGHBOR) {
+    if (!nb || nb->kind != MP_KIND_NEIGHBOR ||
+        (b->Header.Type == Ip6OffloadState ? a->offload_off_v6 :
+                                             a->offload_off) ||
+        chimney_guest_path(a->job_mem + MP_JOB_STATE, &family,
+                           b->Header.Type, nb->id, mp_state(b, 0),
+                           mp_state(b, 1), a->id.features)) {
         mp_block_failed(job, b, NDIS_STATUS_FAILURE);
         return STEP_DONE;
     }
@@ -162,17 +176,38 @@ static ULONG mp_prepare_path(MpAdapter *a, MpJob *job,
         mp_block_failed(job, b, NDIS_STATUS_OFFLOAD_PATH_ENTRIES);
         return STEP_DONE;
     }
-    memset(ps, 0, sizeof(*ps));
-    ps->neighbor = nb->id;
-    memcpy(ps->src_ip, k->SourceAddress, 4);
-    memcpy(ps->dst_ip, k->DestinationAddress, 4);
-    ps->path_mtu = c->PathMtu;
     o->parent = nb;
+    o->family = family;
+    o->path_mtu = c->PathMtu;
     job->obj = o;
     cmd->opcode = CHIMNEY_CMD_OFFLOAD_PATH;
     cmd->id = o->id;
     cmd->addr = a->job_pa.QuadPart + MP_JOB_STATE;
+    cmd->param[CHIMNEY_PATH_PARAM_FAMILY] = family;
     return STEP_SUBMIT;
+}
+
+/*
+ * The device lowered an IPv6 path's MTU (ICMPv6 Packet Too Big).  NDIS
+ * has no event for it: the host stack gets the ICMPv6 message itself on
+ * the plain path (the device passes it up), processes it and sends the
+ * new PathMtu in an update.  Only the driver's copy follows the device.
+ */
+VOID mp_path_mtu_event(MpAdapter *a, const ChimneyCqe *cqe)
+{
+    MpObj *o;
+
+    if (cqe->obj >= MP_MAX_PATHS) {
+        return;
+    }
+    o = &a->path[cqe->obj];
+    if (o->used && o->kind == MP_KIND_PATH &&
+        o->family == CHIMNEY_PATH_IPV6 &&
+        cqe->bytes >= CHIMNEY_IPV6_MIN_MTU && cqe->bytes < o->path_mtu) {
+        DbgPrint("chimney-nic: path %u MTU %u\n", (unsigned)o->id,
+                 (unsigned)cqe->bytes);
+        o->path_mtu = cqe->bytes;
+    }
 }
 
 /* Received data NDIS hands over (BufferedData) into the job area */
@@ -209,6 +244,7 @@ static ULONG mp_offload_tcp_command(MpAdapter *a, MpJob *job,
         .rq_size = MP_CONN_RCVS,
         .buffered_len = job->buffered,
         .buffered_addr = a->job_pa.QuadPart + MP_JOB_DATA,
+        .ipv6 = c->obj.parent->family == CHIMNEY_PATH_IPV6,
     };
 
     for (ULONG i = 0; i < c->sq_reserved; i++) {
@@ -235,6 +271,7 @@ static ULONG mp_offload_tcp_command(MpAdapter *a, MpJob *job,
     cmd->opcode = CHIMNEY_CMD_OFFLOAD_TCP;
     cmd->id = c->obj.id;
     cmd->addr = a->job_pa.QuadPart + MP_JOB_STATE;
+    cmd->len = CHIMNEY_TCP_OFFLOAD_SIZE;        /* the 1.3 block */
     return STEP_SUBMIT;
 }
 
@@ -248,7 +285,8 @@ static ULONG mp_prepare_tcp(MpAdapter *a, MpJob *job,
     ULONG n;
 
     if (!path || path->kind != MP_KIND_PATH ||
-        chimney_guest_tcp_cached_unsupported(mp_state(b, 1))) {
+        chimney_guest_tcp_cached_unsupported(mp_state(b, 1),
+                                             a->id.features)) {
         /* An 802.1p priority the device cannot tag: the host keeps it */
         mp_block_failed(job, b, NDIS_STATUS_FAILURE);
         return STEP_DONE;
@@ -296,10 +334,11 @@ static ULONG mp_prepare_initiate(MpAdapter *a, MpJob *job,
     case NeighborOffloadState:
         return mp_prepare_neighbor(a, job, b, cmd);
     case Ip4OffloadState:
+    case Ip6OffloadState:
         return mp_prepare_path(a, job, b, cmd);
     case TcpOffloadState:
         return mp_prepare_tcp(a, job, b, cmd);
-    default:                        /* IPv6 is not offloaded */
+    default:                        /* no state chimney offloads */
         mp_block_failed(job, b, NDIS_STATUS_FAILURE);
         return STEP_DONE;
     }
@@ -359,9 +398,8 @@ static ULONG mp_prepare_update(MpAdapter *a, MpJob *job,
     }
     case MP_KIND_PATH: {
         MpObj *nb = mp_block_obj(BLOCK_PARENT(b));
+        ULONG to = o->parent->id;
 
-        ((ChimneyPathState *)state)->path_mtu =
-            ((PPATH_OFFLOAD_STATE_CACHED)mp_state(b, 0))->PathMtu;
         /*
          * A path under another neighbor than its own: the next hop
          * changed, NDIS moves it to the new neighbor (the root of the
@@ -369,25 +407,35 @@ static ULONG mp_prepare_update(MpAdapter *a, MpJob *job,
          */
         if (nb && nb->used && nb->kind == MP_KIND_NEIGHBOR &&
             nb != o->parent) {
-            ((ChimneyPathState *)state)->neighbor = nb->id;
+            to = nb->id;
             cmd->param[CHIMNEY_UPDATE_PARAM_FLAGS] =
                 CHIMNEY_UPDATE_PATH_RELINK;
+        }
+        /* The block of the path's own family; an MTU it cannot have fails */
+        if (chimney_guest_path_update(state, o->family, to,
+                                      mp_state(b, 0))) {
+            b->Status = NDIS_STATUS_FAILURE;
+            return STEP_DONE;
         }
         break;
     }
     default: {
         static const ChimneyNdisTcpConst k;
         static const ChimneyNdisTcpDelegated d;
-        ChimneyGuestTcpQueues q = { 0 };
+        ChimneyGuestTcpQueues q = {
+            .ipv6 = o->parent->family == CHIMNEY_PATH_IPV6,
+        };
 
-        /* Restarts, a new receive window, a priority: not the device's */
-        if (chimney_guest_tcp_cached_unsupported(mp_state(b, 0))) {
+        /* Restarts, a new receive window: not the device's */
+        if (chimney_guest_tcp_cached_unsupported(mp_state(b, 0),
+                                                 a->id.features)) {
             b->Status = NDIS_STATUS_FAILURE;
             return STEP_DONE;
         }
 
         chimney_guest_tcp_offload((ChimneyTcpOffload *)state, &k,
                                   mp_state(b, 0), &d, &q);
+        cmd->len = CHIMNEY_TCP_OFFLOAD_SIZE;
         break;
     }
     }
@@ -487,9 +535,12 @@ static VOID mp_done(MpAdapter *a, MpJob *job, Block b,
         mp_delegated_out(a, job, b);
     }
     if (job->op == MP_JOB_UPDATE && st == CHIMNEY_ST_SUCCESS &&
-        (job->cmd.param[CHIMNEY_UPDATE_PARAM_FLAGS] &
-         CHIMNEY_UPDATE_PATH_RELINK)) {
-        o->parent = mp_block_obj(BLOCK_PARENT(b));      /* relinked */
+        o->kind == MP_KIND_PATH) {
+        o->path_mtu = ((PPATH_OFFLOAD_STATE_CACHED)mp_state(b, 0))->PathMtu;
+        if (job->cmd.param[CHIMNEY_UPDATE_PARAM_FLAGS] &
+            CHIMNEY_UPDATE_PATH_RELINK) {
+            o->parent = mp_block_obj(BLOCK_PARENT(b));  /* relinked */
+        }
     }
     if (job->op == MP_JOB_TERMINATE) {
         /*
@@ -655,8 +706,11 @@ static VOID mp_job_start(MpAdapter *a, ULONG op, Block root)
         a->miniport, sizeof(*job), MP_POOL_TAG, NormalPoolPriority);
 
     if (!job || !a->chimney ||
-        (op == MP_JOB_INITIATE && a->offload_off)) {
-        /* Turned off: nothing is offloaded until it is turned on */
+        (op == MP_JOB_INITIATE && a->offload_off && a->offload_off_v6)) {
+        /*
+         * Turned off: nothing is offloaded until it is turned on (one
+         * family off: its paths fail, mp_prepare_path)
+         */
         if (job) {
             NdisFreeMemory(job, sizeof(*job), 0);
         }

@@ -14,6 +14,7 @@
 #include "hw/net/chimney/chimney-queue.h"
 #include "hw/net/chimney/chimney-tcp.h"
 #include "hw/net/chimney/chimney-fault.h"
+#include "hw/net/chimney/chimney-timer.h"
 
 typedef struct ChimneyNeighbor {
     bool valid;
@@ -112,7 +113,7 @@ typedef struct ChimneyConn {
     uint8_t fault_status;       /* an injected failure: later ones fail too */
     bool fault_consequence;     /* the connection must act on it */
 
-    QEMUTimer *timer;
+    ChimneyTimerEntry timer;    /* in the device's heap of deadlines */
     ChimneyTcpConn tcp;
 
     /* Only in a migration stream (chimney-migrate.c): the array sizes */
@@ -161,6 +162,14 @@ typedef struct ChimneyOffloadState {
     uint32_t num_objects;       /* neighbors, paths and connections */
     uint32_t sq_entries_used;   /* bounds what the guest makes us allocate */
     ChimneyTcpStack *tcp;
+    /*
+     * Every connection's earliest deadline, behind one QEMUTimer armed at
+     * the first of them (timer_ns, -1 when not armed).  Entries are only
+     * moved earlier: one that comes due re-checks its connection.
+     */
+    ChimneyTimers timers;
+    QEMUTimer *timer;
+    int64_t timer_ns;
     ChimneyRxSeg rx[CHIMNEY_CONN_RX_SLOTS];
     uint8_t *rx_frames;         /* CHIMNEY_L2_MAX_FRAME bytes per slot */
     uint32_t rx_head, rx_count;
@@ -189,6 +198,8 @@ bool chimney_conn_cq_in_use(ChimneyState *s, uint32_t cq);
 bool chimney_conn_any(ChimneyState *s);
 void chimney_conn_insert(ChimneyState *s, ChimneyConn *conn);
 void chimney_conn_destroy(ChimneyConn *conn);
+/* The engine's timer_mod: the connection is due at @expire_ns (-1: never) */
+void chimney_conn_timer_mod(ChimneyConn *conn, int64_t expire_ns);
 char *chimney_conn_stats(ChimneyState *s);
 
 /* The completion FIFO: every completion of a connection, in order */

@@ -30,13 +30,7 @@ static int64_t chimney_io_now(void *opaque)
 static void chimney_io_timer_mod(void *opaque, ChimneyTcpConn *c,
                                  int64_t expire)
 {
-    ChimneyConn *conn = c->owner;
-
-    if (expire < 0) {
-        timer_del(conn->timer);
-    } else {
-        timer_mod(conn->timer, expire);
-    }
+    chimney_conn_timer_mod(c->owner, expire);
 }
 
 /*

@@ -863,9 +863,7 @@ static void chimney_mig_install_conn(ChimneyState *s, const ChimneyConn *mc)
         c->on_consequence_list = true;
         QTAILQ_INSERT_TAIL(&o->consequence_list, c, consequence_link);
     }
-    if (c->tcp.timer_ns >= 0) {
-        timer_mod(c->timer, c->tcp.timer_ns);
-    }
+    chimney_conn_timer_mod(c, c->tcp.timer_ns);
 }
 
 /*

@@ -76,24 +76,25 @@ typedef struct ChimneyConn {
     ChimneyState *dev;
     uint32_t index;
     uint8_t gen;
+    bool poisoned;              /* the SQ is not fetched any more */
+    uint8_t sq_failed;          /* status of the first refused SQ entry */
+    bool terminated;            /* freed once its completions are out */
     uint32_t path;
     uint32_t cq;
     uint64_t key;               /* remote IP and both ports */
     ChimneyRing sq;             /* head: next entry to fetch */
     uint64_t db_record;
-    bool poisoned;              /* the SQ is not fetched any more */
-    uint8_t sq_failed;          /* status of the first refused SQ entry */
-    bool terminated;            /* freed once its completions are out */
-    bool timer_due;
 
     ChimneySlot *slots;         /* one per SQ entry */
     ChimneyTcpReq *reqs;        /* the engine's queue, one per SQ entry */
     ChimneyRing rq;             /* receive queue; size 0: none */
     ChimneySlot *rslots;        /* one per engine receive, by its tag */
     ChimneyTcpRecv *recvs;      /* the engine's receive queue */
-    bool rq_upload_asked;       /* data came and there is no RQ */
-    ChimneyPending *pend;       /* completions not yet in the CQ */
+    /* completions not yet in the CQ; NULL while there are none */
+    ChimneyPending *pend;
     uint32_t pend_cap, pend_head, pend_count;
+    bool rq_upload_asked;       /* data came and there is no RQ */
+    bool in_burst;              /* its received segments are being input */
     bool flushing;
     bool on_flush_list;
     bool on_kick_list;

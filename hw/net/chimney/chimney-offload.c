@@ -58,6 +58,9 @@ void chimney_offload_set_params(ChimneyState *s)
     tcp->push_ns = s->params[CHIMNEY_PARAM_PUSH_TICKS] ?
                    s->params[CHIMNEY_PARAM_PUSH_TICKS] * tcp->tick_ns :
                    500 * SCALE_MS;
+    tcp->sws_ns = s->params[CHIMNEY_PARAM_SWS_TICKS] ?
+                  s->params[CHIMNEY_PARAM_SWS_TICKS] * tcp->tick_ns :
+                  200 * SCALE_MS;
 }
 
 static uint8_t chimney_offload_neighbor(ChimneyState *s, uint32_t id,

@@ -194,7 +194,7 @@ static void rx_ack_later(ChimneyTcpConn *c)
     ChimneyTcpStack *s = c->stack;
 
     if (++c->segs_unacked >= s->ack_frequency || !s->delack_ns) {
-        chimney_tcp_send_ack(c);
+        chimney_tcp_ack_due(c);
     } else if (c->delack_ns < 0) {
         c->acks_delayed++;
         c->delack_ns = chimney_tcp_now(c) + s->delack_ns;

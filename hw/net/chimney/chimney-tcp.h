@@ -159,6 +159,7 @@ typedef struct ChimneyTcpStack {
     int64_t rto_min_ns;
     int64_t rto_max_ns;
     int64_t rto_initial_ns;
+    int64_t sws_ns;                 /* sender SWS override timeout */
     uint16_t ip_id;                 /* next IPv4 ID, 0x8000-0xffff */
     uint8_t frame[14 + 4 + 60 + 60 + 65536];
 } ChimneyTcpStack;
@@ -240,6 +241,13 @@ struct ChimneyTcpConn {
     bool upload_requested;
     bool frozen;                    /* invalidated: nothing more is sent */
     bool send_failed;               /* request data unreadable: ditto */
+    bool sws_override;              /* the SWS timer fired: send anyway */
+    /* input in progress (not migrated: only inside the owner's work) */
+    bool in_input;
+    bool batching;                  /* between input_begin and input_end */
+    bool output_due;
+    bool ack_due;
+    bool sync_due;
 
     /* RTT estimation (RFC 6298), nanoseconds */
     int64_t srtt_ns;
@@ -339,6 +347,9 @@ bool chimney_tcp_post(ChimneyTcpConn *c, const ChimneyTcpReq *req);
 void chimney_tcp_output(ChimneyTcpConn *c);
 bool chimney_tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg,
                        const uint8_t *payload);
+/* A burst of segments to one connection: output and timers once, at end */
+void chimney_tcp_input_begin(ChimneyTcpConn *c);
+void chimney_tcp_input_end(ChimneyTcpConn *c);
 bool chimney_tcp_recv_post(ChimneyTcpConn *c, const ChimneyTcpRecv *rcv);
 bool chimney_tcp_indicate_done(ChimneyTcpConn *c, uint32_t taken);
 void chimney_tcp_deliver(ChimneyTcpConn *c);

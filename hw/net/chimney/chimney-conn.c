@@ -76,6 +76,12 @@ void chimney_conn_flush(ChimneyConn *conn)
         conn->pend_count--;
     }
     conn->flushing = false;
+    if (!conn->pend_count) {
+        /* An idle connection holds no FIFO: it comes with a completion */
+        g_free(conn->pend);
+        conn->pend = NULL;
+        conn->pend_head = 0;
+    }
     if (conn->pend_count && !conn->on_flush_list && !conn->on_wait_list) {
         conn->on_flush_list = true;
         QTAILQ_INSERT_TAIL(&o->flush_list[conn->cq], conn, flush_link);
@@ -98,6 +104,10 @@ bool chimney_conn_push(ChimneyConn *conn, const ChimneyPending *pe)
          */
         trace_chimney_conn_fifo_full(conn->index, conn->pend_cap);
         return false;
+    }
+    if (!conn->pend) {
+        conn->pend = g_new(ChimneyPending, conn->pend_cap);
+        conn->pend_head = 0;
     }
     slot = &conn->pend[(conn->pend_head + conn->pend_count) % conn->pend_cap];
     *slot = *pe;
@@ -313,6 +323,12 @@ void chimney_conn_insert(ChimneyState *s, ChimneyConn *conn)
     ChimneyOffloadState *o = &s->offload;
 
     chimney_timer_entry_init(&conn->timer);
+    if (!conn->pend_count) {
+        /* allocated with its first completion (chimney_conn_push) */
+        g_free(conn->pend);
+        conn->pend = NULL;
+        conn->pend_head = 0;
+    }
     o->conns[conn->index] = conn;
     g_hash_table_insert(o->by_key, &conn->key, conn);
     o->paths[conn->path].refs++;

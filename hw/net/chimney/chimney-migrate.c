@@ -817,8 +817,9 @@ static void chimney_mig_install_conn(ChimneyState *s, const ChimneyConn *mc)
 
     *c = *mc;
     c->dev = s;
-    c->pend = g_new0(ChimneyPending, c->pend_cap);
-    if (c->pend_count) {        /* an empty FIFO arrives as NULL */
+    c->pend = NULL;             /* an empty FIFO arrives as NULL */
+    if (c->pend_count) {
+        c->pend = g_new0(ChimneyPending, c->pend_cap);
         memcpy(c->pend, mc->pend, sizeof(*c->pend) * c->pend_count);
     }
     g_free(mc->pend);

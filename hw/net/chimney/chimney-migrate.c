@@ -209,6 +209,9 @@ static const VMStateDescription vmstate_chimney_range = {
     },
 };
 
+/* The out-of-order table is in the stream whole, allocated or not */
+static const ChimneyTcpRange chimney_mig_no_ooo[CHIMNEY_TCP_OOO_MAX];
+
 /* The engine's connection; its pointers are set again at install. */
 static const VMStateDescription vmstate_chimney_engine = {
     .name = "chimney-nic/tcp-conn",
@@ -259,8 +262,8 @@ static const VMStateDescription vmstate_chimney_engine = {
         VMSTATE_UINT32(held, ChimneyTcpConn),
         VMSTATE_UINT32(rcv_deliv, ChimneyTcpConn),
         VMSTATE_UINT32(rcv_adv, ChimneyTcpConn),
-        VMSTATE_STRUCT_ARRAY(ooo, ChimneyTcpConn, CHIMNEY_TCP_OOO_MAX, 1,
-                             vmstate_chimney_range, ChimneyTcpRange),
+        VMSTATE_STRUCT_VARRAY_ALLOC(ooo, ChimneyTcpConn, mig_nooo, 1,
+                                    vmstate_chimney_range, ChimneyTcpRange),
         VMSTATE_UINT32(ooo_count, ChimneyTcpConn),
         VMSTATE_BOOL(ooo_fin, ChimneyTcpConn),
         VMSTATE_UINT32(ooo_fin_seq, ChimneyTcpConn),
@@ -341,6 +344,7 @@ static uint32_t chimney_mig_rbuf_used(const ChimneyTcpConn *t)
 static int chimney_mig_conn_pre_load(void *opaque)
 {
     memset(opaque, 0, sizeof(ChimneyConn));
+    ((ChimneyConn *)opaque)->tcp.mig_nooo = CHIMNEY_TCP_OOO_MAX;
     return 0;
 }
 
@@ -518,6 +522,8 @@ static int chimney_mig_pre_save(void *opaque)
         }
         mc->pend_head = 0;
         mc->mig_npend = c->pend_count;
+        mc->tcp.ooo = c->tcp.ooo ?: (ChimneyTcpRange *)chimney_mig_no_ooo;
+        mc->tcp.mig_nooo = CHIMNEY_TCP_OOO_MAX;
         /* the receive buffer's bytes in use, unrolled from its head */
         mc->mig_rbuf_len = c->tcp.rbuf ? MIN(chimney_mig_rbuf_used(&c->tcp),
                                              c->tcp.rbuf_cap) : 0;
@@ -801,6 +807,7 @@ static void chimney_mig_free_staged(ChimneyMigStage *m, int32_t from)
         g_free(c->recvs);
         g_free(c->pend);
         g_free(c->tcp.rbuf);
+        g_free(c->tcp.ooo);
     }
     chimney_mig_stage_clear(m);
 }
@@ -830,6 +837,9 @@ static void chimney_mig_install_conn(ChimneyState *s, const ChimneyConn *mc)
     c->tcp.owner = c;
     c->tcp.reqs = c->reqs;
     c->tcp.recvs = c->recvs;
+    if (!c->tcp.ooo_count) {    /* held only while data is out of order */
+        g_clear_pointer(&c->tcp.ooo, g_free);
+    }
     c->tcp.rbuf = NULL;
     if (c->mig_rbuf_len) {
         c->tcp.rbuf = g_malloc0(c->tcp.rbuf_cap);

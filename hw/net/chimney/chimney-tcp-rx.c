@@ -121,8 +121,14 @@ static void rx_advance(ChimneyTcpConn *c, uint32_t n)
 /* Record [start, end) as held out of order; false when the table is full */
 static bool rx_ooo_add(ChimneyTcpConn *c, uint32_t start, uint32_t end)
 {
-    ChimneyTcpRange *r = c->ooo;
+    ChimneyTcpRange *r;
     uint32_t i = 0, j;
+
+    if (!c->ooo) {
+        /* only while data is out of order (rx_ooo_merge frees it) */
+        c->ooo = g_new(ChimneyTcpRange, CHIMNEY_TCP_OOO_MAX);
+    }
+    r = c->ooo;
 
     while (i < c->ooo_count && chimney_seq_lt(r[i].end, start)) {
         i++;
@@ -166,6 +172,10 @@ static bool rx_ooo_merge(ChimneyTcpConn *c)
         c->ooo_count--;
         memmove(&c->ooo[0], &c->ooo[1], c->ooo_count * sizeof(c->ooo[0]));
         merged = true;
+    }
+    if (!c->ooo_count) {
+        g_free(c->ooo);
+        c->ooo = NULL;
     }
     return merged;
 }

@@ -133,6 +133,8 @@ void chimney_tcp_conn_destroy(ChimneyTcpConn *c)
 {
     g_free(c->rbuf);
     c->rbuf = NULL;
+    g_free(c->ooo);
+    c->ooo = NULL;
 }
 
 static bool tcp_append(ChimneyTcpConn *c, const ChimneyTcpReq *req)

@@ -349,16 +349,22 @@ static uint32_t tcp_transmit(ChimneyTcpConn *c, uint32_t seq, uint32_t max)
 }
 
 /*
- * Sender silly-window avoidance (RFC 1122 4.2.3.4): a segment of at most
- * @max bytes goes out if it is full, or at least half the largest window
- * the peer offered, or all the data queued (whether that may leave with
- * data in flight is Nagle's call).  Else the ACKs in flight bring us
- * back, or with none the override timer does.
+ * Sender silly-window avoidance (RFC 1122 4.2.3.4): when the peer's window
+ * is what limits it, a segment of at most @max bytes goes out if it is
+ * full, or at least half the largest window the peer offered, or all the
+ * data queued (whether that may leave with data in flight is Nagle's
+ * call).  Else the ACKs in flight bring us back, or with none the
+ * override timer does.  A congestion window is not the peer's: holding
+ * its remainder back would leave fewer segments to draw the duplicate
+ * ACKs of a fast retransmit.
  */
 static bool tcp_sws_send(ChimneyTcpConn *c, uint32_t max)
 {
     uint32_t fin_seq, data_end = c->end_seq, data, len;
 
+    if (c->st.cwnd < c->st.snd_wnd) {
+        return true;
+    }
     if (tcp_fin_seq(c, &fin_seq)) {
         data_end = fin_seq;
     }

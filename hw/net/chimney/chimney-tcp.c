@@ -354,15 +354,16 @@ static uint32_t tcp_transmit(ChimneyTcpConn *c, uint32_t seq, uint32_t max)
  * full, or at least half the largest window the peer offered, or all the
  * data queued (whether that may leave with data in flight is Nagle's
  * call).  Else the ACKs in flight bring us back, or with none the
- * override timer does.  A congestion window is not the peer's: holding
- * its remainder back would leave fewer segments to draw the duplicate
- * ACKs of a fast retransmit.
+ * override timer does.  Neither a congestion window nor a loss being
+ * repaired is the peer's window: holding a remainder back there would
+ * leave fewer segments to draw the duplicate ACKs that recovery needs.
  */
 static bool tcp_sws_send(ChimneyTcpConn *c, uint32_t max)
 {
     uint32_t fin_seq, data_end = c->end_seq, data, len;
 
-    if (c->st.cwnd < c->st.snd_wnd) {
+    if (c->st.cwnd < c->st.snd_wnd || c->in_recovery ||
+        c->st.dup_ack_count) {
         return true;
     }
     if (tcp_fin_seq(c, &fin_seq)) {

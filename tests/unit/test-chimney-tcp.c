@@ -583,6 +583,24 @@ static void test_sws_override(void)
     peer_free(p);
 }
 
+/*
+ * A congestion window is not the peer's: its remainder goes, so a loss
+ * still finds enough segments behind it for three duplicate ACKs.
+ */
+static void test_sws_cwnd(void)
+{
+    ChimneyTcpState st = default_state(0);
+    Peer *p;
+
+    st.cwnd = 2500;
+    p = peer_new_state(&st);
+    chimney_tcp_start(&p->conn);
+    post(p, 1, 10000, 0);
+    g_assert_cmpuint(p->sent->len, ==, 3);
+    g_assert_cmpuint(sent(p, 2)->len, ==, 500);
+    peer_free(p);
+}
+
 /* A zero window opening to a small one: the probe timer becomes SWS's */
 static void test_sws_after_zero_window(void)
 {
@@ -1768,6 +1786,7 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-tcp/window-scale", test_window_scale);
     g_test_add_func("/chimney-tcp/sws/window-edge", test_sws_window_edge);
     g_test_add_func("/chimney-tcp/sws/override", test_sws_override);
+    g_test_add_func("/chimney-tcp/sws/cwnd", test_sws_cwnd);
     g_test_add_func("/chimney-tcp/sws/after-zero-window",
                     test_sws_after_zero_window);
     g_test_add_func("/chimney-tcp/persist", test_persist);

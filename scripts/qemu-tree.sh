@@ -54,7 +54,8 @@ OUR_FILES=(hw/net/chimney
            tests/qtest/libqos/chimney-kernel.c
            tests/qtest/libqos/chimney-kernel.h
            tests/qtest/libqos/chimney-prog.c tests/qtest/libqos/chimney-prog.h
-           tests/unit/test-chimney-tcp.c tests/unit/test-chimney-guest.c
+           tests/unit/test-chimney-tcp.c tests/unit/test-chimney-timer.c
+           tests/unit/test-chimney-guest.c
            tests/unit/test-chimney-guest-ndis.c
            tests/windows tests/qtest/fuzz/chimney_fuzz.c
            docs/specs/chimney-nic.rst docs/system/devices/chimney-nic.rst)

@@ -59,6 +59,7 @@ typedef struct Peer {
     uint64_t bad_rcv_cookie;
     int64_t now;
     int64_t timer;
+    uint32_t timer_mods;
     GArray *sent;       /* Sent */
     GArray *done;       /* Done */
     GArray *events;     /* int: event << 16 | info */
@@ -78,6 +79,7 @@ static int64_t p_now(void *opaque)
 static void p_timer(void *opaque, ChimneyTcpConn *c, int64_t expire)
 {
     ((Peer *)opaque)->timer = expire;
+    ((Peer *)opaque)->timer_mods++;
 }
 
 static bool p_read(void *opaque, ChimneyTcpConn *c, const ChimneyTcpReq *req,
@@ -495,10 +497,132 @@ static void test_window_limit(void)
     p = peer_new_state(&st);
     chimney_tcp_start(&p->conn);
     post(p, 1, 10000, 0);
+    /* the window's 500-byte tail is silly (RFC 1122 4.2.3.4): it waits */
+    g_assert_cmpuint(p->sent->len, ==, 2);
+    g_assert_cmpuint(p->conn.st.snd_nxt, ==, 2000);
+    ack(p, 2000, 2500);
+    g_assert_cmpuint(p->sent->len, ==, 4);
+    g_assert_cmpuint(p->conn.st.snd_nxt, ==, 4000);
+    peer_free(p);
+}
+
+/*
+ * Sender SWS avoidance with Nagle off: a peer window that is not a
+ * multiple of the MSS never splits the stream into a short segment and a
+ * sliver; only the end of the data may be short.
+ */
+static void test_sws_window_edge(void)
+{
+    ChimneyTcpState st = default_state(0);
+    uint32_t total = 4 * 65536, mss = 1460;
+    Peer *p;
+
+    st.remote_mss = mss;
+    st.snd_wnd = st.max_snd_wnd = 65535;        /* 44 MSS + 1295 */
+    p = peer_new_state(&st);
+    chimney_tcp_start(&p->conn);
+    for (int i = 0; i < 4; i++) {
+        post(p, i + 1, 65536, CHIMNEY_TCP_REQ_PUSH);
+    }
+    while (p->conn.st.snd_una != total) {
+        g_assert_cmpuint(p->conn.st.snd_nxt, !=, p->conn.st.snd_una);
+        ack(p, p->conn.st.snd_nxt, 65535);
+    }
+    g_assert_cmpuint(p->done->len, ==, 4);
+    g_assert_cmpuint(p->conn.retransmits, ==, 0);
+    for (guint i = 0; i < p->sent->len; i++) {
+        Sent *s = sent(p, i);
+
+        if (s->len != mss) {
+            /* the last byte of all the data, nothing else */
+            g_assert_cmpuint(i, ==, p->sent->len - 1);
+            g_assert_cmpuint(s->seq + s->len, ==, total);
+        }
+    }
+    g_assert_cmpuint(p->sent->len, ==, DIV_ROUND_UP(total, mss));
+    peer_free(p);
+}
+
+/*
+ * Nothing in flight and a window too small to be worth it: the override
+ * timer sends what fits; a later ACK that opens the window sends the rest.
+ */
+static void test_sws_override(void)
+{
+    ChimneyTcpState st = default_state(0);
+    Peer *p;
+
+    st.snd_wnd = st.max_snd_wnd = 8000;
+    p = peer_new_state(&st);
+    p->stack.sws_ns = 300 * MS;
+    chimney_tcp_start(&p->conn);
+    post(p, 1, 10000, 0);
+    g_assert_cmpuint(p->conn.st.snd_nxt, ==, 8000);
+    /* all acknowledged, but the window is down to 600 of 2000 pending */
+    ack(p, 8000, 600);
+    g_assert_cmpuint(p->sent->len, ==, 8);
+    g_assert_cmpint(p->timer, ==, p->now + 300 * MS);
+    /* an ACK that leaves the window small does not restart it */
+    advance(p, 100 * MS);
+    ack(p, 8000, 700);
+    g_assert_cmpuint(p->sent->len, ==, 8);
+    advance(p, 199 * MS);
+    g_assert_cmpuint(p->sent->len, ==, 8);
+    advance(p, 1 * MS);
+    g_assert_cmpuint(p->sent->len, ==, 9);
+    g_assert_cmpuint(last_sent(p)->seq, ==, 8000);
+    g_assert_cmpuint(last_sent(p)->len, ==, 700);
+    /* in flight now: the retransmission timer, not SWS's */
+    g_assert_cmpint(p->timer, ==, p->now + SEC);
+    g_assert_false(p->conn.persist);
+    ack(p, 8700, 8000);
+    g_assert_cmpuint(p->conn.st.snd_nxt, ==, 10000);
+    ack(p, 10000, 8000);
+    g_assert_cmpuint(p->done->len, ==, 1);
+    g_assert_cmpuint(done(p, 0)->bytes, ==, 10000);
+    peer_free(p);
+}
+
+/*
+ * A congestion window is not the peer's: its remainder goes, so a loss
+ * still finds enough segments behind it for three duplicate ACKs.
+ */
+static void test_sws_cwnd(void)
+{
+    ChimneyTcpState st = default_state(0);
+    Peer *p;
+
+    st.cwnd = 2500;
+    p = peer_new_state(&st);
+    chimney_tcp_start(&p->conn);
+    post(p, 1, 10000, 0);
     g_assert_cmpuint(p->sent->len, ==, 3);
     g_assert_cmpuint(sent(p, 2)->len, ==, 500);
-    ack(p, 2500, 2500);
-    g_assert_cmpuint(p->sent->len, ==, 6);
+    peer_free(p);
+}
+
+/* A zero window opening to a small one: the probe timer becomes SWS's */
+static void test_sws_after_zero_window(void)
+{
+    ChimneyTcpState st = default_state(0);
+    Peer *p;
+
+    st.snd_wnd = 0;
+    st.max_snd_wnd = 8000;
+    p = peer_new_state(&st);
+    chimney_tcp_start(&p->conn);
+    post(p, 1, 5000, 0);
+    g_assert_cmpuint(p->sent->len, ==, 0);
+    g_assert_true(p->conn.persist);
+    ack(p, 0, 100);
+    /* 100 bytes of 5000: silly; waits for the override, no probe */
+    g_assert_cmpuint(p->sent->len, ==, 0);
+    g_assert_cmpint(p->timer, ==, p->now + p->stack.sws_ns);
+    advance(p, p->stack.sws_ns);
+    g_assert_cmpuint(p->sent->len, ==, 1);
+    g_assert_cmpuint(sent(p, 0)->len, ==, 100);
+    g_assert_cmpuint(p->conn.probes_sent, ==, 0);
+    ack(p, 100, 8000);
     g_assert_cmpuint(p->conn.st.snd_nxt, ==, 5000);
     peer_free(p);
 }
@@ -1167,6 +1291,105 @@ static void test_rx_delayed_ack(void)
     peer_free(p);
 }
 
+/* The peer's data with its own ACK and window */
+static void data_ack(Peer *p, uint32_t seq, uint32_t len, uint32_t ack,
+                     uint16_t wnd)
+{
+    g_autofree uint8_t *buf = g_malloc(len + 1);
+    ChimneyTcpSegment s = {
+        .seq = seq, .ack = ack, .flags = TH_ACK, .wnd = wnd, .len = len,
+    };
+
+    for (uint32_t i = 0; i < len; i++) {
+        buf[i] = peer_byte(seq + i);
+    }
+    g_assert(chimney_tcp_input(&p->conn, &s, buf));
+}
+
+/* The ACK owed for TcpAckFrequency segments rides on the data it frees */
+static void test_rx_ack_on_data(void)
+{
+    ChimneyTcpState st = default_state(0);
+    Peer *p;
+
+    st.snd_wnd = 1000;
+    p = peer_new_state(&st);
+    chimney_tcp_start(&p->conn);
+    rpost(p, 1, 60000, true);
+    post(p, 1, 3000, 0);
+    g_assert_cmpuint(p->sent->len, ==, 1);
+    data_ack(p, 5000, 100, 0, 1000);
+    g_assert_cmpuint(p->sent->len, ==, 1);      /* delayed */
+    /* the second segment: an ACK is owed, and it frees the window */
+    data_ack(p, 5100, 100, 1000, 1000);
+    g_assert_cmpuint(p->sent->len, ==, 2);
+    g_assert_cmpuint(last_sent(p)->len, ==, 1000);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 5200);
+    g_assert_cmpint(p->conn.delack_ns, ==, -1);
+    /* nothing to send: the owed ACK goes on its own */
+    data_ack(p, 5200, 100, 1000, 0);
+    data_ack(p, 5300, 100, 1000, 0);
+    g_assert_cmpuint(p->sent->len, ==, 3);
+    g_assert_cmpuint(last_sent(p)->len, ==, 0);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 5400);
+    peer_free(p);
+}
+
+/*
+ * A burst of segments between input_begin and input_end: the ACKs are
+ * processed and complete requests at once, but output and the timer run
+ * once, at the end; an owed ACK still leaves before the next segment.
+ */
+static void test_input_burst(void)
+{
+    ChimneyTcpState st = default_state(0);
+    uint32_t mods;
+    Peer *p;
+
+    st.snd_wnd = 4000;
+    p = peer_new_state(&st);
+    chimney_tcp_start(&p->conn);
+    for (int i = 0; i < 10; i++) {
+        post(p, i + 1, 1000, 0);
+    }
+    g_assert_cmpuint(p->sent->len, ==, 4);
+    mods = p->timer_mods;
+    chimney_tcp_input_begin(&p->conn);
+    for (uint32_t a = 1000; a <= 4000; a += 1000) {
+        ack(p, a, 4000);
+    }
+    /* completions are the ACKs', in order, right away */
+    g_assert_cmpuint(p->done->len, ==, 4);
+    for (int i = 0; i < 4; i++) {
+        g_assert_cmpuint(done(p, i)->cookie, ==, i + 1);
+    }
+    g_assert_cmpuint(p->sent->len, ==, 4);
+    g_assert_cmpuint(p->timer_mods, ==, mods);
+    chimney_tcp_input_end(&p->conn);
+    g_assert_cmpuint(p->sent->len, ==, 8);
+    g_assert_cmpuint(p->conn.st.snd_nxt, ==, 8000);
+    g_assert_cmpuint(p->timer_mods, <=, mods + 1);
+    g_assert_cmpint(p->timer, ==, p->now + SEC);
+
+    /* data in a burst: ACK every second segment, the last on our data */
+    rpost(p, 1, 60000, true);
+    chimney_tcp_input_begin(&p->conn);
+    data_ack(p, 5000, 100, 8000, 4000);
+    data_ack(p, 5100, 100, 8000, 4000);
+    g_assert_cmpuint(p->sent->len, ==, 8);      /* owed, not yet sent */
+    data_ack(p, 5200, 100, 8000, 4000);
+    g_assert_cmpuint(p->sent->len, ==, 9);      /* before the third */
+    g_assert_cmpuint(last_sent(p)->len, ==, 0);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 5200);
+    data_ack(p, 5300, 100, 8000, 4000);
+    chimney_tcp_input_end(&p->conn);
+    /* the window took two more segments; they carry the ACK of 5400 */
+    g_assert_cmpuint(p->sent->len, ==, 11);
+    g_assert_cmpuint(last_sent(p)->len, ==, 1000);
+    g_assert_cmpuint(sent(p, 9)->ack, ==, 5400);
+    peer_free(p);
+}
+
 /* FIN: DISCONNECT once the data before it is delivered; half-close */
 static void test_rx_fin(void)
 {
@@ -1561,6 +1784,11 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-tcp/ip-id-wrap", test_ip_id_wrap);
     g_test_add_func("/chimney-tcp/window-limit", test_window_limit);
     g_test_add_func("/chimney-tcp/window-scale", test_window_scale);
+    g_test_add_func("/chimney-tcp/sws/window-edge", test_sws_window_edge);
+    g_test_add_func("/chimney-tcp/sws/override", test_sws_override);
+    g_test_add_func("/chimney-tcp/sws/cwnd", test_sws_cwnd);
+    g_test_add_func("/chimney-tcp/sws/after-zero-window",
+                    test_sws_after_zero_window);
     g_test_add_func("/chimney-tcp/persist", test_persist);
     g_test_add_func("/chimney-tcp/persist-limit", test_persist_limit);
     g_test_add_func("/chimney-tcp/rto", test_rto);
@@ -1585,6 +1813,8 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-tcp/rx/window", test_rx_window);
     g_test_add_func("/chimney-tcp/rx/indicate", test_rx_indicate);
     g_test_add_func("/chimney-tcp/rx/delayed-ack", test_rx_delayed_ack);
+    g_test_add_func("/chimney-tcp/rx/ack-on-data", test_rx_ack_on_data);
+    g_test_add_func("/chimney-tcp/input-burst", test_input_burst);
     g_test_add_func("/chimney-tcp/rx/fin", test_rx_fin);
     g_test_add_func("/chimney-tcp/rx/fin-out-of-order",
                     test_rx_fin_out_of_order);

@@ -121,6 +121,12 @@ void chimney_conn_flush(ChimneyConn *conn)
         conn->pend_count--;
     }
     conn->flushing = false;
+    if (!conn->pend_count) {
+        /* An idle connection holds no FIFO: it comes with a completion */
+        g_free(conn->pend);
+        conn->pend = NULL;
+        conn->pend_head = 0;
+    }
     if (conn->pend_count && !conn->on_flush_list && !conn->on_wait_list) {
         conn->on_flush_list = true;
         QTAILQ_INSERT_TAIL(&o->flush_list[conn->cq], conn, flush_link);
@@ -143,6 +149,10 @@ bool chimney_conn_push(ChimneyConn *conn, const ChimneyPending *pe)
          */
         trace_chimney_conn_fifo_full(conn->index, conn->pend_cap);
         return false;
+    }
+    if (!conn->pend) {
+        conn->pend = g_new(ChimneyPending, conn->pend_cap);
+        conn->pend_head = 0;
     }
     slot = &conn->pend[(conn->pend_head + conn->pend_count) % conn->pend_cap];
     *slot = *pe;
@@ -298,18 +308,58 @@ void chimney_conn_release_held(ChimneyState *s, bool one, int64_t index)
 
 /* --- the tables --- */
 
-/* Timers only queue work; it runs in the guarded bottom half. */
+/*
+ * The device's timer: connections whose deadline came queue their work
+ * for the guarded bottom half.  An entry may be early (its connection's
+ * deadline moved later since): it goes back in at the real deadline.
+ */
 static void chimney_conn_timer_cb(void *opaque)
 {
-    ChimneyConn *conn = opaque;
-    ChimneyState *s = conn->dev;
+    ChimneyState *s = opaque;
     ChimneyOffloadState *o = &s->offload;
+    int64_t now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+    ChimneyTimerEntry *e;
+    bool due = false;
 
-    if (!conn->on_timer_list) {
-        conn->on_timer_list = true;
-        QTAILQ_INSERT_TAIL(&o->timer_list, conn, timer_link);
+    o->timer_ns = -1;
+    while ((e = chimney_timer_expire(&o->timers, now))) {
+        ChimneyConn *conn = container_of(e, ChimneyConn, timer);
+        int64_t when = conn->tcp.timer_ns;
+
+        if (when > now) {
+            chimney_timer_set(&o->timers, e, when);
+        } else if (when >= 0 && !conn->on_timer_list) {
+            conn->on_timer_list = true;
+            QTAILQ_INSERT_TAIL(&o->timer_list, conn, timer_link);
+            due = true;
+        }
     }
-    qemu_bh_schedule(s->bh);
+    if (chimney_timer_next(&o->timers) >= 0) {
+        o->timer_ns = chimney_timer_next(&o->timers);
+        timer_mod(o->timer, o->timer_ns);
+    }
+    if (due) {
+        qemu_bh_schedule(s->bh);
+    }
+}
+
+/*
+ * A deadline moved later, or went away, costs nothing now: the entry
+ * stays where it is and re-checks when it comes due.  Only an earlier
+ * one moves the entry, and the QEMUTimer when it is the first.
+ */
+void chimney_conn_timer_mod(ChimneyConn *conn, int64_t expire_ns)
+{
+    ChimneyOffloadState *o = &conn->dev->offload;
+
+    if (expire_ns < 0 ||
+        !chimney_timer_advance(&o->timers, &conn->timer, expire_ns)) {
+        return;
+    }
+    if (o->timer_ns < 0 || expire_ns < o->timer_ns) {
+        o->timer_ns = expire_ns;
+        timer_mod(o->timer, expire_ns);
+    }
 }
 
 /* A connection built by OFFLOAD_TCP joins the tables */
@@ -317,8 +367,13 @@ void chimney_conn_insert(ChimneyState *s, ChimneyConn *conn)
 {
     ChimneyOffloadState *o = &s->offload;
 
-    conn->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, chimney_conn_timer_cb,
-                               conn);
+    chimney_timer_entry_init(&conn->timer);
+    if (!conn->pend_count) {
+        /* allocated with its first completion (chimney_conn_push) */
+        g_free(conn->pend);
+        conn->pend = NULL;
+        conn->pend_head = 0;
+    }
     o->conns[conn->index] = conn;
     g_hash_table_insert(o->by_key, &conn->key, conn);
     o->paths[conn->path].refs++;
@@ -371,7 +426,7 @@ static void chimney_conn_free(ChimneyState *s, ChimneyConn *conn)
     o->sq_entries_used -= conn->sq.size + conn->rq.size;
     o->conns[conn->index] = NULL;
     o->num_objects--;
-    timer_free(conn->timer);
+    chimney_timer_cancel(&o->timers, &conn->timer);
     chimney_conn_destroy(conn);
 }
 
@@ -394,6 +449,9 @@ void chimney_conn_table_init(ChimneyState *s)
     o->by_key = g_hash_table_new(chimney_conn_key_hash,
                                  chimney_conn_key_equal);
     o->tcp = g_new0(ChimneyTcpStack, 1);
+    chimney_timer_init(&o->timers);
+    o->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, chimney_conn_timer_cb, s);
+    o->timer_ns = -1;
     for (int i = 0; i < CHIMNEY_MAX_CQS; i++) {
         QTAILQ_INIT(&o->flush_list[i]);
     }
@@ -414,6 +472,9 @@ void chimney_conn_table_reset(ChimneyState *s)
             chimney_conn_free(s, o->conns[i]);
         }
     }
+    chimney_timer_clear(&o->timers);
+    timer_del(o->timer);
+    o->timer_ns = -1;
     memset(o->neighbors, 0, sizeof(*o->neighbors) * s->max_neighbors);
     memset(o->paths, 0, sizeof(*o->paths) * s->max_paths);
     o->num_objects = 0;
@@ -433,6 +494,8 @@ void chimney_conn_table_exit(ChimneyState *s)
     g_free(o->conns);
     g_free(o->tcp);
     g_free(o->rx_frames);
+    chimney_timer_destroy(&o->timers);
+    timer_free(o->timer);
 }
 
 bool chimney_conn_cq_in_use(ChimneyState *s, uint32_t cq)

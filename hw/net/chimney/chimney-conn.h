@@ -14,6 +14,7 @@
 #include "hw/net/chimney/chimney-queue.h"
 #include "hw/net/chimney/chimney-tcp.h"
 #include "hw/net/chimney/chimney-fault.h"
+#include "hw/net/chimney/chimney-timer.h"
 
 typedef struct ChimneyNeighbor {
     bool valid;
@@ -94,24 +95,25 @@ typedef struct ChimneyConn {
     ChimneyState *dev;
     uint32_t index;
     uint8_t gen;
+    bool poisoned;              /* the SQ is not fetched any more */
+    uint8_t sq_failed;          /* status of the first refused SQ entry */
+    bool terminated;            /* freed once its completions are out */
     uint32_t path;
     uint32_t cq;
     ChimneyConnKey key;         /* in the classifier's table */
     ChimneyRing sq;             /* head: next entry to fetch */
     uint64_t db_record;
-    bool poisoned;              /* the SQ is not fetched any more */
-    uint8_t sq_failed;          /* status of the first refused SQ entry */
-    bool terminated;            /* freed once its completions are out */
-    bool timer_due;
 
     ChimneySlot *slots;         /* one per SQ entry */
     ChimneyTcpReq *reqs;        /* the engine's queue, one per SQ entry */
     ChimneyRing rq;             /* receive queue; size 0: none */
     ChimneySlot *rslots;        /* one per engine receive, by its tag */
     ChimneyTcpRecv *recvs;      /* the engine's receive queue */
-    bool rq_upload_asked;       /* data came and there is no RQ */
-    ChimneyPending *pend;       /* completions not yet in the CQ */
+    /* completions not yet in the CQ; NULL while there are none */
+    ChimneyPending *pend;
     uint32_t pend_cap, pend_head, pend_count;
+    bool rq_upload_asked;       /* data came and there is no RQ */
+    bool in_burst;              /* its received segments are being input */
     bool flushing;
     bool on_flush_list;
     bool on_kick_list;
@@ -131,7 +133,7 @@ typedef struct ChimneyConn {
     uint8_t fault_status;       /* an injected failure: later ones fail too */
     bool fault_consequence;     /* the connection must act on it */
 
-    QEMUTimer *timer;
+    ChimneyTimerEntry timer;    /* in the device's heap of deadlines */
     ChimneyTcpConn tcp;
 
     /* Only in a migration stream (chimney-migrate.c): the array sizes */
@@ -181,6 +183,14 @@ typedef struct ChimneyOffloadState {
     uint32_t num_objects;       /* neighbors, paths and connections */
     uint32_t sq_entries_used;   /* bounds what the guest makes us allocate */
     ChimneyTcpStack *tcp;
+    /*
+     * Every connection's earliest deadline, behind one QEMUTimer armed at
+     * the first of them (timer_ns, -1 when not armed).  Entries are only
+     * moved earlier: one that comes due re-checks its connection.
+     */
+    ChimneyTimers timers;
+    QEMUTimer *timer;
+    int64_t timer_ns;
     ChimneyRxSeg rx[CHIMNEY_CONN_RX_SLOTS];
     uint8_t *rx_frames;         /* CHIMNEY_L2_MAX_FRAME bytes per slot */
     uint32_t rx_head, rx_count;
@@ -210,6 +220,8 @@ bool chimney_conn_cq_in_use(ChimneyState *s, uint32_t cq);
 bool chimney_conn_any(ChimneyState *s);
 void chimney_conn_insert(ChimneyState *s, ChimneyConn *conn);
 void chimney_conn_destroy(ChimneyConn *conn);
+/* The engine's timer_mod: the connection is due at @expire_ns (-1: never) */
+void chimney_conn_timer_mod(ChimneyConn *conn, int64_t expire_ns);
 char *chimney_conn_stats(ChimneyState *s);
 
 /* The completion FIFO: every completion of a connection, in order */

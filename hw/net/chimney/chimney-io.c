@@ -31,13 +31,7 @@ static int64_t chimney_io_now(void *opaque)
 static void chimney_io_timer_mod(void *opaque, ChimneyTcpConn *c,
                                  int64_t expire)
 {
-    ChimneyConn *conn = c->owner;
-
-    if (expire < 0) {
-        timer_del(conn->timer);
-    } else {
-        timer_mod(conn->timer, expire);
-    }
+    chimney_conn_timer_mod(c->owner, expire);
 }
 
 /*
@@ -610,11 +604,17 @@ void chimney_io_doorbell(ChimneyState *s, uint32_t conn_id)
 
 /* --- received segments --- */
 
-/* Bottom half: the queued segments, each to its connection if still live */
+/*
+ * Bottom half: the queued segments, each to its connection if still live.
+ * The burst is the engine's input first; then each connection it touched
+ * sends, re-arms its timer and takes from its queues once.
+ */
 static void chimney_io_rx_work(ChimneyState *s)
 {
     ChimneyOffloadState *o = &s->offload;
     bool was_full = o->rx_count == CHIMNEY_CONN_RX_SLOTS;
+    ChimneyConn *burst[CHIMNEY_CONN_RX_SLOTS];
+    uint32_t n = 0;
 
     while (o->rx_count) {
         ChimneyRxSeg *slot = &o->rx[o->rx_head];
@@ -627,6 +627,11 @@ static void chimney_io_rx_work(ChimneyState *s)
         if (!conn || conn->terminated) {
             continue;
         }
+        if (!conn->in_burst) {
+            conn->in_burst = true;
+            burst[n++] = conn;
+            chimney_tcp_input_begin(&conn->tcp);
+        }
         frame = o->rx_frames + (slot - o->rx) * CHIMNEY_L2_MAX_FRAME;
         trace_chimney_conn_input(conn->index, slot->seg.seq, slot->seg.ack,
                                 slot->seg.flags, slot->seg.len);
@@ -638,6 +643,12 @@ static void chimney_io_rx_work(ChimneyState *s)
                 s->stats.rx_dropped++;
             }
         }
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        ChimneyConn *conn = burst[i];
+
+        conn->in_burst = false;
+        chimney_tcp_input_end(&conn->tcp);
         chimney_io_sq_process(conn);
         chimney_io_rq_process(conn);
         chimney_conn_release(conn);

@@ -190,6 +190,7 @@ static void chimney_mig_free_staged(ChimneyMigStage *m, int32_t from)
         g_free(c->recvs);
         g_free(c->pend);
         g_free(c->tcp.rbuf);
+        g_free(c->tcp.ooo);
     }
     chimney_migrate_stage_clear(m);
 }
@@ -206,8 +207,9 @@ static void chimney_mig_install_conn(ChimneyState *s, const ChimneyConn *mc)
 
     *c = *mc;
     c->dev = s;
-    c->pend = g_new0(ChimneyPending, c->pend_cap);
-    if (c->pend_count) {        /* an empty FIFO arrives as NULL */
+    c->pend = NULL;             /* an empty FIFO arrives as NULL */
+    if (c->pend_count) {
+        c->pend = g_new0(ChimneyPending, c->pend_cap);
         memcpy(c->pend, mc->pend, sizeof(*c->pend) * c->pend_count);
     }
     g_free(mc->pend);
@@ -218,6 +220,9 @@ static void chimney_mig_install_conn(ChimneyState *s, const ChimneyConn *mc)
     c->tcp.owner = c;
     c->tcp.reqs = c->reqs;
     c->tcp.recvs = c->recvs;
+    if (!c->tcp.ooo_count) {    /* held only while data is out of order */
+        g_clear_pointer(&c->tcp.ooo, g_free);
+    }
     c->tcp.rbuf = NULL;
     if (c->mig_rbuf_len) {
         c->tcp.rbuf = g_malloc0(c->tcp.rbuf_cap);
@@ -252,9 +257,7 @@ static void chimney_mig_install_conn(ChimneyState *s, const ChimneyConn *mc)
         c->on_consequence_list = true;
         QTAILQ_INSERT_TAIL(&o->consequence_list, c, consequence_link);
     }
-    if (c->tcp.timer_ns >= 0) {
-        timer_mod(c->timer, c->tcp.timer_ns);
-    }
+    chimney_conn_timer_mod(c, c->tcp.timer_ns);
 }
 
 /*

@@ -269,6 +269,9 @@ static const VMStateDescription vmstate_chimney_range = {
     },
 };
 
+/* The out-of-order table is in the stream whole, allocated or not */
+static const ChimneyTcpRange chimney_mig_no_ooo[CHIMNEY_TCP_OOO_MAX];
+
 /* The engine's connection; its pointers are set again at install. */
 static const VMStateDescription vmstate_chimney_engine = {
     .name = "chimney-nic/tcp-conn",
@@ -319,8 +322,8 @@ static const VMStateDescription vmstate_chimney_engine = {
         VMSTATE_UINT32(held, ChimneyTcpConn),
         VMSTATE_UINT32(rcv_deliv, ChimneyTcpConn),
         VMSTATE_UINT32(rcv_adv, ChimneyTcpConn),
-        VMSTATE_STRUCT_ARRAY(ooo, ChimneyTcpConn, CHIMNEY_TCP_OOO_MAX, 1,
-                             vmstate_chimney_range, ChimneyTcpRange),
+        VMSTATE_STRUCT_VARRAY_ALLOC(ooo, ChimneyTcpConn, mig_nooo, 1,
+                                    vmstate_chimney_range, ChimneyTcpRange),
         VMSTATE_UINT32(ooo_count, ChimneyTcpConn),
         VMSTATE_BOOL(ooo_fin, ChimneyTcpConn),
         VMSTATE_UINT32(ooo_fin_seq, ChimneyTcpConn),
@@ -401,6 +404,7 @@ uint32_t chimney_migrate_rbuf_used(const ChimneyTcpConn *t)
 static int chimney_mig_conn_pre_load(void *opaque)
 {
     memset(opaque, 0, sizeof(ChimneyConn));
+    ((ChimneyConn *)opaque)->tcp.mig_nooo = CHIMNEY_TCP_OOO_MAX;
     return 0;
 }
 
@@ -578,6 +582,8 @@ static int chimney_mig_pre_save(void *opaque)
         }
         mc->pend_head = 0;
         mc->mig_npend = c->pend_count;
+        mc->tcp.ooo = c->tcp.ooo ?: (ChimneyTcpRange *)chimney_mig_no_ooo;
+        mc->tcp.mig_nooo = CHIMNEY_TCP_OOO_MAX;
         /* the receive buffer's bytes in use, unrolled from its head */
         mc->mig_rbuf_len = c->tcp.rbuf ? MIN(chimney_migrate_rbuf_used(&c->tcp),
                                              c->tcp.rbuf_cap) : 0;

@@ -60,6 +60,9 @@ void chimney_offload_set_params(ChimneyState *s)
     tcp->push_ns = s->params[CHIMNEY_PARAM_PUSH_TICKS] ?
                    s->params[CHIMNEY_PARAM_PUSH_TICKS] * tcp->tick_ns :
                    500 * SCALE_MS;
+    tcp->sws_ns = s->params[CHIMNEY_PARAM_SWS_TICKS] ?
+                  s->params[CHIMNEY_PARAM_SWS_TICKS] * tcp->tick_ns :
+                  200 * SCALE_MS;
 }
 
 static uint8_t chimney_offload_neighbor(ChimneyState *s, uint32_t id,
@@ -398,8 +401,7 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     conn->rq = (ChimneyRing) { .base = rq_base, .size = rq_size, .cq = cq };
     conn->rslots = g_new0(ChimneySlot, rq_size);
     conn->recvs = g_new0(ChimneyTcpRecv, rq_size);
-    conn->pend_cap = sq_size + rq_size + CHIMNEY_PEND_EXTRA;
-    conn->pend = g_new0(ChimneyPending, conn->pend_cap);
+    conn->pend_cap = sq_size + rq_size + CHIMNEY_PEND_EXTRA;  /* FIFO lazy */
     chimney_tcp_conn_init(&conn->tcp, s->offload.tcp, conn, &st, conn->reqs,
                           sq_size, conn->recvs, rq_size);
 

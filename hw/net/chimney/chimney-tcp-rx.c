@@ -121,8 +121,14 @@ static void rx_advance(ChimneyTcpConn *c, uint32_t n)
 /* Record [start, end) as held out of order; false when the table is full */
 static bool rx_ooo_add(ChimneyTcpConn *c, uint32_t start, uint32_t end)
 {
-    ChimneyTcpRange *r = c->ooo;
+    ChimneyTcpRange *r;
     uint32_t i = 0, j;
+
+    if (!c->ooo) {
+        /* only while data is out of order (rx_ooo_merge frees it) */
+        c->ooo = g_new(ChimneyTcpRange, CHIMNEY_TCP_OOO_MAX);
+    }
+    r = c->ooo;
 
     while (i < c->ooo_count && chimney_seq_lt(r[i].end, start)) {
         i++;
@@ -167,6 +173,10 @@ static bool rx_ooo_merge(ChimneyTcpConn *c)
         memmove(&c->ooo[0], &c->ooo[1], c->ooo_count * sizeof(c->ooo[0]));
         merged = true;
     }
+    if (!c->ooo_count) {
+        g_free(c->ooo);
+        c->ooo = NULL;
+    }
     return merged;
 }
 
@@ -194,7 +204,7 @@ static void rx_ack_later(ChimneyTcpConn *c)
     ChimneyTcpStack *s = c->stack;
 
     if (++c->segs_unacked >= s->ack_frequency || !s->delack_ns) {
-        chimney_tcp_send_ack(c);
+        chimney_tcp_ack_due(c);
     } else if (c->delack_ns < 0) {
         c->acks_delayed++;
         c->delack_ns = chimney_tcp_now(c) + s->delack_ns;

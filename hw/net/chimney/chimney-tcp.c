@@ -15,15 +15,6 @@
 #include "net/eth.h"
 #include "hw/net/chimney/chimney-tcp-int.h"
 
-#define NS_PER_MS       1000000LL
-#define NS_PER_SEC      (1000 * NS_PER_MS)
-#define FIN_WAIT2_NS    (120 * NS_PER_SEC)      /* chimney: 120 s */
-#define KA_TIMEOUT_NS   (7200 * NS_PER_SEC)     /* RFC 1122: two hours */
-#define KA_CHALLENGE_NS (300 * NS_PER_SEC)      /* chimney blind reset */
-#define KA_DEF_INTERVAL NS_PER_SEC
-#define KA_DEF_PROBES   10
-#define SYN_CHALLENGE_NS (3 * NS_PER_SEC)       /* one challenge per 3 s */
-
 int64_t chimney_tcp_now(ChimneyTcpConn *c)
 {
     return c->stack->ops->now_ns(c->stack->opaque);
@@ -44,6 +35,7 @@ void chimney_tcp_stack_init(ChimneyTcpStack *s, const ChimneyTcpOps *ops,
     s->rto_min_ns = 1000 * NS_PER_MS;       /* RFC 6298 2.4 */
     s->rto_max_ns = 60000 * NS_PER_MS;
     s->rto_initial_ns = 1000 * NS_PER_MS;   /* RFC 6298 2.1 */
+    s->sws_ns = SWS_OVERRIDE_NS;
     s->ip_id = IP_ID_BASE;
 }
 
@@ -96,24 +88,6 @@ const char *chimney_tcp_state_check(const ChimneyTcpState *st)
     return NULL;
 }
 
-static int64_t tcp_ticks_to_ns(ChimneyTcpConn *c, uint64_t ticks)
-{
-    return ticks * c->stack->tick_ns;
-}
-
-static uint32_t tcp_ns_to_ticks(ChimneyTcpConn *c, int64_t ns)
-{
-    return MIN(ns / c->stack->tick_ns, UINT32_MAX);
-}
-
-static void tcp_update_rto(ChimneyTcpConn *c)
-{
-    ChimneyTcpStack *s = c->stack;
-    int64_t rto = c->srtt_ns + MAX(s->tick_ns, 4 * c->rttvar_ns);
-
-    c->rto_ns = MIN(MAX(rto, s->rto_min_ns), s->rto_max_ns);
-}
-
 void chimney_tcp_conn_init(ChimneyTcpConn *c, ChimneyTcpStack *stack,
                            void *owner, const ChimneyTcpState *st,
                            ChimneyTcpReq *reqs, uint32_t cap,
@@ -142,9 +116,9 @@ void chimney_tcp_conn_init(ChimneyTcpConn *c, ChimneyTcpStack *stack,
     c->fw2_ns = -1;
     c->challenge_ns = -SYN_CHALLENGE_NS;
     if (st->srtt_x8) {
-        c->srtt_ns = tcp_ticks_to_ns(c, st->srtt_x8) / 8;
-        c->rttvar_ns = tcp_ticks_to_ns(c, st->rttvar_x4) / 4;
-        tcp_update_rto(c);
+        c->srtt_ns = chimney_tcp_ticks_to_ns(c, st->srtt_x8) / 8;
+        c->rttvar_ns = chimney_tcp_ticks_to_ns(c, st->rttvar_x4) / 4;
+        chimney_tcp_update_rto(c);
     } else {
         c->rto_ns = stack->rto_initial_ns;
     }
@@ -164,6 +138,8 @@ void chimney_tcp_conn_destroy(ChimneyTcpConn *c)
 {
     g_free(c->rbuf);
     c->rbuf = NULL;
+    g_free(c->ooo);
+    c->ooo = NULL;
 }
 
 static bool tcp_append(ChimneyTcpConn *c, const ChimneyTcpReq *req)
@@ -216,37 +192,6 @@ void chimney_tcp_set_state(ChimneyTcpConn *c, uint32_t state)
     /* FIN_WAIT_2 is bounded while the peer keeps its half open */
     c->fw2_ns = state == CHIMNEY_TCPS_FIN_WAIT2 && !c->fin_rcvd ?
                 chimney_tcp_now(c) + FIN_WAIT2_NS : -1;
-    chimney_tcp_timers_sync(c);
-}
-
-
-void chimney_tcp_timers_sync(ChimneyTcpConn *c)
-{
-    int64_t t[] = { c->rexmit_ns, c->delack_ns, c->push_ns, c->ka_ns,
-                    c->fw2_ns };
-    int64_t next = -1;
-
-    for (int i = 0; i < ARRAY_SIZE(t); i++) {
-        if (t[i] >= 0 && (next < 0 || t[i] < next)) {
-            next = t[i];
-        }
-    }
-    if (next != c->timer_ns) {
-        c->timer_ns = next;
-        c->stack->ops->timer_mod(c->stack->opaque, c, next);
-    }
-}
-
-/* The retransmission or persist deadline */
-static void tcp_timer_set(ChimneyTcpConn *c, int64_t expire)
-{
-    c->rexmit_ns = expire;
-    chimney_tcp_timers_sync(c);
-}
-
-static void tcp_timers_stop(ChimneyTcpConn *c)
-{
-    c->rexmit_ns = c->delack_ns = c->push_ns = c->ka_ns = c->fw2_ns = -1;
     chimney_tcp_timers_sync(c);
 }
 
@@ -307,7 +252,7 @@ static void tcp_abort(ChimneyTcpConn *c, int status)
 {
     c->aborted = true;
     chimney_tcp_set_state(c, CHIMNEY_TCPS_CLOSED);
-    tcp_timers_stop(c);
+    chimney_tcp_timers_stop(c);
     tcp_flush(c, status);
     chimney_tcp_rx_flush(c, status);
 }
@@ -332,7 +277,7 @@ static void tcp_send_failed(ChimneyTcpConn *c)
 {
     c->send_failed = true;
     c->persist = false;
-    tcp_timer_set(c, -1);
+    chimney_tcp_timer_set(c, -1);
     tcp_complete_covered(c);
     chimney_tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_HW_FAILURE);
 }
@@ -408,22 +353,47 @@ static uint32_t tcp_transmit(ChimneyTcpConn *c, uint32_t seq, uint32_t max)
     return len + !!(flags & TH_FIN);
 }
 
-static void tcp_arm_rexmit(ChimneyTcpConn *c)
+/*
+ * Sender silly-window avoidance (RFC 1122 4.2.3.4): when the peer's window
+ * is what limits it, a segment of at most @max bytes goes out if it is
+ * full, or at least half the largest window the peer offered, or all the
+ * data queued (whether that may leave with data in flight is Nagle's
+ * call).  Else the ACKs in flight bring us back, or with none the
+ * override timer does.  Neither a congestion window nor a loss being
+ * repaired is the peer's window: holding a remainder back there would
+ * leave fewer segments to draw the duplicate ACKs that recovery needs.
+ */
+static bool tcp_sws_send(ChimneyTcpConn *c, uint32_t max)
 {
-    int64_t rto = MIN(c->rto_ns << MIN(c->backoff, 16),
-                      c->stack->rto_max_ns);
+    uint32_t fin_seq, data_end = c->end_seq, data, len;
 
-    c->persist = false;
-    tcp_timer_set(c, chimney_tcp_now(c) + rto);
+    if (c->st.cwnd < c->st.snd_wnd || c->in_recovery ||
+        c->st.dup_ack_count) {
+        return true;
+    }
+    if (tcp_fin_seq(c, &fin_seq)) {
+        data_end = fin_seq;
+    }
+    data = chimney_seq_lt(c->st.snd_nxt, data_end) ?
+           data_end - c->st.snd_nxt : 0;
+    len = MIN(data, max);
+    return c->sws_override || len >= c->mss || len == data ||
+           len >= MAX(c->st.max_snd_wnd, c->st.snd_wnd) / 2;
 }
 
-static void tcp_arm_persist(ChimneyTcpConn *c)
+/*
+ * Held back by SWS avoidance with nothing in flight: the persist timer,
+ * on its own short deadline, is the override (as BSD does); on a window
+ * that is not zero it sends what the window takes.
+ */
+static void tcp_sws_wait(ChimneyTcpConn *c)
 {
-    int64_t t = MIN(MAX(c->rto_ns, c->stack->rto_min_ns) <<
-                    MIN(c->probes, 16), c->stack->rto_max_ns);
-
-    c->persist = true;
-    tcp_timer_set(c, chimney_tcp_now(c) + t);
+    if (c->st.snd_una == c->st.snd_max && !c->persist) {
+        c->persist = true;
+        c->probes = 0;
+        c->probes_unanswered = 0;
+        chimney_tcp_timer_set(c, chimney_tcp_now(c) + c->stack->sws_ns);
+    }
 }
 
 void chimney_tcp_output(ChimneyTcpConn *c)
@@ -449,7 +419,7 @@ void chimney_tcp_output(ChimneyTcpConn *c)
                 !c->persist) {
                 c->probes = 0;
                 c->probes_unanswered = 0;
-                tcp_arm_persist(c);
+                chimney_tcp_arm_persist(c);
             }
             /* A lone FIN needs no window. */
             if (unsent != 1 || !c->fin_queued) {
@@ -458,6 +428,12 @@ void chimney_tcp_output(ChimneyTcpConn *c)
         }
         /* Nagle (RFC 896): no small segment while data is in flight */
         if (c->st.nagle && flight && max < c->mss && unsent - 1 > max) {
+            break;
+        }
+        /* SWS avoidance holds new data only, never a retransmission */
+        if (avail && chimney_seq_geq(seq, c->st.snd_max) &&
+            !tcp_sws_send(c, max)) {
+            tcp_sws_wait(c);
             break;
         }
         used = tcp_transmit(c, seq, max);
@@ -478,63 +454,9 @@ void chimney_tcp_output(ChimneyTcpConn *c)
             tcp_note(c, CHIMNEY_TCP_NOTE_REXMIT, seq, used);
         }
         if (c->rexmit_ns < 0 || c->persist) {
-            tcp_arm_rexmit(c);
+            chimney_tcp_arm_rexmit(c);
         }
     }
-}
-
-static int64_t tcp_ka_timeout(ChimneyTcpConn *c)
-{
-    return c->st.ka_timeout ? tcp_ticks_to_ns(c, c->st.ka_timeout) :
-                              KA_TIMEOUT_NS;
-}
-
-/* The peer answered: keepalive starts over from idle (RFC 1122 4.2.3.6) */
-static void tcp_ka_restart(ChimneyTcpConn *c)
-{
-    c->st.ka_probes = 0;
-    c->ka_forced = false;
-    c->ka_ns = c->st.keepalive ? chimney_tcp_now(c) + tcp_ka_timeout(c) : -1;
-    chimney_tcp_timers_sync(c);
-}
-
-/*
- * A challenge ACK goes out for a RST or SYN that may be forged: if the
- * real peer is gone, keepalive finds out (chimney blind-reset rules).
- */
-static void tcp_challenge(ChimneyTcpConn *c)
-{
-    c->challenge_acks++;
-    chimney_tcp_send_ack(c);
-    if (!c->st.keepalive || c->ka_ns < 0 ||
-        c->ka_ns > chimney_tcp_now(c) + KA_CHALLENGE_NS) {
-        c->ka_forced = true;
-        c->ka_ns = chimney_tcp_now(c) + KA_CHALLENGE_NS;
-        chimney_tcp_timers_sync(c);
-    }
-}
-
-static void tcp_ka_expire(ChimneyTcpConn *c, int64_t now)
-{
-    uint32_t limit = c->st.ka_probe_count ? c->st.ka_probe_count :
-                                            KA_DEF_PROBES;
-    int64_t interval = c->st.ka_interval ?
-                       tcp_ticks_to_ns(c, c->st.ka_interval) : KA_DEF_INTERVAL;
-
-    if (c->st.snd_una != c->st.snd_max) {
-        /* Data in flight: the retransmission timer watches the peer */
-        c->ka_ns = now + tcp_ka_timeout(c);
-        return;
-    }
-    if (c->st.ka_probes >= limit) {
-        chimney_tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
-        return;
-    }
-    /* A segment below SndUna: the peer must answer with an ACK */
-    c->st.ka_probes++;
-    c->ka_probes_sent++;
-    chimney_tcp_send_segment(c, c->st.snd_una - 1, 0, TH_ACK);
-    c->ka_ns = now + interval;
 }
 
 /* Send the queued and handed-over data; the connection is live. */
@@ -543,7 +465,8 @@ void chimney_tcp_start(ChimneyTcpConn *c)
     c->ts_base_ns = chimney_tcp_now(c);
     if (c->st.keepalive) {
         c->ka_ns = c->ts_base_ns + (c->st.ka_delta >= 0 ?
-                   tcp_ticks_to_ns(c, c->st.ka_delta) : tcp_ka_timeout(c));
+                   chimney_tcp_ticks_to_ns(c, c->st.ka_delta) :
+                   chimney_tcp_ka_timeout(c));
     }
     if (c->st.state == CHIMNEY_TCPS_FIN_WAIT2) {
         c->fw2_ns = c->ts_base_ns + FIN_WAIT2_NS;
@@ -551,7 +474,7 @@ void chimney_tcp_start(ChimneyTcpConn *c)
     chimney_tcp_timers_sync(c);
     if (c->st.snd_max != c->st.snd_una) {
         /* [SndUna, SndMax) was sent by the host: it needs a timer */
-        tcp_arm_rexmit(c);
+        chimney_tcp_arm_rexmit(c);
     }
     chimney_tcp_output(c);
     /* Data handed over at offload goes first */
@@ -636,23 +559,6 @@ bool chimney_tcp_post(ChimneyTcpConn *c, const ChimneyTcpReq *req)
     return true;
 }
 
-static void tcp_rtt_sample(ChimneyTcpConn *c, int64_t rtt)
-{
-    if (rtt < 0) {
-        return;
-    }
-    if (!c->srtt_ns) {
-        c->srtt_ns = rtt;                               /* RFC 6298 2.2 */
-        c->rttvar_ns = rtt / 2;
-    } else {
-        int64_t err = c->srtt_ns - rtt;                 /* RFC 6298 2.3 */
-
-        c->rttvar_ns += ((err < 0 ? -err : err) - c->rttvar_ns) / 4;
-        c->srtt_ns += (rtt - c->srtt_ns) / 8;
-    }
-    tcp_update_rto(c);
-}
-
 static void tcp_new_ack(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)
 {
     uint32_t acked = seg->ack - c->st.snd_una;
@@ -660,9 +566,10 @@ static void tcp_new_ack(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)
 
     /* RTT: timestamps if negotiated, else the timed segment (Karn) */
     if (c->st.ts_enabled && seg->has_ts && seg->ts_ecr) {
-        tcp_rtt_sample(c, (int64_t)(chimney_tcp_ts_now(c) - seg->ts_ecr) * NS_PER_MS);
+        chimney_tcp_rtt_sample(c, (int64_t)(chimney_tcp_ts_now(c) -
+                                            seg->ts_ecr) * NS_PER_MS);
     } else if (c->rtt_timing && chimney_seq_gt(seg->ack, c->rtt_seq)) {
-        tcp_rtt_sample(c, chimney_tcp_now(c) - c->rtt_start_ns);
+        chimney_tcp_rtt_sample(c, chimney_tcp_now(c) - c->rtt_start_ns);
     }
     if (c->rtt_timing && chimney_seq_gt(seg->ack, c->rtt_seq)) {
         c->rtt_timing = false;
@@ -700,10 +607,10 @@ static void tcp_new_ack(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)
     }
     tcp_complete_covered(c);
     if (c->st.snd_una == c->st.snd_max) {
-        tcp_timer_set(c, -1);
+        chimney_tcp_timer_set(c, -1);
         c->persist = false;
     } else {
-        tcp_arm_rexmit(c);
+        chimney_tcp_arm_rexmit(c);
     }
 }
 
@@ -733,7 +640,7 @@ static void tcp_dup_ack(ChimneyTcpConn *c)
         tcp_note(c, CHIMNEY_TCP_NOTE_REXMIT, c->st.snd_una, mss);
         tcp_transmit(c, c->st.snd_una, mss);
         c->st.cwnd = c->st.ssthresh + 3 * mss;
-        tcp_arm_rexmit(c);
+        chimney_tcp_arm_rexmit(c);
     }
 }
 
@@ -743,8 +650,34 @@ static bool tcp_in_window(ChimneyTcpConn *c, uint32_t seq)
            chimney_seq_lt(seq, c->st.rcv_nxt + MAX(c->st.rcv_wnd, 1));
 }
 
-bool chimney_tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg,
-                       const uint8_t *payload)
+/*
+ * The ACK that TcpAckFrequency asks for: it leaves once the input is
+ * processed, so data sent in the meantime carries it instead.  In a
+ * burst it leaves before the next segment is looked at, at the latest,
+ * so a peer still gets one for every TcpAckFrequency segments.
+ */
+void chimney_tcp_ack_due(ChimneyTcpConn *c)
+{
+    if (c->in_input) {
+        c->ack_due = true;
+    } else {
+        chimney_tcp_send_ack(c);
+    }
+}
+
+static void tcp_ack_flush(ChimneyTcpConn *c)
+{
+    if (c->ack_due) {
+        c->ack_due = false;
+        /* any segment since carried it (and reset the count) */
+        if (c->segs_unacked && !c->aborted && !c->frozen) {
+            chimney_tcp_send_ack(c);
+        }
+    }
+}
+
+static bool tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg,
+                      const uint8_t *payload)
 {
     c->segs_in++;
     if (c->aborted || c->st.state == CHIMNEY_TCPS_CLOSED) {
@@ -760,7 +693,7 @@ bool chimney_tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg,
             tcp_abort(c, CHIMNEY_TCP_ABORTED);
             chimney_tcp_raise(c, CHIMNEY_TCP_EV_ABORT, 0);
         } else if (tcp_in_window(c, seg->seq)) {
-            tcp_challenge(c);
+            chimney_tcp_challenge(c);
         }
         return true;
     }
@@ -779,7 +712,7 @@ bool chimney_tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg,
             chimney_tcp_send_ack(c);                /* RFC 5961 4.2 */
         } else if (now - c->challenge_ns >= SYN_CHALLENGE_NS) {
             c->challenge_ns = now;
-            tcp_challenge(c);
+            chimney_tcp_challenge(c);
         }
         return true;
     }
@@ -815,40 +748,97 @@ bool chimney_tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg,
     /* Window update (RFC 9293 3.10.7.4) */
     if (chimney_seq_lt(c->st.snd_wl1, seg->seq) ||
         (c->st.snd_wl1 == seg->seq && chimney_seq_leq(c->snd_wl2, seg->ack))) {
+        /* A window that was open: the persist timer is SWS's, it runs on */
+        bool was_zero = !c->st.snd_wnd;
+
         c->st.snd_wnd = (uint32_t)seg->wnd << c->st.snd_wscale;
         c->st.snd_wl1 = seg->seq;
         c->snd_wl2 = seg->ack;
         c->st.max_snd_wnd = MAX(c->st.max_snd_wnd, c->st.snd_wnd);
-        if (c->st.snd_wnd && c->persist) {
+        if (c->st.snd_wnd && c->persist && was_zero) {
             c->persist = false;
             c->probes = 0;
             c->probes_unanswered = 0;
             c->st.snd_wnd_probe_count = 0;
-            tcp_timer_set(c, -1);
+            chimney_tcp_timer_set(c, -1);
             if (c->st.snd_una != c->st.snd_max) {
-                tcp_arm_rexmit(c);
+                chimney_tcp_arm_rexmit(c);
             }
         }
     }
     if (c->aborted) {
         return true;
     }
-    tcp_ka_restart(c);
+    chimney_tcp_ka_restart(c);
     if (c->fw2_ns >= 0) {
         c->fw2_ns = chimney_tcp_now(c) + FIN_WAIT2_NS;
         chimney_tcp_timers_sync(c);
     }
     chimney_tcp_rx_segment(c, seg, payload);
-    chimney_tcp_output(c);
+    c->output_due = true;
     return true;
 }
 
-static void tcp_rexmit_timeout(ChimneyTcpConn *c)
+/*
+ * A segment from the peer.  Returns false when it is not the engine's
+ * (the owner gives it to the host).  Between chimney_tcp_input_begin and
+ * _end, output and the timer are left to _end: a burst of ACKs sends
+ * once and re-arms once.
+ */
+bool chimney_tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg,
+                       const uint8_t *payload)
+{
+    bool ours;
+
+    tcp_ack_flush(c);
+    c->in_input = true;
+    ours = tcp_input(c, seg, payload);
+    if (!c->batching) {
+        c->in_input = false;
+        if (c->output_due) {
+            c->output_due = false;
+            chimney_tcp_output(c);
+        }
+        tcp_ack_flush(c);
+    }
+    return ours;
+}
+
+void chimney_tcp_input_begin(ChimneyTcpConn *c)
+{
+    c->batching = true;
+    c->in_input = true;
+}
+
+void chimney_tcp_input_end(ChimneyTcpConn *c)
+{
+    c->batching = false;
+    c->in_input = false;
+    if (c->output_due) {
+        c->output_due = false;
+        chimney_tcp_output(c);
+    }
+    tcp_ack_flush(c);
+    if (c->sync_due) {
+        c->sync_due = false;
+        chimney_tcp_timers_sync(c);
+    }
+}
+
+void chimney_tcp_rexmit_timeout(ChimneyTcpConn *c)
 {
     ChimneyTcpStack *s = c->stack;
     uint32_t limit = c->st.max_rt ? c->st.max_rt : s->max_retransmit;
 
     if (c->upload_requested) {
+        return;
+    }
+    if (c->persist && c->st.snd_wnd) {
+        /* The SWS override: what the window takes goes now */
+        c->persist = false;
+        c->sws_override = true;
+        chimney_tcp_output(c);
+        c->sws_override = false;
         return;
     }
     if (c->persist) {
@@ -868,7 +858,7 @@ static void tcp_rexmit_timeout(ChimneyTcpConn *c)
             c->st.snd_una) {
             c->st.snd_nxt = c->st.snd_max = c->st.snd_una + 1;
         }
-        tcp_arm_persist(c);
+        chimney_tcp_arm_persist(c);
         return;
     }
     if (c->st.snd_una == c->st.snd_max) {
@@ -889,54 +879,8 @@ static void tcp_rexmit_timeout(ChimneyTcpConn *c)
     c->rtt_timing = false;                          /* Karn */
     c->st.snd_nxt = c->st.snd_una;
     c->st.dup_ack_count = 0;
-    tcp_arm_rexmit(c);
+    chimney_tcp_arm_rexmit(c);
     chimney_tcp_output(c);
-}
-
-/* The owner's timer fired: run every deadline that is due. */
-void chimney_tcp_timer(ChimneyTcpConn *c)
-{
-    int64_t now = chimney_tcp_now(c);
-
-    c->timer_ns = -1;
-    if (c->aborted || c->frozen) {
-        return;
-    }
-    if (c->rexmit_ns >= 0 && c->rexmit_ns <= now) {
-        c->rexmit_ns = -1;
-        tcp_rexmit_timeout(c);
-    }
-    if (c->fw2_ns >= 0 && c->fw2_ns <= now) {
-        /* The peer never closed its half: CLOSED, and the host takes it */
-        c->fw2_ns = -1;
-        chimney_tcp_set_state(c, CHIMNEY_TCPS_CLOSED);
-        chimney_tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
-    }
-    if (c->ka_ns >= 0 && c->ka_ns <= now) {
-        c->ka_ns = -1;
-        tcp_ka_expire(c, now);
-    }
-    chimney_tcp_rx_timers(c, now);
-    chimney_tcp_timers_sync(c);
-}
-
-void chimney_tcp_query(const ChimneyTcpConn *c, ChimneyTcpState *out)
-{
-    ChimneyTcpConn *cc = (ChimneyTcpConn *)c;
-    int64_t now = chimney_tcp_now(cc);
-
-    *out = c->st;
-    out->srtt_x8 = MIN(tcp_ns_to_ticks(cc, c->srtt_ns * 8), 0xffff);
-    out->rttvar_x4 = MIN(tcp_ns_to_ticks(cc, c->rttvar_ns * 4), 0xffff);
-    out->rexmit_count = MIN(c->backoff, 255);
-    out->rexmit_delta = c->rexmit_ns < 0 ? -1 :
-        (int32_t)MIN(tcp_ns_to_ticks(cc, MAX(c->rexmit_ns - now, 0)),
-                     INT32_MAX);
-    out->ka_delta = c->ka_ns < 0 ? -1 :
-        (int32_t)MIN(tcp_ns_to_ticks(cc, MAX(c->ka_ns - now, 0)),
-                     INT32_MAX);
-    out->ts_time = chimney_tcp_ts_now(cc);
-    out->snd_wl1 = c->st.snd_wl1;
 }
 
 /*
@@ -947,7 +891,7 @@ void chimney_tcp_query(const ChimneyTcpConn *c, ChimneyTcpState *out)
 void chimney_tcp_terminate(ChimneyTcpConn *c, ChimneyTcpState *out)
 {
     chimney_tcp_query(c, out);
-    tcp_timers_stop(c);
+    chimney_tcp_timers_stop(c);
     tcp_flush(c, CHIMNEY_TCP_UPLOADED);
     chimney_tcp_rx_flush(c, CHIMNEY_TCP_UPLOADED);
     c->aborted = true;
@@ -957,7 +901,7 @@ void chimney_tcp_terminate(ChimneyTcpConn *c, ChimneyTcpState *out)
 void chimney_tcp_freeze(ChimneyTcpConn *c)
 {
     c->frozen = true;
-    tcp_timers_stop(c);
+    chimney_tcp_timers_stop(c);
 }
 
 /* UPDATE of the path or the cached variables */
@@ -968,13 +912,4 @@ void chimney_tcp_set_path_mtu(ChimneyTcpConn *c, uint32_t mtu)
 
     c->st.path_mtu = mtu;
     c->mss = MIN(c->st.remote_mss, mtu - hdr);
-}
-
-/* UPDATE of the cached keepalive flag: it runs from now on, or stops */
-void chimney_tcp_set_keepalive(ChimneyTcpConn *c, bool on)
-{
-    if (on != c->st.keepalive) {
-        c->st.keepalive = on;
-        tcp_ka_restart(c);
-    }
 }

@@ -159,6 +159,7 @@ typedef struct ChimneyTcpStack {
     int64_t rto_min_ns;
     int64_t rto_max_ns;
     int64_t rto_initial_ns;
+    int64_t sws_ns;                 /* sender SWS override timeout */
     uint16_t ip_id;                 /* next IPv4 ID, 0x8000-0xffff */
     uint8_t frame[14 + 4 + 60 + 60 + 65536];
 } ChimneyTcpStack;
@@ -238,6 +239,7 @@ struct ChimneyTcpConn {
     uint32_t mss;                   /* payload per segment */
     uint32_t snd_wl2;
     uint32_t recover;               /* NewReno: snd_max at loss */
+    uint32_t backoff;               /* RTO doublings */
     bool in_recovery;
     bool fin_queued;                /* a graceful disconnect is queued */
     bool fin_sent;                  /* our FIN, at end_seq - 1, is out */
@@ -245,15 +247,24 @@ struct ChimneyTcpConn {
     bool upload_requested;
     bool frozen;                    /* invalidated: nothing more is sent */
     bool send_failed;               /* request data unreadable: ditto */
+    bool sws_override;              /* the SWS timer fired: send anyway */
+    bool rtt_timing;                /* Karn: timing rtt_seq */
+    bool persist;                   /* rexmit_ns is the persist deadline */
+    /* keepalive; blind-reset mitigation arms it even when not enabled */
+    bool ka_forced;
+    /* input in progress (not migrated: only inside the owner's work) */
+    bool in_input;
+    bool batching;                  /* between input_begin and input_end */
+    bool output_due;
+    bool ack_due;
+    bool sync_due;
 
     /* RTT estimation (RFC 6298), nanoseconds */
     int64_t srtt_ns;
     int64_t rttvar_ns;
     int64_t rto_ns;
-    uint32_t backoff;
-    bool rtt_timing;                /* Karn: timing rtt_seq */
-    uint32_t rtt_seq;
     int64_t rtt_start_ns;
+    uint32_t rtt_seq;
 
     /* timestamp clock: milliseconds, ts_base at ts_base_ns */
     uint32_t ts_base;
@@ -269,13 +280,9 @@ struct ChimneyTcpConn {
     int64_t push_ns;
     int64_t ka_ns;
     int64_t fw2_ns;
-    bool persist;
+    int64_t challenge_ns;           /* last challenge ACK for a SYN */
     uint32_t probes;                /* zero-window probes: the backoff */
     uint32_t probes_unanswered;     /* since the peer last answered */
-
-    /* keepalive; blind-reset mitigation arms it even when not enabled */
-    bool ka_forced;
-    int64_t challenge_ns;           /* last challenge ACK for a SYN */
 
     /* Receive side: posted requests, a ring of @rcap */
     ChimneyTcpRecv *recvs;
@@ -284,24 +291,25 @@ struct ChimneyTcpConn {
      * Received bytes not yet delivered: @held in-order bytes from
      * rbuf_head, then out-of-order ranges at their offset from rcv_nxt.
      */
-    uint8_t *rbuf;                  /* allocated with the first byte */
     uint32_t rbuf_cap;
+    uint8_t *rbuf;                  /* allocated with the first byte */
     uint32_t rbuf_head;
     uint32_t held;
     uint32_t rcv_deliv;             /* sequence of the first held byte */
     uint32_t rcv_adv;               /* right edge last advertised */
-    ChimneyTcpRange ooo[CHIMNEY_TCP_OOO_MAX];
+    ChimneyTcpRange *ooo;           /* CHIMNEY_TCP_OOO_MAX, or NULL */
     uint32_t ooo_count;
-    bool ooo_fin;                   /* a FIN beyond a gap, at ooo_fin_seq */
     uint32_t ooo_fin_seq;
+    uint32_t psh_seq;
+    uint32_t ind_outstanding;       /* bytes indicated, answer awaited */
+    uint32_t segs_unacked;          /* in-order segments not yet ACKed */
+    bool ooo_fin;                   /* a FIN beyond a gap, at ooo_fin_seq */
     bool fin_rcvd;                  /* the peer's FIN is in sequence */
     bool rcv_shut;                  /* DISCONNECT indicated */
     bool rcv_urgent;                /* urgent data: nothing more accepted */
     bool psh_pending;               /* a PSH up to psh_seq not yet pushed */
-    uint32_t psh_seq;
-    uint32_t ind_outstanding;       /* bytes indicated, answer awaited */
     bool ind_refused;               /* no indication until a post */
-    uint32_t segs_unacked;          /* in-order segments not yet ACKed */
+    int32_t mig_nooo;               /* migration: the ooo table's size */
 
     /* counters */
     uint64_t segs_out, segs_in, bytes_acked, retransmits, timeouts,
@@ -350,6 +358,9 @@ bool chimney_tcp_post(ChimneyTcpConn *c, const ChimneyTcpReq *req);
 void chimney_tcp_output(ChimneyTcpConn *c);
 bool chimney_tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg,
                        const uint8_t *payload);
+/* A burst of segments to one connection: output and timers once, at end */
+void chimney_tcp_input_begin(ChimneyTcpConn *c);
+void chimney_tcp_input_end(ChimneyTcpConn *c);
 bool chimney_tcp_recv_post(ChimneyTcpConn *c, const ChimneyTcpRecv *rcv);
 bool chimney_tcp_indicate_done(ChimneyTcpConn *c, uint32_t taken);
 void chimney_tcp_deliver(ChimneyTcpConn *c);

@@ -109,6 +109,9 @@ struct ChimneyState {
 
     /* A frame handed to the netdev that it has queued, not yet sent */
     bool tx_in_flight;
+    /* Frames to and from the netdev carry a virtio-net header this long */
+    uint32_t vnet_hdr_len;
+    bool vnet_hdr_allowed;      /* property x-vnet-hdr */
     /* A link change not yet reported on the admin CQ */
     bool link_event_pending;
 

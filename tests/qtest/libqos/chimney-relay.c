@@ -198,10 +198,31 @@ static void G_GNUC_PRINTF(1, 2) ip_cmd(const char *fmt, ...)
     g_assert(run_cmd(cmd));
 }
 
+static void kernel_peer_start(QChimneyKernelPeer *k, int conns, int rcvbuf,
+                              const char *slow, bool echo, bool vnet_hdr,
+                              bool direct);
+
 void qchimney_kernel_peer_start(QChimneyKernelPeer *k, int conns, int rcvbuf,
                                 const char *slow, bool echo)
 {
-    struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI };
+    kernel_peer_start(k, conns, rcvbuf, slow, echo, false, false);
+}
+
+void qchimney_kernel_peer_start_tap(QChimneyKernelPeer *k, int conns,
+                                    int rcvbuf, const char *slow, bool echo,
+                                    bool vnet_hdr)
+{
+    kernel_peer_start(k, conns, rcvbuf, slow, echo, vnet_hdr, true);
+}
+
+/* @direct: QEMU's tap netdev, no relay that keeps only IPv4 and ARP */
+static void kernel_peer_start(QChimneyKernelPeer *k, int conns, int rcvbuf,
+                              const char *slow, bool echo, bool vnet_hdr,
+                              bool direct)
+{
+    struct ifreq ifr = {
+        .ifr_flags = IFF_TAP | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0),
+    };
     g_autofree char *nconn = g_strdup_printf("%d", conns);
     g_autofree char *nrcvbuf = g_strdup_printf("%d", rcvbuf);
     const char *argv[] = {
@@ -220,6 +241,11 @@ void qchimney_kernel_peer_start(QChimneyKernelPeer *k, int conns, int rcvbuf,
     g_assert_cmpint(ioctl(k->tap_fd, TUNSETIFF, &ifr), ==, 0);
     ip_cmd("ip netns add %s", k->ns);
     ip_cmd("ip link set %s netns %s", k->tap, k->ns);
+    if (direct) {
+        /* the host stack of the model driver expects no IPv6 chatter */
+        ip_cmd("ip netns exec %s sysctl -qw net.ipv6.conf.%s.disable_ipv6=1",
+               k->ns, k->tap);
+    }
     ip_cmd("ip -n %s addr add 10.9.0.2/24 dev %s", k->ns, k->tap);
     ip_cmd("ip -n %s link set %s up", k->ns, k->tap);
     ip_cmd("ip -n %s link set lo up", k->ns);
@@ -240,6 +266,19 @@ void qchimney_kernel_peer_start(QChimneyKernelPeer *k, int conns, int rcvbuf,
     k->out = fdopen(out_fd, "r");
     g_assert(fgets(line, sizeof(line), k->out));
     g_assert_cmpstr(line, ==, "ready\n");
+}
+
+uint64_t qchimney_kernel_peer_frames_in(QChimneyKernelPeer *k)
+{
+    g_autofree char *cmd = g_strdup_printf("ip netns exec %s cat "
+                                           "/sys/class/net/%s/statistics/"
+                                           "rx_packets", k->ns, k->tap);
+    g_autofree char *out = NULL;
+    int status;
+
+    g_assert(g_spawn_command_line_sync(cmd, &out, NULL, &status, NULL));
+    g_assert(WIFEXITED(status) && !WEXITSTATUS(status));
+    return g_ascii_strtoull(out, NULL, 10);
 }
 
 void qchimney_kernel_peer_result(QChimneyKernelPeer *k, unsigned *port,

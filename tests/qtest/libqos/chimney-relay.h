@@ -40,6 +40,15 @@ const char *qchimney_kernel_peer_unusable(void);
  */
 void qchimney_kernel_peer_start(QChimneyKernelPeer *k, int conns, int rcvbuf,
                                 const char *slow, bool echo);
+/*
+ * The same with a tap whose frames carry a virtio-net header (for QEMU's
+ * tap netdev with vnet_hdr=on) when @vnet_hdr
+ */
+void qchimney_kernel_peer_start_tap(QChimneyKernelPeer *k, int conns,
+                                    int rcvbuf, const char *slow, bool echo,
+                                    bool vnet_hdr);
+/* Frames the kernel took in from the tap's file (a super-frame is one) */
+uint64_t qchimney_kernel_peer_frames_in(QChimneyKernelPeer *k);
 /* The sink's report of one connection: its port, bytes and SHA-256 */
 void qchimney_kernel_peer_result(QChimneyKernelPeer *k, unsigned *port,
                                  uint64_t *bytes, char *sha, size_t shalen);

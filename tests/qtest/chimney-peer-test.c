@@ -314,6 +314,24 @@ static void test_kernel_tcp(gconstpointer opaque)
     qchimney_kernel_fx_quit(&f, &relay, &peer);
 }
 
+/* QEMU's CPU time so far, in seconds */
+static double qemu_cpu_s(QChimneyFixture *f)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/stat",
+                                            qtest_pid(f->qts));
+    g_autofree char *text = NULL;
+    unsigned long ut = 0, st = 0;
+    char *p;
+
+    g_assert(g_file_get_contents(path, &text, NULL, NULL));
+    /* after the command name: state, then 10 fields to utime, stime */
+    p = strrchr(text, ')');
+    g_assert(p);
+    g_assert_cmpint(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+                           "%*u %lu %lu", &ut, &st), ==, 2);
+    return (double)(ut + st) / sysconf(_SC_CLK_TCK);
+}
+
 /*
  * QEMU's tap netdev on the peer's tap, no relay: with vnet_hdr=on the
  * device hands the kernel TCP super-frames to segment and sum (far fewer
@@ -324,7 +342,10 @@ static void test_kernel_tap(gconstpointer opaque)
 {
     const bool vnet_hdr = GPOINTER_TO_INT(opaque);
     const int conns = 2;
-    const uint32_t sends = 8 * 1024 * 1024 / STREAM_CHUNK;
+    /* QCHIMNEY_TAP_MIB: MiB per connection, for figures (default 8) */
+    const char *mib_env = g_getenv("QCHIMNEY_TAP_MIB");
+    const uint32_t mib = mib_env ? MAX(atoi(mib_env), 1) : 8;
+    const uint32_t sends = mib * 1024 * 1024 / STREAM_CHUNK;
     const uint64_t total = (uint64_t)conns * sends * STREAM_CHUNK;
     const char *why = qchimney_kernel_peer_unusable();
     QChimneyKernelPeer peer;
@@ -332,6 +353,7 @@ static void test_kernel_tap(gconstpointer opaque)
     QChimneyConn hc[STREAM_CONNS];
     uint64_t buf[STREAM_CONNS], sgl[STREAM_CONNS], frames;
     gint64 t0, t1;
+    double cpu0, cpu1;
 
     if (why) {
         g_test_skip(why);
@@ -343,9 +365,11 @@ static void test_kernel_tap(gconstpointer opaque)
     for (int i = 0; i < conns; i++) {
         qchimney_stream_buffer(&f, i, &buf[i], &sgl[i]);
     }
+    cpu0 = qemu_cpu_s(&f);
     t0 = g_get_monotonic_time();
     qchimney_stream_run(&f, hc, conns, sends, buf, sgl, true);
     t1 = g_get_monotonic_time();
+    cpu1 = qemu_cpu_s(&f);
     for (int n = 0; n < conns; n++) {
         unsigned port;
         uint64_t bytes;
@@ -362,9 +386,12 @@ static void test_kernel_tap(gconstpointer opaque)
         g_assert_cmpstr(sha, ==, want);
     }
     frames = qchimney_kernel_peer_frames_in(&peer);
-    g_test_message("kernel TCP through a tap, vnet_hdr=%s: %d x 8 MiB "
-                   "byte-exact in %.2f s, %" PRIu64 " frames into the tap",
-                   vnet_hdr ? "on" : "off", conns, (t1 - t0) / 1e6, frames);
+    g_test_message("kernel TCP through a tap, vnet_hdr=%s: %d x %u MiB "
+                   "byte-exact in %.2f s (%.0f MB/s), QEMU CPU %.2f s per "
+                   "GB, %" PRIu64 " frames into the tap",
+                   vnet_hdr ? "on" : "off", conns, mib, (t1 - t0) / 1e6,
+                   total / ((t1 - t0) / 1e6) / 1e6,
+                   (cpu1 - cpu0) / (total / 1e9), frames);
     if (vnet_hdr) {
         /* super-frames: several MSS each */
         g_assert_cmpuint(frames, <, total / 1460 / 4);

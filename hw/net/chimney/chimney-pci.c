@@ -507,6 +507,8 @@ static void chimney_bh(void *opaque)
     if (!chimney_running(s)) {
         return;
     }
+    /* One interrupt per CQ for all this run writes */
+    chimney_cq_batch_begin(s);
     if (s->link_event_pending) {
         chimney_post_link_event(s);
     }
@@ -517,7 +519,7 @@ static void chimney_bh(void *opaque)
     chimney_conn_flush_waiting(s);
     chimney_l2_tx_process(s);
     chimney_l2_rx_kick(s);
-    chimney_cq_fire_due(s);
+    chimney_cq_batch_end(s);
 }
 
 static void chimney_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
@@ -784,6 +786,7 @@ static const VMStateDescription vmstate_chimney = {
 static const Property chimney_properties[] = {
     DEFINE_NIC_PROPERTIES(ChimneyState, conf),
     DEFINE_PROP_UINT32("cqs", ChimneyState, num_cqs, CHIMNEY_DEFAULT_CQS),
+    DEFINE_PROP_BOOL("irq-holdoff", ChimneyState, irq_holdoff, false),
     /* off: frames without a virtio-net header, the device sums them */
     DEFINE_PROP_BOOL("x-vnet-hdr", ChimneyState, vnet_hdr_allowed, true),
     DEFINE_PROP_UINT32("vectors", ChimneyState, num_vectors,

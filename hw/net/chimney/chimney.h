@@ -119,8 +119,10 @@ struct ChimneyState {
     ChimneyOffloadState offload;
     /* Fault injection (chimney-fault.c) */
     ChimneyFault fault;
-    /* Interrupts wait for chimney_cq_batch_end (chimney-queue.c) */
-    bool irq_batch;
+    /* Interrupts wait for chimney_cq_batch_end (chimney-queue.c), nested */
+    uint32_t irq_batch;
+    /* property irq-holdoff: see "Interrupts and moderation" in the spec */
+    bool irq_holdoff;
 
     ChimneyStats stats;
 

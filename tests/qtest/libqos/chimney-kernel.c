@@ -35,8 +35,7 @@ static void kernel_fx_device(QChimneyFixture *f)
     qchimney_set_params(&f->c, 15);
 }
 
-void qchimney_kernel_fx_start_tap(QChimneyFixture *f,
-                                  QChimneyKernelPeer *peer)
+void qchimney_kernel_fx_start_tap(QChimneyFixture *f, int tap_fd)
 {
     /* With fd=, QEMU asks the tap whether it has the header */
     memset(f, 0, sizeof(*f));
@@ -44,7 +43,7 @@ void qchimney_kernel_fx_start_tap(QChimneyFixture *f,
                          "-global apic-common.vapic=off "
                          "-netdev tap,fd=%d,id=n0 "
                          "-device chimney-nic,netdev=n0,id=nic0,"
-                         "mac=" QCHIMNEY_MAC, peer->tap_fd);
+                         "mac=" QCHIMNEY_MAC, tap_fd);
     f->sock = -1;
     kernel_fx_device(f);
 }

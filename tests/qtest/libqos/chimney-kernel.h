@@ -31,12 +31,11 @@ void qchimney_kernel_fx_start(QChimneyFixture *f, QChimneyRelay *relay,
                               QChimneyKernelPeer *peer, double loss,
                               double dup, double reorder, uint32_t seed);
 /*
- * The same with QEMU's tap netdev on @peer's tap itself (no relay), its
- * frames behind a virtio-net header when that tap was made with one;
- * qchimney_fx_quit and qchimney_kernel_peer_stop end it.
+ * The same with QEMU's tap netdev on @tap_fd: the peer's tap itself (no
+ * relay) or qchimney_relay_start_vnet()'s; its frames carry a virtio-net
+ * header when that tap was made with one.  qchimney_fx_quit ends it.
  */
-void qchimney_kernel_fx_start_tap(QChimneyFixture *f,
-                                  QChimneyKernelPeer *peer);
+void qchimney_kernel_fx_start_tap(QChimneyFixture *f, int tap_fd);
 /*
  * @nconns connections to the sink, each with QCHIMNEY_STREAM_SQ send
  * queue entries and @rq receive queue entries (0: none), offloaded on

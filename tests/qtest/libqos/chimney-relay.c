@@ -23,6 +23,11 @@
 #include "qemu/atomic.h"
 #include "qemu/cutils.h"
 #include "../libqtest.h"
+#include <sched.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+
+#define RELAY_FRAME_MAX (10 + 14 + 65535)
 
 /*
  * The sink: the kernel's TCP in the namespace, one thread per connection
@@ -76,6 +81,7 @@ static bool relay_fate(QChimneyRelay *r, const uint8_t *f, size_t len,
     return true;
 }
 
+/* A frame to QEMU; @hdr bytes of virtio-net header lead it in vnet mode */
 static void relay_to_qemu(QChimneyRelay *r, const uint8_t *f, size_t len)
 {
     uint32_t be = htonl(len);
@@ -87,7 +93,11 @@ static void relay_to_qemu(QChimneyRelay *r, const uint8_t *f, size_t len)
         qatomic_load_acquire(&r->to_qemu);
 
     if (to_qemu) {
-        to_qemu(r->opaque, f, len);
+        to_qemu(r->opaque, f + r->hdr, len - r->hdr);
+    }
+    if (r->hdr) {
+        g_assert_cmpint(send(r->sock, f, len, 0), ==, len);
+        return;
     }
     iov_send(r->sock, iov, 2, 0, 4 + len);
 }
@@ -95,7 +105,10 @@ static void relay_to_qemu(QChimneyRelay *r, const uint8_t *f, size_t len)
 static gpointer relay_thread(gpointer opaque)
 {
     QChimneyRelay *r = opaque;
-    uint8_t f[65536], held[2][65536];
+    /* in vnet mode, 64 KiB super-frames behind their header */
+    g_autofree uint8_t *f = g_malloc(RELAY_FRAME_MAX);
+    g_autofree uint8_t *held_buf = g_malloc(2 * RELAY_FRAME_MAX);
+    uint8_t *held[2] = { held_buf, held_buf + RELAY_FRAME_MAX };
     size_t held_len[2] = { 0, 0 };
 
     while (!qatomic_read(&r->stop)) {
@@ -114,27 +127,33 @@ static gpointer relay_thread(gpointer opaque)
             if (!(pfd[dir].revents & POLLIN)) {
                 continue;
             }
-            if (dir == 0) {
+            if (dir == 0 && r->hdr) {
+                len = recv(r->sock, f, RELAY_FRAME_MAX, 0);
+                if (len <= 0) {
+                    continue;
+                }
+            } else if (dir == 0) {
                 uint32_t be;
 
                 if (recv(r->sock, &be, 4, MSG_WAITALL) != 4) {
                     return NULL;
                 }
                 len = ntohl(be);
-                g_assert_cmpint(len, <=, sizeof(f));
+                g_assert_cmpint(len, <=, RELAY_FRAME_MAX);
                 g_assert_cmpint(recv(r->sock, f, len, MSG_WAITALL), ==, len);
             } else {
-                len = read(r->tap, f, sizeof(f));
+                len = read(r->tap, f, RELAY_FRAME_MAX);
                 if (len <= 0) {
                     continue;
                 }
             }
             /* The wire carries IPv4 and ARP only (no IPv6 chatter) */
-            if (len < 14 || (lduw_be_p(f + 12) != 0x0800 &&
-                             lduw_be_p(f + 12) != 0x0806)) {
+            if (len < r->hdr + 14 ||
+                (lduw_be_p(f + r->hdr + 12) != 0x0800 &&
+                 lduw_be_p(f + r->hdr + 12) != 0x0806)) {
                 continue;
             }
-            if (!relay_fate(r, f, len, &twice, &hold)) {
+            if (!relay_fate(r, f + r->hdr, len - r->hdr, &twice, &hold)) {
                 continue;
             }
             if (hold && !held_len[dir]) {
@@ -304,10 +323,82 @@ void qchimney_kernel_peer_stop(QChimneyKernelPeer *k)
     g_free(k->tap);
 }
 
+static void relay_begin(QChimneyRelay *r, int sock, int tap, double loss,
+                        double dup, double reorder, int hdr);
+
 void qchimney_relay_start(QChimneyRelay *r, int sock, int tap, double loss,
                           double dup, double reorder)
 {
+    relay_begin(r, sock, tap, loss, dup, reorder, 0);
+}
+
+/*
+ * The relay in vnet mode: QEMU's tap netdev has a tap of its own in a
+ * namespace between, whose frames (super-frames with their virtio-net
+ * header) a packet socket there reads and writes.
+ */
+int qchimney_relay_start_vnet(QChimneyRelay *r, QChimneyKernelPeer *k,
+                              double loss, double dup, double reorder)
+{
+    struct ifreq ifr = {
+        .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR,
+    };
+    g_autofree char *nspath = NULL;
+    struct sockaddr_ll ll = {
+        .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+    };
+    int on = 1, self, mid, qtap, sock;
+
+    k->mid_ns = g_strdup_printf("chimneymid%d", getpid());
+    k->mid_tap = g_strdup_printf("chmid%d", getpid() % 100000);
+    qtap = open("/dev/net/tun", O_RDWR);
+    g_assert_cmpint(qtap, >=, 0);
+    pstrcpy(ifr.ifr_name, IFNAMSIZ, k->mid_tap);
+    g_assert_cmpint(ioctl(qtap, TUNSETIFF, &ifr), ==, 0);
+    ip_cmd("ip netns add %s", k->mid_ns);
+    ip_cmd("ip link set %s netns %s", k->mid_tap, k->mid_ns);
+    ip_cmd("ip netns exec %s sysctl -qw net.ipv6.conf.%s.disable_ipv6=1",
+           k->mid_ns, k->mid_tap);
+    ip_cmd("ip -n %s link set %s up", k->mid_ns, k->mid_tap);
+    /* The packet socket belongs to the namespace it is made in */
+    nspath = g_strdup_printf("/var/run/netns/%s", k->mid_ns);
+    self = open("/proc/self/ns/net", O_RDONLY);
+    mid = open(nspath, O_RDONLY);
+    g_assert_cmpint(self, >=, 0);
+    g_assert_cmpint(mid, >=, 0);
+    g_assert_cmpint(setns(mid, CLONE_NEWNET), ==, 0);
+    sock = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+    g_assert_cmpint(sock, >=, 0);
+    ll.sll_ifindex = if_nametoindex(k->mid_tap);
+    g_assert_cmpint(ll.sll_ifindex, >, 0);
+    g_assert_cmpint(setsockopt(sock, SOL_PACKET, PACKET_VNET_HDR, &on,
+                               sizeof(on)), ==, 0);
+    g_assert_cmpint(bind(sock, (struct sockaddr *)&ll, sizeof(ll)), ==, 0);
+    g_assert_cmpint(setns(self, CLONE_NEWNET), ==, 0);
+    close(self);
+    close(mid);
+    relay_begin(r, sock, k->tap_fd, loss, dup, reorder, 10);
+    return qtap;
+}
+
+void qchimney_relay_stop_vnet(QChimneyRelay *r, QChimneyKernelPeer *k,
+                              int qemu_tap)
+{
+    g_autofree char *cmd = g_strdup_printf("ip netns del %s", k->mid_ns);
+
+    qchimney_relay_stop(r);
+    close(r->sock);
+    close(qemu_tap);
+    run_cmd(cmd);
+    g_free(k->mid_ns);
+    g_free(k->mid_tap);
+}
+
+static void relay_begin(QChimneyRelay *r, int sock, int tap, double loss,
+                        double dup, double reorder, int hdr)
+{
     memset(r, 0, sizeof(*r));
+    r->hdr = hdr;
     r->sock = sock;
     r->tap = tap;
     r->rand = g_rand_new_with_seed(1234);

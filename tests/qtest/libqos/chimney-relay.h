@@ -28,6 +28,7 @@ typedef struct QChimneyKernelPeer {
     int tap_fd;
     GPid pid;                   /* the sink */
     FILE *out;                  /* its report, a line per connection */
+    char *mid_ns, *mid_tap;     /* qchimney_relay_start_vnet()'s */
 } QChimneyKernelPeer;
 
 /* Why the kernel peer cannot run here, or NULL */
@@ -56,6 +57,7 @@ void qchimney_kernel_peer_stop(QChimneyKernelPeer *k);
 
 typedef struct QChimneyRelay {
     int sock, tap;
+    int hdr;                    /* virtio-net header bytes; 0: none */
     GRand *rand;
     double loss, dup, reorder;
     bool lossy;                 /* only once the connections are offloaded */
@@ -70,6 +72,15 @@ typedef struct QChimneyRelay {
 /* Relay between QEMU's socket netdev @sock and @tap, seeded */
 void qchimney_relay_start(QChimneyRelay *r, int sock, int tap, double loss,
                           double dup, double reorder);
+/*
+ * The relay for QEMU's tap netdev with vnet_hdr=on, to @k started with
+ * a virtio-net header: returns the tap file to give QEMU (fd=).  It
+ * drops, duplicates and reorders whole super-frames.
+ */
+int qchimney_relay_start_vnet(QChimneyRelay *r, QChimneyKernelPeer *k,
+                              double loss, double dup, double reorder);
+void qchimney_relay_stop_vnet(QChimneyRelay *r, QChimneyKernelPeer *k,
+                              int qemu_tap);
 /* Drop, duplicate and reorder from now on */
 void qchimney_relay_set_lossy(QChimneyRelay *r, bool lossy);
 /*

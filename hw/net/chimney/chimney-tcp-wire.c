@@ -208,6 +208,7 @@ bool chimney_tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
     uint8_t *data = th + TCP_HDR_LEN + opt;
     uint32_t tcp_len = TCP_HDR_LEN + opt + len;
     uint32_t sum = 0, segs = 1, id;
+    uint8_t gso_type;
     /* Checksums left to the backend only for data, not for bare ACKs */
     bool offload = s->tx_offload && len;
     TcpTxParts tx = { .n = 1 };
@@ -264,10 +265,15 @@ bool chimney_tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
     memcpy(ip + 12, &c->st.src_ip, 4);
     memcpy(ip + 16, &c->st.dst_ip, 4);
     stw_be_p(ip + 10, net_checksum_finish(net_checksum_add(IP_HDR_LEN, ip)));
-
-    /* Pseudo-header, then TCP header and payload unless offloaded */
+    /* The pseudo-header; IPv6 has its own, and CHIMNEY_TCP_GSO_TCPV6 */
     sum += net_checksum_add(8, ip + 12);
     sum += IP_PROTO_TCP + tcp_len;
+    gso_type = CHIMNEY_TCP_GSO_TCPV4;
+
+    /*
+     * Only what follows the headers: attach the payload, and segment and
+     * sum it or leave that to the backend.
+     */
 
     c->segs_out += segs;
     /* Every segment carries the ACK a delayed one was waiting for */
@@ -282,7 +288,7 @@ bool chimney_tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
             .csum_start = th - f,
             .csum_offset = 16,
             .gso_size = segs > 1 ? c->mss : 0,
-            .gso_type = segs > 1 ? CHIMNEY_TCP_GSO_TCPV4 : CHIMNEY_TCP_GSO_NONE,
+            .gso_type = segs > 1 ? gso_type : CHIMNEY_TCP_GSO_NONE,
         };
 
         /* the field holds the pseudo-header sum, not inverted */

@@ -422,6 +422,9 @@ static void test_kernel_tap(gconstpointer opaque)
     } else {
         g_assert_cmpuint(frames, >=, total / 1460);
     }
+    if (lossy) {
+        g_test_message("device: %s", stats);
+    }
     if (t->loss) {
         g_assert(relay.dropped > 0);
         g_assert_null(strstr(stats, " retransmits=0 "));

@@ -426,8 +426,11 @@ static void test_kernel_tap(gconstpointer opaque)
         g_test_message("device: %s", stats);
     }
     if (t->loss) {
+        /* a loss may hit only ACKs of one connection, not of both */
+        g_auto(GStrv) idle = g_strsplit(stats, " retransmits=0 ", -1);
+
         g_assert(relay.dropped > 0);
-        g_assert_null(strstr(stats, " retransmits=0 "));
+        g_assert_cmpint(g_strv_length(idle) - 1, <, conns);
     }
     qchimney_fx_quit(&f);
     if (lossy) {

@@ -1764,6 +1764,30 @@ static void test_gso(void)
     peer_free(p);
 }
 
+/*
+ * A super-frame's segments take consecutive IP IDs from the backend; one
+ * that would run past 0xffff starts over at the target's half.
+ */
+static void test_gso_ip_id_wrap(void)
+{
+    Peer *p = gso_peer();
+
+    p->stack.ip_id = 0xfff0;
+    post(p, 1, 20000, 0);
+    g_assert_cmpuint(p->sent->len, ==, 20);
+    for (guint i = 0; i < p->sent->len; i++) {
+        g_assert_cmphex(sent(p, i)->ip_id, ==, 0x8000 + i);
+    }
+    g_assert_cmphex(p->stack.ip_id, ==, 0x8000 + 20);
+    /* ending exactly at 0xffff is fine */
+    p->stack.ip_id = 0xffff - 19;
+    post(p, 2, 20000, 0);
+    g_assert_cmphex(sent(p, 20)->ip_id, ==, 0xffff - 19);
+    g_assert_cmphex(sent(p, 39)->ip_id, ==, 0xffff);
+    g_assert_cmphex(p->stack.ip_id, ==, 0x8000);
+    peer_free(p);
+}
+
 /* Unreadable memory still fails the request with nothing left mapped */
 static void test_gso_dma_failure(void)
 {
@@ -1837,5 +1861,6 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-tcp/csum", test_csum);
     g_test_add_func("/chimney-tcp/gso", test_gso);
     g_test_add_func("/chimney-tcp/gso-dma-failure", test_gso_dma_failure);
+    g_test_add_func("/chimney-tcp/gso-ip-id-wrap", test_gso_ip_id_wrap);
     return g_test_run();
 }

@@ -383,6 +383,83 @@ static void test_moderation_time(void)
     qchimney_fx_end(&f);
 }
 
+/* The next entry of the L2 CQ, read without writing CQ_HEAD */
+static void poll_l2_cq(QChimneyFixture *f)
+{
+    ChimneyCqe cqe;
+
+    for (int i = 0; i < 5000; i++) {
+        if (qchimney_cq_poll(&f->c, QCHIMNEY_L2_CQ, &cqe)) {
+            return;
+        }
+        g_usleep(200);
+    }
+    g_assert_not_reached();
+}
+
+static void write_l2_cq_head(QChimneyFixture *f, uint32_t behind)
+{
+    QChimneyCQ *cq = &f->c.cq[QCHIMNEY_L2_CQ];
+
+    qchimney_writel(&f->c, CHIMNEY_DB_CQ_HEAD(QCHIMNEY_L2_CQ),
+                    (cq->ring.head - behind) & (cq->ring.size - 1));
+}
+
+static bool msi_fires(QChimneyFixture *f)
+{
+    for (int i = 0; i < 200 && !qchimney_msi_fired(&f->c, 1); i++) {
+        g_usleep(1000);
+    }
+    return qchimney_msi_fired(&f->c, 1);
+}
+
+/*
+ * irq-holdoff (mod_count 0): an entry interrupts at once while the
+ * driver is idle; entries written while it has not consumed the last
+ * interrupt's wait until CQ_HEAD says it has, and those it found by
+ * itself before that are not announced again.
+ */
+static void test_moderation_holdoff(void)
+{
+    QChimneyFixture f;
+
+    qchimney_fx_init(&f, "-global chimney-nic.irq-holdoff=on");
+    qchimney_fx_start(&f, NULL);
+    write_l2_cq_head(&f, 0);
+    qchimney_msi_clear(&f.c, 1);
+    send_one(&f, 0);
+    poll_l2_cq(&f);
+    g_assert(msi_fires(&f));
+    qchimney_msi_clear(&f.c, 1);
+    /* Busy with the first: two more wait */
+    for (int i = 1; i < 3; i++) {
+        send_one(&f, i);
+        poll_l2_cq(&f);
+    }
+    g_usleep(20 * 1000);
+    g_assert(!qchimney_msi_fired(&f.c, 1));
+    /* Done with the first: one interrupt for the two */
+    write_l2_cq_head(&f, 2);
+    g_assert(msi_fires(&f));
+    qchimney_msi_clear(&f.c, 1);
+    /* Everything consumed: the next interrupts at once */
+    write_l2_cq_head(&f, 0);
+    send_one(&f, 3);
+    poll_l2_cq(&f);
+    g_assert(msi_fires(&f));
+    qchimney_msi_clear(&f.c, 1);
+    /* One found by polling before CQ_HEAD: no interrupt for it */
+    send_one(&f, 4);
+    poll_l2_cq(&f);
+    write_l2_cq_head(&f, 0);
+    g_usleep(20 * 1000);
+    g_assert(!qchimney_msi_fired(&f.c, 1));
+    send_one(&f, 5);
+    poll_l2_cq(&f);
+    g_assert(msi_fires(&f));
+    qchimney_fx_end(&f);
+}
+
 static void test_reset_in_traffic(void)
 {
     QChimneyFixture f;
@@ -980,6 +1057,7 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/cq-full", test_cq_full);
     qtest_add_func("/chimney/moderation/count", test_moderation_count);
     qtest_add_func("/chimney/moderation/time", test_moderation_time);
+    qtest_add_func("/chimney/moderation/holdoff", test_moderation_holdoff);
     qtest_add_func("/chimney/reset-in-traffic", test_reset_in_traffic);
     qtest_add_func("/chimney/migration", test_migration);
     qtest_add_func("/chimney/bad/admin-config", test_bad_admin_config);

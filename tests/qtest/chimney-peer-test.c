@@ -314,6 +314,135 @@ static void test_kernel_tcp(gconstpointer opaque)
     qchimney_kernel_fx_quit(&f, &relay, &peer);
 }
 
+/* QEMU's CPU time so far, in seconds */
+static double qemu_cpu_s(QChimneyFixture *f)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/stat",
+                                            qtest_pid(f->qts));
+    g_autofree char *text = NULL;
+    unsigned long ut = 0, st = 0;
+    char *p;
+
+    g_assert(g_file_get_contents(path, &text, NULL, NULL));
+    /* after the command name: state, then 10 fields to utime, stime */
+    p = strrchr(text, ')');
+    g_assert(p);
+    g_assert_cmpint(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+                           "%*u %lu %lu", &ut, &st), ==, 2);
+    return (double)(ut + st) / sysconf(_SC_CLK_TCK);
+}
+
+typedef struct TapRun {
+    bool vnet_hdr;
+    double loss, dup, reorder;  /* any: the relay in vnet mode between */
+} TapRun;
+
+/*
+ * QEMU's tap netdev: with vnet_hdr=on the device hands the kernel TCP
+ * super-frames to segment and sum (far fewer frames than segments cross
+ * the tap), with vnet_hdr=off it segments and sums itself.  Either way
+ * the streams arrive byte-exact, also when the relay drops, duplicates
+ * and reorders super-frames.
+ */
+static void test_kernel_tap(gconstpointer opaque)
+{
+    const TapRun *t = opaque;
+    const bool vnet_hdr = t->vnet_hdr;
+    const bool lossy = t->loss || t->dup || t->reorder;
+    const int conns = 2;
+    /* QCHIMNEY_TAP_MIB: MiB per connection, for figures (default 8) */
+    const char *mib_env = g_getenv("QCHIMNEY_TAP_MIB");
+    const uint32_t mib = mib_env ? MAX(atoi(mib_env), 1) : 8;
+    const uint32_t sends = mib * 1024 * 1024 / STREAM_CHUNK;
+    const uint64_t total = (uint64_t)conns * sends * STREAM_CHUNK;
+    const char *why = qchimney_kernel_peer_unusable();
+    QChimneyKernelPeer peer;
+    QChimneyRelay relay;
+    QChimneyFixture f;
+    QChimneyConn hc[STREAM_CONNS];
+    uint64_t buf[STREAM_CONNS], sgl[STREAM_CONNS], frames;
+    gint64 t0, t1;
+    double cpu0, cpu1;
+    int qemu_tap;
+    g_autofree char *stats = NULL;
+
+    if (why) {
+        g_test_skip(why);
+        return;
+    }
+    qchimney_kernel_peer_start_tap(&peer, conns, 0, "0", false, vnet_hdr);
+    qemu_tap = peer.tap_fd;
+    if (lossy) {
+        qemu_tap = qchimney_relay_start_vnet(&relay, &peer, t->loss, t->dup,
+                                             t->reorder);
+        g_rand_set_seed(relay.rand, g_test_rand_int());
+    }
+    qchimney_kernel_fx_start_tap(&f, qemu_tap);
+    qchimney_kernel_connect(&f, hc, conns, 0);
+    for (int i = 0; i < conns; i++) {
+        qchimney_stream_buffer(&f, i, &buf[i], &sgl[i]);
+    }
+    if (lossy) {
+        qchimney_relay_set_lossy(&relay, true);
+    }
+    cpu0 = qemu_cpu_s(&f);
+    t0 = g_get_monotonic_time();
+    qchimney_stream_run(&f, hc, conns, sends, buf, sgl, true);
+    t1 = g_get_monotonic_time();
+    cpu1 = qemu_cpu_s(&f);
+    for (int n = 0; n < conns; n++) {
+        unsigned port;
+        uint64_t bytes;
+        char sha[80];
+        g_autofree char *want = NULL;
+        int i;
+
+        qchimney_kernel_peer_result(&peer, &port, &bytes, sha, sizeof(sha));
+        i = port - 40000;
+        g_assert_cmpint(i, >=, 0);
+        g_assert_cmpint(i, <, conns);
+        want = qchimney_stream_sha(i, sends);
+        g_assert_cmpuint(bytes, ==, (uint64_t)sends * STREAM_CHUNK);
+        g_assert_cmpstr(sha, ==, want);
+    }
+    frames = qchimney_kernel_peer_frames_in(&peer);
+    stats = qchimney_qom_str(&f, "x-conn-stats");
+    g_test_message("kernel TCP through a tap, vnet_hdr=%s: %d x %u MiB "
+                   "byte-exact in %.2f s (%.0f MB/s), QEMU CPU %.2f s per "
+                   "GB, %" PRIu64 " frames into the tap; relay dropped %"
+                   PRIu64 ", duplicated %" PRIu64 ", reordered %" PRIu64,
+                   vnet_hdr ? "on" : "off", conns, mib, (t1 - t0) / 1e6,
+                   total / ((t1 - t0) / 1e6) / 1e6,
+                   (cpu1 - cpu0) / (total / 1e9), frames,
+                   lossy ? relay.dropped : 0, lossy ? relay.duplicated : 0,
+                   lossy ? relay.reordered : 0);
+    if (vnet_hdr) {
+        /* super-frames: several MSS each (retransmissions: one) */
+        g_assert_cmpuint(frames, <, total / 1460 / (lossy ? 1 : 4));
+    } else {
+        g_assert_cmpuint(frames, >=, total / 1460);
+    }
+    if (lossy) {
+        g_test_message("device: %s", stats);
+    }
+    if (t->loss) {
+        /* a loss may hit only ACKs of one connection, not of both */
+        g_auto(GStrv) idle = g_strsplit(stats, " retransmits=0 ", -1);
+
+        g_assert(relay.dropped > 0);
+        g_assert_cmpint(g_strv_length(idle) - 1, <, conns);
+    }
+    qchimney_fx_quit(&f);
+    if (lossy) {
+        qchimney_relay_stop_vnet(&relay, &peer, qemu_tap);
+    }
+    qchimney_kernel_peer_stop(&peer);
+}
+
+static const TapRun tap_runs[] = {
+    { true }, { false }, { true, 0.01, 0.005, 0.01 },
+};
+
 static const KernelRun kernel_runs[] = {
     { "1% loss, reordering, duplicates", 2, 8, 0.01, 0.005, 0.01, 0, "0" },
     { "5% loss, reordering", 2, 4, 0.05, 0, 0.02, 0, "0" },
@@ -347,6 +476,12 @@ int main(int argc, char **argv)
                         test_kernel_tcp);
     qtest_add_data_func("/chimney/kernel/migrate", &kernel_runs[4],
                         test_kernel_tcp);
+    qtest_add_data_func("/chimney/kernel/tap-vnet-hdr", &tap_runs[0],
+                        test_kernel_tap);
+    qtest_add_data_func("/chimney/kernel/tap-plain", &tap_runs[1],
+                        test_kernel_tap);
+    qtest_add_data_func("/chimney/kernel/tap-vnet-hdr-loss1", &tap_runs[2],
+                        test_kernel_tap);
 #endif
     return g_test_run();
 }

@@ -12,6 +12,8 @@
 
 #include "qemu/osdep.h"
 #include "net/eth.h"
+#include "net/checksum.h"
+#include "qemu/iov.h"
 #include "hw/net/chimney/chimney-tcp.h"
 
 #define MS  1000000LL
@@ -1775,6 +1777,259 @@ static void test_parse(void)
     peer_free(p);
 }
 
+/* The fast checksum against QEMU's byte-at-a-time one */
+static void test_csum(void)
+{
+    g_autofree uint8_t *buf = g_malloc(70000);
+    g_autofree uint8_t *dst = g_malloc(70000);
+    size_t big[] = { 65536, 65535, 69999 };
+
+    for (size_t i = 0; i < 70000; i++) {
+        buf[i] = g_test_rand_int();
+    }
+    for (size_t a = 0; a < 8; a++) {
+        for (size_t len = 0; len < 300; len++) {
+            for (size_t off = 0; off < 4; off++) {
+                uint16_t want = ~net_checksum_finish(
+                    net_checksum_add_cont(len, buf + a, off));
+                uint16_t got = ~net_checksum_finish(
+                    chimney_tcp_csum(buf + a, len, off));
+
+                g_assert_cmphex(got, ==, want);
+                memset(dst, 0, len + 16);
+                got = ~net_checksum_finish(
+                    chimney_tcp_csum_copy(dst + 7 - a, buf + a, len, off));
+                g_assert_cmphex(got, ==, want);
+                g_assert_cmpmem(dst + 7 - a, len, buf + a, len);
+                /* nothing beyond the copy is written */
+                g_assert_cmpuint(dst[7 - a + len], ==, 0);
+            }
+        }
+    }
+    /* Carries: long runs of 0xff, and long random ones */
+    for (size_t i = 0; i < ARRAY_SIZE(big); i++) {
+        for (int fill = 0; fill < 2; fill++) {
+            if (fill) {
+                memset(buf, 0xff, big[i]);
+            }
+            g_assert_cmphex(net_checksum_finish(chimney_tcp_csum(buf, big[i],
+                                                                 1)), ==,
+                            net_checksum_finish(
+                                net_checksum_add_cont(big[i], buf, 1)));
+        }
+    }
+}
+
+/* Guest memory as the fake maps it: each request's bytes, by cookie */
+#define GSO_REQ_MAX 40000
+static uint8_t gso_mem[4][GSO_REQ_MAX];
+static int gso_mapped;
+static unsigned gso_maps;
+
+static const void *p_map(void *opaque, ChimneyTcpConn *c,
+                         const ChimneyTcpReq *req, uint32_t off,
+                         uint32_t *len)
+{
+    g_assert_cmpuint(off + *len, <=, req->len);
+    /* cookie 2 is never RAM; cookie 3 maps in pieces of 1000 bytes */
+    if (req->cookie == 2 || req->cookie >= ARRAY_SIZE(gso_mem)) {
+        return NULL;
+    }
+    if (req->cookie == 3) {
+        *len = MIN(*len, 1000 - off % 1000);
+    }
+    gso_mapped++;
+    gso_maps++;
+    return gso_mem[req->cookie] + off;
+}
+
+static void p_unmap(void *opaque, const void *ptr, uint32_t len)
+{
+    g_assert_cmpint(gso_mapped, >, 0);
+    gso_mapped--;
+}
+
+/*
+ * What the host does with a super-frame: segments of gso_size, the
+ * headers copied with sequence, IP ID and lengths fixed up, FIN and PSH
+ * on the last, each TCP checksum completed from the pseudo-header sum.
+ */
+static void p_emitv(void *opaque, ChimneyTcpConn *c, const struct iovec *iov,
+                    int iovcnt, const ChimneyTcpTxInfo *info)
+{
+    size_t len = iov_size(iov, iovcnt);
+    g_autofree uint8_t *f = g_malloc(len);
+    uint32_t hl = info->hdr_len, pay = len - hl, mss, off = 0;
+    uint8_t seg[2048];
+
+    g_assert_cmpuint(iovcnt, <=, CHIMNEY_TCP_TX_IOV);
+    iov_to_buf(iov, iovcnt, 0, f, len);
+    g_assert_cmpuint(info->csum_start, ==, ETH_HLEN + 20);
+    g_assert_cmpuint(info->csum_offset, ==, 16);
+    g_assert_cmpuint(pay, <=, CHIMNEY_TCP_GSO_MAX);
+    g_assert_cmpuint(lduw_be_p(f + ETH_HLEN + 2), ==, len - ETH_HLEN);
+    if (info->gso_size) {
+        g_assert_cmpint(info->gso_type, ==, CHIMNEY_TCP_GSO_TCPV4);
+        g_assert_cmpuint(info->gso_size, ==, c->mss);
+        g_assert_cmpuint(pay, >, c->mss);
+    }
+    mss = info->gso_size ? info->gso_size : pay;
+    do {
+        uint32_t n = MIN(mss, pay - off);
+        uint8_t *ip = seg + ETH_HLEN, *th = seg + info->csum_start;
+        bool last = off + n == pay;
+        uint32_t sum;
+
+        memcpy(seg, f, hl);
+        memcpy(seg + hl, f + hl + off, n);
+        stw_be_p(ip + 2, hl - ETH_HLEN + n);
+        stw_be_p(ip + 4, lduw_be_p(ip + 4) + off / mss);
+        stw_be_p(ip + 10, 0);
+        stw_be_p(ip + 10, net_checksum_finish(net_checksum_add(20, ip)));
+        stl_be_p(th + 4, ldl_be_p(th + 4) + off);
+        if (!last) {
+            th[13] &= ~(TH_FIN | TH_PUSH);
+        }
+        /* the pseudo-header sum, its length that of this segment */
+        sum = net_checksum_add(8, ip + 12) + IP_PROTO_TCP + (hl -
+              info->csum_start) + n;
+        if (info->gso_size) {
+            g_assert_cmphex(lduw_be_p(th + 16), ==,
+                            (uint16_t)~net_checksum_finish(
+                                net_checksum_add(8, ip + 12) + IP_PROTO_TCP +
+                                (hl - info->csum_start) + pay));
+        }
+        stw_be_p(th + 16, 0);
+        sum += net_checksum_add(hl - info->csum_start + n, th);
+        stw_be_p(th + 16, net_checksum_finish(sum));
+        p_emit(opaque, c, seg, hl + n);
+        off += n;
+    } while (off < pay);
+}
+
+static const ChimneyTcpOps gso_ops = {
+    .now_ns = p_now,
+    .timer_mod = p_timer,
+    .read_data = p_read,
+    .emit = p_emit,
+    .map_data = p_map,
+    .unmap_data = p_unmap,
+    .emitv = p_emitv,
+    .complete = p_complete,
+    .event = p_event,
+    .write_data = p_write,
+    .recv_complete = p_recv_complete,
+    .indicate = p_indicate,
+};
+
+static Peer *gso_peer(void)
+{
+    Peer *p = peer_new(0);
+
+    p->stack.ops = &gso_ops;
+    p->stack.tx_offload = true;
+    for (uint32_t c = 0; c < ARRAY_SIZE(gso_mem); c++) {
+        for (uint32_t i = 0; i < GSO_REQ_MAX; i++) {
+            gso_mem[c][i] = pattern(c, i);
+        }
+    }
+    gso_mapped = 0;
+    gso_maps = 0;
+    return p;
+}
+
+/*
+ * With the backend segmenting, payload goes out in super-frames of whole
+ * MSS, mapped where it can be and copied where not; segmented, they are
+ * the segments the engine would have sent itself.
+ */
+static void test_gso(void)
+{
+    Peer *p = gso_peer();
+    uint32_t seq = 0, total = 3 * GSO_REQ_MAX;
+
+    for (uint64_t c = 1; c <= 3; c++) {
+        post(p, c, GSO_REQ_MAX, c == 3 ? CHIMNEY_TCP_REQ_PUSH : 0);
+    }
+    g_assert_cmpint(gso_mapped, ==, 0);
+    g_assert_cmpuint(gso_maps, >, 0);
+    g_assert_cmpuint(p->conn.segs_out, ==, DIV_ROUND_UP(total, 1000));
+    g_assert_cmpuint(p->sent->len, ==, p->conn.segs_out);
+    for (guint i = 0; i < p->sent->len; i++) {
+        Sent *s = sent(p, i);
+        uint64_t cookie = 1 + s->seq / GSO_REQ_MAX;
+
+        g_assert_cmpuint(s->seq, ==, seq);
+        g_assert_cmpuint(s->len, ==, MIN(1000, total - seq));
+        g_assert_cmpuint(s->first_byte, ==,
+                         pattern(cookie, s->seq % GSO_REQ_MAX));
+        g_assert_cmpuint(s->last_byte, ==,
+                         pattern(cookie, (s->seq + s->len - 1) %
+                                 GSO_REQ_MAX));
+        /* IDs run on across super-frames */
+        g_assert_cmphex(s->ip_id, ==, 0x8000 + i);
+        /* each post found the rest sent: the end of the data, pushed */
+        g_assert_cmpuint(!!(s->flags & TH_PUSH), ==,
+                         (seq + s->len) % GSO_REQ_MAX == 0);
+        seq += s->len;
+    }
+    g_assert_cmpuint(seq, ==, total);
+    /* Acknowledged, every request completes */
+    ack(p, total, 1 << 16);
+    g_assert_cmpuint(p->done->len, ==, 3);
+    /* A window not a multiple of the MSS: whole MSS, then the rest */
+    g_array_set_size(p->sent, 0);
+    p->conn.st.snd_wnd = 2500;
+    post(p, 1, 5000, 0);
+    g_assert_cmpuint(p->sent->len, ==, 3);
+    g_assert_cmpuint(sent(p, 2)->len, ==, 500);
+    g_assert_cmpint(gso_mapped, ==, 0);
+    peer_free(p);
+}
+
+/*
+ * A super-frame's segments take consecutive IP IDs from the backend; one
+ * that would run past 0xffff starts over at the target's half.
+ */
+static void test_gso_ip_id_wrap(void)
+{
+    Peer *p = gso_peer();
+
+    p->stack.ip_id = 0xfff0;
+    post(p, 1, 20000, 0);
+    g_assert_cmpuint(p->sent->len, ==, 20);
+    for (guint i = 0; i < p->sent->len; i++) {
+        g_assert_cmphex(sent(p, i)->ip_id, ==, 0x8000 + i);
+    }
+    g_assert_cmphex(p->stack.ip_id, ==, 0x8000 + 20);
+    /* ending exactly at 0xffff is fine */
+    p->stack.ip_id = 0xffff - 19;
+    post(p, 2, 20000, 0);
+    g_assert_cmphex(sent(p, 20)->ip_id, ==, 0xffff - 19);
+    g_assert_cmphex(sent(p, 39)->ip_id, ==, 0xffff);
+    g_assert_cmphex(p->stack.ip_id, ==, 0x8000);
+    peer_free(p);
+}
+
+/* Unreadable memory still fails the request with nothing left mapped */
+static void test_gso_dma_failure(void)
+{
+    Peer *p = gso_peer();
+
+    p->bad_cookie = 2;
+    post(p, 1, 3000, 0);
+    post(p, 2, 3000, 0);
+    g_assert_cmpint(gso_mapped, ==, 0);
+    g_assert_cmpuint(p->conn.st.snd_nxt, ==, 3000);
+    g_assert_cmpuint(p->events->len, ==, 1);
+    g_assert_cmphex(event(p, 0), ==, CHIMNEY_TCP_EV_UPLOAD_REQUEST << 16 |
+                    CHIMNEY_TCP_UPLOAD_HW_FAILURE);
+    ack(p, 3000, 65535);
+    g_assert_cmpuint(p->done->len, ==, 2);
+    g_assert_cmpint(done(p, 1)->status, ==, CHIMNEY_TCP_DMA_ERROR);
+    peer_free(p);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1833,5 +2088,9 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-tcp/rx/paws", test_rx_paws);
     g_test_add_func("/chimney-tcp/state-check", test_state_check);
     g_test_add_func("/chimney-tcp/parse", test_parse);
+    g_test_add_func("/chimney-tcp/csum", test_csum);
+    g_test_add_func("/chimney-tcp/gso", test_gso);
+    g_test_add_func("/chimney-tcp/gso-dma-failure", test_gso_dma_failure);
+    g_test_add_func("/chimney-tcp/gso-ip-id-wrap", test_gso_ip_id_wrap);
     return g_test_run();
 }

@@ -16,6 +16,10 @@
 
 #include "qemu/osdep.h"
 #include "qemu/main-loop.h"
+#include "qemu/iov.h"
+#include "system/dma.h"
+#include "hw/pci/pci_device.h"
+#include "standard-headers/linux/virtio_net.h"
 #include "hw/net/chimney/chimney.h"
 #include "hw/net/chimney/chimney-io.h"
 #include "hw/net/chimney/chimney-pmtu.h"
@@ -35,42 +39,52 @@ static void chimney_io_timer_mod(void *opaque, ChimneyTcpConn *c,
 }
 
 /*
- * Move @len bytes at @off of a request's data between @buf and its SGL.
- * The slot remembers where the previous transfer ended, so streaming a
- * request reads each SGL entry once.
+ * Point the slot's cursor at the SGL entry that holds @off; false when
+ * the SGL cannot be read or ends first.  The slot remembers where the
+ * previous transfer ended, so streaming a request reads each SGL entry
+ * once.
  */
-static bool chimney_io_sgl_xfer(ChimneyState *s, ChimneySlot *sl,
-                                uint32_t off, uint8_t *buf, uint32_t len,
-                                bool to_guest)
+static bool chimney_io_sgl_seek(ChimneyState *s, ChimneySlot *sl,
+                                uint32_t off)
 {
     if (off < sl->cur_off) {
         sl->cur_sge = 0;
         sl->cur_off = 0;
         sl->cur_len = 0;
     }
+    while (!sl->cur_len || off >= sl->cur_off + sl->cur_len) {
+        ChimneySge sge;
+
+        if (sl->cur_len) {
+            sl->cur_off += sl->cur_len;
+            sl->cur_sge++;
+            sl->cur_len = 0;
+        }
+        if (sl->cur_sge >= sl->nsge ||
+            !chimney_dma_read(s, sl->sgl + sl->cur_sge * sizeof(sge),
+                              &sge, sizeof(sge))) {
+            return false;
+        }
+        sl->cur_addr = le64_to_cpu(sge.addr);
+        sl->cur_len = le32_to_cpu(sge.len);
+        if (!sl->cur_len) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Move @len bytes at @off of a request's data between @buf and its SGL */
+static bool chimney_io_sgl_xfer(ChimneyState *s, ChimneySlot *sl,
+                                uint32_t off, uint8_t *buf, uint32_t len,
+                                bool to_guest)
+{
     while (len) {
         uint32_t n;
         bool ok;
 
-        if (!sl->cur_len || off >= sl->cur_off + sl->cur_len) {
-            ChimneySge sge;
-
-            if (sl->cur_len) {
-                sl->cur_off += sl->cur_len;
-                sl->cur_sge++;
-                sl->cur_len = 0;
-            }
-            if (sl->cur_sge >= sl->nsge ||
-                !chimney_dma_read(s, sl->sgl + sl->cur_sge * sizeof(sge),
-                                  &sge, sizeof(sge))) {
-                return false;
-            }
-            sl->cur_addr = le64_to_cpu(sge.addr);
-            sl->cur_len = le32_to_cpu(sge.len);
-            if (!sl->cur_len) {
-                return false;
-            }
-            continue;
+        if (!chimney_io_sgl_seek(s, sl, off)) {
+            return false;
         }
         n = MIN(len, sl->cur_off + sl->cur_len - off);
         ok = to_guest ?
@@ -106,13 +120,102 @@ static bool chimney_io_write_data(void *opaque, ChimneyTcpConn *c,
                                (uint8_t *)buf, len, true);
 }
 
+/*
+ * Map request data in place for a frame.  Only plain RAM is mapped:
+ * anything else (MMIO, nothing, a disabled bus master) is left to
+ * read_data, which reports a failed access where a mapping would bounce
+ * and not tell.  The engine unmaps before it returns to the main loop.
+ */
+static const void *chimney_io_map_data(void *opaque, ChimneyTcpConn *c,
+                                       const ChimneyTcpReq *req,
+                                       uint32_t off, uint32_t *len)
+{
+    ChimneyState *s = opaque;
+    PCIDevice *pdev = PCI_DEVICE(s);
+    ChimneySlot *sl = &((ChimneyConn *)c->owner)->slots[req->tag];
+    MemoryRegion *mr;
+    dma_addr_t addr, plen;
+    hwaddr xlat, tlen;
+
+    if (!chimney_io_sgl_seek(s, sl, off)) {
+        return NULL;
+    }
+    addr = sl->cur_addr + (off - sl->cur_off);
+    plen = MIN(*len, sl->cur_off + sl->cur_len - off);
+    if (addr + plen - 1 < addr) {
+        return NULL;
+    }
+    RCU_READ_LOCK_GUARD();
+    tlen = plen;
+    mr = address_space_translate(pci_get_address_space(pdev), addr, &xlat,
+                                 &tlen, false, MEMTXATTRS_UNSPECIFIED);
+    if (!memory_region_is_ram(mr) || memory_region_is_ram_device(mr)) {
+        return NULL;
+    }
+    plen = MIN(plen, tlen);
+    {
+        void *p = pci_dma_map(pdev, addr, &plen, DMA_DIRECTION_TO_DEVICE);
+
+        if (!p || !plen) {
+            return NULL;
+        }
+        *len = plen;
+        return p;
+    }
+}
+
+static void chimney_io_unmap_data(void *opaque, const void *p, uint32_t len)
+{
+    pci_dma_unmap(PCI_DEVICE(opaque), (void *)p, len, DMA_DIRECTION_TO_DEVICE,
+                  len);
+}
+
+/*
+ * A frame of the engine's, behind a virtio-net header when the backend
+ * takes one: the backend (the host kernel's tap) then sums and segments.
+ * The net layer copies what it queues, so the parts need not outlive this.
+ */
+static void chimney_io_emitv(void *opaque, ChimneyTcpConn *c,
+                             const struct iovec *iov, int iovcnt,
+                             const ChimneyTcpTxInfo *info)
+{
+    ChimneyState *s = opaque;
+    struct virtio_net_hdr vh = { 0 };
+    struct iovec v[CHIMNEY_TCP_TX_IOV + 1];
+    size_t len = iov_size(iov, iovcnt);
+
+    assert(iovcnt <= CHIMNEY_TCP_TX_IOV);
+    trace_chimney_conn_segment(((ChimneyConn *)c->owner)->index, len,
+                               info ? info->gso_size : 0);
+    if (!s->vnet_hdr_len) {
+        assert(!info || !info->csum_start);
+        qemu_sendv_packet(qemu_get_queue(s->nic), iov, iovcnt);
+        return;
+    }
+    if (info && info->csum_start) {
+        vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        vh.csum_start = info->csum_start;
+        vh.csum_offset = info->csum_offset;
+        vh.hdr_len = info->hdr_len;
+    }
+    if (info && info->gso_size) {
+        vh.gso_type = info->gso_type == CHIMNEY_TCP_GSO_TCPV6 ?
+                      VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+        vh.gso_size = info->gso_size;
+    }
+    v[0].iov_base = &vh;
+    v[0].iov_len = sizeof(vh);
+    memcpy(&v[1], iov, iovcnt * sizeof(*iov));
+    qemu_sendv_packet(qemu_get_queue(s->nic), v, iovcnt + 1);
+}
+
 static void chimney_io_emit(void *opaque, ChimneyTcpConn *c,
                             const uint8_t *frame, size_t len)
 {
     ChimneyState *s = opaque;
+    struct iovec iov = { .iov_base = (void *)frame, .iov_len = len };
 
-    trace_chimney_conn_segment(((ChimneyConn *)c->owner)->index, len);
-    qemu_send_packet(qemu_get_queue(s->nic), frame, len);
+    chimney_io_emitv(s, c, &iov, 1, NULL);
 }
 
 static uint8_t chimney_io_status(int status)
@@ -277,6 +380,9 @@ static const ChimneyTcpOps chimney_io_tcp_ops = {
     .timer_mod = chimney_io_timer_mod,
     .read_data = chimney_io_read_data,
     .emit = chimney_io_emit,
+    .map_data = chimney_io_map_data,
+    .unmap_data = chimney_io_unmap_data,
+    .emitv = chimney_io_emitv,
     .complete = chimney_io_complete,
     .event = chimney_io_event,
     .note = chimney_io_note,
@@ -288,6 +394,7 @@ static const ChimneyTcpOps chimney_io_tcp_ops = {
 void chimney_io_stack_init(ChimneyState *s)
 {
     chimney_tcp_stack_init(s->offload.tcp, &chimney_io_tcp_ops, s);
+    s->offload.tcp->tx_offload = s->vnet_hdr_len != 0;
 }
 
 /* --- send queue --- */

@@ -16,6 +16,7 @@
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
 #include "net/eth.h"
+#include "standard-headers/linux/virtio_net.h"
 #include "hw/net/chimney/chimney.h"
 #include "trace.h"
 
@@ -25,6 +26,20 @@ static void chimney_l2_tx_sent(NetClientState *nc, ssize_t len)
 
     s->tx_in_flight = false;
     qemu_bh_schedule(s->bh);
+}
+
+/* A host frame, behind an empty virtio-net header if the netdev takes one */
+static ssize_t chimney_l2_send(ChimneyState *s, NetClientState *nc,
+                               size_t len)
+{
+    static const struct virtio_net_hdr no_offload;
+    struct iovec iov[2] = {
+        { .iov_base = (void *)&no_offload, .iov_len = s->vnet_hdr_len },
+        { .iov_base = s->tx_frame, .iov_len = len },
+    };
+
+    return qemu_sendv_packet_async(nc, &iov[!s->vnet_hdr_len],
+                                   1 + !!s->vnet_hdr_len, chimney_l2_tx_sent);
 }
 
 /*
@@ -113,8 +128,7 @@ void chimney_l2_tx_process(ChimneyState *s)
             s->stats.tx_frames++;
             trace_chimney_l2_tx(len);
             /* The net layer copies a frame it has to queue. */
-            if (!qemu_send_packet_async(nc, s->tx_frame, len,
-                                        chimney_l2_tx_sent)) {
+            if (!chimney_l2_send(s, nc, len)) {
                 s->tx_in_flight = true;
             }
         }

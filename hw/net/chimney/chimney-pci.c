@@ -20,6 +20,7 @@
 #include "qapi/error.h"
 #include "hw/pci/msix.h"
 #include "hw/pci/pci.h"
+#include "standard-headers/linux/virtio_net.h"
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
 #include "hw/net/chimney/chimney.h"
@@ -415,13 +416,23 @@ static ssize_t chimney_receive(NetClientState *nc, const uint8_t *buf,
                                size_t size)
 {
     ChimneyState *s = qemu_get_nic_opaque(nc);
+    size_t all = size;
+
+    /* No offloads are enabled on the tap: the header says nothing */
+    if (s->vnet_hdr_len) {
+        if (size < s->vnet_hdr_len) {
+            return size;
+        }
+        buf += s->vnet_hdr_len;
+        size -= s->vnet_hdr_len;
+    }
 
     /* The classifier: segments of offloaded 4-tuples go to the engine */
     if (chimney_running(s)) {
         int taken = chimney_io_classify(s, buf, size);
 
         if (taken >= 0) {
-            return taken ? size : 0;
+            return taken ? all : 0;
         }
         /* The host's: a buffer, the backlog, or back-pressure */
         if (s->l2_rxq.size && !chimney_l2_rx_host(s, buf, size)) {
@@ -429,7 +440,26 @@ static ssize_t chimney_receive(NetClientState *nc, const uint8_t *buf,
         }
     }
     /* A stopped NIC or one without an RX queue drops */
-    return size;
+    return all;
+}
+
+/*
+ * A backend that takes a virtio-net header (a tap with vnet_hdr) sums
+ * and segments the engine's frames, as it does igb's and virtio-net's;
+ * every frame in either direction then carries the header.
+ */
+static void chimney_net_vnet_hdr(ChimneyState *s)
+{
+    NetClientState *nc = qemu_get_queue(s->nic);
+
+    if (!s->vnet_hdr_allowed || !nc->peer || !qemu_has_vnet_hdr(nc->peer) ||
+        !qemu_has_vnet_hdr_len(nc->peer, sizeof(struct virtio_net_hdr))) {
+        return;
+    }
+    qemu_set_vnet_hdr_len(nc->peer, sizeof(struct virtio_net_hdr));
+    s->vnet_hdr_len = sizeof(struct virtio_net_hdr);
+    /* the engine's stack learns it */
+    chimney_io_stack_init(s);
 }
 
 static void chimney_link_status_changed(NetClientState *nc)
@@ -477,6 +507,8 @@ static void chimney_bh(void *opaque)
     if (!chimney_running(s)) {
         return;
     }
+    /* One interrupt per CQ for all this run writes */
+    chimney_cq_batch_begin(s);
     if (s->link_event_pending) {
         chimney_post_link_event(s);
     }
@@ -487,7 +519,7 @@ static void chimney_bh(void *opaque)
     chimney_conn_flush_waiting(s);
     chimney_l2_tx_process(s);
     chimney_l2_rx_kick(s);
-    chimney_cq_fire_due(s);
+    chimney_cq_batch_end(s);
 }
 
 static void chimney_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
@@ -563,6 +595,7 @@ static void chimney_realize(PCIDevice *pdev, Error **errp)
                           object_get_typename(OBJECT(s)), dev->id,
                           &dev->mem_reentrancy_guard, s);
     qemu_format_nic_info_str(qemu_get_queue(s->nic), s->conf.macaddr.a);
+    chimney_net_vnet_hdr(s);
     if (!qemu_get_queue(s->nic)->link_down) {
         s->status |= CHIMNEY_STATUS_LINK_UP;
     }
@@ -753,6 +786,9 @@ static const VMStateDescription vmstate_chimney = {
 static const Property chimney_properties[] = {
     DEFINE_NIC_PROPERTIES(ChimneyState, conf),
     DEFINE_PROP_UINT32("cqs", ChimneyState, num_cqs, CHIMNEY_DEFAULT_CQS),
+    DEFINE_PROP_BOOL("irq-holdoff", ChimneyState, irq_holdoff, false),
+    /* off: frames without a virtio-net header, the device sums them */
+    DEFINE_PROP_BOOL("x-vnet-hdr", ChimneyState, vnet_hdr_allowed, true),
     DEFINE_PROP_UINT32("vectors", ChimneyState, num_vectors,
                        CHIMNEY_DEFAULT_VECTORS),
     DEFINE_PROP_UINT32("max-conns", ChimneyState, max_conns,

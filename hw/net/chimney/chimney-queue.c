@@ -116,17 +116,29 @@ void chimney_cq_mark_pending(ChimneyState *s, uint32_t cqid)
 
 /*
  * Between begin and end, interrupts that entries earn are only marked
- * due; end raises each due CQ's once.
+ * due; the outermost end raises each due CQ's once.
  */
 void chimney_cq_batch_begin(ChimneyState *s)
 {
-    s->irq_batch = true;
+    s->irq_batch++;
 }
 
 void chimney_cq_batch_end(ChimneyState *s)
 {
-    s->irq_batch = false;
-    chimney_cq_fire_due(s);
+    assert(s->irq_batch);
+    if (!--s->irq_batch) {
+        chimney_cq_fire_due(s);
+    }
+}
+
+/*
+ * irq-holdoff: the driver has not consumed every entry of the last
+ * interrupt yet (the unsignalled ones came after it), so it is still at
+ * work on this CQ and will see the new entries, or write CQ_HEAD first.
+ */
+static bool chimney_cq_driver_busy(const ChimneyCQ *cq)
+{
+    return ((cq->tail - cq->head) & (cq->size - 1)) > cq->unsignalled;
 }
 
 void chimney_cq_fire_due(ChimneyState *s)
@@ -203,6 +215,11 @@ bool chimney_cq_post_flags(ChimneyState *s, uint32_t cqid,
         return true;
     }
     cq->unsignalled++;
+    if (cq->mod_count <= 1 && s->irq_holdoff && !cq->irq_due &&
+        chimney_cq_driver_busy(cq)) {
+        /* announced when the driver catches up (chimney_cq_set_head) */
+        return true;
+    }
     if (cq->mod_count <= 1 || cq->unsignalled >= cq->mod_count) {
         if (s->irq_batch) {
             cq->irq_due = true;
@@ -234,6 +251,15 @@ bool chimney_cq_set_head(ChimneyState *s, uint32_t cqid, uint32_t head)
         return false;
     }
     cq->head = head;
+    /* irq-holdoff: entries held back are announced once it caught up */
+    if (cq->mod_count <= 1 && s->irq_holdoff && cq->unsignalled &&
+        !cq->irq_due) {
+        if (head == cq->tail) {
+            cq->unsignalled = 0;        /* it found them by itself */
+        } else if (!chimney_cq_driver_busy(cq)) {
+            cq->irq_due = true;         /* the bottom half raises it */
+        }
+    }
     return true;
 }
 

@@ -43,14 +43,16 @@ static size_t chimney_tcp_write_l2(const ChimneyTcpState *st, uint8_t *f)
 }
 
 /*
- * The IP header of a segment of @tcp_len TCP bytes; returns the sum of its
- * TCP pseudo-header.  IPv4: DF, IDs from the target's half of the space.
- * IPv6: traffic class, flow label and hop limit from the cached state.
+ * The IP header of a segment of @tcp_len TCP bytes (a super-frame of
+ * @segs); returns the sum of its TCP pseudo-header.  IPv4: DF, IDs from
+ * the target's half of the space.  IPv6: traffic class, flow label and
+ * hop limit from the cached state.
  */
 static uint32_t chimney_tcp_write_ip(ChimneyTcpConn *c, uint8_t *ip,
-                                     uint32_t tcp_len)
+                                     uint32_t tcp_len, uint32_t segs)
 {
     ChimneyTcpStack *s = c->stack;
+    uint32_t id;
 
     if (c->st.ipv6) {
         stl_be_p(ip, 6u << 28 | (uint32_t)c->st.tos << 20 |
@@ -65,8 +67,10 @@ static uint32_t chimney_tcp_write_ip(ChimneyTcpConn *c, uint8_t *ip,
     ip[0] = 0x45;
     ip[1] = c->st.tos;
     stw_be_p(ip + 2, IP_HDR_LEN + tcp_len);
-    stw_be_p(ip + 4, s->ip_id);
-    s->ip_id = s->ip_id == 0xffff ? IP_ID_BASE : s->ip_id + 1;
+    /* a super-frame's segments get consecutive IDs from the backend */
+    id = s->ip_id + segs - 1 > 0xffff ? IP_ID_BASE : s->ip_id;
+    s->ip_id = id + segs > 0xffff ? IP_ID_BASE : id + segs;
+    stw_be_p(ip + 4, id);
     stw_be_p(ip + 6, IP_DF);
     ip[8] = c->st.ttl;
     ip[9] = IP_PROTO_TCP;
@@ -77,12 +81,186 @@ static uint32_t chimney_tcp_write_ip(ChimneyTcpConn *c, uint8_t *ip,
     return net_checksum_add(8, ip + 12) + IP_PROTO_TCP + tcp_len;
 }
 
+/* The 64-bit word sums of chimney_tcp_csum*, folded, for @offset */
+static uint16_t tcp_csum_fold(uint64_t lo, uint64_t hi, size_t offset)
+{
+    uint64_t sum = lo + hi;
+    uint16_t r;
+
+    sum = (sum & 0xffffffff) + (sum >> 32);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    /* Words were loaded in host order; the sum is of big-endian ones */
+    r = be16_to_cpu(sum);
+    /* Bytes at an odd offset are the other halves of their words */
+    return offset & 1 ? bswap16(r) : r;
+}
+
 /*
- * Build and emit one segment: @len payload bytes from @seq, with the
- * given flags.  Payload is read from the requests that hold it, its
- * checksum summed chunk by chunk as it arrives.  Returns false when the
- * guest memory behind a request could not be read, or no request holds
- * the bytes.
+ * A word at a time instead of net_checksum_add_cont's byte at a time:
+ * the two 32-bit halves of each 64-bit word go to separate sums, which
+ * cannot overflow below 2^32 words, and are folded once at the end.
+ */
+uint16_t chimney_tcp_csum(const void *buf, size_t len, size_t offset)
+{
+    const uint8_t *p = buf;
+    uint64_t lo = 0, hi = 0, w;
+
+    for (; len >= 8; len -= 8, p += 8) {
+        memcpy(&w, p, 8);
+        lo += (uint32_t)w;
+        hi += w >> 32;
+    }
+    if (len) {
+        w = 0;
+        memcpy(&w, p, len);
+        lo += (uint32_t)w;
+        hi += w >> 32;
+    }
+    return tcp_csum_fold(lo, hi, offset);
+}
+
+uint16_t chimney_tcp_csum_copy(void *dst, const void *src, size_t len,
+                               size_t offset)
+{
+    const uint8_t *p = src;
+    uint8_t *d = dst;
+    uint64_t lo = 0, hi = 0, w;
+
+    for (; len >= 8; len -= 8, p += 8, d += 8) {
+        memcpy(&w, p, 8);
+        memcpy(d, &w, 8);
+        lo += (uint32_t)w;
+        hi += w >> 32;
+    }
+    if (len) {
+        w = 0;
+        memcpy(&w, p, len);
+        memcpy(d, &w, len);
+        lo += (uint32_t)w;
+        hi += w >> 32;
+    }
+    return tcp_csum_fold(lo, hi, offset);
+}
+
+/* Parts of a frame: the headers, then payload mapped or copied */
+#define TCP_TX_IOV  CHIMNEY_TCP_TX_IOV
+
+typedef struct TcpTxParts {
+    struct iovec iov[TCP_TX_IOV];
+    bool mapped[TCP_TX_IOV];
+    int n;
+    uint32_t sum;               /* of the payload copied */
+} TcpTxParts;
+
+static void tcp_tx_add(TcpTxParts *tx, const void *p, uint32_t len,
+                       bool mapped)
+{
+    struct iovec *last = &tx->iov[tx->n - 1];
+
+    if (!mapped && !tx->mapped[tx->n - 1] &&
+        (const uint8_t *)last->iov_base + last->iov_len == p) {
+        last->iov_len += len;
+        return;
+    }
+    tx->iov[tx->n].iov_base = (void *)p;
+    tx->iov[tx->n].iov_len = len;
+    tx->mapped[tx->n++] = mapped;
+}
+
+static void tcp_tx_release(ChimneyTcpStack *s, TcpTxParts *tx)
+{
+    for (int i = 0; i < tx->n; i++) {
+        if (tx->mapped[i]) {
+            s->ops->unmap_data(s->opaque, tx->iov[i].iov_base,
+                               tx->iov[i].iov_len);
+        }
+    }
+    tx->n = 0;
+}
+
+/*
+ * The payload [seq, seq + len) from the requests that hold it.  With
+ * @offload it stays in guest memory where it can be mapped (the backend
+ * sums it); otherwise it is copied to @data and summed in the same pass.
+ * What cannot be mapped is copied with read_data.  Returns false when
+ * the guest memory behind a request could not be read, or no request
+ * holds the bytes; nothing is then left mapped.
+ */
+static bool tcp_tx_gather(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
+                          uint8_t *data, bool offload, TcpTxParts *tx)
+{
+    ChimneyTcpStack *s = c->stack;
+    const ChimneyTcpOps *ops = s->ops;
+    uint32_t done = 0;
+
+    for (uint32_t i = 0; i < c->count && done < len; i++) {
+        ChimneyTcpReq *r = chimney_tcp_req(c, i);
+        uint32_t start = chimney_tcp_req_start(r);
+        uint32_t off, end;
+
+        if (chimney_seq_leq(start + r->len, seq + done)) {
+            continue;
+        }
+        off = seq + done - start;
+        end = off + MIN(r->len - off, len - done);
+        while (off < end) {
+            uint32_t n = end - off;
+            const void *p = NULL;
+
+            /* one part is kept for a copied tail */
+            if (ops->map_data && (!offload || tx->n < TCP_TX_IOV - 1)) {
+                p = ops->map_data(s->opaque, c, r, off, &n);
+            }
+            if (p && offload) {
+                tcp_tx_add(tx, p, n, true);
+            } else if (p) {
+                tx->sum += chimney_tcp_csum_copy(data + done, p, n, done);
+                ops->unmap_data(s->opaque, p, n);
+            } else {
+                n = end - off;
+                if (!ops->read_data(s->opaque, c, r, off, data + done, n)) {
+                    tcp_tx_release(s, tx);
+                    chimney_tcp_fail_from(c, i);
+                    return false;
+                }
+                if (offload) {
+                    tcp_tx_add(tx, data + done, n, false);
+                } else {
+                    tx->sum += chimney_tcp_csum(data + done, n, done);
+                }
+            }
+            off += n;
+            done += n;
+        }
+    }
+    /*
+     * The queued requests must cover [seq, seq + len).  OFFLOAD_TCP
+     * refuses states where they could not (SndMax beyond the handed-over
+     * data, 2^31 or more outstanding); should it happen anyway, it is a
+     * failure of the connection, never of QEMU.
+     */
+    if (done < len) {
+        uint32_t i = 0;
+
+        tcp_tx_release(s, tx);
+        while (i < c->count &&
+               chimney_seq_leq(chimney_tcp_req(c, i)->end_seq, seq)) {
+            i++;
+        }
+        chimney_tcp_fail_from(c, i);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Build and emit one frame: @len payload bytes from @seq, with the given
+ * flags.  More than an MSS goes out as one super-frame that the backend
+ * segments (only when the stack's tx_offload is set).  Returns false
+ * when the guest memory behind a request could not be read, or no
+ * request holds the bytes.
  */
 bool chimney_tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
                               uint8_t flags)
@@ -96,41 +274,18 @@ bool chimney_tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
     uint8_t *th = ip + ip_hlen;
     uint8_t *data = th + TCP_HDR_LEN + opt;
     uint32_t tcp_len = TCP_HDR_LEN + opt + len;
-    uint32_t sum = 0, done = 0;
+    uint32_t sum = 0, segs = 1;
+    uint8_t gso_type;
+    /* Checksums left to the backend only for data, not for bare ACKs */
+    bool offload = s->tx_offload && len;
+    TcpTxParts tx = { .n = 1 };
 
     /* Payload first, so a failed read emits nothing */
-    for (uint32_t i = 0; i < c->count && done < len; i++) {
-        ChimneyTcpReq *r = chimney_tcp_req(c, i);
-        uint32_t start = chimney_tcp_req_start(r);
-        uint32_t off, n;
-
-        if (chimney_seq_leq(start + r->len, seq + done)) {
-            continue;
-        }
-        off = seq + done - start;
-        n = MIN(r->len - off, len - done);
-        if (!s->ops->read_data(s->opaque, c, r, off, data + done, n)) {
-            chimney_tcp_fail_from(c, i);
-            return false;
-        }
-        sum += net_checksum_add_cont(n, data + done, done);
-        done += n;
-    }
-    /*
-     * The queued requests must cover [seq, seq + len).  OFFLOAD_TCP
-     * refuses states where they could not (SndMax beyond the handed-over
-     * data, 2^31 or more outstanding); should it happen anyway, it is a
-     * failure of the connection, never of QEMU.
-     */
-    if (done < len) {
-        uint32_t i = 0;
-
-        while (i < c->count &&
-               chimney_seq_leq(chimney_tcp_req(c, i)->end_seq, seq)) {
-            i++;
-        }
-        chimney_tcp_fail_from(c, i);
+    if (!tcp_tx_gather(c, seq, len, data, offload, &tx)) {
         return false;
+    }
+    if (offload && len > c->mss) {
+        segs = DIV_ROUND_UP(len, c->mss);
     }
 
     /* TCP header and options */
@@ -151,18 +306,41 @@ bool chimney_tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
         stl_be_p(th + 28, c->st.ts_recent);
     }
 
-    /* IP header and pseudo-header, TCP header, then the payload sum */
-    sum += chimney_tcp_write_ip(c, ip, tcp_len);
-    sum += net_checksum_add(TCP_HDR_LEN + opt, th);
-    stw_be_p(th + 16, net_checksum_finish(sum));
+    /* IP header and pseudo-header */
+    sum += chimney_tcp_write_ip(c, ip, tcp_len, segs);
+    gso_type = c->st.ipv6 ? CHIMNEY_TCP_GSO_TCPV6 : CHIMNEY_TCP_GSO_TCPV4;
 
-    c->segs_out++;
+    /*
+     * Only what follows the headers: attach the payload, and segment and
+     * sum it or leave that to the backend.
+     */
+
+    c->segs_out += segs;
     /* Every segment carries the ACK a delayed one was waiting for */
     c->segs_unacked = 0;
     if (c->delack_ns >= 0) {
         c->delack_ns = -1;
         chimney_tcp_timers_sync(c);
     }
+    if (offload) {
+        ChimneyTcpTxInfo info = {
+            .hdr_len = data - f,
+            .csum_start = th - f,
+            .csum_offset = 16,
+            .gso_size = segs > 1 ? c->mss : 0,
+            .gso_type = segs > 1 ? gso_type : CHIMNEY_TCP_GSO_NONE,
+        };
+
+        /* the field holds the pseudo-header sum, not inverted */
+        stw_be_p(th + 16, (uint16_t)~net_checksum_finish(sum));
+        tx.iov[0].iov_base = f;
+        tx.iov[0].iov_len = data - f;
+        s->ops->emitv(s->opaque, c, tx.iov, tx.n, &info);
+        tcp_tx_release(s, &tx);
+        return true;
+    }
+    sum += net_checksum_add(TCP_HDR_LEN + opt, th) + tx.sum;
+    stw_be_p(th + 16, net_checksum_finish(sum));
     s->ops->emit(s->opaque, c, f, l2 + ip_hlen + tcp_len);
     return true;
 }

@@ -396,6 +396,19 @@ static void tcp_sws_wait(ChimneyTcpConn *c)
     }
 }
 
+/*
+ * Payload of one frame: an MSS, or as many whole MSS as fit a 64 KiB
+ * super-frame when the backend segments (the segments on the wire are
+ * the same either way)
+ */
+static uint32_t tcp_frame_max(ChimneyTcpConn *c)
+{
+    if (!c->stack->tx_offload || c->mss >= CHIMNEY_TCP_GSO_MAX) {
+        return c->mss;
+    }
+    return CHIMNEY_TCP_GSO_MAX / c->mss * c->mss;
+}
+
 void chimney_tcp_output(ChimneyTcpConn *c)
 {
     if (c->aborted || c->upload_requested || c->frozen || c->send_failed) {
@@ -406,9 +419,14 @@ void chimney_tcp_output(ChimneyTcpConn *c)
         uint32_t win = MIN(c->st.snd_wnd, c->st.cwnd);
         uint32_t avail = win > flight ? win - flight : 0;
         uint32_t unsent = c->end_seq - c->st.snd_nxt;
-        uint32_t max = MIN(avail, c->mss);
+        uint32_t max = MIN(avail, tcp_frame_max(c));
         uint32_t seq = c->st.snd_nxt;
         uint32_t used;
+
+        /* A super-frame holds whole MSS; a smaller tail is decided alone */
+        if (max > c->mss) {
+            max -= max % c->mss;
+        }
 
         if (!unsent) {
             break;

@@ -106,6 +106,33 @@ typedef struct ChimneyTcpRecv {
 
 typedef struct ChimneyTcpConn ChimneyTcpConn;
 
+/* Segmentation a backend does for a frame handed to emitv */
+enum {
+    CHIMNEY_TCP_GSO_NONE = 0,
+    CHIMNEY_TCP_GSO_TCPV4,
+    CHIMNEY_TCP_GSO_TCPV6,
+};
+
+/*
+ * How the backend finishes a frame handed to emitv, as a virtio-net
+ * header says it: the TCP checksum from csum_start (the field holds the
+ * pseudo-header sum), and segments of gso_size payload bytes, each with
+ * a copy of the first hdr_len bytes (sequence, IP ID and length fixed up,
+ * FIN and PSH on the last).
+ */
+typedef struct ChimneyTcpTxInfo {
+    uint16_t hdr_len;           /* Ethernet through the TCP options */
+    uint16_t csum_start;        /* 0: the checksums are complete */
+    uint16_t csum_offset;       /* of the checksum, from csum_start */
+    uint16_t gso_size;          /* 0: one segment */
+    uint8_t gso_type;           /* CHIMNEY_TCP_GSO_* */
+} ChimneyTcpTxInfo;
+
+/* Payload of one frame handed to emitv: at most 64 KiB less headers */
+#define CHIMNEY_TCP_GSO_MAX     (65535 - 40 - 60)
+/* Parts of one frame handed to emitv, at most */
+#define CHIMNEY_TCP_TX_IOV      64
+
 typedef struct ChimneyTcpOps {
     int64_t (*now_ns)(void *opaque);
     /* Arm the connection's one timer at @expire_ns, or cancel it (-1). */
@@ -116,6 +143,24 @@ typedef struct ChimneyTcpOps {
                       uint8_t *buf, uint32_t len);
     void (*emit)(void *opaque, ChimneyTcpConn *c, const uint8_t *frame,
                  size_t len);
+    /*
+     * Optional, no copy: the bytes at @offset of @req's data, mapped for
+     * reading, with *@len cut to what is contiguous; valid until
+     * unmap_data, which the engine calls before it returns.  NULL when
+     * they are not plain RAM: the engine then uses read_data, which
+     * checks every access.
+     */
+    const void *(*map_data)(void *opaque, ChimneyTcpConn *c,
+                            const ChimneyTcpReq *req, uint32_t offset,
+                            uint32_t *len);
+    void (*unmap_data)(void *opaque, const void *ptr, uint32_t len);
+    /*
+     * A frame in @iovcnt parts that the backend finishes as @info says;
+     * used when the stack's tx_offload is set.  The parts need not
+     * outlive the call.
+     */
+    void (*emitv)(void *opaque, ChimneyTcpConn *c, const struct iovec *iov,
+                  int iovcnt, const ChimneyTcpTxInfo *info);
     /* @req left the queue with @status; @bytes were acknowledged. */
     void (*complete)(void *opaque, ChimneyTcpConn *c,
                      const ChimneyTcpReq *req, int status, uint32_t bytes);
@@ -161,6 +206,8 @@ typedef struct ChimneyTcpStack {
     int64_t rto_initial_ns;
     int64_t sws_ns;                 /* sender SWS override timeout */
     uint16_t ip_id;                 /* next IPv4 ID, 0x8000-0xffff */
+    /* The backend computes TCP checksums and segments (emitv) */
+    bool tx_offload;
     uint8_t frame[14 + 4 + 60 + 60 + 65536];
 } ChimneyTcpStack;
 
@@ -383,6 +430,14 @@ bool chimney_tcp_parse_header(const uint8_t *th, uint32_t len,
                               ChimneyTcpSegment *seg, uint32_t *doff);
 /* The IP header's bytes: 20 (IPv4, no options) or 40 (IPv6) */
 uint32_t chimney_tcp_ip_hlen(const ChimneyTcpState *st);
+/*
+ * The Internet checksum of @len bytes at @buf that sit at @offset of
+ * what is summed (its parity matters), folded to 16 bits, to add to
+ * net_checksum_add()'s; _copy also copies them to @dst in the same pass.
+ */
+uint16_t chimney_tcp_csum(const void *buf, size_t len, size_t offset);
+uint16_t chimney_tcp_csum_copy(void *dst, const void *src, size_t len,
+                               size_t offset);
 
 static inline uint32_t chimney_tcp_queued(const ChimneyTcpConn *c)
 {

@@ -110,6 +110,9 @@ struct ChimneyState {
 
     /* A frame handed to the netdev that it has queued, not yet sent */
     bool tx_in_flight;
+    /* Frames to and from the netdev carry a virtio-net header this long */
+    uint32_t vnet_hdr_len;
+    bool vnet_hdr_allowed;      /* property x-vnet-hdr */
     /* A link change not yet reported on the admin CQ */
     bool link_event_pending;
 
@@ -117,8 +120,10 @@ struct ChimneyState {
     ChimneyOffloadState offload;
     /* Fault injection (chimney-fault.c) */
     ChimneyFault fault;
-    /* Interrupts wait for chimney_cq_batch_end (chimney-queue.c) */
-    bool irq_batch;
+    /* Interrupts wait for chimney_cq_batch_end (chimney-queue.c), nested */
+    uint32_t irq_batch;
+    /* property irq-holdoff: see "Interrupts and moderation" in the spec */
+    bool irq_holdoff;
 
     ChimneyStats stats;
 

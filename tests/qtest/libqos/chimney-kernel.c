@@ -17,11 +17,41 @@
 
 #ifdef CONFIG_LINUX
 
+/* The device up with CQ 2 for offloaded connections */
+static void kernel_fx_device(QChimneyFixture *f)
+{
+    uint64_t ring;
+
+    pc_alloc_init(&f->alloc, f->qts, ALLOC_NO_FLAGS);
+    f->bus = qpci_new_pc(f->qts, &f->alloc);
+    qchimney_fx_start(f, &(QChimneyConfig) {
+        .rx_buffers = 32, .rx_own_cq = true,
+    });
+    ring = QEMU_ALIGN_UP(guest_alloc(&f->alloc, 1024 * 32 + 64), 64);
+    qtest_memset(f->qts, ring, 0, 1024 * 32);
+    g_assert_cmpuint(qchimney_create_cq(&f->c, 2, ring, 1024, 2, 0, 0), ==,
+                     0);
+    /* A lossy wire: allow 15 retransmissions, as Linux does */
+    qchimney_set_params(&f->c, 15);
+}
+
+void qchimney_kernel_fx_start_tap(QChimneyFixture *f, int tap_fd)
+{
+    /* With fd=, QEMU asks the tap whether it has the header */
+    memset(f, 0, sizeof(*f));
+    f->qts = qtest_initf("-M pc -m 512M -nodefaults "
+                         "-global apic-common.vapic=off "
+                         "-netdev tap,fd=%d,id=n0 "
+                         "-device chimney-nic,netdev=n0,id=nic0,"
+                         "mac=" QCHIMNEY_MAC, tap_fd);
+    f->sock = -1;
+    kernel_fx_device(f);
+}
+
 void qchimney_kernel_fx_start(QChimneyFixture *f, QChimneyRelay *relay,
                               QChimneyKernelPeer *peer, double loss,
                               double dup, double reorder, uint32_t seed)
 {
-    uint64_t ring;
     int sv[2];
 
     /*
@@ -40,17 +70,7 @@ void qchimney_kernel_fx_start(QChimneyFixture *f, QChimneyRelay *relay,
     qchimney_relay_start(relay, sv[0], peer->tap_fd, loss, dup, reorder);
     /* not lossy yet: the relay's thread has not drawn from it */
     g_rand_set_seed(relay->rand, seed);
-    pc_alloc_init(&f->alloc, f->qts, ALLOC_NO_FLAGS);
-    f->bus = qpci_new_pc(f->qts, &f->alloc);
-    qchimney_fx_start(f, &(QChimneyConfig) {
-        .rx_buffers = 32, .rx_own_cq = true,
-    });
-    ring = QEMU_ALIGN_UP(guest_alloc(&f->alloc, 1024 * 32 + 64), 64);
-    qtest_memset(f->qts, ring, 0, 1024 * 32);
-    g_assert_cmpuint(qchimney_create_cq(&f->c, 2, ring, 1024, 2, 0, 0), ==,
-                     0);
-    /* A lossy wire: allow 15 retransmissions, as Linux does */
-    qchimney_set_params(&f->c, 15);
+    kernel_fx_device(f);
 }
 
 void qchimney_kernel_connect_as(QChimneyFixture *f, QChimneyConn *hc,

@@ -31,6 +31,12 @@ void qchimney_kernel_fx_start(QChimneyFixture *f, QChimneyRelay *relay,
                               QChimneyKernelPeer *peer, double loss,
                               double dup, double reorder, uint32_t seed);
 /*
+ * The same with QEMU's tap netdev on @tap_fd: the peer's tap itself (no
+ * relay) or qchimney_relay_start_vnet()'s; its frames carry a virtio-net
+ * header when that tap was made with one.  qchimney_fx_quit ends it.
+ */
+void qchimney_kernel_fx_start_tap(QChimneyFixture *f, int tap_fd);
+/*
  * @nconns connections to the sink, each with QCHIMNEY_STREAM_SQ send
  * queue entries and @rq receive queue entries (0: none), offloaded on
  * CQ 2; connection i's initial send sequence number is

@@ -23,6 +23,11 @@
 #include "qemu/atomic.h"
 #include "qemu/cutils.h"
 #include "../libqtest.h"
+#include <sched.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+
+#define RELAY_FRAME_MAX (10 + 14 + 65535)
 
 /*
  * The sink: the kernel's TCP in the namespace (IPv4 and IPv6 on one
@@ -138,6 +143,7 @@ static bool relay_fate(QChimneyRelay *r, const uint8_t *f, size_t len,
     return true;
 }
 
+/* A frame to QEMU; @hdr bytes of virtio-net header lead it in vnet mode */
 static void relay_to_qemu(QChimneyRelay *r, const uint8_t *f, size_t len)
 {
     uint32_t be = htonl(len);
@@ -149,7 +155,11 @@ static void relay_to_qemu(QChimneyRelay *r, const uint8_t *f, size_t len)
         qatomic_load_acquire(&r->to_qemu);
 
     if (to_qemu) {
-        to_qemu(r->opaque, f, len);
+        to_qemu(r->opaque, f + r->hdr, len - r->hdr);
+    }
+    if (r->hdr) {
+        g_assert_cmpint(send(r->sock, f, len, 0), ==, len);
+        return;
     }
     iov_send(r->sock, iov, 2, 0, 4 + len);
 }
@@ -157,7 +167,10 @@ static void relay_to_qemu(QChimneyRelay *r, const uint8_t *f, size_t len)
 static gpointer relay_thread(gpointer opaque)
 {
     QChimneyRelay *r = opaque;
-    uint8_t f[65536 + 4], held[2][65536 + 4];
+    /* in vnet mode, 64 KiB super-frames behind their header; a tag */
+    g_autofree uint8_t *f = g_malloc(RELAY_FRAME_MAX + 4);
+    g_autofree uint8_t *held_buf = g_malloc(2 * (RELAY_FRAME_MAX + 4));
+    uint8_t *held[2] = { held_buf, held_buf + RELAY_FRAME_MAX + 4 };
     size_t held_len[2] = { 0, 0 };
 
     while (!qatomic_read(&r->stop)) {
@@ -176,31 +189,36 @@ static gpointer relay_thread(gpointer opaque)
             if (!(pfd[dir].revents & POLLIN)) {
                 continue;
             }
-            if (dir == 0) {
+            if (dir == 0 && r->hdr) {
+                len = recv(r->sock, f, RELAY_FRAME_MAX, 0);
+                if (len <= 0) {
+                    continue;
+                }
+            } else if (dir == 0) {
                 uint32_t be;
 
                 if (recv(r->sock, &be, 4, MSG_WAITALL) != 4) {
                     return NULL;
                 }
                 len = ntohl(be);
-                g_assert_cmpint(len, <=, sizeof(f));
+                g_assert_cmpint(len, <=, RELAY_FRAME_MAX);
                 g_assert_cmpint(recv(r->sock, f, len, MSG_WAITALL), ==, len);
             } else {
-                len = read(r->tap, f, sizeof(f) - 4);   /* room for a tag */
+                len = read(r->tap, f, RELAY_FRAME_MAX);    /* room for a tag */
                 if (len <= 0) {
                     continue;
                 }
             }
             /* decided on the untagged frame, tagged towards QEMU after */
             if (dir == 0) {
-                len = relay_vlan(r, f, len, dir);
+                len = r->hdr + relay_vlan(r, f + r->hdr, len - r->hdr, dir);
             }
-            if (!relay_carries(f, len) ||
-                !relay_fate(r, f, len, &twice, &hold)) {
+            if (!relay_carries(f + r->hdr, len - r->hdr) ||
+                !relay_fate(r, f + r->hdr, len - r->hdr, &twice, &hold)) {
                 continue;
             }
             if (dir == 1) {
-                len = relay_vlan(r, f, len, dir);
+                len = r->hdr + relay_vlan(r, f + r->hdr, len - r->hdr, dir);
             }
             if (hold && !held_len[dir]) {
                 memcpy(held[dir], f, len);      /* goes after the next one */
@@ -263,10 +281,31 @@ static void G_GNUC_PRINTF(1, 2) ip_cmd(const char *fmt, ...)
     g_assert(run_cmd(cmd));
 }
 
+static void kernel_peer_start(QChimneyKernelPeer *k, int conns, int rcvbuf,
+                              const char *slow, bool echo, bool vnet_hdr,
+                              bool direct);
+
 void qchimney_kernel_peer_start(QChimneyKernelPeer *k, int conns, int rcvbuf,
                                 const char *slow, bool echo)
 {
-    struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI };
+    kernel_peer_start(k, conns, rcvbuf, slow, echo, false, false);
+}
+
+void qchimney_kernel_peer_start_tap(QChimneyKernelPeer *k, int conns,
+                                    int rcvbuf, const char *slow, bool echo,
+                                    bool vnet_hdr)
+{
+    kernel_peer_start(k, conns, rcvbuf, slow, echo, vnet_hdr, true);
+}
+
+/* @direct: QEMU's tap netdev, no relay that keeps only IPv4 and ARP */
+static void kernel_peer_start(QChimneyKernelPeer *k, int conns, int rcvbuf,
+                              const char *slow, bool echo, bool vnet_hdr,
+                              bool direct)
+{
+    struct ifreq ifr = {
+        .ifr_flags = IFF_TAP | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0),
+    };
     g_autofree char *nconn = g_strdup_printf("%d", conns);
     g_autofree char *nrcvbuf = g_strdup_printf("%d", rcvbuf);
     const char *argv[] = {
@@ -285,8 +324,18 @@ void qchimney_kernel_peer_start(QChimneyKernelPeer *k, int conns, int rcvbuf,
     g_assert_cmpint(ioctl(k->tap_fd, TUNSETIFF, &ifr), ==, 0);
     ip_cmd("ip netns add %s", k->ns);
     ip_cmd("ip link set %s netns %s", k->tap, k->ns);
+    if (direct) {
+        /*
+         * No relay filters the kernel's IPv6 chatter, which the model
+         * driver's host stack does not expect: IPv4 only
+         */
+        ip_cmd("ip netns exec %s sysctl -qw net.ipv6.conf.%s.disable_ipv6=1",
+               k->ns, k->tap);
+    }
     ip_cmd("ip -n %s addr add 10.9.0.2/24 dev %s", k->ns, k->tap);
-    ip_cmd("ip -n %s addr add fd09::2/64 dev %s nodad", k->ns, k->tap);
+    if (!direct) {
+        ip_cmd("ip -n %s addr add fd09::2/64 dev %s nodad", k->ns, k->tap);
+    }
     ip_cmd("ip -n %s link set %s up", k->ns, k->tap);
     ip_cmd("ip -n %s link set lo up", k->ns);
     /*
@@ -296,8 +345,10 @@ void qchimney_kernel_peer_start(QChimneyKernelPeer *k, int conns, int rcvbuf,
      */
     ip_cmd("ip -n %s neigh replace 10.9.0.1 lladdr " QCHIMNEY_MAC
            " dev %s nud permanent", k->ns, k->tap);
-    ip_cmd("ip -n %s -6 neigh replace fd09::1 lladdr " QCHIMNEY_MAC
-           " dev %s nud permanent", k->ns, k->tap);
+    if (!direct) {
+        ip_cmd("ip -n %s -6 neigh replace fd09::1 lladdr " QCHIMNEY_MAC
+               " dev %s nud permanent", k->ns, k->tap);
+    }
     argv[3] = k->ns;
     g_assert(g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
                                       G_SPAWN_SEARCH_PATH |
@@ -308,6 +359,19 @@ void qchimney_kernel_peer_start(QChimneyKernelPeer *k, int conns, int rcvbuf,
     k->out = fdopen(out_fd, "r");
     g_assert(fgets(line, sizeof(line), k->out));
     g_assert_cmpstr(line, ==, "ready\n");
+}
+
+uint64_t qchimney_kernel_peer_frames_in(QChimneyKernelPeer *k)
+{
+    g_autofree char *cmd = g_strdup_printf("ip netns exec %s cat "
+                                           "/sys/class/net/%s/statistics/"
+                                           "rx_packets", k->ns, k->tap);
+    g_autofree char *out = NULL;
+    int status;
+
+    g_assert(g_spawn_command_line_sync(cmd, &out, NULL, &status, NULL));
+    g_assert(WIFEXITED(status) && !WEXITSTATUS(status));
+    return g_ascii_strtoull(out, NULL, 10);
 }
 
 void qchimney_kernel_peer_result(QChimneyKernelPeer *k, unsigned *port,
@@ -333,10 +397,82 @@ void qchimney_kernel_peer_stop(QChimneyKernelPeer *k)
     g_free(k->tap);
 }
 
+static void relay_begin(QChimneyRelay *r, int sock, int tap, double loss,
+                        double dup, double reorder, int hdr);
+
 void qchimney_relay_start(QChimneyRelay *r, int sock, int tap, double loss,
                           double dup, double reorder)
 {
+    relay_begin(r, sock, tap, loss, dup, reorder, 0);
+}
+
+/*
+ * The relay in vnet mode: QEMU's tap netdev has a tap of its own in a
+ * namespace between, whose frames (super-frames with their virtio-net
+ * header) a packet socket there reads and writes.
+ */
+int qchimney_relay_start_vnet(QChimneyRelay *r, QChimneyKernelPeer *k,
+                              double loss, double dup, double reorder)
+{
+    struct ifreq ifr = {
+        .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR,
+    };
+    g_autofree char *nspath = NULL;
+    struct sockaddr_ll ll = {
+        .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+    };
+    int on = 1, self, mid, qtap, sock;
+
+    k->mid_ns = g_strdup_printf("chimneymid%d", getpid());
+    k->mid_tap = g_strdup_printf("chmid%d", getpid() % 100000);
+    qtap = open("/dev/net/tun", O_RDWR);
+    g_assert_cmpint(qtap, >=, 0);
+    pstrcpy(ifr.ifr_name, IFNAMSIZ, k->mid_tap);
+    g_assert_cmpint(ioctl(qtap, TUNSETIFF, &ifr), ==, 0);
+    ip_cmd("ip netns add %s", k->mid_ns);
+    ip_cmd("ip link set %s netns %s", k->mid_tap, k->mid_ns);
+    ip_cmd("ip netns exec %s sysctl -qw net.ipv6.conf.%s.disable_ipv6=1",
+           k->mid_ns, k->mid_tap);
+    ip_cmd("ip -n %s link set %s up", k->mid_ns, k->mid_tap);
+    /* The packet socket belongs to the namespace it is made in */
+    nspath = g_strdup_printf("/var/run/netns/%s", k->mid_ns);
+    self = open("/proc/self/ns/net", O_RDONLY);
+    mid = open(nspath, O_RDONLY);
+    g_assert_cmpint(self, >=, 0);
+    g_assert_cmpint(mid, >=, 0);
+    g_assert_cmpint(setns(mid, CLONE_NEWNET), ==, 0);
+    sock = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+    g_assert_cmpint(sock, >=, 0);
+    ll.sll_ifindex = if_nametoindex(k->mid_tap);
+    g_assert_cmpint(ll.sll_ifindex, >, 0);
+    g_assert_cmpint(setsockopt(sock, SOL_PACKET, PACKET_VNET_HDR, &on,
+                               sizeof(on)), ==, 0);
+    g_assert_cmpint(bind(sock, (struct sockaddr *)&ll, sizeof(ll)), ==, 0);
+    g_assert_cmpint(setns(self, CLONE_NEWNET), ==, 0);
+    close(self);
+    close(mid);
+    relay_begin(r, sock, k->tap_fd, loss, dup, reorder, 10);
+    return qtap;
+}
+
+void qchimney_relay_stop_vnet(QChimneyRelay *r, QChimneyKernelPeer *k,
+                              int qemu_tap)
+{
+    g_autofree char *cmd = g_strdup_printf("ip netns del %s", k->mid_ns);
+
+    qchimney_relay_stop(r);
+    close(r->sock);
+    close(qemu_tap);
+    run_cmd(cmd);
+    g_free(k->mid_ns);
+    g_free(k->mid_tap);
+}
+
+static void relay_begin(QChimneyRelay *r, int sock, int tap, double loss,
+                        double dup, double reorder, int hdr)
+{
     memset(r, 0, sizeof(*r));
+    r->hdr = hdr;
     r->sock = sock;
     r->tap = tap;
     r->rand = g_rand_new_with_seed(1234);

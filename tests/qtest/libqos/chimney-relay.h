@@ -31,6 +31,7 @@ typedef struct QChimneyKernelPeer {
     int tap_fd;
     GPid pid;                   /* the sink */
     FILE *out;                  /* its report, a line per connection */
+    char *mid_ns, *mid_tap;     /* qchimney_relay_start_vnet()'s */
 } QChimneyKernelPeer;
 
 /* Why the kernel peer cannot run here, or NULL */
@@ -43,6 +44,15 @@ const char *qchimney_kernel_peer_unusable(void);
  */
 void qchimney_kernel_peer_start(QChimneyKernelPeer *k, int conns, int rcvbuf,
                                 const char *slow, bool echo);
+/*
+ * The same with a tap whose frames carry a virtio-net header (for QEMU's
+ * tap netdev with vnet_hdr=on) when @vnet_hdr
+ */
+void qchimney_kernel_peer_start_tap(QChimneyKernelPeer *k, int conns,
+                                    int rcvbuf, const char *slow, bool echo,
+                                    bool vnet_hdr);
+/* Frames the kernel took in from the tap's file (a super-frame is one) */
+uint64_t qchimney_kernel_peer_frames_in(QChimneyKernelPeer *k);
 /* The sink's report of one connection: its port, bytes and SHA-256 */
 void qchimney_kernel_peer_result(QChimneyKernelPeer *k, unsigned *port,
                                  uint64_t *bytes, char *sha, size_t shalen);
@@ -50,6 +60,7 @@ void qchimney_kernel_peer_stop(QChimneyKernelPeer *k);
 
 typedef struct QChimneyRelay {
     int sock, tap;
+    int hdr;                    /* virtio-net header bytes; 0: none */
     GRand *rand;
     double loss, dup, reorder;
     bool lossy;                 /* only once the connections are offloaded */
@@ -68,6 +79,15 @@ typedef struct QChimneyRelay {
 /* Relay between QEMU's socket netdev @sock and @tap, seeded */
 void qchimney_relay_start(QChimneyRelay *r, int sock, int tap, double loss,
                           double dup, double reorder);
+/*
+ * The relay for QEMU's tap netdev with vnet_hdr=on, to @k started with
+ * a virtio-net header: returns the tap file to give QEMU (fd=).  It
+ * drops, duplicates and reorders whole super-frames.
+ */
+int qchimney_relay_start_vnet(QChimneyRelay *r, QChimneyKernelPeer *k,
+                              double loss, double dup, double reorder);
+void qchimney_relay_stop_vnet(QChimneyRelay *r, QChimneyKernelPeer *k,
+                              int qemu_tap);
 /* Drop, duplicate and reorder from now on */
 void qchimney_relay_set_lossy(QChimneyRelay *r, bool lossy);
 /* Tag towards QEMU and untag towards the tap with VLAN @vlan */

@@ -799,6 +799,73 @@ static void test_v6_relink_vlan(const void *opaque)
     qchimney_fx_end(&f);
 }
 
+/*
+ * A connection terminated while its completions wait for CQ room stays,
+ * no longer the classifier's, until they are written.  Its 4-tuple
+ * offloaded again meanwhile, on another VLAN and under a lower index,
+ * is the new connection's, also after a migration of the two.
+ */
+static void test_v6_tuple_reuse_migrate(void)
+{
+    static const uint32_t one[] = { 100 };
+    ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_TERMINATE,
+                            .param = { CHIMNEY_OBJ_TCP } };
+    QChimneyFixture f;
+    QChimneyConn hc, again;
+    ChimneyTcpOffload o;
+    ChimneyCqe cqe;
+    QChimneyPeerSeg ps;
+    uint32_t start, got = 0;
+
+    qchimney_tcp_fixture_cq(&f, &hc, 100, 4, NULL);
+    start = hc.iss + 1;
+    for (int i = 0; i < 3; i++) {
+        qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, i + 1, one, 1, NULL);
+    }
+    qchimney_sq_kick(&f.c, &hc);
+    while (got < 300) {
+        qchimney_peer_read(&f, &ps);
+        got += ps.len;
+    }
+    /* three completions fill CQ 2 (four entries); TERMINATE waits */
+    qchimney_peer_ack_sync(&f, &hc, start + 300);
+    cmd.id = hc.id;
+    cmd.addr = guest_alloc(&f.alloc, sizeof(ChimneyTcpDelegated));
+    cmd.cookie = 0xabc;
+    qchimney_admin_submit(&f.c, &cmd);
+
+    qchimney_conn_setup(&f, &again, 4, hc.cq, 16);
+    memcpy(again.peer_mac, hc.peer_mac, 6);
+    again.vlan = 20;
+    again.iss = start + 299;
+    again.irs = hc.irs;
+    again.peer_mss = hc.peer_mss;
+    again.peer_wnd = hc.peer_wnd;
+    again.port = hc.port;
+    again.peer_port = hc.peer_port;
+    qchimney_offload_route(&f.c, &again, 1, 1, 1500);
+    qchimney_tcp_block(&again, 1, hc.cq, &o);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &again, &o, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+
+    /* a second TERMINATE of the old one leaves the 4-tuple alone too */
+    cmd.cookie = 0xabd;
+    qchimney_admin_submit(&f.c, &cmd);
+    qchimney_peer_ack_sync(&f, &again, again.iss + 1);
+    qchimney_fx_migrate(&f, "file", NULL, NULL, NULL);
+    qchimney_peer_ack_sync(&f, &again, again.iss + 1);
+    for (int i = 0; i < 3; i++) {
+        cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+        g_assert_cmphex(cqe.cookie, ==, i + 1);
+    }
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.obj, ==, hc.id);
+    /* the old one freed, the new one keeps its 4-tuple */
+    qchimney_peer_ack_sync(&f, &again, again.iss + 1);
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-to-host"), ==, 0);
+    qchimney_fx_end(&f);
+}
+
 /* Find @name (a subsection's) in a stream: the offset just after it */
 static size_t stream_find(const char *buf, size_t size, const char *name)
 {
@@ -1210,6 +1277,8 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/bad/v6", test_v6_bad);
     qtest_add_func("/chimney/bad/v6-stream", test_v6_bad_stream);
     qtest_add_func("/chimney/v6/packet-too-big-cq-full", test_v6_ptb_cq_full);
+    qtest_add_func("/chimney/v6/tuple-reuse-migrate",
+                   test_v6_tuple_reuse_migrate);
     qtest_add_func("/chimney/v6/slirp", test_v6_slirp);
 #ifdef CONFIG_LINUX
     for (size_t i = 0; i < ARRAY_SIZE(v6_kernel_runs); i++) {

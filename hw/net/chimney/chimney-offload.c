@@ -890,7 +890,10 @@ uint8_t chimney_offload_cmd(ChimneyState *s, const ChimneyAdminCmd *cmd,
         s->offload.closed_bytes_in += conn->tcp.bytes_rcvd;
         s->offload.closed_bytes_out += conn->tcp.bytes_acked;
         s->offload.closed_retransmits += conn->tcp.retransmits;
-        g_hash_table_remove(s->offload.by_key, &conn->key);
+        /* its 4-tuple, unless it is another connection's already */
+        if (g_hash_table_lookup(s->offload.by_key, &conn->key) == conn) {
+            g_hash_table_remove(s->offload.by_key, &conn->key);
+        }
         trace_chimney_conn_terminate(conn->index, conn->pend_count);
         return status;
     }

@@ -467,7 +467,7 @@ static void test_v6_rx_vlan(const void *opaque)
 /*
  * An ICMPv6 Packet Too Big from a router on the path: @mtu, quoting a
  * segment of @hc at @seq (from @hc's address and ports, @tamper not 0:
- * something wrong in it).
+ * something wrong in it, 3: on VLAN 7, wrong unless @hc's VlanId is 0).
  */
 static void send_ptb(QChimneyFixture *f, QChimneyConn *hc, uint32_t mtu,
                      uint32_t seq, int tamper)
@@ -480,6 +480,10 @@ static void send_ptb(QChimneyFixture *f, QChimneyConn *hc, uint32_t mtu,
 
     from.src_mac = (const uint8_t *)QCHIMNEY_PEER_MAC;
     from.src_ip6 = router;
+    if (tamper == 3) {
+        from.tagged = true;
+        from.tci = 7;
+    }
     stl_be_p(msg + 4, mtu);
     stl_be_p(q, 6u << 28);
     stw_be_p(q + 4, 1440 + 20);
@@ -545,10 +549,14 @@ static void test_v6_ptb(const void *opaque)
     expect_ptb_at_host(&f);
     send_ptb(&f, &hc, 1300, start, 2);              /* bad checksum */
     expect_ptb_at_host(&f);
+    if (v->vlan) {
+        send_ptb(&f, &hc, 1300, start, 3);          /* not its VLAN */
+        expect_ptb_at_host(&f);
+    }
     g_assert(qchimney_cq_quiet(&f, CHIMNEY_ADMIN_CQ_ID));
 
-    /* believed: MTU 1300, the retransmission fits it */
-    send_ptb(&f, &hc, 1300, start + 1440, 0);
+    /* believed (VlanId 0: from any VLAN): MTU 1300, the retransmission */
+    send_ptb(&f, &hc, 1300, start + 1440, v->vlan ? 0 : 3);
     cqe = qchimney_expect_cqe(&f, CHIMNEY_ADMIN_CQ_ID, CHIMNEY_CQE_EVENT,
                               CHIMNEY_ST_SUCCESS);
     g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_PATH_MTU);

@@ -6,7 +6,7 @@
  * sends complete only on the ACK of their last byte, receive, the peer's
  * FIN and RST, TERMINATE and fault rules; frames carry the family, tag
  * and header fields the state says.  Then what only IPv6 or VLANs have:
- * receive matching by VLAN id, extension headers left to the host,
+ * Microsoft's 802.1Q receive rules, extension headers left to the host,
  * ICMPv6 Packet Too Big, UPDATE of the new fields, migration, and every
  * bad input with its error completion and guest-error log.  Real peers:
  * libslirp's TCP over IPv6, and (Linux, root) the kernel's TCP over IPv6
@@ -306,63 +306,168 @@ static void test_v6_fault(const void *opaque)
 }
 
 /*
- * Frames that look like the connection's but are not its own go to the
- * host: another VLAN id (or none, or a tag where it has none), and an
- * IPv6 segment behind an extension header.
+ * An IPv6 segment of the connection behind an extension header is not
+ * the device's: it goes to the host.
  */
 static void test_v6_rx_match(const void *opaque)
 {
     const V6Variant *v = opaque;
     QChimneyFixture f;
-    QChimneyConn hc, other;
+    QChimneyConn hc;
     uint8_t fr[256], got[2048];
     uint8_t hbh[8] = { 6, 0, 1, 4 };        /* hop-by-hop, PadN */
     QChimneyTcpAddr from;
     ChimneyCqe cqe;
     uint64_t segs;
     size_t len, l3;
-    uint16_t type, tci;
+    uint16_t type;
 
     v6_fixture(&f, &hc, v, 1000, true, NULL);
     segs = qchimney_conn_segs_in(&f, 5);
-    other = hc;
-    other.vlan = v->vlan ? (v->vlan == 10 ? 0 : 7) : 7;
-    qchimney_peer_send(&f, &other, hc.irs + 1, 1001, 0x10, 65535, NULL, 0);
+    from = qchimney_conn_addr(&hc, true);
+    from.src_mac = (const uint8_t *)QCHIMNEY_PEER_MAC;
+    len = qchimney_tcp_frame(fr, &from, hc.irs + 1, 1001, 0x10, 65535,
+                             NULL, 0);
+    l3 = qchimney_l3(fr, &type, NULL);
+    memmove(fr + l3 + 48, fr + l3 + 40, len - l3 - 40);
+    memcpy(fr + l3 + 40, hbh, 8);
+    fr[l3 + 6] = 0;
+    stw_be_p(fr + l3 + 4, lduw_be_p(fr + l3 + 4) + 8);
+    qchimney_wire_send(&f, fr, len + 8);
     len = qchimney_l2_recv(&f.c, got, sizeof(got), &cqe);
     qchimney_l2_post_rx(&f.c, 1, 2048);
-    l3 = qchimney_l3(got, &type, &tci);
-    g_assert_cmphex(type, ==, v->ipv6 ? 0x86dd : 0x0800);
-    g_assert_cmphex(tci & 0xfff, ==, other.vlan);
-    g_assert_cmpuint(len, >=, l3 + 40);
+    g_assert_cmpuint(got[l3 + 6], ==, 0);
     g_assert_cmpuint(qchimney_conn_segs_in(&f, 5), ==, segs);
-
-    if (v->ipv6) {
-        /* the same segment behind a hop-by-hop header */
-        from = qchimney_conn_addr(&hc, true);
-        from.src_mac = (const uint8_t *)QCHIMNEY_PEER_MAC;
-        len = qchimney_tcp_frame(fr, &from, hc.irs + 1, 1001, 0x10, 65535,
-                                 NULL, 0);
-        l3 = qchimney_l3(fr, &type, NULL);
-        memmove(fr + l3 + 48, fr + l3 + 40, len - l3 - 40);
-        memcpy(fr + l3 + 40, hbh, 8);
-        fr[l3 + 6] = 0;
-        stw_be_p(fr + l3 + 4, lduw_be_p(fr + l3 + 4) + 8);
-        qchimney_wire_send(&f, fr, len + 8);
-        len = qchimney_l2_recv(&f.c, got, sizeof(got), &cqe);
-        qchimney_l2_post_rx(&f.c, 1, 2048);
-        g_assert_cmpuint(got[l3 + 6], ==, 0);
-        g_assert_cmpuint(qchimney_conn_segs_in(&f, 5), ==, segs);
-    }
     /* and its own still reach it */
     qchimney_peer_send(&f, &hc, hc.irs + 1, 1001, 0x10, 65535, NULL, 0);
     qchimney_wait_segs_in(&f, &hc, segs + 1);
     qchimney_fx_end(&f);
 }
 
+#define NO_TAG  (-1)
+
+/*
+ * A pure ACK of @hc's peer to port @port, with the 802.1Q TCI @tci
+ * (NO_TAG: untagged) whatever @hc's VLAN.
+ */
+static void peer_ack_tci(QChimneyFixture *f, const QChimneyConn *hc,
+                         int tci, uint16_t port)
+{
+    QChimneyTcpAddr from = qchimney_conn_addr(hc, true);
+    uint8_t fr[160];
+
+    from.src_mac = (const uint8_t *)QCHIMNEY_PEER_MAC;
+    from.tagged = tci != NO_TAG;
+    from.tci = tci != NO_TAG ? tci : 0;
+    from.dst_port = port;
+    qchimney_wire_send(f, fr, qchimney_tcp_frame(fr, &from, hc->irs + 1,
+                                                 hc->iss + 1, 0x10, 65535,
+                                                 NULL, 0));
+}
+
+/*
+ * The host's L2 RX queue got nothing since the last call: a segment of a
+ * 4-tuple that is not offloaded, sent now, is the first frame it gets
+ * (the device takes the wire's frames in order).
+ */
+static void host_got_nothing(QChimneyFixture *f, const QChimneyConn *hc)
+{
+    uint32_t th = hc->ipv6 ? 40 : 20;
+    uint8_t got[2048];
+    ChimneyCqe cqe;
+    uint16_t type;
+    size_t len, l3;
+
+    peer_ack_tci(f, hc, NO_TAG, hc->port + 1);
+    len = qchimney_l2_recv(&f->c, got, sizeof(got), &cqe);
+    qchimney_l2_post_rx(&f->c, 1, 2048);
+    l3 = qchimney_l3(got, &type, NULL);
+    g_assert_cmpuint(len, >=, l3 + th + 20);
+    g_assert_cmphex(type, ==, hc->ipv6 ? 0x86dd : 0x0800);
+    g_assert_cmpuint(lduw_be_p(got + l3 + th + 2), ==, hc->port + 1);
+}
+
+/*
+ * Microsoft's rules for receiving 802.1Q-tagged packets on an offloaded
+ * TCP connection ("Receiving 802.1Q-Marked and 802.1p-Marked Packets on
+ * an Offloaded TCP Connection", learn.microsoft.com/previous-versions/
+ * windows/hardware/network/receiving-802-1q-marked-and-802-1p-marked-
+ * packets-on-an-offloaded-tcp-): with neighbor VlanId 0 the offload
+ * target does not filter by VLAN (no tag, VLAN id 0 or another id all
+ * reach the connection); with a non-zero VlanId it accepts a tag with
+ * that id and drops a packet without a tag or with another id.  Dropped:
+ * neither the connection nor the host's L2 RX queue gets it, and
+ * x-stat-rx-vlan-dropped counts it.  A 4-tuple is offloaded once
+ * whatever its VLAN; the counter and the rules survive migration.
+ */
+static void test_v6_rx_vlan(const void *opaque)
+{
+    const V6Variant *v = opaque;
+    const struct {
+        int tci;
+        bool own;
+    } tags[] = {
+        { NO_TAG, !v->vlan },
+        { 5 << 13, !v->vlan },              /* priority-tagged: VLAN id 0 */
+        { 7, !v->vlan },                    /* VLAN 7: never a variant's */
+        { 3 << 13 | 4094, !v->vlan },
+        { 2 << 13 | v->vlan, true },        /* its own VLAN id */
+    };
+    QChimneyFixture f;
+    QChimneyConn hc, dup;
+    ChimneyTcpOffload o;
+    uint64_t segs, dropped = 0;
+
+    v6_fixture(&f, &hc, v, 1000, true, NULL);
+    for (int round = 0; round < (v->vlan ? 2 : 1); round++) {
+        if (round) {
+            qchimney_fx_migrate(&f, "file", NULL, NULL, NULL);
+            g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-rx-vlan-dropped"),
+                             ==, dropped);
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(tags); i++) {
+            segs = qchimney_conn_segs_in(&f, 5);
+            peer_ack_tci(&f, &hc, tags[i].tci, hc.port);
+            if (tags[i].own) {
+                qchimney_wait_segs_in(&f, &hc, segs + 1);
+            } else {
+                dropped++;
+            }
+            host_got_nothing(&f, &hc);
+            g_assert_cmpuint(qchimney_conn_segs_in(&f, 5), ==,
+                             segs + tags[i].own);
+            g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-rx-vlan-dropped"),
+                             ==, dropped);
+        }
+    }
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-to-host"), ==, 0);
+
+    /* The same 4-tuple on another VLAN is the same connection: refused */
+    qchimney_conn_setup(&f, &dup, 6, hc.cq, 16);
+    v6_addr(&dup, v);
+    memcpy(dup.peer_mac, hc.peer_mac, 6);
+    dup.vlan = v->vlan ? 0 : 30;
+    dup.port = hc.port;
+    dup.peer_port = hc.peer_port;
+    dup.iss = hc.iss;
+    dup.irs = hc.irs;
+    dup.peer_mss = hc.peer_mss;
+    dup.peer_wnd = hc.peer_wnd;
+    qchimney_offload_route(&f.c, &dup, 1, 1, 1500);
+    qchimney_tcp_block(&dup, 1, hc.cq, &o);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &dup, &o, 0), ==,
+                     CHIMNEY_ST_INVALID_STATE);
+    dup.port = hc.port + 2;
+    qchimney_tcp_block(&dup, 1, hc.cq, &o);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &dup, &o, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+    qchimney_fx_end(&f);
+}
+
 /*
  * An ICMPv6 Packet Too Big from a router on the path: @mtu, quoting a
  * segment of @hc at @seq (from @hc's address and ports, @tamper not 0:
- * something wrong in it).
+ * something wrong in it, 3: on VLAN 7, wrong unless @hc's VlanId is 0).
  */
 static void send_ptb(QChimneyFixture *f, QChimneyConn *hc, uint32_t mtu,
                      uint32_t seq, int tamper)
@@ -375,6 +480,10 @@ static void send_ptb(QChimneyFixture *f, QChimneyConn *hc, uint32_t mtu,
 
     from.src_mac = (const uint8_t *)QCHIMNEY_PEER_MAC;
     from.src_ip6 = router;
+    if (tamper == 3) {
+        from.tagged = true;
+        from.tci = 7;
+    }
     stl_be_p(msg + 4, mtu);
     stl_be_p(q, 6u << 28);
     stw_be_p(q + 4, 1440 + 20);
@@ -440,10 +549,14 @@ static void test_v6_ptb(const void *opaque)
     expect_ptb_at_host(&f);
     send_ptb(&f, &hc, 1300, start, 2);              /* bad checksum */
     expect_ptb_at_host(&f);
+    if (v->vlan) {
+        send_ptb(&f, &hc, 1300, start, 3);          /* not its VLAN */
+        expect_ptb_at_host(&f);
+    }
     g_assert(qchimney_cq_quiet(&f, CHIMNEY_ADMIN_CQ_ID));
 
-    /* believed: MTU 1300, the retransmission fits it */
-    send_ptb(&f, &hc, 1300, start + 1440, 0);
+    /* believed (VlanId 0: from any VLAN): MTU 1300, the retransmission */
+    send_ptb(&f, &hc, 1300, start + 1440, v->vlan ? 0 : 3);
     cqe = qchimney_expect_cqe(&f, CHIMNEY_ADMIN_CQ_ID, CHIMNEY_CQE_EVENT,
                               CHIMNEY_ST_SUCCESS);
     g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_PATH_MTU);
@@ -645,7 +758,8 @@ static void test_v6_migrate(const void *opaque)
 
 /*
  * A relink of the path to a neighbor on another VLAN: the connection
- * sends with the new tag and takes segments only from the new VLAN.
+ * sends with the new tag and takes segments only from the new VLAN; the
+ * old VLAN's are dropped, as any other VLAN's (test_v6_rx_vlan).
  */
 static void test_v6_relink_vlan(const void *opaque)
 {
@@ -655,8 +769,6 @@ static void test_v6_relink_vlan(const void *opaque)
     ChimneyPath6State p6 = { .neighbor = cpu_to_le32(1) };
     ChimneyPathState p4 = { .neighbor = cpu_to_le32(1) };
     uint64_t buf, segs;
-    uint8_t got[2048];
-    ChimneyCqe cqe;
     uint32_t seq;
 
     v6_fixture(&f, &hc, v, 2000, false, NULL);
@@ -684,14 +796,81 @@ static void test_v6_relink_vlan(const void *opaque)
     old = hc;
     hc.vlan = 30;
     send_one(&f, &hc, &seq, 100, 2);
-    /* the old VLAN's segment goes to the host now, the new one's to it */
+    /* the old VLAN's segment is dropped now, the new one's is taken */
     segs = qchimney_conn_segs_in(&f, 5);
     qchimney_peer_send(&f, &old, hc.irs + 1, seq, 0x10, 65535, NULL, 0);
-    qchimney_l2_recv(&f.c, got, sizeof(got), &cqe);
-    qchimney_l2_post_rx(&f.c, 1, 2048);
+    host_got_nothing(&f, &hc);
     g_assert_cmpuint(qchimney_conn_segs_in(&f, 5), ==, segs);
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-rx-vlan-dropped"), ==, 1);
     qchimney_peer_send(&f, &hc, hc.irs + 1, seq, 0x10, 65535, NULL, 0);
     qchimney_wait_segs_in(&f, &hc, segs + 1);
+    qchimney_fx_end(&f);
+}
+
+/*
+ * A connection terminated while its completions wait for CQ room stays,
+ * no longer the classifier's, until they are written.  Its 4-tuple
+ * offloaded again meanwhile, on another VLAN and under a lower index,
+ * is the new connection's, also after a migration of the two.
+ */
+static void test_v6_tuple_reuse_migrate(void)
+{
+    static const uint32_t one[] = { 100 };
+    ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_TERMINATE,
+                            .param = { CHIMNEY_OBJ_TCP } };
+    QChimneyFixture f;
+    QChimneyConn hc, again;
+    ChimneyTcpOffload o;
+    ChimneyCqe cqe;
+    QChimneyPeerSeg ps;
+    uint32_t start, got = 0;
+
+    qchimney_tcp_fixture_cq(&f, &hc, 100, 4, NULL);
+    start = hc.iss + 1;
+    for (int i = 0; i < 3; i++) {
+        qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, i + 1, one, 1, NULL);
+    }
+    qchimney_sq_kick(&f.c, &hc);
+    while (got < 300) {
+        qchimney_peer_read(&f, &ps);
+        got += ps.len;
+    }
+    /* three completions fill CQ 2 (four entries); TERMINATE waits */
+    qchimney_peer_ack_sync(&f, &hc, start + 300);
+    cmd.id = hc.id;
+    cmd.addr = guest_alloc(&f.alloc, sizeof(ChimneyTcpDelegated));
+    cmd.cookie = 0xabc;
+    qchimney_admin_submit(&f.c, &cmd);
+
+    qchimney_conn_setup(&f, &again, 4, hc.cq, 16);
+    memcpy(again.peer_mac, hc.peer_mac, 6);
+    again.vlan = 20;
+    again.iss = start + 299;
+    again.irs = hc.irs;
+    again.peer_mss = hc.peer_mss;
+    again.peer_wnd = hc.peer_wnd;
+    again.port = hc.port;
+    again.peer_port = hc.peer_port;
+    qchimney_offload_route(&f.c, &again, 1, 1, 1500);
+    qchimney_tcp_block(&again, 1, hc.cq, &o);
+    g_assert_cmpuint(qchimney_offload_tcp(&f.c, &again, &o, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+
+    /* a second TERMINATE of the old one leaves the 4-tuple alone too */
+    cmd.cookie = 0xabd;
+    qchimney_admin_submit(&f.c, &cmd);
+    qchimney_peer_ack_sync(&f, &again, again.iss + 1);
+    qchimney_fx_migrate(&f, "file", NULL, NULL, NULL);
+    qchimney_peer_ack_sync(&f, &again, again.iss + 1);
+    for (int i = 0; i < 3; i++) {
+        cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+        g_assert_cmphex(cqe.cookie, ==, i + 1);
+    }
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.obj, ==, hc.id);
+    /* the old one freed, the new one keeps its 4-tuple */
+    qchimney_peer_ack_sync(&f, &again, again.iss + 1);
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-to-host"), ==, 0);
     qchimney_fx_end(&f);
 }
 
@@ -1082,7 +1261,8 @@ int main(int argc, char **argv)
         { "recv-fin", test_v6_recv_fin },
         { "rst", test_v6_rst },
         { "fault", test_v6_fault },
-        { "rx-match", test_v6_rx_match },
+        { "rx-match", test_v6_rx_match, true },
+        { "rx-vlan", test_v6_rx_vlan },
         { "update", test_v6_update },
         { "migrate", test_v6_migrate },
         { "relink-vlan", test_v6_relink_vlan },
@@ -1105,6 +1285,8 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/bad/v6", test_v6_bad);
     qtest_add_func("/chimney/bad/v6-stream", test_v6_bad_stream);
     qtest_add_func("/chimney/v6/packet-too-big-cq-full", test_v6_ptb_cq_full);
+    qtest_add_func("/chimney/v6/tuple-reuse-migrate",
+                   test_v6_tuple_reuse_migrate);
     qtest_add_func("/chimney/v6/slirp", test_v6_slirp);
 #ifdef CONFIG_LINUX
     for (size_t i = 0; i < ARRAY_SIZE(v6_kernel_runs); i++) {

@@ -94,7 +94,7 @@
 #define CHIMNEY_FEAT_TCP_RECEIVE        (1u << 4)   /* RQ, indications */
 #define CHIMNEY_FEAT_TCP_IPV6           (1u << 5)   /* IPv6 paths (1.3) */
 #define CHIMNEY_FEAT_8021Q              (1u << 6)   /* tag priority, RX */
-                                                    /* match by VLAN (1.3) */
+                                                    /* 802.1Q rules (1.3) */
 
 #define CHIMNEY_CTRL_ENABLE             (1u << 0)
 #define CHIMNEY_CTRL_RESET              (1u << 1)   /* self-clearing */
@@ -506,7 +506,8 @@ typedef struct ChimneyTcpOffload {
  * an IPv6 path ttl and tos are the hop limit and traffic class.  A
  * neighbor with a VLAN id, or a connection with a user_priority, sends
  * 802.1Q-tagged frames (with CHIMNEY_FEAT_8021Q the priority goes in the
- * tag, and received segments match a connection only with its VLAN id).
+ * tag; a connection whose neighbor has a VLAN id drops received segments
+ * without that id, one without a VLAN id takes them tagged or not).
  */
 #define CHIMNEY_TCP_OFFLOAD_SIZE_1_2    192
 #define CHIMNEY_TCP_OFFLOAD_SIZE        224

@@ -27,7 +27,6 @@ void chimney_conn_key(ChimneyConnKey *k, const ChimneyTcpState *st)
 {
     memset(k, 0, sizeof(*k));
     k->ipv6 = st->ipv6;
-    k->vlan = st->vlan;
     k->remote_port = st->remote_port;
     k->local_port = st->local_port;
     if (st->ipv6) {
@@ -44,7 +43,6 @@ void chimney_conn_key_rx(ChimneyConnKey *k, const ChimneyTcpTuple *t)
 {
     memset(k, 0, sizeof(*k));
     k->ipv6 = t->ipv6;
-    k->vlan = t->vlan;
     k->remote_port = t->src_port;
     k->local_port = t->dst_port;
     if (t->ipv6) {
@@ -61,7 +59,7 @@ static guint chimney_conn_key_hash(gconstpointer p)
     const uint8_t *b = p;
     uint32_t h = 2166136261u;           /* FNV-1a */
 
-    QEMU_BUILD_BUG_ON(sizeof(ChimneyConnKey) != 40);
+    QEMU_BUILD_BUG_ON(sizeof(ChimneyConnKey) != 38);
 
     for (size_t i = 0; i < sizeof(ChimneyConnKey); i++) {
         h = (h ^ b[i]) * 16777619u;

@@ -40,16 +40,16 @@ typedef struct ChimneyPath {
 } ChimneyPath;
 
 /*
- * The receive classifier's key: family, VLAN id and the full 4-tuple, so
- * a segment matches a connection only on its own VLAN.  No padding: the
- * hash reads its bytes.
+ * The receive classifier's key: family and the full 4-tuple.  The VLAN
+ * is checked after the lookup (chimney_conn_vlan_accepts), so a 4-tuple
+ * is offloaded once whatever its VLAN.  No padding: the hash reads its
+ * bytes.
  */
 typedef struct ChimneyConnKey {
     uint8_t remote_ip[16];      /* network order; IPv4 in the first 4 */
     uint8_t local_ip[16];
     uint16_t remote_port;
     uint16_t local_port;
-    uint16_t vlan;
     uint8_t ipv6;
     uint8_t zero;
 } ChimneyConnKey;
@@ -213,6 +213,20 @@ void chimney_conn_table_reset(ChimneyState *s);
 void chimney_conn_table_exit(ChimneyState *s);
 void chimney_conn_key(ChimneyConnKey *k, const ChimneyTcpState *st);
 void chimney_conn_key_rx(ChimneyConnKey *k, const ChimneyTcpTuple *t);
+
+/*
+ * Whether @conn takes a frame whose 802.1Q tag has VLAN id @vid (0: no
+ * tag, or a priority tag).  Microsoft's "Receiving 802.1Q-Marked and
+ * 802.1p-Marked Packets on an Offloaded TCP Connection": with neighbor
+ * VlanId 0 the target does not filter by VLAN; with a non-zero one it
+ * accepts only a tag with that id and drops the rest.
+ */
+static inline bool chimney_conn_vlan_accepts(const ChimneyConn *conn,
+                                             uint16_t vid)
+{
+    return !conn->tcp.st.vlan || vid == conn->tcp.st.vlan;
+}
+
 uint32_t chimney_conn_id(const ChimneyConn *conn);
 ChimneyConn *chimney_conn_lookup(ChimneyState *s, uint32_t id,
                                  uint8_t *status);

@@ -812,12 +812,14 @@ void chimney_io_work(ChimneyState *s)
 }
 
 /*
- * The receive classifier.  A frame of an offloaded connection (family,
- * VLAN id and 4-tuple all match) is queued for it: returns 1 when taken,
- * 0 when the queue is full (the net layer keeps the frame until
- * chimney_io_work drains it), -1 when it is not ours.  An ICMPv6 Packet
- * Too Big about an offloaded path lowers its MTU and still goes to the
- * host.
+ * The receive classifier.  A frame of an offloaded connection (family
+ * and 4-tuple match) is queued for it: returns 1 when taken, 0 when the
+ * queue is full (the net layer keeps the frame until chimney_io_work
+ * drains it), -1 when it is not ours.  Then the 802.1Q receive rules
+ * (chimney_conn_vlan_accepts): a connection whose neighbor has a VLAN id
+ * drops a segment without that id; it goes neither to the connection
+ * nor to the host, and returns 1.  An ICMPv6 Packet Too Big about an
+ * offloaded path lowers its MTU and still goes to the host.
  */
 int chimney_io_classify(ChimneyState *s, const uint8_t *buf, size_t size)
 {
@@ -840,6 +842,11 @@ int chimney_io_classify(ChimneyState *s, const uint8_t *buf, size_t size)
     conn = g_hash_table_lookup(o->by_key, &key);
     if (!conn) {
         return -1;
+    }
+    if (!chimney_conn_vlan_accepts(conn, t.vlan)) {
+        trace_chimney_conn_vlan_drop(conn->index, t.vlan, conn->tcp.st.vlan);
+        s->stats.rx_vlan_dropped++;
+        return 1;
     }
     if (o->rx_count == CHIMNEY_CONN_RX_SLOTS) {
         return 0;

@@ -200,6 +200,7 @@ static void chimney_mig_install_conn(ChimneyState *s, const ChimneyConn *mc)
 {
     ChimneyOffloadState *o = &s->offload;
     ChimneyConn *c = g_new0(ChimneyConn, 1);
+    ChimneyConn *owner = g_hash_table_lookup(o->by_key, &mc->key);
     bool lists[6] = {
         mc->on_flush_list, mc->on_kick_list, mc->on_timer_list,
         mc->on_wait_list, mc->on_ind_list, mc->on_consequence_list,
@@ -231,7 +232,12 @@ static void chimney_mig_install_conn(ChimneyState *s, const ChimneyConn *mc)
     }
     chimney_conn_insert(s, c);
     if (!c->mig_keyed) {
-        g_hash_table_remove(o->by_key, &c->key);
+        /* Not the classifier's: its 4-tuple stays with a keyed one */
+        if (owner) {
+            g_hash_table_insert(o->by_key, &owner->key, owner);
+        } else {
+            g_hash_table_remove(o->by_key, &c->key);
+        }
     }
     if (lists[0] || (c->pend_count && !lists[3])) {
         c->on_flush_list = true;

@@ -634,6 +634,25 @@ static int chimney_mig_post_save(void *opaque)
     return 0;
 }
 
+static bool chimney_mig_vlan_dropped_needed(void *opaque)
+{
+    ChimneyState *s = opaque;
+
+    return s->stats.rx_vlan_dropped != 0;
+}
+
+/* A counter newer than the offload section: absent while it is zero */
+static const VMStateDescription vmstate_chimney_vlan_dropped = {
+    .name = "chimney-nic/offload/rx-vlan-dropped",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = chimney_mig_vlan_dropped_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(stats.rx_vlan_dropped, ChimneyState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 const VMStateDescription vmstate_chimney_offload = {
     .name = "chimney-nic/offload",
     .version_id = 1,
@@ -702,5 +721,9 @@ const VMStateDescription vmstate_chimney_offload = {
         VMSTATE_UINT64(stats.rx_backlogged, ChimneyState),
         VMSTATE_UINT64(stats.rx_backlog_dropped, ChimneyState),
         VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_chimney_vlan_dropped,
+        NULL
     },
 };

@@ -468,8 +468,10 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
 /*
  * UPDATE of a path with CHIMNEY_UPDATE_PATH_RELINK: the next hop changed.
  * The path's reference moves to the new neighbor (so that the old one can
- * be terminated) and its connections send to the new MAC.  Connections
- * that an invalidation already asked to upload stay frozen.
+ * be terminated) and its connections send to the new MAC and VLAN id,
+ * and receive by the new id's 802.1Q rules (the classifier's key has no
+ * VLAN, so nothing is re-keyed).  Connections that an invalidation
+ * already asked to upload stay frozen.
  */
 static uint8_t chimney_offload_relink(ChimneyState *s, uint32_t id,
                                       uint32_t nb)
@@ -485,47 +487,18 @@ static uint8_t chimney_offload_relink(ChimneyState *s, uint32_t id,
         return CHIMNEY_ST_INVALID_PARAM;
     }
     n = &o->neighbors[nb];
-    /* Another VLAN: the connections' keys change, and must stay unique */
-    for (uint32_t i = 0;
-         i < s->max_conns && n->vlan != o->neighbors[p->neighbor].vlan; i++) {
-        ChimneyConn *conn = o->conns[i];
-        ChimneyTcpState st;
-        ChimneyConnKey key;
-
-        if (!conn || conn->path != id) {
-            continue;
-        }
-        st = conn->tcp.st;
-        st.vlan = n->vlan;
-        chimney_conn_key(&key, &st);
-        if (g_hash_table_contains(o->by_key, &key)) {
-            CHIMNEY_GUEST_ERR(chimney_err_path_relink, "path %" PRIu32
-                              ": relink to neighbor %" PRIu32 " refused", id,
-                              nb);
-            return CHIMNEY_ST_INVALID_STATE;
-        }
-    }
     o->neighbors[p->neighbor].refs--;
     o->neighbors[nb].refs++;
     p->neighbor = nb;
     for (uint32_t i = 0; i < s->max_conns; i++) {
         ChimneyConn *conn = o->conns[i];
-        bool keyed;
 
         if (!conn || conn->path != id) {
             continue;
         }
         memcpy(conn->tcp.st.src_mac, n->src_mac, 6);
         memcpy(conn->tcp.st.dst_mac, n->dst_mac, 6);
-        keyed = g_hash_table_lookup(o->by_key, &conn->key) == conn;
-        if (keyed) {
-            g_hash_table_remove(o->by_key, &conn->key);
-        }
         conn->tcp.st.vlan = n->vlan;
-        chimney_conn_key(&conn->key, &conn->tcp.st);
-        if (keyed) {
-            g_hash_table_insert(o->by_key, &conn->key, conn);
-        }
     }
     return CHIMNEY_ST_SUCCESS;
 }
@@ -919,7 +892,10 @@ uint8_t chimney_offload_cmd(ChimneyState *s, const ChimneyAdminCmd *cmd,
         s->offload.closed_bytes_in += conn->tcp.bytes_rcvd;
         s->offload.closed_bytes_out += conn->tcp.bytes_acked;
         s->offload.closed_retransmits += conn->tcp.retransmits;
-        g_hash_table_remove(s->offload.by_key, &conn->key);
+        /* its 4-tuple, unless it is another connection's already */
+        if (g_hash_table_lookup(s->offload.by_key, &conn->key) == conn) {
+            g_hash_table_remove(s->offload.by_key, &conn->key);
+        }
         trace_chimney_conn_terminate(conn->index, conn->pend_count);
         return status;
     }

@@ -153,6 +153,10 @@ void chimney_pmtu_input(ChimneyState *s, const uint8_t *buf, size_t size)
         trace_chimney_pmtu_ignored("no offloaded connection");
         return;
     }
+    if (!chimney_conn_vlan_accepts(conn, t.vlan)) {
+        trace_chimney_pmtu_ignored("not the connection's VLAN");
+        return;
+    }
     seq = ldl_be_p(qth + 4);
     if (chimney_seq_lt(seq, conn->tcp.st.snd_una) ||
         !chimney_seq_lt(seq, conn->tcp.st.snd_max)) {

@@ -419,12 +419,16 @@ static bool msi_fires(QChimneyFixture *f)
  * interrupt's wait until CQ_HEAD says it has, and those it found by
  * itself before that are not announced again.
  */
-static void test_moderation_holdoff(void)
+/*
+ * Holdoff, by the irq-holdoff property for every CQ or by
+ * CHIMNEY_CQF_HOLDOFF for one
+ */
+static void moderation_holdoff(const char *args, uint32_t cq_flags)
 {
     QChimneyFixture f;
 
-    qchimney_fx_init(&f, "-global chimney-nic.irq-holdoff=on");
-    qchimney_fx_start(&f, NULL);
+    qchimney_fx_init(&f, args);
+    qchimney_fx_start(&f, &(QChimneyConfig) { .cq_flags = cq_flags });
     write_l2_cq_head(&f, 0);
     qchimney_msi_clear(&f.c, 1);
     send_one(&f, 0);
@@ -457,6 +461,44 @@ static void test_moderation_holdoff(void)
     send_one(&f, 5);
     poll_l2_cq(&f);
     g_assert(msi_fires(&f));
+    qchimney_fx_end(&f);
+}
+
+static void test_moderation_holdoff(void)
+{
+    moderation_holdoff("-global chimney-nic.irq-holdoff=on", 0);
+}
+
+static void test_moderation_holdoff_flag(void)
+{
+    QChimneyFixture f;
+
+    moderation_holdoff(NULL, CHIMNEY_CQF_HOLDOFF);
+    /* Without the flag or the property, every entry interrupts */
+    qchimney_fx_init(&f, NULL);
+    qchimney_fx_start(&f, NULL);
+    g_assert(qchimney_readl(&f.c, CHIMNEY_REG_FEATURES) &
+             CHIMNEY_FEAT_IRQ_HOLDOFF);
+    write_l2_cq_head(&f, 0);
+    qchimney_msi_clear(&f.c, 1);
+    send_one(&f, 0);
+    poll_l2_cq(&f);
+    g_assert(msi_fires(&f));
+    qchimney_msi_clear(&f.c, 1);
+    send_one(&f, 1);
+    poll_l2_cq(&f);
+    g_assert(msi_fires(&f));
+    /* An unknown flag is refused, and the CQ is not created */
+    f.c.cq_flags = 2;
+    g_assert_cmpuint(qchimney_create_cq(&f.c, 4, guest_alloc(&f.alloc,
+                                                             64 * 32),
+                                        64, 0, 0, 0), ==,
+                     CHIMNEY_ST_INVALID_PARAM);
+    f.c.cq_flags = CHIMNEY_CQF_HOLDOFF;
+    g_assert_cmpuint(qchimney_create_cq(&f.c, 4, guest_alloc(&f.alloc,
+                                                             64 * 32),
+                                        64, 0, 0, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
     qchimney_fx_end(&f);
 }
 
@@ -541,7 +583,8 @@ static void test_migration(void)
 
     qchimney_fx_init(&f, NULL);
     qchimney_fx_start(&f, &(QChimneyConfig) { .rx_buffers = 2, .l2_entries = 4,
-                                     .cq_entries = 4 });
+                                     .cq_entries = 4,
+                                     .cq_flags = CHIMNEY_CQF_HOLDOFF });
     qchimney_ind_create(&f.c, 4, 512);      /* its own subsection */
     send_one(&f, 1);
     qchimney_expect_cqe(&f, QCHIMNEY_L2_CQ, CHIMNEY_CQE_L2_TX,
@@ -1058,6 +1101,8 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/moderation/count", test_moderation_count);
     qtest_add_func("/chimney/moderation/time", test_moderation_time);
     qtest_add_func("/chimney/moderation/holdoff", test_moderation_holdoff);
+    qtest_add_func("/chimney/moderation/holdoff-flag",
+                   test_moderation_holdoff_flag);
     qtest_add_func("/chimney/reset-in-traffic", test_reset_in_traffic);
     qtest_add_func("/chimney/migration", test_migration);
     qtest_add_func("/chimney/bad/admin-config", test_bad_admin_config);

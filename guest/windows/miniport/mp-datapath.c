@@ -390,13 +390,21 @@ static NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS mp_interrupt = {
     .EnableMessageInterruptHandler = mp_msi_switch,
 };
 
-/* CREATE_CQ: @id at @pa, with the driver's consumer of it */
+/*
+ * CREATE_CQ: @id at @pa, with the driver's consumer of it.  The DPC drains
+ * a CQ and then writes CQ_HEAD, which is what the device's holdoff needs:
+ * one interrupt per drain under load.
+ */
 NDIS_STATUS mp_create_cq(MpAdapter *a, ChimneyGuestCq *cq, ULONG id,
                          ULONG64 pa, ULONG entries)
 {
     ChimneyAdminCmd cmd = {
         .opcode = CHIMNEY_CMD_CREATE_CQ, .id = id, .addr = pa, .len = entries,
     };
+
+    if (a->id.features & CHIMNEY_FEAT_IRQ_HOLDOFF) {
+        cmd.param[CHIMNEY_CQ_PARAM_FLAGS] = CHIMNEY_CQF_HOLDOFF;
+    }
 
     chimney_guest_cq_init(cq, pa, entries);
     return mp_admin(a, &cmd) == CHIMNEY_ST_SUCCESS ?

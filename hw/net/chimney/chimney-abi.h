@@ -95,6 +95,7 @@
 #define CHIMNEY_FEAT_TCP_IPV6           (1u << 5)   /* IPv6 paths (1.3) */
 #define CHIMNEY_FEAT_8021Q              (1u << 6)   /* tag priority, RX */
                                                     /* 802.1Q rules (1.3) */
+#define CHIMNEY_FEAT_IRQ_HOLDOFF        (1u << 7)   /* CHIMNEY_CQF_HOLDOFF */
 
 #define CHIMNEY_CTRL_ENABLE             (1u << 0)
 #define CHIMNEY_CTRL_RESET              (1u << 1)   /* self-clearing */
@@ -267,6 +268,16 @@ typedef struct ChimneyIdentify {
 #define CHIMNEY_CQ_PARAM_VECTOR         0   /* MSI-X vector */
 #define CHIMNEY_CQ_PARAM_MOD_COUNT      1   /* entries per interrupt, 0 = 1 */
 #define CHIMNEY_CQ_PARAM_MOD_USEC       2   /* longest wait, 0 = none */
+#define CHIMNEY_CQ_PARAM_FLAGS          3   /* CHIMNEY_CQF_* (1.3) */
+/*
+ * With MOD_COUNT 0 or 1: while the driver has not consumed every entry of
+ * the CQ's last interrupt, new entries wait, and the CQ_HEAD write that
+ * shows it caught up raises one interrupt for them (none when that write
+ * consumed them all).  For a driver that drains on its interrupt and then
+ * writes CQ_HEAD: one interrupt per drain under load, one per entry when
+ * idle.  Other flag bits are refused with INVALID_PARAM.
+ */
+#define CHIMNEY_CQF_HOLDOFF             (1u << 0)
 #define CHIMNEY_CQ_MOD_USEC_MAX         100000
 
 /*

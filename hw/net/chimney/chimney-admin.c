@@ -96,6 +96,7 @@ static uint8_t chimney_cmd_create_cq(ChimneyState *s, uint32_t id,
 {
     uint32_t vector = p[CHIMNEY_CQ_PARAM_VECTOR];
     uint32_t mod_usec = p[CHIMNEY_CQ_PARAM_MOD_USEC];
+    uint32_t flags = p[CHIMNEY_CQ_PARAM_FLAGS];
 
     if (!chimney_cq_id_valid(s, id)) {
         CHIMNEY_GUEST_ERR(chimney_err_create_cq_id, "CREATE_CQ bad id %"
@@ -108,15 +109,18 @@ static uint8_t chimney_cmd_create_cq(ChimneyState *s, uint32_t id,
         return CHIMNEY_ST_INVALID_STATE;
     }
     if (!chimney_ring_geometry_valid(base, size, CHIMNEY_CQE_SIZE) ||
-        vector >= s->num_vectors || mod_usec > CHIMNEY_CQ_MOD_USEC_MAX) {
+        vector >= s->num_vectors || mod_usec > CHIMNEY_CQ_MOD_USEC_MAX ||
+        (flags & ~CHIMNEY_CQF_HOLDOFF)) {
         CHIMNEY_GUEST_ERR(chimney_err_create_cq, "CREATE_CQ %" PRIu32
                           " base 0x%" PRIx64 " size %" PRIu32 " vector %"
-                          PRIu32 " mod_usec %" PRIu32 " refused", id, base,
-                          size, vector, mod_usec);
+                          PRIu32 " mod_usec %" PRIu32 " flags 0x%" PRIx32
+                          " refused", id, base, size, vector, mod_usec,
+                          flags);
         return CHIMNEY_ST_INVALID_PARAM;
     }
     chimney_cq_init(&s->cq[id], base, size, vector,
-                    p[CHIMNEY_CQ_PARAM_MOD_COUNT], mod_usec);
+                    p[CHIMNEY_CQ_PARAM_MOD_COUNT], mod_usec,
+                    flags & CHIMNEY_CQF_HOLDOFF);
     return CHIMNEY_ST_SUCCESS;
 }
 

@@ -109,7 +109,7 @@ static void chimney_enable(ChimneyState *s)
         .base = s->asq_base, .size = s->asq_size, .cq = CHIMNEY_ADMIN_CQ_ID,
     };
     chimney_cq_init(&s->cq[CHIMNEY_ADMIN_CQ_ID], s->acq_base, s->acq_size,
-                    0, 0, 0);
+                    0, 0, 0, false);
     s->status |= CHIMNEY_STATUS_READY;
     trace_chimney_enable(s->asq_base, s->asq_size, s->acq_base, s->acq_size);
 }
@@ -639,7 +639,7 @@ static bool chimney_ring_state_valid(ChimneyState *s, const ChimneyRing *q,
 static bool chimney_cq_state_valid(ChimneyState *s, const ChimneyCQ *cq)
 {
     if (!cq->size) {
-        return !cq->tail && !cq->head && !cq->unsignalled;
+        return !cq->tail && !cq->head && !cq->unsignalled && !cq->holdoff;
     }
     return chimney_ring_geometry_valid(cq->base, cq->size, CHIMNEY_CQE_SIZE) &&
            cq->head < cq->size && cq->tail < cq->size && cq->phase <= 1 &&
@@ -700,9 +700,31 @@ static int chimney_post_load(void *opaque, int version_id)
 
 static int chimney_pre_load(void *opaque)
 {
-    chimney_migrate_pre_load(opaque);
+    ChimneyState *s = opaque;
+
+    /* a stream without the holdoff subsection means none */
+    for (uint32_t i = 0; i < CHIMNEY_MAX_CQS; i++) {
+        s->cq[i].holdoff = false;
+    }
+    chimney_migrate_pre_load(s);
     return 0;
 }
+
+static bool chimney_cq_holdoff_needed(void *opaque)
+{
+    return ((ChimneyCQ *)opaque)->holdoff;
+}
+
+static const VMStateDescription vmstate_chimney_cq_holdoff = {
+    .name = "chimney-nic/cq/holdoff",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = chimney_cq_holdoff_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_BOOL(holdoff, ChimneyCQ),
+        VMSTATE_END_OF_LIST()
+    },
+};
 
 static const VMStateDescription vmstate_chimney_cq = {
     .name = "chimney-nic/cq",
@@ -721,6 +743,10 @@ static const VMStateDescription vmstate_chimney_cq = {
         VMSTATE_BOOL(irq_due, ChimneyCQ),
         VMSTATE_TIMER_PTR(mod_timer, ChimneyCQ),
         VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_chimney_cq_holdoff,
+        NULL
     },
 };
 

@@ -67,7 +67,8 @@ bool chimney_dma_write(ChimneyState *s, dma_addr_t addr, const void *buf,
 }
 
 void chimney_cq_init(ChimneyCQ *cq, uint64_t base, uint32_t size,
-                     uint32_t vector, uint32_t mod_count, uint32_t mod_usec)
+                     uint32_t vector, uint32_t mod_count, uint32_t mod_usec,
+                     bool holdoff)
 {
     chimney_cq_clear(cq);
     cq->base = base;
@@ -76,6 +77,7 @@ void chimney_cq_init(ChimneyCQ *cq, uint64_t base, uint32_t size,
     cq->vector = vector;
     cq->mod_count = mod_count;
     cq->mod_usec = mod_usec;
+    cq->holdoff = holdoff;
 }
 
 void chimney_cq_clear(ChimneyCQ *cq)
@@ -90,6 +92,7 @@ void chimney_cq_clear(ChimneyCQ *cq)
     cq->mod_count = 0;
     cq->mod_usec = 0;
     cq->unsignalled = 0;
+    cq->holdoff = false;
     cq->irq_due = false;
 }
 
@@ -131,8 +134,14 @@ void chimney_cq_batch_end(ChimneyState *s)
     }
 }
 
+/* CHIMNEY_CQF_HOLDOFF, or the irq-holdoff property for every CQ */
+static bool chimney_cq_holds_off(const ChimneyState *s, const ChimneyCQ *cq)
+{
+    return cq->mod_count <= 1 && (cq->holdoff || s->irq_holdoff);
+}
+
 /*
- * irq-holdoff: the driver has not consumed every entry of the last
+ * Holdoff: the driver has not consumed every entry of the last
  * interrupt yet (the unsignalled ones came after it), so it is still at
  * work on this CQ and will see the new entries, or write CQ_HEAD first.
  */
@@ -215,7 +224,7 @@ bool chimney_cq_post_flags(ChimneyState *s, uint32_t cqid,
         return true;
     }
     cq->unsignalled++;
-    if (cq->mod_count <= 1 && s->irq_holdoff && !cq->irq_due &&
+    if (chimney_cq_holds_off(s, cq) && !cq->irq_due &&
         chimney_cq_driver_busy(cq)) {
         /* announced when the driver catches up (chimney_cq_set_head) */
         return true;
@@ -251,9 +260,8 @@ bool chimney_cq_set_head(ChimneyState *s, uint32_t cqid, uint32_t head)
         return false;
     }
     cq->head = head;
-    /* irq-holdoff: entries held back are announced once it caught up */
-    if (cq->mod_count <= 1 && s->irq_holdoff && cq->unsignalled &&
-        !cq->irq_due) {
+    /* holdoff: entries held back are announced once it caught up */
+    if (chimney_cq_holds_off(s, cq) && cq->unsignalled && !cq->irq_due) {
         if (head == cq->tail) {
             cq->unsignalled = 0;        /* it found them by itself */
         } else if (!chimney_cq_driver_busy(cq)) {

@@ -36,6 +36,7 @@ typedef struct ChimneyCQ {
     uint32_t mod_count;     /* entries per interrupt (0 and 1: each) */
     uint32_t mod_usec;      /* longest an entry waits for its interrupt */
     uint32_t unsignalled;   /* entries written since the last interrupt */
+    bool holdoff;           /* CHIMNEY_CQF_HOLDOFF */
     bool irq_due;           /* the moderation timer expired */
     QEMUTimer *mod_timer;
     ChimneyState *owner;
@@ -80,7 +81,8 @@ bool chimney_cq_post_flags(ChimneyState *s, uint32_t cqid,
 void chimney_cq_raise(ChimneyState *s, uint32_t cqid);
 bool chimney_cq_set_head(ChimneyState *s, uint32_t cqid, uint32_t head);
 void chimney_cq_init(ChimneyCQ *cq, uint64_t base, uint32_t size,
-                     uint32_t vector, uint32_t mod_count, uint32_t mod_usec);
+                     uint32_t vector, uint32_t mod_count, uint32_t mod_usec,
+                     bool holdoff);
 void chimney_cq_clear(ChimneyCQ *cq);
 void chimney_cq_fire_due(ChimneyState *s);
 void chimney_cq_mark_pending(ChimneyState *s, uint32_t cqid);

@@ -206,6 +206,7 @@ uint8_t qchimney_create_cq(QChimney *c, uint32_t id, uint64_t base,
     cmd.param[CHIMNEY_CQ_PARAM_VECTOR] = vector;
     cmd.param[CHIMNEY_CQ_PARAM_MOD_COUNT] = mod_count;
     cmd.param[CHIMNEY_CQ_PARAM_MOD_USEC] = mod_usec;
+    cmd.param[CHIMNEY_CQ_PARAM_FLAGS] = c->cq_flags;
     st = qchimney_admin(c, &cmd, NULL);
     if (st == CHIMNEY_ST_SUCCESS) {
         chimney_guest_cq_init(&c->cq[id].ring, base, size);
@@ -303,6 +304,7 @@ void qchimney_start(QChimney *c, QTestState *qts, QPCIBus *bus,
     };
     c->alloc = alloc;
     c->bus = bus;
+    c->cq_flags = cfg->cq_flags;
     c->pdev = qchimney_find(bus);
     qpci_device_enable(c->pdev);
     c->bar = qpci_iomap(c->pdev, CHIMNEY_BAR_MMIO, NULL);

@@ -55,6 +55,7 @@ typedef struct QChimney {
     uint32_t admin_ring;    /* entries in the admin SQ and CQ */
     uint64_t block_buf;     /* reused for OFFLOAD parameter blocks */
     uint32_t rx_cq;         /* CQ of L2 RX completions */
+    uint32_t cq_flags;      /* CHIMNEY_CQF_* of every CQ it creates */
 } QChimney;
 
 /* What qchimney_start does; the default is a full bring-up. */
@@ -69,6 +70,7 @@ typedef struct QChimneyConfig {
     uint32_t rx_buffers;      /* posted at start; 0: none */
     uint32_t rx_buffer_size;  /* 0: 2048 */
     bool rx_own_cq;           /* L2 RX completions on CQ 3, not CQ 1 */
+    uint32_t cq_flags;        /* CHIMNEY_CQF_* of every CQ */
 } QChimneyConfig;
 
 #define QCHIMNEY_L2_CQ 1

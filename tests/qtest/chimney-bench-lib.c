@@ -163,6 +163,36 @@ uint64_t bench_irqs(Bench *b)
     return n;
 }
 
+int bench_perf_start(Bench *b, const char *dir, const char *name)
+{
+    g_autofree char *pid = g_strdup_printf("%d", qtest_pid(b->f.qts));
+    g_autofree char *out = g_strdup_printf("%s/%s.data", dir, name);
+    const char *argv[] = {
+        "perf", "record", "-g", "-q", "-p", pid, "-o", out, NULL,
+    };
+    GPid perf;
+
+    if (!g_spawn_async(NULL, (char **)argv, NULL,
+                       G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
+                       G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, &perf,
+                       NULL)) {
+        fprintf(stderr, "chimney-bench: cannot run perf\n");
+        return -1;
+    }
+    g_usleep(300 * 1000);       /* attached before the measured part */
+    return perf;
+}
+
+void bench_perf_stop(int perf)
+{
+    int status;
+
+    if (perf > 0) {
+        kill(perf, SIGINT);
+        waitpid(perf, &status, 0);
+    }
+}
+
 /* --- the bytes --- */
 
 static uint8_t *patterns;       /* BENCH_CLASSES x 2 periods */
@@ -247,6 +277,7 @@ void bench_lat_done(BenchLat *l, BenchFigures *fig)
 /* --- the minimal peer --- */
 
 #define PEER_BUF (4 * 1024 * 1024)
+#define PEER_TAKE (512 * 1024)
 
 struct BenchPeer {
     int sock;
@@ -411,7 +442,12 @@ bool bench_peer_poll(BenchPeer *p, int timeout_ms, char *why, size_t wlen)
     if (poll(&pfd, 1, timeout_ms) <= 0) {
         return true;
     }
-    while (taken < PEER_BUF) {
+    /*
+     * Each ACK opens a window: answer a few hundred frames at a time, or
+     * the device's answer to them overflows QEMU's queue to the socket
+     * (10000 frames) and frames are lost.
+     */
+    while (taken < PEER_TAKE) {
         ssize_t n = recv(p->sock, p->in + p->have, PEER_BUF - p->have,
                          MSG_DONTWAIT);
         size_t at = 0;

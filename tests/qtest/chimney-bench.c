@@ -34,6 +34,7 @@ typedef struct Opts {
     bool kernel, igb;
     uint32_t mod_count, mod_usec;
     double bound;           /* GB/s of copy+checksum, from the script */
+    const char *perf;       /* perf record -g of each chimney run here */
 } Opts;
 
 /* One run of offloaded sends: the guest's side */
@@ -50,6 +51,7 @@ typedef struct Run {
     uint8_t *queued;
     uint64_t doorbells, cq_heads, reqs;
     BenchLat lat;
+    BenchPeer *peer;                    /* drained while posting, if any */
     bool failed;
     char why[160];
 } Run;
@@ -66,6 +68,36 @@ static void run_fail(Run *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(r->why, sizeof(r->why), fmt, ap);
     va_end(ap);
+}
+
+/* The model driver's guest memory accesses, without qtest */
+static void shm_read(void *opaque, uint64_t addr, void *buf, size_t len)
+{
+    /* after the phase word that said the rest is there */
+    smp_rmb();
+    memcpy(buf, bench_gpa(opaque, addr, len), len);
+}
+
+static void shm_write(void *opaque, uint64_t addr, const void *buf,
+                      size_t len)
+{
+    memcpy(bench_gpa(opaque, addr, len), buf, len);
+}
+
+/* OFFLOAD_TCP with the block written here: no qtest round trip for it */
+static uint8_t offload_tcp(Bench *b, QChimneyConn *hc, ChimneyTcpOffload *o)
+{
+    QChimney *c = &b->f.c;
+    ChimneyAdminCmd cmd = {
+        .opcode = CHIMNEY_CMD_OFFLOAD_TCP, .id = hc->id, .len = sizeof(*o),
+    };
+
+    if (!c->block_buf) {
+        c->block_buf = bench_alloc(b, sizeof(*o), 64);
+    }
+    cmd.addr = c->block_buf;
+    memcpy(bench_gpa(b, c->block_buf, sizeof(*o)), o, sizeof(*o));
+    return qchimney_admin(c, &cmd, NULL);
 }
 
 /* The patterns in guest memory, and one SGL entry per class and slot */
@@ -104,6 +136,10 @@ static void run_init(Run *r, Bench *b, uint32_t n, uint32_t depth,
     qchimney_fx_start(&b->f, &(QChimneyConfig) {
         .rx_buffers = 32, .rx_own_cq = true,
     });
+    b->f.c.mem = (ChimneyGuestMem) {
+        .opaque = b, .read = shm_read, .write = shm_write,
+    };
+    b->f.c.dev.mem = b->f.c.mem;
     r->cq_size = cq_size;
     r->cq_phase = 1;
     r->cq = bench_alloc(b, cq_size * sizeof(ChimneyCqe), 4096);
@@ -182,6 +218,11 @@ static void run_refill(Run *r)
             smp_mb();
             qchimney_writel(&b->f.c, CHIMNEY_DB_CONN_SQ, hc->id);
             r->doorbells++;
+            /* a doorbell sends a window: drain the wire now and then */
+            if (r->peer && !(r->doorbells % 16) &&
+                !bench_peer_poll(r->peer, 0, r->why, sizeof(r->why))) {
+                r->failed = true;
+            }
         }
     }
     r->ntodo = 0;
@@ -246,11 +287,14 @@ static bool run_finished(Run *r)
 typedef struct Mark {
     int64_t t;
     double cpu;
-    uint64_t segs, irqs, reqs, doorbells;
+    uint64_t segs, rexmit, irqs, reqs, doorbells;
 } Mark;
 
-/* Segments the offloaded connections sent, retransmissions too */
-static uint64_t segs_out(Run *r)
+/*
+ * Segments the offloaded connections sent, retransmissions too, and
+ * (*rexmit) how many of them were retransmissions
+ */
+static uint64_t segs_out(Run *r, uint64_t *rexmit)
 {
     uint64_t buf = bench_alloc(r->b, sizeof(ChimneyOffloadStats), 64);
     ChimneyOffloadStats *st = bench_gpa(r->b, buf, sizeof(*st));
@@ -258,6 +302,7 @@ static uint64_t segs_out(Run *r)
     g_assert_cmpuint(qchimney_cmd(&r->b->f, CHIMNEY_CMD_QUERY_STATS, 0, buf,
                                   sizeof(*st), 0, 0, 0), ==,
                      CHIMNEY_ST_SUCCESS);
+    *rexmit = le64_to_cpu(qatomic_read(&st->retransmitted));
     return le64_to_cpu(qatomic_read(&st->out_segments));
 }
 
@@ -265,7 +310,7 @@ static void mark(Run *r, Mark *m)
 {
     m->t = g_get_monotonic_time();
     m->cpu = bench_qemu_cpu(r->b);
-    m->segs = segs_out(r);
+    m->segs = segs_out(r, &m->rexmit);
     m->irqs = bench_irqs(r->b);
     m->reqs = r->reqs;
     m->doorbells = r->doorbells;
@@ -277,6 +322,7 @@ static void figures(Run *r, const Mark *a, const Mark *z, uint64_t bytes,
     fig->bytes = bytes;
     fig->reqs = z->reqs - a->reqs;
     fig->segs = z->segs - a->segs;
+    fig->rexmit = z->rexmit - a->rexmit;
     fig->irqs = z->irqs - a->irqs;
     fig->doorbells = z->doorbells - a->doorbells;
     fig->secs = (z->t - a->t) / 1e6;
@@ -327,11 +373,11 @@ static void offload_synthetic(Run *r, uint32_t wnd, uint8_t wscale)
         }
         o.delegated.snd_wnd = cpu_to_le32(wnd);
         o.delegated.max_snd_wnd = cpu_to_le32(wnd);
-        g_assert_cmpuint(qchimney_offload_tcp(c, hc, &o, 0), ==, 0);
+        g_assert_cmpuint(offload_tcp(r->b, hc, &o), ==, 0);
     }
 }
 
-static uint64_t mem_per_conn_bytes;
+static int64_t mem_per_conn_bytes;
 
 /*
  * Send until each connection had @limit requests acknowledged, or for
@@ -341,6 +387,9 @@ static void peer_run(const Opts *o, uint32_t n, uint32_t depth,
                      uint32_t wnd, uint8_t wscale, uint64_t limit,
                      double secs, BenchFigures *fig)
 {
+    g_autofree char *perf_name = g_strdup_printf("chimney-peer-%u%s", n,
+                                                 secs ? "-sweep" : "");
+    int perf = -1;
     g_autofree char *args = NULL;
     Bench b;
     Run r;
@@ -349,7 +398,7 @@ static void peer_run(const Opts *o, uint32_t n, uint32_t depth,
     int sv[2];
     uint32_t sq = pow2ceil(depth + 1);
     uint64_t anon0, bytes0;
-    int64_t last = 0, end, progress_at;
+    int64_t last = 0, end, progress_at, started;
     uint64_t last_bytes = 0;
 
     memset(fig, 0, sizeof(*fig));
@@ -365,19 +414,24 @@ static void peer_run(const Opts *o, uint32_t n, uint32_t depth,
     run_init(&r, &b, n, depth, sq, n > 1024 ? 16384 : 4096, o);
     p = bench_peer_new(sv[0], n, wnd, wscale, dev_mac,
                        cpu_to_be32(0x0a000001), cpu_to_be32(0x0a000002));
+    r.peer = p;
     anon0 = bench_qemu_anon_kib(&b);
     offload_synthetic(&r, wnd, wscale);
-    fig->rss_kib = bench_qemu_anon_kib(&b) - anon0;
-    mem_per_conn_bytes = fig->rss_kib * 1024 / n;
+    mem_per_conn_bytes = ((int64_t)bench_qemu_anon_kib(&b) - (int64_t)anon0) *
+                         1024 / n;
     r.limit = limit ? limit : UINT64_MAX;
     for (uint32_t i = 0; i < n; i++) {
         todo_add(&r, i);
     }
+    if (o->perf && !secs) {
+        perf = bench_perf_start(&b, o->perf, perf_name);
+    }
     mark(&r, &a);
     bytes0 = 0;
     /* many connections: measure once every one of them is sending */
-    end = secs ? g_get_monotonic_time() + (int64_t)(secs * 1e6) : 0;
-    progress_at = g_get_monotonic_time();
+    run_refill(&r);
+    started = progress_at = g_get_monotonic_time();
+    end = 0;
     while (!r.failed && !(limit && run_finished(&r))) {
         char why[160];
         int64_t now;
@@ -396,8 +450,11 @@ static void peer_run(const Opts *o, uint32_t n, uint32_t depth,
         } else if (now - progress_at > 20 * G_USEC_PER_SEC) {
             run_fail(&r, "no progress for 20 s");
         }
-        if (secs && !last && r.ntodo == 0 && now - a.t > 200000) {
+        if (secs && !last && now - started > 500 * 1000) {
             /* warmed up: start the measured window here */
+            if (o->perf) {
+                perf = bench_perf_start(&b, o->perf, perf_name);
+            }
             mark(&r, &a);
             bytes0 = bench_peer_bytes(p);
             r.lat.n = 0;
@@ -409,6 +466,7 @@ static void peer_run(const Opts *o, uint32_t n, uint32_t depth,
         }
     }
     mark(&r, &z);
+    bench_perf_stop(perf);
     figures(&r, &a, &z, bench_peer_bytes(p) - bytes0, fig);
     if (fig->ok && limit &&
         bench_peer_bytes(p) < (uint64_t)n * limit * BENCH_CHUNK) {
@@ -488,7 +546,7 @@ static void kernel_connect(Run *r)
         o.const_flags |= cpu_to_le16(CHIMNEY_TCPF_WINDOW_SCALING);
         o.snd_wscale = ws;
         o.rcv_wscale = 7;
-        g_assert_cmpuint(qchimney_offload_tcp(c, hc, &o, 0), ==, 0);
+        g_assert_cmpuint(offload_tcp(r->b, hc, &o), ==, 0);
     }
 }
 
@@ -502,6 +560,9 @@ static bool kernel_run(const Opts *o, uint32_t n, bool vnet_hdr,
     Mark a, z;
     int64_t progress_at, deadline;
     uint64_t last = 0, want = (uint64_t)n * limit * BENCH_CHUNK;
+    g_autofree char *perf_name = g_strdup_printf("chimney-tap-vnet-%s-%u",
+                                                 vnet_hdr ? "on" : "off", n);
+    int perf = -1;
 
     memset(fig, 0, sizeof(*fig));
     s = bench_sink_start(n, vnet_hdr, fig->why, sizeof(fig->why));
@@ -519,6 +580,9 @@ static bool kernel_run(const Opts *o, uint32_t n, bool vnet_hdr,
     r.limit = limit;
     for (uint32_t i = 0; i < n; i++) {
         todo_add(&r, i);
+    }
+    if (o->perf) {
+        perf = bench_perf_start(&b, o->perf, perf_name);
     }
     mark(&r, &a);
     progress_at = a.t;
@@ -541,6 +605,7 @@ static bool kernel_run(const Opts *o, uint32_t n, bool vnet_hdr,
         }
     }
     mark(&r, &z);
+    bench_perf_stop(perf);
     /* acknowledged is not yet read: wait for the sink to have it all */
     deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
     while (!r.failed && bench_sink_bytes(s) < want &&
@@ -569,9 +634,9 @@ static bool all_ok = true;
 
 static void row_head(void)
 {
-    printf("%-34s %5s %8s %8s %7s %8s %7s %8s %8s %7s %6s\n", "run",
+    printf("%-32s %5s %7s %7s %6s %7s %6s %7s %7s %6s %5s %6s\n", "run",
            "conns", "MB/s", "CPUs/GB", "ns/seg", "irq/cpl", "db/req",
-           "p50 us", "p99 us", "%bound", "x igb");
+           "p50 us", "p99 us", "%bound", "x igb", "rexmit");
 }
 
 static double mbps(const BenchFigures *f)
@@ -583,11 +648,11 @@ static void row(const char *name, uint32_t n, const BenchFigures *f,
                 const Opts *o, double igb_mbps)
 {
     if (!f->ok) {
-        printf("%-34s %5u FAILED: %s\n", name, n, f->why);
+        printf("%-32s %5u FAILED: %s\n", name, n, f->why);
         all_ok = false;
         return;
     }
-    printf("%-34s %5u %8.0f %8.3f %7.0f %8.3f %7.3f %8.0f %8.0f %6.2f%% ",
+    printf("%-32s %5u %7.0f %7.3f %6.0f %7.3f %6.3f %7.0f %7.0f %5.2f%% ",
            name, n, mbps(f), f->bytes ? f->cpu / (f->bytes / 1e9) : 0,
            f->segs ? f->cpu * 1e9 / f->segs : 0,
            f->reqs ? (double)f->irqs / f->reqs : 0,
@@ -595,10 +660,11 @@ static void row(const char *name, uint32_t n, const BenchFigures *f,
            f->lat_p50_us, f->lat_p99_us,
            o->bound ? mbps(f) / (o->bound * 1e3) * 100 : 0);
     if (igb_mbps > 0) {
-        printf("%6.2f\n", mbps(f) / igb_mbps);
+        printf("%5.2f ", mbps(f) / igb_mbps);
     } else {
-        printf("%6s\n", "-");
+        printf("%5s ", "-");
     }
+    printf("%6" PRIu64 "\n", f->rexmit);
     fflush(stdout);
 }
 
@@ -622,7 +688,7 @@ static void usage(void)
     printf("usage: chimney-bench [--quick] [--mib M] [--conns N,N] "
            "[--sweep N,N,...] [--sweep-secs S]\n"
            "                     [--no-kernel] [--no-igb] [--bound GB/s] "
-           "[--mod COUNT,USEC]\n");
+           "[--mod COUNT,USEC] [--perf DIR]\n");
 }
 
 static void parse(int argc, char **argv, Opts *o)
@@ -673,6 +739,9 @@ static void parse(int argc, char **argv, Opts *o)
         } else if (!strcmp(a, "--bound")) {
             o->bound = g_ascii_strtod(v, NULL);
             i++;
+        } else if (!strcmp(a, "--perf")) {
+            o->perf = v;
+            i++;
         } else if (!strcmp(a, "--mod")) {
             if (sscanf(v, "%u,%u", &o->mod_count, &o->mod_usec) != 2) {
                 qchimney_usage("bad --mod '%s'", v);
@@ -715,7 +784,7 @@ int main(int argc, char **argv)
             snprintf(name, sizeof(name), "chimney -> Linux (tap, vnet %s)",
                      vnet ? "on" : "off");
             if (!kernel_run(&o, n, vnet, per, &f)) {
-                printf("%-34s %5u skipped: %s\n", name, n, f.why);
+                printf("%-32s %5u skipped: %s\n", name, n, f.why);
                 o.kernel = false;
                 break;
             }
@@ -725,8 +794,8 @@ int main(int argc, char **argv)
     printf("\nper-segment cost, every connection sending (window 8 MSS, 3 "
            "x 64 KiB queued each, socket peer, %.0f s measured)\n",
            o.sweep_secs);
-    printf("%8s %8s %8s %8s %8s %12s\n", "conns", "MB/s", "ns/seg",
-           "CPUs/GB", "irq/cpl", "B/conn mem");
+    printf("%8s %8s %8s %8s %8s %8s %12s\n", "conns", "MB/s", "ns/seg",
+           "CPUs/GB", "irq/cpl", "rexmit", "B/conn mem");
     for (uint32_t k = 0; k < o.nsweep; k++) {
         uint32_t n = o.sweep[k];
 
@@ -736,10 +805,16 @@ int main(int argc, char **argv)
             all_ok = false;
             continue;
         }
-        printf("%8u %8.1f %8.0f %8.3f %8.3f %12" PRIu64 "\n", n, mbps(&f),
+        printf("%8u %8.1f %8.0f %8.3f %8.3f %8" PRIu64, n, mbps(&f),
                f.segs ? f.cpu * 1e9 / f.segs : 0,
                f.bytes ? f.cpu / (f.bytes / 1e9) : 0,
-               f.reqs ? (double)f.irqs / f.reqs : 0, mem_per_conn_bytes);
+               f.reqs ? (double)f.irqs / f.reqs : 0, f.rexmit);
+        /* RssAnon moves in pages: per connection only over many */
+        if (n >= 1024 && mem_per_conn_bytes >= 0) {
+            printf(" %12" PRId64 "\n", mem_per_conn_bytes);
+        } else {
+            printf(" %12s\n", "-");
+        }
         fflush(stdout);
     }
     printf("\n%s\n", all_ok ? "every byte verified" :

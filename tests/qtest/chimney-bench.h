@@ -31,12 +31,12 @@ typedef struct BenchFigures {
     uint64_t bytes;         /* acknowledged and verified at the peer */
     uint64_t reqs;          /* send requests completed */
     uint64_t segs;          /* frames the NIC sent */
+    uint64_t rexmit;        /* of them, retransmissions (chimney only) */
     uint64_t irqs;          /* MSI-X messages */
     uint64_t doorbells;     /* register writes of the data path */
     double secs;            /* wall clock */
     double cpu;             /* QEMU's user + system CPU seconds */
     double lat_p50_us, lat_p99_us;
-    uint64_t rss_kib;       /* QEMU's anonymous memory growth, if taken */
     bool ok;
     char why[160];
 } BenchFigures;
@@ -66,6 +66,9 @@ void bench_clock(Bench *b);
 /* QEMU's CPU seconds (user + system) and anonymous memory so far */
 double bench_qemu_cpu(Bench *b);
 uint64_t bench_qemu_anon_kib(Bench *b);
+/* perf record -g of QEMU into @dir/@name.data, until stopped */
+int bench_perf_start(Bench *b, const char *dir, const char *name);
+void bench_perf_stop(int perf);
 /* Lines of the trace log so far: MSI-X messages */
 uint64_t bench_irqs(Bench *b);
 

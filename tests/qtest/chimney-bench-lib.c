@@ -578,17 +578,26 @@ static gpointer sink_thread(gpointer opaque)
     return NULL;
 }
 
+const char *bench_sink_unusable(void)
+{
+    g_autofree char *ip = g_find_program_in_path("ip");
+
+    if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) || !ip) {
+        return "needs root, /dev/net/tun and ip(8)";
+    }
+    return NULL;
+}
+
 BenchSink *bench_sink_start(uint32_t nconns, bool vnet_hdr, char *why,
                             size_t len)
 {
     struct ifreq ifr = {
         .ifr_flags = IFF_TAP | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0),
     };
-    g_autofree char *ip = g_find_program_in_path("ip");
     BenchSink *s;
 
-    if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) || !ip) {
-        snprintf(why, len, "needs root, /dev/net/tun and ip(8)");
+    if (bench_sink_unusable()) {
+        snprintf(why, len, "%s", bench_sink_unusable());
         return NULL;
     }
     s = g_new0(BenchSink, 1);

@@ -119,6 +119,7 @@ void bench_peer_free(BenchPeer *p);
  * bytes.  NULL when it cannot run here (*why says why).
  */
 typedef struct BenchSink BenchSink;
+const char *bench_sink_unusable(void);
 BenchSink *bench_sink_start(uint32_t nconns, bool vnet_hdr, char *why,
                             size_t len);
 int bench_sink_tap_fd(BenchSink *s);

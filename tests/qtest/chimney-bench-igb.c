@@ -4,9 +4,9 @@
  * The guest's TCP stack is this program: it sends the 64-KiB requests
  * as TSO sends of 32 KiB (a TSO send is an IP datagram: less than 64 KiB
  * with its headers), each a context descriptor (MSS, TCP over IPv4), the
- * headers and the data with TSE, and moves the tail once per batch.  igb segments
- * and checksums in software, as chimney-nic does, into the same backend
- * (or, on a tap with a vnet header, hands the backend 32-KiB TSO frames).
+ * headers and the data with TSE, and moves the tail once per batch.  igb
+ * segments and checksums in software, as chimney-nic does, into the same
+ * backend (or, on a tap with a vnet header, hands it 32-KiB TSO frames).
  * On a socket netdev the minimal peer checks every byte and does not
  * answer: how much may be in flight comes from what it verified, in this
  * process, so nothing is lost.  On a tap the Linux kernel's TCP is the
@@ -112,7 +112,8 @@ static void igb_start(Igb *g)
                  g->rx_bufs + i * RX_BUF);
     }
     reg_w(g, E1000_RA, ldl_le_p(mac));
-    reg_w(g, E1000_RA + 4, E1000_RAH_AV | E1000_RAH_POOL_1 | lduw_le_p(mac + 4));
+    reg_w(g, E1000_RA + 4, E1000_RAH_AV | E1000_RAH_POOL_1 |
+          lduw_le_p(mac + 4));
     reg_w(g, E1000_SRRCTL(0), E1000_SRRCTL_DESCTYPE_ADV_ONEBUF |
           RX_BUF >> E1000_SRRCTL_BSIZEPKT_SHIFT);
     reg_w(g, E1000_RDBAL(0), (uint32_t)g->rx_ring);

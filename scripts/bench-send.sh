@@ -9,8 +9,8 @@
 # tap in a network namespace (vnet header off and on), QEMU's igb sending
 # the same bytes with TSO, and the cost per segment with many connections
 # sending at once.  Every byte is checked at the peer; figures are
-# printed, never asserted.  Then, unless --quick, QEMU's memory per
-# offloaded connection by scripts/bench-conns.sh.
+# printed, never asserted.  Then, unless --quick or --perf, QEMU's memory
+# per offloaded connection by scripts/bench-conns.sh.
 #
 #   bench-send.sh [--quick] [--mib M] [--conns N,N] [--sweep N,N,...]
 #                 [--sweep-secs S] [--no-kernel] [--no-igb]
@@ -40,7 +40,7 @@ cd "$(dirname "$0")/.."
 
 usage() { sed -n '4,37p' "$0" | sed 's/^# \{0,1\}//'; }
 
-args=() quick= bound_mib=4096
+args=() quick= perf= bound_mib=4096
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) quick=1; bound_mib=512; args+=("$1"); shift ;;
@@ -54,6 +54,7 @@ while [ $# -gt 0 ]; do
             { echo "bench-send: no perf (scripts/bootstrap.sh --perf)" >&2
               exit 2; }
         mkdir -p "$2"
+        perf=1
         args+=("$1" "$(realpath "$2")"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench-send: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -73,7 +74,7 @@ export QTEST_QEMU_BINARY=$PWD/build/qemu-build/qemu-system-x86_64
 rc=0
 build/qemu-build/tests/qtest/chimney-bench --bound "$(awk -v m="$mbps" 'BEGIN {print m / 1000}')" \
     "${args[@]}" || rc=$?
-if [ -z "$quick" ] && [ "$rc" = 0 ]; then
+if [ -z "$quick$perf" ] && [ "$rc" = 0 ]; then
     echo
     echo "QEMU memory per offloaded connection (scripts/bench-conns.sh: RSS growth while offloading):"
     scripts/bench-conns.sh 1024 16384 65536 | grep -E 'connections|not ok' || true

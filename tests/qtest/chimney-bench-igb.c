@@ -422,7 +422,7 @@ void bench_igb(uint64_t bytes, uint32_t nconns, const char *backend,
                                "-device igb,netdev=n0,id=nic0,mac="
                                QCHIMNEY_MAC, sv[1]);
     }
-    bench_qemu(&g.b, 1024, "e1000e_irq_msix_notify*", args);
+    bench_qemu(&g.b, 256, "e1000e_irq_msix_notify*", args);
     igb_start(&g);
     period = depth * BENCH_CHUNK;
     bench_pattern_init(period);

@@ -418,7 +418,7 @@ static void peer_run(const Opts *o, uint32_t n, uint32_t depth,
                            "-device chimney-nic,netdev=n0,id=nic0,mac="
                            QCHIMNEY_MAC ",max-conns=%u,max-sq-entries=%u",
                            sv[1], MAX(n, 1024), MAX(n * sq, 256 * 1024));
-    bench_qemu(&b, 1024, "chimney_cq_irq", args);
+    bench_qemu(&b, 256, "chimney_cq_irq", args);
     close(sv[1]);
     b.f.sock = sv[0];
     b.irq_match = "CQ 2 ";
@@ -589,7 +589,7 @@ static bool kernel_run(const Opts *o, uint32_t n, bool vnet_hdr,
     args = g_strdup_printf("-netdev tap,fd=%d,id=n0 "
                            "-device chimney-nic,netdev=n0,id=nic0,mac="
                            QCHIMNEY_MAC, bench_sink_tap_fd(s));
-    bench_qemu(&b, 1024, "chimney_cq_irq", args);
+    bench_qemu(&b, 256, "chimney_cq_irq", args);
     b.irq_match = "CQ 2 ";
     run_init(&r, &b, n, 16, 32, 4096, o);
     kernel_connect(&r);

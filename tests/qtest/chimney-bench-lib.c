@@ -100,7 +100,7 @@ void bench_clock(Bench *b)
 {
     int64_t now = g_get_monotonic_time();
 
-    if (now - b->clock_at >= 1000) {
+    if (now - b->clock_at >= BENCH_CLOCK_STEP_US) {
         qtest_clock_step(b->f.qts, (now - b->clock_at) * 1000);
         b->clock_at = now;
     }

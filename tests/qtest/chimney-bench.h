@@ -61,7 +61,12 @@ void bench_quit(Bench *b);
 /* Guest memory, as this process sees it */
 void *bench_gpa(Bench *b, uint64_t addr, uint64_t len);
 uint64_t bench_alloc(Bench *b, uint64_t len, uint64_t align);
-/* The virtual clock follows the real one (qtest stops it otherwise) */
+/*
+ * The virtual clock follows the real one (qtest stops it otherwise), in
+ * steps of at least BENCH_CLOCK_STEP_US: the device's timers (moderation,
+ * retransmission) fire at most that late
+ */
+#define BENCH_CLOCK_STEP_US 250
 void bench_clock(Bench *b);
 /* QEMU's CPU seconds (user + system) and anonymous memory so far */
 double bench_qemu_cpu(Bench *b);

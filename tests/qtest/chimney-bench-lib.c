@@ -335,19 +335,20 @@ void bench_peer_free(BenchPeer *p)
     g_free(p);
 }
 
+/* These three may be read by another thread than the peer's */
 uint64_t bench_peer_bytes(BenchPeer *p)
 {
-    return p->bytes;
+    return qatomic_read(&p->bytes);
 }
 
 uint64_t bench_peer_got(BenchPeer *p, uint32_t conn)
 {
-    return p->got[conn];
+    return qatomic_read(&p->got[conn]);
 }
 
 uint64_t bench_peer_segs(BenchPeer *p)
 {
-    return p->segs;
+    return qatomic_read(&p->segs);
 }
 
 static void peer_flush(BenchPeer *p)
@@ -422,11 +423,11 @@ static bool peer_frame(BenchPeer *p, const uint8_t *f, size_t len,
                      p->got[i]);
             return false;
         }
-        p->got[i] += plen;
+        qatomic_set(&p->got[i], p->got[i] + plen);
         p->rcv_nxt[i] += plen;
-        p->bytes += plen;
+        qatomic_set(&p->bytes, p->bytes + plen);
     }
-    p->segs++;
+    qatomic_set(&p->segs, p->segs + 1);
     if (p->wnd && !p->is_dirty[i]) {
         p->is_dirty[i] = 1;
         p->dirty[p->ndirty++] = i;

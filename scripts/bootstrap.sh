@@ -11,6 +11,8 @@
 # second run changes nothing and says so.
 #   bootstrap.sh --fuzz   also clang, libFuzzer and llvm-symbolizer, for
 #                         scripts/fuzz.sh
+#   bootstrap.sh --perf   also linux-perf, for profiles of the benchmark
+#                         (scripts/bench-send.sh --perf DIR; not for CI)
 set -euo pipefail
 
 PKGS=(build-essential pkg-config git python3 python3-venv ninja-build ccache
@@ -21,9 +23,12 @@ PKGS=(build-essential pkg-config git python3 python3-venv ninja-build ccache
 BACKPORT_PKGS=(meson python3-pycotap osslsigncode)
 # scripts/fuzz.sh: clang 14 with libFuzzer (libclang-rt) and llvm-symbolizer
 FUZZ_PKGS=(clang libclang-rt-14-dev llvm)
-if [ "${1:-}" = --fuzz ]; then
-    PKGS+=("${FUZZ_PKGS[@]}")
-fi
+for opt in "$@"; do
+    case "$opt" in
+    --fuzz) PKGS+=("${FUZZ_PKGS[@]}") ;;
+    --perf) PKGS+=(linux-perf) ;;
+    esac
+done
 APT_FILE=/etc/apt/sources.list.d/qemu-chimney.sources
 
 log() { printf 'bootstrap: %s\n' "$*"; }

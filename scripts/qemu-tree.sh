@@ -51,6 +51,8 @@ OUR_FILES=(hw/net/chimney
            tests/qtest/libqos/chimney-relay.h
            tests/qtest/libqos/chimney-qgraph.c
            tests/qtest/chimney-soak.c
+           tests/qtest/chimney-bench.c tests/qtest/chimney-bench.h
+           tests/qtest/chimney-bench-lib.c tests/qtest/chimney-bench-igb.c
            tests/qtest/libqos/chimney-kernel.c
            tests/qtest/libqos/chimney-kernel.h
            tests/qtest/libqos/chimney-prog.c tests/qtest/libqos/chimney-prog.h

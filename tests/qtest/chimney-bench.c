@@ -1,0 +1,857 @@
+/*
+ * chimney-bench: the send-path benchmark of chimney-nic
+ *
+ * A program, not a test (scripts/bench-send.sh runs it): offloaded sends
+ * of 64-KiB requests on 1 and 16 connections to a minimal ACK-ing peer on
+ * a socket netdev and to the Linux kernel's TCP through a tap, with and
+ * without the tap's vnet header; QEMU's igb sending the same bytes with
+ * TSO through the same backends as the anchor; and the cost per segment
+ * with many connections sending at once.  Every byte the peers receive
+ * is checked against what the guest sent; a run whose bytes do not
+ * verify fails the program.  Figures are printed, never asserted.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/bswap.h"
+#include "qemu/atomic.h"
+#include "qemu/cutils.h"
+#include "qemu/host-utils.h"
+#include "libqtest.h"
+#include "libqos/chimney-prog.h"
+#include "chimney-bench.h"
+
+#define CQ_ID 2
+#define WARM_UP_SECS 10     /* of a sweep point, at most, before measuring */
+
+typedef struct Opts {
+    uint64_t mib;           /* per run of the 1/16-connection table */
+    uint32_t conns[8], nconns;      /* the table's connection counts */
+    uint32_t sweep[8], nsweep;      /* the many-connection sweep */
+    double sweep_secs;
+    bool kernel, igb;
+    uint32_t mod_count, mod_usec;
+    double bound;           /* GB/s of copy+checksum, from the script */
+    const char *perf;       /* perf record -g of each chimney run here */
+} Opts;
+
+/* One run of offloaded sends: the guest's side */
+typedef struct Run {
+    Bench *b;
+    uint32_t n, depth, sq_size;
+    QChimneyConn *hc;
+    uint64_t *posted, *done, limit;     /* requests, per connection */
+    int64_t *post_at;                   /* [conn * depth + k % depth] */
+    uint64_t data, sgl;                 /* per class, depth slots each */
+    uint64_t cq;
+    uint32_t cq_size, cq_head, cq_phase, cq_unacked;
+    uint32_t *todo, ntodo;              /* connections to refill */
+    uint8_t *queued;
+    uint64_t doorbells, cq_heads, reqs;
+    BenchLat lat;
+    BenchPeer *peer;                    /* drained while posting, if any */
+    bool failed;
+    char why[160];
+} Run;
+
+static void run_fail(Run *r, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static void run_fail(Run *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (r->failed) {
+        return;
+    }
+    r->failed = true;
+    va_start(ap, fmt);
+    vsnprintf(r->why, sizeof(r->why), fmt, ap);
+    va_end(ap);
+}
+
+/* The model driver's guest memory accesses, without qtest */
+static void shm_read(void *opaque, uint64_t addr, void *buf, size_t len)
+{
+    /* after the phase word that said the rest is there */
+    smp_rmb();
+    memcpy(buf, bench_gpa(opaque, addr, len), len);
+}
+
+static void shm_write(void *opaque, uint64_t addr, const void *buf,
+                      size_t len)
+{
+    memcpy(bench_gpa(opaque, addr, len), buf, len);
+}
+
+/* OFFLOAD_TCP with the block written here: no qtest round trip for it */
+static uint8_t offload_tcp(Bench *b, QChimneyConn *hc, ChimneyTcpOffload *o)
+{
+    QChimney *c = &b->f.c;
+    ChimneyAdminCmd cmd = {
+        .opcode = CHIMNEY_CMD_OFFLOAD_TCP, .id = hc->id, .len = sizeof(*o),
+    };
+
+    if (!c->block_buf) {
+        c->block_buf = bench_alloc(b, sizeof(*o), 64);
+    }
+    cmd.addr = c->block_buf;
+    memcpy(bench_gpa(b, c->block_buf, sizeof(*o)), o, sizeof(*o));
+    return qchimney_admin(c, &cmd, NULL);
+}
+
+/* The patterns in guest memory, and one SGL entry per class and slot */
+static void run_init(Run *r, Bench *b, uint32_t n, uint32_t depth,
+                     uint32_t sq_size, uint32_t cq_size, const Opts *o)
+{
+    uint64_t period = (uint64_t)depth * BENCH_CHUNK;
+
+    memset(r, 0, sizeof(*r));
+    r->b = b;
+    r->n = n;
+    r->depth = depth;
+    r->sq_size = sq_size;
+    r->hc = g_new0(QChimneyConn, n);
+    r->posted = g_new0(uint64_t, n);
+    r->done = g_new0(uint64_t, n);
+    r->post_at = g_new0(int64_t, (uint64_t)n * depth);
+    r->todo = g_new(uint32_t, n);
+    r->queued = g_new0(uint8_t, n);
+    r->limit = UINT64_MAX;
+    bench_pattern_init(period);
+    r->data = bench_alloc(b, BENCH_CLASSES * period, 4096);
+    r->sgl = bench_alloc(b, BENCH_CLASSES * depth * sizeof(ChimneySge), 64);
+    for (int c = 0; c < BENCH_CLASSES; c++) {
+        memcpy(bench_gpa(b, r->data + c * period, period),
+               bench_pattern(c), period);
+        for (uint32_t s = 0; s < depth; s++) {
+            ChimneySge e;
+
+            chimney_guest_sge(&e, r->data + c * period + s * BENCH_CHUNK,
+                              BENCH_CHUNK);
+            memcpy(bench_gpa(b, r->sgl + (c * depth + s) * sizeof(e),
+                             sizeof(e)), &e, sizeof(e));
+        }
+    }
+    qchimney_fx_start(&b->f, &(QChimneyConfig) {
+        .rx_buffers = 32, .rx_own_cq = true,
+    });
+    b->f.c.mem = (ChimneyGuestMem) {
+        .opaque = b, .read = shm_read, .write = shm_write,
+    };
+    b->f.c.dev.mem = b->f.c.mem;
+    r->cq_size = cq_size;
+    r->cq_phase = 1;
+    r->cq = bench_alloc(b, cq_size * sizeof(ChimneyCqe), 4096);
+    g_assert_cmpuint(qchimney_create_cq(&b->f.c, CQ_ID, r->cq, cq_size,
+                                        CQ_ID, o->mod_count, o->mod_usec),
+                     ==, CHIMNEY_ST_SUCCESS);
+}
+
+static void run_free(Run *r)
+{
+    g_free(r->hc);
+    g_free(r->posted);
+    g_free(r->done);
+    g_free(r->post_at);
+    g_free(r->todo);
+    g_free(r->queued);
+    g_free(r->lat.v);
+}
+
+/* Send queues and doorbell records of every connection, in one pool */
+static void run_queues(Run *r)
+{
+    uint64_t stride = r->sq_size * sizeof(ChimneySqDesc) + 64;
+    uint64_t pool = bench_alloc(r->b, stride * r->n, 64);
+
+    for (uint32_t i = 0; i < r->n; i++) {
+        r->hc[i].sq_base = pool + i * stride;
+        r->hc[i].sq_size = r->sq_size;
+        r->hc[i].db_record = pool + i * stride + stride - 64;
+        r->hc[i].id = CHIMNEY_CONN_ID(i, 1);
+        r->hc[i].cq = CQ_ID;
+    }
+}
+
+static void todo_add(Run *r, uint32_t i)
+{
+    if (!r->queued[i]) {
+        r->queued[i] = 1;
+        r->todo[r->ntodo++] = i;
+    }
+}
+
+/*
+ * Keep each connection's queue @depth requests deep, one doorbell each,
+ * until @budget_us have passed: what is left waits for the next call.
+ */
+static void run_refill(Run *r, int64_t budget_us)
+{
+    Bench *b = r->b;
+    int64_t end = g_get_monotonic_time() + budget_us;
+    uint32_t t;
+
+    for (t = 0; t < r->ntodo; t++) {
+        uint32_t i = r->todo[t];
+        QChimneyConn *hc = &r->hc[i];
+        bool any = false;
+
+        r->queued[i] = 0;
+        while (r->posted[i] - r->done[i] < r->depth &&
+               r->posted[i] < r->limit) {
+            uint64_t k = r->posted[i]++;
+            uint32_t slot = k % r->depth;
+            ChimneySqDesc d;
+
+            chimney_guest_sq_desc(&d, CHIMNEY_SQ_SEND, 0, 1, BENCH_CHUNK,
+                                  (uint64_t)i << 32 | (uint32_t)k,
+                                  r->sgl + ((i % BENCH_CLASSES) * r->depth +
+                                            slot) * sizeof(ChimneySge));
+            memcpy(bench_gpa(b, hc->sq_base + hc->sq_tail * sizeof(d),
+                             sizeof(d)), &d, sizeof(d));
+            hc->sq_tail = (hc->sq_tail + 1) & (hc->sq_size - 1);
+            r->post_at[(uint64_t)i * r->depth + slot] = g_get_monotonic_time();
+            any = true;
+        }
+        if (any) {
+            /* entries before the record that publishes them */
+            smp_wmb();
+            qatomic_set((uint32_t *)bench_gpa(b, hc->db_record, 4),
+                        cpu_to_le32(hc->sq_tail));
+            /* the record before the doorbell that has it read */
+            smp_mb();
+            qchimney_writel(&b->f.c, CHIMNEY_DB_CONN_SQ, hc->id);
+            r->doorbells++;
+            /* a doorbell sends a window: drain the wire now and then */
+            if (r->peer && !(r->doorbells % 16) &&
+                !bench_peer_poll(r->peer, 0, r->why, sizeof(r->why))) {
+                r->failed = true;
+            }
+            if (!(r->doorbells % 64) && g_get_monotonic_time() > end) {
+                t++;
+                break;
+            }
+        }
+    }
+    memmove(r->todo, r->todo + t, (r->ntodo - t) * sizeof(*r->todo));
+    r->ntodo -= t;
+}
+
+/* Take the completions written so far; false when there were none */
+static bool run_reap(Run *r)
+{
+    Bench *b = r->b;
+    bool any = false;
+    int64_t now = g_get_monotonic_time();
+
+    for (;;) {
+        ChimneyCqe *e = bench_gpa(b, r->cq + r->cq_head * sizeof(*e),
+                                  sizeof(*e));
+        uint32_t ts = le32_to_cpu(qatomic_load_acquire(&e->type_status));
+        uint64_t cookie;
+        uint32_t i, k;
+
+        if ((ts >> 31) != r->cq_phase) {
+            break;
+        }
+        cookie = le64_to_cpu(e->cookie);
+        i = cookie >> 32;
+        k = (uint32_t)cookie;
+        if (CHIMNEY_CQE_TYPE(ts) != CHIMNEY_CQE_SEND ||
+            CHIMNEY_CQE_STATUS(ts) != CHIMNEY_ST_SUCCESS) {
+            run_fail(r, "completion type %u status %s on connection %u",
+                     CHIMNEY_CQE_TYPE(ts),
+                     qchimney_status_name(CHIMNEY_CQE_STATUS(ts)), i);
+        } else if (i >= r->n || k != (uint32_t)r->done[i] ||
+                   le32_to_cpu(e->bytes) != BENCH_CHUNK) {
+            run_fail(r, "send completion %u of connection %u out of order "
+                     "or short (%u bytes)", k, i, le32_to_cpu(e->bytes));
+        } else {
+            bench_lat_add(&r->lat, now - r->post_at[(uint64_t)i * r->depth +
+                                                    k % r->depth]);
+            r->done[i]++;
+            r->reqs++;
+            todo_add(r, i);
+        }
+        any = true;
+        r->cq_head = (r->cq_head + 1) & (r->cq_size - 1);
+        r->cq_phase ^= !r->cq_head;
+        r->cq_unacked++;
+    }
+    if (r->cq_unacked && (r->cq_unacked >= r->cq_size / 8 || !any)) {
+        qchimney_writel(&b->f.c, CHIMNEY_DB_CQ_HEAD(CQ_ID), r->cq_head);
+        r->cq_heads++;
+        r->cq_unacked = 0;
+    }
+    return any;
+}
+
+static bool run_finished(Run *r)
+{
+    return r->reqs == (uint64_t)r->n * r->limit;
+}
+
+/* --- measuring --- */
+
+typedef struct Mark {
+    int64_t t;
+    double cpu;
+    uint64_t segs, rexmit, irqs, reqs, doorbells;
+} Mark;
+
+/*
+ * Segments the offloaded connections sent, retransmissions too, and
+ * (*rexmit) how many of them were retransmissions
+ */
+static uint64_t segs_out(Run *r, uint64_t *rexmit)
+{
+    uint64_t buf = bench_alloc(r->b, sizeof(ChimneyOffloadStats), 64);
+    ChimneyOffloadStats *st = bench_gpa(r->b, buf, sizeof(*st));
+
+    g_assert_cmpuint(qchimney_cmd(&r->b->f, CHIMNEY_CMD_QUERY_STATS, 0, buf,
+                                  sizeof(*st), 0, 0, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+    *rexmit = le64_to_cpu(qatomic_read(&st->retransmitted));
+    return le64_to_cpu(qatomic_read(&st->out_segments));
+}
+
+static void mark(Run *r, Mark *m)
+{
+    m->t = g_get_monotonic_time();
+    m->cpu = bench_qemu_cpu(r->b);
+    m->segs = segs_out(r, &m->rexmit);
+    m->irqs = bench_irqs(r->b);
+    m->reqs = r->reqs;
+    m->doorbells = r->doorbells;
+}
+
+static void figures(Run *r, const Mark *a, const Mark *z, uint64_t bytes,
+                    BenchFigures *fig)
+{
+    fig->bytes = bytes;
+    fig->reqs = z->reqs - a->reqs;
+    fig->segs = z->segs - a->segs;
+    fig->rexmit = z->rexmit - a->rexmit;
+    fig->irqs = z->irqs - a->irqs;
+    fig->doorbells = z->doorbells - a->doorbells;
+    fig->secs = (z->t - a->t) / 1e6;
+    fig->cpu = z->cpu - a->cpu;
+    bench_lat_done(&r->lat, fig);
+    fig->ok = !r->failed;
+    pstrcpy(fig->why, sizeof(fig->why), r->why);
+}
+
+/* --- to the minimal peer on a socket netdev --- */
+
+static const uint8_t dev_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+
+/*
+ * @n connections offloaded with the state the host stack would hand
+ * over (no handshake: this process is the peer), the peer's window
+ * @wnd bytes.
+ */
+static void offload_synthetic(Run *r, uint32_t wnd, uint8_t wscale)
+{
+    QChimney *c = &r->b->f.c;
+    ChimneyTcpOffload o;
+
+    run_queues(r);
+    for (uint32_t i = 0; i < r->n; i++) {
+        QChimneyConn *hc = &r->hc[i];
+
+        memcpy(hc->mac, dev_mac, 6);
+        memcpy(hc->peer_mac, QCHIMNEY_PEER_MAC, 6);
+        hc->ip = cpu_to_be32(0x0a000001);
+        hc->peer_ip = cpu_to_be32(0x0a000002);
+        hc->port = BENCH_LOCAL_PORT + i % 50000;
+        hc->peer_port = BENCH_PEER_PORT + i / 50000;
+        hc->iss = bench_iss(i);
+        hc->irs = i;
+        hc->peer_mss = BENCH_MSS;
+        hc->peer_wnd = MIN(wnd, 65535);
+        if (!i) {
+            g_assert_cmpuint(qchimney_offload_neighbor(c, 0, hc->mac,
+                                                       hc->peer_mac), ==, 0);
+            g_assert_cmpuint(qchimney_offload_path(c, 0, 0, hc->ip,
+                                                   hc->peer_ip, 1500), ==, 0);
+        }
+        qchimney_tcp_block(hc, 0, CQ_ID, &o);
+        if (wscale) {
+            o.const_flags |= cpu_to_le16(CHIMNEY_TCPF_WINDOW_SCALING);
+            o.snd_wscale = wscale;
+        }
+        o.delegated.snd_wnd = cpu_to_le32(wnd);
+        o.delegated.max_snd_wnd = cpu_to_le32(wnd);
+        g_assert_cmpuint(offload_tcp(r->b, hc, &o), ==, 0);
+    }
+}
+
+static int64_t mem_per_conn_bytes;
+
+/*
+ * Send until each connection had @limit requests acknowledged, or for
+ * @secs seconds once every connection is sending (limit 0).
+ */
+static void peer_run(const Opts *o, uint32_t n, uint32_t depth,
+                     uint32_t wnd, uint8_t wscale, uint64_t limit,
+                     double secs, BenchFigures *fig)
+{
+    g_autofree char *perf_name = g_strdup_printf("chimney-peer-%u%s", n,
+                                                 secs ? "-sweep" : "");
+    int perf = -1;
+    g_autofree char *args = NULL;
+    Bench b;
+    Run r;
+    BenchPeer *p;
+    Mark a, z;
+    int sv[2];
+    uint32_t sq = pow2ceil(depth + 1);
+    uint64_t anon0, bytes0;
+    int64_t last = 0, end, progress_at, started;
+    uint64_t last_bytes = 0;
+
+    memset(fig, 0, sizeof(*fig));
+    g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    args = g_strdup_printf("-netdev socket,fd=%d,id=n0 "
+                           "-device chimney-nic,netdev=n0,id=nic0,mac="
+                           QCHIMNEY_MAC ",max-conns=%u,max-sq-entries=%u",
+                           sv[1], MAX(n, 1024), MAX(n * sq, 256 * 1024));
+    bench_qemu(&b, 256, "chimney_cq_irq", args);
+    close(sv[1]);
+    b.f.sock = sv[0];
+    b.irq_match = "CQ 2 ";
+    run_init(&r, &b, n, depth, sq, n > 1024 ? 16384 : 4096, o);
+    p = bench_peer_new(sv[0], n, wnd, wscale, dev_mac,
+                       cpu_to_be32(0x0a000001), cpu_to_be32(0x0a000002));
+    r.peer = p;
+    anon0 = bench_qemu_anon_kib(&b);
+    offload_synthetic(&r, wnd, wscale);
+    mem_per_conn_bytes = ((int64_t)bench_qemu_anon_kib(&b) - (int64_t)anon0) *
+                         1024 / n;
+    r.limit = limit ? limit : UINT64_MAX;
+    for (uint32_t i = 0; i < n; i++) {
+        todo_add(&r, i);
+    }
+    if (o->perf && !secs) {
+        perf = bench_perf_start(&b, o->perf, perf_name);
+    }
+    mark(&r, &a);
+    bytes0 = 0;
+    /* many connections: measure once every one of them is sending */
+    /*
+     * All of them posted, or as many as a device that slows down with the
+     * number of connections took in warm-up time: the rest follow
+     */
+    run_refill(&r, (secs ? WARM_UP_SECS : 1) * G_USEC_PER_SEC);
+    started = progress_at = g_get_monotonic_time();
+    end = 0;
+    while (!r.failed && !(limit && run_finished(&r))) {
+        char why[160];
+        int64_t now;
+
+        if (!bench_peer_poll(p, 1, why, sizeof(why))) {
+            run_fail(&r, "%s", why);
+            break;
+        }
+        run_reap(&r);
+        run_refill(&r, 50 * 1000);
+        bench_clock(&b);
+        now = g_get_monotonic_time();
+        if (bench_peer_bytes(p) != last_bytes) {
+            last_bytes = bench_peer_bytes(p);
+            progress_at = now;
+        } else if (now - progress_at > 20 * G_USEC_PER_SEC) {
+            run_fail(&r, "no progress for 20 s");
+        }
+        if (secs && !last && (now - started > WARM_UP_SECS * G_USEC_PER_SEC ||
+                              (!r.ntodo && now - started > 500 * 1000))) {
+            /* warmed up: start the measured window here */
+            if (o->perf) {
+                perf = bench_perf_start(&b, o->perf, perf_name);
+            }
+            mark(&r, &a);
+            bytes0 = bench_peer_bytes(p);
+            r.lat.n = 0;
+            last = now;
+            end = now + (int64_t)(secs * 1e6);
+        }
+        if (secs && last && now >= end) {
+            break;
+        }
+    }
+    mark(&r, &z);
+    bench_perf_stop(perf);
+    figures(&r, &a, &z, bench_peer_bytes(p) - bytes0, fig);
+    if (fig->ok && limit &&
+        bench_peer_bytes(p) < (uint64_t)n * limit * BENCH_CHUNK) {
+        fig->ok = false;
+        snprintf(fig->why, sizeof(fig->why), "completions for %" PRIu64
+                 " bytes, %" PRIu64 " verified", (uint64_t)n * limit *
+                 BENCH_CHUNK, bench_peer_bytes(p));
+    }
+    bench_peer_free(p);
+    run_free(&r);
+    bench_quit(&b);
+}
+
+/* --- to the kernel's TCP through a tap --- */
+
+/* The host stack's handshake with window scaling, then OFFLOAD */
+static void kernel_connect(Run *r)
+{
+    static const uint8_t syn_opt[8] = { 2, 4, 0x05, 0xb4, 1, 3, 3, 7 };
+    QChimney *c = &r->b->f.c;
+    ChimneyTcpOffload o;
+
+    run_queues(r);
+    for (uint32_t i = 0; i < r->n; i++) {
+        QChimneyConn *hc = &r->hc[i];
+        QChimneyTcpAddr a;
+        uint8_t f[2048], *th, ws = 0;
+        ChimneyCqe cqe;
+        size_t len, doff;
+
+        memcpy(hc->mac, dev_mac, 6);
+        hc->ip = cpu_to_be32(0x0a090001);
+        hc->peer_ip = cpu_to_be32(0x0a090002);
+        hc->port = 40000 + i;
+        hc->peer_port = BENCH_PEER_PORT;
+        hc->iss = bench_iss(i);
+        if (!i) {
+            qchimney_arp_request(c, hc);
+            qchimney_arp_reply_wait(c, hc);
+        } else {
+            memcpy(hc->peer_mac, r->hc[0].peer_mac, 6);
+        }
+        a = (QChimneyTcpAddr) {
+            .src_mac = hc->mac, .dst_mac = hc->peer_mac,
+            .src_ip = hc->ip, .dst_ip = hc->peer_ip,
+            .src_port = hc->port, .dst_port = hc->peer_port,
+        };
+        qchimney_l2_send_raw(c, f, qchimney_tcp_frame(f, &a, hc->iss, 0, 0x02,
+                                                      65535, syn_opt, 8));
+        len = qchimney_l2_recv(c, f, sizeof(f), &cqe);
+        th = f + 34;
+        g_assert(len >= 54 && th[13] == 0x12 &&
+                 ldl_be_p(th + 8) == hc->iss + 1);
+        hc->irs = ldl_be_p(th + 4);
+        hc->peer_wnd = lduw_be_p(th + 14);
+        hc->peer_mss = 536;
+        doff = (th[12] >> 4) * 4;
+        for (size_t k = 20; k + 1 < doff && th[k]; k += th[k] < 2 ? 1 :
+                                                             th[k + 1]) {
+            if (th[k] == 2) {
+                hc->peer_mss = lduw_be_p(th + k + 2);
+            } else if (th[k] == 3) {
+                ws = th[k + 2];
+            }
+        }
+        qchimney_l2_post_rx(c, 1, 2048);
+        qchimney_l2_send_raw(c, f, qchimney_tcp_frame(f, &a, hc->iss + 1,
+                                                      hc->irs + 1, 0x10, 512,
+                                                      NULL, 0));
+        if (!i) {
+            g_assert_cmpuint(qchimney_offload_neighbor(c, 0, hc->mac,
+                                                       hc->peer_mac), ==, 0);
+            g_assert_cmpuint(qchimney_offload_path(c, 0, 0, hc->ip,
+                                                   hc->peer_ip, 1500), ==, 0);
+        }
+        qchimney_tcp_block(hc, 0, CQ_ID, &o);
+        o.const_flags |= cpu_to_le16(CHIMNEY_TCPF_WINDOW_SCALING);
+        o.snd_wscale = ws;
+        o.rcv_wscale = 7;
+        g_assert_cmpuint(offload_tcp(r->b, hc, &o), ==, 0);
+    }
+}
+
+static bool kernel_run(const Opts *o, uint32_t n, bool vnet_hdr,
+                       uint64_t limit, BenchFigures *fig)
+{
+    g_autofree char *args = NULL;
+    BenchSink *s;
+    Bench b;
+    Run r;
+    Mark a, z;
+    int64_t progress_at, deadline;
+    uint64_t last = 0, want = (uint64_t)n * limit * BENCH_CHUNK;
+    g_autofree char *perf_name = g_strdup_printf("chimney-tap-vnet-%s-%u",
+                                                 vnet_hdr ? "on" : "off", n);
+    int perf = -1;
+
+    memset(fig, 0, sizeof(*fig));
+    s = bench_sink_start(n, vnet_hdr, fig->why, sizeof(fig->why));
+    if (!s) {
+        return false;
+    }
+    /* with fd=, QEMU takes the vnet header from the tap's flags */
+    args = g_strdup_printf("-netdev tap,fd=%d,id=n0 "
+                           "-device chimney-nic,netdev=n0,id=nic0,mac="
+                           QCHIMNEY_MAC, bench_sink_tap_fd(s));
+    bench_qemu(&b, 256, "chimney_cq_irq", args);
+    b.irq_match = "CQ 2 ";
+    run_init(&r, &b, n, 16, 32, 4096, o);
+    kernel_connect(&r);
+    r.limit = limit;
+    for (uint32_t i = 0; i < n; i++) {
+        todo_add(&r, i);
+    }
+    if (o->perf) {
+        perf = bench_perf_start(&b, o->perf, perf_name);
+    }
+    mark(&r, &a);
+    progress_at = a.t;
+    while (!r.failed && !run_finished(&r)) {
+        int64_t now = g_get_monotonic_time();
+
+        if (!run_reap(&r)) {
+            g_usleep(20);
+        }
+        run_refill(&r, 50 * 1000);
+        bench_clock(&b);
+        if (bench_sink_error(s)) {
+            run_fail(&r, "%s", bench_sink_error(s));
+        }
+        if (r.reqs != last) {
+            last = r.reqs;
+            progress_at = now;
+        } else if (now - progress_at > 20 * G_USEC_PER_SEC) {
+            run_fail(&r, "no progress for 20 s");
+        }
+    }
+    mark(&r, &z);
+    bench_perf_stop(perf);
+    /* acknowledged is not yet read: wait for the sink to have it all */
+    deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (!r.failed && bench_sink_bytes(s) < want &&
+           g_get_monotonic_time() < deadline) {
+        g_usleep(1000);
+    }
+    figures(&r, &a, &z, want, fig);
+    if (fig->ok && bench_sink_error(s)) {
+        fig->ok = false;
+        pstrcpy(fig->why, sizeof(fig->why), bench_sink_error(s));
+    } else if (fig->ok && bench_sink_bytes(s) != want) {
+        fig->ok = false;
+        snprintf(fig->why, sizeof(fig->why), "%" PRIu64 " bytes "
+                 "acknowledged, %" PRIu64 " read and verified", want,
+                 bench_sink_bytes(s));
+    }
+    run_free(&r);
+    bench_quit(&b);
+    bench_sink_stop(s);
+    return true;
+}
+
+/* --- the table --- */
+
+static bool all_ok = true;
+
+static void row_head(void)
+{
+    printf("%-32s %5s %7s %7s %6s %7s %6s %7s %7s %6s %5s %6s\n", "run",
+           "conns", "MB/s", "CPUs/GB", "ns/seg", "irq/cpl", "db/req",
+           "p50 us", "p99 us", "%bound", "x igb", "rexmit");
+}
+
+static double mbps(const BenchFigures *f)
+{
+    return f->secs > 0 ? f->bytes / f->secs / 1e6 : 0;
+}
+
+static void row(const char *name, uint32_t n, const BenchFigures *f,
+                const Opts *o, double igb_mbps)
+{
+    if (!f->ok) {
+        printf("%-32s %5u FAILED: %s\n", name, n, f->why);
+        all_ok = false;
+        return;
+    }
+    printf("%-32s %5u %7.0f %7.3f %6.0f %7.3f %6.3f %7.0f %7.0f %5.2f%% ",
+           name, n, mbps(f), f->bytes ? f->cpu / (f->bytes / 1e9) : 0,
+           f->segs ? f->cpu * 1e9 / f->segs : 0,
+           f->reqs ? (double)f->irqs / f->reqs : 0,
+           f->reqs ? (double)f->doorbells / f->reqs : 0,
+           f->lat_p50_us, f->lat_p99_us,
+           o->bound ? mbps(f) / (o->bound * 1e3) * 100 : 0);
+    if (igb_mbps > 0) {
+        printf("%5.2f ", mbps(f) / igb_mbps);
+    } else {
+        printf("%5s ", "-");
+    }
+    printf("%6" PRIu64 "\n", f->rexmit);
+    fflush(stdout);
+}
+
+static void parse_list(const char *s, uint32_t *v, uint32_t *n)
+{
+    g_auto(GStrv) parts = g_strsplit(s, ",", 8);
+
+    *n = 0;
+    for (int i = 0; parts[i]; i++) {
+        uint64_t x;
+
+        if (qemu_strtou64(parts[i], NULL, 10, &x) || !x || x > (1u << 20)) {
+            qchimney_usage("bad connection count '%s'", parts[i]);
+        }
+        v[(*n)++] = x;
+    }
+}
+
+static void usage(void)
+{
+    printf("usage: chimney-bench [--quick] [--mib M] [--conns N,N] "
+           "[--sweep N,N,...] [--sweep-secs S]\n"
+           "                     [--no-kernel] [--no-igb] [--bound GB/s] "
+           "[--mod COUNT,USEC] [--perf DIR]\n");
+}
+
+static void parse(int argc, char **argv, Opts *o)
+{
+    *o = (Opts) {
+        .mib = 1024, .conns = { 1, 16 }, .nconns = 2,
+        .sweep = { 1, 64, 1024, 16384, 65536 }, .nsweep = 5,
+        .sweep_secs = 3, .kernel = true, .igb = true,
+    };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        uint64_t x;
+
+        if (!strcmp(a, "--quick")) {
+            o->mib = 64;
+            o->sweep[0] = 1;
+            o->sweep[1] = 64;
+            o->sweep[2] = 1024;
+            o->nsweep = 3;
+            o->sweep_secs = 1;
+        } else if (!strcmp(a, "--no-kernel")) {
+            o->kernel = false;
+        } else if (!strcmp(a, "--no-igb")) {
+            o->igb = false;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage();
+            exit(0);
+        } else if (!v) {
+            qchimney_usage("unknown option or missing value: %s", a);
+        } else if (!strcmp(a, "--mib")) {
+            if (qemu_strtou64(v, NULL, 10, &x) || !x || x > 65536) {
+                qchimney_usage("bad --mib '%s'", v);
+            }
+            o->mib = x;
+            i++;
+        } else if (!strcmp(a, "--conns")) {
+            parse_list(v, o->conns, &o->nconns);
+            i++;
+        } else if (!strcmp(a, "--sweep")) {
+            parse_list(v, o->sweep, &o->nsweep);
+            i++;
+        } else if (!strcmp(a, "--sweep-secs")) {
+            o->sweep_secs = g_ascii_strtod(v, NULL);
+            if (o->sweep_secs <= 0 || o->sweep_secs > 600) {
+                qchimney_usage("bad --sweep-secs '%s'", v);
+            }
+            i++;
+        } else if (!strcmp(a, "--bound")) {
+            o->bound = g_ascii_strtod(v, NULL);
+            i++;
+        } else if (!strcmp(a, "--perf")) {
+            o->perf = v;
+            i++;
+        } else if (!strcmp(a, "--mod")) {
+            if (sscanf(v, "%u,%u", &o->mod_count, &o->mod_usec) != 2) {
+                qchimney_usage("bad --mod '%s'", v);
+            }
+            i++;
+        } else {
+            qchimney_usage("unknown option %s", a);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    Opts o;
+    BenchFigures f, igb[8];
+    char name[64];
+
+    qchimney_prog_init(argv[0]);
+    parse(argc, argv, &o);
+    if (o.bound) {
+        printf("bound: copy + checksum of the same bytes, one pass, one "
+               "core: %.0f MB/s\n", o.bound * 1e3);
+    }
+    printf("64-KiB send requests, MSS %u; CPU is QEMU's (user + system) "
+           "from /proc/PID/stat\n\n", BENCH_MSS);
+    if (o.kernel && bench_sink_unusable()) {
+        printf("tap runs skipped: %s\n\n", bench_sink_unusable());
+        o.kernel = false;
+    }
+    row_head();
+    for (uint32_t k = 0; k < o.nconns; k++) {
+        uint32_t n = o.conns[k];
+        uint64_t per = MAX(1, (o.mib << 20) / BENCH_CHUNK / n);
+
+        memset(&igb[k], 0, sizeof(igb[k]));
+        if (o.igb) {
+            bench_igb(per * n * BENCH_CHUNK, n, "socket", &igb[k]);
+            row("igb TSO -> peer (socket)", n, &igb[k], &o, 0);
+        }
+        /*
+         * The peer's window: 1 MiB, or 4 MiB over all connections, what
+         * QEMU's queue to the socket (10000 frames) holds without loss
+         */
+        peer_run(&o, n, 16, MIN(1024 * 1024, 4 * 1024 * 1024 / n), 5, per, 0,
+                 &f);
+        row("chimney -> peer (socket)", n, &f, &o,
+            igb[k].ok ? mbps(&igb[k]) : 0);
+        for (int vnet = 0; o.kernel && vnet < 2; vnet++) {
+            BenchFigures ig = { 0 };
+
+            if (o.igb) {
+                snprintf(name, sizeof(name), "igb TSO -> Linux (tap, vnet %s)",
+                         vnet ? "on" : "off");
+                bench_igb(per * n * BENCH_CHUNK, n, vnet ? "tap-vnet" : "tap",
+                          &ig);
+                row(name, n, &ig, &o, 0);
+            }
+            snprintf(name, sizeof(name), "chimney -> Linux (tap, vnet %s)",
+                     vnet ? "on" : "off");
+            if (!kernel_run(&o, n, vnet, per, &f)) {
+                printf("%-32s %5u skipped: %s\n", name, n, f.why);
+                o.kernel = false;
+                break;
+            }
+            row(name, n, &f, &o, ig.ok ? mbps(&ig) : 0);
+        }
+    }
+    printf("\nper-segment cost, every connection sending (window 8 MSS, 3 "
+           "x 64 KiB queued each, socket peer, %.0f s measured)\n",
+           o.sweep_secs);
+    printf("%8s %8s %8s %8s %8s %8s %12s\n", "conns", "MB/s", "ns/seg",
+           "CPUs/GB", "irq/cpl", "rexmit", "B/conn mem");
+    for (uint32_t k = 0; k < o.nsweep; k++) {
+        uint32_t n = o.sweep[k];
+
+        peer_run(&o, n, 3, 8 * BENCH_MSS, 0, 0, o.sweep_secs, &f);
+        if (!f.ok) {
+            printf("%8u FAILED: %s\n", n, f.why);
+            all_ok = false;
+            continue;
+        }
+        printf("%8u %8.1f %8.0f %8.3f %8.3f %8" PRIu64, n, mbps(&f),
+               f.segs ? f.cpu * 1e9 / f.segs : 0,
+               f.bytes ? f.cpu / (f.bytes / 1e9) : 0,
+               f.reqs ? (double)f.irqs / f.reqs : 0, f.rexmit);
+        /* RssAnon moves in pages: per connection only over many */
+        if (n >= 1024 && mem_per_conn_bytes >= 0) {
+            printf(" %12" PRId64 "\n", mem_per_conn_bytes);
+        } else {
+            printf(" %12s\n", "-");
+        }
+        fflush(stdout);
+    }
+    printf("\n%s\n", all_ok ? "every byte verified" :
+           "FAILED: a run's bytes did not verify or it did not finish");
+    return all_ok ? 0 : 1;
+}

@@ -1,0 +1,141 @@
+/*
+ * chimney-bench: the send-path benchmark of chimney-nic (shared parts)
+ *
+ * QEMU runs with its guest RAM in a file that this program maps too, so
+ * rings, send queues, data and completions are read and written here
+ * directly; only register writes (doorbells, CQ heads) and the virtual
+ * clock go over qtest.  chimney-bench.c runs the offloaded sends,
+ * chimney-bench-peer.c is what receives them (a minimal ACK-ing peer on a
+ * socket netdev, or the Linux kernel's TCP through a tap in a network
+ * namespace) and checks every byte, chimney-bench-igb.c the anchor: QEMU's
+ * igb sending the same bytes with TSO.
+ *
+ * Copyright (c) 2026 The qemu-chimney authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef CHIMNEY_BENCH_H
+#define CHIMNEY_BENCH_H
+
+#include "libqos/chimney-host.h"
+
+#define BENCH_CHUNK         (64 * 1024)     /* bytes per send request */
+#define BENCH_CLASSES       16              /* distinct byte patterns */
+#define BENCH_MSS           1460
+#define BENCH_PEER_PORT     5001
+#define BENCH_LOCAL_PORT    10000
+
+/* What one run measured; ok is false when its bytes did not verify */
+typedef struct BenchFigures {
+    uint64_t bytes;         /* acknowledged and verified at the peer */
+    uint64_t reqs;          /* send requests completed */
+    uint64_t segs;          /* frames the NIC sent */
+    uint64_t rexmit;        /* of them, retransmissions (chimney only) */
+    uint64_t irqs;          /* MSI-X messages */
+    uint64_t doorbells;     /* register writes of the data path */
+    double secs;            /* wall clock */
+    double cpu;             /* QEMU's user + system CPU seconds */
+    double lat_p50_us, lat_p99_us;
+    bool ok;
+    char why[160];
+} BenchFigures;
+
+/* QEMU with its RAM shared with this process */
+typedef struct Bench {
+    QChimneyFixture f;      /* qts, alloc, bus, the model driver, sock */
+    uint8_t *ram;
+    uint64_t ram_size;
+    char trace[64];         /* the trace log: MSI-X messages counted */
+    const char *irq_match;  /* only its lines that contain this, if set */
+    int64_t clock_at;       /* real time of the last virtual clock step */
+} Bench;
+
+/*
+ * QEMU with @ram_mib MiB of shared RAM, the NIC and backend of @args,
+ * tracing the MSI-X events named in @trace (comma-separated patterns).
+ */
+void bench_qemu(Bench *b, uint32_t ram_mib, const char *trace,
+                const char *args);
+void bench_quit(Bench *b);
+/* Guest memory, as this process sees it */
+void *bench_gpa(Bench *b, uint64_t addr, uint64_t len);
+uint64_t bench_alloc(Bench *b, uint64_t len, uint64_t align);
+/*
+ * The virtual clock follows the real one (qtest stops it otherwise), in
+ * steps of at least BENCH_CLOCK_STEP_US: the device's timers (moderation,
+ * retransmission) fire about that late at most.  Each step is a qtest
+ * command that costs QEMU CPU: 250 us put 0.2 to 0.5 s per GB on QEMU.
+ */
+#define BENCH_CLOCK_STEP_US 1000
+void bench_clock(Bench *b);
+/* QEMU's CPU seconds (user + system) and anonymous memory so far */
+double bench_qemu_cpu(Bench *b);
+uint64_t bench_qemu_anon_kib(Bench *b);
+/* perf record -g of QEMU into @dir/@name.data, until stopped */
+int bench_perf_start(Bench *b, const char *dir, const char *name);
+void bench_perf_stop(int perf);
+/* Lines of the trace log so far: MSI-X messages */
+uint64_t bench_irqs(Bench *b);
+
+/* The bytes: connection @conn's stream is its class's pattern, repeated */
+const uint8_t *bench_pattern(uint32_t conn);
+uint64_t bench_period(void);
+void bench_pattern_init(uint64_t period);
+/* Compare @len received bytes at stream offset @off of @conn */
+bool bench_verify(uint32_t conn, uint64_t off, const uint8_t *p,
+                  uint32_t len);
+
+/* Latency samples, microseconds */
+typedef struct BenchLat {
+    double *v;
+    size_t n, cap;
+} BenchLat;
+void bench_lat_add(BenchLat *l, double us);
+void bench_lat_done(BenchLat *l, BenchFigures *fig);
+
+/*
+ * The minimal peer on the socket netdev @sock: reads every frame, checks
+ * each payload byte against the connection's pattern, and answers each
+ * batch of frames with one cumulative ACK per connection, advertising
+ * @wnd bytes (scaled by @wscale); with @wnd 0 it never answers.
+ * Connection i sends from local port BENCH_LOCAL_PORT + i % 50000 to
+ * BENCH_PEER_PORT + i / 50000, its first byte at sequence bench_iss(i) + 1.
+ */
+typedef struct BenchPeer BenchPeer;
+BenchPeer *bench_peer_new(int sock, uint32_t nconns, uint32_t wnd,
+                          uint8_t wscale, const uint8_t *dev_mac,
+                          uint32_t dev_ip, uint32_t peer_ip);
+uint32_t bench_iss(uint32_t conn);
+/*
+ * Take what arrived within @timeout_ms and acknowledge it; false once a
+ * byte did not verify (*why says which).
+ */
+bool bench_peer_poll(BenchPeer *p, int timeout_ms, char *why, size_t len);
+uint64_t bench_peer_bytes(BenchPeer *p);
+/* Bytes of connection @conn verified, and frames taken, so far */
+uint64_t bench_peer_got(BenchPeer *p, uint32_t conn);
+uint64_t bench_peer_segs(BenchPeer *p);
+void bench_peer_free(BenchPeer *p);
+
+/*
+ * The Linux kernel's TCP in a network namespace behind a tap (created
+ * with IFF_VNET_HDR when @vnet_hdr), listening on 10.9.0.2:5001; a thread
+ * of this process in the namespace reads and checks every connection's
+ * bytes.  NULL when it cannot run here (*why says why).
+ */
+typedef struct BenchSink BenchSink;
+const char *bench_sink_unusable(void);
+BenchSink *bench_sink_start(uint32_t nconns, bool vnet_hdr, char *why,
+                            size_t len);
+int bench_sink_tap_fd(BenchSink *s);
+uint64_t bench_sink_bytes(BenchSink *s);
+/* NULL while every byte verified */
+const char *bench_sink_error(BenchSink *s);
+void bench_sink_stop(BenchSink *s);
+
+/* The igb anchor: @nconns streams of @bytes in all, with TSO */
+void bench_igb(uint64_t bytes, uint32_t nconns, const char *backend,
+               BenchFigures *fig);
+
+#endif /* CHIMNEY_BENCH_H */

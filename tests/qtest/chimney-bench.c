@@ -33,6 +33,7 @@ typedef struct Opts {
     uint32_t sweep[8], nsweep;      /* the many-connection sweep */
     double sweep_secs;
     bool kernel, igb;
+    bool no_holdoff;        /* leave CHIMNEY_CQF_HOLDOFF off */
     uint32_t mod_count, mod_usec;
     double bound;           /* GB/s of copy+checksum, from the script */
     const char *perf;       /* perf record -g of each chimney run here */
@@ -144,6 +145,11 @@ static void run_init(Run *r, Bench *b, uint32_t n, uint32_t depth,
     r->cq_size = cq_size;
     r->cq_phase = 1;
     r->cq = bench_alloc(b, cq_size * sizeof(ChimneyCqe), 4096);
+    /* as the miniport does: it drains on the interrupt, then CQ_HEAD */
+    if (!o->no_holdoff && (qchimney_readl(&b->f.c, CHIMNEY_REG_FEATURES) &
+                           CHIMNEY_FEAT_IRQ_HOLDOFF)) {
+        b->f.c.cq_flags = CHIMNEY_CQF_HOLDOFF;
+    }
     g_assert_cmpuint(qchimney_create_cq(&b->f.c, CQ_ID, r->cq, cq_size,
                                         CQ_ID, o->mod_count, o->mod_usec),
                      ==, CHIMNEY_ST_SUCCESS);
@@ -704,7 +710,7 @@ static void usage(void)
     printf("usage: chimney-bench [--quick] [--mib M] [--conns N,N] "
            "[--sweep N,N,...] [--sweep-secs S]\n"
            "                     [--no-kernel] [--no-igb] [--bound GB/s] "
-           "[--mod COUNT,USEC] [--perf DIR]\n");
+           "[--mod COUNT,USEC] [--no-holdoff] [--perf DIR]\n");
 }
 
 static void parse(int argc, char **argv, Opts *o)
@@ -729,6 +735,8 @@ static void parse(int argc, char **argv, Opts *o)
             o->kernel = false;
         } else if (!strcmp(a, "--no-igb")) {
             o->igb = false;
+        } else if (!strcmp(a, "--no-holdoff")) {
+            o->no_holdoff = true;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage();
             exit(0);

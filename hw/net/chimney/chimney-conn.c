@@ -381,6 +381,83 @@ void chimney_conn_insert(ChimneyState *s, ChimneyConn *conn)
     o->num_objects++;
 }
 
+/*
+ * The per-request arrays of a queue exist only while it holds requests,
+ * so an idle connection keeps none.  Their size is the queue's, checked
+ * and counted against max-sq-entries at OFFLOAD: a doorbell never makes
+ * the device allocate more than that.
+ */
+void chimney_conn_sq_arrays(ChimneyConn *conn)
+{
+    if (!conn->slots) {
+        conn->slots = g_new0(ChimneySlot, conn->sq.size);
+        conn->reqs = g_new0(ChimneyTcpReq, conn->sq.size);
+        conn->tcp.reqs = conn->reqs;
+    }
+}
+
+void chimney_conn_rq_arrays(ChimneyConn *conn)
+{
+    if (!conn->rslots && conn->rq.size) {
+        conn->rslots = g_new0(ChimneySlot, conn->rq.size);
+        conn->recvs = g_new0(ChimneyTcpRecv, conn->rq.size);
+        conn->tcp.recvs = conn->recvs;
+    }
+}
+
+/* Free the arrays of a queue that drained; never inside the engine */
+void chimney_conn_trim(ChimneyConn *conn)
+{
+    ChimneyTcpConn *c = &conn->tcp;
+
+    if (conn->in_burst || c->in_input || c->batching) {
+        return;
+    }
+    if (conn->slots && !c->count) {
+        g_clear_pointer(&conn->slots, g_free);
+        g_clear_pointer(&conn->reqs, g_free);
+        c->reqs = NULL;
+    }
+    if (conn->rslots && !c->rcount) {
+        g_clear_pointer(&conn->rslots, g_free);
+        g_clear_pointer(&conn->recvs, g_free);
+        c->recvs = NULL;
+    }
+}
+
+/* Bytes a connection holds; @queues: its per-request arrays only */
+static size_t chimney_conn_bytes_one(const ChimneyConn *conn, bool queues)
+{
+    size_t n = 0;
+
+    if (conn->slots) {
+        n += (sizeof(ChimneySlot) + sizeof(ChimneyTcpReq)) * conn->sq.size;
+    }
+    if (conn->rslots) {
+        n += (sizeof(ChimneySlot) + sizeof(ChimneyTcpRecv)) * conn->rq.size;
+    }
+    if (queues) {
+        return n;
+    }
+    n += sizeof(*conn);
+    n += conn->pend ? sizeof(ChimneyPending) * conn->pend_cap : 0;
+    n += conn->tcp.rbuf ? conn->tcp.rbuf_cap : 0;
+    n += conn->tcp.ooo ? sizeof(ChimneyTcpRange) * CHIMNEY_TCP_OOO_MAX : 0;
+    return n;
+}
+
+uint64_t chimney_conn_bytes(ChimneyState *s, bool queues)
+{
+    uint64_t n = 0;
+
+    for (uint32_t i = 0; s->offload.conns && i < s->max_conns; i++) {
+        if (s->offload.conns[i]) {
+            n += chimney_conn_bytes_one(s->offload.conns[i], queues);
+        }
+    }
+    return n;
+}
+
 /* The memory of a connection that is in no table (any more) */
 void chimney_conn_destroy(ChimneyConn *conn)
 {

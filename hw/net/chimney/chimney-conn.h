@@ -104,9 +104,11 @@ typedef struct ChimneyConn {
     ChimneyRing sq;             /* head: next entry to fetch */
     uint64_t db_record;
 
+    /* NULL while the queue holds no request (chimney_conn_sq_arrays) */
     ChimneySlot *slots;         /* one per SQ entry */
     ChimneyTcpReq *reqs;        /* the engine's queue, one per SQ entry */
     ChimneyRing rq;             /* receive queue; size 0: none */
+    /* NULL while no receive is posted (chimney_conn_rq_arrays) */
     ChimneySlot *rslots;        /* one per engine receive, by its tag */
     ChimneyTcpRecv *recvs;      /* the engine's receive queue */
     /* completions not yet in the CQ; NULL while there are none */
@@ -223,6 +225,12 @@ void chimney_conn_destroy(ChimneyConn *conn);
 /* The engine's timer_mod: the connection is due at @expire_ns (-1: never) */
 void chimney_conn_timer_mod(ChimneyConn *conn, int64_t expire_ns);
 char *chimney_conn_stats(ChimneyState *s);
+/* Per-request arrays: allocated when a queue is used, freed when idle */
+void chimney_conn_sq_arrays(ChimneyConn *conn);
+void chimney_conn_rq_arrays(ChimneyConn *conn);
+void chimney_conn_trim(ChimneyConn *conn);
+/* Bytes held by the live connections; @queues: their arrays only */
+uint64_t chimney_conn_bytes(ChimneyState *s, bool queues);
 
 /* The completion FIFO: every completion of a connection, in order */
 bool chimney_conn_can_push(ChimneyConn *conn);

@@ -417,7 +417,7 @@ static bool chimney_io_read_tail(ChimneyConn *conn, ChimneyRing *q,
     return true;
 }
 
-void chimney_io_sq_process(ChimneyConn *conn)
+static void chimney_io_sq_take(ChimneyConn *conn)
 {
     ChimneyState *s = conn->dev;
 
@@ -432,6 +432,7 @@ void chimney_io_sq_process(ChimneyConn *conn)
         ChimneyTcpReq req;
         bool first_failure;
 
+        chimney_conn_sq_arrays(conn);
         if (!chimney_io_sq_fetch(conn, index, &req)) {
             conn->poisoned = true;
             chimney_conn_push_event(conn, CHIMNEY_TCP_EV_UPLOAD_REQUEST,
@@ -472,6 +473,13 @@ void chimney_io_sq_process(ChimneyConn *conn)
                                        CHIMNEY_UPLOAD_REQUESTED);
         }
     }
+}
+
+/* Take what the SQ holds, then drop the arrays of a queue that drained */
+void chimney_io_sq_process(ChimneyConn *conn)
+{
+    chimney_io_sq_take(conn);
+    chimney_conn_trim(conn);
 }
 
 /* --- receive queue --- */
@@ -523,7 +531,7 @@ static void chimney_io_rq_take(ChimneyConn *conn, uint32_t index,
     chimney_tcp_recv_post(c, &r);
 }
 
-void chimney_io_rq_process(ChimneyConn *conn)
+static void chimney_io_rq_take_all(ChimneyConn *conn)
 {
     ChimneyState *s = conn->dev;
 
@@ -546,8 +554,15 @@ void chimney_io_rq_process(ChimneyConn *conn)
             return;
         }
         conn->rq.head = chimney_ring_next(&conn->rq, index);
+        chimney_conn_rq_arrays(conn);
         chimney_io_rq_take(conn, index, &d);
     }
+}
+
+void chimney_io_rq_process(ChimneyConn *conn)
+{
+    chimney_io_rq_take_all(conn);
+    chimney_conn_trim(conn);
 }
 
 /* --- doorbells --- */
@@ -675,6 +690,7 @@ void chimney_io_work(ChimneyState *s)
         QTAILQ_REMOVE(&o->timer_list, conn, timer_link);
         conn->on_timer_list = false;
         chimney_tcp_timer(&conn->tcp);
+        chimney_conn_trim(conn);
     }
     while ((conn = QTAILQ_FIRST(&o->kick_list))) {
         QTAILQ_REMOVE(&o->kick_list, conn, kick_link);

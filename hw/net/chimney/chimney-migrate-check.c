@@ -105,6 +105,9 @@ static const char *chimney_mig_engine_check(ChimneyState *s,
     if (c->mig_rbuf_len && t->rbuf_head) {
         return "receive buffer head";
     }
+    if ((t->count && !c->reqs) || (t->rcount && !c->recvs)) {
+        return "requests without their arrays";
+    }
     for (uint32_t i = 0; i < t->count; i++) {
         const ChimneyTcpReq *r = &c->reqs[(t->head + i) % t->cap];
 
@@ -157,12 +160,12 @@ static const char *chimney_mig_conn_check(ChimneyState *s, ChimneyConn *c,
             return "completion";
         }
     }
-    for (uint32_t i = 0; i < c->sq.size; i++) {
+    for (uint32_t i = 0; c->slots && i < c->sq.size; i++) {
         if (!chimney_mig_slot_ok(&c->slots[i])) {
             return "send slot";
         }
     }
-    for (uint32_t i = 0; i < c->rq.size; i++) {
+    for (uint32_t i = 0; c->rslots && i < c->rq.size; i++) {
         if (!chimney_mig_slot_ok(&c->rslots[i])) {
             return "receive slot";
         }

@@ -363,10 +363,12 @@ static const VMStateDescription vmstate_chimney_engine = {
  */
 static bool chimney_mig_sizes_ok(ChimneyConn *c)
 {
-    if (c->mig_nsq < 1 || c->mig_nsq > CHIMNEY_MAX_CONNS_LIMIT ||
-        c->mig_nrq < 0 || c->mig_nrq > CHIMNEY_MAX_CONNS_LIMIT ||
-        c->mig_nsq != c->sq.size || c->mig_nrq != c->rq.size ||
-        c->pend_cap != c->mig_nsq + c->mig_nrq + CHIMNEY_MIG_PEND_EXTRA ||
+    /* 0: the queue's arrays are absent (an idle queue) */
+    if (c->sq.size < 1 || c->sq.size > CHIMNEY_MAX_CONNS_LIMIT ||
+        c->rq.size > CHIMNEY_MAX_CONNS_LIMIT ||
+        (c->mig_nsq && c->mig_nsq != c->sq.size) ||
+        (c->mig_nrq && c->mig_nrq != c->rq.size) ||
+        c->pend_cap != c->sq.size + c->rq.size + CHIMNEY_MIG_PEND_EXTRA ||
         c->mig_npend < 0 || c->mig_npend != c->pend_count ||
         c->pend_count > c->pend_cap || c->pend_head) {
         error_report("chimney-nic: connection %" PRIu32 ": queue sizes %"
@@ -573,8 +575,8 @@ static int chimney_mig_pre_save(void *opaque)
         }
         mc = &m->conns[m->nconns++];
         *mc = *c;
-        mc->mig_nsq = c->sq.size;
-        mc->mig_nrq = c->rq.size;
+        mc->mig_nsq = c->slots ? c->sq.size : 0;
+        mc->mig_nrq = c->rslots ? c->rq.size : 0;
         /* the FIFO's entries only, oldest first */
         mc->pend = g_new(ChimneyPending, c->pend_count);
         for (uint32_t k = 0; k < c->pend_count; k++) {

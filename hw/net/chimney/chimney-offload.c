@@ -396,14 +396,14 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     chimney_conn_key(&conn->key, &st);
     conn->sq = (ChimneyRing) { .base = sq_base, .size = sq_size, .cq = cq };
     conn->db_record = dbr;
-    conn->slots = g_new0(ChimneySlot, sq_size);
-    conn->reqs = g_new0(ChimneyTcpReq, sq_size);
     conn->rq = (ChimneyRing) { .base = rq_base, .size = rq_size, .cq = cq };
-    conn->rslots = g_new0(ChimneySlot, rq_size);
-    conn->recvs = g_new0(ChimneyTcpRecv, rq_size);
     conn->pend_cap = sq_size + rq_size + CHIMNEY_PEND_EXTRA;  /* FIFO lazy */
-    chimney_tcp_conn_init(&conn->tcp, s->offload.tcp, conn, &st, conn->reqs,
-                          sq_size, conn->recvs, rq_size);
+    /* The per-request arrays come with the first request */
+    chimney_tcp_conn_init(&conn->tcp, s->offload.tcp, conn, &st, NULL,
+                          sq_size, NULL, rq_size);
+    if (handover) {
+        chimney_conn_sq_arrays(conn);
+    }
 
     /*
      * The data outstanding at offload: [SndUna, SndMax) must lie in what

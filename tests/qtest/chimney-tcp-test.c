@@ -556,11 +556,15 @@ static void test_tcp_many(void)
     for (uint32_t i = 0; i < n; i++) {
         g_assert_cmpuint(seen[i], ==, 2);
     }
+    /* Idle again: every request completed, no per-request arrays left */
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-conn-queue-bytes"), ==, 0);
     g_test_message("%u connections: offload %.1f us each, send+ACK+complete "
                    "%.1f us each; QEMU RSS %+" PRId64 " KiB (%.2f KiB per "
-                   "connection)", n, (double)(t1 - t0) / n,
+                   "connection); idle after a send: %.0f B per connection "
+                   "(x-stat-conn-bytes)", n, (double)(t1 - t0) / n,
                    (double)(t2 - t1) / n, (int64_t)(rss1 - rss0),
-                   (double)(int64_t)(rss1 - rss0) / n);
+                   (double)(int64_t)(rss1 - rss0) / n,
+                   (double)qchimney_qom_stat(&f, "x-stat-conn-bytes") / n);
     qchimney_fx_end(&f);
 }
 

@@ -123,6 +123,10 @@ typedef struct ChimneyConn {
     bool on_wait_list;          /* its head waits for a fault rule */
     bool on_ind_list;           /* it waits for a generic buffer */
     bool on_consequence_list;   /* an injected failure to act on */
+    /* fault injection (its two bytes fill the flags' padding) */
+    uint8_t fault_status;       /* an injected failure: later ones fail too */
+    bool fault_consequence;     /* the connection must act on it */
+    bool mig_keyed;             /* stream only: in the classifier */
     QTAILQ_ENTRY(ChimneyConn) flush_link;
     QTAILQ_ENTRY(ChimneyConn) kick_link;
     QTAILQ_ENTRY(ChimneyConn) timer_link;
@@ -130,10 +134,7 @@ typedef struct ChimneyConn {
     QTAILQ_ENTRY(ChimneyConn) ind_link;
     QTAILQ_ENTRY(ChimneyConn) consequence_link;
 
-    /* fault injection */
-    int64_t last_release_ns;
-    uint8_t fault_status;       /* an injected failure: later ones fail too */
-    bool fault_consequence;     /* the connection must act on it */
+    int64_t last_release_ns;    /* fault injection */
 
     ChimneyTimerEntry timer;    /* in the device's heap of deadlines */
     ChimneyTcpConn tcp;
@@ -141,7 +142,6 @@ typedef struct ChimneyConn {
     /* Only in a migration stream (chimney-migrate.c): the array sizes */
     int32_t mig_nsq, mig_nrq, mig_npend;
     uint32_t mig_rbuf_len;      /* 0: no receive buffer allocated yet */
-    bool mig_keyed;             /* in the classifier (not terminated) */
     uint64_t mig_key4;          /* the pre-1.3 key of an IPv4 connection */
 } ChimneyConn;
 

@@ -39,30 +39,40 @@ void chimney_conn_key(ChimneyConnKey *k, const ChimneyTcpState *st)
     }
 }
 
-/* The key a received segment would have: its source is the remote end */
-void chimney_conn_key_rx(ChimneyConnKey *k, const ChimneyTcpTuple *t)
+/*
+ * The classifier's probe for a received segment: the key fields of a
+ * connection state, its source being the remote end
+ */
+void chimney_conn_key_rx(ChimneyTcpState *k, const ChimneyTcpTuple *t)
 {
-    memset(k, 0, sizeof(*k));
     k->ipv6 = t->ipv6;
     k->vlan = t->vlan;
     k->remote_port = t->src_port;
     k->local_port = t->dst_port;
     if (t->ipv6) {
-        memcpy(k->remote_ip, t->src_ip6, 16);
-        memcpy(k->local_ip, t->dst_ip6, 16);
+        memcpy(k->dst_ip6, t->src_ip6, 16);
+        memcpy(k->src_ip6, t->dst_ip6, 16);
     } else {
-        memcpy(k->remote_ip, &t->src_ip, 4);
-        memcpy(k->local_ip, &t->dst_ip, 4);
+        k->dst_ip = t->src_ip;
+        k->src_ip = t->dst_ip;
     }
 }
 
+/*
+ * The table's keys are the connections' own TCP states (a key of their
+ * own would cost each connection 40 bytes): hashed and compared through
+ * the ChimneyConnKey they give.  The fields of the key do not change
+ * while a connection is in the table (a relink takes it out first).
+ */
 static guint chimney_conn_key_hash(gconstpointer p)
 {
-    const uint8_t *b = p;
+    ChimneyConnKey k;
+    const uint8_t *b = (const uint8_t *)&k;
     uint32_t h = 2166136261u;           /* FNV-1a */
 
     QEMU_BUILD_BUG_ON(sizeof(ChimneyConnKey) != 40);
 
+    chimney_conn_key(&k, p);
     for (size_t i = 0; i < sizeof(ChimneyConnKey); i++) {
         h = (h ^ b[i]) * 16777619u;
     }
@@ -71,7 +81,11 @@ static guint chimney_conn_key_hash(gconstpointer p)
 
 static gboolean chimney_conn_key_equal(gconstpointer a, gconstpointer b)
 {
-    return !memcmp(a, b, sizeof(ChimneyConnKey));
+    ChimneyConnKey ka, kb;
+
+    chimney_conn_key(&ka, a);
+    chimney_conn_key(&kb, b);
+    return !memcmp(&ka, &kb, sizeof(ChimneyConnKey));
 }
 
 uint32_t chimney_conn_id(const ChimneyConn *conn)
@@ -375,7 +389,7 @@ void chimney_conn_insert(ChimneyState *s, ChimneyConn *conn)
         conn->pend_head = 0;
     }
     o->conns[conn->index] = conn;
-    g_hash_table_insert(o->by_key, &conn->key, conn);
+    g_hash_table_insert(o->by_key, &conn->tcp.st, conn);
     o->paths[conn->path].refs++;
     o->sq_entries_used += conn->sq.size + conn->rq.size;
     o->num_objects++;
@@ -496,8 +510,8 @@ static void chimney_conn_free(ChimneyState *s, ChimneyConn *conn)
      * A terminated connection left the classifier at TERMINATE; its
      * 4-tuple may belong to a newer connection by now.
      */
-    if (g_hash_table_lookup(o->by_key, &conn->key) == conn) {
-        g_hash_table_remove(o->by_key, &conn->key);
+    if (g_hash_table_lookup(o->by_key, &conn->tcp.st) == conn) {
+        g_hash_table_remove(o->by_key, &conn->tcp.st);
     }
     o->paths[conn->path].refs--;
     o->sq_entries_used -= conn->sq.size + conn->rq.size;

@@ -100,7 +100,6 @@ typedef struct ChimneyConn {
     bool terminated;            /* freed once its completions are out */
     uint32_t path;
     uint32_t cq;
-    ChimneyConnKey key;         /* in the classifier's table */
     ChimneyRing sq;             /* head: next entry to fetch */
     uint64_t db_record;
 
@@ -181,7 +180,7 @@ typedef struct ChimneyOffloadState {
     ChimneyNeighbor *neighbors;
     ChimneyPath *paths;
     ChimneyConn **conns;        /* by index, max-conns of them */
-    GHashTable *by_key;         /* live connections by 4-tuple */
+    GHashTable *by_key;         /* live connections by &conn->tcp.st */
     uint32_t num_objects;       /* neighbors, paths and connections */
     uint32_t sq_entries_used;   /* bounds what the guest makes us allocate */
     ChimneyTcpStack *tcp;
@@ -214,7 +213,7 @@ void chimney_conn_table_init(ChimneyState *s);
 void chimney_conn_table_reset(ChimneyState *s);
 void chimney_conn_table_exit(ChimneyState *s);
 void chimney_conn_key(ChimneyConnKey *k, const ChimneyTcpState *st);
-void chimney_conn_key_rx(ChimneyConnKey *k, const ChimneyTcpTuple *t);
+void chimney_conn_key_rx(ChimneyTcpState *k, const ChimneyTcpTuple *t);
 uint32_t chimney_conn_id(const ChimneyConn *conn);
 ChimneyConn *chimney_conn_lookup(ChimneyState *s, uint32_t id,
                                  uint8_t *status);

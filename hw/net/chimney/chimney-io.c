@@ -736,7 +736,7 @@ int chimney_io_classify(ChimneyState *s, const uint8_t *buf, size_t size)
     ChimneyConn *conn;
     ChimneyRxSeg *slot;
     const uint8_t *payload;
-    ChimneyConnKey key;
+    ChimneyTcpState key;
 
     if (!chimney_conn_any(s) || size > CHIMNEY_L2_MAX_FRAME) {
         return -1;

@@ -173,9 +173,8 @@ static const char *chimney_mig_conn_check(ChimneyState *s, ChimneyConn *c,
     if (st->ipv6 != o->paths[c->path].ipv6) {
         return "address family";
     }
-    chimney_conn_key(&c->key, st);
     if (c->mig_keyed) {
-        if (c->terminated || g_hash_table_lookup(o->by_key, &c->key)) {
+        if (c->terminated || g_hash_table_lookup(o->by_key, st)) {
             return "4-tuple in use twice";
         }
     }
@@ -234,7 +233,7 @@ static void chimney_mig_install_conn(ChimneyState *s, const ChimneyConn *mc)
     }
     chimney_conn_insert(s, c);
     if (!c->mig_keyed) {
-        g_hash_table_remove(o->by_key, &c->key);
+        g_hash_table_remove(o->by_key, &c->tcp.st);
     }
     if (lists[0] || (c->pend_count && !lists[3])) {
         c->on_flush_list = true;

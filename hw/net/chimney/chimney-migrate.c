@@ -599,7 +599,7 @@ static int chimney_mig_pre_save(void *opaque)
             memcpy(mc->tcp.rbuf + first, c->tcp.rbuf, len - first);
             mc->tcp.rbuf_head = 0;
         }
-        mc->mig_keyed = g_hash_table_lookup(o->by_key, &c->key) == c;
+        mc->mig_keyed = g_hash_table_lookup(o->by_key, &c->tcp.st) == c;
         /*
          * Where the stream had the IPv4 key before 1.3 (the load derives
          * the key from the state): an IPv4 connection's stream stays

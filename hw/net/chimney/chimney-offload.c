@@ -393,7 +393,6 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     conn->gen = CHIMNEY_CONN_GEN(id);
     conn->path = le32_to_cpu(o.path);
     conn->cq = cq;
-    chimney_conn_key(&conn->key, &st);
     conn->sq = (ChimneyRing) { .base = sq_base, .size = sq_size, .cq = cq };
     conn->db_record = dbr;
     conn->rq = (ChimneyRing) { .base = rq_base, .size = rq_size, .cq = cq };
@@ -446,7 +445,7 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
             status = CHIMNEY_ST_INVALID_PARAM;
         }
     }
-    if (!status && g_hash_table_contains(s->offload.by_key, &conn->key)) {
+    if (!status && g_hash_table_contains(s->offload.by_key, &conn->tcp.st)) {
         CHIMNEY_GUEST_ERR(chimney_err_tcp_duplicate,
                           "OFFLOAD_TCP: 4-tuple already offloaded");
         status = CHIMNEY_ST_INVALID_STATE;
@@ -490,15 +489,13 @@ static uint8_t chimney_offload_relink(ChimneyState *s, uint32_t id,
          i < s->max_conns && n->vlan != o->neighbors[p->neighbor].vlan; i++) {
         ChimneyConn *conn = o->conns[i];
         ChimneyTcpState st;
-        ChimneyConnKey key;
 
         if (!conn || conn->path != id) {
             continue;
         }
         st = conn->tcp.st;
         st.vlan = n->vlan;
-        chimney_conn_key(&key, &st);
-        if (g_hash_table_contains(o->by_key, &key)) {
+        if (g_hash_table_contains(o->by_key, &st)) {
             CHIMNEY_GUEST_ERR(chimney_err_path_relink, "path %" PRIu32
                               ": relink to neighbor %" PRIu32 " refused", id,
                               nb);
@@ -517,14 +514,13 @@ static uint8_t chimney_offload_relink(ChimneyState *s, uint32_t id,
         }
         memcpy(conn->tcp.st.src_mac, n->src_mac, 6);
         memcpy(conn->tcp.st.dst_mac, n->dst_mac, 6);
-        keyed = g_hash_table_lookup(o->by_key, &conn->key) == conn;
+        keyed = g_hash_table_lookup(o->by_key, &conn->tcp.st) == conn;
         if (keyed) {
-            g_hash_table_remove(o->by_key, &conn->key);
+            g_hash_table_remove(o->by_key, &conn->tcp.st);
         }
-        conn->tcp.st.vlan = n->vlan;
-        chimney_conn_key(&conn->key, &conn->tcp.st);
+        conn->tcp.st.vlan = n->vlan;       /* out of the table: its key */
         if (keyed) {
-            g_hash_table_insert(o->by_key, &conn->key, conn);
+            g_hash_table_insert(o->by_key, &conn->tcp.st, conn);
         }
     }
     return CHIMNEY_ST_SUCCESS;
@@ -919,7 +915,7 @@ uint8_t chimney_offload_cmd(ChimneyState *s, const ChimneyAdminCmd *cmd,
         s->offload.closed_bytes_in += conn->tcp.bytes_rcvd;
         s->offload.closed_bytes_out += conn->tcp.bytes_acked;
         s->offload.closed_retransmits += conn->tcp.retransmits;
-        g_hash_table_remove(s->offload.by_key, &conn->key);
+        g_hash_table_remove(s->offload.by_key, &conn->tcp.st);
         trace_chimney_conn_terminate(conn->index, conn->pend_count);
         return status;
     }

@@ -137,12 +137,20 @@ typedef struct ChimneyConn {
 
     ChimneyTimerEntry timer;    /* in the device's heap of deadlines */
     ChimneyTcpConn tcp;
+} ChimneyConn;
 
-    /* Only in a migration stream (chimney-migrate.c): the array sizes */
-    int32_t mig_nsq, mig_nrq, mig_npend;
+/*
+ * A connection as a migration stream carries it (chimney-migrate.c): the
+ * live structure first, then what only the stream has, so a live
+ * connection does not carry it.
+ */
+typedef struct ChimneyMigConn {
+    ChimneyConn c;
+    int32_t mig_nsq, mig_nrq;   /* 0: the queue's arrays are absent */
+    int32_t mig_npend;
     uint32_t mig_rbuf_len;      /* 0: no receive buffer allocated yet */
     uint64_t mig_key4;          /* the pre-1.3 key of an IPv4 connection */
-} ChimneyConn;
+} ChimneyMigConn;
 
 /*
  * Segments of offloaded connections wait here for the bottom half, so the
@@ -166,7 +174,7 @@ typedef struct ChimneyMigStage {
     int32_t nneighbors, npaths, nconns;
     ChimneyNeighbor *neighbors;
     ChimneyPath *paths;
-    ChimneyConn *conns;         /* by value, in index order */
+    ChimneyMigConn *conns;      /* by value, in index order */
     uint16_t ip_id;
     uint32_t fault_text_len;    /* with its NUL; 0: no rules */
     char *fault_text;

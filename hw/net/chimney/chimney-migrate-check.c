@@ -48,8 +48,9 @@ static bool chimney_mig_deadline_ok(int64_t t)
 }
 
 static const char *chimney_mig_engine_check(ChimneyState *s,
-                                            const ChimneyConn *c)
+                                            const ChimneyMigConn *mc)
 {
+    const ChimneyConn *c = &mc->c;
     const ChimneyTcpConn *t = &c->tcp;
     const ChimneyTcpStack *stk = s->offload.tcp;
     ChimneyTcpState st = t->st;
@@ -99,10 +100,10 @@ static const char *chimney_mig_engine_check(ChimneyState *s,
         }
     }
     if ((t->held || t->ooo_count) &&
-        chimney_migrate_rbuf_used(t) > c->mig_rbuf_len) {
+        chimney_migrate_rbuf_used(t) > mc->mig_rbuf_len) {
         return "received bytes without a buffer";
     }
-    if (c->mig_rbuf_len && t->rbuf_head) {
+    if (mc->mig_rbuf_len && t->rbuf_head) {
         return "receive buffer head";
     }
     if ((t->count && !c->reqs) || (t->rcount && !c->recvs)) {
@@ -125,9 +126,11 @@ static const char *chimney_mig_engine_check(ChimneyState *s,
     return NULL;
 }
 
-static const char *chimney_mig_conn_check(ChimneyState *s, ChimneyConn *c,
+static const char *chimney_mig_conn_check(ChimneyState *s,
+                                          const ChimneyMigConn *mc,
                                           unsigned long *seen)
 {
+    const ChimneyConn *c = &mc->c;
     ChimneyOffloadState *o = &s->offload;
     const ChimneyTcpState *st = &c->tcp.st;
 
@@ -178,13 +181,13 @@ static const char *chimney_mig_conn_check(ChimneyState *s, ChimneyConn *c,
             return "4-tuple in use twice";
         }
     }
-    return chimney_mig_engine_check(s, c);
+    return chimney_mig_engine_check(s, mc);
 }
 
 static void chimney_mig_free_staged(ChimneyMigStage *m, int32_t from)
 {
     for (int32_t i = from; i < m->nconns; i++) {
-        ChimneyConn *c = &m->conns[i];
+        ChimneyConn *c = &m->conns[i].c;
 
         g_free(c->slots);
         g_free(c->reqs);
@@ -198,8 +201,10 @@ static void chimney_mig_free_staged(ChimneyMigStage *m, int32_t from)
 }
 
 /* A staged connection becomes a live one */
-static void chimney_mig_install_conn(ChimneyState *s, const ChimneyConn *mc)
+static void chimney_mig_install_conn(ChimneyState *s,
+                                     const ChimneyMigConn *sc)
 {
+    const ChimneyConn *mc = &sc->c;
     ChimneyOffloadState *o = &s->offload;
     ChimneyConn *c = g_new0(ChimneyConn, 1);
     bool lists[6] = {
@@ -226,9 +231,9 @@ static void chimney_mig_install_conn(ChimneyState *s, const ChimneyConn *mc)
         g_clear_pointer(&c->tcp.ooo, g_free);
     }
     c->tcp.rbuf = NULL;
-    if (c->mig_rbuf_len) {
+    if (sc->mig_rbuf_len) {
         c->tcp.rbuf = g_malloc0(c->tcp.rbuf_cap);
-        memcpy(c->tcp.rbuf, mc->tcp.rbuf, c->mig_rbuf_len);
+        memcpy(c->tcp.rbuf, mc->tcp.rbuf, sc->mig_rbuf_len);
         g_free(mc->tcp.rbuf);
     }
     chimney_conn_insert(s, c);
@@ -357,14 +362,14 @@ int chimney_migrate_install(ChimneyState *s)
 
     seen = bitmap_new(s->max_conns);
     for (i = 0; i < m->nconns; i++) {
-        ChimneyConn *mc = &m->conns[i];
+        ChimneyMigConn *mc = &m->conns[i];
 
-        entries += mc->sq.size + mc->rq.size;
+        entries += mc->c.sq.size + mc->c.rq.size;
         why = entries > s->max_sq_entries ? "max-sq-entries exceeded" :
               chimney_mig_conn_check(s, mc, seen);
         if (why) {
             error_report("chimney-nic: the stream's connection %" PRIu32
-                         " is invalid: %s", mc->index, why);
+                         " is invalid: %s", mc->c.index, why);
             chimney_mig_free_staged(m, i);
             chimney_conn_table_reset(s);
             return -EINVAL;

@@ -122,7 +122,7 @@ void chimney_conn_flush(ChimneyConn *conn)
         if (!chimney_fault_ready(s, conn, pe)) {
             if (!conn->on_wait_list) {
                 conn->on_wait_list = true;
-                QTAILQ_INSERT_TAIL(&o->wait_list, conn, wait_link);
+                chimney_conn_list_append(s, &o->wait_list, conn, CHIMNEY_LINK_WAIT);
             }
             break;
         }
@@ -143,10 +143,12 @@ void chimney_conn_flush(ChimneyConn *conn)
     }
     if (conn->pend_count && !conn->on_flush_list && !conn->on_wait_list) {
         conn->on_flush_list = true;
-        QTAILQ_INSERT_TAIL(&o->flush_list[conn->cq], conn, flush_link);
+        chimney_conn_list_append(s, &o->flush_list[conn->cq], conn,
+                                 CHIMNEY_LINK_FLUSH);
     } else if (!conn->pend_count && conn->on_flush_list) {
         conn->on_flush_list = false;
-        QTAILQ_REMOVE(&o->flush_list[conn->cq], conn, flush_link);
+        chimney_conn_list_remove(s, &o->flush_list[conn->cq], conn,
+                                 CHIMNEY_LINK_FLUSH);
     }
 }
 
@@ -173,7 +175,8 @@ bool chimney_conn_push(ChimneyConn *conn, const ChimneyPending *pe)
     chimney_fault_decide(conn->dev, conn, slot);
     if (conn->fault_consequence && !conn->on_consequence_list) {
         conn->on_consequence_list = true;
-        QTAILQ_INSERT_TAIL(&o->consequence_list, conn, consequence_link);
+        chimney_conn_list_append(conn->dev, &o->consequence_list, conn,
+                                 CHIMNEY_LINK_CONSEQUENCE);
     }
     conn->pend_count++;
     if (!conn->flushing) {
@@ -233,8 +236,8 @@ void chimney_conn_fault_consequences(ChimneyState *s)
     ChimneyOffloadState *o = &s->offload;
     ChimneyConn *conn;
 
-    while ((conn = QTAILQ_FIRST(&o->consequence_list))) {
-        QTAILQ_REMOVE(&o->consequence_list, conn, consequence_link);
+    while ((conn = chimney_conn_list_pop(s, &o->consequence_list,
+                                         CHIMNEY_LINK_CONSEQUENCE))) {
         conn->on_consequence_list = false;
         if (conn->fault_consequence) {
             conn->fault_consequence = false;
@@ -251,17 +254,12 @@ void chimney_conn_fault_consequences(ChimneyState *s)
 void chimney_conn_flush_waiting(ChimneyState *s)
 {
     ChimneyOffloadState *o = &s->offload;
-    QTAILQ_HEAD(, ChimneyConn) waiting;
-    ChimneyConn *conn, *next;
+    ChimneyConnList waiting = o->wait_list;
+    ChimneyConn *conn;
 
-    QTAILQ_INIT(&waiting);
-    while ((conn = QTAILQ_FIRST(&o->wait_list))) {
-        QTAILQ_REMOVE(&o->wait_list, conn, wait_link);
-        QTAILQ_INSERT_TAIL(&waiting, conn, wait_link);
-    }
+    o->wait_list = (ChimneyConnList) { 0 };
     chimney_cq_batch_begin(s);
-    QTAILQ_FOREACH_SAFE(conn, &waiting, wait_link, next) {
-        QTAILQ_REMOVE(&waiting, conn, wait_link);
+    while ((conn = chimney_conn_list_pop(s, &waiting, CHIMNEY_LINK_WAIT))) {
         conn->on_wait_list = false;
         chimney_conn_flush(conn);
         chimney_conn_release(conn);
@@ -344,7 +342,8 @@ static void chimney_conn_timer_cb(void *opaque)
             chimney_timer_set(&o->timers, e, when);
         } else if (when >= 0 && !conn->on_timer_list) {
             conn->on_timer_list = true;
-            QTAILQ_INSERT_TAIL(&o->timer_list, conn, timer_link);
+            chimney_conn_list_append(s, &o->timer_list, conn,
+                                     CHIMNEY_LINK_TIMER);
             due = true;
         }
     }
@@ -393,6 +392,52 @@ void chimney_conn_insert(ChimneyState *s, ChimneyConn *conn)
     o->paths[conn->path].refs++;
     o->sq_entries_used += conn->sq.size + conn->rq.size;
     o->num_objects++;
+}
+
+void chimney_conn_list_append(ChimneyState *s, ChimneyConnList *l,
+                              ChimneyConn *conn, int which)
+{
+    ChimneyConnLink *k = &conn->link[which];
+
+    k->next = 0;
+    k->prev = l->last;
+    if (l->last) {
+        s->offload.conns[l->last - 1]->link[which].next = conn->index + 1;
+    } else {
+        l->first = conn->index + 1;
+    }
+    l->last = conn->index + 1;
+}
+
+void chimney_conn_list_remove(ChimneyState *s, ChimneyConnList *l,
+                              ChimneyConn *conn, int which)
+{
+    ChimneyConnLink *k = &conn->link[which];
+
+    if (k->prev) {
+        s->offload.conns[k->prev - 1]->link[which].next = k->next;
+    } else {
+        l->first = k->next;
+    }
+    if (k->next) {
+        s->offload.conns[k->next - 1]->link[which].prev = k->prev;
+    } else {
+        l->last = k->prev;
+    }
+    k->next = k->prev = 0;
+}
+
+ChimneyConn *chimney_conn_list_pop(ChimneyState *s, ChimneyConnList *l,
+                                   int which)
+{
+    ChimneyConn *conn;
+
+    if (!l->first) {
+        return NULL;
+    }
+    conn = s->offload.conns[l->first - 1];
+    chimney_conn_list_remove(s, l, conn, which);
+    return conn;
 }
 
 /*
@@ -489,22 +534,28 @@ static void chimney_conn_free(ChimneyState *s, ChimneyConn *conn)
     ChimneyOffloadState *o = &s->offload;
 
     if (conn->on_flush_list) {
-        QTAILQ_REMOVE(&o->flush_list[conn->cq], conn, flush_link);
+        chimney_conn_list_remove(s, &o->flush_list[conn->cq], conn,
+                                 CHIMNEY_LINK_FLUSH);
     }
     if (conn->on_kick_list) {
-        QTAILQ_REMOVE(&o->kick_list, conn, kick_link);
+        chimney_conn_list_remove(s, &o->kick_list, conn,
+                                 CHIMNEY_LINK_KICK);
     }
     if (conn->on_timer_list) {
-        QTAILQ_REMOVE(&o->timer_list, conn, timer_link);
+        chimney_conn_list_remove(s, &o->timer_list, conn,
+                                 CHIMNEY_LINK_TIMER);
     }
     if (conn->on_wait_list) {
-        QTAILQ_REMOVE(&o->wait_list, conn, wait_link);
+        chimney_conn_list_remove(s, &o->wait_list, conn,
+                                 CHIMNEY_LINK_WAIT);
     }
     if (conn->on_ind_list) {
-        QTAILQ_REMOVE(&o->ind_list, conn, ind_link);
+        chimney_conn_list_remove(s, &o->ind_list, conn,
+                                 CHIMNEY_LINK_IND);
     }
     if (conn->on_consequence_list) {
-        QTAILQ_REMOVE(&o->consequence_list, conn, consequence_link);
+        chimney_conn_list_remove(s, &o->consequence_list, conn,
+                                 CHIMNEY_LINK_CONSEQUENCE);
     }
     /*
      * A terminated connection left the classifier at TERMINATE; its
@@ -543,14 +594,7 @@ void chimney_conn_table_init(ChimneyState *s)
     chimney_timer_init(&o->timers);
     o->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, chimney_conn_timer_cb, s);
     o->timer_ns = -1;
-    for (int i = 0; i < CHIMNEY_MAX_CQS; i++) {
-        QTAILQ_INIT(&o->flush_list[i]);
-    }
-    QTAILQ_INIT(&o->kick_list);
-    QTAILQ_INIT(&o->timer_list);
-    QTAILQ_INIT(&o->ind_list);
-    QTAILQ_INIT(&o->wait_list);
-    QTAILQ_INIT(&o->consequence_list);
+    /* the work lists start empty: all zeroes */
     o->rx_frames = g_malloc(CHIMNEY_CONN_RX_SLOTS * CHIMNEY_L2_MAX_FRAME);
 }
 

@@ -78,6 +78,30 @@ typedef struct ChimneyPending {
     uint8_t irq;
 } ChimneyPending;
 
+/*
+ * The device's work lists hold connections by index + 1 (0: none), so a
+ * connection's place in each costs 8 bytes, not a QTAILQ's 16.  Every
+ * connection on a list is in the table (a terminated one too, until it
+ * is freed).
+ */
+typedef struct ChimneyConnLink {
+    uint32_t next, prev;
+} ChimneyConnLink;
+
+typedef struct ChimneyConnList {
+    uint32_t first, last;
+} ChimneyConnList;
+
+enum {
+    CHIMNEY_LINK_FLUSH,
+    CHIMNEY_LINK_KICK,
+    CHIMNEY_LINK_TIMER,
+    CHIMNEY_LINK_WAIT,
+    CHIMNEY_LINK_IND,
+    CHIMNEY_LINK_CONSEQUENCE,
+    CHIMNEY_LINKS,
+};
+
 /* What the device keeps of each SQ or RQ entry it has taken. */
 typedef struct ChimneySlot {
     uint64_t sgl;
@@ -126,12 +150,7 @@ typedef struct ChimneyConn {
     uint8_t fault_status;       /* an injected failure: later ones fail too */
     bool fault_consequence;     /* the connection must act on it */
     bool mig_keyed;             /* stream only: in the classifier */
-    QTAILQ_ENTRY(ChimneyConn) flush_link;
-    QTAILQ_ENTRY(ChimneyConn) kick_link;
-    QTAILQ_ENTRY(ChimneyConn) timer_link;
-    QTAILQ_ENTRY(ChimneyConn) wait_link;
-    QTAILQ_ENTRY(ChimneyConn) ind_link;
-    QTAILQ_ENTRY(ChimneyConn) consequence_link;
+    ChimneyConnLink link[CHIMNEY_LINKS];    /* by CHIMNEY_LINK_* */
 
     int64_t last_release_ns;    /* fault injection */
 
@@ -204,12 +223,12 @@ typedef struct ChimneyOffloadState {
     uint8_t *rx_frames;         /* CHIMNEY_L2_MAX_FRAME bytes per slot */
     uint32_t rx_head, rx_count;
     /* connections with completions waiting for room, per CQ */
-    QTAILQ_HEAD(, ChimneyConn) flush_list[CHIMNEY_MAX_CQS];
-    QTAILQ_HEAD(, ChimneyConn) kick_list;   /* send doorbells to serve */
-    QTAILQ_HEAD(, ChimneyConn) timer_list;  /* expired timers */
-    QTAILQ_HEAD(, ChimneyConn) ind_list;    /* waiting for generic buffers */
-    QTAILQ_HEAD(, ChimneyConn) wait_list;   /* heads held by a fault rule */
-    QTAILQ_HEAD(, ChimneyConn) consequence_list;  /* injected failures */
+    ChimneyConnList flush_list[CHIMNEY_MAX_CQS];
+    ChimneyConnList kick_list;      /* send doorbells to serve */
+    ChimneyConnList timer_list;     /* expired timers */
+    ChimneyConnList ind_list;       /* waiting for generic buffers */
+    ChimneyConnList wait_list;      /* heads held by a fault rule */
+    ChimneyConnList consequence_list;   /* injected failures */
     /* QUERY_STATS: counters of the connections terminated since reset */
     uint64_t closed_segs_in, closed_segs_out, closed_bytes_in,
              closed_bytes_out, closed_retransmits;
@@ -238,6 +257,20 @@ void chimney_conn_rq_arrays(ChimneyConn *conn);
 void chimney_conn_trim(ChimneyConn *conn);
 /* Bytes held by the live connections; @queues: their arrays only */
 uint64_t chimney_conn_bytes(ChimneyState *s, bool queues);
+
+/* The work lists, through link[@which] */
+void chimney_conn_list_append(ChimneyState *s, ChimneyConnList *l,
+                              ChimneyConn *conn, int which);
+void chimney_conn_list_remove(ChimneyState *s, ChimneyConnList *l,
+                              ChimneyConn *conn, int which);
+/* Take the first connection off @l; NULL when it is empty */
+ChimneyConn *chimney_conn_list_pop(ChimneyState *s, ChimneyConnList *l,
+                                   int which);
+
+static inline bool chimney_conn_list_empty(const ChimneyConnList *l)
+{
+    return !l->first;
+}
 
 /* The completion FIFO: every completion of a connection, in order */
 bool chimney_conn_can_push(ChimneyConn *conn);

@@ -182,7 +182,8 @@ static void chimney_io_ind_wait(ChimneyConn *conn)
 {
     if (!conn->on_ind_list) {
         conn->on_ind_list = true;
-        QTAILQ_INSERT_TAIL(&conn->dev->offload.ind_list, conn, ind_link);
+        chimney_conn_list_append(conn->dev, &conn->dev->offload.ind_list,
+                                 conn, CHIMNEY_LINK_IND);
     }
 }
 
@@ -577,15 +578,11 @@ void chimney_io_rq_process(ChimneyConn *conn)
 void chimney_io_ind_doorbell(ChimneyState *s)
 {
     ChimneyOffloadState *o = &s->offload;
-    QTAILQ_HEAD(, ChimneyConn) waiting = QTAILQ_HEAD_INITIALIZER(waiting);
+    ChimneyConnList waiting = o->ind_list;
     ChimneyConn *conn;
 
-    while ((conn = QTAILQ_FIRST(&o->ind_list))) {
-        QTAILQ_REMOVE(&o->ind_list, conn, ind_link);
-        QTAILQ_INSERT_TAIL(&waiting, conn, ind_link);
-    }
-    while ((conn = QTAILQ_FIRST(&waiting))) {
-        QTAILQ_REMOVE(&waiting, conn, ind_link);
+    o->ind_list = (ChimneyConnList) { 0 };
+    while ((conn = chimney_conn_list_pop(s, &waiting, CHIMNEY_LINK_IND))) {
         conn->on_ind_list = false;
         if (chimney_ring_empty(&s->ind_q) || !chimney_running(s) ||
             !chimney_conn_can_push(conn)) {
@@ -612,7 +609,7 @@ void chimney_io_doorbell(ChimneyState *s, uint32_t conn_id)
     /* The send queue is read in the bottom half */
     if (!conn->on_kick_list) {
         conn->on_kick_list = true;
-        QTAILQ_INSERT_TAIL(&o->kick_list, conn, kick_link);
+        chimney_conn_list_append(s, &o->kick_list, conn, CHIMNEY_LINK_KICK);
     }
     qemu_bh_schedule(s->bh);
 }
@@ -686,23 +683,24 @@ void chimney_io_work(ChimneyState *s)
 
     chimney_pmtu_post_events(s);
     chimney_io_rx_work(s);
-    while ((conn = QTAILQ_FIRST(&o->timer_list))) {
-        QTAILQ_REMOVE(&o->timer_list, conn, timer_link);
+    while ((conn = chimney_conn_list_pop(s, &o->timer_list,
+                                         CHIMNEY_LINK_TIMER))) {
         conn->on_timer_list = false;
         chimney_tcp_timer(&conn->tcp);
         chimney_conn_trim(conn);
     }
-    while ((conn = QTAILQ_FIRST(&o->kick_list))) {
-        QTAILQ_REMOVE(&o->kick_list, conn, kick_link);
+    while ((conn = chimney_conn_list_pop(s, &o->kick_list,
+                                         CHIMNEY_LINK_KICK))) {
         conn->on_kick_list = false;
         chimney_io_sq_process(conn);
         chimney_io_rq_process(conn);
     }
     for (uint32_t cq = 1; cq < s->num_cqs; cq++) {
-        while ((conn = QTAILQ_FIRST(&o->flush_list[cq])) &&
+        while (!chimney_conn_list_empty(&o->flush_list[cq]) &&
                !chimney_cq_full(&s->cq[cq]) && chimney_running(s)) {
             /* to the back of the line, unless it empties */
-            QTAILQ_REMOVE(&o->flush_list[cq], conn, flush_link);
+            conn = chimney_conn_list_pop(s, &o->flush_list[cq],
+                                         CHIMNEY_LINK_FLUSH);
             conn->on_flush_list = false;
             chimney_conn_flush(conn);
             if (!conn->pend_count) {
@@ -714,7 +712,7 @@ void chimney_io_work(ChimneyState *s)
         }
     }
     /* Connections that waited for a generic buffer and may have room now */
-    if (!QTAILQ_EMPTY(&o->ind_list) && s->ind_q.size &&
+    if (!chimney_conn_list_empty(&o->ind_list) && s->ind_q.size &&
         !chimney_ring_empty(&s->ind_q)) {
         chimney_io_ind_doorbell(s);
     }

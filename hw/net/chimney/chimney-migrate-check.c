@@ -242,27 +242,27 @@ static void chimney_mig_install_conn(ChimneyState *s,
     }
     if (lists[0] || (c->pend_count && !lists[3])) {
         c->on_flush_list = true;
-        QTAILQ_INSERT_TAIL(&o->flush_list[c->cq], c, flush_link);
+        chimney_conn_list_append(s, &o->flush_list[c->cq], c, CHIMNEY_LINK_FLUSH);
     }
     if (lists[1]) {
         c->on_kick_list = true;
-        QTAILQ_INSERT_TAIL(&o->kick_list, c, kick_link);
+        chimney_conn_list_append(s, &o->kick_list, c, CHIMNEY_LINK_KICK);
     }
     if (lists[2]) {
         c->on_timer_list = true;
-        QTAILQ_INSERT_TAIL(&o->timer_list, c, timer_link);
+        chimney_conn_list_append(s, &o->timer_list, c, CHIMNEY_LINK_TIMER);
     }
     if (lists[3]) {
         c->on_wait_list = true;
-        QTAILQ_INSERT_TAIL(&o->wait_list, c, wait_link);
+        chimney_conn_list_append(s, &o->wait_list, c, CHIMNEY_LINK_WAIT);
     }
     if (lists[4]) {
         c->on_ind_list = true;
-        QTAILQ_INSERT_TAIL(&o->ind_list, c, ind_link);
+        chimney_conn_list_append(s, &o->ind_list, c, CHIMNEY_LINK_IND);
     }
     if (lists[5]) {
         c->on_consequence_list = true;
-        QTAILQ_INSERT_TAIL(&o->consequence_list, c, consequence_link);
+        chimney_conn_list_append(s, &o->consequence_list, c, CHIMNEY_LINK_CONSEQUENCE);
     }
     chimney_conn_timer_mod(c, c->tcp.timer_ns);
 }

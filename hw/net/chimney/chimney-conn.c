@@ -450,8 +450,7 @@ void chimney_conn_sq_arrays(ChimneyConn *conn)
 {
     if (!conn->slots) {
         conn->slots = g_new0(ChimneySlot, conn->sq.size);
-        conn->reqs = g_new0(ChimneyTcpReq, conn->sq.size);
-        conn->tcp.reqs = conn->reqs;
+        conn->tcp.reqs = g_new0(ChimneyTcpReq, conn->sq.size);
     }
 }
 
@@ -459,8 +458,7 @@ void chimney_conn_rq_arrays(ChimneyConn *conn)
 {
     if (!conn->rslots && conn->rq.size) {
         conn->rslots = g_new0(ChimneySlot, conn->rq.size);
-        conn->recvs = g_new0(ChimneyTcpRecv, conn->rq.size);
-        conn->tcp.recvs = conn->recvs;
+        conn->tcp.recvs = g_new0(ChimneyTcpRecv, conn->rq.size);
     }
 }
 
@@ -474,13 +472,11 @@ void chimney_conn_trim(ChimneyConn *conn)
     }
     if (conn->slots && !c->count) {
         g_clear_pointer(&conn->slots, g_free);
-        g_clear_pointer(&conn->reqs, g_free);
-        c->reqs = NULL;
+        g_clear_pointer(&c->reqs, g_free);
     }
     if (conn->rslots && !c->rcount) {
         g_clear_pointer(&conn->rslots, g_free);
-        g_clear_pointer(&conn->recvs, g_free);
-        c->recvs = NULL;
+        g_clear_pointer(&c->recvs, g_free);
     }
 }
 
@@ -522,9 +518,9 @@ void chimney_conn_destroy(ChimneyConn *conn)
 {
     chimney_tcp_conn_destroy(&conn->tcp);
     g_free(conn->slots);
-    g_free(conn->reqs);
+    g_free(conn->tcp.reqs);
     g_free(conn->rslots);
-    g_free(conn->recvs);
+    g_free(conn->tcp.recvs);
     g_free(conn->pend);
     g_free(conn);
 }

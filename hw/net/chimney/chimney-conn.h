@@ -127,13 +127,14 @@ typedef struct ChimneyConn {
     ChimneyRing sq;             /* head: next entry to fetch */
     uint64_t db_record;
 
-    /* NULL while the queue holds no request (chimney_conn_sq_arrays) */
+    /*
+     * NULL while the queue holds no request (chimney_conn_sq_arrays); the
+     * engine's queue, one per SQ entry, is tcp.reqs
+     */
     ChimneySlot *slots;         /* one per SQ entry */
-    ChimneyTcpReq *reqs;        /* the engine's queue, one per SQ entry */
     ChimneyRing rq;             /* receive queue; size 0: none */
-    /* NULL while no receive is posted (chimney_conn_rq_arrays) */
+    /* NULL while no receive is posted; the engine's queue is tcp.recvs */
     ChimneySlot *rslots;        /* one per engine receive, by its tag */
-    ChimneyTcpRecv *recvs;      /* the engine's receive queue */
     /* completions not yet in the CQ; NULL while there are none */
     ChimneyPending *pend;
     uint32_t pend_cap, pend_head, pend_count;

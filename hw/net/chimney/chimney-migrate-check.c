@@ -106,18 +106,18 @@ static const char *chimney_mig_engine_check(ChimneyState *s,
     if (mc->mig_rbuf_len && t->rbuf_head) {
         return "receive buffer head";
     }
-    if ((t->count && !c->reqs) || (t->rcount && !c->recvs)) {
+    if ((t->count && !t->reqs) || (t->rcount && !t->recvs)) {
         return "requests without their arrays";
     }
     for (uint32_t i = 0; i < t->count; i++) {
-        const ChimneyTcpReq *r = &c->reqs[(t->head + i) % t->cap];
+        const ChimneyTcpReq *r = &t->reqs[(t->head + i) % t->cap];
 
         if (r->tag >= c->sq.size || r->type > CHIMNEY_TCP_REQ_DISCONNECT) {
             return "send request";
         }
     }
     for (uint32_t i = 0; i < t->rcount; i++) {
-        const ChimneyTcpRecv *r = &c->recvs[(t->rhead + i) % t->rcap];
+        const ChimneyTcpRecv *r = &t->recvs[(t->rhead + i) % t->rcap];
 
         if (r->tag >= c->rq.size || r->filled > r->len) {
             return "receive request";
@@ -190,9 +190,9 @@ static void chimney_mig_free_staged(ChimneyMigStage *m, int32_t from)
         ChimneyConn *c = &m->conns[i].c;
 
         g_free(c->slots);
-        g_free(c->reqs);
+        g_free(c->tcp.reqs);
         g_free(c->rslots);
-        g_free(c->recvs);
+        g_free(c->tcp.recvs);
         g_free(c->pend);
         g_free(c->tcp.rbuf);
         g_free(c->tcp.ooo);
@@ -225,8 +225,6 @@ static void chimney_mig_install_conn(ChimneyState *s,
     c->on_wait_list = c->on_ind_list = c->on_consequence_list = false;
     c->tcp.stack = o->tcp;
     c->tcp.owner = c;
-    c->tcp.reqs = c->reqs;
-    c->tcp.recvs = c->recvs;
     if (!c->tcp.ooo_count) {    /* held only while data is out of order */
         g_clear_pointer(&c->tcp.ooo, g_free);
     }

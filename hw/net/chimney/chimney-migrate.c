@@ -408,10 +408,10 @@ uint32_t chimney_migrate_rbuf_used(const ChimneyTcpConn *t)
 
 /*
  * An array of a staged connection, sized by a count that only the stream
- * has: as VMSTATE_STRUCT_VARRAY_ALLOC, with the ChimneyConn field's name.
+ * has: as VMSTATE_STRUCT_VARRAY_ALLOC, named as the stream always named it.
  */
-#define CHIMNEY_MIG_VARRAY(_field, _num, _vmsd, _type) {                    \
-    .name = stringify(_field),                                             \
+#define CHIMNEY_MIG_VARRAY(_name, _field, _num, _vmsd, _type) {             \
+    .name = stringify(_name),                                              \
     .version_id = 1,                                                       \
     .vmsd = &(_vmsd),                                                      \
     .num_offset = vmstate_offset_value(ChimneyMigConn, _num, int32_t),     \
@@ -474,15 +474,15 @@ static const VMStateDescription vmstate_chimney_conn_arrays = {
     .version_id = 1,
     .minimum_version_id = 1,
     .fields = (const VMStateField[]) {
-        CHIMNEY_MIG_VARRAY(slots, mig_nsq, vmstate_chimney_slot,
+        CHIMNEY_MIG_VARRAY(slots, slots, mig_nsq, vmstate_chimney_slot,
                            ChimneySlot),
-        CHIMNEY_MIG_VARRAY(reqs, mig_nsq, vmstate_chimney_req,
+        CHIMNEY_MIG_VARRAY(reqs, tcp.reqs, mig_nsq, vmstate_chimney_req,
                            ChimneyTcpReq),
-        CHIMNEY_MIG_VARRAY(rslots, mig_nrq, vmstate_chimney_slot,
+        CHIMNEY_MIG_VARRAY(rslots, rslots, mig_nrq, vmstate_chimney_slot,
                            ChimneySlot),
-        CHIMNEY_MIG_VARRAY(recvs, mig_nrq, vmstate_chimney_recv,
+        CHIMNEY_MIG_VARRAY(recvs, tcp.recvs, mig_nrq, vmstate_chimney_recv,
                            ChimneyTcpRecv),
-        CHIMNEY_MIG_VARRAY(pend, mig_npend, vmstate_chimney_pending,
+        CHIMNEY_MIG_VARRAY(pend, pend, mig_npend, vmstate_chimney_pending,
                            ChimneyPending),
         VMSTATE_STRUCT(tcp, ChimneyConn, 1, vmstate_chimney_engine,
                        ChimneyTcpConn),

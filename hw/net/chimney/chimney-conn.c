@@ -102,7 +102,7 @@ bool chimney_conn_can_push(ChimneyConn *conn)
 
 void chimney_conn_flush(ChimneyConn *conn)
 {
-    ChimneyState *s = conn->dev;
+    ChimneyState *s = chimney_conn_dev(conn);
     ChimneyOffloadState *o = &s->offload;
 
     conn->flushing = true;
@@ -122,7 +122,8 @@ void chimney_conn_flush(ChimneyConn *conn)
         if (!chimney_fault_ready(s, conn, pe)) {
             if (!conn->on_wait_list) {
                 conn->on_wait_list = true;
-                chimney_conn_list_append(s, &o->wait_list, conn, CHIMNEY_LINK_WAIT);
+                chimney_conn_list_append(s, &o->wait_list, conn,
+                                         CHIMNEY_LINK_WAIT);
             }
             break;
         }
@@ -154,7 +155,7 @@ void chimney_conn_flush(ChimneyConn *conn)
 
 bool chimney_conn_push(ChimneyConn *conn, const ChimneyPending *pe)
 {
-    ChimneyOffloadState *o = &conn->dev->offload;
+    ChimneyOffloadState *o = &chimney_conn_dev(conn)->offload;
     ChimneyPending *slot;
 
     if (!chimney_conn_can_push(conn)) {
@@ -172,11 +173,11 @@ bool chimney_conn_push(ChimneyConn *conn, const ChimneyPending *pe)
     }
     slot = &conn->pend[(conn->pend_head + conn->pend_count) % conn->pend_cap];
     *slot = *pe;
-    chimney_fault_decide(conn->dev, conn, slot);
+    chimney_fault_decide(chimney_conn_dev(conn), conn, slot);
     if (conn->fault_consequence && !conn->on_consequence_list) {
         conn->on_consequence_list = true;
-        chimney_conn_list_append(conn->dev, &o->consequence_list, conn,
-                                 CHIMNEY_LINK_CONSEQUENCE);
+        chimney_conn_list_append(chimney_conn_dev(conn), &o->consequence_list,
+                                 conn, CHIMNEY_LINK_CONSEQUENCE);
     }
     conn->pend_count++;
     if (!conn->flushing) {
@@ -363,7 +364,7 @@ static void chimney_conn_timer_cb(void *opaque)
  */
 void chimney_conn_timer_mod(ChimneyConn *conn, int64_t expire_ns)
 {
-    ChimneyOffloadState *o = &conn->dev->offload;
+    ChimneyOffloadState *o = &chimney_conn_dev(conn)->offload;
 
     if (expire_ns < 0 ||
         !chimney_timer_advance(&o->timers, &conn->timer, expire_ns)) {
@@ -573,7 +574,7 @@ void chimney_conn_release(ChimneyConn *conn)
 {
     if (conn->terminated && !conn->pend_count) {
         trace_chimney_conn_released(conn->index);
-        chimney_conn_free(conn->dev, conn);
+        chimney_conn_free(chimney_conn_dev(conn), conn);
     }
 }
 

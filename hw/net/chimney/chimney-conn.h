@@ -116,7 +116,6 @@ typedef struct ChimneySlot {
 } ChimneySlot;
 
 typedef struct ChimneyConn {
-    ChimneyState *dev;
     uint32_t index;
     uint8_t gen;
     bool poisoned;              /* the SQ is not fetched any more */
@@ -171,6 +170,12 @@ typedef struct ChimneyMigConn {
     uint32_t mig_rbuf_len;      /* 0: no receive buffer allocated yet */
     uint64_t mig_key4;          /* the pre-1.3 key of an IPv4 connection */
 } ChimneyMigConn;
+
+/* A connection's device is its engine stack's owner (no pointer of its own) */
+static inline ChimneyState *chimney_conn_dev(const ChimneyConn *conn)
+{
+    return conn->tcp.stack->opaque;
+}
 
 /*
  * Segments of offloaded connections wait here for the bottom half, so the

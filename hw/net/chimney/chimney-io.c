@@ -180,10 +180,12 @@ static void chimney_io_recv_complete(void *opaque, ChimneyTcpConn *c,
 
 static void chimney_io_ind_wait(ChimneyConn *conn)
 {
+    ChimneyState *s = chimney_conn_dev(conn);
+
     if (!conn->on_ind_list) {
         conn->on_ind_list = true;
-        chimney_conn_list_append(conn->dev, &conn->dev->offload.ind_list,
-                                 conn, CHIMNEY_LINK_IND);
+        chimney_conn_list_append(s, &s->offload.ind_list, conn,
+                                 CHIMNEY_LINK_IND);
     }
 }
 
@@ -338,7 +340,7 @@ static uint8_t chimney_io_sgl_check(ChimneyState *s, const ChimneySlot *sl,
 bool chimney_io_sq_fetch(ChimneyConn *conn, uint32_t index,
                          ChimneyTcpReq *req)
 {
-    ChimneyState *s = conn->dev;
+    ChimneyState *s = chimney_conn_dev(conn);
     ChimneySlot *sl = &conn->slots[index];
     ChimneySqDesc d;
     uint32_t len, nsge;
@@ -396,8 +398,8 @@ static bool chimney_io_read_tail(ChimneyConn *conn, ChimneyRing *q,
 {
     uint32_t tail;
 
-    if (!chimney_dma_read(conn->dev, conn->db_record + offset, &tail,
-                          sizeof(tail))) {
+    if (!chimney_dma_read(chimney_conn_dev(conn), conn->db_record + offset,
+                          &tail, sizeof(tail))) {
         /* Not the driver's index being wrong: the record is unreadable */
         conn->poisoned = true;
         chimney_conn_push_event(conn, CHIMNEY_TCP_EV_UPLOAD_REQUEST,
@@ -420,7 +422,7 @@ static bool chimney_io_read_tail(ChimneyConn *conn, ChimneyRing *q,
 
 static void chimney_io_sq_take(ChimneyConn *conn)
 {
-    ChimneyState *s = conn->dev;
+    ChimneyState *s = chimney_conn_dev(conn);
 
     if (conn->poisoned || !chimney_running(s) ||
         !chimney_io_read_tail(conn, &conn->sq, 0)) {
@@ -519,7 +521,7 @@ static void chimney_io_rq_take(ChimneyConn *conn, uint32_t index,
                (d->flags & ~CHIMNEY_RQF_NO_PUSH)) {
         sl->status = CHIMNEY_ST_BAD_DESCRIPTOR;
     } else {
-        sl->status = chimney_io_sgl_check(conn->dev, sl, len,
+        sl->status = chimney_io_sgl_check(chimney_conn_dev(conn), sl, len,
                                           DMA_DIRECTION_FROM_DEVICE);
     }
     if (sl->status) {
@@ -534,7 +536,7 @@ static void chimney_io_rq_take(ChimneyConn *conn, uint32_t index,
 
 static void chimney_io_rq_take_all(ChimneyConn *conn)
 {
-    ChimneyState *s = conn->dev;
+    ChimneyState *s = chimney_conn_dev(conn);
 
     if (conn->poisoned || !conn->rq.size || !chimney_running(s) ||
         !chimney_io_read_tail(conn, &conn->rq, 4)) {

@@ -213,7 +213,7 @@ static void chimney_mig_install_conn(ChimneyState *s,
     };
 
     *c = *mc;
-    c->dev = s;
+    c->tcp.stack = o->tcp;      /* first: it gives the device */
     c->pend = NULL;             /* an empty FIFO arrives as NULL */
     if (c->pend_count) {
         c->pend = g_new0(ChimneyPending, c->pend_cap);
@@ -223,7 +223,6 @@ static void chimney_mig_install_conn(ChimneyState *s,
     c->flushing = false;
     c->on_flush_list = c->on_kick_list = c->on_timer_list = false;
     c->on_wait_list = c->on_ind_list = c->on_consequence_list = false;
-    c->tcp.stack = o->tcp;
     c->tcp.owner = c;
     if (!c->tcp.ooo_count) {    /* held only while data is out of order */
         g_clear_pointer(&c->tcp.ooo, g_free);
@@ -240,7 +239,8 @@ static void chimney_mig_install_conn(ChimneyState *s,
     }
     if (lists[0] || (c->pend_count && !lists[3])) {
         c->on_flush_list = true;
-        chimney_conn_list_append(s, &o->flush_list[c->cq], c, CHIMNEY_LINK_FLUSH);
+        chimney_conn_list_append(s, &o->flush_list[c->cq], c,
+                                 CHIMNEY_LINK_FLUSH);
     }
     if (lists[1]) {
         c->on_kick_list = true;
@@ -260,7 +260,8 @@ static void chimney_mig_install_conn(ChimneyState *s,
     }
     if (lists[5]) {
         c->on_consequence_list = true;
-        chimney_conn_list_append(s, &o->consequence_list, c, CHIMNEY_LINK_CONSEQUENCE);
+        chimney_conn_list_append(s, &o->consequence_list, c,
+                                 CHIMNEY_LINK_CONSEQUENCE);
     }
     chimney_conn_timer_mod(c, c->tcp.timer_ns);
 }

@@ -388,7 +388,6 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     }
 
     conn = g_new0(ChimneyConn, 1);
-    conn->dev = s;
     conn->index = index;
     conn->gen = CHIMNEY_CONN_GEN(id);
     conn->path = le32_to_cpu(o.path);
@@ -594,7 +593,8 @@ static uint8_t chimney_offload_update_tcp(ChimneyConn *conn, uint64_t addr,
 {
     ChimneyTcpOffload o;
     ChimneyTcpState *st = &conn->tcp.st;
-    uint8_t status = chimney_offload_read_tcp_block(conn->dev, addr, len, &o);
+    uint8_t status = chimney_offload_read_tcp_block(chimney_conn_dev(conn),
+                                                    addr, len, &o);
 
     if (status) {
         return status;
@@ -627,7 +627,7 @@ static uint8_t chimney_offload_update_tcp(ChimneyConn *conn, uint64_t addr,
 static uint8_t chimney_offload_query_tcp(ChimneyConn *conn, uint64_t addr,
                                  bool terminate)
 {
-    ChimneyState *s = conn->dev;
+    ChimneyState *s = chimney_conn_dev(conn);
     ChimneyTcpState st;
     ChimneyTcpDelegated d;
     uint32_t head;
@@ -660,7 +660,7 @@ static uint8_t chimney_offload_query_tcp(ChimneyConn *conn, uint64_t addr,
 static uint8_t chimney_offload_return_held(ChimneyConn *conn,
                                            uint64_t addr, const uint32_t *p)
 {
-    ChimneyState *s = conn->dev;
+    ChimneyState *s = chimney_conn_dev(conn);
     uint32_t held = chimney_tcp_held(&conn->tcp);
     uint64_t buf = p[CHIMNEY_TERM_PARAM_HELD_LO] |
                    (uint64_t)p[CHIMNEY_TERM_PARAM_HELD_HI] << 32;
@@ -686,7 +686,7 @@ static uint8_t chimney_offload_return_held(ChimneyConn *conn,
 static uint8_t chimney_offload_forward(ChimneyConn *conn, uint64_t addr,
                                        uint32_t len)
 {
-    ChimneyState *s = conn->dev;
+    ChimneyState *s = chimney_conn_dev(conn);
     g_autofree uint8_t *buf = NULL;
     ChimneyTcpSegment seg;
     uint32_t doff;

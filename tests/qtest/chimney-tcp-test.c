@@ -133,6 +133,57 @@ static void test_tcp_send(void)
     qchimney_fx_end(&f);
 }
 
+/* One request of @len bytes, sent, acknowledged and completed */
+static void send_one(QChimneyFixture *f, QChimneyConn *hc, uint64_t cookie,
+                     uint32_t len, bool check_arrays)
+{
+    const uint32_t lens[] = { len };
+    QChimneyPeerSeg ps;
+    ChimneyCqe cqe;
+
+    qchimney_sq_post(&f->c, hc, CHIMNEY_SQ_SEND, CHIMNEY_SQF_PUSH, cookie,
+                     lens, 1, NULL);
+    qchimney_sq_kick(&f->c, hc);
+    qchimney_peer_read(f, &ps);
+    g_assert_cmpuint(ps.len, ==, len);
+    if (check_arrays) {
+        /* in flight: the send queue's arrays are there */
+        g_assert_cmpuint(qchimney_qom_stat(f, "x-stat-conn-queue-bytes"), >,
+                         0);
+    }
+    qchimney_peer_ack(f, hc, ps.seq + ps.len);
+    cqe = qchimney_expect_cqe(f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, cookie);
+    g_assert_cmpuint(cqe.bytes, ==, len);
+}
+
+/*
+ * An idle connection holds no per-request arrays: they come with a send,
+ * go once it completes, stay absent across migration and come back on
+ * the destination's next send.
+ */
+static void test_tcp_idle_arrays(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    uint64_t idle;
+
+    qchimney_tcp_fixture(&f, &hc, 1000);
+    idle = qchimney_qom_stat(&f, "x-stat-conn-bytes");
+    g_assert_cmpuint(idle, >, 0);
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-conn-queue-bytes"), ==, 0);
+    send_one(&f, &hc, 0x51, 300, true);
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-conn-queue-bytes"), ==, 0);
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-conn-bytes"), ==, idle);
+
+    qchimney_fx_migrate(&f, "file", NULL, NULL, NULL);
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-conn-queue-bytes"), ==, 0);
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-conn-bytes"), ==, idle);
+    send_one(&f, &hc, 0x52, 200, true);
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-conn-queue-bytes"), ==, 0);
+    qchimney_fx_end(&f);
+}
+
 /* Lost segment: retransmitted on the RTO, on QEMU's virtual clock */
 static void test_tcp_retransmit(void)
 {
@@ -505,11 +556,15 @@ static void test_tcp_many(void)
     for (uint32_t i = 0; i < n; i++) {
         g_assert_cmpuint(seen[i], ==, 2);
     }
+    /* Idle again: every request completed, no per-request arrays left */
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-conn-queue-bytes"), ==, 0);
     g_test_message("%u connections: offload %.1f us each, send+ACK+complete "
                    "%.1f us each; QEMU RSS %+" PRId64 " KiB (%.2f KiB per "
-                   "connection)", n, (double)(t1 - t0) / n,
+                   "connection); idle after a send: %.0f B per connection "
+                   "(x-stat-conn-bytes)", n, (double)(t1 - t0) / n,
                    (double)(t2 - t1) / n, (int64_t)(rss1 - rss0),
-                   (double)(int64_t)(rss1 - rss0) / n);
+                   (double)(int64_t)(rss1 - rss0) / n,
+                   (double)qchimney_qom_stat(&f, "x-stat-conn-bytes") / n);
     qchimney_fx_end(&f);
 }
 
@@ -1261,6 +1316,7 @@ int main(int argc, char **argv)
         return g_test_run();
     }
     qtest_add_func("/chimney/tcp/send", test_tcp_send);
+    qtest_add_func("/chimney/tcp/idle-arrays", test_tcp_idle_arrays);
     qtest_add_func("/chimney/tcp/retransmit", test_tcp_retransmit);
     qtest_add_func("/chimney/tcp/terminate", test_tcp_terminate);
     qtest_add_func("/chimney/guest/state-tree", test_guest_state_tree);

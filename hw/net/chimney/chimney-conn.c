@@ -38,29 +38,40 @@ void chimney_conn_key(ChimneyConnKey *k, const ChimneyTcpState *st)
     }
 }
 
-/* The key a received segment would have: its source is the remote end */
-void chimney_conn_key_rx(ChimneyConnKey *k, const ChimneyTcpTuple *t)
+/*
+ * The classifier's probe for a received segment: the key fields of a
+ * connection state, its source being the remote end
+ */
+void chimney_conn_key_rx(ChimneyTcpState *k, const ChimneyTcpTuple *t)
 {
-    memset(k, 0, sizeof(*k));
     k->ipv6 = t->ipv6;
     k->remote_port = t->src_port;
     k->local_port = t->dst_port;
     if (t->ipv6) {
-        memcpy(k->remote_ip, t->src_ip6, 16);
-        memcpy(k->local_ip, t->dst_ip6, 16);
+        memcpy(k->dst_ip6, t->src_ip6, 16);
+        memcpy(k->src_ip6, t->dst_ip6, 16);
     } else {
-        memcpy(k->remote_ip, &t->src_ip, 4);
-        memcpy(k->local_ip, &t->dst_ip, 4);
+        k->dst_ip = t->src_ip;
+        k->src_ip = t->dst_ip;
     }
 }
 
+/*
+ * The table's keys are the connections' own TCP states (a key of their
+ * own would cost each connection 40 bytes): hashed and compared through
+ * the ChimneyConnKey they give.  The fields of the key do not change
+ * while a connection is in the table (a relink changes only the VLAN,
+ * which is not part of it).
+ */
 static guint chimney_conn_key_hash(gconstpointer p)
 {
-    const uint8_t *b = p;
+    ChimneyConnKey k;
+    const uint8_t *b = (const uint8_t *)&k;
     uint32_t h = 2166136261u;           /* FNV-1a */
 
     QEMU_BUILD_BUG_ON(sizeof(ChimneyConnKey) != 38);
 
+    chimney_conn_key(&k, p);
     for (size_t i = 0; i < sizeof(ChimneyConnKey); i++) {
         h = (h ^ b[i]) * 16777619u;
     }
@@ -69,7 +80,11 @@ static guint chimney_conn_key_hash(gconstpointer p)
 
 static gboolean chimney_conn_key_equal(gconstpointer a, gconstpointer b)
 {
-    return !memcmp(a, b, sizeof(ChimneyConnKey));
+    ChimneyConnKey ka, kb;
+
+    chimney_conn_key(&ka, a);
+    chimney_conn_key(&kb, b);
+    return !memcmp(&ka, &kb, sizeof(ChimneyConnKey));
 }
 
 uint32_t chimney_conn_id(const ChimneyConn *conn)
@@ -86,7 +101,7 @@ bool chimney_conn_can_push(ChimneyConn *conn)
 
 void chimney_conn_flush(ChimneyConn *conn)
 {
-    ChimneyState *s = conn->dev;
+    ChimneyState *s = chimney_conn_dev(conn);
     ChimneyOffloadState *o = &s->offload;
 
     conn->flushing = true;
@@ -106,7 +121,8 @@ void chimney_conn_flush(ChimneyConn *conn)
         if (!chimney_fault_ready(s, conn, pe)) {
             if (!conn->on_wait_list) {
                 conn->on_wait_list = true;
-                QTAILQ_INSERT_TAIL(&o->wait_list, conn, wait_link);
+                chimney_conn_list_append(s, &o->wait_list, conn,
+                                         CHIMNEY_LINK_WAIT);
             }
             break;
         }
@@ -127,16 +143,18 @@ void chimney_conn_flush(ChimneyConn *conn)
     }
     if (conn->pend_count && !conn->on_flush_list && !conn->on_wait_list) {
         conn->on_flush_list = true;
-        QTAILQ_INSERT_TAIL(&o->flush_list[conn->cq], conn, flush_link);
+        chimney_conn_list_append(s, &o->flush_list[conn->cq], conn,
+                                 CHIMNEY_LINK_FLUSH);
     } else if (!conn->pend_count && conn->on_flush_list) {
         conn->on_flush_list = false;
-        QTAILQ_REMOVE(&o->flush_list[conn->cq], conn, flush_link);
+        chimney_conn_list_remove(s, &o->flush_list[conn->cq], conn,
+                                 CHIMNEY_LINK_FLUSH);
     }
 }
 
 bool chimney_conn_push(ChimneyConn *conn, const ChimneyPending *pe)
 {
-    ChimneyOffloadState *o = &conn->dev->offload;
+    ChimneyOffloadState *o = &chimney_conn_dev(conn)->offload;
     ChimneyPending *slot;
 
     if (!chimney_conn_can_push(conn)) {
@@ -154,10 +172,11 @@ bool chimney_conn_push(ChimneyConn *conn, const ChimneyPending *pe)
     }
     slot = &conn->pend[(conn->pend_head + conn->pend_count) % conn->pend_cap];
     *slot = *pe;
-    chimney_fault_decide(conn->dev, conn, slot);
+    chimney_fault_decide(chimney_conn_dev(conn), conn, slot);
     if (conn->fault_consequence && !conn->on_consequence_list) {
         conn->on_consequence_list = true;
-        QTAILQ_INSERT_TAIL(&o->consequence_list, conn, consequence_link);
+        chimney_conn_list_append(chimney_conn_dev(conn), &o->consequence_list,
+                                 conn, CHIMNEY_LINK_CONSEQUENCE);
     }
     conn->pend_count++;
     if (!conn->flushing) {
@@ -217,8 +236,8 @@ void chimney_conn_fault_consequences(ChimneyState *s)
     ChimneyOffloadState *o = &s->offload;
     ChimneyConn *conn;
 
-    while ((conn = QTAILQ_FIRST(&o->consequence_list))) {
-        QTAILQ_REMOVE(&o->consequence_list, conn, consequence_link);
+    while ((conn = chimney_conn_list_pop(s, &o->consequence_list,
+                                         CHIMNEY_LINK_CONSEQUENCE))) {
         conn->on_consequence_list = false;
         if (conn->fault_consequence) {
             conn->fault_consequence = false;
@@ -235,17 +254,12 @@ void chimney_conn_fault_consequences(ChimneyState *s)
 void chimney_conn_flush_waiting(ChimneyState *s)
 {
     ChimneyOffloadState *o = &s->offload;
-    QTAILQ_HEAD(, ChimneyConn) waiting;
-    ChimneyConn *conn, *next;
+    ChimneyConnList waiting = o->wait_list;
+    ChimneyConn *conn;
 
-    QTAILQ_INIT(&waiting);
-    while ((conn = QTAILQ_FIRST(&o->wait_list))) {
-        QTAILQ_REMOVE(&o->wait_list, conn, wait_link);
-        QTAILQ_INSERT_TAIL(&waiting, conn, wait_link);
-    }
+    o->wait_list = (ChimneyConnList) { 0 };
     chimney_cq_batch_begin(s);
-    QTAILQ_FOREACH_SAFE(conn, &waiting, wait_link, next) {
-        QTAILQ_REMOVE(&waiting, conn, wait_link);
+    while ((conn = chimney_conn_list_pop(s, &waiting, CHIMNEY_LINK_WAIT))) {
         conn->on_wait_list = false;
         chimney_conn_flush(conn);
         chimney_conn_release(conn);
@@ -328,7 +342,8 @@ static void chimney_conn_timer_cb(void *opaque)
             chimney_timer_set(&o->timers, e, when);
         } else if (when >= 0 && !conn->on_timer_list) {
             conn->on_timer_list = true;
-            QTAILQ_INSERT_TAIL(&o->timer_list, conn, timer_link);
+            chimney_conn_list_append(s, &o->timer_list, conn,
+                                     CHIMNEY_LINK_TIMER);
             due = true;
         }
     }
@@ -348,7 +363,7 @@ static void chimney_conn_timer_cb(void *opaque)
  */
 void chimney_conn_timer_mod(ChimneyConn *conn, int64_t expire_ns)
 {
-    ChimneyOffloadState *o = &conn->dev->offload;
+    ChimneyOffloadState *o = &chimney_conn_dev(conn)->offload;
 
     if (expire_ns < 0 ||
         !chimney_timer_advance(&o->timers, &conn->timer, expire_ns)) {
@@ -373,10 +388,129 @@ void chimney_conn_insert(ChimneyState *s, ChimneyConn *conn)
         conn->pend_head = 0;
     }
     o->conns[conn->index] = conn;
-    g_hash_table_insert(o->by_key, &conn->key, conn);
+    g_hash_table_insert(o->by_key, &conn->tcp.st, conn);
     o->paths[conn->path].refs++;
     o->sq_entries_used += conn->sq.size + conn->rq.size;
     o->num_objects++;
+}
+
+void chimney_conn_list_append(ChimneyState *s, ChimneyConnList *l,
+                              ChimneyConn *conn, int which)
+{
+    ChimneyConnLink *k = &conn->link[which];
+
+    k->next = 0;
+    k->prev = l->last;
+    if (l->last) {
+        s->offload.conns[l->last - 1]->link[which].next = conn->index + 1;
+    } else {
+        l->first = conn->index + 1;
+    }
+    l->last = conn->index + 1;
+}
+
+void chimney_conn_list_remove(ChimneyState *s, ChimneyConnList *l,
+                              ChimneyConn *conn, int which)
+{
+    ChimneyConnLink *k = &conn->link[which];
+
+    if (k->prev) {
+        s->offload.conns[k->prev - 1]->link[which].next = k->next;
+    } else {
+        l->first = k->next;
+    }
+    if (k->next) {
+        s->offload.conns[k->next - 1]->link[which].prev = k->prev;
+    } else {
+        l->last = k->prev;
+    }
+    k->next = k->prev = 0;
+}
+
+ChimneyConn *chimney_conn_list_pop(ChimneyState *s, ChimneyConnList *l,
+                                   int which)
+{
+    ChimneyConn *conn;
+
+    if (!l->first) {
+        return NULL;
+    }
+    conn = s->offload.conns[l->first - 1];
+    chimney_conn_list_remove(s, l, conn, which);
+    return conn;
+}
+
+/*
+ * The per-request arrays of a queue exist only while it holds requests,
+ * so an idle connection keeps none.  Their size is the queue's, checked
+ * and counted against max-sq-entries at OFFLOAD: a doorbell never makes
+ * the device allocate more than that.
+ */
+void chimney_conn_sq_arrays(ChimneyConn *conn)
+{
+    if (!conn->slots) {
+        conn->slots = g_new0(ChimneySlot, conn->sq.size);
+        conn->tcp.reqs = g_new0(ChimneyTcpReq, conn->sq.size);
+    }
+}
+
+void chimney_conn_rq_arrays(ChimneyConn *conn)
+{
+    if (!conn->rslots && conn->rq.size) {
+        conn->rslots = g_new0(ChimneySlot, conn->rq.size);
+        conn->tcp.recvs = g_new0(ChimneyTcpRecv, conn->rq.size);
+    }
+}
+
+/* Free the arrays of a queue that drained; never inside the engine */
+void chimney_conn_trim(ChimneyConn *conn)
+{
+    ChimneyTcpConn *c = &conn->tcp;
+
+    if (conn->in_burst || c->in_input || c->batching) {
+        return;
+    }
+    if (conn->slots && !c->count) {
+        g_clear_pointer(&conn->slots, g_free);
+        g_clear_pointer(&c->reqs, g_free);
+    }
+    if (conn->rslots && !c->rcount) {
+        g_clear_pointer(&conn->rslots, g_free);
+        g_clear_pointer(&c->recvs, g_free);
+    }
+}
+
+/* Bytes a connection holds; @queues: its per-request arrays only */
+static size_t chimney_conn_bytes_one(const ChimneyConn *conn, bool queues)
+{
+    size_t n = 0;
+
+    if (conn->slots) {
+        n += (sizeof(ChimneySlot) + sizeof(ChimneyTcpReq)) * conn->sq.size;
+    }
+    if (conn->rslots) {
+        n += (sizeof(ChimneySlot) + sizeof(ChimneyTcpRecv)) * conn->rq.size;
+    }
+    if (queues) {
+        return n;
+    }
+    n += sizeof(*conn);
+    n += conn->pend ? sizeof(ChimneyPending) * conn->pend_cap : 0;
+    n += conn->tcp.rbuf ? conn->tcp.rbuf_cap : 0;
+    n += conn->tcp.ooo ? sizeof(ChimneyTcpRange) * CHIMNEY_TCP_OOO_MAX : 0;
+    return n;
+}
+
+uint64_t chimney_conn_bytes(ChimneyState *s, bool queues)
+{
+    uint64_t n = 0;
+
+    for (uint32_t i = 0; s->offload.conns && i < s->max_conns; i++) {
+        if (s->offload.conns[i]) {
+            n += chimney_conn_bytes_one(s->offload.conns[i], queues);
+        }
+    }
+    return n;
 }
 
 /* The memory of a connection that is in no table (any more) */
@@ -384,9 +518,9 @@ void chimney_conn_destroy(ChimneyConn *conn)
 {
     chimney_tcp_conn_destroy(&conn->tcp);
     g_free(conn->slots);
-    g_free(conn->reqs);
+    g_free(conn->tcp.reqs);
     g_free(conn->rslots);
-    g_free(conn->recvs);
+    g_free(conn->tcp.recvs);
     g_free(conn->pend);
     g_free(conn);
 }
@@ -396,29 +530,35 @@ static void chimney_conn_free(ChimneyState *s, ChimneyConn *conn)
     ChimneyOffloadState *o = &s->offload;
 
     if (conn->on_flush_list) {
-        QTAILQ_REMOVE(&o->flush_list[conn->cq], conn, flush_link);
+        chimney_conn_list_remove(s, &o->flush_list[conn->cq], conn,
+                                 CHIMNEY_LINK_FLUSH);
     }
     if (conn->on_kick_list) {
-        QTAILQ_REMOVE(&o->kick_list, conn, kick_link);
+        chimney_conn_list_remove(s, &o->kick_list, conn,
+                                 CHIMNEY_LINK_KICK);
     }
     if (conn->on_timer_list) {
-        QTAILQ_REMOVE(&o->timer_list, conn, timer_link);
+        chimney_conn_list_remove(s, &o->timer_list, conn,
+                                 CHIMNEY_LINK_TIMER);
     }
     if (conn->on_wait_list) {
-        QTAILQ_REMOVE(&o->wait_list, conn, wait_link);
+        chimney_conn_list_remove(s, &o->wait_list, conn,
+                                 CHIMNEY_LINK_WAIT);
     }
     if (conn->on_ind_list) {
-        QTAILQ_REMOVE(&o->ind_list, conn, ind_link);
+        chimney_conn_list_remove(s, &o->ind_list, conn,
+                                 CHIMNEY_LINK_IND);
     }
     if (conn->on_consequence_list) {
-        QTAILQ_REMOVE(&o->consequence_list, conn, consequence_link);
+        chimney_conn_list_remove(s, &o->consequence_list, conn,
+                                 CHIMNEY_LINK_CONSEQUENCE);
     }
     /*
      * A terminated connection left the classifier at TERMINATE; its
      * 4-tuple may belong to a newer connection by now.
      */
-    if (g_hash_table_lookup(o->by_key, &conn->key) == conn) {
-        g_hash_table_remove(o->by_key, &conn->key);
+    if (g_hash_table_lookup(o->by_key, &conn->tcp.st) == conn) {
+        g_hash_table_remove(o->by_key, &conn->tcp.st);
     }
     o->paths[conn->path].refs--;
     o->sq_entries_used -= conn->sq.size + conn->rq.size;
@@ -433,7 +573,7 @@ void chimney_conn_release(ChimneyConn *conn)
 {
     if (conn->terminated && !conn->pend_count) {
         trace_chimney_conn_released(conn->index);
-        chimney_conn_free(conn->dev, conn);
+        chimney_conn_free(chimney_conn_dev(conn), conn);
     }
 }
 
@@ -450,14 +590,7 @@ void chimney_conn_table_init(ChimneyState *s)
     chimney_timer_init(&o->timers);
     o->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, chimney_conn_timer_cb, s);
     o->timer_ns = -1;
-    for (int i = 0; i < CHIMNEY_MAX_CQS; i++) {
-        QTAILQ_INIT(&o->flush_list[i]);
-    }
-    QTAILQ_INIT(&o->kick_list);
-    QTAILQ_INIT(&o->timer_list);
-    QTAILQ_INIT(&o->ind_list);
-    QTAILQ_INIT(&o->wait_list);
-    QTAILQ_INIT(&o->consequence_list);
+    /* the work lists start empty: all zeroes */
     o->rx_frames = g_malloc(CHIMNEY_CONN_RX_SLOTS * CHIMNEY_L2_MAX_FRAME);
 }
 

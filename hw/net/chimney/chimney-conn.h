@@ -78,6 +78,30 @@ typedef struct ChimneyPending {
     uint8_t irq;
 } ChimneyPending;
 
+/*
+ * The device's work lists hold connections by index + 1 (0: none), so a
+ * connection's place in each costs 8 bytes, not a QTAILQ's 16.  Every
+ * connection on a list is in the table (a terminated one too, until it
+ * is freed).
+ */
+typedef struct ChimneyConnLink {
+    uint32_t next, prev;
+} ChimneyConnLink;
+
+typedef struct ChimneyConnList {
+    uint32_t first, last;
+} ChimneyConnList;
+
+enum {
+    CHIMNEY_LINK_FLUSH,
+    CHIMNEY_LINK_KICK,
+    CHIMNEY_LINK_TIMER,
+    CHIMNEY_LINK_WAIT,
+    CHIMNEY_LINK_IND,
+    CHIMNEY_LINK_CONSEQUENCE,
+    CHIMNEY_LINKS,
+};
+
 /* What the device keeps of each SQ or RQ entry it has taken. */
 typedef struct ChimneySlot {
     uint64_t sgl;
@@ -92,7 +116,6 @@ typedef struct ChimneySlot {
 } ChimneySlot;
 
 typedef struct ChimneyConn {
-    ChimneyState *dev;
     uint32_t index;
     uint8_t gen;
     bool poisoned;              /* the SQ is not fetched any more */
@@ -100,15 +123,17 @@ typedef struct ChimneyConn {
     bool terminated;            /* freed once its completions are out */
     uint32_t path;
     uint32_t cq;
-    ChimneyConnKey key;         /* in the classifier's table */
     ChimneyRing sq;             /* head: next entry to fetch */
     uint64_t db_record;
 
+    /*
+     * NULL while the queue holds no request (chimney_conn_sq_arrays); the
+     * engine's queue, one per SQ entry, is tcp.reqs
+     */
     ChimneySlot *slots;         /* one per SQ entry */
-    ChimneyTcpReq *reqs;        /* the engine's queue, one per SQ entry */
     ChimneyRing rq;             /* receive queue; size 0: none */
+    /* NULL while no receive is posted; the engine's queue is tcp.recvs */
     ChimneySlot *rslots;        /* one per engine receive, by its tag */
-    ChimneyTcpRecv *recvs;      /* the engine's receive queue */
     /* completions not yet in the CQ; NULL while there are none */
     ChimneyPending *pend;
     uint32_t pend_cap, pend_head, pend_count;
@@ -121,27 +146,36 @@ typedef struct ChimneyConn {
     bool on_wait_list;          /* its head waits for a fault rule */
     bool on_ind_list;           /* it waits for a generic buffer */
     bool on_consequence_list;   /* an injected failure to act on */
-    QTAILQ_ENTRY(ChimneyConn) flush_link;
-    QTAILQ_ENTRY(ChimneyConn) kick_link;
-    QTAILQ_ENTRY(ChimneyConn) timer_link;
-    QTAILQ_ENTRY(ChimneyConn) wait_link;
-    QTAILQ_ENTRY(ChimneyConn) ind_link;
-    QTAILQ_ENTRY(ChimneyConn) consequence_link;
-
-    /* fault injection */
-    int64_t last_release_ns;
+    /* fault injection (its two bytes fill the flags' padding) */
     uint8_t fault_status;       /* an injected failure: later ones fail too */
     bool fault_consequence;     /* the connection must act on it */
+    bool mig_keyed;             /* stream only: in the classifier */
+    ChimneyConnLink link[CHIMNEY_LINKS];    /* by CHIMNEY_LINK_* */
+
+    int64_t last_release_ns;    /* fault injection */
 
     ChimneyTimerEntry timer;    /* in the device's heap of deadlines */
     ChimneyTcpConn tcp;
-
-    /* Only in a migration stream (chimney-migrate.c): the array sizes */
-    int32_t mig_nsq, mig_nrq, mig_npend;
-    uint32_t mig_rbuf_len;      /* 0: no receive buffer allocated yet */
-    bool mig_keyed;             /* in the classifier (not terminated) */
-    uint64_t mig_key4;          /* the pre-1.3 key of an IPv4 connection */
 } ChimneyConn;
+
+/*
+ * A connection as a migration stream carries it (chimney-migrate.c): the
+ * live structure first, then what only the stream has, so a live
+ * connection does not carry it.
+ */
+typedef struct ChimneyMigConn {
+    ChimneyConn c;
+    int32_t mig_nsq, mig_nrq;   /* 0: the queue's arrays are absent */
+    int32_t mig_npend;
+    uint32_t mig_rbuf_len;      /* 0: no receive buffer allocated yet */
+    uint64_t mig_key4;          /* the pre-1.3 key of an IPv4 connection */
+} ChimneyMigConn;
+
+/* A connection's device is its engine stack's owner (no pointer of its own) */
+static inline ChimneyState *chimney_conn_dev(const ChimneyConn *conn)
+{
+    return conn->tcp.stack->opaque;
+}
 
 /*
  * Segments of offloaded connections wait here for the bottom half, so the
@@ -165,7 +199,7 @@ typedef struct ChimneyMigStage {
     int32_t nneighbors, npaths, nconns;
     ChimneyNeighbor *neighbors;
     ChimneyPath *paths;
-    ChimneyConn *conns;         /* by value, in index order */
+    ChimneyMigConn *conns;      /* by value, in index order */
     uint16_t ip_id;
     uint32_t fault_text_len;    /* with its NUL; 0: no rules */
     char *fault_text;
@@ -179,7 +213,7 @@ typedef struct ChimneyOffloadState {
     ChimneyNeighbor *neighbors;
     ChimneyPath *paths;
     ChimneyConn **conns;        /* by index, max-conns of them */
-    GHashTable *by_key;         /* live connections by 4-tuple */
+    GHashTable *by_key;         /* live connections by &conn->tcp.st */
     uint32_t num_objects;       /* neighbors, paths and connections */
     uint32_t sq_entries_used;   /* bounds what the guest makes us allocate */
     ChimneyTcpStack *tcp;
@@ -195,12 +229,12 @@ typedef struct ChimneyOffloadState {
     uint8_t *rx_frames;         /* CHIMNEY_L2_MAX_FRAME bytes per slot */
     uint32_t rx_head, rx_count;
     /* connections with completions waiting for room, per CQ */
-    QTAILQ_HEAD(, ChimneyConn) flush_list[CHIMNEY_MAX_CQS];
-    QTAILQ_HEAD(, ChimneyConn) kick_list;   /* send doorbells to serve */
-    QTAILQ_HEAD(, ChimneyConn) timer_list;  /* expired timers */
-    QTAILQ_HEAD(, ChimneyConn) ind_list;    /* waiting for generic buffers */
-    QTAILQ_HEAD(, ChimneyConn) wait_list;   /* heads held by a fault rule */
-    QTAILQ_HEAD(, ChimneyConn) consequence_list;  /* injected failures */
+    ChimneyConnList flush_list[CHIMNEY_MAX_CQS];
+    ChimneyConnList kick_list;      /* send doorbells to serve */
+    ChimneyConnList timer_list;     /* expired timers */
+    ChimneyConnList ind_list;       /* waiting for generic buffers */
+    ChimneyConnList wait_list;      /* heads held by a fault rule */
+    ChimneyConnList consequence_list;   /* injected failures */
     /* QUERY_STATS: counters of the connections terminated since reset */
     uint64_t closed_segs_in, closed_segs_out, closed_bytes_in,
              closed_bytes_out, closed_retransmits;
@@ -212,7 +246,7 @@ void chimney_conn_table_init(ChimneyState *s);
 void chimney_conn_table_reset(ChimneyState *s);
 void chimney_conn_table_exit(ChimneyState *s);
 void chimney_conn_key(ChimneyConnKey *k, const ChimneyTcpState *st);
-void chimney_conn_key_rx(ChimneyConnKey *k, const ChimneyTcpTuple *t);
+void chimney_conn_key_rx(ChimneyTcpState *k, const ChimneyTcpTuple *t);
 
 /*
  * Whether @conn takes a frame whose 802.1Q tag has VLAN id @vid (0: no
@@ -237,6 +271,26 @@ void chimney_conn_destroy(ChimneyConn *conn);
 /* The engine's timer_mod: the connection is due at @expire_ns (-1: never) */
 void chimney_conn_timer_mod(ChimneyConn *conn, int64_t expire_ns);
 char *chimney_conn_stats(ChimneyState *s);
+/* Per-request arrays: allocated when a queue is used, freed when idle */
+void chimney_conn_sq_arrays(ChimneyConn *conn);
+void chimney_conn_rq_arrays(ChimneyConn *conn);
+void chimney_conn_trim(ChimneyConn *conn);
+/* Bytes held by the live connections; @queues: their arrays only */
+uint64_t chimney_conn_bytes(ChimneyState *s, bool queues);
+
+/* The work lists, through link[@which] */
+void chimney_conn_list_append(ChimneyState *s, ChimneyConnList *l,
+                              ChimneyConn *conn, int which);
+void chimney_conn_list_remove(ChimneyState *s, ChimneyConnList *l,
+                              ChimneyConn *conn, int which);
+/* Take the first connection off @l; NULL when it is empty */
+ChimneyConn *chimney_conn_list_pop(ChimneyState *s, ChimneyConnList *l,
+                                   int which);
+
+static inline bool chimney_conn_list_empty(const ChimneyConnList *l)
+{
+    return !l->first;
+}
 
 /* The completion FIFO: every completion of a connection, in order */
 bool chimney_conn_can_push(ChimneyConn *conn);

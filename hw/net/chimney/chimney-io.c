@@ -283,9 +283,12 @@ static void chimney_io_recv_complete(void *opaque, ChimneyTcpConn *c,
 
 static void chimney_io_ind_wait(ChimneyConn *conn)
 {
+    ChimneyState *s = chimney_conn_dev(conn);
+
     if (!conn->on_ind_list) {
         conn->on_ind_list = true;
-        QTAILQ_INSERT_TAIL(&conn->dev->offload.ind_list, conn, ind_link);
+        chimney_conn_list_append(s, &s->offload.ind_list, conn,
+                                 CHIMNEY_LINK_IND);
     }
 }
 
@@ -444,7 +447,7 @@ static uint8_t chimney_io_sgl_check(ChimneyState *s, const ChimneySlot *sl,
 bool chimney_io_sq_fetch(ChimneyConn *conn, uint32_t index,
                          ChimneyTcpReq *req)
 {
-    ChimneyState *s = conn->dev;
+    ChimneyState *s = chimney_conn_dev(conn);
     ChimneySlot *sl = &conn->slots[index];
     ChimneySqDesc d;
     uint32_t len, nsge;
@@ -502,8 +505,8 @@ static bool chimney_io_read_tail(ChimneyConn *conn, ChimneyRing *q,
 {
     uint32_t tail;
 
-    if (!chimney_dma_read(conn->dev, conn->db_record + offset, &tail,
-                          sizeof(tail))) {
+    if (!chimney_dma_read(chimney_conn_dev(conn), conn->db_record + offset,
+                          &tail, sizeof(tail))) {
         /* Not the driver's index being wrong: the record is unreadable */
         conn->poisoned = true;
         chimney_conn_push_event(conn, CHIMNEY_TCP_EV_UPLOAD_REQUEST,
@@ -524,9 +527,9 @@ static bool chimney_io_read_tail(ChimneyConn *conn, ChimneyRing *q,
     return true;
 }
 
-void chimney_io_sq_process(ChimneyConn *conn)
+static void chimney_io_sq_take(ChimneyConn *conn)
 {
-    ChimneyState *s = conn->dev;
+    ChimneyState *s = chimney_conn_dev(conn);
 
     if (conn->poisoned || !chimney_running(s) ||
         !chimney_io_read_tail(conn, &conn->sq, 0)) {
@@ -539,6 +542,7 @@ void chimney_io_sq_process(ChimneyConn *conn)
         ChimneyTcpReq req;
         bool first_failure;
 
+        chimney_conn_sq_arrays(conn);
         if (!chimney_io_sq_fetch(conn, index, &req)) {
             conn->poisoned = true;
             chimney_conn_push_event(conn, CHIMNEY_TCP_EV_UPLOAD_REQUEST,
@@ -581,6 +585,13 @@ void chimney_io_sq_process(ChimneyConn *conn)
     }
 }
 
+/* Take what the SQ holds, then drop the arrays of a queue that drained */
+void chimney_io_sq_process(ChimneyConn *conn)
+{
+    chimney_io_sq_take(conn);
+    chimney_conn_trim(conn);
+}
+
 /* --- receive queue --- */
 
 /*
@@ -617,7 +628,7 @@ static void chimney_io_rq_take(ChimneyConn *conn, uint32_t index,
                (d->flags & ~CHIMNEY_RQF_NO_PUSH)) {
         sl->status = CHIMNEY_ST_BAD_DESCRIPTOR;
     } else {
-        sl->status = chimney_io_sgl_check(conn->dev, sl, len,
+        sl->status = chimney_io_sgl_check(chimney_conn_dev(conn), sl, len,
                                           DMA_DIRECTION_FROM_DEVICE);
     }
     if (sl->status) {
@@ -630,9 +641,9 @@ static void chimney_io_rq_take(ChimneyConn *conn, uint32_t index,
     chimney_tcp_recv_post(c, &r);
 }
 
-void chimney_io_rq_process(ChimneyConn *conn)
+static void chimney_io_rq_take_all(ChimneyConn *conn)
 {
-    ChimneyState *s = conn->dev;
+    ChimneyState *s = chimney_conn_dev(conn);
 
     if (conn->poisoned || !conn->rq.size || !chimney_running(s) ||
         !chimney_io_read_tail(conn, &conn->rq, 4)) {
@@ -653,8 +664,15 @@ void chimney_io_rq_process(ChimneyConn *conn)
             return;
         }
         conn->rq.head = chimney_ring_next(&conn->rq, index);
+        chimney_conn_rq_arrays(conn);
         chimney_io_rq_take(conn, index, &d);
     }
+}
+
+void chimney_io_rq_process(ChimneyConn *conn)
+{
+    chimney_io_rq_take_all(conn);
+    chimney_conn_trim(conn);
 }
 
 /* --- doorbells --- */
@@ -669,15 +687,11 @@ void chimney_io_rq_process(ChimneyConn *conn)
 void chimney_io_ind_doorbell(ChimneyState *s)
 {
     ChimneyOffloadState *o = &s->offload;
-    QTAILQ_HEAD(, ChimneyConn) waiting = QTAILQ_HEAD_INITIALIZER(waiting);
+    ChimneyConnList waiting = o->ind_list;
     ChimneyConn *conn;
 
-    while ((conn = QTAILQ_FIRST(&o->ind_list))) {
-        QTAILQ_REMOVE(&o->ind_list, conn, ind_link);
-        QTAILQ_INSERT_TAIL(&waiting, conn, ind_link);
-    }
-    while ((conn = QTAILQ_FIRST(&waiting))) {
-        QTAILQ_REMOVE(&waiting, conn, ind_link);
+    o->ind_list = (ChimneyConnList) { 0 };
+    while ((conn = chimney_conn_list_pop(s, &waiting, CHIMNEY_LINK_IND))) {
         conn->on_ind_list = false;
         if (chimney_ring_empty(&s->ind_q) || !chimney_running(s) ||
             !chimney_conn_can_push(conn)) {
@@ -704,7 +718,7 @@ void chimney_io_doorbell(ChimneyState *s, uint32_t conn_id)
     /* The send queue is read in the bottom half */
     if (!conn->on_kick_list) {
         conn->on_kick_list = true;
-        QTAILQ_INSERT_TAIL(&o->kick_list, conn, kick_link);
+        chimney_conn_list_append(s, &o->kick_list, conn, CHIMNEY_LINK_KICK);
     }
     qemu_bh_schedule(s->bh);
 }
@@ -778,22 +792,24 @@ void chimney_io_work(ChimneyState *s)
 
     chimney_pmtu_post_events(s);
     chimney_io_rx_work(s);
-    while ((conn = QTAILQ_FIRST(&o->timer_list))) {
-        QTAILQ_REMOVE(&o->timer_list, conn, timer_link);
+    while ((conn = chimney_conn_list_pop(s, &o->timer_list,
+                                         CHIMNEY_LINK_TIMER))) {
         conn->on_timer_list = false;
         chimney_tcp_timer(&conn->tcp);
+        chimney_conn_trim(conn);
     }
-    while ((conn = QTAILQ_FIRST(&o->kick_list))) {
-        QTAILQ_REMOVE(&o->kick_list, conn, kick_link);
+    while ((conn = chimney_conn_list_pop(s, &o->kick_list,
+                                         CHIMNEY_LINK_KICK))) {
         conn->on_kick_list = false;
         chimney_io_sq_process(conn);
         chimney_io_rq_process(conn);
     }
     for (uint32_t cq = 1; cq < s->num_cqs; cq++) {
-        while ((conn = QTAILQ_FIRST(&o->flush_list[cq])) &&
+        while (!chimney_conn_list_empty(&o->flush_list[cq]) &&
                !chimney_cq_full(&s->cq[cq]) && chimney_running(s)) {
             /* to the back of the line, unless it empties */
-            QTAILQ_REMOVE(&o->flush_list[cq], conn, flush_link);
+            conn = chimney_conn_list_pop(s, &o->flush_list[cq],
+                                         CHIMNEY_LINK_FLUSH);
             conn->on_flush_list = false;
             chimney_conn_flush(conn);
             if (!conn->pend_count) {
@@ -805,7 +821,7 @@ void chimney_io_work(ChimneyState *s)
         }
     }
     /* Connections that waited for a generic buffer and may have room now */
-    if (!QTAILQ_EMPTY(&o->ind_list) && s->ind_q.size &&
+    if (!chimney_conn_list_empty(&o->ind_list) && s->ind_q.size &&
         !chimney_ring_empty(&s->ind_q)) {
         chimney_io_ind_doorbell(s);
     }
@@ -829,7 +845,7 @@ int chimney_io_classify(ChimneyState *s, const uint8_t *buf, size_t size)
     ChimneyConn *conn;
     ChimneyRxSeg *slot;
     const uint8_t *payload;
-    ChimneyConnKey key;
+    ChimneyTcpState key;
 
     if (!chimney_conn_any(s) || size > CHIMNEY_L2_MAX_FRAME) {
         return -1;

@@ -48,8 +48,9 @@ static bool chimney_mig_deadline_ok(int64_t t)
 }
 
 static const char *chimney_mig_engine_check(ChimneyState *s,
-                                            const ChimneyConn *c)
+                                            const ChimneyMigConn *mc)
 {
+    const ChimneyConn *c = &mc->c;
     const ChimneyTcpConn *t = &c->tcp;
     const ChimneyTcpStack *stk = s->offload.tcp;
     ChimneyTcpState st = t->st;
@@ -99,21 +100,24 @@ static const char *chimney_mig_engine_check(ChimneyState *s,
         }
     }
     if ((t->held || t->ooo_count) &&
-        chimney_migrate_rbuf_used(t) > c->mig_rbuf_len) {
+        chimney_migrate_rbuf_used(t) > mc->mig_rbuf_len) {
         return "received bytes without a buffer";
     }
-    if (c->mig_rbuf_len && t->rbuf_head) {
+    if (mc->mig_rbuf_len && t->rbuf_head) {
         return "receive buffer head";
     }
+    if ((t->count && !t->reqs) || (t->rcount && !t->recvs)) {
+        return "requests without their arrays";
+    }
     for (uint32_t i = 0; i < t->count; i++) {
-        const ChimneyTcpReq *r = &c->reqs[(t->head + i) % t->cap];
+        const ChimneyTcpReq *r = &t->reqs[(t->head + i) % t->cap];
 
         if (r->tag >= c->sq.size || r->type > CHIMNEY_TCP_REQ_DISCONNECT) {
             return "send request";
         }
     }
     for (uint32_t i = 0; i < t->rcount; i++) {
-        const ChimneyTcpRecv *r = &c->recvs[(t->rhead + i) % t->rcap];
+        const ChimneyTcpRecv *r = &t->recvs[(t->rhead + i) % t->rcap];
 
         if (r->tag >= c->rq.size || r->filled > r->len) {
             return "receive request";
@@ -122,9 +126,11 @@ static const char *chimney_mig_engine_check(ChimneyState *s,
     return NULL;
 }
 
-static const char *chimney_mig_conn_check(ChimneyState *s, ChimneyConn *c,
+static const char *chimney_mig_conn_check(ChimneyState *s,
+                                          const ChimneyMigConn *mc,
                                           unsigned long *seen)
 {
+    const ChimneyConn *c = &mc->c;
     ChimneyOffloadState *o = &s->offload;
     const ChimneyTcpState *st = &c->tcp.st;
 
@@ -157,12 +163,12 @@ static const char *chimney_mig_conn_check(ChimneyState *s, ChimneyConn *c,
             return "completion";
         }
     }
-    for (uint32_t i = 0; i < c->sq.size; i++) {
+    for (uint32_t i = 0; c->slots && i < c->sq.size; i++) {
         if (!chimney_mig_slot_ok(&c->slots[i])) {
             return "send slot";
         }
     }
-    for (uint32_t i = 0; i < c->rq.size; i++) {
+    for (uint32_t i = 0; c->rslots && i < c->rq.size; i++) {
         if (!chimney_mig_slot_ok(&c->rslots[i])) {
             return "receive slot";
         }
@@ -170,24 +176,23 @@ static const char *chimney_mig_conn_check(ChimneyState *s, ChimneyConn *c,
     if (st->ipv6 != o->paths[c->path].ipv6) {
         return "address family";
     }
-    chimney_conn_key(&c->key, st);
     if (c->mig_keyed) {
-        if (c->terminated || g_hash_table_lookup(o->by_key, &c->key)) {
+        if (c->terminated || g_hash_table_lookup(o->by_key, st)) {
             return "4-tuple in use twice";
         }
     }
-    return chimney_mig_engine_check(s, c);
+    return chimney_mig_engine_check(s, mc);
 }
 
 static void chimney_mig_free_staged(ChimneyMigStage *m, int32_t from)
 {
     for (int32_t i = from; i < m->nconns; i++) {
-        ChimneyConn *c = &m->conns[i];
+        ChimneyConn *c = &m->conns[i].c;
 
         g_free(c->slots);
-        g_free(c->reqs);
+        g_free(c->tcp.reqs);
         g_free(c->rslots);
-        g_free(c->recvs);
+        g_free(c->tcp.recvs);
         g_free(c->pend);
         g_free(c->tcp.rbuf);
         g_free(c->tcp.ooo);
@@ -196,18 +201,20 @@ static void chimney_mig_free_staged(ChimneyMigStage *m, int32_t from)
 }
 
 /* A staged connection becomes a live one */
-static void chimney_mig_install_conn(ChimneyState *s, const ChimneyConn *mc)
+static void chimney_mig_install_conn(ChimneyState *s,
+                                     const ChimneyMigConn *sc)
 {
+    const ChimneyConn *mc = &sc->c;
     ChimneyOffloadState *o = &s->offload;
     ChimneyConn *c = g_new0(ChimneyConn, 1);
-    ChimneyConn *owner = g_hash_table_lookup(o->by_key, &mc->key);
+    ChimneyConn *owner = g_hash_table_lookup(o->by_key, &mc->tcp.st);
     bool lists[6] = {
         mc->on_flush_list, mc->on_kick_list, mc->on_timer_list,
         mc->on_wait_list, mc->on_ind_list, mc->on_consequence_list,
     };
 
     *c = *mc;
-    c->dev = s;
+    c->tcp.stack = o->tcp;      /* first: it gives the device */
     c->pend = NULL;             /* an empty FIFO arrives as NULL */
     if (c->pend_count) {
         c->pend = g_new0(ChimneyPending, c->pend_cap);
@@ -217,51 +224,50 @@ static void chimney_mig_install_conn(ChimneyState *s, const ChimneyConn *mc)
     c->flushing = false;
     c->on_flush_list = c->on_kick_list = c->on_timer_list = false;
     c->on_wait_list = c->on_ind_list = c->on_consequence_list = false;
-    c->tcp.stack = o->tcp;
     c->tcp.owner = c;
-    c->tcp.reqs = c->reqs;
-    c->tcp.recvs = c->recvs;
     if (!c->tcp.ooo_count) {    /* held only while data is out of order */
         g_clear_pointer(&c->tcp.ooo, g_free);
     }
     c->tcp.rbuf = NULL;
-    if (c->mig_rbuf_len) {
+    if (sc->mig_rbuf_len) {
         c->tcp.rbuf = g_malloc0(c->tcp.rbuf_cap);
-        memcpy(c->tcp.rbuf, mc->tcp.rbuf, c->mig_rbuf_len);
+        memcpy(c->tcp.rbuf, mc->tcp.rbuf, sc->mig_rbuf_len);
         g_free(mc->tcp.rbuf);
     }
     chimney_conn_insert(s, c);
     if (!c->mig_keyed) {
         /* Not the classifier's: its 4-tuple stays with a keyed one */
         if (owner) {
-            g_hash_table_insert(o->by_key, &owner->key, owner);
+            g_hash_table_replace(o->by_key, &owner->tcp.st, owner);
         } else {
-            g_hash_table_remove(o->by_key, &c->key);
+            g_hash_table_remove(o->by_key, &c->tcp.st);
         }
     }
     if (lists[0] || (c->pend_count && !lists[3])) {
         c->on_flush_list = true;
-        QTAILQ_INSERT_TAIL(&o->flush_list[c->cq], c, flush_link);
+        chimney_conn_list_append(s, &o->flush_list[c->cq], c,
+                                 CHIMNEY_LINK_FLUSH);
     }
     if (lists[1]) {
         c->on_kick_list = true;
-        QTAILQ_INSERT_TAIL(&o->kick_list, c, kick_link);
+        chimney_conn_list_append(s, &o->kick_list, c, CHIMNEY_LINK_KICK);
     }
     if (lists[2]) {
         c->on_timer_list = true;
-        QTAILQ_INSERT_TAIL(&o->timer_list, c, timer_link);
+        chimney_conn_list_append(s, &o->timer_list, c, CHIMNEY_LINK_TIMER);
     }
     if (lists[3]) {
         c->on_wait_list = true;
-        QTAILQ_INSERT_TAIL(&o->wait_list, c, wait_link);
+        chimney_conn_list_append(s, &o->wait_list, c, CHIMNEY_LINK_WAIT);
     }
     if (lists[4]) {
         c->on_ind_list = true;
-        QTAILQ_INSERT_TAIL(&o->ind_list, c, ind_link);
+        chimney_conn_list_append(s, &o->ind_list, c, CHIMNEY_LINK_IND);
     }
     if (lists[5]) {
         c->on_consequence_list = true;
-        QTAILQ_INSERT_TAIL(&o->consequence_list, c, consequence_link);
+        chimney_conn_list_append(s, &o->consequence_list, c,
+                                 CHIMNEY_LINK_CONSEQUENCE);
     }
     chimney_conn_timer_mod(c, c->tcp.timer_ns);
 }
@@ -361,14 +367,14 @@ int chimney_migrate_install(ChimneyState *s)
 
     seen = bitmap_new(s->max_conns);
     for (i = 0; i < m->nconns; i++) {
-        ChimneyConn *mc = &m->conns[i];
+        ChimneyMigConn *mc = &m->conns[i];
 
-        entries += mc->sq.size + mc->rq.size;
+        entries += mc->c.sq.size + mc->c.rq.size;
         why = entries > s->max_sq_entries ? "max-sq-entries exceeded" :
               chimney_mig_conn_check(s, mc, seen);
         if (why) {
             error_report("chimney-nic: the stream's connection %" PRIu32
-                         " is invalid: %s", mc->index, why);
+                         " is invalid: %s", mc->c.index, why);
             chimney_mig_free_staged(m, i);
             chimney_conn_table_reset(s);
             return -EINVAL;

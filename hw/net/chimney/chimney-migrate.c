@@ -361,29 +361,35 @@ static const VMStateDescription vmstate_chimney_engine = {
  * the connection arrays hold no VMSTATE_VALIDATE of their own: QEMU then
  * describes one element in the stream's JSON, not every one.
  */
-static bool chimney_mig_sizes_ok(ChimneyConn *c)
+static bool chimney_mig_sizes_ok(ChimneyMigConn *mc)
 {
-    if (c->mig_nsq < 1 || c->mig_nsq > CHIMNEY_MAX_CONNS_LIMIT ||
-        c->mig_nrq < 0 || c->mig_nrq > CHIMNEY_MAX_CONNS_LIMIT ||
-        c->mig_nsq != c->sq.size || c->mig_nrq != c->rq.size ||
-        c->pend_cap != c->mig_nsq + c->mig_nrq + CHIMNEY_MIG_PEND_EXTRA ||
-        c->mig_npend < 0 || c->mig_npend != c->pend_count ||
+    ChimneyConn *c = &mc->c;
+
+    /* 0: the queue's arrays are absent (an idle queue) */
+    if (c->sq.size < 1 || c->sq.size > CHIMNEY_MAX_CONNS_LIMIT ||
+        c->rq.size > CHIMNEY_MAX_CONNS_LIMIT ||
+        (mc->mig_nsq && mc->mig_nsq != c->sq.size) ||
+        (mc->mig_nrq && mc->mig_nrq != c->rq.size) ||
+        c->pend_cap != c->sq.size + c->rq.size + CHIMNEY_MIG_PEND_EXTRA ||
+        mc->mig_npend < 0 || mc->mig_npend != c->pend_count ||
         c->pend_count > c->pend_cap || c->pend_head) {
         error_report("chimney-nic: connection %" PRIu32 ": queue sizes %"
                      PRId32 "/%" PRId32 "/%" PRId32 " out of range",
-                     c->index, c->mig_nsq, c->mig_nrq, c->mig_npend);
+                     c->index, mc->mig_nsq, mc->mig_nrq, mc->mig_npend);
         return false;
     }
     return true;
 }
 
-static bool chimney_mig_rbuf_ok(ChimneyConn *c)
+static bool chimney_mig_rbuf_ok(ChimneyMigConn *mc)
 {
+    ChimneyConn *c = &mc->c;
+
     if (c->tcp.rbuf_cap == 0 || c->tcp.rbuf_cap > CHIMNEY_TCP_RCVBUF_MAX ||
-        c->mig_rbuf_len > c->tcp.rbuf_cap) {
+        mc->mig_rbuf_len > c->tcp.rbuf_cap) {
         error_report("chimney-nic: connection %" PRIu32 ": receive buffer %"
                      PRIu32 " of %" PRIu32 " bytes out of range", c->index,
-                     c->mig_rbuf_len, c->tcp.rbuf_cap);
+                     mc->mig_rbuf_len, c->tcp.rbuf_cap);
         return false;
     }
     return true;
@@ -400,11 +406,25 @@ uint32_t chimney_migrate_rbuf_used(const ChimneyTcpConn *t)
     return used;
 }
 
+/*
+ * An array of a staged connection, sized by a count that only the stream
+ * has: as VMSTATE_STRUCT_VARRAY_ALLOC, named as the stream always named it.
+ */
+#define CHIMNEY_MIG_VARRAY(_name, _field, _num, _vmsd, _type) {             \
+    .name = stringify(_name),                                              \
+    .version_id = 1,                                                       \
+    .vmsd = &(_vmsd),                                                      \
+    .num_offset = vmstate_offset_value(ChimneyMigConn, _num, int32_t),     \
+    .size = sizeof(_type),                                                 \
+    .flags = VMS_STRUCT | VMS_VARRAY_INT32 | VMS_ALLOC | VMS_POINTER,      \
+    .offset = vmstate_offset_pointer(ChimneyMigConn, c._field, _type),     \
+}
+
 /* Each element of the load array starts clean: no stray pointers. */
 static int chimney_mig_conn_pre_load(void *opaque)
 {
-    memset(opaque, 0, sizeof(ChimneyConn));
-    ((ChimneyConn *)opaque)->tcp.mig_nooo = CHIMNEY_TCP_OOO_MAX;
+    memset(opaque, 0, sizeof(ChimneyMigConn));
+    ((ChimneyMigConn *)opaque)->c.tcp.mig_nooo = CHIMNEY_TCP_OOO_MAX;
     return 0;
 }
 
@@ -419,7 +439,7 @@ static const VMStateDescription vmstate_chimney_conn = {
         VMSTATE_UINT8(gen, ChimneyConn),
         VMSTATE_UINT32(path, ChimneyConn),
         VMSTATE_UINT32(cq, ChimneyConn),
-        VMSTATE_UINT64(mig_key4, ChimneyConn),
+        VMSTATE_UINT64(mig_key4, ChimneyMigConn),
         VMSTATE_BOOL(mig_keyed, ChimneyConn),
         VMSTATE_STRUCT(sq, ChimneyConn, 1, vmstate_chimney_ring,
                        ChimneyRing),
@@ -442,9 +462,9 @@ static const VMStateDescription vmstate_chimney_conn = {
         VMSTATE_INT64(last_release_ns, ChimneyConn),
         VMSTATE_UINT8(fault_status, ChimneyConn),
         VMSTATE_BOOL(fault_consequence, ChimneyConn),
-        VMSTATE_INT32(mig_nsq, ChimneyConn),
-        VMSTATE_INT32(mig_nrq, ChimneyConn),
-        VMSTATE_INT32(mig_npend, ChimneyConn),
+        VMSTATE_INT32(mig_nsq, ChimneyMigConn),
+        VMSTATE_INT32(mig_nrq, ChimneyMigConn),
+        VMSTATE_INT32(mig_npend, ChimneyMigConn),
         VMSTATE_END_OF_LIST()
     },
 };
@@ -454,19 +474,19 @@ static const VMStateDescription vmstate_chimney_conn_arrays = {
     .version_id = 1,
     .minimum_version_id = 1,
     .fields = (const VMStateField[]) {
-        VMSTATE_STRUCT_VARRAY_ALLOC(slots, ChimneyConn, mig_nsq, 1,
-                                    vmstate_chimney_slot, ChimneySlot),
-        VMSTATE_STRUCT_VARRAY_ALLOC(reqs, ChimneyConn, mig_nsq, 1,
-                                    vmstate_chimney_req, ChimneyTcpReq),
-        VMSTATE_STRUCT_VARRAY_ALLOC(rslots, ChimneyConn, mig_nrq, 1,
-                                    vmstate_chimney_slot, ChimneySlot),
-        VMSTATE_STRUCT_VARRAY_ALLOC(recvs, ChimneyConn, mig_nrq, 1,
-                                    vmstate_chimney_recv, ChimneyTcpRecv),
-        VMSTATE_STRUCT_VARRAY_ALLOC(pend, ChimneyConn, mig_npend, 1,
-                                    vmstate_chimney_pending, ChimneyPending),
+        CHIMNEY_MIG_VARRAY(slots, slots, mig_nsq, vmstate_chimney_slot,
+                           ChimneySlot),
+        CHIMNEY_MIG_VARRAY(reqs, tcp.reqs, mig_nsq, vmstate_chimney_req,
+                           ChimneyTcpReq),
+        CHIMNEY_MIG_VARRAY(rslots, rslots, mig_nrq, vmstate_chimney_slot,
+                           ChimneySlot),
+        CHIMNEY_MIG_VARRAY(recvs, tcp.recvs, mig_nrq, vmstate_chimney_recv,
+                           ChimneyTcpRecv),
+        CHIMNEY_MIG_VARRAY(pend, pend, mig_npend, vmstate_chimney_pending,
+                           ChimneyPending),
         VMSTATE_STRUCT(tcp, ChimneyConn, 1, vmstate_chimney_engine,
                        ChimneyTcpConn),
-        VMSTATE_UINT32(mig_rbuf_len, ChimneyConn),
+        VMSTATE_UINT32(mig_rbuf_len, ChimneyMigConn),
         VMSTATE_END_OF_LIST()
     },
 };
@@ -476,11 +496,21 @@ static const VMStateDescription vmstate_chimney_conn_rbuf = {
     .version_id = 1,
     .minimum_version_id = 1,
     .fields = (const VMStateField[]) {
-        VMSTATE_VBUFFER_ALLOC_UINT32(tcp.rbuf, ChimneyConn, 1, NULL,
-                                     mig_rbuf_len),
+        {
+            .name = "tcp.rbuf",
+            .version_id = 1,
+            .size_offset = vmstate_offset_value(ChimneyMigConn, mig_rbuf_len,
+                                                uint32_t),
+            .info = &vmstate_info_buffer,
+            .flags = VMS_VBUFFER | VMS_POINTER | VMS_ALLOC,
+            .offset = offsetof(ChimneyMigConn, c.tcp.rbuf),
+        },
         VMSTATE_END_OF_LIST()
     },
 };
+
+/* The stream's connection fields are ChimneyConn's, at the same offsets */
+QEMU_BUILD_BUG_ON(offsetof(ChimneyMigConn, c) != 0);
 
 static bool chimney_mig_conn_sizes_ok(void *opaque, int version_id)
 {
@@ -564,32 +594,34 @@ static int chimney_mig_pre_save(void *opaque)
     m->neighbors = g_memdup2(o->neighbors,
                              sizeof(*o->neighbors) * s->max_neighbors);
     m->paths = g_memdup2(o->paths, sizeof(*o->paths) * s->max_paths);
-    m->conns = g_new(ChimneyConn, o->num_objects);
+    m->conns = g_new(ChimneyMigConn, o->num_objects);
     for (uint32_t i = 0; i < s->max_conns; i++) {
         ChimneyConn *c = o->conns[i], *mc;
+        ChimneyMigConn *sc;
 
         if (!c) {
             continue;
         }
-        mc = &m->conns[m->nconns++];
-        *mc = *c;
-        mc->mig_nsq = c->sq.size;
-        mc->mig_nrq = c->rq.size;
+        sc = &m->conns[m->nconns++];
+        *sc = (ChimneyMigConn) { .c = *c };
+        mc = &sc->c;
+        sc->mig_nsq = c->slots ? c->sq.size : 0;
+        sc->mig_nrq = c->rslots ? c->rq.size : 0;
         /* the FIFO's entries only, oldest first */
         mc->pend = g_new(ChimneyPending, c->pend_count);
         for (uint32_t k = 0; k < c->pend_count; k++) {
             mc->pend[k] = c->pend[(c->pend_head + k) % c->pend_cap];
         }
         mc->pend_head = 0;
-        mc->mig_npend = c->pend_count;
+        sc->mig_npend = c->pend_count;
         mc->tcp.ooo = c->tcp.ooo ?: (ChimneyTcpRange *)chimney_mig_no_ooo;
         mc->tcp.mig_nooo = CHIMNEY_TCP_OOO_MAX;
         /* the receive buffer's bytes in use, unrolled from its head */
-        mc->mig_rbuf_len = c->tcp.rbuf ? MIN(chimney_migrate_rbuf_used(&c->tcp),
+        sc->mig_rbuf_len = c->tcp.rbuf ? MIN(chimney_migrate_rbuf_used(&c->tcp),
                                              c->tcp.rbuf_cap) : 0;
         mc->tcp.rbuf = NULL;
-        if (mc->mig_rbuf_len) {
-            uint32_t len = mc->mig_rbuf_len, head = c->tcp.rbuf_head;
+        if (sc->mig_rbuf_len) {
+            uint32_t len = sc->mig_rbuf_len, head = c->tcp.rbuf_head;
             uint32_t first = MIN(len, c->tcp.rbuf_cap - head);
 
             mc->tcp.rbuf = g_malloc(len);
@@ -597,13 +629,13 @@ static int chimney_mig_pre_save(void *opaque)
             memcpy(mc->tcp.rbuf + first, c->tcp.rbuf, len - first);
             mc->tcp.rbuf_head = 0;
         }
-        mc->mig_keyed = g_hash_table_lookup(o->by_key, &c->key) == c;
+        mc->mig_keyed = g_hash_table_lookup(o->by_key, &c->tcp.st) == c;
         /*
          * Where the stream had the IPv4 key before 1.3 (the load derives
          * the key from the state): an IPv4 connection's stream stays
          * loadable by the previous version.
          */
-        mc->mig_key4 = c->tcp.st.ipv6 ? 0 :
+        sc->mig_key4 = c->tcp.st.ipv6 ? 0 :
                        (uint64_t)c->tcp.st.dst_ip << 32 |
                        (uint32_t)c->tcp.st.remote_port << 16 |
                        c->tcp.st.local_port;
@@ -627,8 +659,8 @@ static int chimney_mig_post_save(void *opaque)
     ChimneyState *s = opaque;
 
     for (int32_t i = 0; i < s->offload.mig.nconns; i++) {
-        g_free(s->offload.mig.conns[i].pend);
-        g_free(s->offload.mig.conns[i].tcp.rbuf);
+        g_free(s->offload.mig.conns[i].c.pend);
+        g_free(s->offload.mig.conns[i].c.tcp.rbuf);
     }
     chimney_migrate_stage_clear(&s->offload.mig);
     return 0;
@@ -674,17 +706,17 @@ const VMStateDescription vmstate_chimney_offload = {
                                     vmstate_chimney_path, ChimneyPath),
         VMSTATE_STRUCT_VARRAY_ALLOC(offload.mig.conns, ChimneyState,
                                     offload.mig.nconns, 1,
-                                    vmstate_chimney_conn, ChimneyConn),
+                                    vmstate_chimney_conn, ChimneyMigConn),
         VMSTATE_VALIDATE("queue sizes", chimney_mig_conn_sizes_ok),
         VMSTATE_STRUCT_VARRAY_POINTER_INT32(offload.mig.conns, ChimneyState,
                                             offload.mig.nconns,
                                             vmstate_chimney_conn_arrays,
-                                            ChimneyConn),
+                                            ChimneyMigConn),
         VMSTATE_VALIDATE("receive buffer sizes", chimney_mig_conn_rbufs_ok),
         VMSTATE_STRUCT_VARRAY_POINTER_INT32(offload.mig.conns, ChimneyState,
                                             offload.mig.nconns,
                                             vmstate_chimney_conn_rbuf,
-                                            ChimneyConn),
+                                            ChimneyMigConn),
         VMSTATE_UINT16(offload.mig.ip_id, ChimneyState),
         VMSTATE_UINT64(offload.mig.fault_rng, ChimneyState),
         VMSTATE_UINT64(offload.mig.fault_seq, ChimneyState),

@@ -388,22 +388,20 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     }
 
     conn = g_new0(ChimneyConn, 1);
-    conn->dev = s;
     conn->index = index;
     conn->gen = CHIMNEY_CONN_GEN(id);
     conn->path = le32_to_cpu(o.path);
     conn->cq = cq;
-    chimney_conn_key(&conn->key, &st);
     conn->sq = (ChimneyRing) { .base = sq_base, .size = sq_size, .cq = cq };
     conn->db_record = dbr;
-    conn->slots = g_new0(ChimneySlot, sq_size);
-    conn->reqs = g_new0(ChimneyTcpReq, sq_size);
     conn->rq = (ChimneyRing) { .base = rq_base, .size = rq_size, .cq = cq };
-    conn->rslots = g_new0(ChimneySlot, rq_size);
-    conn->recvs = g_new0(ChimneyTcpRecv, rq_size);
     conn->pend_cap = sq_size + rq_size + CHIMNEY_PEND_EXTRA;  /* FIFO lazy */
-    chimney_tcp_conn_init(&conn->tcp, s->offload.tcp, conn, &st, conn->reqs,
-                          sq_size, conn->recvs, rq_size);
+    /* The per-request arrays come with the first request */
+    chimney_tcp_conn_init(&conn->tcp, s->offload.tcp, conn, &st, NULL,
+                          sq_size, NULL, rq_size);
+    if (handover) {
+        chimney_conn_sq_arrays(conn);
+    }
 
     /*
      * The data outstanding at offload: [SndUna, SndMax) must lie in what
@@ -446,7 +444,7 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
             status = CHIMNEY_ST_INVALID_PARAM;
         }
     }
-    if (!status && g_hash_table_contains(s->offload.by_key, &conn->key)) {
+    if (!status && g_hash_table_contains(s->offload.by_key, &conn->tcp.st)) {
         CHIMNEY_GUEST_ERR(chimney_err_tcp_duplicate,
                           "OFFLOAD_TCP: 4-tuple already offloaded");
         status = CHIMNEY_ST_INVALID_STATE;
@@ -571,7 +569,8 @@ static uint8_t chimney_offload_update_tcp(ChimneyConn *conn, uint64_t addr,
 {
     ChimneyTcpOffload o;
     ChimneyTcpState *st = &conn->tcp.st;
-    uint8_t status = chimney_offload_read_tcp_block(conn->dev, addr, len, &o);
+    uint8_t status = chimney_offload_read_tcp_block(chimney_conn_dev(conn),
+                                                    addr, len, &o);
 
     if (status) {
         return status;
@@ -604,7 +603,7 @@ static uint8_t chimney_offload_update_tcp(ChimneyConn *conn, uint64_t addr,
 static uint8_t chimney_offload_query_tcp(ChimneyConn *conn, uint64_t addr,
                                  bool terminate)
 {
-    ChimneyState *s = conn->dev;
+    ChimneyState *s = chimney_conn_dev(conn);
     ChimneyTcpState st;
     ChimneyTcpDelegated d;
     uint32_t head;
@@ -637,7 +636,7 @@ static uint8_t chimney_offload_query_tcp(ChimneyConn *conn, uint64_t addr,
 static uint8_t chimney_offload_return_held(ChimneyConn *conn,
                                            uint64_t addr, const uint32_t *p)
 {
-    ChimneyState *s = conn->dev;
+    ChimneyState *s = chimney_conn_dev(conn);
     uint32_t held = chimney_tcp_held(&conn->tcp);
     uint64_t buf = p[CHIMNEY_TERM_PARAM_HELD_LO] |
                    (uint64_t)p[CHIMNEY_TERM_PARAM_HELD_HI] << 32;
@@ -663,7 +662,7 @@ static uint8_t chimney_offload_return_held(ChimneyConn *conn,
 static uint8_t chimney_offload_forward(ChimneyConn *conn, uint64_t addr,
                                        uint32_t len)
 {
-    ChimneyState *s = conn->dev;
+    ChimneyState *s = chimney_conn_dev(conn);
     g_autofree uint8_t *buf = NULL;
     ChimneyTcpSegment seg;
     uint32_t doff;
@@ -893,8 +892,8 @@ uint8_t chimney_offload_cmd(ChimneyState *s, const ChimneyAdminCmd *cmd,
         s->offload.closed_bytes_out += conn->tcp.bytes_acked;
         s->offload.closed_retransmits += conn->tcp.retransmits;
         /* its 4-tuple, unless it is another connection's already */
-        if (g_hash_table_lookup(s->offload.by_key, &conn->key) == conn) {
-            g_hash_table_remove(s->offload.by_key, &conn->key);
+        if (g_hash_table_lookup(s->offload.by_key, &conn->tcp.st) == conn) {
+            g_hash_table_remove(s->offload.by_key, &conn->tcp.st);
         }
         trace_chimney_conn_terminate(conn->index, conn->pend_count);
         return status;

@@ -102,7 +102,7 @@ void chimney_pmtu_input(ChimneyState *s, const uint8_t *buf, size_t size)
     size_t l2 = ETH_HLEN;
     const uint8_t *ip, *icmp, *q, *qth;
     ChimneyTcpTuple t = { .ipv6 = true };
-    ChimneyConnKey key;
+    ChimneyTcpState key;
     ChimneyConn *conn;
     ChimneyPath *p;
     uint32_t plen, sum, mtu, seq;

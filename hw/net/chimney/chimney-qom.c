@@ -35,6 +35,16 @@ static char *chimney_qom_get_conn_stats(Object *obj, Error **errp)
     return chimney_conn_stats(s);
 }
 
+/* Bytes the live connections hold; @opaque non-NULL: their arrays only */
+static void chimney_qom_get_conn_bytes(Object *obj, Visitor *v,
+                                       const char *name, void *opaque,
+                                       Error **errp)
+{
+    uint64_t value = chimney_conn_bytes(CHIMNEY_NIC(obj), opaque != NULL);
+
+    visit_type_uint64(v, name, &value, errp);
+}
+
 static char *chimney_qom_get_fault_rules(Object *obj, Error **errp)
 {
     return g_strdup(CHIMNEY_NIC(obj)->fault.text ?: "");
@@ -128,6 +138,10 @@ void chimney_qom_add_properties(Object *obj)
     }
     object_property_add_str(obj, "x-conn-stats", chimney_qom_get_conn_stats,
                             NULL);
+    object_property_add(obj, "x-stat-conn-bytes", "uint64",
+                        chimney_qom_get_conn_bytes, NULL, NULL, NULL);
+    object_property_add(obj, "x-stat-conn-queue-bytes", "uint64",
+                        chimney_qom_get_conn_bytes, NULL, NULL, obj);
     object_property_add_str(obj, "x-fault-rules", chimney_qom_get_fault_rules,
                             chimney_qom_set_fault_rules);
     object_property_add_str(obj, "x-fault-release", NULL,

@@ -236,15 +236,17 @@ typedef struct ChimneyTcpState {
     /* cached */
     uint8_t ttl;                    /* IPv6: the hop limit */
     uint8_t tos;                    /* IPv6: the traffic class */
-    uint32_t flow_label;            /* IPv6, below 2^20 */
     uint8_t user_priority;          /* 802.1p: tagged frames when non-zero */
+    uint8_t ka_probe_count;         /* unanswered probes before upload */
+    uint32_t flow_label;            /* IPv6, below 2^20 */
     uint32_t initial_rcv_wnd;
     uint32_t max_rt;                /* retransmissions; 0: stack default */
     bool nagle;
     bool keepalive;
+    /* delegated bytes, here where they leave no padding */
+    uint8_t dup_ack_count, snd_wnd_probe_count;
     uint32_t ka_timeout;            /* ticks of idleness before a probe */
     uint32_t ka_interval;           /* ticks between probes */
-    uint8_t ka_probe_count;         /* unanswered probes before upload */
     uint32_t rcv_indication_size;   /* bytes per indication, 0: any */
     /* delegated */
     uint32_t state;
@@ -255,11 +257,10 @@ typedef struct ChimneyTcpState {
     uint16_t srtt_x8, rttvar_x4;    /* in ticks as chimney passes them */
     uint32_t ts_recent, ts_recent_age, ts_time;
     uint32_t total_rt;
-    uint8_t dup_ack_count, snd_wnd_probe_count;
-    uint8_t rexmit_count;
     int32_t rexmit_delta;           /* ticks; -1 idle */
-    uint8_t ka_probes;              /* keepalive probes sent unanswered */
     int32_t ka_delta;               /* ticks to the next probe; -1 idle */
+    uint8_t rexmit_count;
+    uint8_t ka_probes;              /* keepalive probes sent unanswered */
 } ChimneyTcpState;
 
 /* Out-of-order data held, as sequence ranges [start, end) */
@@ -277,8 +278,8 @@ struct ChimneyTcpConn {
     ChimneyTcpState st;
 
     /* Request queue: a ring of @cap entries, [head, head + count) */
-    ChimneyTcpReq *reqs;
     uint32_t cap;
+    ChimneyTcpReq *reqs;            /* the owner's; NULL while idle */
     uint32_t head;
     uint32_t count;
     uint32_t end_seq;               /* end_seq of the last posted request */

@@ -147,7 +147,9 @@ static size_t v6_frame(uint8_t *fr, uint16_t tci, uint16_t lport,
     th[12] = 5 << 4;
     th[13] = flags;
     stw_be_p(th + 14, 65535);
-    memcpy(th + 20, data, len);
+    if (len) {                  /* a bare ACK has no data (NULL) */
+        memcpy(th + 20, data, len);
+    }
     stw_be_p(th + 16, tcp6_csum(ip, th, 20 + len));
     return l2 + 60 + len;
 }

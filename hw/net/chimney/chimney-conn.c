@@ -680,14 +680,12 @@ char *chimney_conn_stats(ChimneyState *s)
         c = &conn->tcp;
         g_string_append_printf(out, "%u: state=%u segs_out=%" PRIu64
                                " segs_in=%" PRIu64 " bytes_acked=%" PRIu64
-                               " retransmits=%" PRIu64 " timeouts=%" PRIu64
-                               " fast_retransmits=%" PRIu64 " dup_acks=%"
-                               PRIu64 " probes=%" PRIu64 " bytes_rcvd=%"
-                               PRIu64 " bytes_delivered=%" PRIu64
-                               " bytes_indicated=%" PRIu64 " ooo_segs=%"
-                               PRIu64 " dup_segs=%" PRIu64 " acks_delayed=%"
-                               PRIu64 " ka_probes=%" PRIu64
-                               " challenge_acks=%" PRIu64 " held=%u"
+                               " retransmits=%u timeouts=%u"
+                               " fast_retransmits=%u dup_acks=%u probes=%u"
+                               " bytes_rcvd=%" PRIu64 " bytes_delivered=%"
+                               PRIu64 " bytes_indicated=%" PRIu64
+                               " ooo_segs=%u dup_segs=%u acks_delayed=%u"
+                               " ka_probes=%u challenge_acks=%u held=%u"
                                " rcv_wnd=%u\n", i,
                                c->st.state, c->segs_out, c->segs_in,
                                c->bytes_acked, c->retransmits, c->timeouts,

@@ -35,6 +35,7 @@
 #include "qemu/main-loop.h"
 #include "qapi/error.h"
 #include "migration/vmstate.h"
+#include "migration/qemu-file-types.h"
 #include "hw/net/chimney/chimney.h"
 #include "hw/net/chimney/chimney-migrate.h"
 
@@ -272,6 +273,34 @@ static const VMStateDescription vmstate_chimney_range = {
 /* The out-of-order table is in the stream whole, allocated or not */
 static const ChimneyTcpRange chimney_mig_no_ooo[CHIMNEY_TCP_OOO_MAX];
 
+/*
+ * A 32-bit event counter as the stream always carried it, in 64 bits; a
+ * larger value from an older source loads modulo 2^32, as a wrap would.
+ */
+static int chimney_mig_get_ctr32(QEMUFile *f, void *pv, size_t size,
+                                 const VMStateField *field)
+{
+    *(uint32_t *)pv = qemu_get_be64(f);
+    return 0;
+}
+
+static int chimney_mig_put_ctr32(QEMUFile *f, void *pv, size_t size,
+                                 const VMStateField *field, JSONWriter *vmdesc)
+{
+    qemu_put_be64(f, *(uint32_t *)pv);
+    return 0;
+}
+
+static const VMStateInfo chimney_mig_info_ctr32 = {
+    .name = "uint64",
+    .get = chimney_mig_get_ctr32,
+    .put = chimney_mig_put_ctr32,
+};
+
+#define CHIMNEY_MIG_CTR32(_field)                                          \
+    VMSTATE_SINGLE(_field, ChimneyTcpConn, 0, chimney_mig_info_ctr32,      \
+                   uint32_t)
+
 /* The engine's connection; its pointers are set again at install. */
 static const VMStateDescription vmstate_chimney_engine = {
     .name = "chimney-nic/tcp-conn",
@@ -338,19 +367,19 @@ static const VMStateDescription vmstate_chimney_engine = {
         VMSTATE_UINT64(segs_out, ChimneyTcpConn),
         VMSTATE_UINT64(segs_in, ChimneyTcpConn),
         VMSTATE_UINT64(bytes_acked, ChimneyTcpConn),
-        VMSTATE_UINT64(retransmits, ChimneyTcpConn),
-        VMSTATE_UINT64(timeouts, ChimneyTcpConn),
-        VMSTATE_UINT64(fast_retransmits, ChimneyTcpConn),
-        VMSTATE_UINT64(dup_acks, ChimneyTcpConn),
-        VMSTATE_UINT64(probes_sent, ChimneyTcpConn),
+        CHIMNEY_MIG_CTR32(retransmits),
+        CHIMNEY_MIG_CTR32(timeouts),
+        CHIMNEY_MIG_CTR32(fast_retransmits),
+        CHIMNEY_MIG_CTR32(dup_acks),
+        CHIMNEY_MIG_CTR32(probes_sent),
         VMSTATE_UINT64(bytes_rcvd, ChimneyTcpConn),
         VMSTATE_UINT64(bytes_delivered, ChimneyTcpConn),
         VMSTATE_UINT64(bytes_indicated, ChimneyTcpConn),
-        VMSTATE_UINT64(ooo_segs, ChimneyTcpConn),
-        VMSTATE_UINT64(dup_segs, ChimneyTcpConn),
-        VMSTATE_UINT64(acks_delayed, ChimneyTcpConn),
-        VMSTATE_UINT64(ka_probes_sent, ChimneyTcpConn),
-        VMSTATE_UINT64(challenge_acks, ChimneyTcpConn),
+        CHIMNEY_MIG_CTR32(ooo_segs),
+        CHIMNEY_MIG_CTR32(dup_segs),
+        CHIMNEY_MIG_CTR32(acks_delayed),
+        CHIMNEY_MIG_CTR32(ka_probes_sent),
+        CHIMNEY_MIG_CTR32(challenge_acks),
         VMSTATE_END_OF_LIST()
     },
 };

@@ -359,11 +359,17 @@ struct ChimneyTcpConn {
     bool ind_refused;               /* no indication until a post */
     int32_t mig_nooo;               /* migration: the ooo table's size */
 
-    /* counters */
-    uint64_t segs_out, segs_in, bytes_acked, retransmits, timeouts,
-             fast_retransmits, dup_acks, probes_sent;
-    uint64_t bytes_rcvd, bytes_delivered, bytes_indicated, ooo_segs,
-             dup_segs, acks_delayed, ka_probes_sent, challenge_acks;
+    /* counters: traffic, 64-bit */
+    uint64_t segs_out, segs_in, bytes_acked;
+    uint64_t bytes_rcvd, bytes_delivered, bytes_indicated;
+    /*
+     * Counters of rare events, 32-bit to keep a connection small: they
+     * wrap after 2^32 events (modulo 2^32 is what QUERY_STATS and the
+     * per-connection statistics then show; the stream carries 64 bits).
+     */
+    uint32_t retransmits, timeouts, fast_retransmits, dup_acks, probes_sent;
+    uint32_t ooo_segs, dup_segs, acks_delayed, ka_probes_sent,
+             challenge_acks;
 };
 
 /* A segment from the wire, parsed and checksummed by the owner. */

@@ -171,6 +171,12 @@ typedef struct ChimneyMigConn {
     uint64_t mig_key4;          /* the pre-1.3 key of an IPv4 connection */
 } ChimneyMigConn;
 
+/* The device's connection around an engine connection (no pointer back) */
+static inline ChimneyConn *chimney_conn_of(ChimneyTcpConn *c)
+{
+    return container_of(c, ChimneyConn, tcp);
+}
+
 /* A connection's device is its engine stack's owner (no pointer of its own) */
 static inline ChimneyState *chimney_conn_dev(const ChimneyConn *conn)
 {

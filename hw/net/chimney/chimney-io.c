@@ -35,7 +35,7 @@ static int64_t chimney_io_now(void *opaque)
 static void chimney_io_timer_mod(void *opaque, ChimneyTcpConn *c,
                                  int64_t expire)
 {
-    chimney_conn_timer_mod(c->owner, expire);
+    chimney_conn_timer_mod(chimney_conn_of(c), expire);
 }
 
 /*
@@ -104,7 +104,7 @@ static bool chimney_io_read_data(void *opaque, ChimneyTcpConn *c,
                                  const ChimneyTcpReq *req, uint32_t off,
                                  uint8_t *buf, uint32_t len)
 {
-    ChimneyConn *conn = c->owner;
+    ChimneyConn *conn = chimney_conn_of(c);
 
     return chimney_io_sgl_xfer(opaque, &conn->slots[req->tag], off, buf, len,
                                false);
@@ -114,7 +114,7 @@ static bool chimney_io_write_data(void *opaque, ChimneyTcpConn *c,
                                   const ChimneyTcpRecv *rcv, uint32_t off,
                                   const uint8_t *buf, uint32_t len)
 {
-    ChimneyConn *conn = c->owner;
+    ChimneyConn *conn = chimney_conn_of(c);
 
     return chimney_io_sgl_xfer(opaque, &conn->rslots[rcv->tag], off,
                                (uint8_t *)buf, len, true);
@@ -132,7 +132,7 @@ static const void *chimney_io_map_data(void *opaque, ChimneyTcpConn *c,
 {
     ChimneyState *s = opaque;
     PCIDevice *pdev = PCI_DEVICE(s);
-    ChimneySlot *sl = &((ChimneyConn *)c->owner)->slots[req->tag];
+    ChimneySlot *sl = &chimney_conn_of(c)->slots[req->tag];
     MemoryRegion *mr;
     dma_addr_t addr, plen;
     hwaddr xlat, tlen;
@@ -185,7 +185,7 @@ static void chimney_io_emitv(void *opaque, ChimneyTcpConn *c,
     size_t len = iov_size(iov, iovcnt);
 
     assert(iovcnt <= CHIMNEY_TCP_TX_IOV);
-    trace_chimney_conn_segment(((ChimneyConn *)c->owner)->index, len,
+    trace_chimney_conn_segment(chimney_conn_of(c)->index, len,
                                info ? info->gso_size : 0);
     if (!s->vnet_hdr_len) {
         assert(!info || !info->csum_start);
@@ -238,7 +238,7 @@ static void chimney_io_complete(void *opaque, ChimneyTcpConn *c,
                                 const ChimneyTcpReq *req, int status,
                                 uint32_t bytes)
 {
-    ChimneyConn *conn = c->owner;
+    ChimneyConn *conn = chimney_conn_of(c);
     ChimneySlot *sl = &conn->slots[req->tag];
     ChimneyPending pe = {
         .cookie = req->cookie,
@@ -261,7 +261,7 @@ static void chimney_io_complete(void *opaque, ChimneyTcpConn *c,
 static void chimney_io_recv_complete(void *opaque, ChimneyTcpConn *c,
                                      const ChimneyTcpRecv *rcv, int status)
 {
-    ChimneyConn *conn = c->owner;
+    ChimneyConn *conn = chimney_conn_of(c);
     ChimneySlot *sl = &conn->rslots[rcv->tag];
     ChimneyPending pe = {
         .cookie = rcv->cookie,
@@ -301,7 +301,7 @@ static uint32_t chimney_io_indicate(void *opaque, ChimneyTcpConn *c,
                                     uint32_t seq)
 {
     ChimneyState *s = opaque;
-    ChimneyConn *conn = c->owner;
+    ChimneyConn *conn = chimney_conn_of(c);
     ChimneyRing *q = &s->ind_q;
 
     if (!conn->rq.size) {
@@ -357,13 +357,13 @@ static uint32_t chimney_io_indicate(void *opaque, ChimneyTcpConn *c,
 static void chimney_io_event(void *opaque, ChimneyTcpConn *c, int event,
                              uint32_t info)
 {
-    chimney_conn_push_event(c->owner, event, info);
+    chimney_conn_push_event(chimney_conn_of(c), event, info);
 }
 
 static void chimney_io_note(void *opaque, ChimneyTcpConn *c, int what,
                             uint32_t a, uint32_t b)
 {
-    uint32_t index = ((ChimneyConn *)c->owner)->index;
+    uint32_t index = chimney_conn_of(c)->index;
 
     switch (what) {
     case CHIMNEY_TCP_NOTE_STATE:

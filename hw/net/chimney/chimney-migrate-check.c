@@ -224,7 +224,6 @@ static void chimney_mig_install_conn(ChimneyState *s,
     c->flushing = false;
     c->on_flush_list = c->on_kick_list = c->on_timer_list = false;
     c->on_wait_list = c->on_ind_list = c->on_consequence_list = false;
-    c->tcp.owner = c;
     if (!c->tcp.ooo_count) {    /* held only while data is out of order */
         g_clear_pointer(&c->tcp.ooo, g_free);
     }

@@ -397,7 +397,7 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     conn->rq = (ChimneyRing) { .base = rq_base, .size = rq_size, .cq = cq };
     conn->pend_cap = sq_size + rq_size + CHIMNEY_PEND_EXTRA;  /* FIFO lazy */
     /* The per-request arrays come with the first request */
-    chimney_tcp_conn_init(&conn->tcp, s->offload.tcp, conn, &st, NULL,
+    chimney_tcp_conn_init(&conn->tcp, s->offload.tcp, &st, NULL,
                           sq_size, NULL, rq_size);
     if (handover) {
         chimney_conn_sq_arrays(conn);

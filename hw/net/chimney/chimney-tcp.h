@@ -273,8 +273,7 @@ typedef struct ChimneyTcpRange {
 } ChimneyTcpRange;
 
 struct ChimneyTcpConn {
-    ChimneyTcpStack *stack;
-    void *owner;                    /* the device's per-connection object */
+    ChimneyTcpStack *stack;         /* the owner embeds the connection */
     ChimneyTcpState st;
 
     /* Request queue: a ring of @cap entries, [head, head + count) */
@@ -400,7 +399,7 @@ void chimney_tcp_stack_init(ChimneyTcpStack *s, const ChimneyTcpOps *ops,
                             void *opaque);
 const char *chimney_tcp_state_check(const ChimneyTcpState *st);
 void chimney_tcp_conn_init(ChimneyTcpConn *c, ChimneyTcpStack *stack,
-                           void *owner, const ChimneyTcpState *st,
+                           const ChimneyTcpState *st,
                            ChimneyTcpReq *reqs, uint32_t cap,
                            ChimneyTcpRecv *recvs, uint32_t rcap);
 void chimney_tcp_conn_destroy(ChimneyTcpConn *c);

@@ -270,8 +270,21 @@ static const VMStateDescription vmstate_chimney_range = {
     },
 };
 
-/* The out-of-order table is in the stream whole, allocated or not */
+/*
+ * The out-of-order table is in the stream whole, allocated or not: as
+ * VMSTATE_STRUCT_VARRAY_ALLOC of CHIMNEY_TCP_OOO_MAX, with no count field
+ */
 static const ChimneyTcpRange chimney_mig_no_ooo[CHIMNEY_TCP_OOO_MAX];
+
+#define CHIMNEY_MIG_OOO {                                                  \
+    .name = "ooo",                                                         \
+    .version_id = 1,                                                       \
+    .vmsd = &vmstate_chimney_range,                                        \
+    .num = CHIMNEY_TCP_OOO_MAX,                                            \
+    .size = sizeof(ChimneyTcpRange),                                       \
+    .flags = VMS_STRUCT | VMS_ARRAY | VMS_ALLOC | VMS_POINTER,             \
+    .offset = vmstate_offset_pointer(ChimneyTcpConn, ooo, ChimneyTcpRange), \
+}
 
 /*
  * A 32-bit event counter as the stream always carried it, in 64 bits; a
@@ -351,8 +364,7 @@ static const VMStateDescription vmstate_chimney_engine = {
         VMSTATE_UINT32(held, ChimneyTcpConn),
         VMSTATE_UINT32(rcv_deliv, ChimneyTcpConn),
         VMSTATE_UINT32(rcv_adv, ChimneyTcpConn),
-        VMSTATE_STRUCT_VARRAY_ALLOC(ooo, ChimneyTcpConn, mig_nooo, 1,
-                                    vmstate_chimney_range, ChimneyTcpRange),
+        CHIMNEY_MIG_OOO,
         VMSTATE_UINT32(ooo_count, ChimneyTcpConn),
         VMSTATE_BOOL(ooo_fin, ChimneyTcpConn),
         VMSTATE_UINT32(ooo_fin_seq, ChimneyTcpConn),
@@ -453,7 +465,6 @@ uint32_t chimney_migrate_rbuf_used(const ChimneyTcpConn *t)
 static int chimney_mig_conn_pre_load(void *opaque)
 {
     memset(opaque, 0, sizeof(ChimneyMigConn));
-    ((ChimneyMigConn *)opaque)->c.tcp.mig_nooo = CHIMNEY_TCP_OOO_MAX;
     return 0;
 }
 
@@ -644,7 +655,6 @@ static int chimney_mig_pre_save(void *opaque)
         mc->pend_head = 0;
         sc->mig_npend = c->pend_count;
         mc->tcp.ooo = c->tcp.ooo ?: (ChimneyTcpRange *)chimney_mig_no_ooo;
-        mc->tcp.mig_nooo = CHIMNEY_TCP_OOO_MAX;
         /* the receive buffer's bytes in use, unrolled from its head */
         sc->mig_rbuf_len = c->tcp.rbuf ? MIN(chimney_migrate_rbuf_used(&c->tcp),
                                              c->tcp.rbuf_cap) : 0;

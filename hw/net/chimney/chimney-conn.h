@@ -152,8 +152,6 @@ typedef struct ChimneyConn {
     bool mig_keyed;             /* stream only: in the classifier */
     ChimneyConnLink link[CHIMNEY_LINKS];    /* by CHIMNEY_LINK_* */
 
-    int64_t last_release_ns;    /* fault injection */
-
     ChimneyTimerEntry timer;    /* in the device's heap of deadlines */
     ChimneyTcpConn tcp;
 } ChimneyConn;
@@ -169,12 +167,28 @@ typedef struct ChimneyMigConn {
     int32_t mig_npend;
     uint32_t mig_rbuf_len;      /* 0: no receive buffer allocated yet */
     uint64_t mig_key4;          /* the pre-1.3 key of an IPv4 connection */
+    int64_t mig_last_release;   /* chimney_conn_last_release, or 0 */
 } ChimneyMigConn;
 
 /* The device's connection around an engine connection (no pointer back) */
 static inline ChimneyConn *chimney_conn_of(ChimneyTcpConn *c)
 {
     return container_of(c, ChimneyConn, tcp);
+}
+
+/*
+ * When the completion pushed last may be written (fault injection): a new
+ * one never goes before it.  Completions leave the FIFO from its head and
+ * only once released, and each is released no earlier than the one ahead
+ * of it, so the FIFO's tail has that time; an empty FIFO holds back none.
+ */
+static inline int64_t chimney_conn_last_release(const ChimneyConn *conn)
+{
+    if (!conn->pend_count) {
+        return INT64_MIN;
+    }
+    return conn->pend[(conn->pend_head + conn->pend_count - 1) %
+                      conn->pend_cap].release_ns;
 }
 
 /* A connection's device is its engine stack's owner (no pointer of its own) */

@@ -385,8 +385,7 @@ void chimney_fault_decide(ChimneyState *s, ChimneyConn *conn,
         pe->bytes = 0;
     }
     if (!f->nrules) {
-        pe->release_ns = MAX(release, conn->last_release_ns);
-        conn->last_release_ns = pe->release_ns;
+        pe->release_ns = MAX(release, chimney_conn_last_release(conn));
         return;
     }
     f->stats.seen++;
@@ -452,8 +451,7 @@ void chimney_fault_decide(ChimneyState *s, ChimneyConn *conn,
         }
     }
     /* Never before the completion ahead of it on the connection */
-    pe->release_ns = MAX(release, conn->last_release_ns);
-    conn->last_release_ns = pe->release_ns;
+    pe->release_ns = MAX(release, chimney_conn_last_release(conn));
     if (conn->fault_consequence) {
         qemu_bh_schedule(s->bh);
     }

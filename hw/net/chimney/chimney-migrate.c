@@ -499,7 +499,15 @@ static const VMStateDescription vmstate_chimney_conn = {
         VMSTATE_BOOL(on_wait_list, ChimneyConn),
         VMSTATE_BOOL(on_ind_list, ChimneyConn),
         VMSTATE_BOOL(on_consequence_list, ChimneyConn),
-        VMSTATE_INT64(last_release_ns, ChimneyConn),
+        /* as the stream always named it; the load derives it again */
+        {
+            .name = "last_release_ns",
+            .size = sizeof(int64_t),
+            .info = &vmstate_info_int64,
+            .flags = VMS_SINGLE,
+            .offset = vmstate_offset_value(ChimneyMigConn, mig_last_release,
+                                           int64_t),
+        },
         VMSTATE_UINT8(fault_status, ChimneyConn),
         VMSTATE_BOOL(fault_consequence, ChimneyConn),
         VMSTATE_INT32(mig_nsq, ChimneyMigConn),
@@ -654,6 +662,8 @@ static int chimney_mig_pre_save(void *opaque)
         }
         mc->pend_head = 0;
         sc->mig_npend = c->pend_count;
+        /* any time not after now means none, as for an empty FIFO */
+        sc->mig_last_release = MAX(chimney_conn_last_release(c), 0);
         mc->tcp.ooo = c->tcp.ooo ?: (ChimneyTcpRange *)chimney_mig_no_ooo;
         /* the receive buffer's bytes in use, unrolled from its head */
         sc->mig_rbuf_len = c->tcp.rbuf ? MIN(chimney_migrate_rbuf_used(&c->tcp),

@@ -448,17 +448,20 @@ ChimneyConn *chimney_conn_list_pop(ChimneyState *s, ChimneyConnList *l,
  */
 void chimney_conn_sq_arrays(ChimneyConn *conn)
 {
-    if (!conn->slots) {
-        conn->slots = g_new0(ChimneySlot, conn->sq.size);
-        conn->tcp.reqs = g_new0(ChimneyTcpReq, conn->sq.size);
+    /* one block: no pointer of the device's own, no second header */
+    QEMU_BUILD_BUG_ON(sizeof(ChimneyTcpReq) % __alignof__(ChimneySlot));
+    if (!conn->tcp.reqs) {
+        conn->tcp.reqs = g_malloc0((sizeof(ChimneyTcpReq) +
+                                    sizeof(ChimneySlot)) * conn->sq.size);
     }
 }
 
 void chimney_conn_rq_arrays(ChimneyConn *conn)
 {
-    if (!conn->rslots && conn->rq.size) {
-        conn->rslots = g_new0(ChimneySlot, conn->rq.size);
-        conn->tcp.recvs = g_new0(ChimneyTcpRecv, conn->rq.size);
+    QEMU_BUILD_BUG_ON(sizeof(ChimneyTcpRecv) % __alignof__(ChimneySlot));
+    if (!conn->tcp.recvs && conn->rq.size) {
+        conn->tcp.recvs = g_malloc0((sizeof(ChimneyTcpRecv) +
+                                     sizeof(ChimneySlot)) * conn->rq.size);
     }
 }
 
@@ -470,12 +473,10 @@ void chimney_conn_trim(ChimneyConn *conn)
     if (conn->in_burst || c->in_input || c->batching) {
         return;
     }
-    if (conn->slots && !c->count) {
-        g_clear_pointer(&conn->slots, g_free);
+    if (c->reqs && !c->count) {
         g_clear_pointer(&c->reqs, g_free);
     }
-    if (conn->rslots && !c->rcount) {
-        g_clear_pointer(&conn->rslots, g_free);
+    if (c->recvs && !c->rcount) {
         g_clear_pointer(&c->recvs, g_free);
     }
 }
@@ -485,10 +486,10 @@ static size_t chimney_conn_bytes_one(const ChimneyConn *conn, bool queues)
 {
     size_t n = 0;
 
-    if (conn->slots) {
+    if (conn->tcp.reqs) {
         n += (sizeof(ChimneySlot) + sizeof(ChimneyTcpReq)) * conn->sq.size;
     }
-    if (conn->rslots) {
+    if (conn->tcp.recvs) {
         n += (sizeof(ChimneySlot) + sizeof(ChimneyTcpRecv)) * conn->rq.size;
     }
     if (queues) {
@@ -517,9 +518,7 @@ uint64_t chimney_conn_bytes(ChimneyState *s, bool queues)
 void chimney_conn_destroy(ChimneyConn *conn)
 {
     chimney_tcp_conn_destroy(&conn->tcp);
-    g_free(conn->slots);
     g_free(conn->tcp.reqs);
-    g_free(conn->rslots);
     g_free(conn->tcp.recvs);
     g_free(conn->pend);
     g_free(conn);

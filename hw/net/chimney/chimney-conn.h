@@ -127,13 +127,11 @@ typedef struct ChimneyConn {
     uint64_t db_record;
 
     /*
-     * NULL while the queue holds no request (chimney_conn_sq_arrays); the
-     * engine's queue, one per SQ entry, is tcp.reqs
+     * The per-request arrays, absent while the queue holds no request,
+     * are the engine's (tcp.reqs, tcp.recvs) with the device's slots after
+     * them in the same block: chimney_conn_slots, chimney_conn_rslots
      */
-    ChimneySlot *slots;         /* one per SQ entry */
     ChimneyRing rq;             /* receive queue; size 0: none */
-    /* NULL while no receive is posted; the engine's queue is tcp.recvs */
-    ChimneySlot *rslots;        /* one per engine receive, by its tag */
     /* completions not yet in the CQ; NULL while there are none */
     ChimneyPending *pend;
     uint32_t pend_cap, pend_head, pend_count;
@@ -164,6 +162,8 @@ typedef struct ChimneyConn {
 typedef struct ChimneyMigConn {
     ChimneyConn c;
     int32_t mig_nsq, mig_nrq;   /* 0: the queue's arrays are absent */
+    ChimneySlot *mig_slots;     /* the stream's own copies of the slots */
+    ChimneySlot *mig_rslots;
     int32_t mig_npend;
     uint32_t mig_rbuf_len;      /* 0: no receive buffer allocated yet */
     uint64_t mig_key4;          /* the pre-1.3 key of an IPv4 connection */
@@ -174,6 +174,20 @@ typedef struct ChimneyMigConn {
 static inline ChimneyConn *chimney_conn_of(ChimneyTcpConn *c)
 {
     return container_of(c, ChimneyConn, tcp);
+}
+
+/* One per SQ entry, after the engine's; NULL while the queue is idle */
+static inline ChimneySlot *chimney_conn_slots(ChimneyConn *conn)
+{
+    return conn->tcp.reqs ? (ChimneySlot *)(conn->tcp.reqs + conn->sq.size)
+                          : NULL;
+}
+
+/* One per engine receive, by its tag; NULL while none is posted */
+static inline ChimneySlot *chimney_conn_rslots(ChimneyConn *conn)
+{
+    return conn->tcp.recvs ?
+           (ChimneySlot *)(conn->tcp.recvs + conn->rq.size) : NULL;
 }
 
 /*

@@ -106,7 +106,7 @@ static bool chimney_io_read_data(void *opaque, ChimneyTcpConn *c,
 {
     ChimneyConn *conn = chimney_conn_of(c);
 
-    return chimney_io_sgl_xfer(opaque, &conn->slots[req->tag], off, buf, len,
+    return chimney_io_sgl_xfer(opaque, &chimney_conn_slots(conn)[req->tag], off, buf, len,
                                false);
 }
 
@@ -116,7 +116,7 @@ static bool chimney_io_write_data(void *opaque, ChimneyTcpConn *c,
 {
     ChimneyConn *conn = chimney_conn_of(c);
 
-    return chimney_io_sgl_xfer(opaque, &conn->rslots[rcv->tag], off,
+    return chimney_io_sgl_xfer(opaque, &chimney_conn_rslots(conn)[rcv->tag], off,
                                (uint8_t *)buf, len, true);
 }
 
@@ -132,7 +132,7 @@ static const void *chimney_io_map_data(void *opaque, ChimneyTcpConn *c,
 {
     ChimneyState *s = opaque;
     PCIDevice *pdev = PCI_DEVICE(s);
-    ChimneySlot *sl = &chimney_conn_of(c)->slots[req->tag];
+    ChimneySlot *sl = &chimney_conn_slots(chimney_conn_of(c))[req->tag];
     MemoryRegion *mr;
     dma_addr_t addr, plen;
     hwaddr xlat, tlen;
@@ -239,7 +239,7 @@ static void chimney_io_complete(void *opaque, ChimneyTcpConn *c,
                                 uint32_t bytes)
 {
     ChimneyConn *conn = chimney_conn_of(c);
-    ChimneySlot *sl = &conn->slots[req->tag];
+    ChimneySlot *sl = &chimney_conn_slots(conn)[req->tag];
     ChimneyPending pe = {
         .cookie = req->cookie,
         .bytes = bytes,
@@ -262,7 +262,7 @@ static void chimney_io_recv_complete(void *opaque, ChimneyTcpConn *c,
                                      const ChimneyTcpRecv *rcv, int status)
 {
     ChimneyConn *conn = chimney_conn_of(c);
-    ChimneySlot *sl = &conn->rslots[rcv->tag];
+    ChimneySlot *sl = &chimney_conn_rslots(conn)[rcv->tag];
     ChimneyPending pe = {
         .cookie = rcv->cookie,
         .bytes = rcv->filled,
@@ -448,7 +448,7 @@ bool chimney_io_sq_fetch(ChimneyConn *conn, uint32_t index,
                          ChimneyTcpReq *req)
 {
     ChimneyState *s = chimney_conn_dev(conn);
-    ChimneySlot *sl = &conn->slots[index];
+    ChimneySlot *sl = &chimney_conn_slots(conn)[index];
     ChimneySqDesc d;
     uint32_t len, nsge;
 
@@ -555,9 +555,9 @@ static void chimney_io_sq_take(ChimneyConn *conn)
          * (chimney_io_sq_fetch fails them the same way), and the host is
          * asked to take the connection.
          */
-        first_failure = conn->slots[index].status && !conn->sq_failed;
+        first_failure = chimney_conn_slots(conn)[index].status && !conn->sq_failed;
         if (first_failure) {
-            conn->sq_failed = conn->slots[index].status;
+            conn->sq_failed = chimney_conn_slots(conn)[index].status;
         }
         if (!chimney_tcp_post(&conn->tcp, &req)) {
             /* After a reset or a disconnect no request can be sent */
@@ -565,9 +565,9 @@ static void chimney_io_sq_take(ChimneyConn *conn)
                 .cookie = req.cookie,
                 .sq_head = conn->sq.head,
                 .type = req.type == CHIMNEY_TCP_REQ_DISCONNECT ||
-                        conn->slots[index].disconnect ?
+                        chimney_conn_slots(conn)[index].disconnect ?
                         CHIMNEY_CQE_DISCONNECT : CHIMNEY_CQE_SEND,
-                .status = conn->slots[index].status ? :
+                .status = chimney_conn_slots(conn)[index].status ? :
                           conn->tcp.aborted && !conn->tcp.upload_requested ?
                           CHIMNEY_ST_REQUEST_ABORTED :
                           CHIMNEY_ST_INVALID_STATE,
@@ -604,7 +604,7 @@ static void chimney_io_rq_take(ChimneyConn *conn, uint32_t index,
 {
     ChimneyTcpConn *c = &conn->tcp;
     uint32_t tag = (c->rhead + c->rcount) % conn->rq.size;
-    ChimneySlot *sl = &conn->rslots[tag];
+    ChimneySlot *sl = &chimney_conn_rslots(conn)[tag];
     uint32_t len = le32_to_cpu(d->len);
     ChimneyTcpRecv r = {
         .cookie = le64_to_cpu(d->cookie),

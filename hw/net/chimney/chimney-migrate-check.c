@@ -163,13 +163,13 @@ static const char *chimney_mig_conn_check(ChimneyState *s,
             return "completion";
         }
     }
-    for (uint32_t i = 0; c->slots && i < c->sq.size; i++) {
-        if (!chimney_mig_slot_ok(&c->slots[i])) {
+    for (uint32_t i = 0; mc->mig_slots && i < c->sq.size; i++) {
+        if (!chimney_mig_slot_ok(&mc->mig_slots[i])) {
             return "send slot";
         }
     }
-    for (uint32_t i = 0; c->rslots && i < c->rq.size; i++) {
-        if (!chimney_mig_slot_ok(&c->rslots[i])) {
+    for (uint32_t i = 0; mc->mig_rslots && i < c->rq.size; i++) {
+        if (!chimney_mig_slot_ok(&mc->mig_rslots[i])) {
             return "receive slot";
         }
     }
@@ -189,9 +189,9 @@ static void chimney_mig_free_staged(ChimneyMigStage *m, int32_t from)
     for (int32_t i = from; i < m->nconns; i++) {
         ChimneyConn *c = &m->conns[i].c;
 
-        g_free(c->slots);
+        g_free(m->conns[i].mig_slots);
         g_free(c->tcp.reqs);
-        g_free(c->rslots);
+        g_free(m->conns[i].mig_rslots);
         g_free(c->tcp.recvs);
         g_free(c->pend);
         g_free(c->tcp.rbuf);
@@ -221,6 +221,26 @@ static void chimney_mig_install_conn(ChimneyState *s,
         memcpy(c->pend, mc->pend, sizeof(*c->pend) * c->pend_count);
     }
     g_free(mc->pend);
+    /* the queues' arrays: the engine's and the device's in one block */
+    c->tcp.reqs = NULL;
+    c->tcp.recvs = NULL;
+    if (sc->mig_nsq) {
+        chimney_conn_sq_arrays(c);
+        memcpy(c->tcp.reqs, mc->tcp.reqs, sizeof(ChimneyTcpReq) * c->sq.size);
+        memcpy(chimney_conn_slots(c), sc->mig_slots,
+               sizeof(ChimneySlot) * c->sq.size);
+    }
+    if (sc->mig_nrq) {
+        chimney_conn_rq_arrays(c);
+        memcpy(c->tcp.recvs, mc->tcp.recvs,
+               sizeof(ChimneyTcpRecv) * c->rq.size);
+        memcpy(chimney_conn_rslots(c), sc->mig_rslots,
+               sizeof(ChimneySlot) * c->rq.size);
+    }
+    g_free(mc->tcp.reqs);
+    g_free(sc->mig_slots);
+    g_free(mc->tcp.recvs);
+    g_free(sc->mig_rslots);
     c->flushing = false;
     c->on_flush_list = c->on_kick_list = c->on_timer_list = false;
     c->on_wait_list = c->on_ind_list = c->on_consequence_list = false;

@@ -461,6 +461,17 @@ uint32_t chimney_migrate_rbuf_used(const ChimneyTcpConn *t)
     .offset = vmstate_offset_pointer(ChimneyMigConn, c._field, _type),     \
 }
 
+/* The device's slots of a queue: in the stream's own array */
+#define CHIMNEY_MIG_SLOTS(_name, _field, _num) {                           \
+    .name = stringify(_name),                                              \
+    .version_id = 1,                                                       \
+    .vmsd = &vmstate_chimney_slot,                                         \
+    .num_offset = vmstate_offset_value(ChimneyMigConn, _num, int32_t),     \
+    .size = sizeof(ChimneySlot),                                           \
+    .flags = VMS_STRUCT | VMS_VARRAY_INT32 | VMS_ALLOC | VMS_POINTER,      \
+    .offset = vmstate_offset_pointer(ChimneyMigConn, _field, ChimneySlot), \
+}
+
 /* Each element of the load array starts clean: no stray pointers. */
 static int chimney_mig_conn_pre_load(void *opaque)
 {
@@ -522,12 +533,10 @@ static const VMStateDescription vmstate_chimney_conn_arrays = {
     .version_id = 1,
     .minimum_version_id = 1,
     .fields = (const VMStateField[]) {
-        CHIMNEY_MIG_VARRAY(slots, slots, mig_nsq, vmstate_chimney_slot,
-                           ChimneySlot),
+        CHIMNEY_MIG_SLOTS(slots, mig_slots, mig_nsq),
         CHIMNEY_MIG_VARRAY(reqs, tcp.reqs, mig_nsq, vmstate_chimney_req,
                            ChimneyTcpReq),
-        CHIMNEY_MIG_VARRAY(rslots, rslots, mig_nrq, vmstate_chimney_slot,
-                           ChimneySlot),
+        CHIMNEY_MIG_SLOTS(rslots, mig_rslots, mig_nrq),
         CHIMNEY_MIG_VARRAY(recvs, tcp.recvs, mig_nrq, vmstate_chimney_recv,
                            ChimneyTcpRecv),
         CHIMNEY_MIG_VARRAY(pend, pend, mig_npend, vmstate_chimney_pending,
@@ -653,8 +662,10 @@ static int chimney_mig_pre_save(void *opaque)
         sc = &m->conns[m->nconns++];
         *sc = (ChimneyMigConn) { .c = *c };
         mc = &sc->c;
-        sc->mig_nsq = c->slots ? c->sq.size : 0;
-        sc->mig_nrq = c->rslots ? c->rq.size : 0;
+        sc->mig_nsq = c->tcp.reqs ? c->sq.size : 0;
+        sc->mig_nrq = c->tcp.recvs ? c->rq.size : 0;
+        sc->mig_slots = chimney_conn_slots(c);
+        sc->mig_rslots = chimney_conn_rslots(c);
         /* the FIFO's entries only, oldest first */
         mc->pend = g_new(ChimneyPending, c->pend_count);
         for (uint32_t k = 0; k < c->pend_count; k++) {

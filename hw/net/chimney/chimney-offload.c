@@ -417,7 +417,7 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
             status = CHIMNEY_ST_DMA_ERROR;
             break;
         }
-        if (conn->slots[i].status || req.type != CHIMNEY_TCP_REQ_SEND ||
+        if (chimney_conn_slots(conn)[i].status || req.type != CHIMNEY_TCP_REQ_SEND ||
             !chimney_tcp_handover(&conn->tcp, &req)) {
             status = CHIMNEY_ST_INVALID_PARAM;
             break;

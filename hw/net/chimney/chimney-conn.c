@@ -96,7 +96,7 @@ uint32_t chimney_conn_id(const ChimneyConn *conn)
 
 bool chimney_conn_can_push(ChimneyConn *conn)
 {
-    return conn->pend_count < conn->pend_cap;
+    return conn->pend_count < chimney_conn_pend_cap(conn);
 }
 
 void chimney_conn_flush(ChimneyConn *conn)
@@ -126,12 +126,13 @@ void chimney_conn_flush(ChimneyConn *conn)
             }
             break;
         }
-        if (!chimney_cq_post_flags(s, conn->cq, &cqe,
+        if (!chimney_cq_post_flags(s, chimney_conn_cq(conn), &cqe,
                                    pe->irq ? CHIMNEY_POST_NO_IRQ : 0)) {
             break;      /* full: the CQ head doorbell brings us back */
         }
         chimney_fault_posted(s, conn, pe);
-        conn->pend_head = (conn->pend_head + 1) % conn->pend_cap;
+        conn->pend_head = (conn->pend_head + 1) %
+                          chimney_conn_pend_cap(conn);
         conn->pend_count--;
     }
     conn->flushing = false;
@@ -143,12 +144,12 @@ void chimney_conn_flush(ChimneyConn *conn)
     }
     if (conn->pend_count && !conn->on_flush_list && !conn->on_wait_list) {
         conn->on_flush_list = true;
-        chimney_conn_list_append(s, &o->flush_list[conn->cq], conn,
-                                 CHIMNEY_LINK_FLUSH);
+        chimney_conn_list_append(s, &o->flush_list[chimney_conn_cq(conn)],
+                                 conn, CHIMNEY_LINK_FLUSH);
     } else if (!conn->pend_count && conn->on_flush_list) {
         conn->on_flush_list = false;
-        chimney_conn_list_remove(s, &o->flush_list[conn->cq], conn,
-                                 CHIMNEY_LINK_FLUSH);
+        chimney_conn_list_remove(s, &o->flush_list[chimney_conn_cq(conn)],
+                                 conn, CHIMNEY_LINK_FLUSH);
     }
 }
 
@@ -163,14 +164,16 @@ bool chimney_conn_push(ChimneyConn *conn, const ChimneyPending *pe)
          * check for room; should that bound ever be wrong, the
          * completion is dropped rather than QEMU stopped.
          */
-        trace_chimney_conn_fifo_full(conn->index, conn->pend_cap);
+        trace_chimney_conn_fifo_full(conn->index,
+                                     chimney_conn_pend_cap(conn));
         return false;
     }
     if (!conn->pend) {
-        conn->pend = g_new(ChimneyPending, conn->pend_cap);
+        conn->pend = g_new(ChimneyPending, chimney_conn_pend_cap(conn));
         conn->pend_head = 0;
     }
-    slot = &conn->pend[(conn->pend_head + conn->pend_count) % conn->pend_cap];
+    slot = &conn->pend[(conn->pend_head + conn->pend_count) %
+                       chimney_conn_pend_cap(conn)];
     *slot = *pe;
     chimney_fault_decide(chimney_conn_dev(conn), conn, slot);
     if (conn->fault_consequence && !conn->on_consequence_list) {
@@ -286,7 +289,7 @@ void chimney_conn_release_held(ChimneyState *s, bool one, int64_t index)
         }
         for (uint32_t k = 0; k < conn->pend_count; k++) {
             ChimneyPending *pe = &conn->pend[(conn->pend_head + k) %
-                                             conn->pend_cap];
+                                             chimney_conn_pend_cap(conn)];
 
             if (!pe->hold) {
                 continue;
@@ -307,7 +310,8 @@ void chimney_conn_release_held(ChimneyState *s, bool one, int64_t index)
         ChimneyPending *pe = &best->pend[best->pend_head];
 
         for (uint32_t k = 0; k < best->pend_count; k++) {
-            pe = &best->pend[(best->pend_head + k) % best->pend_cap];
+            pe = &best->pend[(best->pend_head + k) %
+                             chimney_conn_pend_cap(best)];
             if (pe->hold) {
                 break;
             }
@@ -496,7 +500,8 @@ static size_t chimney_conn_bytes_one(const ChimneyConn *conn, bool queues)
         return n;
     }
     n += sizeof(*conn);
-    n += conn->pend ? sizeof(ChimneyPending) * conn->pend_cap : 0;
+    n += conn->pend ? sizeof(ChimneyPending) * chimney_conn_pend_cap(conn)
+                    : 0;
     n += conn->tcp.rbuf ? conn->tcp.rbuf_cap : 0;
     n += conn->tcp.ooo ? sizeof(ChimneyTcpRange) * CHIMNEY_TCP_OOO_MAX : 0;
     return n;
@@ -529,8 +534,8 @@ static void chimney_conn_free(ChimneyState *s, ChimneyConn *conn)
     ChimneyOffloadState *o = &s->offload;
 
     if (conn->on_flush_list) {
-        chimney_conn_list_remove(s, &o->flush_list[conn->cq], conn,
-                                 CHIMNEY_LINK_FLUSH);
+        chimney_conn_list_remove(s, &o->flush_list[chimney_conn_cq(conn)],
+                                 conn, CHIMNEY_LINK_FLUSH);
     }
     if (conn->on_kick_list) {
         chimney_conn_list_remove(s, &o->kick_list, conn,
@@ -631,7 +636,9 @@ void chimney_conn_table_exit(ChimneyState *s)
 bool chimney_conn_cq_in_use(ChimneyState *s, uint32_t cq)
 {
     for (uint32_t i = 0; i < s->max_conns; i++) {
-        if (s->offload.conns[i] && s->offload.conns[i]->cq == cq) {
+        ChimneyConn *conn = s->offload.conns[i];
+
+        if (conn && chimney_conn_cq(conn) == cq) {
             return true;
         }
     }

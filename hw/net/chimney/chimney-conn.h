@@ -121,9 +121,7 @@ typedef struct ChimneyConn {
     bool poisoned;              /* the SQ is not fetched any more */
     uint8_t sq_failed;          /* status of the first refused SQ entry */
     bool terminated;            /* freed once its completions are out */
-    uint32_t path;
-    uint32_t cq;
-    ChimneyRing sq;             /* head: next entry to fetch */
+    ChimneyRing sq;             /* head: next entry to fetch; its CQ's */
     uint64_t db_record;
 
     /*
@@ -132,9 +130,12 @@ typedef struct ChimneyConn {
      * them in the same block: chimney_conn_slots, chimney_conn_rslots
      */
     ChimneyRing rq;             /* receive queue; size 0: none */
-    /* completions not yet in the CQ; NULL while there are none */
+    /*
+     * completions not yet in the CQ; NULL while there are none, else
+     * chimney_conn_pend_cap entries
+     */
     ChimneyPending *pend;
-    uint32_t pend_cap, pend_head, pend_count;
+    uint32_t pend_head, pend_count;
     bool rq_upload_asked;       /* data came and there is no RQ */
     bool in_burst;              /* its received segments are being input */
     bool flushing;
@@ -148,6 +149,7 @@ typedef struct ChimneyConn {
     uint8_t fault_status;       /* an injected failure: later ones fail too */
     bool fault_consequence;     /* the connection must act on it */
     bool mig_keyed;             /* stream only: in the classifier */
+    uint32_t path;              /* here where it leaves no padding */
     ChimneyConnLink link[CHIMNEY_LINKS];    /* by CHIMNEY_LINK_* */
 
     ChimneyTimerEntry timer;    /* in the device's heap of deadlines */
@@ -162,6 +164,8 @@ typedef struct ChimneyConn {
 typedef struct ChimneyMigConn {
     ChimneyConn c;
     int32_t mig_nsq, mig_nrq;   /* 0: the queue's arrays are absent */
+    uint32_t mig_cq;            /* the stream's copy of sq.cq */
+    uint32_t mig_pend_cap;      /* of chimney_conn_pend_cap */
     ChimneySlot *mig_slots;     /* the stream's own copies of the slots */
     ChimneySlot *mig_rslots;
     int32_t mig_npend;
@@ -174,6 +178,19 @@ typedef struct ChimneyMigConn {
 static inline ChimneyConn *chimney_conn_of(ChimneyTcpConn *c)
 {
     return container_of(c, ChimneyConn, tcp);
+}
+
+/* The CQ of the connection's completions: its SQ's (and RQ's) */
+static inline uint32_t chimney_conn_cq(const ChimneyConn *conn)
+{
+    return conn->sq.cq;
+}
+
+/* Room in the completion FIFO: one per SQ and RQ entry, and some extra */
+#define CHIMNEY_PEND_EXTRA  8
+static inline uint32_t chimney_conn_pend_cap(const ChimneyConn *conn)
+{
+    return conn->sq.size + conn->rq.size + CHIMNEY_PEND_EXTRA;
 }
 
 /* One per SQ entry, after the engine's; NULL while the queue is idle */
@@ -202,7 +219,7 @@ static inline int64_t chimney_conn_last_release(const ChimneyConn *conn)
         return INT64_MIN;
     }
     return conn->pend[(conn->pend_head + conn->pend_count - 1) %
-                      conn->pend_cap].release_ns;
+                      chimney_conn_pend_cap(conn)].release_ns;
 }
 
 /* A connection's device is its engine stack's owner (no pointer of its own) */

@@ -106,8 +106,8 @@ static bool chimney_io_read_data(void *opaque, ChimneyTcpConn *c,
 {
     ChimneyConn *conn = chimney_conn_of(c);
 
-    return chimney_io_sgl_xfer(opaque, &chimney_conn_slots(conn)[req->tag], off, buf, len,
-                               false);
+    return chimney_io_sgl_xfer(opaque, &chimney_conn_slots(conn)[req->tag],
+                               off, buf, len, false);
 }
 
 static bool chimney_io_write_data(void *opaque, ChimneyTcpConn *c,
@@ -116,8 +116,8 @@ static bool chimney_io_write_data(void *opaque, ChimneyTcpConn *c,
 {
     ChimneyConn *conn = chimney_conn_of(c);
 
-    return chimney_io_sgl_xfer(opaque, &chimney_conn_rslots(conn)[rcv->tag], off,
-                               (uint8_t *)buf, len, true);
+    return chimney_io_sgl_xfer(opaque, &chimney_conn_rslots(conn)[rcv->tag],
+                               off, (uint8_t *)buf, len, true);
 }
 
 /*
@@ -555,7 +555,8 @@ static void chimney_io_sq_take(ChimneyConn *conn)
          * (chimney_io_sq_fetch fails them the same way), and the host is
          * asked to take the connection.
          */
-        first_failure = chimney_conn_slots(conn)[index].status && !conn->sq_failed;
+        first_failure = chimney_conn_slots(conn)[index].status &&
+                        !conn->sq_failed;
         if (first_failure) {
             conn->sq_failed = chimney_conn_slots(conn)[index].status;
         }

@@ -406,14 +406,16 @@ static bool chimney_mig_sizes_ok(ChimneyMigConn *mc)
 {
     ChimneyConn *c = &mc->c;
 
+    QEMU_BUILD_BUG_ON(CHIMNEY_MIG_PEND_EXTRA != CHIMNEY_PEND_EXTRA);
+
     /* 0: the queue's arrays are absent (an idle queue) */
     if (c->sq.size < 1 || c->sq.size > CHIMNEY_MAX_CONNS_LIMIT ||
         c->rq.size > CHIMNEY_MAX_CONNS_LIMIT ||
         (mc->mig_nsq && mc->mig_nsq != c->sq.size) ||
         (mc->mig_nrq && mc->mig_nrq != c->rq.size) ||
-        c->pend_cap != c->sq.size + c->rq.size + CHIMNEY_MIG_PEND_EXTRA ||
+        mc->mig_pend_cap != chimney_conn_pend_cap(c) ||
         mc->mig_npend < 0 || mc->mig_npend != c->pend_count ||
-        c->pend_count > c->pend_cap || c->pend_head) {
+        c->pend_count > mc->mig_pend_cap || c->pend_head) {
         error_report("chimney-nic: connection %" PRIu32 ": queue sizes %"
                      PRId32 "/%" PRId32 "/%" PRId32 " out of range",
                      c->index, mc->mig_nsq, mc->mig_nrq, mc->mig_npend);
@@ -461,6 +463,18 @@ uint32_t chimney_migrate_rbuf_used(const ChimneyTcpConn *t)
     .offset = vmstate_offset_pointer(ChimneyMigConn, c._field, _type),     \
 }
 
+/*
+ * A field the stream has always had that the live connection derives:
+ * in the stage, under its old name, checked against what it derives
+ */
+#define CHIMNEY_MIG_STAGE_U32(_name, _field) {                             \
+    .name = stringify(_name),                                              \
+    .size = sizeof(uint32_t),                                              \
+    .info = &vmstate_info_uint32,                                          \
+    .flags = VMS_SINGLE,                                                   \
+    .offset = vmstate_offset_value(ChimneyMigConn, _field, uint32_t),      \
+}
+
 /* The device's slots of a queue: in the stream's own array */
 #define CHIMNEY_MIG_SLOTS(_name, _field, _num) {                           \
     .name = stringify(_name),                                              \
@@ -489,7 +503,7 @@ static const VMStateDescription vmstate_chimney_conn = {
         VMSTATE_UINT32(index, ChimneyConn),
         VMSTATE_UINT8(gen, ChimneyConn),
         VMSTATE_UINT32(path, ChimneyConn),
-        VMSTATE_UINT32(cq, ChimneyConn),
+        CHIMNEY_MIG_STAGE_U32(cq, mig_cq),
         VMSTATE_UINT64(mig_key4, ChimneyMigConn),
         VMSTATE_BOOL(mig_keyed, ChimneyConn),
         VMSTATE_STRUCT(sq, ChimneyConn, 1, vmstate_chimney_ring,
@@ -501,7 +515,7 @@ static const VMStateDescription vmstate_chimney_conn = {
         VMSTATE_UINT8(sq_failed, ChimneyConn),
         VMSTATE_BOOL(terminated, ChimneyConn),
         VMSTATE_BOOL(rq_upload_asked, ChimneyConn),
-        VMSTATE_UINT32(pend_cap, ChimneyConn),
+        CHIMNEY_MIG_STAGE_U32(pend_cap, mig_pend_cap),
         VMSTATE_UINT32(pend_head, ChimneyConn),
         VMSTATE_UINT32(pend_count, ChimneyConn),
         VMSTATE_BOOL(on_flush_list, ChimneyConn),
@@ -669,10 +683,13 @@ static int chimney_mig_pre_save(void *opaque)
         /* the FIFO's entries only, oldest first */
         mc->pend = g_new(ChimneyPending, c->pend_count);
         for (uint32_t k = 0; k < c->pend_count; k++) {
-            mc->pend[k] = c->pend[(c->pend_head + k) % c->pend_cap];
+            mc->pend[k] = c->pend[(c->pend_head + k) %
+                                  chimney_conn_pend_cap(c)];
         }
         mc->pend_head = 0;
         sc->mig_npend = c->pend_count;
+        sc->mig_cq = chimney_conn_cq(c);
+        sc->mig_pend_cap = chimney_conn_pend_cap(c);
         /* any time not after now means none, as for an empty FIFO */
         sc->mig_last_release = MAX(chimney_conn_last_release(c), 0);
         mc->tcp.ooo = c->tcp.ooo ?: (ChimneyTcpRange *)chimney_mig_no_ooo;

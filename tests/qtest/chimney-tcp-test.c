@@ -560,6 +560,9 @@ static void test_tcp_many(void)
     }
     /* Idle again: every request completed, no per-request arrays left */
     g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-conn-queue-bytes"), ==, 0);
+    /* and each connection as small as an idle one (see idle-arrays) */
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-conn-bytes"), <=,
+                     680 * (uint64_t)n);
     g_test_message("%u connections: offload %.1f us each, send+ACK+complete "
                    "%.1f us each; QEMU RSS %+" PRId64 " KiB (%.2f KiB per "
                    "connection); idle after a send: %.0f B per connection "

@@ -310,9 +310,14 @@ static const VMStateInfo chimney_mig_info_ctr32 = {
     .put = chimney_mig_put_ctr32,
 };
 
-#define CHIMNEY_MIG_CTR32(_field)                                          \
-    VMSTATE_SINGLE(_field, ChimneyTcpConn, 0, chimney_mig_info_ctr32,      \
-                   uint32_t)
+/* .size: the stream's, so its description (vmdesc) says 8 bytes */
+#define CHIMNEY_MIG_CTR32(_field) {                                        \
+    .name = stringify(_field),                                             \
+    .size = sizeof(uint64_t),                                              \
+    .info = &chimney_mig_info_ctr32,                                       \
+    .flags = VMS_SINGLE,                                                   \
+    .offset = vmstate_offset_value(ChimneyTcpConn, _field, uint32_t),      \
+}
 
 /* The engine's connection; its pointers are set again at install. */
 static const VMStateDescription vmstate_chimney_engine = {

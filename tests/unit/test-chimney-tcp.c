@@ -244,7 +244,7 @@ static Peer *peer_new_state(const ChimneyTcpState *st)
     p->now = 1000 * SEC;
     chimney_tcp_stack_init(&p->stack, &peer_ops, p);
     g_assert_null(chimney_tcp_state_check(st));
-    chimney_tcp_conn_init(&p->conn, &p->stack, NULL, st, p->reqs,
+    chimney_tcp_conn_init(&p->conn, &p->stack, st, p->reqs,
                           ARRAY_SIZE(p->reqs), p->recvs, RQ_SLOTS);
     return p;
 }

@@ -96,7 +96,7 @@ uint32_t chimney_conn_id(const ChimneyConn *conn)
 
 bool chimney_conn_can_push(ChimneyConn *conn)
 {
-    return conn->pend_count < conn->pend_cap;
+    return conn->pend_count < chimney_conn_pend_cap(conn);
 }
 
 void chimney_conn_flush(ChimneyConn *conn)
@@ -126,12 +126,13 @@ void chimney_conn_flush(ChimneyConn *conn)
             }
             break;
         }
-        if (!chimney_cq_post_flags(s, conn->cq, &cqe,
+        if (!chimney_cq_post_flags(s, chimney_conn_cq(conn), &cqe,
                                    pe->irq ? CHIMNEY_POST_NO_IRQ : 0)) {
             break;      /* full: the CQ head doorbell brings us back */
         }
         chimney_fault_posted(s, conn, pe);
-        conn->pend_head = (conn->pend_head + 1) % conn->pend_cap;
+        conn->pend_head = (conn->pend_head + 1) %
+                          chimney_conn_pend_cap(conn);
         conn->pend_count--;
     }
     conn->flushing = false;
@@ -143,12 +144,12 @@ void chimney_conn_flush(ChimneyConn *conn)
     }
     if (conn->pend_count && !conn->on_flush_list && !conn->on_wait_list) {
         conn->on_flush_list = true;
-        chimney_conn_list_append(s, &o->flush_list[conn->cq], conn,
-                                 CHIMNEY_LINK_FLUSH);
+        chimney_conn_list_append(s, &o->flush_list[chimney_conn_cq(conn)],
+                                 conn, CHIMNEY_LINK_FLUSH);
     } else if (!conn->pend_count && conn->on_flush_list) {
         conn->on_flush_list = false;
-        chimney_conn_list_remove(s, &o->flush_list[conn->cq], conn,
-                                 CHIMNEY_LINK_FLUSH);
+        chimney_conn_list_remove(s, &o->flush_list[chimney_conn_cq(conn)],
+                                 conn, CHIMNEY_LINK_FLUSH);
     }
 }
 
@@ -163,14 +164,16 @@ bool chimney_conn_push(ChimneyConn *conn, const ChimneyPending *pe)
          * check for room; should that bound ever be wrong, the
          * completion is dropped rather than QEMU stopped.
          */
-        trace_chimney_conn_fifo_full(conn->index, conn->pend_cap);
+        trace_chimney_conn_fifo_full(conn->index,
+                                     chimney_conn_pend_cap(conn));
         return false;
     }
     if (!conn->pend) {
-        conn->pend = g_new(ChimneyPending, conn->pend_cap);
+        conn->pend = g_new(ChimneyPending, chimney_conn_pend_cap(conn));
         conn->pend_head = 0;
     }
-    slot = &conn->pend[(conn->pend_head + conn->pend_count) % conn->pend_cap];
+    slot = &conn->pend[(conn->pend_head + conn->pend_count) %
+                       chimney_conn_pend_cap(conn)];
     *slot = *pe;
     chimney_fault_decide(chimney_conn_dev(conn), conn, slot);
     if (conn->fault_consequence && !conn->on_consequence_list) {
@@ -286,7 +289,7 @@ void chimney_conn_release_held(ChimneyState *s, bool one, int64_t index)
         }
         for (uint32_t k = 0; k < conn->pend_count; k++) {
             ChimneyPending *pe = &conn->pend[(conn->pend_head + k) %
-                                             conn->pend_cap];
+                                             chimney_conn_pend_cap(conn)];
 
             if (!pe->hold) {
                 continue;
@@ -307,7 +310,8 @@ void chimney_conn_release_held(ChimneyState *s, bool one, int64_t index)
         ChimneyPending *pe = &best->pend[best->pend_head];
 
         for (uint32_t k = 0; k < best->pend_count; k++) {
-            pe = &best->pend[(best->pend_head + k) % best->pend_cap];
+            pe = &best->pend[(best->pend_head + k) %
+                             chimney_conn_pend_cap(best)];
             if (pe->hold) {
                 break;
             }
@@ -448,17 +452,20 @@ ChimneyConn *chimney_conn_list_pop(ChimneyState *s, ChimneyConnList *l,
  */
 void chimney_conn_sq_arrays(ChimneyConn *conn)
 {
-    if (!conn->slots) {
-        conn->slots = g_new0(ChimneySlot, conn->sq.size);
-        conn->tcp.reqs = g_new0(ChimneyTcpReq, conn->sq.size);
+    /* one block: no pointer of the device's own, no second header */
+    QEMU_BUILD_BUG_ON(sizeof(ChimneyTcpReq) % __alignof__(ChimneySlot));
+    if (!conn->tcp.reqs) {
+        conn->tcp.reqs = g_malloc0((sizeof(ChimneyTcpReq) +
+                                    sizeof(ChimneySlot)) * conn->sq.size);
     }
 }
 
 void chimney_conn_rq_arrays(ChimneyConn *conn)
 {
-    if (!conn->rslots && conn->rq.size) {
-        conn->rslots = g_new0(ChimneySlot, conn->rq.size);
-        conn->tcp.recvs = g_new0(ChimneyTcpRecv, conn->rq.size);
+    QEMU_BUILD_BUG_ON(sizeof(ChimneyTcpRecv) % __alignof__(ChimneySlot));
+    if (!conn->tcp.recvs && conn->rq.size) {
+        conn->tcp.recvs = g_malloc0((sizeof(ChimneyTcpRecv) +
+                                     sizeof(ChimneySlot)) * conn->rq.size);
     }
 }
 
@@ -470,12 +477,10 @@ void chimney_conn_trim(ChimneyConn *conn)
     if (conn->in_burst || c->in_input || c->batching) {
         return;
     }
-    if (conn->slots && !c->count) {
-        g_clear_pointer(&conn->slots, g_free);
+    if (c->reqs && !c->count) {
         g_clear_pointer(&c->reqs, g_free);
     }
-    if (conn->rslots && !c->rcount) {
-        g_clear_pointer(&conn->rslots, g_free);
+    if (c->recvs && !c->rcount) {
         g_clear_pointer(&c->recvs, g_free);
     }
 }
@@ -485,17 +490,18 @@ static size_t chimney_conn_bytes_one(const ChimneyConn *conn, bool queues)
 {
     size_t n = 0;
 
-    if (conn->slots) {
+    if (conn->tcp.reqs) {
         n += (sizeof(ChimneySlot) + sizeof(ChimneyTcpReq)) * conn->sq.size;
     }
-    if (conn->rslots) {
+    if (conn->tcp.recvs) {
         n += (sizeof(ChimneySlot) + sizeof(ChimneyTcpRecv)) * conn->rq.size;
     }
     if (queues) {
         return n;
     }
     n += sizeof(*conn);
-    n += conn->pend ? sizeof(ChimneyPending) * conn->pend_cap : 0;
+    n += conn->pend ? sizeof(ChimneyPending) * chimney_conn_pend_cap(conn)
+                    : 0;
     n += conn->tcp.rbuf ? conn->tcp.rbuf_cap : 0;
     n += conn->tcp.ooo ? sizeof(ChimneyTcpRange) * CHIMNEY_TCP_OOO_MAX : 0;
     return n;
@@ -517,9 +523,7 @@ uint64_t chimney_conn_bytes(ChimneyState *s, bool queues)
 void chimney_conn_destroy(ChimneyConn *conn)
 {
     chimney_tcp_conn_destroy(&conn->tcp);
-    g_free(conn->slots);
     g_free(conn->tcp.reqs);
-    g_free(conn->rslots);
     g_free(conn->tcp.recvs);
     g_free(conn->pend);
     g_free(conn);
@@ -530,8 +534,8 @@ static void chimney_conn_free(ChimneyState *s, ChimneyConn *conn)
     ChimneyOffloadState *o = &s->offload;
 
     if (conn->on_flush_list) {
-        chimney_conn_list_remove(s, &o->flush_list[conn->cq], conn,
-                                 CHIMNEY_LINK_FLUSH);
+        chimney_conn_list_remove(s, &o->flush_list[chimney_conn_cq(conn)],
+                                 conn, CHIMNEY_LINK_FLUSH);
     }
     if (conn->on_kick_list) {
         chimney_conn_list_remove(s, &o->kick_list, conn,
@@ -632,7 +636,9 @@ void chimney_conn_table_exit(ChimneyState *s)
 bool chimney_conn_cq_in_use(ChimneyState *s, uint32_t cq)
 {
     for (uint32_t i = 0; i < s->max_conns; i++) {
-        if (s->offload.conns[i] && s->offload.conns[i]->cq == cq) {
+        ChimneyConn *conn = s->offload.conns[i];
+
+        if (conn && chimney_conn_cq(conn) == cq) {
             return true;
         }
     }
@@ -680,14 +686,12 @@ char *chimney_conn_stats(ChimneyState *s)
         c = &conn->tcp;
         g_string_append_printf(out, "%u: state=%u segs_out=%" PRIu64
                                " segs_in=%" PRIu64 " bytes_acked=%" PRIu64
-                               " retransmits=%" PRIu64 " timeouts=%" PRIu64
-                               " fast_retransmits=%" PRIu64 " dup_acks=%"
-                               PRIu64 " probes=%" PRIu64 " bytes_rcvd=%"
-                               PRIu64 " bytes_delivered=%" PRIu64
-                               " bytes_indicated=%" PRIu64 " ooo_segs=%"
-                               PRIu64 " dup_segs=%" PRIu64 " acks_delayed=%"
-                               PRIu64 " ka_probes=%" PRIu64
-                               " challenge_acks=%" PRIu64 " held=%u"
+                               " retransmits=%u timeouts=%u"
+                               " fast_retransmits=%u dup_acks=%u probes=%u"
+                               " bytes_rcvd=%" PRIu64 " bytes_delivered=%"
+                               PRIu64 " bytes_indicated=%" PRIu64
+                               " ooo_segs=%u dup_segs=%u acks_delayed=%u"
+                               " ka_probes=%u challenge_acks=%u held=%u"
                                " rcv_wnd=%u\n", i,
                                c->st.state, c->segs_out, c->segs_in,
                                c->bytes_acked, c->retransmits, c->timeouts,

@@ -121,22 +121,21 @@ typedef struct ChimneyConn {
     bool poisoned;              /* the SQ is not fetched any more */
     uint8_t sq_failed;          /* status of the first refused SQ entry */
     bool terminated;            /* freed once its completions are out */
-    uint32_t path;
-    uint32_t cq;
-    ChimneyRing sq;             /* head: next entry to fetch */
+    ChimneyRing sq;             /* head: next entry to fetch; its CQ's */
     uint64_t db_record;
 
     /*
-     * NULL while the queue holds no request (chimney_conn_sq_arrays); the
-     * engine's queue, one per SQ entry, is tcp.reqs
+     * The per-request arrays, absent while the queue holds no request,
+     * are the engine's (tcp.reqs, tcp.recvs) with the device's slots after
+     * them in the same block: chimney_conn_slots, chimney_conn_rslots
      */
-    ChimneySlot *slots;         /* one per SQ entry */
     ChimneyRing rq;             /* receive queue; size 0: none */
-    /* NULL while no receive is posted; the engine's queue is tcp.recvs */
-    ChimneySlot *rslots;        /* one per engine receive, by its tag */
-    /* completions not yet in the CQ; NULL while there are none */
+    /*
+     * completions not yet in the CQ; NULL while there are none, else
+     * chimney_conn_pend_cap entries
+     */
     ChimneyPending *pend;
-    uint32_t pend_cap, pend_head, pend_count;
+    uint32_t pend_head, pend_count;
     bool rq_upload_asked;       /* data came and there is no RQ */
     bool in_burst;              /* its received segments are being input */
     bool flushing;
@@ -150,9 +149,8 @@ typedef struct ChimneyConn {
     uint8_t fault_status;       /* an injected failure: later ones fail too */
     bool fault_consequence;     /* the connection must act on it */
     bool mig_keyed;             /* stream only: in the classifier */
+    uint32_t path;              /* here where it leaves no padding */
     ChimneyConnLink link[CHIMNEY_LINKS];    /* by CHIMNEY_LINK_* */
-
-    int64_t last_release_ns;    /* fault injection */
 
     ChimneyTimerEntry timer;    /* in the device's heap of deadlines */
     ChimneyTcpConn tcp;
@@ -166,10 +164,63 @@ typedef struct ChimneyConn {
 typedef struct ChimneyMigConn {
     ChimneyConn c;
     int32_t mig_nsq, mig_nrq;   /* 0: the queue's arrays are absent */
+    uint32_t mig_cq;            /* the stream's copy of sq.cq */
+    uint32_t mig_pend_cap;      /* of chimney_conn_pend_cap */
+    ChimneySlot *mig_slots;     /* the stream's own copies of the slots */
+    ChimneySlot *mig_rslots;
     int32_t mig_npend;
     uint32_t mig_rbuf_len;      /* 0: no receive buffer allocated yet */
     uint64_t mig_key4;          /* the pre-1.3 key of an IPv4 connection */
+    int64_t mig_last_release;   /* chimney_conn_last_release, or 0 */
 } ChimneyMigConn;
+
+/* The device's connection around an engine connection (no pointer back) */
+static inline ChimneyConn *chimney_conn_of(ChimneyTcpConn *c)
+{
+    return container_of(c, ChimneyConn, tcp);
+}
+
+/* The CQ of the connection's completions: its SQ's (and RQ's) */
+static inline uint32_t chimney_conn_cq(const ChimneyConn *conn)
+{
+    return conn->sq.cq;
+}
+
+/* Room in the completion FIFO: one per SQ and RQ entry, and some extra */
+#define CHIMNEY_PEND_EXTRA  8
+static inline uint32_t chimney_conn_pend_cap(const ChimneyConn *conn)
+{
+    return conn->sq.size + conn->rq.size + CHIMNEY_PEND_EXTRA;
+}
+
+/* One per SQ entry, after the engine's; NULL while the queue is idle */
+static inline ChimneySlot *chimney_conn_slots(ChimneyConn *conn)
+{
+    return conn->tcp.reqs ? (ChimneySlot *)(conn->tcp.reqs + conn->sq.size)
+                          : NULL;
+}
+
+/* One per engine receive, by its tag; NULL while none is posted */
+static inline ChimneySlot *chimney_conn_rslots(ChimneyConn *conn)
+{
+    return conn->tcp.recvs ?
+           (ChimneySlot *)(conn->tcp.recvs + conn->rq.size) : NULL;
+}
+
+/*
+ * When the completion pushed last may be written (fault injection): a new
+ * one never goes before it.  Completions leave the FIFO from its head and
+ * only once released, and each is released no earlier than the one ahead
+ * of it, so the FIFO's tail has that time; an empty FIFO holds back none.
+ */
+static inline int64_t chimney_conn_last_release(const ChimneyConn *conn)
+{
+    if (!conn->pend_count) {
+        return INT64_MIN;
+    }
+    return conn->pend[(conn->pend_head + conn->pend_count - 1) %
+                      chimney_conn_pend_cap(conn)].release_ns;
+}
 
 /* A connection's device is its engine stack's owner (no pointer of its own) */
 static inline ChimneyState *chimney_conn_dev(const ChimneyConn *conn)

@@ -335,7 +335,7 @@ static bool fault_matches(ChimneyFaultRule *r, ChimneyConn *conn,
     return (r->conn < 0 || r->conn == conn->index) &&
            (r->lport < 0 || r->lport == conn->tcp.st.local_port) &&
            (r->rport < 0 || r->rport == conn->tcp.st.remote_port) &&
-           (r->cq < 0 || r->cq == conn->cq) &&
+           (r->cq < 0 || r->cq == chimney_conn_cq(conn)) &&
            (!r->types || (r->types & (1u << pe->type)));
 }
 
@@ -385,8 +385,7 @@ void chimney_fault_decide(ChimneyState *s, ChimneyConn *conn,
         pe->bytes = 0;
     }
     if (!f->nrules) {
-        pe->release_ns = MAX(release, conn->last_release_ns);
-        conn->last_release_ns = pe->release_ns;
+        pe->release_ns = MAX(release, chimney_conn_last_release(conn));
         return;
     }
     f->stats.seen++;
@@ -452,8 +451,7 @@ void chimney_fault_decide(ChimneyState *s, ChimneyConn *conn,
         }
     }
     /* Never before the completion ahead of it on the connection */
-    pe->release_ns = MAX(release, conn->last_release_ns);
-    conn->last_release_ns = pe->release_ns;
+    pe->release_ns = MAX(release, chimney_conn_last_release(conn));
     if (conn->fault_consequence) {
         qemu_bh_schedule(s->bh);
     }
@@ -480,6 +478,7 @@ void chimney_fault_posted(ChimneyState *s, ChimneyConn *conn,
                           const ChimneyPending *pe)
 {
     ChimneyFault *f = &s->fault;
+    uint32_t cq = chimney_conn_cq(conn);
     int64_t due;
 
     if (pe->hold_released) {
@@ -489,8 +488,8 @@ void chimney_fault_posted(ChimneyState *s, ChimneyConn *conn,
     case CHIMNEY_FAULT_IRQ_DELAY:
         due = fault_deadline(qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL),
                              pe->irq_delay_ns);
-        if (f->irq_due[conn->cq] < 0 || due < f->irq_due[conn->cq]) {
-            f->irq_due[conn->cq] = due;
+        if (f->irq_due[cq] < 0 || due < f->irq_due[cq]) {
+            f->irq_due[cq] = due;
         }
         fault_timer_arm(f->irq_timer, due);
         f->stats.irq_delayed++;
@@ -499,7 +498,7 @@ void chimney_fault_posted(ChimneyState *s, ChimneyConn *conn,
         break;
     case CHIMNEY_FAULT_IRQ_DROP:
         /* Written, never signalled: the PBA shows it pending */
-        chimney_cq_mark_pending(s, conn->cq);
+        chimney_cq_mark_pending(s, cq);
         f->stats.irq_dropped++;
         trace_chimney_fault(conn->index, pe->type, "irq-drop", 0);
         break;

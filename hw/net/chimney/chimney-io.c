@@ -35,7 +35,7 @@ static int64_t chimney_io_now(void *opaque)
 static void chimney_io_timer_mod(void *opaque, ChimneyTcpConn *c,
                                  int64_t expire)
 {
-    chimney_conn_timer_mod(c->owner, expire);
+    chimney_conn_timer_mod(chimney_conn_of(c), expire);
 }
 
 /*
@@ -104,20 +104,20 @@ static bool chimney_io_read_data(void *opaque, ChimneyTcpConn *c,
                                  const ChimneyTcpReq *req, uint32_t off,
                                  uint8_t *buf, uint32_t len)
 {
-    ChimneyConn *conn = c->owner;
+    ChimneyConn *conn = chimney_conn_of(c);
 
-    return chimney_io_sgl_xfer(opaque, &conn->slots[req->tag], off, buf, len,
-                               false);
+    return chimney_io_sgl_xfer(opaque, &chimney_conn_slots(conn)[req->tag],
+                               off, buf, len, false);
 }
 
 static bool chimney_io_write_data(void *opaque, ChimneyTcpConn *c,
                                   const ChimneyTcpRecv *rcv, uint32_t off,
                                   const uint8_t *buf, uint32_t len)
 {
-    ChimneyConn *conn = c->owner;
+    ChimneyConn *conn = chimney_conn_of(c);
 
-    return chimney_io_sgl_xfer(opaque, &conn->rslots[rcv->tag], off,
-                               (uint8_t *)buf, len, true);
+    return chimney_io_sgl_xfer(opaque, &chimney_conn_rslots(conn)[rcv->tag],
+                               off, (uint8_t *)buf, len, true);
 }
 
 /*
@@ -132,7 +132,7 @@ static const void *chimney_io_map_data(void *opaque, ChimneyTcpConn *c,
 {
     ChimneyState *s = opaque;
     PCIDevice *pdev = PCI_DEVICE(s);
-    ChimneySlot *sl = &((ChimneyConn *)c->owner)->slots[req->tag];
+    ChimneySlot *sl = &chimney_conn_slots(chimney_conn_of(c))[req->tag];
     MemoryRegion *mr;
     dma_addr_t addr, plen;
     hwaddr xlat, tlen;
@@ -185,7 +185,7 @@ static void chimney_io_emitv(void *opaque, ChimneyTcpConn *c,
     size_t len = iov_size(iov, iovcnt);
 
     assert(iovcnt <= CHIMNEY_TCP_TX_IOV);
-    trace_chimney_conn_segment(((ChimneyConn *)c->owner)->index, len,
+    trace_chimney_conn_segment(chimney_conn_of(c)->index, len,
                                info ? info->gso_size : 0);
     if (!s->vnet_hdr_len) {
         assert(!info || !info->csum_start);
@@ -238,8 +238,8 @@ static void chimney_io_complete(void *opaque, ChimneyTcpConn *c,
                                 const ChimneyTcpReq *req, int status,
                                 uint32_t bytes)
 {
-    ChimneyConn *conn = c->owner;
-    ChimneySlot *sl = &conn->slots[req->tag];
+    ChimneyConn *conn = chimney_conn_of(c);
+    ChimneySlot *sl = &chimney_conn_slots(conn)[req->tag];
     ChimneyPending pe = {
         .cookie = req->cookie,
         .bytes = bytes,
@@ -261,8 +261,8 @@ static void chimney_io_complete(void *opaque, ChimneyTcpConn *c,
 static void chimney_io_recv_complete(void *opaque, ChimneyTcpConn *c,
                                      const ChimneyTcpRecv *rcv, int status)
 {
-    ChimneyConn *conn = c->owner;
-    ChimneySlot *sl = &conn->rslots[rcv->tag];
+    ChimneyConn *conn = chimney_conn_of(c);
+    ChimneySlot *sl = &chimney_conn_rslots(conn)[rcv->tag];
     ChimneyPending pe = {
         .cookie = rcv->cookie,
         .bytes = rcv->filled,
@@ -301,7 +301,7 @@ static uint32_t chimney_io_indicate(void *opaque, ChimneyTcpConn *c,
                                     uint32_t seq)
 {
     ChimneyState *s = opaque;
-    ChimneyConn *conn = c->owner;
+    ChimneyConn *conn = chimney_conn_of(c);
     ChimneyRing *q = &s->ind_q;
 
     if (!conn->rq.size) {
@@ -357,13 +357,13 @@ static uint32_t chimney_io_indicate(void *opaque, ChimneyTcpConn *c,
 static void chimney_io_event(void *opaque, ChimneyTcpConn *c, int event,
                              uint32_t info)
 {
-    chimney_conn_push_event(c->owner, event, info);
+    chimney_conn_push_event(chimney_conn_of(c), event, info);
 }
 
 static void chimney_io_note(void *opaque, ChimneyTcpConn *c, int what,
                             uint32_t a, uint32_t b)
 {
-    uint32_t index = ((ChimneyConn *)c->owner)->index;
+    uint32_t index = chimney_conn_of(c)->index;
 
     switch (what) {
     case CHIMNEY_TCP_NOTE_STATE:
@@ -448,7 +448,7 @@ bool chimney_io_sq_fetch(ChimneyConn *conn, uint32_t index,
                          ChimneyTcpReq *req)
 {
     ChimneyState *s = chimney_conn_dev(conn);
-    ChimneySlot *sl = &conn->slots[index];
+    ChimneySlot *sl = &chimney_conn_slots(conn)[index];
     ChimneySqDesc d;
     uint32_t len, nsge;
 
@@ -555,9 +555,10 @@ static void chimney_io_sq_take(ChimneyConn *conn)
          * (chimney_io_sq_fetch fails them the same way), and the host is
          * asked to take the connection.
          */
-        first_failure = conn->slots[index].status && !conn->sq_failed;
+        first_failure = chimney_conn_slots(conn)[index].status &&
+                        !conn->sq_failed;
         if (first_failure) {
-            conn->sq_failed = conn->slots[index].status;
+            conn->sq_failed = chimney_conn_slots(conn)[index].status;
         }
         if (!chimney_tcp_post(&conn->tcp, &req)) {
             /* After a reset or a disconnect no request can be sent */
@@ -565,9 +566,9 @@ static void chimney_io_sq_take(ChimneyConn *conn)
                 .cookie = req.cookie,
                 .sq_head = conn->sq.head,
                 .type = req.type == CHIMNEY_TCP_REQ_DISCONNECT ||
-                        conn->slots[index].disconnect ?
+                        chimney_conn_slots(conn)[index].disconnect ?
                         CHIMNEY_CQE_DISCONNECT : CHIMNEY_CQE_SEND,
-                .status = conn->slots[index].status ? :
+                .status = chimney_conn_slots(conn)[index].status ? :
                           conn->tcp.aborted && !conn->tcp.upload_requested ?
                           CHIMNEY_ST_REQUEST_ABORTED :
                           CHIMNEY_ST_INVALID_STATE,
@@ -604,7 +605,7 @@ static void chimney_io_rq_take(ChimneyConn *conn, uint32_t index,
 {
     ChimneyTcpConn *c = &conn->tcp;
     uint32_t tag = (c->rhead + c->rcount) % conn->rq.size;
-    ChimneySlot *sl = &conn->rslots[tag];
+    ChimneySlot *sl = &chimney_conn_rslots(conn)[tag];
     uint32_t len = le32_to_cpu(d->len);
     ChimneyTcpRecv r = {
         .cookie = le64_to_cpu(d->cookie),

@@ -27,14 +27,14 @@ void chimney_migrate_pre_load(ChimneyState *s)
     memset(&s->offload.mig, 0, sizeof(s->offload.mig));
 }
 
-static bool chimney_mig_ring_ok(ChimneyState *s, const ChimneyConn *c,
+static bool chimney_mig_ring_ok(ChimneyState *s, uint32_t cq,
                                 const ChimneyRing *r, uint32_t esize)
 {
     if (!r->size) {
         return !r->base && !r->head && !r->tail;
     }
     return chimney_ring_geometry_valid(r->base, r->size, esize) &&
-           r->head < r->size && r->tail < r->size && r->cq == c->cq;
+           r->head < r->size && r->tail < r->size && r->cq == cq;
 }
 
 static bool chimney_mig_slot_ok(const ChimneySlot *sl)
@@ -141,21 +141,23 @@ static const char *chimney_mig_conn_check(ChimneyState *s,
     if (c->path >= s->max_paths || !o->paths[c->path].valid) {
         return "path";
     }
-    if (c->cq == CHIMNEY_ADMIN_CQ_ID || c->cq >= s->num_cqs ||
-        !s->cq[c->cq].size) {
+    if (mc->mig_cq == CHIMNEY_ADMIN_CQ_ID || mc->mig_cq >= s->num_cqs ||
+        !s->cq[mc->mig_cq].size) {
         return "CQ";
     }
-    if (!chimney_mig_ring_ok(s, c, &c->sq, sizeof(ChimneySqDesc)) ||
+    if (!chimney_mig_ring_ok(s, mc->mig_cq, &c->sq, sizeof(ChimneySqDesc)) ||
         !c->sq.size ||
-        !chimney_mig_ring_ok(s, c, &c->rq, sizeof(ChimneySqDesc)) ||
+        !chimney_mig_ring_ok(s, mc->mig_cq, &c->rq, sizeof(ChimneySqDesc)) ||
         !QEMU_IS_ALIGNED(c->db_record, 4)) {
         return "queue";
     }
-    if (c->pend_head >= c->pend_cap || c->pend_count > c->pend_cap) {
+    if (c->pend_head >= chimney_conn_pend_cap(c) ||
+        c->pend_count > chimney_conn_pend_cap(c)) {
         return "completion FIFO positions";
     }
     for (uint32_t i = 0; i < c->pend_count; i++) {
-        const ChimneyPending *pe = &c->pend[(c->pend_head + i) % c->pend_cap];
+        const ChimneyPending *pe = &c->pend[(c->pend_head + i) %
+                                            chimney_conn_pend_cap(c)];
 
         if (pe->type < CHIMNEY_CQE_ADMIN || pe->type > CHIMNEY_CQE_DISCONNECT ||
             pe->queue > CHIMNEY_QUEUE_INDICATE ||
@@ -163,13 +165,13 @@ static const char *chimney_mig_conn_check(ChimneyState *s,
             return "completion";
         }
     }
-    for (uint32_t i = 0; c->slots && i < c->sq.size; i++) {
-        if (!chimney_mig_slot_ok(&c->slots[i])) {
+    for (uint32_t i = 0; mc->mig_slots && i < c->sq.size; i++) {
+        if (!chimney_mig_slot_ok(&mc->mig_slots[i])) {
             return "send slot";
         }
     }
-    for (uint32_t i = 0; c->rslots && i < c->rq.size; i++) {
-        if (!chimney_mig_slot_ok(&c->rslots[i])) {
+    for (uint32_t i = 0; mc->mig_rslots && i < c->rq.size; i++) {
+        if (!chimney_mig_slot_ok(&mc->mig_rslots[i])) {
             return "receive slot";
         }
     }
@@ -189,9 +191,9 @@ static void chimney_mig_free_staged(ChimneyMigStage *m, int32_t from)
     for (int32_t i = from; i < m->nconns; i++) {
         ChimneyConn *c = &m->conns[i].c;
 
-        g_free(c->slots);
+        g_free(m->conns[i].mig_slots);
         g_free(c->tcp.reqs);
-        g_free(c->rslots);
+        g_free(m->conns[i].mig_rslots);
         g_free(c->tcp.recvs);
         g_free(c->pend);
         g_free(c->tcp.rbuf);
@@ -217,14 +219,33 @@ static void chimney_mig_install_conn(ChimneyState *s,
     c->tcp.stack = o->tcp;      /* first: it gives the device */
     c->pend = NULL;             /* an empty FIFO arrives as NULL */
     if (c->pend_count) {
-        c->pend = g_new0(ChimneyPending, c->pend_cap);
+        c->pend = g_new0(ChimneyPending, chimney_conn_pend_cap(c));
         memcpy(c->pend, mc->pend, sizeof(*c->pend) * c->pend_count);
     }
     g_free(mc->pend);
+    /* the queues' arrays: the engine's and the device's in one block */
+    c->tcp.reqs = NULL;
+    c->tcp.recvs = NULL;
+    if (sc->mig_nsq) {
+        chimney_conn_sq_arrays(c);
+        memcpy(c->tcp.reqs, mc->tcp.reqs, sizeof(ChimneyTcpReq) * c->sq.size);
+        memcpy(chimney_conn_slots(c), sc->mig_slots,
+               sizeof(ChimneySlot) * c->sq.size);
+    }
+    if (sc->mig_nrq) {
+        chimney_conn_rq_arrays(c);
+        memcpy(c->tcp.recvs, mc->tcp.recvs,
+               sizeof(ChimneyTcpRecv) * c->rq.size);
+        memcpy(chimney_conn_rslots(c), sc->mig_rslots,
+               sizeof(ChimneySlot) * c->rq.size);
+    }
+    g_free(mc->tcp.reqs);
+    g_free(sc->mig_slots);
+    g_free(mc->tcp.recvs);
+    g_free(sc->mig_rslots);
     c->flushing = false;
     c->on_flush_list = c->on_kick_list = c->on_timer_list = false;
     c->on_wait_list = c->on_ind_list = c->on_consequence_list = false;
-    c->tcp.owner = c;
     if (!c->tcp.ooo_count) {    /* held only while data is out of order */
         g_clear_pointer(&c->tcp.ooo, g_free);
     }
@@ -245,7 +266,7 @@ static void chimney_mig_install_conn(ChimneyState *s,
     }
     if (lists[0] || (c->pend_count && !lists[3])) {
         c->on_flush_list = true;
-        chimney_conn_list_append(s, &o->flush_list[c->cq], c,
+        chimney_conn_list_append(s, &o->flush_list[chimney_conn_cq(c)], c,
                                  CHIMNEY_LINK_FLUSH);
     }
     if (lists[1]) {

@@ -35,6 +35,7 @@
 #include "qemu/main-loop.h"
 #include "qapi/error.h"
 #include "migration/vmstate.h"
+#include "migration/qemu-file-types.h"
 #include "hw/net/chimney/chimney.h"
 #include "hw/net/chimney/chimney-migrate.h"
 
@@ -269,8 +270,54 @@ static const VMStateDescription vmstate_chimney_range = {
     },
 };
 
-/* The out-of-order table is in the stream whole, allocated or not */
+/*
+ * The out-of-order table is in the stream whole, allocated or not: as
+ * VMSTATE_STRUCT_VARRAY_ALLOC of CHIMNEY_TCP_OOO_MAX, with no count field
+ */
 static const ChimneyTcpRange chimney_mig_no_ooo[CHIMNEY_TCP_OOO_MAX];
+
+#define CHIMNEY_MIG_OOO {                                                  \
+    .name = "ooo",                                                         \
+    .version_id = 1,                                                       \
+    .vmsd = &vmstate_chimney_range,                                        \
+    .num = CHIMNEY_TCP_OOO_MAX,                                            \
+    .size = sizeof(ChimneyTcpRange),                                       \
+    .flags = VMS_STRUCT | VMS_ARRAY | VMS_ALLOC | VMS_POINTER,             \
+    .offset = vmstate_offset_pointer(ChimneyTcpConn, ooo, ChimneyTcpRange), \
+}
+
+/*
+ * A 32-bit event counter as the stream always carried it, in 64 bits; a
+ * larger value from an older source loads modulo 2^32, as a wrap would.
+ */
+static int chimney_mig_get_ctr32(QEMUFile *f, void *pv, size_t size,
+                                 const VMStateField *field)
+{
+    *(uint32_t *)pv = qemu_get_be64(f);
+    return 0;
+}
+
+static int chimney_mig_put_ctr32(QEMUFile *f, void *pv, size_t size,
+                                 const VMStateField *field, JSONWriter *vmdesc)
+{
+    qemu_put_be64(f, *(uint32_t *)pv);
+    return 0;
+}
+
+static const VMStateInfo chimney_mig_info_ctr32 = {
+    .name = "uint64",
+    .get = chimney_mig_get_ctr32,
+    .put = chimney_mig_put_ctr32,
+};
+
+/* .size: the stream's, so its description (vmdesc) says 8 bytes */
+#define CHIMNEY_MIG_CTR32(_field) {                                        \
+    .name = stringify(_field),                                             \
+    .size = sizeof(uint64_t),                                              \
+    .info = &chimney_mig_info_ctr32,                                       \
+    .flags = VMS_SINGLE,                                                   \
+    .offset = vmstate_offset_value(ChimneyTcpConn, _field, uint32_t),      \
+}
 
 /* The engine's connection; its pointers are set again at install. */
 static const VMStateDescription vmstate_chimney_engine = {
@@ -322,8 +369,7 @@ static const VMStateDescription vmstate_chimney_engine = {
         VMSTATE_UINT32(held, ChimneyTcpConn),
         VMSTATE_UINT32(rcv_deliv, ChimneyTcpConn),
         VMSTATE_UINT32(rcv_adv, ChimneyTcpConn),
-        VMSTATE_STRUCT_VARRAY_ALLOC(ooo, ChimneyTcpConn, mig_nooo, 1,
-                                    vmstate_chimney_range, ChimneyTcpRange),
+        CHIMNEY_MIG_OOO,
         VMSTATE_UINT32(ooo_count, ChimneyTcpConn),
         VMSTATE_BOOL(ooo_fin, ChimneyTcpConn),
         VMSTATE_UINT32(ooo_fin_seq, ChimneyTcpConn),
@@ -338,19 +384,19 @@ static const VMStateDescription vmstate_chimney_engine = {
         VMSTATE_UINT64(segs_out, ChimneyTcpConn),
         VMSTATE_UINT64(segs_in, ChimneyTcpConn),
         VMSTATE_UINT64(bytes_acked, ChimneyTcpConn),
-        VMSTATE_UINT64(retransmits, ChimneyTcpConn),
-        VMSTATE_UINT64(timeouts, ChimneyTcpConn),
-        VMSTATE_UINT64(fast_retransmits, ChimneyTcpConn),
-        VMSTATE_UINT64(dup_acks, ChimneyTcpConn),
-        VMSTATE_UINT64(probes_sent, ChimneyTcpConn),
+        CHIMNEY_MIG_CTR32(retransmits),
+        CHIMNEY_MIG_CTR32(timeouts),
+        CHIMNEY_MIG_CTR32(fast_retransmits),
+        CHIMNEY_MIG_CTR32(dup_acks),
+        CHIMNEY_MIG_CTR32(probes_sent),
         VMSTATE_UINT64(bytes_rcvd, ChimneyTcpConn),
         VMSTATE_UINT64(bytes_delivered, ChimneyTcpConn),
         VMSTATE_UINT64(bytes_indicated, ChimneyTcpConn),
-        VMSTATE_UINT64(ooo_segs, ChimneyTcpConn),
-        VMSTATE_UINT64(dup_segs, ChimneyTcpConn),
-        VMSTATE_UINT64(acks_delayed, ChimneyTcpConn),
-        VMSTATE_UINT64(ka_probes_sent, ChimneyTcpConn),
-        VMSTATE_UINT64(challenge_acks, ChimneyTcpConn),
+        CHIMNEY_MIG_CTR32(ooo_segs),
+        CHIMNEY_MIG_CTR32(dup_segs),
+        CHIMNEY_MIG_CTR32(acks_delayed),
+        CHIMNEY_MIG_CTR32(ka_probes_sent),
+        CHIMNEY_MIG_CTR32(challenge_acks),
         VMSTATE_END_OF_LIST()
     },
 };
@@ -365,14 +411,16 @@ static bool chimney_mig_sizes_ok(ChimneyMigConn *mc)
 {
     ChimneyConn *c = &mc->c;
 
+    QEMU_BUILD_BUG_ON(CHIMNEY_MIG_PEND_EXTRA != CHIMNEY_PEND_EXTRA);
+
     /* 0: the queue's arrays are absent (an idle queue) */
     if (c->sq.size < 1 || c->sq.size > CHIMNEY_MAX_CONNS_LIMIT ||
         c->rq.size > CHIMNEY_MAX_CONNS_LIMIT ||
         (mc->mig_nsq && mc->mig_nsq != c->sq.size) ||
         (mc->mig_nrq && mc->mig_nrq != c->rq.size) ||
-        c->pend_cap != c->sq.size + c->rq.size + CHIMNEY_MIG_PEND_EXTRA ||
+        mc->mig_pend_cap != chimney_conn_pend_cap(c) ||
         mc->mig_npend < 0 || mc->mig_npend != c->pend_count ||
-        c->pend_count > c->pend_cap || c->pend_head) {
+        c->pend_count > mc->mig_pend_cap || c->pend_head) {
         error_report("chimney-nic: connection %" PRIu32 ": queue sizes %"
                      PRId32 "/%" PRId32 "/%" PRId32 " out of range",
                      c->index, mc->mig_nsq, mc->mig_nrq, mc->mig_npend);
@@ -420,11 +468,33 @@ uint32_t chimney_migrate_rbuf_used(const ChimneyTcpConn *t)
     .offset = vmstate_offset_pointer(ChimneyMigConn, c._field, _type),     \
 }
 
+/*
+ * A field the stream has always had that the live connection derives:
+ * in the stage, under its old name, checked against what it derives
+ */
+#define CHIMNEY_MIG_STAGE_U32(_name, _field) {                             \
+    .name = stringify(_name),                                              \
+    .size = sizeof(uint32_t),                                              \
+    .info = &vmstate_info_uint32,                                          \
+    .flags = VMS_SINGLE,                                                   \
+    .offset = vmstate_offset_value(ChimneyMigConn, _field, uint32_t),      \
+}
+
+/* The device's slots of a queue: in the stream's own array */
+#define CHIMNEY_MIG_SLOTS(_name, _field, _num) {                           \
+    .name = stringify(_name),                                              \
+    .version_id = 1,                                                       \
+    .vmsd = &vmstate_chimney_slot,                                         \
+    .num_offset = vmstate_offset_value(ChimneyMigConn, _num, int32_t),     \
+    .size = sizeof(ChimneySlot),                                           \
+    .flags = VMS_STRUCT | VMS_VARRAY_INT32 | VMS_ALLOC | VMS_POINTER,      \
+    .offset = vmstate_offset_pointer(ChimneyMigConn, _field, ChimneySlot), \
+}
+
 /* Each element of the load array starts clean: no stray pointers. */
 static int chimney_mig_conn_pre_load(void *opaque)
 {
     memset(opaque, 0, sizeof(ChimneyMigConn));
-    ((ChimneyMigConn *)opaque)->c.tcp.mig_nooo = CHIMNEY_TCP_OOO_MAX;
     return 0;
 }
 
@@ -438,7 +508,7 @@ static const VMStateDescription vmstate_chimney_conn = {
         VMSTATE_UINT32(index, ChimneyConn),
         VMSTATE_UINT8(gen, ChimneyConn),
         VMSTATE_UINT32(path, ChimneyConn),
-        VMSTATE_UINT32(cq, ChimneyConn),
+        CHIMNEY_MIG_STAGE_U32(cq, mig_cq),
         VMSTATE_UINT64(mig_key4, ChimneyMigConn),
         VMSTATE_BOOL(mig_keyed, ChimneyConn),
         VMSTATE_STRUCT(sq, ChimneyConn, 1, vmstate_chimney_ring,
@@ -450,7 +520,7 @@ static const VMStateDescription vmstate_chimney_conn = {
         VMSTATE_UINT8(sq_failed, ChimneyConn),
         VMSTATE_BOOL(terminated, ChimneyConn),
         VMSTATE_BOOL(rq_upload_asked, ChimneyConn),
-        VMSTATE_UINT32(pend_cap, ChimneyConn),
+        CHIMNEY_MIG_STAGE_U32(pend_cap, mig_pend_cap),
         VMSTATE_UINT32(pend_head, ChimneyConn),
         VMSTATE_UINT32(pend_count, ChimneyConn),
         VMSTATE_BOOL(on_flush_list, ChimneyConn),
@@ -459,7 +529,15 @@ static const VMStateDescription vmstate_chimney_conn = {
         VMSTATE_BOOL(on_wait_list, ChimneyConn),
         VMSTATE_BOOL(on_ind_list, ChimneyConn),
         VMSTATE_BOOL(on_consequence_list, ChimneyConn),
-        VMSTATE_INT64(last_release_ns, ChimneyConn),
+        /* as the stream always named it; the load derives it again */
+        {
+            .name = "last_release_ns",
+            .size = sizeof(int64_t),
+            .info = &vmstate_info_int64,
+            .flags = VMS_SINGLE,
+            .offset = vmstate_offset_value(ChimneyMigConn, mig_last_release,
+                                           int64_t),
+        },
         VMSTATE_UINT8(fault_status, ChimneyConn),
         VMSTATE_BOOL(fault_consequence, ChimneyConn),
         VMSTATE_INT32(mig_nsq, ChimneyMigConn),
@@ -474,12 +552,10 @@ static const VMStateDescription vmstate_chimney_conn_arrays = {
     .version_id = 1,
     .minimum_version_id = 1,
     .fields = (const VMStateField[]) {
-        CHIMNEY_MIG_VARRAY(slots, slots, mig_nsq, vmstate_chimney_slot,
-                           ChimneySlot),
+        CHIMNEY_MIG_SLOTS(slots, mig_slots, mig_nsq),
         CHIMNEY_MIG_VARRAY(reqs, tcp.reqs, mig_nsq, vmstate_chimney_req,
                            ChimneyTcpReq),
-        CHIMNEY_MIG_VARRAY(rslots, rslots, mig_nrq, vmstate_chimney_slot,
-                           ChimneySlot),
+        CHIMNEY_MIG_SLOTS(rslots, mig_rslots, mig_nrq),
         CHIMNEY_MIG_VARRAY(recvs, tcp.recvs, mig_nrq, vmstate_chimney_recv,
                            ChimneyTcpRecv),
         CHIMNEY_MIG_VARRAY(pend, pend, mig_npend, vmstate_chimney_pending,
@@ -605,17 +681,23 @@ static int chimney_mig_pre_save(void *opaque)
         sc = &m->conns[m->nconns++];
         *sc = (ChimneyMigConn) { .c = *c };
         mc = &sc->c;
-        sc->mig_nsq = c->slots ? c->sq.size : 0;
-        sc->mig_nrq = c->rslots ? c->rq.size : 0;
+        sc->mig_nsq = c->tcp.reqs ? c->sq.size : 0;
+        sc->mig_nrq = c->tcp.recvs ? c->rq.size : 0;
+        sc->mig_slots = chimney_conn_slots(c);
+        sc->mig_rslots = chimney_conn_rslots(c);
         /* the FIFO's entries only, oldest first */
         mc->pend = g_new(ChimneyPending, c->pend_count);
         for (uint32_t k = 0; k < c->pend_count; k++) {
-            mc->pend[k] = c->pend[(c->pend_head + k) % c->pend_cap];
+            mc->pend[k] = c->pend[(c->pend_head + k) %
+                                  chimney_conn_pend_cap(c)];
         }
         mc->pend_head = 0;
         sc->mig_npend = c->pend_count;
+        sc->mig_cq = chimney_conn_cq(c);
+        sc->mig_pend_cap = chimney_conn_pend_cap(c);
+        /* any time not after now means none, as for an empty FIFO */
+        sc->mig_last_release = MAX(chimney_conn_last_release(c), 0);
         mc->tcp.ooo = c->tcp.ooo ?: (ChimneyTcpRange *)chimney_mig_no_ooo;
-        mc->tcp.mig_nooo = CHIMNEY_TCP_OOO_MAX;
         /* the receive buffer's bytes in use, unrolled from its head */
         sc->mig_rbuf_len = c->tcp.rbuf ? MIN(chimney_migrate_rbuf_used(&c->tcp),
                                              c->tcp.rbuf_cap) : 0;

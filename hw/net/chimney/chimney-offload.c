@@ -19,9 +19,6 @@
 #include "hw/net/chimney/chimney-pmtu.h"
 #include "trace.h"
 
-/* Extra room in a connection's completion FIFO beyond one per SQ entry */
-#define CHIMNEY_PEND_EXTRA  8
-
 void chimney_offload_init(ChimneyState *s)
 {
     chimney_conn_table_init(s);
@@ -391,13 +388,11 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     conn->index = index;
     conn->gen = CHIMNEY_CONN_GEN(id);
     conn->path = le32_to_cpu(o.path);
-    conn->cq = cq;
     conn->sq = (ChimneyRing) { .base = sq_base, .size = sq_size, .cq = cq };
     conn->db_record = dbr;
     conn->rq = (ChimneyRing) { .base = rq_base, .size = rq_size, .cq = cq };
-    conn->pend_cap = sq_size + rq_size + CHIMNEY_PEND_EXTRA;  /* FIFO lazy */
     /* The per-request arrays come with the first request */
-    chimney_tcp_conn_init(&conn->tcp, s->offload.tcp, conn, &st, NULL,
+    chimney_tcp_conn_init(&conn->tcp, s->offload.tcp, &st, NULL,
                           sq_size, NULL, rq_size);
     if (handover) {
         chimney_conn_sq_arrays(conn);
@@ -417,7 +412,8 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
             status = CHIMNEY_ST_DMA_ERROR;
             break;
         }
-        if (conn->slots[i].status || req.type != CHIMNEY_TCP_REQ_SEND ||
+        if (chimney_conn_slots(conn)[i].status ||
+            req.type != CHIMNEY_TCP_REQ_SEND ||
             !chimney_tcp_handover(&conn->tcp, &req)) {
             status = CHIMNEY_ST_INVALID_PARAM;
             break;

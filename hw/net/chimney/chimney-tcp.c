@@ -89,7 +89,7 @@ const char *chimney_tcp_state_check(const ChimneyTcpState *st)
 }
 
 void chimney_tcp_conn_init(ChimneyTcpConn *c, ChimneyTcpStack *stack,
-                           void *owner, const ChimneyTcpState *st,
+                           const ChimneyTcpState *st,
                            ChimneyTcpReq *reqs, uint32_t cap,
                            ChimneyTcpRecv *recvs, uint32_t rcap)
 {
@@ -98,7 +98,6 @@ void chimney_tcp_conn_init(ChimneyTcpConn *c, ChimneyTcpStack *stack,
 
     memset(c, 0, sizeof(*c));
     c->stack = stack;
-    c->owner = owner;
     c->st = *st;
     c->reqs = reqs;
     c->cap = cap;

@@ -219,6 +219,7 @@ typedef struct ChimneyTcpState {
     uint16_t vlan;                  /* 802.1Q VLAN id, 0: none */
     /* path */
     bool ipv6;                      /* the addresses are src/dst_ip6 */
+    uint8_t rexmit_count;           /* delegated, here it fills padding */
     uint32_t src_ip;                /* IPv4, network order, as on the wire */
     uint32_t dst_ip;
     uint8_t src_ip6[16];            /* IPv6, network order */
@@ -238,6 +239,8 @@ typedef struct ChimneyTcpState {
     uint8_t tos;                    /* IPv6: the traffic class */
     uint8_t user_priority;          /* 802.1p: tagged frames when non-zero */
     uint8_t ka_probe_count;         /* unanswered probes before upload */
+    uint8_t ka_probes;              /* delegated: keepalive probes sent */
+                                    /* unanswered */
     uint32_t flow_label;            /* IPv6, below 2^20 */
     uint32_t initial_rcv_wnd;
     uint32_t max_rt;                /* retransmissions; 0: stack default */
@@ -259,8 +262,6 @@ typedef struct ChimneyTcpState {
     uint32_t total_rt;
     int32_t rexmit_delta;           /* ticks; -1 idle */
     int32_t ka_delta;               /* ticks to the next probe; -1 idle */
-    uint8_t rexmit_count;
-    uint8_t ka_probes;              /* keepalive probes sent unanswered */
 } ChimneyTcpState;
 
 /* Out-of-order data held, as sequence ranges [start, end) */
@@ -273,13 +274,12 @@ typedef struct ChimneyTcpRange {
 } ChimneyTcpRange;
 
 struct ChimneyTcpConn {
-    ChimneyTcpStack *stack;
-    void *owner;                    /* the device's per-connection object */
+    ChimneyTcpStack *stack;         /* the owner embeds the connection */
     ChimneyTcpState st;
 
     /* Request queue: a ring of @cap entries, [head, head + count) */
-    uint32_t cap;
     ChimneyTcpReq *reqs;            /* the owner's; NULL while idle */
+    uint32_t cap;
     uint32_t head;
     uint32_t count;
     uint32_t end_seq;               /* end_seq of the last posted request */
@@ -295,17 +295,28 @@ struct ChimneyTcpConn {
     bool upload_requested;
     bool frozen;                    /* invalidated: nothing more is sent */
     bool send_failed;               /* request data unreadable: ditto */
-    bool sws_override;              /* the SWS timer fired: send anyway */
     bool rtt_timing;                /* Karn: timing rtt_seq */
     bool persist;                   /* rexmit_ns is the persist deadline */
     /* keepalive; blind-reset mitigation arms it even when not enabled */
     bool ka_forced;
-    /* input in progress (not migrated: only inside the owner's work) */
-    bool in_input;
-    bool batching;                  /* between input_begin and input_end */
-    bool output_due;
-    bool ack_due;
-    bool sync_due;
+    /*
+     * Not migrated, so one bit each: input in progress (only inside the
+     * owner's work) and the SWS timer's verdict
+     */
+    bool in_input:1;
+    bool batching:1;                /* between input_begin and input_end */
+    bool output_due:1;
+    bool ack_due:1;
+    bool sync_due:1;
+    bool sws_override:1;            /* the SWS timer fired: send anyway */
+    /* receive side state, here where it leaves no padding */
+    bool ooo_fin;                   /* a FIN beyond a gap, at ooo_fin_seq */
+    bool fin_rcvd;                  /* the peer's FIN is in sequence */
+    bool rcv_shut;                  /* DISCONNECT indicated */
+    bool rcv_urgent;                /* urgent data: nothing more accepted */
+    bool psh_pending;               /* a PSH up to psh_seq not yet pushed */
+    bool ind_refused;               /* no indication until a post */
+    uint32_t segs_unacked;          /* in-order segments not yet ACKed */
 
     /* RTT estimation (RFC 6298), nanoseconds */
     int64_t srtt_ns;
@@ -350,20 +361,18 @@ struct ChimneyTcpConn {
     uint32_t ooo_fin_seq;
     uint32_t psh_seq;
     uint32_t ind_outstanding;       /* bytes indicated, answer awaited */
-    uint32_t segs_unacked;          /* in-order segments not yet ACKed */
-    bool ooo_fin;                   /* a FIN beyond a gap, at ooo_fin_seq */
-    bool fin_rcvd;                  /* the peer's FIN is in sequence */
-    bool rcv_shut;                  /* DISCONNECT indicated */
-    bool rcv_urgent;                /* urgent data: nothing more accepted */
-    bool psh_pending;               /* a PSH up to psh_seq not yet pushed */
-    bool ind_refused;               /* no indication until a post */
-    int32_t mig_nooo;               /* migration: the ooo table's size */
 
-    /* counters */
-    uint64_t segs_out, segs_in, bytes_acked, retransmits, timeouts,
-             fast_retransmits, dup_acks, probes_sent;
-    uint64_t bytes_rcvd, bytes_delivered, bytes_indicated, ooo_segs,
-             dup_segs, acks_delayed, ka_probes_sent, challenge_acks;
+    /* counters: traffic, 64-bit */
+    uint64_t segs_out, segs_in, bytes_acked;
+    uint64_t bytes_rcvd, bytes_delivered, bytes_indicated;
+    /*
+     * Counters of rare events, 32-bit to keep a connection small: they
+     * wrap after 2^32 events (modulo 2^32 is what QUERY_STATS and the
+     * per-connection statistics then show; the stream carries 64 bits).
+     */
+    uint32_t retransmits, timeouts, fast_retransmits, dup_acks, probes_sent;
+    uint32_t ooo_segs, dup_segs, acks_delayed, ka_probes_sent,
+             challenge_acks;
 };
 
 /* A segment from the wire, parsed and checksummed by the owner. */
@@ -394,7 +403,7 @@ void chimney_tcp_stack_init(ChimneyTcpStack *s, const ChimneyTcpOps *ops,
                             void *opaque);
 const char *chimney_tcp_state_check(const ChimneyTcpState *st);
 void chimney_tcp_conn_init(ChimneyTcpConn *c, ChimneyTcpStack *stack,
-                           void *owner, const ChimneyTcpState *st,
+                           const ChimneyTcpState *st,
                            ChimneyTcpReq *reqs, uint32_t cap,
                            ChimneyTcpRecv *recvs, uint32_t rcap);
 void chimney_tcp_conn_destroy(ChimneyTcpConn *c);

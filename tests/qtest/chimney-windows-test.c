@@ -669,7 +669,14 @@ static uint32_t mp_oid(uint32_t type, uint32_t id, void *buf, uint32_t len,
     st = ((Fn2 *)rdp(w.mp_chars, 0x40))(w.adapter, req);
     nc_leave(old);
     if (st == NC_PENDING) {
-        for (int i = 0; i < 100 && w.oid_done != req; i++) {
+        /*
+         * Bounded by wall time, not by DPC runs: under the stress test an
+         * OID's admin command may queue behind queries that wait for the
+         * peer thread's ACKs, and a loaded machine delays that thread.
+         */
+        int64_t end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+
+        while (w.oid_done != req && g_get_monotonic_time() < end) {
             run_dpc();
         }
         g_assert(w.oid_done == req);

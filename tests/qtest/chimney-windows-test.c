@@ -1223,21 +1223,32 @@ static void test_windows_port_order(void)
     miniport_down();
 }
 
-/* MiniportUpdateOffload of the connection's cached state: its status */
-static uint32_t update_cached(Tree *t, uint16_t flags, uint8_t priority)
+/*
+ * MiniportUpdateOffload of the connection's TCP_OFFLOAD_STATE_CACHED in a
+ * block of @type: @flags, the flow label, TTL or hop limit and 802.1p
+ * priority; its status
+ */
+static uint32_t update_tcp_cached(Tree *t, int type, uint16_t flags,
+                                  uint32_t flow, uint8_t ttl, uint8_t priority)
 {
     uint8_t up[0x98 + 0x2c] = { 0 }, *s;
 
-    offload_block_init(up, 17, &t->ctx[2], (uintptr_t)CONN);
+    offload_block_init(up, type, &t->ctx[2], (uintptr_t)CONN);
     s = state(up, 0, 0x2c);
     *(uint16_t *)(s + 8) = flags;
     *(uint32_t *)(s + 0xc) = 65535;             /* InitialRcvWnd */
-    s[0x28] = 64;                               /* TTL */
+    *(uint32_t *)(s + 0x24) = flow;             /* FlowLabel */
+    s[0x28] = ttl;                              /* TtlOrHopLimit */
     s[0x2a] = priority;                         /* UserPriority */
     w.updated = NULL;
     host_state(w.provider_generic, w.adapter, 0x18, NC_UPDATE, up);
     wait_for(&w.updated);
     return rd32(up + 0x18);
+}
+
+static uint32_t update_cached(Tree *t, uint16_t flags, uint8_t priority)
+{
+    return update_tcp_cached(t, 17, flags, 0, 64, priority);
 }
 
 /*

@@ -549,18 +549,7 @@ static void test_windows_ipv6_path_mtu(void)
  */
 static uint32_t update6_cached(Tree *t, uint8_t prio)
 {
-    uint8_t up[0x98 + 0x2c] = { 0 }, *s;
-
-    offload_block_init(up, 14, &t->ctx[2], (uintptr_t)CONN);
-    s = state(up, 0, 0x2c);
-    *(uint32_t *)(s + 0xc) = 65535;             /* InitialRcvWnd */
-    *(uint32_t *)(s + 0x24) = V6_FLOW;
-    s[0x28] = V6_HOPS;
-    s[0x2a] = prio;
-    w.updated = NULL;
-    host_state(w.provider_generic, w.adapter, 0x18, NC_UPDATE, up);
-    wait_for(&w.updated);
-    return rd32(up + 0x18);
+    return update_tcp_cached(t, 14, 0, V6_FLOW, V6_HOPS, prio);
 }
 
 /*

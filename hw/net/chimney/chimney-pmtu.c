@@ -129,8 +129,8 @@ void chimney_pmtu_input(ChimneyState *s, const uint8_t *buf, size_t size)
     if (icmp[0] != PMTU_TYPE_TOO_BIG || icmp[1] != 0) {
         return;
     }
-    sum = net_checksum_add(32, (uint8_t *)ip + 8) + PMTU_PROTO_ICMP6 + plen +
-          net_checksum_add(plen, (uint8_t *)icmp);
+    sum = chimney_tcp_ip6_pseudo_sum(ip, PMTU_PROTO_ICMP6, plen) +
+          chimney_tcp_csum(icmp, plen, 0);
     if (net_checksum_finish(sum)) {
         trace_chimney_pmtu_ignored("checksum");
         return;

@@ -42,6 +42,13 @@ static size_t chimney_tcp_write_l2(const ChimneyTcpState *st, uint8_t *f)
     return l2;
 }
 
+/* The unfolded sum of an IPv6 pseudo-header for @len bytes of @proto */
+uint32_t chimney_tcp_ip6_pseudo_sum(const uint8_t *ip6, uint8_t proto,
+                                    uint32_t len)
+{
+    return net_checksum_add(32, (uint8_t *)ip6 + 8) + proto + len;
+}
+
 /*
  * The IP header of a segment of @tcp_len TCP bytes (a super-frame of
  * @segs); returns the sum of its TCP pseudo-header.  IPv4: DF, IDs from
@@ -62,7 +69,7 @@ static uint32_t chimney_tcp_write_ip(ChimneyTcpConn *c, uint8_t *ip,
         ip[7] = c->st.ttl;
         memcpy(ip + 8, c->st.src_ip6, 16);
         memcpy(ip + 24, c->st.dst_ip6, 16);
-        return net_checksum_add(32, ip + 8) + IP_PROTO_TCP + tcp_len;
+        return chimney_tcp_ip6_pseudo_sum(ip, IP_PROTO_TCP, tcp_len);
     }
     ip[0] = 0x45;
     ip[1] = c->st.tos;
@@ -414,7 +421,7 @@ static bool chimney_tcp_parse_ip6(const uint8_t *ip, size_t avail,
     if (*tcp_len < TCP_HDR_LEN || *tcp_len > avail - IP6_HDR_LEN) {
         return false;
     }
-    *sum = net_checksum_add(32, (uint8_t *)ip + 8) + IP_PROTO_TCP + *tcp_len;
+    *sum = chimney_tcp_ip6_pseudo_sum(ip, IP_PROTO_TCP, *tcp_len);
     tuple->ipv6 = true;
     memcpy(tuple->src_ip6, ip + 8, 16);
     memcpy(tuple->dst_ip6, ip + 24, 16);
@@ -482,7 +489,7 @@ bool chimney_tcp_parse(const uint8_t *frame, size_t len,
         return false;
     }
     th = ip + (tuple->ipv6 ? IP6_HDR_LEN : IP_HDR_LEN);
-    sum += net_checksum_add(tcp_len, (uint8_t *)th);
+    sum += chimney_tcp_csum(th, tcp_len, 0);
     if (net_checksum_finish(sum) ||
         !chimney_tcp_parse_header(th, tcp_len, seg, &doff)) {
         return false;

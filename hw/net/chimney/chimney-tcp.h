@@ -446,6 +446,8 @@ uint32_t chimney_tcp_ip_hlen(const ChimneyTcpState *st);
  * net_checksum_add()'s; _copy also copies them to @dst in the same pass.
  */
 uint16_t chimney_tcp_csum(const void *buf, size_t len, size_t offset);
+uint32_t chimney_tcp_ip6_pseudo_sum(const uint8_t *ip6, uint8_t proto,
+                                    uint32_t len);
 uint16_t chimney_tcp_csum_copy(void *dst, const void *src, size_t len,
                                size_t offset);
 

@@ -66,6 +66,7 @@ typedef struct Peer {
     GArray *done;       /* Done */
     GArray *events;     /* int: event << 16 | info */
     uint64_t bad_cookie;
+    uint32_t tx_waits;  /* output held by the stack's tx_blocked */
 } Peer;
 
 static uint8_t pattern(uint64_t cookie, uint32_t off)
@@ -189,6 +190,11 @@ static uint32_t p_indicate(void *opaque, ChimneyTcpConn *c,
     return n;
 }
 
+static void p_tx_wait(void *opaque, ChimneyTcpConn *c)
+{
+    ((Peer *)opaque)->tx_waits++;
+}
+
 static const ChimneyTcpOps peer_ops = {
     .now_ns = p_now,
     .timer_mod = p_timer,
@@ -199,6 +205,7 @@ static const ChimneyTcpOps peer_ops = {
     .write_data = p_write,
     .recv_complete = p_recv_complete,
     .indicate = p_indicate,
+    .tx_wait = p_tx_wait,
 };
 
 static ChimneyTcpState default_state(uint32_t isn)
@@ -417,6 +424,49 @@ static void test_complete_on_ack(void)
     g_assert_cmpint(done(p, 0)->status, ==, CHIMNEY_TCP_OK);
     g_assert_cmpuint(done(p, 0)->bytes, ==, 3000);
     g_assert_cmpint(p->timer, ==, -1);
+    peer_free(p);
+}
+
+/*
+ * While the owner's backend holds a frame (tx_blocked) no data goes out
+ * and the owner is told; output afterwards sends it all.  The
+ * retransmission timer still runs: a timeout while held sends nothing
+ * and backs off.
+ */
+static void test_tx_blocked(void)
+{
+    Peer *p = peer_new(1000);
+
+    post(p, 1, 2000, 0);
+    g_assert_cmpuint(p->sent->len, ==, 2);
+    p->stack.tx_blocked = true;
+    post(p, 2, 3000, CHIMNEY_TCP_REQ_PUSH);
+    g_assert_cmpuint(p->sent->len, ==, 2);
+    g_assert_cmpuint(p->tx_waits, ==, 1);
+    g_assert_cmpuint(p->conn.st.snd_nxt, ==, 3000);
+    /* an ACK still comes in; the data still waits */
+    ack(p, 3000, 65535);
+    g_assert_cmpuint(p->done->len, ==, 1);
+    g_assert_cmpuint(p->sent->len, ==, 2);
+    g_assert_cmpuint(p->tx_waits, ==, 2);
+    p->stack.tx_blocked = false;
+    chimney_tcp_output(&p->conn);
+    g_assert_cmpuint(p->sent->len, ==, 5);
+    g_assert_cmpuint(sent(p, 2)->seq, ==, 3000);
+    g_assert_cmpuint(sent(p, 4)->first_byte, ==, pattern(2, 2000));
+    /* a timeout while held: nothing sent, the timer backs off */
+    p->stack.tx_blocked = true;
+    advance(p, 2 * SEC);
+    g_assert_cmpuint(p->sent->len, ==, 5);
+    g_assert_cmpuint(p->conn.backoff, ==, 1);
+    g_assert_cmpint(p->timer, >, p->now);
+    p->stack.tx_blocked = false;
+    chimney_tcp_output(&p->conn);
+    g_assert_cmpuint(p->sent->len, ==, 6);
+    g_assert_cmpuint(sent(p, 5)->seq, ==, 3000);
+    ack(p, 6000, 65535);
+    g_assert_cmpuint(p->done->len, ==, 2);
+    g_assert_cmpint(done(p, 1)->status, ==, CHIMNEY_TCP_OK);
     peer_free(p);
 }
 
@@ -2039,6 +2089,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/chimney-tcp/complete-on-ack", test_complete_on_ack);
     g_test_add_func("/chimney-tcp/ordering", test_ordering);
+    g_test_add_func("/chimney-tcp/tx-blocked", test_tx_blocked);
     g_test_add_func("/chimney-tcp/segmentation", test_segmentation);
     g_test_add_func("/chimney-tcp/ip-id-wrap", test_ip_id_wrap);
     g_test_add_func("/chimney-tcp/window-limit", test_window_limit);

@@ -171,6 +171,65 @@ static void chimney_io_unmap_data(void *opaque, const void *p, uint32_t len)
 }
 
 /*
+ * The bottom half takes @conn's queues and sends what it may, once the
+ * backend takes frames (chimney_io_work)
+ */
+static void chimney_io_kick(ChimneyState *s, ChimneyConn *conn)
+{
+    if (!conn->on_kick_list) {
+        conn->on_kick_list = true;
+        chimney_conn_list_append(s, &s->offload.kick_list, conn,
+                                 CHIMNEY_LINK_KICK);
+    }
+}
+
+/*
+ * The backend took the frame it had queued (or the queue was purged):
+ * the connections whose data waited for it go on in the bottom half.
+ */
+static void chimney_io_tx_sent(NetClientState *nc, ssize_t len)
+{
+    ChimneyState *s = qemu_get_nic_opaque(nc);
+
+    trace_chimney_tx_resume();
+    s->offload.tcp->tx_blocked = false;
+    qemu_bh_schedule(s->bh);
+}
+
+/*
+ * Hand a frame to the backend.  One it cannot take now waits in the net
+ * layer's queue, and then no data segment follows until it has left
+ * (chimney_io_tx_sent), as a NIC whose transmit ring is full stops: a
+ * slow peer or backend gets no frames dropped to a queue limit, and the
+ * connections no retransmission timeouts for them.  Meanwhile ACKs and
+ * RSTs still go, where the queue's limit bounds them.
+ */
+static void chimney_io_send(ChimneyState *s, const struct iovec *iov,
+                            int iovcnt)
+{
+    NetClientState *nc = qemu_get_queue(s->nic);
+    ChimneyTcpStack *stack = s->offload.tcp;
+
+    if (stack->tx_blocked) {
+        qemu_sendv_packet(nc, iov, iovcnt);
+    } else if (!qemu_sendv_packet_async(nc, iov, iovcnt,
+                                        chimney_io_tx_sent)) {
+        stack->tx_blocked = true;
+        s->stats.tx_held++;
+        trace_chimney_tx_held();
+    }
+}
+
+/*
+ * A connection whose data waits for the backend: kicked when it may go
+ * (chimney_io_tx_sent schedules the bottom half)
+ */
+static void chimney_io_tx_wait(void *opaque, ChimneyTcpConn *c)
+{
+    chimney_io_kick(opaque, chimney_conn_of(c));
+}
+
+/*
  * A frame of the engine's, behind a virtio-net header when the backend
  * takes one: the backend (the host kernel's tap) then sums and segments.
  * The net layer copies what it queues, so the parts need not outlive this.
@@ -189,7 +248,7 @@ static void chimney_io_emitv(void *opaque, ChimneyTcpConn *c,
                                info ? info->gso_size : 0);
     if (!s->vnet_hdr_len) {
         assert(!info || !info->csum_start);
-        qemu_sendv_packet(qemu_get_queue(s->nic), iov, iovcnt);
+        chimney_io_send(s, iov, iovcnt);
         return;
     }
     if (info && info->csum_start) {
@@ -206,7 +265,7 @@ static void chimney_io_emitv(void *opaque, ChimneyTcpConn *c,
     v[0].iov_base = &vh;
     v[0].iov_len = sizeof(vh);
     memcpy(&v[1], iov, iovcnt * sizeof(*iov));
-    qemu_sendv_packet(qemu_get_queue(s->nic), v, iovcnt + 1);
+    chimney_io_send(s, v, iovcnt + 1);
 }
 
 static void chimney_io_emit(void *opaque, ChimneyTcpConn *c,
@@ -392,6 +451,7 @@ static const ChimneyTcpOps chimney_io_tcp_ops = {
     .write_data = chimney_io_write_data,
     .recv_complete = chimney_io_recv_complete,
     .indicate = chimney_io_indicate,
+    .tx_wait = chimney_io_tx_wait,
 };
 
 void chimney_io_stack_init(ChimneyState *s)
@@ -706,7 +766,6 @@ void chimney_io_ind_doorbell(ChimneyState *s)
 
 void chimney_io_doorbell(ChimneyState *s, uint32_t conn_id)
 {
-    ChimneyOffloadState *o = &s->offload;
     uint8_t status;
     ChimneyConn *conn = chimney_conn_lookup(s, conn_id, &status);
 
@@ -716,11 +775,7 @@ void chimney_io_doorbell(ChimneyState *s, uint32_t conn_id)
         s->stats.stale_doorbells++;
         return;
     }
-    /* The send queue is read in the bottom half */
-    if (!conn->on_kick_list) {
-        conn->on_kick_list = true;
-        chimney_conn_list_append(s, &o->kick_list, conn, CHIMNEY_LINK_KICK);
-    }
+    chimney_io_kick(s, conn);
     qemu_bh_schedule(s->bh);
 }
 
@@ -799,9 +854,18 @@ void chimney_io_work(ChimneyState *s)
         chimney_tcp_timer(&conn->tcp);
         chimney_conn_trim(conn);
     }
-    while ((conn = chimney_conn_list_pop(s, &o->kick_list,
+    /*
+     * Doorbells, and connections whose data waited for the backend.  They
+     * wait while it holds a frame: one that found it so goes back to the
+     * end of the list (chimney_io_tx_wait).
+     */
+    while (!o->tcp->tx_blocked &&
+           (conn = chimney_conn_list_pop(s, &o->kick_list,
                                          CHIMNEY_LINK_KICK))) {
         conn->on_kick_list = false;
+        if (!conn->terminated) {
+            chimney_tcp_output(&conn->tcp);
+        }
         chimney_io_sq_process(conn);
         chimney_io_rq_process(conn);
     }

@@ -767,6 +767,24 @@ static const VMStateDescription vmstate_chimney_vlan_dropped = {
     },
 };
 
+static bool chimney_mig_tx_held_needed(void *opaque)
+{
+    ChimneyState *s = opaque;
+
+    return s->stats.tx_held != 0;
+}
+
+static const VMStateDescription vmstate_chimney_tx_held = {
+    .name = "chimney-nic/offload/tx-held",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = chimney_mig_tx_held_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(stats.tx_held, ChimneyState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 const VMStateDescription vmstate_chimney_offload = {
     .name = "chimney-nic/offload",
     .version_id = 1,
@@ -838,6 +856,7 @@ const VMStateDescription vmstate_chimney_offload = {
     },
     .subsections = (const VMStateDescription * const []) {
         &vmstate_chimney_vlan_dropped,
+        &vmstate_chimney_tx_held,
         NULL
     },
 };

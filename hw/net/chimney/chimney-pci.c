@@ -605,6 +605,8 @@ static void chimney_exit(PCIDevice *pdev)
 {
     ChimneyState *s = CHIMNEY_NIC(pdev);
 
+    /* Frames the backend holds call back into the offload state: now */
+    qemu_purge_queued_packets(qemu_get_queue(s->nic));
     chimney_offload_exit(s);
     chimney_fault_exit(s);
     chimney_l2_rx_backlog_clear(s);

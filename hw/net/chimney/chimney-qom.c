@@ -120,6 +120,7 @@ void chimney_qom_add_properties(Object *obj)
         { "x-stat-rx-backlogged", &s->stats.rx_backlogged },
         { "x-stat-rx-backlog-dropped", &s->stats.rx_backlog_dropped },
         { "x-stat-rx-vlan-dropped", &s->stats.rx_vlan_dropped },
+        { "x-stat-tx-held", &s->stats.tx_held },
         { "x-fault-seen", &fst->seen },
         { "x-fault-delayed", &fst->delayed },
         { "x-fault-held", &fst->held },

@@ -453,6 +453,13 @@ void chimney_tcp_output(ChimneyTcpConn *c)
             tcp_sws_wait(c);
             break;
         }
+        /* The backend holds a frame: wait for it, do not pile more up */
+        if (c->stack->tx_blocked) {
+            if (c->stack->ops->tx_wait) {
+                c->stack->ops->tx_wait(c->stack->opaque, c);
+            }
+            break;
+        }
         used = tcp_transmit(c, seq, max);
         if (!used) {
             break;

@@ -183,6 +183,11 @@ typedef struct ChimneyTcpOps {
     /* Optional, for tracing: CHIMNEY_TCP_NOTE_* with two values */
     void (*note)(void *opaque, ChimneyTcpConn *c, int what, uint32_t a,
                  uint32_t b);
+    /*
+     * Optional: @c has data to send but the stack's tx_blocked holds it;
+     * the owner calls chimney_tcp_output once it has cleared the flag.
+     */
+    void (*tx_wait)(void *opaque, ChimneyTcpConn *c);
 } ChimneyTcpOps;
 
 enum {
@@ -208,6 +213,11 @@ typedef struct ChimneyTcpStack {
     uint16_t ip_id;                 /* next IPv4 ID, 0x8000-0xffff */
     /* The backend computes TCP checksums and segments (emitv) */
     bool tx_offload;
+    /*
+     * Set by the owner while the backend holds a frame it could not take:
+     * no data segment goes out (ACKs and RSTs still do) until it clears it
+     */
+    bool tx_blocked;
     uint8_t frame[14 + 4 + 60 + 60 + 65536];
 } ChimneyTcpStack;
 

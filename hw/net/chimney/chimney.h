@@ -61,6 +61,7 @@ typedef struct ChimneyStats {
     uint64_t rx_backlogged;     /* host frames that waited for a buffer */
     uint64_t rx_backlog_dropped;    /* and those that found it full */
     uint64_t rx_vlan_dropped;   /* offloaded 4-tuple, not its VLAN */
+    uint64_t tx_held;           /* the backend queued a connection's frame */
 } ChimneyStats;
 
 struct ChimneyState {

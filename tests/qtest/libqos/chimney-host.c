@@ -570,9 +570,20 @@ void qchimney_tcp_fixture_cq(QChimneyFixture *f, QChimneyConn *hc,
                              uint32_t iss, uint32_t cq_entries,
                              const char *extra)
 {
+    qchimney_tcp_fixture_tweak(f, hc, iss, cq_entries, extra, NULL);
+}
+
+/* The same, the offload block changed by @tweak first */
+void qchimney_tcp_fixture_tweak(QChimneyFixture *f, QChimneyConn *hc,
+                                uint32_t iss, uint32_t cq_entries,
+                                const char *extra,
+                                void (*tweak)(QChimneyFixture *f,
+                                              ChimneyTcpOffload *o))
+{
     uint64_t ring;
 
     qchimney_fx_init(f, extra);
+    f->tweak = tweak;
     qchimney_fx_start(f, &(QChimneyConfig) { .rx_buffers = 8 });
     ring = QEMU_ALIGN_UP(guest_alloc(&f->alloc, cq_entries * 32 + 64), 64);
     qtest_memset(f->qts, ring, 0, cq_entries * 32);

@@ -121,6 +121,11 @@ void qchimney_establish(QChimneyFixture *f, QChimneyConn *hc, uint32_t iss,
 void qchimney_tcp_fixture_cq(QChimneyFixture *f, QChimneyConn *hc,
                              uint32_t iss, uint32_t cq_entries,
                              const char *extra);
+void qchimney_tcp_fixture_tweak(QChimneyFixture *f, QChimneyConn *hc,
+                                uint32_t iss, uint32_t cq_entries,
+                                const char *extra,
+                                void (*tweak)(QChimneyFixture *f,
+                                              ChimneyTcpOffload *o));
 void qchimney_tcp_fixture(QChimneyFixture *f, QChimneyConn *hc, uint32_t iss);
 
 /* The receive side: the peer's stream and the guest's receives */

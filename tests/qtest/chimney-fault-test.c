@@ -108,6 +108,58 @@ static void test_fault_hold(void)
     qchimney_fx_end(&f);
 }
 
+/*
+ * TERMINATE while a held completion keeps the connection in the table:
+ * the id is gone at once (a second TERMINATE, a QUERY or a doorbell find
+ * none), and its counters are in QUERY_STATS once.
+ */
+static void test_fault_hold_terminate(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    ChimneyAdminCmd term = {
+        .opcode = CHIMNEY_CMD_TERMINATE, .cookie = 0x99,
+        .param = { CHIMNEY_OBJ_TCP },
+    };
+    ChimneyOffloadStats st;
+    uint64_t buf;
+    uint32_t start;
+    ChimneyCqe cqe;
+
+    qchimney_tcp_fixture(&f, &hc, 1);
+    qchimney_set_rules(&f, "conn=5 type=send hold");
+    start = send_n(&f, &hc, 1, 1, 300);
+    qchimney_peer_ack_sync(&f, &hc, start + 300);
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-fault-held"), ==, 1);
+    buf = guest_alloc(&f.alloc, 4096);
+    term.id = hc.id;
+    term.addr = buf;
+    qchimney_admin_submit(&f.c, &term);
+    /* behind the held completion, on the connection's CQ */
+    g_assert(qchimney_cq_quiet(&f, 2));
+    g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_TERMINATE, hc.id, buf, 0,
+                                  CHIMNEY_OBJ_TCP, 0, 0), ==,
+                     CHIMNEY_ST_INVALID_ID);
+    g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_QUERY_TCP, hc.id, buf, 0,
+                                  0, 0, 0), ==, CHIMNEY_ST_INVALID_ID);
+    qchimney_sq_kick(&f.c, &hc);
+    g_assert_cmpuint(qchimney_qom_stat(&f, "x-stat-stale-doorbells"), ==, 1);
+    g_assert(qchimney_cq_quiet(&f, 2));
+    qchimney_fault_release(&f, "all");
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 1);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 0x99);
+    buf = guest_alloc(&f.alloc, sizeof(st));
+    g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_QUERY_STATS, 0, buf,
+                                  sizeof(st), 0, 0, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+    qtest_memread(f.qts, buf, &st, sizeof(st));
+    g_assert_cmpuint(le64_to_cpu(st.out_octets), ==, 300);
+    g_assert_cmpuint(le32_to_cpu(st.established), ==, 0);
+    qchimney_fx_end(&f);
+}
+
 /* A held CQ filling up: released entries stop at a full CQ, none lost */
 static void test_fault_hold_cq_full(void)
 {
@@ -1009,6 +1061,8 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/fault/delay", test_fault_delay);
     qtest_add_func("/chimney/fault/hold", test_fault_hold);
     qtest_add_func("/chimney/fault/hold-cq-full", test_fault_hold_cq_full);
+    qtest_add_func("/chimney/fault/hold-terminate",
+                   test_fault_hold_terminate);
     qtest_add_func("/chimney/fault/fail-upload", test_fault_fail_upload);
     qtest_add_func("/chimney/fault/fail-aborted", test_fault_fail_aborted);
     qtest_add_func("/chimney/fault/coalesce", test_fault_coalesce);

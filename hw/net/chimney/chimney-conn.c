@@ -668,6 +668,11 @@ ChimneyConn *chimney_conn_lookup(ChimneyState *s, uint32_t id,
         *status = CHIMNEY_ST_STALE_GENERATION;
         return NULL;
     }
+    if (conn->terminated) {
+        /* the id is gone once TERMINATE ran, its completions still out */
+        *status = CHIMNEY_ST_INVALID_ID;
+        return NULL;
+    }
     return conn;
 }
 

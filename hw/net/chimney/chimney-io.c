@@ -801,7 +801,7 @@ static void chimney_io_rx_work(ChimneyState *s)
 
         o->rx_head = (o->rx_head + 1) % CHIMNEY_CONN_RX_SLOTS;
         o->rx_count--;
-        if (!conn || conn->terminated) {
+        if (!conn) {
             continue;
         }
         if (!conn->in_burst) {

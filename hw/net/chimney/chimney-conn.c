@@ -23,18 +23,20 @@
 #include "trace.h"
 
 /* The key of an offloaded connection */
-void chimney_conn_key(ChimneyConnKey *k, const ChimneyTcpState *st)
+void chimney_conn_key(ChimneyConnKey *k, const ChimneyTcpConn *c)
 {
+    const ChimneyTcpRoute *r = c->route;
+
     memset(k, 0, sizeof(*k));
-    k->ipv6 = st->ipv6;
-    k->remote_port = st->remote_port;
-    k->local_port = st->local_port;
-    if (st->ipv6) {
-        memcpy(k->remote_ip, st->dst_ip6, 16);
-        memcpy(k->local_ip, st->src_ip6, 16);
+    k->ipv6 = r->ipv6;
+    k->remote_port = c->st.remote_port;
+    k->local_port = c->st.local_port;
+    if (r->ipv6) {
+        memcpy(k->remote_ip, r->dst_ip6, 16);
+        memcpy(k->local_ip, r->src_ip6, 16);
     } else {
-        memcpy(k->remote_ip, &st->dst_ip, 4);
-        memcpy(k->local_ip, &st->src_ip, 4);
+        memcpy(k->remote_ip, &r->dst_ip, 4);
+        memcpy(k->local_ip, &r->src_ip, 4);
     }
 }
 
@@ -42,26 +44,29 @@ void chimney_conn_key(ChimneyConnKey *k, const ChimneyTcpState *st)
  * The classifier's probe for a received segment: the key fields of a
  * connection state, its source being the remote end
  */
-void chimney_conn_key_rx(ChimneyTcpState *k, const ChimneyTcpTuple *t)
+void chimney_conn_key_rx(ChimneyConnProbe *k, const ChimneyTcpTuple *t)
 {
-    k->ipv6 = t->ipv6;
-    k->remote_port = t->src_port;
-    k->local_port = t->dst_port;
+    ChimneyTcpRoute *r = &k->route;
+
+    k->tcp.route = r;
+    r->ipv6 = t->ipv6;
+    k->tcp.st.remote_port = t->src_port;
+    k->tcp.st.local_port = t->dst_port;
     if (t->ipv6) {
-        memcpy(k->dst_ip6, t->src_ip6, 16);
-        memcpy(k->src_ip6, t->dst_ip6, 16);
+        memcpy(r->dst_ip6, t->src_ip6, 16);
+        memcpy(r->src_ip6, t->dst_ip6, 16);
     } else {
-        k->dst_ip = t->src_ip;
-        k->src_ip = t->dst_ip;
+        r->dst_ip = t->src_ip;
+        r->src_ip = t->dst_ip;
     }
 }
 
 /*
- * The table's keys are the connections' own TCP states (a key of their
- * own would cost each connection 40 bytes): hashed and compared through
- * the ChimneyConnKey they give.  The fields of the key do not change
- * while a connection is in the table (a relink changes only the VLAN,
- * which is not part of it).
+ * The table's keys are the engine's connections (a key of their own
+ * would cost each connection 40 bytes): hashed and compared through the
+ * ChimneyConnKey their ports and route give.  The fields of the key do
+ * not change while a connection is in the table (a relink changes only
+ * the MACs and the VLAN, which are not part of it).
  */
 static guint chimney_conn_key_hash(gconstpointer p)
 {
@@ -392,7 +397,7 @@ void chimney_conn_insert(ChimneyState *s, ChimneyConn *conn)
         conn->pend_head = 0;
     }
     o->conns[conn->index] = conn;
-    g_hash_table_insert(o->by_key, &conn->tcp.st, conn);
+    g_hash_table_insert(o->by_key, &conn->tcp, conn);
     o->paths[conn->path].refs++;
     o->sq_entries_used += conn->sq.size + conn->rq.size;
     o->num_objects++;
@@ -504,6 +509,7 @@ static size_t chimney_conn_bytes_one(const ChimneyConn *conn, bool queues)
                     : 0;
     n += conn->tcp.rbuf ? conn->tcp.rbuf_cap : 0;
     n += conn->tcp.ooo ? sizeof(ChimneyTcpRange) * CHIMNEY_TCP_OOO_MAX : 0;
+    n += conn->tcp.rare ? sizeof(ChimneyTcpRare) : 0;
     return n;
 }
 
@@ -514,6 +520,13 @@ uint64_t chimney_conn_bytes(ChimneyState *s, bool queues)
     for (uint32_t i = 0; s->offload.conns && i < s->max_conns; i++) {
         if (s->offload.conns[i]) {
             n += chimney_conn_bytes_one(s->offload.conns[i], queues);
+        }
+    }
+    /* the route of a path, once for all of its connections */
+    for (uint32_t i = 0; !queues && s->offload.paths && i < s->max_paths;
+         i++) {
+        if (s->offload.paths[i].refs) {
+            n += sizeof(ChimneyTcpRoute);
         }
     }
     return n;
@@ -561,8 +574,8 @@ static void chimney_conn_free(ChimneyState *s, ChimneyConn *conn)
      * A terminated connection left the classifier at TERMINATE; its
      * 4-tuple may belong to a newer connection by now.
      */
-    if (g_hash_table_lookup(o->by_key, &conn->tcp.st) == conn) {
-        g_hash_table_remove(o->by_key, &conn->tcp.st);
+    if (g_hash_table_lookup(o->by_key, &conn->tcp) == conn) {
+        g_hash_table_remove(o->by_key, &conn->tcp);
     }
     o->paths[conn->path].refs--;
     o->sq_entries_used -= conn->sq.size + conn->rq.size;
@@ -679,11 +692,13 @@ char *chimney_conn_stats(ChimneyState *s)
     for (uint32_t i = 0; i < s->max_conns; i++) {
         ChimneyConn *conn = s->offload.conns[i];
         ChimneyTcpConn *c;
+        const ChimneyTcpRare *r;
 
         if (!conn) {
             continue;
         }
         c = &conn->tcp;
+        r = chimney_tcp_rare_get(c);
         g_string_append_printf(out, "%u: state=%u segs_out=%" PRIu64
                                " segs_in=%" PRIu64 " bytes_acked=%" PRIu64
                                " retransmits=%u timeouts=%u"
@@ -693,13 +708,18 @@ char *chimney_conn_stats(ChimneyState *s)
                                " ooo_segs=%u dup_segs=%u acks_delayed=%u"
                                " ka_probes=%u challenge_acks=%u held=%u"
                                " rcv_wnd=%u\n", i,
-                               c->st.state, c->segs_out, c->segs_in,
-                               c->bytes_acked, c->retransmits, c->timeouts,
-                               c->fast_retransmits, c->dup_acks,
-                               c->probes_sent, c->bytes_rcvd,
-                               c->bytes_delivered, c->bytes_indicated,
-                               c->ooo_segs, c->dup_segs, c->acks_delayed,
-                               c->ka_probes_sent, c->challenge_acks, c->held,
+                               c->st.state,
+                               chimney_tcp_ctr(c, CHIMNEY_TCP_SEGS_OUT),
+                               chimney_tcp_ctr(c, CHIMNEY_TCP_SEGS_IN),
+                               chimney_tcp_ctr(c, CHIMNEY_TCP_BYTES_ACKED),
+                               r->retransmits, r->timeouts,
+                               r->fast_retransmits, r->dup_acks,
+                               r->probes_sent,
+                               chimney_tcp_ctr(c, CHIMNEY_TCP_BYTES_RCVD),
+                               chimney_tcp_ctr(c, CHIMNEY_TCP_BYTES_DELIVERED),
+                               chimney_tcp_ctr(c, CHIMNEY_TCP_BYTES_INDICATED),
+                               r->ooo_segs, r->dup_segs, c->acks_delayed,
+                               r->ka_probes_sent, r->challenge_acks, c->held,
                                c->st.rcv_wnd);
     }
     return g_string_free(out, false);

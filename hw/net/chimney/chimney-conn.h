@@ -37,6 +37,8 @@ typedef struct ChimneyPath {
     uint8_t src_ip6[16];        /* network order */
     uint8_t dst_ip6[16];
     bool mtu_event;             /* a PATH_MTU event waits for admin CQ room */
+    /* what its connections send with: chimney_offload_route */
+    ChimneyTcpRoute route;
 } ChimneyPath;
 
 /*
@@ -117,10 +119,24 @@ typedef struct ChimneySlot {
 
 typedef struct ChimneyConn {
     uint32_t index;
+    uint32_t path;
     uint8_t gen;
-    bool poisoned;              /* the SQ is not fetched any more */
     uint8_t sq_failed;          /* status of the first refused SQ entry */
-    bool terminated;            /* freed once its completions are out */
+    /* fault injection: an injected failure, later ones fail too */
+    uint8_t fault_status;
+    /* one bit each (the stream has them as booleans: ChimneyMigConn) */
+    bool poisoned:1;            /* the SQ is not fetched any more */
+    bool terminated:1;          /* freed once its completions are out */
+    bool rq_upload_asked:1;     /* data came and there is no RQ */
+    bool in_burst:1;            /* its received segments are being input */
+    bool flushing:1;
+    bool on_flush_list:1;
+    bool on_kick_list:1;
+    bool on_timer_list:1;
+    bool on_wait_list:1;        /* its head waits for a fault rule */
+    bool on_ind_list:1;         /* it waits for a generic buffer */
+    bool on_consequence_list:1; /* an injected failure to act on */
+    bool fault_consequence:1;   /* the connection must act on it */
     ChimneyRing sq;             /* head: next entry to fetch; its CQ's */
     uint64_t db_record;
 
@@ -136,25 +152,29 @@ typedef struct ChimneyConn {
      */
     ChimneyPending *pend;
     uint32_t pend_head, pend_count;
-    bool rq_upload_asked;       /* data came and there is no RQ */
-    bool in_burst;              /* its received segments are being input */
-    bool flushing;
-    bool on_flush_list;
-    bool on_kick_list;
-    bool on_timer_list;
-    bool on_wait_list;          /* its head waits for a fault rule */
-    bool on_ind_list;           /* it waits for a generic buffer */
-    bool on_consequence_list;   /* an injected failure to act on */
-    /* fault injection (its two bytes fill the flags' padding) */
-    uint8_t fault_status;       /* an injected failure: later ones fail too */
-    bool fault_consequence;     /* the connection must act on it */
-    bool mig_keyed;             /* stream only: in the classifier */
-    uint32_t path;              /* here where it leaves no padding */
     ChimneyConnLink link[CHIMNEY_LINKS];    /* by CHIMNEY_LINK_* */
 
     ChimneyTimerEntry timer;    /* in the device's heap of deadlines */
     ChimneyTcpConn tcp;
 } ChimneyConn;
+
+/* The engine's one-bit flags and rare counters as the stream has them */
+typedef struct ChimneyMigTcp {
+    bool in_recovery, fin_queued, fin_sent, aborted, upload_requested;
+    bool frozen, send_failed, rtt_timing, persist, ka_forced;
+    bool ooo_fin, fin_rcvd, rcv_shut, rcv_urgent, psh_pending, ind_refused;
+    ChimneyTcpRare rare;        /* its ctr_hi unused: ctr has them */
+    uint64_t ctr[CHIMNEY_TCP_CTRS];
+    uint32_t ooo_count;
+} ChimneyMigTcp;
+
+/* The device's one-bit flags as the stream has them */
+typedef struct ChimneyMigFlags {
+    bool poisoned, terminated, rq_upload_asked;
+    bool on_flush_list, on_kick_list, on_timer_list;
+    bool on_wait_list, on_ind_list, on_consequence_list;
+    bool fault_consequence;
+} ChimneyMigFlags;
 
 /*
  * A connection as a migration stream carries it (chimney-migrate.c): the
@@ -172,6 +192,11 @@ typedef struct ChimneyMigConn {
     uint32_t mig_rbuf_len;      /* 0: no receive buffer allocated yet */
     uint64_t mig_key4;          /* the pre-1.3 key of an IPv4 connection */
     int64_t mig_last_release;   /* chimney_conn_last_release, or 0 */
+    /* the engine's state as the stream has it: chimney_tcp_query's */
+    ChimneyTcpState mig_st;
+    ChimneyMigTcp mig_tcp;
+    ChimneyMigFlags mig_flags;
+    bool mig_keyed;             /* in the classifier */
 } ChimneyMigConn;
 
 /* The device's connection around an engine connection (no pointer back) */
@@ -225,7 +250,7 @@ static inline int64_t chimney_conn_last_release(const ChimneyConn *conn)
 /* A connection's device is its engine stack's owner (no pointer of its own) */
 static inline ChimneyState *chimney_conn_dev(const ChimneyConn *conn)
 {
-    return conn->tcp.stack->opaque;
+    return chimney_tcp_stack(&conn->tcp)->opaque;
 }
 
 /*
@@ -264,7 +289,7 @@ typedef struct ChimneyOffloadState {
     ChimneyNeighbor *neighbors;
     ChimneyPath *paths;
     ChimneyConn **conns;        /* by index, max-conns of them */
-    GHashTable *by_key;         /* live connections by &conn->tcp.st */
+    GHashTable *by_key;         /* live connections by &conn->tcp */
     uint32_t num_objects;       /* neighbors, paths and connections */
     uint32_t sq_entries_used;   /* bounds what the guest makes us allocate */
     ChimneyTcpStack *tcp;
@@ -296,8 +321,15 @@ typedef struct ChimneyOffloadState {
 void chimney_conn_table_init(ChimneyState *s);
 void chimney_conn_table_reset(ChimneyState *s);
 void chimney_conn_table_exit(ChimneyState *s);
-void chimney_conn_key(ChimneyConnKey *k, const ChimneyTcpState *st);
-void chimney_conn_key_rx(ChimneyTcpState *k, const ChimneyTcpTuple *t);
+void chimney_conn_key(ChimneyConnKey *k, const ChimneyTcpConn *c);
+
+/* The classifier's probe: what it reads of a connection, on its own */
+typedef struct ChimneyConnProbe {
+    ChimneyTcpConn tcp;
+    ChimneyTcpRoute route;
+} ChimneyConnProbe;
+
+void chimney_conn_key_rx(ChimneyConnProbe *k, const ChimneyTcpTuple *t);
 
 /*
  * Whether @conn takes a frame whose 802.1Q tag has VLAN id @vid (0: no
@@ -309,7 +341,7 @@ void chimney_conn_key_rx(ChimneyTcpState *k, const ChimneyTcpTuple *t);
 static inline bool chimney_conn_vlan_accepts(const ChimneyConn *conn,
                                              uint16_t vid)
 {
-    return !conn->tcp.st.vlan || vid == conn->tcp.st.vlan;
+    return !conn->tcp.route->vlan || vid == conn->tcp.route->vlan;
 }
 
 uint32_t chimney_conn_id(const ChimneyConn *conn);

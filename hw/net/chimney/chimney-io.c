@@ -846,7 +846,7 @@ int chimney_io_classify(ChimneyState *s, const uint8_t *buf, size_t size)
     ChimneyConn *conn;
     ChimneyRxSeg *slot;
     const uint8_t *payload;
-    ChimneyTcpState key;
+    ChimneyConnProbe key;
 
     if (!chimney_conn_any(s) || size > CHIMNEY_L2_MAX_FRAME) {
         return -1;
@@ -856,12 +856,13 @@ int chimney_io_classify(ChimneyState *s, const uint8_t *buf, size_t size)
         return -1;
     }
     chimney_conn_key_rx(&key, &t);
-    conn = g_hash_table_lookup(o->by_key, &key);
+    conn = g_hash_table_lookup(o->by_key, &key.tcp);
     if (!conn) {
         return -1;
     }
     if (!chimney_conn_vlan_accepts(conn, t.vlan)) {
-        trace_chimney_conn_vlan_drop(conn->index, t.vlan, conn->tcp.st.vlan);
+        trace_chimney_conn_vlan_drop(conn->index, t.vlan,
+                                     conn->tcp.route->vlan);
         s->stats.rx_vlan_dropped++;
         return 1;
     }

@@ -403,50 +403,146 @@ void chimney_conn_insert(ChimneyState *s, ChimneyConn *conn)
     o->num_objects++;
 }
 
+/* --- the work lists --- */
+
+static bool chimney_conn_on_list(const ChimneyConn *conn, int which)
+{
+    switch (which) {
+    case CHIMNEY_LINK_FLUSH:
+        return conn->on_flush_list;
+    case CHIMNEY_LINK_KICK:
+        return conn->on_kick_list;
+    case CHIMNEY_LINK_TIMER:
+        return conn->on_timer_list;
+    case CHIMNEY_LINK_WAIT:
+        return conn->on_wait_list;
+    case CHIMNEY_LINK_IND:
+        return conn->on_ind_list;
+    default:
+        return conn->on_consequence_list;
+    }
+}
+
+static unsigned chimney_conn_list_gen(const ChimneyConn *conn, int which)
+{
+    return conn->list_gen[which / 2] >> (which % 2 * 4) & 0xf;
+}
+
+/* The connection of entry @e of a list of kind @which, NULL if stale */
+static ChimneyConn *chimney_conn_list_entry(ChimneyState *s, uint32_t e,
+                                            int which)
+{
+    uint32_t index = (e & MAKE_64BIT_MASK(0, CHIMNEY_LINK_BITS)) - 1;
+    ChimneyConn *conn = index < s->max_conns ? s->offload.conns[index] :
+                                               NULL;
+
+    if (!conn || !chimney_conn_on_list(conn, which) ||
+        chimney_conn_list_gen(conn, which) != e >> CHIMNEY_LINK_BITS) {
+        return NULL;
+    }
+    return conn;
+}
+
+/* Room for one more entry: the stale ones go first, then it grows */
+static void chimney_conn_list_room(ChimneyState *s, ChimneyConnList *l,
+                                   int which)
+{
+    uint32_t kept = 0;
+    uint32_t *ent;
+
+    if (l->count < l->cap) {
+        return;
+    }
+    for (uint32_t i = 0; i < l->count; i++) {
+        uint32_t e = l->ent[(l->head + i) % l->cap];
+
+        if (chimney_conn_list_entry(s, e, which)) {
+            l->ent[(l->head + kept++) % l->cap] = e;
+        }
+    }
+    l->count = kept;
+    if (kept <= l->cap / 2 && l->cap) {
+        return;
+    }
+    /* at least half full: twice the room, from its head */
+    ent = g_new(uint32_t, MAX(l->cap * 2, 16));
+    for (uint32_t i = 0; i < l->count; i++) {
+        ent[i] = l->ent[(l->head + i) % l->cap];
+    }
+    g_free(l->ent);
+    l->ent = ent;
+    l->head = 0;
+    l->cap = MAX(l->cap * 2, 16);
+}
+
+static void chimney_conn_list_free(ChimneyConnList *l)
+{
+    g_free(l->ent);
+    *l = (ChimneyConnList) { 0 };
+}
+
 void chimney_conn_list_append(ChimneyState *s, ChimneyConnList *l,
                               ChimneyConn *conn, int which)
 {
-    ChimneyConnLink *k = &conn->link[which];
+    unsigned gen = (chimney_conn_list_gen(conn, which) + 1) & 0xf;
+    uint8_t *g = &conn->list_gen[which / 2];
 
-    k->next = 0;
-    k->prev = l->last;
-    if (l->last) {
-        s->offload.conns[l->last - 1]->link[which].next = conn->index + 1;
-    } else {
-        l->first = conn->index + 1;
-    }
-    l->last = conn->index + 1;
+    QEMU_BUILD_BUG_ON(CHIMNEY_MAX_CONNS_LIMIT >= 1u << CHIMNEY_LINK_BITS);
+    *g = (*g & ~(0xf << (which % 2 * 4))) | gen << (which % 2 * 4);
+    chimney_conn_list_room(s, l, which);
+    l->ent[(l->head + l->count++) % l->cap] =
+        (conn->index + 1) | gen << CHIMNEY_LINK_BITS;
 }
 
+/*
+ * Its entry goes stale: the caller clears its on_*_list bit, or takes it
+ * out of the table
+ */
 void chimney_conn_list_remove(ChimneyState *s, ChimneyConnList *l,
                               ChimneyConn *conn, int which)
 {
-    ChimneyConnLink *k = &conn->link[which];
-
-    if (k->prev) {
-        s->offload.conns[k->prev - 1]->link[which].next = k->next;
-    } else {
-        l->first = k->next;
-    }
-    if (k->next) {
-        s->offload.conns[k->next - 1]->link[which].prev = k->prev;
-    } else {
-        l->last = k->prev;
-    }
-    k->next = k->prev = 0;
 }
 
 ChimneyConn *chimney_conn_list_pop(ChimneyState *s, ChimneyConnList *l,
                                    int which)
 {
-    ChimneyConn *conn;
+    ChimneyConn *conn = NULL;
 
-    if (!l->first) {
-        return NULL;
+    while (!conn && l->count) {
+        conn = chimney_conn_list_entry(s, l->ent[l->head], which);
+        l->head = (l->head + 1) % l->cap;
+        l->count--;
     }
-    conn = s->offload.conns[l->first - 1];
-    chimney_conn_list_remove(s, l, conn, which);
+    if (!l->count) {
+        chimney_conn_list_free(l);
+    }
     return conn;
+}
+
+bool chimney_conn_list_empty(ChimneyState *s, ChimneyConnList *l, int which)
+{
+    while (l->count && !chimney_conn_list_entry(s, l->ent[l->head], which)) {
+        l->head = (l->head + 1) % l->cap;
+        l->count--;
+    }
+    if (!l->count) {
+        chimney_conn_list_free(l);
+    }
+    return !l->count;
+}
+
+void chimney_conn_lists_clear(ChimneyState *s)
+{
+    ChimneyOffloadState *o = &s->offload;
+
+    for (int i = 0; i < CHIMNEY_MAX_CQS; i++) {
+        chimney_conn_list_free(&o->flush_list[i]);
+    }
+    chimney_conn_list_free(&o->kick_list);
+    chimney_conn_list_free(&o->timer_list);
+    chimney_conn_list_free(&o->ind_list);
+    chimney_conn_list_free(&o->wait_list);
+    chimney_conn_list_free(&o->consequence_list);
 }
 
 /*
@@ -521,6 +617,15 @@ uint64_t chimney_conn_bytes(ChimneyState *s, bool queues)
         if (s->offload.conns[i]) {
             n += chimney_conn_bytes_one(s->offload.conns[i], queues);
         }
+    }
+    /* the work lists' entries (none while they are empty) */
+    for (int i = 0; !queues && i < CHIMNEY_MAX_CQS; i++) {
+        n += s->offload.flush_list[i].cap * sizeof(uint32_t);
+    }
+    if (!queues) {
+        n += (s->offload.kick_list.cap + s->offload.timer_list.cap +
+              s->offload.ind_list.cap + s->offload.wait_list.cap +
+              s->offload.consequence_list.cap) * sizeof(uint32_t);
     }
     /* the route of a path, once for all of its connections */
     for (uint32_t i = 0; !queues && s->offload.paths && i < s->max_paths;
@@ -620,6 +725,7 @@ void chimney_conn_table_reset(ChimneyState *s)
             chimney_conn_free(s, o->conns[i]);
         }
     }
+    chimney_conn_lists_clear(s);
     chimney_timer_clear(&o->timers);
     timer_del(o->timer);
     o->timer_ns = -1;

@@ -81,17 +81,22 @@ typedef struct ChimneyPending {
 } ChimneyPending;
 
 /*
- * The device's work lists hold connections by index + 1 (0: none), so a
- * connection's place in each costs 8 bytes, not a QTAILQ's 16.  Every
+ * The device's work lists: a FIFO each of connections, so a connection
+ * holds no links, only its on_*_list bit and a 4-bit generation per list
+ * (ChimneyConn.list_gen).  An entry is index + 1 and the generation the
+ * connection had when it was appended: leaving a list (or the table)
+ * leaves the entry behind, stale, and coming back appends a new one
+ * with the next generation, so each connection is served at its latest
+ * place.  Stale entries are dropped when reached, and compacted away
+ * before the FIFO grows; an empty FIFO holds no memory.  Every
  * connection on a list is in the table (a terminated one too, until it
  * is freed).
  */
-typedef struct ChimneyConnLink {
-    uint32_t next, prev;
-} ChimneyConnLink;
+#define CHIMNEY_LINK_BITS   21      /* CHIMNEY_MAX_CONNS_LIMIT is 2^20 */
 
 typedef struct ChimneyConnList {
-    uint32_t first, last;
+    uint32_t *ent;              /* a ring of @cap entries; NULL: empty */
+    uint32_t head, count, cap;
 } ChimneyConnList;
 
 enum {
@@ -137,6 +142,8 @@ typedef struct ChimneyConn {
     bool on_ind_list:1;         /* it waits for a generic buffer */
     bool on_consequence_list:1; /* an injected failure to act on */
     bool fault_consequence:1;   /* the connection must act on it */
+    /* by CHIMNEY_LINK_*, 4 bits each: chimney_conn_list_append */
+    uint8_t list_gen[CHIMNEY_LINKS / 2];
     ChimneyRing sq;             /* head: next entry to fetch; its CQ's */
     uint64_t db_record;
 
@@ -152,7 +159,6 @@ typedef struct ChimneyConn {
      */
     ChimneyPending *pend;
     uint32_t pend_head, pend_count;
-    ChimneyConnLink link[CHIMNEY_LINKS];    /* by CHIMNEY_LINK_* */
 
     ChimneyTimerEntry timer;    /* in the device's heap of deadlines */
     ChimneyTcpConn tcp;
@@ -361,7 +367,11 @@ void chimney_conn_trim(ChimneyConn *conn);
 /* Bytes held by the live connections; @queues: their arrays only */
 uint64_t chimney_conn_bytes(ChimneyState *s, bool queues);
 
-/* The work lists, through link[@which] */
+/*
+ * The work lists, @which being CHIMNEY_LINK_*.  The caller sets the
+ * connection's on_*_list bit before it appends, and clears it after it
+ * pops and before it removes (unless the connection leaves the table).
+ */
 void chimney_conn_list_append(ChimneyState *s, ChimneyConnList *l,
                               ChimneyConn *conn, int which);
 void chimney_conn_list_remove(ChimneyState *s, ChimneyConnList *l,
@@ -369,11 +379,10 @@ void chimney_conn_list_remove(ChimneyState *s, ChimneyConnList *l,
 /* Take the first connection off @l; NULL when it is empty */
 ChimneyConn *chimney_conn_list_pop(ChimneyState *s, ChimneyConnList *l,
                                    int which);
-
-static inline bool chimney_conn_list_empty(const ChimneyConnList *l)
-{
-    return !l->first;
-}
+bool chimney_conn_list_empty(ChimneyState *s, ChimneyConnList *l,
+                             int which);
+/* Every list's memory goes (its connections are gone) */
+void chimney_conn_lists_clear(ChimneyState *s);
 
 /* The completion FIFO: every completion of a connection, in order */
 bool chimney_conn_can_push(ChimneyConn *conn);

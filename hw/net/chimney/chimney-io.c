@@ -806,7 +806,8 @@ void chimney_io_work(ChimneyState *s)
         chimney_io_rq_process(conn);
     }
     for (uint32_t cq = 1; cq < s->num_cqs; cq++) {
-        while (!chimney_conn_list_empty(&o->flush_list[cq]) &&
+        while (!chimney_conn_list_empty(s, &o->flush_list[cq],
+                                        CHIMNEY_LINK_FLUSH) &&
                !chimney_cq_full(&s->cq[cq]) && chimney_running(s)) {
             /* to the back of the line, unless it empties */
             conn = chimney_conn_list_pop(s, &o->flush_list[cq],
@@ -822,7 +823,8 @@ void chimney_io_work(ChimneyState *s)
         }
     }
     /* Connections that waited for a generic buffer and may have room now */
-    if (!chimney_conn_list_empty(&o->ind_list) && s->ind_q.size &&
+    if (!chimney_conn_list_empty(s, &o->ind_list, CHIMNEY_LINK_IND) &&
+        s->ind_q.size &&
         !chimney_ring_empty(&s->ind_q)) {
         chimney_io_ind_doorbell(s);
     }

@@ -729,6 +729,9 @@ void chimney_conn_table_reset(ChimneyState *s)
     chimney_timer_clear(&o->timers);
     timer_del(o->timer);
     o->timer_ns = -1;
+    for (uint32_t i = 0; i < s->max_paths; i++) {
+        g_free(o->paths[i].route);
+    }
     memset(o->neighbors, 0, sizeof(*o->neighbors) * s->max_neighbors);
     memset(o->paths, 0, sizeof(*o->paths) * s->max_paths);
     o->num_objects = 0;

@@ -37,8 +37,11 @@ typedef struct ChimneyPath {
     uint8_t src_ip6[16];        /* network order */
     uint8_t dst_ip6[16];
     bool mtu_event;             /* a PATH_MTU event waits for admin CQ room */
-    /* what its connections send with: chimney_offload_route */
-    ChimneyTcpRoute route;
+    /*
+     * What its connections send with, while the path is valid:
+     * chimney_offload_route (the stream does not carry it)
+     */
+    ChimneyTcpRoute *route;
 } ChimneyPath;
 
 /*

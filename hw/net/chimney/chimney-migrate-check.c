@@ -147,7 +147,7 @@ static const char *chimney_mig_conn_check(ChimneyState *s,
      * The stream's state becomes the engine's variables; the route is the
      * path's, whatever the stream's copy says (the source kept them equal)
      */
-    c->tcp.route = &o->paths[c->path].route;
+    c->tcp.route = o->paths[c->path].route;
     chimney_tcp_vars_load(&c->tcp, st);
     chimney_migrate_tcp_load(&c->tcp, &mc->mig_tcp);
     if (mc->mig_cq == CHIMNEY_ADMIN_CQ_ID || mc->mig_cq >= s->num_cqs ||
@@ -380,6 +380,7 @@ int chimney_migrate_install(ChimneyState *s)
            sizeof(*o->neighbors) * s->max_neighbors);
     memcpy(o->paths, m->paths, sizeof(*o->paths) * s->max_paths);
     for (i = 0; i < s->max_paths; i++) {
+        o->paths[i].route = NULL;       /* the stage's is not ours */
         if (o->paths[i].valid) {
             chimney_offload_route(s, i);
         }

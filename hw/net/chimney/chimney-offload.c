@@ -148,15 +148,20 @@ static bool chimney_offload_read_path(ChimneyState *s, uint64_t addr,
 
 /*
  * The route path @id's connections share, from the path and its
- * neighbor: built when the path is offloaded or loaded, changed with its
- * neighbor's MAC (UPDATE), its next hop (relink) and its MTU.
+ * neighbor: allocated when the path is offloaded or loaded, built again
+ * at a relink, changed with its neighbor's MAC (UPDATE) and its MTU, and
+ * freed when the path is terminated (it has no connection then).
  */
 void chimney_offload_route(ChimneyState *s, uint32_t id)
 {
     ChimneyPath *p = &s->offload.paths[id];
     const ChimneyNeighbor *n = &s->offload.neighbors[p->neighbor];
-    ChimneyTcpRoute *r = &p->route;
+    ChimneyTcpRoute *r;
 
+    if (!p->route) {
+        p->route = g_new(ChimneyTcpRoute, 1);
+    }
+    r = p->route;
     *r = (ChimneyTcpRoute) {
         .stack = s->offload.tcp,
         .vlan = n->vlan,
@@ -419,7 +424,7 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     conn->rq = (ChimneyRing) { .base = rq_base, .size = rq_size, .cq = cq };
     /* The per-request arrays come with the first request */
     chimney_tcp_conn_init(&conn->tcp, s->offload.tcp, &st,
-                          &s->offload.paths[conn->path].route, NULL,
+                          s->offload.paths[conn->path].route, NULL,
                           sq_size, NULL, rq_size);
     if (handover) {
         chimney_conn_sq_arrays(conn);
@@ -539,7 +544,7 @@ static uint8_t chimney_offload_update(ChimneyState *s, uint32_t type,
             ChimneyPath *p = &s->offload.paths[i];
 
             if (p->valid && p->neighbor == id) {
-                memcpy(p->route.dst_mac, st.dst_mac, 6);
+                memcpy(p->route->dst_mac, st.dst_mac, 6);
             }
         }
         return CHIMNEY_ST_SUCCESS;
@@ -761,6 +766,7 @@ static uint8_t chimney_offload_invalidate_or_terminate(ChimneyState *s,
         } else {
             s->offload.neighbors[s->offload.paths[id].neighbor].refs--;
             s->offload.paths[id].valid = false;
+            g_clear_pointer(&s->offload.paths[id].route, g_free);
             s->offload.num_objects--;
         }
         break;

@@ -36,7 +36,7 @@ void chimney_pmtu_set(ChimneyState *s, uint32_t path, uint32_t mtu)
     ChimneyOffloadState *o = &s->offload;
 
     o->paths[path].mtu = mtu;
-    o->paths[path].route.path_mtu = mtu;
+    o->paths[path].route->path_mtu = mtu;
     for (uint32_t i = 0; i < s->max_conns; i++) {
         if (o->conns[i] && o->conns[i]->path == path) {
             chimney_tcp_set_path_mtu(&o->conns[i]->tcp, mtu);

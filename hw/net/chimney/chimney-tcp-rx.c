@@ -125,8 +125,11 @@ static bool rx_ooo_add(ChimneyTcpConn *c, uint32_t start, uint32_t end)
     uint32_t i = 0, j;
 
     if (!c->ooo) {
-        /* only while data is out of order (rx_ooo_merge frees it) */
-        c->ooo = g_new(ChimneyTcpRange, CHIMNEY_TCP_OOO_MAX);
+        /*
+         * only while data is out of order (rx_ooo_merge frees it);
+         * zeroed: the migration stream carries all of its entries
+         */
+        c->ooo = g_new0(ChimneyTcpRange, CHIMNEY_TCP_OOO_MAX);
     }
     r = c->ooo;
 

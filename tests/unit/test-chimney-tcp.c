@@ -48,6 +48,7 @@ typedef struct RDone {
 typedef struct Peer {
     ChimneyTcpStack stack;
     ChimneyTcpConn conn;
+    ChimneyTcpRoute route;      /* the owner's, as a device's path has it */
     ChimneyTcpReq reqs[256];
     ChimneyTcpRecv recvs[RQ_SLOTS];
     uint8_t *rmem[RQ_SLOTS];    /* the buffer of each receive, by tag */
@@ -251,7 +252,8 @@ static Peer *peer_new_state(const ChimneyTcpState *st)
     p->now = 1000 * SEC;
     chimney_tcp_stack_init(&p->stack, &peer_ops, p);
     g_assert_null(chimney_tcp_state_check(st));
-    chimney_tcp_conn_init(&p->conn, &p->stack, st, p->reqs,
+    chimney_tcp_route_init(&p->route, st);
+    chimney_tcp_conn_init(&p->conn, &p->stack, st, &p->route, p->reqs,
                           ARRAY_SIZE(p->reqs), p->recvs, RQ_SLOTS);
     return p;
 }
@@ -502,6 +504,38 @@ static void test_ordering(void)
     peer_free(p);
 }
 
+/*
+ * The traffic counters count on past 2^32 (their upper halves come with
+ * the rare-event block), and a connection that never lost a segment
+ * holds no rare-event block.
+ */
+static void test_counters(void)
+{
+    Peer *p = peer_new(0);
+
+    post(p, 1, 3000, CHIMNEY_TCP_REQ_PUSH);
+    ack(p, 3000, 65535);
+    g_assert_cmpuint(p->done->len, ==, 1);
+    g_assert_null(p->conn.rare);
+    g_assert_cmpuint(chimney_tcp_ctr(&p->conn, CHIMNEY_TCP_BYTES_ACKED), ==,
+                     3000);
+    g_assert_cmpuint(chimney_tcp_ctr(&p->conn, CHIMNEY_TCP_SEGS_OUT), ==, 3);
+    g_assert_cmpuint(chimney_tcp_ctr(&p->conn, CHIMNEY_TCP_SEGS_IN), ==, 1);
+    chimney_tcp_ctr_set(&p->conn, CHIMNEY_TCP_BYTES_ACKED, 0xfffff000);
+    g_assert_null(p->conn.rare);
+    post(p, 2, 8192, CHIMNEY_TCP_REQ_PUSH);
+    ack(p, 3000 + 8192, 65535);
+    g_assert_cmpuint(p->done->len, ==, 2);
+    g_assert_nonnull(p->conn.rare);
+    g_assert_cmphex(chimney_tcp_ctr(&p->conn, CHIMNEY_TCP_BYTES_ACKED), ==,
+                    0xfffff000ull + 8192);
+    g_assert_cmpuint(chimney_tcp_rare_get(&p->conn)->retransmits, ==, 0);
+    chimney_tcp_ctr_set(&p->conn, CHIMNEY_TCP_SEGS_OUT, 5ull << 32 | 7);
+    g_assert_cmphex(chimney_tcp_ctr(&p->conn, CHIMNEY_TCP_SEGS_OUT), ==,
+                    5ull << 32 | 7);
+    peer_free(p);
+}
+
 /* Segment size: min(remote MSS, path MTU - headers), timestamps counted */
 static void test_segmentation(void)
 {
@@ -581,7 +615,7 @@ static void test_sws_window_edge(void)
         ack(p, p->conn.st.snd_nxt, 65535);
     }
     g_assert_cmpuint(p->done->len, ==, 4);
-    g_assert_cmpuint(p->conn.retransmits, ==, 0);
+    g_assert_cmpuint(chimney_tcp_rare_get(&p->conn)->retransmits, ==, 0);
     for (guint i = 0; i < p->sent->len; i++) {
         Sent *s = sent(p, i);
 
@@ -673,7 +707,7 @@ static void test_sws_after_zero_window(void)
     advance(p, p->stack.sws_ns);
     g_assert_cmpuint(p->sent->len, ==, 1);
     g_assert_cmpuint(sent(p, 0)->len, ==, 100);
-    g_assert_cmpuint(p->conn.probes_sent, ==, 0);
+    g_assert_cmpuint(chimney_tcp_rare_get(&p->conn)->probes_sent, ==, 0);
     ack(p, 100, 8000);
     g_assert_cmpuint(p->conn.st.snd_nxt, ==, 5000);
     peer_free(p);
@@ -752,7 +786,7 @@ static void test_persist_limit(void)
     g_assert_cmphex(g_array_index(p->events, int, 0), ==,
                     CHIMNEY_TCP_EV_UPLOAD_REQUEST << 16 |
                     CHIMNEY_TCP_UPLOAD_TIMEOUT);
-    g_assert_cmpuint(p->conn.probes_sent, ==, 3);
+    g_assert_cmpuint(chimney_tcp_rare_get(&p->conn)->probes_sent, ==, 3);
     peer_free(p);
 }
 
@@ -777,7 +811,7 @@ static void test_rto(void)
     /* Karn: the ACK of a retransmitted segment gives no RTT sample */
     ack(p, 1000, 65535);
     g_assert_cmpint(p->conn.srtt_ns, ==, 0);
-    g_assert_cmpuint(p->conn.timeouts, ==, 2);
+    g_assert_cmpuint(chimney_tcp_rare_get(&p->conn)->timeouts, ==, 2);
 
     /* A clean 300 ms round trip: SRTT 300, RTTVAR 150, RTO 1 s floor */
     post(p, 2, 1000, 0);
@@ -794,7 +828,7 @@ static void test_rto(void)
     g_assert_cmpint(p->conn.srtt_ns, ==, 375 * MS);
     g_assert_cmpint(p->conn.rttvar_ns, ==, 262500 * 1000LL);
     g_assert_cmpint(p->conn.rto_ns, ==, 375 * MS + 4 * 262500 * 1000LL);
-    g_assert_cmpuint(p->conn.timeouts, ==, 2);
+    g_assert_cmpuint(chimney_tcp_rare_get(&p->conn)->timeouts, ==, 2);
     peer_free(p);
 }
 
@@ -806,7 +840,7 @@ static void test_rexmit_limit(void)
     p->stack.max_retransmit = 2;
     post(p, 1, 500, 0);
     advance(p, 100 * SEC);
-    g_assert_cmpuint(p->conn.timeouts, ==, 2);
+    g_assert_cmpuint(chimney_tcp_rare_get(&p->conn)->timeouts, ==, 2);
     g_assert_cmpuint(p->sent->len, ==, 3);
     g_assert_cmpuint(p->events->len, ==, 1);
     g_assert_cmphex(g_array_index(p->events, int, 0), ==,
@@ -837,7 +871,7 @@ static void test_fast_retransmit(void)
     g_assert_cmpuint(p->sent->len, ==, n);
     flight = p->conn.st.snd_max - 1000;
     ack(p, 1000, 65535);
-    g_assert_cmpuint(p->conn.fast_retransmits, ==, 1);
+    g_assert_cmpuint(chimney_tcp_rare_get(&p->conn)->fast_retransmits, ==, 1);
     g_assert_cmpuint(sent(p, n)->seq, ==, 1000);
     g_assert_cmpuint(sent(p, n)->len, ==, 1000);
     /* ssthresh is half the flight, cwnd inflated by three segments */
@@ -1191,7 +1225,7 @@ static void test_rx_out_of_order(void)
     g_assert_cmpuint(last_sent(p)->ack, ==, 5000);
     /* An old duplicate is ACKed again and dropped */
     data(p, 4000, 500, 0);
-    g_assert_cmpuint(p->conn.dup_segs, ==, 1);
+    g_assert_cmpuint(chimney_tcp_rare_get(&p->conn)->dup_segs, ==, 1);
     g_assert_cmpuint(p->sent->len, ==, 4);
     /* Overlapping old and new bytes: the new part fills the first gap */
     data(p, 4500, 2000, 0);
@@ -1295,7 +1329,7 @@ static void test_rx_indicate(void)
     g_assert(chimney_tcp_indicate_done(&p->conn, 400));
     g_byte_array_append(p->stream, p->offered->data, 400);
     check_stream(p, 5000, 2000);
-    g_assert_cmpuint(p->conn.bytes_indicated, ==, 1000);
+    g_assert_cmpuint(chimney_tcp_ctr(&p->conn, CHIMNEY_TCP_BYTES_INDICATED), ==, 1000);
     /* No generic buffer: held until the owner has one */
     p->ind_room = 0;
     data(p, 7000, 100, 0);
@@ -1591,7 +1625,7 @@ static void test_keepalive(void)
     advance(p, 1 * SEC);
     g_assert_cmphex(event(p, 0), ==, CHIMNEY_TCP_EV_UPLOAD_REQUEST << 16 |
                     CHIMNEY_TCP_UPLOAD_TIMEOUT);
-    g_assert_cmpuint(p->conn.ka_probes_sent, ==, 4);
+    g_assert_cmpuint(chimney_tcp_rare_get(&p->conn)->ka_probes_sent, ==, 4);
     peer_free(p);
 }
 
@@ -1756,7 +1790,7 @@ static void test_rx_paws(void)
     chimney_tcp_start(&p->conn);
     chimney_tcp_input(&p->conn, &s, buf);
     g_assert_cmpuint(p->conn.st.rcv_nxt, ==, 5000);
-    g_assert_cmpuint(p->conn.dup_segs, ==, 1);
+    g_assert_cmpuint(chimney_tcp_rare_get(&p->conn)->dup_segs, ==, 1);
     g_assert_cmpuint(p->sent->len, ==, 1);
     s.ts_val = 1001;
     chimney_tcp_input(&p->conn, &s, buf);
@@ -2003,8 +2037,10 @@ static void test_gso(void)
     }
     g_assert_cmpint(gso_mapped, ==, 0);
     g_assert_cmpuint(gso_maps, >, 0);
-    g_assert_cmpuint(p->conn.segs_out, ==, DIV_ROUND_UP(total, 1000));
-    g_assert_cmpuint(p->sent->len, ==, p->conn.segs_out);
+    g_assert_cmpuint(chimney_tcp_ctr(&p->conn, CHIMNEY_TCP_SEGS_OUT), ==,
+                     DIV_ROUND_UP(total, 1000));
+    g_assert_cmpuint(p->sent->len, ==,
+                     chimney_tcp_ctr(&p->conn, CHIMNEY_TCP_SEGS_OUT));
     for (guint i = 0; i < p->sent->len; i++) {
         Sent *s = sent(p, i);
         uint64_t cookie = 1 + s->seq / GSO_REQ_MAX;
@@ -2091,6 +2127,7 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-tcp/ordering", test_ordering);
     g_test_add_func("/chimney-tcp/tx-blocked", test_tx_blocked);
     g_test_add_func("/chimney-tcp/segmentation", test_segmentation);
+    g_test_add_func("/chimney-tcp/counters", test_counters);
     g_test_add_func("/chimney-tcp/ip-id-wrap", test_ip_id_wrap);
     g_test_add_func("/chimney-tcp/window-limit", test_window_limit);
     g_test_add_func("/chimney-tcp/window-scale", test_window_scale);

@@ -23,18 +23,20 @@
 #include "trace.h"
 
 /* The key of an offloaded connection */
-void chimney_conn_key(ChimneyConnKey *k, const ChimneyTcpState *st)
+void chimney_conn_key(ChimneyConnKey *k, const ChimneyTcpConn *c)
 {
+    const ChimneyTcpRoute *r = c->route;
+
     memset(k, 0, sizeof(*k));
-    k->ipv6 = st->ipv6;
-    k->remote_port = st->remote_port;
-    k->local_port = st->local_port;
-    if (st->ipv6) {
-        memcpy(k->remote_ip, st->dst_ip6, 16);
-        memcpy(k->local_ip, st->src_ip6, 16);
+    k->ipv6 = r->ipv6;
+    k->remote_port = c->st.remote_port;
+    k->local_port = c->st.local_port;
+    if (r->ipv6) {
+        memcpy(k->remote_ip, r->dst_ip6, 16);
+        memcpy(k->local_ip, r->src_ip6, 16);
     } else {
-        memcpy(k->remote_ip, &st->dst_ip, 4);
-        memcpy(k->local_ip, &st->src_ip, 4);
+        memcpy(k->remote_ip, &r->dst_ip, 4);
+        memcpy(k->local_ip, &r->src_ip, 4);
     }
 }
 
@@ -42,26 +44,29 @@ void chimney_conn_key(ChimneyConnKey *k, const ChimneyTcpState *st)
  * The classifier's probe for a received segment: the key fields of a
  * connection state, its source being the remote end
  */
-void chimney_conn_key_rx(ChimneyTcpState *k, const ChimneyTcpTuple *t)
+void chimney_conn_key_rx(ChimneyConnProbe *k, const ChimneyTcpTuple *t)
 {
-    k->ipv6 = t->ipv6;
-    k->remote_port = t->src_port;
-    k->local_port = t->dst_port;
+    ChimneyTcpRoute *r = &k->route;
+
+    k->tcp.route = r;
+    r->ipv6 = t->ipv6;
+    k->tcp.st.remote_port = t->src_port;
+    k->tcp.st.local_port = t->dst_port;
     if (t->ipv6) {
-        memcpy(k->dst_ip6, t->src_ip6, 16);
-        memcpy(k->src_ip6, t->dst_ip6, 16);
+        memcpy(r->dst_ip6, t->src_ip6, 16);
+        memcpy(r->src_ip6, t->dst_ip6, 16);
     } else {
-        k->dst_ip = t->src_ip;
-        k->src_ip = t->dst_ip;
+        r->dst_ip = t->src_ip;
+        r->src_ip = t->dst_ip;
     }
 }
 
 /*
- * The table's keys are the connections' own TCP states (a key of their
- * own would cost each connection 40 bytes): hashed and compared through
- * the ChimneyConnKey they give.  The fields of the key do not change
- * while a connection is in the table (a relink changes only the VLAN,
- * which is not part of it).
+ * The table's keys are the engine's connections (a key of their own
+ * would cost each connection 40 bytes): hashed and compared through the
+ * ChimneyConnKey their ports and route give.  The fields of the key do
+ * not change while a connection is in the table (a relink changes only
+ * the MACs and the VLAN, which are not part of it).
  */
 static guint chimney_conn_key_hash(gconstpointer p)
 {
@@ -392,56 +397,152 @@ void chimney_conn_insert(ChimneyState *s, ChimneyConn *conn)
         conn->pend_head = 0;
     }
     o->conns[conn->index] = conn;
-    g_hash_table_insert(o->by_key, &conn->tcp.st, conn);
+    g_hash_table_insert(o->by_key, &conn->tcp, conn);
     o->paths[conn->path].refs++;
     o->sq_entries_used += conn->sq.size + conn->rq.size;
     o->num_objects++;
 }
 
+/* --- the work lists --- */
+
+static bool chimney_conn_on_list(const ChimneyConn *conn, int which)
+{
+    switch (which) {
+    case CHIMNEY_LINK_FLUSH:
+        return conn->on_flush_list;
+    case CHIMNEY_LINK_KICK:
+        return conn->on_kick_list;
+    case CHIMNEY_LINK_TIMER:
+        return conn->on_timer_list;
+    case CHIMNEY_LINK_WAIT:
+        return conn->on_wait_list;
+    case CHIMNEY_LINK_IND:
+        return conn->on_ind_list;
+    default:
+        return conn->on_consequence_list;
+    }
+}
+
+static unsigned chimney_conn_list_gen(const ChimneyConn *conn, int which)
+{
+    return conn->list_gen[which / 2] >> (which % 2 * 4) & 0xf;
+}
+
+/* The connection of entry @e of a list of kind @which, NULL if stale */
+static ChimneyConn *chimney_conn_list_entry(ChimneyState *s, uint32_t e,
+                                            int which)
+{
+    uint32_t index = (e & MAKE_64BIT_MASK(0, CHIMNEY_LINK_BITS)) - 1;
+    ChimneyConn *conn = index < s->max_conns ? s->offload.conns[index] :
+                                               NULL;
+
+    if (!conn || !chimney_conn_on_list(conn, which) ||
+        chimney_conn_list_gen(conn, which) != e >> CHIMNEY_LINK_BITS) {
+        return NULL;
+    }
+    return conn;
+}
+
+/* Room for one more entry: the stale ones go first, then it grows */
+static void chimney_conn_list_room(ChimneyState *s, ChimneyConnList *l,
+                                   int which)
+{
+    uint32_t kept = 0;
+    uint32_t *ent;
+
+    if (l->count < l->cap) {
+        return;
+    }
+    for (uint32_t i = 0; i < l->count; i++) {
+        uint32_t e = l->ent[(l->head + i) % l->cap];
+
+        if (chimney_conn_list_entry(s, e, which)) {
+            l->ent[(l->head + kept++) % l->cap] = e;
+        }
+    }
+    l->count = kept;
+    if (kept <= l->cap / 2 && l->cap) {
+        return;
+    }
+    /* at least half full: twice the room, from its head */
+    ent = g_new(uint32_t, MAX(l->cap * 2, 16));
+    for (uint32_t i = 0; i < l->count; i++) {
+        ent[i] = l->ent[(l->head + i) % l->cap];
+    }
+    g_free(l->ent);
+    l->ent = ent;
+    l->head = 0;
+    l->cap = MAX(l->cap * 2, 16);
+}
+
+static void chimney_conn_list_free(ChimneyConnList *l)
+{
+    g_free(l->ent);
+    *l = (ChimneyConnList) { 0 };
+}
+
 void chimney_conn_list_append(ChimneyState *s, ChimneyConnList *l,
                               ChimneyConn *conn, int which)
 {
-    ChimneyConnLink *k = &conn->link[which];
+    unsigned gen = (chimney_conn_list_gen(conn, which) + 1) & 0xf;
+    uint8_t *g = &conn->list_gen[which / 2];
 
-    k->next = 0;
-    k->prev = l->last;
-    if (l->last) {
-        s->offload.conns[l->last - 1]->link[which].next = conn->index + 1;
-    } else {
-        l->first = conn->index + 1;
-    }
-    l->last = conn->index + 1;
+    QEMU_BUILD_BUG_ON(CHIMNEY_MAX_CONNS_LIMIT >= 1u << CHIMNEY_LINK_BITS);
+    *g = (*g & ~(0xf << (which % 2 * 4))) | gen << (which % 2 * 4);
+    chimney_conn_list_room(s, l, which);
+    l->ent[(l->head + l->count++) % l->cap] =
+        (conn->index + 1) | gen << CHIMNEY_LINK_BITS;
 }
 
+/*
+ * Its entry goes stale: the caller clears its on_*_list bit, or takes it
+ * out of the table
+ */
 void chimney_conn_list_remove(ChimneyState *s, ChimneyConnList *l,
                               ChimneyConn *conn, int which)
 {
-    ChimneyConnLink *k = &conn->link[which];
-
-    if (k->prev) {
-        s->offload.conns[k->prev - 1]->link[which].next = k->next;
-    } else {
-        l->first = k->next;
-    }
-    if (k->next) {
-        s->offload.conns[k->next - 1]->link[which].prev = k->prev;
-    } else {
-        l->last = k->prev;
-    }
-    k->next = k->prev = 0;
 }
 
 ChimneyConn *chimney_conn_list_pop(ChimneyState *s, ChimneyConnList *l,
                                    int which)
 {
-    ChimneyConn *conn;
+    ChimneyConn *conn = NULL;
 
-    if (!l->first) {
-        return NULL;
+    while (!conn && l->count) {
+        conn = chimney_conn_list_entry(s, l->ent[l->head], which);
+        l->head = (l->head + 1) % l->cap;
+        l->count--;
     }
-    conn = s->offload.conns[l->first - 1];
-    chimney_conn_list_remove(s, l, conn, which);
+    if (!l->count) {
+        chimney_conn_list_free(l);
+    }
     return conn;
+}
+
+bool chimney_conn_list_empty(ChimneyState *s, ChimneyConnList *l, int which)
+{
+    while (l->count && !chimney_conn_list_entry(s, l->ent[l->head], which)) {
+        l->head = (l->head + 1) % l->cap;
+        l->count--;
+    }
+    if (!l->count) {
+        chimney_conn_list_free(l);
+    }
+    return !l->count;
+}
+
+void chimney_conn_lists_clear(ChimneyState *s)
+{
+    ChimneyOffloadState *o = &s->offload;
+
+    for (int i = 0; i < CHIMNEY_MAX_CQS; i++) {
+        chimney_conn_list_free(&o->flush_list[i]);
+    }
+    chimney_conn_list_free(&o->kick_list);
+    chimney_conn_list_free(&o->timer_list);
+    chimney_conn_list_free(&o->ind_list);
+    chimney_conn_list_free(&o->wait_list);
+    chimney_conn_list_free(&o->consequence_list);
 }
 
 /*
@@ -504,6 +605,7 @@ static size_t chimney_conn_bytes_one(const ChimneyConn *conn, bool queues)
                     : 0;
     n += conn->tcp.rbuf ? conn->tcp.rbuf_cap : 0;
     n += conn->tcp.ooo ? sizeof(ChimneyTcpRange) * CHIMNEY_TCP_OOO_MAX : 0;
+    n += conn->tcp.rare ? sizeof(ChimneyTcpRare) : 0;
     return n;
 }
 
@@ -514,6 +616,22 @@ uint64_t chimney_conn_bytes(ChimneyState *s, bool queues)
     for (uint32_t i = 0; s->offload.conns && i < s->max_conns; i++) {
         if (s->offload.conns[i]) {
             n += chimney_conn_bytes_one(s->offload.conns[i], queues);
+        }
+    }
+    /* the work lists' entries (none while they are empty) */
+    for (int i = 0; !queues && i < CHIMNEY_MAX_CQS; i++) {
+        n += s->offload.flush_list[i].cap * sizeof(uint32_t);
+    }
+    if (!queues) {
+        n += (s->offload.kick_list.cap + s->offload.timer_list.cap +
+              s->offload.ind_list.cap + s->offload.wait_list.cap +
+              s->offload.consequence_list.cap) * sizeof(uint32_t);
+    }
+    /* the route of a path, once for all of its connections */
+    for (uint32_t i = 0; !queues && s->offload.paths && i < s->max_paths;
+         i++) {
+        if (s->offload.paths[i].refs) {
+            n += sizeof(ChimneyTcpRoute);
         }
     }
     return n;
@@ -561,8 +679,8 @@ static void chimney_conn_free(ChimneyState *s, ChimneyConn *conn)
      * A terminated connection left the classifier at TERMINATE; its
      * 4-tuple may belong to a newer connection by now.
      */
-    if (g_hash_table_lookup(o->by_key, &conn->tcp.st) == conn) {
-        g_hash_table_remove(o->by_key, &conn->tcp.st);
+    if (g_hash_table_lookup(o->by_key, &conn->tcp) == conn) {
+        g_hash_table_remove(o->by_key, &conn->tcp);
     }
     o->paths[conn->path].refs--;
     o->sq_entries_used -= conn->sq.size + conn->rq.size;
@@ -607,9 +725,13 @@ void chimney_conn_table_reset(ChimneyState *s)
             chimney_conn_free(s, o->conns[i]);
         }
     }
+    chimney_conn_lists_clear(s);
     chimney_timer_clear(&o->timers);
     timer_del(o->timer);
     o->timer_ns = -1;
+    for (uint32_t i = 0; i < s->max_paths; i++) {
+        g_free(o->paths[i].route);
+    }
     memset(o->neighbors, 0, sizeof(*o->neighbors) * s->max_neighbors);
     memset(o->paths, 0, sizeof(*o->paths) * s->max_paths);
     o->num_objects = 0;
@@ -684,11 +806,13 @@ char *chimney_conn_stats(ChimneyState *s)
     for (uint32_t i = 0; i < s->max_conns; i++) {
         ChimneyConn *conn = s->offload.conns[i];
         ChimneyTcpConn *c;
+        const ChimneyTcpRare *r;
 
         if (!conn) {
             continue;
         }
         c = &conn->tcp;
+        r = chimney_tcp_rare_get(c);
         g_string_append_printf(out, "%u: state=%u segs_out=%" PRIu64
                                " segs_in=%" PRIu64 " bytes_acked=%" PRIu64
                                " retransmits=%u timeouts=%u"
@@ -698,13 +822,18 @@ char *chimney_conn_stats(ChimneyState *s)
                                " ooo_segs=%u dup_segs=%u acks_delayed=%u"
                                " ka_probes=%u challenge_acks=%u held=%u"
                                " rcv_wnd=%u\n", i,
-                               c->st.state, c->segs_out, c->segs_in,
-                               c->bytes_acked, c->retransmits, c->timeouts,
-                               c->fast_retransmits, c->dup_acks,
-                               c->probes_sent, c->bytes_rcvd,
-                               c->bytes_delivered, c->bytes_indicated,
-                               c->ooo_segs, c->dup_segs, c->acks_delayed,
-                               c->ka_probes_sent, c->challenge_acks, c->held,
+                               c->st.state,
+                               chimney_tcp_ctr(c, CHIMNEY_TCP_SEGS_OUT),
+                               chimney_tcp_ctr(c, CHIMNEY_TCP_SEGS_IN),
+                               chimney_tcp_ctr(c, CHIMNEY_TCP_BYTES_ACKED),
+                               r->retransmits, r->timeouts,
+                               r->fast_retransmits, r->dup_acks,
+                               r->probes_sent,
+                               chimney_tcp_ctr(c, CHIMNEY_TCP_BYTES_RCVD),
+                               chimney_tcp_ctr(c, CHIMNEY_TCP_BYTES_DELIVERED),
+                               chimney_tcp_ctr(c, CHIMNEY_TCP_BYTES_INDICATED),
+                               r->ooo_segs, r->dup_segs, c->acks_delayed,
+                               r->ka_probes_sent, r->challenge_acks, c->held,
                                c->st.rcv_wnd);
     }
     return g_string_free(out, false);

@@ -37,6 +37,11 @@ typedef struct ChimneyPath {
     uint8_t src_ip6[16];        /* network order */
     uint8_t dst_ip6[16];
     bool mtu_event;             /* a PATH_MTU event waits for admin CQ room */
+    /*
+     * What its connections send with, while the path is valid:
+     * chimney_offload_route (the stream does not carry it)
+     */
+    ChimneyTcpRoute *route;
 } ChimneyPath;
 
 /*
@@ -79,17 +84,22 @@ typedef struct ChimneyPending {
 } ChimneyPending;
 
 /*
- * The device's work lists hold connections by index + 1 (0: none), so a
- * connection's place in each costs 8 bytes, not a QTAILQ's 16.  Every
+ * The device's work lists: a FIFO each of connections, so a connection
+ * holds no links, only its on_*_list bit and a 4-bit generation per list
+ * (ChimneyConn.list_gen).  An entry is index + 1 and the generation the
+ * connection had when it was appended: leaving a list (or the table)
+ * leaves the entry behind, stale, and coming back appends a new one
+ * with the next generation, so each connection is served at its latest
+ * place.  Stale entries are dropped when reached, and compacted away
+ * before the FIFO grows; an empty FIFO holds no memory.  Every
  * connection on a list is in the table (a terminated one too, until it
  * is freed).
  */
-typedef struct ChimneyConnLink {
-    uint32_t next, prev;
-} ChimneyConnLink;
+#define CHIMNEY_LINK_BITS   21      /* CHIMNEY_MAX_CONNS_LIMIT is 2^20 */
 
 typedef struct ChimneyConnList {
-    uint32_t first, last;
+    uint32_t *ent;              /* a ring of @cap entries; NULL: empty */
+    uint32_t head, count, cap;
 } ChimneyConnList;
 
 enum {
@@ -117,10 +127,26 @@ typedef struct ChimneySlot {
 
 typedef struct ChimneyConn {
     uint32_t index;
+    uint32_t path;
     uint8_t gen;
-    bool poisoned;              /* the SQ is not fetched any more */
     uint8_t sq_failed;          /* status of the first refused SQ entry */
-    bool terminated;            /* freed once its completions are out */
+    /* fault injection: an injected failure, later ones fail too */
+    uint8_t fault_status;
+    /* one bit each (the stream has them as booleans: ChimneyMigConn) */
+    bool poisoned:1;            /* the SQ is not fetched any more */
+    bool terminated:1;          /* freed once its completions are out */
+    bool rq_upload_asked:1;     /* data came and there is no RQ */
+    bool in_burst:1;            /* its received segments are being input */
+    bool flushing:1;
+    bool on_flush_list:1;
+    bool on_kick_list:1;
+    bool on_timer_list:1;
+    bool on_wait_list:1;        /* its head waits for a fault rule */
+    bool on_ind_list:1;         /* it waits for a generic buffer */
+    bool on_consequence_list:1; /* an injected failure to act on */
+    bool fault_consequence:1;   /* the connection must act on it */
+    /* by CHIMNEY_LINK_*, 4 bits each: chimney_conn_list_append */
+    uint8_t list_gen[CHIMNEY_LINKS / 2];
     ChimneyRing sq;             /* head: next entry to fetch; its CQ's */
     uint64_t db_record;
 
@@ -136,25 +162,28 @@ typedef struct ChimneyConn {
      */
     ChimneyPending *pend;
     uint32_t pend_head, pend_count;
-    bool rq_upload_asked;       /* data came and there is no RQ */
-    bool in_burst;              /* its received segments are being input */
-    bool flushing;
-    bool on_flush_list;
-    bool on_kick_list;
-    bool on_timer_list;
-    bool on_wait_list;          /* its head waits for a fault rule */
-    bool on_ind_list;           /* it waits for a generic buffer */
-    bool on_consequence_list;   /* an injected failure to act on */
-    /* fault injection (its two bytes fill the flags' padding) */
-    uint8_t fault_status;       /* an injected failure: later ones fail too */
-    bool fault_consequence;     /* the connection must act on it */
-    bool mig_keyed;             /* stream only: in the classifier */
-    uint32_t path;              /* here where it leaves no padding */
-    ChimneyConnLink link[CHIMNEY_LINKS];    /* by CHIMNEY_LINK_* */
 
     ChimneyTimerEntry timer;    /* in the device's heap of deadlines */
     ChimneyTcpConn tcp;
 } ChimneyConn;
+
+/* The engine's one-bit flags and rare counters as the stream has them */
+typedef struct ChimneyMigTcp {
+    bool in_recovery, fin_queued, fin_sent, aborted, upload_requested;
+    bool frozen, send_failed, rtt_timing, persist, ka_forced;
+    bool ooo_fin, fin_rcvd, rcv_shut, rcv_urgent, psh_pending, ind_refused;
+    ChimneyTcpRare rare;        /* its ctr_hi unused: ctr has them */
+    uint64_t ctr[CHIMNEY_TCP_CTRS];
+    uint32_t ooo_count;
+} ChimneyMigTcp;
+
+/* The device's one-bit flags as the stream has them */
+typedef struct ChimneyMigFlags {
+    bool poisoned, terminated, rq_upload_asked;
+    bool on_flush_list, on_kick_list, on_timer_list;
+    bool on_wait_list, on_ind_list, on_consequence_list;
+    bool fault_consequence;
+} ChimneyMigFlags;
 
 /*
  * A connection as a migration stream carries it (chimney-migrate.c): the
@@ -172,6 +201,11 @@ typedef struct ChimneyMigConn {
     uint32_t mig_rbuf_len;      /* 0: no receive buffer allocated yet */
     uint64_t mig_key4;          /* the pre-1.3 key of an IPv4 connection */
     int64_t mig_last_release;   /* chimney_conn_last_release, or 0 */
+    /* the engine's state as the stream has it: chimney_tcp_query's */
+    ChimneyTcpState mig_st;
+    ChimneyMigTcp mig_tcp;
+    ChimneyMigFlags mig_flags;
+    bool mig_keyed;             /* in the classifier */
 } ChimneyMigConn;
 
 /* The device's connection around an engine connection (no pointer back) */
@@ -225,7 +259,7 @@ static inline int64_t chimney_conn_last_release(const ChimneyConn *conn)
 /* A connection's device is its engine stack's owner (no pointer of its own) */
 static inline ChimneyState *chimney_conn_dev(const ChimneyConn *conn)
 {
-    return conn->tcp.stack->opaque;
+    return chimney_tcp_stack(&conn->tcp)->opaque;
 }
 
 /*
@@ -264,7 +298,7 @@ typedef struct ChimneyOffloadState {
     ChimneyNeighbor *neighbors;
     ChimneyPath *paths;
     ChimneyConn **conns;        /* by index, max-conns of them */
-    GHashTable *by_key;         /* live connections by &conn->tcp.st */
+    GHashTable *by_key;         /* live connections by &conn->tcp */
     uint32_t num_objects;       /* neighbors, paths and connections */
     uint32_t sq_entries_used;   /* bounds what the guest makes us allocate */
     ChimneyTcpStack *tcp;
@@ -296,8 +330,15 @@ typedef struct ChimneyOffloadState {
 void chimney_conn_table_init(ChimneyState *s);
 void chimney_conn_table_reset(ChimneyState *s);
 void chimney_conn_table_exit(ChimneyState *s);
-void chimney_conn_key(ChimneyConnKey *k, const ChimneyTcpState *st);
-void chimney_conn_key_rx(ChimneyTcpState *k, const ChimneyTcpTuple *t);
+void chimney_conn_key(ChimneyConnKey *k, const ChimneyTcpConn *c);
+
+/* The classifier's probe: what it reads of a connection, on its own */
+typedef struct ChimneyConnProbe {
+    ChimneyTcpConn tcp;
+    ChimneyTcpRoute route;
+} ChimneyConnProbe;
+
+void chimney_conn_key_rx(ChimneyConnProbe *k, const ChimneyTcpTuple *t);
 
 /*
  * Whether @conn takes a frame whose 802.1Q tag has VLAN id @vid (0: no
@@ -309,7 +350,7 @@ void chimney_conn_key_rx(ChimneyTcpState *k, const ChimneyTcpTuple *t);
 static inline bool chimney_conn_vlan_accepts(const ChimneyConn *conn,
                                              uint16_t vid)
 {
-    return !conn->tcp.st.vlan || vid == conn->tcp.st.vlan;
+    return !conn->tcp.route->vlan || vid == conn->tcp.route->vlan;
 }
 
 uint32_t chimney_conn_id(const ChimneyConn *conn);
@@ -329,7 +370,11 @@ void chimney_conn_trim(ChimneyConn *conn);
 /* Bytes held by the live connections; @queues: their arrays only */
 uint64_t chimney_conn_bytes(ChimneyState *s, bool queues);
 
-/* The work lists, through link[@which] */
+/*
+ * The work lists, @which being CHIMNEY_LINK_*.  The caller sets the
+ * connection's on_*_list bit before it appends, and clears it after it
+ * pops and before it removes (unless the connection leaves the table).
+ */
 void chimney_conn_list_append(ChimneyState *s, ChimneyConnList *l,
                               ChimneyConn *conn, int which);
 void chimney_conn_list_remove(ChimneyState *s, ChimneyConnList *l,
@@ -337,11 +382,10 @@ void chimney_conn_list_remove(ChimneyState *s, ChimneyConnList *l,
 /* Take the first connection off @l; NULL when it is empty */
 ChimneyConn *chimney_conn_list_pop(ChimneyState *s, ChimneyConnList *l,
                                    int which);
-
-static inline bool chimney_conn_list_empty(const ChimneyConnList *l)
-{
-    return !l->first;
-}
+bool chimney_conn_list_empty(ChimneyState *s, ChimneyConnList *l,
+                             int which);
+/* Every list's memory goes (its connections are gone) */
+void chimney_conn_lists_clear(ChimneyState *s);
 
 /* The completion FIFO: every completion of a connection, in order */
 bool chimney_conn_can_push(ChimneyConn *conn);

@@ -870,7 +870,8 @@ void chimney_io_work(ChimneyState *s)
         chimney_io_rq_process(conn);
     }
     for (uint32_t cq = 1; cq < s->num_cqs; cq++) {
-        while (!chimney_conn_list_empty(&o->flush_list[cq]) &&
+        while (!chimney_conn_list_empty(s, &o->flush_list[cq],
+                                        CHIMNEY_LINK_FLUSH) &&
                !chimney_cq_full(&s->cq[cq]) && chimney_running(s)) {
             /* to the back of the line, unless it empties */
             conn = chimney_conn_list_pop(s, &o->flush_list[cq],
@@ -886,7 +887,8 @@ void chimney_io_work(ChimneyState *s)
         }
     }
     /* Connections that waited for a generic buffer and may have room now */
-    if (!chimney_conn_list_empty(&o->ind_list) && s->ind_q.size &&
+    if (!chimney_conn_list_empty(s, &o->ind_list, CHIMNEY_LINK_IND) &&
+        s->ind_q.size &&
         !chimney_ring_empty(&s->ind_q)) {
         chimney_io_ind_doorbell(s);
     }
@@ -910,7 +912,7 @@ int chimney_io_classify(ChimneyState *s, const uint8_t *buf, size_t size)
     ChimneyConn *conn;
     ChimneyRxSeg *slot;
     const uint8_t *payload;
-    ChimneyTcpState key;
+    ChimneyConnProbe key;
 
     if (!chimney_conn_any(s) || size > CHIMNEY_L2_MAX_FRAME) {
         return -1;
@@ -920,12 +922,13 @@ int chimney_io_classify(ChimneyState *s, const uint8_t *buf, size_t size)
         return -1;
     }
     chimney_conn_key_rx(&key, &t);
-    conn = g_hash_table_lookup(o->by_key, &key);
+    conn = g_hash_table_lookup(o->by_key, &key.tcp);
     if (!conn) {
         return -1;
     }
     if (!chimney_conn_vlan_accepts(conn, t.vlan)) {
-        trace_chimney_conn_vlan_drop(conn->index, t.vlan, conn->tcp.st.vlan);
+        trace_chimney_conn_vlan_drop(conn->index, t.vlan,
+                                     conn->tcp.route->vlan);
         s->stats.rx_vlan_dropped++;
         return 1;
     }

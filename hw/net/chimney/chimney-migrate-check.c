@@ -19,6 +19,7 @@
 #include "qapi/error.h"
 #include "hw/net/chimney/chimney.h"
 #include "hw/net/chimney/chimney-migrate.h"
+#include "hw/net/chimney/chimney-offload.h"
 #include "hw/net/chimney/chimney-pmtu.h"
 
 void chimney_migrate_pre_load(ChimneyState *s)
@@ -53,7 +54,7 @@ static const char *chimney_mig_engine_check(ChimneyState *s,
     const ChimneyConn *c = &mc->c;
     const ChimneyTcpConn *t = &c->tcp;
     const ChimneyTcpStack *stk = s->offload.tcp;
-    ChimneyTcpState st = t->st;
+    ChimneyTcpState st = mc->mig_st;
 
     switch (st.state) {
     case CHIMNEY_TCPS_CLOSED:
@@ -71,7 +72,7 @@ static const char *chimney_mig_engine_check(ChimneyState *s,
         (t->rcap ? t->rhead >= t->rcap : t->rhead) || t->rcount > t->rcap) {
         return "engine queue positions";
     }
-    if (!t->mss || t->mss > st.path_mtu) {
+    if (!t->mss || t->mss > t->route->path_mtu) {
         return "MSS";
     }
     if (t->rto_ns < stk->rto_min_ns || t->rto_ns > stk->rto_max_ns ||
@@ -127,13 +128,14 @@ static const char *chimney_mig_engine_check(ChimneyState *s,
 }
 
 static const char *chimney_mig_conn_check(ChimneyState *s,
-                                          const ChimneyMigConn *mc,
+                                          ChimneyMigConn *mc,
                                           unsigned long *seen)
 {
-    const ChimneyConn *c = &mc->c;
+    ChimneyConn *c = &mc->c;
     ChimneyOffloadState *o = &s->offload;
-    const ChimneyTcpState *st = &c->tcp.st;
+    const ChimneyTcpState *st = &mc->mig_st;
 
+    chimney_migrate_flags_load(c, &mc->mig_flags);
     if (c->index >= s->max_conns || test_bit(c->index, seen)) {
         return "index";
     }
@@ -141,6 +143,13 @@ static const char *chimney_mig_conn_check(ChimneyState *s,
     if (c->path >= s->max_paths || !o->paths[c->path].valid) {
         return "path";
     }
+    /*
+     * The stream's state becomes the engine's variables; the route is the
+     * path's, whatever the stream's copy says (the source kept them equal)
+     */
+    c->tcp.route = o->paths[c->path].route;
+    chimney_tcp_vars_load(&c->tcp, st);
+    chimney_migrate_tcp_load(&c->tcp, &mc->mig_tcp);
     if (mc->mig_cq == CHIMNEY_ADMIN_CQ_ID || mc->mig_cq >= s->num_cqs ||
         !s->cq[mc->mig_cq].size) {
         return "CQ";
@@ -178,8 +187,8 @@ static const char *chimney_mig_conn_check(ChimneyState *s,
     if (st->ipv6 != o->paths[c->path].ipv6) {
         return "address family";
     }
-    if (c->mig_keyed) {
-        if (c->terminated || g_hash_table_lookup(o->by_key, st)) {
+    if (mc->mig_keyed) {
+        if (c->terminated || g_hash_table_lookup(o->by_key, &c->tcp)) {
             return "4-tuple in use twice";
         }
     }
@@ -198,6 +207,7 @@ static void chimney_mig_free_staged(ChimneyMigStage *m, int32_t from)
         g_free(c->pend);
         g_free(c->tcp.rbuf);
         g_free(c->tcp.ooo);
+        g_free(c->tcp.rare);
     }
     chimney_migrate_stage_clear(m);
 }
@@ -209,14 +219,13 @@ static void chimney_mig_install_conn(ChimneyState *s,
     const ChimneyConn *mc = &sc->c;
     ChimneyOffloadState *o = &s->offload;
     ChimneyConn *c = g_new0(ChimneyConn, 1);
-    ChimneyConn *owner = g_hash_table_lookup(o->by_key, &mc->tcp.st);
+    ChimneyConn *owner = g_hash_table_lookup(o->by_key, &mc->tcp);
     bool lists[6] = {
         mc->on_flush_list, mc->on_kick_list, mc->on_timer_list,
         mc->on_wait_list, mc->on_ind_list, mc->on_consequence_list,
     };
 
     *c = *mc;
-    c->tcp.stack = o->tcp;      /* first: it gives the device */
     c->pend = NULL;             /* an empty FIFO arrives as NULL */
     if (c->pend_count) {
         c->pend = g_new0(ChimneyPending, chimney_conn_pend_cap(c));
@@ -256,12 +265,12 @@ static void chimney_mig_install_conn(ChimneyState *s,
         g_free(mc->tcp.rbuf);
     }
     chimney_conn_insert(s, c);
-    if (!c->mig_keyed) {
+    if (!sc->mig_keyed) {
         /* Not the classifier's: its 4-tuple stays with a keyed one */
         if (owner) {
-            g_hash_table_replace(o->by_key, &owner->tcp.st, owner);
+            g_hash_table_replace(o->by_key, &owner->tcp, owner);
         } else {
-            g_hash_table_remove(o->by_key, &c->tcp.st);
+            g_hash_table_remove(o->by_key, &c->tcp);
         }
     }
     if (lists[0] || (c->pend_count && !lists[3])) {
@@ -370,6 +379,12 @@ int chimney_migrate_install(ChimneyState *s)
     memcpy(o->neighbors, m->neighbors,
            sizeof(*o->neighbors) * s->max_neighbors);
     memcpy(o->paths, m->paths, sizeof(*o->paths) * s->max_paths);
+    for (i = 0; i < s->max_paths; i++) {
+        o->paths[i].route = NULL;       /* the stage's is not ours */
+        if (o->paths[i].valid) {
+            chimney_offload_route(s, i);
+        }
+    }
     for (i = 0; i < m->nneighbors; i++) {
         o->neighbors[i].refs = nrefs[i];
         o->num_objects += o->neighbors[i].valid;

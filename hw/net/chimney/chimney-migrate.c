@@ -319,14 +319,116 @@ static const VMStateInfo chimney_mig_info_ctr32 = {
     .offset = vmstate_offset_value(ChimneyTcpConn, _field, uint32_t),      \
 }
 
+/*
+ * A field of the stream's connection that the engine's keeps in another
+ * form: in ChimneyMigConn, addressed from its engine connection (c.tcp)
+ */
+#define CHIMNEY_MIG_TCP_OFFSET(_field)                                     \
+    (offsetof(ChimneyMigConn, _field) - offsetof(ChimneyMigConn, c.tcp))
+
+/* A one-bit flag of the engine's connection: a boolean in the stream */
+#define CHIMNEY_MIG_TCP_BOOL(_field) {                                     \
+    .name = stringify(_field),                                             \
+    .size = sizeof(bool),                                                  \
+    .info = &vmstate_info_bool,                                            \
+    .flags = VMS_SINGLE,                                                   \
+    .offset = CHIMNEY_MIG_TCP_OFFSET(mig_tcp._field),                      \
+}
+
+/* A traffic counter (chimney_tcp_ctr): 64 bits, as always */
+#define CHIMNEY_MIG_TCP_U64(_name, _which) {                              \
+    .name = stringify(_name),                                              \
+    .size = sizeof(uint64_t),                                              \
+    .info = &vmstate_info_uint64,                                          \
+    .flags = VMS_SINGLE,                                                   \
+    .offset = CHIMNEY_MIG_TCP_OFFSET(mig_tcp.ctr[_which]),                 \
+}
+
+/* A rare-event counter (ChimneyTcpRare): as CHIMNEY_MIG_CTR32 */
+#define CHIMNEY_MIG_RARE32(_field) {                                       \
+    .name = stringify(_field),                                             \
+    .size = sizeof(uint64_t),                                              \
+    .info = &chimney_mig_info_ctr32,                                       \
+    .flags = VMS_SINGLE,                                                   \
+    .offset = CHIMNEY_MIG_TCP_OFFSET(mig_tcp.rare._field),                 \
+}
+
+/* The stream's forms of the engine's flags and rare counters */
+static void chimney_mig_tcp_save(ChimneyMigTcp *m, const ChimneyTcpConn *t)
+{
+    *m = (ChimneyMigTcp) {
+        .rare = *chimney_tcp_rare_get(t),
+        .ooo_count = t->ooo_count,
+        .ctr = {
+            chimney_tcp_ctr(t, 0), chimney_tcp_ctr(t, 1),
+            chimney_tcp_ctr(t, 2), chimney_tcp_ctr(t, 3),
+            chimney_tcp_ctr(t, 4), chimney_tcp_ctr(t, 5),
+        },
+        .in_recovery = t->in_recovery,
+        .fin_queued = t->fin_queued,
+        .fin_sent = t->fin_sent,
+        .aborted = t->aborted,
+        .upload_requested = t->upload_requested,
+        .frozen = t->frozen,
+        .send_failed = t->send_failed,
+        .rtt_timing = t->rtt_timing,
+        .persist = t->persist,
+        .ka_forced = t->ka_forced,
+        .ooo_fin = t->ooo_fin,
+        .fin_rcvd = t->fin_rcvd,
+        .rcv_shut = t->rcv_shut,
+        .rcv_urgent = t->rcv_urgent,
+        .psh_pending = t->psh_pending,
+        .ind_refused = t->ind_refused,
+    };
+}
+
+void chimney_migrate_tcp_load(ChimneyTcpConn *t, const ChimneyMigTcp *m)
+{
+    static const ChimneyTcpRare none;
+
+    t->in_recovery = m->in_recovery;
+    t->fin_queued = m->fin_queued;
+    t->fin_sent = m->fin_sent;
+    t->aborted = m->aborted;
+    t->upload_requested = m->upload_requested;
+    t->frozen = m->frozen;
+    t->send_failed = m->send_failed;
+    t->rtt_timing = m->rtt_timing;
+    t->persist = m->persist;
+    t->ka_forced = m->ka_forced;
+    t->ooo_fin = m->ooo_fin;
+    t->fin_rcvd = m->fin_rcvd;
+    t->rcv_shut = m->rcv_shut;
+    t->rcv_urgent = m->rcv_urgent;
+    t->psh_pending = m->psh_pending;
+    t->ind_refused = m->ind_refused;
+    /* out of range stays out of range: the checks refuse it */
+    t->ooo_count = MIN(m->ooo_count, UINT8_MAX);
+    t->rare = NULL;
+    if (memcmp(&m->rare, &none, sizeof(none))) {
+        t->rare = g_memdup2(&m->rare, sizeof(m->rare));
+    }
+    for (int i = 0; i < CHIMNEY_TCP_CTRS; i++) {
+        chimney_tcp_ctr_set(t, i, m->ctr[i]);
+    }
+}
+
 /* The engine's connection; its pointers are set again at install. */
 static const VMStateDescription vmstate_chimney_engine = {
     .name = "chimney-nic/tcp-conn",
     .version_id = 1,
     .minimum_version_id = 1,
     .fields = (const VMStateField[]) {
-        VMSTATE_STRUCT(st, ChimneyTcpConn, 1, vmstate_chimney_tcp_state,
-                       ChimneyTcpState),
+        /* the whole state, as QUERY gives it (live: route and variables) */
+        {
+            .name = "st",
+            .version_id = 1,
+            .vmsd = &vmstate_chimney_tcp_state,
+            .size = sizeof(ChimneyTcpState),
+            .flags = VMS_STRUCT,
+            .offset = CHIMNEY_MIG_TCP_OFFSET(mig_st),
+        },
         VMSTATE_UINT32(cap, ChimneyTcpConn),
         VMSTATE_UINT32(head, ChimneyTcpConn),
         VMSTATE_UINT32(count, ChimneyTcpConn),
@@ -334,18 +436,18 @@ static const VMStateDescription vmstate_chimney_engine = {
         VMSTATE_UINT32(mss, ChimneyTcpConn),
         VMSTATE_UINT32(snd_wl2, ChimneyTcpConn),
         VMSTATE_UINT32(recover, ChimneyTcpConn),
-        VMSTATE_BOOL(in_recovery, ChimneyTcpConn),
-        VMSTATE_BOOL(fin_queued, ChimneyTcpConn),
-        VMSTATE_BOOL(fin_sent, ChimneyTcpConn),
-        VMSTATE_BOOL(aborted, ChimneyTcpConn),
-        VMSTATE_BOOL(upload_requested, ChimneyTcpConn),
-        VMSTATE_BOOL(frozen, ChimneyTcpConn),
-        VMSTATE_BOOL(send_failed, ChimneyTcpConn),
+        CHIMNEY_MIG_TCP_BOOL(in_recovery),
+        CHIMNEY_MIG_TCP_BOOL(fin_queued),
+        CHIMNEY_MIG_TCP_BOOL(fin_sent),
+        CHIMNEY_MIG_TCP_BOOL(aborted),
+        CHIMNEY_MIG_TCP_BOOL(upload_requested),
+        CHIMNEY_MIG_TCP_BOOL(frozen),
+        CHIMNEY_MIG_TCP_BOOL(send_failed),
         VMSTATE_INT64(srtt_ns, ChimneyTcpConn),
         VMSTATE_INT64(rttvar_ns, ChimneyTcpConn),
         VMSTATE_INT64(rto_ns, ChimneyTcpConn),
         VMSTATE_UINT32(backoff, ChimneyTcpConn),
-        VMSTATE_BOOL(rtt_timing, ChimneyTcpConn),
+        CHIMNEY_MIG_TCP_BOOL(rtt_timing),
         VMSTATE_UINT32(rtt_seq, ChimneyTcpConn),
         VMSTATE_INT64(rtt_start_ns, ChimneyTcpConn),
         VMSTATE_UINT32(ts_base, ChimneyTcpConn),
@@ -356,10 +458,10 @@ static const VMStateDescription vmstate_chimney_engine = {
         VMSTATE_INT64(push_ns, ChimneyTcpConn),
         VMSTATE_INT64(ka_ns, ChimneyTcpConn),
         VMSTATE_INT64(fw2_ns, ChimneyTcpConn),
-        VMSTATE_BOOL(persist, ChimneyTcpConn),
+        CHIMNEY_MIG_TCP_BOOL(persist),
         VMSTATE_UINT32(probes, ChimneyTcpConn),
         VMSTATE_UINT32(probes_unanswered, ChimneyTcpConn),
-        VMSTATE_BOOL(ka_forced, ChimneyTcpConn),
+        CHIMNEY_MIG_TCP_BOOL(ka_forced),
         VMSTATE_INT64(challenge_ns, ChimneyTcpConn),
         VMSTATE_UINT32(rcap, ChimneyTcpConn),
         VMSTATE_UINT32(rhead, ChimneyTcpConn),
@@ -370,33 +472,39 @@ static const VMStateDescription vmstate_chimney_engine = {
         VMSTATE_UINT32(rcv_deliv, ChimneyTcpConn),
         VMSTATE_UINT32(rcv_adv, ChimneyTcpConn),
         CHIMNEY_MIG_OOO,
-        VMSTATE_UINT32(ooo_count, ChimneyTcpConn),
-        VMSTATE_BOOL(ooo_fin, ChimneyTcpConn),
+        {
+            .name = "ooo_count",
+            .size = sizeof(uint32_t),
+            .info = &vmstate_info_uint32,
+            .flags = VMS_SINGLE,
+            .offset = CHIMNEY_MIG_TCP_OFFSET(mig_tcp.ooo_count),
+        },
+        CHIMNEY_MIG_TCP_BOOL(ooo_fin),
         VMSTATE_UINT32(ooo_fin_seq, ChimneyTcpConn),
-        VMSTATE_BOOL(fin_rcvd, ChimneyTcpConn),
-        VMSTATE_BOOL(rcv_shut, ChimneyTcpConn),
-        VMSTATE_BOOL(rcv_urgent, ChimneyTcpConn),
-        VMSTATE_BOOL(psh_pending, ChimneyTcpConn),
+        CHIMNEY_MIG_TCP_BOOL(fin_rcvd),
+        CHIMNEY_MIG_TCP_BOOL(rcv_shut),
+        CHIMNEY_MIG_TCP_BOOL(rcv_urgent),
+        CHIMNEY_MIG_TCP_BOOL(psh_pending),
         VMSTATE_UINT32(psh_seq, ChimneyTcpConn),
         VMSTATE_UINT32(ind_outstanding, ChimneyTcpConn),
-        VMSTATE_BOOL(ind_refused, ChimneyTcpConn),
+        CHIMNEY_MIG_TCP_BOOL(ind_refused),
         VMSTATE_UINT32(segs_unacked, ChimneyTcpConn),
-        VMSTATE_UINT64(segs_out, ChimneyTcpConn),
-        VMSTATE_UINT64(segs_in, ChimneyTcpConn),
-        VMSTATE_UINT64(bytes_acked, ChimneyTcpConn),
-        CHIMNEY_MIG_CTR32(retransmits),
-        CHIMNEY_MIG_CTR32(timeouts),
-        CHIMNEY_MIG_CTR32(fast_retransmits),
-        CHIMNEY_MIG_CTR32(dup_acks),
-        CHIMNEY_MIG_CTR32(probes_sent),
-        VMSTATE_UINT64(bytes_rcvd, ChimneyTcpConn),
-        VMSTATE_UINT64(bytes_delivered, ChimneyTcpConn),
-        VMSTATE_UINT64(bytes_indicated, ChimneyTcpConn),
-        CHIMNEY_MIG_CTR32(ooo_segs),
-        CHIMNEY_MIG_CTR32(dup_segs),
+        CHIMNEY_MIG_TCP_U64(segs_out, CHIMNEY_TCP_SEGS_OUT),
+        CHIMNEY_MIG_TCP_U64(segs_in, CHIMNEY_TCP_SEGS_IN),
+        CHIMNEY_MIG_TCP_U64(bytes_acked, CHIMNEY_TCP_BYTES_ACKED),
+        CHIMNEY_MIG_RARE32(retransmits),
+        CHIMNEY_MIG_RARE32(timeouts),
+        CHIMNEY_MIG_RARE32(fast_retransmits),
+        CHIMNEY_MIG_RARE32(dup_acks),
+        CHIMNEY_MIG_RARE32(probes_sent),
+        CHIMNEY_MIG_TCP_U64(bytes_rcvd, CHIMNEY_TCP_BYTES_RCVD),
+        CHIMNEY_MIG_TCP_U64(bytes_delivered, CHIMNEY_TCP_BYTES_DELIVERED),
+        CHIMNEY_MIG_TCP_U64(bytes_indicated, CHIMNEY_TCP_BYTES_INDICATED),
+        CHIMNEY_MIG_RARE32(ooo_segs),
+        CHIMNEY_MIG_RARE32(dup_segs),
         CHIMNEY_MIG_CTR32(acks_delayed),
-        CHIMNEY_MIG_CTR32(ka_probes_sent),
-        CHIMNEY_MIG_CTR32(challenge_acks),
+        CHIMNEY_MIG_RARE32(ka_probes_sent),
+        CHIMNEY_MIG_RARE32(challenge_acks),
         VMSTATE_END_OF_LIST()
     },
 };
@@ -491,6 +599,45 @@ uint32_t chimney_migrate_rbuf_used(const ChimneyTcpConn *t)
     .offset = vmstate_offset_pointer(ChimneyMigConn, _field, ChimneySlot), \
 }
 
+/* A one-bit flag of the device's connection: a boolean in the stream */
+#define CHIMNEY_MIG_FLAG(_field) {                                         \
+    .name = stringify(_field),                                             \
+    .size = sizeof(bool),                                                  \
+    .info = &vmstate_info_bool,                                            \
+    .flags = VMS_SINGLE,                                                   \
+    .offset = vmstate_offset_value(ChimneyMigConn, mig_flags._field, bool), \
+}
+
+static void chimney_mig_flags_save(ChimneyMigFlags *m, const ChimneyConn *c)
+{
+    *m = (ChimneyMigFlags) {
+        .poisoned = c->poisoned,
+        .terminated = c->terminated,
+        .rq_upload_asked = c->rq_upload_asked,
+        .on_flush_list = c->on_flush_list,
+        .on_kick_list = c->on_kick_list,
+        .on_timer_list = c->on_timer_list,
+        .on_wait_list = c->on_wait_list,
+        .on_ind_list = c->on_ind_list,
+        .on_consequence_list = c->on_consequence_list,
+        .fault_consequence = c->fault_consequence,
+    };
+}
+
+void chimney_migrate_flags_load(ChimneyConn *c, const ChimneyMigFlags *m)
+{
+    c->poisoned = m->poisoned;
+    c->terminated = m->terminated;
+    c->rq_upload_asked = m->rq_upload_asked;
+    c->on_flush_list = m->on_flush_list;
+    c->on_kick_list = m->on_kick_list;
+    c->on_timer_list = m->on_timer_list;
+    c->on_wait_list = m->on_wait_list;
+    c->on_ind_list = m->on_ind_list;
+    c->on_consequence_list = m->on_consequence_list;
+    c->fault_consequence = m->fault_consequence;
+}
+
 /* Each element of the load array starts clean: no stray pointers. */
 static int chimney_mig_conn_pre_load(void *opaque)
 {
@@ -510,25 +657,25 @@ static const VMStateDescription vmstate_chimney_conn = {
         VMSTATE_UINT32(path, ChimneyConn),
         CHIMNEY_MIG_STAGE_U32(cq, mig_cq),
         VMSTATE_UINT64(mig_key4, ChimneyMigConn),
-        VMSTATE_BOOL(mig_keyed, ChimneyConn),
+        VMSTATE_BOOL(mig_keyed, ChimneyMigConn),
         VMSTATE_STRUCT(sq, ChimneyConn, 1, vmstate_chimney_ring,
                        ChimneyRing),
         VMSTATE_STRUCT(rq, ChimneyConn, 1, vmstate_chimney_ring,
                        ChimneyRing),
         VMSTATE_UINT64(db_record, ChimneyConn),
-        VMSTATE_BOOL(poisoned, ChimneyConn),
+        CHIMNEY_MIG_FLAG(poisoned),
         VMSTATE_UINT8(sq_failed, ChimneyConn),
-        VMSTATE_BOOL(terminated, ChimneyConn),
-        VMSTATE_BOOL(rq_upload_asked, ChimneyConn),
+        CHIMNEY_MIG_FLAG(terminated),
+        CHIMNEY_MIG_FLAG(rq_upload_asked),
         CHIMNEY_MIG_STAGE_U32(pend_cap, mig_pend_cap),
         VMSTATE_UINT32(pend_head, ChimneyConn),
         VMSTATE_UINT32(pend_count, ChimneyConn),
-        VMSTATE_BOOL(on_flush_list, ChimneyConn),
-        VMSTATE_BOOL(on_kick_list, ChimneyConn),
-        VMSTATE_BOOL(on_timer_list, ChimneyConn),
-        VMSTATE_BOOL(on_wait_list, ChimneyConn),
-        VMSTATE_BOOL(on_ind_list, ChimneyConn),
-        VMSTATE_BOOL(on_consequence_list, ChimneyConn),
+        CHIMNEY_MIG_FLAG(on_flush_list),
+        CHIMNEY_MIG_FLAG(on_kick_list),
+        CHIMNEY_MIG_FLAG(on_timer_list),
+        CHIMNEY_MIG_FLAG(on_wait_list),
+        CHIMNEY_MIG_FLAG(on_ind_list),
+        CHIMNEY_MIG_FLAG(on_consequence_list),
         /* as the stream always named it; the load derives it again */
         {
             .name = "last_release_ns",
@@ -539,7 +686,7 @@ static const VMStateDescription vmstate_chimney_conn = {
                                            int64_t),
         },
         VMSTATE_UINT8(fault_status, ChimneyConn),
-        VMSTATE_BOOL(fault_consequence, ChimneyConn),
+        CHIMNEY_MIG_FLAG(fault_consequence),
         VMSTATE_INT32(mig_nsq, ChimneyMigConn),
         VMSTATE_INT32(mig_nrq, ChimneyMigConn),
         VMSTATE_INT32(mig_npend, ChimneyMigConn),
@@ -711,14 +858,17 @@ static int chimney_mig_pre_save(void *opaque)
             memcpy(mc->tcp.rbuf + first, c->tcp.rbuf, len - first);
             mc->tcp.rbuf_head = 0;
         }
-        mc->mig_keyed = g_hash_table_lookup(o->by_key, &c->tcp.st) == c;
+        sc->mig_keyed = g_hash_table_lookup(o->by_key, &c->tcp) == c;
+        chimney_mig_flags_save(&sc->mig_flags, c);
+        chimney_tcp_query(&c->tcp, &sc->mig_st);
+        chimney_mig_tcp_save(&sc->mig_tcp, &c->tcp);
         /*
          * Where the stream had the IPv4 key before 1.3 (the load derives
          * the key from the state): an IPv4 connection's stream stays
          * loadable by the previous version.
          */
-        sc->mig_key4 = c->tcp.st.ipv6 ? 0 :
-                       (uint64_t)c->tcp.st.dst_ip << 32 |
+        sc->mig_key4 = c->tcp.route->ipv6 ? 0 :
+                       (uint64_t)c->tcp.route->dst_ip << 32 |
                        (uint32_t)c->tcp.st.remote_port << 16 |
                        c->tcp.st.local_port;
     }

@@ -146,6 +146,36 @@ static bool chimney_offload_read_path(ChimneyState *s, uint64_t addr,
     return true;
 }
 
+/*
+ * The route path @id's connections share, from the path and its
+ * neighbor: allocated when the path is offloaded or loaded, built again
+ * at a relink, changed with its neighbor's MAC (UPDATE) and its MTU, and
+ * freed when the path is terminated (it has no connection then).
+ */
+void chimney_offload_route(ChimneyState *s, uint32_t id)
+{
+    ChimneyPath *p = &s->offload.paths[id];
+    const ChimneyNeighbor *n = &s->offload.neighbors[p->neighbor];
+    ChimneyTcpRoute *r;
+
+    if (!p->route) {
+        p->route = g_new(ChimneyTcpRoute, 1);
+    }
+    r = p->route;
+    *r = (ChimneyTcpRoute) {
+        .stack = s->offload.tcp,
+        .vlan = n->vlan,
+        .ipv6 = p->ipv6,
+        .src_ip = p->src_ip,
+        .dst_ip = p->dst_ip,
+        .path_mtu = p->mtu,
+    };
+    memcpy(r->src_mac, n->src_mac, 6);
+    memcpy(r->dst_mac, n->dst_mac, 6);
+    memcpy(r->src_ip6, p->src_ip6, 16);
+    memcpy(r->dst_ip6, p->dst_ip6, 16);
+}
+
 static uint8_t chimney_offload_path(ChimneyState *s, uint32_t id,
                                     uint64_t addr, uint32_t family)
 {
@@ -177,6 +207,7 @@ static uint8_t chimney_offload_path(ChimneyState *s, uint32_t id,
         return CHIMNEY_ST_INVALID_PARAM;
     }
     s->offload.paths[id] = path;
+    chimney_offload_route(s, id);
     s->offload.neighbors[path.neighbor].refs++;
     s->offload.num_objects++;
     return CHIMNEY_ST_SUCCESS;
@@ -392,7 +423,8 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     conn->db_record = dbr;
     conn->rq = (ChimneyRing) { .base = rq_base, .size = rq_size, .cq = cq };
     /* The per-request arrays come with the first request */
-    chimney_tcp_conn_init(&conn->tcp, s->offload.tcp, &st, NULL,
+    chimney_tcp_conn_init(&conn->tcp, s->offload.tcp, &st,
+                          s->offload.paths[conn->path].route, NULL,
                           sq_size, NULL, rq_size);
     if (handover) {
         chimney_conn_sq_arrays(conn);
@@ -440,7 +472,7 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
             status = CHIMNEY_ST_INVALID_PARAM;
         }
     }
-    if (!status && g_hash_table_contains(s->offload.by_key, &conn->tcp.st)) {
+    if (!status && g_hash_table_contains(s->offload.by_key, &conn->tcp)) {
         CHIMNEY_GUEST_ERR(chimney_err_tcp_duplicate,
                           "OFFLOAD_TCP: 4-tuple already offloaded");
         status = CHIMNEY_ST_INVALID_STATE;
@@ -462,7 +494,8 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
 /*
  * UPDATE of a path with CHIMNEY_UPDATE_PATH_RELINK: the next hop changed.
  * The path's reference moves to the new neighbor (so that the old one can
- * be terminated) and its connections send to the new MAC and VLAN id,
+ * be terminated) and its connections (through its route) send to the new
+ * MAC and VLAN id,
  * and receive by the new id's 802.1Q rules (the classifier's key has no
  * VLAN, so nothing is re-keyed).  Connections that an invalidation
  * already asked to upload stay frozen.
@@ -472,7 +505,6 @@ static uint8_t chimney_offload_relink(ChimneyState *s, uint32_t id,
 {
     ChimneyOffloadState *o = &s->offload;
     ChimneyPath *p = &o->paths[id];
-    const ChimneyNeighbor *n;
 
     if (nb >= s->max_neighbors || !o->neighbors[nb].valid ||
         o->neighbors[nb].invalidated) {
@@ -480,20 +512,10 @@ static uint8_t chimney_offload_relink(ChimneyState *s, uint32_t id,
                           ": relink to neighbor %" PRIu32 " refused", id, nb);
         return CHIMNEY_ST_INVALID_PARAM;
     }
-    n = &o->neighbors[nb];
     o->neighbors[p->neighbor].refs--;
     o->neighbors[nb].refs++;
     p->neighbor = nb;
-    for (uint32_t i = 0; i < s->max_conns; i++) {
-        ChimneyConn *conn = o->conns[i];
-
-        if (!conn || conn->path != id) {
-            continue;
-        }
-        memcpy(conn->tcp.st.src_mac, n->src_mac, 6);
-        memcpy(conn->tcp.st.dst_mac, n->dst_mac, 6);
-        conn->tcp.st.vlan = n->vlan;
-    }
+    chimney_offload_route(s, id);
     return CHIMNEY_ST_SUCCESS;
 }
 
@@ -517,11 +539,12 @@ static uint8_t chimney_offload_update(ChimneyState *s, uint32_t type,
             return CHIMNEY_ST_DMA_ERROR;
         }
         memcpy(s->offload.neighbors[id].dst_mac, st.dst_mac, 6);
-        for (uint32_t i = 0; i < s->max_conns; i++) {
-            ChimneyConn *conn = s->offload.conns[i];
+        /* the routes of its paths, so every connection on them */
+        for (uint32_t i = 0; i < s->max_paths; i++) {
+            ChimneyPath *p = &s->offload.paths[i];
 
-            if (conn && s->offload.paths[conn->path].neighbor == id) {
-                memcpy(conn->tcp.st.dst_mac, st.dst_mac, 6);
+            if (p->valid && p->neighbor == id) {
+                memcpy(p->route->dst_mac, st.dst_mac, 6);
             }
         }
         return CHIMNEY_ST_SUCCESS;
@@ -564,7 +587,7 @@ static uint8_t chimney_offload_update_tcp(ChimneyConn *conn, uint64_t addr,
                                           uint32_t len)
 {
     ChimneyTcpOffload o;
-    ChimneyTcpState *st = &conn->tcp.st;
+    ChimneyTcpVars *st = &conn->tcp.st;
     uint8_t status = chimney_offload_read_tcp_block(chimney_conn_dev(conn),
                                                     addr, len, &o);
 
@@ -743,6 +766,7 @@ static uint8_t chimney_offload_invalidate_or_terminate(ChimneyState *s,
         } else {
             s->offload.neighbors[s->offload.paths[id].neighbor].refs--;
             s->offload.paths[id].valid = false;
+            g_clear_pointer(&s->offload.paths[id].route, g_free);
             s->offload.num_objects--;
         }
         break;
@@ -772,11 +796,11 @@ static uint8_t chimney_offload_query_stats(ChimneyState *s, uint64_t addr,
         const ChimneyConn *c = o->conns[i];
 
         if (c && !c->terminated) {
-            in += c->tcp.segs_in;
-            out += c->tcp.segs_out;
-            bin += c->tcp.bytes_rcvd;
-            bout += c->tcp.bytes_acked;
-            rt += c->tcp.retransmits;
+            in += chimney_tcp_ctr(&c->tcp, CHIMNEY_TCP_SEGS_IN);
+            out += chimney_tcp_ctr(&c->tcp, CHIMNEY_TCP_SEGS_OUT);
+            bin += chimney_tcp_ctr(&c->tcp, CHIMNEY_TCP_BYTES_RCVD);
+            bout += chimney_tcp_ctr(&c->tcp, CHIMNEY_TCP_BYTES_ACKED);
+            rt += chimney_tcp_rare_get(&c->tcp)->retransmits;
             live++;
         }
     }
@@ -882,14 +906,19 @@ uint8_t chimney_offload_cmd(ChimneyState *s, const ChimneyAdminCmd *cmd,
         status = chimney_offload_query_tcp(conn, addr, true);
         conn->poisoned = true;
         conn->terminated = true;
-        s->offload.closed_segs_in += conn->tcp.segs_in;
-        s->offload.closed_segs_out += conn->tcp.segs_out;
-        s->offload.closed_bytes_in += conn->tcp.bytes_rcvd;
-        s->offload.closed_bytes_out += conn->tcp.bytes_acked;
-        s->offload.closed_retransmits += conn->tcp.retransmits;
+        s->offload.closed_segs_in +=
+            chimney_tcp_ctr(&conn->tcp, CHIMNEY_TCP_SEGS_IN);
+        s->offload.closed_segs_out +=
+            chimney_tcp_ctr(&conn->tcp, CHIMNEY_TCP_SEGS_OUT);
+        s->offload.closed_bytes_in +=
+            chimney_tcp_ctr(&conn->tcp, CHIMNEY_TCP_BYTES_RCVD);
+        s->offload.closed_bytes_out +=
+            chimney_tcp_ctr(&conn->tcp, CHIMNEY_TCP_BYTES_ACKED);
+        s->offload.closed_retransmits +=
+            chimney_tcp_rare_get(&conn->tcp)->retransmits;
         /* its 4-tuple, unless it is another connection's already */
-        if (g_hash_table_lookup(s->offload.by_key, &conn->tcp.st) == conn) {
-            g_hash_table_remove(s->offload.by_key, &conn->tcp.st);
+        if (g_hash_table_lookup(s->offload.by_key, &conn->tcp) == conn) {
+            g_hash_table_remove(s->offload.by_key, &conn->tcp);
         }
         trace_chimney_conn_terminate(conn->index, conn->pend_count);
         return status;

@@ -15,6 +15,7 @@ void chimney_offload_init(ChimneyState *s);
 void chimney_offload_reset(ChimneyState *s);
 void chimney_offload_exit(ChimneyState *s);
 void chimney_offload_set_params(ChimneyState *s);
+void chimney_offload_route(ChimneyState *s, uint32_t id);
 ChimneyConn *chimney_offload_cmd_target(ChimneyState *s, uint8_t opcode,
                                         uint32_t id, const uint32_t *p);
 uint8_t chimney_offload_cmd(ChimneyState *s, const ChimneyAdminCmd *cmd,

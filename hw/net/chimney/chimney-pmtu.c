@@ -36,6 +36,7 @@ void chimney_pmtu_set(ChimneyState *s, uint32_t path, uint32_t mtu)
     ChimneyOffloadState *o = &s->offload;
 
     o->paths[path].mtu = mtu;
+    o->paths[path].route->path_mtu = mtu;
     for (uint32_t i = 0; i < s->max_conns; i++) {
         if (o->conns[i] && o->conns[i]->path == path) {
             chimney_tcp_set_path_mtu(&o->conns[i]->tcp, mtu);
@@ -102,7 +103,7 @@ void chimney_pmtu_input(ChimneyState *s, const uint8_t *buf, size_t size)
     size_t l2 = ETH_HLEN;
     const uint8_t *ip, *icmp, *q, *qth;
     ChimneyTcpTuple t = { .ipv6 = true };
-    ChimneyTcpState key;
+    ChimneyConnProbe key;
     ChimneyConn *conn;
     ChimneyPath *p;
     uint32_t plen, sum, mtu, seq;
@@ -148,7 +149,7 @@ void chimney_pmtu_input(ChimneyState *s, const uint8_t *buf, size_t size)
     t.src_port = lduw_be_p(qth + 2);
     t.dst_port = lduw_be_p(qth);
     chimney_conn_key_rx(&key, &t);
-    conn = g_hash_table_lookup(o->by_key, &key);
+    conn = g_hash_table_lookup(o->by_key, &key.tcp);
     if (!conn) {
         trace_chimney_pmtu_ignored("no offloaded connection");
         return;

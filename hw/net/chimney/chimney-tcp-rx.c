@@ -75,7 +75,7 @@ static void rx_consume(ChimneyTcpConn *c, uint32_t n)
     c->rbuf_head = (c->rbuf_head + n) % c->rbuf_cap;
     c->held -= n;
     c->rcv_deliv += n;
-    c->bytes_delivered += n;
+    chimney_tcp_count(c, CHIMNEY_TCP_BYTES_DELIVERED, n);
 }
 
 static uint32_t rx_space(ChimneyTcpConn *c)
@@ -115,7 +115,7 @@ static void rx_advance(ChimneyTcpConn *c, uint32_t n)
 {
     c->held += n;
     c->st.rcv_nxt += n;
-    c->bytes_rcvd += n;
+    chimney_tcp_count(c, CHIMNEY_TCP_BYTES_RCVD, n);
 }
 
 /* Record [start, end) as held out of order; false when the table is full */
@@ -125,8 +125,11 @@ static bool rx_ooo_add(ChimneyTcpConn *c, uint32_t start, uint32_t end)
     uint32_t i = 0, j;
 
     if (!c->ooo) {
-        /* only while data is out of order (rx_ooo_merge frees it) */
-        c->ooo = g_new(ChimneyTcpRange, CHIMNEY_TCP_OOO_MAX);
+        /*
+         * only while data is out of order (rx_ooo_merge frees it);
+         * zeroed: the migration stream carries all of its entries
+         */
+        c->ooo = g_new0(ChimneyTcpRange, CHIMNEY_TCP_OOO_MAX);
     }
     r = c->ooo;
 
@@ -201,7 +204,7 @@ static void rx_peer_fin(ChimneyTcpConn *c)
 /* ACK now, or once TcpAckFrequency segments wait or the delay ends. */
 static void rx_ack_later(ChimneyTcpConn *c)
 {
-    ChimneyTcpStack *s = c->stack;
+    ChimneyTcpStack *s = chimney_tcp_stack(c);
 
     if (++c->segs_unacked >= s->ack_frequency || !s->delack_ns) {
         chimney_tcp_ack_due(c);
@@ -245,7 +248,7 @@ void chimney_tcp_rx_segment(ChimneyTcpConn *c, const ChimneyTcpSegment *seg,
     /* Old duplicate: re-ACK it (RFC 9293 3.10.7.4) */
     if (chimney_seq_leq(seq + len, c->st.rcv_nxt) &&
         !(fin && seq + len == c->st.rcv_nxt)) {
-        c->dup_segs++;
+        chimney_tcp_rare(c)->dup_segs++;
         chimney_tcp_send_ack(c);
         return;
     }
@@ -278,7 +281,7 @@ void chimney_tcp_rx_segment(ChimneyTcpConn *c, const ChimneyTcpSegment *seg,
     }
     if (off) {
         /* Out of order: keep it, answer with a duplicate ACK (RFC 5681) */
-        c->ooo_segs++;
+        chimney_tcp_rare(c)->ooo_segs++;
         if ((!len || rx_ooo_add(c, seq, seq + len)) && fin) {
             c->ooo_fin = true;
             c->ooo_fin_seq = seq + len;
@@ -323,6 +326,7 @@ void chimney_tcp_rx_time_wait(ChimneyTcpConn *c)
 
 static void rx_complete_head(ChimneyTcpConn *c, int status)
 {
+    ChimneyTcpStack *s = chimney_tcp_stack(c);
     ChimneyTcpRecv r = c->recvs[c->rhead];
 
     c->rhead = (c->rhead + 1) % c->rcap;
@@ -331,26 +335,26 @@ static void rx_complete_head(ChimneyTcpConn *c, int status)
         c->push_ns = -1;                    /* it was that request's */
         chimney_tcp_timers_sync(c);
     }
-    c->stack->ops->recv_complete(c->stack->opaque, c, &r, status);
+    s->ops->recv_complete(s->opaque, c, &r, status);
 }
 
 /* Copy @n held bytes into @r, after what it holds already. */
 static bool rx_place(ChimneyTcpConn *c, ChimneyTcpRecv *r, uint32_t n)
 {
-    const ChimneyTcpOps *ops = c->stack->ops;
+    ChimneyTcpStack *s = chimney_tcp_stack(c);
     uint32_t first = MIN(n, c->rbuf_cap - c->rbuf_head);
 
-    return ops->write_data(c->stack->opaque, c, r, r->filled,
-                           c->rbuf + c->rbuf_head, first) &&
+    return s->ops->write_data(s->opaque, c, r, r->filled,
+                              c->rbuf + c->rbuf_head, first) &&
            (first == n ||
-            ops->write_data(c->stack->opaque, c, r, r->filled + first,
-                            c->rbuf, n - first));
+            s->ops->write_data(s->opaque, c, r, r->filled + first,
+                               c->rbuf, n - first));
 }
 
 /* Run the delivery algorithm until it can go no further. */
 void chimney_tcp_deliver(ChimneyTcpConn *c)
 {
-    ChimneyTcpStack *s = c->stack;
+    ChimneyTcpStack *s = chimney_tcp_stack(c);
 
     if (c->aborted) {
         return;
@@ -432,9 +436,9 @@ bool chimney_tcp_recv_post(ChimneyTcpConn *c, const ChimneyTcpRecv *rcv)
     r.filled = 0;
     if (c->aborted || c->rcv_shut) {
         /* After an abort, or posted after the DISCONNECT indication */
-        c->stack->ops->recv_complete(c->stack->opaque, c, &r,
-                                     c->aborted ? CHIMNEY_TCP_ABORTED :
-                                     CHIMNEY_TCP_INVALID_STATE);
+        chimney_tcp_stack(c)->ops->recv_complete(
+            chimney_tcp_stack(c)->opaque, c, &r,
+            c->aborted ? CHIMNEY_TCP_ABORTED : CHIMNEY_TCP_INVALID_STATE);
         return true;
     }
     if (c->rcount == c->rcap) {
@@ -460,7 +464,7 @@ bool chimney_tcp_indicate_done(ChimneyTcpConn *c, uint32_t taken)
     }
     c->ind_outstanding = 0;
     rx_consume(c, taken);
-    c->bytes_indicated += taken;
+    chimney_tcp_count(c, CHIMNEY_TCP_BYTES_INDICATED, taken);
     if (taken < offered) {
         c->ind_refused = true;
     }

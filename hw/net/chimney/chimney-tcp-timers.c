@@ -4,8 +4,9 @@
  * The retransmission timeout estimate (RFC 6298), the deadlines of a
  * connection (retransmission or persist, delayed ACK, push, keepalive,
  * FIN_WAIT_2) behind the one timer its owner keeps, keepalive (RFC 1122
- * 4.2.3.6 and chimney's blind-reset rules), and what QUERY reports of
- * them.  A burst of input re-arms the owner's timer once, at its end.
+ * 4.2.3.6 and chimney's blind-reset rules), and the hand-over state:
+ * OFFLOAD's into a connection's route and variables, and what QUERY
+ * reports back.  A burst of input re-arms the owner's timer once, at its end.
  *
  * Copyright (c) 2026 The qemu-chimney authors
  *
@@ -18,17 +19,17 @@
 
 int64_t chimney_tcp_ticks_to_ns(ChimneyTcpConn *c, uint64_t ticks)
 {
-    return ticks * c->stack->tick_ns;
+    return ticks * chimney_tcp_stack(c)->tick_ns;
 }
 
 uint32_t chimney_tcp_ns_to_ticks(ChimneyTcpConn *c, int64_t ns)
 {
-    return MIN(ns / c->stack->tick_ns, UINT32_MAX);
+    return MIN(ns / chimney_tcp_stack(c)->tick_ns, UINT32_MAX);
 }
 
 void chimney_tcp_update_rto(ChimneyTcpConn *c)
 {
-    ChimneyTcpStack *s = c->stack;
+    ChimneyTcpStack *s = chimney_tcp_stack(c);
     int64_t rto = c->srtt_ns + MAX(s->tick_ns, 4 * c->rttvar_ns);
 
     c->rto_ns = MIN(MAX(rto, s->rto_min_ns), s->rto_max_ns);
@@ -51,8 +52,10 @@ void chimney_tcp_timers_sync(ChimneyTcpConn *c)
         }
     }
     if (next != c->timer_ns) {
+        ChimneyTcpStack *s = chimney_tcp_stack(c);
+
         c->timer_ns = next;
-        c->stack->ops->timer_mod(c->stack->opaque, c, next);
+        s->ops->timer_mod(s->opaque, c, next);
     }
 }
 
@@ -72,7 +75,7 @@ void chimney_tcp_timers_stop(ChimneyTcpConn *c)
 void chimney_tcp_arm_rexmit(ChimneyTcpConn *c)
 {
     int64_t rto = MIN(c->rto_ns << MIN(c->backoff, 16),
-                      c->stack->rto_max_ns);
+                      chimney_tcp_stack(c)->rto_max_ns);
 
     c->persist = false;
     chimney_tcp_timer_set(c, chimney_tcp_now(c) + rto);
@@ -80,8 +83,9 @@ void chimney_tcp_arm_rexmit(ChimneyTcpConn *c)
 
 void chimney_tcp_arm_persist(ChimneyTcpConn *c)
 {
-    int64_t t = MIN(MAX(c->rto_ns, c->stack->rto_min_ns) <<
-                    MIN(c->probes, 16), c->stack->rto_max_ns);
+    ChimneyTcpStack *s = chimney_tcp_stack(c);
+    int64_t t = MIN(MAX(c->rto_ns, s->rto_min_ns) << MIN(c->probes, 16),
+                    s->rto_max_ns);
 
     c->persist = true;
     chimney_tcp_timer_set(c, chimney_tcp_now(c) + t);
@@ -109,7 +113,7 @@ void chimney_tcp_ka_restart(ChimneyTcpConn *c)
  */
 void chimney_tcp_challenge(ChimneyTcpConn *c)
 {
-    c->challenge_acks++;
+    chimney_tcp_rare(c)->challenge_acks++;
     chimney_tcp_send_ack(c);
     if (!c->st.keepalive || c->ka_ns < 0 ||
         c->ka_ns > chimney_tcp_now(c) + KA_CHALLENGE_NS) {
@@ -138,7 +142,7 @@ static void tcp_ka_expire(ChimneyTcpConn *c, int64_t now)
     }
     /* A segment below SndUna: the peer must answer with an ACK */
     c->st.ka_probes++;
-    c->ka_probes_sent++;
+    chimney_tcp_rare(c)->ka_probes_sent++;
     chimney_tcp_send_segment(c, c->st.snd_una - 1, 0, TH_ACK);
     c->ka_ns = now + interval;
 }
@@ -187,12 +191,122 @@ void chimney_tcp_timer(ChimneyTcpConn *c)
     chimney_tcp_timers_sync(c);
 }
 
+/* The hand-over state into a connection, and back (QUERY) */
+
+void chimney_tcp_route_init(ChimneyTcpRoute *r, const ChimneyTcpState *st)
+{
+    memset(r, 0, sizeof(*r));
+    memcpy(r->src_mac, st->src_mac, 6);
+    memcpy(r->dst_mac, st->dst_mac, 6);
+    r->vlan = st->vlan;
+    r->ipv6 = st->ipv6;
+    r->src_ip = st->src_ip;
+    r->dst_ip = st->dst_ip;
+    memcpy(r->src_ip6, st->src_ip6, 16);
+    memcpy(r->dst_ip6, st->dst_ip6, 16);
+    r->path_mtu = st->path_mtu;
+}
+
+void chimney_tcp_vars_load(ChimneyTcpConn *c, const ChimneyTcpState *st)
+{
+    ChimneyTcpVars *v = &c->st;
+
+    *v = (ChimneyTcpVars) {
+        .rcv_nxt = st->rcv_nxt,
+        .rcv_wnd = st->rcv_wnd,
+        .snd_una = st->snd_una,
+        .snd_nxt = st->snd_nxt,
+        .snd_max = st->snd_max,
+        .snd_wnd = st->snd_wnd,
+        .max_snd_wnd = st->max_snd_wnd,
+        .snd_wl1 = st->snd_wl1,
+        .cwnd = st->cwnd,
+        .ssthresh = st->ssthresh,
+        .ts_recent = st->ts_recent,
+        .ts_recent_age = st->ts_recent_age,
+        .total_rt = st->total_rt,
+        .flow_label = st->flow_label,
+        .initial_rcv_wnd = st->initial_rcv_wnd,
+        .max_rt = st->max_rt,
+        .ka_timeout = st->ka_timeout,
+        .ka_interval = st->ka_interval,
+        .rcv_indication_size = st->rcv_indication_size,
+        .local_port = st->local_port,
+        .remote_port = st->remote_port,
+        .remote_mss = st->remote_mss,
+        .snd_wscale = st->snd_wscale,
+        .rcv_wscale = st->rcv_wscale,
+        .ttl = st->ttl,
+        .tos = st->tos,
+        .user_priority = st->user_priority,
+        .ka_probe_count = st->ka_probe_count,
+        .ka_probes = st->ka_probes,
+        .dup_ack_count = st->dup_ack_count,
+        .snd_wnd_probe_count = st->snd_wnd_probe_count,
+        .state = st->state,
+        .ts_enabled = st->ts_enabled,
+        .sack_enabled = st->sack_enabled,
+        .wscale_enabled = st->wscale_enabled,
+        .nagle = st->nagle,
+        .keepalive = st->keepalive,
+    };
+}
+
 void chimney_tcp_query(const ChimneyTcpConn *c, ChimneyTcpState *out)
 {
     ChimneyTcpConn *cc = (ChimneyTcpConn *)c;
     int64_t now = chimney_tcp_now(cc);
 
-    *out = c->st;
+    const ChimneyTcpVars *v = &c->st;
+    const ChimneyTcpRoute *r = c->route;
+
+    *out = (ChimneyTcpState) {
+        .vlan = r->vlan,
+        .ipv6 = r->ipv6,
+        .src_ip = r->src_ip,
+        .dst_ip = r->dst_ip,
+        .path_mtu = r->path_mtu,
+        .local_port = v->local_port,
+        .remote_port = v->remote_port,
+        .remote_mss = v->remote_mss,
+        .snd_wscale = v->snd_wscale,
+        .rcv_wscale = v->rcv_wscale,
+        .ts_enabled = v->ts_enabled,
+        .sack_enabled = v->sack_enabled,
+        .wscale_enabled = v->wscale_enabled,
+        .ttl = v->ttl,
+        .tos = v->tos,
+        .user_priority = v->user_priority,
+        .ka_probe_count = v->ka_probe_count,
+        .ka_probes = v->ka_probes,
+        .flow_label = v->flow_label,
+        .initial_rcv_wnd = v->initial_rcv_wnd,
+        .max_rt = v->max_rt,
+        .nagle = v->nagle,
+        .keepalive = v->keepalive,
+        .dup_ack_count = v->dup_ack_count,
+        .snd_wnd_probe_count = v->snd_wnd_probe_count,
+        .ka_timeout = v->ka_timeout,
+        .ka_interval = v->ka_interval,
+        .rcv_indication_size = v->rcv_indication_size,
+        .state = v->state,
+        .rcv_nxt = v->rcv_nxt,
+        .rcv_wnd = v->rcv_wnd,
+        .snd_una = v->snd_una,
+        .snd_nxt = v->snd_nxt,
+        .snd_max = v->snd_max,
+        .snd_wnd = v->snd_wnd,
+        .max_snd_wnd = v->max_snd_wnd,
+        .cwnd = v->cwnd,
+        .ssthresh = v->ssthresh,
+        .ts_recent = v->ts_recent,
+        .ts_recent_age = v->ts_recent_age,
+        .total_rt = v->total_rt,
+    };
+    memcpy(out->src_mac, r->src_mac, 6);
+    memcpy(out->dst_mac, r->dst_mac, 6);
+    memcpy(out->src_ip6, r->src_ip6, 16);
+    memcpy(out->dst_ip6, r->dst_ip6, 16);
     out->srtt_x8 = MIN(chimney_tcp_ns_to_ticks(cc, c->srtt_ns * 8), 0xffff);
     out->rttvar_x4 = MIN(chimney_tcp_ns_to_ticks(cc, c->rttvar_ns * 4), 0xffff);
     out->rexmit_count = MIN(c->backoff, 255);

@@ -17,28 +17,24 @@
 
 #define IP6_HDR_LEN     40
 
-uint32_t chimney_tcp_ip_hlen(const ChimneyTcpState *st)
-{
-    return st->ipv6 ? IP6_HDR_LEN : IP_HDR_LEN;
-}
-
 /*
  * Ethernet, with an 802.1Q tag when the neighbor has a VLAN id or the
  * connection a user priority (a priority-tagged frame has VLAN id 0).
  * Returns the bytes written, ethertype included.
  */
-static size_t chimney_tcp_write_l2(const ChimneyTcpState *st, uint8_t *f)
+static size_t chimney_tcp_write_l2(const ChimneyTcpConn *c, uint8_t *f)
 {
+    const ChimneyTcpRoute *r = c->route;
     size_t l2 = ETH_HLEN;
 
-    memcpy(f, st->dst_mac, 6);
-    memcpy(f + 6, st->src_mac, 6);
-    if (st->vlan || st->user_priority) {
+    memcpy(f, r->dst_mac, 6);
+    memcpy(f + 6, r->src_mac, 6);
+    if (r->vlan || c->st.user_priority) {
         stw_be_p(f + 12, ETH_P_VLAN);
-        stw_be_p(f + 14, (st->user_priority & 7) << 13 | (st->vlan & 0xfff));
+        stw_be_p(f + 14, (c->st.user_priority & 7) << 13 | (r->vlan & 0xfff));
         l2 += 4;
     }
-    stw_be_p(f + l2 - 2, st->ipv6 ? ETH_P_IPV6 : ETH_P_IP);
+    stw_be_p(f + l2 - 2, r->ipv6 ? ETH_P_IPV6 : ETH_P_IP);
     return l2;
 }
 
@@ -58,17 +54,17 @@ uint32_t chimney_tcp_ip6_pseudo_sum(const uint8_t *ip6, uint8_t proto,
 static uint32_t chimney_tcp_write_ip(ChimneyTcpConn *c, uint8_t *ip,
                                      uint32_t tcp_len, uint32_t segs)
 {
-    ChimneyTcpStack *s = c->stack;
+    ChimneyTcpStack *s = chimney_tcp_stack(c);
     uint32_t id;
 
-    if (c->st.ipv6) {
+    if (c->route->ipv6) {
         stl_be_p(ip, 6u << 28 | (uint32_t)c->st.tos << 20 |
                      (c->st.flow_label & CHIMNEY_TCP_FLOW_LABEL_MAX));
         stw_be_p(ip + 4, tcp_len);
         ip[6] = IP_PROTO_TCP;
         ip[7] = c->st.ttl;
-        memcpy(ip + 8, c->st.src_ip6, 16);
-        memcpy(ip + 24, c->st.dst_ip6, 16);
+        memcpy(ip + 8, c->route->src_ip6, 16);
+        memcpy(ip + 24, c->route->dst_ip6, 16);
         return chimney_tcp_ip6_pseudo_sum(ip, IP_PROTO_TCP, tcp_len);
     }
     ip[0] = 0x45;
@@ -82,8 +78,8 @@ static uint32_t chimney_tcp_write_ip(ChimneyTcpConn *c, uint8_t *ip,
     ip[8] = c->st.ttl;
     ip[9] = IP_PROTO_TCP;
     stw_be_p(ip + 10, 0);
-    memcpy(ip + 12, &c->st.src_ip, 4);
-    memcpy(ip + 16, &c->st.dst_ip, 4);
+    memcpy(ip + 12, &c->route->src_ip, 4);
+    memcpy(ip + 16, &c->route->dst_ip, 4);
     stw_be_p(ip + 10, net_checksum_finish(net_checksum_add(IP_HDR_LEN, ip)));
     return net_checksum_add(8, ip + 12) + IP_PROTO_TCP + tcp_len;
 }
@@ -198,7 +194,7 @@ static void tcp_tx_release(ChimneyTcpStack *s, TcpTxParts *tx)
 static bool tcp_tx_gather(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
                           uint8_t *data, bool offload, TcpTxParts *tx)
 {
-    ChimneyTcpStack *s = c->stack;
+    ChimneyTcpStack *s = chimney_tcp_stack(c);
     const ChimneyTcpOps *ops = s->ops;
     uint32_t done = 0;
 
@@ -272,12 +268,12 @@ static bool tcp_tx_gather(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
 bool chimney_tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
                               uint8_t flags)
 {
-    ChimneyTcpStack *s = c->stack;
+    ChimneyTcpStack *s = chimney_tcp_stack(c);
     uint8_t *f = s->frame;
-    size_t l2 = chimney_tcp_write_l2(&c->st, f);
+    size_t l2 = chimney_tcp_write_l2(c, f);
     uint8_t *ip = f + l2;
     uint32_t opt = c->st.ts_enabled ? TCP_TS_OPT_LEN : 0;
-    uint32_t ip_hlen = chimney_tcp_ip_hlen(&c->st);
+    uint32_t ip_hlen = chimney_tcp_ip_hlen(c->route->ipv6);
     uint8_t *th = ip + ip_hlen;
     uint8_t *data = th + TCP_HDR_LEN + opt;
     uint32_t tcp_len = TCP_HDR_LEN + opt + len;
@@ -315,14 +311,14 @@ bool chimney_tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
 
     /* IP header and pseudo-header */
     sum += chimney_tcp_write_ip(c, ip, tcp_len, segs);
-    gso_type = c->st.ipv6 ? CHIMNEY_TCP_GSO_TCPV6 : CHIMNEY_TCP_GSO_TCPV4;
+    gso_type = c->route->ipv6 ? CHIMNEY_TCP_GSO_TCPV6 : CHIMNEY_TCP_GSO_TCPV4;
 
     /*
      * Only what follows the headers: attach the payload, and segment and
      * sum it or leave that to the backend.
      */
 
-    c->segs_out += segs;
+    chimney_tcp_count(c, CHIMNEY_TCP_SEGS_OUT, segs);
     /* Every segment carries the ACK a delayed one was waiting for */
     c->segs_unacked = 0;
     if (c->delack_ns >= 0) {

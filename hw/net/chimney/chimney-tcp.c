@@ -17,7 +17,9 @@
 
 int64_t chimney_tcp_now(ChimneyTcpConn *c)
 {
-    return c->stack->ops->now_ns(c->stack->opaque);
+    ChimneyTcpStack *s = chimney_tcp_stack(c);
+
+    return s->ops->now_ns(s->opaque);
 }
 
 
@@ -89,16 +91,17 @@ const char *chimney_tcp_state_check(const ChimneyTcpState *st)
 }
 
 void chimney_tcp_conn_init(ChimneyTcpConn *c, ChimneyTcpStack *stack,
-                           const ChimneyTcpState *st,
+                           const ChimneyTcpState *st, ChimneyTcpRoute *route,
                            ChimneyTcpReq *reqs, uint32_t cap,
                            ChimneyTcpRecv *recvs, uint32_t rcap)
 {
-    uint32_t hdr = chimney_tcp_ip_hlen(st) + TCP_HDR_LEN +
+    uint32_t hdr = chimney_tcp_ip_hlen(st->ipv6) + TCP_HDR_LEN +
                    (st->ts_enabled ? TCP_TS_OPT_LEN : 0);
 
     memset(c, 0, sizeof(*c));
-    c->stack = stack;
-    c->st = *st;
+    route->stack = stack;
+    c->route = route;
+    chimney_tcp_vars_load(c, st);
     c->reqs = reqs;
     c->cap = cap;
     c->end_seq = st->snd_una;
@@ -111,7 +114,13 @@ void chimney_tcp_conn_init(ChimneyTcpConn *c, ChimneyTcpStack *stack,
     c->rexmit_ns = -1;
     c->delack_ns = -1;
     c->push_ns = -1;
+    /* Until chimney_tcp_start: the delay to the first probe, or -1 */
     c->ka_ns = -1;
+    if (st->keepalive) {
+        c->ka_ns = st->ka_delta >= 0 ?
+                   chimney_tcp_ticks_to_ns(c, st->ka_delta) :
+                   chimney_tcp_ka_timeout(c);
+    }
     c->fw2_ns = -1;
     c->challenge_ns = -SYN_CHALLENGE_NS;
     if (st->srtt_x8) {
@@ -133,12 +142,30 @@ void chimney_tcp_conn_init(ChimneyTcpConn *c, ChimneyTcpStack *stack,
     chimney_tcp_rx_init(c);
 }
 
+ChimneyTcpRare *chimney_tcp_rare(ChimneyTcpConn *c)
+{
+    if (!c->rare) {
+        c->rare = g_new0(ChimneyTcpRare, 1);
+    }
+    return c->rare;
+}
+
+void chimney_tcp_ctr_set(ChimneyTcpConn *c, int which, uint64_t value)
+{
+    c->ctr_lo[which] = value;
+    if (value >> 32 || c->rare) {
+        chimney_tcp_rare(c)->ctr_hi[which] = value >> 32;
+    }
+}
+
 void chimney_tcp_conn_destroy(ChimneyTcpConn *c)
 {
     g_free(c->rbuf);
     c->rbuf = NULL;
     g_free(c->ooo);
     c->ooo = NULL;
+    g_free(c->rare);
+    c->rare = NULL;
 }
 
 static bool tcp_append(ChimneyTcpConn *c, const ChimneyTcpReq *req)
@@ -179,8 +206,10 @@ bool chimney_tcp_handover(ChimneyTcpConn *c, const ChimneyTcpReq *req)
 
 static void tcp_note(ChimneyTcpConn *c, int what, uint32_t a, uint32_t b)
 {
-    if (c->stack->ops->note) {
-        c->stack->ops->note(c->stack->opaque, c, what, a, b);
+    ChimneyTcpStack *s = chimney_tcp_stack(c);
+
+    if (s->ops->note) {
+        s->ops->note(s->opaque, c, what, a, b);
     }
 }
 
@@ -196,11 +225,12 @@ void chimney_tcp_set_state(ChimneyTcpConn *c, uint32_t state)
 
 static void tcp_complete_head(ChimneyTcpConn *c, int status, uint32_t bytes)
 {
+    ChimneyTcpStack *s = chimney_tcp_stack(c);
     ChimneyTcpReq r = *chimney_tcp_req(c, 0);
 
     c->head = (c->head + 1) % c->cap;
     c->count--;
-    c->stack->ops->complete(c->stack->opaque, c, &r, status, bytes);
+    s->ops->complete(s->opaque, c, &r, status, bytes);
 }
 
 /* Every request leaves with @status; the first may be partly acked. */
@@ -224,7 +254,9 @@ static void tcp_flush(ChimneyTcpConn *c, int status)
 
 void chimney_tcp_raise(ChimneyTcpConn *c, int event, uint32_t info)
 {
-    c->stack->ops->event(c->stack->opaque, c, event, info);
+    ChimneyTcpStack *s = chimney_tcp_stack(c);
+
+    s->ops->event(s->opaque, c, event, info);
 }
 
 
@@ -391,7 +423,8 @@ static void tcp_sws_wait(ChimneyTcpConn *c)
         c->persist = true;
         c->probes = 0;
         c->probes_unanswered = 0;
-        chimney_tcp_timer_set(c, chimney_tcp_now(c) + c->stack->sws_ns);
+        chimney_tcp_timer_set(c, chimney_tcp_now(c) +
+                              chimney_tcp_stack(c)->sws_ns);
     }
 }
 
@@ -402,7 +435,7 @@ static void tcp_sws_wait(ChimneyTcpConn *c)
  */
 static uint32_t tcp_frame_max(ChimneyTcpConn *c)
 {
-    if (!c->stack->tx_offload || c->mss >= CHIMNEY_TCP_GSO_MAX) {
+    if (!chimney_tcp_stack(c)->tx_offload || c->mss >= CHIMNEY_TCP_GSO_MAX) {
         return c->mss;
     }
     return CHIMNEY_TCP_GSO_MAX / c->mss * c->mss;
@@ -454,9 +487,11 @@ void chimney_tcp_output(ChimneyTcpConn *c)
             break;
         }
         /* The backend holds a frame: wait for it, do not pile more up */
-        if (c->stack->tx_blocked) {
-            if (c->stack->ops->tx_wait) {
-                c->stack->ops->tx_wait(c->stack->opaque, c);
+        if (chimney_tcp_stack(c)->tx_blocked) {
+            ChimneyTcpStack *stack = chimney_tcp_stack(c);
+
+            if (stack->ops->tx_wait) {
+                stack->ops->tx_wait(stack->opaque, c);
             }
             break;
         }
@@ -474,7 +509,7 @@ void chimney_tcp_output(ChimneyTcpConn *c)
             }
             c->st.snd_max = c->st.snd_nxt;
         } else {
-            c->retransmits++;
+            chimney_tcp_rare(c)->retransmits++;
             tcp_note(c, CHIMNEY_TCP_NOTE_REXMIT, seq, used);
         }
         if (c->rexmit_ns < 0 || c->persist) {
@@ -487,10 +522,8 @@ void chimney_tcp_output(ChimneyTcpConn *c)
 void chimney_tcp_start(ChimneyTcpConn *c)
 {
     c->ts_base_ns = chimney_tcp_now(c);
-    if (c->st.keepalive) {
-        c->ka_ns = c->ts_base_ns + (c->st.ka_delta >= 0 ?
-                   chimney_tcp_ticks_to_ns(c, c->st.ka_delta) :
-                   chimney_tcp_ka_timeout(c));
+    if (c->ka_ns >= 0) {
+        c->ka_ns += c->ts_base_ns;      /* the delay conn_init set */
     }
     if (c->st.state == CHIMNEY_TCPS_FIN_WAIT2) {
         c->fw2_ns = c->ts_base_ns + FIN_WAIT2_NS;
@@ -562,7 +595,8 @@ bool chimney_tcp_post(ChimneyTcpConn *c, const ChimneyTcpReq *req)
         chimney_tcp_send_segment(c, c->st.snd_nxt, 0, TH_RST | TH_ACK);
         tcp_abort(c, CHIMNEY_TCP_ABORTED);
         r.end_seq = c->st.snd_nxt;
-        c->stack->ops->complete(c->stack->opaque, c, &r, CHIMNEY_TCP_OK, 0);
+        chimney_tcp_stack(c)->ops->complete(chimney_tcp_stack(c)->opaque, c,
+                                            &r, CHIMNEY_TCP_OK, 0);
         return true;
     }
     if (req->type == CHIMNEY_TCP_REQ_DISCONNECT &&
@@ -611,8 +645,8 @@ static void tcp_new_ack(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)
         } else {
             /* Partial ACK: retransmit the next hole, deflate */
             c->st.snd_una = seg->ack;
-            c->fast_retransmits++;
-            c->retransmits++;
+            chimney_tcp_rare(c)->fast_retransmits++;
+            chimney_tcp_rare(c)->retransmits++;
             tcp_note(c, CHIMNEY_TCP_NOTE_REXMIT, seg->ack, mss);
             tcp_transmit(c, seg->ack, mss);
             c->st.cwnd = c->st.cwnd > acked ? c->st.cwnd - acked : 0;
@@ -625,7 +659,7 @@ static void tcp_new_ack(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)
     }
 
     c->st.snd_una = seg->ack;
-    c->bytes_acked += acked;
+    chimney_tcp_count(c, CHIMNEY_TCP_BYTES_ACKED, acked);
     if (chimney_seq_lt(c->st.snd_nxt, c->st.snd_una)) {
         c->st.snd_nxt = c->st.snd_una;
     }
@@ -642,7 +676,7 @@ static void tcp_dup_ack(ChimneyTcpConn *c)
 {
     uint32_t mss = c->mss;
 
-    c->dup_acks++;
+    chimney_tcp_rare(c)->dup_acks++;
     if (c->st.dup_ack_count < 255) {
         c->st.dup_ack_count++;
     }
@@ -650,7 +684,7 @@ static void tcp_dup_ack(ChimneyTcpConn *c)
         c->st.cwnd += mss;                      /* RFC 5681 3.2 step 4 */
         return;
     }
-    if (c->st.dup_ack_count == c->stack->dup_ack_thresh &&
+    if (c->st.dup_ack_count == chimney_tcp_stack(c)->dup_ack_thresh &&
         chimney_seq_gt(c->st.snd_una, c->recover - 1)) {
         uint32_t flight = c->st.snd_max - c->st.snd_una;
 
@@ -659,8 +693,8 @@ static void tcp_dup_ack(ChimneyTcpConn *c)
         c->recover = c->st.snd_max;
         c->in_recovery = true;
         c->rtt_timing = false;
-        c->fast_retransmits++;
-        c->retransmits++;
+        chimney_tcp_rare(c)->fast_retransmits++;
+        chimney_tcp_rare(c)->retransmits++;
         tcp_note(c, CHIMNEY_TCP_NOTE_REXMIT, c->st.snd_una, mss);
         tcp_transmit(c, c->st.snd_una, mss);
         c->st.cwnd = c->st.ssthresh + 3 * mss;
@@ -703,7 +737,7 @@ static void tcp_ack_flush(ChimneyTcpConn *c)
 static bool tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg,
                       const uint8_t *payload)
 {
-    c->segs_in++;
+    chimney_tcp_count(c, CHIMNEY_TCP_SEGS_IN, 1);
     if (c->aborted || c->st.state == CHIMNEY_TCPS_CLOSED) {
         return false;                       /* CLOSED: the host answers */
     }
@@ -746,7 +780,7 @@ static bool tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg,
     /* PAWS (RFC 7323 5.3): an old timestamp marks an old duplicate */
     if (c->st.ts_enabled && seg->has_ts && c->st.ts_recent &&
         chimney_seq_lt(seg->ts_val, c->st.ts_recent)) {
-        c->dup_segs++;
+        chimney_tcp_rare(c)->dup_segs++;
         chimney_tcp_send_ack(c);
         return true;
     }
@@ -851,7 +885,7 @@ void chimney_tcp_input_end(ChimneyTcpConn *c)
 
 void chimney_tcp_rexmit_timeout(ChimneyTcpConn *c)
 {
-    ChimneyTcpStack *s = c->stack;
+    ChimneyTcpStack *s = chimney_tcp_stack(c);
     uint32_t limit = c->st.max_rt ? c->st.max_rt : s->max_retransmit;
 
     if (c->upload_requested) {
@@ -877,7 +911,7 @@ void chimney_tcp_rexmit_timeout(ChimneyTcpConn *c)
         }
         c->probes++;
         c->st.snd_wnd_probe_count = MIN(c->probes, 255);
-        c->probes_sent++;
+        chimney_tcp_rare(c)->probes_sent++;
         if (tcp_transmit(c, c->st.snd_una, 1) && c->st.snd_max ==
             c->st.snd_una) {
             c->st.snd_nxt = c->st.snd_max = c->st.snd_una + 1;
@@ -893,7 +927,7 @@ void chimney_tcp_rexmit_timeout(ChimneyTcpConn *c)
         chimney_tcp_request_upload(c, CHIMNEY_TCP_UPLOAD_TIMEOUT);
         return;
     }
-    c->timeouts++;
+    chimney_tcp_rare(c)->timeouts++;
     c->st.total_rt++;
     tcp_note(c, CHIMNEY_TCP_NOTE_TIMEOUT, c->backoff, c->rto_ns / 1000);
     c->st.ssthresh = MAX((c->st.snd_max - c->st.snd_una) / 2, 2 * c->mss);
@@ -931,9 +965,9 @@ void chimney_tcp_freeze(ChimneyTcpConn *c)
 /* UPDATE of the path or the cached variables */
 void chimney_tcp_set_path_mtu(ChimneyTcpConn *c, uint32_t mtu)
 {
-    uint32_t hdr = chimney_tcp_ip_hlen(&c->st) + TCP_HDR_LEN +
+    uint32_t hdr = chimney_tcp_ip_hlen(c->route->ipv6) + TCP_HDR_LEN +
                    (c->st.ts_enabled ? TCP_TS_OPT_LEN : 0);
 
-    c->st.path_mtu = mtu;
+    c->route->path_mtu = mtu;           /* the same for the whole path */
     c->mss = MIN(c->st.remote_mss, mtu - hdr);
 }

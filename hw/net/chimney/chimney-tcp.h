@@ -274,6 +274,70 @@ typedef struct ChimneyTcpState {
     int32_t ka_delta;               /* ticks to the next probe; -1 idle */
 } ChimneyTcpState;
 
+/*
+ * Where a connection's frames go: its neighbor's MACs and VLAN id, its
+ * path's addresses and MTU, and the stack it runs in.  The owner keeps
+ * one per path, shared by the path's connections (a neighbor -> path ->
+ * TCP tree, as NDIS has it), and changes it for all of them at once
+ * (UPDATE, relink, Packet Too Big).
+ */
+typedef struct ChimneyTcpRoute {
+    ChimneyTcpStack *stack;         /* set by chimney_tcp_conn_init */
+    uint8_t src_mac[6];
+    uint8_t dst_mac[6];
+    uint16_t vlan;                  /* 802.1Q VLAN id, 0: none */
+    bool ipv6;                      /* the addresses are src/dst_ip6 */
+    uint32_t src_ip;                /* IPv4, network order, as on the wire */
+    uint32_t dst_ip;
+    uint8_t src_ip6[16];            /* IPv6, network order */
+    uint8_t dst_ip6[16];
+    uint32_t path_mtu;
+} ChimneyTcpRoute;
+
+/*
+ * What a live connection keeps of a ChimneyTcpState: the route is
+ * shared (ChimneyTcpRoute), what the engine keeps in a form of its own
+ * (RTT estimates, deadlines, backoff, the timestamp clock) is not here,
+ * and the rest is as narrow as its range allows.  chimney_tcp_query
+ * gives the whole state back.
+ */
+typedef struct ChimneyTcpVars {
+    /* delegated */
+    uint32_t rcv_nxt, rcv_wnd;
+    uint32_t snd_una, snd_nxt, snd_max;
+    uint32_t snd_wnd, max_snd_wnd, snd_wl1;
+    uint32_t cwnd, ssthresh;
+    uint32_t ts_recent, ts_recent_age;
+    uint32_t total_rt;
+    /* cached */
+    uint32_t flow_label;            /* IPv6, below 2^20 */
+    uint32_t initial_rcv_wnd;
+    uint32_t max_rt;                /* retransmissions; 0: stack default */
+    uint32_t ka_timeout;            /* ticks of idleness before a probe */
+    uint32_t ka_interval;           /* ticks between probes */
+    uint32_t rcv_indication_size;   /* bytes per indication, 0: any */
+    /* const */
+    uint16_t local_port;            /* host order */
+    uint16_t remote_port;
+    uint16_t remote_mss;
+    uint8_t snd_wscale;             /* the peer's shift of its window */
+    uint8_t rcv_wscale;             /* our shift of the window we send */
+    /* cached */
+    uint8_t ttl;                    /* IPv6: the hop limit */
+    uint8_t tos;                    /* IPv6: the traffic class */
+    uint8_t user_priority;          /* 802.1p: tagged frames when non-zero */
+    uint8_t ka_probe_count;         /* unanswered probes before upload */
+    /* delegated */
+    uint8_t ka_probes;              /* keepalive probes sent unanswered */
+    uint8_t dup_ack_count, snd_wnd_probe_count;
+    uint8_t state;                  /* CHIMNEY_TCPS_* */
+    bool ts_enabled:1;
+    bool sack_enabled:1;
+    bool wscale_enabled:1;
+    bool nagle:1;
+    bool keepalive:1;
+} ChimneyTcpVars;
+
 /* Out-of-order data held, as sequence ranges [start, end) */
 #define CHIMNEY_TCP_OOO_MAX     16
 /* Largest receive buffer of one connection */
@@ -283,9 +347,29 @@ typedef struct ChimneyTcpRange {
     uint32_t start, end;
 } ChimneyTcpRange;
 
+/* The traffic counters: 64-bit, by chimney_tcp_ctr */
+enum {
+    CHIMNEY_TCP_SEGS_OUT,
+    CHIMNEY_TCP_SEGS_IN,
+    CHIMNEY_TCP_BYTES_ACKED,
+    CHIMNEY_TCP_BYTES_RCVD,
+    CHIMNEY_TCP_BYTES_DELIVERED,
+    CHIMNEY_TCP_BYTES_INDICATED,
+    CHIMNEY_TCP_CTRS,
+};
+
+/* Counters of rare events, allocated with the first one */
+typedef struct ChimneyTcpRare {
+    uint32_t retransmits, timeouts, fast_retransmits, dup_acks, probes_sent;
+    uint32_t ooo_segs, dup_segs, ka_probes_sent, challenge_acks;
+    /* the traffic counters' upper halves: a carry out of 32 bits is rare */
+    uint32_t ctr_hi[CHIMNEY_TCP_CTRS];
+} ChimneyTcpRare;
+
 struct ChimneyTcpConn {
-    ChimneyTcpStack *stack;         /* the owner embeds the connection */
-    ChimneyTcpState st;
+    /* the owner embeds the connection; its stack is the route's */
+    ChimneyTcpRoute *route;         /* the owner's, shared per path */
+    ChimneyTcpVars st;
 
     /* Request queue: a ring of @cap entries, [head, head + count) */
     ChimneyTcpReq *reqs;            /* the owner's; NULL while idle */
@@ -298,20 +382,24 @@ struct ChimneyTcpConn {
     uint32_t snd_wl2;
     uint32_t recover;               /* NewReno: snd_max at loss */
     uint32_t backoff;               /* RTO doublings */
-    bool in_recovery;
-    bool fin_queued;                /* a graceful disconnect is queued */
-    bool fin_sent;                  /* our FIN, at end_seq - 1, is out */
-    bool aborted;
-    bool upload_requested;
-    bool frozen;                    /* invalidated: nothing more is sent */
-    bool send_failed;               /* request data unreadable: ditto */
-    bool rtt_timing;                /* Karn: timing rtt_seq */
-    bool persist;                   /* rexmit_ns is the persist deadline */
-    /* keepalive; blind-reset mitigation arms it even when not enabled */
-    bool ka_forced;
     /*
-     * Not migrated, so one bit each: input in progress (only inside the
-     * owner's work) and the SWS timer's verdict
+     * One bit each (the migration stream has them as booleans:
+     * chimney-migrate.c)
+     */
+    bool in_recovery:1;
+    bool fin_queued:1;              /* a graceful disconnect is queued */
+    bool fin_sent:1;                /* our FIN, at end_seq - 1, is out */
+    bool aborted:1;
+    bool upload_requested:1;
+    bool frozen:1;                  /* invalidated: nothing more is sent */
+    bool send_failed:1;             /* request data unreadable: ditto */
+    bool rtt_timing:1;              /* Karn: timing rtt_seq */
+    bool persist:1;                 /* rexmit_ns is the persist deadline */
+    /* keepalive; blind-reset mitigation arms it even when not enabled */
+    bool ka_forced:1;
+    /*
+     * Not migrated: input in progress (only inside the owner's work) and
+     * the SWS timer's verdict
      */
     bool in_input:1;
     bool batching:1;                /* between input_begin and input_end */
@@ -319,13 +407,14 @@ struct ChimneyTcpConn {
     bool ack_due:1;
     bool sync_due:1;
     bool sws_override:1;            /* the SWS timer fired: send anyway */
-    /* receive side state, here where it leaves no padding */
-    bool ooo_fin;                   /* a FIN beyond a gap, at ooo_fin_seq */
-    bool fin_rcvd;                  /* the peer's FIN is in sequence */
-    bool rcv_shut;                  /* DISCONNECT indicated */
-    bool rcv_urgent;                /* urgent data: nothing more accepted */
-    bool psh_pending;               /* a PSH up to psh_seq not yet pushed */
-    bool ind_refused;               /* no indication until a post */
+    /* receive side state */
+    bool ooo_fin:1;                 /* a FIN beyond a gap, at ooo_fin_seq */
+    bool fin_rcvd:1;                /* the peer's FIN is in sequence */
+    bool rcv_shut:1;                /* DISCONNECT indicated */
+    bool rcv_urgent:1;              /* urgent data: nothing more accepted */
+    bool psh_pending:1;             /* a PSH up to psh_seq not yet pushed */
+    bool ind_refused:1;             /* no indication until a post */
+    uint8_t ooo_count;              /* of ooo, CHIMNEY_TCP_OOO_MAX at most */
     uint32_t segs_unacked;          /* in-order segments not yet ACKed */
 
     /* RTT estimation (RFC 6298), nanoseconds */
@@ -367,23 +456,64 @@ struct ChimneyTcpConn {
     uint32_t rcv_deliv;             /* sequence of the first held byte */
     uint32_t rcv_adv;               /* right edge last advertised */
     ChimneyTcpRange *ooo;           /* CHIMNEY_TCP_OOO_MAX, or NULL */
-    uint32_t ooo_count;
     uint32_t ooo_fin_seq;
     uint32_t psh_seq;
     uint32_t ind_outstanding;       /* bytes indicated, answer awaited */
 
-    /* counters: traffic, 64-bit */
-    uint64_t segs_out, segs_in, bytes_acked;
-    uint64_t bytes_rcvd, bytes_delivered, bytes_indicated;
     /*
-     * Counters of rare events, 32-bit to keep a connection small: they
-     * wrap after 2^32 events (modulo 2^32 is what QUERY_STATS and the
-     * per-connection statistics then show; the stream carries 64 bits).
+     * The traffic counters' lower halves, by CHIMNEY_TCP_SEGS_OUT etc.:
+     * chimney_tcp_ctr gives them whole
      */
-    uint32_t retransmits, timeouts, fast_retransmits, dup_acks, probes_sent;
-    uint32_t ooo_segs, dup_segs, acks_delayed, ka_probes_sent,
-             challenge_acks;
+    uint32_t ctr_lo[CHIMNEY_TCP_CTRS];
+    /*
+     * Counters of events, 32-bit to keep a connection small: they wrap
+     * after 2^32 events (modulo 2^32 is what QUERY_STATS and the
+     * per-connection statistics then show; the stream carries 64 bits).
+     * Those of rare events come with the first (NULL: all zero), so a
+     * connection that never lost a segment holds none.
+     */
+    uint32_t acks_delayed;
+    ChimneyTcpRare *rare;
 };
+
+/* The stack a connection runs in */
+static inline ChimneyTcpStack *chimney_tcp_stack(const ChimneyTcpConn *c)
+{
+    return c->route->stack;
+}
+
+/* The rare-event counters, to read (all zero when none came yet) */
+static inline const ChimneyTcpRare *chimney_tcp_rare_get(const ChimneyTcpConn *c)
+{
+    static const ChimneyTcpRare none;
+
+    return c->rare ? c->rare : &none;
+}
+
+/* The rare-event counters, to count one (allocated with the first) */
+ChimneyTcpRare *chimney_tcp_rare(ChimneyTcpConn *c);
+
+/* Traffic counter @which (CHIMNEY_TCP_SEGS_OUT...), 64-bit */
+static inline uint64_t chimney_tcp_ctr(const ChimneyTcpConn *c, int which)
+{
+    return (uint64_t)chimney_tcp_rare_get(c)->ctr_hi[which] << 32 |
+           c->ctr_lo[which];
+}
+
+/* Add @n to traffic counter @which */
+static inline void chimney_tcp_count(ChimneyTcpConn *c, int which,
+                                     uint32_t n)
+{
+    uint32_t lo = c->ctr_lo[which] + n;
+
+    if (lo < c->ctr_lo[which]) {
+        chimney_tcp_rare(c)->ctr_hi[which]++;
+    }
+    c->ctr_lo[which] = lo;
+}
+
+/* Set traffic counter @which, e.g. from a migration stream */
+void chimney_tcp_ctr_set(ChimneyTcpConn *c, int which, uint64_t value);
 
 /* A segment from the wire, parsed and checksummed by the owner. */
 typedef struct ChimneyTcpSegment {
@@ -412,8 +542,11 @@ typedef struct ChimneyTcpTuple {
 void chimney_tcp_stack_init(ChimneyTcpStack *s, const ChimneyTcpOps *ops,
                             void *opaque);
 const char *chimney_tcp_state_check(const ChimneyTcpState *st);
+/* The route fields of @st */
+void chimney_tcp_route_init(ChimneyTcpRoute *r, const ChimneyTcpState *st);
+/* @route: the route of @st, kept by the owner while the connection lives */
 void chimney_tcp_conn_init(ChimneyTcpConn *c, ChimneyTcpStack *stack,
-                           const ChimneyTcpState *st,
+                           const ChimneyTcpState *st, ChimneyTcpRoute *route,
                            ChimneyTcpReq *reqs, uint32_t cap,
                            ChimneyTcpRecv *recvs, uint32_t rcap);
 void chimney_tcp_conn_destroy(ChimneyTcpConn *c);
@@ -435,6 +568,8 @@ uint32_t chimney_tcp_held(const ChimneyTcpConn *c);
 void chimney_tcp_copy_held(const ChimneyTcpConn *c, uint8_t *buf);
 void chimney_tcp_timer(ChimneyTcpConn *c);
 void chimney_tcp_query(const ChimneyTcpConn *c, ChimneyTcpState *out);
+/* The variables of @st, as a migration stream gives them back */
+void chimney_tcp_vars_load(ChimneyTcpConn *c, const ChimneyTcpState *st);
 void chimney_tcp_terminate(ChimneyTcpConn *c, ChimneyTcpState *out);
 void chimney_tcp_freeze(ChimneyTcpConn *c);
 /* Ask the host to take the connection (once): nothing more is sent */
@@ -449,7 +584,10 @@ bool chimney_tcp_parse(const uint8_t *frame, size_t len,
 bool chimney_tcp_parse_header(const uint8_t *th, uint32_t len,
                               ChimneyTcpSegment *seg, uint32_t *doff);
 /* The IP header's bytes: 20 (IPv4, no options) or 40 (IPv6) */
-uint32_t chimney_tcp_ip_hlen(const ChimneyTcpState *st);
+static inline uint32_t chimney_tcp_ip_hlen(bool ipv6)
+{
+    return ipv6 ? 40 : 20;
+}
 /*
  * The Internet checksum of @len bytes at @buf that sit at @offset of
  * what is summed (its parity matters), folded to 16 bits, to add to

@@ -127,6 +127,53 @@ static const char *chimney_mig_engine_check(ChimneyState *s,
     return NULL;
 }
 
+/* The engine's flags and rare counters from the stream's forms */
+static void chimney_mig_tcp_load(ChimneyTcpConn *t, const ChimneyMigTcp *m)
+{
+    static const ChimneyTcpRare none;
+
+    t->in_recovery = m->in_recovery;
+    t->fin_queued = m->fin_queued;
+    t->fin_sent = m->fin_sent;
+    t->aborted = m->aborted;
+    t->upload_requested = m->upload_requested;
+    t->frozen = m->frozen;
+    t->send_failed = m->send_failed;
+    t->rtt_timing = m->rtt_timing;
+    t->persist = m->persist;
+    t->ka_forced = m->ka_forced;
+    t->ooo_fin = m->ooo_fin;
+    t->fin_rcvd = m->fin_rcvd;
+    t->rcv_shut = m->rcv_shut;
+    t->rcv_urgent = m->rcv_urgent;
+    t->psh_pending = m->psh_pending;
+    t->ind_refused = m->ind_refused;
+    /* out of range stays out of range: the checks refuse it */
+    t->ooo_count = MIN(m->ooo_count, UINT8_MAX);
+    t->rare = NULL;
+    if (memcmp(&m->rare, &none, sizeof(none))) {
+        t->rare = g_memdup2(&m->rare, sizeof(m->rare));
+    }
+    for (int i = 0; i < CHIMNEY_TCP_CTRS; i++) {
+        chimney_tcp_ctr_set(t, i, m->ctr[i]);
+    }
+}
+
+/* The device's one-bit flags from the stream's booleans */
+static void chimney_mig_flags_load(ChimneyConn *c, const ChimneyMigFlags *m)
+{
+    c->poisoned = m->poisoned;
+    c->terminated = m->terminated;
+    c->rq_upload_asked = m->rq_upload_asked;
+    c->on_flush_list = m->on_flush_list;
+    c->on_kick_list = m->on_kick_list;
+    c->on_timer_list = m->on_timer_list;
+    c->on_wait_list = m->on_wait_list;
+    c->on_ind_list = m->on_ind_list;
+    c->on_consequence_list = m->on_consequence_list;
+    c->fault_consequence = m->fault_consequence;
+}
+
 static const char *chimney_mig_conn_check(ChimneyState *s,
                                           ChimneyMigConn *mc,
                                           unsigned long *seen)
@@ -135,7 +182,7 @@ static const char *chimney_mig_conn_check(ChimneyState *s,
     ChimneyOffloadState *o = &s->offload;
     const ChimneyTcpState *st = &mc->mig_st;
 
-    chimney_migrate_flags_load(c, &mc->mig_flags);
+    chimney_mig_flags_load(c, &mc->mig_flags);
     if (c->index >= s->max_conns || test_bit(c->index, seen)) {
         return "index";
     }
@@ -149,7 +196,7 @@ static const char *chimney_mig_conn_check(ChimneyState *s,
      */
     c->tcp.route = o->paths[c->path].route;
     chimney_tcp_vars_load(&c->tcp, st);
-    chimney_migrate_tcp_load(&c->tcp, &mc->mig_tcp);
+    chimney_mig_tcp_load(&c->tcp, &mc->mig_tcp);
     if (mc->mig_cq == CHIMNEY_ADMIN_CQ_ID || mc->mig_cq >= s->num_cqs ||
         !s->cq[mc->mig_cq].size) {
         return "CQ";

@@ -383,37 +383,6 @@ static void chimney_mig_tcp_save(ChimneyMigTcp *m, const ChimneyTcpConn *t)
     };
 }
 
-void chimney_migrate_tcp_load(ChimneyTcpConn *t, const ChimneyMigTcp *m)
-{
-    static const ChimneyTcpRare none;
-
-    t->in_recovery = m->in_recovery;
-    t->fin_queued = m->fin_queued;
-    t->fin_sent = m->fin_sent;
-    t->aborted = m->aborted;
-    t->upload_requested = m->upload_requested;
-    t->frozen = m->frozen;
-    t->send_failed = m->send_failed;
-    t->rtt_timing = m->rtt_timing;
-    t->persist = m->persist;
-    t->ka_forced = m->ka_forced;
-    t->ooo_fin = m->ooo_fin;
-    t->fin_rcvd = m->fin_rcvd;
-    t->rcv_shut = m->rcv_shut;
-    t->rcv_urgent = m->rcv_urgent;
-    t->psh_pending = m->psh_pending;
-    t->ind_refused = m->ind_refused;
-    /* out of range stays out of range: the checks refuse it */
-    t->ooo_count = MIN(m->ooo_count, UINT8_MAX);
-    t->rare = NULL;
-    if (memcmp(&m->rare, &none, sizeof(none))) {
-        t->rare = g_memdup2(&m->rare, sizeof(m->rare));
-    }
-    for (int i = 0; i < CHIMNEY_TCP_CTRS; i++) {
-        chimney_tcp_ctr_set(t, i, m->ctr[i]);
-    }
-}
-
 /* The engine's connection; its pointers are set again at install. */
 static const VMStateDescription vmstate_chimney_engine = {
     .name = "chimney-nic/tcp-conn",
@@ -622,20 +591,6 @@ static void chimney_mig_flags_save(ChimneyMigFlags *m, const ChimneyConn *c)
         .on_consequence_list = c->on_consequence_list,
         .fault_consequence = c->fault_consequence,
     };
-}
-
-void chimney_migrate_flags_load(ChimneyConn *c, const ChimneyMigFlags *m)
-{
-    c->poisoned = m->poisoned;
-    c->terminated = m->terminated;
-    c->rq_upload_asked = m->rq_upload_asked;
-    c->on_flush_list = m->on_flush_list;
-    c->on_kick_list = m->on_kick_list;
-    c->on_timer_list = m->on_timer_list;
-    c->on_wait_list = m->on_wait_list;
-    c->on_ind_list = m->on_ind_list;
-    c->on_consequence_list = m->on_consequence_list;
-    c->fault_consequence = m->fault_consequence;
 }
 
 /* Each element of the load array starts clean: no stray pointers. */

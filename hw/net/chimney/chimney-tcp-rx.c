@@ -33,10 +33,14 @@ void chimney_tcp_rx_init(ChimneyTcpConn *c)
     c->rcv_adv = c->st.rcv_nxt + c->st.rcv_wnd;
 }
 
+/*
+ * Zeroed: a migration carries the gaps between out-of-order ranges too,
+ * and they must not be whatever the heap held before
+ */
 static void rx_alloc(ChimneyTcpConn *c)
 {
     if (!c->rbuf) {
-        c->rbuf = g_malloc(c->rbuf_cap);
+        c->rbuf = g_malloc0(c->rbuf_cap);
     }
 }
 

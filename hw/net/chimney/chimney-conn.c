@@ -152,9 +152,8 @@ void chimney_conn_flush(ChimneyConn *conn)
         chimney_conn_list_append(s, &o->flush_list[chimney_conn_cq(conn)],
                                  conn, CHIMNEY_LINK_FLUSH);
     } else if (!conn->pend_count && conn->on_flush_list) {
+        /* its entry on the CQ's flush list goes stale */
         conn->on_flush_list = false;
-        chimney_conn_list_remove(s, &o->flush_list[chimney_conn_cq(conn)],
-                                 conn, CHIMNEY_LINK_FLUSH);
     }
 }
 
@@ -494,15 +493,6 @@ void chimney_conn_list_append(ChimneyState *s, ChimneyConnList *l,
         (conn->index + 1) | gen << CHIMNEY_LINK_BITS;
 }
 
-/*
- * Its entry goes stale: the caller clears its on_*_list bit, or takes it
- * out of the table
- */
-void chimney_conn_list_remove(ChimneyState *s, ChimneyConnList *l,
-                              ChimneyConn *conn, int which)
-{
-}
-
 ChimneyConn *chimney_conn_list_pop(ChimneyState *s, ChimneyConnList *l,
                                    int which)
 {
@@ -651,30 +641,7 @@ static void chimney_conn_free(ChimneyState *s, ChimneyConn *conn)
 {
     ChimneyOffloadState *o = &s->offload;
 
-    if (conn->on_flush_list) {
-        chimney_conn_list_remove(s, &o->flush_list[chimney_conn_cq(conn)],
-                                 conn, CHIMNEY_LINK_FLUSH);
-    }
-    if (conn->on_kick_list) {
-        chimney_conn_list_remove(s, &o->kick_list, conn,
-                                 CHIMNEY_LINK_KICK);
-    }
-    if (conn->on_timer_list) {
-        chimney_conn_list_remove(s, &o->timer_list, conn,
-                                 CHIMNEY_LINK_TIMER);
-    }
-    if (conn->on_wait_list) {
-        chimney_conn_list_remove(s, &o->wait_list, conn,
-                                 CHIMNEY_LINK_WAIT);
-    }
-    if (conn->on_ind_list) {
-        chimney_conn_list_remove(s, &o->ind_list, conn,
-                                 CHIMNEY_LINK_IND);
-    }
-    if (conn->on_consequence_list) {
-        chimney_conn_list_remove(s, &o->consequence_list, conn,
-                                 CHIMNEY_LINK_CONSEQUENCE);
-    }
+    /* Its work-list entries go stale with it (chimney_conn_list_entry) */
     /*
      * A terminated connection left the classifier at TERMINATE; its
      * 4-tuple may belong to a newer connection by now.

@@ -377,8 +377,6 @@ uint64_t chimney_conn_bytes(ChimneyState *s, bool queues);
  */
 void chimney_conn_list_append(ChimneyState *s, ChimneyConnList *l,
                               ChimneyConn *conn, int which);
-void chimney_conn_list_remove(ChimneyState *s, ChimneyConnList *l,
-                              ChimneyConn *conn, int which);
 /* Take the first connection off @l; NULL when it is empty */
 ChimneyConn *chimney_conn_list_pop(ChimneyState *s, ChimneyConnList *l,
                                    int which);

@@ -46,30 +46,6 @@ typedef struct Igb {
     uint32_t rx_next, rx_taken;
 } Igb;
 
-/*
- * The minimal peer in a thread of its own: igb sends inside the tail
- * write, so a peer in the sending thread would only read in between.
- */
-typedef struct IgbPeer {
-    BenchPeer *p;
-    bool stop, failed;
-    char why[160];
-    GThread *thread;
-} IgbPeer;
-
-static gpointer peer_thread(gpointer opaque)
-{
-    IgbPeer *ip = opaque;
-
-    while (!qatomic_read(&ip->stop)) {
-        if (!bench_peer_poll(ip->p, 10, ip->why, sizeof(ip->why))) {
-            qatomic_store_release(&ip->failed, true);
-            break;
-        }
-    }
-    return NULL;
-}
-
 /* One connection's addressing and sequence numbers */
 typedef struct IgbConn {
     uint8_t dst_mac[6];
@@ -421,7 +397,6 @@ void bench_igb(uint64_t bytes, uint32_t nconns, const char *backend,
     g_autofree int64_t *at = g_new0(int64_t, RING);
     g_autofree char *args = NULL;
     BenchPeer *p = NULL;
-    IgbPeer ip = { 0 };
     BenchSink *s = NULL;
     BenchLat lat = { 0 };
     Igb g = { 0 };
@@ -478,8 +453,8 @@ void bench_igb(uint64_t bytes, uint32_t nconns, const char *backend,
                            (const uint8_t *)"\x52\x54\x00\x12\x34\x56",
                            cpu_to_be32(0x0a000001),
                            cpu_to_be32(0x0a000002));
-        ip.p = p;
-        ip.thread = g_thread_new("igb-peer", peer_thread, &ip);
+        /* igb sends inside the tail write: the peer reads meanwhile */
+        bench_peer_start(p);
     }
     t0 = progress_at = g_get_monotonic_time();
     for (uint32_t i = 0; i < nconns; i++) {
@@ -491,8 +466,7 @@ void bench_igb(uint64_t bytes, uint32_t nconns, const char *backend,
         uint32_t moved = 0;
         int64_t now = g_get_monotonic_time();
 
-        if (p && qatomic_load_acquire(&ip.failed)) {
-            snprintf(fig->why, sizeof(fig->why), "%s", ip.why);
+        if (p && bench_peer_failed(p, fig->why, sizeof(fig->why))) {
             break;
         }
         if (s && bench_sink_error(s)) {
@@ -518,14 +492,29 @@ void bench_igb(uint64_t bytes, uint32_t nconns, const char *backend,
             uint64_t una = tap ? conn[next].una : bench_peer_got(p, next);
 
             if (posted[next] >= per ||
-                (g.tail + PER_REQ) % RING == g.head ||
-                off + UNIT > una + MIN(window, conn[next].wnd)) {
+                (g.tail + PER_REQ) % RING == g.head) {
                 continue;
+            }
+            if (off + UNIT > una + MIN(window, conn[next].wnd)) {
+                /*
+                 * A window too small for a send, nothing in flight and no
+                 * ACK for 200 ms: probe, as TCP's persist timer does, with
+                 * the last send the kernel already has, which it answers
+                 * with its window (a lost window update would stall us)
+                 */
+                if (!tap || !posted[next] || off > una ||
+                    now - conn[next].una_at < 200 * 1000) {
+                    continue;
+                }
+                off -= UNIT;
+                conn[next].una_at = now;
+                rexmit++;
+            } else {
+                posted[next]++;
             }
             at[g.tail] = now;
             igb_post(&g, &conn[next], off, data + (next % BENCH_CLASSES) *
                      period + off % period);
-            posted[next]++;
             moved++;
         }
         if (moved) {
@@ -543,7 +532,9 @@ void bench_igb(uint64_t bytes, uint32_t nconns, const char *backend,
             progress_at = now;
         } else if (now - progress_at > 20 * G_USEC_PER_SEC) {
             snprintf(fig->why, sizeof(fig->why), "no progress for 20 s (%"
-                     PRIu64 " bytes verified)", got);
+                     PRIu64 " bytes verified; first connection: %" PRIu64
+                     " posted, %" PRIu64 " acknowledged, window %" PRIu64
+                     ")", got, posted[0] * UNIT, conn[0].una, conn[0].wnd);
             break;
         }
     }
@@ -551,15 +542,13 @@ void bench_igb(uint64_t bytes, uint32_t nconns, const char *backend,
     while (!fig->why[0] &&
            (p ? bench_peer_bytes(p) : bench_sink_bytes(s)) < want &&
            g_get_monotonic_time() - progress_at < 5 * G_USEC_PER_SEC) {
-        if (p && qatomic_load_acquire(&ip.failed)) {
-            snprintf(fig->why, sizeof(fig->why), "%s", ip.why);
+        if (p) {
+            bench_peer_failed(p, fig->why, sizeof(fig->why));
         }
         g_usleep(1000);
     }
-    if (ip.thread) {
-        qatomic_set(&ip.stop, true);
-        g_thread_join(ip.thread);
-        ip.thread = NULL;
+    if (p) {
+        bench_peer_stop(p);
     }
     fig->secs = (g_get_monotonic_time() - t0) / 1e6;
     fig->cpu = bench_qemu_cpu(&g.b) - cpu0;

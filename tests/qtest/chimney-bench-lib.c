@@ -292,6 +292,9 @@ struct BenchPeer {
     uint8_t *in, *out;
     size_t have, outlen;
     uint64_t bytes, segs;
+    GThread *thread;
+    bool stop, failed;          /* atomic: the thread's and its verdict */
+    char why[160];
 };
 
 uint32_t bench_iss(uint32_t conn)
@@ -326,6 +329,7 @@ BenchPeer *bench_peer_new(int sock, uint32_t nconns, uint32_t wnd,
 
 void bench_peer_free(BenchPeer *p)
 {
+    bench_peer_stop(p);
     g_free(p->rcv_nxt);
     g_free(p->got);
     g_free(p->dirty);
@@ -444,9 +448,8 @@ bool bench_peer_poll(BenchPeer *p, int timeout_ms, char *why, size_t wlen)
         return true;
     }
     /*
-     * Each ACK opens a window: answer a few hundred frames at a time, or
-     * the device's answer to them overflows QEMU's queue to the socket
-     * (10000 frames) and frames are lost.
+     * Each ACK opens a window: answer a few hundred frames at a time, so
+     * that the device never waits for a whole window's worth to be read.
      */
     while (taken < PEER_TAKE) {
         ssize_t n = recv(p->sock, p->in + p->have, PEER_BUF - p->have,
@@ -480,6 +483,45 @@ bool bench_peer_poll(BenchPeer *p, int timeout_ms, char *why, size_t wlen)
     p->ndirty = 0;
     peer_flush(p);
     return true;
+}
+
+static gpointer peer_thread(gpointer opaque)
+{
+    BenchPeer *p = opaque;
+    char why[sizeof(p->why)];
+
+    while (!qatomic_read(&p->stop)) {
+        if (!bench_peer_poll(p, 10, why, sizeof(why))) {
+            memcpy(p->why, why, sizeof(why));
+            qatomic_store_release(&p->failed, true);
+            break;
+        }
+    }
+    return NULL;
+}
+
+void bench_peer_start(BenchPeer *p)
+{
+    g_assert(!p->thread);
+    p->thread = g_thread_new("bench-peer", peer_thread, p);
+}
+
+bool bench_peer_failed(BenchPeer *p, char *why, size_t wlen)
+{
+    if (!qatomic_load_acquire(&p->failed)) {
+        return false;
+    }
+    snprintf(why, wlen, "%s", p->why);
+    return true;
+}
+
+void bench_peer_stop(BenchPeer *p)
+{
+    if (p->thread) {
+        qatomic_set(&p->stop, true);
+        g_thread_join(p->thread);
+        p->thread = NULL;
+    }
 }
 
 /* --- the kernel's TCP in a namespace --- */

@@ -38,7 +38,7 @@ typedef struct BenchFigures {
     double cpu;             /* QEMU's user + system CPU seconds */
     double lat_p50_us, lat_p99_us;
     bool ok;
-    char why[160];
+    char why[256];
 } BenchFigures;
 
 /* QEMU with its RAM shared with this process */
@@ -112,6 +112,15 @@ uint32_t bench_iss(uint32_t conn);
  * byte did not verify (*why says which).
  */
 bool bench_peer_poll(BenchPeer *p, int timeout_ms, char *why, size_t len);
+/*
+ * Or the peer in a thread of its own, polling until bench_peer_stop (or
+ * bench_peer_free): the sender's thread then waits for QEMU's answers to
+ * its doorbells while the peer reads.  bench_peer_failed says whether a
+ * byte did not verify (*why says which).
+ */
+void bench_peer_start(BenchPeer *p);
+bool bench_peer_failed(BenchPeer *p, char *why, size_t len);
+void bench_peer_stop(BenchPeer *p);
 uint64_t bench_peer_bytes(BenchPeer *p);
 /* Bytes of connection @conn verified, and frames taken, so far */
 uint64_t bench_peer_got(BenchPeer *p, uint32_t conn);

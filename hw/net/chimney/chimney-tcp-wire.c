@@ -184,18 +184,20 @@ static void tcp_tx_release(ChimneyTcpStack *s, TcpTxParts *tx)
 }
 
 /*
- * The payload [seq, seq + len) from the requests that hold it.  With
- * @offload it stays in guest memory where it can be mapped (the backend
- * sums it); otherwise it is copied to @data and summed in the same pass.
- * What cannot be mapped is copied with read_data.  Returns false when
- * the guest memory behind a request could not be read, or no request
- * holds the bytes; nothing is then left mapped.
+ * The payload [seq, seq + len) from the requests that hold it.  Where it
+ * can be mapped it stays in guest memory (with emitv to send it), summed
+ * in place unless @offload leaves that to the backend; without emitv it
+ * is copied to @data and summed in the same pass.  What cannot be mapped
+ * is copied with read_data.  Returns false when the guest memory behind
+ * a request could not be read, or no request holds the bytes; nothing
+ * is then left mapped.
  */
 static bool tcp_tx_gather(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
                           uint8_t *data, bool offload, TcpTxParts *tx)
 {
     ChimneyTcpStack *s = chimney_tcp_stack(c);
     const ChimneyTcpOps *ops = s->ops;
+    bool parts = offload || ops->emitv;
     uint32_t done = 0;
 
     for (uint32_t i = 0; i < c->count && done < len; i++) {
@@ -213,10 +215,14 @@ static bool tcp_tx_gather(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
             const void *p = NULL;
 
             /* one part is kept for a copied tail */
-            if (ops->map_data && (!offload || tx->n < TCP_TX_IOV - 1)) {
+            if (ops->map_data && (!parts || tx->n < TCP_TX_IOV - 1)) {
                 p = ops->map_data(s->opaque, c, r, off, &n);
             }
-            if (p && offload) {
+            if (p && parts) {
+                /* the guest may change it meanwhile: its own frame's loss */
+                if (!offload) {
+                    tx->sum += chimney_tcp_csum(p, n, done);
+                }
                 tcp_tx_add(tx, p, n, true);
             } else if (p) {
                 tx->sum += chimney_tcp_csum_copy(data + done, p, n, done);
@@ -228,10 +234,11 @@ static bool tcp_tx_gather(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
                     chimney_tcp_fail_from(c, i);
                     return false;
                 }
-                if (offload) {
-                    tcp_tx_add(tx, data + done, n, false);
-                } else {
+                if (!offload) {
                     tx->sum += chimney_tcp_csum(data + done, n, done);
+                }
+                if (parts) {
+                    tcp_tx_add(tx, data + done, n, false);
                 }
             }
             off += n;
@@ -344,6 +351,14 @@ bool chimney_tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
     }
     sum += net_checksum_add(TCP_HDR_LEN + opt, th) + tx.sum;
     stw_be_p(th + 16, net_checksum_finish(sum));
+    if (s->ops->emitv) {
+        /* a finished frame, its payload where tcp_tx_gather left it */
+        tx.iov[0].iov_base = f;
+        tx.iov[0].iov_len = data - f;
+        s->ops->emitv(s->opaque, c, tx.iov, tx.n, NULL);
+        tcp_tx_release(s, &tx);
+        return true;
+    }
     s->ops->emit(s->opaque, c, f, l2 + ip_hlen + tcp_len);
     return true;
 }

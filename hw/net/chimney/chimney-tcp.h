@@ -155,9 +155,11 @@ typedef struct ChimneyTcpOps {
                             uint32_t *len);
     void (*unmap_data)(void *opaque, const void *ptr, uint32_t len);
     /*
-     * A frame in @iovcnt parts that the backend finishes as @info says;
-     * used when the stack's tx_offload is set.  The parts need not
-     * outlive the call.
+     * Optional: a frame in @iovcnt parts that the backend finishes as
+     * @info says (only when the stack's tx_offload is set), or sends as
+     * it is (@info NULL), its payload then summed where it lies in
+     * guest memory instead of copied.  The parts need not outlive the
+     * call.
      */
     void (*emitv)(void *opaque, ChimneyTcpConn *c, const struct iovec *iov,
                   int iovcnt, const ChimneyTcpTxInfo *info);
@@ -483,7 +485,8 @@ static inline ChimneyTcpStack *chimney_tcp_stack(const ChimneyTcpConn *c)
 }
 
 /* The rare-event counters, to read (all zero when none came yet) */
-static inline const ChimneyTcpRare *chimney_tcp_rare_get(const ChimneyTcpConn *c)
+static inline const ChimneyTcpRare *
+chimney_tcp_rare_get(const ChimneyTcpConn *c)
 {
     static const ChimneyTcpRare none;
 

@@ -150,11 +150,7 @@ static void test_fault_hold_terminate(void)
     g_assert_cmphex(cqe.cookie, ==, 1);
     cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_SUCCESS);
     g_assert_cmphex(cqe.cookie, ==, 0x99);
-    buf = guest_alloc(&f.alloc, sizeof(st));
-    g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_QUERY_STATS, 0, buf,
-                                  sizeof(st), 0, 0, 0), ==,
-                     CHIMNEY_ST_SUCCESS);
-    qtest_memread(f.qts, buf, &st, sizeof(st));
+    st = qchimney_query_stats(&f);
     g_assert_cmpuint(le64_to_cpu(st.out_octets), ==, 300);
     g_assert_cmpuint(le32_to_cpu(st.established), ==, 0);
     qchimney_fx_end(&f);

@@ -786,19 +786,6 @@ static void test_tcp_relink(void)
     qchimney_fx_end(&f);
 }
 
-/* QUERY_STATS into a fresh buffer */
-static ChimneyOffloadStats query_stats(QChimneyFixture *f)
-{
-    ChimneyOffloadStats st;
-    uint64_t buf = guest_alloc(&f->alloc, sizeof(st));
-
-    g_assert_cmpuint(qchimney_cmd(f, CHIMNEY_CMD_QUERY_STATS, 0, buf,
-                                  sizeof(st), 0, 0, 0), ==,
-                     CHIMNEY_ST_SUCCESS);
-    qtest_memread(f->qts, buf, &st, sizeof(st));
-    return st;
-}
-
 /*
  * QUERY_STATS sums the connections' counters, a terminated one's too;
  * a short or unwritable buffer is refused.
@@ -818,7 +805,7 @@ static void test_tcp_query_stats(void)
     uint64_t held;
 
     qchimney_tcp_fixture(&f, &hc, 400);
-    st = query_stats(&f);
+    st = qchimney_query_stats(&f);
     g_assert_cmpuint(le32_to_cpu(st.established), ==, 1);
     g_assert_cmpuint(le64_to_cpu(st.out_segments), ==, 0);
     qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 1, s1, 1, NULL);
@@ -828,7 +815,7 @@ static void test_tcp_query_stats(void)
     qchimney_peer_data(&f, &hc, hc.irs + 1, 401 + 300, 0, 50);
     qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND, CHIMNEY_ST_SUCCESS);
     qchimney_wait_segs_in(&f, &hc, 1);
-    st = query_stats(&f);
+    st = qchimney_query_stats(&f);
     g_assert_cmpuint(le64_to_cpu(st.out_segments), >=, 1);
     g_assert_cmpuint(le64_to_cpu(st.in_segments), ==, 1);
     g_assert_cmpuint(le64_to_cpu(st.in_octets), ==, 50);
@@ -848,7 +835,7 @@ static void test_tcp_query_stats(void)
     g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe.type_status), ==,
                      CHIMNEY_ST_SUCCESS);
     g_assert_cmphex(cqe.cookie, ==, 0x78);
-    st = query_stats(&f);
+    st = qchimney_query_stats(&f);
     g_assert_cmpuint(le32_to_cpu(st.established), ==, 0);
     g_assert_cmpuint(le64_to_cpu(st.in_octets), ==, 50);
     g_assert_cmpuint(le64_to_cpu(st.out_octets), ==, 300);
@@ -1345,40 +1332,49 @@ static void bp_tweak(QChimneyFixture *f, ChimneyTcpOffload *o)
     o->delegated.ssthresh = o->delegated.snd_wnd;
 }
 
+/* @reqs SENDs of the same @len bytes of bp_byte, cookies from @cookie */
+static void bp_post(QChimneyFixture *f, QChimneyConn *hc, uint32_t len,
+                    uint32_t reqs, uint64_t cookie)
+{
+    g_autofree uint8_t *pattern = g_malloc(len);
+    uint64_t buf = guest_alloc(&f->alloc, len);
+    uint64_t sgl = guest_alloc(&f->alloc, sizeof(ChimneySge));
+    uint32_t tail_le;
+    ChimneySge e;
+
+    for (uint32_t i = 0; i < len; i++) {
+        pattern[i] = bp_byte(i);
+    }
+    qtest_memwrite(f->qts, buf, pattern, len);
+    chimney_guest_sge(&e, buf, len);
+    qtest_memwrite(f->qts, sgl, &e, sizeof(e));
+    for (uint32_t k = 0; k < reqs; k++) {
+        ChimneySqDesc d;
+
+        chimney_guest_sq_desc(&d, CHIMNEY_SQ_SEND, CHIMNEY_SQF_PUSH, 1, len,
+                              cookie + k, sgl);
+        qtest_memwrite(f->qts, hc->sq_base + hc->sq_tail * sizeof(d), &d,
+                       sizeof(d));
+        hc->sq_tail = (hc->sq_tail + 1) & (hc->sq_size - 1);
+    }
+    tail_le = cpu_to_le32(hc->sq_tail);
+    qtest_memwrite(f->qts, hc->db_record, &tail_le, sizeof(tail_le));
+    qchimney_sq_kick(&f->c, hc);
+}
+
 static void test_tcp_backpressure(void)
 {
-    g_autofree uint8_t *pattern = g_malloc(BP_REQ_LEN);
     const uint64_t total = (uint64_t)BP_REQS * BP_REQ_LEN;
     QChimneyFixture f;
     QChimneyConn hc;
-    uint64_t buf, sgl, got = 0, acked = 0;
-    ChimneySge e;
-    uint32_t start, tail_le;
+    uint64_t got = 0, acked = 0;
+    uint32_t start;
     gint64 deadline;
     QChimneyPeerSeg ps;
 
     qchimney_tcp_fixture_tweak(&f, &hc, 1000, 256, NULL, bp_tweak);
     start = hc.iss + 1;
-    for (uint32_t i = 0; i < BP_REQ_LEN; i++) {
-        pattern[i] = bp_byte(i);
-    }
-    buf = guest_alloc(&f.alloc, BP_REQ_LEN);
-    qtest_memwrite(f.qts, buf, pattern, BP_REQ_LEN);
-    sgl = guest_alloc(&f.alloc, sizeof(e));
-    chimney_guest_sge(&e, buf, BP_REQ_LEN);
-    qtest_memwrite(f.qts, sgl, &e, sizeof(e));
-    for (uint32_t k = 0; k < BP_REQS; k++) {
-        ChimneySqDesc d;
-
-        chimney_guest_sq_desc(&d, CHIMNEY_SQ_SEND, CHIMNEY_SQF_PUSH, 1,
-                              BP_REQ_LEN, 0x100 + k, sgl);
-        qtest_memwrite(f.qts, hc.sq_base + hc.sq_tail * sizeof(d), &d,
-                       sizeof(d));
-        hc.sq_tail = (hc.sq_tail + 1) & (hc.sq_size - 1);
-    }
-    tail_le = cpu_to_le32(hc.sq_tail);
-    qtest_memwrite(f.qts, hc.db_record, &tail_le, sizeof(tail_le));
-    qchimney_sq_kick(&f.c, &hc);
+    bp_post(&f, &hc, BP_REQ_LEN, BP_REQS, 0x100);
 
     /* Nothing read yet: the device holds its data back */
     deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
@@ -1412,7 +1408,51 @@ static void test_tcp_backpressure(void)
         g_assert_cmphex(cqe.cookie, ==, 0x100 + k);
         g_assert_cmpuint(cqe.bytes, ==, BP_REQ_LEN);
     }
-    g_assert_cmpuint(le64_to_cpu(query_stats(&f).retransmitted), ==, 0);
+    g_assert_cmpuint(le64_to_cpu(qchimney_query_stats(&f).retransmitted),
+                     ==, 0);
+    g_assert(qchimney_wire_quiet(&f, 100));
+    qchimney_fx_end(&f);
+}
+
+/*
+ * x-tx-burst=1: one frame per run of the bottom half, the rest waiting
+ * for the next; every byte still arrives once and in order, without a
+ * retransmission, and every request completes (the virtual clock does
+ * not move: only the bottom half running again sends the rest).
+ */
+static void test_tcp_tx_burst(void)
+{
+    const uint32_t len = 64 * 1024, reqs = 3;
+    QChimneyFixture f;
+    QChimneyConn hc;
+    uint32_t start, got = 0, acked = 0;
+    QChimneyPeerSeg ps;
+
+    qchimney_tcp_fixture_tweak(&f, &hc, 1000, 256,
+                               "-global chimney-nic.x-tx-burst=1", bp_tweak);
+    start = hc.iss + 1;
+    bp_post(&f, &hc, len, reqs, 0x200);
+    while (got < reqs * len) {
+        g_assert(!qchimney_wire_quiet(&f, 10 * 1000));
+        qchimney_peer_read(&f, &ps);
+        g_assert_cmpuint(ps.seq, ==, start + got);
+        for (uint32_t i = 0; i < ps.len; i++) {
+            g_assert_cmphex(ps.data[i], ==, bp_byte((got + i) % len));
+        }
+        got += ps.len;
+        if (got - acked >= 16 * 1000 || got == reqs * len) {
+            qchimney_peer_ack(&f, &hc, start + got);
+            acked = got;
+        }
+    }
+    for (uint32_t k = 0; k < reqs; k++) {
+        ChimneyCqe cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND,
+                                             CHIMNEY_ST_SUCCESS);
+
+        g_assert_cmphex(cqe.cookie, ==, 0x200 + k);
+    }
+    g_assert_cmpuint(le64_to_cpu(qchimney_query_stats(&f).retransmitted),
+                     ==, 0);
     g_assert(qchimney_wire_quiet(&f, 100));
     qchimney_fx_end(&f);
 }
@@ -1437,6 +1477,7 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/tcp/relink", test_tcp_relink);
     qtest_add_func("/chimney/tcp/query-stats", test_tcp_query_stats);
     qtest_add_func("/chimney/tcp/backpressure", test_tcp_backpressure);
+    qtest_add_func("/chimney/tcp/tx-burst", test_tcp_tx_burst);
     qtest_add_func("/chimney/bad/tcp-offload", test_bad_tcp_offload);
     qtest_add_func("/chimney/bad/tcp-sends", test_bad_tcp_sends);
     qtest_add_func("/chimney/tcp/terminate-tuple-reuse",

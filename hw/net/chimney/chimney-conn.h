@@ -313,6 +313,9 @@ typedef struct ChimneyOffloadState {
     ChimneyRxSeg rx[CHIMNEY_CONN_RX_SLOTS];
     uint8_t *rx_frames;         /* CHIMNEY_L2_MAX_FRAME bytes per slot */
     uint32_t rx_head, rx_count;
+    /* frames sent this bottom-half run; tx_paused: x-tx-burst reached */
+    uint32_t tx_burst_used;
+    bool tx_paused;
     /* connections with completions waiting for room, per CQ */
     ChimneyConnList flush_list[CHIMNEY_MAX_CQS];
     ChimneyConnList kick_list;      /* send doorbells to serve */

@@ -208,7 +208,8 @@ static void chimney_io_send(ChimneyState *s, const struct iovec *iov,
                             int iovcnt)
 {
     NetClientState *nc = qemu_get_queue(s->nic);
-    ChimneyTcpStack *stack = s->offload.tcp;
+    ChimneyOffloadState *o = &s->offload;
+    ChimneyTcpStack *stack = o->tcp;
 
     if (stack->tx_blocked) {
         qemu_sendv_packet(nc, iov, iovcnt);
@@ -217,6 +218,30 @@ static void chimney_io_send(ChimneyState *s, const struct iovec *iov,
         stack->tx_blocked = true;
         s->stats.tx_held++;
         trace_chimney_tx_held();
+    } else if (++o->tx_burst_used >= s->tx_burst) {
+        /*
+         * Enough for one turn of the main loop: the data waits for the
+         * next run of the bottom half, and the backend is read meanwhile.
+         * A tap hands over at most 50 frames a turn and a peer ACKs every
+         * one or two segments, so a longer burst fills the tap's queue
+         * with ACKs that the host then drops; a flight whose last ACKs
+         * are lost waits for a retransmission timeout.
+         */
+        stack->tx_blocked = true;
+        o->tx_paused = true;
+        trace_chimney_tx_burst_end(o->tx_burst_used);
+        qemu_bh_schedule(s->bh);
+    }
+}
+
+void chimney_io_tx_turn(ChimneyState *s)
+{
+    ChimneyOffloadState *o = &s->offload;
+
+    o->tx_burst_used = 0;
+    if (o->tx_paused) {
+        o->tx_paused = false;
+        o->tcp->tx_blocked = false;
     }
 }
 
@@ -458,6 +483,7 @@ void chimney_io_stack_init(ChimneyState *s)
 {
     chimney_tcp_stack_init(s->offload.tcp, &chimney_io_tcp_ops, s);
     s->offload.tcp->tx_offload = s->vnet_hdr_len != 0;
+    chimney_io_tx_turn(s);
 }
 
 /* --- send queue --- */

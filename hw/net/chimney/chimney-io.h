@@ -21,5 +21,7 @@ void chimney_io_doorbell(ChimneyState *s, uint32_t conn_id);
 void chimney_io_ind_doorbell(ChimneyState *s);
 int chimney_io_classify(ChimneyState *s, const uint8_t *buf, size_t size);
 void chimney_io_work(ChimneyState *s);
+/* A new run of the bottom half: a new burst of frames may go */
+void chimney_io_tx_turn(ChimneyState *s);
 
 #endif /* HW_NET_CHIMNEY_IO_H */

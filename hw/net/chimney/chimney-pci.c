@@ -58,6 +58,7 @@ static void chimney_stop_queues(ChimneyState *s)
         qemu_purge_queued_packets(nc->peer);
     }
     s->tx_in_flight = false;
+    chimney_io_tx_turn(s);
 }
 
 /* Everything the driver set up goes away; link state is the host's. */
@@ -507,6 +508,7 @@ static void chimney_bh(void *opaque)
     if (!chimney_running(s)) {
         return;
     }
+    chimney_io_tx_turn(s);
     /* One interrupt per CQ for all this run writes */
     chimney_cq_batch_begin(s);
     if (s->link_event_pending) {
@@ -557,6 +559,10 @@ static void chimney_realize(PCIDevice *pdev, Error **errp)
     if (s->max_sq_entries < 4 || s->max_sq_entries > (1u << 24)) {
         error_setg(errp, "max-sq-entries must be between 4 and %u",
                    1u << 24);
+        return;
+    }
+    if (s->tx_burst < 1 || s->tx_burst > 65536) {
+        error_setg(errp, "x-tx-burst must be between 1 and 65536");
         return;
     }
     if (s->max_neighbors < 1 || s->max_neighbors > 65536 ||
@@ -827,6 +833,9 @@ static const Property chimney_properties[] = {
                        CHIMNEY_DEFAULT_PATHS),
     DEFINE_PROP_UINT32("max-sq-entries", ChimneyState, max_sq_entries,
                        CHIMNEY_DEFAULT_SQ_ENTRIES),
+    /* offloaded frames per bottom-half run, as virtio-net's x-txburst */
+    DEFINE_PROP_UINT32("x-tx-burst", ChimneyState, tx_burst,
+                       CHIMNEY_BH_BUDGET),
 };
 
 static void chimney_instance_init(Object *obj)

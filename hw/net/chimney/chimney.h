@@ -75,6 +75,7 @@ struct ChimneyState {
     uint32_t max_neighbors;
     uint32_t max_paths;
     uint32_t max_sq_entries;    /* all connections' send queues together */
+    uint32_t tx_burst;          /* offloaded frames per bottom-half run */
 
     NICState *nic;
     MemoryRegion mmio;

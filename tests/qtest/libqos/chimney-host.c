@@ -593,6 +593,18 @@ void qchimney_tcp_fixture_tweak(QChimneyFixture *f, QChimneyConn *hc,
     qchimney_establish(f, hc, iss, 777);
 }
 
+ChimneyOffloadStats qchimney_query_stats(QChimneyFixture *f)
+{
+    ChimneyOffloadStats st;
+    uint64_t buf = guest_alloc(&f->alloc, sizeof(st));
+
+    g_assert_cmpuint(qchimney_cmd(f, CHIMNEY_CMD_QUERY_STATS, 0, buf,
+                                  sizeof(st), 0, 0, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+    qtest_memread(f->qts, buf, &st, sizeof(st));
+    return st;
+}
+
 void qchimney_tcp_fixture(QChimneyFixture *f, QChimneyConn *hc, uint32_t iss)
 {
     qchimney_tcp_fixture_cq(f, hc, iss, 256, NULL);

@@ -81,6 +81,8 @@ bool qchimney_cq_quiet(QChimneyFixture *f, uint32_t cq);
 uint8_t qchimney_cmd(QChimneyFixture *f, uint8_t opcode, uint32_t id,
                      uint64_t addr, uint32_t len, uint32_t p0, uint32_t p1,
                      uint32_t p2);
+/* QUERY_STATS into a fresh buffer of the fixture's guest memory */
+ChimneyOffloadStats qchimney_query_stats(QChimneyFixture *f);
 uint64_t qchimney_qom_stat(QChimneyFixture *f, const char *name);
 char *qchimney_qom_str(QChimneyFixture *f, const char *name);
 uint64_t qchimney_conn_segs_in(QChimneyFixture *f, uint32_t index);

@@ -8,7 +8,8 @@
  * chimney-bench-peer.c is what receives them (a minimal ACK-ing peer on a
  * socket netdev, or the Linux kernel's TCP through a tap in a network
  * namespace) and checks every byte, chimney-bench-igb.c the anchor: QEMU's
- * igb sending the same bytes with TSO.
+ * igb sending the same bytes with TSO, and chimney-bench-virtio.c the
+ * second anchor: QEMU's virtio-net sending them.
  *
  * Copyright (c) 2026 The qemu-chimney authors
  *
@@ -146,5 +147,12 @@ void bench_sink_stop(BenchSink *s);
 /* The igb anchor: @nconns streams of @bytes in all, with TSO */
 void bench_igb(uint64_t bytes, uint32_t nconns, const char *backend,
                BenchFigures *fig);
+/*
+ * The virtio-net anchor, the same contract: with TSO on "tap-vnet", the
+ * frames segmented and checksummed by the sender on "socket" and "tap"
+ * (virtio-net offers no offload without a vnet header)
+ */
+void bench_virtio(uint64_t bytes, uint32_t nconns, const char *backend,
+                  BenchFigures *fig);
 
 #endif /* CHIMNEY_BENCH_H */

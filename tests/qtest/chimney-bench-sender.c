@@ -361,7 +361,8 @@ void bench_anchor_run(BenchAnchor *a, Bench *b, const BenchNicOps *ops,
             snprintf(fig->why, sizeof(fig->why), "no progress for 20 s (%"
                      PRIu64 " bytes verified; first connection: %" PRIu64
                      " posted, %" PRIu64 " acknowledged, window %" PRIu64
-                     ")", got, posted[0] * unit, conn[0].una, conn[0].wnd);
+                     "; %" PRIu64 " sends again)", got, posted[0] * unit,
+                     conn[0].una, conn[0].wnd, rexmit);
             break;
         }
     }

@@ -7,13 +7,14 @@
 # offloaded sends of 64-KiB requests on 1 and 16 connections to a minimal
 # ACK-ing peer on a socket netdev and to the Linux kernel's TCP through a
 # tap in a network namespace (vnet header off and on), QEMU's igb sending
-# the same bytes with TSO, and the cost per segment with many connections
+# the same bytes with TSO and QEMU's virtio-net sending them (TSO through
+# the tap's vnet header), and the cost per segment with many connections
 # sending at once.  Every byte is checked at the peer; figures are
 # printed, never asserted.  Then, unless --quick or --perf, QEMU's memory
 # per offloaded connection by scripts/bench-conns.sh.
 #
 #   bench-send.sh [--quick] [--mib M] [--conns N,N] [--sweep N,N,...]
-#                 [--sweep-secs S] [--no-kernel] [--no-igb]
+#                 [--sweep-secs S] [--no-kernel] [--no-igb] [--no-virtio]
 #                 [--mod COUNT,USEC] [--no-holdoff] [--perf DIR]
 #
 #   --quick          the CI smoke: 64 MiB a run, sweep 1,64,1024 for 1 s,
@@ -27,6 +28,7 @@
 #   --no-kernel      no tap runs (they need root, /dev/net/tun and ip(8);
 #                    without them they are skipped and said so)
 #   --no-igb         no igb anchor
+#   --no-virtio      no virtio-net anchor
 #   --mod C,U        interrupt moderation of the completion queue
 #   --no-holdoff     no CQ interrupt holdoff (CHIMNEY_CQF_HOLDOFF), which
 #                    the benchmark, like the miniport, asks for by default
@@ -40,13 +42,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '4,37p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '4,39p' "$0" | sed 's/^# \{0,1\}//'; }
 
 args=() quick= perf= bound_mib=4096
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) quick=1; bound_mib=512; args+=("$1"); shift ;;
-    --no-kernel|--no-igb|--no-holdoff) args+=("$1"); shift ;;
+    --no-kernel|--no-igb|--no-virtio|--no-holdoff) args+=("$1"); shift ;;
     --mib|--conns|--sweep|--sweep-secs|--mod)
         [ $# -ge 2 ] || { echo "bench-send: $1 needs a value" >&2; exit 2; }
         args+=("$1" "$2"); shift 2 ;;

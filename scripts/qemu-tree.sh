@@ -53,6 +53,8 @@ OUR_FILES=(hw/net/chimney
            tests/qtest/chimney-soak.c
            tests/qtest/chimney-bench.c tests/qtest/chimney-bench.h
            tests/qtest/chimney-bench-lib.c tests/qtest/chimney-bench-igb.c
+           tests/qtest/chimney-bench-sender.c
+           tests/qtest/chimney-bench-virtio.c
            tests/qtest/libqos/chimney-kernel.c
            tests/qtest/libqos/chimney-kernel.h
            tests/qtest/libqos/chimney-prog.c tests/qtest/libqos/chimney-prog.h

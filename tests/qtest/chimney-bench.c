@@ -5,10 +5,12 @@
  * of 64-KiB requests on 1 and 16 connections to a minimal ACK-ing peer on
  * a socket netdev and to the Linux kernel's TCP through a tap, with and
  * without the tap's vnet header; QEMU's igb sending the same bytes with
- * TSO through the same backends as the anchor; and the cost per segment
- * with many connections sending at once.  Every byte the peers receive
- * is checked against what the guest sent; a run whose bytes do not
- * verify fails the program.  Figures are printed, never asserted.
+ * TSO through the same backends as the anchor, and QEMU's virtio-net as
+ * a second one (TSO where the tap's vnet header lets it offer it); and
+ * the cost per segment with many connections sending at once.  Every
+ * byte the peers receive is checked against what the guest sent; a run
+ * whose bytes do not verify fails the program.  Figures are printed,
+ * never asserted.
  *
  * Copyright (c) 2026 The qemu-chimney authors
  *
@@ -32,7 +34,7 @@ typedef struct Opts {
     uint32_t conns[8], nconns;      /* the table's connection counts */
     uint32_t sweep[8], nsweep;      /* the many-connection sweep */
     double sweep_secs;
-    bool kernel, igb;
+    bool kernel, igb, virtio;
     bool no_holdoff;        /* leave CHIMNEY_CQF_HOLDOFF off */
     uint32_t mod_count, mod_usec;
     double bound;           /* GB/s of copy+checksum, from the script */
@@ -653,7 +655,7 @@ static bool all_ok = true;
 
 static void row_head(void)
 {
-    printf("%-32s %5s %7s %7s %6s %7s %6s %7s %7s %6s %5s %6s\n", "run",
+    printf("%-34s %5s %7s %7s %6s %7s %6s %7s %7s %6s %5s %6s\n", "run",
            "conns", "MB/s", "CPUs/GB", "ns/seg", "irq/cpl", "db/req",
            "p50 us", "p99 us", "%bound", "x igb", "rexmit");
 }
@@ -667,11 +669,11 @@ static void row(const char *name, uint32_t n, const BenchFigures *f,
                 const Opts *o, double igb_mbps)
 {
     if (!f->ok) {
-        printf("%-32s %5u FAILED: %s\n", name, n, f->why);
+        printf("%-34s %5u FAILED: %s\n", name, n, f->why);
         all_ok = false;
         return;
     }
-    printf("%-32s %5u %7.0f %7.3f %6.0f %7.3f %6.3f %7.0f %7.0f %5.2f%% ",
+    printf("%-34s %5u %7.0f %7.3f %6.0f %7.3f %6.3f %7.0f %7.0f %5.2f%% ",
            name, n, mbps(f), f->bytes ? f->cpu / (f->bytes / 1e9) : 0,
            f->segs ? f->cpu * 1e9 / f->segs : 0,
            f->reqs ? (double)f->irqs / f->reqs : 0,
@@ -685,6 +687,49 @@ static void row(const char *name, uint32_t n, const BenchFigures *f,
     }
     printf("%6" PRIu64 "\n", f->rexmit);
     fflush(stdout);
+}
+
+/*
+ * The virtio-net anchor's row on @backend: its MB/s, 0 when not run or
+ * its bytes did not verify
+ */
+static double virtio_row(const Opts *o, uint32_t n, uint64_t per,
+                         const char *backend, const char *name)
+{
+    BenchFigures f;
+
+    if (!o->virtio) {
+        return 0;
+    }
+    bench_virtio(per * n * BENCH_CHUNK, n, backend, &f);
+    row(name, n, &f, o, 0);
+    return f.ok ? mbps(&f) : 0;
+}
+
+/* chimney's MB/s over virtio-net's, under the table: no room for a column */
+static void virtio_ratios(const Opts *o, const double (*vio)[3],
+                          const double (*chim)[3])
+{
+    static const char *const what[3] = {
+        "socket", "tap (vnet off)", "tap (vnet on)",
+    };
+
+    if (!o->virtio) {
+        return;
+    }
+    printf("\nx virtio (chimney's MB/s over virtio-net's):\n");
+    for (uint32_t k = 0; k < o->nconns; k++) {
+        printf("  %5u conns:", o->conns[k]);
+        for (int j = 0; j < 3; j++) {
+            if (vio[k][j] > 0 && chim[k][j] > 0) {
+                printf(" %s %.2f%s", what[j], chim[k][j] / vio[k][j],
+                       j < 2 ? "," : "");
+            } else {
+                printf(" %s -%s", what[j], j < 2 ? "," : "");
+            }
+        }
+        printf("\n");
+    }
 }
 
 static void parse_list(const char *s, uint32_t *v, uint32_t *n)
@@ -706,8 +751,9 @@ static void usage(void)
 {
     printf("usage: chimney-bench [--quick] [--mib M] [--conns N,N] "
            "[--sweep N,N,...] [--sweep-secs S]\n"
-           "                     [--no-kernel] [--no-igb] [--bound GB/s] "
-           "[--mod COUNT,USEC] [--no-holdoff] [--perf DIR]\n");
+           "                     [--no-kernel] [--no-igb] [--no-virtio] "
+           "[--bound GB/s] [--mod COUNT,USEC]\n"
+           "                     [--no-holdoff] [--perf DIR]\n");
 }
 
 static void parse(int argc, char **argv, Opts *o)
@@ -715,7 +761,7 @@ static void parse(int argc, char **argv, Opts *o)
     *o = (Opts) {
         .mib = 1024, .conns = { 1, 16 }, .nconns = 2,
         .sweep = { 1, 64, 1024, 16384, 65536 }, .nsweep = 5,
-        .sweep_secs = 3, .kernel = true, .igb = true,
+        .sweep_secs = 3, .kernel = true, .igb = true, .virtio = true,
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -732,6 +778,8 @@ static void parse(int argc, char **argv, Opts *o)
             o->kernel = false;
         } else if (!strcmp(a, "--no-igb")) {
             o->igb = false;
+        } else if (!strcmp(a, "--no-virtio")) {
+            o->virtio = false;
         } else if (!strcmp(a, "--no-holdoff")) {
             o->no_holdoff = true;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -778,6 +826,7 @@ int main(int argc, char **argv)
 {
     Opts o;
     BenchFigures f, igb[8];
+    double vio[8][3] = { { 0 } }, chim[8][3] = { { 0 } };
     char name[64];
 
     qchimney_prog_init(argv[0]);
@@ -802,6 +851,8 @@ int main(int argc, char **argv)
             bench_igb(per * n * BENCH_CHUNK, n, "socket", &igb[k]);
             row("igb TSO -> peer (socket)", n, &igb[k], &o, 0);
         }
+        vio[k][0] = virtio_row(&o, n, per, "socket",
+                               "virtio -> peer (socket)");
         /*
          * The peer's window: 1 MiB, or 4 MiB over all connections (2 and
          * 4 MiB per connection, with deeper queues, ran slower here: more
@@ -811,6 +862,7 @@ int main(int argc, char **argv)
                  &f);
         row("chimney -> peer (socket)", n, &f, &o,
             igb[k].ok ? mbps(&igb[k]) : 0);
+        chim[k][0] = f.ok ? mbps(&f) : 0;
         for (int vnet = 0; o.kernel && vnet < 2; vnet++) {
             BenchFigures ig = { 0 };
 
@@ -821,16 +873,22 @@ int main(int argc, char **argv)
                           &ig);
                 row(name, n, &ig, &o, 0);
             }
+            snprintf(name, sizeof(name), "virtio%s -> Linux (tap, vnet %s)",
+                     vnet ? " TSO" : "", vnet ? "on" : "off");
+            vio[k][1 + vnet] = virtio_row(&o, n, per,
+                                          vnet ? "tap-vnet" : "tap", name);
             snprintf(name, sizeof(name), "chimney -> Linux (tap, vnet %s)",
                      vnet ? "on" : "off");
             if (!kernel_run(&o, n, vnet, per, &f)) {
-                printf("%-32s %5u skipped: %s\n", name, n, f.why);
+                printf("%-34s %5u skipped: %s\n", name, n, f.why);
                 o.kernel = false;
                 break;
             }
             row(name, n, &f, &o, ig.ok ? mbps(&ig) : 0);
+            chim[k][1 + vnet] = f.ok ? mbps(&f) : 0;
         }
     }
+    virtio_ratios(&o, vio, chim);
     printf("\nper-segment cost, every connection sending (window 8 MSS, 3 "
            "x 64 KiB queued each, socket peer, %.0f s measured)\n",
            o.sweep_secs);

@@ -5,10 +5,12 @@
  * rings, send queues, data and completions are read and written here
  * directly; only register writes (doorbells, CQ heads) and the virtual
  * clock go over qtest.  chimney-bench.c runs the offloaded sends,
- * chimney-bench-peer.c is what receives them (a minimal ACK-ing peer on a
- * socket netdev, or the Linux kernel's TCP through a tap in a network
+ * chimney-bench-lib.c holds what receives them (a minimal ACK-ing peer on
+ * a socket netdev, or the Linux kernel's TCP through a tap in a network
  * namespace) and checks every byte, chimney-bench-igb.c the anchor: QEMU's
- * igb sending the same bytes with TSO.
+ * igb sending the same bytes with TSO, chimney-bench-virtio.c the second
+ * anchor: QEMU's virtio-net sending them, and chimney-bench-sender.c the
+ * anchors' guest TCP.
  *
  * Copyright (c) 2026 The qemu-chimney authors
  *
@@ -143,8 +145,81 @@ uint64_t bench_sink_bytes(BenchSink *s);
 const char *bench_sink_error(BenchSink *s);
 void bench_sink_stop(BenchSink *s);
 
+/*
+ * The anchors' sender (chimney-bench-sender.c): this program as the
+ * guest's TCP over a plain NIC, in sends of BENCH_UNIT bytes, with the
+ * NIC's MAC address bench_nic_mac
+ */
+#define BENCH_UNIT      (BENCH_CHUNK / 2)
+#define BENCH_HDR_LEN   54              /* Ethernet, IPv4, TCP */
+extern const uint8_t bench_nic_mac[6];
+
+/* One connection's addressing and sequence numbers */
+typedef struct BenchConn {
+    uint8_t dst_mac[6];
+    uint32_t sip, dip;          /* host order */
+    uint16_t sport, dport;
+    uint32_t seq0, ack;         /* first data byte's sequence, our ACK */
+    uint8_t wscale;             /* the peer's */
+    uint64_t una, wnd;          /* stream offset acknowledged, window */
+    int64_t una_at;             /* when una last moved */
+} BenchConn;
+
+/* The headers of @len bytes of @c at stream offset @off, no checksums */
+void bench_conn_headers(uint8_t *h, const BenchConn *c, uint64_t off,
+                        uint32_t len);
+
+/* What the sender needs of a NIC (@nic is the NIC's own state) */
+typedef struct BenchNicOps {
+    const char *name;
+    /* A whole frame of ours, no offload, sent before this returns */
+    void (*send)(void *nic, const uint8_t *f, uint32_t len);
+    /* The next frame received, or NULL; rx_done gives the buffers back */
+    const uint8_t *(*rx)(void *nic, uint32_t *len);
+    void (*rx_done)(void *nic);
+    /* Whether the transmit ring has room for one more send */
+    bool (*room)(void *nic);
+    /* A send of @c at stream offset @off, its data at @data, at @now */
+    void (*post)(void *nic, const BenchConn *c, uint64_t off, uint64_t data,
+                 int64_t now);
+    /* Publish what post added; true when that rang a doorbell */
+    bool (*kick)(void *nic);
+    /*
+     * Count the sends finished since in *@sends, their latency in @lat;
+     * false when the NIC went wrong (*why says how)
+     */
+    bool (*reap)(void *nic, BenchLat *lat, uint64_t *sends, char *why,
+                 size_t len);
+} BenchNicOps;
+
+/* One anchor run's backend: "socket", "tap" or "tap-vnet" */
+typedef struct BenchAnchor {
+    const char *backend;
+    uint32_t nconns;
+    bool tap;
+    int sv[2];                  /* the socket netdev's ends, until used */
+    BenchSink *s;
+    char netdev[64];            /* QEMU's -netdev option, id n0 */
+} BenchAnchor;
+
+/* The backend up; false when it cannot run (fig->why says why) */
+bool bench_anchor_open(BenchAnchor *a, const char *backend, uint32_t nconns,
+                       BenchFigures *fig);
+/* @bytes over the connections through @nic, up in the QEMU of @b */
+void bench_anchor_run(BenchAnchor *a, Bench *b, const BenchNicOps *ops,
+                      void *nic, uint64_t bytes, BenchFigures *fig);
+/* After bench_quit */
+void bench_anchor_close(BenchAnchor *a);
+
 /* The igb anchor: @nconns streams of @bytes in all, with TSO */
 void bench_igb(uint64_t bytes, uint32_t nconns, const char *backend,
                BenchFigures *fig);
+/*
+ * The virtio-net anchor, the same contract: with TSO on "tap-vnet", the
+ * frames segmented and checksummed by the sender on "socket" and "tap"
+ * (virtio-net offers no offload without a vnet header)
+ */
+void bench_virtio(uint64_t bytes, uint32_t nconns, const char *backend,
+                  BenchFigures *fig);
 
 #endif /* CHIMNEY_BENCH_H */

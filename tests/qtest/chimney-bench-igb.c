@@ -258,10 +258,20 @@ static bool ops_reap(void *nic, BenchLat *lat, uint64_t *sends, char *why,
     return true;
 }
 
+static void ops_describe(void *nic, char *buf, size_t len)
+{
+    Igb *g = nic;
+
+    snprintf(buf, len, "RDH %u RDT %u, next %u", qpci_io_readl(g->dev, g->bar,
+             E1000_RDH(0)), qpci_io_readl(g->dev, g->bar, E1000_RDT(0)),
+             g->rx_next);
+}
+
 static const BenchNicOps igb_ops = {
     .name = "igb",
     .send = ops_send, .rx = ops_rx, .rx_done = ops_rx_done,
     .room = ops_room, .post = ops_post, .kick = ops_kick, .reap = ops_reap,
+    .describe = ops_describe,
 };
 
 void bench_igb(uint64_t bytes, uint32_t nconns, const char *backend,

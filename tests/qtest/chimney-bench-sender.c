@@ -358,11 +358,16 @@ void bench_anchor_run(BenchAnchor *a, Bench *b, const BenchNicOps *ops,
             last = got;
             progress_at = now;
         } else if (now - progress_at > 20 * G_USEC_PER_SEC) {
+            char rx[64] = "";
+
+            if (ops->describe) {
+                ops->describe(nic, rx, sizeof(rx));
+            }
             snprintf(fig->why, sizeof(fig->why), "no progress for 20 s (%"
                      PRIu64 " bytes verified; first connection: %" PRIu64
                      " posted, %" PRIu64 " acknowledged, window %" PRIu64
-                     "; %" PRIu64 " sends again)", got, posted[0] * unit,
-                     conn[0].una, conn[0].wnd, rexmit);
+                     "; %" PRIu64 " sends again; %s)", got, posted[0] * unit,
+                     conn[0].una, conn[0].wnd, rexmit, rx);
             break;
         }
     }

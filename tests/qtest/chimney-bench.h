@@ -190,6 +190,8 @@ typedef struct BenchNicOps {
      */
     bool (*reap)(void *nic, BenchLat *lat, uint64_t *sends, char *why,
                  size_t len);
+    /* Optional: the receive side's state, for a run that stalled */
+    void (*describe)(void *nic, char *buf, size_t len);
 } BenchNicOps;
 
 /* One anchor run's backend: "socket", "tap" or "tap-vnet" */

@@ -13,7 +13,9 @@
 #   --target T    generic-fuzz-chimney-nic (default: BAR0, MSI-X, DMA),
 #                 generic-fuzz-chimney-nic-faults (the same with fault
 #                 rules), chimney-fault-rules (the x-fault-rules text),
-#                 chimney-vmstate (migration state, post_load), or all
+#                 chimney-vmstate (migration state, post_load),
+#                 chimney-wire (frames from the network for offloaded
+#                 connections, with guest requests), or all
 #   --coverage    after fuzzing, run the corpus once more and print the
 #                 edges covered in each file of hw/net/chimney/
 #   --build-only  build and stop
@@ -21,7 +23,8 @@
 #   --builddir D  default build-fuzz/ in the project
 #
 # The corpus grows in BUILDDIR/corpus/TARGET (seeded from
-# tests/qtest/fuzz-corpus/ and scripts/fuzz-seeds.py); every crash, hang
+# tests/qtest/fuzz-corpus/, scripts/fuzz-seeds.py and
+# scripts/fuzz-wire-seeds.py); every crash, hang
 # or OOM is kept in BUILDDIR/crashes/TARGET/ with a log beside it.  A crash
 # does not stop the run.  Reproduce one with
 #   BUILDDIR/qemu-build/qemu-fuzz-x86_64 --fuzz-target=TARGET FILE
@@ -40,12 +43,12 @@ while [ $# -gt 0 ]; do
     --no-build) no_build=1; shift ;;
     --coverage) coverage=1; shift ;;
     --builddir) builddir=$2; shift 2 ;;
-    -h|--help) sed -n '4,29p' "$0"; exit 0 ;;
+    -h|--help) sed -n '4,31p' "$0"; exit 0 ;;
     *) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
 ALL=(generic-fuzz-chimney-nic generic-fuzz-chimney-nic-faults
-     chimney-fault-rules chimney-vmstate)
+     chimney-fault-rules chimney-vmstate chimney-wire)
 [ ${#targets[@]} -gt 0 ] || targets=(generic-fuzz-chimney-nic)
 [ "${targets[0]}" != all ] || targets=("${ALL[@]}")
 
@@ -86,6 +89,8 @@ seed_corpus() {
     case "$t" in
     generic-fuzz-chimney-nic*)
         "$project/scripts/fuzz-seeds.py" "$dir" >/dev/null ;;
+    chimney-wire)
+        "$project/scripts/fuzz-wire-seeds.py" "$dir" ;;
     chimney-vmstate)
         # the state of a brought-up device, as this build saves it
         CHIMNEY_FUZZ_VMSTATE_SEED=$dir/brought-up "$fuzz" \

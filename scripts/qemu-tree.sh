@@ -62,6 +62,7 @@ OUR_FILES=(hw/net/chimney
            tests/unit/test-chimney-guest.c
            tests/unit/test-chimney-guest-ndis.c
            tests/windows tests/qtest/fuzz/chimney_fuzz.c
+           tests/qtest/fuzz/chimney_wire_fuzz.c
            docs/specs/chimney-nic.rst docs/system/devices/chimney-nic.rst)
 
 source_tree() {

@@ -1649,6 +1649,43 @@ static void test_rx_probe_answered(void)
     peer_free(p);
 }
 
+/*
+ * A segment outside the receive window gets an ACK and nothing else
+ * (RFC 9293 3.10.7.4): its ACK field and window are not looked at, so a
+ * blind injection cannot complete a send or move the send window.  One
+ * that ends at the right edge last advertised is acceptable, as is one
+ * that ends at RcvNxt (a retransmission with the ACK of new data).
+ */
+static void test_ack_out_of_window(void)
+{
+    Peer *p = peer_new(1000);
+    uint8_t old[1000] = { 0 };
+    ChimneyTcpSegment s;
+    uint32_t n;
+
+    post(p, 1, 3000, CHIMNEY_TCP_REQ_PUSH);
+    post(p, 2, 1000, CHIMNEY_TCP_REQ_PUSH);
+    n = p->sent->len;
+    segment(p, 4000, 0, TH_ACK, 5000 + 0x40000000, 0);
+    segment(p, 4000, 0, TH_ACK, 5000 - 70000, 0);
+    segment(p, 4000, 0, TH_ACK, 5000 + 65536, 0);
+    g_assert_cmpuint(p->done->len, ==, 0);
+    g_assert_cmpuint(p->conn.st.snd_una, ==, 1000);
+    g_assert_cmpuint(p->conn.st.snd_wnd, ==, 1 << 20);
+    g_assert_cmpuint(p->sent->len, ==, n + 3);
+    g_assert_cmpuint(last_sent(p)->ack, ==, 5000);
+
+    segment(p, 4000, 65535, TH_ACK, 5000 + 65535, 0);
+    g_assert_cmpuint(p->done->len, ==, 1);
+    g_assert_cmpuint(done(p, 0)->cookie, ==, 1);
+    s = (ChimneyTcpSegment) {
+        .seq = 4000, .ack = 5000, .flags = TH_ACK, .wnd = 65535, .len = 1000,
+    };
+    chimney_tcp_input(&p->conn, &s, old);       /* ends at RcvNxt */
+    g_assert_cmpuint(p->done->len, ==, 2);
+    peer_free(p);
+}
+
 /* Urgent data: not ACKed, not delivered, upload requested */
 static void test_rx_urgent(void)
 {
@@ -2217,6 +2254,8 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-tcp/rx/keepalive", test_keepalive);
     g_test_add_func("/chimney-tcp/rx/urgent", test_rx_urgent);
     g_test_add_func("/chimney-tcp/rx/probe-answered", test_rx_probe_answered);
+    g_test_add_func("/chimney-tcp/rx/ack-out-of-window",
+                    test_ack_out_of_window);
     g_test_add_func("/chimney-tcp/rx/syn", test_rx_syn);
     g_test_add_func("/chimney-tcp/rx/rst-challenge-keepalive",
                     test_rx_rst_challenge_keepalive);

@@ -201,11 +201,13 @@ typedef struct Peer6 {
 /*
  * The peer reads what the device sends on its port from ISS + 1 +
  * @p->from on, each frame with its tag, and acknowledges it the same way
- * when @p->ack; until it has @want bytes.
+ * when @p->ack (from the sequence number the device last acknowledged:
+ * an ACK behind data the peer sent is an old segment); until it has
+ * @want bytes.
  */
 static uint32_t peer6_stream(Peer6 *p, uint8_t *got, uint32_t want)
 {
-    uint32_t acked = p->have;
+    uint32_t acked = p->have, seq_out = IRS + 1;
     uint8_t fr[2048];
     size_t len;
 
@@ -222,6 +224,10 @@ static uint32_t peer6_stream(Peer6 *p, uint8_t *got, uint32_t want)
             g_assert_cmphex(tag, ==, p->tci);
             doff = (th[12] >> 4) * 4;
             seq = ldl_be_p(th + 4);
+            /* what the device acknowledged of ours is where we are */
+            if ((th[13] & 0x10) && (int32_t)(ldl_be_p(th + 8) - seq_out) > 0) {
+                seq_out = ldl_be_p(th + 8);
+            }
             if (tl > doff && !p->first_len) {
                 p->first_len = MIN(40 + tl, sizeof(p->first));
                 memcpy(p->first, th - 40, p->first_len);
@@ -234,7 +240,7 @@ static uint32_t peer6_stream(Peer6 *p, uint8_t *got, uint32_t want)
             }
         }
         if (p->ack && p->have != acked) {
-            wire_send(fr, v6_frame(fr, p->tci, p->lport, IRS + 1,
+            wire_send(fr, v6_frame(fr, p->tci, p->lport, seq_out,
                                    ISS + 1 + p->from + p->have, 0x10, NULL,
                                    0));
             acked = p->have;

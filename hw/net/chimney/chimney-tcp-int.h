@@ -83,6 +83,9 @@ void chimney_tcp_raise(ChimneyTcpConn *c, int event, uint32_t info);
 void chimney_tcp_rx_init(ChimneyTcpConn *c);
 /* The window to put in a segment, recording the edge it advertises. */
 uint16_t chimney_tcp_rx_window(ChimneyTcpConn *c);
+/* RFC 9293 3.10.7.4: may the segment be looked at beyond an ACK back? */
+bool chimney_tcp_rx_acceptable(ChimneyTcpConn *c,
+                                const ChimneyTcpSegment *seg);
 /* Data and FIN of a segment, ACKed now or by the delayed-ACK timer */
 void chimney_tcp_rx_segment(ChimneyTcpConn *c, const ChimneyTcpSegment *seg,
                             const uint8_t *payload);

@@ -122,6 +122,30 @@ static void rx_advance(ChimneyTcpConn *c, uint32_t n)
     chimney_tcp_count(c, CHIMNEY_TCP_BYTES_RCVD, n);
 }
 
+/*
+ * The first check of RFC 9293 3.10.7.4, as Linux makes it: a segment is
+ * acceptable when it ends at or after the RcvNxt last advertised and
+ * starts at or before the right edge last advertised.  One that is not
+ * gets an ACK and nothing else: its ACK field and window are not looked
+ * at, so a segment injected blindly can neither complete a send nor move
+ * the send window.
+ */
+bool chimney_tcp_rx_acceptable(ChimneyTcpConn *c,
+                                const ChimneyTcpSegment *seg)
+{
+    uint32_t wup = c->rcv_adv - c->st.rcv_wnd;
+    uint32_t edge = c->rcv_adv;
+    uint32_t end = seg->seq + seg->len + !!(seg->flags & TH_FIN);
+
+    if (chimney_seq_gt(wup, c->st.rcv_nxt)) {
+        wup = c->st.rcv_nxt;
+    }
+    if (chimney_seq_lt(edge, c->st.rcv_nxt)) {
+        edge = c->st.rcv_nxt;
+    }
+    return chimney_seq_leq(wup, end) && chimney_seq_leq(seg->seq, edge);
+}
+
 /* Record [start, end) as held out of order; false when the table is full */
 static bool rx_ooo_add(ChimneyTcpConn *c, uint32_t start, uint32_t end)
 {

@@ -784,6 +784,13 @@ static bool tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg,
         chimney_tcp_send_ack(c);
         return true;
     }
+    if (!chimney_tcp_rx_acceptable(c, seg)) {
+        chimney_tcp_rare(c)->dup_segs++;
+        if (!c->frozen) {
+            chimney_tcp_send_ack(c);
+        }
+        return true;
+    }
     if (chimney_seq_gt(seg->ack, c->st.snd_max)) {
         chimney_tcp_send_ack(c);                    /* acks unsent data */
         return true;

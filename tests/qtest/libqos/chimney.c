@@ -37,6 +37,16 @@ void qchimney_writel(QChimney *c, uint32_t reg, uint32_t val)
     qpci_io_writel(c->pdev, c->bar, reg, val);
 }
 
+/* A wait of @us: a sleep, or a turn of the in-process QEMU's main loop */
+static void qchimney_idle(QChimney *c, uint32_t us)
+{
+    if (c->idle) {
+        c->idle(c->qts);
+    } else {
+        g_usleep(us);
+    }
+}
+
 bool qchimney_wait_status(QChimney *c, uint32_t mask, uint32_t value)
 {
     gint64 deadline = g_get_monotonic_time() + QCHIMNEY_TIMEOUT_US;
@@ -45,7 +55,7 @@ bool qchimney_wait_status(QChimney *c, uint32_t mask, uint32_t value)
         if (g_get_monotonic_time() > deadline) {
             return false;
         }
-        g_usleep(100);
+        qchimney_idle(c, 100);
     }
     return true;
 }
@@ -117,7 +127,7 @@ static void qchimney_dev_writel(void *opaque, uint32_t reg, uint32_t val)
 
 static void qchimney_dev_delay(void *opaque, uint32_t us)
 {
-    g_usleep(us);
+    qchimney_idle(opaque, us);
 }
 
 /* The driver core reaches guest memory through qtest */
@@ -164,7 +174,7 @@ bool qchimney_cq_wait_timeout(QChimney *c, uint32_t cqid, ChimneyCqe *cqe,
         if (g_get_monotonic_time() > deadline) {
             return false;
         }
-        g_usleep(50);
+        qchimney_idle(c, 50);
     }
 }
 
@@ -305,6 +315,7 @@ void qchimney_start(QChimney *c, QTestState *qts, QPCIBus *bus,
     c->alloc = alloc;
     c->bus = bus;
     c->cq_flags = cfg->cq_flags;
+    c->idle = cfg->idle;
     c->pdev = qchimney_find(bus);
     qpci_device_enable(c->pdev);
     c->bar = qpci_iomap(c->pdev, CHIMNEY_BAR_MMIO, NULL);

@@ -56,6 +56,7 @@ typedef struct QChimney {
     uint64_t block_buf;     /* reused for OFFLOAD parameter blocks */
     uint32_t rx_cq;         /* CQ of L2 RX completions */
     uint32_t cq_flags;      /* CHIMNEY_CQF_* of every CQ it creates */
+    void (*idle)(QTestState *qts);  /* what a wait does; NULL: sleep */
 } QChimney;
 
 /* What qchimney_start does; the default is a full bring-up. */
@@ -71,6 +72,12 @@ typedef struct QChimneyConfig {
     uint32_t rx_buffer_size;  /* 0: 2048 */
     bool rx_own_cq;           /* L2 RX completions on CQ 3, not CQ 1 */
     uint32_t cq_flags;        /* CHIMNEY_CQF_* of every CQ */
+    /*
+     * Run by every wait of the driver instead of a sleep: a QEMU in the
+     * test's own process (the fuzzer) only makes progress in its main
+     * loop, which the wait must then run.
+     */
+    void (*idle)(QTestState *qts);
 } QChimneyConfig;
 
 #define QCHIMNEY_L2_CQ 1

@@ -929,6 +929,7 @@ static void test_graceful_disconnect(void)
 {
     Peer *p = peer_new(0);
     Sent *last;
+    guint n;
 
     post(p, 1, 1500, 0);
     disconnect(p, 2, false);
@@ -936,15 +937,20 @@ static void test_graceful_disconnect(void)
     last = sent(p, p->sent->len - 1);
     g_assert(last->flags & TH_FIN);
     g_assert_cmpuint(last->seq + last->len, ==, 1500);
-    /* Sends may not follow a disconnect */
-    g_assert(!chimney_tcp_post(&p->conn, &(ChimneyTcpReq) { .len = 1 }));
+    /* Sends may not follow a disconnect: one fails in its turn */
+    n = p->sent->len;
+    g_assert(chimney_tcp_post(&p->conn, &(ChimneyTcpReq) {
+                              .cookie = 3, .len = 1 }));
+    g_assert_cmpuint(p->sent->len, ==, n);
     ack(p, 1500, 65535);
     g_assert_cmpuint(p->done->len, ==, 1);
     g_assert_cmpuint(done(p, 0)->cookie, ==, 1);
     ack(p, 1501, 65535);
-    g_assert_cmpuint(p->done->len, ==, 2);
+    g_assert_cmpuint(p->done->len, ==, 3);
     g_assert_cmpuint(done(p, 1)->cookie, ==, 2);
     g_assert_cmpuint(done(p, 1)->type, ==, CHIMNEY_TCP_REQ_DISCONNECT);
+    g_assert_cmpuint(done(p, 2)->cookie, ==, 3);
+    g_assert_cmpint(done(p, 2)->status, ==, CHIMNEY_TCP_INVALID_STATE);
     g_assert_cmpuint(p->conn.st.state, ==, CHIMNEY_TCPS_FIN_WAIT2);
     /* The peer's FIN: acknowledged, TIME_WAIT asks for the upload */
     segment(p, 1501, 65535, TH_ACK | TH_FIN, 5000, 0);
@@ -1686,6 +1692,35 @@ static void test_ack_out_of_window(void)
     peer_free(p);
 }
 
+/*
+ * A request the state refuses completes in its turn: after a SYN at
+ * RcvNxt the connection is CLOSED and waits for its upload; a DISCONNECT
+ * posted then waits behind the SEND still outstanding and fails after
+ * it.  With nothing outstanding a refused request is the owner's to
+ * complete at once.
+ */
+static void test_refused_in_order(void)
+{
+    Peer *p = peer_new(1000);
+    ChimneyTcpReq r = { .cookie = 2, .type = CHIMNEY_TCP_REQ_DISCONNECT };
+    ChimneyTcpState out;
+
+    post(p, 1, 3000, CHIMNEY_TCP_REQ_PUSH);
+    segment(p, 0, 0, TH_SYN, 5000, 0);
+    g_assert_cmpuint(p->conn.st.state, ==, CHIMNEY_TCPS_CLOSED);
+    g_assert(chimney_tcp_post(&p->conn, &r));
+    g_assert_cmpuint(p->done->len, ==, 0);
+    chimney_tcp_terminate(&p->conn, &out);
+    g_assert_cmpuint(p->done->len, ==, 2);
+    g_assert_cmpuint(done(p, 0)->cookie, ==, 1);
+    g_assert_cmpint(done(p, 0)->status, ==, CHIMNEY_TCP_UPLOADED);
+    g_assert_cmpuint(done(p, 1)->cookie, ==, 2);
+    g_assert_cmpint(done(p, 1)->status, ==, CHIMNEY_TCP_INVALID_STATE);
+    r.cookie = 3;
+    g_assert(!chimney_tcp_post(&p->conn, &r));
+    peer_free(p);
+}
+
 /* Urgent data: not ACKed, not delivered, upload requested */
 static void test_rx_urgent(void)
 {
@@ -2256,6 +2291,7 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-tcp/rx/probe-answered", test_rx_probe_answered);
     g_test_add_func("/chimney-tcp/rx/ack-out-of-window",
                     test_ack_out_of_window);
+    g_test_add_func("/chimney-tcp/refused-in-order", test_refused_in_order);
     g_test_add_func("/chimney-tcp/rx/syn", test_rx_syn);
     g_test_add_func("/chimney-tcp/rx/rst-challenge-keepalive",
                     test_rx_rst_challenge_keepalive);

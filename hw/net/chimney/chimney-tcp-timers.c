@@ -17,6 +17,55 @@
 #include "net/eth.h"
 #include "hw/net/chimney/chimney-tcp-int.h"
 
+/*
+ * Whether an OFFLOAD may start from @st.  Returns NULL when it may, else
+ * what is wrong.  Handed-over requests are checked by chimney_tcp_start.
+ */
+const char *chimney_tcp_state_check(const ChimneyTcpState *st)
+{
+    switch (st->state) {
+    case CHIMNEY_TCPS_ESTABLISHED:
+    case CHIMNEY_TCPS_FIN_WAIT1:
+    case CHIMNEY_TCPS_FIN_WAIT2:
+    case CHIMNEY_TCPS_CLOSE_WAIT:
+    case CHIMNEY_TCPS_CLOSING:
+    case CHIMNEY_TCPS_LAST_ACK:
+        break;
+    default:
+        return "state cannot be offloaded";
+    }
+    if (st->remote_mss < 64) {
+        return "remote MSS below 64";
+    }
+    if (st->path_mtu < (st->ipv6 ? CHIMNEY_TCP_IPV6_MIN_MTU : 68) ||
+        st->path_mtu > 9000) {
+        return "path MTU out of range";
+    }
+    if (st->flow_label > CHIMNEY_TCP_FLOW_LABEL_MAX || st->user_priority > 7 ||
+        st->vlan > 4094) {
+        return "flow label, user priority or VLAN out of range";
+    }
+    if (st->wscale_enabled && (st->snd_wscale > 14 || st->rcv_wscale > 14)) {
+        return "window scale above 14";
+    }
+    if (!st->wscale_enabled && (st->snd_wscale || st->rcv_wscale)) {
+        return "window scale without the option";
+    }
+    /*
+     * Unsigned distances from SndUna: chimney_seq_leq() holds both ways at
+     * a distance of exactly 2^31, so it cannot order these.  Less than
+     * 2^31 may be outstanding, or sequence comparisons break.
+     */
+    if (st->snd_nxt - st->snd_una > st->snd_max - st->snd_una ||
+        st->snd_max - st->snd_una > INT32_MAX) {
+        return "SndUna <= SndNxt <= SndMax does not hold";
+    }
+    if (!st->local_port || !st->remote_port) {
+        return "port 0";
+    }
+    return NULL;
+}
+
 int64_t chimney_tcp_ticks_to_ns(ChimneyTcpConn *c, uint64_t ticks)
 {
     return ticks * chimney_tcp_stack(c)->tick_ns;

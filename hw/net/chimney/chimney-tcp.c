@@ -41,55 +41,6 @@ void chimney_tcp_stack_init(ChimneyTcpStack *s, const ChimneyTcpOps *ops,
     s->ip_id = IP_ID_BASE;
 }
 
-/*
- * Whether an OFFLOAD may start from @st.  Returns NULL when it may, else
- * what is wrong.  Handed-over requests are checked by chimney_tcp_start.
- */
-const char *chimney_tcp_state_check(const ChimneyTcpState *st)
-{
-    switch (st->state) {
-    case CHIMNEY_TCPS_ESTABLISHED:
-    case CHIMNEY_TCPS_FIN_WAIT1:
-    case CHIMNEY_TCPS_FIN_WAIT2:
-    case CHIMNEY_TCPS_CLOSE_WAIT:
-    case CHIMNEY_TCPS_CLOSING:
-    case CHIMNEY_TCPS_LAST_ACK:
-        break;
-    default:
-        return "state cannot be offloaded";
-    }
-    if (st->remote_mss < 64) {
-        return "remote MSS below 64";
-    }
-    if (st->path_mtu < (st->ipv6 ? CHIMNEY_TCP_IPV6_MIN_MTU : 68) ||
-        st->path_mtu > 9000) {
-        return "path MTU out of range";
-    }
-    if (st->flow_label > CHIMNEY_TCP_FLOW_LABEL_MAX || st->user_priority > 7 ||
-        st->vlan > 4094) {
-        return "flow label, user priority or VLAN out of range";
-    }
-    if (st->wscale_enabled && (st->snd_wscale > 14 || st->rcv_wscale > 14)) {
-        return "window scale above 14";
-    }
-    if (!st->wscale_enabled && (st->snd_wscale || st->rcv_wscale)) {
-        return "window scale without the option";
-    }
-    /*
-     * Unsigned distances from SndUna: chimney_seq_leq() holds both ways at
-     * a distance of exactly 2^31, so it cannot order these.  Less than
-     * 2^31 may be outstanding, or sequence comparisons break.
-     */
-    if (st->snd_nxt - st->snd_una > st->snd_max - st->snd_una ||
-        st->snd_max - st->snd_una > INT32_MAX) {
-        return "SndUna <= SndNxt <= SndMax does not hold";
-    }
-    if (!st->local_port || !st->remote_port) {
-        return "port 0";
-    }
-    return NULL;
-}
-
 void chimney_tcp_conn_init(ChimneyTcpConn *c, ChimneyTcpStack *stack,
                            const ChimneyTcpState *st, ChimneyTcpRoute *route,
                            ChimneyTcpReq *reqs, uint32_t cap,
@@ -195,6 +146,27 @@ static bool tcp_append(ChimneyTcpConn *c, const ChimneyTcpReq *req)
     return true;
 }
 
+/*
+ * A request the connection's state refuses.  With none queued the owner
+ * completes it now (false); behind queued ones it waits, taking no
+ * sequence space, and fails in its turn (INVALID_STATE), so that the
+ * completions stay in order.
+ */
+static bool tcp_refuse(ChimneyTcpConn *c, const ChimneyTcpReq *req)
+{
+    ChimneyTcpReq *r;
+
+    if (!c->count || c->count == c->cap) {
+        return false;
+    }
+    r = &c->reqs[(c->head + c->count) % c->cap];
+    *r = *req;
+    r->flags |= CHIMNEY_TCP_REQ_FAILED | CHIMNEY_TCP_REQ_REFUSED;
+    r->end_seq = c->end_seq + r->len + (r->type == CHIMNEY_TCP_REQ_DISCONNECT);
+    c->count++;
+    return true;
+}
+
 /* Requests outstanding at offload time, in order, before the start. */
 bool chimney_tcp_handover(ChimneyTcpConn *c, const ChimneyTcpReq *req)
 {
@@ -233,6 +205,12 @@ static void tcp_complete_head(ChimneyTcpConn *c, int status, uint32_t bytes)
     s->ops->complete(s->opaque, c, &r, status, bytes);
 }
 
+static int tcp_failure(const ChimneyTcpReq *r)
+{
+    return (r->flags & CHIMNEY_TCP_REQ_REFUSED) ? CHIMNEY_TCP_INVALID_STATE :
+                                                  CHIMNEY_TCP_DMA_ERROR;
+}
+
 /* Every request leaves with @status; the first may be partly acked. */
 static void tcp_flush(ChimneyTcpConn *c, int status)
 {
@@ -248,7 +226,7 @@ static void tcp_flush(ChimneyTcpConn *c, int status)
         first = false;
         /* A request that failed keeps its failure */
         tcp_complete_head(c, (r->flags & CHIMNEY_TCP_REQ_FAILED) ?
-                          CHIMNEY_TCP_DMA_ERROR : status, acked);
+                          tcp_failure(r) : status, acked);
     }
 }
 
@@ -567,7 +545,7 @@ static void tcp_complete_covered(ChimneyTcpConn *c)
         if (r->flags & CHIMNEY_TCP_REQ_FAILED) {
             uint32_t start = chimney_tcp_req_start(r);
 
-            tcp_complete_head(c, CHIMNEY_TCP_DMA_ERROR,
+            tcp_complete_head(c, tcp_failure(r),
                               chimney_seq_gt(c->st.snd_una, start) ?
                               MIN(c->st.snd_una - start, r->len) : 0);
             continue;
@@ -585,7 +563,7 @@ static void tcp_complete_covered(ChimneyTcpConn *c)
 bool chimney_tcp_post(ChimneyTcpConn *c, const ChimneyTcpReq *req)
 {
     if (c->aborted || c->st.state == CHIMNEY_TCPS_CLOSED) {
-        return false;
+        return tcp_refuse(c, req);
     }
     if (req->type == CHIMNEY_TCP_REQ_DISCONNECT &&
         (req->flags & CHIMNEY_TCP_REQ_ABORTIVE)) {
@@ -602,10 +580,10 @@ bool chimney_tcp_post(ChimneyTcpConn *c, const ChimneyTcpReq *req)
     if (req->type == CHIMNEY_TCP_REQ_DISCONNECT &&
         c->st.state != CHIMNEY_TCPS_ESTABLISHED &&
         c->st.state != CHIMNEY_TCPS_CLOSE_WAIT) {
-        return false;
+        return tcp_refuse(c, req);
     }
     if (!tcp_append(c, req)) {
-        return false;
+        return tcp_refuse(c, req);
     }
     if (req->type == CHIMNEY_TCP_REQ_DISCONNECT && !c->send_failed) {
         chimney_tcp_set_state(c, c->st.state == CHIMNEY_TCPS_ESTABLISHED ?

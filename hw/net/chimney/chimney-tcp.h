@@ -84,6 +84,8 @@ enum {
 #define CHIMNEY_TCP_REQ_ABORTIVE    (1u << 1)   /* disconnect with RST */
 /* Set by the engine: its data could not be read, or an earlier one's */
 #define CHIMNEY_TCP_REQ_FAILED      (1u << 15)
+/* Set by the engine: the state refused it (INVALID_STATE in its turn) */
+#define CHIMNEY_TCP_REQ_REFUSED     (1u << 14)
 
 /* A send or disconnect request, in posting order. */
 typedef struct ChimneyTcpReq {

@@ -22,6 +22,7 @@
  */
 
 #include "qemu/osdep.h"
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include "qemu/bswap.h"
 #include "tests/qtest/libqtest.h"
@@ -125,8 +126,12 @@ static bool wire_after(uint32_t a, uint32_t b)
 
 static bool wire_send(const uint8_t *buf, size_t len)
 {
-    /* A full socket is a lossy wire: the frame is lost */
-    return send(wire_sv[0], buf, len, MSG_DONTWAIT) == (ssize_t)len;
+    /*
+     * A full socket is a lossy wire: the frame is lost.  An empty
+     * datagram is the end of the connection to the dgram netdev, which
+     * then reads no more: not a frame.
+     */
+    return len && send(wire_sv[0], buf, len, MSG_DONTWAIT) == (ssize_t)len;
 }
 
 /* Payload bytes from stream offset @off: what the SENDs there hold */
@@ -286,6 +291,7 @@ static void wire_rq_done(WireConn *wc, const ChimneyCqe *cqe)
 
 static void wire_poll(void)
 {
+    uint32_t l2_rx = 0;
     ChimneyCqe cqe;
 
     while (qchimney_cq_poll(&wire_fx.c, WIRE_CQ, &cqe)) {
@@ -301,11 +307,16 @@ static void wire_poll(void)
             wire_rq_done(&wire_conn[idx], &cqe);
         }
     }
-    /* L2 frames for the host: seen, and their slots given back */
+    /* L2 frames for the host: taken, their buffers given back */
     while (qchimney_cq_poll(&wire_fx.c, QCHIMNEY_L2_CQ, &cqe)) {
-        continue;
+        if (CHIMNEY_CQE_TYPE(cqe.type_status) == CHIMNEY_CQE_L2_RX) {
+            l2_rx++;
+        }
     }
     qchimney_cq_ack(&wire_fx.c, QCHIMNEY_L2_CQ);
+    if (l2_rx) {
+        qchimney_l2_post_rx(&wire_fx.c, l2_rx, 2048);
+    }
 }
 
 /* Let the device run, and read all it did */
@@ -617,8 +628,15 @@ static void wire_end(QTestState *s)
 {
     QChimneyFixture *f = &wire_fx;
     uint32_t status;
+    int unread;
 
     wire_pump();
+    /* With RX buffers posted and CQs read, every frame must be taken */
+    if (ioctl(wire_sv[0], TIOCOUTQ, &unread) == 0 && unread) {
+        fprintf(stderr, "chimney-wire: the device left %d bytes of frames "
+                "on the wire\n", unread);
+        abort();
+    }
     status = qchimney_readl(&f->c, CHIMNEY_REG_STATUS);
     if (status & CHIMNEY_STATUS_FATAL) {
         fprintf(stderr, "chimney-wire: fatal status, code %u info 0x%x\n",

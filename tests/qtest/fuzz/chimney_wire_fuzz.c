@@ -701,6 +701,11 @@ static GString *wire_cmdline(FuzzTarget *t)
                     "-netdev dgram,id=n0,local.type=fd,local.str=%d "
                     "-device chimney-nic,netdev=n0,mac=" QCHIMNEY_MAC,
                     TARGET_NAME, wire_sv[1]);
+    if (getenv("CHIMNEY_FUZZ_TRACE")) {
+        /* to reproduce a crash: e.g. CHIMNEY_FUZZ_TRACE='chimney_*' */
+        g_string_append_printf(cmd, " -trace '%s'",
+                               getenv("CHIMNEY_FUZZ_TRACE"));
+    }
     return cmd;
 }
 

@@ -631,6 +631,26 @@ const char *bench_sink_unusable(void)
     return NULL;
 }
 
+/*
+ * The namespaces of benchmarks that were killed (chbenchPID, the process
+ * gone): their taps and sockets would stay until the machine reboots
+ */
+static void sink_clean_stale(void)
+{
+    g_autoptr(GDir) dir = g_dir_open("/var/run/netns", 0, NULL);
+    const char *name;
+
+    while (dir && (name = g_dir_read_name(dir))) {
+        int64_t pid;
+
+        if (g_str_has_prefix(name, "chbench") &&
+            !qemu_strtoi64(name + 7, NULL, 10, &pid) && pid > 0 &&
+            kill(pid, 0) && errno == ESRCH) {
+            sink_cmd("ip netns del %s", name);
+        }
+    }
+}
+
 BenchSink *bench_sink_start(uint32_t nconns, bool vnet_hdr, char *why,
                             size_t len)
 {
@@ -643,6 +663,7 @@ BenchSink *bench_sink_start(uint32_t nconns, bool vnet_hdr, char *why,
         snprintf(why, len, "%s", bench_sink_unusable());
         return NULL;
     }
+    sink_clean_stale();
     s = g_new0(BenchSink, 1);
     s->n = nconns;
     s->got = g_new0(uint64_t, nconns);

@@ -30,9 +30,9 @@
 #   --no-igb         no igb anchor
 #   --no-virtio      no virtio-net anchor
 #   --mod C,U        interrupt moderation of the completion queue
+#                    (entries, microseconds; default 0,0: none)
 #   --no-holdoff     no CQ interrupt holdoff (CHIMNEY_CQF_HOLDOFF), which
 #                    the benchmark, like the miniport, asks for by default
-#                    (entries, microseconds; default 0,0: none)
 #   --perf DIR       perf record -g of QEMU during each chimney run into
 #                    DIR/*.data (perf changes the figures: profile only)
 #   -h, --help       this text

@@ -1362,18 +1362,53 @@ static void bp_post(QChimneyFixture *f, QChimneyConn *hc, uint32_t len,
     qchimney_sq_kick(&f->c, hc);
 }
 
-static void test_tcp_backpressure(void)
+/*
+ * Read what bp_post sent, once and in order, ACKing every @ack_every
+ * bytes; then every request completes and nothing was retransmitted.
+ */
+static void bp_receive(QChimneyFixture *f, QChimneyConn *hc, uint32_t len,
+                       uint32_t reqs, uint64_t cookie, uint32_t ack_every)
 {
-    const uint64_t total = (uint64_t)BP_REQS * BP_REQ_LEN;
-    QChimneyFixture f;
-    QChimneyConn hc;
+    const uint64_t total = (uint64_t)reqs * len;
+    uint32_t start = hc->iss + 1;
     uint64_t got = 0, acked = 0;
-    uint32_t start;
-    gint64 deadline;
     QChimneyPeerSeg ps;
 
+    while (got < total) {
+        /* a frame lost would never come: fail, do not hang */
+        g_assert(!qchimney_wire_quiet(f, 10 * 1000));
+        qchimney_peer_read(f, &ps);
+        g_assert_cmphex(ps.flags & 0x07, ==, 0);
+        g_assert_cmpuint(ps.seq, ==, (uint32_t)(start + got));
+        g_assert_cmpuint(ps.len, <=, 1000);
+        for (uint32_t i = 0; i < ps.len; i++) {
+            g_assert_cmphex(ps.data[i], ==, bp_byte((got + i) % len));
+        }
+        got += ps.len;
+        if (got - acked >= ack_every || got == total) {
+            qchimney_peer_ack(f, hc, start + got);
+            acked = got;
+        }
+    }
+    for (uint32_t k = 0; k < reqs; k++) {
+        ChimneyCqe cqe = qchimney_expect_cqe(f, 2, CHIMNEY_CQE_SEND,
+                                             CHIMNEY_ST_SUCCESS);
+
+        g_assert_cmphex(cqe.cookie, ==, cookie + k);
+        g_assert_cmpuint(cqe.bytes, ==, len);
+    }
+    g_assert_cmpuint(le64_to_cpu(qchimney_query_stats(f).retransmitted),
+                     ==, 0);
+    g_assert(qchimney_wire_quiet(f, 100));
+}
+
+static void test_tcp_backpressure(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    gint64 deadline;
+
     qchimney_tcp_fixture_tweak(&f, &hc, 1000, 256, NULL, bp_tweak);
-    start = hc.iss + 1;
     bp_post(&f, &hc, BP_REQ_LEN, BP_REQS, 0x100);
 
     /* Nothing read yet: the device holds its data back */
@@ -1383,34 +1418,8 @@ static void test_tcp_backpressure(void)
         g_usleep(10 * 1000);
     }
 
-    /* Then all of it, once, in order; an ACK every 64 segments */
-    while (got < total) {
-        /* a frame lost would never come: fail, do not hang */
-        g_assert(!qchimney_wire_quiet(&f, 10 * 1000));
-        qchimney_peer_read(&f, &ps);
-        g_assert_cmphex(ps.flags & 0x07, ==, 0);
-        g_assert_cmpuint(ps.seq, ==, (uint32_t)(start + got));
-        g_assert_cmpuint(ps.len, <=, 1000);
-        for (uint32_t i = 0; i < ps.len; i++) {
-            g_assert_cmphex(ps.data[i], ==,
-                            bp_byte((got + i) % BP_REQ_LEN));
-        }
-        got += ps.len;
-        if (got - acked >= 64 * 1000 || got == total) {
-            qchimney_peer_ack(&f, &hc, start + got);
-            acked = got;
-        }
-    }
-    for (uint32_t k = 0; k < BP_REQS; k++) {
-        ChimneyCqe cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND,
-                                             CHIMNEY_ST_SUCCESS);
-
-        g_assert_cmphex(cqe.cookie, ==, 0x100 + k);
-        g_assert_cmpuint(cqe.bytes, ==, BP_REQ_LEN);
-    }
-    g_assert_cmpuint(le64_to_cpu(qchimney_query_stats(&f).retransmitted),
-                     ==, 0);
-    g_assert(qchimney_wire_quiet(&f, 100));
+    /* Then all of it; an ACK every 64 segments */
+    bp_receive(&f, &hc, BP_REQ_LEN, BP_REQS, 0x100, 64 * 1000);
     qchimney_fx_end(&f);
 }
 
@@ -1422,38 +1431,13 @@ static void test_tcp_backpressure(void)
  */
 static void test_tcp_tx_burst(void)
 {
-    const uint32_t len = 64 * 1024, reqs = 3;
     QChimneyFixture f;
     QChimneyConn hc;
-    uint32_t start, got = 0, acked = 0;
-    QChimneyPeerSeg ps;
 
     qchimney_tcp_fixture_tweak(&f, &hc, 1000, 256,
                                "-global chimney-nic.x-tx-burst=1", bp_tweak);
-    start = hc.iss + 1;
-    bp_post(&f, &hc, len, reqs, 0x200);
-    while (got < reqs * len) {
-        g_assert(!qchimney_wire_quiet(&f, 10 * 1000));
-        qchimney_peer_read(&f, &ps);
-        g_assert_cmpuint(ps.seq, ==, start + got);
-        for (uint32_t i = 0; i < ps.len; i++) {
-            g_assert_cmphex(ps.data[i], ==, bp_byte((got + i) % len));
-        }
-        got += ps.len;
-        if (got - acked >= 16 * 1000 || got == reqs * len) {
-            qchimney_peer_ack(&f, &hc, start + got);
-            acked = got;
-        }
-    }
-    for (uint32_t k = 0; k < reqs; k++) {
-        ChimneyCqe cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_SEND,
-                                             CHIMNEY_ST_SUCCESS);
-
-        g_assert_cmphex(cqe.cookie, ==, 0x200 + k);
-    }
-    g_assert_cmpuint(le64_to_cpu(qchimney_query_stats(&f).retransmitted),
-                     ==, 0);
-    g_assert(qchimney_wire_quiet(&f, 100));
+    bp_post(&f, &hc, 64 * 1024, 3, 0x200);
+    bp_receive(&f, &hc, 64 * 1024, 3, 0x200, 16 * 1000);
     qchimney_fx_end(&f);
 }
 

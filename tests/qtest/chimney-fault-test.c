@@ -885,9 +885,9 @@ static void test_migrate_bad_stream(void)
     qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 1, &len, 1, NULL);
     qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 2, &len, 1, NULL);
     qchimney_sq_kick(&f.c, &hc);
-    qchimney_peer_read(&f, &ps);
+    qchimney_peer_read(&f, &ps);        /* both requests, one segment */
+    g_assert_cmpuint(ps.len, ==, 600);
     start = ps.seq;
-    qchimney_peer_read(&f, &ps);
     qchimney_peer_ack_sync(&f, &hc, start + 300);
     qtest_qmp_assert_success(f.qts, "{'execute': 'migrate', "
                              "'arguments': {'uri': %s}}", uri);
@@ -1019,9 +1019,9 @@ static void test_migrate_savevm(void)
     qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 1, &len, 1, NULL);
     qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 2, &len, 1, NULL);
     qchimney_sq_kick(&f.c, &hc);
-    qchimney_peer_read(&f, &ps);
+    qchimney_peer_read(&f, &ps);        /* both requests, one segment */
+    g_assert_cmpuint(ps.len, ==, 600);
     start = ps.seq;
-    qchimney_peer_read(&f, &ps);
     qchimney_peer_ack_sync(&f, &hc, start + 300);
     out = qtest_hmp(f.qts, "savevm s1");
     g_assert_cmpstr(out, ==, "");

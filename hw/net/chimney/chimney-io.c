@@ -613,13 +613,19 @@ static bool chimney_io_read_tail(ChimneyConn *conn, ChimneyRing *q,
     return true;
 }
 
-static void chimney_io_sq_take(ChimneyConn *conn)
+/*
+ * Queue what the SQ holds; the engine sends once for all of it, so that
+ * frames span the requests (chimney_tcp_queue).  Returns whether any
+ * request was queued.
+ */
+static bool chimney_io_sq_take(ChimneyConn *conn)
 {
     ChimneyState *s = chimney_conn_dev(conn);
+    bool queued = false;
 
     if (conn->poisoned || !chimney_running(s) ||
         !chimney_io_read_tail(conn, &conn->sq, 0)) {
-        return;
+        return false;
     }
     while (!chimney_ring_empty(&conn->sq) &&
            chimney_tcp_queued(&conn->tcp) < conn->sq.size - 1 &&
@@ -633,8 +639,9 @@ static void chimney_io_sq_take(ChimneyConn *conn)
             conn->poisoned = true;
             chimney_conn_push_event(conn, CHIMNEY_TCP_EV_UPLOAD_REQUEST,
                                     CHIMNEY_UPLOAD_HW_FAILURE);
-            return;
+            break;
         }
+        queued = true;
         conn->sq.head = chimney_ring_next(&conn->sq, index);
         /*
          * The first refused request: nothing after it may be sent
@@ -646,7 +653,7 @@ static void chimney_io_sq_take(ChimneyConn *conn)
         if (first_failure) {
             conn->sq_failed = chimney_conn_slots(conn)[index].status;
         }
-        if (!chimney_tcp_post(&conn->tcp, &req)) {
+        if (!chimney_tcp_queue(&conn->tcp, &req)) {
             /* After a reset or a disconnect no request can be sent */
             ChimneyPending pe = {
                 .cookie = req.cookie,
@@ -670,12 +677,15 @@ static void chimney_io_sq_take(ChimneyConn *conn)
                                        CHIMNEY_UPLOAD_REQUESTED);
         }
     }
+    return queued;
 }
 
 /* Take what the SQ holds, then drop the arrays of a queue that drained */
 void chimney_io_sq_process(ChimneyConn *conn)
 {
-    chimney_io_sq_take(conn);
+    if (chimney_io_sq_take(conn)) {
+        chimney_tcp_output(&conn->tcp);
+    }
     chimney_conn_trim(conn);
 }
 

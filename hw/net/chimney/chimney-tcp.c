@@ -560,7 +560,13 @@ static void tcp_complete_covered(ChimneyTcpConn *c)
     }
 }
 
-bool chimney_tcp_post(ChimneyTcpConn *c, const ChimneyTcpReq *req)
+/*
+ * Take a request without sending: a caller with several runs
+ * chimney_tcp_output once after them, so that super-frames and full
+ * segments span request boundaries instead of each request ending in a
+ * short segment of its own.
+ */
+bool chimney_tcp_queue(ChimneyTcpConn *c, const ChimneyTcpReq *req)
 {
     if (c->aborted || c->st.state == CHIMNEY_TCPS_CLOSED) {
         return tcp_refuse(c, req);
@@ -591,8 +597,15 @@ bool chimney_tcp_post(ChimneyTcpConn *c, const ChimneyTcpReq *req)
     }
     /* An empty request behind acknowledged data is done at once */
     tcp_complete_covered(c);
-    chimney_tcp_output(c);
     return true;
+}
+
+bool chimney_tcp_post(ChimneyTcpConn *c, const ChimneyTcpReq *req)
+{
+    bool taken = chimney_tcp_queue(c, req);
+
+    chimney_tcp_output(c);
+    return taken;
 }
 
 static void tcp_new_ack(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)

@@ -559,6 +559,7 @@ bool chimney_tcp_preload(ChimneyTcpConn *c, const uint8_t *data,
                          uint32_t len);
 bool chimney_tcp_handover(ChimneyTcpConn *c, const ChimneyTcpReq *req);
 void chimney_tcp_start(ChimneyTcpConn *c);
+bool chimney_tcp_queue(ChimneyTcpConn *c, const ChimneyTcpReq *req);
 bool chimney_tcp_post(ChimneyTcpConn *c, const ChimneyTcpReq *req);
 void chimney_tcp_output(ChimneyTcpConn *c);
 bool chimney_tcp_input(ChimneyTcpConn *c, const ChimneyTcpSegment *seg,

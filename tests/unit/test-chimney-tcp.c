@@ -889,6 +889,29 @@ static void test_fast_retransmit(void)
     peer_free(p);
 }
 
+/*
+ * Congestion avoidance counts the bytes an ACK covers: two ACKs of five
+ * segments grow cwnd by about one MSS, as ten ACKs of one would (per-ACK
+ * counting gave 0.2)
+ */
+static void test_ca_stretch_ack(void)
+{
+    ChimneyTcpState st = default_state(0);
+    Peer *p;
+
+    st.cwnd = 10000;
+    st.ssthresh = 10000;
+    p = peer_new_state(&st);
+    chimney_tcp_start(&p->conn);
+    post(p, 1, 20000, 0);
+    ack(p, 5000, 65535);
+    ack(p, 10000, 65535);
+    g_assert(!p->conn.in_recovery);
+    g_assert_cmpuint(p->conn.st.cwnd, >=, 10900);
+    g_assert_cmpuint(p->conn.st.cwnd, <=, 11000);
+    peer_free(p);
+}
+
 /* RST: exact sequence aborts everything; in window gets a challenge */
 static void test_rst(void)
 {
@@ -2252,6 +2275,7 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-tcp/sws/window-edge", test_sws_window_edge);
     g_test_add_func("/chimney-tcp/sws/override", test_sws_override);
     g_test_add_func("/chimney-tcp/sws/cwnd", test_sws_cwnd);
+    g_test_add_func("/chimney-tcp/ca-stretch-ack", test_ca_stretch_ack);
     g_test_add_func("/chimney-tcp/sws/after-zero-window",
                     test_sws_after_zero_window);
     g_test_add_func("/chimney-tcp/persist", test_persist);

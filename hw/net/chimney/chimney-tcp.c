@@ -646,7 +646,13 @@ static void tcp_new_ack(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)
     } else if (c->st.cwnd < c->st.ssthresh) {
         c->st.cwnd += MIN(acked, mss);                  /* slow start */
     } else {
-        c->st.cwnd += MAX(1, (uint64_t)mss * mss / c->st.cwnd);
+        /*
+         * Congestion avoidance by the bytes acknowledged (RFC 5681 3.1):
+         * one MSS per window's worth, so that an ACK covering a whole
+         * super-frame counts as the per-segment ACKs it stands for
+         */
+        c->st.cwnd += MAX(1, (uint64_t)mss * MIN(acked, c->st.cwnd) /
+                             c->st.cwnd);
     }
 
     c->st.snd_una = seg->ack;

@@ -55,7 +55,16 @@ static const char kernel_sink_py[] =
     "        if echo: c.sendall(d)\n"
     "        if slow and t >= 65536 and t - len(d) < 65536: time.sleep(1.5)\n"
     "        elif slow: time.sleep(slow)\n"
-    "    print(a[1], t, h.hexdigest(), flush=True); c.close()\n"
+    /*
+     * One write per line, under a lock: unbuffered (PYTHONUNBUFFERED),
+     * print() writes each of its pieces alone, and two streams ending
+     * together interleaved their lines ("40001 40000 8388608 ...")
+     */
+    "    with out_lock:\n"
+    "        sys.stdout.write('%d %d %s\\n' % (a[1], t, h.hexdigest()))\n"
+    "        sys.stdout.flush()\n"
+    "    c.close()\n"
+    "out_lock = threading.Lock()\n"
     "ts = []\n"
     "for i in range(n):\n"
     "    c, a = s.accept()\n"

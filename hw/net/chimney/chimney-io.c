@@ -615,8 +615,8 @@ static bool chimney_io_read_tail(ChimneyConn *conn, ChimneyRing *q,
 
 /*
  * Queue what the SQ holds; the engine sends once for all of it, so that
- * frames span the requests (chimney_tcp_queue).  Returns whether any
- * request was queued.
+ * frames span the requests (chimney_tcp_queue).  Returns whether it took
+ * any entry (a refused one included).
  */
 static bool chimney_io_sq_take(ChimneyConn *conn)
 {
@@ -899,10 +899,14 @@ void chimney_io_work(ChimneyState *s)
            (conn = chimney_conn_list_pop(s, &o->kick_list,
                                          CHIMNEY_LINK_KICK))) {
         conn->on_kick_list = false;
+        /*
+         * The doorbell's requests first: data that waited then leaves
+         * with them, not ahead of them as a short segment of its own
+         */
+        chimney_io_sq_process(conn);
         if (!conn->terminated) {
             chimney_tcp_output(&conn->tcp);
         }
-        chimney_io_sq_process(conn);
         chimney_io_rq_process(conn);
     }
     for (uint32_t cq = 1; cq < s->num_cqs; cq++) {

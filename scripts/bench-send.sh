@@ -14,17 +14,23 @@
 # per offloaded connection by scripts/bench-conns.sh.
 #
 #   bench-send.sh [--quick] [--mib M] [--conns N,N] [--sweep N,N,...]
-#                 [--sweep-secs S] [--no-kernel] [--no-igb] [--no-virtio]
+#                 [--sweep-secs S] [--repeat R] [--no-kernel] [--no-igb]
+#                 [--no-virtio]
 #                 [--mod COUNT,USEC] [--no-holdoff] [--perf DIR]
 #
 #   --quick          the CI smoke: 64 MiB a run, sweep 1,64,1024 for 1 s,
-#                    a short bound, no bench-conns.sh (under a minute)
+#                    one run a row, a short bound, no bench-conns.sh
+#                    (under a minute)
 #   --mib M          MiB per run of the table (default 1024)
 #   --conns N,N      connection counts of the table (default 1,16)
 #   --sweep N,...    connection counts of the per-segment sweep (default
 #                    1,64,1024,16384,65536; max-conns and max-sq-entries
 #                    are raised to fit, 4 SQ entries a connection)
 #   --sweep-secs S   seconds measured per sweep point (default 3)
+#   --repeat R       runs of every row and sweep point, each in a QEMU of
+#                    its own; the run with the median MB/s (sweep: ns per
+#                    segment) is printed, with the range over the median
+#                    (`spread`) (default 3; 1 with --quick or --perf)
 #   --no-kernel      no tap runs (they need root, /dev/net/tun and ip(8);
 #                    without them they are skipped and said so)
 #   --no-igb         no igb anchor
@@ -34,7 +40,8 @@
 #   --no-holdoff     no CQ interrupt holdoff (CHIMNEY_CQF_HOLDOFF), which
 #                    the benchmark, like the miniport, asks for by default
 #   --perf DIR       perf record -g of QEMU during each chimney run into
-#                    DIR/*.data (perf changes the figures: profile only)
+#                    DIR/*.data (perf changes the figures: profile only;
+#                    one run a row unless --repeat follows)
 #   -h, --help       this text
 #
 # Exit status: 0 when every run's bytes verified, 1 when one did not (or a
@@ -42,14 +49,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '4,39p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '4,46p' "$0" | sed 's/^# \{0,1\}//'; }
 
 args=() quick= perf= bound_mib=4096
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) quick=1; bound_mib=512; args+=("$1"); shift ;;
     --no-kernel|--no-igb|--no-virtio|--no-holdoff) args+=("$1"); shift ;;
-    --mib|--conns|--sweep|--sweep-secs|--mod)
+    --mib|--conns|--sweep|--sweep-secs|--repeat|--mod)
         [ $# -ge 2 ] || { echo "bench-send: $1 needs a value" >&2; exit 2; }
         args+=("$1" "$2"); shift 2 ;;
     --perf)

@@ -53,6 +53,7 @@ OUR_FILES=(hw/net/chimney
            tests/qtest/chimney-soak.c
            tests/qtest/chimney-bench.c tests/qtest/chimney-bench.h
            tests/qtest/chimney-bench-lib.c tests/qtest/chimney-bench-igb.c
+           tests/qtest/chimney-bench-opts.c
            tests/qtest/chimney-bench-sender.c
            tests/qtest/chimney-bench-virtio.c
            tests/qtest/libqos/chimney-kernel.c

@@ -274,6 +274,42 @@ void bench_lat_done(BenchLat *l, BenchFigures *fig)
     memset(l, 0, sizeof(*l));
 }
 
+/* --- repeated runs --- */
+
+typedef struct KeyedRun {
+    double key;
+    uint32_t i;
+} KeyedRun;
+
+static int cmp_keyed(const void *a, const void *b)
+{
+    const KeyedRun *x = a, *y = b;
+
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+const BenchFigures *bench_median(const BenchFigures *runs, uint32_t n,
+                                 double (*key)(const BenchFigures *),
+                                 double *spread)
+{
+    g_autofree KeyedRun *k = g_new(KeyedRun, n);
+    const BenchFigures *mid;
+
+    *spread = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!runs[i].ok) {
+            return &runs[i];
+        }
+        k[i] = (KeyedRun) { key(&runs[i]), i };
+    }
+    qsort(k, n, sizeof(*k), cmp_keyed);
+    mid = &runs[k[(n - 1) / 2].i];
+    if (k[(n - 1) / 2].key > 0) {
+        *spread = (k[n - 1].key - k[0].key) / k[(n - 1) / 2].key;
+    }
+    return mid;
+}
+
 /* --- the minimal peer --- */
 
 #define PEER_BUF (4 * 1024 * 1024)

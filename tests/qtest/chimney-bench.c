@@ -29,17 +29,6 @@
 #define CQ_ID 2
 #define WARM_UP_SECS 10     /* of a sweep point, at most, before measuring */
 
-typedef struct Opts {
-    uint64_t mib;           /* per run of the 1/16-connection table */
-    uint32_t conns[8], nconns;      /* the table's connection counts */
-    uint32_t sweep[8], nsweep;      /* the many-connection sweep */
-    double sweep_secs;
-    bool kernel, igb, virtio;
-    bool no_holdoff;        /* leave CHIMNEY_CQF_HOLDOFF off */
-    uint32_t mod_count, mod_usec;
-    double bound;           /* GB/s of copy+checksum, from the script */
-    const char *perf;       /* perf record -g of each chimney run here */
-} Opts;
 
 /* One run of offloaded sends: the guest's side */
 typedef struct Run {
@@ -105,7 +94,7 @@ static uint8_t offload_tcp(Bench *b, QChimneyConn *hc, ChimneyTcpOffload *o)
 
 /* The patterns in guest memory, and one SGL entry per class and slot */
 static void run_init(Run *r, Bench *b, uint32_t n, uint32_t depth,
-                     uint32_t sq_size, uint32_t cq_size, const Opts *o)
+                     uint32_t sq_size, uint32_t cq_size, const BenchOpts *o)
 {
     uint64_t period = (uint64_t)depth * BENCH_CHUNK;
 
@@ -300,14 +289,15 @@ static bool run_finished(Run *r)
 typedef struct Mark {
     int64_t t;
     double cpu;
-    uint64_t segs, rexmit, irqs, reqs, doorbells;
+    uint64_t segs, rexmit, acks, irqs, reqs, doorbells;
 } Mark;
 
 /*
  * Segments the offloaded connections sent, retransmissions too, and
- * (*rexmit) how many of them were retransmissions
+ * (*rexmit) how many of them were retransmissions, (*in) how many they
+ * received
  */
-static uint64_t segs_out(Run *r, uint64_t *rexmit)
+static uint64_t segs_out(Run *r, uint64_t *rexmit, uint64_t *in)
 {
     uint64_t buf = bench_alloc(r->b, sizeof(ChimneyOffloadStats), 64);
     ChimneyOffloadStats *st = bench_gpa(r->b, buf, sizeof(*st));
@@ -316,6 +306,7 @@ static uint64_t segs_out(Run *r, uint64_t *rexmit)
                                   sizeof(*st), 0, 0, 0), ==,
                      CHIMNEY_ST_SUCCESS);
     *rexmit = le64_to_cpu(qatomic_read(&st->retransmitted));
+    *in = le64_to_cpu(qatomic_read(&st->in_segments));
     return le64_to_cpu(qatomic_read(&st->out_segments));
 }
 
@@ -323,7 +314,7 @@ static void mark(Run *r, Mark *m)
 {
     m->t = g_get_monotonic_time();
     m->cpu = bench_qemu_cpu(r->b);
-    m->segs = segs_out(r, &m->rexmit);
+    m->segs = segs_out(r, &m->rexmit, &m->acks);
     m->irqs = bench_irqs(r->b);
     m->reqs = r->reqs;
     m->doorbells = r->doorbells;
@@ -336,6 +327,7 @@ static void figures(Run *r, const Mark *a, const Mark *z, uint64_t bytes,
     fig->reqs = z->reqs - a->reqs;
     fig->segs = z->segs - a->segs;
     fig->rexmit = z->rexmit - a->rexmit;
+    fig->acks = z->acks - a->acks;
     fig->irqs = z->irqs - a->irqs;
     fig->doorbells = z->doorbells - a->doorbells;
     fig->secs = (z->t - a->t) / 1e6;
@@ -396,7 +388,7 @@ static int64_t mem_per_conn_bytes;
  * Send until each connection had @limit requests acknowledged, or for
  * @secs seconds once every connection is sending (limit 0).
  */
-static void peer_run(const Opts *o, uint32_t n, uint32_t depth,
+static void peer_run(const BenchOpts *o, uint32_t n, uint32_t depth,
                      uint32_t wnd, uint8_t wscale, uint64_t limit,
                      double secs, BenchFigures *fig)
 {
@@ -571,7 +563,7 @@ static void kernel_connect(Run *r)
     }
 }
 
-static bool kernel_run(const Opts *o, uint32_t n, bool vnet_hdr,
+static bool kernel_run(const BenchOpts *o, uint32_t n, bool vnet_hdr,
                        uint64_t limit, BenchFigures *fig)
 {
     g_autofree char *args = NULL;
@@ -649,15 +641,40 @@ static bool kernel_run(const Opts *o, uint32_t n, bool vnet_hdr,
     return true;
 }
 
-/* --- the table --- */
+/* --- repeated runs --- */
 
-static bool all_ok = true;
+typedef enum RunKind { RUN_IGB, RUN_VIRTIO, RUN_PEER, RUN_KERNEL } RunKind;
 
-static void row_head(void)
+typedef struct RunSpec {
+    RunKind kind;
+    uint32_t n;             /* connections */
+    uint64_t per;           /* requests per connection, 0: for secs */
+    const char *backend;    /* igb, virtio-net: socket, tap, tap-vnet */
+    bool vnet;              /* chimney through the tap */
+    uint32_t depth, wnd;    /* chimney to the peer */
+    uint8_t wscale;
+    double secs;
+} RunSpec;
+
+/* One run of @s; false when it cannot run here (a tap without root) */
+static bool run_once(const BenchOpts *o, const RunSpec *s, BenchFigures *f)
 {
-    printf("%-34s %5s %7s %7s %6s %7s %6s %7s %7s %6s %5s %6s\n", "run",
-           "conns", "MB/s", "CPUs/GB", "ns/seg", "irq/cpl", "db/req",
-           "p50 us", "p99 us", "%bound", "x igb", "rexmit");
+    uint64_t bytes = s->per * s->n * BENCH_CHUNK;
+
+    switch (s->kind) {
+    case RUN_IGB:
+        bench_igb(bytes, s->n, s->backend, f);
+        return true;
+    case RUN_VIRTIO:
+        bench_virtio(bytes, s->n, s->backend, f);
+        return true;
+    case RUN_PEER:
+        peer_run(o, s->n, s->depth, s->wnd, s->wscale, s->per, s->secs, f);
+        return true;
+    case RUN_KERNEL:
+        return kernel_run(o, s->n, s->vnet, s->per, f);
+    }
+    g_assert_not_reached();
 }
 
 static double mbps(const BenchFigures *f)
@@ -665,8 +682,45 @@ static double mbps(const BenchFigures *f)
     return f->secs > 0 ? f->bytes / f->secs / 1e6 : 0;
 }
 
+static double ns_per_seg(const BenchFigures *f)
+{
+    return f->segs ? f->cpu * 1e9 / f->segs : 0;
+}
+
+/*
+ * --repeat runs of @s, each in a QEMU of its own: *f is the figures of
+ * the run with the median @key (the machine moves a run's figures by 10
+ * to 20 %), *spread the key's range over the median
+ */
+static bool run_median(const BenchOpts *o, const RunSpec *s,
+                       double (*key)(const BenchFigures *), BenchFigures *f,
+                       double *spread)
+{
+    g_autofree BenchFigures *runs = g_new0(BenchFigures, o->repeat);
+
+    for (uint32_t i = 0; i < o->repeat; i++) {
+        if (!run_once(o, s, &runs[i])) {
+            *f = runs[i];
+            return false;
+        }
+    }
+    *f = *bench_median(runs, o->repeat, key, spread);
+    return true;
+}
+
+/* --- the table --- */
+
+static bool all_ok = true;
+
+static void row_head(void)
+{
+    printf("%-34s %5s %7s %7s %6s %7s %6s %7s %7s %6s %5s %6s %6s\n", "run",
+           "conns", "MB/s", "CPUs/GB", "ns/seg", "irq/cpl", "db/req",
+           "p50 us", "p99 us", "%bound", "x igb", "rexmit", "spread");
+}
+
 static void row(const char *name, uint32_t n, const BenchFigures *f,
-                const Opts *o, double igb_mbps)
+                const BenchOpts *o, double igb_mbps, double spread)
 {
     if (!f->ok) {
         printf("%-34s %5u FAILED: %s\n", name, n, f->why);
@@ -675,8 +729,7 @@ static void row(const char *name, uint32_t n, const BenchFigures *f,
     }
     printf("%-34s %5u %7.0f %7.3f %6.0f %7.3f %6.3f %7.0f %7.0f %5.2f%% ",
            name, n, mbps(f), f->bytes ? f->cpu / (f->bytes / 1e9) : 0,
-           f->segs ? f->cpu * 1e9 / f->segs : 0,
-           f->reqs ? (double)f->irqs / f->reqs : 0,
+           ns_per_seg(f), f->reqs ? (double)f->irqs / f->reqs : 0,
            f->reqs ? (double)f->doorbells / f->reqs : 0,
            f->lat_p50_us, f->lat_p99_us,
            o->bound ? mbps(f) / (o->bound * 1e3) * 100 : 0);
@@ -685,29 +738,32 @@ static void row(const char *name, uint32_t n, const BenchFigures *f,
     } else {
         printf("%5s ", "-");
     }
-    printf("%6" PRIu64 "\n", f->rexmit);
+    printf("%6" PRIu64, f->rexmit);
+    if (o->repeat > 1) {
+        printf(" %5.0f%%\n", spread * 100);
+    } else {
+        printf(" %6s\n", "-");
+    }
     fflush(stdout);
 }
 
-/*
- * The virtio-net anchor's row on @backend: its MB/s, 0 when not run or
- * its bytes did not verify
- */
-static double virtio_row(const Opts *o, uint32_t n, uint64_t per,
-                         const char *backend, const char *name)
+/* A row of the table, median by MB/s: its MB/s, 0 when it failed */
+static double table_row(const BenchOpts *o, const RunSpec *s, const char *name,
+                        double igb_mbps)
 {
     BenchFigures f;
+    double spread;
 
-    if (!o->virtio) {
-        return 0;
+    if (!run_median(o, s, mbps, &f, &spread)) {
+        printf("%-34s %5u skipped: %s\n", name, s->n, f.why);
+        return -1;
     }
-    bench_virtio(per * n * BENCH_CHUNK, n, backend, &f);
-    row(name, n, &f, o, 0);
+    row(name, s->n, &f, o, igb_mbps, spread);
     return f.ok ? mbps(&f) : 0;
 }
 
 /* chimney's MB/s over virtio-net's, under the table: no room for a column */
-static void virtio_ratios(const Opts *o, const double (*vio)[3],
+static void virtio_ratios(const BenchOpts *o, const double (*vio)[3],
                           const double (*chim)[3])
 {
     static const char *const what[3] = {
@@ -732,105 +788,15 @@ static void virtio_ratios(const Opts *o, const double (*vio)[3],
     }
 }
 
-static void parse_list(const char *s, uint32_t *v, uint32_t *n)
-{
-    g_auto(GStrv) parts = g_strsplit(s, ",", 8);
-
-    *n = 0;
-    for (int i = 0; parts[i]; i++) {
-        uint64_t x;
-
-        if (qemu_strtou64(parts[i], NULL, 10, &x) || !x || x > (1u << 20)) {
-            qchimney_usage("bad connection count '%s'", parts[i]);
-        }
-        v[(*n)++] = x;
-    }
-}
-
-static void usage(void)
-{
-    printf("usage: chimney-bench [--quick] [--mib M] [--conns N,N] "
-           "[--sweep N,N,...] [--sweep-secs S]\n"
-           "                     [--no-kernel] [--no-igb] [--no-virtio] "
-           "[--bound GB/s] [--mod COUNT,USEC]\n"
-           "                     [--no-holdoff] [--perf DIR]\n");
-}
-
-static void parse(int argc, char **argv, Opts *o)
-{
-    *o = (Opts) {
-        .mib = 1024, .conns = { 1, 16 }, .nconns = 2,
-        .sweep = { 1, 64, 1024, 16384, 65536 }, .nsweep = 5,
-        .sweep_secs = 3, .kernel = true, .igb = true, .virtio = true,
-    };
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        uint64_t x;
-
-        if (!strcmp(a, "--quick")) {
-            o->mib = 64;
-            o->sweep[0] = 1;
-            o->sweep[1] = 64;
-            o->sweep[2] = 1024;
-            o->nsweep = 3;
-            o->sweep_secs = 1;
-        } else if (!strcmp(a, "--no-kernel")) {
-            o->kernel = false;
-        } else if (!strcmp(a, "--no-igb")) {
-            o->igb = false;
-        } else if (!strcmp(a, "--no-virtio")) {
-            o->virtio = false;
-        } else if (!strcmp(a, "--no-holdoff")) {
-            o->no_holdoff = true;
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage();
-            exit(0);
-        } else if (!v) {
-            qchimney_usage("unknown option or missing value: %s", a);
-        } else if (!strcmp(a, "--mib")) {
-            if (qemu_strtou64(v, NULL, 10, &x) || !x || x > 65536) {
-                qchimney_usage("bad --mib '%s'", v);
-            }
-            o->mib = x;
-            i++;
-        } else if (!strcmp(a, "--conns")) {
-            parse_list(v, o->conns, &o->nconns);
-            i++;
-        } else if (!strcmp(a, "--sweep")) {
-            parse_list(v, o->sweep, &o->nsweep);
-            i++;
-        } else if (!strcmp(a, "--sweep-secs")) {
-            o->sweep_secs = g_ascii_strtod(v, NULL);
-            if (o->sweep_secs <= 0 || o->sweep_secs > 600) {
-                qchimney_usage("bad --sweep-secs '%s'", v);
-            }
-            i++;
-        } else if (!strcmp(a, "--bound")) {
-            o->bound = g_ascii_strtod(v, NULL);
-            i++;
-        } else if (!strcmp(a, "--perf")) {
-            o->perf = v;
-            i++;
-        } else if (!strcmp(a, "--mod")) {
-            if (sscanf(v, "%u,%u", &o->mod_count, &o->mod_usec) != 2) {
-                qchimney_usage("bad --mod '%s'", v);
-            }
-            i++;
-        } else {
-            qchimney_usage("unknown option %s", a);
-        }
-    }
-}
-
 int main(int argc, char **argv)
 {
-    Opts o;
-    BenchFigures f, igb[8];
+    BenchOpts o;
+    BenchFigures f;
     double vio[8][3] = { { 0 } }, chim[8][3] = { { 0 } };
     char name[64];
 
     qchimney_prog_init(argv[0]);
-    parse(argc, argv, &o);
+    bench_parse_opts(argc, argv, &o);
     if (o.bound) {
         printf("bound: copy + checksum of the same bytes, one pass, one "
                "core: %.0f MB/s\n", o.bound * 1e3);
@@ -844,80 +810,98 @@ int main(int argc, char **argv)
     row_head();
     for (uint32_t k = 0; k < o.nconns; k++) {
         uint32_t n = o.conns[k];
-        uint64_t per = MAX(1, (o.mib << 20) / BENCH_CHUNK / n);
+        RunSpec s = {
+            .n = n, .per = MAX(1, (o.mib << 20) / BENCH_CHUNK / n),
+            .backend = "socket",
+            /*
+             * The peer's window: 1 MiB, or 4 MiB over all connections (2
+             * and 4 MiB per connection, with deeper queues, ran slower
+             * here: more bytes in flight than the caches hold)
+             */
+            .depth = 16, .wnd = MIN(1024 * 1024, 4 * 1024 * 1024 / n),
+            .wscale = 5,
+        };
+        double igb = 0;
 
-        memset(&igb[k], 0, sizeof(igb[k]));
         if (o.igb) {
-            bench_igb(per * n * BENCH_CHUNK, n, "socket", &igb[k]);
-            row("igb TSO -> peer (socket)", n, &igb[k], &o, 0);
+            s.kind = RUN_IGB;
+            igb = table_row(&o, &s, "igb TSO -> peer (socket)", 0);
         }
-        vio[k][0] = virtio_row(&o, n, per, "socket",
-                               "virtio -> peer (socket)");
-        /*
-         * The peer's window: 1 MiB, or 4 MiB over all connections (2 and
-         * 4 MiB per connection, with deeper queues, ran slower here: more
-         * bytes in flight than the caches hold)
-         */
-        peer_run(&o, n, 16, MIN(1024 * 1024, 4 * 1024 * 1024 / n), 5, per, 0,
-                 &f);
-        row("chimney -> peer (socket)", n, &f, &o,
-            igb[k].ok ? mbps(&igb[k]) : 0);
-        chim[k][0] = f.ok ? mbps(&f) : 0;
+        if (o.virtio) {
+            s.kind = RUN_VIRTIO;
+            vio[k][0] = table_row(&o, &s, "virtio -> peer (socket)", 0);
+        }
+        s.kind = RUN_PEER;
+        chim[k][0] = table_row(&o, &s, "chimney -> peer (socket)", igb);
         for (int vnet = 0; o.kernel && vnet < 2; vnet++) {
-            BenchFigures ig = { 0 };
-
+            s.backend = vnet ? "tap-vnet" : "tap";
+            s.vnet = vnet;
+            igb = 0;
             if (o.igb) {
                 snprintf(name, sizeof(name), "igb TSO -> Linux (tap, vnet %s)",
                          vnet ? "on" : "off");
-                bench_igb(per * n * BENCH_CHUNK, n, vnet ? "tap-vnet" : "tap",
-                          &ig);
-                row(name, n, &ig, &o, 0);
+                s.kind = RUN_IGB;
+                igb = table_row(&o, &s, name, 0);
             }
-            snprintf(name, sizeof(name), "virtio%s -> Linux (tap, vnet %s)",
-                     vnet ? " TSO" : "", vnet ? "on" : "off");
-            vio[k][1 + vnet] = virtio_row(&o, n, per,
-                                          vnet ? "tap-vnet" : "tap", name);
+            if (o.virtio) {
+                snprintf(name, sizeof(name), "virtio%s -> Linux (tap, vnet "
+                         "%s)", vnet ? " TSO" : "", vnet ? "on" : "off");
+                s.kind = RUN_VIRTIO;
+                vio[k][1 + vnet] = table_row(&o, &s, name, 0);
+            }
             snprintf(name, sizeof(name), "chimney -> Linux (tap, vnet %s)",
                      vnet ? "on" : "off");
-            if (!kernel_run(&o, n, vnet, per, &f)) {
-                printf("%-34s %5u skipped: %s\n", name, n, f.why);
+            s.kind = RUN_KERNEL;
+            chim[k][1 + vnet] = table_row(&o, &s, name, igb);
+            if (chim[k][1 + vnet] < 0) {
                 o.kernel = false;
-                break;
             }
-            row(name, n, &f, &o, ig.ok ? mbps(&ig) : 0);
-            chim[k][1 + vnet] = f.ok ? mbps(&f) : 0;
         }
     }
     virtio_ratios(&o, vio, chim);
     printf("\nper-segment cost, every connection sending (window 8 MSS, 3 "
-           "x 64 KiB queued each, socket peer, %.0f s measured)\n",
-           o.sweep_secs);
+           "x 64 KiB queued each, socket peer, %.0f s measured", o.sweep_secs);
+    if (o.repeat > 1) {
+        printf("; the median of %u runs", o.repeat);
+    }
     /*
      * cpl/conn: requests completed per connection while measured, and so
      * how many doorbells and completions (qtest round trips that QEMU's
-     * CPU pays for) the row's cost per segment holds
+     * CPU pays for) the row's cost per segment holds; seg/ack: segments
+     * sent per segment received, the ACKs the row's cost holds
      */
-    printf("%8s %8s %8s %8s %8s %8s %8s %12s\n", "conns", "MB/s", "ns/seg",
-           "CPUs/GB", "irq/cpl", "cpl/conn", "rexmit", "B/conn mem");
+    printf(")\n%8s %8s %8s %8s %8s %8s %8s %8s %12s %6s\n", "conns", "MB/s",
+           "ns/seg", "CPUs/GB", "irq/cpl", "cpl/conn", "seg/ack", "rexmit",
+           "B/conn mem", "spread");
     for (uint32_t k = 0; k < o.nsweep; k++) {
-        uint32_t n = o.sweep[k];
+        RunSpec s = {
+            .kind = RUN_PEER, .n = o.sweep[k], .depth = 3,
+            .wnd = 8 * BENCH_MSS, .secs = o.sweep_secs,
+        };
+        uint32_t n = s.n;
+        double spread;
 
-        peer_run(&o, n, 3, 8 * BENCH_MSS, 0, 0, o.sweep_secs, &f);
+        run_median(&o, &s, ns_per_seg, &f, &spread);
         if (!f.ok) {
             printf("%8u FAILED: %s\n", n, f.why);
             all_ok = false;
             continue;
         }
-        printf("%8u %8.1f %8.0f %8.3f %8.3f %8.2f %8" PRIu64, n, mbps(&f),
-               f.segs ? f.cpu * 1e9 / f.segs : 0,
+        printf("%8u %8.1f %8.0f %8.3f %8.3f %8.2f %8.2f %8" PRIu64, n,
+               mbps(&f), ns_per_seg(&f),
                f.bytes ? f.cpu / (f.bytes / 1e9) : 0,
                f.reqs ? (double)f.irqs / f.reqs : 0, (double)f.reqs / n,
-               f.rexmit);
+               f.acks ? (double)f.segs / f.acks : 0, f.rexmit);
         /* RssAnon moves in pages: per connection only over many */
         if (n >= 1024 && mem_per_conn_bytes >= 0) {
-            printf(" %12" PRId64 "\n", mem_per_conn_bytes);
+            printf(" %12" PRId64, mem_per_conn_bytes);
         } else {
-            printf(" %12s\n", "-");
+            printf(" %12s", "-");
+        }
+        if (o.repeat > 1) {
+            printf(" %5.0f%%\n", spread * 100);
+        } else {
+            printf(" %6s\n", "-");
         }
         fflush(stdout);
     }

@@ -34,6 +34,7 @@ typedef struct BenchFigures {
     uint64_t reqs;          /* send requests completed */
     uint64_t segs;          /* frames the NIC sent */
     uint64_t rexmit;        /* of them, retransmissions (chimney only) */
+    uint64_t acks;          /* segments it received (chimney only) */
     uint64_t irqs;          /* MSI-X messages */
     uint64_t doorbells;     /* register writes of the data path */
     double secs;            /* wall clock */
@@ -42,6 +43,23 @@ typedef struct BenchFigures {
     bool ok;
     char why[256];
 } BenchFigures;
+
+/* chimney-bench's command line */
+typedef struct BenchOpts {
+    uint64_t mib;           /* per run of the 1/16-connection table */
+    uint32_t conns[8], nconns;      /* the table's connection counts */
+    uint32_t sweep[8], nsweep;      /* the many-connection sweep */
+    double sweep_secs;
+    uint32_t repeat;        /* runs of each row, the median printed */
+    bool kernel, igb, virtio;
+    bool no_holdoff;        /* leave CHIMNEY_CQF_HOLDOFF off */
+    uint32_t mod_count, mod_usec;
+    double bound;           /* GB/s of copy+checksum, from the script */
+    const char *perf;       /* perf record -g of each chimney run here */
+} BenchOpts;
+
+/* From argv, or the usage and exit 2 */
+void bench_parse_opts(int argc, char **argv, BenchOpts *o);
 
 /* QEMU with its RAM shared with this process */
 typedef struct Bench {
@@ -95,6 +113,15 @@ typedef struct BenchLat {
 } BenchLat;
 void bench_lat_add(BenchLat *l, double us);
 void bench_lat_done(BenchLat *l, BenchFigures *fig);
+
+/*
+ * Of @n runs of one kind, the one whose @key is the median (of an even
+ * number, the lower middle one), or the first that failed; *spread is
+ * the range of @key over its median (0 for one run)
+ */
+const BenchFigures *bench_median(const BenchFigures *runs, uint32_t n,
+                                 double (*key)(const BenchFigures *),
+                                 double *spread);
 
 /*
  * The minimal peer on the socket netdev @sock: reads every frame, checks

@@ -292,5 +292,5 @@ void chimney_admin_process(ChimneyState *s)
         chimney_cq_post(s, CHIMNEY_ADMIN_CQ_ID, &cqe);
     }
     /* Budget spent with work left: yield to the main loop, then go on. */
-    qemu_bh_schedule(s->bh);
+    chimney_schedule(s);
 }

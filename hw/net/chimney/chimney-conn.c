@@ -323,7 +323,7 @@ void chimney_conn_release_held(ChimneyState *s, bool one, int64_t index)
         pe->hold = false;
         pe->hold_released = true;
     }
-    qemu_bh_schedule(s->bh);
+    chimney_schedule(s);
 }
 
 /* --- the tables --- */
@@ -360,7 +360,7 @@ static void chimney_conn_timer_cb(void *opaque)
         timer_mod(o->timer, o->timer_ns);
     }
     if (due) {
-        qemu_bh_schedule(s->bh);
+        chimney_schedule(s);
     }
 }
 

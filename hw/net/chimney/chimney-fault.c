@@ -453,7 +453,7 @@ void chimney_fault_decide(ChimneyState *s, ChimneyConn *conn,
     /* Never before the completion ahead of it on the connection */
     pe->release_ns = MAX(release, chimney_conn_last_release(conn));
     if (conn->fault_consequence) {
-        qemu_bh_schedule(s->bh);
+        chimney_schedule(s);
     }
 }
 
@@ -511,7 +511,7 @@ static void chimney_fault_timer_cb(void *opaque)
 {
     ChimneyState *s = opaque;
 
-    qemu_bh_schedule(s->bh);
+    chimney_schedule(s);
 }
 
 /*

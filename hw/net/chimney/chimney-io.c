@@ -193,7 +193,7 @@ static void chimney_io_tx_sent(NetClientState *nc, ssize_t len)
 
     trace_chimney_tx_resume();
     s->offload.tcp->tx_blocked = false;
-    qemu_bh_schedule(s->bh);
+    chimney_schedule(s);
 }
 
 /*
@@ -230,7 +230,7 @@ static void chimney_io_send(ChimneyState *s, const struct iovec *iov,
         stack->tx_blocked = true;
         o->tx_paused = true;
         trace_chimney_tx_burst_end(o->tx_burst_used);
-        qemu_bh_schedule(s->bh);
+        chimney_schedule(s);
     }
 }
 
@@ -812,7 +812,7 @@ void chimney_io_doorbell(ChimneyState *s, uint32_t conn_id)
         return;
     }
     chimney_io_kick(s, conn);
-    qemu_bh_schedule(s->bh);
+    chimney_schedule(s);
 }
 
 /* --- received segments --- */
@@ -981,6 +981,6 @@ int chimney_io_classify(ChimneyState *s, const uint8_t *buf, size_t size)
     slot->payload = payload - buf;
     slot->len = size;
     memcpy(o->rx_frames + (slot - o->rx) * CHIMNEY_L2_MAX_FRAME, buf, size);
-    qemu_bh_schedule(s->bh);
+    chimney_schedule(s);
     return 1;
 }

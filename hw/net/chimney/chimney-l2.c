@@ -25,7 +25,7 @@ static void chimney_l2_tx_sent(NetClientState *nc, ssize_t len)
     ChimneyState *s = qemu_get_nic_opaque(nc);
 
     s->tx_in_flight = false;
-    qemu_bh_schedule(s->bh);
+    chimney_schedule(s);
 }
 
 /* A host frame, behind an empty virtio-net header if the netdev takes one */
@@ -139,7 +139,7 @@ void chimney_l2_tx_process(ChimneyState *s)
         cqe.type_status = CHIMNEY_CQE_MAKE(CHIMNEY_CQE_L2_TX, status, 0);
         chimney_cq_post(s, q->cq, &cqe);
     }
-    qemu_bh_schedule(s->bh);
+    chimney_schedule(s);
 }
 
 bool chimney_l2_rx_ready(ChimneyState *s)

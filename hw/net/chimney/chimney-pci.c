@@ -52,6 +52,7 @@ static void chimney_stop_queues(ChimneyState *s)
     s->intr_cause = 0;
     chimney_irq_update_intx(s);
     qemu_bh_cancel(s->bh);
+    s->bh_scheduled = false;
     /* A stopped NIC holds no frames, in either direction. */
     qemu_purge_queued_packets(nc);
     if (nc->peer) {
@@ -303,7 +304,7 @@ static void chimney_doorbell(ChimneyState *s, hwaddr addr, uint32_t val)
         }
         break;
     }
-    qemu_bh_schedule(s->bh);
+    chimney_schedule(s);
 }
 
 static void chimney_mmio_write32(ChimneyState *s, hwaddr addr, uint32_t val)
@@ -474,7 +475,7 @@ static void chimney_link_status_changed(NetClientState *nc)
     }
     trace_chimney_link(!nc->link_down);
     s->link_event_pending = true;
-    qemu_bh_schedule(s->bh);
+    chimney_schedule(s);
 }
 
 static NetClientInfo chimney_net_info = {
@@ -505,6 +506,7 @@ static void chimney_bh(void *opaque)
 {
     ChimneyState *s = opaque;
 
+    s->bh_scheduled = false;
     if (!chimney_running(s)) {
         return;
     }
@@ -532,7 +534,7 @@ static void chimney_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
     pci_default_write_config(pdev, addr, val, len);
     if (range_covers_byte(addr, len, PCI_COMMAND) &&
         (pdev->config[PCI_COMMAND] & PCI_COMMAND_MASTER)) {
-        qemu_bh_schedule(s->bh);
+        chimney_schedule(s);
     }
     /* MSI-X on or off moves interrupts between MSI-X and INTx. */
     chimney_irq_update_intx(s);
@@ -702,7 +704,7 @@ static int chimney_post_load(void *opaque, int version_id)
     qemu_get_queue(s->nic)->link_down =
         !(s->status & CHIMNEY_STATUS_LINK_UP);
     s->tx_in_flight = false;
-    qemu_bh_schedule(s->bh);
+    chimney_schedule(s);
     return 0;
 }
 

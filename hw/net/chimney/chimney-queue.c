@@ -165,7 +165,7 @@ void chimney_cq_timer_cb(void *opaque)
 
     /* Interrupt work runs in the guarded bottom half, not here. */
     cq->irq_due = true;
-    qemu_bh_schedule(cq->owner->bh);
+    chimney_schedule(cq->owner);
 }
 
 /*

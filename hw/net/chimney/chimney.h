@@ -12,6 +12,7 @@
 #include "hw/pci/pci_device.h"
 #include "net/net.h"
 #include "qemu/log.h"
+#include "qemu/main-loop.h"
 #include "qom/object.h"
 #include "hw/net/chimney/chimney-abi.h"
 #include "hw/net/chimney/chimney-irq.h"
@@ -80,6 +81,7 @@ struct ChimneyState {
     NICState *nic;
     MemoryRegion mmio;
     QEMUBH *bh;
+    bool bh_scheduled;      /* chimney_schedule: bh is, until it runs */
 
     /* Registers */
     uint32_t ctrl;
@@ -137,6 +139,19 @@ static inline bool chimney_running(ChimneyState *s)
 {
     return (s->status & (CHIMNEY_STATUS_READY | CHIMNEY_STATUS_FATAL)) ==
            CHIMNEY_STATUS_READY;
+}
+
+/*
+ * Run the device's bottom half soon.  qemu_bh_schedule notifies the main
+ * loop (an eventfd write while it dispatches) even when the half is
+ * already scheduled: a burst of received frames paid one per frame.
+ */
+static inline void chimney_schedule(ChimneyState *s)
+{
+    if (!s->bh_scheduled) {
+        s->bh_scheduled = true;
+        qemu_bh_schedule(s->bh);
+    }
 }
 
 /* chimney-admin.c */

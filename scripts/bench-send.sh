@@ -30,7 +30,8 @@
 #   --repeat R       runs of every row and sweep point, each in a QEMU of
 #                    its own; the run with the median MB/s (sweep: ns per
 #                    segment) is printed, with the range over the median
-#                    (`spread`) (default 3; 1 with --quick or --perf)
+#                    (`spread`) (default 3, or 1 with --quick or --perf;
+#                    more than 1 is refused with --perf)
 #   --no-kernel      no tap runs (they need root, /dev/net/tun and ip(8);
 #                    without them they are skipped and said so)
 #   --no-igb         no igb anchor
@@ -41,7 +42,7 @@
 #                    the benchmark, like the miniport, asks for by default
 #   --perf DIR       perf record -g of QEMU during each chimney run into
 #                    DIR/*.data (perf changes the figures: profile only;
-#                    one run a row unless --repeat follows)
+#                    one run a row)
 #   -h, --help       this text
 #
 # Exit status: 0 when every run's bytes verified, 1 when one did not (or a
@@ -49,7 +50,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '4,46p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '4,47p' "$0" | sed 's/^# \{0,1\}//'; }
 
 args=() quick= perf= bound_mib=4096
 while [ $# -gt 0 ]; do

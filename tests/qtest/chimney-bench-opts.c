@@ -38,6 +38,9 @@ static void usage(void)
 
 void bench_parse_opts(int argc, char **argv, BenchOpts *o)
 {
+    bool quick = false;
+    uint64_t repeat = 0;
+
     *o = (BenchOpts) {
         .mib = 1024, .conns = { 1, 16 }, .nconns = 2,
         .sweep = { 1, 64, 1024, 16384, 65536 }, .nsweep = 5,
@@ -55,7 +58,7 @@ void bench_parse_opts(int argc, char **argv, BenchOpts *o)
             o->sweep[2] = 1024;
             o->nsweep = 3;
             o->sweep_secs = 1;
-            o->repeat = 1;
+            quick = true;
         } else if (!strcmp(a, "--no-kernel")) {
             o->kernel = false;
         } else if (!strcmp(a, "--no-igb")) {
@@ -91,14 +94,13 @@ void bench_parse_opts(int argc, char **argv, BenchOpts *o)
             if (qemu_strtou64(v, NULL, 10, &x) || !x || x > 99) {
                 qchimney_usage("bad --repeat '%s'", v);
             }
-            o->repeat = x;
+            repeat = x;
             i++;
         } else if (!strcmp(a, "--bound")) {
             o->bound = g_ascii_strtod(v, NULL);
             i++;
         } else if (!strcmp(a, "--perf")) {
             o->perf = v;
-            o->repeat = 1;      /* a profile of one run is the point */
             i++;
         } else if (!strcmp(a, "--mod")) {
             if (sscanf(v, "%u,%u", &o->mod_count, &o->mod_usec) != 2) {
@@ -108,5 +110,14 @@ void bench_parse_opts(int argc, char **argv, BenchOpts *o)
         } else {
             qchimney_usage("unknown option %s", a);
         }
+    }
+    /* a profile is of one run: a repeat would write over it */
+    if (o->perf && repeat > 1) {
+        qchimney_usage("--perf profiles one run of each row: no --repeat");
+    }
+    if (repeat) {
+        o->repeat = repeat;
+    } else if (quick || o->perf) {
+        o->repeat = 1;
     }
 }

@@ -382,8 +382,6 @@ static void offload_synthetic(Run *r, uint32_t wnd, uint8_t wscale)
     }
 }
 
-static int64_t mem_per_conn_bytes;
-
 /*
  * Send until each connection had @limit requests acknowledged, or for
  * @secs seconds once every connection is sending (limit 0).
@@ -403,7 +401,7 @@ static void peer_run(const BenchOpts *o, uint32_t n, uint32_t depth,
     int sv[2];
     uint32_t sq = pow2ceil(depth + 1);
     uint64_t anon0, bytes0;
-    int64_t last = 0, end, progress_at, started;
+    int64_t last = 0, end, progress_at, started, mem_per_conn;
     uint64_t last_bytes = 0;
 
     memset(fig, 0, sizeof(*fig));
@@ -421,8 +419,8 @@ static void peer_run(const BenchOpts *o, uint32_t n, uint32_t depth,
                        cpu_to_be32(0x0a000001), cpu_to_be32(0x0a000002));
     anon0 = bench_qemu_anon_kib(&b);
     offload_synthetic(&r, wnd, wscale);
-    mem_per_conn_bytes = ((int64_t)bench_qemu_anon_kib(&b) - (int64_t)anon0) *
-                         1024 / n;
+    mem_per_conn = ((int64_t)bench_qemu_anon_kib(&b) - (int64_t)anon0) *
+                   1024 / n;
     /* it reads while this thread waits for QEMU's answer to a doorbell */
     bench_peer_start(p);
     r.limit = limit ? limit : UINT64_MAX;
@@ -481,6 +479,7 @@ static void peer_run(const BenchOpts *o, uint32_t n, uint32_t depth,
     mark(&r, &z);
     bench_perf_stop(perf);
     figures(&r, &a, &z, bench_peer_bytes(p) - bytes0, fig);
+    fig->mem_per_conn = mem_per_conn;
     if (fig->ok && limit &&
         bench_peer_bytes(p) < (uint64_t)n * limit * BENCH_CHUNK) {
         fig->ok = false;
@@ -690,7 +689,7 @@ static double ns_per_seg(const BenchFigures *f)
 /*
  * --repeat runs of @s, each in a QEMU of its own: *f is the figures of
  * the run with the median @key (the machine moves a run's figures by 10
- * to 20 %), *spread the key's range over the median
+ * to 35 %), *spread the key's range over the median
  */
 static bool run_median(const BenchOpts *o, const RunSpec *s,
                        double (*key)(const BenchFigures *), BenchFigures *f,
@@ -747,7 +746,10 @@ static void row(const char *name, uint32_t n, const BenchFigures *f,
     fflush(stdout);
 }
 
-/* A row of the table, median by MB/s: its MB/s, 0 when it failed */
+/*
+ * A row of the table, median by MB/s: its MB/s, 0 when it failed, -1
+ * when it could not run here
+ */
 static double table_row(const BenchOpts *o, const RunSpec *s, const char *name,
                         double igb_mbps)
 {
@@ -867,12 +869,14 @@ int main(int argc, char **argv)
     /*
      * cpl/conn: requests completed per connection while measured, and so
      * how many doorbells and completions (qtest round trips that QEMU's
-     * CPU pays for) the row's cost per segment holds; seg/ack: segments
-     * sent per segment received, the ACKs the row's cost holds
+     * CPU pays for) the row's cost per segment holds; db/req: SQ
+     * doorbells per request, each a qtest write that costs QEMU more
+     * than the device's work for a few segments; seg/ack: segments sent
+     * per segment received, the ACKs the row's cost holds
      */
-    printf(")\n%8s %8s %8s %8s %8s %8s %8s %8s %12s %6s\n", "conns", "MB/s",
-           "ns/seg", "CPUs/GB", "irq/cpl", "cpl/conn", "seg/ack", "rexmit",
-           "B/conn mem", "spread");
+    printf(")\n%8s %8s %8s %8s %8s %8s %8s %8s %8s %12s %6s\n", "conns",
+           "MB/s", "ns/seg", "CPUs/GB", "irq/cpl", "cpl/conn", "db/req",
+           "seg/ack", "rexmit", "B/conn mem", "spread");
     for (uint32_t k = 0; k < o.nsweep; k++) {
         RunSpec s = {
             .kind = RUN_PEER, .n = o.sweep[k], .depth = 3,
@@ -887,14 +891,15 @@ int main(int argc, char **argv)
             all_ok = false;
             continue;
         }
-        printf("%8u %8.1f %8.0f %8.3f %8.3f %8.2f %8.2f %8" PRIu64, n,
-               mbps(&f), ns_per_seg(&f),
+        printf("%8u %8.1f %8.0f %8.3f %8.3f %8.2f %8.3f %8.2f %8" PRIu64,
+               n, mbps(&f), ns_per_seg(&f),
                f.bytes ? f.cpu / (f.bytes / 1e9) : 0,
                f.reqs ? (double)f.irqs / f.reqs : 0, (double)f.reqs / n,
+               f.reqs ? (double)f.doorbells / f.reqs : 0,
                f.acks ? (double)f.segs / f.acks : 0, f.rexmit);
         /* RssAnon moves in pages: per connection only over many */
-        if (n >= 1024 && mem_per_conn_bytes >= 0) {
-            printf(" %12" PRId64, mem_per_conn_bytes);
+        if (n >= 1024 && f.mem_per_conn >= 0) {
+            printf(" %12" PRId64, f.mem_per_conn);
         } else {
             printf(" %12s", "-");
         }

@@ -40,6 +40,7 @@ typedef struct BenchFigures {
     double secs;            /* wall clock */
     double cpu;             /* QEMU's user + system CPU seconds */
     double lat_p50_us, lat_p99_us;
+    int64_t mem_per_conn;   /* QEMU's anonymous memory per offload, bytes */
     bool ok;
     char why[256];
 } BenchFigures;

@@ -590,6 +590,7 @@ static void chimney_realize(PCIDevice *pdev, Error **errp)
     }
 
     s->bh = qemu_bh_new_guarded(chimney_bh, s, &dev->mem_reentrancy_guard);
+    s->bh_scheduled = false;
     chimney_offload_init(s);
     chimney_fault_init(s);
     for (int i = 0; i < CHIMNEY_MAX_CQS; i++) {

@@ -23,7 +23,9 @@ void qchimney_prog_init(const char *argv0)
     g_autofree char *dir = g_path_get_dirname(argv0);
     g_autofree char *qemu = g_build_filename(dir, "..", "..",
                                              "qemu-system-x86_64", NULL);
+    g_autofree char *name = g_path_get_basename(argv0);
 
+    g_set_prgname(name);        /* qchimney_usage names the program */
     g_set_print_handler(prog_drop_print);
     if (g_getenv("QTEST_QEMU_BINARY")) {
         return;

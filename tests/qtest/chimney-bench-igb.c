@@ -126,6 +126,11 @@ static void desc(Igb *g, uint32_t dw0, uint32_t dw1, uint32_t dw2,
     g->tail = (g->tail + 1) % RING;
 }
 
+static uint32_t igb_rx_status(Igb *g, uint32_t i)
+{
+    return ldl_le_p(bench_gpa(&g->b, g->rx_ring + i * 16 + 8, 4));
+}
+
 /* The next frame igb received, or NULL; igb_rx_done gives buffers back */
 static const uint8_t *igb_rx(Igb *g, uint32_t *len)
 {
@@ -261,10 +266,16 @@ static bool ops_reap(void *nic, BenchLat *lat, uint64_t *sends, char *why,
 static void ops_describe(void *nic, char *buf, size_t len)
 {
     Igb *g = nic;
+    uint32_t rdh = qpci_io_readl(g->dev, g->bar, E1000_RDH(0));
+    uint32_t prev = (g->rx_next + RX_RING - 1) % RX_RING;
 
-    snprintf(buf, len, "RDH %u RDT %u, next %u", qpci_io_readl(g->dev, g->bar,
-             E1000_RDH(0)), qpci_io_readl(g->dev, g->bar, E1000_RDT(0)),
-             g->rx_next);
+    /* the status words say which side lost count of the ring */
+    snprintf(buf, len, "RDH %u RDT %u, next %u, status at RDH %x, next-1 "
+             "%x, next %x, MPC %u", rdh,
+             qpci_io_readl(g->dev, g->bar, E1000_RDT(0)), g->rx_next,
+             igb_rx_status(g, rdh % RX_RING), igb_rx_status(g, prev),
+             igb_rx_status(g, g->rx_next),
+             qpci_io_readl(g->dev, g->bar, E1000_MPC));
 }
 
 static const BenchNicOps igb_ops = {

@@ -358,7 +358,7 @@ void bench_anchor_run(BenchAnchor *a, Bench *b, const BenchNicOps *ops,
             last = got;
             progress_at = now;
         } else if (now - progress_at > 20 * G_USEC_PER_SEC) {
-            char rx[64] = "";
+            char rx[128] = "";
 
             if (ops->describe) {
                 ops->describe(nic, rx, sizeof(rx));

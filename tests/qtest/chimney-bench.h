@@ -42,7 +42,7 @@ typedef struct BenchFigures {
     double lat_p50_us, lat_p99_us;
     int64_t mem_per_conn;   /* QEMU's anonymous memory per offload, bytes */
     bool ok;
-    char why[256];
+    char why[384];
 } BenchFigures;
 
 /* chimney-bench's command line */

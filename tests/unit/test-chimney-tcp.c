@@ -890,6 +890,33 @@ static void test_fast_retransmit(void)
 }
 
 /*
+ * cwnd stops at the largest window a peer can offer: neither a cwnd
+ * handed over near 4 GiB nor growth past the top wraps it to nothing
+ */
+static void test_cwnd_cap(void)
+{
+    ChimneyTcpState st = default_state(0);
+    const uint32_t top = 65535u << 14;
+    Peer *p;
+
+    st.cwnd = UINT32_MAX - 100;
+    st.ssthresh = 0;
+    p = peer_new_state(&st);
+    chimney_tcp_start(&p->conn);
+    g_assert_cmpuint(p->conn.st.cwnd, ==, top);
+    post(p, 1, 20000, 0);
+    ack(p, 10000, 65535);
+    g_assert_cmpuint(p->conn.st.cwnd, ==, top);
+    /* congestion avoidance at the top stays there */
+    p->conn.st.ssthresh = 10000;
+    ack(p, 20000, 65535);
+    g_assert_cmpuint(p->conn.st.cwnd, ==, top);
+    post(p, 2, 1000, 0);
+    g_assert_cmpuint(p->conn.st.snd_nxt, ==, 21000);
+    peer_free(p);
+}
+
+/*
  * Congestion avoidance counts the bytes an ACK covers: two ACKs of five
  * segments grow cwnd by about one MSS, as ten ACKs of one would (per-ACK
  * counting gave 0.2)
@@ -2004,7 +2031,7 @@ static void test_csum(void)
 #define GSO_REQ_MAX 40000
 static uint8_t gso_mem[4][GSO_REQ_MAX];
 static int gso_mapped;
-static unsigned gso_maps, gso_finished;
+static unsigned gso_maps, gso_finished, gso_frames;
 
 static const void *p_map(void *opaque, ChimneyTcpConn *c,
                          const ChimneyTcpReq *req, uint32_t off,
@@ -2044,6 +2071,7 @@ static void p_emitv(void *opaque, ChimneyTcpConn *c, const struct iovec *iov,
 
     g_assert_cmpuint(iovcnt, <=, CHIMNEY_TCP_TX_IOV);
     iov_to_buf(iov, iovcnt, 0, f, len);
+    gso_frames++;
     if (!info) {
         /* a finished frame: only the backend's stack to offload it */
         g_assert_false(((Peer *)opaque)->stack.tx_offload);
@@ -2125,6 +2153,7 @@ static Peer *gso_peer(void)
     gso_mapped = 0;
     gso_maps = 0;
     gso_finished = 0;
+    gso_frames = 0;
     return p;
 }
 
@@ -2276,6 +2305,7 @@ int main(int argc, char **argv)
     g_test_add_func("/chimney-tcp/sws/override", test_sws_override);
     g_test_add_func("/chimney-tcp/sws/cwnd", test_sws_cwnd);
     g_test_add_func("/chimney-tcp/ca-stretch-ack", test_ca_stretch_ack);
+    g_test_add_func("/chimney-tcp/cwnd-cap", test_cwnd_cap);
     g_test_add_func("/chimney-tcp/sws/after-zero-window",
                     test_sws_after_zero_window);
     g_test_add_func("/chimney-tcp/persist", test_persist);

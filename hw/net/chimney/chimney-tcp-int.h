@@ -30,6 +30,8 @@
 #define KA_DEF_PROBES   10
 #define SYN_CHALLENGE_NS (3 * NS_PER_SEC)       /* one challenge per 3 s */
 #define SWS_OVERRIDE_NS (200 * NS_PER_MS)       /* RFC 1122: 0.1 to 1 s */
+/* the largest window a peer can offer (RFC 7323 2.3): cwnd stops there */
+#define TCP_CWND_MAX    (65535u << 14)
 
 int64_t chimney_tcp_now(ChimneyTcpConn *c);
 /* The timestamp clock of the connection, in milliseconds */

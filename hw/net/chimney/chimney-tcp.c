@@ -87,6 +87,7 @@ void chimney_tcp_conn_init(ChimneyTcpConn *c, ChimneyTcpStack *stack,
     if (!c->st.ssthresh) {
         c->st.ssthresh = UINT32_MAX;
     }
+    c->st.cwnd = MIN(c->st.cwnd, TCP_CWND_MAX);
     c->backoff = st->rexmit_count;
     c->ts_base_ns = 0;
     c->ts_base = st->ts_time;
@@ -608,6 +609,12 @@ bool chimney_tcp_post(ChimneyTcpConn *c, const ChimneyTcpReq *req)
     return taken;
 }
 
+/* cwnd grows by @inc up to TCP_CWND_MAX: 3 million ACKs would wrap it */
+static void tcp_cwnd_grow(ChimneyTcpConn *c, uint64_t inc)
+{
+    c->st.cwnd = MIN(c->st.cwnd + inc, TCP_CWND_MAX);
+}
+
 static void tcp_new_ack(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)
 {
     uint32_t acked = seg->ack - c->st.snd_una;
@@ -641,18 +648,18 @@ static void tcp_new_ack(ChimneyTcpConn *c, const ChimneyTcpSegment *seg)
             tcp_note(c, CHIMNEY_TCP_NOTE_REXMIT, seg->ack, mss);
             tcp_transmit(c, seg->ack, mss);
             c->st.cwnd = c->st.cwnd > acked ? c->st.cwnd - acked : 0;
-            c->st.cwnd += mss;
+            tcp_cwnd_grow(c, mss);
         }
     } else if (c->st.cwnd < c->st.ssthresh) {
-        c->st.cwnd += MIN(acked, mss);                  /* slow start */
+        tcp_cwnd_grow(c, MIN(acked, mss));              /* slow start */
     } else {
         /*
          * Congestion avoidance by the bytes acknowledged (RFC 5681 3.1):
          * one MSS per window's worth, so that an ACK covering a whole
          * super-frame counts as the per-segment ACKs it stands for
          */
-        c->st.cwnd += MAX(1, (uint64_t)mss * MIN(acked, c->st.cwnd) /
-                             c->st.cwnd);
+        tcp_cwnd_grow(c, MAX(1, (uint64_t)mss * MIN(acked, c->st.cwnd) /
+                                c->st.cwnd));
     }
 
     c->st.snd_una = seg->ack;
@@ -678,7 +685,7 @@ static void tcp_dup_ack(ChimneyTcpConn *c)
         c->st.dup_ack_count++;
     }
     if (c->in_recovery) {
-        c->st.cwnd += mss;                      /* RFC 5681 3.2 step 4 */
+        tcp_cwnd_grow(c, mss);                  /* RFC 5681 3.2 step 4 */
         return;
     }
     if (c->st.dup_ack_count == chimney_tcp_stack(c)->dup_ack_thresh &&

@@ -363,6 +363,7 @@ void bench_anchor_run(BenchAnchor *a, Bench *b, const BenchNicOps *ops,
             if (ops->describe) {
                 ops->describe(nic, rx, sizeof(rx));
             }
+            fig->stalled = true;
             snprintf(fig->why, sizeof(fig->why), "no progress for 20 s (%"
                      PRIu64 " bytes verified; first connection: %" PRIu64
                      " posted, %" PRIu64 " acknowledged, window %" PRIu64

@@ -42,6 +42,7 @@ typedef struct BenchFigures {
     double lat_p50_us, lat_p99_us;
     int64_t mem_per_conn;   /* QEMU's anonymous memory per offload, bytes */
     bool ok;
+    bool stalled;           /* an anchor's: no progress, for why */
     char why[384];
 } BenchFigures;
 

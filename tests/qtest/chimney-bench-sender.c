@@ -247,7 +247,7 @@ void bench_anchor_run(BenchAnchor *a, Bench *b, const BenchNicOps *ops,
     BenchPeer *p = NULL;
     BenchSink *s = a->s;
     BenchLat lat = { 0 };
-    int64_t t0, progress_at;
+    int64_t t0, progress_at, recover_at = 0;
     double cpu0;
     uint64_t irq0, doorbells = 0, last = 0, got = 0, rexmit = 0;
     uint32_t next = 0;
@@ -357,6 +357,10 @@ void bench_anchor_run(BenchAnchor *a, Bench *b, const BenchNicOps *ops,
         if (got != last) {
             last = got;
             progress_at = now;
+        } else if (ops->rx_recover && now - progress_at > 2 * G_USEC_PER_SEC &&
+                   now - recover_at > G_USEC_PER_SEC) {
+            recover_at = now;
+            fig->rx_recovered += ops->rx_recover(nic);
         } else if (now - progress_at > 20 * G_USEC_PER_SEC) {
             char rx[128] = "";
 

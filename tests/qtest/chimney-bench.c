@@ -679,6 +679,13 @@ static bool run_once(const BenchOpts *o, const RunSpec *s, BenchFigures *f)
             } else {
                 bench_virtio(bytes, s->n, s->backend, f);
             }
+            if (f->rx_recovered) {
+                printf("(%s, %u connection%s: its receive ring stopped and "
+                       "was set right %u time%s)\n",
+                       s->kind == RUN_IGB ? "igb" : "virtio-net", s->n,
+                       s->n == 1 ? "" : "s", f->rx_recovered,
+                       f->rx_recovered == 1 ? "" : "s");
+            }
             if (f->ok || !f->stalled) {
                 break;
             }

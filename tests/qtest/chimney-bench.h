@@ -43,6 +43,7 @@ typedef struct BenchFigures {
     int64_t mem_per_conn;   /* QEMU's anonymous memory per offload, bytes */
     bool ok;
     bool stalled;           /* an anchor's: no progress, for why */
+    uint32_t rx_recovered;  /* an anchor's receive ring set right */
     char why[384];
 } BenchFigures;
 
@@ -221,6 +222,11 @@ typedef struct BenchNicOps {
                  size_t len);
     /* Optional: the receive side's state, for a run that stalled */
     void (*describe)(void *nic, char *buf, size_t len);
+    /*
+     * Optional, after 2 s without progress: set right a receive ring the
+     * NIC stopped filling; true when it was so
+     */
+    bool (*rx_recover)(void *nic);
 } BenchNicOps;
 
 /* One anchor run's backend: "socket", "tap" or "tap-vnet" */

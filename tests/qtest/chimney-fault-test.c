@@ -791,6 +791,8 @@ static void test_migrate_live(void)
 #define C_REQ1_TAG      (602 + 24 + 16)
 #define C_TCP           1048    /* one completion in the FIFO */
 #define T_STATE         62
+#define T_CWND          98
+#define T_SSTHRESH      102
 #define T_MSS           (138 + 16)
 #define T_CAP           138
 #define T_RTO           (138 + 28 + 7 + 16)
@@ -833,6 +835,8 @@ static const BadStream bad_streams[] = {
     { "TCP state", C_TCP + T_STATE, true, 4, 4, 3 },
     { "engine SQ size", C_TCP + T_CAP, true, 4, 16, 32 },
     { "MSS", C_TCP + T_MSS, true, 4, 1000, 0 },
+    { "congestion window", C_TCP + T_CWND, true, 4, BAD_ANY, 0 },
+    { "slow-start threshold", C_TCP + T_SSTHRESH, true, 4, BAD_ANY, 0 },
     { "RTO", C_TCP + T_RTO, true, 8, 1000000000, 0x7fffffffffffffffull },
     { "deadline", C_TCP + T_TIMER_NS, true, 8, BAD_ANY, -5ll },
     { "receive buffer", C_TCP + T_RBUF_CAP, true, 4, BAD_ANY, 0x7fffffff },

@@ -2031,7 +2031,7 @@ static void test_csum(void)
 #define GSO_REQ_MAX 40000
 static uint8_t gso_mem[4][GSO_REQ_MAX];
 static int gso_mapped;
-static unsigned gso_maps, gso_finished, gso_frames;
+static unsigned gso_maps, gso_finished;
 
 static const void *p_map(void *opaque, ChimneyTcpConn *c,
                          const ChimneyTcpReq *req, uint32_t off,
@@ -2071,7 +2071,6 @@ static void p_emitv(void *opaque, ChimneyTcpConn *c, const struct iovec *iov,
 
     g_assert_cmpuint(iovcnt, <=, CHIMNEY_TCP_TX_IOV);
     iov_to_buf(iov, iovcnt, 0, f, len);
-    gso_frames++;
     if (!info) {
         /* a finished frame: only the backend's stack to offload it */
         g_assert_false(((Peer *)opaque)->stack.tx_offload);
@@ -2153,7 +2152,6 @@ static Peer *gso_peer(void)
     gso_mapped = 0;
     gso_maps = 0;
     gso_finished = 0;
-    gso_frames = 0;
     return p;
 }
 

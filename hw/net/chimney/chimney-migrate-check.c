@@ -75,6 +75,10 @@ static const char *chimney_mig_engine_check(ChimneyState *s,
     if (!t->mss || t->mss > t->route->path_mtu) {
         return "MSS";
     }
+    /* 0 would stall the connection, or divide by zero at the next ACK */
+    if (!st.cwnd || !st.ssthresh) {
+        return "congestion window";
+    }
     if (t->rto_ns < stk->rto_min_ns || t->rto_ns > stk->rto_max_ns ||
         t->srtt_ns < 0 || t->srtt_ns > stk->rto_max_ns * 8 ||
         t->rttvar_ns < 0 || t->rttvar_ns > stk->rto_max_ns * 8) {

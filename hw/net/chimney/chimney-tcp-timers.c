@@ -269,7 +269,7 @@ void chimney_tcp_vars_load(ChimneyTcpConn *c, const ChimneyTcpState *st)
         .snd_wnd = st->snd_wnd,
         .max_snd_wnd = st->max_snd_wnd,
         .snd_wl1 = st->snd_wl1,
-        .cwnd = st->cwnd,
+        .cwnd = MIN(st->cwnd, TCP_CWND_MAX),
         .ssthresh = st->ssthresh,
         .ts_recent = st->ts_recent,
         .ts_recent_age = st->ts_recent_age,

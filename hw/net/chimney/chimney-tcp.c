@@ -87,7 +87,6 @@ void chimney_tcp_conn_init(ChimneyTcpConn *c, ChimneyTcpStack *stack,
     if (!c->st.ssthresh) {
         c->st.ssthresh = UINT32_MAX;
     }
-    c->st.cwnd = MIN(c->st.cwnd, TCP_CWND_MAX);
     c->backoff = st->rexmit_count;
     c->ts_base_ns = 0;
     c->ts_base = st->ts_time;
@@ -701,7 +700,7 @@ static void tcp_dup_ack(ChimneyTcpConn *c)
         chimney_tcp_rare(c)->retransmits++;
         tcp_note(c, CHIMNEY_TCP_NOTE_REXMIT, c->st.snd_una, mss);
         tcp_transmit(c, c->st.snd_una, mss);
-        c->st.cwnd = c->st.ssthresh + 3 * mss;
+        c->st.cwnd = MIN(c->st.ssthresh + 3 * mss, TCP_CWND_MAX);
         chimney_tcp_arm_rexmit(c);
     }
 }

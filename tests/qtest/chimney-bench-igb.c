@@ -128,7 +128,9 @@ static void desc(Igb *g, uint32_t dw0, uint32_t dw1, uint32_t dw2,
 
 static uint32_t igb_rx_status(Igb *g, uint32_t i)
 {
-    return ldl_le_p(bench_gpa(&g->b, g->rx_ring + i * 16 + 8, 4));
+    uint32_t *st = bench_gpa(&g->b, g->rx_ring + i * 16 + 8, 4);
+
+    return le32_to_cpu(qatomic_load_acquire(st));
 }
 
 /* The next frame igb received, or NULL; igb_rx_done gives buffers back */
@@ -292,6 +294,7 @@ static bool ops_rx_recover(void *nic)
     uint32_t rdt = qpci_io_readl(g->dev, g->bar, E1000_RDT(0));
 
     if (rdh != rdt || rdh >= RX_RING ||
+        rdt != (g->rx_next + RX_RING - 1) % RX_RING ||
         (igb_rx_status(g, g->rx_next) & E1000_RXD_STAT_DD)) {
         return false;
     }

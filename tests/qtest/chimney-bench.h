@@ -42,8 +42,8 @@ typedef struct BenchFigures {
     double lat_p50_us, lat_p99_us;
     int64_t mem_per_conn;   /* QEMU's anonymous memory per offload, bytes */
     bool ok;
-    bool stalled;           /* an anchor's: no progress, for why */
-    uint32_t rx_recovered;  /* an anchor's receive ring set right */
+    bool stalled;           /* anchor only: stopped for 20 s (see why) */
+    uint32_t rx_recovered;  /* anchor only: times its ring was set right */
     char why[384];
 } BenchFigures;
 

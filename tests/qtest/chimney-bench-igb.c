@@ -53,6 +53,21 @@ static void reg_w(Igb *g, uint32_t reg, uint32_t val)
 }
 
 /* igb up as libqos brings it up, its queues 0 on our rings */
+/* The receive descriptor before @i: RDT once the driver took up to @i */
+static uint32_t igb_rx_before(uint32_t i)
+{
+    return (i + RX_RING - 1) % RX_RING;
+}
+
+/* Receive descriptor @i armed with its buffer, its status cleared */
+static void igb_rx_arm(Igb *g, uint32_t i)
+{
+    uint8_t *d = bench_gpa(&g->b, g->rx_ring + i * 16, 16);
+
+    stq_le_p(d, g->rx_bufs + i * RX_BUF);
+    stq_le_p(d + 8, 0);
+}
+
 static void igb_start(Igb *g)
 {
     const uint8_t *mac = bench_nic_mac;
@@ -92,8 +107,7 @@ static void igb_start(Igb *g)
     g->rx_ring = bench_alloc(&g->b, RX_RING * 16, 4096);
     g->rx_bufs = bench_alloc(&g->b, RX_RING * RX_BUF, 4096);
     for (uint32_t i = 0; i < RX_RING; i++) {
-        stq_le_p(bench_gpa(&g->b, g->rx_ring + i * 16, 8),
-                 g->rx_bufs + i * RX_BUF);
+        igb_rx_arm(g, i);
     }
     reg_w(g, E1000_RA, ldl_le_p(mac));
     reg_w(g, E1000_RA + 4, E1000_RAH_AV | E1000_RAH_POOL_1 |
@@ -136,25 +150,23 @@ static uint32_t igb_rx_status(Igb *g, uint32_t i)
 /* The next frame igb received, or NULL; igb_rx_done gives buffers back */
 static const uint8_t *igb_rx(Igb *g, uint32_t *len)
 {
-    uint8_t *d = bench_gpa(&g->b, g->rx_ring + g->rx_next * 16, 16);
-    uint32_t st = le32_to_cpu(qatomic_load_acquire((uint32_t *)(d + 8)));
-    uint64_t buf = g->rx_bufs + g->rx_next * RX_BUF;
+    uint32_t i = g->rx_next;
 
-    if (!(st & E1000_RXD_STAT_DD)) {
+    if (!(igb_rx_status(g, i) & E1000_RXD_STAT_DD)) {
         return NULL;
     }
-    *len = MIN(lduw_le_p(d + 12), RX_BUF);
-    stq_le_p(d, buf);
-    stq_le_p(d + 8, 0);
-    g->rx_next = (g->rx_next + 1) % RX_RING;
+    *len = MIN(lduw_le_p(bench_gpa(&g->b, g->rx_ring + i * 16 + 12, 2)),
+               RX_BUF);
+    igb_rx_arm(g, i);
+    g->rx_next = (i + 1) % RX_RING;
     g->rx_taken++;
-    return bench_gpa(&g->b, buf, *len);
+    return bench_gpa(&g->b, g->rx_bufs + i * RX_BUF, *len);
 }
 
 static void igb_rx_done(Igb *g)
 {
     if (g->rx_taken) {
-        reg_w(g, E1000_RDT(0), (g->rx_next + RX_RING - 1) % RX_RING);
+        reg_w(g, E1000_RDT(0), igb_rx_before(g->rx_next));
         g->rx_taken = 0;
     }
 }
@@ -269,7 +281,7 @@ static void ops_describe(void *nic, char *buf, size_t len)
 {
     Igb *g = nic;
     uint32_t rdh = qpci_io_readl(g->dev, g->bar, E1000_RDH(0));
-    uint32_t prev = (g->rx_next + RX_RING - 1) % RX_RING;
+    uint32_t prev = igb_rx_before(g->rx_next);
 
     /* the status words say which side lost count of the ring */
     snprintf(buf, len, "RDH %u RDT %u, next %u, status at RDH %x, next-1 "
@@ -294,19 +306,16 @@ static bool ops_rx_recover(void *nic)
     uint32_t rdt = qpci_io_readl(g->dev, g->bar, E1000_RDT(0));
 
     if (rdh != rdt || rdh >= RX_RING ||
-        rdt != (g->rx_next + RX_RING - 1) % RX_RING ||
+        rdt != igb_rx_before(g->rx_next) ||
         (igb_rx_status(g, g->rx_next) & E1000_RXD_STAT_DD)) {
         return false;
     }
     for (uint32_t i = 0; i < RX_RING; i++) {
-        uint8_t *d = bench_gpa(&g->b, g->rx_ring + i * 16, 16);
-
-        stq_le_p(d, g->rx_bufs + i * RX_BUF);
-        stq_le_p(d + 8, 0);
+        igb_rx_arm(g, i);
     }
     g->rx_next = rdh;
     g->rx_taken = 0;
-    reg_w(g, E1000_RDT(0), (rdh + RX_RING - 1) % RX_RING);
+    reg_w(g, E1000_RDT(0), igb_rx_before(rdh));
     return true;
 }
 

@@ -655,6 +655,24 @@ typedef struct RunSpec {
     double secs;
 } RunSpec;
 
+/* One run of an anchor, igb or virtio-net */
+static void anchor_once(const RunSpec *s, uint64_t bytes, BenchFigures *f)
+{
+    if (s->kind == RUN_IGB) {
+        bench_igb(bytes, s->n, s->backend, f);
+    } else {
+        bench_virtio(bytes, s->n, s->backend, f);
+    }
+}
+
+/* A line above an anchor's row: why it ran again, or what its run holds */
+static void anchor_note(const RunSpec *s, const char *what, bool run_again)
+{
+    printf("(%s, %u connection%s: %s%s)\n",
+           s->kind == RUN_IGB ? "igb" : "virtio-net", s->n,
+           s->n == 1 ? "" : "s", what, run_again ? "; run again" : "");
+}
+
 /* One run of @s; false when it cannot run here (a tap without root) */
 static bool run_once(const BenchOpts *o, const RunSpec *s, BenchFigures *f)
 {
@@ -669,33 +687,15 @@ static bool run_once(const BenchOpts *o, const RunSpec *s, BenchFigures *f)
          * is not what is measured: it runs once more, and the output says
          * so.  The device's own rows get no second chance.
          */
-        for (int tries = 0; tries < 2; tries++) {
-            const char *nic = s->kind == RUN_IGB ? "igb" : "virtio-net";
-
-            if (s->kind == RUN_IGB) {
-                bench_igb(bytes, s->n, s->backend, f);
-            } else {
-                bench_virtio(bytes, s->n, s->backend, f);
-            }
-            if ((f->ok && !f->rx_recovered) || (!f->ok && !f->stalled)) {
-                break;
-            }
-            if (tries) {
-                if (f->ok) {
-                    printf("(%s, %u connection%s: its receive ring was set "
-                           "right in the second run too, whose figures hold "
-                           "the seconds that took)\n", nic, s->n,
-                           s->n == 1 ? "" : "s");
-                }
-                break;
-            }
-            if (f->ok) {
-                printf("(%s, %u connection%s: its receive ring stopped and "
-                       "was set right; run again)\n", nic, s->n,
-                       s->n == 1 ? "" : "s");
-            } else {
-                printf("(%s, %u connection%s: %s; run again)\n", nic, s->n,
-                       s->n == 1 ? "" : "s", f->why);
+        anchor_once(s, bytes, f);
+        if (f->ok ? f->rx_recovered : f->stalled) {
+            anchor_note(s, f->ok ? "its receive ring stopped and was set "
+                        "right" : f->why, true);
+            anchor_once(s, bytes, f);
+            if (f->ok && f->rx_recovered) {
+                anchor_note(s, "its receive ring was set right in the second "
+                            "run too, whose figures hold the seconds that "
+                            "took", false);
             }
         }
         return true;

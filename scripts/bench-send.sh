@@ -14,8 +14,8 @@
 # per offloaded connection by scripts/bench-conns.sh.
 #
 #   bench-send.sh [--quick] [--mib M] [--conns N,N] [--sweep N,N,...]
-#                 [--sweep-secs S] [--repeat R] [--no-kernel] [--no-igb]
-#                 [--no-virtio]
+#                 [--sweep-secs S] [--repeat R] [--sweep-repeat R]
+#                 [--no-kernel] [--no-igb] [--no-virtio]
 #                 [--mod COUNT,USEC] [--no-holdoff] [--perf DIR]
 #
 #   --quick          the CI smoke: 64 MiB a run, sweep 1,64,1024 for 1 s,
@@ -27,11 +27,14 @@
 #                    1,64,1024,16384,65536; max-conns and max-sq-entries
 #                    are raised to fit, 4 SQ entries a connection)
 #   --sweep-secs S   seconds measured per sweep point (default 3)
-#   --repeat R       runs of every row and sweep point, each in a QEMU of
-#                    its own; the run with the median MB/s (sweep: ns per
-#                    segment) is printed, with the range over the median
-#                    (`spread`) (default 3, or 1 with --quick or --perf;
-#                    more than 1 is refused with --perf)
+#   --repeat R       runs of every row, each in a QEMU of its own; the
+#                    run with the median MB/s is printed, with the range
+#                    over the median (`spread`) (default 3, or 1 with
+#                    --quick or --perf; more than 1 is refused with --perf)
+#   --sweep-repeat R rounds over the sweep's points, one run of each point
+#                    a round, so that the machine's drift weighs on all
+#                    alike; the run with the median ns per segment is
+#                    printed (default 5, or 1 with --quick or --perf)
 #   --no-kernel      no tap runs (they need root, /dev/net/tun and ip(8);
 #                    without them they are skipped and said so)
 #   --no-igb         no igb anchor
@@ -50,14 +53,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '4,47p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '4,50p' "$0" | sed 's/^# \{0,1\}//'; }
 
 args=() quick= perf= bound_mib=4096
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) quick=1; bound_mib=512; args+=("$1"); shift ;;
     --no-kernel|--no-igb|--no-virtio|--no-holdoff) args+=("$1"); shift ;;
-    --mib|--conns|--sweep|--sweep-secs|--repeat|--mod)
+    --mib|--conns|--sweep|--sweep-secs|--repeat|--sweep-repeat|--mod)
         [ $# -ge 2 ] || { echo "bench-send: $1 needs a value" >&2; exit 2; }
         args+=("$1" "$2"); shift 2 ;;
     --perf)

@@ -30,7 +30,8 @@ static void usage(void)
 {
     printf("usage: chimney-bench [--quick] [--mib M] [--conns N,N] "
            "[--sweep N,N,...] [--sweep-secs S]\n"
-           "                     [--repeat R] [--no-kernel] [--no-igb] "
+           "                     [--repeat R] [--sweep-repeat R] "
+           "[--no-kernel] [--no-igb] "
            "[--no-virtio] [--bound GB/s]\n"
            "                     [--mod COUNT,USEC] [--no-holdoff] "
            "[--perf DIR]\n");
@@ -39,13 +40,13 @@ static void usage(void)
 void bench_parse_opts(int argc, char **argv, BenchOpts *o)
 {
     bool quick = false;
-    uint64_t repeat = 0;
+    uint64_t repeat = 0, sweep_repeat = 0;
 
     *o = (BenchOpts) {
         .mib = 1024, .conns = { 1, 16 }, .nconns = 2,
         .sweep = { 1, 64, 1024, 16384, 65536 }, .nsweep = 5,
-        .sweep_secs = 3, .repeat = 3, .kernel = true, .igb = true,
-        .virtio = true,
+        .sweep_secs = 3, .repeat = 3, .sweep_repeat = 5, .kernel = true,
+        .igb = true, .virtio = true,
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -96,6 +97,12 @@ void bench_parse_opts(int argc, char **argv, BenchOpts *o)
             }
             repeat = x;
             i++;
+        } else if (!strcmp(a, "--sweep-repeat")) {
+            if (qemu_strtou64(v, NULL, 10, &x) || !x || x > 99) {
+                qchimney_usage("bad --sweep-repeat '%s'", v);
+            }
+            sweep_repeat = x;
+            i++;
         } else if (!strcmp(a, "--bound")) {
             o->bound = g_ascii_strtod(v, NULL);
             i++;
@@ -112,12 +119,17 @@ void bench_parse_opts(int argc, char **argv, BenchOpts *o)
         }
     }
     /* a profile is of one run: a repeat would write over it */
-    if (o->perf && repeat > 1) {
+    if (o->perf && (repeat > 1 || sweep_repeat > 1)) {
         qchimney_usage("--perf profiles one run of each row: no --repeat");
     }
     if (repeat) {
         o->repeat = repeat;
     } else if (quick || o->perf) {
         o->repeat = 1;
+    }
+    if (sweep_repeat) {
+        o->sweep_repeat = sweep_repeat;
+    } else if (quick || o->perf) {
+        o->sweep_repeat = 1;
     }
 }

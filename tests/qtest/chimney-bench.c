@@ -828,10 +828,89 @@ static void virtio_ratios(const BenchOpts *o, const double (*vio)[3],
     }
 }
 
+/*
+ * The per-segment sweep: --sweep-repeat rounds over its points,
+ * interleaved, so that the machine's drift during a round weighs on every
+ * point alike; each point's median run, then how flat the cost per
+ * segment is from 64 connections up
+ */
+static void sweep(const BenchOpts *o)
+{
+    const uint32_t rounds = o->sweep_repeat;
+    g_autofree BenchFigures *runs = g_new0(BenchFigures, o->nsweep * rounds);
+    double lo = 0, hi = 0;
+
+    printf("\nper-segment cost, every connection sending (window 8 MSS, 3 "
+           "x 64 KiB queued each, socket peer, %.0f s measured", o->sweep_secs);
+    if (rounds > 1) {
+        printf("; the median of %u rounds over the points", rounds);
+    }
+    /*
+     * cpl/conn: requests completed per connection while measured, and so
+     * how many doorbells and completions (qtest round trips that QEMU's
+     * CPU pays for) the row's cost per segment holds; db/req: SQ
+     * doorbells per request, each a qtest write that costs QEMU more
+     * than the device's work for a few segments; seg/ack: segments sent
+     * per segment received, the ACKs the row's cost holds
+     */
+    printf(")\n%8s %8s %8s %8s %8s %8s %8s %8s %8s %12s %6s\n", "conns",
+           "MB/s", "ns/seg", "CPUs/GB", "irq/cpl", "cpl/conn", "db/req",
+           "seg/ack", "rexmit", "B/conn mem", "spread");
+    fflush(stdout);
+    for (uint32_t i = 0; i < rounds; i++) {
+        for (uint32_t k = 0; k < o->nsweep; k++) {
+            RunSpec s = {
+                .kind = RUN_PEER, .n = o->sweep[k], .depth = 3,
+                .wnd = 8 * BENCH_MSS, .secs = o->sweep_secs,
+            };
+
+            run_once(o, &s, &runs[k * rounds + i]);
+        }
+    }
+    for (uint32_t k = 0; k < o->nsweep; k++) {
+        uint32_t n = o->sweep[k];
+        double spread, ns;
+        const BenchFigures *f = bench_median(&runs[k * rounds], rounds,
+                                             ns_per_seg, &spread);
+
+        if (!f->ok) {
+            printf("%8u FAILED: %s\n", n, f->why);
+            all_ok = false;
+            continue;
+        }
+        ns = ns_per_seg(f);
+        if (n >= 64) {
+            lo = lo ? MIN(lo, ns) : ns;
+            hi = MAX(hi, ns);
+        }
+        printf("%8u %8.1f %8.0f %8.3f %8.3f %8.2f %8.3f %8.2f %8" PRIu64,
+               n, mbps(f), ns, f->bytes ? f->cpu / (f->bytes / 1e9) : 0,
+               f->reqs ? (double)f->irqs / f->reqs : 0, (double)f->reqs / n,
+               f->reqs ? (double)f->doorbells / f->reqs : 0,
+               f->acks ? (double)f->segs / f->acks : 0, f->rexmit);
+        /* RssAnon moves in pages: per connection only over many */
+        if (n >= 1024 && f->mem_per_conn >= 0) {
+            printf(" %12" PRId64, f->mem_per_conn);
+        } else {
+            printf(" %12s", "-");
+        }
+        if (rounds > 1) {
+            printf(" %5.0f%%\n", spread * 100);
+        } else {
+            printf(" %6s\n", "-");
+        }
+    }
+    if (hi > lo && lo > 0) {
+        printf("from 64 connections up: %.0f to %.0f ns per segment, "
+               "%.0f +-%.0f%%\n", lo, hi, (hi + lo) / 2,
+               (hi - lo) / (hi + lo) * 100);
+    }
+    fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
     BenchOpts o;
-    BenchFigures f;
     double vio[8][3] = { { 0 } }, chim[8][3] = { { 0 } };
     char name[64];
 
@@ -899,55 +978,7 @@ int main(int argc, char **argv)
         }
     }
     virtio_ratios(&o, vio, chim);
-    printf("\nper-segment cost, every connection sending (window 8 MSS, 3 "
-           "x 64 KiB queued each, socket peer, %.0f s measured", o.sweep_secs);
-    if (o.repeat > 1) {
-        printf("; the median of %u runs", o.repeat);
-    }
-    /*
-     * cpl/conn: requests completed per connection while measured, and so
-     * how many doorbells and completions (qtest round trips that QEMU's
-     * CPU pays for) the row's cost per segment holds; db/req: SQ
-     * doorbells per request, each a qtest write that costs QEMU more
-     * than the device's work for a few segments; seg/ack: segments sent
-     * per segment received, the ACKs the row's cost holds
-     */
-    printf(")\n%8s %8s %8s %8s %8s %8s %8s %8s %8s %12s %6s\n", "conns",
-           "MB/s", "ns/seg", "CPUs/GB", "irq/cpl", "cpl/conn", "db/req",
-           "seg/ack", "rexmit", "B/conn mem", "spread");
-    for (uint32_t k = 0; k < o.nsweep; k++) {
-        RunSpec s = {
-            .kind = RUN_PEER, .n = o.sweep[k], .depth = 3,
-            .wnd = 8 * BENCH_MSS, .secs = o.sweep_secs,
-        };
-        uint32_t n = s.n;
-        double spread;
-
-        run_median(&o, &s, ns_per_seg, &f, &spread);
-        if (!f.ok) {
-            printf("%8u FAILED: %s\n", n, f.why);
-            all_ok = false;
-            continue;
-        }
-        printf("%8u %8.1f %8.0f %8.3f %8.3f %8.2f %8.3f %8.2f %8" PRIu64,
-               n, mbps(&f), ns_per_seg(&f),
-               f.bytes ? f.cpu / (f.bytes / 1e9) : 0,
-               f.reqs ? (double)f.irqs / f.reqs : 0, (double)f.reqs / n,
-               f.reqs ? (double)f.doorbells / f.reqs : 0,
-               f.acks ? (double)f.segs / f.acks : 0, f.rexmit);
-        /* RssAnon moves in pages: per connection only over many */
-        if (n >= 1024 && f.mem_per_conn >= 0) {
-            printf(" %12" PRId64, f.mem_per_conn);
-        } else {
-            printf(" %12s", "-");
-        }
-        if (o.repeat > 1) {
-            printf(" %5.0f%%\n", spread * 100);
-        } else {
-            printf(" %6s\n", "-");
-        }
-        fflush(stdout);
-    }
+    sweep(&o);
     printf("\n%s\n", all_ok ? "every byte verified" :
            "FAILED: a run's bytes did not verify or it did not finish");
     return all_ok ? 0 : 1;

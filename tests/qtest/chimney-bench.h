@@ -54,6 +54,7 @@ typedef struct BenchOpts {
     uint32_t sweep[8], nsweep;      /* the many-connection sweep */
     double sweep_secs;
     uint32_t repeat;        /* runs of each row, the median printed */
+    uint32_t sweep_repeat;  /* rounds over the sweep, interleaved */
     bool kernel, igb, virtio;
     bool no_holdoff;        /* leave CHIMNEY_CQF_HOLDOFF off */
     uint32_t mod_count, mod_usec;

@@ -101,14 +101,58 @@ static uint16_t tcp_csum_fold(uint64_t lo, uint64_t hi, size_t offset)
 }
 
 /*
- * A word at a time instead of net_checksum_add_cont's byte at a time:
- * the two 32-bit halves of each 64-bit word go to separate sums, which
- * cannot overflow below 2^32 words, and are folded once at the end.
+ * Sixteen bytes at a time, in the host's vector registers where it has
+ * them (SSE2 on x86-64, NEON on AArch64; plain words elsewhere): each
+ * 32-bit lane adds the two 16-bit halves of its word, which cannot
+ * overflow the lane within TCP_CSUM_VEC_RUN blocks.
+ */
+typedef uint32_t TcpCsumVec __attribute__((vector_size(16)));
+
+#define TCP_CSUM_VEC_RUN 32768      /* blocks: 32768 * 2 * 0xffff < 2^32 */
+
+/*
+ * The sum of the 16-bit words of the whole 16-byte blocks at *@src (as
+ * host-order 32-bit words would sum, folded or not), copied to *@dst
+ * when @dst is not NULL; moves *@src, *@dst and *@len past them.
+ */
+static inline uint64_t tcp_csum_blocks(const uint8_t **src, uint8_t **dst,
+                                       size_t *len)
+{
+    const uint8_t *p = *src;
+    uint8_t *d = dst ? *dst : NULL;
+    uint64_t sum = 0;
+
+    while (*len >= 16) {
+        size_t n = MIN(*len / 16, TCP_CSUM_VEC_RUN);
+        TcpCsumVec acc = { 0 }, v;
+
+        *len -= n * 16;
+        for (; n; n--, p += 16) {
+            memcpy(&v, p, 16);
+            if (d) {
+                memcpy(d, &v, 16);
+                d += 16;
+            }
+            acc += (v & 0xffff) + (v >> 16);
+        }
+        sum += (uint64_t)acc[0] + acc[1] + acc[2] + acc[3];
+    }
+    *src = p;
+    if (dst) {
+        *dst = d;
+    }
+    return sum;
+}
+
+/*
+ * Instead of net_checksum_add_cont's byte at a time: blocks, then the
+ * tail a 64-bit word at a time, its two 32-bit halves into separate sums
+ * that cannot overflow below 2^32 words; folded once at the end.
  */
 uint16_t chimney_tcp_csum(const void *buf, size_t len, size_t offset)
 {
     const uint8_t *p = buf;
-    uint64_t lo = 0, hi = 0, w;
+    uint64_t lo = tcp_csum_blocks(&p, NULL, &len), hi = 0, w;
 
     for (; len >= 8; len -= 8, p += 8) {
         memcpy(&w, p, 8);
@@ -129,7 +173,7 @@ uint16_t chimney_tcp_csum_copy(void *dst, const void *src, size_t len,
 {
     const uint8_t *p = src;
     uint8_t *d = dst;
-    uint64_t lo = 0, hi = 0, w;
+    uint64_t lo = tcp_csum_blocks(&p, &d, &len), hi = 0, w;
 
     for (; len >= 8; len -= 8, p += 8, d += 8) {
         memcpy(&w, p, 8);

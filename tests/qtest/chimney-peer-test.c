@@ -12,7 +12,8 @@
  * guestfwd sockets: the host socket of an outbound connection cannot
  * move to a new QEMU, so there is no libslirp migration case.)  And the
  * stream netdevs (-netdev socket, -netdev stream) as a wire that pushes
- * back: a peer that reads slowly, and one that goes away.
+ * back: the scripted peer reading nothing for a while, a peer that reads
+ * slowly, and one that goes away.
  *
  * Copyright (c) 2026 The qemu-chimney authors
  *
@@ -696,6 +697,143 @@ static const KernelRun kernel_runs[] = {
 
 #endif /* CONFIG_LINUX */
 
+/*
+ * A backend that cannot take more: the device stops sending data and
+ * goes on once it can, as a NIC with a full transmit ring does, instead
+ * of losing frames to the net layer's queue limit.  The peer reads
+ * nothing while 15 MiB (about 15 700 frames, more than the 10 000 that
+ * QEMU's queue to the socket holds) wait to go; then every byte arrives
+ * once and in order, with no retransmission (the virtual clock does not
+ * move, so a lost frame would never come again).
+ */
+#define HELD_REQ_LEN    (1024 * 1024)
+#define HELD_REQS       15
+
+static uint8_t held_byte(uint32_t off)
+{
+    return off * 7 + (off >> 12);
+}
+
+static void held_tweak(QChimneyFixture *f, ChimneyTcpOffload *o)
+{
+    /* the peer's 65535 is 64 MiB; slow start is not what is tested */
+    o->const_flags |= cpu_to_le16(CHIMNEY_TCPF_WINDOW_SCALING);
+    o->snd_wscale = 10;
+    o->delegated.snd_wnd = cpu_to_le32(65535u << 10);
+    o->delegated.max_snd_wnd = o->delegated.snd_wnd;
+    o->delegated.cwnd = o->delegated.snd_wnd;
+    o->delegated.ssthresh = o->delegated.snd_wnd;
+}
+
+/* @reqs SENDs of the same @len bytes of held_byte, cookies from @cookie */
+static void held_post(QChimneyFixture *f, QChimneyConn *hc, uint32_t len,
+                    uint32_t reqs, uint64_t cookie)
+{
+    g_autofree uint8_t *pattern = g_malloc(len);
+    uint64_t buf = guest_alloc(&f->alloc, len);
+    uint64_t sgl = guest_alloc(&f->alloc, sizeof(ChimneySge));
+    uint32_t tail_le;
+    ChimneySge e;
+
+    for (uint32_t i = 0; i < len; i++) {
+        pattern[i] = held_byte(i);
+    }
+    qtest_memwrite(f->qts, buf, pattern, len);
+    chimney_guest_sge(&e, buf, len);
+    qtest_memwrite(f->qts, sgl, &e, sizeof(e));
+    for (uint32_t k = 0; k < reqs; k++) {
+        ChimneySqDesc d;
+
+        chimney_guest_sq_desc(&d, CHIMNEY_SQ_SEND, CHIMNEY_SQF_PUSH, 1, len,
+                              cookie + k, sgl);
+        qtest_memwrite(f->qts, hc->sq_base + hc->sq_tail * sizeof(d), &d,
+                       sizeof(d));
+        hc->sq_tail = (hc->sq_tail + 1) & (hc->sq_size - 1);
+    }
+    tail_le = cpu_to_le32(hc->sq_tail);
+    qtest_memwrite(f->qts, hc->db_record, &tail_le, sizeof(tail_le));
+    qchimney_sq_kick(&f->c, hc);
+}
+
+/*
+ * Read what held_post sent, once and in order, ACKing every @ack_every
+ * bytes; then every request completes and nothing was retransmitted.
+ */
+static void held_receive(QChimneyFixture *f, QChimneyConn *hc, uint32_t len,
+                       uint32_t reqs, uint64_t cookie, uint32_t ack_every)
+{
+    const uint64_t total = (uint64_t)reqs * len;
+    uint32_t start = hc->iss + 1;
+    uint64_t got = 0, acked = 0;
+    QChimneyPeerSeg ps;
+
+    while (got < total) {
+        /* a frame lost would never come: fail, do not hang */
+        g_assert(!qchimney_wire_quiet(f, 10 * 1000));
+        qchimney_peer_read(f, &ps);
+        g_assert_cmphex(ps.flags & 0x07, ==, 0);
+        g_assert_cmpuint(ps.seq, ==, (uint32_t)(start + got));
+        g_assert_cmpuint(ps.len, <=, 1000);
+        for (uint32_t i = 0; i < ps.len; i++) {
+            g_assert_cmphex(ps.data[i], ==, held_byte((got + i) % len));
+        }
+        got += ps.len;
+        if (got - acked >= ack_every || got == total) {
+            qchimney_peer_ack(f, hc, start + got);
+            acked = got;
+        }
+    }
+    for (uint32_t k = 0; k < reqs; k++) {
+        ChimneyCqe cqe = qchimney_expect_cqe(f, 2, CHIMNEY_CQE_SEND,
+                                             CHIMNEY_ST_SUCCESS);
+
+        g_assert_cmphex(cqe.cookie, ==, cookie + k);
+        g_assert_cmpuint(cqe.bytes, ==, len);
+    }
+    g_assert_cmpuint(le64_to_cpu(qchimney_query_stats(f).retransmitted),
+                     ==, 0);
+    g_assert(qchimney_wire_quiet(f, 100));
+}
+
+static void test_tcp_backpressure(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    gint64 deadline;
+
+    qchimney_tcp_fixture_tweak(&f, &hc, 1000, 256, NULL, held_tweak);
+    held_post(&f, &hc, HELD_REQ_LEN, HELD_REQS, 0x100);
+
+    /* Nothing read yet: the device holds its data back */
+    deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+    while (!qchimney_qom_stat(&f, "x-stat-tx-held")) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(10 * 1000);
+    }
+
+    /* Then all of it; an ACK every 64 segments */
+    held_receive(&f, &hc, HELD_REQ_LEN, HELD_REQS, 0x100, 64 * 1000);
+    qchimney_fx_end(&f);
+}
+
+/*
+ * x-tx-burst=1: one frame per run of the bottom half, the rest waiting
+ * for the next; every byte still arrives once and in order, without a
+ * retransmission, and every request completes (the virtual clock does
+ * not move: only the bottom half running again sends the rest).
+ */
+static void test_tcp_tx_burst(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+
+    qchimney_tcp_fixture_tweak(&f, &hc, 1000, 256,
+                               "-global chimney-nic.x-tx-burst=1", held_tweak);
+    held_post(&f, &hc, 64 * 1024, 3, 0x200);
+    held_receive(&f, &hc, 64 * 1024, 3, 0x200, 16 * 1000);
+    qchimney_fx_end(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -706,6 +844,8 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/slirp/ping", test_slirp_ping);
     qtest_add_func("/chimney/slirp/stream", test_slirp_stream);
     qtest_add_func("/chimney/slirp/echo", test_slirp_echo);
+    qtest_add_func("/chimney/tcp/backpressure", test_tcp_backpressure);
+    qtest_add_func("/chimney/tcp/tx-burst", test_tcp_tx_burst);
     qtest_add_data_func("/chimney/netdev/socket-slow-reader", &netdev_runs[0],
                         test_netdev_backpressure);
     qtest_add_data_func("/chimney/netdev/stream-slow-reader", &netdev_runs[1],

@@ -15,6 +15,7 @@
 #include "hw/net/chimney/chimney-tcp.h"
 #include "hw/net/chimney/chimney-fault.h"
 #include "hw/net/chimney/chimney-timer.h"
+#include "hw/net/chimney/chimney-dmamap.h"
 
 typedef struct ChimneyNeighbor {
     bool valid;
@@ -316,6 +317,7 @@ typedef struct ChimneyOffloadState {
     /* frames sent this bottom-half run; tx_paused: x-tx-burst reached */
     uint32_t tx_burst_used;
     bool tx_paused;
+    ChimneyDmaMaps maps;        /* payload mapped in this run */
     /* connections with completions waiting for room, per CQ */
     ChimneyConnList flush_list[CHIMNEY_MAX_CQS];
     ChimneyConnList kick_list;      /* send doorbells to serve */

@@ -131,43 +131,19 @@ static const void *chimney_io_map_data(void *opaque, ChimneyTcpConn *c,
                                        uint32_t off, uint32_t *len)
 {
     ChimneyState *s = opaque;
-    PCIDevice *pdev = PCI_DEVICE(s);
     ChimneySlot *sl = &chimney_conn_slots(chimney_conn_of(c))[req->tag];
-    MemoryRegion *mr;
-    dma_addr_t addr, plen;
-    hwaddr xlat, tlen;
 
     if (!chimney_io_sgl_seek(s, sl, off)) {
         return NULL;
     }
-    addr = sl->cur_addr + (off - sl->cur_off);
-    plen = MIN(*len, sl->cur_off + sl->cur_len - off);
-    if (addr + plen - 1 < addr) {
-        return NULL;
-    }
-    RCU_READ_LOCK_GUARD();
-    tlen = plen;
-    mr = address_space_translate(pci_get_address_space(pdev), addr, &xlat,
-                                 &tlen, false, MEMTXATTRS_UNSPECIFIED);
-    if (!memory_region_is_ram(mr) || memory_region_is_ram_device(mr)) {
-        return NULL;
-    }
-    plen = MIN(plen, tlen);
-    {
-        void *p = pci_dma_map(pdev, addr, &plen, DMA_DIRECTION_TO_DEVICE);
-
-        if (!p || !plen) {
-            return NULL;
-        }
-        *len = plen;
-        return p;
-    }
+    /* the rest of the SGL entry: later segments in this run use it too */
+    return chimney_dmamap_get(s, sl->cur_addr + (off - sl->cur_off),
+                              sl->cur_off + sl->cur_len - off, len);
 }
 
 static void chimney_io_unmap_data(void *opaque, const void *p, uint32_t len)
 {
-    pci_dma_unmap(PCI_DEVICE(opaque), (void *)p, len, DMA_DIRECTION_TO_DEVICE,
-                  len);
+    chimney_dmamap_put(opaque, p, len);
 }
 
 /*

@@ -511,6 +511,7 @@ static void chimney_bh(void *opaque)
         return;
     }
     chimney_io_tx_turn(s);
+    chimney_dmamap_begin(s);
     /* One interrupt per CQ for all this run writes */
     chimney_cq_batch_begin(s);
     if (s->link_event_pending) {
@@ -524,6 +525,7 @@ static void chimney_bh(void *opaque)
     chimney_l2_tx_process(s);
     chimney_l2_rx_kick(s);
     chimney_cq_batch_end(s);
+    chimney_dmamap_end(s);
 }
 
 static void chimney_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,

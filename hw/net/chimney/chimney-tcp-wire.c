@@ -42,7 +42,7 @@ static size_t chimney_tcp_write_l2(const ChimneyTcpConn *c, uint8_t *f)
 uint32_t chimney_tcp_ip6_pseudo_sum(const uint8_t *ip6, uint8_t proto,
                                     uint32_t len)
 {
-    return net_checksum_add(32, (uint8_t *)ip6 + 8) + proto + len;
+    return chimney_tcp_csum(ip6 + 8, 32, 0) + proto + len;
 }
 
 /*
@@ -80,8 +80,8 @@ static uint32_t chimney_tcp_write_ip(ChimneyTcpConn *c, uint8_t *ip,
     stw_be_p(ip + 10, 0);
     memcpy(ip + 12, &c->route->src_ip, 4);
     memcpy(ip + 16, &c->route->dst_ip, 4);
-    stw_be_p(ip + 10, net_checksum_finish(net_checksum_add(IP_HDR_LEN, ip)));
-    return net_checksum_add(8, ip + 12) + IP_PROTO_TCP + tcp_len;
+    stw_be_p(ip + 10, net_checksum_finish(chimney_tcp_csum(ip, IP_HDR_LEN, 0)));
+    return chimney_tcp_csum(ip + 12, 8, 0) + IP_PROTO_TCP + tcp_len;
 }
 
 /* The 64-bit word sums of chimney_tcp_csum*, folded, for @offset */
@@ -393,7 +393,7 @@ bool chimney_tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
         tcp_tx_release(s, &tx);
         return true;
     }
-    sum += net_checksum_add(TCP_HDR_LEN + opt, th) + tx.sum;
+    sum += chimney_tcp_csum(th, TCP_HDR_LEN + opt, 0) + tx.sum;
     stw_be_p(th + 16, net_checksum_finish(sum));
     if (s->ops->emitv) {
         /* a finished frame, its payload where tcp_tx_gather left it */
@@ -497,11 +497,11 @@ static bool chimney_tcp_parse_ip4(const uint8_t *ip, size_t avail,
     if (ip[0] != 0x45 || ip[9] != IP_PROTO_TCP ||
         (lduw_be_p(ip + 6) & ~IP_DF) || ip_len < IP_HDR_LEN + TCP_HDR_LEN ||
         ip_len > avail ||
-        net_checksum_finish(net_checksum_add(IP_HDR_LEN, (uint8_t *)ip))) {
+        net_checksum_finish(chimney_tcp_csum(ip, IP_HDR_LEN, 0))) {
         return false;
     }
     *tcp_len = ip_len - IP_HDR_LEN;
-    *sum = net_checksum_add(8, (uint8_t *)ip + 12) + IP_PROTO_TCP + *tcp_len;
+    *sum = chimney_tcp_csum(ip + 12, 8, 0) + IP_PROTO_TCP + *tcp_len;
     tuple->ipv6 = false;
     memcpy(&tuple->src_ip, ip + 12, 4);
     memcpy(&tuple->dst_ip, ip + 16, 4);

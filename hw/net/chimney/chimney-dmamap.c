@@ -3,13 +3,15 @@
  *
  * A data segment's payload leaves from guest memory in place.  Mapping
  * it translates the address and takes a reference on the memory region,
- * and unmapping looks the RAM block up again: once per segment, without
- * the backend's segmentation, that was a tenth of QEMU's CPU.  Here the
- * rest of an SGL entry is mapped at its first segment in a run of the
- * bottom half and the segments after it use that extent; the extents
- * are unmapped when a frame is done and more than a few are kept, and
- * all of them at the end of the run.  No mapping outlives a run, during
- * which the BQL is held and guest memory keeps its layout.
+ * and unmapping looks the RAM block up again; once per segment, without
+ * the backend's segmentation, that cost more than the segment's other
+ * work.  Here up to CHIMNEY_DMAMAP_MAX_EXTENT bytes of an SGL entry are
+ * mapped at its first segment in a run of the bottom half (chimney_bh,
+ * where all queue work runs) and the segments after it use that
+ * extent.  A frame done with CHIMNEY_DMAMAP_KEEP extents mapped unmaps
+ * them, and the end of the run unmaps the rest: no mapping outlives a
+ * run, during which the BQL is held and guest memory keeps its layout.
+ * Outside a run a mapping is made and given back per call.
  *
  * Copyright (c) 2026 The qemu-chimney authors
  *
@@ -21,11 +23,13 @@
 #include "hw/pci/pci_device.h"
 #include "hw/net/chimney/chimney.h"
 #include "hw/net/chimney/chimney-dmamap.h"
+#include "trace.h"
 
 static void chimney_dmamap_unmap_all(ChimneyState *s)
 {
     ChimneyDmaMaps *d = &s->offload.maps;
 
+    trace_chimney_dmamap_unmap_all(d->count);
     for (uint32_t i = 0; i < d->count; i++) {
         pci_dma_unmap(PCI_DEVICE(s), d->ext[i].host, d->ext[i].len,
                       DMA_DIRECTION_TO_DEVICE, d->ext[i].len);
@@ -33,22 +37,20 @@ static void chimney_dmamap_unmap_all(ChimneyState *s)
     d->count = 0;
 }
 
-/* Runs nest: the outermost end unmaps */
 void chimney_dmamap_begin(ChimneyState *s)
 {
-    s->offload.maps.open++;
+    assert(!s->offload.maps.in_run);
+    s->offload.maps.in_run = true;
 }
 
 void chimney_dmamap_end(ChimneyState *s)
 {
     ChimneyDmaMaps *d = &s->offload.maps;
 
-    assert(d->open);
-    if (!--d->open) {
-        /* the engine gives every part back before it returns */
-        assert(!d->in_use);
-        chimney_dmamap_unmap_all(s);
-    }
+    /* the engine gives every part back before it returns */
+    assert(d->in_run && !d->in_use);
+    chimney_dmamap_unmap_all(s);
+    d->in_run = false;
 }
 
 /*
@@ -74,7 +76,8 @@ static void *chimney_dmamap_ram(ChimneyState *s, dma_addr_t addr,
     }
     *len = MIN(*len, tlen);
     p = pci_dma_map(pdev, addr, len, DMA_DIRECTION_TO_DEVICE);
-    return p && *len ? p : NULL;
+    /* address_space_map gives RAM's length, never 0 with a pointer */
+    return p;
 }
 
 /*
@@ -90,7 +93,7 @@ const void *chimney_dmamap_get(ChimneyState *s, dma_addr_t addr,
     dma_addr_t n = MIN(*len, extent);
     void *p;
 
-    if (!d->open) {
+    if (!d->in_run) {
         p = chimney_dmamap_ram(s, addr, &n);
         *len = n;
         return p;
@@ -109,12 +112,13 @@ const void *chimney_dmamap_get(ChimneyState *s, dma_addr_t addr,
     }
     e = &d->ext[d->count];
     e->addr = addr;
-    e->len = extent;
+    e->len = MAX(n, MIN(extent, CHIMNEY_DMAMAP_MAX_EXTENT));
     e->host = chimney_dmamap_ram(s, addr, &e->len);
     if (!e->host) {
         return NULL;
     }
     d->count++;
+    trace_chimney_dmamap_map(addr, e->len, d->count);
     d->in_use++;
     *len = MIN(n, e->len);
     return e->host;
@@ -124,7 +128,7 @@ void chimney_dmamap_put(ChimneyState *s, const void *p, uint32_t len)
 {
     ChimneyDmaMaps *d = &s->offload.maps;
 
-    if (!d->open) {
+    if (!d->in_run) {
         pci_dma_unmap(PCI_DEVICE(s), (void *)p, len, DMA_DIRECTION_TO_DEVICE,
                       len);
         return;

@@ -12,10 +12,19 @@
 #include "system/dma.h"
 #include "hw/net/chimney/chimney-tcp.h"
 
-/* Extents kept from one frame to the next, at most */
+/* A frame done with this many extents mapped unmaps them all */
 #define CHIMNEY_DMAMAP_KEEP     8
-/* Those, and every mapped part of the frame being built */
+/*
+ * So at most KEEP - 1 are kept from one frame to the next, and a frame
+ * maps fewer parts than CHIMNEY_TCP_TX_IOV (tcp_tx_gather): a miss
+ * always finds a free entry
+ */
 #define CHIMNEY_DMAMAP_EXTENTS  (CHIMNEY_DMAMAP_KEEP - 1 + CHIMNEY_TCP_TX_IOV)
+/*
+ * Bytes of an SGL entry mapped at once, at most: a mapping's cost may
+ * grow with its length (Xen's map cache maps every page of it)
+ */
+#define CHIMNEY_DMAMAP_MAX_EXTENT   (256 * 1024)
 
 typedef struct ChimneyDmaMapExtent {
     dma_addr_t addr, len;
@@ -26,7 +35,7 @@ typedef struct ChimneyDmaMaps {
     ChimneyDmaMapExtent ext[CHIMNEY_DMAMAP_EXTENTS];
     uint32_t count;             /* extents mapped: ext[0..count) */
     uint32_t in_use;            /* parts handed out, not yet given back */
-    uint32_t open;              /* inside a run: mappings are kept */
+    bool in_run;                /* mappings are kept until its end */
 } ChimneyDmaMaps;
 
 typedef struct ChimneyState ChimneyState;

@@ -757,7 +757,7 @@ void chimney_io_rq_process(ChimneyConn *conn)
  * on the list without taking a buffer, so the loop ends; chimney_io_work
  * tries again once completions have drained.
  */
-void chimney_io_ind_doorbell(ChimneyState *s)
+static void chimney_io_ind_doorbell(ChimneyState *s)
 {
     ChimneyOffloadState *o = &s->offload;
     ChimneyConnList waiting = o->ind_list;

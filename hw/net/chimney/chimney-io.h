@@ -18,7 +18,6 @@ bool chimney_io_sq_fetch(ChimneyConn *conn, uint32_t index,
 void chimney_io_sq_process(ChimneyConn *conn);
 void chimney_io_rq_process(ChimneyConn *conn);
 void chimney_io_doorbell(ChimneyState *s, uint32_t conn_id);
-void chimney_io_ind_doorbell(ChimneyState *s);
 int chimney_io_classify(ChimneyState *s, const uint8_t *buf, size_t size);
 void chimney_io_work(ChimneyState *s);
 /* A new run of the bottom half: a new burst of frames may go */

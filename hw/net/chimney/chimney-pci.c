@@ -285,9 +285,8 @@ static void chimney_doorbell(ChimneyState *s, hwaddr addr, uint32_t val)
         chimney_io_doorbell(s, val);
         return;
     case CHIMNEY_DB_IND_TAIL:
-        if (chimney_ring_doorbell(s, &s->ind_q, addr, val)) {
-            chimney_io_ind_doorbell(s);
-        }
+        /* the bottom half serves the connections that wait for buffers */
+        chimney_ring_doorbell(s, &s->ind_q, addr, val);
         break;
     default:
         if (addr >= CHIMNEY_DB_CQ_HEAD(0) &&

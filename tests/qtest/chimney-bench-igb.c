@@ -52,7 +52,6 @@ static void reg_w(Igb *g, uint32_t reg, uint32_t val)
     qpci_io_writel(g->dev, g->bar, reg, val);
 }
 
-/* igb up as libqos brings it up, its queues 0 on our rings */
 /* The receive descriptor before @i: RDT once the driver took up to @i */
 static uint32_t igb_rx_before(uint32_t i)
 {
@@ -68,6 +67,7 @@ static void igb_rx_arm(Igb *g, uint32_t i)
     stq_le_p(d + 8, 0);
 }
 
+/* igb up as libqos brings it up, its queues 0 on our rings */
 static void igb_start(Igb *g)
 {
     const uint8_t *mac = bench_nic_mac;

@@ -111,22 +111,24 @@ typedef uint32_t TcpCsumVec __attribute__((vector_size(16)));
 #define TCP_CSUM_VEC_RUN 32768      /* blocks: 32768 * 2 * 0xffff < 2^32 */
 
 /*
- * The sum of the 16-bit words of the whole 16-byte blocks at *@src (as
- * host-order 32-bit words would sum, folded or not), copied to *@dst
- * when @dst is not NULL; moves *@src, *@dst and *@len past them.
+ * The folded sum of @len bytes at @src, for @offset, copied to @dst when
+ * it is not NULL: 16-byte blocks, then the tail a 64-bit word at a time,
+ * its two 32-bit halves into separate sums that cannot overflow below
+ * 2^32 words; folded once at the end.  Instead of net_checksum_add_cont's
+ * byte at a time.
  */
-static inline uint64_t tcp_csum_blocks(const uint8_t **src, uint8_t **dst,
-                                       size_t *len)
+static inline uint16_t tcp_csum_span(uint8_t *dst, const void *src,
+                                     size_t len, size_t offset)
 {
-    const uint8_t *p = *src;
-    uint8_t *d = dst ? *dst : NULL;
-    uint64_t sum = 0;
+    const uint8_t *p = src;
+    uint8_t *d = dst;
+    uint64_t lo = 0, hi = 0, w;
 
-    while (*len >= 16) {
-        size_t n = MIN(*len / 16, TCP_CSUM_VEC_RUN);
+    while (len >= 16) {
+        size_t n = MIN(len / 16, TCP_CSUM_VEC_RUN);
         TcpCsumVec acc = { 0 }, v;
 
-        *len -= n * 16;
+        len -= n * 16;
         for (; n; n--, p += 16) {
             memcpy(&v, p, 16);
             if (d) {
@@ -135,60 +137,38 @@ static inline uint64_t tcp_csum_blocks(const uint8_t **src, uint8_t **dst,
             }
             acc += (v & 0xffff) + (v >> 16);
         }
-        sum += (uint64_t)acc[0] + acc[1] + acc[2] + acc[3];
+        lo += (uint64_t)acc[0] + acc[1] + acc[2] + acc[3];
     }
-    *src = p;
-    if (dst) {
-        *dst = d;
-    }
-    return sum;
-}
-
-/*
- * Instead of net_checksum_add_cont's byte at a time: blocks, then the
- * tail a 64-bit word at a time, its two 32-bit halves into separate sums
- * that cannot overflow below 2^32 words; folded once at the end.
- */
-uint16_t chimney_tcp_csum(const void *buf, size_t len, size_t offset)
-{
-    const uint8_t *p = buf;
-    uint64_t lo = tcp_csum_blocks(&p, NULL, &len), hi = 0, w;
-
     for (; len >= 8; len -= 8, p += 8) {
         memcpy(&w, p, 8);
+        if (d) {
+            memcpy(d, &w, 8);
+            d += 8;
+        }
         lo += (uint32_t)w;
         hi += w >> 32;
     }
     if (len) {
         w = 0;
         memcpy(&w, p, len);
+        if (d) {
+            memcpy(d, &w, len);
+        }
         lo += (uint32_t)w;
         hi += w >> 32;
     }
     return tcp_csum_fold(lo, hi, offset);
+}
+
+uint16_t chimney_tcp_csum(const void *buf, size_t len, size_t offset)
+{
+    return tcp_csum_span(NULL, buf, len, offset);
 }
 
 uint16_t chimney_tcp_csum_copy(void *dst, const void *src, size_t len,
                                size_t offset)
 {
-    const uint8_t *p = src;
-    uint8_t *d = dst;
-    uint64_t lo = tcp_csum_blocks(&p, &d, &len), hi = 0, w;
-
-    for (; len >= 8; len -= 8, p += 8, d += 8) {
-        memcpy(&w, p, 8);
-        memcpy(d, &w, 8);
-        lo += (uint32_t)w;
-        hi += w >> 32;
-    }
-    if (len) {
-        w = 0;
-        memcpy(&w, p, len);
-        memcpy(d, &w, len);
-        lo += (uint32_t)w;
-        hi += w >> 32;
-    }
-    return tcp_csum_fold(lo, hi, offset);
+    return tcp_csum_span(dst, src, len, offset);
 }
 
 /* Parts of a frame: the headers, then payload mapped or copied */

@@ -181,6 +181,18 @@ typedef struct TcpTxParts {
     uint32_t sum;               /* of the payload copied */
 } TcpTxParts;
 
+/*
+ * Only part 0, which the headers take last: the array is a kilobyte and
+ * a frame uses a few of its entries
+ */
+static void tcp_tx_init(TcpTxParts *tx)
+{
+    tx->iov[0] = (struct iovec) { 0 };
+    tx->mapped[0] = false;
+    tx->n = 1;
+    tx->sum = 0;
+}
+
 static void tcp_tx_add(TcpTxParts *tx, const void *p, uint32_t len,
                        bool mapped)
 {
@@ -312,9 +324,10 @@ bool chimney_tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
     uint8_t gso_type;
     /* Checksums left to the backend only for data, not for bare ACKs */
     bool offload = s->tx_offload && len;
-    TcpTxParts tx = { .n = 1 };
+    TcpTxParts tx;
 
     /* Payload first, so a failed read emits nothing */
+    tcp_tx_init(&tx);
     if (!tcp_tx_gather(c, seq, len, data, offload, &tx)) {
         return false;
     }

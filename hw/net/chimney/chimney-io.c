@@ -136,9 +136,14 @@ static const void *chimney_io_map_data(void *opaque, ChimneyTcpConn *c,
     if (!chimney_io_sgl_seek(s, sl, off)) {
         return NULL;
     }
-    /* the rest of the SGL entry: later segments in this run use it too */
+    /*
+     * The rest of the SGL entry: later segments in this run use it too.
+     * Without the backend's checksum offload the engine sums what it
+     * maps, so the next segment's bytes are fetched meanwhile.
+     */
     return chimney_dmamap_get(s, sl->cur_addr + (off - sl->cur_off),
-                              sl->cur_off + sl->cur_len - off, len);
+                              sl->cur_off + sl->cur_len - off, len,
+                              !s->vnet_hdr_len);
 }
 
 static void chimney_io_unmap_data(void *opaque, const void *p, uint32_t len)

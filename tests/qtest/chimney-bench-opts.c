@@ -66,6 +66,8 @@ void bench_parse_opts(int argc, char **argv, BenchOpts *o)
             o->igb = false;
         } else if (!strcmp(a, "--no-virtio")) {
             o->virtio = false;
+        } else if (!strcmp(a, "--no-pin")) {
+            o->no_pin = true;
         } else if (!strcmp(a, "--no-holdoff")) {
             o->no_holdoff = true;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {

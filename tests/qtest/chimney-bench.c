@@ -913,9 +913,17 @@ int main(int argc, char **argv)
     BenchOpts o;
     double vio[8][3] = { { 0 } }, chim[8][3] = { { 0 } };
     char name[64];
+    int qemu_cpu, harness_cpus;
 
     qchimney_prog_init(argv[0]);
     bench_parse_opts(argc, argv, &o);
+    if (!o.no_pin && bench_pin_init(&qemu_cpu, &harness_cpus)) {
+        printf("QEMU's threads on CPU %d; this harness, its peers and the "
+               "kernel's sink on the other %d (--no-pin: anywhere)\n",
+               qemu_cpu, harness_cpus);
+    } else {
+        printf("QEMU and this harness on any CPU\n");
+    }
     if (o.bound) {
         printf("bound: copy + checksum of the same bytes, one pass, one "
                "core: %.0f MB/s\n", o.bound * 1e3);

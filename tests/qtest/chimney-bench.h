@@ -57,6 +57,7 @@ typedef struct BenchOpts {
     uint32_t sweep_repeat;  /* rounds over the sweep, interleaved */
     bool kernel, igb, virtio;
     bool no_holdoff;        /* leave CHIMNEY_CQF_HOLDOFF off */
+    bool no_pin;            /* leave the CPUs to the scheduler */
     uint32_t mod_count, mod_usec;
     double bound;           /* GB/s of copy+checksum, from the script */
     const char *perf;       /* perf record -g of each chimney run here */
@@ -64,6 +65,15 @@ typedef struct BenchOpts {
 
 /* From argv, or the usage and exit 2 */
 void bench_parse_opts(int argc, char **argv, BenchOpts *o);
+
+/*
+ * QEMU's threads on the first CPU this process may use, this process and
+ * what it starts (the peers' threads, the kernel's sink, perf) on the
+ * others.  Call before anything else starts a thread.  False, and the
+ * CPUs left to the scheduler, with fewer than two; *@qemu_cpu and
+ * *@harness_cpus (how many) say what was chosen.
+ */
+bool bench_pin_init(int *qemu_cpu, int *harness_cpus);
 
 /* QEMU with its RAM shared with this process */
 typedef struct Bench {

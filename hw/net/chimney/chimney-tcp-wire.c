@@ -175,18 +175,22 @@ uint16_t chimney_tcp_csum_copy(void *dst, const void *src, size_t len,
 #define TCP_TX_IOV  CHIMNEY_TCP_TX_IOV
 
 typedef struct TcpTxParts {
-    struct iovec iov[TCP_TX_IOV];
-    bool mapped[TCP_TX_IOV];
+    struct iovec *iov;          /* the stack's tx_iov */
+    bool *mapped;               /* the stack's tx_mapped */
     int n;
     uint32_t sum;               /* of the payload copied */
 } TcpTxParts;
 
 /*
- * Only part 0, which the headers take last: the array is a kilobyte and
- * a frame uses a few of its entries
+ * The stack's arrays, with only part 0, which the headers take last,
+ * set: QEMU builds with -ftrivial-auto-var-init=zero, which zeroed the
+ * kilobyte of a frame's parts on the stack for every segment sent, and a
+ * frame uses a few entries, each written as it is added.
  */
-static void tcp_tx_init(TcpTxParts *tx)
+static void tcp_tx_init(ChimneyTcpStack *s, TcpTxParts *tx)
 {
+    tx->iov = s->tx_iov;
+    tx->mapped = s->tx_mapped;
     tx->iov[0] = (struct iovec) { 0 };
     tx->mapped[0] = false;
     tx->n = 1;
@@ -327,7 +331,7 @@ bool chimney_tcp_send_segment(ChimneyTcpConn *c, uint32_t seq, uint32_t len,
     TcpTxParts tx;
 
     /* Payload first, so a failed read emits nothing */
-    tcp_tx_init(&tx);
+    tcp_tx_init(s, &tx);
     if (!tcp_tx_gather(c, seq, len, data, offload, &tx)) {
         return false;
     }

@@ -223,6 +223,9 @@ typedef struct ChimneyTcpStack {
      */
     bool tx_blocked;
     uint8_t frame[14 + 4 + 60 + 60 + 65536];
+    /* the parts of the frame being built (chimney-tcp-wire.c) */
+    struct iovec tx_iov[CHIMNEY_TCP_TX_IOV];
+    bool tx_mapped[CHIMNEY_TCP_TX_IOV];
 } ChimneyTcpStack;
 
 /* Everything OFFLOAD hands over: neighbor, path, TCP const/cached/delegated */

@@ -82,11 +82,6 @@ static void *chimney_dmamap_ram(ChimneyState *s, dma_addr_t addr,
 }
 
 /*
- * Up to *@len bytes at @addr, of the @extent bytes from there that one
- * SGL entry holds, for reading in place; *@len set to how many.  NULL
- * when they are not guest RAM.  Give them back with chimney_dmamap_put.
- */
-/*
  * Start fetching the @len bytes after [@p, @p + @len) that extent @e
  * holds: the connection's next segment is usually made of them, and the
  * work on this one hides their latency (the checksum is their first
@@ -97,13 +92,21 @@ static void chimney_dmamap_prefetch(const ChimneyDmaMapExtent *e,
 {
     const uint8_t *end = (const uint8_t *)e->host + e->len;
     const uint8_t *q = p + len;
+    const uint8_t *stop = q + MIN((size_t)len, (size_t)(end - q));
 
-    for (uint32_t n = MIN(len, end - q), o = 0; o < n;
-         o += qemu_dcache_linesize) {
-        __builtin_prefetch(q + o);
+    for (q = QEMU_ALIGN_PTR_DOWN(q, qemu_dcache_linesize); q < stop;
+         q += qemu_dcache_linesize) {
+        __builtin_prefetch(q);
     }
 }
 
+/*
+ * Up to *@len bytes at @addr, of the @extent bytes from there that one
+ * SGL entry holds, for reading in place; *@len set to how many.  NULL
+ * when they are not guest RAM.  Give them back with chimney_dmamap_put.
+ * With @prefetch, the bytes after them in their mapping are fetched
+ * into the cache meanwhile.
+ */
 const void *chimney_dmamap_get(ChimneyState *s, dma_addr_t addr,
                                dma_addr_t extent, uint32_t *len,
                                bool prefetch)

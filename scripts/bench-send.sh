@@ -45,7 +45,7 @@
 #                    the benchmark, like the miniport, asks for by default
 #   --no-pin         leave the CPUs to the scheduler; by default QEMU's
 #                    threads run on the first CPU and the harness (its
-#                    peers, the kernel's sink) on the others, when there
+#                    peers, the sink's reader) on the others, when there
 #                    are two or more
 #   --perf DIR       perf record -g of QEMU during each chimney run into
 #                    DIR/*.data (perf changes the figures: profile only;
@@ -63,7 +63,8 @@ args=() quick= perf= bound_mib=4096
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) quick=1; bound_mib=512; args+=("$1"); shift ;;
-    --no-kernel|--no-igb|--no-virtio|--no-holdoff|--no-pin) args+=("$1"); shift ;;
+    --no-kernel|--no-igb|--no-virtio|--no-holdoff|--no-pin)
+        args+=("$1"); shift ;;
     --mib|--conns|--sweep|--sweep-secs|--repeat|--sweep-repeat|--mod)
         [ $# -ge 2 ] || { echo "bench-send: $1 needs a value" >&2; exit 2; }
         args+=("$1" "$2"); shift 2 ;;

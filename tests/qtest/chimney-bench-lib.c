@@ -29,7 +29,7 @@
  * the CPUs, and how often they meet on one moves a run's figures by a
  * third (the harness busy-polls the completion queue).
  */
-static cpu_set_t bench_qemu_cpus;
+static cpu_set_t bench_qemu_cpus, bench_harness_cpus;
 static bool bench_pinned;
 
 bool bench_pin_init(int *qemu_cpu, int *harness_cpus)
@@ -48,27 +48,27 @@ bool bench_pin_init(int *qemu_cpu, int *harness_cpus)
     }
     CPU_ZERO(&bench_qemu_cpus);
     CPU_SET(first, &bench_qemu_cpus);
-    CPU_CLR(first, &all);
-    if (sched_setaffinity(0, sizeof(all), &all)) {
+    bench_harness_cpus = all;
+    CPU_CLR(first, &bench_harness_cpus);
+    if (sched_setaffinity(0, sizeof(cpu_set_t), &bench_harness_cpus)) {
         return false;
     }
     bench_pinned = true;
     *qemu_cpu = first;
-    *harness_cpus = CPU_COUNT(&all);
+    *harness_cpus = CPU_COUNT(&bench_harness_cpus);
     return true;
 }
 
-/* Every thread QEMU has now; the ones it starts later inherit the set */
-static void bench_pin_qemu(pid_t pid)
+/*
+ * This thread's set while it starts QEMU, which inherits it with every
+ * thread it makes; @qemu true for QEMU's, false for the harness's
+ */
+static void bench_pin_self(bool qemu)
 {
-    g_autofree char *dir = g_strdup_printf("/proc/%d/task", pid);
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    const char *tid;
+    cpu_set_t *set = qemu ? &bench_qemu_cpus : &bench_harness_cpus;
 
-    g_assert(d);
-    while ((tid = g_dir_read_name(d))) {
-        g_assert_cmpint(sched_setaffinity(atoi(tid), sizeof(bench_qemu_cpus),
-                                          &bench_qemu_cpus), ==, 0);
+    if (bench_pinned && sched_setaffinity(0, sizeof(*set), set)) {
+        g_error("chimney-bench: sched_setaffinity: %s", strerror(errno));
     }
 }
 
@@ -98,15 +98,14 @@ void bench_qemu(Bench *b, uint32_t ram_mib, const char *trace,
                                pats[i + 1] ? "" : b->trace);
     }
     /* no CPU runs: no vapic option ROM (and no complaint about it) */
+    bench_pin_self(true);
     b->f.qts = qtest_initf("-M pc,memory-backend=ram -m %uM -nodefaults "
                            "-global apic-common.vapic=off "
                            "-object memory-backend-file,id=ram,size=%uM,"
                            "mem-path=%s,share=on %s %s",
                            ram_mib, ram_mib, path, tr->str, args);
+    bench_pin_self(false);
     unlink(path);
-    if (bench_pinned) {
-        bench_pin_qemu(qtest_pid(b->f.qts));
-    }
     b->f.sock = -1;
     pc_alloc_init(&b->f.alloc, b->f.qts, ALLOC_NO_FLAGS);
     b->f.bus = qpci_new_pc(b->f.qts, &b->f.alloc);

@@ -34,7 +34,7 @@ static void usage(void)
            "[--no-kernel] [--no-igb] "
            "[--no-virtio] [--bound GB/s]\n"
            "                     [--mod COUNT,USEC] [--no-holdoff] "
-           "[--perf DIR]\n");
+           "[--no-pin] [--perf DIR]\n");
 }
 
 void bench_parse_opts(int argc, char **argv, BenchOpts *o)

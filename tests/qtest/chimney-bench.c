@@ -918,8 +918,9 @@ int main(int argc, char **argv)
     qchimney_prog_init(argv[0]);
     bench_parse_opts(argc, argv, &o);
     if (!o.no_pin && bench_pin_init(&qemu_cpu, &harness_cpus)) {
-        printf("QEMU's threads on CPU %d; this harness, its peers and the "
-               "kernel's sink on the other %d (--no-pin: anywhere)\n",
+        printf("QEMU's threads on CPU %d (the receiving kernel's TCP too, "
+               "in its writev); this harness, its peers and the sink's "
+               "reader on the other %d (--no-pin: anywhere)\n",
                qemu_cpu, harness_cpus);
     } else {
         printf("QEMU and this harness on any CPU\n");

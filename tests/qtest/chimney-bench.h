@@ -68,7 +68,7 @@ void bench_parse_opts(int argc, char **argv, BenchOpts *o);
 
 /*
  * QEMU's threads on the first CPU this process may use, this process and
- * what it starts (the peers' threads, the kernel's sink, perf) on the
+ * what it starts (the peers' threads, the sink's reader, perf) on the
  * others.  Call before anything else starts a thread.  False, and the
  * CPUs left to the scheduler, with fewer than two; *@qemu_cpu and
  * *@harness_cpus (how many) say what was chosen.

@@ -25,9 +25,9 @@
 /* --- QEMU and its RAM --- */
 
 /*
- * Left to the scheduler, QEMU's thread and the harness's move between
- * the CPUs, and how often they meet on one moves a run's figures by a
- * third (the harness busy-polls the completion queue).
+ * --pin: QEMU on a CPU of its own, so that its figures do not hold the
+ * harness's (which busy-polls the completion queue) when the scheduler
+ * puts the two on one CPU
  */
 static cpu_set_t bench_qemu_cpus, bench_harness_cpus;
 static bool bench_pinned;

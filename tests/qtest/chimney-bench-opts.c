@@ -34,7 +34,7 @@ static void usage(void)
            "[--no-kernel] [--no-igb] "
            "[--no-virtio] [--bound GB/s]\n"
            "                     [--mod COUNT,USEC] [--no-holdoff] "
-           "[--no-pin] [--perf DIR]\n");
+           "[--pin] [--perf DIR]\n");
 }
 
 void bench_parse_opts(int argc, char **argv, BenchOpts *o)
@@ -66,8 +66,8 @@ void bench_parse_opts(int argc, char **argv, BenchOpts *o)
             o->igb = false;
         } else if (!strcmp(a, "--no-virtio")) {
             o->virtio = false;
-        } else if (!strcmp(a, "--no-pin")) {
-            o->no_pin = true;
+        } else if (!strcmp(a, "--pin")) {
+            o->pin = true;
         } else if (!strcmp(a, "--no-holdoff")) {
             o->no_holdoff = true;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {

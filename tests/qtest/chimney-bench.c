@@ -917,13 +917,12 @@ int main(int argc, char **argv)
 
     qchimney_prog_init(argv[0]);
     bench_parse_opts(argc, argv, &o);
-    if (!o.no_pin && bench_pin_init(&qemu_cpu, &harness_cpus)) {
-        printf("QEMU's threads on CPU %d (the receiving kernel's TCP too, "
-               "in its writev); this harness, its peers and the sink's "
-               "reader on the other %d (--no-pin: anywhere)\n",
-               qemu_cpu, harness_cpus);
-    } else {
-        printf("QEMU and this harness on any CPU\n");
+    if (o.pin && bench_pin_init(&qemu_cpu, &harness_cpus)) {
+        printf("--pin: QEMU's threads on CPU %d (the receiving kernel's TCP "
+               "too, in its writev); this harness, its peers and the "
+               "sink's reader on the other %d\n", qemu_cpu, harness_cpus);
+    } else if (o.pin) {
+        printf("--pin: fewer than two CPUs to choose from, not pinned\n");
     }
     if (o.bound) {
         printf("bound: copy + checksum of the same bytes, one pass, one "

@@ -57,7 +57,7 @@ typedef struct BenchOpts {
     uint32_t sweep_repeat;  /* rounds over the sweep, interleaved */
     bool kernel, igb, virtio;
     bool no_holdoff;        /* leave CHIMNEY_CQF_HOLDOFF off */
-    bool no_pin;            /* leave the CPUs to the scheduler */
+    bool pin;               /* QEMU on one CPU, the harness on the rest */
     uint32_t mod_count, mod_usec;
     double bound;           /* GB/s of copy+checksum, from the script */
     const char *perf;       /* perf record -g of each chimney run here */

@@ -20,7 +20,6 @@
 
 #include "qemu/osdep.h"
 #include "qemu/rcu.h"
-#include "qemu/cacheinfo.h"
 #include "hw/pci/pci_device.h"
 #include "hw/net/chimney/chimney.h"
 #include "hw/net/chimney/chimney-dmamap.h"
@@ -82,39 +81,17 @@ static void *chimney_dmamap_ram(ChimneyState *s, dma_addr_t addr,
 }
 
 /*
- * Start fetching the @len bytes after [@p, @p + @len) that extent @e
- * holds: the connection's next segment is usually made of them, and the
- * work on this one hides their latency (the checksum is their first
- * touch, and guest payload is rarely in the cache).
- */
-static void chimney_dmamap_prefetch(const ChimneyDmaMapExtent *e,
-                                    const uint8_t *p, uint32_t len)
-{
-    const uint8_t *end = (const uint8_t *)e->host + e->len;
-    const uint8_t *q = p + len;
-    const uint8_t *stop = q + MIN((size_t)len, (size_t)(end - q));
-
-    for (q = QEMU_ALIGN_PTR_DOWN(q, qemu_dcache_linesize); q < stop;
-         q += qemu_dcache_linesize) {
-        __builtin_prefetch(q);
-    }
-}
-
-/*
  * Up to *@len bytes at @addr, of the @extent bytes from there that one
  * SGL entry holds, for reading in place; *@len set to how many.  NULL
  * when they are not guest RAM.  Give them back with chimney_dmamap_put.
- * With @prefetch, the bytes after them in their mapping are fetched
- * into the cache meanwhile.
  */
 const void *chimney_dmamap_get(ChimneyState *s, dma_addr_t addr,
-                               dma_addr_t extent, uint32_t *len,
-                               bool prefetch)
+                               dma_addr_t extent, uint32_t *len)
 {
     ChimneyDmaMaps *d = &s->offload.maps;
-    ChimneyDmaMapExtent *e = NULL;
+    ChimneyDmaMapExtent *e;
     dma_addr_t n = MIN(*len, extent);
-    uint8_t *p;
+    void *p;
 
     if (!d->in_run) {
         p = chimney_dmamap_ram(s, addr, &n);
@@ -122,33 +99,29 @@ const void *chimney_dmamap_get(ChimneyState *s, dma_addr_t addr,
         return p;
     }
     for (uint32_t i = 0; i < d->count; i++) {
-        if (addr >= d->ext[i].addr && addr - d->ext[i].addr < d->ext[i].len) {
-            e = &d->ext[i];
-            break;
+        e = &d->ext[i];
+        if (addr >= e->addr && addr - e->addr < e->len) {
+            d->in_use++;
+            *len = MIN(n, e->len - (addr - e->addr));
+            return (uint8_t *)e->host + (addr - e->addr);
         }
     }
-    if (!e) {
-        /* room for every part of a frame: never full, but never overrun */
-        if (d->count == CHIMNEY_DMAMAP_EXTENTS) {
-            return NULL;
-        }
-        e = &d->ext[d->count];
-        e->addr = addr;
-        e->len = MAX(n, MIN(extent, CHIMNEY_DMAMAP_MAX_EXTENT));
-        e->host = chimney_dmamap_ram(s, addr, &e->len);
-        if (!e->host) {
-            return NULL;
-        }
-        d->count++;
-        trace_chimney_dmamap_map(addr, e->len, d->count);
+    /* room for every part of a frame: never full, but never overrun */
+    if (d->count == CHIMNEY_DMAMAP_EXTENTS) {
+        return NULL;
     }
+    e = &d->ext[d->count];
+    e->addr = addr;
+    e->len = MAX(n, MIN(extent, CHIMNEY_DMAMAP_MAX_EXTENT));
+    e->host = chimney_dmamap_ram(s, addr, &e->len);
+    if (!e->host) {
+        return NULL;
+    }
+    d->count++;
+    trace_chimney_dmamap_map(addr, e->len, d->count);
     d->in_use++;
-    p = (uint8_t *)e->host + (addr - e->addr);
-    *len = MIN(n, e->len - (addr - e->addr));
-    if (prefetch) {
-        chimney_dmamap_prefetch(e, p, *len);
-    }
-    return p;
+    *len = MIN(n, e->len);
+    return e->host;
 }
 
 void chimney_dmamap_put(ChimneyState *s, const void *p, uint32_t len)

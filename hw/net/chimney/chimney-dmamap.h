@@ -43,8 +43,7 @@ typedef struct ChimneyState ChimneyState;
 void chimney_dmamap_begin(ChimneyState *s);
 void chimney_dmamap_end(ChimneyState *s);
 const void *chimney_dmamap_get(ChimneyState *s, dma_addr_t addr,
-                               dma_addr_t extent, uint32_t *len,
-                               bool prefetch);
+                               dma_addr_t extent, uint32_t *len);
 void chimney_dmamap_put(ChimneyState *s, const void *p, uint32_t len);
 
 #endif /* HW_NET_CHIMNEY_DMAMAP_H */

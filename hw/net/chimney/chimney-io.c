@@ -136,14 +136,9 @@ static const void *chimney_io_map_data(void *opaque, ChimneyTcpConn *c,
     if (!chimney_io_sgl_seek(s, sl, off)) {
         return NULL;
     }
-    /*
-     * The rest of the SGL entry: later segments in this run use it too.
-     * Without the backend's checksum offload the engine sums what it
-     * maps, so the next segment's bytes are fetched meanwhile.
-     */
+    /* the rest of the SGL entry: later segments in this run use it too */
     return chimney_dmamap_get(s, sl->cur_addr + (off - sl->cur_off),
-                              sl->cur_off + sl->cur_len - off, len,
-                              !s->vnet_hdr_len);
+                              sl->cur_off + sl->cur_len - off, len);
 }
 
 static void chimney_io_unmap_data(void *opaque, const void *p, uint32_t len)

@@ -727,7 +727,7 @@ static void held_tweak(QChimneyFixture *f, ChimneyTcpOffload *o)
 
 /* @reqs SENDs of the same @len bytes of held_byte, cookies from @cookie */
 static void held_post(QChimneyFixture *f, QChimneyConn *hc, uint32_t len,
-                    uint32_t reqs, uint64_t cookie)
+                      uint32_t reqs, uint64_t cookie)
 {
     g_autofree uint8_t *pattern = g_malloc(len);
     uint64_t buf = guest_alloc(&f->alloc, len);
@@ -759,8 +759,9 @@ static void held_post(QChimneyFixture *f, QChimneyConn *hc, uint32_t len,
  * Read what held_post sent, once and in order, ACKing every @ack_every
  * bytes; then every request completes and nothing was retransmitted.
  */
-static void held_receive(QChimneyFixture *f, QChimneyConn *hc, uint32_t len,
-                       uint32_t reqs, uint64_t cookie, uint32_t ack_every)
+static void held_receive(QChimneyFixture *f, QChimneyConn *hc,
+                         uint32_t len, uint32_t reqs, uint64_t cookie,
+                         uint32_t ack_every)
 {
     const uint64_t total = (uint64_t)reqs * len;
     uint32_t start = hc->iss + 1;

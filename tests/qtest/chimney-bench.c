@@ -922,7 +922,8 @@ int main(int argc, char **argv)
                "too, in its writev); this harness, its peers and the "
                "sink's reader on the other %d\n", qemu_cpu, harness_cpus);
     } else if (o.pin) {
-        printf("--pin: fewer than two CPUs to choose from, not pinned\n");
+        printf("--pin: not pinned (fewer than two CPUs to choose from, or "
+               "sched_setaffinity refused)\n");
     }
     if (o.bound) {
         printf("bound: copy + checksum of the same bytes, one pass, one "

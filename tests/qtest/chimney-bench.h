@@ -70,7 +70,8 @@ void bench_parse_opts(int argc, char **argv, BenchOpts *o);
  * QEMU's threads on the first CPU this process may use, this process and
  * what it starts (the peers' threads, the sink's reader, perf) on the
  * others.  Call before anything else starts a thread.  False, and the
- * CPUs left to the scheduler, with fewer than two; *@qemu_cpu and
+ * CPUs left to the scheduler, with fewer than two or when the kernel
+ * refuses the harness's set; *@qemu_cpu and
  * *@harness_cpus (how many) say what was chosen.
  */
 bool bench_pin_init(int *qemu_cpu, int *harness_cpus);

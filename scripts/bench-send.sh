@@ -16,7 +16,8 @@
 #   bench-send.sh [--quick] [--mib M] [--conns N,N] [--sweep N,N,...]
 #                 [--sweep-secs S] [--repeat R] [--sweep-repeat R]
 #                 [--no-kernel] [--no-igb] [--no-virtio]
-#                 [--mod COUNT,USEC] [--no-holdoff] [--pin] [--perf DIR]
+#                 [--mod COUNT,USEC] [--no-holdoff] [--no-db-hint] [--pin]
+#                 [--perf DIR]
 #
 #   --quick          the CI smoke: 64 MiB a run, sweep 1,64,1024 for 1 s,
 #                    one run a row, a short bound, no bench-conns.sh
@@ -43,6 +44,9 @@
 #                    (entries, microseconds; default 0,0: none)
 #   --no-holdoff     no CQ interrupt holdoff (CHIMNEY_CQF_HOLDOFF), which
 #                    the benchmark, like the miniport, asks for by default
+#   --no-db-hint     a doorbell for every post: no doorbell hint
+#                    (CHIMNEY_TCPO_DB_HINT), which the benchmark, like the
+#                    miniport, asks for by default
 #   --pin            QEMU's threads on the first CPU, the harness (its
 #                    peers, the sink's reader) on the others, when there
 #                    are two or more (default: the scheduler's choice)
@@ -56,13 +60,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '4,53p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '4,57p' "$0" | sed 's/^# \{0,1\}//'; }
 
 args=() quick= perf= bound_mib=4096
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) quick=1; bound_mib=512; args+=("$1"); shift ;;
-    --no-kernel|--no-igb|--no-virtio|--no-holdoff|--pin)
+    --no-kernel|--no-igb|--no-virtio|--no-holdoff|--no-db-hint|--pin)
         args+=("$1"); shift ;;
     --mib|--conns|--sweep|--sweep-secs|--repeat|--sweep-repeat|--mod)
         [ $# -ge 2 ] || { echo "bench-send: $1 needs a value" >&2; exit 2; }

@@ -40,6 +40,7 @@ OUR_FILES=(hw/net/chimney
            tests/qtest/chimney-rx-test.c tests/qtest/chimney-fault-test.c
            tests/qtest/chimney-peer-test.c tests/qtest/chimney-demo.c
            tests/qtest/chimney-windows-test.c tests/qtest/chimney-v6-test.c
+           tests/qtest/chimney-hint-test.c
            tests/qtest/libqos/chimney.c tests/qtest/libqos/chimney.h
            tests/qtest/libqos/chimney-guest=guest/common
            tests/qtest/libqos/chimney-host.c tests/qtest/libqos/chimney-host.h

@@ -70,6 +70,8 @@ void chimney_guest_tcp_offload(ChimneyTcpOffload *out,
     b[offsetof(ChimneyTcpOffload, snd_wscale)] = c->wnd_scales & 0xf;
     b[offsetof(ChimneyTcpOffload, rcv_wscale)] = c->wnd_scales >> 4;
     le16_out(b + offsetof(ChimneyTcpOffload, remote_mss), c->remote_mss);
+    le16_out(b + offsetof(ChimneyTcpOffload, offload_flags),
+             q->db_hint ? CHIMNEY_TCPO_DB_HINT : 0);
 
     /* cached */
     if (k->flags & CHIMNEY_NDIS_TCP_KEEPALIVE) {

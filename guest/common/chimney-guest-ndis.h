@@ -143,6 +143,7 @@ typedef struct ChimneyGuestTcpQueues {
     uint64_t buffered_addr;
     bool ports_host_order;          /* TCP const ports not in network order */
     bool ipv6;                      /* on an IPv6 path: FlowLabel is sent */
+    bool db_hint;                   /* 1.4: a 12-byte record, hint read */
 } ChimneyGuestTcpQueues;
 
 /*

@@ -34,7 +34,7 @@ static void usage(void)
            "[--no-kernel] [--no-igb] "
            "[--no-virtio] [--bound GB/s]\n"
            "                     [--mod COUNT,USEC] [--no-holdoff] "
-           "[--pin] [--perf DIR]\n");
+           "[--no-db-hint] [--pin] [--perf DIR]\n");
 }
 
 void bench_parse_opts(int argc, char **argv, BenchOpts *o)
@@ -70,6 +70,8 @@ void bench_parse_opts(int argc, char **argv, BenchOpts *o)
             o->pin = true;
         } else if (!strcmp(a, "--no-holdoff")) {
             o->no_holdoff = true;
+        } else if (!strcmp(a, "--no-db-hint")) {
+            o->no_db_hint = true;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage();
             exit(0);

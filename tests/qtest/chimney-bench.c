@@ -43,6 +43,7 @@ typedef struct Run {
     uint32_t *todo, ntodo;              /* connections to refill */
     uint8_t *queued;
     uint64_t doorbells, cq_heads, reqs;
+    bool db_hint;                       /* CHIMNEY_TCPO_DB_HINT */
     BenchLat lat;
     bool failed;
     char why[160];
@@ -140,6 +141,10 @@ static void run_init(Run *r, Bench *b, uint32_t n, uint32_t depth,
                            CHIMNEY_FEAT_IRQ_HOLDOFF)) {
         b->f.c.cq_flags = CHIMNEY_CQF_HOLDOFF;
     }
+    /* as a 1.4 driver does: ring only when the record's hint says so */
+    r->db_hint = !o->no_db_hint &&
+                 (qchimney_readl(&b->f.c, CHIMNEY_REG_FEATURES) &
+                  CHIMNEY_FEAT_DB_HINT);
     g_assert_cmpuint(qchimney_create_cq(&b->f.c, CQ_ID, r->cq, cq_size,
                                         CQ_ID, o->mod_count, o->mod_usec),
                      ==, CHIMNEY_ST_SUCCESS);
@@ -166,6 +171,7 @@ static void run_queues(Run *r)
         r->hc[i].sq_base = pool + i * stride;
         r->hc[i].sq_size = r->sq_size;
         r->hc[i].db_record = pool + i * stride + stride - 64;
+        r->hc[i].db_hint = r->db_hint;
         r->hc[i].id = CHIMNEY_CONN_ID(i, 1);
         r->hc[i].cq = CQ_ID;
     }
@@ -179,8 +185,18 @@ static void todo_add(Run *r, uint32_t i)
     }
 }
 
+/* After the index is published: whether the doorbell hint asks for a ring */
+static bool run_ring_needed(Run *r, QChimneyConn *hc)
+{
+    uint32_t *hint = bench_gpa(r->b, hc->db_record +
+                               offsetof(ChimneyDbRecord, hint), 4);
+
+    return !r->db_hint || qatomic_read(hint) != cpu_to_le32(CHIMNEY_HINT_SKIP);
+}
+
 /*
- * Keep each connection's queue @depth requests deep, one doorbell each,
+ * Keep each connection's queue @depth requests deep, one doorbell each
+ * (unless the hint says the device reads the record anyway),
  * until @budget_us have passed: what is left waits for the next call.
  */
 static void run_refill(Run *r, int64_t budget_us)
@@ -216,8 +232,11 @@ static void run_refill(Run *r, int64_t budget_us)
             smp_wmb();
             qatomic_set((uint32_t *)bench_gpa(b, hc->db_record, 4),
                         cpu_to_le32(hc->sq_tail));
-            /* the record before the doorbell that has it read */
+            /* the record before the doorbell or the hint that has it read */
             smp_mb();
+            if (!run_ring_needed(r, hc)) {
+                continue;
+            }
             qchimney_writel(&b->f.c, CHIMNEY_DB_CONN_SQ, hc->id);
             r->doorbells++;
             if (!(r->doorbells % 64) && g_get_monotonic_time() > end) {

@@ -57,6 +57,7 @@ typedef struct BenchOpts {
     uint32_t sweep_repeat;  /* rounds over the sweep, interleaved */
     bool kernel, igb, virtio;
     bool no_holdoff;        /* leave CHIMNEY_CQF_HOLDOFF off */
+    bool no_db_hint;        /* ring every post: CHIMNEY_TCPO_DB_HINT off */
     bool pin;               /* QEMU on one CPU, the harness on the rest */
     uint32_t mod_count, mod_usec;
     double bound;           /* GB/s of copy+checksum, from the script */

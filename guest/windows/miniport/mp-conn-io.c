@@ -37,16 +37,28 @@ static VOID mp_starve(MpConn *c, MpReq *r)
     }
 }
 
+/*
+ * Publish the producer indices, then ring, unless the device's doorbell
+ * hint (asked for at OFFLOAD_TCP when it has the feature) says that it
+ * reads the record anyway: its ACKs are due.
+ */
 VOID mp_conn_doorbell(MpAdapter *a, MpConn *c)
 {
-    PULONG rec = (PULONG)(c->mem + MP_CONN_DB);
+    /* volatile: the device writes the hint word */
+    volatile ULONG *rec = (volatile ULONG *)(c->mem + MP_CONN_DB);
 
     rec[0] = c->sq.ring.tail;
     rec[1] = c->rq.tail;
-    _mm_mfence();               /* the record before the doorbell */
-    if (c->offloaded) {
-        mp_writel(a, CHIMNEY_DB_CONN_SQ, c->obj.id);
+    _mm_mfence();               /* the record before the doorbell or hint */
+    if (!c->offloaded) {
+        return;
     }
+    if ((a->id.features & CHIMNEY_FEAT_DB_HINT) &&
+        rec[offsetof(ChimneyDbRecord, hint) / sizeof(ULONG)] ==
+        CHIMNEY_HINT_SKIP) {
+        return;
+    }
+    mp_writel(a, CHIMNEY_DB_CONN_SQ, c->obj.id);
 }
 
 /*

@@ -245,6 +245,7 @@ static ULONG mp_offload_tcp_command(MpAdapter *a, MpJob *job,
         .buffered_len = job->buffered,
         .buffered_addr = a->job_pa.QuadPart + MP_JOB_DATA,
         .ipv6 = c->obj.parent->family == CHIMNEY_PATH_IPV6,
+        .db_hint = (a->id.features & CHIMNEY_FEAT_DB_HINT) != 0,
     };
 
     for (ULONG i = 0; i < c->sq_reserved; i++) {

@@ -29,7 +29,7 @@
 
 /* Interface version: a new minor only adds, a new major breaks. */
 #define CHIMNEY_VERSION_MAJOR           1
-#define CHIMNEY_VERSION_MINOR           3
+#define CHIMNEY_VERSION_MINOR           4
 #define CHIMNEY_VERSION \
     ((CHIMNEY_VERSION_MAJOR << 16) | CHIMNEY_VERSION_MINOR)
 
@@ -96,6 +96,7 @@
 #define CHIMNEY_FEAT_8021Q              (1u << 6)   /* tag priority, RX */
                                                     /* 802.1Q rules (1.3) */
 #define CHIMNEY_FEAT_IRQ_HOLDOFF        (1u << 7)   /* CHIMNEY_CQF_HOLDOFF */
+#define CHIMNEY_FEAT_DB_HINT            (1u << 8)   /* CHIMNEY_TCPO_DB_HINT */
 
 #define CHIMNEY_CTRL_ENABLE             (1u << 0)
 #define CHIMNEY_CTRL_RESET              (1u << 1)   /* self-clearing */
@@ -477,7 +478,7 @@ typedef struct ChimneyTcpOffload {
     uint64_t sq_base;
     uint32_t sq_size;       /* entries, power of two */
     uint32_t handover;      /* entries posted before the offload */
-    uint64_t db_record;     /* 4-byte SQ producer index, 4-aligned */
+    uint64_t db_record;     /* ChimneyDbRecord, 4-aligned */
     /* const */
     uint16_t const_flags;   /* CHIMNEY_TCPF_* */
     uint16_t remote_port;   /* host order */
@@ -485,7 +486,7 @@ typedef struct ChimneyTcpOffload {
     uint8_t  snd_wscale;
     uint8_t  rcv_wscale;
     uint16_t remote_mss;
-    uint16_t rsvd0;
+    uint16_t offload_flags; /* CHIMNEY_TCPO_* (1.4), read at OFFLOAD only */
     /* cached */
     uint16_t cached_flags;  /* CHIMNEY_TCPC_* */
     uint8_t  ttl;
@@ -507,6 +508,28 @@ typedef struct ChimneyTcpOffload {
     uint8_t  user_priority; /* cached, 802.1p 0..7, tagged frames only */
     uint8_t  rsvd2[27];
 } ChimneyTcpOffload;
+
+/*
+ * A connection's doorbell record: the producer indices the driver
+ * publishes before it rings CHIMNEY_DB_CONN_SQ, and (version 1.4, for a
+ * connection offloaded with CHIMNEY_TCPO_DB_HINT) a word the device
+ * writes: CHIMNEY_HINT_RING while the driver must ring after it
+ * publishes an index, CHIMNEY_HINT_SKIP while the device will read the
+ * record itself before long (it has data in flight whose ACKs are due).
+ * The driver writes the index, then a full barrier, then reads the hint;
+ * the device writes RING, then a full barrier, then reads the record
+ * again, so a post is either rung or seen.  Without the flag the record
+ * is 8 bytes and its third word is never written.
+ */
+typedef struct ChimneyDbRecord {
+    uint32_t sq_tail;       /* SQ producer index */
+    uint32_t rq_tail;       /* RQ producer index (receive queue only) */
+    uint32_t hint;          /* device-written: CHIMNEY_HINT_* */
+} ChimneyDbRecord;
+
+#define CHIMNEY_TCPO_DB_HINT            (1u << 0)   /* device writes hint */
+#define CHIMNEY_HINT_SKIP               0
+#define CHIMNEY_HINT_RING               1
 
 /*
  * OFFLOAD_TCP and UPDATE of a connection: len = CHIMNEY_TCP_OFFLOAD_SIZE
@@ -632,6 +655,7 @@ CHIMNEY_ABI_CHECK(sizeof(ChimneyTcpDelegated) == 96);
 CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpDelegated, srtt) == 44);
 CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpDelegated, rexmit_timeout_delta) == 72);
 CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, const_flags) == 32);
+CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, offload_flags) == 42);
 CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, cached_flags) == 44);
 CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, delegated) == 72);
 CHIMNEY_ABI_CHECK(offsetof(ChimneyTcpOffload, rq_base) == 168);
@@ -644,5 +668,6 @@ CHIMNEY_ABI_CHECK(sizeof(ChimneyOffloadStats) == CHIMNEY_STATS_SIZE);
 CHIMNEY_ABI_CHECK(offsetof(ChimneyOffloadStats, established) == 40);
 CHIMNEY_ABI_CHECK(sizeof(ChimneySqDesc) == 32);
 CHIMNEY_ABI_CHECK(sizeof(ChimneySge) == 16);
+CHIMNEY_ABI_CHECK(offsetof(ChimneyDbRecord, hint) == 8);
 
 #endif /* HW_NET_CHIMNEY_ABI_H */

@@ -146,6 +146,10 @@ typedef struct ChimneyConn {
     bool on_ind_list:1;         /* it waits for a generic buffer */
     bool on_consequence_list:1; /* an injected failure to act on */
     bool fault_consequence:1;   /* the connection must act on it */
+    /* CHIMNEY_TCPO_DB_HINT: the device writes the record's hint word */
+    bool db_hint:1;
+    bool hint_known:1;          /* hint_skip is what the record holds */
+    bool hint_skip:1;           /* it holds CHIMNEY_HINT_SKIP */
     /* by CHIMNEY_LINK_*, 4 bits each: chimney_conn_list_append */
     uint8_t list_gen[CHIMNEY_LINKS / 2];
     ChimneyRing sq;             /* head: next entry to fetch; its CQ's */
@@ -184,6 +188,7 @@ typedef struct ChimneyMigFlags {
     bool on_flush_list, on_kick_list, on_timer_list;
     bool on_wait_list, on_ind_list, on_consequence_list;
     bool fault_consequence;
+    bool db_hint;               /* in a subsection: 1.4 */
 } ChimneyMigFlags;
 
 /*

@@ -600,7 +600,8 @@ static bool chimney_io_sq_take(ChimneyConn *conn)
     bool queued = false;
 
     if (conn->poisoned || !chimney_running(s) ||
-        !chimney_io_read_tail(conn, &conn->sq, 0)) {
+        !chimney_io_read_tail(conn, &conn->sq,
+                              offsetof(ChimneyDbRecord, sq_tail))) {
         return false;
     }
     while (!chimney_ring_empty(&conn->sq) &&
@@ -719,7 +720,8 @@ static void chimney_io_rq_take_all(ChimneyConn *conn)
     ChimneyState *s = chimney_conn_dev(conn);
 
     if (conn->poisoned || !conn->rq.size || !chimney_running(s) ||
-        !chimney_io_read_tail(conn, &conn->rq, 4)) {
+        !chimney_io_read_tail(conn, &conn->rq,
+                              offsetof(ChimneyDbRecord, rq_tail))) {
         return;
     }
     /* The engine holds at most rq.size receives; the rest wait in the RQ */
@@ -773,6 +775,7 @@ static void chimney_io_ind_doorbell(ChimneyState *s)
         }
         chimney_tcp_deliver(&conn->tcp);
         chimney_io_sq_process(conn);
+        chimney_io_hint_update(conn);
     }
 }
 
@@ -840,6 +843,7 @@ static void chimney_io_rx_work(ChimneyState *s)
         chimney_tcp_input_end(&conn->tcp);
         chimney_io_sq_process(conn);
         chimney_io_rq_process(conn);
+        chimney_io_hint_update(conn);
         chimney_conn_release(conn);
     }
     if (was_full) {
@@ -865,6 +869,7 @@ void chimney_io_work(ChimneyState *s)
         conn->on_timer_list = false;
         chimney_tcp_timer(&conn->tcp);
         chimney_conn_trim(conn);
+        chimney_io_hint_update(conn);
     }
     /*
      * Doorbells, and connections whose data waited for the backend.  They
@@ -884,6 +889,7 @@ void chimney_io_work(ChimneyState *s)
             chimney_tcp_output(&conn->tcp);
         }
         chimney_io_rq_process(conn);
+        chimney_io_hint_update(conn);
     }
     for (uint32_t cq = 1; cq < s->num_cqs; cq++) {
         while (!chimney_conn_list_empty(s, &o->flush_list[cq],
@@ -898,6 +904,7 @@ void chimney_io_work(ChimneyState *s)
                 /* room again in its FIFO: take what waited on the queues */
                 chimney_io_sq_process(conn);
                 chimney_io_rq_process(conn);
+                chimney_io_hint_update(conn);
             }
             chimney_conn_release(conn);
         }

@@ -176,6 +176,8 @@ static void chimney_mig_flags_load(ChimneyConn *c, const ChimneyMigFlags *m)
     c->on_ind_list = m->on_ind_list;
     c->on_consequence_list = m->on_consequence_list;
     c->fault_consequence = m->fault_consequence;
+    /* the record's hint is written again before the device relies on it */
+    c->db_hint = m->db_hint;
 }
 
 static const char *chimney_mig_conn_check(ChimneyState *s,

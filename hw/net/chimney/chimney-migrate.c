@@ -590,8 +590,26 @@ static void chimney_mig_flags_save(ChimneyMigFlags *m, const ChimneyConn *c)
         .on_ind_list = c->on_ind_list,
         .on_consequence_list = c->on_consequence_list,
         .fault_consequence = c->fault_consequence,
+        .db_hint = c->db_hint,
     };
 }
+
+/* The doorbell hint (1.4): only sent for a connection that asked for it */
+static bool chimney_mig_conn_hint_needed(void *opaque)
+{
+    return ((ChimneyMigConn *)opaque)->mig_flags.db_hint;
+}
+
+static const VMStateDescription vmstate_chimney_conn_hint = {
+    .name = "chimney-nic/conn/db-hint",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = chimney_mig_conn_hint_needed,
+    .fields = (const VMStateField[]) {
+        CHIMNEY_MIG_FLAG(db_hint),
+        VMSTATE_END_OF_LIST()
+    },
+};
 
 /* Each element of the load array starts clean: no stray pointers. */
 static int chimney_mig_conn_pre_load(void *opaque)
@@ -606,6 +624,10 @@ static const VMStateDescription vmstate_chimney_conn = {
     .version_id = 1,
     .minimum_version_id = 1,
     .pre_load = chimney_mig_conn_pre_load,
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_chimney_conn_hint,
+        NULL
+    },
     .fields = (const VMStateField[]) {
         VMSTATE_UINT32(index, ChimneyConn),
         VMSTATE_UINT8(gen, ChimneyConn),

@@ -362,6 +362,7 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     ChimneyConn *conn;
     uint64_t sq_base, dbr, rq_base;
     uint32_t sq_size, cq, handover, rq_size, buffered;
+    uint16_t flags;
     uint64_t handed;
     uint8_t status;
 
@@ -392,6 +393,12 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     rq_base = le64_to_cpu(o.rq_base);
     rq_size = le32_to_cpu(o.rq_size);
     buffered = le32_to_cpu(o.buffered_len);
+    flags = le16_to_cpu(o.offload_flags);
+    if (flags & ~CHIMNEY_TCPO_DB_HINT) {
+        CHIMNEY_GUEST_ERR(chimney_err_tcp_flags, "OFFLOAD_TCP: unknown "
+                          "offload flags 0x%" PRIx16, flags);
+        return CHIMNEY_ST_INVALID_PARAM;
+    }
     if (!chimney_ring_geometry_valid(sq_base, sq_size, sizeof(ChimneySqDesc)) ||
         handover >= sq_size || !QEMU_IS_ALIGNED(dbr, 4) ||
         (rq_size &&
@@ -421,6 +428,7 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     conn->path = le32_to_cpu(o.path);
     conn->sq = (ChimneyRing) { .base = sq_base, .size = sq_size, .cq = cq };
     conn->db_record = dbr;
+    conn->db_hint = flags & CHIMNEY_TCPO_DB_HINT;
     conn->rq = (ChimneyRing) { .base = rq_base, .size = rq_size, .cq = cq };
     /* The per-request arrays come with the first request */
     chimney_tcp_conn_init(&conn->tcp, s->offload.tcp, &st,
@@ -477,6 +485,16 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
                           "OFFLOAD_TCP: 4-tuple already offloaded");
         status = CHIMNEY_ST_INVALID_STATE;
     }
+    if (!status && conn->db_hint) {
+        /* RING until the device says otherwise; a record it can write */
+        uint32_t ring = cpu_to_le32(CHIMNEY_HINT_RING);
+
+        if (!chimney_dma_write(s, dbr + offsetof(ChimneyDbRecord, hint),
+                               &ring, sizeof(ring))) {
+            status = CHIMNEY_ST_DMA_ERROR;
+        }
+        conn->hint_known = true;
+    }
     if (status) {
         /* Never touched, never completed: the host keeps those requests */
         chimney_conn_destroy(conn);
@@ -488,6 +506,7 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
     trace_chimney_conn_offload(index, st.local_port, st.remote_port,
                               st.snd_una, handover);
     chimney_tcp_start(&conn->tcp);
+    chimney_io_hint_update(conn);
     return CHIMNEY_ST_SUCCESS;
 }
 
@@ -715,6 +734,7 @@ static uint8_t chimney_offload_forward(ChimneyConn *conn, uint64_t addr,
         return CHIMNEY_ST_REQUEST_ABORTED;
     }
     chimney_io_sq_process(conn);
+    chimney_io_hint_update(conn);
     return CHIMNEY_ST_SUCCESS;
 }
 
@@ -730,6 +750,8 @@ static void chimney_offload_invalidate_dependents(ChimneyState *s,
             chimney_tcp_freeze(&conn->tcp);
             chimney_conn_push_event(conn, CHIMNEY_TCP_EV_UPLOAD_REQUEST,
                                     CHIMNEY_UPLOAD_INVALID_STATE);
+            /* nothing more goes out, so no ACK need come back */
+            chimney_io_hint_update(conn);
         }
     }
 }

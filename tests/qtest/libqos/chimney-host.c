@@ -472,8 +472,8 @@ void qchimney_conn_setup(QChimneyFixture *f, QChimneyConn *hc, uint32_t index,
     hc->sq_size = sq_size;
     hc->sq_base = QEMU_ALIGN_UP(guest_alloc(&f->alloc, sq_size * 32 + 64),
                                 64);
-    hc->db_record = guest_alloc(&f->alloc, 8);
-    qtest_memset(f->qts, hc->db_record, 0, 8);
+    hc->db_record = guest_alloc(&f->alloc, sizeof(ChimneyDbRecord));
+    qtest_memset(f->qts, hc->db_record, 0, sizeof(ChimneyDbRecord));
 }
 
 /*

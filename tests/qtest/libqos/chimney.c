@@ -919,7 +919,7 @@ void qchimney_tcp_block(QChimneyConn *hc, uint32_t path, uint32_t cq,
     ChimneyGuestTcpQueues q = {
         .path = path, .cq = cq, .sq_base = hc->sq_base, .sq_size = hc->sq_size,
         .db_record = hc->db_record, .rq_base = hc->rq_base,
-        .rq_size = hc->rq_size,
+        .rq_size = hc->rq_size, .db_hint = hc->db_hint,
     };
 
     chimney_guest_tcp_offload(o, &c, &k, &d, &q);
@@ -991,6 +991,27 @@ uint64_t qchimney_sq_post(QChimney *c, QChimneyConn *hc, uint8_t type,
 void qchimney_sq_kick(QChimney *c, QChimneyConn *hc)
 {
     qchimney_writel(c, CHIMNEY_DB_CONN_SQ, hc->id);
+}
+
+/*
+ * Ring unless the connection's doorbell hint says the device will read
+ * the record itself (CHIMNEY_TCPO_DB_HINT); returns whether it rang.
+ * qtest serializes the record's accesses with the device's, so no
+ * barrier is needed between the index and the hint here.
+ */
+bool qchimney_sq_kick_hinted(QChimney *c, QChimneyConn *hc)
+{
+    uint32_t hint;
+
+    if (hc->db_hint) {
+        qtest_memread(c->qts, hc->db_record + offsetof(ChimneyDbRecord, hint),
+                      &hint, sizeof(hint));
+        if (le32_to_cpu(hint) == CHIMNEY_HINT_SKIP) {
+            return false;
+        }
+    }
+    qchimney_sq_kick(c, hc);
+    return true;
 }
 
 /*

@@ -157,7 +157,8 @@ typedef struct QChimneyConn {
     uint64_t sq_base;
     uint32_t sq_size;
     uint32_t sq_tail;
-    uint64_t db_record;         /* SQ producer index, then the RQ's */
+    uint64_t db_record;         /* ChimneyDbRecord */
+    bool db_hint;               /* offloaded with CHIMNEY_TCPO_DB_HINT */
     uint64_t rq_base;           /* receive queue; rq_size 0: none */
     uint32_t rq_size;
     uint32_t rq_tail;
@@ -220,6 +221,7 @@ uint64_t qchimney_sq_post(QChimney *c, QChimneyConn *hc, uint8_t type,
                           uint8_t flags, uint64_t cookie, const uint32_t *sge,
                           int nsge, uint64_t *data);
 void qchimney_sq_kick(QChimney *c, QChimneyConn *hc);
+bool qchimney_sq_kick_hinted(QChimney *c, QChimneyConn *hc);
 uint64_t qchimney_rq_post(QChimney *c, QChimneyConn *hc, uint8_t type,
                           uint8_t flags, uint64_t cookie, uint32_t len);
 void qchimney_ind_create(QChimney *c, uint32_t entries, uint32_t buf_size);

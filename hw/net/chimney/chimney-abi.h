@@ -515,7 +515,8 @@ typedef struct ChimneyTcpOffload {
  * connection offloaded with CHIMNEY_TCPO_DB_HINT) a word the device
  * writes: CHIMNEY_HINT_RING while the driver must ring after it
  * publishes an index, CHIMNEY_HINT_SKIP while the device will read the
- * record itself before long (it has data in flight whose ACKs are due).
+ * record itself before long (ACKs of data in flight are due, or its data
+ * waits for the backend).
  * The driver writes the index, then a full barrier, then reads the hint;
  * the device writes RING, then a full barrier, then reads the record
  * again, so a post is either rung or seen.  Without the flag the record

@@ -4,12 +4,14 @@
  * A connection that asked for it has a word in its doorbell record that
  * the device writes: SKIP while the device will read the record itself
  * before long, RING otherwise.  The device reads the record on every
- * burst of ACKs (chimney_io_rx_work), so SKIP is written only while ACKs
- * are certain to come soon: at least two full segments are in flight, so
- * the peer ACKs without waiting for its delayed-ACK timer, and nothing
+ * burst of ACKs (chimney_io_rx_work) and when the backend takes frames
+ * again after it held some back (the kick list), so SKIP is written only
+ * while one of those is certain to come soon: at least two full segments
+ * are in flight, so the peer ACKs without waiting for its delayed-ACK
+ * timer, or the connection's data waits for the backend; and nothing
  * that the driver's next post could unblock waits (received data held
  * for buffers, an indication's answer).  A driver that sees SKIP leaves
- * the doorbell alone; one post in two then costs no MMIO exit.
+ * the doorbell alone: its post costs no MMIO exit.
  *
  * Copyright (c) 2026 The qemu-chimney authors
  *
@@ -24,8 +26,12 @@
 #include "hw/net/chimney/chimney-queue.h"
 #include "trace.h"
 
-/* Whether ACKs that make the device read the record are certain to come */
-static bool chimney_io_hint_acks_due(ChimneyConn *conn)
+/*
+ * Whether the device reads the record before long on its own: ACKs are
+ * due, or the connection waits for the backend to take frames again (the
+ * kick list, which reads the record when it does).
+ */
+static bool chimney_io_hint_reads_soon(ChimneyConn *conn)
 {
     const ChimneyTcpConn *c = &conn->tcp;
 
@@ -33,7 +39,7 @@ static bool chimney_io_hint_acks_due(ChimneyConn *conn)
         c->upload_requested || c->held || c->ind_outstanding) {
         return false;
     }
-    return c->st.snd_max - c->st.snd_una >= 2 * c->mss;
+    return conn->on_kick_list || c->st.snd_max - c->st.snd_una >= 2 * c->mss;
 }
 
 static bool chimney_io_hint_write(ChimneyConn *conn, bool skip)
@@ -77,7 +83,7 @@ void chimney_io_hint_update(ChimneyConn *conn)
             conn->in_burst || conn->tcp.in_input) {
             return;
         }
-        skip = chimney_io_hint_acks_due(conn);
+        skip = chimney_io_hint_reads_soon(conn);
         if (conn->hint_known && conn->hint_skip == skip) {
             return;
         }

@@ -4,7 +4,8 @@
  *   chimney-wire  each input starts from a device brought up as a driver
  *       does, with four offloaded connections (IPv4 with timestamps and
  *       window scaling, IPv6, IPv4 on VLAN 10, IPv4 with a receive queue
- *       and two RECEIVEs posted), each with two SENDs in flight.  The
+ *       and two RECEIVEs posted), each with two SENDs in flight, the
+ *       first and the last with the doorbell hint (ABI 1.4).  The
  *       input is a sequence of 16-byte records (WireRec), each a frame
  *       from the network (a TCP segment of a connection built with the
  *       right addresses and checksums, an ICMPv6 Packet Too Big, or raw
@@ -351,7 +352,7 @@ static void wire_post_send(WireConn *wc, uint8_t type, uint8_t flags,
                      len ? 1 : 0, NULL);
     wc->send_off += len;
     wc->disconnected = type == CHIMNEY_SQ_DISCONNECT;
-    qchimney_sq_kick(&wire_fx.c, &wc->hc);
+    qchimney_sq_kick_hinted(&wire_fx.c, &wc->hc);
 }
 
 static void wire_post_recv(WireConn *wc, uint32_t len)
@@ -366,7 +367,7 @@ static void wire_post_recv(WireConn *wc, uint32_t len)
     *r = (WireReq) { .cookie = ++wire_cookie, .end = len };
     r->buf = qchimney_rq_post(&wire_fx.c, &wc->hc, CHIMNEY_RQ_RECEIVE, 0,
                               r->cookie, len);
-    qchimney_sq_kick(&wire_fx.c, &wc->hc);
+    qchimney_sq_kick_hinted(&wire_fx.c, &wc->hc);
 }
 
 static void wire_guest(const WireRec *rec)
@@ -570,6 +571,8 @@ static void wire_offload(QChimneyFixture *f, WireConn *wc, int i)
         hc->rq_base = QEMU_ALIGN_UP(guest_alloc(&f->alloc,
                                                 WIRE_QUEUE * 32 + 64), 64);
     }
+    /* two with the doorbell hint (ABI 1.4): posts may go unrung */
+    hc->db_hint = i == WIRE_V4_TS || i == WIRE_RQ;
     qchimney_offload_route(&f->c, hc, i, i, 1500);
     qchimney_tcp_block(hc, i, WIRE_CQ, &o);
     if (i == WIRE_V4_TS) {

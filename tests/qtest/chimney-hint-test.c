@@ -5,10 +5,13 @@
  * offloaded with CHIMNEY_TCPO_DB_HINT reads SKIP in its doorbell record
  * while two full segments are in flight; a request published then
  * without a doorbell goes out with the peer's next ACK, and none is lost
- * when the hint turns to RING on a timer (the device reads the record
- * again), at TERMINATE (sq_head says where fetching stopped), when
- * received data waits for a buffer, or across migration.  A connection
- * without the flag never has its record's third word written.
+ * when those ACKs are lost (the retransmission timer reads the record),
+ * when the hint turns to RING without an ACK (the device reads the
+ * record again), at TERMINATE (sq_head says where fetching stopped), on
+ * a reset by the peer or by fault injection, when received data or an
+ * indication waits for the driver, or across migration; a receive
+ * posted under SKIP takes the next data.  A connection without the flag
+ * never has its record's third word written.
  *
  * Copyright (c) 2026 The qemu-chimney authors
  *
@@ -25,16 +28,18 @@
 #define MSS     1000        /* the scripted peer's */
 #define SECOND_NS (1000 * 1000 * 1000LL)
 
+static void set_hint(QChimneyFixture *f, uint64_t record, uint32_t hint)
+{
+    hint = cpu_to_le32(hint);
+    qtest_memwrite(f->qts, record + offsetof(ChimneyDbRecord, hint), &hint,
+                   sizeof(hint));
+}
+
+/* The flag, and SKIP in the record: the device must write RING */
 static void tweak_hint(QChimneyFixture *f, ChimneyTcpOffload *o)
 {
     o->offload_flags = cpu_to_le16(CHIMNEY_TCPO_DB_HINT);
-}
-
-/* ... and give up (upload, TIMEOUT) at the second retransmission */
-static void tweak_hint_one_rexmit(QChimneyFixture *f, ChimneyTcpOffload *o)
-{
-    tweak_hint(f, o);
-    o->max_rt = cpu_to_le32(1);
+    set_hint(f, le64_to_cpu(o->db_record), CHIMNEY_HINT_SKIP);
 }
 
 static uint32_t hint_of(QChimneyFixture *f, const QChimneyConn *hc)
@@ -51,7 +56,7 @@ static void hint_fixture(QChimneyFixture *f, QChimneyConn *hc,
 {
     qchimney_tcp_fixture_tweak(f, hc, ISS, 256, NULL, tweak);
     hc->db_hint = true;
-    /* the record was zero (SKIP) before: the device wrote RING */
+    /* the record said SKIP before (tweak_hint): the device wrote RING */
     g_assert_cmpuint(hint_of(f, hc), ==, CHIMNEY_HINT_RING);
 }
 
@@ -134,12 +139,12 @@ static void test_hint_skip_until_ack(void)
 }
 
 /*
- * The retransmission timer gives up with an unrung request published
- * under SKIP: the hint turns to RING and the device reads the record
- * again, so the request is the device's when the host terminates the
- * connection (it completes with the others, and sq_head is past it).
+ * The ACKs due never come (lost): the retransmission timer reads the
+ * record, so an unrung request published under SKIP is the device's from
+ * the first timeout on, and TERMINATE then completes it with the others
+ * (sq_head is past it).
  */
-static void test_hint_timeout_rereads(void)
+static void test_hint_timeout_reads(void)
 {
     QChimneyFixture f;
     QChimneyConn hc;
@@ -150,20 +155,14 @@ static void test_hint_timeout_rereads(void)
     ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_TERMINATE,
                             .param = { CHIMNEY_OBJ_TCP }, .cookie = 0xabc };
 
-    hint_fixture(&f, &hc, tweak_hint_one_rexmit);
+    hint_fixture(&f, &hc, tweak_hint);
     three_in_flight(&f, &hc);
     g_assert(!post(&f, &hc, 0xb, 500));
-    /* the first RTO (1 s) retransmits one segment, still SKIP */
+    /* the first RTO (1 s) retransmits one segment; still SKIP */
     qtest_clock_step(f.qts, SECOND_NS);
     qchimney_peer_read(&f, &ps);
     g_assert_cmpuint(ps.seq, ==, START);
     g_assert_cmpuint(hint_of(&f, &hc), ==, CHIMNEY_HINT_SKIP);
-    /* the second (2 s, backed off) is one too many: upload */
-    qtest_clock_step(f.qts, 2 * SECOND_NS);
-    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
-    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_UPLOAD_REQUEST);
-    g_assert_cmpuint(cqe.info, ==, CHIMNEY_UPLOAD_TIMEOUT);
-    g_assert_cmpuint(hint_of(&f, &hc), ==, CHIMNEY_HINT_RING);
 
     qbuf = guest_alloc(&f.alloc, sizeof(d));
     cmd.id = hc.id;
@@ -224,6 +223,161 @@ static void test_hint_terminate_unrung(void)
     qtest_memread(f.qts, qbuf, &d, sizeof(d));
     g_assert_cmpuint(le32_to_cpu(d.sq_head), ==, 1);
     g_assert(qchimney_cq_quiet(&f, 2));
+    qchimney_fx_end(&f);
+}
+
+/*
+ * The path is invalidated with an unrung request published under SKIP:
+ * nothing more goes out, so the hint turns to RING without any ACK or
+ * timer, and the device reads the record again behind it: the request
+ * is the device's, and TERMINATE completes it with the others.
+ */
+static void test_hint_invalidate_rereads(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    ChimneyTcpDelegated d;
+    ChimneyCqe cqe;
+    uint64_t qbuf;
+    ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_TERMINATE,
+                            .param = { CHIMNEY_OBJ_TCP }, .cookie = 0xabe };
+
+    hint_fixture(&f, &hc, tweak_hint);
+    three_in_flight(&f, &hc);
+    g_assert(!post(&f, &hc, 0xb, 500));
+    g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_INVALIDATE, 0, 0, 0,
+                                  CHIMNEY_OBJ_PATH, 0, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_UPLOAD_REQUEST);
+    g_assert_cmpuint(hint_of(&f, &hc), ==, CHIMNEY_HINT_RING);
+    qbuf = guest_alloc(&f.alloc, sizeof(d));
+    cmd.id = hc.id;
+    cmd.addr = qbuf;
+    qchimney_admin_submit(&f.c, &cmd);
+    expect_send(&f, 0xa, CHIMNEY_ST_UPLOAD_IN_PROGRESS, 0);
+    expect_send(&f, 0xb, CHIMNEY_ST_UPLOAD_IN_PROGRESS, 0);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 0xabe);
+    qtest_memread(f.qts, qbuf, &d, sizeof(d));
+    g_assert_cmpuint(le32_to_cpu(d.sq_head), ==, 2);
+    qchimney_fx_end(&f);
+}
+
+/* The next send completion of @cookie; events and others in between */
+static ChimneyCqe expect_send_of(QChimneyFixture *f, uint64_t cookie)
+{
+    for (int i = 0; i < 8; i++) {
+        ChimneyCqe cqe;
+
+        qchimney_cq_wait(&f->c, 2, &cqe);
+        if (CHIMNEY_CQE_TYPE(cqe.type_status) == CHIMNEY_CQE_SEND &&
+            cqe.cookie == cookie) {
+            return cqe;
+        }
+    }
+    g_assert_not_reached();
+}
+
+/*
+ * The peer resets the connection with an unrung request published under
+ * SKIP: the burst that takes the RST reads the record, the request
+ * completes aborted, and the hint is RING.
+ */
+static void test_hint_peer_reset(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    ChimneyCqe cqe;
+
+    hint_fixture(&f, &hc, tweak_hint);
+    three_in_flight(&f, &hc);
+    g_assert(!post(&f, &hc, 0xb, 500));
+    qchimney_peer_send(&f, &hc, hc.irs + 1, START, 0x14, 65535, NULL, 0);
+    expect_send(&f, 0xa, CHIMNEY_ST_REQUEST_ABORTED, 0);
+    cqe = expect_send_of(&f, 0xb);
+    g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe.type_status), ==,
+                     CHIMNEY_ST_REQUEST_ABORTED);
+    g_assert_cmpuint(hint_of(&f, &hc), ==, CHIMNEY_HINT_RING);
+    qchimney_fx_end(&f);
+}
+
+/*
+ * Fault injection fails a completion with REQUEST_ABORTED while data is
+ * in flight: the connection resets, no ACK will come, and the hint turns
+ * to RING, so the next post rings and completes aborted.
+ */
+static void test_hint_fault_abort(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    uint32_t len = 3 * MSS;
+    ChimneyCqe cqe;
+
+    hint_fixture(&f, &hc, tweak_hint);
+    qchimney_set_rules(&f, "conn=5 type=send fail=aborted");
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 0xa, &len, 1, NULL);
+    len = 4 * MSS;
+    qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 0xc, &len, 1, NULL);
+    g_assert(qchimney_sq_kick_hinted(&f.c, &hc));
+    peer_expect(&f, START, 0xa, 3 * MSS);
+    peer_expect(&f, START + 3 * MSS, 0xc, 3 * MSS);
+    /* A's ACK: A fails by the rule, C is still in flight */
+    qchimney_peer_ack(&f, &hc, START + 3 * MSS);
+    expect_send(&f, 0xa, CHIMNEY_ST_REQUEST_ABORTED, 0);
+    cqe = expect_send_of(&f, 0xc);
+    g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe.type_status), ==,
+                     CHIMNEY_ST_REQUEST_ABORTED);
+    g_assert_cmpuint(hint_of(&f, &hc), ==, CHIMNEY_HINT_RING);
+    g_assert(post(&f, &hc, 0xb, 500));
+    cqe = expect_send_of(&f, 0xb);
+    g_assert_cmpuint(CHIMNEY_CQE_STATUS(cqe.type_status), ==,
+                     CHIMNEY_ST_REQUEST_ABORTED);
+    qchimney_fx_end(&f);
+}
+
+/* An indication waits for its answer: RING, though data is in flight */
+static void test_hint_indication_rings(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    ChimneyCqe cqe;
+
+    qchimney_rx_fixture(&f, &hc, true, tweak_hint);
+    hc.db_hint = true;
+    g_assert_cmpuint(hint_of(&f, &hc), ==, CHIMNEY_HINT_RING);
+    three_in_flight(&f, &hc);
+    qchimney_peer_data(&f, &hc, hc.irs + 1, START, 0x08, 700);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_INDICATE,
+                              CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.bytes, ==, 700);
+    g_assert_cmpuint(hint_of(&f, &hc), ==, CHIMNEY_HINT_RING);
+    /* taken whole: SKIP again */
+    qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_INDICATE_DONE, 0, cqe.cookie, 700);
+    g_assert(qchimney_sq_kick_hinted(&f.c, &hc));
+    qchimney_ind_post(&f.c, cqe.cookie);
+    qchimney_peer_ack_sync(&f, &hc, START + 1);
+    g_assert_cmpuint(hint_of(&f, &hc), ==, CHIMNEY_HINT_SKIP);
+    qchimney_fx_end(&f);
+}
+
+/*
+ * A receive published under SKIP, unrung, with generic buffers there
+ * too: the burst that brings data reads the RQ first, so the data goes
+ * into the posted receive, not up as an indication.
+ */
+static void test_hint_receive_under_skip(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+
+    qchimney_rx_fixture(&f, &hc, true, tweak_hint);
+    hc.db_hint = true;
+    three_in_flight(&f, &hc);
+    qchimney_rq_post(&f.c, &hc, CHIMNEY_RQ_RECEIVE, 0, 0x302, 2000);
+    g_assert(!qchimney_sq_kick_hinted(&f.c, &hc));
+    qchimney_peer_data(&f, &hc, hc.irs + 1, START, 0x08, 700);
+    qchimney_expect_recv(&f, 0x302, CHIMNEY_ST_SUCCESS, 700);
     qchimney_fx_end(&f);
 }
 
@@ -335,11 +489,13 @@ static void test_bad_hint_offload(void)
                                       64);
         other.db_record = guest_alloc(&f.alloc, sizeof(ChimneyDbRecord));
         qtest_memset(f.qts, other.db_record, 0, sizeof(ChimneyDbRecord));
+        set_hint(&f, other.db_record, CHIMNEY_HINT_SKIP);
         qchimney_tcp_block(&other, 0, other.cq, &o);
         tweaks[i](&f, &o);
         g_assert_cmpuint(qchimney_offload_tcp(&f.c, &other, &o, 0), ==,
                          want[i]);
-        g_assert_cmpuint(hint_of(&f, &other), ==, 0);
+        /* refused: the block's record (this one, or far away) untouched */
+        g_assert_cmpuint(hint_of(&f, &other), ==, CHIMNEY_HINT_SKIP);
         qchimney_tcp_block(&other, 0, other.cq, &o);
         tweak_hint(&f, &o);
         g_assert_cmpuint(qchimney_offload_tcp(&f.c, &other, &o, 0), ==,
@@ -357,11 +513,18 @@ int main(int argc, char **argv)
         return g_test_run();
     }
     qtest_add_func("/chimney/hint/skip-until-ack", test_hint_skip_until_ack);
-    qtest_add_func("/chimney/hint/timeout-rereads",
-                   test_hint_timeout_rereads);
+    qtest_add_func("/chimney/hint/timeout-reads", test_hint_timeout_reads);
     qtest_add_func("/chimney/hint/terminate-unrung",
                    test_hint_terminate_unrung);
+    qtest_add_func("/chimney/hint/invalidate-rereads",
+                   test_hint_invalidate_rereads);
+    qtest_add_func("/chimney/hint/peer-reset", test_hint_peer_reset);
+    qtest_add_func("/chimney/hint/fault-abort", test_hint_fault_abort);
+    qtest_add_func("/chimney/hint/indication-rings",
+                   test_hint_indication_rings);
     qtest_add_func("/chimney/hint/receive-rings", test_hint_receive_rings);
+    qtest_add_func("/chimney/hint/receive-under-skip",
+                   test_hint_receive_under_skip);
     qtest_add_func("/chimney/hint/migrate", test_hint_migrate);
     qtest_add_func("/chimney/hint/off-unchanged", test_hint_off_unchanged);
     qtest_add_func("/chimney/bad/hint-offload", test_bad_hint_offload);

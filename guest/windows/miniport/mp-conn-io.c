@@ -40,7 +40,8 @@ static VOID mp_starve(MpConn *c, MpReq *r)
 /*
  * Publish the producer indices, then ring, unless the device's doorbell
  * hint (asked for at OFFLOAD_TCP when it has the feature) says that it
- * reads the record anyway: its ACKs are due.
+ * reads the record anyway: ACKs are due, or its data waits for the
+ * backend.  The record starts zeroed, and zero is RING.
  */
 VOID mp_conn_doorbell(MpAdapter *a, MpConn *c)
 {
@@ -687,7 +688,8 @@ MpConn *mp_conn_new(MpAdapter *a)
     c->nheld_event = 0;
     c->job = NULL;
     c->tag = NULL;
-    memset(c->mem + MP_CONN_DB, 0, 8);
+    /* the indices, and the hint at RING (0) until the device says more */
+    memset(c->mem + MP_CONN_DB, 0, sizeof(ChimneyDbRecord));
     return c;
 }
 

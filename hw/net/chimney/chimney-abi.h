@@ -529,8 +529,9 @@ typedef struct ChimneyDbRecord {
 } ChimneyDbRecord;
 
 #define CHIMNEY_TCPO_DB_HINT            (1u << 0)   /* device writes hint */
-#define CHIMNEY_HINT_SKIP               0
-#define CHIMNEY_HINT_RING               1
+/* zero is RING: a word nobody wrote (an older device) asks for doorbells */
+#define CHIMNEY_HINT_RING               0
+#define CHIMNEY_HINT_SKIP               1
 
 /*
  * OFFLOAD_TCP and UPDATE of a connection: len = CHIMNEY_TCP_OFFLOAD_SIZE

@@ -249,6 +249,17 @@ void chimney_conn_fault_consequences(ChimneyState *s)
         if (conn->fault_consequence) {
             conn->fault_consequence = false;
             chimney_conn_fault_consequence(conn);
+            /*
+             * No ACK may come now: a connection whose driver skips
+             * doorbells goes through its queues, as after one, and its
+             * doorbell hint turns to RING (chimney_io_work)
+             */
+            if (conn->db_hint && !conn->on_kick_list) {
+                conn->on_kick_list = true;
+                chimney_conn_list_append(s, &o->kick_list, conn,
+                                         CHIMNEY_LINK_KICK);
+                chimney_schedule(s);
+            }
         }
     }
 }

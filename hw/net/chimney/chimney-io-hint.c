@@ -35,8 +35,9 @@ static bool chimney_io_hint_reads_soon(ChimneyConn *conn)
 {
     const ChimneyTcpConn *c = &conn->tcp;
 
-    if (conn->terminated || c->aborted || c->frozen || c->send_failed ||
-        c->upload_requested || c->held || c->ind_outstanding) {
+    if (conn->terminated || conn->rq_upload_asked || c->aborted ||
+        c->frozen || c->send_failed || c->upload_requested || c->held ||
+        c->ind_outstanding) {
         return false;
     }
     return conn->on_kick_list || c->st.snd_max - c->st.snd_una >= 2 * c->mss;

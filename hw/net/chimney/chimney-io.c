@@ -820,6 +820,10 @@ static void chimney_io_rx_work(ChimneyState *s)
             continue;
         }
         if (!conn->in_burst) {
+            /* receives posted under the doorbell hint's SKIP take these */
+            if (conn->db_hint && conn->rq.size) {
+                chimney_io_rq_process(conn);
+            }
             conn->in_burst = true;
             burst[n++] = conn;
             chimney_tcp_input_begin(&conn->tcp);
@@ -868,6 +872,11 @@ void chimney_io_work(ChimneyState *s)
                                          CHIMNEY_LINK_TIMER))) {
         conn->on_timer_list = false;
         chimney_tcp_timer(&conn->tcp);
+        /* under SKIP an ACK may have been lost: the queues now, not later */
+        if (conn->db_hint && conn->hint_skip) {
+            chimney_io_sq_process(conn);
+            chimney_io_rq_process(conn);
+        }
         chimney_conn_trim(conn);
         chimney_io_hint_update(conn);
     }

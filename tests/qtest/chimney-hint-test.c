@@ -1,5 +1,6 @@
 /*
- * QTest testcase for chimney-nic: the doorbell hint (ABI 1.4)
+ * QTest testcase for chimney-nic: ABI 1.4's economies, the doorbell hint
+ * and lazy send completions
  *
  * The test is the guest and the TCP peer on the wire.  A connection
  * offloaded with CHIMNEY_TCPO_DB_HINT reads SKIP in its doorbell record
@@ -11,7 +12,8 @@
  * a reset by the peer or by fault injection, when received data or an
  * indication waits for the driver, or across migration; a receive
  * posted under SKIP takes the next data.  A connection without the flag
- * never has its record's third word written.
+ * never has its record's third word written.  Under CQ holdoff a send
+ * completion with four requests or more behind it waits for company.
  *
  * Copyright (c) 2026 The qemu-chimney authors
  *
@@ -451,6 +453,95 @@ static void test_hint_off_unchanged(void)
     qchimney_fx_end(&f);
 }
 
+/* The next entry of CQ 2, read as a driver would, without CQ_HEAD */
+static ChimneyCqe cq_peek(QChimneyFixture *f)
+{
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    ChimneyCqe cqe;
+
+    while (!qchimney_cq_poll(&f->c, 2, &cqe)) {
+        g_assert(g_get_monotonic_time() < deadline);
+        g_usleep(1000);
+    }
+    return cqe;
+}
+
+static bool msi_within(QChimneyFixture *f, int ms)
+{
+    for (int i = 0; i < ms; i++) {
+        if (qchimney_msi_fired(&f->c, 2)) {
+            return true;
+        }
+        g_usleep(1000);
+    }
+    return qchimney_msi_fired(&f->c, 2);
+}
+
+/*
+ * Lazy completions (holdoff, ABI 1.4): a send that completes while its
+ * connection still holds four requests or more does not interrupt at
+ * once; it waits for company or for 2 ms.  One that leaves fewer behind
+ * interrupts at once, with those that waited, and so does a lone send
+ * on an idle connection.
+ */
+static void test_lazy_completions(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    ChimneyCqe cqe;
+    uint32_t len = MSS;
+
+    qchimney_tcp_fixture_tweak(&f, &hc, ISS, 256,
+                               "-global chimney-nic.irq-holdoff=on", NULL);
+    for (int i = 0; i < 6; i++) {
+        qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 0x10 + i, &len, 1,
+                         NULL);
+    }
+    qchimney_sq_kick(&f.c, &hc);
+    for (int i = 0; i < 6; i++) {
+        peer_expect(&f, START + i * MSS, 0x10 + i, MSS);
+    }
+    qchimney_msi_clear(&f.c, 2);
+    /* the first: five left, lazy; its timer gives the interrupt */
+    qchimney_peer_ack(&f, &hc, START + MSS);
+    cqe = cq_peek(&f);
+    g_assert_cmphex(cqe.cookie, ==, 0x10);
+    g_assert(!msi_within(&f, 50));
+    qtest_clock_step(f.qts, 2 * 1000 * 1000 - 1);
+    g_assert(!msi_within(&f, 50));
+    qtest_clock_step(f.qts, 1);
+    g_assert(msi_within(&f, 1000));
+    qchimney_cq_ack(&f.c, 2);
+    qchimney_msi_clear(&f.c, 2);
+    /* the second leaves four (lazy), the third three: at once, for both */
+    qchimney_peer_ack(&f, &hc, START + 2 * MSS);
+    cqe = cq_peek(&f);
+    g_assert_cmphex(cqe.cookie, ==, 0x11);
+    g_assert(!msi_within(&f, 50));
+    qchimney_peer_ack(&f, &hc, START + 3 * MSS);
+    cqe = cq_peek(&f);
+    g_assert_cmphex(cqe.cookie, ==, 0x12);
+    g_assert(msi_within(&f, 1000));
+    qchimney_cq_ack(&f.c, 2);
+    qchimney_msi_clear(&f.c, 2);
+    /* the rest in one ACK, then a lone send: each interrupts at once */
+    qchimney_peer_ack(&f, &hc, START + 6 * MSS);
+    for (int i = 3; i < 6; i++) {
+        cqe = cq_peek(&f);
+        g_assert_cmphex(cqe.cookie, ==, 0x10 + i);
+    }
+    g_assert(msi_within(&f, 1000));
+    qchimney_cq_ack(&f.c, 2);
+    qchimney_msi_clear(&f.c, 2);
+    g_assert(post(&f, &hc, 0x20, 100));
+    peer_expect(&f, START + 6 * MSS, 0x20, 100);
+    qchimney_peer_ack(&f, &hc, START + 6 * MSS + 100);
+    cqe = cq_peek(&f);
+    g_assert_cmphex(cqe.cookie, ==, 0x20);
+    g_assert(msi_within(&f, 1000));
+    qchimney_fx_end(&f);
+}
+
 static void tweak_hint_far(QChimneyFixture *f, ChimneyTcpOffload *o)
 {
     tweak_hint(f, o);
@@ -527,6 +618,7 @@ int main(int argc, char **argv)
                    test_hint_receive_under_skip);
     qtest_add_func("/chimney/hint/migrate", test_hint_migrate);
     qtest_add_func("/chimney/hint/off-unchanged", test_hint_off_unchanged);
+    qtest_add_func("/chimney/irq/lazy-completions", test_lazy_completions);
     qtest_add_func("/chimney/bad/hint-offload", test_bad_hint_offload);
     return g_test_run();
 }

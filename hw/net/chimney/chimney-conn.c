@@ -104,6 +104,23 @@ bool chimney_conn_can_push(ChimneyConn *conn)
     return conn->pend_count < chimney_conn_pend_cap(conn);
 }
 
+/*
+ * A send that succeeded while its connection still has requests to spare
+ * is lazy: the driver is not running dry, its interrupt can wait
+ */
+static unsigned chimney_conn_post_flags(ChimneyConn *conn,
+                                        const ChimneyPending *pe)
+{
+    if (pe->irq) {
+        return CHIMNEY_POST_NO_IRQ;
+    }
+    if (pe->type == CHIMNEY_CQE_SEND && pe->status == CHIMNEY_ST_SUCCESS &&
+        chimney_tcp_queued(&conn->tcp) >= CHIMNEY_CONN_LAZY_REQS) {
+        return CHIMNEY_POST_LAZY;
+    }
+    return 0;
+}
+
 void chimney_conn_flush(ChimneyConn *conn)
 {
     ChimneyState *s = chimney_conn_dev(conn);
@@ -132,7 +149,7 @@ void chimney_conn_flush(ChimneyConn *conn)
             break;
         }
         if (!chimney_cq_post_flags(s, chimney_conn_cq(conn), &cqe,
-                                   pe->irq ? CHIMNEY_POST_NO_IRQ : 0)) {
+                                   chimney_conn_post_flags(conn, pe))) {
             break;      /* full: the CQ head doorbell brings us back */
         }
         chimney_fault_posted(s, conn, pe);

@@ -94,6 +94,7 @@ void chimney_cq_clear(ChimneyCQ *cq)
     cq->unsignalled = 0;
     cq->holdoff = false;
     cq->irq_due = false;
+    cq->urgent_held = false;
 }
 
 bool chimney_cq_full(const ChimneyCQ *cq)
@@ -107,6 +108,7 @@ void chimney_cq_raise(ChimneyState *s, uint32_t cqid)
 
     timer_del(cq->mod_timer);
     cq->irq_due = false;
+    cq->urgent_held = false;
     cq->unsignalled = 0;
     chimney_irq_notify(s, cqid, cq->vector);
 }
@@ -227,6 +229,17 @@ bool chimney_cq_post_flags(ChimneyState *s, uint32_t cqid,
     if (chimney_cq_holds_off(s, cq) && !cq->irq_due &&
         chimney_cq_driver_busy(cq)) {
         /* announced when the driver catches up (chimney_cq_set_head) */
+        cq->urgent_held |= !(flags & CHIMNEY_POST_LAZY);
+        return true;
+    }
+    if (chimney_cq_holds_off(s, cq) && !cq->irq_due && !cq->urgent_held &&
+        (flags & CHIMNEY_POST_LAZY) &&
+        cq->unsignalled < CHIMNEY_CQ_LAZY_ENTRIES) {
+        /* under load: announced with company, or when the timer fires */
+        if (!timer_pending(cq->mod_timer)) {
+            timer_mod(cq->mod_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+                      CHIMNEY_CQ_LAZY_NS);
+        }
         return true;
     }
     if (cq->mod_count <= 1 || cq->unsignalled >= cq->mod_count) {
@@ -264,7 +277,11 @@ bool chimney_cq_set_head(ChimneyState *s, uint32_t cqid, uint32_t head)
     if (chimney_cq_holds_off(s, cq) && cq->unsignalled && !cq->irq_due) {
         if (head == cq->tail) {
             cq->unsignalled = 0;        /* it found them by itself */
-        } else if (!chimney_cq_driver_busy(cq)) {
+            cq->urgent_held = false;
+            timer_del(cq->mod_timer);
+        } else if (!chimney_cq_driver_busy(cq) &&
+                   (cq->urgent_held || !timer_pending(cq->mod_timer))) {
+            /* lazy ones alone keep waiting for their timer */
             cq->irq_due = true;         /* the bottom half raises it */
         }
     }

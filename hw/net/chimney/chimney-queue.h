@@ -38,6 +38,8 @@ typedef struct ChimneyCQ {
     uint32_t unsignalled;   /* entries written since the last interrupt */
     bool holdoff;           /* CHIMNEY_CQF_HOLDOFF */
     bool irq_due;           /* the moderation timer expired */
+    /* holdoff: an entry that is not lazy waits for the driver */
+    bool urgent_held;
     QEMUTimer *mod_timer;
     ChimneyState *owner;
 } ChimneyCQ;
@@ -75,6 +77,14 @@ bool chimney_dma_write(ChimneyState *s, dma_addr_t addr, const void *buf,
 
 bool chimney_cq_full(const ChimneyCQ *cq);
 #define CHIMNEY_POST_NO_IRQ     (1u << 0)   /* fault injection signals */
+/*
+ * Holdoff: a completion the driver need not hear of at once (a send of a
+ * connection with requests to spare) waits for company, up to
+ * CHIMNEY_CQ_LAZY_ENTRIES entries or CHIMNEY_CQ_LAZY_NS
+ */
+#define CHIMNEY_POST_LAZY       (1u << 1)
+#define CHIMNEY_CQ_LAZY_ENTRIES 32
+#define CHIMNEY_CQ_LAZY_NS      (2 * SCALE_MS)
 bool chimney_cq_post(ChimneyState *s, uint32_t cqid, const ChimneyCqe *cqe);
 bool chimney_cq_post_flags(ChimneyState *s, uint32_t cqid,
                            const ChimneyCqe *cqe, unsigned flags);

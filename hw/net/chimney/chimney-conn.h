@@ -228,8 +228,11 @@ static inline uint32_t chimney_conn_cq(const ChimneyConn *conn)
 
 /* Room in the completion FIFO: one per SQ and RQ entry, and some extra */
 #define CHIMNEY_PEND_EXTRA  8
-/* a send completion with this many requests behind it is CHIMNEY_POST_LAZY */
-#define CHIMNEY_CONN_LAZY_REQS 4
+/*
+ * A send completion with this many requests behind it is
+ * CHIMNEY_POST_LAZY: its driver still has two in flight
+ */
+#define CHIMNEY_CONN_LAZY_REQS 2
 static inline uint32_t chimney_conn_pend_cap(const ChimneyConn *conn)
 {
     return conn->sq.size + conn->rq.size + CHIMNEY_PEND_EXTRA;

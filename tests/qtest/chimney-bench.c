@@ -140,6 +140,11 @@ static void run_init(Run *r, Bench *b, uint32_t n, uint32_t depth,
     if (!o->no_holdoff && (qchimney_readl(&b->f.c, CHIMNEY_REG_FEATURES) &
                            CHIMNEY_FEAT_IRQ_HOLDOFF)) {
         b->f.c.cq_flags = CHIMNEY_CQF_HOLDOFF;
+        /* and, as the miniport, lazy send completions when offered */
+        if (qchimney_readl(&b->f.c, CHIMNEY_REG_FEATURES) &
+            CHIMNEY_FEAT_LAZY_CQ) {
+            b->f.c.cq_flags |= CHIMNEY_CQF_LAZY;
+        }
     }
     /* as a 1.4 driver does: ring only when the record's hint says so */
     r->db_hint = !o->no_db_hint &&

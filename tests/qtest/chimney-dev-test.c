@@ -489,7 +489,13 @@ static void test_moderation_holdoff_flag(void)
     poll_l2_cq(&f);
     g_assert(msi_fires(&f));
     /* An unknown flag is refused, and the CQ is not created */
-    f.c.cq_flags = 2;
+    f.c.cq_flags = 4;
+    g_assert_cmpuint(qchimney_create_cq(&f.c, 4, guest_alloc(&f.alloc,
+                                                             64 * 32),
+                                        64, 0, 0, 0), ==,
+                     CHIMNEY_ST_INVALID_PARAM);
+    /* and LAZY without HOLDOFF */
+    f.c.cq_flags = CHIMNEY_CQF_LAZY;
     g_assert_cmpuint(qchimney_create_cq(&f.c, 4, guest_alloc(&f.alloc,
                                                              64 * 32),
                                         64, 0, 0, 0), ==,

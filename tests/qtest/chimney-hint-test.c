@@ -477,37 +477,61 @@ static bool msi_within(QChimneyFixture *f, int ms)
     return qchimney_msi_fired(&f->c, 2);
 }
 
+/* A connection on CQ 2 of @entries, created with @cq_flags */
+static void cq_fixture(QChimneyFixture *f, QChimneyConn *hc,
+                       uint32_t cq_flags, uint32_t entries)
+{
+    uint64_t ring;
+
+    qchimney_fx_init(f, NULL);
+    qchimney_fx_start(f, &(QChimneyConfig) { .rx_buffers = 8,
+                                             .cq_flags = cq_flags });
+    ring = QEMU_ALIGN_UP(guest_alloc(&f->alloc, entries * 32 + 64), 64);
+    qtest_memset(f->qts, ring, 0, entries * 32);
+    g_assert_cmpuint(qchimney_create_cq(&f->c, 2, ring, entries, 2, 0, 0),
+                     ==, CHIMNEY_ST_SUCCESS);
+    qchimney_conn_setup(f, hc, 5, 2, 16);
+    qchimney_establish(f, hc, ISS, 777);
+}
+
+/* @n requests of one segment each, sent and read by the peer */
+static void sends_in_flight(QChimneyFixture *f, QChimneyConn *hc, int n)
+{
+    uint32_t len = MSS;
+
+    for (int i = 0; i < n; i++) {
+        qchimney_sq_post(&f->c, hc, CHIMNEY_SQ_SEND, 0, 0x10 + i, &len, 1,
+                         NULL);
+    }
+    qchimney_sq_kick(&f->c, hc);
+    for (int i = 0; i < n; i++) {
+        peer_expect(f, START + i * MSS, 0x10 + i, MSS);
+    }
+    qchimney_msi_clear(&f->c, 2);
+}
+
 /*
- * Lazy completions (holdoff, ABI 1.4): a send that completes while its
- * connection still holds two requests or more does not interrupt at
- * once; it waits for company or for 2 ms.  One that leaves fewer behind
- * interrupts at once, with those that waited, and so does a lone send
- * on an idle connection.
+ * Lazy completions (CHIMNEY_CQF_LAZY with HOLDOFF, ABI 1.4): a send that
+ * completes while its connection still holds two requests or more does
+ * not interrupt at once; it waits for company or for 2 ms (a CQ_HEAD that
+ * consumes it ends the wait).  One that leaves fewer behind interrupts
+ * at once, with those that waited, and so does a lone send on an idle
+ * connection.
  */
 static void test_lazy_completions(void)
 {
     QChimneyFixture f;
     QChimneyConn hc;
     ChimneyCqe cqe;
-    uint32_t len = MSS;
 
-    qchimney_tcp_fixture_tweak(&f, &hc, ISS, 256,
-                               "-global chimney-nic.irq-holdoff=on", NULL);
-    for (int i = 0; i < 6; i++) {
-        qchimney_sq_post(&f.c, &hc, CHIMNEY_SQ_SEND, 0, 0x10 + i, &len, 1,
-                         NULL);
-    }
-    qchimney_sq_kick(&f.c, &hc);
-    for (int i = 0; i < 6; i++) {
-        peer_expect(&f, START + i * MSS, 0x10 + i, MSS);
-    }
-    qchimney_msi_clear(&f.c, 2);
+    cq_fixture(&f, &hc, CHIMNEY_CQF_HOLDOFF | CHIMNEY_CQF_LAZY, 256);
+    sends_in_flight(&f, &hc, 6);
     /* the first: five left, lazy; its timer gives the interrupt */
     qchimney_peer_ack(&f, &hc, START + MSS);
     cqe = cq_peek(&f);
     g_assert_cmphex(cqe.cookie, ==, 0x10);
     g_assert(!msi_within(&f, 50));
-    qtest_clock_step(f.qts, 2 * 1000 * 1000 - 1);
+    qtest_clock_step(f.qts, CHIMNEY_CQ_LAZY_USEC * 1000 - 1);
     g_assert(!msi_within(&f, 50));
     qtest_clock_step(f.qts, 1);
     g_assert(msi_within(&f, 1000));
@@ -520,13 +544,15 @@ static void test_lazy_completions(void)
         g_assert_cmphex(cqe.cookie, ==, 0x10 + i);
         g_assert(!msi_within(&f, 50));
     }
-    /* ... the fifth one: at once, for all four */
+    /* ... the fifth one: at once, for all four; no second one later */
     qchimney_peer_ack(&f, &hc, START + 5 * MSS);
     cqe = cq_peek(&f);
     g_assert_cmphex(cqe.cookie, ==, 0x14);
     g_assert(msi_within(&f, 1000));
     qchimney_cq_ack(&f.c, 2);
     qchimney_msi_clear(&f.c, 2);
+    qtest_clock_step(f.qts, CHIMNEY_CQ_LAZY_USEC * 1000);
+    g_assert(!msi_within(&f, 50));
     /* the last, then a lone send: each interrupts at once */
     qchimney_peer_ack(&f, &hc, START + 6 * MSS);
     cqe = cq_peek(&f);
@@ -539,6 +565,57 @@ static void test_lazy_completions(void)
     qchimney_peer_ack(&f, &hc, START + 6 * MSS + 100);
     cqe = cq_peek(&f);
     g_assert_cmphex(cqe.cookie, ==, 0x20);
+    g_assert(msi_within(&f, 1000));
+    qchimney_fx_end(&f);
+}
+
+/*
+ * A lazy entry the driver consumed by itself (CQ_HEAD up to it) gets no
+ * interrupt when its timer would have fired.
+ */
+static void test_lazy_consumed(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    ChimneyCqe cqe;
+
+    cq_fixture(&f, &hc, CHIMNEY_CQF_HOLDOFF | CHIMNEY_CQF_LAZY, 256);
+    sends_in_flight(&f, &hc, 4);
+    qchimney_peer_ack(&f, &hc, START + MSS);
+    cqe = cq_peek(&f);
+    g_assert_cmphex(cqe.cookie, ==, 0x10);
+    qchimney_cq_ack(&f.c, 2);
+    qtest_clock_step(f.qts, CHIMNEY_CQ_LAZY_USEC * 1000);
+    g_assert(!msi_within(&f, 50));
+    qchimney_fx_end(&f);
+}
+
+/*
+ * A small CQ: lazy entries fill at most half of it, then interrupt (8
+ * entries: the fourth).  Without LAZY (a 1.3 driver's holdoff) every
+ * send interrupts at once.
+ */
+static void test_lazy_small_cq(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+
+    cq_fixture(&f, &hc, CHIMNEY_CQF_HOLDOFF | CHIMNEY_CQF_LAZY, 8);
+    sends_in_flight(&f, &hc, 7);
+    for (int i = 0; i < 3; i++) {
+        qchimney_peer_ack(&f, &hc, START + (i + 1) * MSS);
+        g_assert_cmphex(cq_peek(&f).cookie, ==, 0x10 + i);
+        g_assert(!msi_within(&f, 50));
+    }
+    qchimney_peer_ack(&f, &hc, START + 4 * MSS);
+    g_assert_cmphex(cq_peek(&f).cookie, ==, 0x13);
+    g_assert(msi_within(&f, 1000));
+    qchimney_fx_end(&f);
+
+    cq_fixture(&f, &hc, CHIMNEY_CQF_HOLDOFF, 256);
+    sends_in_flight(&f, &hc, 6);
+    qchimney_peer_ack(&f, &hc, START + MSS);
+    g_assert_cmphex(cq_peek(&f).cookie, ==, 0x10);
     g_assert(msi_within(&f, 1000));
     qchimney_fx_end(&f);
 }
@@ -620,6 +697,8 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/hint/migrate", test_hint_migrate);
     qtest_add_func("/chimney/hint/off-unchanged", test_hint_off_unchanged);
     qtest_add_func("/chimney/irq/lazy-completions", test_lazy_completions);
+    qtest_add_func("/chimney/irq/lazy-consumed", test_lazy_consumed);
+    qtest_add_func("/chimney/irq/lazy-small-cq", test_lazy_small_cq);
     qtest_add_func("/chimney/bad/hint-offload", test_bad_hint_offload);
     return g_test_run();
 }

@@ -404,6 +404,10 @@ NDIS_STATUS mp_create_cq(MpAdapter *a, ChimneyGuestCq *cq, ULONG id,
 
     if (a->id.features & CHIMNEY_FEAT_IRQ_HOLDOFF) {
         cmd.param[CHIMNEY_CQ_PARAM_FLAGS] = CHIMNEY_CQF_HOLDOFF;
+        /* sends that leave two behind need no DPC at once (1.4) */
+        if (a->id.features & CHIMNEY_FEAT_LAZY_CQ) {
+            cmd.param[CHIMNEY_CQ_PARAM_FLAGS] |= CHIMNEY_CQF_LAZY;
+        }
     }
 
     chimney_guest_cq_init(cq, pa, entries);

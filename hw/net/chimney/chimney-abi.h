@@ -97,6 +97,7 @@
                                                     /* 802.1Q rules (1.3) */
 #define CHIMNEY_FEAT_IRQ_HOLDOFF        (1u << 7)   /* CHIMNEY_CQF_HOLDOFF */
 #define CHIMNEY_FEAT_DB_HINT            (1u << 8)   /* CHIMNEY_TCPO_DB_HINT */
+#define CHIMNEY_FEAT_LAZY_CQ            (1u << 9)   /* CHIMNEY_CQF_LAZY */
 
 #define CHIMNEY_CTRL_ENABLE             (1u << 0)
 #define CHIMNEY_CTRL_RESET              (1u << 1)   /* self-clearing */
@@ -277,8 +278,16 @@ typedef struct ChimneyIdentify {
  * consumed them all).  For a driver that drains on its interrupt and then
  * writes CQ_HEAD: one interrupt per drain under load, one per entry when
  * idle.  Other flag bits are refused with INVALID_PARAM.
+ *
+ * LAZY (1.4, with HOLDOFF): a SEND completion with SUCCESS that leaves at
+ * least two requests on its connection does not interrupt at once; it
+ * waits until CHIMNEY_CQ_LAZY_ENTRIES entries (at most half the CQ) wait,
+ * CHIMNEY_CQ_LAZY_USEC pass, or an entry that is not lazy interrupts.
  */
 #define CHIMNEY_CQF_HOLDOFF             (1u << 0)
+#define CHIMNEY_CQF_LAZY                (1u << 1)
+#define CHIMNEY_CQ_LAZY_ENTRIES         32
+#define CHIMNEY_CQ_LAZY_USEC            2000
 #define CHIMNEY_CQ_MOD_USEC_MAX         100000
 
 /*

@@ -110,7 +110,9 @@ static uint8_t chimney_cmd_create_cq(ChimneyState *s, uint32_t id,
     }
     if (!chimney_ring_geometry_valid(base, size, CHIMNEY_CQE_SIZE) ||
         vector >= s->num_vectors || mod_usec > CHIMNEY_CQ_MOD_USEC_MAX ||
-        (flags & ~CHIMNEY_CQF_HOLDOFF)) {
+        (flags & ~(CHIMNEY_CQF_HOLDOFF | CHIMNEY_CQF_LAZY)) ||
+        (flags & (CHIMNEY_CQF_HOLDOFF | CHIMNEY_CQF_LAZY)) ==
+        CHIMNEY_CQF_LAZY) {
         CHIMNEY_GUEST_ERR(chimney_err_create_cq, "CREATE_CQ %" PRIu32
                           " base 0x%" PRIx64 " size %" PRIu32 " vector %"
                           PRIu32 " mod_usec %" PRIu32 " flags 0x%" PRIx32
@@ -119,8 +121,7 @@ static uint8_t chimney_cmd_create_cq(ChimneyState *s, uint32_t id,
         return CHIMNEY_ST_INVALID_PARAM;
     }
     chimney_cq_init(&s->cq[id], base, size, vector,
-                    p[CHIMNEY_CQ_PARAM_MOD_COUNT], mod_usec,
-                    flags & CHIMNEY_CQF_HOLDOFF);
+                    p[CHIMNEY_CQ_PARAM_MOD_COUNT], mod_usec, flags);
     return CHIMNEY_ST_SUCCESS;
 }
 

@@ -111,7 +111,7 @@ static void chimney_enable(ChimneyState *s)
         .base = s->asq_base, .size = s->asq_size, .cq = CHIMNEY_ADMIN_CQ_ID,
     };
     chimney_cq_init(&s->cq[CHIMNEY_ADMIN_CQ_ID], s->acq_base, s->acq_size,
-                    0, 0, 0, false);
+                    0, 0, 0, 0);
     s->status |= CHIMNEY_STATUS_READY;
     trace_chimney_enable(s->asq_base, s->asq_size, s->acq_base, s->acq_size);
 }
@@ -651,7 +651,11 @@ static bool chimney_ring_state_valid(ChimneyState *s, const ChimneyRing *q,
 static bool chimney_cq_state_valid(ChimneyState *s, const ChimneyCQ *cq)
 {
     if (!cq->size) {
-        return !cq->tail && !cq->head && !cq->unsignalled && !cq->holdoff;
+        return !cq->tail && !cq->head && !cq->unsignalled && !cq->holdoff &&
+               !cq->lazy;
+    }
+    if (cq->lazy && !cq->holdoff) {
+        return false;
     }
     return chimney_ring_geometry_valid(cq->base, cq->size, CHIMNEY_CQE_SIZE) &&
            cq->head < cq->size && cq->tail < cq->size && cq->phase <= 1 &&
@@ -714,9 +718,11 @@ static int chimney_pre_load(void *opaque)
 {
     ChimneyState *s = opaque;
 
-    /* a stream without the holdoff subsection means none */
+    /* a stream without the holdoff or lazy subsection means none */
     for (uint32_t i = 0; i < CHIMNEY_MAX_CQS; i++) {
         s->cq[i].holdoff = false;
+        s->cq[i].lazy = false;
+        s->cq[i].urgent_held = false;
     }
     chimney_migrate_pre_load(s);
     return 0;
@@ -734,6 +740,24 @@ static const VMStateDescription vmstate_chimney_cq_holdoff = {
     .needed = chimney_cq_holdoff_needed,
     .fields = (const VMStateField[]) {
         VMSTATE_BOOL(holdoff, ChimneyCQ),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* CHIMNEY_CQF_LAZY (1.4): only sent for a CQ created with it */
+static bool chimney_cq_lazy_needed(void *opaque)
+{
+    return ((ChimneyCQ *)opaque)->lazy;
+}
+
+static const VMStateDescription vmstate_chimney_cq_lazy = {
+    .name = "chimney-nic/cq/lazy",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = chimney_cq_lazy_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_BOOL(lazy, ChimneyCQ),
+        VMSTATE_BOOL(urgent_held, ChimneyCQ),
         VMSTATE_END_OF_LIST()
     },
 };
@@ -758,6 +782,7 @@ static const VMStateDescription vmstate_chimney_cq = {
     },
     .subsections = (const VMStateDescription * const []) {
         &vmstate_chimney_cq_holdoff,
+        &vmstate_chimney_cq_lazy,
         NULL
     },
 };

@@ -68,7 +68,7 @@ bool chimney_dma_write(ChimneyState *s, dma_addr_t addr, const void *buf,
 
 void chimney_cq_init(ChimneyCQ *cq, uint64_t base, uint32_t size,
                      uint32_t vector, uint32_t mod_count, uint32_t mod_usec,
-                     bool holdoff)
+                     uint32_t flags)
 {
     chimney_cq_clear(cq);
     cq->base = base;
@@ -77,7 +77,8 @@ void chimney_cq_init(ChimneyCQ *cq, uint64_t base, uint32_t size,
     cq->vector = vector;
     cq->mod_count = mod_count;
     cq->mod_usec = mod_usec;
-    cq->holdoff = holdoff;
+    cq->holdoff = flags & CHIMNEY_CQF_HOLDOFF;
+    cq->lazy = cq->holdoff && (flags & CHIMNEY_CQF_LAZY);
 }
 
 void chimney_cq_clear(ChimneyCQ *cq)
@@ -93,6 +94,7 @@ void chimney_cq_clear(ChimneyCQ *cq)
     cq->mod_usec = 0;
     cq->unsignalled = 0;
     cq->holdoff = false;
+    cq->lazy = false;
     cq->irq_due = false;
     cq->urgent_held = false;
 }
@@ -140,6 +142,12 @@ void chimney_cq_batch_end(ChimneyState *s)
 static bool chimney_cq_holds_off(const ChimneyState *s, const ChimneyCQ *cq)
 {
     return cq->mod_count <= 1 && (cq->holdoff || s->irq_holdoff);
+}
+
+/* CHIMNEY_CQF_LAZY: entries that wait for company, at most half the CQ */
+static uint32_t chimney_cq_lazy_max(const ChimneyCQ *cq)
+{
+    return MIN(CHIMNEY_CQ_LAZY_ENTRIES, cq->size / 2);
 }
 
 /*
@@ -232,13 +240,13 @@ bool chimney_cq_post_flags(ChimneyState *s, uint32_t cqid,
         cq->urgent_held |= !(flags & CHIMNEY_POST_LAZY);
         return true;
     }
-    if (chimney_cq_holds_off(s, cq) && !cq->irq_due && !cq->urgent_held &&
-        (flags & CHIMNEY_POST_LAZY) &&
-        cq->unsignalled < CHIMNEY_CQ_LAZY_ENTRIES) {
+    if (cq->lazy && chimney_cq_holds_off(s, cq) && !cq->irq_due &&
+        !cq->urgent_held && (flags & CHIMNEY_POST_LAZY) &&
+        cq->unsignalled < chimney_cq_lazy_max(cq)) {
         /* under load: announced with company, or when the timer fires */
         if (!timer_pending(cq->mod_timer)) {
             timer_mod(cq->mod_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
-                      CHIMNEY_CQ_LAZY_NS);
+                      CHIMNEY_CQ_LAZY_USEC * SCALE_US);
         }
         return true;
     }
@@ -280,7 +288,8 @@ bool chimney_cq_set_head(ChimneyState *s, uint32_t cqid, uint32_t head)
             cq->urgent_held = false;
             timer_del(cq->mod_timer);
         } else if (!chimney_cq_driver_busy(cq) &&
-                   (cq->urgent_held || !timer_pending(cq->mod_timer))) {
+                   (cq->urgent_held || !timer_pending(cq->mod_timer) ||
+                    cq->unsignalled >= chimney_cq_lazy_max(cq))) {
             /* lazy ones alone keep waiting for their timer */
             cq->irq_due = true;         /* the bottom half raises it */
         }

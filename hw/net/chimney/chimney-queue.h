@@ -37,6 +37,7 @@ typedef struct ChimneyCQ {
     uint32_t mod_usec;      /* longest an entry waits for its interrupt */
     uint32_t unsignalled;   /* entries written since the last interrupt */
     bool holdoff;           /* CHIMNEY_CQF_HOLDOFF */
+    bool lazy;              /* CHIMNEY_CQF_LAZY */
     bool irq_due;           /* the moderation timer expired */
     /* holdoff: an entry that is not lazy waits for the driver */
     bool urgent_held;
@@ -77,14 +78,8 @@ bool chimney_dma_write(ChimneyState *s, dma_addr_t addr, const void *buf,
 
 bool chimney_cq_full(const ChimneyCQ *cq);
 #define CHIMNEY_POST_NO_IRQ     (1u << 0)   /* fault injection signals */
-/*
- * Holdoff: a completion the driver need not hear of at once (a send of a
- * connection with requests to spare) waits for company, up to
- * CHIMNEY_CQ_LAZY_ENTRIES entries or CHIMNEY_CQ_LAZY_NS
- */
+/* A send of a connection with requests to spare: CHIMNEY_CQF_LAZY */
 #define CHIMNEY_POST_LAZY       (1u << 1)
-#define CHIMNEY_CQ_LAZY_ENTRIES 32
-#define CHIMNEY_CQ_LAZY_NS      (2 * SCALE_MS)
 bool chimney_cq_post(ChimneyState *s, uint32_t cqid, const ChimneyCqe *cqe);
 bool chimney_cq_post_flags(ChimneyState *s, uint32_t cqid,
                            const ChimneyCqe *cqe, unsigned flags);
@@ -92,7 +87,7 @@ void chimney_cq_raise(ChimneyState *s, uint32_t cqid);
 bool chimney_cq_set_head(ChimneyState *s, uint32_t cqid, uint32_t head);
 void chimney_cq_init(ChimneyCQ *cq, uint64_t base, uint32_t size,
                      uint32_t vector, uint32_t mod_count, uint32_t mod_usec,
-                     bool holdoff);
+                     uint32_t flags);
 void chimney_cq_clear(ChimneyCQ *cq);
 void chimney_cq_fire_due(ChimneyState *s);
 void chimney_cq_mark_pending(ChimneyState *s, uint32_t cqid);

@@ -35,7 +35,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(ChimneyState, CHIMNEY_NIC)
                           CHIMNEY_FEAT_MODERATION | CHIMNEY_FEAT_TCP_OFFLOAD | \
                           CHIMNEY_FEAT_TCP_RECEIVE | CHIMNEY_FEAT_TCP_IPV6 | \
                           CHIMNEY_FEAT_8021Q | CHIMNEY_FEAT_IRQ_HOLDOFF | \
-                          CHIMNEY_FEAT_DB_HINT)
+                          CHIMNEY_FEAT_DB_HINT | CHIMNEY_FEAT_LAZY_CQ)
 /* Admin commands and TX frames handled per bottom-half run. */
 #define CHIMNEY_BH_BUDGET           64
 

@@ -24,6 +24,8 @@
 #include "qemu/bswap.h"
 #include "libqtest.h"
 #include "libqos/chimney-host.h"
+#include "libqos/pci.h"
+#include "standard-headers/linux/pci_regs.h"
 
 #define ISS     1000
 #define START   (ISS + 1)   /* the first byte's sequence number */
@@ -620,6 +622,68 @@ static void test_lazy_small_cq(void)
     qchimney_fx_end(&f);
 }
 
+/* ivshmem's RAM BAR, which the test can take out of the address space */
+#define SHM_ARGS "-object memory-backend-ram,id=hm,size=1M " \
+                 "-device ivshmem-plain,memdev=hm"
+static QPCIDevice *shm_dev;
+static uint64_t shm_addr;
+
+static void shm_found(QPCIDevice *dev, int devfn, void *data)
+{
+    *(QPCIDevice **)data = dev;
+}
+
+static void tweak_hint_shm(QChimneyFixture *f, ChimneyTcpOffload *o)
+{
+    QPCIBar bar;
+
+    shm_dev = NULL;
+    qpci_device_foreach(f->bus, 0x1af4, 0x1110, shm_found, &shm_dev);
+    g_assert(shm_dev);
+    qpci_device_enable(shm_dev);
+    bar = qpci_iomap(shm_dev, 2, NULL);
+    shm_addr = bar.addr;
+    o->db_record = cpu_to_le64(shm_addr);
+    tweak_hint(f, o);
+}
+
+/*
+ * The doorbell record goes away after the offload (the BAR it lives in
+ * stops decoding): the hint the device must write when the path is
+ * invalidated cannot be written, and the connection asks for its upload
+ * with reason HW_FAILURE; QEMU lives on.
+ */
+static void test_hint_record_lost(void)
+{
+    QChimneyFixture f;
+    QChimneyConn hc;
+    ChimneyCqe cqe;
+    uint16_t cmd;
+
+    if (!qtest_has_device("ivshmem-plain")) {
+        g_test_skip("ivshmem-plain is not built in");
+        return;
+    }
+    qchimney_tcp_fixture_tweak(&f, &hc, ISS, 256, SHM_ARGS, tweak_hint_shm);
+    hc.db_record = shm_addr;
+    hc.db_hint = true;
+    g_assert_cmpuint(hint_of(&f, &hc), ==, CHIMNEY_HINT_RING);
+    three_in_flight(&f, &hc);
+    cmd = qpci_config_readw(shm_dev, PCI_COMMAND);
+    qpci_config_writew(shm_dev, PCI_COMMAND, cmd & ~PCI_COMMAND_MEMORY);
+    g_assert_cmpuint(qchimney_cmd(&f, CHIMNEY_CMD_INVALIDATE, 0, 0, 0,
+                                  CHIMNEY_OBJ_PATH, 0, 0), ==,
+                     CHIMNEY_ST_SUCCESS);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_UPLOAD_REQUEST);
+    g_assert_cmpuint(cqe.info, ==, CHIMNEY_UPLOAD_INVALID_STATE);
+    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
+    g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_UPLOAD_REQUEST);
+    g_assert_cmpuint(cqe.info, ==, CHIMNEY_UPLOAD_HW_FAILURE);
+    qchimney_fx_end(&f);
+    g_free(shm_dev);
+}
+
 static void tweak_hint_far(QChimneyFixture *f, ChimneyTcpOffload *o)
 {
     tweak_hint(f, o);
@@ -700,5 +764,6 @@ int main(int argc, char **argv)
     qtest_add_func("/chimney/irq/lazy-consumed", test_lazy_consumed);
     qtest_add_func("/chimney/irq/lazy-small-cq", test_lazy_small_cq);
     qtest_add_func("/chimney/bad/hint-offload", test_bad_hint_offload);
+    qtest_add_func("/chimney/bad/hint-record-lost", test_hint_record_lost);
     return g_test_run();
 }

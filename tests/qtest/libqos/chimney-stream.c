@@ -55,13 +55,17 @@ void qchimney_stream_buffer(QChimneyFixture *f, int i, uint64_t *buf,
     *sgl = guest_alloc(&f->alloc, SQ_SIZE * sizeof(ChimneySge));
 }
 
-/* At most twice a second, and at the end */
+/* At most twice a second, at progress_at, and at the end */
 static void stream_progress(QChimneyStreamStats *st, bool last)
 {
     gint64 now = g_get_monotonic_time();
+    bool mark = st->progress_at && st->acked >= st->progress_at;
 
-    if (!last && now - st->last_report < G_USEC_PER_SEC / 2) {
+    if (!last && !mark && now - st->last_report < G_USEC_PER_SEC / 2) {
         return;
+    }
+    if (mark) {
+        st->progress_at = 0;    /* once */
     }
     st->last_report = now;
     if (st->progress) {

@@ -46,8 +46,12 @@ struct QChimneyStreamStats {
     uint64_t statuses[256];
     uint64_t total, acked;
     gint64 start, last_report;
-    /* called at most twice a second, and once with @last at the end */
+    /*
+     * called at most twice a second, once when acked first reaches
+     * progress_at (if set), and once with @last at the end
+     */
     void (*progress)(QChimneyStreamStats *st, bool last);
+    uint64_t progress_at;
     bool tolerant;
     /* sees every completion of the run, before it is checked */
     void (*completed)(QChimneyStreamStats *st, const ChimneyCqe *cqe);

@@ -271,10 +271,8 @@ void chimney_conn_fault_consequences(ChimneyState *s)
              * doorbells goes through its queues, as after one, and its
              * doorbell hint turns to RING (chimney_io_work)
              */
-            if (conn->db_hint && !conn->on_kick_list) {
-                conn->on_kick_list = true;
-                chimney_conn_list_append(s, &o->kick_list, conn,
-                                         CHIMNEY_LINK_KICK);
+            if (conn->db_hint) {
+                chimney_conn_kick(s, conn);
                 chimney_schedule(s);
             }
         }
@@ -535,6 +533,19 @@ ChimneyConn *chimney_conn_list_pop(ChimneyState *s, ChimneyConnList *l,
         chimney_conn_list_free(l);
     }
     return conn;
+}
+
+/*
+ * The bottom half takes @conn's queues and sends what it may, once the
+ * backend takes frames (chimney_io_work)
+ */
+void chimney_conn_kick(ChimneyState *s, ChimneyConn *conn)
+{
+    if (!conn->on_kick_list) {
+        conn->on_kick_list = true;
+        chimney_conn_list_append(s, &s->offload.kick_list, conn,
+                                 CHIMNEY_LINK_KICK);
+    }
 }
 
 bool chimney_conn_list_empty(ChimneyState *s, ChimneyConnList *l, int which)

@@ -397,6 +397,8 @@ ChimneyConn *chimney_conn_list_pop(ChimneyState *s, ChimneyConnList *l,
                                    int which);
 bool chimney_conn_list_empty(ChimneyState *s, ChimneyConnList *l,
                              int which);
+/* On the kick list: its queues are taken in the next bottom half */
+void chimney_conn_kick(ChimneyState *s, ChimneyConn *conn);
 /* Every list's memory goes (its connections are gone) */
 void chimney_conn_lists_clear(ChimneyState *s);
 

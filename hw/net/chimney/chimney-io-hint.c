@@ -43,7 +43,8 @@ static bool chimney_io_hint_reads_soon(ChimneyConn *conn)
     return conn->on_kick_list || c->st.snd_max - c->st.snd_una >= 2 * c->mss;
 }
 
-static bool chimney_io_hint_write(ChimneyConn *conn, bool skip)
+/* The hint word into the record; false when the DMA failed */
+bool chimney_io_hint_store(ChimneyConn *conn, bool skip)
 {
     uint32_t hint = cpu_to_le32(skip ? CHIMNEY_HINT_SKIP :
                                        CHIMNEY_HINT_RING);
@@ -51,6 +52,17 @@ static bool chimney_io_hint_write(ChimneyConn *conn, bool skip)
     if (!chimney_dma_write(chimney_conn_dev(conn),
                            conn->db_record + offsetof(ChimneyDbRecord, hint),
                            &hint, sizeof(hint))) {
+        return false;
+    }
+    conn->hint_known = true;
+    conn->hint_skip = skip;
+    trace_chimney_conn_db_hint(conn->index, skip);
+    return true;
+}
+
+static bool chimney_io_hint_write(ChimneyConn *conn, bool skip)
+{
+    if (!chimney_io_hint_store(conn, skip)) {
         CHIMNEY_GUEST_ERR(chimney_err_db_hint, "connection %" PRIu32
                           ": doorbell record 0x%" PRIx64 " not writable",
                           conn->index, conn->db_record);
@@ -60,9 +72,6 @@ static bool chimney_io_hint_write(ChimneyConn *conn, bool skip)
                                 CHIMNEY_UPLOAD_HW_FAILURE);
         return false;
     }
-    conn->hint_known = true;
-    conn->hint_skip = skip;
-    trace_chimney_conn_db_hint(conn->index, skip);
     return true;
 }
 

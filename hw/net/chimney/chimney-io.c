@@ -147,19 +147,6 @@ static void chimney_io_unmap_data(void *opaque, const void *p, uint32_t len)
 }
 
 /*
- * The bottom half takes @conn's queues and sends what it may, once the
- * backend takes frames (chimney_io_work)
- */
-static void chimney_io_kick(ChimneyState *s, ChimneyConn *conn)
-{
-    if (!conn->on_kick_list) {
-        conn->on_kick_list = true;
-        chimney_conn_list_append(s, &s->offload.kick_list, conn,
-                                 CHIMNEY_LINK_KICK);
-    }
-}
-
-/*
  * The backend took the frame it had queued (or the queue was purged):
  * the connections whose data waited for it go on in the bottom half.
  */
@@ -227,7 +214,7 @@ void chimney_io_tx_turn(ChimneyState *s)
  */
 static void chimney_io_tx_wait(void *opaque, ChimneyTcpConn *c)
 {
-    chimney_io_kick(opaque, chimney_conn_of(c));
+    chimney_conn_kick(opaque, chimney_conn_of(c));
 }
 
 /*
@@ -790,7 +777,7 @@ void chimney_io_doorbell(ChimneyState *s, uint32_t conn_id)
         s->stats.stale_doorbells++;
         return;
     }
-    chimney_io_kick(s, conn);
+    chimney_conn_kick(s, conn);
     chimney_schedule(s);
 }
 

@@ -19,6 +19,7 @@ void chimney_io_sq_process(ChimneyConn *conn);
 void chimney_io_rq_process(ChimneyConn *conn);
 /* chimney-io-hint.c: the record's hint word, at the end of a conn's work */
 void chimney_io_hint_update(ChimneyConn *conn);
+bool chimney_io_hint_store(ChimneyConn *conn, bool skip);
 void chimney_io_doorbell(ChimneyState *s, uint32_t conn_id);
 int chimney_io_classify(ChimneyState *s, const uint8_t *buf, size_t size);
 void chimney_io_work(ChimneyState *s);

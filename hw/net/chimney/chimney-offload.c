@@ -485,15 +485,9 @@ static uint8_t chimney_offload_tcp(ChimneyState *s, uint32_t id,
                           "OFFLOAD_TCP: 4-tuple already offloaded");
         status = CHIMNEY_ST_INVALID_STATE;
     }
-    if (!status && conn->db_hint) {
-        /* RING until the device says otherwise; a record it can write */
-        uint32_t ring = cpu_to_le32(CHIMNEY_HINT_RING);
-
-        if (!chimney_dma_write(s, dbr + offsetof(ChimneyDbRecord, hint),
-                               &ring, sizeof(ring))) {
-            status = CHIMNEY_ST_DMA_ERROR;
-        }
-        conn->hint_known = true;
+    /* RING until the device says otherwise; a record it can write */
+    if (!status && conn->db_hint && !chimney_io_hint_store(conn, false)) {
+        status = CHIMNEY_ST_DMA_ERROR;
     }
     if (status) {
         /* Never touched, never completed: the host keeps those requests */

@@ -143,6 +143,32 @@ static void test_hint_skip_until_ack(void)
 }
 
 /*
+ * TERMINATE: A (0xa, @a_bytes of it acknowledged) is returned, then B
+ * (0xb) when the device took it, then the command completes; sq_head is
+ * the first entry the device did not complete
+ */
+static void terminate_expect(QChimneyFixture *f, QChimneyConn *hc,
+                             uint32_t a_bytes, bool b_taken)
+{
+    ChimneyTcpDelegated d;
+    ChimneyCqe cqe;
+    uint64_t qbuf = guest_alloc(&f->alloc, sizeof(d));
+    ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_TERMINATE, .id = hc->id,
+                            .addr = qbuf, .param = { CHIMNEY_OBJ_TCP },
+                            .cookie = 0xabc };
+
+    qchimney_admin_submit(&f->c, &cmd);
+    expect_send(f, 0xa, CHIMNEY_ST_UPLOAD_IN_PROGRESS, a_bytes);
+    if (b_taken) {
+        expect_send(f, 0xb, CHIMNEY_ST_UPLOAD_IN_PROGRESS, 0);
+    }
+    cqe = qchimney_expect_cqe(f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_SUCCESS);
+    g_assert_cmphex(cqe.cookie, ==, 0xabc);
+    qtest_memread(f->qts, qbuf, &d, sizeof(d));
+    g_assert_cmpuint(le32_to_cpu(d.sq_head), ==, b_taken ? 2 : 1);
+}
+
+/*
  * The ACKs due never come (lost): the retransmission timer reads the
  * record, so an unrung request published under SKIP is the device's from
  * the first timeout on, and TERMINATE then completes it with the others
@@ -153,11 +179,6 @@ static void test_hint_timeout_reads(void)
     QChimneyFixture f;
     QChimneyConn hc;
     QChimneyPeerSeg ps;
-    ChimneyTcpDelegated d;
-    ChimneyCqe cqe;
-    uint64_t qbuf;
-    ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_TERMINATE,
-                            .param = { CHIMNEY_OBJ_TCP }, .cookie = 0xabc };
 
     hint_fixture(&f, &hc, tweak_hint);
     three_in_flight(&f, &hc);
@@ -167,17 +188,7 @@ static void test_hint_timeout_reads(void)
     qchimney_peer_read(&f, &ps);
     g_assert_cmpuint(ps.seq, ==, START);
     g_assert_cmpuint(hint_of(&f, &hc), ==, CHIMNEY_HINT_SKIP);
-
-    qbuf = guest_alloc(&f.alloc, sizeof(d));
-    cmd.id = hc.id;
-    cmd.addr = qbuf;
-    qchimney_admin_submit(&f.c, &cmd);
-    expect_send(&f, 0xa, CHIMNEY_ST_UPLOAD_IN_PROGRESS, 0);
-    expect_send(&f, 0xb, CHIMNEY_ST_UPLOAD_IN_PROGRESS, 0);
-    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_SUCCESS);
-    g_assert_cmphex(cqe.cookie, ==, 0xabc);
-    qtest_memread(f.qts, qbuf, &d, sizeof(d));
-    g_assert_cmpuint(le32_to_cpu(d.sq_head), ==, 2);
+    terminate_expect(&f, &hc, 0, true);
     qchimney_fx_end(&f);
 }
 
@@ -190,42 +201,20 @@ static void test_hint_terminate_unrung(void)
 {
     QChimneyFixture f;
     QChimneyConn hc;
-    ChimneyTcpDelegated d;
-    ChimneyCqe cqe;
-    uint64_t qbuf;
-    ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_TERMINATE,
-                            .param = { CHIMNEY_OBJ_TCP }, .cookie = 0xabd };
 
     hint_fixture(&f, &hc, tweak_hint);
     three_in_flight(&f, &hc);
     g_assert(!post(&f, &hc, 0xb, 500));
     qchimney_peer_ack_sync(&f, &hc, START + 1);
-    qbuf = guest_alloc(&f.alloc, sizeof(d));
-    cmd.id = hc.id;
-    cmd.addr = qbuf;
-    qchimney_admin_submit(&f.c, &cmd);
     /* the ACK had the device take B first: both are returned */
-    expect_send(&f, 0xa, CHIMNEY_ST_UPLOAD_IN_PROGRESS, 1);
-    expect_send(&f, 0xb, CHIMNEY_ST_UPLOAD_IN_PROGRESS, 0);
-    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_SUCCESS);
-    g_assert_cmphex(cqe.cookie, ==, 0xabd);
-    qtest_memread(f.qts, qbuf, &d, sizeof(d));
-    g_assert_cmpuint(le32_to_cpu(d.sq_head), ==, 2);
+    terminate_expect(&f, &hc, 1, true);
     qchimney_fx_end(&f);
 
     /* without an ACK in between, B stays the driver's */
     hint_fixture(&f, &hc, tweak_hint);
     three_in_flight(&f, &hc);
     g_assert(!post(&f, &hc, 0xb, 500));
-    qbuf = guest_alloc(&f.alloc, sizeof(d));
-    cmd.id = hc.id;
-    cmd.addr = qbuf;
-    qchimney_admin_submit(&f.c, &cmd);
-    expect_send(&f, 0xa, CHIMNEY_ST_UPLOAD_IN_PROGRESS, 0);
-    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_SUCCESS);
-    g_assert_cmphex(cqe.cookie, ==, 0xabd);
-    qtest_memread(f.qts, qbuf, &d, sizeof(d));
-    g_assert_cmpuint(le32_to_cpu(d.sq_head), ==, 1);
+    terminate_expect(&f, &hc, 0, false);
     g_assert(qchimney_cq_quiet(&f, 2));
     qchimney_fx_end(&f);
 }
@@ -240,11 +229,7 @@ static void test_hint_invalidate_rereads(void)
 {
     QChimneyFixture f;
     QChimneyConn hc;
-    ChimneyTcpDelegated d;
     ChimneyCqe cqe;
-    uint64_t qbuf;
-    ChimneyAdminCmd cmd = { .opcode = CHIMNEY_CMD_TERMINATE,
-                            .param = { CHIMNEY_OBJ_TCP }, .cookie = 0xabe };
 
     hint_fixture(&f, &hc, tweak_hint);
     three_in_flight(&f, &hc);
@@ -255,16 +240,7 @@ static void test_hint_invalidate_rereads(void)
     cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_EVENT, CHIMNEY_ST_SUCCESS);
     g_assert_cmpuint(cqe.aux, ==, CHIMNEY_EVENT_UPLOAD_REQUEST);
     g_assert_cmpuint(hint_of(&f, &hc), ==, CHIMNEY_HINT_RING);
-    qbuf = guest_alloc(&f.alloc, sizeof(d));
-    cmd.id = hc.id;
-    cmd.addr = qbuf;
-    qchimney_admin_submit(&f.c, &cmd);
-    expect_send(&f, 0xa, CHIMNEY_ST_UPLOAD_IN_PROGRESS, 0);
-    expect_send(&f, 0xb, CHIMNEY_ST_UPLOAD_IN_PROGRESS, 0);
-    cqe = qchimney_expect_cqe(&f, 2, CHIMNEY_CQE_ADMIN, CHIMNEY_ST_SUCCESS);
-    g_assert_cmphex(cqe.cookie, ==, 0xabe);
-    qtest_memread(f.qts, qbuf, &d, sizeof(d));
-    g_assert_cmpuint(le32_to_cpu(d.sq_head), ==, 2);
+    terminate_expect(&f, &hc, 0, true);
     qchimney_fx_end(&f);
 }
 

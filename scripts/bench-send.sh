@@ -8,14 +8,15 @@
 # ACK-ing peer on a socket netdev and to the Linux kernel's TCP through a
 # tap in a network namespace (vnet header off and on), QEMU's igb sending
 # the same bytes with TSO and QEMU's virtio-net sending them (TSO through
-# the tap's vnet header), and the cost per segment with many connections
-# sending at once.  Every byte is checked at the peer; figures are
+# the tap's vnet header), the floor of each tap (this program writing the
+# same frames to the tap: what the kernel's side costs any writer), and the
+# cost per segment with many connections sending at once.  Every byte is checked at the peer; figures are
 # printed, never asserted.  Then, unless --quick or --perf, QEMU's memory
 # per offloaded connection by scripts/bench-conns.sh.
 #
 #   bench-send.sh [--quick] [--mib M] [--conns N,N] [--sweep N,N,...]
 #                 [--sweep-secs S] [--repeat R] [--sweep-repeat R]
-#                 [--no-kernel] [--no-igb] [--no-virtio]
+#                 [--no-kernel] [--no-igb] [--no-virtio] [--no-floor]
 #                 [--mod COUNT,USEC] [--no-holdoff] [--no-db-hint] [--pin]
 #                 [--perf DIR]
 #
@@ -40,6 +41,7 @@
 #                    without them they are skipped and said so)
 #   --no-igb         no igb anchor
 #   --no-virtio      no virtio-net anchor
+#   --no-floor       no floor rows (the tap written by the harness itself)
 #   --mod C,U        interrupt moderation of the completion queue
 #                    (entries, microseconds; default 0,0: none)
 #   --no-holdoff     no CQ interrupt holdoff (CHIMNEY_CQF_HOLDOFF), which
@@ -60,13 +62,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '4,57p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '4,59p' "$0" | sed 's/^# \{0,1\}//'; }
 
 args=() quick= perf= bound_mib=4096
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) quick=1; bound_mib=512; args+=("$1"); shift ;;
-    --no-kernel|--no-igb|--no-virtio|--no-holdoff|--no-db-hint|--pin)
+    --no-kernel|--no-igb|--no-virtio|--no-floor|--no-holdoff|--no-db-hint|--pin)
         args+=("$1"); shift ;;
     --mib|--conns|--sweep|--sweep-secs|--repeat|--sweep-repeat|--mod)
         [ $# -ge 2 ] || { echo "bench-send: $1 needs a value" >&2; exit 2; }

@@ -57,6 +57,8 @@ OUR_FILES=(hw/net/chimney
            tests/qtest/chimney-bench-opts.c
            tests/qtest/chimney-bench-sender.c
            tests/qtest/chimney-bench-virtio.c
+           tests/qtest/chimney-bench-floor.c
+           tests/qtest/chimney-bench-table.c
            tests/qtest/libqos/chimney-kernel.c
            tests/qtest/libqos/chimney-kernel.h
            tests/qtest/libqos/chimney-prog.c tests/qtest/libqos/chimney-prog.h

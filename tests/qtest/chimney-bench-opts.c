@@ -32,7 +32,7 @@ static void usage(void)
            "[--sweep N,N,...] [--sweep-secs S]\n"
            "                     [--repeat R] [--sweep-repeat R] "
            "[--no-kernel] [--no-igb] "
-           "[--no-virtio] [--bound GB/s]\n"
+           "[--no-virtio] [--no-floor] [--bound GB/s]\n"
            "                     [--mod COUNT,USEC] [--no-holdoff] "
            "[--no-db-hint] [--pin] [--perf DIR]\n");
 }
@@ -46,7 +46,7 @@ void bench_parse_opts(int argc, char **argv, BenchOpts *o)
         .mib = 1024, .conns = { 1, 16 }, .nconns = 2,
         .sweep = { 1, 64, 1024, 16384, 65536 }, .nsweep = 5,
         .sweep_secs = 3, .repeat = 3, .sweep_repeat = 5, .kernel = true,
-        .igb = true, .virtio = true,
+        .igb = true, .virtio = true, .floor = true,
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -66,6 +66,8 @@ void bench_parse_opts(int argc, char **argv, BenchOpts *o)
             o->igb = false;
         } else if (!strcmp(a, "--no-virtio")) {
             o->virtio = false;
+        } else if (!strcmp(a, "--no-floor")) {
+            o->floor = false;
         } else if (!strcmp(a, "--pin")) {
             o->pin = true;
         } else if (!strcmp(a, "--no-holdoff")) {

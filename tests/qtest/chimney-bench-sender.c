@@ -48,7 +48,9 @@ static bool nic_expect(Bench *b, const BenchNicOps *ops, void *nic,
             }
         }
         ops->rx_done(nic);
-        bench_clock(b);
+        if (b) {
+            bench_clock(b);
+        }
         g_usleep(100);
     }
     return false;
@@ -86,9 +88,8 @@ static bool syn_ack(const uint8_t *f, uint32_t len, BenchConn *c)
     return true;
 }
 
-/* The peer's ACKs: how far it got, and its window */
-static void take_acks(const BenchNicOps *ops, void *nic, BenchConn *conn,
-                      uint32_t n)
+void bench_take_acks(const BenchNicOps *ops, void *nic, BenchConn *conn,
+                     uint32_t n)
 {
     const uint8_t *f;
     uint32_t len;
@@ -127,9 +128,8 @@ static size_t tcp_frame(uint8_t *f, const BenchConn *c, uint32_t seq,
     return qchimney_tcp_frame(f, &a, seq, c->ack, flags, 512, opt, optlen);
 }
 
-/* ARP for the kernel's tap, then a handshake per connection */
-static bool nic_connect(Bench *b, const BenchNicOps *ops, void *nic,
-                        BenchConn *conn, uint32_t n, char *why, size_t wlen)
+bool bench_nic_connect(Bench *b, const BenchNicOps *ops, void *nic,
+                       BenchConn *conn, uint32_t n, char *why, size_t wlen)
 {
     static const uint8_t syn_opt[8] = { 2, 4, 0x05, 0xb4, 1, 3, 3, 7 };
     uint8_t f[128] = { 0 };
@@ -270,7 +270,7 @@ void bench_anchor_run(BenchAnchor *a, Bench *b, const BenchNicOps *ops,
         memcpy(conn[i].dst_mac, QCHIMNEY_PEER_MAC, 6);
     }
     if (tap) {
-        if (!nic_connect(b, ops, nic, conn, nconns, fig->why,
+        if (!bench_nic_connect(b, ops, nic, conn, nconns, fig->why,
                          sizeof(fig->why))) {
             return;
         }
@@ -304,7 +304,7 @@ void bench_anchor_run(BenchAnchor *a, Bench *b, const BenchNicOps *ops,
             break;
         }
         if (tap) {
-            take_acks(ops, nic, conn, nconns);
+            bench_take_acks(ops, nic, conn, nconns);
             for (uint32_t i = 0; i < nconns; i++) {
                 if (posted[i] * unit > conn[i].una &&
                     now - conn[i].una_at > 200 * 1000) {

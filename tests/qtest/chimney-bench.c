@@ -6,7 +6,8 @@
  * a socket netdev and to the Linux kernel's TCP through a tap, with and
  * without the tap's vnet header; QEMU's igb sending the same bytes with
  * TSO through the same backends as the anchor, and QEMU's virtio-net as
- * a second one (TSO where the tap's vnet header lets it offer it); and
+ * a second one (TSO where the tap's vnet header lets it offer it); the
+ * floor of each tap, this program writing the same frames to it; and
  * the cost per segment with many connections sending at once.  Every
  * byte the peers receive is checked against what the guest sent; a run
  * whose bytes do not verify fails the program.  Figures are printed,
@@ -666,7 +667,9 @@ static bool kernel_run(const BenchOpts *o, uint32_t n, bool vnet_hdr,
 
 /* --- repeated runs --- */
 
-typedef enum RunKind { RUN_IGB, RUN_VIRTIO, RUN_PEER, RUN_KERNEL } RunKind;
+typedef enum RunKind {
+    RUN_IGB, RUN_VIRTIO, RUN_PEER, RUN_KERNEL, RUN_FLOOR
+} RunKind;
 
 typedef struct RunSpec {
     RunKind kind;
@@ -728,18 +731,11 @@ static bool run_once(const BenchOpts *o, const RunSpec *s, BenchFigures *f)
         return true;
     case RUN_KERNEL:
         return kernel_run(o, s->n, s->vnet, s->per, f);
+    case RUN_FLOOR:
+        bench_floor(bytes, s->n, s->vnet, f);
+        return true;
     }
     g_assert_not_reached();
-}
-
-static double mbps(const BenchFigures *f)
-{
-    return f->secs > 0 ? f->bytes / f->secs / 1e6 : 0;
-}
-
-static double ns_per_seg(const BenchFigures *f)
-{
-    return f->segs ? f->cpu * 1e9 / f->segs : 0;
 }
 
 /*
@@ -767,89 +763,25 @@ static bool run_median(const BenchOpts *o, const RunSpec *s,
 
 static bool all_ok = true;
 
-static void row_head(void)
-{
-    printf("%-34s %5s %7s %7s %6s %7s %6s %7s %7s %6s %5s %7s %6s %6s\n",
-           "run", "conns", "MB/s", "CPUs/GB", "ns/seg", "irq/cpl", "db/req",
-           "p50 us", "p99 us", "%bound", "x igb", "seg/ack", "rexmit",
-           "spread");
-}
-
-static void row(const char *name, uint32_t n, const BenchFigures *f,
-                const BenchOpts *o, double igb_mbps, double spread)
-{
-    if (!f->ok) {
-        printf("%-34s %5u FAILED: %s\n", name, n, f->why);
-        all_ok = false;
-        return;
-    }
-    printf("%-34s %5u %7.0f %7.3f %6.0f %7.3f %6.3f %7.0f %7.0f %5.2f%% ",
-           name, n, mbps(f), f->bytes ? f->cpu / (f->bytes / 1e9) : 0,
-           ns_per_seg(f), f->reqs ? (double)f->irqs / f->reqs : 0,
-           f->reqs ? (double)f->doorbells / f->reqs : 0,
-           f->lat_p50_us, f->lat_p99_us,
-           o->bound ? mbps(f) / (o->bound * 1e3) * 100 : 0);
-    if (igb_mbps > 0) {
-        printf("%5.2f ", mbps(f) / igb_mbps);
-    } else {
-        printf("%5s ", "-");
-    }
-    if (f->acks) {
-        printf("%7.1f ", (double)f->segs / f->acks);
-    } else {
-        printf("%7s ", "-");
-    }
-    printf("%6" PRIu64, f->rexmit);
-    if (o->repeat > 1) {
-        printf(" %5.0f%%\n", spread * 100);
-    } else {
-        printf(" %6s\n", "-");
-    }
-    fflush(stdout);
-}
-
 /*
  * A row of the table, median by MB/s: its MB/s, 0 when it failed, -1
- * when it could not run here
+ * when it could not run here; its CPU seconds per GB in *@cpu, if asked
  */
 static double table_row(const BenchOpts *o, const RunSpec *s, const char *name,
-                        double igb_mbps)
+                        double igb_mbps, double *cpu)
 {
     BenchFigures f;
     double spread;
 
-    if (!run_median(o, s, mbps, &f, &spread)) {
+    if (!run_median(o, s, bench_mbps, &f, &spread)) {
         printf("%-34s %5u skipped: %s\n", name, s->n, f.why);
         return -1;
     }
-    row(name, s->n, &f, o, igb_mbps, spread);
-    return f.ok ? mbps(&f) : 0;
-}
-
-/* chimney's MB/s over virtio-net's, under the table: no room for a column */
-static void virtio_ratios(const BenchOpts *o, const double (*vio)[3],
-                          const double (*chim)[3])
-{
-    static const char *const what[3] = {
-        "socket", "tap (vnet off)", "tap (vnet on)",
-    };
-
-    if (!o->virtio) {
-        return;
+    all_ok &= bench_row(name, s->n, &f, o, igb_mbps, spread);
+    if (cpu && f.ok) {
+        *cpu = bench_cpu_per_gb(&f);
     }
-    printf("\nx virtio (chimney's MB/s over virtio-net's):\n");
-    for (uint32_t k = 0; k < o->nconns; k++) {
-        printf("  %5u conns:", o->conns[k]);
-        for (int j = 0; j < 3; j++) {
-            if (vio[k][j] > 0 && chim[k][j] > 0) {
-                printf(" %s %.2f%s", what[j], chim[k][j] / vio[k][j],
-                       j < 2 ? "," : "");
-            } else {
-                printf(" %s -%s", what[j], j < 2 ? "," : "");
-            }
-        }
-        printf("\n");
-    }
+    return f.ok ? bench_mbps(&f) : 0;
 }
 
 /*
@@ -895,20 +827,20 @@ static void sweep(const BenchOpts *o)
         uint32_t n = o->sweep[k];
         double spread, ns;
         const BenchFigures *f = bench_median(&runs[k * rounds], rounds,
-                                             ns_per_seg, &spread);
+                                             bench_ns_per_seg, &spread);
 
         if (!f->ok) {
             printf("%8u FAILED: %s\n", n, f->why);
             all_ok = false;
             continue;
         }
-        ns = ns_per_seg(f);
+        ns = bench_ns_per_seg(f);
         if (n >= 64) {
             lo = lo ? MIN(lo, ns) : ns;
             hi = MAX(hi, ns);
         }
         printf("%8u %8.1f %8.0f %8.3f %8.3f %8.2f %8.3f %8.2f %8" PRIu64,
-               n, mbps(f), ns, f->bytes ? f->cpu / (f->bytes / 1e9) : 0,
+               n, bench_mbps(f), ns, bench_cpu_per_gb(f),
                f->reqs ? (double)f->irqs / f->reqs : 0, (double)f->reqs / n,
                f->reqs ? (double)f->doorbells / f->reqs : 0,
                f->acks ? (double)f->segs / f->acks : 0, f->rexmit);
@@ -936,6 +868,7 @@ int main(int argc, char **argv)
 {
     BenchOpts o;
     double vio[8][3] = { { 0 } }, chim[8][3] = { { 0 } };
+    double floor_cpu[8][2] = { { 0 } }, chim_cpu[8][2] = { { 0 } };
     char name[64];
     int qemu_cpu, harness_cpus;
 
@@ -954,12 +887,13 @@ int main(int argc, char **argv)
                "core: %.0f MB/s\n", o.bound * 1e3);
     }
     printf("64-KiB send requests, MSS %u; CPU is QEMU's (user + system) "
-           "from /proc/PID/stat\n\n", BENCH_MSS);
+           "from /proc/PID/stat,\nthe floor's its writing thread's: this "
+           "program writing the same frames to the tap\n\n", BENCH_MSS);
     if (o.kernel && bench_sink_unusable()) {
         printf("tap runs skipped: %s\n\n", bench_sink_unusable());
         o.kernel = false;
     }
-    row_head();
+    bench_row_head();
     for (uint32_t k = 0; k < o.nconns; k++) {
         uint32_t n = o.conns[k];
         RunSpec s = {
@@ -977,40 +911,50 @@ int main(int argc, char **argv)
 
         if (o.igb) {
             s.kind = RUN_IGB;
-            igb = table_row(&o, &s, "igb TSO -> peer (socket)", 0);
+            igb = table_row(&o, &s, "igb TSO -> peer (socket)", 0, NULL);
         }
         if (o.virtio) {
             s.kind = RUN_VIRTIO;
-            vio[k][0] = table_row(&o, &s, "virtio -> peer (socket)", 0);
+            vio[k][0] = table_row(&o, &s, "virtio -> peer (socket)", 0,
+                                 NULL);
         }
         s.kind = RUN_PEER;
-        chim[k][0] = table_row(&o, &s, "chimney -> peer (socket)", igb);
+        chim[k][0] = table_row(&o, &s, "chimney -> peer (socket)", igb,
+                               NULL);
         for (int vnet = 0; o.kernel && vnet < 2; vnet++) {
             s.backend = vnet ? "tap-vnet" : "tap";
             s.vnet = vnet;
             igb = 0;
+            if (o.floor) {
+                snprintf(name, sizeof(name), "floor -> Linux (tap, vnet %s)",
+                         vnet ? "on" : "off");
+                s.kind = RUN_FLOOR;
+                table_row(&o, &s, name, 0, &floor_cpu[k][vnet]);
+            }
             if (o.igb) {
                 snprintf(name, sizeof(name), "igb TSO -> Linux (tap, vnet %s)",
                          vnet ? "on" : "off");
                 s.kind = RUN_IGB;
-                igb = table_row(&o, &s, name, 0);
+                igb = table_row(&o, &s, name, 0, NULL);
             }
             if (o.virtio) {
                 snprintf(name, sizeof(name), "virtio%s -> Linux (tap, vnet "
                          "%s)", vnet ? " TSO" : "", vnet ? "on" : "off");
                 s.kind = RUN_VIRTIO;
-                vio[k][1 + vnet] = table_row(&o, &s, name, 0);
+                vio[k][1 + vnet] = table_row(&o, &s, name, 0, NULL);
             }
             snprintf(name, sizeof(name), "chimney -> Linux (tap, vnet %s)",
                      vnet ? "on" : "off");
             s.kind = RUN_KERNEL;
-            chim[k][1 + vnet] = table_row(&o, &s, name, igb);
+            chim[k][1 + vnet] = table_row(&o, &s, name, igb,
+                                          &chim_cpu[k][vnet]);
             if (chim[k][1 + vnet] < 0) {
                 o.kernel = false;
             }
         }
     }
-    virtio_ratios(&o, vio, chim);
+    bench_virtio_ratios(&o, vio, chim);
+    bench_floor_ratios(&o, floor_cpu, chim_cpu);
     sweep(&o);
     printf("\n%s\n", all_ok ? "every byte verified" :
            "FAILED: a run's bytes did not verify or it did not finish");

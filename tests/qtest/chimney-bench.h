@@ -56,6 +56,7 @@ typedef struct BenchOpts {
     uint32_t repeat;        /* runs of each row, the median printed */
     uint32_t sweep_repeat;  /* rounds over the sweep, interleaved */
     bool kernel, igb, virtio;
+    bool floor;             /* the tap's own cost, this program writing */
     bool no_holdoff;        /* leave CHIMNEY_CQF_HOLDOFF off */
     bool no_db_hint;        /* ring every post: CHIMNEY_TCPO_DB_HINT off */
     bool pin;               /* QEMU on one CPU, the harness on the rest */
@@ -66,6 +67,24 @@ typedef struct BenchOpts {
 
 /* From argv, or the usage and exit 2 */
 void bench_parse_opts(int argc, char **argv, BenchOpts *o);
+
+/* A run's figures (chimney-bench-table.c): MB/s, CPU s per GB, ns/segment */
+double bench_mbps(const BenchFigures *f);
+double bench_cpu_per_gb(const BenchFigures *f);
+double bench_ns_per_seg(const BenchFigures *f);
+/* The table's head, and a row of it: false, saying why, when it failed */
+void bench_row_head(void);
+bool bench_row(const char *name, uint32_t n, const BenchFigures *f,
+               const BenchOpts *o, double igb_mbps, double spread);
+/*
+ * Under the table, by connection count: chimney's MB/s over virtio-net's
+ * (socket, tap without and with the vnet header), and chimney's CPU per
+ * GB over the floor's (tap without and with it)
+ */
+void bench_virtio_ratios(const BenchOpts *o, const double (*vio)[3],
+                         const double (*chim)[3]);
+void bench_floor_ratios(const BenchOpts *o, const double (*floor_cpu)[2],
+                        const double (*chim_cpu)[2]);
 
 /*
  * QEMU's threads on the first CPU this process may use, this process and
@@ -242,6 +261,17 @@ typedef struct BenchNicOps {
     bool (*rx_recover)(void *nic);
 } BenchNicOps;
 
+/*
+ * ARP for the kernel's tap through @nic, then a handshake per connection
+ * (the clock of @b moving while it waits, if there is one); false and
+ * *@why when the kernel did not answer
+ */
+bool bench_nic_connect(Bench *b, const BenchNicOps *ops, void *nic,
+                       BenchConn *conn, uint32_t n, char *why, size_t wlen);
+/* The kernel's ACKs that arrived: how far each connection got, its window */
+void bench_take_acks(const BenchNicOps *ops, void *nic, BenchConn *conn,
+                     uint32_t n);
+
 /* One anchor run's backend: "socket", "tap" or "tap-vnet" */
 typedef struct BenchAnchor {
     const char *backend;
@@ -260,6 +290,15 @@ void bench_anchor_run(BenchAnchor *a, Bench *b, const BenchNicOps *ops,
                       void *nic, uint64_t bytes, BenchFigures *fig);
 /* After bench_quit */
 void bench_anchor_close(BenchAnchor *a);
+
+/*
+ * The floor: this program writes @bytes over @nconns connections straight
+ * to the tap (with @vnet_hdr, 64-KiB super-frames as chimney-nic hands
+ * them; without, checksummed MSS frames), the same sink behind it;
+ * fig->cpu is the writing thread's
+ */
+void bench_floor(uint64_t bytes, uint32_t nconns, bool vnet_hdr,
+                 BenchFigures *fig);
 
 /* The igb anchor: @nconns streams of @bytes in all, with TSO */
 void bench_igb(uint64_t bytes, uint32_t nconns, const char *backend,

@@ -59,11 +59,7 @@ bool bench_pin_init(int *qemu_cpu, int *harness_cpus)
     return true;
 }
 
-/*
- * This thread's set while it starts QEMU, which inherits it with every
- * thread it makes; @qemu true for QEMU's, false for the harness's
- */
-static void bench_pin_self(bool qemu)
+void bench_pin_thread(bool qemu)
 {
     cpu_set_t *set = qemu ? &bench_qemu_cpus : &bench_harness_cpus;
 
@@ -98,13 +94,13 @@ void bench_qemu(Bench *b, uint32_t ram_mib, const char *trace,
                                pats[i + 1] ? "" : b->trace);
     }
     /* no CPU runs: no vapic option ROM (and no complaint about it) */
-    bench_pin_self(true);
+    bench_pin_thread(true);
     b->f.qts = qtest_initf("-M pc,memory-backend=ram -m %uM -nodefaults "
                            "-global apic-common.vapic=off "
                            "-object memory-backend-file,id=ram,size=%uM,"
                            "mem-path=%s,share=on %s %s",
                            ram_mib, ram_mib, path, tr->str, args);
-    bench_pin_self(false);
+    bench_pin_thread(false);
     unlink(path);
     b->f.sock = -1;
     pc_alloc_init(&b->f.alloc, b->f.qts, ALLOC_NO_FLAGS);

@@ -38,7 +38,7 @@ typedef struct BenchFigures {
     uint64_t irqs;          /* MSI-X messages */
     uint64_t doorbells;     /* register writes of the data path */
     double secs;            /* wall clock */
-    double cpu;             /* QEMU's user + system CPU seconds */
+    double cpu;             /* QEMU's user + system CPU s; floor: writer's */
     double lat_p50_us, lat_p99_us;
     int64_t mem_per_conn;   /* QEMU's anonymous memory per offload, bytes */
     bool ok;
@@ -95,6 +95,12 @@ void bench_floor_ratios(const BenchOpts *o, const double (*floor_cpu)[2],
  * *@harness_cpus (how many) say what was chosen.
  */
 bool bench_pin_init(int *qemu_cpu, int *harness_cpus);
+/*
+ * With --pin, this thread on QEMU's CPU (@qemu) or the harness's: QEMU
+ * inherits the set of the thread that starts it, with every thread it
+ * makes; the floor's writer takes QEMU's place
+ */
+void bench_pin_thread(bool qemu);
 
 /* QEMU with its RAM shared with this process */
 typedef struct Bench {

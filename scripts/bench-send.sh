@@ -10,9 +10,10 @@
 # the same bytes with TSO and QEMU's virtio-net sending them (TSO through
 # the tap's vnet header), the floor of each tap (this program writing the
 # same frames to the tap: what the kernel's side costs any writer), and the
-# cost per segment with many connections sending at once.  Every byte is checked at the peer; figures are
-# printed, never asserted.  Then, unless --quick or --perf, QEMU's memory
-# per offloaded connection by scripts/bench-conns.sh.
+# cost per segment with many connections sending at once.  Every byte is
+# checked at the peer; figures are printed, never asserted.  Then, unless
+# --quick or --perf, QEMU's memory per offloaded connection by
+# scripts/bench-conns.sh.
 #
 #   bench-send.sh [--quick] [--mib M] [--conns N,N] [--sweep N,N,...]
 #                 [--sweep-secs S] [--repeat R] [--sweep-repeat R]

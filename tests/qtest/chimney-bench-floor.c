@@ -23,7 +23,6 @@
  */
 
 #include "qemu/osdep.h"
-#include "qemu/bswap.h"
 #include "qemu/iov.h"
 #include "standard-headers/linux/virtio_net.h"
 #include "chimney-bench.h"
@@ -87,34 +86,6 @@ static const BenchNicOps floor_ops = {
     .rx_done = floor_rx_done,
 };
 
-/* The ones' complement sum of @len bytes, as native 16-bit words */
-static uint64_t floor_sum(uint64_t sum, const uint8_t *p, size_t len)
-{
-    for (; len >= 4; p += 4, len -= 4) {
-        sum += (uint32_t)ldl_he_p(p);      /* ldl_he_p() is signed */
-    }
-    if (len >= 2) {
-        sum += lduw_he_p(p);
-        p += 2;
-        len -= 2;
-    }
-    if (len) {
-        uint8_t last[2] = { *p, 0 };
-
-        sum += lduw_he_p(last);
-    }
-    return sum;
-}
-
-/* Folded to 16 bits, in network order */
-static uint16_t floor_fold(uint64_t sum)
-{
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return be16_to_cpu((uint16_t)sum);
-}
-
 /* One frame of @len bytes of @c at stream offset @off */
 static bool floor_send(FloorTap *t, const BenchConn *c, uint32_t conn,
                        uint64_t off, uint32_t len)
@@ -122,26 +93,17 @@ static bool floor_send(FloorTap *t, const BenchConn *c, uint32_t conn,
     const uint8_t *data = bench_pattern(conn) + off % bench_period();
     struct virtio_net_hdr vh = { 0 };
     uint8_t h[BENCH_HDR_LEN];
-    uint8_t pseudo[12];
-    uint64_t sum;
     struct iovec v[3] = {
         { .iov_base = &vh, .iov_len = t->hdr },
         { .iov_base = h, .iov_len = sizeof(h) },
         { .iov_base = (void *)data, .iov_len = len },
     };
 
-    bench_conn_headers(h, c, off, len);
-    stw_be_p(h + 24, ~floor_fold(floor_sum(0, h + 14, 20)));
-    memcpy(pseudo, h + 26, 8);
-    pseudo[8] = 0;
-    pseudo[9] = 6;
-    stw_be_p(pseudo + 10, 20 + len);
-    sum = floor_sum(0, pseudo, sizeof(pseudo));
+    bench_conn_frame(h, c, off, data, len, t->hdr != 0);
     if (t->hdr) {
         /*
-         * NEEDS_CSUM, as the device's: the pseudo-header's sum in the
-         * field, the rest the host's (which, delivering the frame whole
-         * to its own TCP, trusts it)
+         * NEEDS_CSUM, as the device's: the rest of TCP's sum the host's
+         * (which, delivering the frame whole to its own TCP, trusts it)
          */
         vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
         vh.csum_start = 34;
@@ -151,10 +113,6 @@ static bool floor_send(FloorTap *t, const BenchConn *c, uint32_t conn,
             vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
             vh.gso_size = BENCH_MSS;
         }
-        stw_be_p(h + 50, floor_fold(sum));
-    } else {
-        sum = floor_sum(sum, h + 34, 20);
-        stw_be_p(h + 50, ~floor_fold(floor_sum(sum, data, len)));
     }
     return floor_write(t, v, 3);
 }
@@ -192,11 +150,7 @@ void bench_floor(uint64_t bytes, uint32_t nconns, bool vnet_hdr,
     g_assert_cmpint(fcntl(t->fd, F_SETFL, O_NONBLOCK), ==, 0);
     bench_pattern_init(16 * BENCH_CHUNK);
     for (uint32_t i = 0; i < nconns; i++) {
-        conn[i] = (BenchConn) {
-            .sip = 0x0a090001, .dip = 0x0a090002,
-            .sport = 40000 + i, .dport = BENCH_PEER_PORT,
-            .seq0 = bench_iss(i) + 1, .ack = i + 1, .wnd = window,
-        };
+        conn[i] = bench_conn_new(i, true, window);
     }
     if (!bench_nic_connect(NULL, &floor_ops, t, conn, nconns, fig->why,
                            sizeof(fig->why))) {

@@ -187,6 +187,67 @@ void bench_conn_headers(uint8_t *h, const BenchConn *c, uint64_t off,
     stw_be_p(h + 48, 512);
 }
 
+/* The one's complement sum of @len bytes as big-endian 16-bit words */
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+    uint64_t s = 0;
+
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t w = ldq_he_p(p);
+
+        s += (w & 0xffffffff) + (w >> 32);
+    }
+    for (; len >= 2; p += 2, len -= 2) {
+        s += lduw_he_p(p);
+    }
+    if (len) {
+        s += HOST_BIG_ENDIAN ? p[0] << 8 : p[0];
+    }
+    while (s >> 16) {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    return sum + (HOST_BIG_ENDIAN ? s : bswap16(s));
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+    while (sum >> 16) {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    return sum;
+}
+
+void bench_conn_frame(uint8_t *h, const BenchConn *c, uint64_t off,
+                      const uint8_t *p, uint32_t len, bool partial)
+{
+    uint8_t *ip = h + 14, *th = ip + 20;
+    uint32_t ph;
+
+    bench_conn_headers(h, c, off, len);
+    stw_be_p(ip + 10, qchimney_csum(ip, 20, 0));
+    /* the pseudo header; then, unless the host completes it, the segment */
+    ph = csum_add(6 + 20 + len, ip + 12, 8);
+    if (partial) {
+        stw_be_p(th + 16, csum_fold(ph));
+    } else {
+        stw_be_p(th + 16, ~csum_fold(csum_add(csum_add(ph, th, 20), p, len)));
+    }
+}
+
+BenchConn bench_conn_new(uint32_t i, bool tap, uint64_t wnd)
+{
+    BenchConn c = {
+        .sip = tap ? 0x0a090001 : 0x0a000001,
+        .dip = tap ? 0x0a090002 : 0x0a000002,
+        .sport = tap ? 40000 + i : BENCH_LOCAL_PORT + i % 50000,
+        .dport = BENCH_PEER_PORT + (tap ? 0 : i / 50000),
+        .seq0 = bench_iss(i) + 1, .ack = i + 1, .wnd = wnd,
+    };
+
+    memcpy(c.dst_mac, QCHIMNEY_PEER_MAC, 6);
+    return c;
+}
+
 /* --- a run --- */
 
 bool bench_anchor_open(BenchAnchor *a, const char *backend, uint32_t nconns,
@@ -260,18 +321,11 @@ void bench_anchor_run(BenchAnchor *a, Bench *b, const BenchNicOps *ops,
                period);
     }
     for (uint32_t i = 0; i < nconns; i++) {
-        conn[i] = (BenchConn) {
-            .sip = tap ? 0x0a090001 : 0x0a000001,
-            .dip = tap ? 0x0a090002 : 0x0a000002,
-            .sport = tap ? 40000 + i : BENCH_LOCAL_PORT + i % 50000,
-            .dport = BENCH_PEER_PORT + (tap ? 0 : i / 50000),
-            .seq0 = bench_iss(i) + 1, .ack = i + 1, .wnd = window,
-        };
-        memcpy(conn[i].dst_mac, QCHIMNEY_PEER_MAC, 6);
+        conn[i] = bench_conn_new(i, tap, window);
     }
     if (tap) {
         if (!bench_nic_connect(b, ops, nic, conn, nconns, fig->why,
-                         sizeof(fig->why))) {
+                               sizeof(fig->why))) {
             return;
         }
     } else {

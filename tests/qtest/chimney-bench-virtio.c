@@ -214,38 +214,6 @@ static bool vio_tx_kick(Vio *v)
     return vq_publish(v, v->txq, v->tx_avail, &v->tx_kicked);
 }
 
-/* --- checksums --- */
-
-/* The one's complement sum of @len bytes as big-endian 16-bit words */
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
-{
-    uint64_t s = 0;
-
-    for (; len >= 8; p += 8, len -= 8) {
-        uint64_t w = ldq_he_p(p);
-
-        s += (w & 0xffffffff) + (w >> 32);
-    }
-    for (; len >= 2; p += 2, len -= 2) {
-        s += lduw_he_p(p);
-    }
-    if (len) {
-        s += HOST_BIG_ENDIAN ? p[0] << 8 : p[0];
-    }
-    while (s >> 16) {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    return sum + (HOST_BIG_ENDIAN ? s : bswap16(s));
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return sum;
-}
-
 /* A whole frame of ours, no offload; its slot reaped before this returns */
 static void vio_send(Vio *v, const uint8_t *f, uint32_t len)
 {
@@ -271,9 +239,6 @@ static void vio_send(Vio *v, const uint8_t *f, uint32_t len)
 static void vio_headers(uint8_t *h, const BenchConn *c, uint64_t off,
                         const uint8_t *p, uint32_t len, bool gso)
 {
-    uint8_t *ip = h + VNET_LEN + 14, *th = ip + 20;
-    uint32_t ph;
-
     memset(h, 0, VNET_LEN);
     if (gso) {
         h[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
@@ -283,15 +248,7 @@ static void vio_headers(uint8_t *h, const BenchConn *c, uint64_t off,
         stw_le_p(h + 6, 34);            /* checksum from TCP's header */
         stw_le_p(h + 8, 16);            /* into its checksum field */
     }
-    bench_conn_headers(h + VNET_LEN, c, off, len);
-    stw_be_p(ip + 10, qchimney_csum(ip, 20, 0));
-    /* the pseudo header; then, without offload, the segment */
-    ph = csum_add(6 + 20 + len, ip + 12, 8);
-    if (gso) {
-        stw_be_p(th + 16, csum_fold(ph));
-    } else {
-        stw_be_p(th + 16, ~csum_fold(csum_add(csum_add(ph, th, 20), p, len)));
-    }
+    bench_conn_frame(h + VNET_LEN, c, off, p, len, gso);
 }
 
 /* --- virtio-net under the sender --- */

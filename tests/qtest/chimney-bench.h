@@ -236,6 +236,18 @@ typedef struct BenchConn {
 /* The headers of @len bytes of @c at stream offset @off, no checksums */
 void bench_conn_headers(uint8_t *h, const BenchConn *c, uint64_t off,
                         uint32_t len);
+/*
+ * The same, with their checksums (the data at @p): the TCP one whole, or
+ * with @partial only the pseudo header's sum, for a host that completes
+ * it (a virtio-net header's NEEDS_CSUM)
+ */
+void bench_conn_frame(uint8_t *h, const BenchConn *c, uint64_t off,
+                      const uint8_t *p, uint32_t len, bool partial);
+/*
+ * Connection @i's addressing to the peer: the kernel's TCP behind the
+ * tap when @tap, else the minimal peer; window @wnd until it says its own
+ */
+BenchConn bench_conn_new(uint32_t i, bool tap, uint64_t wnd);
 
 /* What the sender needs of a NIC (@nic is the NIC's own state) */
 typedef struct BenchNicOps {
